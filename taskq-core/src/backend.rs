@@ -1,0 +1,272 @@
+//! The contract between taskq and a storage backend: [`Broker`] moves live
+//! tasks through their states, [`Store`] answers questions about records.
+//!
+//! A backend implements both (the blanket [`Backend`] trait joins them). The
+//! conformance suite (`taskq_core::conformance`, feature `conformance`)
+//! checks every rule written here; a new backend is done when it passes.
+//!
+//! # Rules every backend keeps
+//! - **Atomic transitions.** Each task moves through one call at a time:
+//!   two workers claiming at once never get the same task; a settle, cancel
+//!   or rescue that races another sees the other's result.
+//! - **Fencing by attempt.** Calls that act for a running attempt carry
+//!   `(id, attempt)` and apply only while the task is `RUNNING` with that
+//!   attempt, so a worker that lost its lease cannot overwrite the attempt
+//!   that replaced it.
+//! - **Order.** Among due pending tasks of a queue, higher `priority` first,
+//!   then lower `seq` (the ETA in microseconds, then submission order;
+//!   reordering rewrites it).
+//! - **Errors change nothing.** A missing id is [`Error::NotFound`]; a state
+//!   that does not allow the call is [`Error::InvalidTransition`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState};
+
+/// What a worker asks for when it has free slots.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    pub queue: &'a str,
+    /// At most this many tasks (the worker's free slots for the queue).
+    pub limit: usize,
+    pub worker_id: &'a str,
+    /// The claimed tasks' lease runs until `now + lease`.
+    pub lease: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// How a running attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// → `FINISHED` with the result.
+    Finished(Value),
+    /// → `FAILED` with the error.
+    Failed(TaskFailure),
+    /// → `PENDING` again, not before `run_at`, keeping the error.
+    Retry {
+        error: TaskFailure,
+        run_at: DateTime<Utc>,
+    },
+    /// → `CANCELLED`.
+    Cancelled(TaskFailure),
+}
+
+/// One finished attempt, reported by the worker that ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub id: TaskId,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    pub at: DateTime<Utc>,
+}
+
+/// What a lease renewal found for one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    /// Still ours; the lease was extended.
+    Held,
+    /// Still ours and extended, but someone asked to cancel it.
+    CancelRequested,
+    /// No longer ours (rescued, settled, or another attempt runs it).
+    Lost,
+}
+
+/// Where to move a pending task among its queue's pending tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "to", content = "task")]
+pub enum Position {
+    /// Next to run: takes the highest pending priority of the queue.
+    Front,
+    /// Last to run: takes the lowest pending priority of the queue.
+    Back,
+    /// Just before another pending task of the same queue, taking its
+    /// priority.
+    Before(TaskId),
+}
+
+/// What a rescue pass did with expired leases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RescueReport {
+    /// Returned to `PENDING` for another attempt.
+    pub requeued: u64,
+    /// Retries spent: `FAILED` with [`crate::ErrorKind::LeaseExpired`].
+    pub failed: u64,
+    /// Cancel had been requested: `CANCELLED`.
+    pub cancelled: u64,
+}
+
+/// Filters for [`Store::list`]; empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskFilter {
+    pub state: Option<TaskState>,
+    pub task_type: Option<String>,
+    pub queue: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// A page request: 1-based page number, page size capped at
+/// [`PageRequest::MAX_PAGE_SIZE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub page: u64,
+    pub page_size: u64,
+}
+
+impl PageRequest {
+    /// The largest page a list call returns.
+    pub const MAX_PAGE_SIZE: u64 = 100;
+    /// The page size when none is given (as in the seeds' list API).
+    pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+    /// A page request, with `page` at least 1 and `page_size` within
+    /// 1..=[`Self::MAX_PAGE_SIZE`].
+    pub fn new(page: u64, page_size: u64) -> PageRequest {
+        PageRequest {
+            page: page.max(1),
+            page_size: page_size.clamp(1, Self::MAX_PAGE_SIZE),
+        }
+    }
+
+    /// Rows to skip.
+    pub fn offset(&self) -> u64 {
+        (self.page.max(1) - 1) * self.page_size
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest::new(1, Self::DEFAULT_PAGE_SIZE)
+    }
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Matching items over all pages.
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// Counts for one queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    pub queue: String,
+    /// Pending and due now.
+    pub pending: u64,
+    /// Pending with an ETA or retry time in the future.
+    pub scheduled: u64,
+    pub running: u64,
+    pub paused: bool,
+}
+
+/// Delivery: the state machine of live tasks.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Accepts new `PENDING` tasks, all or none.
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error>;
+
+    /// Claims up to `limit` due pending tasks of an unpaused queue, in
+    /// order, for `worker_id`: each becomes `RUNNING` with `attempt + 1`,
+    /// `started_at = now`, a lease until `now + lease` and no progress.
+    /// The returned records are the claimed state.
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error>;
+
+    /// Applies finished attempts, fenced by attempt. Returns, per
+    /// settlement in order, whether it was applied (`false`: stale).
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error>;
+
+    /// Extends the leases of a worker's running attempts to `lease_until`,
+    /// reporting per task whether it is still held and whether cancel was
+    /// requested.
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error>;
+
+    /// Returns a worker's running attempts to `PENDING` without spending
+    /// an attempt (graceful shutdown; the worker stopped them first).
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error>;
+
+    /// Cancels: a pending task becomes `CANCELLED` at once; a running one
+    /// gets `cancel_requested` (its worker stops it and settles it as
+    /// cancelled). Terminal tasks: [`Error::InvalidTransition`].
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error>;
+
+    /// Puts a `FAILED` or `CANCELLED` task back to `PENDING`, due now, same
+    /// id, with one more retry allowed if its retries were spent.
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error>;
+
+    /// Moves a pending task within its queue; the id stays.
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error>;
+
+    /// Pauses or resumes claiming from a queue, for every worker.
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error>;
+
+    /// Handles `RUNNING` tasks whose lease ended before `now`: back to
+    /// `PENDING` (due now), or `FAILED` when no retry is left, or
+    /// `CANCELLED` when cancel was requested. Safe to run on every worker.
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error>;
+
+    /// A signal fired when work may have become available to this process
+    /// (a local enqueue, retry or resume). Workers also poll, so a backend
+    /// that cannot see other processes' enqueues still works.
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
+}
+
+/// Records: reading, progress and housekeeping.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error>;
+
+    /// Tasks matching `filter`, newest first (`created_at`, then id).
+    async fn list(&self, filter: &TaskFilter, page: PageRequest)
+    -> Result<Page<TaskRecord>, Error>;
+
+    /// Stores progress of a running attempt, fenced by attempt. Returns
+    /// whether it was applied.
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error>;
+
+    /// Deletes tasks in the given terminal states that finished before
+    /// `before`. Non-terminal states are an [`Error::InvalidArgument`].
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error>;
+
+    /// Counts per queue: every queue with tasks or a pause flag.
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
+}
+
+/// A complete backend: delivery and records.
+pub trait Backend: Broker + Store {}
+
+impl<T: Broker + Store> Backend for T {}
+
+/// Checks the states a purge may touch.
+pub fn check_purge_states(states: &[TaskState]) -> Result<(), Error> {
+    match states.iter().find(|state| !state.is_terminal()) {
+        Some(state) => Err(Error::InvalidArgument(format!(
+            "purge only removes terminal tasks, not {state}"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,338 @@
+//! The handle a host keeps: submit tasks, look at them, steer them.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::backend::{Backend, Page, PageRequest, Position, QueueStats, TaskFilter};
+use crate::error::Error;
+use crate::registry::{Registry, TaskDef, TaskHandle};
+use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
+
+/// Submits and manages tasks. Cheap to clone; share one per process.
+///
+/// ```no_run
+/// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+/// use std::time::Duration;
+/// let id = client
+///     .submit_json("send_report", serde_json::json!({ "to": "ops@example.com" }))
+///     .priority(9)
+///     .countdown(Duration::from_secs(30))
+///     .await?;
+/// let record = client.get(id).await?;
+/// println!("{} is {}", record.task_type, record.state);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    backend: Arc<dyn Backend>,
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("tasks", &self.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for every task registered with `#[long_task]` in the
+    /// linked crates. Fails if two tasks share a name.
+    pub fn new(backend: Arc<dyn Backend>) -> Result<Client, Error> {
+        Ok(Client::with_registry(backend, Registry::from_inventory()?))
+    }
+
+    /// A client for an explicit set of task types.
+    pub fn with_registry(backend: Arc<dyn Backend>, registry: Registry) -> Client {
+        Client {
+            backend,
+            registry: Arc::new(registry),
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Submits a task with typed params: only compiles when `params` is the
+    /// handler's params type. Await the returned builder, optionally after
+    /// setting overrides.
+    pub fn submit<P: Serialize, R>(&self, task: TaskHandle<P, R>, params: P) -> Submission<'_> {
+        let params = serde_json::to_value(params).map_err(Error::Serialization);
+        Submission::new(self, Cow::Borrowed(task.name()), params, false)
+    }
+
+    /// Submits a task by name with JSON params (what REST uses): unknown
+    /// names and params that do not fit the handler's type are errors that
+    /// name the problem, and nothing is stored.
+    pub fn submit_json(&self, task_type: impl Into<String>, params: Value) -> Submission<'_> {
+        Submission::new(self, Cow::Owned(task_type.into()), Ok(params), true)
+    }
+
+    /// Submits many tasks of one type in one backend call.
+    pub async fn submit_many<P: Serialize, R>(
+        &self,
+        task: TaskHandle<P, R>,
+        params: impl IntoIterator<Item = P>,
+    ) -> Result<Vec<TaskId>, Error> {
+        let def = self.task_def(task.name())?;
+        let now = Utc::now();
+        let records = params
+            .into_iter()
+            .map(|p| {
+                let params = serde_json::to_value(p).map_err(Error::Serialization)?;
+                Ok(new_record(def, params, &Overrides::default(), now))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let ids = records.iter().map(|r| r.id).collect();
+        self.backend.enqueue(records).await?;
+        Ok(ids)
+    }
+
+    /// The task with this id.
+    pub async fn get(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        self.backend.get(id).await?.ok_or(Error::NotFound(id))
+    }
+
+    /// Tasks matching `filter`, newest first.
+    pub async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        self.backend.list(filter, page).await
+    }
+
+    /// Cancels a task: a pending one at once, a running one through its
+    /// cancellation token (aborted after the worker's grace period).
+    pub async fn cancel(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        self.backend.cancel(id, Utc::now()).await
+    }
+
+    /// Runs a failed or cancelled task again: same id, next attempt.
+    pub async fn retry(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        self.backend.retry(id, Utc::now()).await
+    }
+
+    /// Moves a pending task within its queue without changing its id.
+    pub async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        self.backend.reorder(id, position).await
+    }
+
+    /// Deletes finished and failed tasks that ended before `before`.
+    pub async fn purge(&self, before: DateTime<Utc>) -> Result<u64, Error> {
+        self.purge_states(&[TaskState::Finished, TaskState::Failed], before)
+            .await
+    }
+
+    /// Deletes tasks in the given terminal states that ended before `before`.
+    pub async fn purge_states(
+        &self,
+        states: &[TaskState],
+        before: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        self.backend.purge(states, before).await
+    }
+
+    /// Stops every worker from claiming tasks of `queue`; running ones go on.
+    pub async fn pause_queue(&self, queue: &str) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_paused(queue, true).await
+    }
+
+    pub async fn resume_queue(&self, queue: &str) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_paused(queue, false).await
+    }
+
+    /// Pending, scheduled and running counts per queue, and pause flags.
+    pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        self.backend.queue_stats().await
+    }
+
+    fn task_def(&self, name: &str) -> Result<&'static TaskDef, Error> {
+        self.registry
+            .get(name)
+            .ok_or_else(|| Error::UnknownTaskType(name.to_owned()))
+    }
+}
+
+fn check_queue_name(queue: &str) -> Result<(), Error> {
+    if queue.is_empty() || queue.len() > 100 {
+        return Err(Error::InvalidArgument(
+            "queue name must be 1 to 100 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Per-submission overrides of a task type's options.
+#[derive(Debug, Clone, Default)]
+struct Overrides {
+    queue: Option<String>,
+    priority: Option<i32>,
+    run_at: Option<DateTime<Utc>>,
+    max_retries: Option<u32>,
+    timeout: Option<Duration>,
+    soft_timeout: Option<Duration>,
+}
+
+fn new_record(def: &TaskDef, params: Value, o: &Overrides, now: DateTime<Utc>) -> TaskRecord {
+    let scheduled_at = o.run_at.unwrap_or(now);
+    TaskRecord {
+        id: uuid::Uuid::now_v7(),
+        task_type: def.name.to_owned(),
+        params,
+        state: TaskState::Pending,
+        queue: o
+            .queue
+            .clone()
+            .unwrap_or_else(|| def.options.queue.to_string()),
+        priority: o.priority.unwrap_or(def.options.priority),
+        attempt: 0,
+        max_retries: o.max_retries.unwrap_or(def.options.max_retries),
+        result: None,
+        error: None,
+        progress: None,
+        created_at: now,
+        scheduled_at,
+        started_at: None,
+        finished_at: None,
+        worker_id: None,
+        lease_until: None,
+        cancel_requested: false,
+        timeout: o.timeout.or(def.options.timeout),
+        soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
+        seq: seq_for(scheduled_at),
+    }
+}
+
+/// A task about to be submitted: set overrides, then `.await` it for the
+/// new task's id.
+#[must_use = "a submission does nothing until awaited"]
+pub struct Submission<'c> {
+    client: &'c Client,
+    task_type: Cow<'static, str>,
+    params: Result<Value, Error>,
+    validate: bool,
+    overrides: Overrides,
+    countdown: Option<Duration>,
+}
+
+impl<'c> Submission<'c> {
+    fn new(
+        client: &'c Client,
+        task_type: Cow<'static, str>,
+        params: Result<Value, Error>,
+        validate: bool,
+    ) -> Self {
+        Submission {
+            client,
+            task_type,
+            params,
+            validate,
+            overrides: Overrides::default(),
+            countdown: None,
+        }
+    }
+
+    /// Runs on another queue than the task type's.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.overrides.queue = Some(queue.into());
+        self
+    }
+
+    /// Higher runs first.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.overrides.priority = Some(priority);
+        self
+    }
+
+    /// Not before this time (an ETA).
+    pub fn at(mut self, run_at: DateTime<Utc>) -> Self {
+        self.overrides.run_at = Some(run_at);
+        self
+    }
+
+    /// Not before this long from now.
+    pub fn countdown(mut self, delay: Duration) -> Self {
+        self.countdown = Some(delay);
+        self
+    }
+
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.overrides.max_retries = Some(max_retries);
+        self
+    }
+
+    /// Hard timeout of this submission.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.timeout = Some(timeout);
+        self
+    }
+
+    /// Soft timeout of this submission.
+    pub fn soft_timeout(mut self, soft_timeout: Duration) -> Self {
+        self.overrides.soft_timeout = Some(soft_timeout);
+        self
+    }
+
+    /// The record this submission would store, checked.
+    fn build(self) -> Result<(&'c Client, TaskRecord), Error> {
+        let def = self.client.task_def(&self.task_type)?;
+        let params = self.params?;
+        if self.validate {
+            (def.validate)(&params).map_err(|err| Error::InvalidParams {
+                task_type: def.name.to_owned(),
+                path: err.path,
+                message: err.message,
+            })?;
+        }
+        let mut overrides = self.overrides;
+        if let Some(queue) = &overrides.queue {
+            check_queue_name(queue)?;
+        }
+        let now = Utc::now();
+        if let Some(delay) = self.countdown {
+            let delay = chrono::Duration::from_std(delay)
+                .map_err(|_| Error::InvalidArgument("countdown is too long".into()))?;
+            overrides.run_at = Some(now + delay);
+        }
+        if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
+            && soft >= hard
+        {
+            return Err(Error::InvalidArgument(
+                "soft_timeout must be shorter than timeout".into(),
+            ));
+        }
+        Ok((self.client, new_record(def, params, &overrides, now)))
+    }
+}
+
+impl<'c> IntoFuture for Submission<'c> {
+    type Output = Result<TaskId, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let built = self.build();
+        Box::pin(async move {
+            let (client, record) = built?;
+            let id = record.id;
+            client.backend.enqueue(vec![record]).await?;
+            Ok(id)
+        })
+    }
+}

@@ -1,0 +1,824 @@
+//! The backend conformance suite: the rules of [`crate::backend`], written
+//! once, run against every backend.
+//!
+//! A backend's test file instantiates it with a factory that returns a fresh,
+//! isolated backend per test (its own file, schema or key prefix):
+//!
+//! ```ignore
+//! taskq_core::conformance_suite!(sqlite, || async { Arc::new(fresh_sqlite().await) as Arc<dyn Backend> });
+//! ```
+//!
+//! This expands to a module `sqlite` with one `#[tokio::test]` per rule,
+//! so `cargo test sqlite::` runs one backend alone.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::backend::{
+    Backend, ClaimRequest, LeaseStatus, Outcome, PageRequest, Position, Settlement, TaskFilter,
+};
+use crate::error::Error;
+use crate::task::{ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for};
+
+/// A pending record as a client would submit it.
+pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) -> TaskRecord {
+    TaskRecord {
+        id: uuid::Uuid::now_v7(),
+        task_type: task_type.to_owned(),
+        params: json!({ "n": 1 }),
+        state: TaskState::Pending,
+        queue: queue.to_owned(),
+        priority,
+        attempt: 0,
+        max_retries: 1,
+        result: None,
+        error: None,
+        progress: None,
+        created_at: Utc::now(),
+        scheduled_at: at,
+        started_at: None,
+        finished_at: None,
+        worker_id: None,
+        lease_until: None,
+        cancel_requested: false,
+        timeout: Some(Duration::from_secs(60)),
+        soft_timeout: None,
+        seq: seq_for(at),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+async fn claim(backend: &dyn Backend, queue: &str, limit: usize, worker: &str) -> Vec<TaskRecord> {
+    claim_at(
+        backend,
+        queue,
+        limit,
+        worker,
+        now(),
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+async fn claim_at(
+    backend: &dyn Backend,
+    queue: &str,
+    limit: usize,
+    worker: &str,
+    at: DateTime<Utc>,
+    lease: Duration,
+) -> Vec<TaskRecord> {
+    backend
+        .claim(ClaimRequest {
+            queue,
+            limit,
+            worker_id: worker,
+            lease,
+            now: at,
+        })
+        .await
+        .expect("claim")
+}
+
+fn ids(records: &[TaskRecord]) -> Vec<TaskId> {
+    records.iter().map(|r| r.id).collect()
+}
+
+fn failure(kind: ErrorKind, message: &str) -> TaskFailure {
+    TaskFailure {
+        kind,
+        message: message.to_owned(),
+    }
+}
+
+async fn get(backend: &dyn Backend, id: TaskId) -> TaskRecord {
+    backend.get(id).await.expect("get").expect("task exists")
+}
+
+/// Priority first, then ETA, then submission order; claim marks RUNNING.
+pub async fn claim_order(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(10);
+    let low = record("t", "q", 1, t0);
+    let high_late = record("t", "q", 9, t0 + chrono::Duration::milliseconds(300));
+    let high_early = record("t", "q", 9, t0 + chrono::Duration::milliseconds(100));
+    let mid_a = record("t", "q", 5, t0 + chrono::Duration::milliseconds(500));
+    let mut mid_b = record("t", "q", 5, t0 + chrono::Duration::milliseconds(500));
+    mid_b.seq = mid_a.seq + 1;
+    let other_queue = record("t", "other", 10, t0);
+    let expected = vec![high_early.id, high_late.id, mid_a.id, mid_b.id, low.id];
+    backend
+        .enqueue(vec![
+            low.clone(),
+            mid_b.clone(),
+            high_late.clone(),
+            other_queue.clone(),
+            mid_a.clone(),
+            high_early.clone(),
+        ])
+        .await
+        .expect("enqueue");
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        let claimed = claim(&*backend, "q", 1, "w1").await;
+        assert_eq!(claimed.len(), 1);
+        let c = &claimed[0];
+        assert_eq!(c.state, TaskState::Running);
+        assert_eq!(c.attempt, 1);
+        assert_eq!(c.worker_id.as_deref(), Some("w1"));
+        assert!(c.lease_until.is_some() && c.started_at.is_some());
+        order.push(c.id);
+    }
+    assert_eq!(order, expected);
+    assert!(claim(&*backend, "q", 10, "w1").await.is_empty());
+    assert_eq!(
+        ids(&claim(&*backend, "other", 10, "w1").await),
+        vec![other_queue.id]
+    );
+}
+
+/// A batch claim takes at most `limit`, in order.
+pub async fn claim_respects_limit(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(1);
+    let records: Vec<TaskRecord> = (0..7)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::milliseconds(i)))
+        .collect();
+    backend.enqueue(records.clone()).await.expect("enqueue");
+    let first = claim(&*backend, "q", 3, "w").await;
+    assert_eq!(ids(&first), ids(&records[..3]));
+    let rest = claim(&*backend, "q", 100, "w").await;
+    assert_eq!(ids(&rest), ids(&records[3..]));
+}
+
+/// A task is not claimed before its ETA.
+pub async fn eta_is_respected(backend: Arc<dyn Backend>) {
+    let base = now();
+    let later = record("t", "q", 5, base + chrono::Duration::milliseconds(1500));
+    backend.enqueue(vec![later.clone()]).await.expect("enqueue");
+    let early = claim_at(
+        &*backend,
+        "q",
+        10,
+        "w",
+        base + chrono::Duration::milliseconds(1400),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(early.is_empty(), "claimed before its ETA");
+    let due = claim_at(
+        &*backend,
+        "q",
+        10,
+        "w",
+        base + chrono::Duration::milliseconds(1600),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(ids(&due), vec![later.id]);
+}
+
+/// Paused queues hand out nothing; resuming restores them.
+pub async fn pause_and_resume(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    backend.set_queue_paused("q", true).await.expect("pause");
+    assert!(claim(&*backend, "q", 10, "w").await.is_empty());
+    let stats = backend.queue_stats().await.expect("stats");
+    let q = stats.iter().find(|s| s.queue == "q").expect("queue listed");
+    assert!(q.paused);
+    assert_eq!(q.pending, 1);
+    backend.set_queue_paused("q", false).await.expect("resume");
+    assert_eq!(ids(&claim(&*backend, "q", 10, "w").await), vec![task.id]);
+    let stats = backend.queue_stats().await.expect("stats");
+    let q = stats.iter().find(|s| s.queue == "q").expect("queue listed");
+    assert!(!q.paused);
+    assert_eq!((q.pending, q.running), (0, 1));
+}
+
+/// Pending cancels at once and is never claimed; terminal cannot cancel.
+pub async fn cancel_pending(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let cancelled = backend.cancel(task.id, now()).await.expect("cancel");
+    assert_eq!(cancelled.state, TaskState::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    assert!(claim(&*backend, "q", 10, "w").await.is_empty());
+    assert!(matches!(
+        backend.cancel(task.id, now()).await,
+        Err(Error::InvalidTransition {
+            state: TaskState::Cancelled,
+            ..
+        })
+    ));
+    let missing = uuid::Uuid::now_v7();
+    assert!(
+        matches!(backend.cancel(missing, now()).await, Err(Error::NotFound(id)) if id == missing)
+    );
+}
+
+/// A running task gets a cancel request, seen by its worker's heartbeat,
+/// and settles as cancelled.
+pub async fn cancel_running(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let claimed = claim(&*backend, "q", 1, "w").await;
+    assert_eq!(claimed.len(), 1);
+    let requested = backend.cancel(task.id, now()).await.expect("cancel");
+    assert_eq!(requested.state, TaskState::Running);
+    assert!(requested.cancel_requested);
+    let lease = now() + chrono::Duration::seconds(30);
+    let statuses = backend
+        .heartbeat("w", &[(task.id, 1)], lease)
+        .await
+        .expect("heartbeat");
+    assert_eq!(statuses, vec![LeaseStatus::CancelRequested]);
+    let applied = backend
+        .settle(vec![Settlement {
+            id: task.id,
+            attempt: 1,
+            outcome: Outcome::Cancelled(failure(ErrorKind::Cancelled, "stopped")),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true]);
+    let done = get(&*backend, task.id).await;
+    assert_eq!(done.state, TaskState::Cancelled);
+    assert!(claim(&*backend, "q", 10, "w").await.is_empty());
+}
+
+/// Heartbeats extend only the caller's live attempts.
+pub async fn heartbeat_reports_lost_leases(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    claim(&*backend, "q", 1, "w1").await;
+    let lease = now() + chrono::Duration::seconds(60);
+    let statuses = backend
+        .heartbeat("w1", &[(task.id, 1), (task.id, 2)], lease)
+        .await
+        .expect("heartbeat");
+    assert_eq!(statuses, vec![LeaseStatus::Held, LeaseStatus::Lost]);
+    let other = backend
+        .heartbeat("w2", &[(task.id, 1)], lease)
+        .await
+        .expect("heartbeat");
+    assert_eq!(other, vec![LeaseStatus::Lost]);
+    let renewed = get(&*backend, task.id).await;
+    let until = renewed.lease_until.expect("lease");
+    assert!(
+        (until - lease).num_milliseconds().abs() < 5,
+        "lease not extended"
+    );
+}
+
+/// Reorder: front, back, before another — ids unchanged.
+pub async fn reorder(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(10);
+    let tasks: Vec<TaskRecord> = (0..5)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::milliseconds(i)))
+        .collect();
+    let [a, b, c, d, e] = [0, 1, 2, 3, 4].map(|i| tasks[i].id);
+    backend.enqueue(tasks).await.expect("enqueue");
+
+    let moved = backend.reorder(e, Position::Front).await.expect("front");
+    assert_eq!(moved.id, e);
+    backend.reorder(a, Position::Back).await.expect("back");
+    backend
+        .reorder(d, Position::Before(b))
+        .await
+        .expect("before");
+    // Before the very first task, and again into a spot with no gap left.
+    backend
+        .reorder(c, Position::Before(e))
+        .await
+        .expect("before first");
+    backend
+        .reorder(a, Position::Before(d))
+        .await
+        .expect("before, no gap");
+    let order = ids(&claim(&*backend, "q", 10, "w").await);
+    assert_eq!(order, vec![c, e, a, d, b]);
+
+    let running = order[0];
+    assert!(matches!(
+        backend.reorder(running, Position::Front).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+}
+
+/// Reorder into a spot with no free `seq` between neighbours.
+pub async fn reorder_without_gap(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(10);
+    let p = record("t", "q", 5, t0);
+    let mut q = record("t", "q", 5, t0);
+    let mut r = record("t", "q", 5, t0);
+    q.seq = p.seq + 1;
+    r.seq = p.seq + 2;
+    backend
+        .enqueue(vec![p.clone(), q.clone(), r.clone()])
+        .await
+        .expect("enqueue");
+    backend
+        .reorder(r.id, Position::Before(q.id))
+        .await
+        .expect("before");
+    assert_eq!(
+        ids(&claim(&*backend, "q", 10, "w").await),
+        vec![p.id, r.id, q.id]
+    );
+}
+
+/// Reorder across priorities takes the neighbour's priority.
+pub async fn reorder_across_priorities(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(10);
+    let high = record("t", "q", 9, t0);
+    let low = record("t", "q", 1, t0);
+    let other = record("t", "elsewhere", 5, t0);
+    backend
+        .enqueue(vec![high.clone(), low.clone(), other.clone()])
+        .await
+        .expect("enqueue");
+    let moved = backend
+        .reorder(low.id, Position::Front)
+        .await
+        .expect("front");
+    assert_eq!(moved.priority, 9);
+    assert!(matches!(
+        backend.reorder(low.id, Position::Before(other.id)).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        backend
+            .reorder(low.id, Position::Before(uuid::Uuid::now_v7()))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        ids(&claim(&*backend, "q", 10, "w").await),
+        vec![low.id, high.id]
+    );
+}
+
+/// Settle paths: finished, failed, retry (back to pending at its time).
+pub async fn settle_outcomes(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(1);
+    let tasks: Vec<TaskRecord> = (0..3)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::milliseconds(i)))
+        .collect();
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    claim(&*backend, "q", 3, "w").await;
+    let retry_at = now() + chrono::Duration::milliseconds(800);
+    let applied = backend
+        .settle(vec![
+            Settlement {
+                id: tasks[0].id,
+                attempt: 1,
+                outcome: Outcome::Finished(json!({"ok": true})),
+                at: now(),
+            },
+            Settlement {
+                id: tasks[1].id,
+                attempt: 1,
+                outcome: Outcome::Failed(failure(ErrorKind::Permanent, "bad")),
+                at: now(),
+            },
+            Settlement {
+                id: tasks[2].id,
+                attempt: 1,
+                outcome: Outcome::Retry {
+                    error: failure(ErrorKind::Retryable, "flaky"),
+                    run_at: retry_at,
+                },
+                at: now(),
+            },
+        ])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true, true, true]);
+    let finished = get(&*backend, tasks[0].id).await;
+    assert_eq!(finished.state, TaskState::Finished);
+    assert_eq!(finished.result, Some(json!({"ok": true})));
+    assert!(finished.finished_at.is_some() && finished.lease_until.is_none());
+    let failed = get(&*backend, tasks[1].id).await;
+    assert_eq!(failed.state, TaskState::Failed);
+    assert_eq!(failed.error, Some(failure(ErrorKind::Permanent, "bad")));
+    let retrying = get(&*backend, tasks[2].id).await;
+    assert_eq!(retrying.state, TaskState::Pending);
+    assert_eq!(
+        retrying.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Retryable)
+    );
+    assert!(
+        claim(&*backend, "q", 10, "w").await.is_empty(),
+        "retry claimed before its time"
+    );
+    let again = claim_at(
+        &*backend,
+        "q",
+        10,
+        "w",
+        retry_at + chrono::Duration::milliseconds(10),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(ids(&again), vec![tasks[2].id]);
+    assert_eq!(again[0].attempt, 2);
+}
+
+/// A stale attempt's settlement and progress are rejected.
+pub async fn fencing_rejects_stale_attempts(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let start = now();
+    claim_at(&*backend, "q", 1, "old", start, Duration::from_millis(100)).await;
+    let report = backend
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("rescue");
+    assert_eq!(report.requeued, 1);
+    let second = claim_at(
+        &*backend,
+        "q",
+        1,
+        "new",
+        start + chrono::Duration::seconds(2),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(second[0].attempt, 2);
+    let progress = Progress {
+        fraction: 0.5,
+        message: "late".into(),
+    };
+    assert!(
+        !backend
+            .record_progress(task.id, 1, progress.clone())
+            .await
+            .expect("progress")
+    );
+    assert!(
+        backend
+            .record_progress(task.id, 2, progress.clone())
+            .await
+            .expect("progress")
+    );
+    let applied = backend
+        .settle(vec![Settlement {
+            id: task.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!("stale")),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![false]);
+    let current = get(&*backend, task.id).await;
+    assert_eq!(current.state, TaskState::Running);
+    assert_eq!(current.worker_id.as_deref(), Some("new"));
+    assert_eq!(current.progress, Some(progress));
+}
+
+/// Expired leases: requeued, failed when retries are spent, cancelled when
+/// cancel was requested; live leases untouched.
+pub async fn rescue_expired_leases(backend: Arc<dyn Backend>) {
+    let start = now() - chrono::Duration::seconds(60);
+    let mut spent = record("t", "q", 9, start);
+    spent.max_retries = 0;
+    let retryable = record("t", "q", 8, start);
+    let to_cancel = record("t", "q", 7, start);
+    let live = record("t", "q", 6, start);
+    backend
+        .enqueue(vec![
+            spent.clone(),
+            retryable.clone(),
+            to_cancel.clone(),
+            live.clone(),
+        ])
+        .await
+        .expect("enqueue");
+    claim_at(&*backend, "q", 3, "dead", start, Duration::from_secs(1)).await;
+    claim_at(&*backend, "q", 1, "alive", start, Duration::from_secs(3600)).await;
+    backend.cancel(to_cancel.id, now()).await.expect("cancel");
+    let report = backend.rescue_expired(now()).await.expect("rescue");
+    assert_eq!(
+        (report.requeued, report.failed, report.cancelled),
+        (1, 1, 1)
+    );
+    assert_eq!(get(&*backend, spent.id).await.state, TaskState::Failed);
+    assert_eq!(
+        get(&*backend, spent.id).await.error.map(|e| e.kind),
+        Some(ErrorKind::LeaseExpired)
+    );
+    assert_eq!(get(&*backend, retryable.id).await.state, TaskState::Pending);
+    assert_eq!(
+        get(&*backend, to_cancel.id).await.state,
+        TaskState::Cancelled
+    );
+    assert_eq!(get(&*backend, live.id).await.state, TaskState::Running);
+    let again = backend.rescue_expired(now()).await.expect("rescue");
+    assert_eq!(again, Default::default());
+    let reclaimed = claim(&*backend, "q", 10, "w").await;
+    assert_eq!(ids(&reclaimed), vec![retryable.id]);
+    assert_eq!(reclaimed[0].attempt, 2);
+}
+
+/// Release (graceful shutdown) returns a task without spending an attempt.
+pub async fn release_returns_without_spending_attempt(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    claim(&*backend, "q", 1, "w").await;
+    backend
+        .release("someone-else", &[(task.id, 1)])
+        .await
+        .expect("release");
+    assert_eq!(get(&*backend, task.id).await.state, TaskState::Running);
+    backend
+        .release("w", &[(task.id, 1)])
+        .await
+        .expect("release");
+    let released = get(&*backend, task.id).await;
+    assert_eq!((released.state, released.attempt), (TaskState::Pending, 0));
+    assert_eq!(claim(&*backend, "q", 1, "w2").await[0].attempt, 1);
+}
+
+/// Retry: failed/cancelled back to pending with the same id; others refuse.
+pub async fn retry_terminal_tasks(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    let pending = record("t", "q", 1, now() + chrono::Duration::seconds(3600));
+    backend
+        .enqueue(vec![task.clone(), pending.clone()])
+        .await
+        .expect("enqueue");
+    claim(&*backend, "q", 1, "w").await;
+    backend
+        .settle(vec![Settlement {
+            id: task.id,
+            attempt: 1,
+            outcome: Outcome::Failed(failure(ErrorKind::Permanent, "x")),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    let retried = backend.retry(task.id, now()).await.expect("retry");
+    assert_eq!((retried.id, retried.state), (task.id, TaskState::Pending));
+    assert!(retried.finished_at.is_none());
+    let again = claim(&*backend, "q", 1, "w").await;
+    assert_eq!(ids(&again), vec![task.id]);
+    assert_eq!(again[0].attempt, 2);
+    assert!(matches!(
+        backend.retry(pending.id, now()).await,
+        Err(Error::InvalidTransition {
+            state: TaskState::Pending,
+            ..
+        })
+    ));
+    assert!(matches!(
+        backend.retry(uuid::Uuid::now_v7(), now()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Purge removes old terminal tasks only; non-terminal states are refused.
+pub async fn purge(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(10);
+    let tasks: Vec<TaskRecord> = (0..3)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::milliseconds(i)))
+        .collect();
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    claim(&*backend, "q", 2, "w").await;
+    let finished_at = now() - chrono::Duration::seconds(5);
+    backend
+        .settle(vec![
+            Settlement {
+                id: tasks[0].id,
+                attempt: 1,
+                outcome: Outcome::Finished(json!(1)),
+                at: finished_at,
+            },
+            Settlement {
+                id: tasks[1].id,
+                attempt: 1,
+                outcome: Outcome::Failed(failure(ErrorKind::Permanent, "x")),
+                at: finished_at,
+            },
+        ])
+        .await
+        .expect("settle");
+    assert!(matches!(
+        backend.purge(&[TaskState::Pending], now()).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        backend
+            .purge(
+                &[TaskState::Finished],
+                finished_at - chrono::Duration::seconds(1)
+            )
+            .await
+            .expect("purge"),
+        0
+    );
+    assert_eq!(
+        backend
+            .purge(&[TaskState::Finished], now())
+            .await
+            .expect("purge"),
+        1
+    );
+    assert!(backend.get(tasks[0].id).await.expect("get").is_none());
+    assert!(backend.get(tasks[1].id).await.expect("get").is_some());
+    assert!(backend.get(tasks[2].id).await.expect("get").is_some());
+}
+
+/// List: newest first, filters, pagination, total.
+pub async fn list_filters_and_pages(backend: Arc<dyn Backend>) {
+    let base = now() - chrono::Duration::seconds(100);
+    let mut all = Vec::new();
+    for i in 0..25 {
+        let mut r = record(
+            if i % 5 == 0 { "report" } else { "analyze" },
+            if i % 2 == 0 { "a" } else { "b" },
+            5,
+            base,
+        );
+        r.created_at = base + chrono::Duration::milliseconds(i * 10);
+        all.push(r);
+    }
+    backend.enqueue(all.clone()).await.expect("enqueue");
+    let page1 = backend
+        .list(&TaskFilter::default(), PageRequest::new(1, 10))
+        .await
+        .expect("list");
+    assert_eq!(page1.total, 25);
+    assert_eq!(page1.items.len(), 10);
+    assert_eq!(page1.items[0].id, all[24].id, "newest first");
+    let page3 = backend
+        .list(&TaskFilter::default(), PageRequest::new(3, 10))
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(&page3.items),
+        all[..5].iter().rev().map(|r| r.id).collect::<Vec<_>>()
+    );
+    let reports = backend
+        .list(
+            &TaskFilter {
+                task_type: Some("report".into()),
+                ..Default::default()
+            },
+            PageRequest::new(1, 100),
+        )
+        .await
+        .expect("list");
+    assert_eq!(reports.total, 5);
+    let queue_a = backend
+        .list(
+            &TaskFilter {
+                queue: Some("a".into()),
+                state: Some(TaskState::Pending),
+                ..Default::default()
+            },
+            PageRequest::new(1, 100),
+        )
+        .await
+        .expect("list");
+    assert_eq!(queue_a.total, 13);
+    let window = backend
+        .list(
+            &TaskFilter {
+                created_after: Some(all[10].created_at),
+                created_before: Some(all[15].created_at),
+                ..Default::default()
+            },
+            PageRequest::new(1, 100),
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(&window.items),
+        all[10..15].iter().rev().map(|r| r.id).collect::<Vec<_>>()
+    );
+    let running = backend
+        .list(
+            &TaskFilter {
+                state: Some(TaskState::Running),
+                ..Default::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .expect("list");
+    assert_eq!(running.total, 0);
+}
+
+/// Concurrent claimers never get the same task.
+pub async fn concurrent_claims_are_exclusive(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(1);
+    let tasks: Vec<TaskRecord> = (0..400)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::microseconds(i)))
+        .collect();
+    backend.enqueue(tasks).await.expect("enqueue");
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let backend = backend.clone();
+        handles.push(tokio::spawn(async move {
+            let worker = format!("w{w}");
+            let mut got = Vec::new();
+            loop {
+                let batch = claim(&*backend, "q", 7, &worker).await;
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(ids(&batch));
+            }
+            got
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for handle in handles {
+        for id in handle.await.expect("claimer") {
+            total += 1;
+            assert!(seen.insert(id), "task {id} claimed twice");
+        }
+    }
+    assert_eq!(total, 400);
+}
+
+/// Enqueue is all or nothing: a duplicate id fails the batch.
+pub async fn enqueue_rejects_duplicate_ids(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let fresh = record("t", "q", 5, now());
+    assert!(
+        backend
+            .enqueue(vec![fresh.clone(), task.clone()])
+            .await
+            .is_err()
+    );
+    assert!(backend.get(fresh.id).await.expect("get").is_none());
+}
+
+/// Stores every field of a record unchanged.
+pub async fn records_round_trip(backend: Arc<dyn Backend>) {
+    let mut task = record("round_trip", "q", -3, now());
+    task.params = json!({ "text": "<script>alert(1)</script>", "list": [1, 2.5, null] });
+    task.timeout = Some(Duration::from_millis(1500));
+    task.soft_timeout = Some(Duration::from_millis(700));
+    task.max_retries = 7;
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let stored = get(&*backend, task.id).await;
+    assert_eq!(stored.params, task.params);
+    assert_eq!(
+        (stored.priority, stored.max_retries, stored.seq),
+        (-3, 7, task.seq)
+    );
+    assert_eq!(
+        (stored.timeout, stored.soft_timeout),
+        (task.timeout, task.soft_timeout)
+    );
+    assert_eq!(
+        stored.created_at.timestamp_micros(),
+        task.created_at.timestamp_micros()
+    );
+    assert_eq!(
+        stored.scheduled_at.timestamp_micros(),
+        task.scheduled_at.timestamp_micros()
+    );
+}
+
+/// Instantiates the suite for one backend: `conformance_suite!(name, factory)`
+/// where `factory` is `|| async { Arc<dyn Backend> }` giving a fresh backend.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::conformance_suite!(@tests $factory;
+                claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
+                cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
+                reorder_without_gap, reorder_across_priorities, settle_outcomes, fencing_rejects_stale_attempts,
+                rescue_expired_leases, release_returns_without_spending_attempt,
+                retry_terminal_tasks, purge, list_filters_and_pages,
+                concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
+                records_round_trip);
+        }
+    };
+    (@tests $factory:expr; $($test:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let factory = $factory;
+                let backend = factory().await;
+                $crate::conformance::$test(backend).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,171 @@
+//! What a running handler gets: its task's identity, a cancellation token
+//! and a way to report progress.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+use crate::error::Error;
+use crate::task::{Progress, TaskId};
+
+/// Why a handler is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Someone cancelled the task.
+    Cancelled,
+    /// The soft timeout passed; the hard timeout follows.
+    SoftTimeout,
+    /// The worker is shutting down; the task will be released and rerun.
+    Shutdown,
+    /// The worker lost the task's lease; another worker may run it.
+    LeaseLost,
+}
+
+/// The running task's context, passed as the handler's first argument.
+///
+/// ```no_run
+/// # use taskq_core::{TaskContext, TaskError};
+/// async fn import(ctx: TaskContext, files: Vec<String>) -> Result<usize, TaskError> {
+///     for (i, file) in files.iter().enumerate() {
+///         if ctx.is_cancelled() {
+///             return Err(TaskError::cancelled("stopped between files"));
+///         }
+///         // ... work on `file` ...
+///         ctx.progress((i + 1) as f64 / files.len() as f64, format!("imported {file}")).await?;
+///     }
+///     Ok(files.len())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct TaskContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    id: TaskId,
+    task_type: String,
+    queue: String,
+    attempt: u32,
+    max_retries: u32,
+    token: CancellationToken,
+    stop_reason: OnceLock<StopReason>,
+    backend: Option<Arc<dyn Backend>>,
+}
+
+impl TaskContext {
+    pub(crate) fn new(
+        record: &crate::task::TaskRecord,
+        backend: Option<Arc<dyn Backend>>,
+    ) -> TaskContext {
+        TaskContext {
+            inner: Arc::new(ContextInner {
+                id: record.id,
+                task_type: record.task_type.clone(),
+                queue: record.queue.clone(),
+                attempt: record.attempt,
+                max_retries: record.max_retries,
+                token: CancellationToken::new(),
+                stop_reason: OnceLock::new(),
+                backend,
+            }),
+        }
+    }
+
+    /// A context for calling a handler directly, e.g. in a unit test:
+    /// progress reports go nowhere.
+    pub fn detached(id: TaskId, task_type: impl Into<String>) -> TaskContext {
+        TaskContext {
+            inner: Arc::new(ContextInner {
+                id,
+                task_type: task_type.into(),
+                queue: "default".into(),
+                attempt: 1,
+                max_retries: 0,
+                token: CancellationToken::new(),
+                stop_reason: OnceLock::new(),
+                backend: None,
+            }),
+        }
+    }
+
+    pub fn id(&self) -> TaskId {
+        self.inner.id
+    }
+
+    pub fn task_type(&self) -> &str {
+        &self.inner.task_type
+    }
+
+    pub fn queue(&self) -> &str {
+        &self.inner.queue
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// Whether a failure now will be retried.
+    pub fn is_last_attempt(&self) -> bool {
+        self.inner.attempt > self.inner.max_retries
+    }
+
+    /// Fires on cancel, soft timeout, shutdown or a lost lease; pass it to
+    /// anything that accepts a `CancellationToken`.
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.inner.token
+    }
+
+    /// Resolves when the handler is asked to stop.
+    pub async fn cancelled(&self) {
+        self.inner.token.cancelled().await
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// Why the handler was asked to stop, once it was.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.inner.stop_reason.get().copied()
+    }
+
+    /// Persists progress (`fraction` is clamped to 0.0–1.0); readable
+    /// through `Client::get`. A report from an attempt that lost its lease
+    /// is ignored.
+    pub async fn progress(&self, fraction: f64, message: impl Into<String>) -> Result<(), Error> {
+        let Some(backend) = &self.inner.backend else {
+            return Ok(());
+        };
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        let progress = Progress {
+            fraction,
+            message: message.into(),
+        };
+        backend
+            .record_progress(self.inner.id, self.inner.attempt, progress)
+            .await
+            .map(drop)
+    }
+
+    /// Asks the handler to stop; the first reason given wins.
+    pub(crate) fn stop(&self, reason: StopReason) {
+        let _ = self.inner.stop_reason.set(reason);
+        self.inner.token.cancel();
+    }
+}
+
+impl std::fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("id", &self.inner.id)
+            .field("task_type", &self.inner.task_type)
+            .field("attempt", &self.inner.attempt)
+            .finish_non_exhaustive()
+    }
+}

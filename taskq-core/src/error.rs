@@ -1,0 +1,138 @@
+//! The two error types: [`Error`] for calls into taskq (submit, cancel, …)
+//! and [`TaskError`] for what a handler returns.
+
+use std::fmt;
+
+use crate::registry::Location;
+use crate::task::{ErrorKind, TaskFailure, TaskId, TaskState};
+
+/// The error of a taskq call. Every variant but `Backend` and `Serialization`
+/// means the call changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No task has this id.
+    #[error("task {0} not found")]
+    NotFound(TaskId),
+    /// The task's state does not allow the operation.
+    #[error("task {id} is {state}: cannot {action}")]
+    InvalidTransition {
+        id: TaskId,
+        state: TaskState,
+        action: &'static str,
+    },
+    /// No handler is registered under this name.
+    #[error("unknown task type `{0}`")]
+    UnknownTaskType(String),
+    /// The params do not fit the task's params type.
+    #[error("invalid params for `{task_type}` at `{path}`: {message}")]
+    InvalidParams {
+        task_type: String,
+        /// Path of the offending field, e.g. `files[2].name` (`.` for the root).
+        path: String,
+        message: String,
+    },
+    /// Two handlers were registered under one name.
+    #[error("task name `{name}` is registered twice: at {first} and at {second}")]
+    DuplicateTask {
+        name: &'static str,
+        first: Location,
+        second: Location,
+    },
+    /// An argument is out of range or malformed (names the argument).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A value could not be turned into or out of JSON.
+    #[error("serialization: {0}")]
+    Serialization(#[source] serde_json::Error),
+    /// The backend failed (connection lost, I/O…); the operation may or may
+    /// not have been applied.
+    #[error("backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps a backend's own error.
+    pub fn backend(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Backend(err.into())
+    }
+}
+
+/// What a failed handler returns.
+///
+/// Any `std::error::Error` converts into a *retryable* `TaskError` with `?`,
+/// the default of most task queues (a network blip should not lose work).
+/// Return [`TaskError::permanent`] when retrying cannot help.
+///
+/// ```
+/// use taskq_core::TaskError;
+///
+/// fn parse(input: &str) -> Result<u32, TaskError> {
+///     if input.is_empty() {
+///         return Err(TaskError::permanent("empty input"));
+///     }
+///     Ok(input.parse::<u32>()?) // a ParseIntError: retryable
+/// }
+/// assert!(parse("").unwrap_err().kind().is_retryable() == false);
+/// assert!(parse("x").unwrap_err().kind().is_retryable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl TaskError {
+    /// A failure with an explicit kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        TaskError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A failure another attempt may fix.
+    pub fn retryable(message: impl fmt::Display) -> Self {
+        TaskError::new(ErrorKind::Retryable, message.to_string())
+    }
+
+    /// A failure retrying cannot fix: the task fails now.
+    pub fn permanent(message: impl fmt::Display) -> Self {
+        TaskError::new(ErrorKind::Permanent, message.to_string())
+    }
+
+    /// The handler stopped because its context was cancelled.
+    pub fn cancelled(message: impl fmt::Display) -> Self {
+        TaskError::new(ErrorKind::Cancelled, message.to_string())
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The stored form of this error.
+    pub fn into_failure(self) -> TaskFailure {
+        TaskFailure {
+            kind: self.kind,
+            message: self.message,
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+// `TaskError` deliberately does not implement `std::error::Error`, so that
+// this blanket conversion (what makes `?` work in handlers) is coherent.
+impl<E: std::error::Error> From<E> for TaskError {
+    fn from(err: E) -> Self {
+        TaskError::retryable(err)
+    }
+}

@@ -1,0 +1,49 @@
+//! taskq's core: the task model, the registry `#[long_task]` fills, the
+//! backend contract, the worker, the client, and the in-memory backend.
+//!
+//! # Layout
+//! - [`task`]: `TaskRecord`, `TaskState`, `TaskOptions` — the model.
+//! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
+//! - [`registry`]: `TaskDef` (what the macro registers), `Registry`, `TaskHandle`.
+//! - [`context`]: `TaskContext`, what a running handler gets.
+//! - [`backend`]: the `Broker` (delivery) and `Store` (records) traits.
+//! - [`memory`]: the in-process backend.
+//! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
+//! - [`worker`]: `Worker`, the executor.
+//! - [`maintenance`]: rescuer and pruner, run by every worker.
+//! - `conformance` (feature `conformance`): the suite every backend passes.
+//!
+//! Hosts use the `taskq` facade crate, which re-exports all of this.
+
+pub mod backend;
+pub mod client;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod context;
+pub mod error;
+pub mod maintenance;
+pub mod memory;
+pub mod registry;
+pub mod task;
+pub mod worker;
+
+pub use backend::{
+    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
+    RescueReport, Settlement, Store, TaskFilter,
+};
+pub use client::{Client, Submission};
+pub use context::{StopReason, TaskContext};
+pub use error::{Error, TaskError};
+pub use maintenance::MaintenanceConfig;
+pub use memory::MemoryBackend;
+pub use registry::{Location, Registry, TaskDef, TaskHandle};
+pub use task::{
+    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
+};
+pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};
+
+// Re-exported for generated code and backends.
+pub use inventory;
+pub use schemars;
+pub use serde_json;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,42 @@
+//! Background services every worker runs beside its tasks, one file each:
+//! the [`rescuer`] returns tasks of dead workers, the [`pruner`] deletes
+//! old records. Both are safe to run on every worker at once.
+
+pub mod pruner;
+pub mod rescuer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+
+/// Settings of the maintenance services.
+#[derive(Debug, Clone)]
+pub struct MaintenanceConfig {
+    /// How often expired leases are looked for.
+    pub rescue_interval: Duration,
+    /// Terminal records older than this are deleted; `None` keeps them
+    /// (Celery's `result_expires`).
+    pub retention: Option<Duration>,
+    /// How often old records are looked for.
+    pub prune_interval: Duration,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        MaintenanceConfig {
+            rescue_interval: rescuer::RESCUE_INTERVAL_DEFAULT,
+            retention: Some(pruner::RETENTION_DEFAULT),
+            prune_interval: pruner::PRUNE_INTERVAL_DEFAULT,
+        }
+    }
+}
+
+/// Runs every service until `stop` fires.
+pub async fn run(backend: Arc<dyn Backend>, config: MaintenanceConfig, stop: CancellationToken) {
+    let rescuer = rescuer::run(backend.clone(), config.rescue_interval, stop.clone());
+    let pruner = pruner::run(backend, config.retention, config.prune_interval, stop);
+    tokio::join!(rescuer, pruner);
+}

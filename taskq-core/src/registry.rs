@@ -1,0 +1,224 @@
+//! Task types known to this process: what `#[long_task]` registers at link
+//! time through `inventory`, checked for duplicate names at startup.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::context::TaskContext;
+use crate::error::{Error, TaskError};
+use crate::task::{ErrorKind, TaskOptions};
+
+/// A boxed handler future, as stored in a [`TaskDef`].
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send>>;
+
+/// Where a task was declared, for duplicate-name reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub file: &'static str,
+    pub line: u32,
+    pub module: &'static str,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} ({})", self.file, self.line, self.module)
+    }
+}
+
+/// One registered task type. `#[long_task]` emits one into `inventory`;
+/// tests and hosts without the macro can build one by hand.
+pub struct TaskDef {
+    /// Unique name, used to submit by name and stored in records.
+    pub name: &'static str,
+    /// Defaults for every submission.
+    pub options: TaskOptions,
+    /// JSON schema of the params type (for forms and API clients).
+    pub params_schema: fn() -> schemars::Schema,
+    /// Checks JSON params against the params type, naming the bad field.
+    pub validate: fn(&Value) -> Result<(), ParamsError>,
+    /// Runs one attempt: deserializes params, calls the handler, serializes
+    /// its result.
+    pub handler: fn(TaskContext, Value) -> HandlerFuture,
+    /// Where the task was declared.
+    pub location: Location,
+}
+
+impl fmt::Debug for TaskDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskDef")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+inventory::collect!(TaskDef);
+
+/// Params that do not fit a task's params type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamsError {
+    /// Path of the offending field (`.` for the root).
+    pub path: String,
+    pub message: String,
+}
+
+/// Deserializes params the way a handler will, reporting the path of the
+/// first field that does not fit (`files[2].name`).
+pub fn parse_params<P: DeserializeOwned>(params: Value) -> Result<P, ParamsError> {
+    serde_path_to_error::deserialize(params).map_err(|err| ParamsError {
+        path: err.path().to_string(),
+        message: err.inner().to_string(),
+    })
+}
+
+/// [`TaskDef::validate`] for params type `P`.
+pub fn validate_params<P: DeserializeOwned>(params: &Value) -> Result<(), ParamsError> {
+    // Deserializing into the real type is the exact check: the schema is a
+    // description of it, the type is the truth.
+    parse_params::<P>(params.clone()).map(drop)
+}
+
+/// Names the `Ok` type of a handler's return type, whatever alias spells
+/// it: `<Result<R, E> as TaskResult>::Ok` is `R`.
+pub trait TaskResult {
+    type Ok;
+    type Err;
+}
+
+impl<T, E> TaskResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+}
+
+/// Runs a typed handler body on JSON params: the glue the macro emits.
+pub async fn run_handler<P, R, F, Fut, E>(
+    ctx: TaskContext,
+    params: Value,
+    handler: F,
+) -> Result<Value, TaskError>
+where
+    P: DeserializeOwned,
+    R: serde::Serialize,
+    F: FnOnce(TaskContext, P) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    E: Into<TaskError>,
+{
+    let params = parse_params::<P>(params).map_err(|err| {
+        TaskError::new(
+            ErrorKind::InvalidParams,
+            format!("at `{}`: {}", err.path, err.message),
+        )
+    })?;
+    let output = handler(ctx, params).await.map_err(Into::into)?;
+    serde_json::to_value(output)
+        .map_err(|err| TaskError::permanent(format!("result does not serialize: {err}")))
+}
+
+/// A typed reference to a registered task, what `#[long_task]` puts in place
+/// of the function: `client.submit(analyze, params)` only compiles when
+/// `params` has the handler's params type.
+pub struct TaskHandle<P, R> {
+    name: &'static str,
+    _types: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> TaskHandle<P, R> {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str) -> Self {
+        TaskHandle {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The registered task name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<P, R> Clone for TaskHandle<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P, R> Copy for TaskHandle<P, R> {}
+
+impl<P, R> fmt::Debug for TaskHandle<P, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskHandle({})", self.name)
+    }
+}
+
+/// The task types a client or worker knows, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    tasks: BTreeMap<&'static str, &'static TaskDef>,
+}
+
+impl Registry {
+    /// Every task registered with `#[long_task]` in the linked crates.
+    ///
+    /// Fails with [`Error::DuplicateTask`], naming both places, when two
+    /// tasks share a name. A task declared in a library crate is only linked
+    /// when the binary names that crate: add `use my_tasks as _;`.
+    pub fn from_inventory() -> Result<Registry, Error> {
+        Registry::from_defs(inventory::iter::<TaskDef>)
+    }
+
+    /// A registry of the given definitions only.
+    pub fn from_defs(defs: impl IntoIterator<Item = &'static TaskDef>) -> Result<Registry, Error> {
+        let mut registry = Registry::default();
+        for def in defs {
+            registry.add(def)?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds one definition; a name already taken is an error.
+    pub fn add(&mut self, def: &'static TaskDef) -> Result<(), Error> {
+        if let Some(existing) = self.tasks.get(def.name) {
+            // Report in a stable order, whatever order the linker chose.
+            let (first, second) = if (existing.location.file, existing.location.line)
+                <= (def.location.file, def.location.line)
+            {
+                (existing.location, def.location)
+            } else {
+                (def.location, existing.location)
+            };
+            return Err(Error::DuplicateTask {
+                name: def.name,
+                first,
+                second,
+            });
+        }
+        self.tasks.insert(def.name, def);
+        Ok(())
+    }
+
+    /// The task registered under `name`.
+    pub fn get(&self, name: &str) -> Option<&'static TaskDef> {
+        self.tasks.get(name).copied()
+    }
+
+    /// Every task, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &'static TaskDef> + '_ {
+        self.tasks.values().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}

@@ -1,0 +1,462 @@
+//! The task model: options a task type declares, and the record every
+//! submitted task leaves in the store.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::Error;
+
+/// A task's id: a UUIDv7, so ids sort by creation time.
+pub type TaskId = Uuid;
+
+/// Where a task is in its life.
+///
+/// `Pending` covers tasks waiting for their ETA or for a retry; the three
+/// last states are terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Waiting to be claimed (possibly not before `scheduled_at`).
+    Pending,
+    /// Claimed by a worker that holds its lease.
+    Running,
+    /// The handler returned `Ok`.
+    Finished,
+    /// The handler failed for good (permanent error, retries spent, timeout).
+    Failed,
+    /// Cancelled before or while running; never runs again unless retried.
+    Cancelled,
+}
+
+impl TaskState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [TaskState; 5] = [
+        TaskState::Pending,
+        TaskState::Running,
+        TaskState::Finished,
+        TaskState::Failed,
+        TaskState::Cancelled,
+    ];
+
+    /// The terminal states, the ones retention and purge act on.
+    pub const TERMINAL: [TaskState; 3] =
+        [TaskState::Finished, TaskState::Failed, TaskState::Cancelled];
+
+    /// The name stored in databases and shown in APIs (`"PENDING"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Running => "RUNNING",
+            TaskState::Finished => "FINISHED",
+            TaskState::Failed => "FAILED",
+            TaskState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Whether the task is done for good (until someone retries it).
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Finished | TaskState::Failed | TaskState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        TaskState::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown task state `{s}`")))
+    }
+}
+
+/// How retry delays grow: `retry_delay * factor^(attempt-1)`, capped at
+/// `max`, then spread by ±`jitter` (a fraction) so retries of many tasks
+/// that failed together do not stampede back at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Backoff {
+    /// Multiplier per attempt; `1.0` gives a constant delay.
+    pub factor: f64,
+    /// Upper bound of one delay.
+    #[serde(with = "crate::task::duration_secs")]
+    #[schemars(with = "f64")]
+    pub max: Duration,
+    /// Random spread, as a fraction of the delay (0.0 – 1.0).
+    pub jitter: f64,
+}
+
+impl Backoff {
+    /// Exponential backoff doubling from `retry_delay` up to 10 minutes,
+    /// ±10 % jitter (Celery's `retry_backoff_max` is also 600 s).
+    pub const DEFAULT: Backoff = Backoff {
+        factor: defaults::BACKOFF_FACTOR,
+        max: defaults::BACKOFF_MAX,
+        jitter: defaults::BACKOFF_JITTER,
+    };
+
+    /// The delay before the retry that follows failed attempt `attempt`
+    /// (1-based), without jitter.
+    pub fn base_delay(&self, retry_delay: Duration, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(64) as i32;
+        let secs = retry_delay.as_secs_f64() * self.factor.max(1.0).powi(exponent);
+        Duration::from_secs_f64(secs.min(self.max.as_secs_f64()).max(0.0))
+    }
+
+    /// The delay with jitter applied.
+    pub fn delay(&self, retry_delay: Duration, attempt: u32) -> Duration {
+        let base = self.base_delay(retry_delay, attempt).as_secs_f64();
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let spread = if jitter > 0.0 {
+            rand::random_range(-jitter..=jitter)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::DEFAULT
+    }
+}
+
+/// The defaults of [`TaskOptions`], one constant each (the macro fills the
+/// options a task leaves out from these).
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const QUEUE: &str = "default";
+    pub const PRIORITY: i32 = 5;
+    pub const TIMEOUT: Option<Duration> = Some(Duration::from_secs(3600));
+    pub const SOFT_TIMEOUT: Option<Duration> = None;
+    pub const MAX_RETRIES: u32 = 3;
+    pub const RETRY_DELAY: Duration = Duration::from_secs(60);
+    pub const BACKOFF_FACTOR: f64 = 2.0;
+    pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
+    pub const BACKOFF_JITTER: f64 = 0.1;
+}
+
+/// What a task type declares (through `#[long_task(...)]`), and the defaults
+/// every submission of it starts from.
+///
+/// The defaults follow the seeds' `TaskConfig`: queue `"default"`,
+/// priority 5 (higher runs first), a one-hour hard timeout, 3 retries starting
+/// 60 s apart with exponential backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskOptions {
+    /// Queue the task is submitted to.
+    pub queue: Cow<'static, str>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Hard timeout: the attempt is aborted and recorded as timed out.
+    #[serde(with = "crate::task::opt_duration_secs")]
+    #[schemars(with = "Option<f64>")]
+    pub timeout: Option<Duration>,
+    /// Soft timeout: the context's cancellation token fires so the handler
+    /// can wrap up before the hard timeout.
+    #[serde(with = "crate::task::opt_duration_secs")]
+    #[schemars(with = "Option<f64>")]
+    pub soft_timeout: Option<Duration>,
+    /// Retries after the first attempt (so `max_retries + 1` attempts).
+    pub max_retries: u32,
+    /// Delay before the first retry.
+    #[serde(with = "crate::task::duration_secs")]
+    #[schemars(with = "f64")]
+    pub retry_delay: Duration,
+    /// Growth of later retry delays.
+    pub backoff: Backoff,
+    /// What the task does (defaults to the handler's doc comment).
+    pub description: Cow<'static, str>,
+}
+
+impl TaskOptions {
+    /// The defaults, usable in `const` context.
+    pub const DEFAULT: TaskOptions = TaskOptions {
+        queue: Cow::Borrowed(defaults::QUEUE),
+        priority: defaults::PRIORITY,
+        timeout: defaults::TIMEOUT,
+        soft_timeout: defaults::SOFT_TIMEOUT,
+        max_retries: defaults::MAX_RETRIES,
+        retry_delay: defaults::RETRY_DELAY,
+        backoff: Backoff::DEFAULT,
+        description: Cow::Borrowed(""),
+    };
+
+    /// The delay before the retry that follows failed attempt `attempt`.
+    pub fn retry_delay_after(&self, attempt: u32) -> Duration {
+        self.backoff.delay(self.retry_delay, attempt)
+    }
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions::DEFAULT
+    }
+}
+
+/// Why an attempt failed. Stored with the message in
+/// [`TaskRecord::error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A failure worth retrying (the default for errors converted with `?`).
+    Retryable,
+    /// A failure retrying cannot fix; the task fails at once.
+    Permanent,
+    /// The handler panicked.
+    Panic,
+    /// The hard timeout aborted the attempt.
+    Timeout,
+    /// The task was cancelled.
+    Cancelled,
+    /// The worker running it stopped renewing its lease (it died or hung).
+    LeaseExpired,
+    /// No handler for this task type is registered in the worker.
+    UnknownTask,
+    /// The stored params do not deserialize into the handler's type.
+    InvalidParams,
+}
+
+impl ErrorKind {
+    /// The stored name (`"retryable"`, `"panic"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Permanent => "permanent",
+            ErrorKind::Panic => "panic",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::LeaseExpired => "lease_expired",
+            ErrorKind::UnknownTask => "unknown_task",
+            ErrorKind::InvalidParams => "invalid_params",
+        }
+    }
+
+    /// Whether another attempt may succeed. Panics are retried like errors
+    /// (a panic is usually a bug, but can be a transient `expect`); timeouts
+    /// and permanent errors are not.
+    pub const fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Retryable | ErrorKind::Panic | ErrorKind::LeaseExpired
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ErrorKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        const ALL: [ErrorKind; 8] = [
+            ErrorKind::Retryable,
+            ErrorKind::Permanent,
+            ErrorKind::Panic,
+            ErrorKind::Timeout,
+            ErrorKind::Cancelled,
+            ErrorKind::LeaseExpired,
+            ErrorKind::UnknownTask,
+            ErrorKind::InvalidParams,
+        ];
+        ALL.into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown error kind `{s}`")))
+    }
+}
+
+/// The error of a task's last failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskFailure {
+    /// Why it failed.
+    pub kind: ErrorKind,
+    /// Human-readable detail (the error's `Display`, or the panic message).
+    pub message: String,
+}
+
+/// A running task's last reported progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Progress {
+    /// Done so far, from 0.0 to 1.0.
+    pub fraction: f64,
+    /// What the handler said it is doing.
+    pub message: String,
+}
+
+/// A submitted task, as the store keeps it (the seeds' `LongTimeTask`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskRecord {
+    pub id: TaskId,
+    /// The registered task name (`#[long_task(name = ...)]`).
+    pub task_type: String,
+    pub params: Value,
+    pub state: TaskState,
+    pub queue: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts started so far (0 until first claimed).
+    pub attempt: u32,
+    pub max_retries: u32,
+    /// The handler's `Ok` value, as JSON.
+    pub result: Option<Value>,
+    /// The last failed attempt's error (kept after a successful retry).
+    pub error: Option<TaskFailure>,
+    pub progress: Option<Progress>,
+    pub created_at: DateTime<Utc>,
+    /// Not claimed before this time (the ETA; for retries, the backoff).
+    pub scheduled_at: DateTime<Utc>,
+    /// When the last attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the task reached a terminal state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The worker that ran (or runs) the last attempt.
+    pub worker_id: Option<String>,
+    /// While running: the worker must renew its lease before this time.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Someone asked to cancel the running attempt.
+    pub cancel_requested: bool,
+    /// Hard timeout for this submission (overrides the task type's).
+    #[serde(with = "crate::task::opt_duration_secs")]
+    #[schemars(with = "Option<f64>")]
+    pub timeout: Option<Duration>,
+    /// Soft timeout for this submission (overrides the task type's).
+    #[serde(with = "crate::task::opt_duration_secs")]
+    #[schemars(with = "Option<f64>")]
+    pub soft_timeout: Option<Duration>,
+    /// Position among pending tasks of equal priority: lower runs first.
+    /// Starts as the ETA in microseconds, so ETA then FIFO order hold;
+    /// reordering changes it.
+    pub seq: i64,
+}
+
+impl TaskRecord {
+    /// The result deserialized into the handler's output type.
+    ///
+    /// ```
+    /// # let record: taskq_core::TaskRecord = serde_json::from_value(serde_json::json!({
+    /// #   "id": "01890a5d-ac96-774b-bcce-b302099a8057", "task_type": "t", "params": {},
+    /// #   "state": "FINISHED", "queue": "default", "priority": 5, "attempt": 1,
+    /// #   "max_retries": 3, "result": 42, "error": null, "progress": null,
+    /// #   "created_at": "2026-01-01T00:00:00Z", "scheduled_at": "2026-01-01T00:00:00Z",
+    /// #   "started_at": null, "finished_at": null, "worker_id": null, "lease_until": null,
+    /// #   "cancel_requested": false, "timeout": null, "soft_timeout": null, "seq": 0
+    /// # })).unwrap();
+    /// let answer: Option<u32> = record.result_as()?;
+    /// assert_eq!(answer, Some(42));
+    /// # Ok::<(), taskq_core::Error>(())
+    /// ```
+    pub fn result_as<R: serde::de::DeserializeOwned>(&self) -> Result<Option<R>, Error> {
+        self.result
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(Error::Serialization)
+    }
+}
+
+/// Microseconds since the epoch: the unit of [`TaskRecord::seq`].
+pub fn seq_for(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// Durations as (fractional) seconds in JSON.
+pub(crate) mod duration_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(value.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional durations as (fractional) seconds in JSON.
+pub(crate) mod opt_duration_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(deserializer)?
+            .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        let backoff = Backoff {
+            factor: 2.0,
+            max: Duration::from_secs(10),
+            jitter: 0.0,
+        };
+        let delay = Duration::from_secs(1);
+        assert_eq!(backoff.base_delay(delay, 1), Duration::from_secs(1));
+        assert_eq!(backoff.base_delay(delay, 3), Duration::from_secs(4));
+        assert_eq!(backoff.base_delay(delay, 30), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread() {
+        let backoff = Backoff {
+            factor: 1.0,
+            max: Duration::from_secs(100),
+            jitter: 0.5,
+        };
+        for _ in 0..200 {
+            let secs = backoff.delay(Duration::from_secs(10), 1).as_secs_f64();
+            assert!((5.0..=15.0).contains(&secs), "{secs}");
+        }
+    }
+
+    #[test]
+    fn states_parse_from_their_names() {
+        for state in TaskState::ALL {
+            assert_eq!(state.as_str().parse::<TaskState>().unwrap(), state);
+        }
+        assert!("DONE".parse::<TaskState>().is_err());
+    }
+}

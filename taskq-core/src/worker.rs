@@ -1,0 +1,739 @@
+//! The executor: claims tasks for free slots, runs handlers under timeouts
+//! and cancellation, renews leases, and reports outcomes in batches.
+//!
+//! One worker runs four loops: the dispatcher (claims), the heartbeat
+//! (leases and cancel requests), the completer (batched settlements), and
+//! the maintenance services (rescuer, pruner). Each attempt runs in its own
+//! tokio task inside a `tracing` span.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::backend::{Backend, ClaimRequest, LeaseStatus, Outcome, Settlement};
+use crate::client::Client;
+use crate::context::{StopReason, TaskContext};
+use crate::error::{Error, TaskError};
+use crate::maintenance::{self, MaintenanceConfig};
+use crate::registry::Registry;
+use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord};
+
+/// How long a claimed task's lease lasts without renewal. A worker that
+/// dies is noticed this long after its last heartbeat.
+pub const LEASE_DEFAULT: Duration = Duration::from_secs(30);
+/// How often a worker renews its leases and learns of cancel requests.
+pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(1);
+/// How often an idle worker looks for work it was not signalled about
+/// (other processes' submissions, ETAs coming due).
+pub const POLL_INTERVAL_DEFAULT: Duration = Duration::from_millis(500);
+/// How long a cancelled handler has to return before it is aborted.
+pub const CANCEL_GRACE_DEFAULT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for in-flight tasks before releasing them.
+pub const SHUTDOWN_GRACE_DEFAULT: Duration = Duration::from_secs(30);
+/// Most tasks one claim call takes.
+const CLAIM_BATCH_MAX: usize = 1000;
+/// Most settlements one backend call carries.
+const SETTLE_BATCH_MAX: usize = 1000;
+
+/// Settings of a [`Worker`], with the defaults above.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub lease: Duration,
+    pub heartbeat_interval: Duration,
+    pub poll_interval: Duration,
+    pub cancel_grace: Duration,
+    pub shutdown_grace: Duration,
+    pub maintenance: MaintenanceConfig,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            lease: LEASE_DEFAULT,
+            heartbeat_interval: HEARTBEAT_INTERVAL_DEFAULT,
+            poll_interval: POLL_INTERVAL_DEFAULT,
+            cancel_grace: CANCEL_GRACE_DEFAULT,
+            shutdown_grace: SHUTDOWN_GRACE_DEFAULT,
+            maintenance: MaintenanceConfig::default(),
+        }
+    }
+}
+
+/// Builds a [`Worker`]: `celery worker -Q default,heavy --concurrency=4`
+/// becomes `.queue("default", 4).queue("heavy", 4)`.
+///
+/// ```no_run
+/// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+/// let worker = taskq_core::Worker::builder(&client)
+///     .queue("default", 4)
+///     .queue("heavy", 1)
+///     .build()?;
+/// worker.run_until(tokio::signal::ctrl_c()).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WorkerBuilder {
+    client: Client,
+    queues: Vec<(String, usize)>,
+    config: WorkerConfig,
+    worker_id: Option<String>,
+}
+
+impl WorkerBuilder {
+    /// Serves `queue` with up to `concurrency` tasks at once.
+    pub fn queue(mut self, queue: impl Into<String>, concurrency: usize) -> Self {
+        self.queues.push((queue.into(), concurrency));
+        self
+    }
+
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Names this worker in records and logs (default: host, pid, random).
+    pub fn worker_id(mut self, worker_id: impl Into<String>) -> Self {
+        self.worker_id = Some(worker_id.into());
+        self
+    }
+
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat_interval = interval;
+        self
+    }
+
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.config.cancel_grace = grace;
+        self
+    }
+
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    pub fn maintenance(mut self, maintenance: MaintenanceConfig) -> Self {
+        self.config.maintenance = maintenance;
+        self
+    }
+
+    /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
+    /// heartbeats more frequent than the lease.
+    pub fn build(self) -> Result<Worker, Error> {
+        if self.queues.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a worker needs at least one queue".into(),
+            ));
+        }
+        for (i, (name, concurrency)) in self.queues.iter().enumerate() {
+            if name.is_empty() || *concurrency == 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "queue `{name}` needs a name and a concurrency of at least 1"
+                )));
+            }
+            if self.queues[..i].iter().any(|(other, _)| other == name) {
+                return Err(Error::InvalidArgument(format!(
+                    "queue `{name}` is listed twice"
+                )));
+            }
+        }
+        if self.config.heartbeat_interval >= self.config.lease {
+            return Err(Error::InvalidArgument(
+                "heartbeat_interval must be shorter than the lease".into(),
+            ));
+        }
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            backend: self.client.backend().clone(),
+            registry: self.client.registry().clone(),
+            worker_id: self.worker_id.unwrap_or_else(default_worker_id),
+            config: self.config,
+            in_flight: Mutex::new(HashMap::new()),
+            slot_freed: Notify::new(),
+            settle_tx,
+        });
+        let queues = self
+            .queues
+            .into_iter()
+            .map(|(name, concurrency)| QueueSlots {
+                name,
+                concurrency,
+                slots: Arc::new(Semaphore::new(concurrency)),
+            })
+            .collect();
+        Ok(Worker {
+            shared,
+            queues,
+            settle_rx,
+            shutdown: CancellationToken::new(),
+        })
+    }
+}
+
+/// Runs tasks from one or more queues until shut down.
+pub struct Worker {
+    shared: Arc<Shared>,
+    queues: Vec<QueueSlots>,
+    settle_rx: mpsc::UnboundedReceiver<Settlement>,
+    shutdown: CancellationToken,
+}
+
+/// Stops a running [`Worker`] gracefully from anywhere.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Stops claiming; in-flight tasks get the shutdown grace period.
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+}
+
+struct QueueSlots {
+    name: String,
+    concurrency: usize,
+    slots: Arc<Semaphore>,
+}
+
+struct Shared {
+    backend: Arc<dyn Backend>,
+    registry: Arc<Registry>,
+    worker_id: String,
+    config: WorkerConfig,
+    /// Attempts this worker holds, until their settlement is stored.
+    in_flight: Mutex<HashMap<TaskId, InFlight>>,
+    slot_freed: Notify,
+    settle_tx: mpsc::UnboundedSender<Settlement>,
+}
+
+impl Shared {
+    fn in_flight(&self) -> MutexGuard<'_, HashMap<TaskId, InFlight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+struct InFlight {
+    attempt: u32,
+    ctx: TaskContext,
+    control: watch::Sender<Control>,
+    /// The lease as this worker last renewed it.
+    lease_deadline: Instant,
+}
+
+/// What the worker tells a running attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Run,
+    /// Cancel requested: the handler gets the cancel grace, then is aborted.
+    Cancel,
+    /// Stop at once without settling: the lease is lost or being released.
+    Abandon,
+}
+
+/// How an attempt ended, before it becomes a settlement.
+enum AttemptEnd {
+    Returned(Result<serde_json::Value, TaskError>),
+    TimedOut(Duration),
+    CancelGraceExpired,
+    Abandoned,
+}
+
+impl Worker {
+    /// Starts building a worker for the client's backend and tasks.
+    pub fn builder(client: &Client) -> WorkerBuilder {
+        WorkerBuilder {
+            client: client.clone(),
+            queues: Vec::new(),
+            config: WorkerConfig::default(),
+            worker_id: None,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.shared.worker_id
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Runs until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then
+    /// shuts down gracefully.
+    pub async fn run_until<F: Future>(self, signal: F) -> Result<(), Error> {
+        let shutdown = self.shutdown.clone();
+        let run = self.run();
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => return result,
+            _ = signal => shutdown.cancel(),
+        }
+        run.await
+    }
+
+    /// Runs until [`ShutdownHandle::shutdown`] is called.
+    pub async fn run(self) -> Result<(), Error> {
+        let Worker {
+            shared,
+            queues,
+            settle_rx,
+            shutdown,
+        } = self;
+        info!(
+            worker = %shared.worker_id,
+            queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),
+            "worker started"
+        );
+        let stop_helpers = CancellationToken::new();
+        let completer = tokio::spawn(completer(shared.clone(), settle_rx));
+        let heartbeat = tokio::spawn(heartbeat(shared.clone(), stop_helpers.clone()));
+        let maintenance = tokio::spawn(maintenance::run(
+            shared.backend.clone(),
+            shared.config.maintenance.clone(),
+            stop_helpers.clone(),
+        ));
+
+        dispatch(&shared, &queues, &shutdown).await;
+        drain(&shared, &queues).await;
+
+        stop_helpers.cancel();
+        // The completer ends once every sender is gone: the running
+        // attempts' copies went with them, this is the last one.
+        let backend = shared.backend.clone();
+        let worker_id = shared.worker_id.clone();
+        drop(shared);
+        let _ = heartbeat.await;
+        let _ = maintenance.await;
+        let _ = completer.await;
+        drop(backend);
+        info!(worker = %worker_id, "worker stopped");
+        Ok(())
+    }
+}
+
+/// Claims work for free slots until shutdown.
+async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &CancellationToken) {
+    let signal = shared.backend.work_signal().unwrap_or_default();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        // Listen before claiming, so a submission made while the claim
+        // runs still wakes us.
+        let work = signal.notified();
+        let slot = shared.slot_freed.notified();
+        tokio::pin!(work, slot);
+        work.as_mut().enable();
+        slot.as_mut().enable();
+
+        let mut claim_failed = false;
+        for queue in queues {
+            let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
+            if free == 0 {
+                continue;
+            }
+            let request = ClaimRequest {
+                queue: &queue.name,
+                limit: free,
+                worker_id: &shared.worker_id,
+                lease: shared.config.lease,
+                now: Utc::now(),
+            };
+            match shared.backend.claim(request).await {
+                Ok(tasks) => {
+                    for record in tasks {
+                        // Cannot fail: we asked for at most the free slots
+                        // and only this loop takes permits.
+                        let Ok(permit) = queue.slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        start_attempt(shared, record, permit);
+                    }
+                }
+                Err(err) => {
+                    claim_failed = true;
+                    warn!(queue = %queue.name, error = %err, "claim failed");
+                }
+            }
+        }
+        if claim_failed {
+            failures += 1;
+            let backoff = retry_backoff(failures);
+            tokio::select! {
+                _ = sleep(backoff) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        failures = 0;
+        tokio::select! {
+            _ = &mut work => {}
+            _ = &mut slot => {}
+            _ = sleep(shared.config.poll_interval) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Waits for in-flight attempts up to the shutdown grace, then releases
+/// the rest back to `PENDING`.
+async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
+    let deadline = Instant::now() + shared.config.shutdown_grace;
+    let idle = || {
+        queues
+            .iter()
+            .all(|q| q.slots.available_permits() == q.concurrency)
+    };
+    while !idle() && Instant::now() < deadline {
+        let slot = shared.slot_freed.notified();
+        tokio::select! {
+            _ = slot => {}
+            _ = sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    if idle() {
+        return;
+    }
+    let abandoned: Vec<(TaskId, u32)> = {
+        let in_flight = shared.in_flight();
+        in_flight
+            .iter()
+            .map(|(id, f)| {
+                f.ctx.stop(StopReason::Shutdown);
+                let _ = f.control.send(Control::Abandon);
+                (*id, f.attempt)
+            })
+            .collect()
+    };
+    // Let the aborted attempts drop their slots before releasing them (a
+    // handler stuck in blocking code cannot be dropped: do not wait forever).
+    let deadline = Instant::now() + shared.config.cancel_grace;
+    while !idle() && Instant::now() < deadline {
+        tokio::select! {
+            _ = shared.slot_freed.notified() => {}
+            _ = sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    match shared.backend.release(&shared.worker_id, &abandoned).await {
+        Ok(()) => info!(count = abandoned.len(), "released unfinished tasks"),
+        Err(err) => warn!(error = %err, "could not release tasks; their leases will expire"),
+    }
+    shared
+        .in_flight()
+        .retain(|id, _| !abandoned.iter().any(|(a, _)| a == id));
+}
+
+fn start_attempt(shared: &Arc<Shared>, record: TaskRecord, permit: OwnedSemaphorePermit) {
+    let ctx = TaskContext::new(&record, Some(shared.backend.clone()));
+    let (control, control_rx) = watch::channel(Control::Run);
+    shared.in_flight().insert(
+        record.id,
+        InFlight {
+            attempt: record.attempt,
+            ctx: ctx.clone(),
+            control,
+            lease_deadline: Instant::now() + shared.config.lease,
+        },
+    );
+    let span = tracing::info_span!(
+        "task",
+        id = %record.id,
+        task_type = %record.task_type,
+        attempt = record.attempt,
+        queue = %record.queue,
+    );
+    let shared = shared.clone();
+    tokio::spawn(
+        async move {
+            let end = run_attempt(&shared, &record, ctx, control_rx).await;
+            drop(permit);
+            shared.slot_freed.notify_one();
+            match settlement_for(&shared, &record, end) {
+                Some(settlement) => {
+                    // The completer outlives every attempt; a send error
+                    // would only mean the worker is gone.
+                    let _ = shared.settle_tx.send(settlement);
+                }
+                None => {
+                    shared.in_flight().remove(&record.id);
+                }
+            }
+        }
+        .instrument(span),
+    );
+}
+
+async fn run_attempt(
+    shared: &Shared,
+    record: &TaskRecord,
+    ctx: TaskContext,
+    mut control: watch::Receiver<Control>,
+) -> AttemptEnd {
+    let Some(def) = shared.registry.get(&record.task_type) else {
+        return AttemptEnd::Returned(Err(TaskError::new(
+            ErrorKind::UnknownTask,
+            format!(
+                "no handler for `{}` in worker {}",
+                record.task_type, shared.worker_id
+            ),
+        )));
+    };
+    let handler = (def.handler)(ctx.clone(), record.params.clone());
+    let mut attempt = AssertUnwindSafe(handler).catch_unwind();
+    // Fast path: most short handlers finish on their first poll, and need
+    // no timers at all.
+    let first = std::future::poll_fn(|cx| Poll::Ready(attempt.poll_unpin(cx))).await;
+    if let Poll::Ready(result) = first {
+        return AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
+    }
+
+    let started = Instant::now();
+    let hard = record.timeout.map(|t| started + t);
+    let mut soft = record.soft_timeout.map(|t| started + t);
+    let mut grace: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            result = &mut attempt => {
+                return AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
+            }
+            _ = sleep_until(soft.unwrap_or(started)), if soft.is_some() => {
+                soft = None;
+                ctx.stop(StopReason::SoftTimeout);
+            }
+            _ = sleep_until(hard.unwrap_or(started)), if hard.is_some() => {
+                return AttemptEnd::TimedOut(record.timeout.unwrap_or_default());
+            }
+            _ = sleep_until(grace.unwrap_or(started)), if grace.is_some() => {
+                return AttemptEnd::CancelGraceExpired;
+            }
+            changed = control.changed() => {
+                match changed.map(|()| *control.borrow_and_update()) {
+                    Ok(Control::Run) => {}
+                    Ok(Control::Cancel) => {
+                        if grace.is_none() {
+                            grace = Some(Instant::now() + shared.config.cancel_grace);
+                        }
+                    }
+                    // A dropped sender means the worker forgot the attempt.
+                    Ok(Control::Abandon) | Err(_) => return AttemptEnd::Abandoned,
+                }
+            }
+        }
+    }
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> TaskError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+    TaskError::new(ErrorKind::Panic, format!("handler panicked: {message}"))
+}
+
+/// Turns an attempt's end into what the store should record.
+fn settlement_for(shared: &Shared, record: &TaskRecord, end: AttemptEnd) -> Option<Settlement> {
+    let at = Utc::now();
+    let cancel_requested = shared
+        .in_flight()
+        .get(&record.id)
+        .is_some_and(|f| *f.control.borrow() == Control::Cancel);
+    let outcome = match end {
+        AttemptEnd::Abandoned => return None,
+        AttemptEnd::Returned(Ok(value)) => Outcome::Finished(value),
+        AttemptEnd::CancelGraceExpired => Outcome::Cancelled(TaskFailure {
+            kind: ErrorKind::Cancelled,
+            message: format!(
+                "cancelled; aborted after a grace of {:?}",
+                shared.config.cancel_grace
+            ),
+        }),
+        AttemptEnd::TimedOut(limit) => Outcome::Failed(TaskFailure {
+            kind: ErrorKind::Timeout,
+            message: format!("exceeded the hard timeout of {limit:?}"),
+        }),
+        AttemptEnd::Returned(Err(error)) if cancel_requested => {
+            Outcome::Cancelled(error.into_failure())
+        }
+        AttemptEnd::Returned(Err(error)) => {
+            let retry_delay = shared
+                .registry
+                .get(&record.task_type)
+                .map(|def| def.options.retry_delay_after(record.attempt));
+            match retry_delay {
+                Some(delay)
+                    if error.kind().is_retryable() && record.attempt <= record.max_retries =>
+                {
+                    let delay = chrono::Duration::from_std(delay)
+                        .unwrap_or_else(|_| chrono::Duration::days(1));
+                    Outcome::Retry {
+                        error: error.into_failure(),
+                        run_at: at + delay,
+                    }
+                }
+                _ if error.kind() == ErrorKind::Cancelled => {
+                    Outcome::Cancelled(error.into_failure())
+                }
+                _ => Outcome::Failed(error.into_failure()),
+            }
+        }
+    };
+    match &outcome {
+        Outcome::Finished(_) => debug!("task finished"),
+        Outcome::Retry { error, run_at } => {
+            info!(kind = %error.kind, message = %error.message, %run_at, "attempt failed; retry scheduled")
+        }
+        Outcome::Failed(error) => {
+            warn!(kind = %error.kind, message = %error.message, "task failed")
+        }
+        Outcome::Cancelled(_) => info!("task cancelled"),
+    }
+    Some(Settlement {
+        id: record.id,
+        attempt: record.attempt,
+        outcome,
+        at,
+    })
+}
+
+/// Stores settlements in batches; keeps retrying through backend outages.
+async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settlement>) {
+    // Holding `shared` would keep a sender alive: keep only what we need.
+    let backend = shared.backend.clone();
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    let mut batch = Vec::with_capacity(SETTLE_BATCH_MAX);
+    while rx.recv_many(&mut batch, SETTLE_BATCH_MAX).await > 0 {
+        let mut failures = 0;
+        let applied = loop {
+            match backend.settle(batch.clone()).await {
+                Ok(applied) => break applied,
+                Err(err) => {
+                    failures += 1;
+                    warn!(error = %err, pending = batch.len(), "storing outcomes failed; retrying");
+                    sleep(retry_backoff(failures)).await;
+                }
+            }
+        };
+        for (settlement, applied) in batch.iter().zip(&applied) {
+            if !applied {
+                warn!(id = %settlement.id, attempt = settlement.attempt, "outcome of a stale attempt rejected");
+            }
+        }
+        if let Some(shared) = weak.upgrade() {
+            let mut in_flight = shared.in_flight();
+            for settlement in &batch {
+                if in_flight
+                    .get(&settlement.id)
+                    .is_some_and(|f| f.attempt == settlement.attempt)
+                {
+                    in_flight.remove(&settlement.id);
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Renews leases, delivers cancel requests, and abandons attempts whose
+/// lease this worker could not renew in time.
+async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = sleep(shared.config.heartbeat_interval) => {}
+            _ = stop.cancelled() => return,
+        }
+        let held: Vec<(TaskId, u32)> = shared
+            .in_flight()
+            .iter()
+            .map(|(id, f)| (*id, f.attempt))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        let renewed_at = Instant::now();
+        let lease_until = Utc::now() + shared.config.lease;
+        match shared
+            .backend
+            .heartbeat(&shared.worker_id, &held, lease_until)
+            .await
+        {
+            Ok(statuses) => {
+                let mut in_flight = shared.in_flight();
+                for ((id, attempt), status) in held.iter().zip(statuses) {
+                    let Some(f) = in_flight.get_mut(id).filter(|f| f.attempt == *attempt) else {
+                        continue;
+                    };
+                    match status {
+                        LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
+                        LeaseStatus::CancelRequested => {
+                            f.lease_deadline = renewed_at + shared.config.lease;
+                            f.ctx.stop(StopReason::Cancelled);
+                            f.control.send_if_modified(|c| {
+                                let changed = *c == Control::Run;
+                                if changed {
+                                    *c = Control::Cancel;
+                                }
+                                changed
+                            });
+                        }
+                        LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
+                    }
+                }
+            }
+            Err(err) => {
+                warn!(error = %err, "lease renewal failed");
+                let now = Instant::now();
+                for f in shared.in_flight().values_mut() {
+                    if f.lease_deadline <= now {
+                        abandon(f, "its lease ran out while the store was unreachable");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn abandon(f: &mut InFlight, why: &str) {
+    if *f.control.borrow() != Control::Abandon {
+        warn!(id = %f.ctx.id(), attempt = f.attempt, "abandoning attempt: {why}");
+        f.ctx.stop(StopReason::LeaseLost);
+        let _ = f.control.send(Control::Abandon);
+    }
+}
+
+/// Exponential backoff for backend failures: 100 ms doubling to 5 s.
+fn retry_backoff(failures: u32) -> Duration {
+    let millis = 100u64.saturating_mul(1 << failures.min(6).saturating_sub(1));
+    Duration::from_millis(millis.min(5_000))
+}
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "worker".to_owned());
+    let suffix = rand::random::<u32>() & 0x00ff_ffff;
+    format!("{host}-{}-{suffix:06x}", std::process::id())
+}

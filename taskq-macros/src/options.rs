@@ -1,0 +1,275 @@
+//! The `key = value` list of `#[long_task(...)]`, checked at compile time:
+//! every error points at the offending token.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, MetaNameValue, Token, UnOp};
+
+const KNOWN: &[&str] = &[
+    "name",
+    "queue",
+    "priority",
+    "timeout",
+    "soft_timeout",
+    "retries",
+    "retry_delay",
+    "backoff",
+    "backoff_max",
+    "jitter",
+    "description",
+];
+
+/// The parsed options; `None` means the default from
+/// `taskq::__private::defaults`.
+#[derive(Default)]
+pub struct TaskAttr {
+    pub name: Option<LitStr>,
+    pub queue: Option<LitStr>,
+    pub priority: Option<i32>,
+    /// Milliseconds.
+    pub timeout: Option<u64>,
+    pub soft_timeout: Option<u64>,
+    pub retries: Option<u32>,
+    pub retry_delay: Option<u64>,
+    pub backoff: Option<f64>,
+    pub backoff_max: Option<u64>,
+    pub jitter: Option<f64>,
+    pub description: Option<LitStr>,
+}
+
+impl Parse for TaskAttr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated(input)?;
+        let mut attr = TaskAttr::default();
+        let mut seen: Vec<String> = Vec::new();
+        for pair in pairs {
+            let key: &Ident = pair.path.get_ident().ok_or_else(|| {
+                syn::Error::new_spanned(&pair.path, "expected an option name such as `queue`")
+            })?;
+            let name = key.to_string();
+            if seen.contains(&name) {
+                return Err(syn::Error::new_spanned(
+                    key,
+                    format!("`{name}` is given twice"),
+                ));
+            }
+            seen.push(name.clone());
+            let value = &pair.value;
+            match name.as_str() {
+                "name" => attr.name = Some(task_name(value)?),
+                "queue" => attr.queue = Some(queue_name(value)?),
+                "priority" => {
+                    attr.priority =
+                        Some(integer(value, "priority", i32::MIN as i128, i32::MAX as i128)? as i32)
+                }
+                "timeout" => attr.timeout = Some(seconds(value, "timeout")?),
+                "soft_timeout" => attr.soft_timeout = Some(seconds(value, "soft_timeout")?),
+                "retries" => attr.retries = Some(integer(value, "retries", 0, 1000)? as u32),
+                "retry_delay" => attr.retry_delay = Some(seconds_or_zero(value, "retry_delay")?),
+                "backoff" => attr.backoff = Some(backoff(value)?),
+                "backoff_max" => attr.backoff_max = Some(seconds(value, "backoff_max")?),
+                "jitter" => {
+                    let jitter = float(value, "jitter")?;
+                    if !(0.0..=1.0).contains(&jitter) {
+                        return Err(syn::Error::new_spanned(
+                            value,
+                            "`jitter` is a fraction from 0.0 to 1.0",
+                        ));
+                    }
+                    attr.jitter = Some(jitter);
+                }
+                "description" => attr.description = Some(string(value, "description")?),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        format!(
+                            "unknown option `{name}`; expected one of: {}",
+                            KNOWN.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if let (Some(soft), Some(hard)) = (attr.soft_timeout, attr.timeout)
+                && soft >= hard
+            {
+                return Err(syn::Error::new_spanned(
+                    value,
+                    "`soft_timeout` must be shorter than `timeout`",
+                ));
+            }
+        }
+        Ok(attr)
+    }
+}
+
+impl TaskAttr {
+    /// A `TaskOptions` expression that is valid in `const` context.
+    pub fn options_tokens(&self, description: &str) -> TokenStream {
+        let d = quote!(::taskq::__private::defaults);
+        let duration = |ms: u64| quote!(::core::time::Duration::from_millis(#ms));
+        let queue = match &self.queue {
+            Some(q) => quote!(#q),
+            None => quote!(#d::QUEUE),
+        };
+        let priority = self.priority.map_or(quote!(#d::PRIORITY), |p| quote!(#p));
+        let timeout = self.timeout.map_or(quote!(#d::TIMEOUT), |ms| {
+            let ms = duration(ms);
+            quote!(::core::option::Option::Some(#ms))
+        });
+        let soft_timeout = self.soft_timeout.map_or(quote!(#d::SOFT_TIMEOUT), |ms| {
+            let ms = duration(ms);
+            quote!(::core::option::Option::Some(#ms))
+        });
+        let retries = self.retries.map_or(quote!(#d::MAX_RETRIES), |r| quote!(#r));
+        let retry_delay = self.retry_delay.map_or(quote!(#d::RETRY_DELAY), duration);
+        let factor = self
+            .backoff
+            .map_or(quote!(#d::BACKOFF_FACTOR), |f| quote!(#f));
+        let backoff_max = self.backoff_max.map_or(quote!(#d::BACKOFF_MAX), duration);
+        let jitter = self
+            .jitter
+            .map_or(quote!(#d::BACKOFF_JITTER), |j| quote!(#j));
+        quote! {
+            ::taskq::TaskOptions {
+                queue: ::std::borrow::Cow::Borrowed(#queue),
+                priority: #priority,
+                timeout: #timeout,
+                soft_timeout: #soft_timeout,
+                max_retries: #retries,
+                retry_delay: #retry_delay,
+                backoff: ::taskq::Backoff {
+                    factor: #factor,
+                    max: #backoff_max,
+                    jitter: #jitter,
+                },
+                description: ::std::borrow::Cow::Borrowed(#description),
+            }
+        }
+    }
+}
+
+fn lit(value: &Expr) -> Option<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
+    }
+}
+
+fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
+    match lit(value) {
+        Some(Lit::Str(s)) => Ok(s.clone()),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes a string literal"),
+        )),
+    }
+}
+
+fn task_name(value: &Expr) -> syn::Result<LitStr> {
+    let name = string(value, "name")?;
+    let text = name.value();
+    if text.is_empty() || text.len() > 100 || text.chars().any(char::is_whitespace) {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`name` must be 1 to 100 characters without whitespace",
+        ));
+    }
+    Ok(name)
+}
+
+fn queue_name(value: &Expr) -> syn::Result<LitStr> {
+    let queue = string(value, "queue")?;
+    let text = queue.value();
+    if text.is_empty() || text.len() > 100 {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`queue` must be 1 to 100 characters",
+        ));
+    }
+    Ok(queue)
+}
+
+/// An integer literal, possibly negated, within `min..=max`.
+fn integer(value: &Expr, key: &str, min: i128, max: i128) -> syn::Result<i128> {
+    let (negative, inner) = match value {
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => (true, &**expr),
+        other => (false, other),
+    };
+    let parsed = match lit(inner) {
+        Some(Lit::Int(int)) => int.base10_parse::<i128>().ok(),
+        _ => None,
+    };
+    match parsed.map(|n| if negative { -n } else { n }) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(_) => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be between {min} and {max}"),
+        )),
+        None => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes an integer"),
+        )),
+    }
+}
+
+/// A number literal (integer or float).
+fn float(value: &Expr, key: &str) -> syn::Result<f64> {
+    let parsed = match lit(value) {
+        Some(Lit::Int(int)) => int.base10_parse::<f64>().ok(),
+        Some(Lit::Float(float)) => float.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    parsed
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| syn::Error::new_spanned(value, format!("`{key}` takes a number")))
+}
+
+/// Positive seconds, as milliseconds.
+fn seconds(value: &Expr, key: &str) -> syn::Result<u64> {
+    let ms = seconds_or_zero(value, key)?;
+    if ms == 0 {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be more than 0 seconds"),
+        ));
+    }
+    Ok(ms)
+}
+
+/// Non-negative seconds, as milliseconds.
+fn seconds_or_zero(value: &Expr, key: &str) -> syn::Result<u64> {
+    let secs = float(value, key).map_err(|_| {
+        syn::Error::new_spanned(value, format!("`{key}` takes a number of seconds"))
+    })?;
+    if !(0.0..=365.0 * 24.0 * 3600.0).contains(&secs) {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be between 0 seconds and a year"),
+        ));
+    }
+    Ok((secs * 1000.0).round() as u64)
+}
+
+/// `backoff = 2.0` (a factor ≥ 1), `backoff = true` (the default factor) or
+/// `backoff = false` (constant delay).
+fn backoff(value: &Expr) -> syn::Result<f64> {
+    if let Some(Lit::Bool(b)) = lit(value) {
+        return Ok(if b.value { 2.0 } else { 1.0 });
+    }
+    let factor = float(value, "backoff").map_err(|_| {
+        syn::Error::new_spanned(value, "`backoff` takes a factor (e.g. 2.0) or a bool")
+    })?;
+    if !(1.0..=100.0).contains(&factor) {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`backoff` factor must be between 1.0 and 100.0",
+        ));
+    }
+    Ok(factor)
+}

@@ -1,0 +1,735 @@
+//! End-to-end behaviour of workers and clients through the public facade,
+//! with handlers declared by `#[long_task]`, on every embedded backend:
+//! `cargo test memory::` or `cargo test sqlite::` runs one.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use taskq::prelude::*;
+use taskq::{Backend, ErrorKind, MaintenanceConfig, PageRequest, StopReason, WorkerBuilder};
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct Echo {
+    text: String,
+    #[serde(default)]
+    times: u32,
+}
+
+/// Returns its text repeated.
+#[long_task(retries = 0)]
+async fn echo(p: Echo) -> Result<String, TaskError> {
+    Ok(p.text.repeat(p.times.max(1) as usize))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct Flaky {
+    key: String,
+    failures: u32,
+}
+
+static ATTEMPTS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
+
+fn count_attempt(key: &str) -> u32 {
+    let mut attempts = ATTEMPTS.lock().unwrap();
+    let n = attempts.entry(key.to_owned()).or_default();
+    *n += 1;
+    *n
+}
+
+#[long_task(retries = 2, retry_delay = 0.05, backoff = 1.0, jitter = 0.0)]
+async fn flaky(ctx: TaskContext, p: Flaky) -> Result<u32, TaskError> {
+    let n = count_attempt(&p.key);
+    assert_eq!(n, ctx.attempt(), "attempt numbers follow the runs");
+    if n <= p.failures {
+        // An io::Error through `?`: retryable by default.
+        Err(std::io::Error::other(format!("transient failure {n}")))?;
+    }
+    Ok(n)
+}
+
+#[long_task(retries = 5)]
+async fn permanent(_p: Flaky) -> Result<(), TaskError> {
+    Err(TaskError::permanent("the input can never work"))
+}
+
+#[long_task(retries = 0)]
+async fn panics(p: Echo) -> Result<(), TaskError> {
+    panic!("boom: {}", p.text);
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct Sleep {
+    ms: u64,
+    /// Stop early when the context is cancelled.
+    cooperative: bool,
+}
+
+#[long_task(retries = 0)]
+async fn sleeper(ctx: TaskContext, p: Sleep) -> Result<String, TaskError> {
+    let sleep = tokio::time::sleep(Duration::from_millis(p.ms));
+    if p.cooperative {
+        tokio::select! {
+            _ = sleep => Ok("slept".into()),
+            _ = ctx.cancelled() => match ctx.stop_reason() {
+                Some(StopReason::SoftTimeout) => Ok("wrapped up at the soft timeout".into()),
+                _ => Err(TaskError::cancelled("stopped on request")),
+            },
+        }
+    } else {
+        sleep.await;
+        Ok("slept".into())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct Steps {
+    steps: u32,
+    step_ms: u64,
+}
+
+#[long_task(retries = 0)]
+async fn stepper(ctx: TaskContext, p: Steps) -> Result<u32, TaskError> {
+    for i in 1..=p.steps {
+        tokio::time::sleep(Duration::from_millis(p.step_ms)).await;
+        ctx.progress(
+            f64::from(i) / f64::from(p.steps),
+            format!("step {i}/{}", p.steps),
+        )
+        .await?;
+    }
+    Ok(p.steps)
+}
+
+static ORDER: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Default::default);
+
+#[long_task(queue = "ordered", retries = 0)]
+async fn record_order(p: Echo) -> Result<(), TaskError> {
+    ORDER.lock().unwrap().push(p.text);
+    Ok(())
+}
+
+static UNIQUE: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A worker with fast timings, for tests.
+fn fast_worker(client: &Client) -> WorkerBuilder {
+    Worker::builder(client)
+        .queue("default", 4)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(50))
+        .lease(Duration::from_secs(5))
+        .cancel_grace(Duration::from_millis(200))
+        .shutdown_grace(Duration::from_millis(300))
+}
+
+/// Runs `worker` in the background; returns a stop-and-join closure.
+fn spawn(worker: Worker) -> impl AsyncFnOnce() {
+    let handle = worker.shutdown_handle();
+    let join = tokio::spawn(worker.run());
+    async move || {
+        handle.shutdown();
+        join.await.expect("worker task").expect("worker run");
+    }
+}
+
+async fn wait_for(client: &Client, id: TaskId, done: impl Fn(&TaskRecord) -> bool) -> TaskRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let record = client.get(id).await.expect("get");
+        if done(&record) {
+            return record;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting; task is {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_terminal(client: &Client, id: TaskId) -> TaskRecord {
+    wait_for(client, id, |r| r.state.is_terminal()).await
+}
+
+pub async fn typed_submit_runs_to_finished(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "ab".into(),
+                times: 3,
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_terminal(&client, id).await;
+    assert_eq!(done.state, TaskState::Finished);
+    assert_eq!(
+        done.result_as::<String>().unwrap().as_deref(),
+        Some("ababab")
+    );
+    assert_eq!(done.attempt, 1);
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+    stop().await;
+}
+
+pub async fn submit_by_name_validates(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let err = client
+        .submit_json("no_such_task", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownTaskType(ref name) if name == "no_such_task"),
+        "{err}"
+    );
+    let err = client
+        .submit_json("echo", json!({ "text": 5 }))
+        .await
+        .unwrap_err();
+    match err {
+        Error::InvalidParams { path, message, .. } => {
+            assert_eq!(path, "text");
+            assert!(message.contains("invalid type"), "{message}");
+        }
+        other => panic!("expected InvalidParams, got {other}"),
+    }
+    let err = client
+        .submit_json("echo", json!({ "times": 2 }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing field `text`"), "{err}");
+    let listed = client
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 0, "rejected submissions stored nothing");
+    let id = client
+        .submit_json("echo", json!({ "text": "ok" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get(id).await.unwrap().params,
+        json!({ "text": "ok" })
+    );
+}
+
+pub async fn retryable_errors_retry_with_backoff(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let key = unique("flaky");
+    let id = client
+        .submit(
+            flaky,
+            Flaky {
+                key: key.clone(),
+                failures: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_terminal(&client, id).await;
+    assert_eq!(done.state, TaskState::Finished, "{done:?}");
+    assert_eq!(done.attempt, 3);
+    assert_eq!(done.result_as::<u32>().unwrap(), Some(3));
+    let last_error = done.error.expect("the last failure is kept");
+    assert_eq!(last_error.kind, ErrorKind::Retryable);
+    assert!(last_error.message.contains("transient failure 2"));
+
+    let key = unique("flaky");
+    let id = client
+        .submit(flaky, Flaky { key, failures: 10 })
+        .await
+        .unwrap();
+    let spent = wait_terminal(&client, id).await;
+    assert_eq!(
+        (spent.state, spent.attempt),
+        (TaskState::Failed, 3),
+        "retries = 2: three attempts"
+    );
+    stop().await;
+}
+
+pub async fn permanent_errors_and_panics_fail(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            permanent,
+            Flaky {
+                key: unique("p"),
+                failures: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let failed = wait_terminal(&client, id).await;
+    assert_eq!((failed.state, failed.attempt), (TaskState::Failed, 1));
+    assert_eq!(failed.error.unwrap().kind, ErrorKind::Permanent);
+
+    let id = client
+        .submit(
+            panics,
+            Echo {
+                text: "oops".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let panicked = wait_terminal(&client, id).await;
+    assert_eq!(panicked.state, TaskState::Failed);
+    let error = panicked.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Panic);
+    assert!(error.message.contains("boom: oops"), "{}", error.message);
+
+    // The worker goes on after a panic.
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "after".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Finished);
+    stop().await;
+}
+
+pub async fn hard_and_soft_timeouts(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let hard = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: false,
+            },
+        )
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap();
+    let soft = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: true,
+            },
+        )
+        .soft_timeout(Duration::from_millis(100))
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let timed_out = wait_terminal(&client, hard).await;
+    assert_eq!(timed_out.state, TaskState::Failed);
+    assert_eq!(timed_out.error.unwrap().kind, ErrorKind::Timeout);
+    let wrapped = wait_terminal(&client, soft).await;
+    assert_eq!(wrapped.state, TaskState::Finished);
+    assert_eq!(
+        wrapped.result_as::<String>().unwrap().as_deref(),
+        Some("wrapped up at the soft timeout")
+    );
+    stop().await;
+}
+
+pub async fn cancel_pending_and_running(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let pending = client
+        .submit(
+            echo,
+            Echo {
+                text: "never".into(),
+                times: 1,
+            },
+        )
+        .countdown(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.cancel(pending).await.unwrap().state,
+        TaskState::Cancelled
+    );
+
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let polite = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: true,
+            },
+        )
+        .await
+        .unwrap();
+    let stubborn = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: false,
+            },
+        )
+        .await
+        .unwrap();
+    for id in [polite, stubborn] {
+        wait_for(&client, id, |r| r.state == TaskState::Running).await;
+        let requested = client.cancel(id).await.unwrap();
+        assert!(requested.cancel_requested);
+    }
+    let polite = wait_terminal(&client, polite).await;
+    assert_eq!(polite.state, TaskState::Cancelled);
+    assert_eq!(polite.error.unwrap().message, "stopped on request");
+    let stubborn = wait_terminal(&client, stubborn).await;
+    assert_eq!(stubborn.state, TaskState::Cancelled);
+    assert!(stubborn.error.unwrap().message.contains("grace"));
+    let never = client.get(pending).await.unwrap();
+    assert_eq!((never.state, never.attempt), (TaskState::Cancelled, 0));
+    assert!(matches!(
+        client.cancel(pending).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    stop().await;
+}
+
+pub async fn progress_is_readable_while_running(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            stepper,
+            Steps {
+                steps: 4,
+                step_ms: 150,
+            },
+        )
+        .await
+        .unwrap();
+    let midway = wait_for(&client, id, |r| r.progress.is_some()).await;
+    assert_eq!(midway.state, TaskState::Running);
+    let progress = midway.progress.unwrap();
+    assert!(
+        progress.fraction > 0.0 && progress.fraction < 1.0,
+        "{progress:?}"
+    );
+    assert!(progress.message.starts_with("step "));
+    let done = wait_terminal(&client, id).await;
+    assert_eq!(done.progress.unwrap().fraction, 1.0);
+    stop().await;
+}
+
+pub async fn eta_and_countdown_are_respected(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(600);
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "later".into(),
+                times: 1,
+            },
+        )
+        .at(at)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(client.get(id).await.unwrap().state, TaskState::Pending);
+    let done = wait_terminal(&client, id).await;
+    assert!(done.started_at.unwrap() >= at, "started before its ETA");
+    stop().await;
+}
+
+pub async fn priorities_and_reorder_decide_order(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let tag = unique("order");
+    let text = |s: &str| Echo {
+        text: format!("{tag}:{s}"),
+        times: 1,
+    };
+    let low = client
+        .submit(record_order, text("low"))
+        .priority(1)
+        .await
+        .unwrap();
+    let _high = client
+        .submit(record_order, text("high"))
+        .priority(9)
+        .await
+        .unwrap();
+    let _mid = client.submit(record_order, text("mid")).await.unwrap();
+    let last = client
+        .submit(record_order, text("moved-first"))
+        .priority(1)
+        .await
+        .unwrap();
+    client.reorder(last, Position::Front).await.unwrap();
+    client.reorder(low, Position::Back).await.unwrap();
+    let worker = Worker::builder(&client)
+        .queue("ordered", 1)
+        .poll_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    wait_terminal(&client, low).await;
+    stop().await;
+    let order: Vec<String> = ORDER
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.strip_prefix(&format!("{tag}:")).map(str::to_owned))
+        .collect();
+    assert_eq!(order, ["moved-first", "high", "mid", "low"]);
+}
+
+pub async fn paused_queue_waits_for_resume(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    client.pause_queue("default").await.unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(client.get(id).await.unwrap().state, TaskState::Pending);
+    let stats = client.queue_stats().await.unwrap();
+    assert!(
+        stats
+            .iter()
+            .any(|q| q.queue == "default" && q.paused && q.pending == 1)
+    );
+    client.resume_queue("default").await.unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Finished);
+    stop().await;
+}
+
+pub async fn retry_reruns_failed_task_with_same_id(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let key = unique("retry");
+    let id = client
+        .submit(flaky, Flaky { key, failures: 1 })
+        .max_retries(0)
+        .await
+        .unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Failed);
+    assert!(matches!(
+        client.retry(uuid::Uuid::now_v7()).await,
+        Err(Error::NotFound(_))
+    ));
+    let retried = client.retry(id).await.unwrap();
+    assert_eq!(retried.id, id);
+    let done = wait_terminal(&client, id).await;
+    assert_eq!((done.state, done.attempt), (TaskState::Finished, 2));
+    assert!(matches!(
+        client.retry(id).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    stop().await;
+}
+
+pub async fn shutdown_releases_unfinished_tasks(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_for(&client, id, |r| r.state == TaskState::Running).await;
+    stop().await;
+    let released = client.get(id).await.unwrap();
+    assert_eq!((released.state, released.attempt), (TaskState::Pending, 0));
+    assert!(released.lease_until.is_none());
+}
+
+pub async fn dead_worker_tasks_are_rescued(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend.clone()).unwrap();
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "rescued".into(),
+                times: 1,
+            },
+        )
+        .max_retries(1)
+        .await
+        .unwrap();
+    // A worker that claims and then dies: nobody renews the lease.
+    let claimed = backend
+        .claim(taskq::backend::ClaimRequest {
+            queue: "default",
+            limit: 1,
+            worker_id: "dead-worker",
+            lease: Duration::from_millis(100),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let worker = fast_worker(&client)
+        .maintenance(MaintenanceConfig {
+            rescue_interval: Duration::from_millis(50),
+            ..MaintenanceConfig::default()
+        })
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    let done = wait_terminal(&client, id).await;
+    assert_eq!((done.state, done.attempt), (TaskState::Finished, 2));
+    assert_ne!(done.worker_id.as_deref(), Some("dead-worker"));
+    stop().await;
+}
+
+pub async fn retention_prunes_old_records(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let worker = fast_worker(&client)
+        .maintenance(MaintenanceConfig {
+            retention: Some(Duration::from_millis(300)),
+            prune_interval: Duration::from_millis(50),
+            ..MaintenanceConfig::default()
+        })
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "old".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Finished);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while client.get(id).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "record was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(client.get(id).await, Err(Error::NotFound(_))));
+    stop().await;
+}
+
+pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let missing = uuid::Uuid::now_v7();
+    assert!(matches!(client.get(missing).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        client.cancel(missing).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        client.reorder(missing, Position::Front).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        client.pause_queue("").await,
+        Err(Error::InvalidArgument(_))
+    ));
+    let err = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 1,
+                cooperative: true,
+            },
+        )
+        .soft_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.retry(id).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    let listed = client
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].state, TaskState::Pending);
+}
+
+macro_rules! worker_suite {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            use super::*;
+            worker_suite!(@tests $factory;
+                typed_submit_runs_to_finished, submit_by_name_validates,
+                retryable_errors_retry_with_backoff, permanent_errors_and_panics_fail,
+                hard_and_soft_timeouts, cancel_pending_and_running,
+                progress_is_readable_while_running, eta_and_countdown_are_respected,
+                priorities_and_reorder_decide_order, paused_queue_waits_for_resume,
+                retry_reruns_failed_task_with_same_id, shutdown_releases_unfinished_tasks,
+                dead_worker_tasks_are_rescued, retention_prunes_old_records,
+                client_errors_change_nothing);
+        }
+    };
+    (@tests $factory:expr; $($test:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let factory = $factory;
+                let backend: Arc<dyn Backend> = factory().await;
+                super::$test(backend).await;
+            }
+        )*
+    };
+}
+
+worker_suite!(memory, || async { Arc::new(taskq::MemoryBackend::new()) });
+
+#[cfg(feature = "sqlite")]
+worker_suite!(sqlite, || async {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("taskq-worker-test")));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    Arc::new(
+        taskq::SqlBackend::connect(&url)
+            .await
+            .expect("sqlite backend"),
+    )
+});
