@@ -514,7 +514,7 @@ impl Store for MemoryBackend {
             .filter(|r| filter.created_after.is_none_or(|t| r.created_at >= t))
             .filter(|r| filter.created_before.is_none_or(|t| r.created_at < t))
             .collect();
-        matching.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        matching.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         let total = matching.len() as u64;
         let items = matching
             .into_iter()

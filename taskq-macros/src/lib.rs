@@ -52,8 +52,16 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        // `Generics` prints without its where clause: underline whichever
+        // part is there.
+        let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
+        let generics = if generics.params.is_empty() {
+            quote!(#where_clause)
+        } else {
+            quote!(#generics)
+        };
         return Err(syn::Error::new_spanned(
-            &sig.generics,
+            generics,
             "#[long_task] functions cannot be generic: the registry needs one concrete params type",
         ));
     }
@@ -72,31 +80,37 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
             ));
         }
     }
-    let with_ctx = match inputs.len() {
-        1 => false,
-        2 => true,
-        _ => {
-            let span = if inputs.is_empty() {
-                sig.paren_token.span.join()
-            } else {
-                sig.inputs.span()
-            };
-            return Err(syn::Error::new(
-                span,
-                "#[long_task] functions take `(params)` or `(ctx: TaskContext, params)`",
-            ));
-        }
-    };
-    let params_ty = match inputs[inputs.len() - 1] {
+    let typed = |input: &FnArg| match input {
         FnArg::Typed(pat) => (*pat.ty).clone(),
         FnArg::Receiver(_) => unreachable!("receivers were rejected above"),
     };
+    let ctx_ty = match inputs.len() {
+        1 => None,
+        2 => Some(typed(inputs[0])),
+        0 => {
+            return Err(syn::Error::new(
+                sig.paren_token.span.join(),
+                "#[long_task] functions take `(params)` or `(ctx: TaskContext, params)`",
+            ));
+        }
+        _ => {
+            // Underline the arguments past the second one.
+            let extra = &inputs[2..];
+            return Err(syn::Error::new_spanned(
+                quote!(#(#extra),*),
+                "#[long_task] functions take `(params)` or `(ctx: TaskContext, params)`: \
+                 put several values in one params struct",
+            ));
+        }
+    };
+    let params_ty = typed(inputs[inputs.len() - 1]);
     let return_ty = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
         ReturnType::Default => {
-            return Err(syn::Error::new(
-                sig.ident.span(),
-                "#[long_task] functions return `Result<T, E>` (T: Serialize, E: Into<TaskError>)",
+            return Err(syn::Error::new_spanned(
+                sig,
+                "#[long_task] functions return `Result<T, E>` (T: Serialize, E: Into<TaskError>): \
+                 add a return type",
             ));
         }
     };
@@ -125,15 +139,92 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     item.attrs.retain(|a| !a.path().is_ident("doc"));
     item.vis = syn::Visibility::Inherited;
 
-    let call = if with_ctx {
-        quote!(|ctx, params| #impl_name(ctx, params))
-    } else {
-        quote!(|_ctx, params| #impl_name(params))
-    };
+    // Type errors in the glue below are spanned at the user's tokens (the
+    // context type, the params type, the return type) rather than at the
+    // attribute. Inside `quote_spanned!`, paths are spelled out (an
+    // interpolated `#private` keeps its call-site span and drags the error
+    // back to the attribute), and locals such as `ctx` are interpolated so
+    // that they keep the call-site span of their binding.
+    let private = quote!(::taskq::__private);
+
+    // The handle's result type, through `TaskResult` (so aliases work).
     let ok_ty = quote_spanned!(return_ty.span()=>
         <#return_ty as ::taskq::__private::TaskResult>::Ok
     );
-    let private = quote!(::taskq::__private);
+    let err_ty = quote_spanned!(return_ty.span()=>
+        <#return_ty as ::taskq::__private::TaskResult>::Err
+    );
+    let handle_ty = quote_spanned!(return_ty.span()=> ::taskq::TaskHandle<#params_ty, #ok_ty>);
+    let handle = quote_spanned!(return_ty.span()=> ::taskq::TaskHandle::new(#task_name));
+
+    // A first argument that is not a `TaskContext` is reported at its type
+    // through a local trait with a plain message.
+    let (ctx_check, ctx_param, args) = match &ctx_ty {
+        Some(ctx_ty) => {
+            let from_context =
+                quote_spanned!(ctx_ty.span()=> <#ctx_ty as __TaskqContextArg>::from_context);
+            let check = quote! {
+                #[diagnostic::on_unimplemented(
+                    message = "the first argument of a #[long_task] function is its `TaskContext`, not `{Self}`",
+                    label = "expected `TaskContext`",
+                    note = "#[long_task] functions take `(params)` or `(ctx: TaskContext, params)`"
+                )]
+                trait __TaskqContextArg {
+                    fn from_context(ctx: ::taskq::TaskContext) -> Self;
+                }
+
+                impl __TaskqContextArg for ::taskq::TaskContext {
+                    fn from_context(ctx: ::taskq::TaskContext) -> Self {
+                        ctx
+                    }
+                }
+            };
+            (check, quote!(ctx), quote!(#from_context(ctx), params))
+        }
+        None => (quote!(), quote!(_ctx), quote!(params)),
+    };
+
+    // The handler's output goes through a local trait too: a return type
+    // that is not a `Result` is reported at the return type with a plain
+    // message (next to the `TaskResult` error of the handle's type), and not
+    // again, at the attribute, by `run_handler`'s bounds.
+    let result_check = quote! {
+        #[diagnostic::on_unimplemented(
+            message = "#[long_task] functions return `Result<T, E>`, not `{Self}`",
+            label = "expected `Result<T, E>` (or an alias of it)"
+        )]
+        trait __TaskqIntoResult<T, E> {
+            fn into_result(self) -> ::core::result::Result<T, E>;
+        }
+
+        impl<T, E> __TaskqIntoResult<T, E> for ::core::result::Result<T, E> {
+            fn into_result(self) -> Self {
+                self
+            }
+        }
+    };
+    let impl_at_return = syn::Ident::new(&impl_name.to_string(), return_ty.span());
+    // The error is converted here too, so that an error type without
+    // `Into<TaskError>` is reported at the return type only.
+    let output = quote_spanned!(return_ty.span()=>
+        __TaskqIntoResult::<#ok_ty, #err_ty>::into_result(#impl_at_return(#args).await)
+            .map_err(::core::convert::Into::<::taskq::TaskError>::into)
+    );
+    let closure_params = quote!(#ctx_param, params);
+    let call = quote_spanned!(params_ty.span()=>
+        |#closure_params| async move { #output }
+    );
+    let run_args = quote!(ctx, params, #call);
+    let run = quote_spanned!(params_ty.span()=>
+        ::std::boxed::Box::pin(::taskq::__private::run_handler::<#params_ty, #ok_ty, _, _, ::taskq::TaskError>(
+            #run_args
+        ))
+    );
+    // What `schema_for!` expands to, without its call-site spans.
+    let schema = quote_spanned!(params_ty.span()=>
+        ::taskq::__private::schemars::SchemaGenerator::default()
+            .into_root_schema_for::<#params_ty>()
+    );
 
     Ok(quote! {
         #[doc(hidden)]
@@ -142,21 +233,25 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
 
         #(#docs)*
         #[allow(non_upper_case_globals)]
-        #vis const #fn_name: ::taskq::TaskHandle<#params_ty, #ok_ty> =
-            ::taskq::TaskHandle::new(#task_name);
+        #vis const #fn_name: #handle_ty = #handle;
 
         const _: () = {
+            #ctx_check
+            #result_check
+
+            // `Into<TaskError>` on a `TaskError` is the usual case; the
+            // conversion is spanned at the user's return type, so clippy
+            // would blame the user's code.
+            #[allow(clippy::useless_conversion)]
             fn handler(
                 ctx: ::taskq::TaskContext,
                 params: #private::serde_json::Value,
             ) -> #private::HandlerFuture {
-                ::std::boxed::Box::pin(#private::run_handler::<#params_ty, _, _, _, _>(
-                    ctx, params, #call,
-                ))
+                #run
             }
 
             fn params_schema() -> #private::schemars::Schema {
-                #private::schemars::schema_for!(#params_ty)
+                #schema
             }
 
             #private::inventory::submit! {

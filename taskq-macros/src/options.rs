@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, MetaNameValue, Token, UnOp};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Path, Token, UnOp};
 
 const KNOWN: &[&str] = &[
     "name",
@@ -39,9 +39,26 @@ pub struct TaskAttr {
     pub description: Option<LitStr>,
 }
 
+/// One `key = value`. Unlike syn's `MetaNameValue`, which folds `-1` into
+/// one literal spanned at the `-`, the value is parsed as an expression, so
+/// errors about it underline all of it.
+struct Pair {
+    path: Path,
+    value: Expr,
+}
+
+impl Parse for Pair {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let path = input.call(Path::parse_mod_style)?;
+        input.parse::<Token![=]>()?;
+        let value = input.parse()?;
+        Ok(Pair { path, value })
+    }
+}
+
 impl Parse for TaskAttr {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated(input)?;
+        let pairs = Punctuated::<Pair, Token![,]>::parse_terminated(input)?;
         let mut attr = TaskAttr::default();
         let mut seen: Vec<String> = Vec::new();
         for pair in pairs {
@@ -157,6 +174,18 @@ fn lit(value: &Expr) -> Option<&Lit> {
     }
 }
 
+/// A literal, possibly negated: `(negative, literal)`.
+fn signed_lit(value: &Expr) -> Option<(bool, &Lit)> {
+    match value {
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => lit(expr).map(|l| (true, l)),
+        other => lit(other).map(|l| (false, l)),
+    }
+}
+
 fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
     match lit(value) {
         Some(Lit::Str(s)) => Ok(s.clone()),
@@ -193,19 +222,14 @@ fn queue_name(value: &Expr) -> syn::Result<LitStr> {
 
 /// An integer literal, possibly negated, within `min..=max`.
 fn integer(value: &Expr, key: &str, min: i128, max: i128) -> syn::Result<i128> {
-    let (negative, inner) = match value {
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr,
-            ..
-        }) => (true, &**expr),
-        other => (false, other),
-    };
-    let parsed = match lit(inner) {
-        Some(Lit::Int(int)) => int.base10_parse::<i128>().ok(),
+    let parsed = match signed_lit(value) {
+        Some((negative, Lit::Int(int))) => int
+            .base10_parse::<i128>()
+            .ok()
+            .map(|n| if negative { -n } else { n }),
         _ => None,
     };
-    match parsed.map(|n| if negative { -n } else { n }) {
+    match parsed {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         Some(_) => Err(syn::Error::new_spanned(
             value,
@@ -218,14 +242,17 @@ fn integer(value: &Expr, key: &str, min: i128, max: i128) -> syn::Result<i128> {
     }
 }
 
-/// A number literal (integer or float).
+/// A number literal (integer or float), possibly negated.
 fn float(value: &Expr, key: &str) -> syn::Result<f64> {
-    let parsed = match lit(value) {
-        Some(Lit::Int(int)) => int.base10_parse::<f64>().ok(),
-        Some(Lit::Float(float)) => float.base10_parse::<f64>().ok(),
+    let parsed = match signed_lit(value) {
+        Some((negative, Lit::Int(int))) => int.base10_parse::<f64>().ok().map(|f| (negative, f)),
+        Some((negative, Lit::Float(float))) => {
+            float.base10_parse::<f64>().ok().map(|f| (negative, f))
+        }
         _ => None,
     };
     parsed
+        .map(|(negative, f)| if negative { -f } else { f })
         .filter(|f| f.is_finite())
         .ok_or_else(|| syn::Error::new_spanned(value, format!("`{key}` takes a number")))
 }

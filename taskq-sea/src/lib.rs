@@ -1,1 +1,58 @@
+//! taskq's SQL backend through SeaORM: the `taskq_tasks` and
+//! `taskq_queues` tables, their migrations, and [`SeaBackend`], which
+//! implements taskq's [`Broker`](taskq_core::Broker) (delivery) and
+//! [`Store`](taskq_core::Store) (records) on them.
+//!
+//! SQLite is the default (feature `sqlite`); the SQL is built with
+//! sea-query so PostgreSQL and MySQL can follow.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), taskq_core::Error> {
+//! // Creates the file if needed, sets WAL + durable commits, migrates.
+//! let backend = taskq_sea::SeaBackend::connect("sqlite://tasks.db").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`entity`]: SeaORM entities, [`entity::task`] (`taskq_tasks`) and
+//!   [`entity::queue`] (`taskq_queues`).
+//! - [`migration`]: the schema as sea-orm-migration migrations; `Migrator`
+//!   and `migrations()` for splicing into a host's migrator.
+//! - `backend.rs`: [`SeaBackend`], its constructors and connection settings.
+//! - `broker.rs`: the `Broker` implementation (enqueue, claim, settle,
+//!   heartbeat, release, cancel, retry, reorder, pause, rescue).
+//! - `store.rs`: the `Store` implementation (get, list, progress, purge,
+//!   queue stats).
+//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat).
+//! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
+//! - `examples/sqlite_throughput.rs`: the backend alone under a worker's
+//!   load (claim and settle batches), for profiling.
+//!
+//! # Concurrency
+//! SQLite allows one writer at a time; taskq keeps each write short (one
+//! statement, or one `BEGIN IMMEDIATE` transaction per batch) and fences
+//! every transition in its `WHERE` clause, so several worker processes can
+//! share one database file. Within a process the pool has one connection
+//! by default; [`SeaBackend::connect_with`] takes other pool options.
+//!
+//! # Time
+//! Every timestamp is bound and stored as a `chrono::DateTime<Utc>`. On
+//! SQLite that is RFC 3339 text with a `+00:00` offset, whose text order is
+//! time order, so `scheduled_at <= now` and the like compare correctly
+//! down to the nanosecond. (Rows written by other tools must use the same
+//! form: a `Z` suffix or a space for the `T` would break that order.)
 
+mod backend;
+mod broker;
+mod convert;
+pub mod entity;
+pub mod migration;
+mod sql;
+mod store;
+
+#[cfg(feature = "sqlite")]
+pub use backend::SQLITE_BUSY_TIMEOUT;
+pub use backend::SeaBackend;
+/// The SeaORM this crate is built with, for hosts that build
+/// [`sea_orm::ConnectOptions`] or a connection themselves.
+pub use sea_orm;

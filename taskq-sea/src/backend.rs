@@ -1,0 +1,190 @@
+//! [`SeaBackend`]: the handle, its constructors, and the helpers its
+//! [`Broker`](taskq_core::Broker) and [`Store`](taskq_core::Store)
+//! implementations (in `broker.rs` and `store.rs`) share.
+
+use std::sync::Arc;
+#[cfg(feature = "sqlite")]
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use taskq_core::Error;
+use tokio::sync::Notify;
+
+use crate::migration::Migrator;
+
+/// How long a SQLite connection waits for another connection's (or
+/// process's) write lock before giving up with "database is locked".
+#[cfg(feature = "sqlite")]
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// taskq's SQL backend: a [`taskq_core::Broker`] and [`taskq_core::Store`]
+/// over a SeaORM [`DatabaseConnection`].
+///
+/// Several worker processes may share one database (for SQLite, one file):
+/// every transition is a single fenced statement or a write transaction,
+/// so two claimers never get the same task.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), taskq_core::Error> {
+/// use std::sync::Arc;
+/// let backend = Arc::new(taskq_sea::SeaBackend::connect("sqlite://tasks.db").await?);
+/// # let _: Arc<dyn taskq_core::Backend> = backend;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SeaBackend {
+    db: DatabaseConnection,
+    signal: Arc<Notify>,
+}
+
+impl SeaBackend {
+    /// Connects to `url` and runs taskq's migrations.
+    ///
+    /// For SQLite (`sqlite://path/to/file.db`, or `sqlite::memory:`) the
+    /// file is created if missing (unless the URL sets `mode=`), and each
+    /// connection uses `journal_mode=WAL`, `synchronous=FULL` (a submit
+    /// that returned is on disk) and a busy timeout of
+    /// [`SQLITE_BUSY_TIMEOUT`], so several processes can share the file.
+    /// The pool has one connection (SeaORM's SQLite default), which is also
+    /// what makes `sqlite::memory:` a single database.
+    pub async fn connect(url: &str) -> Result<SeaBackend, Error> {
+        let mut options = ConnectOptions::new(url);
+        options.sqlx_logging(false);
+        SeaBackend::connect_with(options).await
+    }
+
+    /// Like [`SeaBackend::connect`], with the caller's pool options.
+    ///
+    /// For SQLite, taskq's connection settings are installed with
+    /// [`ConnectOptions::map_sqlx_sqlite_opts`], replacing a mapping set on
+    /// `options`; connections are never recycled for age or idleness.
+    pub async fn connect_with(options: ConnectOptions) -> Result<SeaBackend, Error> {
+        #[cfg(feature = "sqlite")]
+        let options = sqlite_options(options);
+        let db = Database::connect(options).await.map_err(db_err)?;
+        let backend = SeaBackend::from_connection(db);
+        backend.migrate().await?;
+        Ok(backend)
+    }
+
+    /// Wraps an open connection without migrating (for hosts that run
+    /// taskq's migrations in their own migrator, see [`crate::migration`]).
+    ///
+    /// For SQLite the caller is responsible for WAL mode and a busy
+    /// timeout if several processes share the file.
+    pub fn from_connection(db: DatabaseConnection) -> SeaBackend {
+        SeaBackend {
+            db,
+            signal: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Applies taskq's pending migrations (idempotent). On SQLite the run
+    /// holds the write lock, so processes starting together migrate once.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            let txn = self.write_txn().await?;
+            Migrator::up(&txn, None).await.map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+        } else {
+            Migrator::up(&self.db, None).await.map_err(db_err)?;
+        }
+        tracing::debug!("taskq schema is up to date");
+        Ok(())
+    }
+
+    /// The underlying connection, for the host's own queries.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Wakes this process's idle workers.
+    pub(crate) fn notify(&self) {
+        self.signal.notify_waiters();
+    }
+
+    pub(crate) fn signal(&self) -> Arc<Notify> {
+        self.signal.clone()
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// first could not upgrade after another process's commit.
+    pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, Error> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(db_err)
+    }
+
+    /// Starts a read-only snapshot (a deferred transaction).
+    pub(crate) async fn read_txn(&self) -> Result<DatabaseTransaction, Error> {
+        self.db.begin().await.map_err(db_err)
+    }
+}
+
+/// Installs taskq's SQLite connection settings if `options` is a SQLite URL.
+#[cfg(feature = "sqlite")]
+fn sqlite_options(mut options: ConnectOptions) -> ConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+
+    let url = options.get_url().to_owned();
+    if !url.starts_with("sqlite:") {
+        return options;
+    }
+    let create = !url_has_param(&url, "mode");
+    options
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .map_sqlx_sqlite_opts(move |sqlite| {
+            let sqlite = sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            if create {
+                sqlite.create_if_missing(true)
+            } else {
+                sqlite
+            }
+        });
+    options
+}
+
+/// Whether the URL's query string sets `name`.
+#[cfg(feature = "sqlite")]
+fn url_has_param(url: &str, name: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(name))
+    })
+}
+
+/// A database error as taskq's.
+pub(crate) fn db_err(err: DbErr) -> Error {
+    Error::backend(err)
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_url_params() {
+        assert!(url_has_param("sqlite://a.db?mode=ro", "mode"));
+        assert!(url_has_param("sqlite://a.db?cache=shared&mode=rwc", "mode"));
+        assert!(!url_has_param("sqlite://a.db?cache=shared", "mode"));
+        assert!(!url_has_param("sqlite://mode.db", "mode"));
+    }
+}

@@ -1,0 +1,813 @@
+//! [`Broker`] for [`SeaBackend`]: the state machine of live tasks, with the
+//! semantics of `taskq_core::memory`.
+//!
+//! Every transition is fenced in its `WHERE` clause (state, and attempt
+//! where a running attempt acts), so it is safe against other processes
+//! even where a statement runs outside a transaction.
+
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Condition, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UpdateStatement,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    SqlErr,
+};
+use taskq_core::backend::{
+    Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
+};
+use taskq_core::memory::check_before_target;
+use taskq_core::task::seq_for;
+use taskq_core::{Error, ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::backend::{SeaBackend, db_err};
+use crate::convert::{count_to_db, records};
+use crate::entity::queue;
+use crate::entity::task::{self, Column as C};
+use crate::sql::{self, SettleRow, state_is};
+
+/// Rows per multi-row `INSERT`: 23 columns × 400 rows stays well under
+/// SQLite's (32766), PostgreSQL's and MySQL's (65535) parameter limits.
+const INSERT_CHUNK: usize = 400;
+/// Expired leases handled per rescue transaction.
+const RESCUE_CHUNK: u64 = 500;
+/// Attempts of an optimistic read-then-fenced-write before giving up.
+const RACE_RETRIES: usize = 16;
+
+/// The largest `LIMIT`/`OFFSET` a statement binds.
+pub(crate) const MAX_SQL_INT: u64 = i64::MAX as u64;
+
+const PENDING: &str = TaskState::Pending.as_str();
+const RUNNING: &str = TaskState::Running.as_str();
+
+#[async_trait]
+impl Broker for SeaBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        let txn = self.write_txn().await?;
+        let mut rows = tasks
+            .into_iter()
+            .map(|t| task::Model::from(t).into_active_model());
+        loop {
+            let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            if let Err(err) = task::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await
+            {
+                drop(txn);
+                return Err(match err.sql_err() {
+                    Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
+                    _ => db_err(err),
+                });
+            }
+        }
+        txn.commit().await.map_err(db_err)?;
+        self.notify();
+        Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let statement = claim_statement(&request);
+        let rows = task::Entity::find()
+            .from_raw_sql(self.db().get_database_backend().build(&statement))
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        let mut claimed = records(rows)?;
+        // RETURNING gives no order: restore the claim order.
+        claimed.sort_by_key(|r| (Reverse(r.priority), r.seq, r.id));
+        Ok(claimed)
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
+        if settlements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<SettleRow> = settlements.into_iter().map(settle_row).collect();
+        let txn = self.write_txn().await?;
+        let mut applied = vec![false; rows.len()];
+        // Indexes of the rows to apply one statement at a time.
+        let mut one_by_one: Vec<usize> = Vec::new();
+        if sql::supports_batches(txn.get_database_backend()) {
+            // Batch the first settlement of each id; repeats follow one by
+            // one, after it, as sequential application would see them.
+            let mut seen = HashSet::with_capacity(rows.len());
+            let mut batched = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                if seen.insert(row.id) {
+                    batched.push(i);
+                } else {
+                    one_by_one.push(i);
+                }
+            }
+            for chunk in batched.chunks(sql::BATCH_ROWS) {
+                let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
+                let mut done = HashSet::with_capacity(chunk.len());
+                for row in txn
+                    .query_all_raw(sql::settle_batch(&batch))
+                    .await
+                    .map_err(db_err)?
+                {
+                    done.insert(row.try_get::<Uuid>("", "id").map_err(db_err)?);
+                }
+                for &i in chunk {
+                    applied[i] = done.contains(&rows[i].id);
+                }
+            }
+        } else {
+            one_by_one.extend(0..rows.len());
+        }
+        for i in one_by_one {
+            let update = settle_update(&rows[i]);
+            applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
+        }
+        txn.commit().await.map_err(db_err)?;
+        let requeued = rows
+            .iter()
+            .zip(&applied)
+            .any(|(row, applied)| *applied && row.state == PENDING);
+        if requeued {
+            self.notify();
+        }
+        Ok(applied)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tasks: Vec<(TaskId, i32)> = tasks
+            .iter()
+            .map(|&(id, attempt)| (id, count_to_db(attempt)))
+            .collect();
+        let txn = self.write_txn().await?;
+        let batches = sql::supports_batches(txn.get_database_backend());
+        // (id, attempt) still held → whether cancel was requested.
+        let mut held: HashMap<(Uuid, i32), bool> = HashMap::with_capacity(tasks.len());
+        for chunk in tasks.chunks(sql::BATCH_ROWS) {
+            let rows = if batches {
+                txn.query_all_raw(sql::heartbeat_batch(worker_id, chunk, lease_until))
+                    .await
+            } else {
+                txn.query_all(&heartbeat_update(worker_id, chunk, lease_until))
+                    .await
+            }
+            .map_err(db_err)?;
+            for row in rows {
+                let id: Uuid = row.try_get("", "id").map_err(db_err)?;
+                let attempt: i32 = row.try_get("", "attempt").map_err(db_err)?;
+                let cancel: bool = row.try_get("", "cancel_requested").map_err(db_err)?;
+                held.insert((id, attempt), cancel);
+            }
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(tasks
+            .iter()
+            .map(|key| match held.get(key) {
+                Some(true) => LeaseStatus::CancelRequested,
+                Some(false) => LeaseStatus::Held,
+                None => LeaseStatus::Lost,
+            })
+            .collect())
+    }
+
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+        if !tasks.is_empty() {
+            let txn = self.write_txn().await?;
+            for &(id, attempt) in tasks {
+                let statement = Query::update()
+                    .table(task::Entity)
+                    .value(C::State, PENDING)
+                    .value(C::Attempt, Expr::col(C::Attempt).sub(1))
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
+                    .cond_where(
+                        running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id)),
+                    )
+                    .to_owned();
+                txn.execute(&statement).await.map_err(db_err)?;
+            }
+            txn.commit().await.map_err(db_err)?;
+        }
+        self.notify();
+        Ok(())
+    }
+
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        for _ in 0..RACE_RETRIES {
+            let state = self.state_of(id).await?;
+            let mut update = Query::update();
+            update.table(task::Entity);
+            match state {
+                TaskState::Pending => {
+                    set_error(
+                        &mut update,
+                        TaskFailure {
+                            kind: ErrorKind::Cancelled,
+                            message: "cancelled before it ran".into(),
+                        },
+                    );
+                    update
+                        .value(C::State, TaskState::Cancelled.as_str())
+                        .value(C::FinishedAt, now);
+                }
+                TaskState::Running => {
+                    update.value(C::CancelRequested, true);
+                }
+                terminal => {
+                    return Err(Error::InvalidTransition {
+                        id,
+                        state: terminal,
+                        action: "cancel",
+                    });
+                }
+            }
+            update.cond_where(
+                Condition::all()
+                    .add(Expr::col(C::Id).eq(id))
+                    .add(state_is(state)),
+            );
+            if let Some(record) = self.update_returning(self.db(), update).await? {
+                return Ok(record);
+            }
+        }
+        Err(raced(id))
+    }
+
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        for _ in 0..RACE_RETRIES {
+            let state = self.state_of(id).await?;
+            if !matches!(state, TaskState::Failed | TaskState::Cancelled) {
+                return Err(Error::InvalidTransition {
+                    id,
+                    state,
+                    action: "retry",
+                });
+            }
+            let mut update = Query::update();
+            update
+                .table(task::Entity)
+                .value(C::State, PENDING)
+                .value(C::ScheduledAt, now)
+                .value(C::Seq, seq_for(now))
+                .value(C::FinishedAt, None::<DateTime<Utc>>)
+                .value(C::Result, None::<serde_json::Value>)
+                .value(C::CancelRequested, false)
+                .value(
+                    C::MaxRetries,
+                    Expr::case(
+                        Expr::col(C::Attempt).gt(Expr::col(C::MaxRetries)),
+                        Expr::col(C::Attempt),
+                    )
+                    .finally(Expr::col(C::MaxRetries)),
+                )
+                .cond_where(
+                    Condition::all()
+                        .add(Expr::col(C::Id).eq(id))
+                        .add(state_is(state)),
+                );
+            if let Some(record) = self.update_returning(self.db(), update).await? {
+                self.notify();
+                return Ok(record);
+            }
+        }
+        Err(raced(id))
+    }
+
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let txn = self.write_txn().await?;
+        let record = fetch(&txn, id).await?.ok_or(Error::NotFound(id))?;
+        if record.state != TaskState::Pending {
+            return Err(Error::InvalidTransition {
+                id,
+                state: record.state,
+                action: "reorder",
+            });
+        }
+        // The other pending tasks of the queue.
+        let others = || {
+            Condition::all()
+                .add(Expr::col(C::Queue).eq(record.queue.as_str()))
+                .add(state_is(TaskState::Pending))
+                .add(Expr::col(C::Id).ne(id))
+        };
+        let (priority, seq) = match position {
+            Position::Front => {
+                let top: Option<i32> =
+                    aggregate(&txn, Expr::col(C::Priority).max(), others()).await?;
+                let priority = top.map_or(record.priority, |top| Ord::max(top, record.priority));
+                let first: Option<i64> = aggregate(
+                    &txn,
+                    Expr::col(C::Seq).min(),
+                    others().add(Expr::col(C::Priority).eq(priority)),
+                )
+                .await?;
+                (priority, first.map_or(record.seq, |s| s - 1))
+            }
+            Position::Back => {
+                let bottom: Option<i32> =
+                    aggregate(&txn, Expr::col(C::Priority).min(), others()).await?;
+                let priority = bottom.map_or(record.priority, |b| Ord::min(b, record.priority));
+                let last: Option<i64> = aggregate(
+                    &txn,
+                    Expr::col(C::Seq).max(),
+                    others().add(Expr::col(C::Priority).eq(priority)),
+                )
+                .await?;
+                (priority, last.map_or(record.seq, |s| s + 1))
+            }
+            Position::Before(target) => {
+                let target = fetch(&txn, target).await?.ok_or(Error::NotFound(target))?;
+                check_before_target(&record, &target)?;
+                // Pending tasks of the target's priority that run before it.
+                let ahead = || {
+                    others()
+                        .add(Expr::col(C::Priority).eq(target.priority))
+                        .add(
+                            Condition::any().add(Expr::col(C::Seq).lt(target.seq)).add(
+                                Condition::all()
+                                    .add(Expr::col(C::Seq).eq(target.seq))
+                                    .add(Expr::col(C::Id).lt(target.id)),
+                            ),
+                        )
+                };
+                let predecessor: Option<i64> =
+                    aggregate(&txn, Expr::col(C::Seq).max(), ahead()).await?;
+                match predecessor {
+                    Some(p) if target.seq - p < 2 => {
+                        // No room between the two: shift everything ahead
+                        // of the target back by two, keeping their order.
+                        let shift = Query::update()
+                            .table(task::Entity)
+                            .value(C::Seq, Expr::col(C::Seq).sub(2))
+                            .cond_where(ahead())
+                            .to_owned();
+                        txn.execute(&shift).await.map_err(db_err)?;
+                        (target.priority, target.seq - 1)
+                    }
+                    Some(p) => (target.priority, p + (target.seq - p) / 2),
+                    None => (target.priority, target.seq - 1),
+                }
+            }
+        };
+        let mut update = Query::update();
+        update
+            .table(task::Entity)
+            .value(C::Priority, priority)
+            .value(C::Seq, seq)
+            .cond_where(
+                Condition::all()
+                    .add(Expr::col(C::Id).eq(id))
+                    .add(state_is(TaskState::Pending)),
+            );
+        let record = self
+            .update_returning(&txn, update)
+            .await?
+            .ok_or_else(|| raced(id))?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(record)
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        if paused {
+            let statement = Query::insert()
+                .into_table(queue::Entity)
+                .columns([queue::Column::Name, queue::Column::Paused])
+                .values_panic([queue.into(), true.into()])
+                .on_conflict(
+                    OnConflict::column(queue::Column::Name)
+                        .update_column(queue::Column::Paused)
+                        .to_owned(),
+                )
+                .to_owned();
+            self.db().execute(&statement).await.map_err(db_err)?;
+        } else {
+            let statement = Query::delete()
+                .from_table(queue::Entity)
+                .and_where(Expr::col(queue::Column::Name).eq(queue))
+                .to_owned();
+            self.db().execute(&statement).await.map_err(db_err)?;
+            self.notify();
+        }
+        Ok(())
+    }
+
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
+        let mut report = RescueReport::default();
+        let expired = || {
+            Condition::all()
+                .add(state_is(TaskState::Running))
+                .add(Expr::col(C::LeaseUntil).lt(now))
+        };
+        // Usually nothing expired: find out without taking the write lock.
+        let any: Option<Uuid> = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(expired())
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(db_err)?;
+        if any.is_none() {
+            return Ok(report);
+        }
+        loop {
+            let txn = self.write_txn().await?;
+            let expired: Vec<(Uuid, i32, i32, Option<String>, bool)> = task::Entity::find()
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::Attempt,
+                    C::MaxRetries,
+                    C::WorkerId,
+                    C::CancelRequested,
+                ])
+                .filter(expired())
+                .limit(RESCUE_CHUNK)
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(db_err)?;
+            if expired.is_empty() {
+                break;
+            }
+            let full = expired.len() as u64 == RESCUE_CHUNK;
+            for (id, attempt, max_retries, worker, cancel_requested) in expired {
+                let worker = worker.unwrap_or_default();
+                let mut update = Query::update();
+                update
+                    .table(task::Entity)
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>);
+                let counter = if cancel_requested {
+                    set_error(&mut update, lease_failure(ErrorKind::Cancelled, &worker));
+                    update
+                        .value(C::State, TaskState::Cancelled.as_str())
+                        .value(C::CancelRequested, false)
+                        .value(C::FinishedAt, now);
+                    &mut report.cancelled
+                } else if attempt > max_retries {
+                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
+                    update
+                        .value(C::State, TaskState::Failed.as_str())
+                        .value(C::FinishedAt, now);
+                    &mut report.failed
+                } else {
+                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
+                    update.value(C::State, PENDING).value(C::ScheduledAt, now);
+                    &mut report.requeued
+                };
+                update.cond_where(
+                    Condition::all()
+                        .add(Expr::col(C::Id).eq(id))
+                        .add(state_is(TaskState::Running))
+                        .add(Expr::col(C::Attempt).eq(attempt))
+                        .add(Expr::col(C::LeaseUntil).lt(now)),
+                );
+                if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1 {
+                    *counter += 1;
+                }
+            }
+            txn.commit().await.map_err(db_err)?;
+            if !full {
+                break;
+            }
+        }
+        if report.requeued > 0 {
+            self.notify();
+        }
+        Ok(report)
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.signal())
+    }
+}
+
+/// The claim, as one statement:
+///
+/// ```sql
+/// UPDATE taskq_tasks
+/// SET state = 'RUNNING', attempt = attempt + 1, started_at = $now,
+///     worker_id = $worker, lease_until = $lease_until,
+///     progress_fraction = NULL, progress_message = NULL
+/// WHERE id IN (SELECT id FROM taskq_tasks
+///              WHERE queue = $queue AND state = 'PENDING' AND scheduled_at <= $now
+///              ORDER BY priority DESC, seq ASC, id ASC LIMIT $limit)
+///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue AND paused = TRUE)
+/// RETURNING *
+/// ```
+///
+/// The subquery reads `idx_taskq_tasks_claim` in order and stops after
+/// `limit` due rows. (PostgreSQL will want `FOR UPDATE SKIP LOCKED` on the
+/// subquery; SQLite needs nothing, as a write statement holds the database
+/// write lock.)
+fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
+    let due: SelectStatement = Query::select()
+        .column(C::Id)
+        .from(task::Entity)
+        .and_where(Expr::col(C::Queue).eq(request.queue))
+        .and_where(state_is(TaskState::Pending))
+        .and_where(Expr::col(C::ScheduledAt).lte(request.now))
+        .order_by(C::Priority, Order::Desc)
+        .order_by(C::Seq, Order::Asc)
+        .order_by(C::Id, Order::Asc)
+        // SQL integers are signed 64-bit.
+        .limit(u64::try_from(request.limit).map_or(MAX_SQL_INT, |l| Ord::min(l, MAX_SQL_INT)))
+        .to_owned();
+    let paused: SelectStatement = Query::select()
+        .expr(Expr::val(1))
+        .from(queue::Entity)
+        .and_where(Expr::col(queue::Column::Name).eq(request.queue))
+        .and_where(Expr::col(queue::Column::Paused).eq(true))
+        .to_owned();
+    Query::update()
+        .table(task::Entity)
+        .value(C::State, RUNNING)
+        .value(C::Attempt, Expr::col(C::Attempt).add(1))
+        .value(C::StartedAt, request.now)
+        .value(C::WorkerId, request.worker_id)
+        .value(C::LeaseUntil, request.now + request.lease)
+        .value(C::ProgressFraction, None::<f64>)
+        .value(C::ProgressMessage, None::<String>)
+        .and_where(Expr::col(C::Id).in_subquery(due))
+        .and_where(Expr::exists(paused).not())
+        .returning_all()
+        .to_owned()
+}
+
+/// A settlement as the columns it sets (see [`sql::settle_batch`]).
+fn settle_row(settlement: Settlement) -> SettleRow {
+    let mut row = SettleRow {
+        id: settlement.id,
+        attempt: count_to_db(settlement.attempt),
+        state: PENDING,
+        result: None,
+        error_kind: None,
+        error_message: None,
+        finished_at: None,
+        scheduled_at: None,
+        seq: None,
+    };
+    let error = |row: &mut SettleRow, error: TaskFailure| {
+        row.error_kind = Some(error.kind.as_str());
+        row.error_message = Some(error.message);
+    };
+    match settlement.outcome {
+        Outcome::Finished(result) => {
+            row.state = TaskState::Finished.as_str();
+            row.result = Some(result);
+            row.finished_at = Some(settlement.at);
+        }
+        Outcome::Failed(failure) => {
+            row.state = TaskState::Failed.as_str();
+            error(&mut row, failure);
+            row.finished_at = Some(settlement.at);
+        }
+        Outcome::Cancelled(failure) => {
+            row.state = TaskState::Cancelled.as_str();
+            error(&mut row, failure);
+            row.finished_at = Some(settlement.at);
+        }
+        Outcome::Retry {
+            error: failure,
+            run_at,
+        } => {
+            row.state = PENDING;
+            error(&mut row, failure);
+            row.scheduled_at = Some(run_at);
+            row.seq = Some(seq_for(run_at));
+        }
+    }
+    row
+}
+
+/// One settlement as its own `UPDATE` (the portable path).
+fn settle_update(row: &SettleRow) -> UpdateStatement {
+    let mut update = Query::update();
+    update
+        .table(task::Entity)
+        .value(C::State, row.state)
+        .value(C::LeaseUntil, None::<DateTime<Utc>>)
+        .value(C::CancelRequested, false);
+    if let Some(result) = &row.result {
+        update.value(C::Result, result.clone());
+    }
+    if let Some(kind) = row.error_kind {
+        update
+            .value(C::ErrorKind, kind)
+            .value(C::ErrorMessage, row.error_message.clone());
+    }
+    if let Some(finished_at) = row.finished_at {
+        update.value(C::FinishedAt, finished_at);
+    }
+    if let Some(scheduled_at) = row.scheduled_at {
+        update.value(C::ScheduledAt, scheduled_at);
+    }
+    if let Some(seq) = row.seq {
+        update.value(C::Seq, seq);
+    }
+    update.cond_where(
+        Condition::all()
+            .add(Expr::col(C::Id).eq(row.id))
+            .add(state_is(TaskState::Running))
+            .add(Expr::col(C::Attempt).eq(row.attempt)),
+    );
+    update
+}
+
+/// A heartbeat as one portable `UPDATE … WHERE (id = ? AND attempt = ?) OR …`.
+fn heartbeat_update(
+    worker_id: &str,
+    tasks: &[(TaskId, i32)],
+    lease_until: DateTime<Utc>,
+) -> UpdateStatement {
+    let attempts = tasks.iter().fold(Condition::any(), |any, &(id, attempt)| {
+        any.add(
+            Expr::col(C::Id)
+                .eq(id)
+                .and(Expr::col(C::Attempt).eq(attempt)),
+        )
+    });
+    Query::update()
+        .table(task::Entity)
+        .value(C::LeaseUntil, lease_until)
+        .cond_where(
+            Condition::all()
+                .add(state_is(TaskState::Running))
+                .add(Expr::col(C::WorkerId).eq(worker_id))
+                .add(attempts),
+        )
+        .returning(Query::returning().columns([C::Id, C::Attempt, C::CancelRequested]))
+        .to_owned()
+}
+
+/// `id = ? AND state = 'RUNNING' AND attempt = ?`: the fence of calls that
+/// act for one running attempt.
+pub(crate) fn running_attempt(id: TaskId, attempt: u32) -> Condition {
+    Condition::all()
+        .add(Expr::col(C::Id).eq(id))
+        .add(state_is(TaskState::Running))
+        .add(Expr::col(C::Attempt).eq(count_to_db(attempt)))
+}
+
+fn set_error(update: &mut UpdateStatement, error: TaskFailure) {
+    update
+        .value(C::ErrorKind, error.kind.as_str())
+        .value(C::ErrorMessage, error.message);
+}
+
+/// The error a rescued task carries (as `taskq_core::memory` words it).
+fn lease_failure(kind: ErrorKind, worker: &str) -> TaskFailure {
+    TaskFailure {
+        kind,
+        message: format!("worker `{worker}` stopped renewing its lease"),
+    }
+}
+
+/// Another writer kept changing the task between our read and our write.
+fn raced(id: TaskId) -> Error {
+    Error::backend(format!("task {id} kept changing concurrently; try again"))
+}
+
+/// One task's record, read through `db`.
+async fn fetch(db: &impl ConnectionTrait, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+    task::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(db_err)?
+        .map(TaskRecord::try_from)
+        .transpose()
+}
+
+/// `SELECT <aggregate> FROM taskq_tasks WHERE <condition>`.
+async fn aggregate<T>(
+    txn: &DatabaseTransaction,
+    aggregate: Expr,
+    condition: Condition,
+) -> Result<Option<T>, Error>
+where
+    T: sea_orm::TryGetable,
+{
+    let statement = Query::select()
+        .expr_as(aggregate, "value")
+        .from(task::Entity)
+        .cond_where(condition)
+        .to_owned();
+    match txn.query_one(&statement).await.map_err(db_err)? {
+        Some(row) => row.try_get::<Option<T>>("", "value").map_err(db_err),
+        None => Ok(None),
+    }
+}
+
+impl SeaBackend {
+    /// The current state of a task, or [`Error::NotFound`].
+    async fn state_of(&self, id: TaskId) -> Result<TaskState, Error> {
+        let state: Option<String> = task::Entity::find_by_id(id)
+            .select_only()
+            .column(C::State)
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(db_err)?;
+        let state = state.ok_or(Error::NotFound(id))?;
+        state
+            .parse()
+            .map_err(|_| Error::backend(format!("task {id}: stored state is invalid")))
+    }
+
+    /// Runs `update … RETURNING *`; `None` when it matched no row.
+    async fn update_returning(
+        &self,
+        db: &impl ConnectionTrait,
+        mut update: UpdateStatement,
+    ) -> Result<Option<TaskRecord>, Error> {
+        update.returning_all();
+        let statement = db.get_database_backend().build(&update);
+        let row = task::Entity::find()
+            .from_raw_sql(statement)
+            .one(db)
+            .await
+            .map_err(db_err)?;
+        row.map(TaskRecord::try_from).transpose()
+    }
+
+    /// The error of an enqueue that hit an existing id (or repeated one).
+    async fn duplicate(&self, ids: &[TaskId]) -> Error {
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let existing: Result<Option<Uuid>, _> = task::Entity::find()
+                .select_only()
+                .column(C::Id)
+                .filter(Expr::col(C::Id).is_in(chunk.iter().copied()))
+                .into_tuple()
+                .one(self.db())
+                .await;
+            match existing {
+                Ok(Some(id)) => return duplicate_id(id),
+                Ok(None) => {}
+                Err(err) => return db_err(err),
+            }
+        }
+        let mut seen = HashSet::with_capacity(ids.len());
+        match ids.iter().find(|id| !seen.insert(**id)) {
+            Some(&id) => duplicate_id(id),
+            None => Error::InvalidArgument("a task id of the batch already exists".into()),
+        }
+    }
+}
+
+fn duplicate_id(id: TaskId) -> Error {
+    Error::InvalidArgument(format!("task id {id} already exists"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::DbBackend;
+
+    use super::*;
+
+    #[test]
+    fn claim_is_one_statement_with_literal_state() {
+        let request = ClaimRequest {
+            queue: "q",
+            limit: 10,
+            worker_id: "w",
+            lease: Duration::from_secs(30),
+            now: Utc::now(),
+        };
+        let sql = DbBackend::Sqlite.build(&claim_statement(&request)).sql;
+        assert!(
+            sql.starts_with(r#"UPDATE "taskq_tasks" SET "state" = ?"#),
+            "{sql}"
+        );
+        // The literal lets SQLite use the partial claim index.
+        assert!(sql.contains(r#""state" = 'PENDING'"#), "{sql}");
+        assert!(
+            sql.contains(r#"ORDER BY "priority" DESC, "seq" ASC, "id" ASC LIMIT ?"#),
+            "{sql}"
+        );
+        assert!(sql.contains("NOT EXISTS"), "{sql}");
+        assert!(sql.ends_with("RETURNING *"), "{sql}");
+    }
+}

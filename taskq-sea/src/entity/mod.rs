@@ -1,0 +1,12 @@
+//! SeaORM entities for taskq's two tables.
+//!
+//! - [`task`]: `taskq_tasks`, one row per submitted task (a
+//!   [`taskq_core::TaskRecord`]).
+//! - [`queue`]: `taskq_queues`, one row per paused queue.
+//!
+//! Hosts may query these tables with their own SeaORM code (read-only is
+//! wise: state changes go through the [`crate::SeaBackend`] so that fencing
+//! and ordering rules hold).
+
+pub mod queue;
+pub mod task;

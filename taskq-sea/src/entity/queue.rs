@@ -1,0 +1,21 @@
+//! `taskq_queues`: per-queue flags. A queue has a row here only while it
+//! is paused; resuming deletes the row.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `taskq_queues`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "taskq_queues")]
+pub struct Model {
+    /// The queue's name.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub name: String,
+    /// Claims from this queue are refused while set.
+    pub paused: bool,
+}
+
+/// `taskq_queues` has no relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

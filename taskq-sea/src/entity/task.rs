@@ -1,0 +1,69 @@
+//! `taskq_tasks`: the stored form of a [`taskq_core::TaskRecord`].
+//!
+//! `Model: From<TaskRecord>` and `TaskRecord: TryFrom<Model>` convert
+//! between the two (a row with an unknown state or error kind is an
+//! [`taskq_core::Error::Backend`]). Durations are stored in whole
+//! milliseconds, rounded up; retry counts above `i32::MAX` are stored as
+//! `i32::MAX`.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `taskq_tasks`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "taskq_tasks")]
+pub struct Model {
+    /// The task id (a UUIDv7).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The registered task name.
+    pub task_type: String,
+    /// The task's parameters as JSON.
+    pub params: Json,
+    /// `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `CANCELLED`
+    /// ([`taskq_core::TaskState::as_str`]).
+    pub state: String,
+    /// The queue it is delivered through.
+    pub queue: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts started so far.
+    pub attempt: i32,
+    /// Retries allowed after the first attempt.
+    pub max_retries: i32,
+    /// The handler's `Ok` value.
+    pub result: Option<Json>,
+    /// The last failure's kind ([`taskq_core::ErrorKind::as_str`]).
+    pub error_kind: Option<String>,
+    /// The last failure's message.
+    pub error_message: Option<String>,
+    /// Reported progress, 0.0 – 1.0.
+    pub progress_fraction: Option<f64>,
+    /// Reported progress message.
+    pub progress_message: Option<String>,
+    /// Submission time.
+    pub created_at: DateTimeUtc,
+    /// Not claimed before this time.
+    pub scheduled_at: DateTimeUtc,
+    /// Start of the last attempt.
+    pub started_at: Option<DateTimeUtc>,
+    /// When the task reached a terminal state.
+    pub finished_at: Option<DateTimeUtc>,
+    /// While running: the lease's end.
+    pub lease_until: Option<DateTimeUtc>,
+    /// The worker that runs (or ran) the last attempt.
+    pub worker_id: Option<String>,
+    /// Someone asked to cancel the running attempt.
+    pub cancel_requested: bool,
+    /// Hard timeout of this submission, in milliseconds.
+    pub timeout_ms: Option<i64>,
+    /// Soft timeout of this submission, in milliseconds.
+    pub soft_timeout_ms: Option<i64>,
+    /// Order among pending tasks of equal priority (lower first).
+    pub seq: i64,
+}
+
+/// `taskq_tasks` has no relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,68 @@
+//! taskq's schema migrations (sea-orm-migration), written with sea-query's
+//! builders so they run on SQLite, PostgreSQL and MySQL alike.
+//!
+//! [`crate::SeaBackend::connect`] runs them through [`Migrator`], which
+//! records them in its own table, `taskq_migrations`, so it never mixes
+//! with a host's `seaql_migrations`.
+//!
+//! A host with its own SeaORM migrator can instead splice taskq's
+//! migrations into it with [`migrations`], and open the backend with
+//! [`crate::SeaBackend::from_connection`] (which does not migrate):
+//!
+//! ```
+//! use sea_orm_migration::prelude::*;
+//!
+//! # #[derive(DeriveMigrationName)]
+//! # struct m20250101_000001_create_users;
+//! # #[async_trait::async_trait]
+//! # impl MigrationTrait for m20250101_000001_create_users {
+//! #     async fn up(&self, _: &SchemaManager) -> Result<(), DbErr> { Ok(()) }
+//! # }
+//! /// The host application's migrator.
+//! pub struct Migrator;
+//!
+//! #[async_trait::async_trait]
+//! impl MigratorTrait for Migrator {
+//!     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+//!         let mut migrations: Vec<Box<dyn MigrationTrait>> =
+//!             vec![Box::new(m20250101_000001_create_users)];
+//!         // taskq's tables, in their own order, after the host's.
+//!         migrations.extend(taskq_sea::migration::migrations());
+//!         migrations
+//!     }
+//! }
+//! ```
+//!
+//! Every taskq migration is idempotent (`IF NOT EXISTS`), so running both
+//! the host's migrator and [`Migrator`] against one database is harmless.
+
+mod m20261122_000001_taskq_create_tables;
+
+use sea_orm_migration::prelude::*;
+
+/// taskq's migrations in order, for splicing into a host's migrator. Their
+/// names start with `m…_taskq_` so they do not collide with the host's.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(m20261122_000001_taskq_create_tables::Migration)]
+}
+
+/// Runs taskq's [`migrations`], recording them in `taskq_migrations`.
+///
+/// ```no_run
+/// # async fn run(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// use sea_orm_migration::MigratorTrait;
+/// taskq_sea::migration::Migrator::up(db, None).await?;
+/// # Ok(()) }
+/// ```
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        migrations()
+    }
+
+    fn migration_table_name() -> DynIden {
+        "taskq_migrations".into_iden()
+    }
+}

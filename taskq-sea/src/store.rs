@@ -1,0 +1,219 @@
+//! [`Store`] for [`SeaBackend`]: reading records, progress, housekeeping.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use taskq_core::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
+
+use crate::backend::{SeaBackend, db_err};
+use crate::broker::{MAX_SQL_INT, running_attempt};
+use crate::convert::records;
+use crate::entity::queue;
+use crate::entity::task::{self, Column as C};
+use crate::sql::{state_in, state_is};
+
+/// Rows one purge statement deletes, so a large purge does not hold the
+/// write lock (and stall workers) for long.
+const PURGE_CHUNK: u64 = 2000;
+
+#[async_trait]
+impl Store for SeaBackend {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+        task::Entity::find_by_id(id)
+            .one(self.db())
+            .await
+            .map_err(db_err)?
+            .map(TaskRecord::try_from)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        let mut condition = Condition::all();
+        if let Some(state) = filter.state {
+            condition = condition.add(state_is(state));
+        }
+        if let Some(task_type) = &filter.task_type {
+            condition = condition.add(Expr::col(C::TaskType).eq(task_type.as_str()));
+        }
+        if let Some(queue) = &filter.queue {
+            condition = condition.add(Expr::col(C::Queue).eq(queue.as_str()));
+        }
+        if let Some(after) = filter.created_after {
+            condition = condition.add(Expr::col(C::CreatedAt).gte(after));
+        }
+        if let Some(before) = filter.created_before {
+            condition = condition.add(Expr::col(C::CreatedAt).lt(before));
+        }
+        let select = task::Entity::find().filter(condition);
+        // One snapshot for the count and the page.
+        let txn = self.read_txn().await?;
+        let total = select.clone().count(&txn).await.map_err(db_err)?;
+        let rows = select
+            .order_by_desc(C::CreatedAt)
+            .order_by_desc(C::Id)
+            // `PageRequest::offset` without overflow, within SQL's range.
+            .offset(Ord::min(
+                Ord::max(page.page, 1)
+                    .saturating_sub(1)
+                    .saturating_mul(page.page_size),
+                MAX_SQL_INT,
+            ))
+            .limit(Ord::min(page.page_size, MAX_SQL_INT))
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Page {
+            items: records(rows)?,
+            total,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error> {
+        let statement = Query::update()
+            .table(task::Entity)
+            .value(C::ProgressFraction, progress.fraction)
+            .value(C::ProgressMessage, progress.message)
+            .cond_where(running_attempt(id, attempt))
+            .to_owned();
+        let result = self.db().execute(&statement).await.map_err(db_err)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        check_purge_states(states)?;
+        if states.is_empty() {
+            return Ok(0);
+        }
+        let doomed = Condition::all()
+            .add(state_in(states.iter().copied()))
+            .add(Expr::col(C::FinishedAt).lt(before));
+        let mut purged = 0;
+        loop {
+            let batch = Query::select()
+                .column(C::Id)
+                .from(task::Entity)
+                .cond_where(doomed.clone())
+                .limit(PURGE_CHUNK)
+                .to_owned();
+            let statement = Query::delete()
+                .from_table(task::Entity)
+                .and_where(Expr::col(C::Id).in_subquery(batch))
+                .to_owned();
+            let deleted = self
+                .db()
+                .execute(&statement)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            purged += deleted;
+            if deleted < PURGE_CHUNK {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        let now = Utc::now();
+        let txn = self.read_txn().await?;
+
+        // Every queue with a task, whatever its state.
+        let queues: Vec<String> = task::Entity::find()
+            .select_only()
+            .column(C::Queue)
+            .distinct()
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+
+        // Live tasks per queue.
+        let count_if = |condition: Condition| Expr::case(condition, 1).finally(0).sum();
+        let statement = Query::select()
+            .column(C::Queue)
+            .expr_as(
+                count_if(
+                    Condition::all()
+                        .add(state_is(TaskState::Pending))
+                        .add(Expr::col(C::ScheduledAt).lte(now)),
+                ),
+                "pending",
+            )
+            .expr_as(
+                count_if(
+                    Condition::all()
+                        .add(state_is(TaskState::Pending))
+                        .add(Expr::col(C::ScheduledAt).gt(now)),
+                ),
+                "scheduled",
+            )
+            .expr_as(
+                count_if(Condition::all().add(state_is(TaskState::Running))),
+                "running",
+            )
+            .from(task::Entity)
+            .and_where(state_in([TaskState::Pending, TaskState::Running]))
+            .group_by_col(C::Queue)
+            .to_owned();
+        let live = txn.query_all(&statement).await.map_err(db_err)?;
+
+        // Paused queues, with tasks or not.
+        let paused: Vec<String> = queue::Entity::find()
+            .select_only()
+            .column(queue::Column::Name)
+            .filter(Expr::col(queue::Column::Paused).eq(true))
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+
+        let mut stats: BTreeMap<String, QueueStats> = BTreeMap::new();
+        let entry = |stats: &mut BTreeMap<String, QueueStats>, queue: String| {
+            stats.entry(queue.clone()).or_insert_with(|| QueueStats {
+                queue,
+                ..QueueStats::default()
+            });
+        };
+        for queue in queues {
+            entry(&mut stats, queue);
+        }
+        for row in live {
+            let count = |column: &str| -> Result<u64, Error> {
+                let n: Option<i64> = row.try_get("", column).map_err(db_err)?;
+                Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+            };
+            let queue: String = row.try_get("", "queue").map_err(db_err)?;
+            let counts = QueueStats {
+                pending: count("pending")?,
+                scheduled: count("scheduled")?,
+                running: count("running")?,
+                paused: false,
+                queue: queue.clone(),
+            };
+            stats.insert(queue, counts);
+        }
+        for queue in paused {
+            entry(&mut stats, queue.clone());
+            if let Some(s) = stats.get_mut(&queue) {
+                s.paused = true;
+            }
+        }
+        Ok(stats.into_values().collect())
+    }
+}

@@ -1,0 +1,54 @@
+//! Every option of `#[long_task]` at once, and the values they produce.
+
+use std::time::Duration;
+
+use taskq::prelude::*;
+use taskq::{Backoff, Registry, TaskOptions};
+
+/// Overridden by `description`.
+#[long_task(
+    name = "all.options",
+    queue = "heavy",
+    priority = -5,
+    timeout = 7200,
+    soft_timeout = 3600.5,
+    retries = 10,
+    retry_delay = 1.5,
+    backoff = 3,
+    backoff_max = 900,
+    jitter = 0.25,
+    description = "Every option at once.",
+)]
+async fn all_options(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[long_task(backoff = false, retry_delay = 0, jitter = 0)]
+async fn constant_delay(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+fn main() {
+    let registry = Registry::from_inventory().unwrap();
+    assert_eq!(
+        registry.get("all.options").unwrap().options,
+        TaskOptions {
+            queue: "heavy".into(),
+            priority: -5,
+            timeout: Some(Duration::from_secs(7200)),
+            soft_timeout: Some(Duration::from_millis(3_600_500)),
+            max_retries: 10,
+            retry_delay: Duration::from_millis(1500),
+            backoff: Backoff {
+                factor: 3.0,
+                max: Duration::from_secs(900),
+                jitter: 0.25,
+            },
+            description: "Every option at once.".into(),
+        }
+    );
+    let constant = &registry.get("constant_delay").unwrap().options;
+    assert_eq!(constant.backoff.factor, 1.0);
+    assert_eq!(constant.backoff.jitter, 0.0);
+    assert_eq!(constant.retry_delay, Duration::ZERO);
+}
