@@ -138,9 +138,9 @@ impl PageRequest {
         }
     }
 
-    /// Rows to skip.
+    /// Rows to skip; saturates instead of overflowing on absurd pages.
     pub fn offset(&self) -> u64 {
-        (self.page.max(1) - 1) * self.page_size
+        (self.page.max(1) - 1).saturating_mul(self.page_size)
     }
 }
 

@@ -59,13 +59,8 @@ impl Store for SeaBackend {
         let rows = select
             .order_by_desc(C::CreatedAt)
             .order_by_desc(C::Id)
-            // `PageRequest::offset` without overflow, within SQL's range.
-            .offset(Ord::min(
-                Ord::max(page.page, 1)
-                    .saturating_sub(1)
-                    .saturating_mul(page.page_size),
-                MAX_SQL_INT,
-            ))
+            // Within SQL's integer range.
+            .offset(Ord::min(page.offset(), MAX_SQL_INT))
             .limit(Ord::min(page.page_size, MAX_SQL_INT))
             .all(&txn)
             .await
