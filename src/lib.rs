@@ -33,6 +33,7 @@
 //! - `taskq-macros`: `#[long_task]`.
 //! - `taskq-sea` (feature `sqlite`, on by default): the SQL backend through
 //!   SeaORM, as [`SqlBackend`], its entities and migrations in [`sea`].
+//! - feature `redis`: `RedisBackend`, delivery and records in Redis.
 //!
 //! # Tasks in a library crate
 //! `inventory` registers tasks at link time, and a crate the final binary
@@ -54,6 +55,10 @@ pub use taskq_macros::long_task;
 pub use taskq_sea as sea;
 #[cfg(feature = "sqlite")]
 pub use taskq_sea::SeaBackend as SqlBackend;
+
+/// The Redis backend (fred): delivery and records in Redis.
+#[cfg(feature = "redis")]
+pub use taskq_core::redis::{RedisBackend, RedisConfig};
 
 /// What most hosts need, in one import.
 pub mod prelude {

@@ -8,6 +8,7 @@
 //! - [`context`]: `TaskContext`, what a running handler gets.
 //! - [`backend`]: the `Broker` (delivery) and `Store` (records) traits.
 //! - [`memory`]: the in-process backend.
+//! - `redis` (feature `redis`): the Redis backend (fred).
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
 //! - [`maintenance`]: rescuer and pruner, run by every worker.
@@ -23,6 +24,8 @@ pub mod context;
 pub mod error;
 pub mod maintenance;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod task;
 pub mod worker;
@@ -36,6 +39,8 @@ pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use task::{
     Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
