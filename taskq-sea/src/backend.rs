@@ -195,7 +195,7 @@ fn url_has_param(url: &str, name: &str) -> bool {
 
 /// The PostgreSQL advisory lock key taskq's migrations run under (an
 /// arbitrary constant: "taskq" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_71;
+const MIGRATION_LOCK_KEY: i64 = 0x74_6173_6b71;
 
 /// A database error as taskq's.
 pub(crate) fn db_err(err: DbErr) -> Error {
