@@ -147,14 +147,17 @@ fn read_runs(dir: &Path) -> HashMap<TaskId, Vec<Run>> {
         let text = std::fs::read_to_string(entry.path()).expect("log");
         for line in text.lines() {
             let mut fields = line.split(' ');
-            let (Some(id), Some(attempt), Some(pid)) = (fields.next(), fields.next(), fields.next())
+            let (Some(id), Some(attempt), Some(pid)) =
+                (fields.next(), fields.next(), fields.next())
             else {
                 panic!("malformed log line {line:?}");
             };
-            runs.entry(id.parse().expect("task id")).or_default().push(Run {
-                attempt: attempt.parse().expect("attempt"),
-                pid: pid.parse().expect("pid"),
-            });
+            runs.entry(id.parse().expect("task id"))
+                .or_default()
+                .push(Run {
+                    attempt: attempt.parse().expect("attempt"),
+                    pid: pid.parse().expect("pid"),
+                });
         }
     }
     runs
@@ -184,7 +187,10 @@ async fn crash_run(name: &str, url: String, backend: Arc<dyn Backend>) {
             ms: 10 + dice.below(30),
         })
         .collect();
-    let ids = client.submit_many(kill_logged, params).await.expect("submit");
+    let ids = client
+        .submit_many(kill_logged, params)
+        .await
+        .expect("submit");
     assert_eq!(ids.len(), TASKS);
 
     let mut fleet = Fleet {
@@ -258,7 +264,10 @@ async fn crash_run(name: &str, url: String, backend: Arc<dyn Backend>) {
         let attempts: HashSet<u32> = runs.iter().map(|r| r.attempt).collect();
         assert_eq!(attempts.len(), runs.len(), "task {id} ran an attempt twice");
         let last = runs.iter().map(|r| r.attempt).max().unwrap_or_default();
-        assert_eq!(record.attempt, last, "task {id}: the record is the last run");
+        assert_eq!(
+            record.attempt, last,
+            "task {id}: the record is the last run"
+        );
         if runs.len() > 1 {
             duplicated += 1;
             for run in runs.iter().filter(|r| r.attempt != last) {
