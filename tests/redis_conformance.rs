@@ -49,46 +49,10 @@ async fn fresh(url: &str) -> RedisBackend {
         .expect("connect to Redis")
 }
 
-macro_rules! redis_conformance {
-    ($($test:ident),*) => {
-        mod redis {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(url) = redis_url() else { return };
-                    let backend: Arc<dyn Backend> = Arc::new(fresh(&url).await);
-                    taskq_core::conformance::$test(backend).await;
-                }
-            )*
-        }
-    };
-}
-
-// `conformance_suite!` cannot skip without a server, so the rules are
-// listed here: keep this list equal to the one in that macro.
-redis_conformance!(
-    claim_order,
-    claim_respects_limit,
-    eta_is_respected,
-    pause_and_resume,
-    cancel_pending,
-    cancel_running,
-    heartbeat_reports_lost_leases,
-    reorder,
-    reorder_without_gap,
-    reorder_across_priorities,
-    settle_outcomes,
-    fencing_rejects_stale_attempts,
-    rescue_expired_leases,
-    release_returns_without_spending_attempt,
-    retry_terminal_tasks,
-    purge,
-    list_filters_and_pages,
-    concurrent_claims_are_exclusive,
-    enqueue_rejects_duplicate_ids,
-    records_round_trip
-);
+taskq_core::conformance_suite!(redis, || async {
+    let url = redis_url()?;
+    Some(Arc::new(fresh(&url).await) as Arc<dyn Backend>)
+});
 
 fn claim_request<'a>(queue: &'a str, worker: &'a str) -> ClaimRequest<'a> {
     ClaimRequest {
