@@ -4,7 +4,11 @@
 //! ```text
 //! cargo bench --bench throughput                 # every embedded backend
 //! cargo bench --bench throughput -- sqlite -n 100000
+//! TASKQ_BENCH_REDIS_URL=redis://127.0.0.1:6379 \
+//!   cargo bench --features redis --bench throughput -- redis
 //! ```
+//!
+//! Redis runs under a fresh key prefix whose keys are deleted at the end.
 //!
 //! For each backend: the submit rate (batches of 1,000), the burn-down of
 //! N no-op tasks by one worker (records kept, every outcome stored), and the
@@ -59,7 +63,7 @@ fn settings() -> Settings {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
-            "memory" | "sqlite" => settings.backends.push(arg),
+            "memory" | "sqlite" | "redis" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
         }
     }
@@ -72,6 +76,7 @@ fn settings() -> Settings {
 async fn backend(name: &str) -> Arc<dyn Backend> {
     match name {
         "memory" => Arc::new(taskq::MemoryBackend::new()),
+        "redis" => redis_backend().await,
         _ => {
             let path = std::env::temp_dir().join(format!("taskq-bench-{}.db", std::process::id()));
             for suffix in ["", "-wal", "-shm"] {
@@ -81,6 +86,32 @@ async fn backend(name: &str) -> Arc<dyn Backend> {
             Arc::new(taskq::SqlBackend::connect(&url).await.expect("sqlite"))
         }
     }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_backend() -> Arc<dyn Backend> {
+    let url = std::env::var("TASKQ_BENCH_REDIS_URL")
+        .or_else(|_| std::env::var("TASKQ_TEST_REDIS_URL"))
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut config = taskq::RedisConfig::new(url);
+    config.prefix = format!(
+        "taskq-bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    );
+    config.delete_keys_on_drop = true;
+    Arc::new(
+        taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("redis"),
+    )
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_backend() -> Arc<dyn Backend> {
+    panic!("the redis benchmark needs `--features redis`")
 }
 
 async fn burn_down(name: &str, n: usize) {
