@@ -3,8 +3,18 @@
 //! implements taskq's [`Broker`](taskq_core::Broker) (delivery) and
 //! [`Store`](taskq_core::Store) (records) on them.
 //!
-//! SQLite is the default (feature `sqlite`); the SQL is built with
-//! sea-query so PostgreSQL and MySQL can follow.
+//! SQLite is the default (feature `sqlite`); PostgreSQL (feature
+//! `postgres`) and MySQL 8 / MariaDB 10.6+ (feature `mysql`) run the same
+//! entities and migrations. The SQL is built with sea-query; where the
+//! dialects differ:
+//! - claims lock the due rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL
+//!   and MySQL, so concurrent claimers pass each other's rows; on MySQL
+//!   (no `UPDATE … RETURNING`, no subquery on the updated table) a claim is
+//!   a short `READ COMMITTED` transaction: lock, update by id, read back;
+//! - settlements and heartbeats are one statement per batch on SQLite and
+//!   PostgreSQL, one per row (in one transaction) on MySQL;
+//! - on MySQL times are `DATETIME(6)` (UTC) and the partial indexes index
+//!   every row.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), taskq_core::Error> {
@@ -23,7 +33,8 @@
 //!   heartbeat, release, cancel, retry, reorder, pause, rescue).
 //! - `store.rs`: the `Store` implementation (get, list, progress, purge,
 //!   queue stats).
-//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat).
+//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
+//!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
 //! - `examples/sqlite_throughput.rs`: the backend alone under a worker's
 //!   load (claim and settle batches), for profiling.
