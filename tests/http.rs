@@ -1,6 +1,7 @@
 //! The HTTP routes, called through the router with `tower::ServiceExt::oneshot`
 //! (no socket), on every embedded backend: `cargo test --features http --test
-//! http memory::` or `sqlite::` runs one. Every endpoint and every error
+//! http memory::` (or `sqlite::`, `postgres::`, `mysql::`) runs one;
+//! the servers are read from `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL`. Every endpoint and every error
 //! status (400, 401, 404, 405, 409, 413, 422) is exercised.
 
 use std::sync::Arc;
@@ -333,9 +334,11 @@ async fn list_filters_and_paginates_like_the_seeds(backend: Arc<dyn Backend>) {
     assert_eq!(page["total"], 1);
     let (_, page) = get(&app, "/api/tasks?created_after=2999-01-01T00:00:00Z").await;
     assert_eq!(page["total"], 0);
+    // Bounds before 2038: MySQL stores TIMESTAMP, and a bound past its range
+    // matches nothing there (a backend limit, not the route's).
     let (_, page) = get(
         &app,
-        "/api/tasks?created_before=2999-01-01T00:00:00%2B00:00&created_after=2000-01-01T00:00:00Z",
+        "/api/tasks?created_before=2037-01-01T00:00:00%2B00:00&created_after=2000-01-01T00:00:00Z",
     )
     .await;
     assert_eq!(page["total"], 6);
@@ -512,8 +515,9 @@ async fn purge_deletes_ended_tasks_by_state_and_age(backend: Arc<dyn Backend>) {
     assert_eq!(body["deleted"], 0);
     let (status, body) = post(
         &app,
+        // Before 2038: MySQL TIMESTAMP bounds (see the list test).
         "/api/tasks/purge",
-        json!({ "states": ["CANCELLED"], "before": "2999-01-01T00:00:00Z" }),
+        json!({ "states": ["CANCELLED"], "before": "2037-01-01T00:00:00Z" }),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -836,6 +840,46 @@ async fn junk_input_never_breaks_a_route(backend: Arc<dyn Backend>) {
     }
 }
 
+async fn dashboard_page_and_assets_are_served_without_data(backend: Arc<dyn Backend>) {
+    let app = app(&client_for(backend));
+    for (uri, content_type, marker) in [
+        ("/dashboard", "text/html", "<script src=\"dashboard.js\""),
+        ("/dashboard.js", "text/javascript", "textContent"),
+        ("/dashboard.css", "text/css", "--finished: #28a745"),
+    ] {
+        // No token: the page asks for it and holds no task data itself.
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let headers = response.headers().clone();
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type)
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains(marker), "{uri} contains {marker}");
+    }
+    // The script never parses data as HTML.
+    let request = Request::get("/dashboard.js").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let script = response.into_body().collect().await.unwrap().to_bytes();
+    let script = String::from_utf8(script.to_vec()).unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!script.contains(sink), "dashboard.js uses {sink}");
+    }
+}
+
 /// The routes also serve a registry built by hand (hosts without the macro).
 async fn an_explicit_registry_limits_the_task_types(backend: Arc<dyn Backend>) {
     let registry = Registry::from_inventory().expect("registry");
@@ -870,6 +914,7 @@ macro_rules! http_suite {
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,
                 junk_input_never_breaks_a_route,
+                dashboard_page_and_assets_are_served_without_data,
                 an_explicit_registry_limits_the_task_types);
         }
     };
@@ -878,25 +923,116 @@ macro_rules! http_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
                 let factory = $factory;
-                let backend: Arc<dyn Backend> = factory().await;
-                super::$test(backend).await;
+                // `None`: the backend's server is not configured (skipped).
+                let Some(backend) = factory().await else { return };
+                super::$test(backend as Arc<dyn Backend>).await;
             }
         )*
     };
 }
 
-http_suite!(memory, || async { Arc::new(taskq::MemoryBackend::new()) });
-
-http_suite!(sqlite, || async {
-    let path = std::env::temp_dir().join(format!(
-        "taskq-http-test-{}-{}.db",
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
         std::process::id(),
         UNIQUE.fetch_add(1, Ordering::Relaxed)
-    ));
+    )
+}
+
+http_suite!(memory, || async {
+    Some(Arc::new(taskq::MemoryBackend::new()))
+});
+
+http_suite!(sqlite, || async {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("taskq-http-test")));
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    Arc::new(
+    Some(Arc::new(
         taskq::SqlBackend::connect(&url)
             .await
             .expect("sqlite backend"),
-    )
+    ))
+});
+
+/// Seconds since the epoch: server-side test schemas are named
+/// `taskq_test_<secs>_…` so taskq-sea's tests drop them once they are old.
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh schema on `TASKQ_TEST_POSTGRES_URL`'s server, as a URL whose
+/// connections use it; `None` when the variable is unset.
+#[cfg(feature = "postgres")]
+async fn postgres_url() -> Option<String> {
+    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
+    let Ok(url) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let schema = format!("taskq_test_{}_{}", epoch_secs(), unique("http"));
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to PostgreSQL");
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!("CREATE SCHEMA \"{schema}\""),
+    ))
+    .await
+    .expect("create schema");
+    db.close().await.expect("close");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
+#[cfg(feature = "postgres")]
+http_suite!(postgres, || async {
+    let url = postgres_url().await?;
+    Some(Arc::new(
+        taskq::SqlBackend::connect(&url)
+            .await
+            .expect("postgres backend"),
+    ))
+});
+
+/// A fresh database on `TASKQ_TEST_MYSQL_URL`'s server, as a URL that uses
+/// it; `None` when the variable is unset.
+#[cfg(feature = "mysql")]
+async fn mysql_url() -> Option<String> {
+    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
+    let Ok(url) = std::env::var("TASKQ_TEST_MYSQL_URL") else {
+        eprintln!("skipped: TASKQ_TEST_MYSQL_URL is not set");
+        return None;
+    };
+    let name = format!("taskq_test_{}_{}", epoch_secs(), unique("http"));
+    let db = Database::connect(&url).await.expect("connect to MySQL");
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!("CREATE DATABASE `{name}`"),
+    ))
+    .await
+    .expect("create database");
+    db.close().await.expect("close");
+    // `mysql://user@host:port/db?query`: replace the database.
+    let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let host_end = base
+        .match_indices('/')
+        .nth(2)
+        .map_or(base.len(), |(i, _)| i);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Some(format!("{}/{name}{query}", &base[..host_end]))
+}
+
+#[cfg(feature = "mysql")]
+http_suite!(mysql, || async {
+    let url = mysql_url().await?;
+    Some(Arc::new(
+        taskq::SqlBackend::connect(&url)
+            .await
+            .expect("mysql backend"),
+    ))
 });

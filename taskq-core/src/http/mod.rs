@@ -42,6 +42,7 @@
 //! | GET | `dashboard` | the dashboard page (no auth; it asks for the token) |
 
 pub mod auth;
+mod dashboard;
 pub mod errors;
 mod metrics;
 mod openapi;
@@ -102,7 +103,11 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/purge", post(queues::purge))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
-    let open = Router::new().route("/api/openapi.json", get(openapi::serve));
+    let open = Router::new()
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style));
     guarded
         .merge(open)
         .fallback(errors::no_route)
