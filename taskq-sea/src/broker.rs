@@ -75,6 +75,7 @@ impl Broker for SeaBackend {
                 });
             }
         }
+        self.notify_others(&txn).await?;
         txn.commit().await.map_err(db_err)?;
         self.notify();
         Ok(())
@@ -301,6 +302,7 @@ impl Broker for SeaBackend {
                         .add(state_is(state)),
                 );
             if let Some(record) = self.update_returning(self.db(), id, update).await? {
+                self.wake_others().await;
                 self.notify();
                 return Ok(record);
             }
@@ -421,6 +423,7 @@ impl Broker for SeaBackend {
                 .and_where(Expr::col(queue::Column::Name).eq(queue))
                 .to_owned();
             self.db().execute(&statement).await.map_err(db_err)?;
+            self.wake_others().await;
             self.notify();
         }
         Ok(())
@@ -750,6 +753,14 @@ where
 }
 
 impl SeaBackend {
+    /// [`SeaBackend::notify_others`] after a change that already
+    /// committed: a failure only delays other processes until they poll.
+    async fn wake_others(&self) {
+        if let Err(err) = self.notify_others(self.db()).await {
+            tracing::warn!(error = %err, "could not notify other workers");
+        }
+    }
+
     /// The current state of a task, or [`Error::NotFound`].
     async fn state_of(&self, id: TaskId) -> Result<TaskState, Error> {
         let state: Option<String> = task::Entity::find_by_id(id)
