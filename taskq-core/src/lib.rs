@@ -10,6 +10,7 @@
 //! - [`memory`]: the in-process backend.
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
+//! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
 //! - [`maintenance`]: rescuer and pruner, run by every worker.
 //! - `conformance` (feature `conformance`): the suite every backend passes.
 //!
@@ -21,6 +22,8 @@ pub mod client;
 pub mod conformance;
 pub mod context;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod maintenance;
 pub mod memory;
 pub mod registry;
