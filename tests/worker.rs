@@ -861,3 +861,18 @@ worker_suite!(mysql, || async {
             .expect("mysql backend"),
     ))
 });
+
+/// Given alone, `soft_timeout` is checked against the default hard timeout
+/// at compile time (`tests/ui/fail/option_conflicts.rs`) and keeps it.
+#[long_task(soft_timeout = 30)]
+async fn soft_only(_p: ()) -> Result<(), TaskError> {
+    Ok(())
+}
+
+#[test]
+fn soft_timeout_alone_keeps_the_default_hard_timeout() {
+    let registry = taskq::Registry::from_inventory().unwrap();
+    let options = &registry.get("soft_only").unwrap().options;
+    assert_eq!(options.soft_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(options.timeout, taskq::TaskOptions::DEFAULT.timeout);
+}
