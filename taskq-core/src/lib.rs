@@ -11,6 +11,7 @@
 //! - `redis` (feature `redis`): the Redis backend (fred).
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
+//! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
 //! - [`maintenance`]: rescuer and pruner, run by every worker.
 //! - `conformance` (feature `conformance`): the suite every backend passes.
 //!
@@ -22,6 +23,8 @@ pub mod client;
 pub mod conformance;
 pub mod context;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod maintenance;
 pub mod memory;
 #[cfg(feature = "redis")]
