@@ -279,3 +279,37 @@ async fn keys_matching(url: &str, pattern: &str) -> Vec<String> {
     let _ = client.quit().await;
     found
 }
+
+/// An id that exists in one queue cannot be enqueued again in another;
+/// the failed batch leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_duplicate_id_across_queues_changes_nothing() {
+    let Some(url) = redis_url() else { return };
+    let backend = fresh(&url).await;
+    let first = record("t", "a", 5, Utc::now());
+    backend.enqueue(vec![first.clone()]).await.expect("enqueue");
+    let mut copy = first.clone();
+    copy.queue = "b".into();
+    let fresh_task = record("t", "b", 5, Utc::now());
+    assert!(matches!(
+        backend.enqueue(vec![fresh_task.clone(), copy]).await,
+        Err(taskq::Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        backend.get(first.id).await.expect("get").map(|r| r.queue),
+        Some("a".to_owned())
+    );
+    assert!(backend.get(fresh_task.id).await.expect("get").is_none());
+    assert!(
+        backend
+            .claim(claim_request("b", "w"))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // The fresh task's id was not used up by the failed batch.
+    backend
+        .enqueue(vec![fresh_task.clone()])
+        .await
+        .expect("enqueue again");
+}

@@ -100,48 +100,59 @@ impl Broker for RedisBackend {
             .collect();
         let groups = by_queue(&queues);
         let client = self.pool.next();
-        if groups.len() > 1 {
-            // Scripts are atomic per queue; check every id up front so a
-            // duplicate fails the whole batch before anything is written.
-            let pipeline = client.pipeline();
-            for task in &tasks {
-                let _: () = pipeline
-                    .exists(self.keys.task_queue(task.id))
-                    .await
-                    .map_err(Error::backend)?;
-            }
-            for (task, reply) in tasks.iter().zip(pipeline.try_all::<i64>().await) {
-                if reply.map_err(Error::backend)? > 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "task id {} already exists",
-                        task.id
-                    )));
-                }
-            }
-        }
-        // The index first: a record is never without it, even if this
-        // process dies between the two steps.
+        // The index first, claimed with `SET NX`: an id any queue already
+        // has fails the whole batch before a record is written (scripts are
+        // atomic per queue only), and a record is never without its index
+        // entry, even if this process dies between the two steps.
         let pipeline = client.pipeline();
-        for (queue, _) in &groups {
-            let _: () = pipeline
-                .sadd(self.keys.queues(), queue.as_ref())
-                .await
-                .map_err(Error::backend)?;
-        }
         for task in &tasks {
             let _: () = pipeline
                 .set(
                     self.keys.task_queue(task.id),
                     task.queue.as_str(),
                     None,
-                    None,
-                    false,
+                    Some(SetOptions::NX),
+                    true,
                 )
                 .await
                 .map_err(Error::backend)?;
         }
-        for reply in pipeline.try_all::<Value>().await {
+        for (queue, _) in &groups {
+            let _: () = pipeline
+                .sadd(self.keys.queues(), queue.as_ref())
+                .await
+                .map_err(Error::backend)?;
+        }
+        let mut replies = pipeline.try_all::<Value>().await.into_iter();
+        let mut existing = None;
+        let mut claimed = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let reply = replies
+                .next()
+                .ok_or_else(|| Error::backend("enqueue: short pipeline reply"))?;
+            match reply.map_err(Error::backend)? {
+                Value::Null => claimed.push(task.id),
+                _ => existing = existing.or(Some(task.id)),
+            }
+        }
+        for reply in replies {
             reply.map_err(Error::backend)?;
+        }
+        if let Some(id) = existing {
+            // Undo this call's index entries; the batch changes nothing.
+            let pipeline = client.pipeline();
+            for id in &claimed {
+                let _: () = pipeline
+                    .del(self.keys.task_queue(*id))
+                    .await
+                    .map_err(Error::backend)?;
+            }
+            for reply in pipeline.try_all::<Value>().await {
+                reply.map_err(Error::backend)?;
+            }
+            return Err(Error::InvalidArgument(format!(
+                "task id {id} already exists"
+            )));
         }
         let now = micros(Utc::now());
         for (queue, positions) in groups {
