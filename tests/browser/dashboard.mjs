@@ -7,7 +7,8 @@
 // Scenario: submit a task through the schema-generated form and watch its
 // progress bar until FINISHED; cancel a slow running task; pause a queue,
 // reorder two pending tasks, resume; check that markup in params and
-// results renders as text (XSS); a 422 from the form names the field.
+// results renders as text (XSS); a 422 from the form names the field;
+// create a schedule, disable, enable and run it.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -136,6 +137,32 @@ try {
   assert.equal(await page.textContent('#detail dd[data-field="result"] pre'), JSON.stringify('hello, ' + payload, null, 2));
   assert.equal(await page.locator('main img, main script').count(), 0, 'no element was created from data');
   assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected code ran');
+
+  step('create a schedule from the form, disable, enable and run it');
+  await page.fill('#schedule-name', 'browser-hourly');
+  await page.selectOption('#schedule-type', 'greet');
+  await page.selectOption('#schedule-kind', 'interval');
+  await page.fill('#schedule-when', '3600');
+  await page.fill('#schedule-params', '{"name": "from a schedule"}');
+  await page.click('#schedule-button');
+  await page.locator('#schedule-result.ok').waitFor(WAIT);
+  const scheduleRow = page.locator('#schedules tr[data-name="browser-hourly"]');
+  await scheduleRow.locator('button.disable').click();
+  await scheduleRow.locator('button.enable').waitFor(WAIT);
+  assert.equal((await apiGet('/schedules/browser-hourly')).enabled, false);
+  await scheduleRow.locator('button.enable').click();
+  await scheduleRow.locator('button.disable').waitFor(WAIT);
+  await scheduleRow.locator('button.run').click();
+  const fromSchedule = await (async () => {
+    for (let i = 0; i < 60; i++) {
+      const found = (await apiGet('/tasks?task_type=greet')).tasks.find((t) => t.params.name === 'from a schedule');
+      if (found) return found;
+      await page.waitForTimeout(250);
+    }
+    return null;
+  })();
+  assert.ok(fromSchedule, 'run now submitted the schedule\'s task');
+  await waitForState(fromSchedule.id, 'FINISHED');
 
   assert.deepEqual(problems, [], 'no errors in the page');
   console.log('browser test passed');

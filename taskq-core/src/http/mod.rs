@@ -17,7 +17,7 @@
 //! - [`auth`]: [`Auth`], the mandatory choice of who may call the API.
 //! - [`errors`]: [`ApiError`], the JSON error body, and extractors that turn
 //!   every malformed request into one.
-//! - `task_types`, `tasks`, `queues`: one module per resource.
+//! - `task_types`, `tasks`, `queues`, `schedules`: one module per resource.
 //! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`).
 //! - `metrics`: Prometheus text (`GET metrics`).
 //! - `dashboard`: the embedded page (`GET dashboard`).
@@ -37,6 +37,9 @@
 //! | GET | `api/queues` | counts and pause flags per queue |
 //! | POST | `api/queues/{queue}/pause` / `resume` | stop / restart claiming |
 //! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
+//! | GET / POST | `api/schedules` | list (`page`, `page_size`) / create (`once`, `interval`, `cron`) |
+//! | GET / PUT / DELETE | `api/schedules/{name}` | one schedule / replace its definition / delete it |
+//! | POST | `api/schedules/{name}/enable` / `disable` / `run` | steer it; `run` submits its task now |
 //! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth) |
 //! | GET | `metrics` | Prometheus text |
 //! | GET | `dashboard` | the dashboard page (no auth; it asks for the token) |
@@ -47,6 +50,7 @@ pub mod errors;
 mod metrics;
 mod openapi;
 mod queues;
+mod schedules;
 mod task_types;
 mod tasks;
 
@@ -101,6 +105,16 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/pause", post(queues::pause))
         .route("/api/queues/{queue}/resume", post(queues::resume))
         .route("/api/queues/{queue}/purge", post(queues::purge))
+        .route("/api/schedules", get(schedules::list).post(schedules::create))
+        .route(
+            "/api/schedules/{name}",
+            get(schedules::detail)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
+        .route("/api/schedules/{name}/enable", post(schedules::enable))
+        .route("/api/schedules/{name}/disable", post(schedules::disable))
+        .route("/api/schedules/{name}/run", post(schedules::run_now))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
     let open = Router::new()

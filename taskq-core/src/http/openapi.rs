@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{errors, queues, task_types, tasks};
+use super::{errors, queues, schedules, task_types, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,8 @@ use super::{errors, queues, task_types, tasks};
         tasks::submit, tasks::list, tasks::detail, tasks::cancel, tasks::retry,
         tasks::reorder, tasks::purge,
         queues::list, queues::pause, queues::resume, queues::purge,
+        schedules::list, schedules::create, schedules::detail, schedules::update,
+        schedules::enable, schedules::disable, schedules::run_now, schedules::delete,
         super::metrics::metrics,
     ),
     components(schemas(
@@ -24,6 +26,8 @@ use super::{errors, queues, task_types, tasks};
         task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         queues::QueuePurgeResult,
+        schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,
+        schedules::ScheduleList,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

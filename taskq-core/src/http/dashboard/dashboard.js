@@ -154,6 +154,68 @@ function summary(params) {
   return text && text.length > 60 ? text.slice(0, 57) + '…' : String(text);
 }
 
+// ---- schedules -------------------------------------------------------------
+
+function timing(s) {
+  if (s.kind === 'interval') return 'every ' + s.every + ' s';
+  if (s.kind === 'cron') return 'cron ' + s.expression + ' (' + s.time_zone + ')';
+  if (s.kind === 'once') return 'once at ' + when(s.at);
+  return String(s.kind);
+}
+
+async function loadSchedules() {
+  const page = await api('GET', '/schedules?page_size=100');
+  const path = (s, action) => '/schedules/' + encodeURIComponent(s.name) + (action ? '/' + action : '');
+  $('schedules').tBodies[0].replaceChildren(...page.schedules.map((s) => el('tr', { dataset: { name: s.name } },
+    el('td', {}, s.name), el('td', {}, s.task_type), el('td', {}, timing(s)),
+    el('td', {}, s.next_run_at ? when(s.next_run_at) : '—'), el('td', {}, s.run_count),
+    el('td', { className: s.enabled ? 'ok' : 'error' }, s.enabled ? 'enabled' : 'disabled'),
+    el('td', {},
+      s.enabled
+        ? actionButton('disable', () => api('POST', path(s, 'disable')), { className: 'disable' })
+        : actionButton('enable', () => api('POST', path(s, 'enable')), { className: 'enable' }),
+      ' ', actionButton('run now', () => api('POST', path(s, 'run')), { className: 'run' }),
+      ' ', actionButton('delete', () => {
+        if (!confirm('Delete schedule ' + s.name + '?')) return Promise.resolve();
+        return api('DELETE', path(s));
+      }, { className: 'delete' })))));
+}
+
+async function createSchedule(event) {
+  event.preventDefault();
+  const result = $('schedule-result');
+  result.className = '';
+  result.textContent = 'creating…';
+  const kind = $('schedule-kind').value;
+  const whenText = $('schedule-when').value.trim();
+  const body = { name: $('schedule-name').value.trim(), task_type: $('schedule-type').value, kind };
+  try {
+    body.params = JSON.parse($('schedule-params').value.trim() || '{}');
+  } catch (err) {
+    result.className = 'error';
+    result.textContent = 'params: not valid JSON (' + err.message + ')';
+    return;
+  }
+  if (kind === 'interval') body.every = Number(whenText);
+  else if (kind === 'cron') body.expression = whenText;
+  else {
+    // Accept anything Date parses (local time without a zone), send RFC 3339.
+    const at = new Date(whenText);
+    body.at = isNaN(at) ? whenText : at.toISOString();
+  }
+  if (kind === 'cron' && $('schedule-tz').value.trim()) body.time_zone = $('schedule-tz').value.trim();
+  try {
+    const schedule = await api('POST', '/schedules', body);
+    result.className = 'ok';
+    result.textContent = 'Created schedule ' + schedule.name;
+    refresh();
+  } catch (err) {
+    result.className = 'error';
+    const field = err.details && err.details.field;
+    result.textContent = err.message + (field ? ' (field: ' + field + ')' : '');
+  }
+}
+
 // ---- tasks -----------------------------------------------------------------
 
 async function loadTasks() {
@@ -219,6 +281,7 @@ async function loadTypes() {
   state.types = await api('GET', '/task-types');
   const select = $('submit-type');
   select.replaceChildren(...state.types.map((t) => el('option', { value: t.name }, t.name)));
+  $('schedule-type').replaceChildren(...state.types.map((t) => el('option', { value: t.name }, t.name)));
   $('filter-type').replaceChildren(el('option', { value: '' }, 'any'),
     ...state.types.map((t) => el('option', { value: t.name }, t.name)));
   renderParamsForm();
@@ -341,7 +404,7 @@ async function submitTask(event) {
 
 async function refresh() {
   try {
-    await Promise.all([loadQueues(), loadTasks(), loadDetail()]);
+    await Promise.all([loadQueues(), loadTasks(), loadDetail(), loadSchedules()]);
     await loadPending();
     setStatus('updated ' + new Date().toLocaleTimeString(), false, false);
   } catch (err) {
@@ -369,6 +432,7 @@ async function start() {
   });
   $('submit-type').addEventListener('change', renderParamsForm);
   $('submit-form').addEventListener('submit', submitTask);
+  $('schedule-form').addEventListener('submit', createSchedule);
   for (const id of ['filter-state', 'filter-type']) $(id).addEventListener('change', () => { state.page = 1; refresh(); });
   $('filter-queue').addEventListener('input', () => { state.page = 1; refresh(); });
   $('filters').addEventListener('submit', (event) => event.preventDefault());
