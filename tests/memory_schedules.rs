@@ -1,0 +1,144 @@
+//! Schedules on the in-memory backend: the client API end to end, a
+//! worker firing a schedule, and three schedulers sharing one store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use taskq::{Backend, Client, Error, MemoryBackend, ScheduleDef};
+use taskq_core::conformance::{SCHEDULED_TASK, schedule_client, schedule_three_schedulers};
+
+fn memory() -> Arc<dyn Backend> {
+    Arc::new(MemoryBackend::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_schedule_three_schedulers_fire_each_tick_once() {
+    let backend = memory();
+    let (ticks, tasks) =
+        schedule_three_schedulers([backend.clone(), backend.clone(), backend], 60).await;
+    eprintln!("memory: three schedulers, {ticks} ticks, {tasks} tasks");
+}
+
+fn client() -> Client {
+    schedule_client(memory())
+}
+
+#[tokio::test]
+async fn memory_schedule_bad_input_is_a_typed_error_and_stores_nothing() {
+    let client = client();
+    let task = SCHEDULED_TASK.name;
+    let cases = [
+        ScheduleDef::cron("a", task, "not a cron"),
+        ScheduleDef::cron_in("a", task, "0 * * * *", "Nowhere/Atlantis"),
+        ScheduleDef::interval("a", task, Duration::ZERO),
+        ScheduleDef::interval("a", "no_such_task", Duration::from_secs(5)),
+    ];
+    let errors: Vec<Error> = {
+        let mut errors = Vec::new();
+        for def in cases {
+            errors.push(client.create_schedule(def).await.expect_err("invalid"));
+        }
+        errors
+    };
+    assert!(matches!(&errors[0], Error::InvalidCron { expression, .. } if expression == "not a cron"));
+    assert!(matches!(&errors[1], Error::UnknownTimeZone(zone) if zone == "Nowhere/Atlantis"));
+    assert!(matches!(&errors[2], Error::InvalidSchedule { message, .. } if message.contains("zero")));
+    assert!(matches!(&errors[3], Error::UnknownTaskType(name) if name == "no_such_task"));
+    let page = client.list_schedules(Default::default()).await.unwrap();
+    assert_eq!(page.total, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn memory_schedule_client_lifecycle() {
+    let client = client();
+    let task = SCHEDULED_TASK.name;
+    let created = client
+        .create_schedule(
+            ScheduleDef::interval("tick", task, Duration::from_secs(60))
+                .params(serde_json::json!({ "n": 1 })),
+        )
+        .await
+        .unwrap();
+    assert!(created.next_run_at.is_some());
+    assert!(matches!(
+        client
+            .create_schedule(ScheduleDef::interval("tick", task, Duration::from_secs(5)))
+            .await,
+        Err(Error::ScheduleExists(_))
+    ));
+
+    let disabled = client.disable_schedule("tick").await.unwrap();
+    assert!(!disabled.def.enabled);
+    assert_eq!(disabled.next_run_at, None);
+    let enabled = client.enable_schedule("tick").await.unwrap();
+    assert!(enabled.next_run_at.is_some());
+
+    // An edit that changes the timing recomputes the next run.
+    let updated = client
+        .update_schedule(ScheduleDef::cron("tick", task, "0 0 1 1 *"))
+        .await
+        .unwrap();
+    let next = updated.next_run_at.unwrap();
+    assert_eq!(next.format("%m-%d %H:%M").to_string(), "01-01 00:00");
+
+    let id = client.run_schedule_now("tick").await.unwrap();
+    let record = client.get(id).await.unwrap();
+    assert_eq!(record.task_type, task);
+
+    // Upsert: unchanged is left alone, changed is written.
+    let def = client.get_schedule("tick").await.unwrap().def;
+    assert!(!client.upsert_schedule(def.clone()).await.unwrap());
+    assert!(
+        client
+            .upsert_schedule(def.description("changed"))
+            .await
+            .unwrap()
+    );
+
+    client.delete_schedule("tick").await.unwrap();
+    assert!(matches!(
+        client.delete_schedule("tick").await,
+        Err(Error::ScheduleNotFound(_))
+    ));
+    assert!(matches!(
+        client.get_schedule("tick").await,
+        Err(Error::ScheduleNotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn memory_schedule_worker_fires_a_one_off_and_an_edit_takes_effect() {
+    let client = client();
+    let worker = taskq::Worker::builder(&client)
+        .queue("default", 2)
+        .build()
+        .unwrap();
+    let shutdown = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    // Created after the worker's scheduler went to sleep: the edit wakes it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    client
+        .create_schedule(
+            ScheduleDef::once("soon", SCHEDULED_TASK.name, at)
+                .params(serde_json::json!({ "hello": "world" })),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let schedule = loop {
+        let schedule = client.get_schedule("soon").await.unwrap();
+        if let Some(id) = schedule.last_task_id {
+            let record = client.get(id).await.unwrap();
+            if record.state.is_terminal() {
+                assert_eq!(record.result, Some(serde_json::json!({ "hello": "world" })));
+                break schedule;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "one-off did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((schedule.run_count, schedule.next_run_at), (1, None));
+    shutdown.shutdown();
+    run.await.unwrap().unwrap();
+}
