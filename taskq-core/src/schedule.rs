@@ -273,6 +273,12 @@ impl ScheduleDef {
                         message: "interval must not be zero".into(),
                     });
                 }
+                if every.subsec_nanos() % 1_000_000 != 0 {
+                    return Err(Error::InvalidSchedule {
+                        name: self.name.clone(),
+                        message: "interval must be a whole number of milliseconds".into(),
+                    });
+                }
                 if *every < MIN_INTERVAL {
                     return Err(Error::InvalidSchedule {
                         name: self.name.clone(),

@@ -39,6 +39,7 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SeaBackend {
     db: DatabaseConnection,
     signal: Arc<Notify>,
+    schedule_signal: Arc<Notify>,
 }
 
 impl SeaBackend {
@@ -80,6 +81,7 @@ impl SeaBackend {
         SeaBackend {
             db,
             signal: Arc::new(Notify::new()),
+            schedule_signal: Arc::new(Notify::new()),
         }
     }
 
@@ -113,6 +115,11 @@ impl SeaBackend {
 
     pub(crate) fn signal(&self) -> Arc<Notify> {
         self.signal.clone()
+    }
+
+    /// Wakes this process's sleeping schedulers (a schedule was written).
+    pub(crate) fn schedule_signal(&self) -> Arc<Notify> {
+        self.schedule_signal.clone()
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write
