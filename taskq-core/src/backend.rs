@@ -298,12 +298,19 @@ pub trait ScheduleStore: Send + Sync + 'static {
     /// The earliest `next_run_at` of the enabled schedules.
     async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
 
-    /// Applies a firing if the schedule still waits for
-    /// `expected_next_run_at` (see the rules); returns whether it did.
-    /// When it did, `next_run_at` is the firing's, `run_count` grew by the
-    /// number of tasks, and, if there are tasks, `last_run_at` is
-    /// `fired_at` and `last_task_id` the last task's id.
-    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error>;
+    /// Applies each firing whose schedule still waits for its
+    /// `expected_next_run_at` (see the rules), all in one atomic step (one
+    /// transaction: a tick with several due schedules costs one durable
+    /// commit). Returns, per firing in order, whether it applied. An
+    /// applied firing sets `next_run_at` to the firing's, adds its task
+    /// count to `run_count`, stores its tasks and, if there are any, sets
+    /// `last_run_at` to `fired_at` and `last_task_id` to the last task's id.
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error>;
+
+    /// [`ScheduleStore::fire_schedules`] for one firing.
+    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error> {
+        Ok(self.fire_schedules(vec![firing]).await?.first() == Some(&true))
+    }
 
     /// A signal fired when this process created or edited a schedule, so
     /// a sleeping scheduler looks again.

@@ -978,6 +978,37 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     assert!(!backend.fire_schedule(firing(&ghost, None, 1)).await.expect("fire"));
 }
 
+/// A batch of firings applies each one that is current, and only those.
+pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backend>) {
+    let t0 = now();
+    let fresh = stored_schedule("fresh", Some(t0 - secs(2)));
+    let stale = stored_schedule("stale", Some(t0 - secs(2)));
+    for s in [&fresh, &stale] {
+        backend.create_schedule(s.clone()).await.expect("create");
+    }
+    assert!(
+        backend
+            .fire_schedule(firing(&stale, Some(t0 + secs(58)), 1))
+            .await
+            .expect("fire")
+    );
+    let batch = vec![
+        firing(&fresh, Some(t0 + secs(58)), 2),
+        firing(&stale, Some(t0 + secs(58)), 1),
+    ];
+    let fresh_ids = ids(&batch[0].tasks);
+    let stale_id = batch[1].tasks[0].id;
+    let applied = backend.fire_schedules(batch).await.expect("fire");
+    assert_eq!(applied, [true, false]);
+    for id in fresh_ids {
+        assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
+    }
+    assert!(backend.get(stale_id).await.expect("get").is_none());
+    let got = backend.get_schedule("fresh").await.expect("get").expect("exists");
+    assert_eq!(got.run_count, 2);
+    assert!(backend.fire_schedules(Vec::new()).await.expect("fire").is_empty());
+}
+
 /// Of many concurrent firings of one tick, exactly one applies.
 pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
     let schedule = stored_schedule("race", Some(now() - secs(1)));
@@ -1136,7 +1167,8 @@ macro_rules! conformance_suite {
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
                 records_round_trip, schedule_crud, schedule_due_index,
-                schedule_fire_is_compare_and_set, schedule_concurrent_firings_fire_once,
+                schedule_fire_is_compare_and_set, schedule_fire_batch_applies_current_firings,
+                schedule_concurrent_firings_fire_once,
                 schedule_round_trip);
         }
     };

@@ -699,40 +699,52 @@ impl ScheduleStore for MemoryBackend {
         Ok(self.lock().due_schedules.first().map(|(at, _)| *at))
     }
 
-    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error> {
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
         let now = Utc::now();
-        let submitted = !firing.tasks.is_empty();
-        {
+        let mut submitted = false;
+        let applied = {
             let mut state = self.lock();
-            let Some(stored) = state.schedules.get(&firing.name) else {
-                return Ok(false);
-            };
-            if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at) {
-                return Ok(false);
+            let mut ids = HashSet::new();
+            for task in firings.iter().flat_map(|f| &f.tasks) {
+                if state.tasks.contains_key(&task.id) || !ids.insert(task.id) {
+                    return Err(Error::InvalidArgument(format!(
+                        "task id {} already exists",
+                        task.id
+                    )));
+                }
             }
-            if let Some(dup) = firing.tasks.iter().find(|t| state.tasks.contains_key(&t.id)) {
-                return Err(Error::InvalidArgument(format!(
-                    "task id {} already exists",
-                    dup.id
-                )));
+            let mut applied = Vec::with_capacity(firings.len());
+            for firing in firings {
+                let Some(stored) = state.schedules.get(&firing.name) else {
+                    applied.push(false);
+                    continue;
+                };
+                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at)
+                {
+                    applied.push(false);
+                    continue;
+                }
+                let mut updated = stored.clone();
+                updated.next_run_at = firing.next_run_at;
+                updated.run_count += firing.tasks.len() as u64;
+                if let Some(last) = firing.tasks.last() {
+                    updated.last_run_at = Some(firing.fired_at);
+                    updated.last_task_id = Some(last.id);
+                }
+                state.put_schedule(updated);
+                for task in firing.tasks {
+                    submitted = true;
+                    state.add_pending(&task, now);
+                    state.tasks.insert(task.id, task);
+                }
+                applied.push(true);
             }
-            let mut updated = stored.clone();
-            updated.next_run_at = firing.next_run_at;
-            updated.run_count += firing.tasks.len() as u64;
-            if let Some(last) = firing.tasks.last() {
-                updated.last_run_at = Some(firing.fired_at);
-                updated.last_task_id = Some(last.id);
-            }
-            state.put_schedule(updated);
-            for task in firing.tasks {
-                state.add_pending(&task, now);
-                state.tasks.insert(task.id, task);
-            }
-        }
+            applied
+        };
         if submitted {
             self.signal.notify_waiters();
         }
-        Ok(true)
+        Ok(applied)
     }
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {

@@ -264,51 +264,59 @@ impl ScheduleStore for SeaBackend {
             .map_err(db_err)
     }
 
-    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error> {
-        let count = firing.tasks.len();
-        let mut claim = schedule::Entity::update_many()
-            .col_expr(C::NextRunAt, Expr::value(firing.next_run_at))
-            .col_expr(
-                C::RunCount,
-                Expr::col(C::RunCount).add(i64::try_from(count).unwrap_or(i64::MAX)),
-            );
-        if let Some(last) = firing.tasks.last() {
-            claim = claim
-                .col_expr(C::LastRunAt, Expr::value(Some(firing.fired_at)))
-                .col_expr(C::LastTaskId, Expr::value(Some(last.id)));
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
+        if firings.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut applied = Vec::with_capacity(firings.len());
+        let mut submitted = false;
         let txn = self.write_txn().await?;
-        let claimed = claim
-            .filter(C::Name.eq(firing.name.as_str()))
-            .filter(C::Enabled.eq(true))
-            .filter(C::NextRunAt.eq(firing.expected_next_run_at))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?
-            .rows_affected
-            == 1;
-        if !claimed {
-            return Ok(false);
-        }
-        let mut rows = firing
-            .tasks
-            .into_iter()
-            .map(|t| task::Model::from(t).into_active_model());
-        loop {
-            let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
-            if chunk.is_empty() {
-                break;
+        for firing in firings {
+            let count = i64::try_from(firing.tasks.len()).unwrap_or(i64::MAX);
+            let mut claim = schedule::Entity::update_many()
+                .col_expr(C::NextRunAt, Expr::value(firing.next_run_at))
+                .col_expr(C::RunCount, Expr::col(C::RunCount).add(count));
+            if let Some(last) = firing.tasks.last() {
+                claim = claim
+                    .col_expr(C::LastRunAt, Expr::value(Some(firing.fired_at)))
+                    .col_expr(C::LastTaskId, Expr::value(Some(last.id)));
             }
-            task::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
+            // The compare-and-set: only while the schedule still waits for
+            // the tick this firing was planned from.
+            let claimed = claim
+                .filter(C::Name.eq(firing.name.as_str()))
+                .filter(C::Enabled.eq(true))
+                .filter(C::NextRunAt.eq(firing.expected_next_run_at))
+                .exec(&txn)
                 .await
-                .map_err(db_err)?;
+                .map_err(db_err)?
+                .rows_affected
+                == 1;
+            applied.push(claimed);
+            if !claimed {
+                continue;
+            }
+            let mut rows = firing
+                .tasks
+                .into_iter()
+                .map(|t| task::Model::from(t).into_active_model());
+            loop {
+                let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                submitted = true;
+                task::Entity::insert_many(chunk)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(db_err)?;
+            }
         }
         txn.commit().await.map_err(db_err)?;
-        if count > 0 {
+        if submitted {
             self.notify();
         }
-        Ok(true)
+        Ok(applied)
     }
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {

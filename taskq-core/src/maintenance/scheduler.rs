@@ -80,16 +80,6 @@ pub struct TickReport {
     pub skipped: usize,
 }
 
-/// The outcome of one firing attempt.
-enum Fired {
-    /// Applied by this scheduler, with this many tasks.
-    Applied(usize),
-    /// Another scheduler applied it first.
-    Lost,
-    /// Not fireable here.
-    Skipped,
-}
-
 /// Submits the tasks of due schedules.
 ///
 /// ```no_run
@@ -130,19 +120,22 @@ impl Scheduler {
                 .await?;
             let full = due.len() >= self.config.batch;
             report.due += due.len();
-            let mut progressed = false;
-            for schedule in due {
-                match self.fire(&schedule, now).await? {
-                    Fired::Applied(tasks) => {
-                        report.fired += 1;
-                        report.tasks += tasks;
-                        progressed = true;
-                    }
-                    Fired::Lost => {
-                        report.lost += 1;
-                        progressed = true;
-                    }
-                    Fired::Skipped => report.skipped += 1,
+            let mut planned = Vec::with_capacity(due.len());
+            for schedule in &due {
+                match self.plan(schedule, now) {
+                    Some(firing) => planned.push(firing),
+                    None => report.skipped += 1,
+                }
+            }
+            let counts: Vec<usize> = planned.iter().map(|f| f.tasks.len()).collect();
+            let progressed = !planned.is_empty();
+            let applied = self.client.backend().fire_schedules(planned).await?;
+            for (applied, tasks) in applied.into_iter().zip(counts) {
+                if applied {
+                    report.fired += 1;
+                    report.tasks += tasks;
+                } else {
+                    report.lost += 1;
                 }
             }
             // A full batch that moved on may hide more due schedules; one
@@ -154,22 +147,21 @@ impl Scheduler {
         Ok(report)
     }
 
-    /// Plans and applies one firing.
-    async fn fire(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<Fired, Error> {
+    /// Plans one firing, or `None` if this scheduler cannot fire the
+    /// schedule.
+    fn plan(&self, schedule: &Schedule, now: DateTime<Utc>) -> Option<ScheduleFiring> {
         let name = &schedule.def.name;
-        let Some(expected) = schedule.next_run_at else {
-            return Ok(Fired::Skipped);
-        };
+        let expected = schedule.next_run_at?;
         let Some(task) = self.client.registry().get(&schedule.def.task_type) else {
             debug!(schedule = %name, task_type = %schedule.def.task_type,
                 "due schedule's task type is not registered here");
-            return Ok(Fired::Skipped);
+            return None;
         };
         let plan = match plan_firing(schedule, now, self.config.misfire_grace) {
             Ok(plan) => plan,
             Err(err) => {
                 warn!(schedule = %name, error = %err, "due schedule does not validate");
-                return Ok(Fired::Skipped);
+                return None;
             }
         };
         let tasks = plan
@@ -184,24 +176,14 @@ impl Scheduler {
                 };
                 new_record(task, schedule.def.params.clone(), &overrides, now)
             })
-            .collect::<Vec<_>>();
-        let count = tasks.len();
-        let applied = self
-            .client
-            .backend()
-            .fire_schedule(ScheduleFiring {
-                name: name.clone(),
-                expected_next_run_at: expected,
-                next_run_at: plan.next_run_at,
-                fired_at: now,
-                tasks,
-            })
-            .await?;
-        if !applied {
-            return Ok(Fired::Lost);
-        }
-        debug!(schedule = %name, tasks = count, next = ?plan.next_run_at, "schedule fired");
-        Ok(Fired::Applied(count))
+            .collect();
+        Some(ScheduleFiring {
+            name: name.clone(),
+            expected_next_run_at: expected,
+            next_run_at: plan.next_run_at,
+            fired_at: now,
+            tasks,
+        })
     }
 
     /// Runs until `stop` fires: upserts the static schedules, then fires
