@@ -168,3 +168,52 @@ async fn memory_schedule_worker_fires_a_one_off_and_an_edit_takes_effect() {
     shutdown.shutdown();
     run.await.unwrap().unwrap();
 }
+
+/// Declared in code: an interval, and a cron in a time zone.
+#[taskq::long_task(every = "90s")]
+async fn static_interval(unit: ()) -> Result<(), taskq::TaskError> {
+    Ok(unit)
+}
+
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+struct Report {
+    #[serde(default)]
+    to: Option<String>,
+}
+
+#[taskq::long_task(cron = "0 */5 * * * *", time_zone = "Europe/Paris")]
+async fn static_cron(report: Report) -> Result<Option<String>, taskq::TaskError> {
+    Ok(report.to)
+}
+
+#[tokio::test]
+async fn memory_schedule_static_schedules_upsert_without_duplicating() {
+    let client = Client::new(memory()).unwrap();
+    assert_eq!(client.sync_static_schedules().await.unwrap(), 2);
+    // A second start (or a second worker) finds them stored: no writes.
+    assert_eq!(client.sync_static_schedules().await.unwrap(), 0);
+    let page = client.list_schedules(Default::default()).await.unwrap();
+    let names: Vec<&str> = page.items.iter().map(|s| s.def.name.as_str()).collect();
+    assert_eq!(names, ["static_cron", "static_interval"]);
+    let cron = &page.items[0];
+    assert_eq!(
+        cron.def.kind,
+        taskq::ScheduleKind::Cron {
+            expression: "0 */5 * * * *".into(),
+            time_zone: "Europe/Paris".into()
+        }
+    );
+    assert_eq!(cron.def.params, serde_json::json!({}));
+    let interval = &page.items[1];
+    assert_eq!(
+        interval.def.kind,
+        taskq::ScheduleKind::Interval {
+            every: Duration::from_secs(90)
+        }
+    );
+    assert_eq!(interval.def.params, serde_json::Value::Null, "`()` takes null");
+    // Disabled at runtime, it stays disabled across restarts.
+    client.disable_schedule("static_cron").await.unwrap();
+    assert_eq!(client.sync_static_schedules().await.unwrap(), 0);
+    assert!(!client.get_schedule("static_cron").await.unwrap().def.enabled);
+}
