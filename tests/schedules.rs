@@ -66,9 +66,13 @@ async fn memory_schedule_bad_input_is_a_typed_error_and_stores_nothing() {
         }
         errors
     };
-    assert!(matches!(&errors[0], Error::InvalidCron { expression, .. } if expression == "not a cron"));
+    assert!(
+        matches!(&errors[0], Error::InvalidCron { expression, .. } if expression == "not a cron")
+    );
     assert!(matches!(&errors[1], Error::UnknownTimeZone(zone) if zone == "Nowhere/Atlantis"));
-    assert!(matches!(&errors[2], Error::InvalidSchedule { message, .. } if message.contains("zero")));
+    assert!(
+        matches!(&errors[2], Error::InvalidSchedule { message, .. } if message.contains("zero"))
+    );
     assert!(matches!(&errors[3], Error::UnknownTaskType(name) if name == "no_such_task"));
     let page = client.list_schedules(Default::default()).await.unwrap();
     assert_eq!(page.total, 0, "nothing stored");
@@ -161,7 +165,10 @@ async fn memory_schedule_worker_fires_a_one_off_and_an_edit_takes_effect() {
                 break schedule;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "one-off did not run");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "one-off did not run"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!((schedule.run_count, schedule.next_run_at), (1, None));
@@ -211,9 +218,20 @@ async fn memory_schedule_static_schedules_upsert_without_duplicating() {
             every: Duration::from_secs(90)
         }
     );
-    assert_eq!(interval.def.params, serde_json::Value::Null, "`()` takes null");
+    assert_eq!(
+        interval.def.params,
+        serde_json::Value::Null,
+        "`()` takes null"
+    );
     // Disabled at runtime, it stays disabled across restarts.
     client.disable_schedule("static_cron").await.unwrap();
     assert_eq!(client.sync_static_schedules().await.unwrap(), 0);
-    assert!(!client.get_schedule("static_cron").await.unwrap().def.enabled);
+    assert!(
+        !client
+            .get_schedule("static_cron")
+            .await
+            .unwrap()
+            .def
+            .enabled
+    );
 }

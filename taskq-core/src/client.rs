@@ -344,7 +344,12 @@ pub(crate) struct Overrides {
     pub(crate) soft_timeout: Option<Duration>,
 }
 
-pub(crate) fn new_record(def: &TaskDef, params: Value, o: &Overrides, now: DateTime<Utc>) -> TaskRecord {
+pub(crate) fn new_record(
+    def: &TaskDef,
+    params: Value,
+    o: &Overrides,
+    now: DateTime<Utc>,
+) -> TaskRecord {
     let scheduled_at = o.run_at.unwrap_or(now);
     TaskRecord {
         id: uuid::Uuid::now_v7(),

@@ -865,7 +865,11 @@ pub async fn schedule_crud(backend: Arc<dyn Backend>) {
             .await
             .expect("create");
     }
-    let got = backend.get_schedule("a").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("a")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.def, a.def);
     assert!(backend.get_schedule("zz").await.expect("get").is_none());
     let page = backend
@@ -891,7 +895,11 @@ pub async fn schedule_crud(backend: Arc<dyn Backend>) {
     edited.next_run_at = Some(now() + secs(30));
     edited.run_count = 0;
     backend.update_schedule(&edited).await.expect("update");
-    let got = backend.get_schedule("a").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("a")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.def.description, "edited");
     assert_eq!(got.def.params, json!({ "k": [1, 2] }));
     assert_eq!(
@@ -932,12 +940,20 @@ pub async fn schedule_due_index(backend: Arc<dyn Backend>) {
     assert_eq!(names, ["early", "late", "later"]);
     let due = backend.due_schedules(t0, 2).await.expect("due");
     assert_eq!(due.len(), 2);
-    let next = backend.next_schedule_due().await.expect("next").expect("some");
+    let next = backend
+        .next_schedule_due()
+        .await
+        .expect("next")
+        .expect("some");
     assert_eq!(next.timestamp_micros(), (t0 - secs(10)).timestamp_micros());
     for name in ["early", "late", "later"] {
         backend.delete_schedule(name).await.expect("delete");
     }
-    let next = backend.next_schedule_due().await.expect("next").expect("some");
+    let next = backend
+        .next_schedule_due()
+        .await
+        .expect("next")
+        .expect("some");
     assert_eq!(next.timestamp_micros(), (t0 + secs(30)).timestamp_micros());
 }
 
@@ -945,18 +961,28 @@ pub async fn schedule_due_index(backend: Arc<dyn Backend>) {
 pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     let t0 = now();
     let schedule = stored_schedule("s", Some(t0 - secs(1)));
-    backend.create_schedule(schedule.clone()).await.expect("create");
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
     let first = firing(&schedule, Some(t0 + secs(59)), 2);
     let task_ids = ids(&first.tasks);
     assert!(backend.fire_schedule(first).await.expect("fire"));
     let stale = firing(&schedule, Some(t0 + secs(59)), 1);
     let stale_id = stale.tasks[0].id;
     assert!(!backend.fire_schedule(stale).await.expect("fire"));
-    assert!(backend.get(stale_id).await.expect("get").is_none(), "no task");
+    assert!(
+        backend.get(stale_id).await.expect("get").is_none(),
+        "no task"
+    );
     for id in &task_ids {
         assert_eq!(get(&*backend, *id).await.state, TaskState::Pending);
     }
-    let got = backend.get_schedule("s").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("s")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.run_count, 2);
     assert_eq!(got.last_task_id, Some(task_ids[1]));
     assert!(got.last_run_at.is_some());
@@ -967,15 +993,29 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     // A firing with no tasks (skipped misfires) moves the schedule only.
     let skip = firing(&got, Some(t0 + secs(119)), 0);
     assert!(backend.fire_schedule(skip).await.expect("fire"));
-    let got = backend.get_schedule("s").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("s")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!((got.run_count, got.last_task_id), (2, Some(task_ids[1])));
     // Disabled and missing schedules do not fire.
     let mut off = got.clone();
     off.def.enabled = false;
     backend.update_schedule(&off).await.expect("update");
-    assert!(!backend.fire_schedule(firing(&got, None, 1)).await.expect("fire"));
+    assert!(
+        !backend
+            .fire_schedule(firing(&got, None, 1))
+            .await
+            .expect("fire")
+    );
     let ghost = stored_schedule("ghost", Some(t0));
-    assert!(!backend.fire_schedule(firing(&ghost, None, 1)).await.expect("fire"));
+    assert!(
+        !backend
+            .fire_schedule(firing(&ghost, None, 1))
+            .await
+            .expect("fire")
+    );
 }
 
 /// A batch of firings applies each one that is current, and only those.
@@ -1004,15 +1044,28 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
         assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
     }
     assert!(backend.get(stale_id).await.expect("get").is_none());
-    let got = backend.get_schedule("fresh").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("fresh")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.run_count, 2);
-    assert!(backend.fire_schedules(Vec::new()).await.expect("fire").is_empty());
+    assert!(
+        backend
+            .fire_schedules(Vec::new())
+            .await
+            .expect("fire")
+            .is_empty()
+    );
 }
 
 /// Of many concurrent firings of one tick, exactly one applies.
 pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
     let schedule = stored_schedule("race", Some(now() - secs(1)));
-    backend.create_schedule(schedule.clone()).await.expect("create");
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
     let mut handles = Vec::new();
     for _ in 0..8 {
         let backend = backend.clone();
@@ -1032,7 +1085,11 @@ pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
         }
     }
     assert_eq!(applied.len(), 1);
-    let got = backend.get_schedule("race").await.expect("get").expect("exists");
+    let got = backend
+        .get_schedule("race")
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.run_count, 1);
 }
 
@@ -1061,7 +1118,10 @@ pub async fn schedule_round_trip(backend: Arc<dyn Backend>) {
     ];
     for def in defs {
         let schedule = Schedule::new(def, now()).expect("valid");
-        backend.create_schedule(schedule.clone()).await.expect("create");
+        backend
+            .create_schedule(schedule.clone())
+            .await
+            .expect("create");
         let got = backend
             .get_schedule(&schedule.def.name)
             .await
@@ -1071,8 +1131,18 @@ pub async fn schedule_round_trip(backend: Arc<dyn Backend>) {
         assert_eq!(got.def.kind, schedule.def.kind);
         assert_eq!(got.def.params, schedule.def.params);
         assert_eq!(
-            (got.def.enabled, got.def.max_runs, &got.def.queue, got.def.priority),
-            (schedule.def.enabled, schedule.def.max_runs, &schedule.def.queue, schedule.def.priority)
+            (
+                got.def.enabled,
+                got.def.max_runs,
+                &got.def.queue,
+                got.def.priority
+            ),
+            (
+                schedule.def.enabled,
+                schedule.def.max_runs,
+                &schedule.def.queue,
+                schedule.def.priority
+            )
         );
         assert_eq!(got.def.misfire, schedule.def.misfire);
         assert_eq!(got.def.description, schedule.def.description);
@@ -1092,7 +1162,10 @@ pub async fn schedule_round_trip(backend: Arc<dyn Backend>) {
 /// submits exactly one task — no duplicates, no misses.
 ///
 /// Takes about `ticks` seconds. Returns (ticks seen, tasks submitted).
-pub async fn schedule_three_schedulers(backends: [Arc<dyn Backend>; 3], ticks: u32) -> (usize, usize) {
+pub async fn schedule_three_schedulers(
+    backends: [Arc<dyn Backend>; 3],
+    ticks: u32,
+) -> (usize, usize) {
     let client = schedule_client(backends[0].clone());
     let start = (now() + secs(2)).trunc_subsecs(0);
     let end = start + secs(i64::from(ticks) - 1);

@@ -39,8 +39,8 @@ pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
-pub use memory::MemoryBackend;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
+pub use memory::MemoryBackend;
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use task::{

@@ -719,8 +719,7 @@ impl ScheduleStore for MemoryBackend {
                     applied.push(false);
                     continue;
                 };
-                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at)
-                {
+                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at) {
                     applied.push(false);
                     continue;
                 }

@@ -507,10 +507,11 @@ pub fn plan_firing(
     };
     let timing = def.timing(schedule.created_at)?;
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-    let cutoff = now.checked_sub_signed(grace).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let in_window = |t: &Tick| {
-        def.start_at.is_none_or(|s| *t >= s) && def.end_at.is_none_or(|e| *t <= e)
-    };
+    let cutoff = now
+        .checked_sub_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let in_window =
+        |t: &Tick| def.start_at.is_none_or(|s| *t >= s) && def.end_at.is_none_or(|e| *t <= e);
 
     // Misfired ticks: in [due, cutoff).
     let mut ticks: Vec<Tick> = Vec::new();
@@ -626,7 +627,10 @@ mod tests {
     #[test]
     fn schedule_validation_names_the_problem() {
         let bad_cron = ScheduleDef::cron("a", "t", "61 * * * *").validate();
-        assert!(matches!(bad_cron, Err(Error::InvalidCron { .. })), "{bad_cron:?}");
+        assert!(
+            matches!(bad_cron, Err(Error::InvalidCron { .. })),
+            "{bad_cron:?}"
+        );
         let seven = ScheduleDef::cron("a", "t", "0 0 0 * * * 2030").validate();
         assert!(matches!(seven, Err(Error::InvalidCron { .. })), "{seven:?}");
         let tz = ScheduleDef::cron_in("a", "t", "0 * * * *", "Mars/Olympus").validate();
@@ -638,8 +642,16 @@ mod tests {
         );
         let short = ScheduleDef::interval("a", "t", Duration::from_millis(10)).validate();
         assert!(matches!(short, Err(Error::InvalidSchedule { .. })));
-        assert!(ScheduleDef::cron("a", "t", "*/5 * * * * *").validate().is_ok());
-        assert!(ScheduleDef::cron("a", "t", "0 9 * * 1-5").validate().is_ok());
+        assert!(
+            ScheduleDef::cron("a", "t", "*/5 * * * * *")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            ScheduleDef::cron("a", "t", "0 9 * * 1-5")
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -751,7 +763,9 @@ mod tests {
         let paris: Tz = "Europe/Paris".parse().unwrap();
         let local = |s: &str| {
             paris
-                .from_local_datetime(&chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap())
+                .from_local_datetime(
+                    &chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap(),
+                )
                 .earliest()
                 .unwrap()
                 .with_timezone(&Utc)

@@ -363,9 +363,7 @@ fn cron(value: &Expr) -> syn::Result<LitStr> {
         .year(croner::parser::Year::Disallowed)
         .build()
         .parse(&expression.value())
-        .map_err(|err| {
-            syn::Error::new_spanned(value, format!("invalid cron expression: {err}"))
-        })?;
+        .map_err(|err| syn::Error::new_spanned(value, format!("invalid cron expression: {err}")))?;
     Ok(expression)
 }
 

@@ -87,7 +87,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          (mean of {ROUNDS}, {} build)",
         reads / ROUNDS,
         ticks / ROUNDS,
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     if url.starts_with("sqlite:") {
         for suffix in ["", "-wal", "-shm"] {

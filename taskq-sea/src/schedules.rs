@@ -13,13 +13,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use std::sync::Arc;
+use taskq_core::Error;
 use taskq_core::backend::{Page, PageRequest, ScheduleStore};
 use taskq_core::schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleFiring, ScheduleKind};
-use taskq_core::Error;
 use tokio::sync::Notify;
 
 use crate::backend::{SeaBackend, db_err};
@@ -94,7 +94,8 @@ impl TryFrom<schedule::Model> for Schedule {
 
     fn try_from(row: schedule::Model) -> Result<Self, Error> {
         let name = row.name.clone();
-        let corrupt = |what: &str| Error::backend(format!("schedule `{name}`: stored {what} is invalid"));
+        let corrupt =
+            |what: &str| Error::backend(format!("schedule `{name}`: stored {what} is invalid"));
         let kind = match row.kind.as_str() {
             "once" => ScheduleKind::Once {
                 at: row.run_at.ok_or_else(|| corrupt("run_at"))?,
@@ -107,7 +108,9 @@ impl TryFrom<schedule::Model> for Schedule {
                     .ok_or_else(|| corrupt("every_ms"))?,
             },
             "cron" => ScheduleKind::Cron {
-                expression: row.cron_expression.ok_or_else(|| corrupt("cron_expression"))?,
+                expression: row
+                    .cron_expression
+                    .ok_or_else(|| corrupt("cron_expression"))?,
                 time_zone: row.time_zone.unwrap_or_else(|| "UTC".to_owned()),
             },
             _ => return Err(corrupt("kind")),
@@ -214,10 +217,7 @@ impl ScheduleStore for SeaBackend {
 
     async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error> {
         let txn = self.read_txn().await?;
-        let total = schedule::Entity::find()
-            .count(&txn)
-            .await
-            .map_err(db_err)?;
+        let total = schedule::Entity::find().count(&txn).await.map_err(db_err)?;
         let rows = schedule::Entity::find()
             .order_by_asc(C::Name)
             .offset(Ord::min(page.offset(), MAX_SQL_INT))
@@ -243,7 +243,10 @@ impl ScheduleStore for SeaBackend {
             .filter(C::Enabled.eq(true))
             .filter(C::NextRunAt.lte(now))
             .order_by_asc(C::NextRunAt)
-            .limit(Ord::min(u64::try_from(limit).unwrap_or(MAX_SQL_INT), MAX_SQL_INT))
+            .limit(Ord::min(
+                u64::try_from(limit).unwrap_or(MAX_SQL_INT),
+                MAX_SQL_INT,
+            ))
             .all(self.db())
             .await
             .map_err(db_err)?;

@@ -43,7 +43,12 @@ impl Default for MaintenanceConfig {
 pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationToken) {
     let backend = client.backend().clone();
     let rescuer = rescuer::run(backend.clone(), config.rescue_interval, stop.clone());
-    let pruner = pruner::run(backend, config.retention, config.prune_interval, stop.clone());
+    let pruner = pruner::run(
+        backend,
+        config.retention,
+        config.prune_interval,
+        stop.clone(),
+    );
     let scheduler = async {
         if let Some(scheduler) = config.scheduler {
             scheduler::run(client, scheduler, stop).await;

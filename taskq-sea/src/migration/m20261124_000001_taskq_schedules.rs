@@ -57,7 +57,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(S::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(S::Name).string_len(255).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(S::Name)
+                            .string_len(255)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(S::TaskType).string_len(255).not_null())
                     .col(ColumnDef::new(S::Params).json().not_null())
                     .col(ColumnDef::new(S::Kind).string_len(16).not_null())
