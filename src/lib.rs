@@ -31,8 +31,9 @@
 //! - `taskq-core`: the model, registry, backend traits, worker, client, and
 //!   the in-memory backend — re-exported here.
 //! - `taskq-macros`: `#[long_task]`.
-//! - `taskq-sea` (feature `sqlite`, on by default): the SQL backend through
-//!   SeaORM, as [`SqlBackend`], its entities and migrations in [`sea`].
+//! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
+//!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
+//!   its entities and migrations in [`sea`].
 //!
 //! # Tasks in a library crate
 //! `inventory` registers tasks at link time, and a crate the final binary
@@ -51,9 +52,11 @@ pub use taskq_core::{backend, maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;
 
 /// The SQL backend (SeaORM): entities, migrations and the backend type.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use taskq_sea as sea;
-#[cfg(feature = "sqlite")]
+/// The SQL backend: `SqlBackend::connect` takes a `sqlite://`,
+/// `postgres://` or `mysql://` URL (each behind its feature).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use taskq_sea::SeaBackend as SqlBackend;
 
 /// What most hosts need, in one import.

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -202,6 +202,7 @@ impl Client {
     /// alone. Returns whether anything was written.
     pub async fn upsert_schedule(&self, def: ScheduleDef) -> Result<bool, Error> {
         def.validate_with(&self.registry)?;
+        let def = def.normalized();
         loop {
             match self.backend.get_schedule(&def.name).await? {
                 Some(stored) if stored.def == def => return Ok(false),
@@ -258,7 +259,8 @@ impl Client {
     /// Stores `def` over `stored`, recomputing the next run if the timing
     /// changed.
     async fn write_schedule(&self, stored: Schedule, def: ScheduleDef) -> Result<Schedule, Error> {
-        let now = Utc::now();
+        let def = def.normalized();
+        let now = Utc::now().trunc_subsecs(6);
         let same_timing = stored.def.kind == def.kind
             && stored.def.start_at == def.start_at
             && stored.def.end_at == def.end_at

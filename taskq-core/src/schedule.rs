@@ -213,6 +213,18 @@ impl ScheduleDef {
         self
     }
 
+    /// The definition with its times cut to the microsecond, what every
+    /// backend stores (PostgreSQL and MySQL keep no more), so a definition
+    /// reads back equal to what was written.
+    pub fn normalized(mut self) -> Self {
+        if let ScheduleKind::Once { at } = &mut self.kind {
+            *at = at.trunc_subsecs(6);
+        }
+        self.start_at = self.start_at.map(|t| t.trunc_subsecs(6));
+        self.end_at = self.end_at.map(|t| t.trunc_subsecs(6));
+        self
+    }
+
     /// Checks everything that does not need the registry: name, timing,
     /// window, overrides, policy. Errors name the problem.
     pub fn validate(&self) -> Result<(), Error> {
@@ -445,8 +457,11 @@ pub struct Schedule {
 
 impl Schedule {
     /// A new schedule, created at `now`, with its first run computed.
+    /// Times are kept to the microsecond ([`ScheduleDef::normalized`]).
     pub fn new(def: ScheduleDef, now: DateTime<Utc>) -> Result<Schedule, Error> {
         def.validate()?;
+        let def = def.normalized();
+        let now = now.trunc_subsecs(6);
         let next_run_at = def.first_run_after(now, now, 0)?;
         Ok(Schedule {
             def,

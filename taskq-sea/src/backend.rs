@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use taskq_core::Error;
@@ -86,14 +86,28 @@ impl SeaBackend {
     }
 
     /// Applies taskq's pending migrations (idempotent). On SQLite the run
-    /// holds the write lock, so processes starting together migrate once.
+    /// holds the write lock, and on PostgreSQL a transaction-scoped
+    /// advisory lock, so processes starting together migrate once (two
+    /// concurrent `CREATE TABLE IF NOT EXISTS` can both fail on PostgreSQL).
     pub async fn migrate(&self) -> Result<(), Error> {
-        if self.db.get_database_backend() == DbBackend::Sqlite {
-            let txn = self.write_txn().await?;
-            Migrator::up(&txn, None).await.map_err(db_err)?;
-            txn.commit().await.map_err(db_err)?;
-        } else {
-            Migrator::up(&self.db, None).await.map_err(db_err)?;
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let txn = self.write_txn().await?;
+                Migrator::up(&txn, None).await.map_err(db_err)?;
+                txn.commit().await.map_err(db_err)?;
+            }
+            DbBackend::Postgres => {
+                let txn = self.db.begin().await.map_err(db_err)?;
+                txn.execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+                ))
+                .await
+                .map_err(db_err)?;
+                Migrator::up(&txn, None).await.map_err(db_err)?;
+                txn.commit().await.map_err(db_err)?;
+            }
+            _ => Migrator::up(&self.db, None).await.map_err(db_err)?,
         }
         tracing::debug!("taskq schema is up to date");
         Ok(())
@@ -124,15 +138,23 @@ impl SeaBackend {
 
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
-    /// first could not upgrade after another process's commit.
+    /// first could not upgrade after another process's commit. On MySQL it
+    /// is `READ COMMITTED`, which locks the rows it touches but not the gaps
+    /// between index entries (InnoDB's default, `REPEATABLE READ`, would
+    /// make a claim's locking read block concurrent enqueues).
     pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, Error> {
-        self.db
-            .begin_with_options(TransactionOptions {
+        let options = match self.db.get_database_backend() {
+            DbBackend::Sqlite => TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
-            })
-            .await
-            .map_err(db_err)
+            },
+            DbBackend::MySql => TransactionOptions {
+                isolation_level: Some(IsolationLevel::ReadCommitted),
+                ..TransactionOptions::default()
+            },
+            _ => TransactionOptions::default(),
+        };
+        self.db.begin_with_options(options).await.map_err(db_err)
     }
 
     /// Starts a read-only snapshot (a deferred transaction).
@@ -177,6 +199,10 @@ fn url_has_param(url: &str, name: &str) -> bool {
             .any(|pair| pair.split('=').next() == Some(name))
     })
 }
+
+/// The PostgreSQL advisory lock key taskq's migrations run under (an
+/// arbitrary constant: "taskq" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x74_6173_6b71;
 
 /// A database error as taskq's.
 pub(crate) fn db_err(err: DbErr) -> Error {

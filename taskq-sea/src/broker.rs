@@ -12,11 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Condition, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UpdateStatement,
+    Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
+    UpdateStatement,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
-    SqlErr,
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, SqlErr, TransactionSession, TransactionTrait,
 };
 use taskq_core::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
@@ -83,12 +84,16 @@ impl Broker for SeaBackend {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
-        let statement = claim_statement(&request);
-        let rows = task::Entity::find()
-            .from_raw_sql(self.db().get_database_backend().build(&statement))
-            .all(self.db())
-            .await
-            .map_err(db_err)?;
+        let backend = self.db().get_database_backend();
+        let rows = if backend == DbBackend::MySql {
+            self.claim_in_steps(&request).await?
+        } else {
+            task::Entity::find()
+                .from_raw_sql(backend.build(&claim_statement(&request)))
+                .all(self.db())
+                .await
+                .map_err(db_err)?
+        };
         let mut claimed = records(rows)?;
         // RETURNING gives no order: restore the claim order.
         claimed.sort_by_key(|r| (Reverse(r.priority), r.seq, r.id));
@@ -120,7 +125,7 @@ impl Broker for SeaBackend {
                 let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
                 let mut done = HashSet::with_capacity(chunk.len());
                 for row in txn
-                    .query_all_raw(sql::settle_batch(&batch))
+                    .query_all_raw(sql::settle_batch(txn.get_database_backend(), &batch))
                     .await
                     .map_err(db_err)?
                 {
@@ -162,18 +167,27 @@ impl Broker for SeaBackend {
             .map(|&(id, attempt)| (id, count_to_db(attempt)))
             .collect();
         let txn = self.write_txn().await?;
-        let batches = sql::supports_batches(txn.get_database_backend());
+        let backend = txn.get_database_backend();
         // (id, attempt) still held → whether cancel was requested.
         let mut held: HashMap<(Uuid, i32), bool> = HashMap::with_capacity(tasks.len());
         for chunk in tasks.chunks(sql::BATCH_ROWS) {
-            let rows = if batches {
-                txn.query_all_raw(sql::heartbeat_batch(worker_id, chunk, lease_until))
+            let rows = if sql::supports_batches(backend) {
+                txn.query_all_raw(sql::heartbeat_batch(backend, worker_id, chunk, lease_until))
                     .await
+                    .map_err(db_err)?
             } else {
-                txn.query_all(&heartbeat_update(worker_id, chunk, lease_until))
+                // No RETURNING on MySQL: update, then read back what this
+                // transaction now holds (its row locks keep it so).
+                txn.execute(&heartbeat_update(worker_id, chunk, lease_until))
                     .await
-            }
-            .map_err(db_err)?;
+                    .map_err(db_err)?;
+                let held = Query::select()
+                    .columns([C::Id, C::Attempt, C::CancelRequested])
+                    .from(task::Entity)
+                    .cond_where(held_by(worker_id, chunk))
+                    .to_owned();
+                txn.query_all(&held).await.map_err(db_err)?
+            };
             for row in rows {
                 let id: Uuid = row.try_get("", "id").map_err(db_err)?;
                 let attempt: i32 = row.try_get("", "attempt").map_err(db_err)?;
@@ -247,7 +261,7 @@ impl Broker for SeaBackend {
                     .add(Expr::col(C::Id).eq(id))
                     .add(state_is(state)),
             );
-            if let Some(record) = self.update_returning(self.db(), update).await? {
+            if let Some(record) = self.update_returning(self.db(), id, update).await? {
                 return Ok(record);
             }
         }
@@ -286,7 +300,7 @@ impl Broker for SeaBackend {
                         .add(Expr::col(C::Id).eq(id))
                         .add(state_is(state)),
                 );
-            if let Some(record) = self.update_returning(self.db(), update).await? {
+            if let Some(record) = self.update_returning(self.db(), id, update).await? {
                 self.notify();
                 return Ok(record);
             }
@@ -381,7 +395,7 @@ impl Broker for SeaBackend {
                     .add(state_is(TaskState::Pending)),
             );
         let record = self
-            .update_returning(&txn, update)
+            .update_returning(&txn, id, update)
             .await?
             .ok_or_else(|| raced(id))?;
         txn.commit().await.map_err(db_err)?;
@@ -444,6 +458,9 @@ impl Broker for SeaBackend {
                 ])
                 .filter(expired())
                 .limit(RESCUE_CHUNK)
+                // Rows a settle or another rescuer holds are theirs: skip
+                // them instead of waiting (and risking a deadlock).
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
                 .into_tuple()
                 .all(&txn)
                 .await
@@ -518,11 +535,29 @@ impl Broker for SeaBackend {
 /// ```
 ///
 /// The subquery reads `idx_taskq_tasks_claim` in order and stops after
-/// `limit` due rows. (PostgreSQL will want `FOR UPDATE SKIP LOCKED` on the
-/// subquery; SQLite needs nothing, as a write statement holds the database
-/// write lock.)
+/// `limit` due rows. On PostgreSQL it ends in `FOR UPDATE SKIP LOCKED`, so
+/// concurrent claimers take different rows instead of queueing on the same
+/// ones; SQLite (which drops the clause) needs nothing, as a write
+/// statement holds the database write lock.
 fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
-    let due: SelectStatement = Query::select()
+    let paused: SelectStatement = Query::select()
+        .expr(Expr::val(1))
+        .from(queue::Entity)
+        .and_where(Expr::col(queue::Column::Name).eq(request.queue))
+        .and_where(Expr::col(queue::Column::Paused).eq(true))
+        .to_owned();
+    let mut update = claim_update(request);
+    update
+        .and_where(Expr::col(C::Id).in_subquery(due_select(request)))
+        .and_where(Expr::exists(paused).not())
+        .returning_all();
+    update
+}
+
+/// `SELECT id FROM taskq_tasks WHERE <due in queue> ORDER BY <claim order>
+/// LIMIT n FOR UPDATE SKIP LOCKED`.
+fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
+    Query::select()
         .column(C::Id)
         .from(task::Entity)
         .and_where(Expr::col(C::Queue).eq(request.queue))
@@ -533,13 +568,12 @@ fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
         .order_by(C::Id, Order::Asc)
         // SQL integers are signed 64-bit.
         .limit(u64::try_from(request.limit).map_or(MAX_SQL_INT, |l| Ord::min(l, MAX_SQL_INT)))
-        .to_owned();
-    let paused: SelectStatement = Query::select()
-        .expr(Expr::val(1))
-        .from(queue::Entity)
-        .and_where(Expr::col(queue::Column::Name).eq(request.queue))
-        .and_where(Expr::col(queue::Column::Paused).eq(true))
-        .to_owned();
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned()
+}
+
+/// The claim's `UPDATE … SET`, without its `WHERE`.
+fn claim_update(request: &ClaimRequest<'_>) -> UpdateStatement {
     Query::update()
         .table(task::Entity)
         .value(C::State, RUNNING)
@@ -549,9 +583,6 @@ fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
         .value(C::LeaseUntil, request.now + request.lease)
         .value(C::ProgressFraction, None::<f64>)
         .value(C::ProgressMessage, None::<String>)
-        .and_where(Expr::col(C::Id).in_subquery(due))
-        .and_where(Expr::exists(paused).not())
-        .returning_all()
         .to_owned()
 }
 
@@ -635,30 +666,29 @@ fn settle_update(row: &SettleRow) -> UpdateStatement {
     update
 }
 
-/// A heartbeat as one portable `UPDATE … WHERE (id = ? AND attempt = ?) OR …`.
+/// A heartbeat as one portable `UPDATE … WHERE (id, attempt) IN (…)`
+/// (no `RETURNING`: MySQL has none; see [`held_by`]).
 fn heartbeat_update(
     worker_id: &str,
     tasks: &[(TaskId, i32)],
     lease_until: DateTime<Utc>,
 ) -> UpdateStatement {
-    let attempts = tasks.iter().fold(Condition::any(), |any, &(id, attempt)| {
-        any.add(
-            Expr::col(C::Id)
-                .eq(id)
-                .and(Expr::col(C::Attempt).eq(attempt)),
-        )
-    });
     Query::update()
         .table(task::Entity)
         .value(C::LeaseUntil, lease_until)
-        .cond_where(
-            Condition::all()
-                .add(state_is(TaskState::Running))
-                .add(Expr::col(C::WorkerId).eq(worker_id))
-                .add(attempts),
-        )
-        .returning(Query::returning().columns([C::Id, C::Attempt, C::CancelRequested]))
+        .cond_where(held_by(worker_id, tasks))
         .to_owned()
+}
+
+/// `state = 'RUNNING' AND worker_id = ? AND (id, attempt) IN ((?, ?), …)`
+/// (a flat list: a chain of a thousand `OR`s would nest that deep).
+fn held_by(worker_id: &str, tasks: &[(TaskId, i32)]) -> Condition {
+    Condition::all()
+        .add(state_is(TaskState::Running))
+        .add(Expr::col(C::WorkerId).eq(worker_id))
+        .add(
+            Expr::tuple([Expr::col(C::Id), Expr::col(C::Attempt)]).in_tuples(tasks.iter().copied()),
+        )
 }
 
 /// `id = ? AND state = 'RUNNING' AND attempt = ?`: the fence of calls that
@@ -735,12 +765,60 @@ impl SeaBackend {
             .map_err(|_| Error::backend(format!("task {id}: stored state is invalid")))
     }
 
-    /// Runs `update … RETURNING *`; `None` when it matched no row.
-    async fn update_returning(
+    /// Claims on MySQL, which allows neither `UPDATE … RETURNING` nor a
+    /// subquery on the updated table: in one transaction, lock the due rows
+    /// (`FOR UPDATE SKIP LOCKED`), update them by id, read them back.
+    async fn claim_in_steps(&self, request: &ClaimRequest<'_>) -> Result<Vec<task::Model>, Error> {
+        let txn = self.write_txn().await?;
+        let paused = queue::Entity::find()
+            .filter(Expr::col(queue::Column::Name).eq(request.queue))
+            .filter(Expr::col(queue::Column::Paused).eq(true))
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        if paused.is_some() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
+        for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
+            ids.push(row.try_get("", "id").map_err(db_err)?);
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut update = claim_update(request);
+        update.and_where(Expr::col(C::Id).is_in(ids.iter().copied()));
+        txn.execute(&update).await.map_err(db_err)?;
+        let rows = task::Entity::find()
+            .filter(Expr::col(C::Id).is_in(ids))
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(rows)
+    }
+
+    /// Runs `update … RETURNING *` for task `id`; `None` when it matched
+    /// no row. On MySQL (no `RETURNING`): the update, then a read of the
+    /// row in the same transaction.
+    async fn update_returning<D>(
         &self,
-        db: &impl ConnectionTrait,
+        db: &D,
+        id: TaskId,
         mut update: UpdateStatement,
-    ) -> Result<Option<TaskRecord>, Error> {
+    ) -> Result<Option<TaskRecord>, Error>
+    where
+        D: ConnectionTrait + TransactionTrait,
+    {
+        if db.get_database_backend() == DbBackend::MySql {
+            let txn = db.begin().await.map_err(db_err)?;
+            if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let record = fetch(&txn, id).await?;
+            txn.commit().await.map_err(db_err)?;
+            return Ok(record);
+        }
         update.returning_all();
         let statement = db.get_database_backend().build(&update);
         let row = task::Entity::find()
@@ -809,5 +887,25 @@ mod tests {
         );
         assert!(sql.contains("NOT EXISTS"), "{sql}");
         assert!(sql.ends_with("RETURNING *"), "{sql}");
+        // SQLite has no row locks; the write statement holds the database.
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
+
+    #[test]
+    fn postgres_claim_skips_locked_rows() {
+        let request = ClaimRequest {
+            queue: "q",
+            limit: 10,
+            worker_id: "w",
+            lease: Duration::from_secs(30),
+            now: Utc::now(),
+        };
+        let sql = DbBackend::Postgres.build(&claim_statement(&request)).sql;
+        assert!(
+            sql.contains(r#""id" ASC LIMIT $10 FOR UPDATE SKIP LOCKED)"#),
+            "{sql}"
+        );
+        let due = DbBackend::MySql.build(&due_select(&request)).sql;
+        assert!(due.ends_with("FOR UPDATE SKIP LOCKED"), "{due}");
     }
 }

@@ -4,8 +4,18 @@
 //! [`Store`](taskq_core::Store) (records) and
 //! [`ScheduleStore`](taskq_core::ScheduleStore) (schedules) on them.
 //!
-//! SQLite is the default (feature `sqlite`); the SQL is built with
-//! sea-query so PostgreSQL and MySQL can follow.
+//! SQLite is the default (feature `sqlite`); PostgreSQL (feature
+//! `postgres`) and MySQL 8 / MariaDB 10.6+ (feature `mysql`) run the same
+//! entities and migrations. The SQL is built with sea-query; where the
+//! dialects differ:
+//! - claims lock the due rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL
+//!   and MySQL, so concurrent claimers pass each other's rows; on MySQL
+//!   (no `UPDATE … RETURNING`, no subquery on the updated table) a claim is
+//!   a short `READ COMMITTED` transaction: lock, update by id, read back;
+//! - settlements and heartbeats are one statement per batch on SQLite and
+//!   PostgreSQL, one per row (in one transaction) on MySQL;
+//! - on MySQL times are `DATETIME(6)` (UTC) and the partial indexes index
+//!   every row.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), taskq_core::Error> {
@@ -27,7 +37,8 @@
 //!   queue stats).
 //! - `schedules.rs`: the `ScheduleStore` implementation (schedules and
 //!   their compare-and-set firing) and `Schedule` ⇄ `schedule::Model`.
-//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat).
+//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
+//!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
 //! - `examples/sqlite_throughput.rs`: the backend alone under a worker's
 //!   load (claim and settle batches), for profiling.

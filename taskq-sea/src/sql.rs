@@ -1,11 +1,11 @@
 //! The hand-written statements: batch updates that sea-query cannot
 //! express (a `VALUES` list joined into an `UPDATE … FROM`), one function
-//! per statement, SQLite dialect (`?` placeholders).
+//! per statement, for SQLite (`?` placeholders) and PostgreSQL (`$n::type`).
 //!
 //! Each turns a batch into one statement that looks every row up by
-//! primary key, instead of one statement per row. Other backends use the
-//! per-row path in `broker.rs` until they get their own dialect here
-//! (PostgreSQL accepts the same shape with `$n::type` placeholders).
+//! primary key, instead of one statement per row. MySQL, which has neither
+//! `UPDATE … FROM` nor `UPDATE … RETURNING`, uses the per-row path in
+//! `broker.rs`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -31,12 +31,54 @@ fn state_literal(state: TaskState) -> Expr {
 }
 
 /// Most rows one batch statement carries (× 10 parameters, well under
-/// SQLite's limit of 32766).
+/// SQLite's limit of 32766 and PostgreSQL's of 65535).
 pub(crate) const BATCH_ROWS: usize = 1000;
 
-/// Whether the batch statements below run on `backend`.
+/// Whether the batch statements below run on `backend`. MySQL has no
+/// `UPDATE … FROM` and no `UPDATE … RETURNING`: it takes the per-row path.
 pub(crate) fn supports_batches(backend: DbBackend) -> bool {
-    backend == DbBackend::Sqlite
+    matches!(backend, DbBackend::Sqlite | DbBackend::Postgres)
+}
+
+/// A statement's text and parameters, with the placeholder syntax of its
+/// backend: `?` on SQLite, `$n::type` on PostgreSQL (the cast types the
+/// columns of a `VALUES` list, which PostgreSQL would otherwise infer from
+/// its first row, and a NULL there as text).
+struct Builder {
+    backend: DbBackend,
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Builder {
+    fn new(backend: DbBackend, capacity: usize) -> Builder {
+        Builder {
+            backend,
+            sql: String::new(),
+            values: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn push_sql(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+
+    /// Appends a placeholder for `value`, of SQL type `pg_type`.
+    fn param(&mut self, value: Value, pg_type: &str) {
+        self.values.push(value);
+        if self.backend == DbBackend::Postgres {
+            self.sql.push('$');
+            self.sql.push_str(&self.values.len().to_string());
+            self.sql.push_str("::");
+            self.sql.push_str(pg_type);
+        } else {
+            self.sql.push('?');
+        }
+    }
+
+    fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.sql, self.values)
+    }
 }
 
 /// One settlement, flattened: `None` keeps the column's current value.
@@ -67,31 +109,36 @@ pub(crate) struct SettleRow {
 /// RETURNING taskq_tasks.id
 /// ```
 ///
-/// The returned ids are the settlements that applied.
-pub(crate) fn settle_batch(rows: &[&SettleRow]) -> Statement {
-    let mut sql = String::from(
+/// The returned ids are the settlements that applied. `backend` is SQLite
+/// or PostgreSQL ([`supports_batches`]).
+pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement {
+    let mut b = Builder::new(backend, rows.len() * 9 + 1);
+    b.push_sql(
         "WITH s(id, attempt, state, result, error_kind, error_message, \
          finished_at, scheduled_at, seq) AS (VALUES ",
     );
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 9 + 2);
     for (n, row) in rows.iter().enumerate() {
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        values.extend([
-            row.id.into(),
-            row.attempt.into(),
-            row.state.into(),
-            row.result.clone().into(),
-            row.error_kind.map(str::to_owned).into(),
-            row.error_message.clone().into(),
-            row.finished_at.into(),
-            row.scheduled_at.into(),
-            row.seq.into(),
-        ]);
+        b.push_sql(if n > 0 { ", (" } else { "(" });
+        b.param(row.id.into(), "uuid");
+        b.push_sql(", ");
+        b.param(row.attempt.into(), "integer");
+        b.push_sql(", ");
+        b.param(row.state.into(), "text");
+        b.push_sql(", ");
+        b.param(row.result.clone().into(), "json");
+        b.push_sql(", ");
+        b.param(row.error_kind.map(str::to_owned).into(), "text");
+        b.push_sql(", ");
+        b.param(row.error_message.clone().into(), "text");
+        b.push_sql(", ");
+        b.param(row.finished_at.into(), "timestamptz");
+        b.push_sql(", ");
+        b.param(row.scheduled_at.into(), "timestamptz");
+        b.push_sql(", ");
+        b.param(row.seq.into(), "bigint");
+        b.push_sql(")");
     }
-    sql.push_str(
+    b.push_sql(
         ") UPDATE taskq_tasks SET \
          state = s.state, \
          result = COALESCE(s.result, taskq_tasks.result), \
@@ -102,14 +149,16 @@ pub(crate) fn settle_batch(rows: &[&SettleRow]) -> Statement {
          scheduled_at = COALESCE(s.scheduled_at, taskq_tasks.scheduled_at), \
          seq = COALESCE(s.seq, taskq_tasks.seq), \
          lease_until = NULL, \
-         cancel_requested = ? \
-         FROM s \
+         cancel_requested = ",
+    );
+    b.param(false.into(), "boolean");
+    b.push_sql(
+        " FROM s \
          WHERE taskq_tasks.id = s.id AND taskq_tasks.state = 'RUNNING' \
          AND taskq_tasks.attempt = s.attempt \
          RETURNING taskq_tasks.id",
     );
-    values.push(false.into());
-    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    b.build()
 }
 
 /// Extends the leases of a worker's running attempts:
@@ -122,27 +171,31 @@ pub(crate) fn settle_batch(rows: &[&SettleRow]) -> Statement {
 ///   AND taskq_tasks.state = 'RUNNING' AND taskq_tasks.worker_id = ?
 /// RETURNING taskq_tasks.id, taskq_tasks.attempt, taskq_tasks.cancel_requested
 /// ```
+///
+/// `backend` is SQLite or PostgreSQL ([`supports_batches`]).
 pub(crate) fn heartbeat_batch(
+    backend: DbBackend,
     worker_id: &str,
     tasks: &[(TaskId, i32)],
     lease_until: DateTime<Utc>,
 ) -> Statement {
-    let mut sql = String::from("WITH h(id, attempt) AS (VALUES ");
-    let mut values: Vec<Value> = Vec::with_capacity(tasks.len() * 2 + 3);
+    let mut b = Builder::new(backend, tasks.len() * 2 + 2);
+    b.push_sql("WITH h(id, attempt) AS (VALUES ");
     for (n, &(id, attempt)) in tasks.iter().enumerate() {
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?)");
-        values.extend([id.into(), attempt.into()]);
+        b.push_sql(if n > 0 { ", (" } else { "(" });
+        b.param(id.into(), "uuid");
+        b.push_sql(", ");
+        b.param(attempt.into(), "integer");
+        b.push_sql(")");
     }
-    sql.push_str(
-        ") UPDATE taskq_tasks SET lease_until = ? \
-         FROM h \
+    b.push_sql(") UPDATE taskq_tasks SET lease_until = ");
+    b.param(lease_until.into(), "timestamptz");
+    b.push_sql(
+        " FROM h \
          WHERE taskq_tasks.id = h.id AND taskq_tasks.attempt = h.attempt \
-         AND taskq_tasks.state = 'RUNNING' AND taskq_tasks.worker_id = ? \
-         RETURNING taskq_tasks.id, taskq_tasks.attempt, taskq_tasks.cancel_requested",
+         AND taskq_tasks.state = 'RUNNING' AND taskq_tasks.worker_id = ",
     );
-    values.extend([lease_until.into(), worker_id.into()]);
-    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    b.param(worker_id.into(), "text");
+    b.push_sql(" RETURNING taskq_tasks.id, taskq_tasks.attempt, taskq_tasks.cancel_requested");
+    b.build()
 }

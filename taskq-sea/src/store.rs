@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use taskq_core::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
 
@@ -99,17 +101,23 @@ impl Store for SeaBackend {
             .add(state_in(states.iter().copied()))
             .add(Expr::col(C::FinishedAt).lt(before));
         let mut purged = 0;
+        let mysql = self.db().get_database_backend() == DbBackend::MySql;
         loop {
-            let batch = Query::select()
-                .column(C::Id)
-                .from(task::Entity)
-                .cond_where(doomed.clone())
-                .limit(PURGE_CHUNK)
-                .to_owned();
-            let statement = Query::delete()
-                .from_table(task::Entity)
-                .and_where(Expr::col(C::Id).in_subquery(batch))
-                .to_owned();
+            let mut statement = Query::delete();
+            statement.from_table(task::Entity);
+            if mysql {
+                // MySQL refuses a subquery on the table it deletes from,
+                // and has `DELETE … LIMIT` instead.
+                statement.cond_where(doomed.clone()).limit(PURGE_CHUNK);
+            } else {
+                let batch = Query::select()
+                    .column(C::Id)
+                    .from(task::Entity)
+                    .cond_where(doomed.clone())
+                    .limit(PURGE_CHUNK)
+                    .to_owned();
+                statement.and_where(Expr::col(C::Id).in_subquery(batch));
+            }
             let deleted = self
                 .db()
                 .execute(&statement)
@@ -137,8 +145,9 @@ impl Store for SeaBackend {
             .await
             .map_err(db_err)?;
 
-        // Live tasks per queue.
-        let count_if = |condition: Condition| Expr::case(condition, 1).finally(0).sum();
+        // Live tasks per queue. COUNT of a CASE without ELSE (NULL
+        // otherwise) is a 64-bit integer everywhere; SUM is a DECIMAL on MySQL.
+        let count_if = |condition: Condition| Expr::case(condition, 1).count();
         let statement = Query::select()
             .column(C::Queue)
             .expr_as(

@@ -2,9 +2,11 @@
 //!
 //! Frozen: later schema changes go into new migrations. The table and
 //! column names are spelled out here rather than taken from the entities,
-//! so editing an entity cannot change what this migration did.
+//! so editing an entity cannot change what this migration did. (The
+//! MySQL column types were settled before taskq first ran on MySQL.)
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 /// The first taskq migration.
 pub struct Migration;
@@ -50,10 +52,35 @@ enum TaskqQueues {
     Paused,
 }
 
+/// A point in time, to the microsecond: `timestamptz` on PostgreSQL, text
+/// on SQLite, and `DATETIME(6)` on MySQL, whose `TIMESTAMP` would keep
+/// whole seconds only and end in 2038 (values are bound as UTC).
+fn time(column: &mut ColumnDef, backend: DatabaseBackend) -> &mut ColumnDef {
+    if backend == DatabaseBackend::MySql {
+        column.custom("DATETIME(6)")
+    } else {
+        column.timestamp_with_time_zone()
+    }
+}
+
+/// Makes `index` partial (`WHERE condition`) where the database supports
+/// it; MySQL has no partial indexes and indexes every row.
+fn partial(
+    mut index: IndexCreateStatement,
+    backend: DatabaseBackend,
+    condition: Expr,
+) -> IndexCreateStatement {
+    if backend != DatabaseBackend::MySql {
+        index.and_where(condition);
+    }
+    index
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
+        let backend = manager.get_database_backend();
         manager
             .create_table(
                 Table::create()
@@ -72,31 +99,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(T::ErrorMessage).text().null())
                     .col(ColumnDef::new(T::ProgressFraction).double().null())
                     .col(ColumnDef::new(T::ProgressMessage).text().null())
-                    .col(
-                        ColumnDef::new(T::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(T::ScheduledAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(T::StartedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(T::FinishedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(T::LeaseUntil)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
+                    .col(time(&mut ColumnDef::new(T::CreatedAt), backend).not_null())
+                    .col(time(&mut ColumnDef::new(T::ScheduledAt), backend).not_null())
+                    .col(time(&mut ColumnDef::new(T::StartedAt), backend).null())
+                    .col(time(&mut ColumnDef::new(T::FinishedAt), backend).null())
+                    .col(time(&mut ColumnDef::new(T::LeaseUntil), backend).null())
                     .col(ColumnDef::new(T::WorkerId).string_len(255).null())
                     .col(
                         ColumnDef::new(T::CancelRequested)
@@ -112,8 +119,8 @@ impl MigrationTrait for Migration {
             .await?;
 
         // Three indexes serve one kind of row each and are partial where
-        // the database supports it (SQLite, PostgreSQL; MySQL ignores the
-        // WHERE and indexes every row): a claim or settle then touches far
+        // the database supports it (SQLite, PostgreSQL; on MySQL they index
+        // every row): a claim or settle then touches far
         // fewer index entries. Queries must state the predicate with the
         // state as a literal (`state = 'PENDING'`), not a bound parameter,
         // for the planner to pick a partial index.
@@ -122,7 +129,7 @@ impl MigrationTrait for Migration {
         // column order and directions match the claim's ORDER BY, so the
         // claim reads the index in order and stops after LIMIT rows.
         manager
-            .create_index(
+            .create_index(partial(
                 Index::create()
                     .if_not_exists()
                     .name("idx_taskq_tasks_claim")
@@ -132,9 +139,10 @@ impl MigrationTrait for Migration {
                     .col((T::Priority, IndexOrder::Desc))
                     .col(T::Seq)
                     .col(T::Id)
-                    .and_where(Expr::col(T::State).eq("PENDING"))
                     .to_owned(),
-            )
+                backend,
+                Expr::col(T::State).eq("PENDING"),
+            ))
             .await?;
         // Lists filtered by state, newest first; live-task counts.
         manager
@@ -166,29 +174,31 @@ impl MigrationTrait for Migration {
             .await?;
         // The rescuer: running tasks whose lease ended.
         manager
-            .create_index(
+            .create_index(partial(
                 Index::create()
                     .if_not_exists()
                     .name("idx_taskq_tasks_state_lease")
                     .table(T::Table)
                     .col(T::State)
                     .col(T::LeaseUntil)
-                    .and_where(Expr::col(T::State).eq("RUNNING"))
                     .to_owned(),
-            )
+                backend,
+                Expr::col(T::State).eq("RUNNING"),
+            ))
             .await?;
         // Purge: terminal tasks finished before a time.
         manager
-            .create_index(
+            .create_index(partial(
                 Index::create()
                     .if_not_exists()
                     .name("idx_taskq_tasks_state_finished")
                     .table(T::Table)
                     .col(T::State)
                     .col(T::FinishedAt)
-                    .and_where(Expr::col(T::FinishedAt).is_not_null())
                     .to_owned(),
-            )
+                backend,
+                Expr::col(T::FinishedAt).is_not_null(),
+            ))
             .await?;
         // Unfiltered lists, newest first.
         manager

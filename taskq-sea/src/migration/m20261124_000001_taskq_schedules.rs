@@ -4,6 +4,7 @@
 //! out here rather than taken from the entity.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 /// The schedules migration.
 pub struct Migration;
@@ -46,12 +47,22 @@ enum TaskqSchedules {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqSchedules as S;
-        let time = |column: S| {
-            ColumnDef::new(column)
-                .timestamp_with_time_zone()
-                .null()
-                .to_owned()
+        let backend = manager.get_database_backend();
+        // To the microsecond, as in the first migration: `timestamptz` on
+        // PostgreSQL, text on SQLite, `DATETIME(6)` on MySQL (whose
+        // `TIMESTAMP` keeps whole seconds). The firing's compare-and-set
+        // compares these values for equality, so no rounding may differ
+        // between what a scheduler read and what it binds back.
+        let timestamp = |column: S| {
+            let mut def = ColumnDef::new(column);
+            if backend == DatabaseBackend::MySql {
+                def.custom("DATETIME(6)");
+            } else {
+                def.timestamp_with_time_zone();
+            }
+            def
         };
+        let time = |column: S| timestamp(column).null().to_owned();
         manager
             .create_table(
                 Table::create()
@@ -88,16 +99,8 @@ impl MigrationTrait for Migration {
                             .default(0),
                     )
                     .col(ColumnDef::new(S::LastTaskId).uuid().null())
-                    .col(
-                        ColumnDef::new(S::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(S::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(timestamp(S::CreatedAt).not_null())
+                    .col(timestamp(S::UpdatedAt).not_null())
                     .to_owned(),
             )
             .await?;
