@@ -31,6 +31,8 @@
 //! - `taskq-core`: the model, registry, backend traits, worker, client, and
 //!   the in-memory backend — re-exported here.
 //! - `taskq-macros`: `#[long_task]`.
+//! - [`http`] (feature `http`): axum routes — REST API, OpenAPI, metrics
+//!   and the dashboard page — that a host nests under any path.
 //! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
 //!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
 //!   its entities and migrations in [`sea`].
@@ -50,6 +52,11 @@ pub use taskq_core::{
 };
 pub use taskq_core::{backend, maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;
+
+/// HTTP routes (feature `http`): REST API, OpenAPI document, metrics and
+/// dashboard as an axum `Router` to nest — `taskq::http::router(client, Auth::bearer(token))`.
+#[cfg(feature = "http")]
+pub use taskq_core::http;
 
 /// The SQL backend (SeaORM): entities, migrations and the backend type.
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -163,6 +163,7 @@ pub struct Page<T> {
 }
 
 /// Counts for one queue.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStats {
     pub queue: String,

@@ -13,6 +13,7 @@
 //! - [`memory`]: the in-process backend.
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
+//! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
 //! - [`maintenance`]: rescuer, pruner and scheduler, run by every worker.
 //! - `conformance` (feature `conformance`): the suite every backend passes.
 //!
@@ -24,6 +25,8 @@ pub mod client;
 pub mod conformance;
 pub mod context;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod maintenance;
 pub mod memory;
 pub mod registry;

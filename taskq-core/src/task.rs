@@ -21,6 +21,7 @@ pub type TaskId = Uuid;
 ///
 /// `Pending` covers tasks waiting for their ETA or for a retry; the three
 /// last states are terminal.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskState {
@@ -214,6 +215,7 @@ impl Default for TaskOptions {
 
 /// Why an attempt failed. Stored with the message in
 /// [`TaskRecord::error`].
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -288,6 +290,7 @@ impl FromStr for ErrorKind {
 }
 
 /// The error of a task's last failed attempt.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskFailure {
     /// Why it failed.
@@ -297,6 +300,7 @@ pub struct TaskFailure {
 }
 
 /// A running task's last reported progress.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Progress {
     /// Done so far, from 0.0 to 1.0.
@@ -306,8 +310,10 @@ pub struct Progress {
 }
 
 /// A submitted task, as the store keeps it (the seeds' `LongTimeTask`).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskRecord {
+    #[cfg_attr(feature = "http", schema(value_type = uuid::Uuid))]
     pub id: TaskId,
     /// The registered task name (`#[long_task(name = ...)]`).
     pub task_type: String,
@@ -340,10 +346,12 @@ pub struct TaskRecord {
     /// Hard timeout for this submission (overrides the task type's).
     #[serde(with = "crate::task::opt_duration_secs")]
     #[schemars(with = "Option<f64>")]
+    #[cfg_attr(feature = "http", schema(value_type = Option<f64>))]
     pub timeout: Option<Duration>,
     /// Soft timeout for this submission (overrides the task type's).
     #[serde(with = "crate::task::opt_duration_secs")]
     #[schemars(with = "Option<f64>")]
+    #[cfg_attr(feature = "http", schema(value_type = Option<f64>))]
     pub soft_timeout: Option<Duration>,
     /// Position among pending tasks of equal priority: lower runs first.
     /// Starts as the ETA in microseconds, so ETA then FIFO order hold;

@@ -1,0 +1,394 @@
+// taskq dashboard. Plain DOM, no build step. Every value that comes from
+// task data is put on the page with textContent / DOM properties, never
+// parsed as HTML, so a `<script>` in params or results shows as text.
+'use strict';
+
+const BASE = location.pathname.replace(/\/dashboard\/?$/, '').replace(/\/$/, '');
+const API = BASE + '/api';
+const REFRESH_MS = 1000;
+const STATES = ['PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED'];
+
+const state = { page: 1, pageSize: 20, types: [], detailId: null, timer: null, statusUntil: 0 };
+
+// ---- helpers ---------------------------------------------------------------
+
+/** Builds an element; string children become text nodes (never HTML). */
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key === 'className') node.className = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child == null) continue;
+    node.append(typeof child === 'string' || typeof child === 'number' ? String(child) : child);
+  }
+  return node;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function token() { return sessionStorage.getItem('taskq-token') || ''; }
+
+/** Shows a message; explicit ones stay a few seconds before live updates replace them. */
+function setStatus(text, isError, sticky = true) {
+  if (!sticky && Date.now() < state.statusUntil) return;
+  if (sticky) state.statusUntil = Date.now() + 4000;
+  const status = $('status');
+  status.textContent = text;
+  status.className = isError ? 'error' : '';
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || ('HTTP ' + status));
+    this.status = status;
+    this.code = err.code;
+    this.details = err.details || {};
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  if (token()) headers['Authorization'] = 'Bearer ' + token();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(API + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401) setStatus('Enter the API token above.', true);
+    throw error;
+  }
+  return data;
+}
+
+function shortId(id) { return String(id).slice(-8); }
+
+function when(value) {
+  if (!value) return '';
+  const date = new Date(value);
+  return isNaN(date) ? String(value) : date.toLocaleString();
+}
+
+function progressBar(task) {
+  const fraction = task.progress ? Number(task.progress.fraction) || 0 : (task.state === 'FINISHED' ? 1 : 0);
+  const pct = Math.max(0, Math.min(100, Math.round(fraction * 100)));
+  const fill = el('div', { className: 'fill' });
+  fill.style.width = pct + '%';
+  const message = task.progress ? task.progress.message : '';
+  const bar = el('div', { className: 'bar' + (task.state === 'FINISHED' ? ' done' : ''), role: 'progressbar',
+    'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct) },
+  fill, el('span', { className: 'label' }, pct + '%' + (message ? ' ' + message : '')));
+  bar.title = message;
+  return bar;
+}
+
+function stateBadge(value) {
+  const name = STATES.includes(value) ? value : 'UNKNOWN';
+  return el('span', { className: 'state state-' + name }, String(value));
+}
+
+function actionButton(label, handler, extra) {
+  return el('button', Object.assign({ type: 'button', onclick: async (event) => {
+    event.stopPropagation();
+    try { await handler(); setStatus(label + ': done'); } catch (err) { setStatus(label + ': ' + err.message, true); }
+    refresh();
+  } }, extra || {}), label);
+}
+
+// ---- queues ----------------------------------------------------------------
+
+async function loadQueues() {
+  const queues = await api('GET', '/queues');
+  const body = $('queues').tBodies[0];
+  body.replaceChildren(...queues.map((q) => el('tr', { dataset: { queue: q.queue } },
+    el('td', {}, q.queue), el('td', {}, q.pending), el('td', {}, q.scheduled), el('td', {}, q.running),
+    el('td', { className: q.paused ? 'error' : 'ok' }, q.paused ? 'paused' : 'active'),
+    el('td', {},
+      q.paused
+        ? actionButton('resume', () => api('POST', '/queues/' + encodeURIComponent(q.queue) + '/resume'), { className: 'resume' })
+        : actionButton('pause', () => api('POST', '/queues/' + encodeURIComponent(q.queue) + '/pause'), { className: 'pause' }),
+      ' ',
+      actionButton('purge pending', () => {
+        if (!confirm('Cancel every pending task of ' + q.queue + '?')) return Promise.resolve();
+        return api('POST', '/queues/' + encodeURIComponent(q.queue) + '/purge');
+      }, { className: 'purge' })))));
+  const select = $('pending-queue');
+  const chosen = select.value;
+  const names = queues.map((q) => q.queue);
+  if (names.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
+    select.replaceChildren(...names.map((name) => el('option', { value: name }, name)));
+    if (names.includes(chosen)) select.value = chosen;
+  }
+}
+
+// ---- pending order ---------------------------------------------------------
+
+async function loadPending() {
+  const queue = $('pending-queue').value;
+  const list = $('pending');
+  if (!queue) { list.replaceChildren(); return; }
+  const page = await api('GET', '/tasks?state=PENDING&page_size=100&queue=' + encodeURIComponent(queue));
+  // The order workers claim in: higher priority first, then lower seq.
+  const tasks = page.tasks.slice().sort((a, b) => (b.priority - a.priority) || (a.seq - b.seq));
+  list.replaceChildren(...tasks.map((task, i) => el('li', { dataset: { id: task.id } },
+    el('span', { className: 'text' }, task.task_type + ' ' + shortId(task.id) + ' · ' + summary(task.params)),
+    ' ',
+    actionButton('↑', () => api('POST', '/tasks/' + task.id + '/reorder', { to: 'before', task: tasks[i - 1].id }),
+      { className: 'up', title: 'move up', ...(i === 0 ? { disabled: '' } : {}) }),
+    actionButton('↓', () => api('POST', '/tasks/' + tasks[i + 1].id + '/reorder', { to: 'before', task: task.id }),
+      { className: 'down', title: 'move down', ...(i === tasks.length - 1 ? { disabled: '' } : {}) }),
+    actionButton('front', () => api('POST', '/tasks/' + task.id + '/reorder', { to: 'front' }), { className: 'front' }),
+    actionButton('back', () => api('POST', '/tasks/' + task.id + '/reorder', { to: 'back' }), { className: 'back' }))));
+}
+
+function summary(params) {
+  const text = JSON.stringify(params);
+  return text && text.length > 60 ? text.slice(0, 57) + '…' : String(text);
+}
+
+// ---- tasks -----------------------------------------------------------------
+
+async function loadTasks() {
+  const query = new URLSearchParams({ page: state.page, page_size: state.pageSize });
+  if ($('filter-state').value) query.set('state', $('filter-state').value);
+  if ($('filter-type').value) query.set('task_type', $('filter-type').value);
+  if ($('filter-queue').value.trim()) query.set('queue', $('filter-queue').value.trim());
+  const page = await api('GET', '/tasks?' + query);
+  $('tasks').tBodies[0].replaceChildren(...page.tasks.map(taskRow));
+  $('page-info').textContent = 'page ' + page.page + ' of ' + Math.max(1, page.total_pages) + ' · ' + page.total + ' tasks';
+  $('prev').disabled = page.page <= 1;
+  $('next').disabled = page.page >= page.total_pages;
+}
+
+function taskRow(task) {
+  const actions = [];
+  if (task.state === 'PENDING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
+    actions.push(actionButton('cancel', () => api('POST', '/tasks/' + task.id + '/cancel'), { className: 'cancel' }));
+  }
+  if (task.state === 'FAILED' || task.state === 'CANCELLED') {
+    actions.push(actionButton('retry', () => api('POST', '/tasks/' + task.id + '/retry'), { className: 'retry' }));
+  }
+  return el('tr', { className: 'task', dataset: { id: task.id, state: task.state }, onclick: () => showDetail(task.id) },
+    el('td', { className: 'id', title: task.id }, shortId(task.id)),
+    el('td', {}, task.task_type),
+    el('td', {}, stateBadge(task.state), task.cancel_requested && task.state === 'RUNNING' ? ' (cancelling)' : ''),
+    el('td', {}, task.queue),
+    el('td', {}, progressBar(task)),
+    el('td', {}, task.attempt + ' / ' + (task.max_retries + 1)),
+    el('td', {}, when(task.created_at)),
+    el('td', {}, ...actions));
+}
+
+async function showDetail(id) {
+  state.detailId = id;
+  $('detail-section').hidden = false;
+  await loadDetail();
+  $('detail-section').scrollIntoView({ block: 'nearest' });
+}
+
+async function loadDetail() {
+  if (!state.detailId) return;
+  const task = await api('GET', '/tasks/' + state.detailId);
+  $('detail-id').textContent = task.id;
+  const json = (value) => el('pre', {}, JSON.stringify(value, null, 2));
+  const rows = [
+    ['type', task.task_type], ['state', stateBadge(task.state)], ['queue', task.queue],
+    ['priority', String(task.priority)], ['attempts', task.attempt + ' of ' + (task.max_retries + 1)],
+    ['progress', progressBar(task)], ['params', json(task.params)],
+    ['result', task.result === null || task.result === undefined ? '—' : json(task.result)],
+    ['error', task.error ? el('pre', { className: 'error' }, task.error.kind + ': ' + task.error.message) : '—'],
+    ['created', when(task.created_at)], ['scheduled', when(task.scheduled_at)],
+    ['started', when(task.started_at)], ['finished', when(task.finished_at)],
+    ['worker', task.worker_id || '—'],
+  ];
+  $('detail').replaceChildren(...rows.flatMap(([name, value]) =>
+    [el('dt', {}, name), el('dd', { dataset: { field: name } }, value)]));
+}
+
+// ---- submit form, generated from the task type's JSON schema ---------------
+
+async function loadTypes() {
+  state.types = await api('GET', '/task-types');
+  const select = $('submit-type');
+  select.replaceChildren(...state.types.map((t) => el('option', { value: t.name }, t.name)));
+  $('filter-type').replaceChildren(el('option', { value: '' }, 'any'),
+    ...state.types.map((t) => el('option', { value: t.name }, t.name)));
+  renderParamsForm();
+}
+
+function resolve(schema, root) {
+  if (schema && typeof schema.$ref === 'string') {
+    const name = schema.$ref.split('/').pop();
+    const defs = (root && (root.$defs || root.definitions)) || {};
+    return defs[name] || schema;
+  }
+  return schema || {};
+}
+
+/** The field kind of a property: string, integer, number, boolean or json. */
+function kindOf(schema) {
+  let type = schema.type;
+  if (Array.isArray(type)) type = type.find((t) => t !== 'null');
+  if (Array.isArray(schema.enum)) return 'enum';
+  return ['string', 'integer', 'number', 'boolean'].includes(type) ? type : 'json';
+}
+
+function renderParamsForm() {
+  const type = state.types.find((t) => t.name === $('submit-type').value);
+  const fieldset = $('submit-params');
+  fieldset.replaceChildren(el('legend', {}, 'Params'));
+  $('submit-description').textContent = type ? type.description : '';
+  if (!type) return;
+  const root = type.params_schema || {};
+  const schema = resolve(root, root);
+  const required = new Set(schema.required || []);
+  const properties = schema.properties || null;
+  if (!properties) {
+    if (schema.type === 'null') { fieldset.append(el('p', { className: 'hint' }, 'No params.')); return; }
+    fieldset.append(el('label', { dataset: { param: '' } }, 'params (JSON)',
+      el('textarea', { name: 'params', rows: '4', 'data-kind': 'json' })));
+    return;
+  }
+  for (const [name, raw] of Object.entries(properties)) {
+    const prop = resolve(raw, root);
+    const kind = kindOf(prop);
+    let input;
+    if (kind === 'boolean') input = el('input', { type: 'checkbox' });
+    else if (kind === 'integer' || kind === 'number') input = el('input', { type: 'number', step: kind === 'integer' ? '1' : 'any' });
+    else if (kind === 'enum') input = el('select', {}, ...prop.enum.map((v) => el('option', { value: JSON.stringify(v) }, String(v))));
+    else if (kind === 'json') input = el('textarea', { rows: '2', placeholder: 'JSON' });
+    else input = el('input', { type: 'text' });
+    input.name = name;
+    input.dataset.kind = kind;
+    input.dataset.param = name;
+    if (required.has(name) && kind !== 'boolean') input.required = true;
+    if (prop.default !== undefined && kind !== 'json') {
+      if (kind === 'boolean') input.checked = Boolean(prop.default);
+      else input.value = kind === 'enum' ? JSON.stringify(prop.default) : String(prop.default);
+    }
+    const label = el('label', { dataset: { field: 'params.' + name } }, name + (required.has(name) ? ' *' : ''), ' ', input);
+    if (prop.description) label.title = prop.description;
+    fieldset.append(label);
+  }
+}
+
+function collectParams() {
+  const inputs = [...$('submit-params').querySelectorAll('input, select, textarea')];
+  if (inputs.length === 1 && inputs[0].name === 'params') {
+    const text = inputs[0].value.trim();
+    return text ? JSON.parse(text) : null;
+  }
+  if (inputs.length === 0) return null;
+  const params = {};
+  for (const input of inputs) {
+    const kind = input.dataset.kind;
+    if (kind === 'boolean') { params[input.name] = input.checked; continue; }
+    const text = input.value.trim();
+    if (text === '') continue; // left out: the params type's default, or a 422 naming it
+    if (kind === 'integer' || kind === 'number') params[input.name] = Number(text);
+    else if (kind === 'enum' || kind === 'json') params[input.name] = JSON.parse(text);
+    else params[input.name] = input.value;
+  }
+  return params;
+}
+
+async function submitTask(event) {
+  event.preventDefault();
+  const result = $('submit-result');
+  result.className = '';
+  result.textContent = 'submitting…';
+  delete result.dataset.id;
+  for (const label of document.querySelectorAll('#submit-form label.invalid')) label.classList.remove('invalid');
+  const body = { task_type: $('submit-type').value };
+  try {
+    body.params = collectParams();
+  } catch (err) {
+    result.className = 'error';
+    result.textContent = 'params: not valid JSON (' + err.message + ')';
+    return;
+  }
+  if ($('submit-queue').value.trim()) body.queue = $('submit-queue').value.trim();
+  if ($('submit-priority').value !== '') body.priority = Number($('submit-priority').value);
+  if ($('submit-countdown').value !== '') body.countdown = Number($('submit-countdown').value);
+  try {
+    const task = await api('POST', '/tasks', body);
+    result.className = 'ok';
+    result.textContent = 'Submitted ' + task.task_type + ' ' + task.id;
+    result.dataset.id = task.id;
+    refresh();
+  } catch (err) {
+    result.className = 'error';
+    const field = err.details && err.details.field;
+    result.textContent = err.message + (field ? ' (field: ' + field + ')' : '');
+    if (field) {
+      const top = String(field).split(/[.[]/).slice(0, 2).join('.');
+      for (const label of document.querySelectorAll('#submit-form label')) {
+        if (label.dataset.field === top) label.classList.add('invalid');
+      }
+    }
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------
+
+async function refresh() {
+  try {
+    await Promise.all([loadQueues(), loadTasks(), loadDetail()]);
+    await loadPending();
+    setStatus('updated ' + new Date().toLocaleTimeString(), false, false);
+  } catch (err) {
+    setStatus(err.message, true);
+  }
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  if ($('live').checked) state.timer = setInterval(refresh, REFRESH_MS);
+}
+
+async function start() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get('token')) {
+    sessionStorage.setItem('taskq-token', hash.get('token'));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  $('token').value = token();
+  $('token-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem('taskq-token', $('token').value.trim());
+    setStatus('token saved');
+    init();
+  });
+  $('submit-type').addEventListener('change', renderParamsForm);
+  $('submit-form').addEventListener('submit', submitTask);
+  for (const id of ['filter-state', 'filter-type']) $(id).addEventListener('change', () => { state.page = 1; refresh(); });
+  $('filter-queue').addEventListener('input', () => { state.page = 1; refresh(); });
+  $('filters').addEventListener('submit', (event) => event.preventDefault());
+  $('pending-queue').addEventListener('change', refresh);
+  $('live').addEventListener('change', schedule);
+  $('prev').addEventListener('click', () => { state.page = Math.max(1, state.page - 1); refresh(); });
+  $('next').addEventListener('click', () => { state.page += 1; refresh(); });
+  $('detail-close').addEventListener('click', () => { state.detailId = null; $('detail-section').hidden = true; });
+  await init();
+  schedule();
+}
+
+async function init() {
+  try {
+    await loadTypes();
+    setStatus('connected');
+  } catch (err) {
+    setStatus(err.message, true);
+  }
+  refresh();
+}
+
+start();

@@ -1,0 +1,117 @@
+//! HTTP routes (feature `http`): the REST API, its OpenAPI document,
+//! Prometheus metrics and the dashboard page, as one axum [`Router`] the
+//! host nests under any path.
+//!
+//! ```no_run
+//! # fn demo(client: taskq_core::Client) {
+//! use taskq_core::http::{self, Auth};
+//! let app: axum::Router = axum::Router::new()
+//!     .nest("/taskq", http::router(client, Auth::bearer("s3cret")));
+//! # }
+//! ```
+//!
+//! Every route goes through the host's [`Client`]: the routes are another
+//! caller of the same API, never a second path to the backend.
+//!
+//! # Layout
+//! - [`auth`]: [`Auth`], the mandatory choice of who may call the API.
+//! - [`errors`]: [`ApiError`], the JSON error body, and extractors that turn
+//!   every malformed request into one.
+//! - `task_types`, `tasks`, `queues`: one module per resource.
+//! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`).
+//! - `metrics`: Prometheus text (`GET metrics`).
+//! - `dashboard`: the embedded page (`GET dashboard`).
+//!
+//! # Routes (relative to where the host nests the router)
+//! | method | path | |
+//! |---|---|---|
+//! | GET | `api/task-types` | registered task types, options, params schema |
+//! | GET | `api/task-types/{name}` | one task type |
+//! | POST | `api/tasks` | submit (now, `run_at`, `countdown`; overrides) |
+//! | GET | `api/tasks` | list: `state`, `task_type`, `queue`, `created_after`, `created_before`, `page`, `page_size` |
+//! | GET | `api/tasks/{id}` | one task |
+//! | POST | `api/tasks/{id}/cancel` | cancel a pending or running task |
+//! | POST | `api/tasks/{id}/retry` | run a failed or cancelled task again |
+//! | POST | `api/tasks/{id}/reorder` | move a pending task: front, back, before another |
+//! | POST | `api/tasks/purge` | delete terminal tasks by state and age |
+//! | GET | `api/queues` | counts and pause flags per queue |
+//! | POST | `api/queues/{queue}/pause` / `resume` | stop / restart claiming |
+//! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
+//! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth) |
+//! | GET | `metrics` | Prometheus text |
+//! | GET | `dashboard` | the dashboard page (no auth; it asks for the token) |
+
+pub mod auth;
+mod dashboard;
+pub mod errors;
+mod metrics;
+mod openapi;
+mod queues;
+mod task_types;
+mod tasks;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::client::Client;
+
+pub use auth::Auth;
+pub use errors::{ApiError, ErrorBody, ErrorDetail};
+pub use openapi::openapi_document;
+
+/// The largest request body the routes accept by default (64 KiB); larger
+/// bodies get `413`.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Settings of the routes beyond the client and the auth choice.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Request bodies larger than this are refused with `413`.
+    pub body_limit: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// The routes with the default [`HttpConfig`].
+pub fn router(client: Client, auth: Auth) -> Router {
+    router_with(client, auth, HttpConfig::default())
+}
+
+/// The routes: REST API and metrics behind `auth`; the dashboard page, its
+/// assets and the OpenAPI document open (they hold no task data).
+pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
+    let guarded = Router::new()
+        .route("/api/task-types", get(task_types::list))
+        .route("/api/task-types/{name}", get(task_types::detail))
+        .route("/api/tasks", post(tasks::submit).get(tasks::list))
+        .route("/api/tasks/purge", post(tasks::purge))
+        .route("/api/tasks/{id}", get(tasks::detail))
+        .route("/api/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/api/tasks/{id}/retry", post(tasks::retry))
+        .route("/api/tasks/{id}/reorder", post(tasks::reorder))
+        .route("/api/queues", get(queues::list))
+        .route("/api/queues/{queue}/pause", post(queues::pause))
+        .route("/api/queues/{queue}/resume", post(queues::resume))
+        .route("/api/queues/{queue}/purge", post(queues::purge))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(middleware::from_fn_with_state(auth, auth::require));
+    let open = Router::new()
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style));
+    guarded
+        .merge(open)
+        .fallback(errors::no_route)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(client)
+}

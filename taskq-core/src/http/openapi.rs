@@ -1,0 +1,53 @@
+//! `api/openapi.json`: the OpenAPI 3.1 document of the routes, generated
+//! from the handlers' and types' annotations (utoipa).
+
+use axum::Json;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{errors, queues, task_types, tasks};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "taskq", description = "Background tasks: submit, inspect and steer them."),
+    paths(
+        task_types::list, task_types::detail,
+        tasks::submit, tasks::list, tasks::detail, tasks::cancel, tasks::retry,
+        tasks::reorder, tasks::purge,
+        queues::list, queues::pause, queues::resume, queues::purge,
+        super::metrics::metrics,
+    ),
+    components(schemas(
+        errors::ErrorBody, errors::ErrorDetail,
+        crate::task::TaskRecord, crate::task::TaskState, crate::task::Progress,
+        crate::task::TaskFailure, crate::task::ErrorKind, crate::backend::QueueStats,
+        task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::TaskList,
+        tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
+        queues::QueuePurgeResult,
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document of [`super::router`] (paths relative to where
+/// the host nests it).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub(crate) async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
