@@ -4,11 +4,24 @@
 //! ```text
 //! cargo bench --bench throughput                 # every embedded backend
 //! cargo bench --bench throughput -- sqlite -n 100000
+//! TASKQ_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   cargo bench --bench throughput --features postgres -- postgres
+//! TASKQ_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
+//!   cargo bench --bench throughput --features mysql -- mysql
+//! cargo bench --bench throughput --features postgres -- postgres -n 20000 --pending 1000000
 //! ```
 //!
 //! For each backend: the submit rate (batches of 1,000), the burn-down of
 //! N no-op tasks by one worker (records kept, every outcome stored), and the
-//! idle submit→start latency.
+//! idle submit→start latency. `--pending P` first fills the queue with P
+//! lower-priority tasks that stay pending, to show how claims scale with the
+//! backlog.
+//!
+//! PostgreSQL and MySQL run in a fresh schema / database (dropped at the
+//! end) on the server of `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL`;
+//! their latency is measured across two backends (two pools, as two
+//! processes would be), so a wake-up must come through the server: LISTEN/
+//! NOTIFY on PostgreSQL, the worker's poll on MySQL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +46,12 @@ async fn bench_noop(_p: ()) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// Ballast for `--pending`: outranked by every `bench_noop`, never reached.
+#[long_task(retries = 0, priority = -100)]
+async fn bench_ballast(_p: ()) -> Result<(), TaskError> {
+    Ok(())
+}
+
 /// Reports when it started, for latency.
 #[long_task(retries = 0)]
 async fn bench_ping(_p: ()) -> Result<(), TaskError> {
@@ -48,18 +67,21 @@ const CONCURRENCY: usize = 512;
 struct Settings {
     backends: Vec<String>,
     n: Option<usize>,
+    pending: usize,
 }
 
 fn settings() -> Settings {
     let mut settings = Settings {
         backends: Vec::new(),
         n: None,
+        pending: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
-            "memory" | "sqlite" => settings.backends.push(arg),
+            "--pending" => settings.pending = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            "memory" | "sqlite" | "postgres" | "mysql" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
         }
     }
@@ -69,22 +91,137 @@ fn settings() -> Settings {
     settings
 }
 
-async fn backend(name: &str) -> Arc<dyn Backend> {
+/// Where a server backend's bench data lives, to open a second backend on
+/// it and to drop it afterwards.
+struct Place {
+    /// The URL of the bench's own schema / database.
+    url: String,
+    /// The server URL and the statement that removes the bench's data.
+    cleanup: Option<(String, String)>,
+}
+
+/// A fresh schema (PostgreSQL) or database (MySQL) for the bench.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn server_place(name: &str) -> Place {
+    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
+    let var = if name == "postgres" {
+        "TASKQ_TEST_POSTGRES_URL"
+    } else {
+        "TASKQ_TEST_MYSQL_URL"
+    };
+    let server = std::env::var(var).unwrap_or_else(|_| panic!("set {var} to bench {name}"));
+    let schema = format!("taskq_bench_{}", std::process::id());
+    let db = Database::connect(&server).await.expect("connect");
+    let (create, drop, url) = if name == "postgres" {
+        let separator = if server.contains('?') { '&' } else { '?' };
+        (
+            format!("CREATE SCHEMA {schema}"),
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            format!("{server}{separator}options=-csearch_path%3D{schema}"),
+        )
+    } else {
+        let (base, query) = server.split_once('?').unwrap_or((server.as_str(), ""));
+        let host_end = base
+            .match_indices('/')
+            .nth(2)
+            .map_or(base.len(), |(i, _)| i);
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        (
+            format!("CREATE DATABASE {schema}"),
+            format!("DROP DATABASE IF EXISTS {schema}"),
+            format!("{}/{schema}{query}", &base[..host_end]),
+        )
+    };
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        drop.clone(),
+    ))
+    .await
+    .expect("drop old bench data");
+    db.execute_raw(Statement::from_string(db.get_database_backend(), create))
+        .await
+        .expect("create bench schema");
+    db.close().await.expect("close");
+    Place {
+        url,
+        cleanup: Some((server, drop)),
+    }
+}
+
+async fn place(name: &str) -> Place {
     match name {
-        "memory" => Arc::new(taskq::MemoryBackend::new()),
+        "postgres" | "mysql" => {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            return server_place(name).await;
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            panic!("build the bench with --features {name}");
+        }
         _ => {
             let path = std::env::temp_dir().join(format!("taskq-bench-{}.db", std::process::id()));
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
-            let url = format!("sqlite://{}", path.display());
-            Arc::new(taskq::SqlBackend::connect(&url).await.expect("sqlite"))
+            Place {
+                url: format!("sqlite://{}", path.display()),
+                cleanup: None,
+            }
         }
     }
 }
 
-async fn burn_down(name: &str, n: usize) {
-    let client = Client::new(backend(name).await).expect("client");
+async fn cleanup(place: &Place) {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    if let Some((server, drop)) = &place.cleanup {
+        use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
+        let db = Database::connect(server).await.expect("connect");
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            drop.clone(),
+        ))
+        .await
+        .expect("drop bench data");
+        db.close().await.expect("close");
+    }
+    if place.url.starts_with("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", &place.url["sqlite://".len()..]));
+        }
+    }
+}
+
+async fn open(name: &str, place: &Place) -> Arc<dyn Backend> {
+    match name {
+        "memory" => Arc::new(taskq::MemoryBackend::new()),
+        _ => Arc::new(
+            taskq::SqlBackend::connect(&place.url)
+                .await
+                .expect("connect"),
+        ),
+    }
+}
+
+async fn burn_down(name: &str, place: &Place, n: usize, pending: usize) {
+    let client = Client::new(open(name, place).await).expect("client");
+    if pending > 0 {
+        let started = Instant::now();
+        let mut submitted = 0;
+        while submitted < pending {
+            let batch = (pending - submitted).min(1000);
+            client
+                .submit_many(bench_ballast, std::iter::repeat_n((), batch))
+                .await
+                .expect("submit ballast");
+            submitted += batch;
+        }
+        println!(
+            "{name:<8} ballast   {pending:>8} pending tasks submitted in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let started = Instant::now();
     let mut submitted = 0;
     while submitted < n {
@@ -107,9 +244,9 @@ async fn burn_down(name: &str, n: usize) {
     let started = Instant::now();
     let running = tokio::spawn(worker.run());
     ALL_DONE.notified().await;
+    let drain_secs = started.elapsed().as_secs_f64();
     shutdown.shutdown();
     running.await.expect("join").expect("worker");
-    let drain_secs = started.elapsed().as_secs_f64();
 
     let finished = client
         .list(
@@ -124,17 +261,25 @@ async fn burn_down(name: &str, n: usize) {
         .total;
     assert_eq!(finished as usize, n, "every task finished and was recorded");
     println!(
-        "{name:<7} submit     {n:>8} tasks in {submit_secs:>6.2} s = {:>9.0} tasks/s",
+        "{name:<8} submit    {n:>8} tasks in {submit_secs:>6.2} s = {:>9.0} tasks/s",
         n as f64 / submit_secs
     );
     println!(
-        "{name:<7} burn-down  {n:>8} tasks in {drain_secs:>6.2} s = {:>9.0} jobs/s",
+        "{name:<8} burn-down {n:>8} tasks in {drain_secs:>6.2} s = {:>9.0} jobs/s (pending backlog {pending})",
         n as f64 / drain_secs
     );
 }
 
-async fn latency(name: &str, samples: usize) {
-    let client = Client::new(backend(name).await).expect("client");
+async fn latency(name: &str, place: &Place, samples: usize) {
+    let worker_backend = open(name, place).await;
+    // Servers: submit through a second backend (its own pool, as another
+    // process would), so the wake-up has to come through the server.
+    let submitter = if place.cleanup.is_some() {
+        Client::new(open(name, place).await).expect("client")
+    } else {
+        Client::new(worker_backend.clone()).expect("client")
+    };
+    let client = Client::new(worker_backend).expect("client");
     let (tx, mut rx) = mpsc::unbounded_channel();
     *STARTED.lock().expect("lock") = Some(tx);
     let worker = Worker::builder(&client)
@@ -149,7 +294,7 @@ async fn latency(name: &str, samples: usize) {
         // Let the worker go idle, waiting for a signal or its poll.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let submitted = Instant::now();
-        client.submit(bench_ping, ()).await.expect("submit");
+        submitter.submit(bench_ping, ()).await.expect("submit");
         let started = rx.recv().await.expect("started");
         latencies.push(started.duration_since(submitted));
     }
@@ -158,7 +303,7 @@ async fn latency(name: &str, samples: usize) {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     println!(
-        "{name:<7} idle submit→start latency over {samples}: p50 {:?}, p99 {:?}",
+        "{name:<8} idle submit→start latency over {samples}: p50 {:?}, p99 {:?}",
         pct(0.5),
         pct(0.99)
     );
@@ -175,8 +320,12 @@ fn main() {
             let n = settings
                 .n
                 .unwrap_or(if name == "memory" { 500_000 } else { 100_000 });
-            burn_down(name, n).await;
-            latency(name, 200).await;
+            let place = place(name).await;
+            burn_down(name, &place, n, settings.pending).await;
+            cleanup(&place).await;
+            let place = self::place(name).await;
+            latency(name, &place, 200).await;
+            cleanup(&place).await;
         }
     });
 }

@@ -451,6 +451,14 @@ impl<'c> Submission<'c> {
         self
     }
 
+    /// The checked record this submission would store, without storing
+    /// it: for a backend that can enqueue inside the host's own database
+    /// transaction (`taskq_sea::SeaBackend::enqueue_in`), so the task
+    /// exists only if that transaction commits.
+    pub fn into_record(self) -> Result<TaskRecord, Error> {
+        self.build().map(|(_, record)| record)
+    }
+
     /// The record this submission would store, checked.
     fn build(self) -> Result<(&'c Client, TaskRecord), Error> {
         let def = self.client.task_def(&self.task_type)?;

@@ -15,7 +15,9 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleFiring};
-use crate::task::{ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for};
+use crate::task::{
+    ErrorKind, IdMap, IdSet, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for,
+};
 
 /// Order key of a pending task within its queue.
 type OrderKey = (Reverse<i32>, i64, TaskId);
@@ -36,12 +38,12 @@ pub struct MemoryBackend {
 
 #[derive(Default)]
 struct State {
-    tasks: HashMap<TaskId, TaskRecord>,
+    tasks: IdMap<TaskRecord>,
     /// Due pending tasks per queue, in claim order.
     ready: HashMap<String, BTreeSet<OrderKey>>,
     /// Pending tasks not due yet, by due time.
     delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
-    running: HashSet<TaskId>,
+    running: IdSet,
     paused: HashSet<String>,
     schedules: BTreeMap<String, Schedule>,
     /// Enabled schedules with a next run, by next run: the due index.
@@ -60,6 +62,18 @@ impl MemoryBackend {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The ready set of `queue`, made on first use; the queue name is copied
+/// only then, not on every enqueue.
+fn ready_set<'a>(
+    ready: &'a mut HashMap<String, BTreeSet<OrderKey>>,
+    queue: &str,
+) -> &'a mut BTreeSet<OrderKey> {
+    if !ready.contains_key(queue) {
+        ready.insert(queue.to_owned(), BTreeSet::new());
+    }
+    ready.get_mut(queue).expect("inserted above")
 }
 
 fn key(record: &TaskRecord) -> OrderKey {
@@ -89,10 +103,7 @@ impl State {
         if record.scheduled_at > now {
             self.delayed.insert((record.scheduled_at, record.id));
         } else {
-            self.ready
-                .entry(record.queue.clone())
-                .or_default()
-                .insert(key(record));
+            ready_set(&mut self.ready, &record.queue).insert(key(record));
         }
     }
 
@@ -110,10 +121,7 @@ impl State {
             }
             self.delayed.pop_first();
             if let Some(record) = self.tasks.get(&id) {
-                self.ready
-                    .entry(record.queue.clone())
-                    .or_default()
-                    .insert(key(record));
+                ready_set(&mut self.ready, &record.queue).insert(key(record));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! implementations (in `broker.rs` and `store.rs`) share.
 
 use std::sync::Arc;
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::time::Duration;
 
 use sea_orm::{
@@ -40,7 +40,40 @@ pub struct SeaBackend {
     db: DatabaseConnection,
     signal: Arc<Notify>,
     schedule_signal: Arc<Notify>,
+    /// The PostgreSQL `LISTEN` task (started by the first `work_signal`
+    /// call, stopped when the last clone of this backend is dropped).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    listener: Arc<Listener>,
 }
+
+/// The PostgreSQL `LISTEN` task's switch: started at most once, told to
+/// stop when dropped.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+struct Listener {
+    started: std::sync::Once,
+    stop: Arc<Notify>,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            started: std::sync::Once::new(),
+            stop: Arc::new(Notify::new()),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // `notify_one` keeps a permit, so a task not yet waiting still stops.
+        self.stop.notify_one();
+    }
+}
+
+/// The PostgreSQL channel taskq notifies on new work (a submit, a retry,
+/// a resumed queue), so idle workers of every process wake at once.
+pub const NOTIFY_CHANNEL: &str = "taskq_work";
 
 impl SeaBackend {
     /// Connects to `url` and runs taskq's migrations.
@@ -82,6 +115,7 @@ impl SeaBackend {
             db,
             signal: Arc::new(Notify::new()),
             schedule_signal: Arc::new(Notify::new()),
+            listener: Arc::new(Listener::default()),
         }
     }
 
@@ -127,13 +161,43 @@ impl SeaBackend {
         self.signal.notify_waiters();
     }
 
+    /// The signal idle workers wait on. On PostgreSQL the first call
+    /// starts a task that `LISTEN`s on [`NOTIFY_CHANNEL`] and fires the
+    /// signal for every notification, so enqueues by other processes wake
+    /// this one (workers still poll slowly, in case a notification is
+    /// lost while the listener reconnects).
     pub(crate) fn signal(&self) -> Arc<Notify> {
+        #[cfg(feature = "postgres")]
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            self.listener.started.call_once(|| {
+                listen(
+                    self.db.get_postgres_connection_pool().clone(),
+                    Arc::downgrade(&self.signal),
+                    self.listener.stop.clone(),
+                );
+            });
+        }
         self.signal.clone()
     }
 
     /// Wakes this process's sleeping schedulers (a schedule was written).
     pub(crate) fn schedule_signal(&self) -> Arc<Notify> {
         self.schedule_signal.clone()
+    }
+
+    /// Tells other processes' idle workers that work arrived: on
+    /// PostgreSQL a `NOTIFY` (delivered when `db`'s transaction commits,
+    /// or at once outside one); elsewhere nothing.
+    pub(crate) async fn notify_others(&self, db: &impl ConnectionTrait) -> Result<(), Error> {
+        if db.get_database_backend() == DbBackend::Postgres {
+            db.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("NOTIFY {NOTIFY_CHANNEL}"),
+            ))
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write
@@ -161,6 +225,72 @@ impl SeaBackend {
     pub(crate) async fn read_txn(&self) -> Result<DatabaseTransaction, Error> {
         self.db.begin().await.map_err(db_err)
     }
+}
+
+/// Runs the `LISTEN` loop until `stop` fires or the signal is gone,
+/// reconnecting with backoff when the connection drops.
+#[cfg(feature = "postgres")]
+fn listen(pool: sea_orm::sqlx::PgPool, signal: std::sync::Weak<Notify>, stop: Arc<Notify>) {
+    use sea_orm::sqlx::postgres::PgListener;
+
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // Outside a runtime there is no worker to wake; workers poll.
+        return;
+    };
+    let wake = move || match signal.upgrade() {
+        Some(signal) => {
+            signal.notify_waiters();
+            true
+        }
+        None => false,
+    };
+    runtime.spawn(async move {
+        let session = async {
+            let mut failures = 0u32;
+            loop {
+                let listener = async {
+                    let mut listener = PgListener::connect_with(&pool).await?;
+                    listener.listen(NOTIFY_CHANNEL).await?;
+                    Ok::<_, sea_orm::sqlx::Error>(listener)
+                };
+                match listener.await {
+                    Ok(mut listener) => {
+                        failures = 0;
+                        // Work may have arrived while we were not listening.
+                        if !wake() {
+                            return;
+                        }
+                        loop {
+                            match listener.try_recv().await {
+                                // A notification; or `None`: the connection
+                                // dropped and reconnected (notifications in
+                                // between are lost, so wake anyway).
+                                Ok(_) => {
+                                    if !wake() {
+                                        return;
+                                    }
+                                }
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "taskq LISTEN connection failed");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "taskq could not LISTEN; retrying");
+                    }
+                }
+                failures = failures.saturating_add(1);
+                let backoff = Duration::from_millis(100 << failures.min(6));
+                tokio::time::sleep(backoff).await;
+            }
+        };
+        tokio::select! {
+            () = session => {}
+            () = stop.notified() => {}
+        }
+    });
 }
 
 /// Installs taskq's SQLite connection settings if `options` is a SQLite URL.

@@ -56,25 +56,14 @@ impl Broker for SeaBackend {
         }
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
         let txn = self.write_txn().await?;
-        let mut rows = tasks
-            .into_iter()
-            .map(|t| task::Model::from(t).into_active_model());
-        loop {
-            let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            if let Err(err) = task::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await
-            {
-                drop(txn);
-                return Err(match err.sql_err() {
-                    Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
-                    _ => db_err(err),
-                });
-            }
+        if let Err(err) = insert(&txn, tasks).await {
+            drop(txn);
+            return Err(match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
+                _ => db_err(err),
+            });
         }
+        self.notify_others(&txn).await?;
         txn.commit().await.map_err(db_err)?;
         self.notify();
         Ok(())
@@ -301,6 +290,7 @@ impl Broker for SeaBackend {
                         .add(state_is(state)),
                 );
             if let Some(record) = self.update_returning(self.db(), id, update).await? {
+                self.wake_others().await;
                 self.notify();
                 return Ok(record);
             }
@@ -421,6 +411,7 @@ impl Broker for SeaBackend {
                 .and_where(Expr::col(queue::Column::Name).eq(queue))
                 .to_owned();
             self.db().execute(&statement).await.map_err(db_err)?;
+            self.wake_others().await;
             self.notify();
         }
         Ok(())
@@ -517,6 +508,22 @@ impl Broker for SeaBackend {
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
         Some(self.signal())
+    }
+}
+
+/// Inserts new task rows through `db`, in multi-row chunks.
+async fn insert(db: &impl ConnectionTrait, tasks: Vec<TaskRecord>) -> Result<(), sea_orm::DbErr> {
+    let mut rows = tasks
+        .into_iter()
+        .map(|t| task::Model::from(t).into_active_model());
+    loop {
+        let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        task::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
 }
 
@@ -750,6 +757,60 @@ where
 }
 
 impl SeaBackend {
+    /// Enqueues new `PENDING` tasks inside the host's own transaction (or
+    /// connection): they exist only if `txn` commits, and workers in other
+    /// processes are woken at the commit (on PostgreSQL, by a `NOTIFY` that
+    /// a rollback discards). Build the records with
+    /// [`taskq_core::Submission::into_record`].
+    ///
+    /// ```no_run
+    /// # async fn run(backend: &taskq_sea::SeaBackend, client: &taskq_core::Client)
+    /// #     -> Result<(), taskq_core::Error> {
+    /// use taskq_sea::sea_orm::TransactionTrait;
+    /// let txn = backend.connection().begin().await.map_err(taskq_core::Error::backend)?;
+    /// // … the host's own writes through `txn` …
+    /// let record = client
+    ///     .submit_json("send_welcome_mail", serde_json::json!({ "user": 42 }))
+    ///     .into_record()?;
+    /// backend.enqueue_in(&txn, vec![record]).await?;
+    /// txn.commit().await.map_err(taskq_core::Error::backend)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A duplicate id is an [`Error::InvalidArgument`]; on PostgreSQL the
+    /// failed statement aborts the host's transaction, as any failed
+    /// statement does there.
+    pub async fn enqueue_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        tasks: Vec<TaskRecord>,
+    ) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        if let Err(err) = insert(txn, tasks).await {
+            return Err(match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    Error::InvalidArgument("a task id of the batch already exists".into())
+                }
+                _ => db_err(err),
+            });
+        }
+        self.notify_others(txn).await?;
+        // Local workers may look before the commit and find nothing; their
+        // poll (or the next signal) picks the tasks up.
+        self.notify();
+        Ok(())
+    }
+
+    /// [`SeaBackend::notify_others`] after a change that already
+    /// committed: a failure only delays other processes until they poll.
+    async fn wake_others(&self) {
+        if let Err(err) = self.notify_others(self.db()).await {
+            tracing::warn!(error = %err, "could not notify other workers");
+        }
+    }
+
     /// The current state of a task, or [`Error::NotFound`].
     async fn state_of(&self, id: TaskId) -> Result<TaskState, Error> {
         let state: Option<String> = task::Entity::find_by_id(id)

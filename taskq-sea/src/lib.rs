@@ -68,7 +68,7 @@ mod store;
 
 #[cfg(feature = "sqlite")]
 pub use backend::SQLITE_BUSY_TIMEOUT;
-pub use backend::SeaBackend;
+pub use backend::{NOTIFY_CHANNEL, SeaBackend};
 /// The SeaORM this crate is built with, for hosts that build
 /// [`sea_orm::ConnectOptions`] or a connection themselves.
 pub use sea_orm;

@@ -315,6 +315,11 @@ impl ScheduleStore for SeaBackend {
                     .map_err(db_err)?;
             }
         }
+        if submitted {
+            // Other processes' idle workers (PostgreSQL NOTIFY, sent at
+            // commit); this process's through `notify` below.
+            self.notify_others(&txn).await?;
+        }
         txn.commit().await.map_err(db_err)?;
         if submitted {
             self.notify();

@@ -253,3 +253,46 @@ async fn concurrent_migrations_postgres() {
     backend.enqueue(vec![task.clone()]).await.expect("enqueue");
     assert!(backend.get(task.id).await.expect("get").is_some());
 }
+
+/// An enqueue through one backend (another process, as far as the
+/// second is concerned) wakes the second's idle workers through
+/// `LISTEN/NOTIFY`, without waiting for a poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_wakes_other_processes_postgres() {
+    let Some(url) = server_url() else { return };
+    let schema = fresh_schema(&url).await;
+    let submitter = backend_in(&url, &schema, 2).await;
+    let worker_side = backend_in(&url, &schema, 2).await;
+    let signal = worker_side.work_signal().expect("a work signal");
+    // The listener starts in the background: retry until it hears one.
+    let mut woken = false;
+    for _ in 0..20 {
+        let notified = signal.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        submitter
+            .enqueue(vec![record("t", "q", 0, Utc::now())])
+            .await
+            .expect("enqueue");
+        if tokio::time::timeout(Duration::from_millis(500), notified)
+            .await
+            .is_ok()
+        {
+            woken = true;
+            break;
+        }
+    }
+    assert!(woken, "no wake-up from another backend's enqueue");
+    // A paused queue's resume wakes too.
+    submitter.set_queue_paused("q", true).await.expect("pause");
+    let notified = signal.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    submitter
+        .set_queue_paused("q", false)
+        .await
+        .expect("resume");
+    tokio::time::timeout(Duration::from_secs(2), notified)
+        .await
+        .expect("resume wakes other processes");
+}
