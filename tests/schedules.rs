@@ -35,7 +35,11 @@ async fn schedule_three_schedulers_fire_each_tick_once_on_every_backend() {
         #[cfg(feature = "mysql")]
         mysql_three_schedulers().await;
     };
-    tokio::join!(memory_three_schedulers(), sqlite, postgres, mysql);
+    let redis = async {
+        #[cfg(feature = "redis")]
+        redis_three_schedulers().await;
+    };
+    tokio::join!(memory_three_schedulers(), sqlite, postgres, mysql, redis);
 }
 
 async fn memory_three_schedulers() {
@@ -156,6 +160,33 @@ async fn mysql_three_schedulers() {
     ))
     .await
     .expect("drop database");
+}
+
+/// Three connections with one key prefix on the Redis server
+/// `TASKQ_TEST_REDIS_URL` names; the keys are deleted afterwards.
+#[cfg(feature = "redis")]
+async fn redis_three_schedulers() {
+    use taskq_core::redis::{RedisBackend, RedisConfig};
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!(
+        "taskq-test-schedules-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let mut backends = Vec::new();
+    for i in 0..3 {
+        let mut config = RedisConfig::new(url.clone());
+        config.prefix = prefix.clone();
+        config.delete_keys_on_drop = i == 0;
+        let backend = RedisBackend::connect_with(config).await.expect("connect");
+        backends.push(Arc::new(backend) as Arc<dyn Backend>);
+    }
+    let backends: [Arc<dyn Backend>; 3] = backends.try_into().ok().expect("three");
+    let (ticks, tasks) = schedule_three_schedulers("redis", backends, TICKS).await;
+    eprintln!("redis: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
 }
 
 fn client() -> Client {

@@ -1,6 +1,7 @@
 //! End-to-end behaviour of workers and clients through the public facade,
-//! with handlers declared by `#[long_task]`, on every embedded backend:
-//! `cargo test memory::` or `cargo test sqlite::` runs one.
+//! with handlers declared by `#[long_task]`, on every backend:
+//! `cargo test memory::`, `cargo test sqlite::` or `cargo test redis::`
+//! runs one (Redis needs `TASKQ_TEST_REDIS_URL`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -772,6 +773,22 @@ worker_suite!(sqlite, || async {
         taskq::SqlBackend::connect(&url)
             .await
             .expect("sqlite backend"),
+    ))
+});
+
+#[cfg(feature = "redis")]
+worker_suite!(redis, || async {
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis worker tests");
+        return None;
+    };
+    let mut config = taskq::RedisConfig::new(url);
+    config.prefix = unique("taskq-worker-test");
+    config.delete_keys_on_drop = true;
+    Some(Arc::new(
+        taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("redis backend"),
     ))
 });
 

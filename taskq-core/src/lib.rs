@@ -11,6 +11,7 @@
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
 //! - [`memory`]: the in-process backend.
+//! - `redis` (feature `redis`): the Redis backend (fred).
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
@@ -29,6 +30,8 @@ pub mod error;
 pub mod http;
 pub mod maintenance;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod schedule;
 pub mod task;
@@ -44,6 +47,8 @@ pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use task::{
