@@ -9,6 +9,8 @@
 //! TASKQ_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
 //!   cargo bench --bench throughput --features mysql -- mysql
 //! cargo bench --bench throughput --features postgres -- postgres -n 20000 --pending 1000000
+//! TASKQ_TEST_REDIS_URL=redis://127.0.0.1:6379 \
+//!   cargo bench --bench throughput --features redis -- redis
 //! ```
 //!
 //! For each backend: the submit rate (batches of 1,000), the burn-down of
@@ -21,7 +23,8 @@
 //! end) on the server of `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL`;
 //! their latency is measured across two backends (two pools, as two
 //! processes would be), so a wake-up must come through the server: LISTEN/
-//! NOTIFY on PostgreSQL, the worker's poll on MySQL.
+//! NOTIFY on PostgreSQL, the worker's poll on MySQL, pub/sub on Redis.
+//! Redis runs under a fresh key prefix whose keys are deleted at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,7 +84,7 @@ fn settings() -> Settings {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
             "--pending" => settings.pending = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
-            "memory" | "sqlite" | "postgres" | "mysql" => settings.backends.push(arg),
+            "memory" | "sqlite" | "postgres" | "mysql" | "redis" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
         }
     }
@@ -154,6 +157,18 @@ async fn server_place(name: &str) -> Place {
 
 async fn place(name: &str) -> Place {
     match name {
+        "redis" => {
+            let server = std::env::var("TASKQ_TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            // The key prefix rides after the `#`; see `open`.
+            Place {
+                url: format!("{server}#taskq-bench-{}-{micros}", std::process::id()),
+                cleanup: None,
+            }
+        }
         "postgres" | "mysql" => {
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             return server_place(name).await;
@@ -196,12 +211,32 @@ async fn cleanup(place: &Place) {
 async fn open(name: &str, place: &Place) -> Arc<dyn Backend> {
     match name {
         "memory" => Arc::new(taskq::MemoryBackend::new()),
+        "redis" => open_redis(&place.url).await,
         _ => Arc::new(
             taskq::SqlBackend::connect(&place.url)
                 .await
                 .expect("connect"),
         ),
     }
+}
+
+/// A Redis backend on `redis://…#<prefix>`, deleting its keys when dropped.
+#[cfg(feature = "redis")]
+async fn open_redis(url: &str) -> Arc<dyn Backend> {
+    let (server, prefix) = url.split_once('#').expect("redis place");
+    let mut config = taskq::RedisConfig::new(server);
+    config.prefix = prefix.to_owned();
+    config.delete_keys_on_drop = true;
+    Arc::new(
+        taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("connect"),
+    )
+}
+
+#[cfg(not(feature = "redis"))]
+async fn open_redis(_url: &str) -> Arc<dyn Backend> {
+    panic!("build the bench with --features redis")
 }
 
 async fn burn_down(name: &str, place: &Place, n: usize, pending: usize) {
@@ -276,7 +311,7 @@ async fn latency(name: &str, place: &Place, samples: usize) {
     let worker_backend = open(name, place).await;
     // Servers: submit through a second backend (its own pool, as another
     // process would), so the wake-up has to come through the server.
-    let submitter = if place.cleanup.is_some() {
+    let submitter = if place.cleanup.is_some() || name == "redis" {
         Client::new(open(name, place).await).expect("client")
     } else {
         Client::new(worker_backend.clone()).expect("client")

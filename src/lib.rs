@@ -36,6 +36,7 @@
 //! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
 //!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
 //!   its entities and migrations in [`sea`].
+//! - feature `redis`: `RedisBackend`, delivery and records in Redis.
 //!
 //! # Tasks in a library crate
 //! `inventory` registers tasks at link time, and a crate the final binary
@@ -64,6 +65,10 @@ pub use taskq_sea as sea;
 /// `postgres://` or `mysql://` URL (each behind its feature).
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use taskq_sea::SeaBackend as SqlBackend;
+
+/// The Redis backend (fred): delivery and records in Redis.
+#[cfg(feature = "redis")]
+pub use taskq_core::redis::{RedisBackend, RedisConfig};
 
 /// What most hosts need, in one import.
 pub mod prelude {

@@ -7,7 +7,8 @@
 //! that ran it was killed.
 //!
 //! `cargo test kill` runs it on SQLite and, when `TASKQ_TEST_POSTGRES_URL`
-//! is set, on PostgreSQL (a fresh schema).
+//! is set, on PostgreSQL (a fresh schema); with feature `redis` and
+//! `TASKQ_TEST_REDIS_URL` set, on Redis (a fresh key prefix).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -71,8 +72,7 @@ async fn kill_worker_child() {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map_or(LEASE, Duration::from_millis);
-    let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
-    let client = Client::new(Arc::new(backend)).expect("client");
+    let client = Client::new(child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("kill", CONCURRENCY)
         .lease(lease)
@@ -88,6 +88,22 @@ async fn kill_worker_child() {
         .run_until(tokio::time::sleep(Duration::from_secs(120)))
         .await
         .expect("worker run");
+}
+
+/// The backend a worker process uses: Redis for `redis://…#<key prefix>`
+/// URLs, SQL otherwise.
+async fn child_backend(url: &str) -> Arc<dyn Backend> {
+    #[cfg(feature = "redis")]
+    if let Some((server, prefix)) = url.strip_prefix("redis://").and_then(|u| u.split_once('#')) {
+        let mut config = taskq::RedisConfig::new(format!("redis://{server}"));
+        config.prefix = prefix.to_owned();
+        return Arc::new(
+            taskq::RedisBackend::connect_with(config)
+                .await
+                .expect("connect"),
+        );
+    }
+    Arc::new(taskq::SqlBackend::connect(url).await.expect("connect"))
 }
 
 /// A small deterministic generator (no dependency for a test's dice).
@@ -336,4 +352,22 @@ async fn kill_postgres() {
             format!("DROP SCHEMA \"{schema}\" CASCADE"),
         ))
         .await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_redis() {
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("taskq-kill-test-{}", std::process::id());
+    let mut config = taskq::RedisConfig::new(url.clone());
+    config.prefix = prefix.clone();
+    config.delete_keys_on_drop = true;
+    let backend = taskq::RedisBackend::connect_with(config)
+        .await
+        .expect("redis");
+    // Worker processes find the prefix after the `#`.
+    crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
 }

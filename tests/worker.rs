@@ -1,6 +1,7 @@
 //! End-to-end behaviour of workers and clients through the public facade,
-//! with handlers declared by `#[long_task]`, on every embedded backend:
-//! `cargo test memory::` or `cargo test sqlite::` runs one.
+//! with handlers declared by `#[long_task]`, on every backend:
+//! `cargo test memory::`, `cargo test sqlite::` or `cargo test redis::`
+//! runs one (Redis needs `TASKQ_TEST_REDIS_URL`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -694,6 +695,44 @@ pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
     assert_eq!(listed.items[0].state, TaskState::Pending);
 }
 
+pub async fn slow_handler_does_not_hold_back_its_batch(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    // Submitted before the worker starts, so one claim takes them all.
+    let slow = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 5_000,
+                cooperative: false,
+            },
+        )
+        .await
+        .unwrap();
+    let mut fast = Vec::new();
+    for i in 0..6 {
+        let text = format!("fast {i}");
+        fast.push(client.submit(echo, Echo { text, times: 1 }).await.unwrap());
+    }
+    let stop = spawn(
+        Worker::builder(&client)
+            .queue("default", 8)
+            .shutdown_grace(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    );
+    for id in fast {
+        let done = wait_terminal(&client, id).await;
+        assert_eq!(done.state, TaskState::Finished, "{done:?}");
+    }
+    let slow = client.get(slow).await.unwrap();
+    assert_eq!(
+        slow.state,
+        TaskState::Running,
+        "the slow handler still runs while the fast ones of its batch are done"
+    );
+    stop().await;
+}
+
 macro_rules! worker_suite {
     ($name:ident, $factory:expr) => {
         mod $name {
@@ -706,7 +745,7 @@ macro_rules! worker_suite {
                 priorities_and_reorder_decide_order, paused_queue_waits_for_resume,
                 retry_reruns_failed_task_with_same_id, shutdown_releases_unfinished_tasks,
                 dead_worker_tasks_are_rescued, retention_prunes_old_records,
-                client_errors_change_nothing);
+                client_errors_change_nothing, slow_handler_does_not_hold_back_its_batch);
         }
     };
     (@tests $factory:expr; $($test:ident),*) => {
@@ -734,6 +773,22 @@ worker_suite!(sqlite, || async {
         taskq::SqlBackend::connect(&url)
             .await
             .expect("sqlite backend"),
+    ))
+});
+
+#[cfg(feature = "redis")]
+worker_suite!(redis, || async {
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis worker tests");
+        return None;
+    };
+    let mut config = taskq::RedisConfig::new(url);
+    config.prefix = unique("taskq-worker-test");
+    config.delete_keys_on_drop = true;
+    Some(Arc::new(
+        taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("redis backend"),
     ))
 });
 
@@ -823,3 +878,18 @@ worker_suite!(mysql, || async {
             .expect("mysql backend"),
     ))
 });
+
+/// Given alone, `soft_timeout` is checked against the default hard timeout
+/// at compile time (`tests/ui/fail/option_conflicts.rs`) and keeps it.
+#[long_task(soft_timeout = 30)]
+async fn soft_only(_p: ()) -> Result<(), TaskError> {
+    Ok(())
+}
+
+#[test]
+fn soft_timeout_alone_keeps_the_default_hard_timeout() {
+    let registry = taskq::Registry::from_inventory().unwrap();
+    let options = &registry.get("soft_only").unwrap().options;
+    assert_eq!(options.soft_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(options.timeout, taskq::TaskOptions::DEFAULT.timeout);
+}

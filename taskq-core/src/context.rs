@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::Backend;
 use crate::error::Error;
 use crate::task::{Progress, TaskId};
+use crate::worker::ControlCell;
 
 /// Why a handler is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,26 +49,38 @@ struct ContextInner {
     queue: String,
     attempt: u32,
     max_retries: u32,
-    token: CancellationToken,
+    /// Made on first use: most attempts never look at it, and a token is
+    /// an allocation. [`TaskContext::stop`] makes it to cancel it.
+    token: OnceLock<CancellationToken>,
     stop_reason: OnceLock<StopReason>,
     backend: Option<Arc<dyn Backend>>,
+    /// The worker's instructions to this attempt; lives here so an attempt
+    /// costs one allocation for its context and its control together.
+    control: ControlCell,
 }
 
 impl TaskContext {
-    pub(crate) fn new(
-        record: &crate::task::TaskRecord,
+    /// The context of a claimed attempt; takes the record's strings
+    /// instead of copying them (the worker keeps only what it needs).
+    pub(crate) fn for_attempt(
+        id: TaskId,
+        task_type: String,
+        queue: String,
+        attempt: u32,
+        max_retries: u32,
         backend: Option<Arc<dyn Backend>>,
     ) -> TaskContext {
         TaskContext {
             inner: Arc::new(ContextInner {
-                id: record.id,
-                task_type: record.task_type.clone(),
-                queue: record.queue.clone(),
-                attempt: record.attempt,
-                max_retries: record.max_retries,
-                token: CancellationToken::new(),
+                id,
+                task_type,
+                queue,
+                attempt,
+                max_retries,
+                token: OnceLock::new(),
                 stop_reason: OnceLock::new(),
                 backend,
+                control: ControlCell::default(),
             }),
         }
     }
@@ -82,9 +95,10 @@ impl TaskContext {
                 queue: "default".into(),
                 attempt: 1,
                 max_retries: 0,
-                token: CancellationToken::new(),
+                token: OnceLock::new(),
                 stop_reason: OnceLock::new(),
                 backend: None,
+                control: ControlCell::default(),
             }),
         }
     }
@@ -106,7 +120,7 @@ impl TaskContext {
         self.inner.attempt
     }
 
-    /// Whether a failure now will be retried.
+    /// Whether this is the last attempt: a failure now is not retried.
     pub fn is_last_attempt(&self) -> bool {
         self.inner.attempt > self.inner.max_retries
     }
@@ -114,16 +128,21 @@ impl TaskContext {
     /// Fires on cancel, soft timeout, shutdown or a lost lease; pass it to
     /// anything that accepts a `CancellationToken`.
     pub fn cancellation_token(&self) -> &CancellationToken {
-        &self.inner.token
+        self.inner.token.get_or_init(CancellationToken::new)
     }
 
     /// Resolves when the handler is asked to stop.
     pub async fn cancelled(&self) {
-        self.inner.token.cancelled().await
+        self.cancellation_token().cancelled().await
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        // Only `stop` or a handler holding the token can cancel it, and
+        // both make it first.
+        self.inner
+            .token
+            .get()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
     /// Why the handler was asked to stop, once it was.
@@ -154,9 +173,13 @@ impl TaskContext {
     }
 
     /// Asks the handler to stop; the first reason given wins.
+    pub(crate) fn control(&self) -> &ControlCell {
+        &self.inner.control
+    }
+
     pub(crate) fn stop(&self, reason: StopReason) {
         let _ = self.inner.stop_reason.set(reason);
-        self.inner.token.cancel();
+        self.cancellation_token().cancel();
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`context`]: `TaskContext`, what a running handler gets.
 //! - [`backend`]: the `Broker` (delivery) and `Store` (records) traits.
 //! - [`memory`]: the in-process backend.
+//! - `redis` (feature `redis`): the Redis backend (fred).
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
@@ -26,6 +27,8 @@ pub mod error;
 pub mod http;
 pub mod maintenance;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod task;
 pub mod worker;
@@ -39,6 +42,8 @@ pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use task::{
     Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,

@@ -14,7 +14,9 @@ use crate::backend::{
     RescueReport, Settlement, Store, TaskFilter, check_purge_states,
 };
 use crate::error::Error;
-use crate::task::{ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for};
+use crate::task::{
+    ErrorKind, IdMap, IdSet, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for,
+};
 
 /// Order key of a pending task within its queue.
 type OrderKey = (Reverse<i32>, i64, TaskId);
@@ -34,12 +36,12 @@ pub struct MemoryBackend {
 
 #[derive(Default)]
 struct State {
-    tasks: HashMap<TaskId, TaskRecord>,
+    tasks: IdMap<TaskRecord>,
     /// Due pending tasks per queue, in claim order.
     ready: HashMap<String, BTreeSet<OrderKey>>,
     /// Pending tasks not due yet, by due time.
     delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
-    running: HashSet<TaskId>,
+    running: IdSet,
     paused: HashSet<String>,
 }
 
@@ -57,6 +59,18 @@ impl MemoryBackend {
     }
 }
 
+/// The ready set of `queue`, made on first use; the queue name is copied
+/// only then, not on every enqueue.
+fn ready_set<'a>(
+    ready: &'a mut HashMap<String, BTreeSet<OrderKey>>,
+    queue: &str,
+) -> &'a mut BTreeSet<OrderKey> {
+    if !ready.contains_key(queue) {
+        ready.insert(queue.to_owned(), BTreeSet::new());
+    }
+    ready.get_mut(queue).expect("inserted above")
+}
+
 fn key(record: &TaskRecord) -> OrderKey {
     (Reverse(record.priority), record.seq, record.id)
 }
@@ -66,10 +80,7 @@ impl State {
         if record.scheduled_at > now {
             self.delayed.insert((record.scheduled_at, record.id));
         } else {
-            self.ready
-                .entry(record.queue.clone())
-                .or_default()
-                .insert(key(record));
+            ready_set(&mut self.ready, &record.queue).insert(key(record));
         }
     }
 
@@ -87,10 +98,7 @@ impl State {
             }
             self.delayed.pop_first();
             if let Some(record) = self.tasks.get(&id) {
-                self.ready
-                    .entry(record.queue.clone())
-                    .or_default()
-                    .insert(key(record));
+                ready_set(&mut self.ready, &record.queue).insert(key(record));
             }
         }
     }

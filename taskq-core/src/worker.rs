@@ -6,16 +6,17 @@
 //! the maintenance services (rescuer, pruner). Each attempt runs in its own
 //! tokio task inside a `tracing` span.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::FutureExt;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use serde_json::Value;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
@@ -25,8 +26,8 @@ use crate::client::Client;
 use crate::context::{StopReason, TaskContext};
 use crate::error::{Error, TaskError};
 use crate::maintenance::{self, MaintenanceConfig};
-use crate::registry::Registry;
-use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord};
+use crate::registry::{HandlerFuture, Registry};
+use crate::task::{ErrorKind, IdMap, TaskFailure, TaskId, TaskRecord};
 
 /// How long a claimed task's lease lasts without renewal. A worker that
 /// dies is noticed this long after its last heartbeat.
@@ -168,7 +169,7 @@ impl WorkerBuilder {
             registry: self.client.registry().clone(),
             worker_id: self.worker_id.unwrap_or_else(default_worker_id),
             config: self.config,
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(IdMap::default()),
             slot_freed: Notify::new(),
             settle_tx,
         });
@@ -221,13 +222,13 @@ struct Shared {
     worker_id: String,
     config: WorkerConfig,
     /// Attempts this worker holds, until their settlement is stored.
-    in_flight: Mutex<HashMap<TaskId, InFlight>>,
+    in_flight: Mutex<IdMap<InFlight>>,
     slot_freed: Notify,
     settle_tx: mpsc::UnboundedSender<Settlement>,
 }
 
 impl Shared {
-    fn in_flight(&self) -> MutexGuard<'_, HashMap<TaskId, InFlight>> {
+    fn in_flight(&self) -> MutexGuard<'_, IdMap<InFlight>> {
         self.in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -237,19 +238,77 @@ impl Shared {
 struct InFlight {
     attempt: u32,
     ctx: TaskContext,
-    control: watch::Sender<Control>,
     /// The lease as this worker last renewed it.
     lease_deadline: Instant,
 }
 
 /// What the worker tells a running attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Control {
-    Run,
+    Run = 0,
     /// Cancel requested: the handler gets the cancel grace, then is aborted.
-    Cancel,
+    Cancel = 1,
     /// Stop at once without settling: the lease is lost or being released.
-    Abandon,
+    Abandon = 2,
+}
+
+/// A running attempt's [`Control`], kept in its [`TaskContext`]: set by
+/// the heartbeat and shutdown, read by the attempt without a lock.
+#[derive(Debug, Default)]
+pub(crate) struct ControlCell {
+    state: AtomicU8,
+    /// One waiter (the attempt); `notify_one` keeps a permit, so a change
+    /// made while the attempt is not listening is still seen.
+    changed: Notify,
+}
+
+impl ControlCell {
+    fn get(&self) -> Control {
+        match self.state.load(Ordering::Acquire) {
+            0 => Control::Run,
+            1 => Control::Cancel,
+            _ => Control::Abandon,
+        }
+    }
+
+    /// Run → Cancel; false when the attempt was already told something.
+    fn request_cancel(&self) -> bool {
+        let moved = self
+            .state
+            .compare_exchange(
+                Control::Run as u8,
+                Control::Cancel as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        if moved {
+            self.changed.notify_one();
+        }
+        moved
+    }
+
+    /// Anything → Abandon; false when it already was.
+    fn abandon(&self) -> bool {
+        let moved =
+            self.state.swap(Control::Abandon as u8, Ordering::AcqRel) != Control::Abandon as u8;
+        if moved {
+            self.changed.notify_one();
+        }
+        moved
+    }
+}
+
+/// A running handler, with its panics caught.
+type AttemptFuture = futures_util::future::CatchUnwind<AssertUnwindSafe<HandlerFuture>>;
+
+/// A claimed task, ready to run: the record's parts the attempt needs.
+struct Attempt {
+    ctx: TaskContext,
+    params: Value,
+    timeout: Option<Duration>,
+    soft_timeout: Option<Duration>,
 }
 
 /// How an attempt ended, before it becomes a settlement.
@@ -335,6 +394,8 @@ impl Worker {
 /// Claims work for free slots until shutdown.
 async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &CancellationToken) {
     let signal = shared.backend.work_signal().unwrap_or_default();
+    let poll = sleep(shared.config.poll_interval);
+    tokio::pin!(poll);
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         // Listen before claiming, so a submission made while the claim
@@ -346,6 +407,11 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
         slot.as_mut().enable();
 
         let mut claim_failed = false;
+        // A queue that gave fewer tasks than asked may be empty: poll it
+        // for ETAs coming due and other processes' submissions.
+        let mut some_queue_idle = false;
+        // A queue that filled a whole claim batch and still has free slots.
+        let mut claim_again = false;
         for queue in queues {
             let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
             if free == 0 {
@@ -360,14 +426,9 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
             };
             match shared.backend.claim(request).await {
                 Ok(tasks) => {
-                    for record in tasks {
-                        // Cannot fail: we asked for at most the free slots
-                        // and only this loop takes permits.
-                        let Ok(permit) = queue.slots.clone().try_acquire_owned() else {
-                            break;
-                        };
-                        start_attempt(shared, record, permit);
-                    }
+                    some_queue_idle |= tasks.len() < free;
+                    start_attempts(shared, queue, tasks);
+                    claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
                 }
                 Err(err) => {
                     claim_failed = true;
@@ -385,11 +446,27 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
             continue;
         }
         failures = 0;
-        tokio::select! {
-            _ = &mut work => {}
-            _ = &mut slot => {}
-            _ = sleep(shared.config.poll_interval) => {}
-            _ = shutdown.cancelled() => {}
+        if claim_again {
+            continue;
+        }
+        if some_queue_idle {
+            poll.as_mut()
+                .reset(Instant::now() + shared.config.poll_interval);
+            tokio::select! {
+                _ = &mut work => {}
+                _ = &mut slot => {}
+                _ = &mut poll => {}
+                _ = shutdown.cancelled() => {}
+            }
+        } else {
+            // Every queue is busy: only a freed slot matters. Yielding once
+            // lets attempts finishing right now free theirs too, so the next
+            // claim takes them in one batch instead of one call each.
+            tokio::select! {
+                _ = &mut slot => {}
+                _ = shutdown.cancelled() => {}
+            }
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -419,7 +496,7 @@ async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
             .iter()
             .map(|(id, f)| {
                 f.ctx.stop(StopReason::Shutdown);
-                let _ = f.control.send(Control::Abandon);
+                f.ctx.control().abandon();
                 (*id, f.attempt)
             })
             .collect()
@@ -442,75 +519,143 @@ async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
         .retain(|id, _| !abandoned.iter().any(|(a, _)| a == id));
 }
 
-fn start_attempt(shared: &Arc<Shared>, record: TaskRecord, permit: OwnedSemaphorePermit) {
-    let ctx = TaskContext::new(&record, Some(shared.backend.clone()));
-    let (control, control_rx) = watch::channel(Control::Run);
-    shared.in_flight().insert(
-        record.id,
-        InFlight {
-            attempt: record.attempt,
-            ctx: ctx.clone(),
-            control,
-            lease_deadline: Instant::now() + shared.config.lease,
-        },
-    );
-    let span = tracing::info_span!(
-        "task",
-        id = %record.id,
-        task_type = %record.task_type,
-        attempt = record.attempt,
-        queue = %record.queue,
-    );
-    let shared = shared.clone();
-    tokio::spawn(
-        async move {
-            let end = run_attempt(&shared, &record, ctx, control_rx).await;
-            drop(permit);
-            shared.slot_freed.notify_one();
-            match settlement_for(&shared, &record, end) {
-                Some(settlement) => {
-                    // The completer outlives every attempt; a send error
-                    // would only mean the worker is gone.
-                    let _ = shared.settle_tx.send(settlement);
-                }
-                None => {
-                    shared.in_flight().remove(&record.id);
-                }
-            }
+/// Registers claimed tasks as in flight (one lock for the batch) and
+/// starts one tokio task per attempt.
+fn start_attempts(shared: &Arc<Shared>, queue: &QueueSlots, tasks: Vec<TaskRecord>) {
+    if tasks.is_empty() {
+        return;
+    }
+    let lease_deadline = Instant::now() + shared.config.lease;
+    let mut started = Vec::with_capacity(tasks.len());
+    {
+        let mut in_flight = shared.in_flight();
+        for record in tasks {
+            // Cannot fail: we asked for at most the free slots and only
+            // the dispatcher takes permits.
+            let Ok(permit) = queue.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let attempt = Attempt {
+                ctx: TaskContext::for_attempt(
+                    record.id,
+                    record.task_type,
+                    record.queue,
+                    record.attempt,
+                    record.max_retries,
+                    Some(shared.backend.clone()),
+                ),
+                params: record.params,
+                timeout: record.timeout,
+                soft_timeout: record.soft_timeout,
+            };
+            in_flight.insert(
+                record.id,
+                InFlight {
+                    attempt: record.attempt,
+                    ctx: attempt.ctx.clone(),
+                    lease_deadline,
+                },
+            );
+            started.push((attempt, permit));
         }
-        .instrument(span),
-    );
+    }
+    tokio::spawn(run_batch(shared.clone(), started));
 }
 
-async fn run_attempt(
-    shared: &Shared,
-    record: &TaskRecord,
-    ctx: TaskContext,
-    mut control: watch::Receiver<Control>,
-) -> AttemptEnd {
-    let Some(def) = shared.registry.get(&record.task_type) else {
-        return AttemptEnd::Returned(Err(TaskError::new(
-            ErrorKind::UnknownTask,
-            format!(
-                "no handler for `{}` in worker {}",
-                record.task_type, shared.worker_id
-            ),
-        )));
-    };
-    let handler = (def.handler)(ctx.clone(), record.params.clone());
-    let mut attempt = AssertUnwindSafe(handler).catch_unwind();
-    // Fast path: most short handlers finish on their first poll, and need
-    // no timers at all.
-    let first = std::future::poll_fn(|cx| Poll::Ready(attempt.poll_unpin(cx))).await;
-    if let Poll::Ready(result) = first {
-        return AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
+/// Runs a claimed batch. Each handler is polled once here, in its span;
+/// only those still running after that get a tokio task of their own,
+/// with timers. Most short handlers finish at their first poll, so a batch
+/// of them costs one spawn instead of one each.
+///
+/// A handler that blocks its thread in its first poll delays the rest of
+/// its batch — as it would delay every task on that thread anyway.
+async fn run_batch(shared: Arc<Shared>, batch: Vec<(Attempt, OwnedSemaphorePermit)>) {
+    for (attempt, permit) in batch {
+        let Attempt {
+            ctx,
+            params,
+            timeout,
+            soft_timeout,
+        } = attempt;
+        let span = tracing::info_span!(
+            "task",
+            id = %ctx.id(),
+            task_type = %ctx.task_type(),
+            attempt = ctx.attempt(),
+            queue = %ctx.queue(),
+        );
+        let Some(def) = shared.registry.get(ctx.task_type()) else {
+            let error = TaskError::new(
+                ErrorKind::UnknownTask,
+                format!(
+                    "no handler for `{}` in worker {}",
+                    ctx.task_type(),
+                    shared.worker_id
+                ),
+            );
+            span.in_scope(|| finish(&shared, &ctx, AttemptEnd::Returned(Err(error)), permit));
+            continue;
+        };
+        let mut running = AssertUnwindSafe((def.handler)(ctx.clone(), params)).catch_unwind();
+        // Unconstrained: the batch's earlier handlers must not spend this
+        // one's share of tokio's cooperative budget.
+        let first = std::future::poll_fn(|cx| {
+            Poll::Ready(span.in_scope(|| tokio::task::unconstrained(&mut running).poll_unpin(cx)))
+        })
+        .await;
+        match first {
+            Poll::Ready(result) => {
+                let end =
+                    AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
+                span.in_scope(|| finish(&shared, &ctx, end, permit));
+            }
+            Poll::Pending => {
+                let shared = shared.clone();
+                tokio::spawn(
+                    async move {
+                        let end = supervise(&shared, &ctx, running, timeout, soft_timeout).await;
+                        finish(&shared, &ctx, end, permit);
+                    }
+                    .instrument(span),
+                );
+            }
+        }
     }
+}
 
+/// Frees the attempt's slot and hands its outcome to the completer.
+fn finish(shared: &Shared, ctx: &TaskContext, end: AttemptEnd, permit: OwnedSemaphorePermit) {
+    drop(permit);
+    shared.slot_freed.notify_one();
+    match settlement_for(shared, ctx, end) {
+        // The completer outlives every attempt; a send error would only
+        // mean the worker is gone.
+        Some(settlement) => {
+            let _ = shared.settle_tx.send(settlement);
+        }
+        None => {
+            shared.in_flight().remove(&ctx.id());
+        }
+    }
+}
+
+/// Drives a handler that did not finish at once, under its soft and hard
+/// timeouts and the worker's cancel and abandon instructions.
+async fn supervise(
+    shared: &Shared,
+    ctx: &TaskContext,
+    mut attempt: AttemptFuture,
+    timeout: Option<Duration>,
+    soft_timeout: Option<Duration>,
+) -> AttemptEnd {
     let started = Instant::now();
-    let hard = record.timeout.map(|t| started + t);
-    let mut soft = record.soft_timeout.map(|t| started + t);
+    let hard = timeout.map(|t| started + t);
+    let mut soft = soft_timeout.map(|t| started + t);
     let mut grace: Option<Instant> = None;
+    let control = ctx.control();
     loop {
+        // Created each round: a change made in between left a permit.
+        let changed = control.changed.notified();
         tokio::select! {
             result = &mut attempt => {
                 return AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
@@ -520,21 +665,20 @@ async fn run_attempt(
                 ctx.stop(StopReason::SoftTimeout);
             }
             _ = sleep_until(hard.unwrap_or(started)), if hard.is_some() => {
-                return AttemptEnd::TimedOut(record.timeout.unwrap_or_default());
+                return AttemptEnd::TimedOut(timeout.unwrap_or_default());
             }
             _ = sleep_until(grace.unwrap_or(started)), if grace.is_some() => {
                 return AttemptEnd::CancelGraceExpired;
             }
-            changed = control.changed() => {
-                match changed.map(|()| *control.borrow_and_update()) {
-                    Ok(Control::Run) => {}
-                    Ok(Control::Cancel) => {
+            _ = changed => {
+                match control.get() {
+                    Control::Run => {}
+                    Control::Cancel => {
                         if grace.is_none() {
                             grace = Some(Instant::now() + shared.config.cancel_grace);
                         }
                     }
-                    // A dropped sender means the worker forgot the attempt.
-                    Ok(Control::Abandon) | Err(_) => return AttemptEnd::Abandoned,
+                    Control::Abandon => return AttemptEnd::Abandoned,
                 }
             }
         }
@@ -551,12 +695,9 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> TaskError {
 }
 
 /// Turns an attempt's end into what the store should record.
-fn settlement_for(shared: &Shared, record: &TaskRecord, end: AttemptEnd) -> Option<Settlement> {
+fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -> Option<Settlement> {
     let at = Utc::now();
-    let cancel_requested = shared
-        .in_flight()
-        .get(&record.id)
-        .is_some_and(|f| *f.control.borrow() == Control::Cancel);
+    let cancel_requested = ctx.control().get() == Control::Cancel;
     let outcome = match end {
         AttemptEnd::Abandoned => return None,
         AttemptEnd::Returned(Ok(value)) => Outcome::Finished(value),
@@ -577,12 +718,10 @@ fn settlement_for(shared: &Shared, record: &TaskRecord, end: AttemptEnd) -> Opti
         AttemptEnd::Returned(Err(error)) => {
             let retry_delay = shared
                 .registry
-                .get(&record.task_type)
-                .map(|def| def.options.retry_delay_after(record.attempt));
+                .get(ctx.task_type())
+                .map(|def| def.options.retry_delay_after(ctx.attempt()));
             match retry_delay {
-                Some(delay)
-                    if error.kind().is_retryable() && record.attempt <= record.max_retries =>
-                {
+                Some(delay) if error.kind().is_retryable() && !ctx.is_last_attempt() => {
                     let delay = chrono::Duration::from_std(delay)
                         .unwrap_or_else(|_| chrono::Duration::days(1));
                     Outcome::Retry {
@@ -608,8 +747,8 @@ fn settlement_for(shared: &Shared, record: &TaskRecord, end: AttemptEnd) -> Opti
         Outcome::Cancelled(_) => info!("task cancelled"),
     }
     Some(Settlement {
-        id: record.id,
-        attempt: record.attempt,
+        id: ctx.id(),
+        attempt: ctx.attempt(),
         outcome,
         at,
     })
@@ -687,14 +826,10 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
                         LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
                         LeaseStatus::CancelRequested => {
                             f.lease_deadline = renewed_at + shared.config.lease;
-                            f.ctx.stop(StopReason::Cancelled);
-                            f.control.send_if_modified(|c| {
-                                let changed = *c == Control::Run;
-                                if changed {
-                                    *c = Control::Cancel;
-                                }
-                                changed
-                            });
+                            if f.ctx.control().get() == Control::Run {
+                                f.ctx.stop(StopReason::Cancelled);
+                                f.ctx.control().request_cancel();
+                            }
                         }
                         LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
                     }
@@ -714,10 +849,10 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
 }
 
 fn abandon(f: &mut InFlight, why: &str) {
-    if *f.control.borrow() != Control::Abandon {
+    if f.ctx.control().get() != Control::Abandon {
         warn!(id = %f.ctx.id(), attempt = f.attempt, "abandoning attempt: {why}");
         f.ctx.stop(StopReason::LeaseLost);
-        let _ = f.control.send(Control::Abandon);
+        f.ctx.control().abandon();
     }
 }
 

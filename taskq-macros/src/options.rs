@@ -1,10 +1,12 @@
 //! The `key = value` list of `#[long_task(...)]`, checked at compile time:
 //! every error points at the offending token.
 
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Path, Token, UnOp};
 
 const KNOWN: &[&str] = &[
@@ -31,6 +33,9 @@ pub struct TaskAttr {
     /// Milliseconds.
     pub timeout: Option<u64>,
     pub soft_timeout: Option<u64>,
+    /// Where `soft_timeout` was given, for the check against the default
+    /// `timeout`, which only the compiler can evaluate.
+    pub soft_timeout_span: Option<Span>,
     pub retries: Option<u32>,
     pub retry_delay: Option<u64>,
     pub backoff: Option<f64>,
@@ -82,7 +87,10 @@ impl Parse for TaskAttr {
                         Some(integer(value, "priority", i32::MIN as i128, i32::MAX as i128)? as i32)
                 }
                 "timeout" => attr.timeout = Some(seconds(value, "timeout")?),
-                "soft_timeout" => attr.soft_timeout = Some(seconds(value, "soft_timeout")?),
+                "soft_timeout" => {
+                    attr.soft_timeout = Some(seconds(value, "soft_timeout")?);
+                    attr.soft_timeout_span = Some(value.span());
+                }
                 "retries" => attr.retries = Some(integer(value, "retries", 0, 1000)? as u32),
                 "retry_delay" => attr.retry_delay = Some(seconds_or_zero(value, "retry_delay")?),
                 "backoff" => attr.backoff = Some(backoff(value)?),
@@ -135,10 +143,29 @@ impl TaskAttr {
             let ms = duration(ms);
             quote!(::core::option::Option::Some(#ms))
         });
-        let soft_timeout = self.soft_timeout.map_or(quote!(#d::SOFT_TIMEOUT), |ms| {
-            let ms = duration(ms);
-            quote!(::core::option::Option::Some(#ms))
-        });
+        let soft_timeout = match (self.soft_timeout, self.timeout) {
+            (None, _) => quote!(#d::SOFT_TIMEOUT),
+            (Some(ms), Some(_)) => {
+                let soft = duration(ms);
+                quote!(::core::option::Option::Some(#soft))
+            }
+            // Checked against the default hard timeout at compile time,
+            // reported at the `soft_timeout` value.
+            (Some(ms), None) => {
+                let soft = duration(ms);
+                let span = self.soft_timeout_span.unwrap_or_else(Span::call_site);
+                quote_spanned! {span=> {
+                    const {
+                        if let ::core::option::Option::Some(hard) = #d::TIMEOUT {
+                            if #ms as u128 >= hard.as_millis() {
+                                ::core::panic!("`soft_timeout` must be shorter than the default `timeout`; give `timeout` too");
+                            }
+                        }
+                    }
+                    ::core::option::Option::Some(#soft)
+                }}
+            }
+        };
         let retries = self.retries.map_or(quote!(#d::MAX_RETRIES), |r| quote!(#r));
         let retry_delay = self.retry_delay.map_or(quote!(#d::RETRY_DELAY), duration);
         let factor = self

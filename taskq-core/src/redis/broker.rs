@@ -1,0 +1,444 @@
+//! [`Broker`] on Redis: one Lua script per queue and call.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use fred::prelude::*;
+use tokio::sync::Notify;
+
+use super::record::{self, micros};
+use super::{RedisBackend, scripts};
+use crate::backend::{
+    Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
+};
+use crate::error::Error;
+use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
+
+/// Expired leases one rescue script handles (the pass repeats until done),
+/// so no single script blocks Redis for long.
+const RESCUE_BATCH: usize = 500;
+
+pub(super) fn unexpected(what: &str, value: &Value) -> Error {
+    Error::backend(format!("unexpected reply from Redis to {what}: {value:?}"))
+}
+
+pub(super) fn array(what: &str, value: Value) -> Result<Vec<Value>, Error> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
+        other => Err(unexpected(what, &other)),
+    }
+}
+
+pub(super) fn integer(what: &str, value: &Value) -> Result<i64, Error> {
+    value.as_i64().ok_or_else(|| unexpected(what, value))
+}
+
+/// Groups positions of `items` by queue, keeping their order.
+fn by_queue(queues: &[Option<Arc<str>>]) -> Vec<(Arc<str>, Vec<usize>)> {
+    let mut groups: Vec<(Arc<str>, Vec<usize>)> = Vec::new();
+    for (i, queue) in queues.iter().enumerate() {
+        let Some(queue) = queue else { continue };
+        match groups.iter_mut().find(|(q, _)| q == queue) {
+            Some((_, positions)) => positions.push(i),
+            None => groups.push((queue.clone(), vec![i])),
+        }
+    }
+    groups
+}
+
+/// What a status-and-record script (`cancel`, `retry`, `reorder`) said.
+enum Reply {
+    Ok(Box<TaskRecord>),
+    Missing,
+    Invalid(TaskState),
+    Other(String, Option<String>),
+}
+
+fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
+    let mut items = array(what, value)?.into_iter();
+    let status = items
+        .next()
+        .and_then(Value::into_string)
+        .ok_or_else(|| Error::backend(format!("empty reply from Redis to {what}")))?;
+    let detail = items.next();
+    Ok(match (status.as_str(), detail) {
+        ("ok", Some(fields)) => Reply::Ok(Box::new(record::from_value(fields)?)),
+        ("missing", _) => Reply::Missing,
+        ("invalid", Some(state)) => Reply::Invalid(
+            state
+                .into_string()
+                .ok_or_else(|| Error::backend(format!("bad state in reply to {what}")))?
+                .parse()?,
+        ),
+        (_, detail) => Reply::Other(status, detail.and_then(Value::into_string)),
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::Serialization)
+}
+
+#[async_trait]
+impl Broker for RedisBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::with_capacity(tasks.len());
+        if let Some(dup) = tasks.iter().find(|t| !seen.insert(t.id)) {
+            return Err(Error::InvalidArgument(format!(
+                "task id {} appears twice in one batch",
+                dup.id
+            )));
+        }
+        let queues: Vec<Option<Arc<str>>> = tasks
+            .iter()
+            .map(|t| Some(Arc::from(t.queue.as_str())))
+            .collect();
+        let groups = by_queue(&queues);
+        let client = self.pool.next();
+        // The index first, claimed with `SET NX`: an id any queue already
+        // has fails the whole batch before a record is written (scripts are
+        // atomic per queue only), and a record is never without its index
+        // entry, even if this process dies between the two steps.
+        let pipeline = client.pipeline();
+        for task in &tasks {
+            let _: () = pipeline
+                .set(
+                    self.keys.task_queue(task.id),
+                    task.queue.as_str(),
+                    None,
+                    Some(SetOptions::NX),
+                    true,
+                )
+                .await
+                .map_err(Error::backend)?;
+        }
+        for (queue, _) in &groups {
+            let _: () = pipeline
+                .sadd(self.keys.queues(), queue.as_ref())
+                .await
+                .map_err(Error::backend)?;
+        }
+        let mut replies = pipeline.try_all::<Value>().await.into_iter();
+        let mut existing = None;
+        let mut claimed = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let reply = replies
+                .next()
+                .ok_or_else(|| Error::backend("enqueue: short pipeline reply"))?;
+            match reply.map_err(Error::backend)? {
+                Value::Null => claimed.push(task.id),
+                _ => existing = existing.or(Some(task.id)),
+            }
+        }
+        for reply in replies {
+            reply.map_err(Error::backend)?;
+        }
+        if let Some(id) = existing {
+            // Undo this call's index entries; the batch changes nothing.
+            let pipeline = client.pipeline();
+            for id in &claimed {
+                let _: () = pipeline
+                    .del(self.keys.task_queue(*id))
+                    .await
+                    .map_err(Error::backend)?;
+            }
+            for reply in pipeline.try_all::<Value>().await {
+                reply.map_err(Error::backend)?;
+            }
+            return Err(Error::InvalidArgument(format!(
+                "task id {id} already exists"
+            )));
+        }
+        let now = micros(Utc::now());
+        for (queue, positions) in groups {
+            let mut args = vec![now.clone()];
+            for &i in &positions {
+                let task = &tasks[i];
+                let fields = record::to_fields(task)?;
+                args.push(task.id.to_string());
+                args.push(micros(task.created_at));
+                args.push(fields.len().to_string());
+                args.extend(fields);
+            }
+            let reply = array("enqueue", self.run(&scripts::ENQUEUE, &queue, args).await?)?;
+            if reply.first().and_then(Value::as_i64) != Some(1) {
+                let id = reply
+                    .get(1)
+                    .and_then(|v| v.clone().into_string())
+                    .unwrap_or_default();
+                return Err(Error::InvalidArgument(format!(
+                    "task id {id} already exists"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lease_until = request.now + request.lease;
+        let reply = self
+            .run(
+                &scripts::CLAIM,
+                request.queue,
+                vec![
+                    micros(request.now),
+                    request.limit.to_string(),
+                    request.worker_id.to_owned(),
+                    micros(lease_until),
+                ],
+            )
+            .await?;
+        let claimed = array("claim", reply)?
+            .into_iter()
+            .map(record::from_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.remember(claimed.iter().map(|r| r.id), request.queue);
+        Ok(claimed)
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
+        let ids: Vec<TaskId> = settlements.iter().map(|s| s.id).collect();
+        let queues = self.queues_of(&ids).await?;
+        let mut applied = vec![false; settlements.len()];
+        for (queue, positions) in by_queue(&queues) {
+            let mut args = vec![self.retention_secs()];
+            for &i in &positions {
+                let s = &settlements[i];
+                let (outcome, payload, run_at) = match &s.outcome {
+                    Outcome::Finished(result) => ("finished", json(result)?, String::new()),
+                    Outcome::Failed(error) => ("failed", json(error)?, String::new()),
+                    Outcome::Cancelled(error) => ("cancelled", json(error)?, String::new()),
+                    Outcome::Retry { error, run_at } => ("retry", json(error)?, micros(*run_at)),
+                };
+                args.extend([
+                    s.id.to_string(),
+                    s.attempt.to_string(),
+                    outcome.to_owned(),
+                    micros(s.at),
+                    payload,
+                    run_at,
+                ]);
+            }
+            let reply = array("settle", self.run(&scripts::SETTLE, &queue, args).await?)?;
+            if reply.len() != positions.len() {
+                return Err(Error::backend("settle: reply length differs"));
+            }
+            for (&i, flag) in positions.iter().zip(&reply) {
+                applied[i] = integer("settle", flag)? == 1;
+            }
+        }
+        self.forget(ids);
+        Ok(applied)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error> {
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.0).collect();
+        let queues = self.queues_of(&ids).await?;
+        let mut statuses = vec![LeaseStatus::Lost; tasks.len()];
+        for (queue, positions) in by_queue(&queues) {
+            let mut args = vec![worker_id.to_owned(), micros(lease_until)];
+            for &i in &positions {
+                args.push(tasks[i].0.to_string());
+                args.push(tasks[i].1.to_string());
+            }
+            let reply = array(
+                "heartbeat",
+                self.run(&scripts::HEARTBEAT, &queue, args).await?,
+            )?;
+            for (&i, status) in positions.iter().zip(&reply) {
+                statuses[i] = match integer("heartbeat", status)? {
+                    1 => LeaseStatus::Held,
+                    2 => LeaseStatus::CancelRequested,
+                    _ => LeaseStatus::Lost,
+                };
+            }
+        }
+        Ok(statuses)
+    }
+
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.0).collect();
+        let queues = self.queues_of(&ids).await?;
+        let now = micros(Utc::now());
+        for (queue, positions) in by_queue(&queues) {
+            let mut args = vec![worker_id.to_owned(), now.clone()];
+            for &i in &positions {
+                args.push(tasks[i].0.to_string());
+                args.push(tasks[i].1.to_string());
+            }
+            self.run(&scripts::RELEASE, &queue, args).await?;
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
+        let error = TaskFailure {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled before it ran".into(),
+        };
+        let reply = self
+            .run(
+                &scripts::CANCEL,
+                &queue,
+                vec![
+                    id.to_string(),
+                    micros(now),
+                    json(&error)?,
+                    self.retention_secs(),
+                ],
+            )
+            .await?;
+        match status_reply("cancel", reply)? {
+            Reply::Ok(record) => Ok(*record),
+            Reply::Missing => Err(Error::NotFound(id)),
+            Reply::Invalid(state) => Err(Error::InvalidTransition {
+                id,
+                state,
+                action: "cancel",
+            }),
+            Reply::Other(status, _) => Err(Error::backend(format!("cancel: {status}"))),
+        }
+    }
+
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
+        let reply = self
+            .run(&scripts::RETRY, &queue, vec![id.to_string(), micros(now)])
+            .await?;
+        match status_reply("retry", reply)? {
+            Reply::Ok(record) => Ok(*record),
+            Reply::Missing => Err(Error::NotFound(id)),
+            Reply::Invalid(state) => Err(Error::InvalidTransition {
+                id,
+                state,
+                action: "retry",
+            }),
+            Reply::Other(status, _) => Err(Error::backend(format!("retry: {status}"))),
+        }
+    }
+
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
+        let (kind, target) = match position {
+            Position::Front => ("front", String::new()),
+            Position::Back => ("back", String::new()),
+            Position::Before(target) => ("before", target.to_string()),
+        };
+        let reply = self
+            .run(
+                &scripts::REORDER,
+                &queue,
+                vec![id.to_string(), kind.to_owned(), target],
+            )
+            .await?;
+        let not_in_queue = |target: TaskId| {
+            Error::InvalidArgument(format!(
+                "reorder target {target} must be another pending task of queue `{queue}`"
+            ))
+        };
+        match status_reply("reorder", reply)? {
+            Reply::Ok(record) => Ok(*record),
+            Reply::Missing => Err(Error::NotFound(id)),
+            Reply::Invalid(state) => Err(Error::InvalidTransition {
+                id,
+                state,
+                action: "reorder",
+            }),
+            Reply::Other(status, detail) => {
+                let Position::Before(target) = position else {
+                    return Err(Error::backend(format!("reorder: {status}")));
+                };
+                match status.as_str() {
+                    "target_self" => Err(not_in_queue(target)),
+                    "target_invalid" => Err(Error::InvalidTransition {
+                        id: target,
+                        state: detail.unwrap_or_default().parse()?,
+                        action: "be a reorder target",
+                    }),
+                    // Not in this queue: elsewhere, or nowhere.
+                    _ => match self.queue_of(target).await? {
+                        Some(other) if *other != *queue => Err(not_in_queue(target)),
+                        _ => Err(Error::NotFound(target)),
+                    },
+                }
+            }
+        }
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        let keys = self.queue_keys(queue);
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .sadd(self.keys.queues(), queue)
+            .await
+            .map_err(Error::backend)?;
+        if paused {
+            let _: () = pipeline
+                .set(keys.keys[5].as_str(), "1", None, None, false)
+                .await
+                .map_err(Error::backend)?;
+        } else {
+            let _: () = pipeline
+                .del(keys.keys[5].as_str())
+                .await
+                .map_err(Error::backend)?;
+            let _: () = pipeline
+                .publish(self.keys.work_channel(), queue)
+                .await
+                .map_err(Error::backend)?;
+        }
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
+        let mut report = RescueReport::default();
+        for queue in self.queue_names().await? {
+            loop {
+                let reply = array(
+                    "rescue",
+                    self.run(
+                        &scripts::RESCUE,
+                        &queue,
+                        vec![micros(now), self.retention_secs(), RESCUE_BATCH.to_string()],
+                    )
+                    .await?,
+                )?;
+                let count = |i: usize| -> Result<u64, Error> {
+                    let value = reply
+                        .get(i)
+                        .ok_or_else(|| Error::backend("rescue: short reply"))?;
+                    Ok(integer("rescue", value)?.max(0) as u64)
+                };
+                report.requeued += count(0)?;
+                report.failed += count(1)?;
+                report.cancelled += count(2)?;
+                if count(3)? < RESCUE_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.signal.clone())
+    }
+}

@@ -1,0 +1,84 @@
+//! Key names, and the encoding of a task's place in its queue.
+//!
+//! Every key of one queue starts with the hash tag `{<prefix>:<queue>}`, so
+//! on Redis Cluster a queue lives in one slot and its Lua scripts stay
+//! atomic. Task records belong to their queue's tag too. The few global
+//! keys (the set of queue names, the id → queue index) are written by
+//! single-key commands outside scripts.
+//!
+//! The ready set's member encoding (priority, then `seq`, then id, in one
+//! byte-ordered string) lives with the scripts that build it, in Lua.
+
+use crate::task::TaskId;
+
+/// Key names of one deployment (one prefix).
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+/// The keys of one queue, in the order every script receives them.
+pub(crate) struct QueueKeys {
+    /// `KEYS[1..=6]`: ready, delayed, running, done, created, paused.
+    pub keys: [String; 6],
+    /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
+    pub record_prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn queue(&self, queue: &str) -> QueueKeys {
+        let tag = format!("{{{}:{queue}}}", self.prefix);
+        QueueKeys {
+            keys: [
+                // Due pending tasks; all scores 0, members ordered by
+                // `member()` (priority, then seq, then id).
+                format!("{tag}:ready"),
+                // Pending tasks not due yet, scored by due time (µs).
+                format!("{tag}:delayed"),
+                // Running tasks, scored by lease deadline (µs).
+                format!("{tag}:running"),
+                // Terminal tasks, scored by finish time (µs), for purge.
+                format!("{tag}:done"),
+                // Every task, scored by creation time (µs), for list.
+                format!("{tag}:created"),
+                // Exists while the queue is paused.
+                format!("{tag}:paused"),
+            ],
+            record_prefix: format!("{tag}:task:"),
+        }
+    }
+
+    /// Set of every queue name seen (enqueue or pause).
+    pub fn queues(&self) -> String {
+        format!("{}:queues", self.prefix)
+    }
+
+    /// Which queue a task id belongs to.
+    pub fn task_queue(&self, id: TaskId) -> String {
+        format!("{}:task-queue:{id}", self.prefix)
+    }
+
+    /// The pub/sub channel announcing new due work (message: queue name).
+    pub fn work_channel(&self) -> String {
+        format!("{}:work", self.prefix)
+    }
+
+    /// `SCAN` patterns matching every key of this deployment.
+    pub fn patterns(&self) -> [String; 2] {
+        let escaped: String = self
+            .prefix
+            .chars()
+            .flat_map(|c| {
+                let escape = matches!(c, '*' | '?' | '[' | ']' | '\\' | '{' | '}');
+                escape.then_some('\\').into_iter().chain(std::iter::once(c))
+            })
+            .collect();
+        [format!("{escaped}:*"), format!("\\{{{escaped}:*")]
+    }
+}

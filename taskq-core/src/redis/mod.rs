@@ -1,0 +1,362 @@
+//! The Redis backend (feature `redis`, crate `fred`): delivery and task
+//! records in Redis, for a fast path shared by workers on many hosts.
+//!
+//! # Layout
+//! - `keys`: key names and the ready-set order encoding.
+//! - `scripts`: the Lua scripts; every multi-key change is one of them.
+//! - `record`: a `TaskRecord` as a Redis hash.
+//! - `broker`: [`Broker`](crate::Broker) — enqueue, claim, settle, leases.
+//! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
+//!
+//! # Data model
+//! Per queue: a ready sorted set ordered by priority, then `seq`, then id
+//! (members encode all three, scores are 0); a delayed set scored by due
+//! time, promoted by the claim script when due; a running set scored by
+//! lease deadline, which the rescuer scans; a done set scored by finish
+//! time for purge; a created set for listing; a pause flag. Records are
+//! hashes. Queue stats count sorted sets (O(1) / O(log n) per queue).
+//!
+//! # Redis Cluster
+//! Every key of one queue — including its task records — starts with the
+//! hash tag `{<prefix>:<queue>}`, so a queue lives in one slot and its
+//! scripts stay atomic; different queues spread over the cluster. The two
+//! global keys per task (`<prefix>:task-queue:<id>`, which queue holds a
+//! task) and the set of queue names are written by single-key commands.
+//!
+//! # Retention
+//! Terminal records get a TTL of [`RedisConfig::retention`], so memory
+//! stays bounded even when no worker runs; the pruner's purge then drops
+//! their index entries.
+//!
+//! # Wake-ups
+//! Scripts that make work due publish the queue name on
+//! `<prefix>:work`; a subscriber connection turns that into
+//! [`Broker::work_signal`](crate::Broker::work_signal), so an idle worker
+//! claims at once instead of polling.
+
+mod broker;
+mod keys;
+mod record;
+mod scripts;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::error::Error;
+use crate::task::TaskId;
+use keys::{Keys, QueueKeys};
+
+/// How long finished records are kept by default (as the pruner's
+/// default retention).
+pub const RETENTION_DEFAULT: Duration = crate::maintenance::pruner::RETENTION_DEFAULT;
+/// Connections in the command pool by default.
+pub const POOL_SIZE_DEFAULT: usize = 4;
+/// Key prefix by default.
+pub const PREFIX_DEFAULT: &str = "taskq";
+
+/// Settings of a [`RedisBackend`].
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Every key starts with this (several deployments can share a server).
+    pub prefix: String,
+    /// Terminal records expire this long after they finish; `None` keeps
+    /// them until purged.
+    pub retention: Option<Duration>,
+    /// Connections for commands (pub/sub uses one more).
+    pub pool_size: usize,
+    /// Delete every key under `prefix` when the backend is dropped — for
+    /// tests and throw-away deployments.
+    pub delete_keys_on_drop: bool,
+}
+
+impl RedisConfig {
+    /// Defaults for a server URL.
+    pub fn new(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            url: url.into(),
+            prefix: PREFIX_DEFAULT.to_owned(),
+            retention: Some(RETENTION_DEFAULT),
+            pool_size: POOL_SIZE_DEFAULT,
+            delete_keys_on_drop: false,
+        }
+    }
+}
+
+/// Broker and store in Redis.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), taskq_core::Error> {
+/// let backend = taskq_core::RedisBackend::connect("redis://127.0.0.1:6379").await?;
+/// let client = taskq_core::Client::new(std::sync::Arc::new(backend))?;
+/// # Ok(()) }
+/// ```
+pub struct RedisBackend {
+    pool: Pool,
+    keys: Keys,
+    config: RedisConfig,
+    signal: Arc<Notify>,
+    listener: JoinHandle<()>,
+    /// Queue of tasks this process enqueued or claimed, saving the index
+    /// lookup on settle and heartbeat. A task never changes queue, so an
+    /// entry is never stale; entries go when the task settles.
+    queue_of: Mutex<HashMap<TaskId, Arc<str>>>,
+}
+
+/// Entries `queue_of` keeps at most (beyond, it starts over).
+const QUEUE_CACHE_MAX: usize = 100_000;
+
+impl RedisBackend {
+    /// Connects with default settings.
+    pub async fn connect(url: &str) -> Result<RedisBackend, Error> {
+        RedisBackend::connect_with(RedisConfig::new(url)).await
+    }
+
+    /// Connects with the given settings.
+    pub async fn connect_with(config: RedisConfig) -> Result<RedisBackend, Error> {
+        if config.prefix.is_empty() {
+            return Err(Error::InvalidArgument("the key prefix is empty".into()));
+        }
+        let builder = builder(&config.url)?;
+        let pool = builder
+            .build_pool(config.pool_size.max(1))
+            .map_err(Error::backend)?;
+        pool.init().await.map_err(Error::backend)?;
+        let subscriber = builder.build().map_err(Error::backend)?;
+        subscriber.init().await.map_err(Error::backend)?;
+        let keys = Keys::new(&config.prefix);
+        let signal = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen(
+            subscriber.clone(),
+            keys.work_channel(),
+            signal.clone(),
+        ));
+        subscriber
+            .subscribe(keys.work_channel())
+            .await
+            .map_err(Error::backend)?;
+        Ok(RedisBackend {
+            pool,
+            keys,
+            config,
+            signal,
+            listener,
+            queue_of: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The settings this backend runs with.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// Deletes every key under this backend's prefix (all its queues and
+    /// records). Uses `SCAN`, so it does not block the server.
+    pub async fn delete_all_keys(&self) -> Result<u64, Error> {
+        delete_keys(self.pool.next(), &self.keys).await
+    }
+
+    fn queue_keys(&self, queue: &str) -> QueueKeys {
+        self.keys.queue(queue)
+    }
+
+    fn retention_secs(&self) -> String {
+        // EXPIRE takes whole seconds; round up so nothing goes early.
+        self.config
+            .retention
+            .map_or(0, |r| r.as_secs() + u64::from(r.subsec_nanos() > 0))
+            .to_string()
+    }
+
+    fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Arc<str>>> {
+        self.queue_of
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn remember(&self, ids: impl IntoIterator<Item = TaskId>, queue: &str) {
+        let queue: Arc<str> = Arc::from(queue);
+        let mut cache = self.cache();
+        if cache.len() >= QUEUE_CACHE_MAX {
+            cache.clear();
+        }
+        for id in ids {
+            cache.insert(id, queue.clone());
+        }
+    }
+
+    fn forget(&self, ids: impl IntoIterator<Item = TaskId>) {
+        let mut cache = self.cache();
+        for id in ids {
+            cache.remove(&id);
+        }
+    }
+
+    /// The queue of each task (`None`: no such task), from the cache or
+    /// the index (one pipelined round trip for the misses).
+    async fn queues_of(&self, ids: &[TaskId]) -> Result<Vec<Option<Arc<str>>>, Error> {
+        let mut found: Vec<Option<Arc<str>>> = {
+            let cache = self.cache();
+            ids.iter().map(|id| cache.get(id).cloned()).collect()
+        };
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| found[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        for &i in &missing {
+            let _: () = pipeline
+                .get(self.keys.task_queue(ids[i]))
+                .await
+                .map_err(Error::backend)?;
+        }
+        let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
+        for (&i, reply) in missing.iter().zip(replies) {
+            found[i] = reply.map_err(Error::backend)?.into_string().map(Arc::from);
+        }
+        Ok(found)
+    }
+
+    async fn queue_of(&self, id: TaskId) -> Result<Option<Arc<str>>, Error> {
+        Ok(self.queues_of(&[id]).await?.pop().flatten())
+    }
+
+    /// Every queue name seen.
+    async fn queue_names(&self) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = self
+            .pool
+            .next()
+            .smembers(self.keys.queues())
+            .await
+            .map_err(Error::backend)?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in).
+    async fn run(&self, script: &Script, queue: &str, args: Vec<String>) -> Result<Value, Error> {
+        let keys = self.queue_keys(queue);
+        let mut argv = Vec::with_capacity(args.len() + 3);
+        argv.push(keys.record_prefix);
+        argv.push(self.keys.work_channel());
+        argv.push(queue.to_owned());
+        argv.extend(args);
+        script
+            .evalsha_with_reload(self.pool.next(), keys.keys.to_vec(), argv)
+            .await
+            .map_err(Error::backend)
+    }
+}
+
+impl Drop for RedisBackend {
+    fn drop(&mut self) {
+        self.listener.abort();
+        if !self.config.delete_keys_on_drop {
+            return;
+        }
+        // Drop cannot await: delete from a thread with its own runtime.
+        let url = self.config.url.clone();
+        let keys = self.keys.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(Error::backend)?;
+            runtime.block_on(async {
+                let client = builder(&url)?.build().map_err(Error::backend)?;
+                client.init().await.map_err(Error::backend)?;
+                let deleted = delete_keys(&client, &keys).await;
+                let _ = client.quit().await;
+                deleted
+            })
+        });
+        match cleanup.join() {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => warn!(error = %err, "could not delete the backend's keys"),
+            Err(_) => warn!("deleting the backend's keys panicked"),
+        }
+    }
+}
+
+/// A client builder with reconnection (Redis restarts are survived) and
+/// bounded command times.
+fn builder(url: &str) -> Result<Builder, Error> {
+    let config = Config::from_url(url)
+        .map_err(|e| Error::InvalidArgument(format!("redis url `{url}`: {e}")))?;
+    let mut builder = Builder::from_config(config);
+    builder
+        .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(5);
+            c.max_command_attempts = 3;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = Duration::from_secs(30);
+        });
+    Ok(builder)
+}
+
+/// Turns work announcements into wake-ups; after a reconnect, subscribes
+/// again and wakes everyone (announcements may have been missed).
+async fn listen(subscriber: Client, channel: String, signal: Arc<Notify>) {
+    let mut messages = subscriber.message_rx();
+    let mut reconnects = subscriber.reconnect_rx();
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Ok(_) => signal.notify_waiters(),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => signal.notify_waiters(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            reconnect = reconnects.recv() => match reconnect {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if let Err(err) = subscriber.subscribe(channel.clone()).await {
+                        warn!(error = %err, "could not subscribe to work announcements");
+                    }
+                    signal.notify_waiters();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+async fn delete_keys(client: &Client, keys: &Keys) -> Result<u64, Error> {
+    let mut deleted = 0;
+    for pattern in keys.patterns() {
+        let mut cursor = "0".to_owned();
+        loop {
+            let (next, found): (String, Vec<String>) = client
+                .scan_page(cursor, pattern.clone(), Some(1000), None)
+                .await
+                .map_err(Error::backend)?;
+            for chunk in found.chunks(100) {
+                // One DEL per key: keys of different queues may live in
+                // different cluster slots.
+                let pipeline = client.pipeline();
+                for key in chunk {
+                    let _: () = pipeline.del(key.as_str()).await.map_err(Error::backend)?;
+                }
+                for reply in pipeline.try_all::<Value>().await {
+                    reply.map_err(Error::backend)?;
+                }
+                deleted += chunk.len() as u64;
+            }
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    Ok(deleted)
+}

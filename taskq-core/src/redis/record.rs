@@ -1,0 +1,156 @@
+//! A `TaskRecord` as a Redis hash: one field per record field, JSON for
+//! the structured ones, microseconds for times, nanoseconds for
+//! durations; a field is absent when its value is `None`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fred::types::Value;
+
+use crate::error::Error;
+use crate::task::{TaskRecord, TaskState};
+
+pub(crate) fn micros(at: DateTime<Utc>) -> String {
+    at.timestamp_micros().to_string()
+}
+
+/// The hash fields of a new record, as `field, value, field, value…`.
+pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
+    let mut fields = vec![
+        ("id", record.id.to_string()),
+        ("task_type", record.task_type.clone()),
+        ("params", json(&record.params)?),
+        ("state", record.state.as_str().to_owned()),
+        ("queue", record.queue.clone()),
+        ("priority", record.priority.to_string()),
+        ("attempt", record.attempt.to_string()),
+        ("max_retries", record.max_retries.to_string()),
+        ("created_at", micros(record.created_at)),
+        ("scheduled_at", micros(record.scheduled_at)),
+        (
+            "cancel_requested",
+            if record.cancel_requested { "1" } else { "0" }.to_owned(),
+        ),
+        ("seq", record.seq.to_string()),
+    ];
+    let optional = [
+        ("result", record.result.as_ref().map(json).transpose()?),
+        ("error", record.error.as_ref().map(json).transpose()?),
+        ("progress", record.progress.as_ref().map(json).transpose()?),
+        ("started_at", record.started_at.map(micros)),
+        ("finished_at", record.finished_at.map(micros)),
+        ("worker_id", record.worker_id.clone()),
+        ("lease_until", record.lease_until.map(micros)),
+        ("timeout", record.timeout.map(nanos)),
+        ("soft_timeout", record.soft_timeout.map(nanos)),
+    ];
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| (name, v))),
+    );
+    Ok(fields
+        .into_iter()
+        .flat_map(|(name, value)| [name.to_owned(), value])
+        .collect())
+}
+
+fn nanos(duration: Duration) -> String {
+    duration.as_nanos().to_string()
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::Serialization)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::backend(format!("malformed task record in Redis: {what}"))
+}
+
+/// Reads a record from `HGETALL`'s flat reply.
+pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
+    let Value::Array(items) = value else {
+        return Err(corrupt("expected an array of fields"));
+    };
+    let mut strings = items.into_iter().map(|item| {
+        item.into_string()
+            .ok_or_else(|| corrupt("a field is not a string"))
+    });
+    let mut fields = std::collections::HashMap::new();
+    while let Some(name) = strings.next() {
+        let value = strings
+            .next()
+            .ok_or_else(|| corrupt("odd number of items"))??;
+        fields.insert(name?, value);
+    }
+    if fields.is_empty() {
+        return Err(corrupt("no fields"));
+    }
+    let text = |name: &str| -> Result<&str, Error> {
+        fields
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| corrupt(format_args!("field `{name}` missing")))
+    };
+    let number = |name: &str| -> Result<i64, Error> {
+        text(name)?
+            .parse()
+            .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+    };
+    let time = |raw: &str| -> Result<DateTime<Utc>, Error> {
+        raw.parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(|| corrupt(format_args!("time `{raw}`")))
+    };
+    let opt_time = |name: &str| fields.get(name).map(|raw| time(raw)).transpose();
+    let opt_duration = |name: &str| {
+        fields
+            .get(name)
+            .map(|raw| {
+                raw.parse::<u64>()
+                    .map(Duration::from_nanos)
+                    .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+            })
+            .transpose()
+    };
+    let small = |name: &str| -> Result<u32, Error> {
+        u32::try_from(number(name)?).map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+    };
+    Ok(TaskRecord {
+        id: text("id")?
+            .parse()
+            .map_err(|e| corrupt(format_args!("id: {e}")))?,
+        task_type: text("task_type")?.to_owned(),
+        params: serde_json::from_str(text("params")?).map_err(Error::Serialization)?,
+        state: text("state")?.parse::<TaskState>()?,
+        queue: text("queue")?.to_owned(),
+        priority: i32::try_from(number("priority")?)
+            .map_err(|e| corrupt(format_args!("priority: {e}")))?,
+        attempt: small("attempt")?,
+        max_retries: small("max_retries")?,
+        result: opt_json(&fields, "result")?,
+        error: opt_json(&fields, "error")?,
+        progress: opt_json(&fields, "progress")?,
+        created_at: time(text("created_at")?)?,
+        scheduled_at: time(text("scheduled_at")?)?,
+        started_at: opt_time("started_at")?,
+        finished_at: opt_time("finished_at")?,
+        worker_id: fields.get("worker_id").cloned(),
+        lease_until: opt_time("lease_until")?,
+        cancel_requested: text("cancel_requested")? == "1",
+        timeout: opt_duration("timeout")?,
+        soft_timeout: opt_duration("soft_timeout")?,
+        seq: number("seq")?,
+    })
+}
+
+fn opt_json<T: serde::de::DeserializeOwned>(
+    fields: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, Error> {
+    fields
+        .get(name)
+        .map(|raw| serde_json::from_str(raw).map_err(Error::Serialization))
+        .transpose()
+}

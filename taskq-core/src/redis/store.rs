@@ -1,0 +1,228 @@
+//! [`Store`] on Redis: records are hashes; lists read the per-queue
+//! creation index; stats count sorted sets.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use fred::prelude::*;
+
+use super::broker::{array, integer, unexpected};
+use super::record::{self, micros};
+use super::{RedisBackend, scripts};
+use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use crate::error::Error;
+use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+
+/// Done entries one purge script looks at (the pass repeats until done).
+const PURGE_BATCH: usize = 500;
+
+impl RedisBackend {
+    /// Records by (queue, id), in order; missing ones (expired) left out.
+    async fn records(&self, wanted: &[(String, TaskId)]) -> Result<Vec<TaskRecord>, Error> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        for (queue, id) in wanted {
+            let key = format!("{}{id}", self.queue_keys(queue).record_prefix);
+            let _: () = pipeline.hgetall(key).await.map_err(Error::backend)?;
+        }
+        let mut records = Vec::with_capacity(wanted.len());
+        for reply in pipeline.try_all::<Value>().await {
+            let value = reply.map_err(Error::backend)?;
+            let empty = match &value {
+                Value::Array(items) => items.is_empty(),
+                Value::Map(map) => map.is_empty(),
+                Value::Null => true,
+                _ => false,
+            };
+            if !empty {
+                records.push(record::from_value(flatten_map(value))?);
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// `HGETALL` may come back as a map (RESP3) or a flat array (RESP2).
+fn flatten_map(value: Value) -> Value {
+    match value {
+        Value::Map(map) => Value::Array(
+            map.inner()
+                .into_iter()
+                .flat_map(|(k, v)| [Value::from(k), v])
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Store for RedisBackend {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+        let Some(queue) = self.queue_of(id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .records(&[(queue.to_string(), id)])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        let queues = match &filter.queue {
+            Some(queue) => vec![queue.clone()],
+            None => self.queue_names().await?,
+        };
+        let min = filter
+            .created_after
+            .map_or_else(|| "-inf".to_owned(), micros);
+        let max = filter
+            .created_before
+            .map_or_else(|| "+inf".to_owned(), |t| format!("({}", micros(t)));
+        let offset = page.offset();
+        let limit = offset.saturating_add(page.page_size);
+        let mut total = 0u64;
+        let mut candidates: Vec<(i64, TaskId, String)> = Vec::new();
+        for queue in queues {
+            let reply = array(
+                "list",
+                self.run(
+                    &scripts::LIST,
+                    &queue,
+                    vec![
+                        min.clone(),
+                        max.clone(),
+                        filter
+                            .state
+                            .map_or_else(String::new, |s| s.as_str().to_owned()),
+                        filter.task_type.clone().unwrap_or_default(),
+                        limit.to_string(),
+                    ],
+                )
+                .await?,
+            )?;
+            let mut items = reply.into_iter();
+            let count = items
+                .next()
+                .ok_or_else(|| Error::backend("list: empty reply"))?;
+            total += integer("list", &count)?.max(0) as u64;
+            while let (Some(created), Some(id)) = (items.next(), items.next()) {
+                let created = created
+                    .as_f64()
+                    .ok_or_else(|| unexpected("list", &created))?;
+                let id = id
+                    .as_string()
+                    .and_then(|s| s.parse::<TaskId>().ok())
+                    .ok_or_else(|| unexpected("list", &id))?;
+                candidates.push((created as i64, id, queue.clone()));
+            }
+        }
+        candidates.sort_by_key(|c| std::cmp::Reverse((c.0, c.1)));
+        let wanted: Vec<(String, TaskId)> = candidates
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(page.page_size as usize)
+            .map(|(_, id, queue)| (queue, id))
+            .collect();
+        Ok(Page {
+            items: self.records(&wanted).await?,
+            total,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error> {
+        let Some(queue) = self.queue_of(id).await? else {
+            return Ok(false);
+        };
+        let progress = serde_json::to_string(&progress).map_err(Error::Serialization)?;
+        let reply = self
+            .run(
+                &scripts::PROGRESS,
+                &queue,
+                vec![id.to_string(), attempt.to_string(), progress],
+            )
+            .await?;
+        Ok(integer("progress", &reply)? == 1)
+    }
+
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        check_purge_states(states)?;
+        if states.is_empty() {
+            return Ok(0);
+        }
+        let mut deleted = 0u64;
+        for queue in self.queue_names().await? {
+            let mut offset = 0u64;
+            loop {
+                let mut args = vec![micros(before), offset.to_string(), PURGE_BATCH.to_string()];
+                args.extend(states.iter().map(|s| s.as_str().to_owned()));
+                let reply = array("purge", self.run(&scripts::PURGE, &queue, args).await?)?;
+                if reply.len() < 3 {
+                    return Err(Error::backend("purge: short reply"));
+                }
+                let scanned = integer("purge", &reply[0])?;
+                offset += integer("purge", &reply[1])?.max(0) as u64;
+                deleted += integer("purge", &reply[2])?.max(0) as u64;
+                let gone: Vec<TaskId> = reply[3..]
+                    .iter()
+                    .filter_map(|v| v.as_string().and_then(|s| s.parse().ok()))
+                    .collect();
+                if !gone.is_empty() {
+                    let client = self.pool.next();
+                    let pipeline = client.pipeline();
+                    for id in &gone {
+                        let _: () = pipeline
+                            .del(self.keys.task_queue(*id))
+                            .await
+                            .map_err(Error::backend)?;
+                    }
+                    for reply in pipeline.try_all::<Value>().await {
+                        reply.map_err(Error::backend)?;
+                    }
+                }
+                if scanned < PURGE_BATCH as i64 {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        let now = micros(Utc::now());
+        let mut stats = Vec::new();
+        for queue in self.queue_names().await? {
+            let reply = array(
+                "stats",
+                self.run(&scripts::STATS, &queue, vec![now.clone()]).await?,
+            )?;
+            let count = |i: usize| -> Result<u64, Error> {
+                let value = reply
+                    .get(i)
+                    .ok_or_else(|| Error::backend("stats: short reply"))?;
+                Ok(integer("stats", value)?.max(0) as u64)
+            };
+            stats.push(QueueStats {
+                queue: queue.clone(),
+                pending: count(0)?,
+                scheduled: count(1)?,
+                running: count(2)?,
+                paused: count(3)? == 1,
+            });
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,315 @@
+//! The Redis backend: the shared conformance suite, then Redis-specific
+//! behaviour (retention, wake-ups across connections, key cleanup).
+//!
+//! Needs `TASKQ_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); without it
+//! every test prints that it skipped. Each test uses its own key prefix and
+//! deletes its keys when its backend is dropped.
+#![cfg(feature = "redis")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use taskq::{Backend, Broker, RedisBackend, RedisConfig, Store};
+use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
+use taskq_core::conformance::record;
+
+/// The test server, or `None` (and a note on stderr) when unset.
+fn redis_url() -> Option<String> {
+    let url = std::env::var("TASKQ_TEST_REDIS_URL").ok();
+    if url.is_none() {
+        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis tests");
+    }
+    url
+}
+
+/// A prefix no other test (or run) uses.
+fn unique_prefix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "taskq-test-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn test_config(url: &str) -> RedisConfig {
+    let mut config = RedisConfig::new(url);
+    config.prefix = unique_prefix();
+    config.delete_keys_on_drop = true;
+    config
+}
+
+async fn fresh(url: &str) -> RedisBackend {
+    RedisBackend::connect_with(test_config(url))
+        .await
+        .expect("connect to Redis")
+}
+
+taskq_core::conformance_suite!(redis, || async {
+    let url = redis_url()?;
+    Some(Arc::new(fresh(&url).await) as Arc<dyn Backend>)
+});
+
+fn claim_request<'a>(queue: &'a str, worker: &'a str) -> ClaimRequest<'a> {
+    ClaimRequest {
+        queue,
+        limit: 10,
+        worker_id: worker,
+        lease: Duration::from_secs(30),
+        now: Utc::now(),
+    }
+}
+
+/// Two backends on one prefix: as two hosts sharing a deployment.
+async fn two_hosts(url: &str) -> (RedisBackend, RedisBackend) {
+    let config = test_config(url);
+    let mut second = config.clone();
+    second.delete_keys_on_drop = false;
+    let first = RedisBackend::connect_with(config).await.expect("connect");
+    let second = RedisBackend::connect_with(second).await.expect("connect");
+    (first, second)
+}
+
+/// An enqueue on one host wakes an idle worker on another at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_enqueue_wakes_other_hosts() {
+    let Some(url) = redis_url() else { return };
+    let (worker_host, client_host) = two_hosts(&url).await;
+    let signal = worker_host.work_signal().expect("redis has a work signal");
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let task = record("t", "q", 5, Utc::now());
+    client_host
+        .enqueue(vec![task.clone()])
+        .await
+        .expect("enqueue");
+    tokio::time::timeout(Duration::from_secs(2), woken)
+        .await
+        .expect("the worker's host was woken by the enqueue");
+    let claimed = worker_host
+        .claim(claim_request("q", "w"))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+
+    // A task due later wakes nobody (workers poll for those).
+    let later = record("t", "q", 5, Utc::now() + chrono::Duration::seconds(60));
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    client_host.enqueue(vec![later]).await.expect("enqueue");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), woken)
+            .await
+            .is_err(),
+        "a task not due yet woke the worker"
+    );
+}
+
+/// A cancel made on one host reaches the running attempt's worker on
+/// another through its next heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cancel_reaches_worker_on_other_host() {
+    let Some(url) = redis_url() else { return };
+    let (worker_host, client_host) = two_hosts(&url).await;
+    let task = record("t", "q", 5, Utc::now());
+    client_host
+        .enqueue(vec![task.clone()])
+        .await
+        .expect("enqueue");
+    worker_host
+        .claim(claim_request("q", "w"))
+        .await
+        .expect("claim");
+    let requested = client_host
+        .cancel(task.id, Utc::now())
+        .await
+        .expect("cancel");
+    assert!(requested.cancel_requested);
+    let statuses = worker_host
+        .heartbeat(
+            "w",
+            &[(task.id, 1)],
+            Utc::now() + chrono::Duration::seconds(30),
+        )
+        .await
+        .expect("heartbeat");
+    assert_eq!(statuses, vec![taskq_core::LeaseStatus::CancelRequested]);
+}
+
+/// Finished records expire after the retention; purge then drops what is
+/// left of them (their index entries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_retention_expires_finished_records() {
+    let Some(url) = redis_url() else { return };
+    let mut config = test_config(&url);
+    config.retention = Some(Duration::from_secs(1));
+    let backend = RedisBackend::connect_with(config).await.expect("connect");
+    let done = record("t", "q", 5, Utc::now());
+    let waiting = record("t", "q", 5, Utc::now());
+    backend
+        .enqueue(vec![done.clone(), waiting.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = backend
+        .claim(ClaimRequest {
+            limit: 1,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed[0].id, done.id);
+    let applied = backend
+        .settle(vec![Settlement {
+            id: done.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!("ok")),
+            at: Utc::now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true]);
+    assert!(backend.get(done.id).await.expect("get").is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        backend.get(done.id).await.expect("get").is_none(),
+        "the finished record outlived its retention"
+    );
+    assert!(
+        backend.get(waiting.id).await.expect("get").is_some(),
+        "a pending record expired"
+    );
+    let purged = backend
+        .purge(&taskq::TaskState::TERMINAL, Utc::now())
+        .await
+        .expect("purge");
+    assert_eq!(purged, 0, "the record had already expired");
+    let listed = backend
+        .list(&Default::default(), Default::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.total, 1, "the index no longer counts it");
+    let task_keys = keys_matching(&url, &format!("*{}*", done.id)).await;
+    assert!(
+        task_keys.is_empty(),
+        "keys left for the task: {task_keys:?}"
+    );
+}
+
+/// Stats separate due, scheduled and running work, and see pauses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_queue_stats_count_each_kind() {
+    let Some(url) = redis_url() else { return };
+    let backend = fresh(&url).await;
+    let now = Utc::now();
+    let tasks = vec![
+        record("t", "q", 5, now),
+        record("t", "q", 5, now),
+        record("t", "q", 5, now),
+        record("t", "q", 5, now + chrono::Duration::seconds(60)),
+    ];
+    backend.enqueue(tasks).await.expect("enqueue");
+    backend
+        .claim(ClaimRequest {
+            limit: 1,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    backend.set_queue_paused("idle", true).await.expect("pause");
+    let stats = backend.queue_stats().await.expect("stats");
+    let q = stats.iter().find(|s| s.queue == "q").expect("q listed");
+    assert_eq!(
+        (q.pending, q.scheduled, q.running, q.paused),
+        (2, 1, 1, false)
+    );
+    let idle = stats
+        .iter()
+        .find(|s| s.queue == "idle")
+        .expect("idle listed");
+    assert!(idle.paused);
+}
+
+/// `delete_keys_on_drop` leaves nothing behind; a bad URL is a typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keys_are_deleted_on_drop() {
+    let Some(url) = redis_url() else { return };
+    let config = test_config(&url);
+    let pattern = format!("*{}*", config.prefix);
+    let backend = RedisBackend::connect_with(config).await.expect("connect");
+    backend
+        .enqueue(vec![record("t", "q", 5, Utc::now())])
+        .await
+        .expect("enqueue");
+    assert!(!keys_matching(&url, &pattern).await.is_empty());
+    drop(backend);
+    assert!(keys_matching(&url, &pattern).await.is_empty());
+
+    assert!(matches!(
+        RedisBackend::connect("not a url").await,
+        Err(taskq::Error::InvalidArgument(_))
+    ));
+}
+
+/// Keys matching a pattern, read with a connection of its own.
+async fn keys_matching(url: &str, pattern: &str) -> Vec<String> {
+    use fred::prelude::*;
+    let client = Builder::from_config(Config::from_url(url).expect("url"))
+        .build()
+        .expect("client");
+    client.init().await.expect("connect");
+    let mut cursor = "0".to_owned();
+    let mut found = Vec::new();
+    loop {
+        let (next, keys): (String, Vec<String>) = client
+            .scan_page(cursor, pattern.to_owned(), Some(1000), None)
+            .await
+            .expect("scan");
+        found.extend(keys);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let _ = client.quit().await;
+    found
+}
+
+/// An id that exists in one queue cannot be enqueued again in another;
+/// the failed batch leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_duplicate_id_across_queues_changes_nothing() {
+    let Some(url) = redis_url() else { return };
+    let backend = fresh(&url).await;
+    let first = record("t", "a", 5, Utc::now());
+    backend.enqueue(vec![first.clone()]).await.expect("enqueue");
+    let mut copy = first.clone();
+    copy.queue = "b".into();
+    let fresh_task = record("t", "b", 5, Utc::now());
+    assert!(matches!(
+        backend.enqueue(vec![fresh_task.clone(), copy]).await,
+        Err(taskq::Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        backend.get(first.id).await.expect("get").map(|r| r.queue),
+        Some("a".to_owned())
+    );
+    assert!(backend.get(fresh_task.id).await.expect("get").is_none());
+    assert!(
+        backend
+            .claim(claim_request("b", "w"))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // The fresh task's id was not used up by the failed batch.
+    backend
+        .enqueue(vec![fresh_task.clone()])
+        .await
+        .expect("enqueue again");
+}
