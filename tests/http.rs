@@ -1,7 +1,8 @@
 //! The HTTP routes, called through the router with `tower::ServiceExt::oneshot`
 //! (no socket), on every embedded backend: `cargo test --features http --test
-//! http memory::` (or `sqlite::`, `postgres::`, `mysql::`) runs one;
-//! the servers are read from `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL`. Every endpoint and every error
+//! http memory::` (or `sqlite::`, `postgres::`, `mysql::`, `redis::`) runs
+//! one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
+//! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL`. Every endpoint and every error
 //! status (400, 401, 404, 405, 409, 413, 422) is exercised.
 
 use std::sync::Arc;
@@ -950,6 +951,22 @@ http_suite!(sqlite, || async {
         taskq::SqlBackend::connect(&url)
             .await
             .expect("sqlite backend"),
+    ))
+});
+
+#[cfg(feature = "redis")]
+http_suite!(redis, || async {
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis HTTP tests");
+        return None;
+    };
+    let mut config = taskq::RedisConfig::new(url);
+    config.prefix = unique("taskq-http-test");
+    config.delete_keys_on_drop = true;
+    Some(Arc::new(
+        taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("redis backend"),
     ))
 });
 

@@ -131,6 +131,11 @@ pub struct TaskList {
     pub total_pages: u64,
 }
 
+/// The largest row offset a list request may ask for: 2^53, exact in a
+/// double, so no backend (Lua, JSON clients) sees a rounded or overflowing
+/// offset. No real list comes near it.
+const MAX_OFFSET: u64 = 1 << 53;
+
 /// Parses the query string by hand: every value arrives as text, so a bad
 /// one is reported with its field name (`page`, `created_after`, …).
 fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiError> {
@@ -194,6 +199,9 @@ fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiE
         number("page", query.page, 1)?,
         number("page_size", query.page_size, PageRequest::DEFAULT_PAGE_SIZE)?,
     );
+    if page.offset() > MAX_OFFSET {
+        return Err(bad("page", "`page` is beyond any list".to_owned()));
+    }
     Ok((filter, page))
 }
 
@@ -399,6 +407,8 @@ mod tests {
     fn http_list_query_names_the_bad_field() {
         let err = parse_list_query(Some("page=abc")).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.details["field"], "page");
+        let err = parse_list_query(Some("page=18446744073709551615")).unwrap_err();
         assert_eq!(err.details["field"], "page");
         let (filter, page) = parse_list_query(Some("state=running&page_size=1000")).unwrap();
         assert_eq!(filter.state, Some(TaskState::Running));
