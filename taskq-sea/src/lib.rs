@@ -33,6 +33,8 @@
 //!   heartbeat, release, cancel, retry, reorder, pause, rescue).
 //! - `store.rs`: the `Store` implementation (get, list, progress, purge,
 //!   queue stats).
+//! - [`scratch`]: fresh PostgreSQL schemas / MySQL databases for tests and
+//!   benchmarks on a shared server.
 //! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
 //!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
@@ -58,6 +60,7 @@ mod broker;
 mod convert;
 pub mod entity;
 pub mod migration;
+pub mod scratch;
 mod sql;
 mod store;
 
