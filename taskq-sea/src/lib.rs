@@ -37,6 +37,8 @@
 //!   queue stats).
 //! - `schedules.rs`: the `ScheduleStore` implementation (schedules and
 //!   their compare-and-set firing) and `Schedule` ⇄ `schedule::Model`.
+//! - [`scratch`]: fresh PostgreSQL schemas / MySQL databases for tests and
+//!   benchmarks on a shared server.
 //! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
 //!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
@@ -63,6 +65,7 @@ mod convert;
 pub mod entity;
 pub mod migration;
 mod schedules;
+pub mod scratch;
 mod sql;
 mod store;
 
