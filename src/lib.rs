@@ -45,12 +45,13 @@
 
 pub use taskq_core::{
     Backend, Backoff, Broker, CancellationToken, Client, Error, ErrorKind, Location,
-    MaintenanceConfig, MemoryBackend, Page, PageRequest, Position, Progress, QueueStats, Registry,
-    ShutdownHandle, StopReason, Store, Submission, TaskContext, TaskDef, TaskError, TaskFailure,
-    TaskFilter, TaskHandle, TaskId, TaskOptions, TaskRecord, TaskState, Worker, WorkerBuilder,
-    WorkerConfig,
+    MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest, Position, Progress,
+    QueueStats, Registry, Schedule, ScheduleDef, ScheduleKind, ScheduleStore, Scheduler,
+    SchedulerConfig, ShutdownHandle, StaticSchedule, StopReason, Store, Submission, TaskContext,
+    TaskDef, TaskError, TaskFailure, TaskFilter, TaskHandle, TaskId, TaskOptions, TaskRecord,
+    TaskState, Worker, WorkerBuilder, WorkerConfig,
 };
-pub use taskq_core::{backend, maintenance, schemars, worker};
+pub use taskq_core::{backend, maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;
 
 /// HTTP routes (feature `http`): REST API, OpenAPI document, metrics and
@@ -73,8 +74,8 @@ pub use taskq_core::redis::{RedisBackend, RedisConfig};
 /// What most hosts need, in one import.
 pub mod prelude {
     pub use crate::{
-        Client, Error, Position, TaskContext, TaskError, TaskFilter, TaskId, TaskRecord, TaskState,
-        Worker, long_task,
+        Client, Error, MisfirePolicy, Position, ScheduleDef, TaskContext, TaskError, TaskFilter,
+        TaskId, TaskRecord, TaskState, Worker, long_task,
     };
     pub use taskq_core::schemars::JsonSchema;
 }

@@ -1079,36 +1079,12 @@ http_suite!(redis, || async {
     ))
 });
 
-/// Seconds since the epoch: server-side test schemas are named
-/// `taskq_test_<secs>_…` so taskq-sea's tests drop them once they are old.
-fn epoch_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// A fresh schema on `TASKQ_TEST_POSTGRES_URL`'s server, as a URL whose
-/// connections use it; `None` when the variable is unset.
 #[cfg(feature = "postgres")]
 async fn postgres_url() -> Option<String> {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let schema = format!("taskq_test_{}_{}", epoch_secs(), unique("http"));
-    let db = Database::connect(&url)
+    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
         .await
-        .expect("connect to PostgreSQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE SCHEMA \"{schema}\""),
-    ))
-    .await
-    .expect("create schema");
-    db.close().await.expect("close");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+        .expect("scratch schema")?;
+    Some(scratch.url().to_owned())
 }
 
 #[cfg(feature = "postgres")]
@@ -1121,36 +1097,12 @@ http_suite!(postgres, || async {
     ))
 });
 
-/// A fresh database on `TASKQ_TEST_MYSQL_URL`'s server, as a URL that uses
-/// it; `None` when the variable is unset.
 #[cfg(feature = "mysql")]
 async fn mysql_url() -> Option<String> {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_MYSQL_URL") else {
-        eprintln!("skipped: TASKQ_TEST_MYSQL_URL is not set");
-        return None;
-    };
-    let name = format!("taskq_test_{}_{}", epoch_secs(), unique("http"));
-    let db = Database::connect(&url).await.expect("connect to MySQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE DATABASE `{name}`"),
-    ))
-    .await
-    .expect("create database");
-    db.close().await.expect("close");
-    // `mysql://user@host:port/db?query`: replace the database.
-    let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let host_end = base
-        .match_indices('/')
-        .nth(2)
-        .map_or(base.len(), |(i, _)| i);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    Some(format!("{}/{name}{query}", &base[..host_end]))
+    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Mysql)
+        .await
+        .expect("scratch database")?;
+    Some(scratch.url().to_owned())
 }
 
 #[cfg(feature = "mysql")]

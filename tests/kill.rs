@@ -323,35 +323,18 @@ async fn kill_sqlite() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_postgres() {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(server) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
+    use taskq::sea::scratch::{Scratch, Server};
+    let Some(scratch) = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema")
+    else {
         return;
     };
-    // `taskq_test_<unix secs>_…`: taskq-sea's PostgreSQL tests drop such
-    // schemas once they are an hour old.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let schema = format!("taskq_test_{secs}_kill_{}", std::process::id());
-    let db = Database::connect(&server).await.expect("connect");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE SCHEMA \"{schema}\""),
-    ))
-    .await
-    .expect("create schema");
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options=-csearch_path%3D{schema}");
+    let url = scratch.url().to_owned();
     let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
     crash_run("postgres", url, Arc::new(backend)).await;
     // Nothing of the run is needed any more.
-    let _ = db
-        .execute_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("DROP SCHEMA \"{schema}\" CASCADE"),
-        ))
-        .await;
+    let _ = scratch.drop_now().await;
 }
 
 #[cfg(feature = "redis")]

@@ -135,58 +135,28 @@ async fn transactional_enqueue_sqlite() {
     }
 }
 
-/// `taskq_test_<unix secs>_…`: taskq-sea's server tests drop such schemas
-/// and databases once they are an hour old.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-fn scratch_name() -> String {
-    format!(
-        "taskq_test_{}_txn_{}",
-        chrono::Utc::now().timestamp(),
-        std::process::id()
-    )
-}
-
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_enqueue_postgres() {
-    let Ok(server) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let schema = scratch_name();
-    let admin = taskq::sea::sea_orm::Database::connect(&server)
-        .await
-        .expect("connect");
-    exec(&admin, &format!("CREATE SCHEMA {schema}")).await;
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options=-csearch_path%3D{schema}");
-    commit_and_rollback(SqlBackend::connect(&url).await.expect("postgres")).await;
-    exec(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
+    commit_and_rollback_in_scratch(taskq::sea::scratch::Server::Postgres).await;
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_enqueue_mysql() {
-    let Ok(server) = std::env::var("TASKQ_TEST_MYSQL_URL") else {
-        eprintln!("skipped: TASKQ_TEST_MYSQL_URL is not set");
+    commit_and_rollback_in_scratch(taskq::sea::scratch::Server::Mysql).await;
+}
+
+/// Runs [`commit_and_rollback`] in a fresh schema / database of the test
+/// server, dropped afterwards.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn commit_and_rollback_in_scratch(server: taskq::sea::scratch::Server) {
+    let Some(scratch) = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch")
+    else {
         return;
     };
-    let name = scratch_name();
-    let admin = taskq::sea::sea_orm::Database::connect(&server)
-        .await
-        .expect("connect");
-    exec(&admin, &format!("CREATE DATABASE {name}")).await;
-    let (base, query) = server.split_once('?').unwrap_or((server.as_str(), ""));
-    let host_end = base
-        .match_indices('/')
-        .nth(2)
-        .map_or(base.len(), |(i, _)| i);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    let url = format!("{}/{name}{query}", &base[..host_end]);
-    commit_and_rollback(SqlBackend::connect(&url).await.expect("mysql")).await;
-    exec(&admin, &format!("DROP DATABASE {name}")).await;
+    commit_and_rollback(SqlBackend::connect(scratch.url()).await.expect("backend")).await;
+    scratch.drop_now().await.expect("drop scratch");
 }

@@ -792,34 +792,12 @@ worker_suite!(redis, || async {
     ))
 });
 
-/// A fresh schema on the server `TASKQ_TEST_POSTGRES_URL` names, as a URL
-/// whose connections use it (`options=-csearch_path=…`); `None` when the
-/// variable is unset.
 #[cfg(feature = "postgres")]
 async fn postgres_url() -> Option<String> {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    // `taskq_test_<unix secs>_…`: taskq-sea's PostgreSQL tests drop such
-    // schemas once they are an hour old.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let schema = format!("taskq_test_{secs}_{}", unique("worker").replace('-', "_"));
-    let db = Database::connect(&url)
+    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
         .await
-        .expect("connect to PostgreSQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE SCHEMA \"{schema}\""),
-    ))
-    .await
-    .expect("create schema");
-    db.close().await.expect("close");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+        .expect("scratch schema")?;
+    Some(scratch.url().to_owned())
 }
 
 #[cfg(feature = "postgres")]
@@ -832,41 +810,12 @@ worker_suite!(postgres, || async {
     ))
 });
 
-/// A fresh database on the server `TASKQ_TEST_MYSQL_URL` names, as a URL
-/// that uses it; `None` when the variable is unset.
 #[cfg(feature = "mysql")]
 async fn mysql_url() -> Option<String> {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_MYSQL_URL") else {
-        eprintln!("skipped: TASKQ_TEST_MYSQL_URL is not set");
-        return None;
-    };
-    // `taskq_test_<unix secs>_…`: taskq-sea's MySQL tests drop such
-    // databases once they are an hour old.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let name = format!("taskq_test_{secs}_{}", unique("worker").replace('-', "_"));
-    let db = Database::connect(&url).await.expect("connect to MySQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE DATABASE `{name}`"),
-    ))
-    .await
-    .expect("create database");
-    db.close().await.expect("close");
-    // `mysql://user@host:port/db?query`: replace the database.
-    let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let host_end = base
-        .match_indices('/')
-        .nth(2)
-        .map_or(base.len(), |(i, _)| i);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    Some(format!("{}/{name}{query}", &base[..host_end]))
+    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Mysql)
+        .await
+        .expect("scratch database")?;
+    Some(scratch.url().to_owned())
 }
 
 #[cfg(feature = "mysql")]

@@ -1,7 +1,8 @@
 //! The contract between taskq and a storage backend: [`Broker`] moves live
-//! tasks through their states, [`Store`] answers questions about records.
+//! tasks through their states, [`Store`] answers questions about records,
+//! [`ScheduleStore`] keeps and fires schedules.
 //!
-//! A backend implements both (the blanket [`Backend`] trait joins them). The
+//! A backend implements all three (the blanket [`Backend`] trait joins them). The
 //! conformance suite (`taskq_core::conformance`, feature `conformance`)
 //! checks every rule written here; a new backend is done when it passes.
 //!
@@ -29,6 +30,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState};
 
 /// What a worker asks for when it has free slots.
@@ -257,10 +259,71 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
 }
 
-/// A complete backend: delivery and records.
-pub trait Backend: Broker + Store {}
+/// Schedules: their definitions, bookkeeping and firing.
+///
+/// # Rules
+/// - **Names are unique.** Creating a taken name is
+///   [`Error::ScheduleExists`]; editing or deleting a missing one is
+///   [`Error::ScheduleNotFound`].
+/// - **One firing per tick.** [`ScheduleStore::fire_schedule`] applies only
+///   while the schedule's `next_run_at` equals the firing's
+///   `expected_next_run_at` and it is enabled, and stores the new
+///   `next_run_at` and the tasks in one atomic step: of several schedulers
+///   that planned the same tick, exactly one succeeds.
+/// - **Proportional cost.** [`ScheduleStore::due_schedules`] and
+///   [`ScheduleStore::next_schedule_due`] read an index on `next_run_at`,
+///   not every schedule.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync + 'static {
+    /// Stores a new schedule.
+    async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error>;
 
-impl<T: Broker + Store> Backend for T {}
+    /// Replaces a schedule's definition, `enabled`, `next_run_at` and
+    /// `updated_at`; the run bookkeeping (last run, run count, last task)
+    /// is kept as stored, so an edit racing a firing loses neither.
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error>;
+
+    /// Deletes a schedule; `false` if there was none.
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error>;
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error>;
+
+    /// Schedules by name.
+    async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error>;
+
+    /// Up to `limit` enabled schedules with `next_run_at <= now`, earliest
+    /// first.
+    async fn due_schedules(&self, now: DateTime<Utc>, limit: usize)
+    -> Result<Vec<Schedule>, Error>;
+
+    /// The earliest `next_run_at` of the enabled schedules.
+    async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Applies each firing whose schedule still waits for its
+    /// `expected_next_run_at` (see the rules), all in one atomic step (one
+    /// transaction: a tick with several due schedules costs one durable
+    /// commit). Returns, per firing in order, whether it applied. An
+    /// applied firing sets `next_run_at` to the firing's, adds its task
+    /// count to `run_count`, stores its tasks and, if there are any, sets
+    /// `last_run_at` to `fired_at` and `last_task_id` to the last task's id.
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error>;
+
+    /// [`ScheduleStore::fire_schedules`] for one firing.
+    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error> {
+        Ok(self.fire_schedules(vec![firing]).await?.first() == Some(&true))
+    }
+
+    /// A signal fired when this process created or edited a schedule, so
+    /// a sleeping scheduler looks again.
+    fn schedule_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
+}
+
+/// A complete backend: delivery, records and schedules.
+pub trait Backend: Broker + Store + ScheduleStore {}
+
+impl<T: Broker + Store + ScheduleStore> Backend for T {}
 
 /// Checks the states a purge may touch.
 pub fn check_purge_states(states: &[TaskState]) -> Result<(), Error> {

@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::backend::{Backend, Page, PageRequest, Position, QueueStats, TaskFilter};
 use crate::error::Error;
 use crate::registry::{Registry, TaskDef, TaskHandle};
+use crate::schedule::{Schedule, ScheduleDef, StaticSchedule};
 use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
 
 /// Submits and manages tasks. Cheap to clone; share one per process.
@@ -53,10 +54,11 @@ impl Client {
 
     /// A client for an explicit set of task types.
     pub fn with_registry(backend: Arc<dyn Backend>, registry: Registry) -> Client {
-        Client {
-            backend,
-            registry: Arc::new(registry),
-        }
+        Client::from_parts(backend, Arc::new(registry))
+    }
+
+    pub(crate) fn from_parts(backend: Arc<dyn Backend>, registry: Arc<Registry>) -> Client {
+        Client { backend, registry }
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -163,6 +165,160 @@ impl Client {
         self.backend.queue_stats().await
     }
 
+    /// Creates a schedule. An invalid cron expression, time zone, interval
+    /// or window, an unknown task type or params that do not fit it are
+    /// typed errors, and nothing is stored; a taken name is
+    /// [`Error::ScheduleExists`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use taskq_core::ScheduleDef;
+    /// client
+    ///     .create_schedule(
+    ///         ScheduleDef::cron_in("nightly-report", "send_report", "0 30 2 * * *", "Europe/Paris")
+    ///             .params(serde_json::json!({ "to": "ops@example.com" })),
+    ///     )
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
+        def.validate_with(&self.registry)?;
+        let schedule = Schedule::new(def, Utc::now())?;
+        self.backend.create_schedule(schedule.clone()).await?;
+        Ok(schedule)
+    }
+
+    /// Replaces a schedule's definition (same checks as creating); its run
+    /// bookkeeping stays. The next run is recomputed when the timing
+    /// changed, and takes effect without restarting anything.
+    pub async fn update_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
+        def.validate_with(&self.registry)?;
+        let stored = self.get_schedule(&def.name).await?;
+        self.write_schedule(stored, def).await
+    }
+
+    /// Creates the schedule, or brings a stored one with this name to
+    /// this definition (keeping its bookkeeping); unchanged, it is left
+    /// alone. Returns whether anything was written.
+    pub async fn upsert_schedule(&self, def: ScheduleDef) -> Result<bool, Error> {
+        def.validate_with(&self.registry)?;
+        let def = def.normalized();
+        loop {
+            match self.backend.get_schedule(&def.name).await? {
+                Some(stored) if stored.def == def => return Ok(false),
+                Some(stored) => {
+                    self.write_schedule(stored, def).await?;
+                    return Ok(true);
+                }
+                None => match self.create_schedule(def.clone()).await {
+                    // Another process created it first: compare with theirs.
+                    Err(Error::ScheduleExists(_)) => continue,
+                    other => return other.map(|_| true),
+                },
+            }
+        }
+    }
+
+    /// Upserts the schedules declared in code (`#[long_task(cron = …)]`,
+    /// `every = …`) for this client's task types, keeping a stored
+    /// schedule's enabled flag (a static schedule disabled at runtime stays
+    /// disabled). Returns how many were written.
+    pub async fn sync_static_schedules(&self) -> Result<usize, Error> {
+        let mut written = 0;
+        for mut def in StaticSchedule::all(&self.registry) {
+            if let Some(stored) = self.backend.get_schedule(&def.name).await? {
+                def.enabled = stored.def.enabled;
+            }
+            if self.upsert_schedule(def).await? {
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Lets a disabled schedule fire again, from its next tick after now.
+    pub async fn enable_schedule(&self, name: &str) -> Result<Schedule, Error> {
+        self.set_schedule_enabled(name, true).await
+    }
+
+    /// Stops a schedule from firing; its definition stays.
+    pub async fn disable_schedule(&self, name: &str) -> Result<Schedule, Error> {
+        self.set_schedule_enabled(name, false).await
+    }
+
+    async fn set_schedule_enabled(&self, name: &str, enabled: bool) -> Result<Schedule, Error> {
+        let stored = self.get_schedule(name).await?;
+        if stored.def.enabled == enabled {
+            return Ok(stored);
+        }
+        let mut def = stored.def.clone();
+        def.enabled = enabled;
+        self.write_schedule(stored, def).await
+    }
+
+    /// Stores `def` over `stored`, recomputing the next run if the timing
+    /// changed.
+    async fn write_schedule(&self, stored: Schedule, def: ScheduleDef) -> Result<Schedule, Error> {
+        let def = def.normalized();
+        let now = Utc::now().trunc_subsecs(6);
+        let same_timing = stored.def.kind == def.kind
+            && stored.def.start_at == def.start_at
+            && stored.def.end_at == def.end_at
+            && stored.def.max_runs == def.max_runs
+            && stored.def.enabled == def.enabled;
+        // An unchanged timing keeps the tick it waits for, even one that is
+        // due right now and not fired yet.
+        let next_run_at = if same_timing {
+            stored.next_run_at
+        } else {
+            def.first_run_after(stored.created_at, now, stored.run_count)?
+        };
+        let schedule = Schedule {
+            def,
+            next_run_at,
+            updated_at: now,
+            ..stored
+        };
+        self.backend.update_schedule(&schedule).await?;
+        Ok(schedule)
+    }
+
+    /// Deletes a schedule; tasks it already submitted stay.
+    pub async fn delete_schedule(&self, name: &str) -> Result<(), Error> {
+        if self.backend.delete_schedule(name).await? {
+            Ok(())
+        } else {
+            Err(Error::ScheduleNotFound(name.to_owned()))
+        }
+    }
+
+    /// The schedule with this name.
+    pub async fn get_schedule(&self, name: &str) -> Result<Schedule, Error> {
+        self.backend
+            .get_schedule(name)
+            .await?
+            .ok_or_else(|| Error::ScheduleNotFound(name.to_owned()))
+    }
+
+    /// Schedules, by name.
+    pub async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error> {
+        self.backend.list_schedules(page).await
+    }
+
+    /// Submits a schedule's task now, with its params and overrides,
+    /// whether or not it is enabled; its own ticks are not affected.
+    pub async fn run_schedule_now(&self, name: &str) -> Result<TaskId, Error> {
+        let schedule = self.get_schedule(name).await?;
+        let mut submission = self.submit_json(schedule.def.task_type, schedule.def.params);
+        if let Some(queue) = schedule.def.queue {
+            submission = submission.queue(queue);
+        }
+        if let Some(priority) = schedule.def.priority {
+            submission = submission.priority(priority);
+        }
+        submission.await
+    }
+
     fn task_def(&self, name: &str) -> Result<&'static TaskDef, Error> {
         self.registry
             .get(name)
@@ -181,16 +337,21 @@ fn check_queue_name(queue: &str) -> Result<(), Error> {
 
 /// Per-submission overrides of a task type's options.
 #[derive(Debug, Clone, Default)]
-struct Overrides {
-    queue: Option<String>,
-    priority: Option<i32>,
-    run_at: Option<DateTime<Utc>>,
-    max_retries: Option<u32>,
-    timeout: Option<Duration>,
-    soft_timeout: Option<Duration>,
+pub(crate) struct Overrides {
+    pub(crate) queue: Option<String>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) run_at: Option<DateTime<Utc>>,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) soft_timeout: Option<Duration>,
 }
 
-fn new_record(def: &TaskDef, params: Value, o: &Overrides, now: DateTime<Utc>) -> TaskRecord {
+pub(crate) fn new_record(
+    def: &TaskDef,
+    params: Value,
+    o: &Overrides,
+    now: DateTime<Utc>,
+) -> TaskRecord {
     let scheduled_at = o.run_at.unwrap_or(now);
     TaskRecord {
         id: uuid::Uuid::now_v7(),

@@ -39,6 +39,22 @@ pub enum Error {
         first: Location,
         second: Location,
     },
+    /// A cron expression that does not parse (5 fields, or 6 with seconds).
+    #[error("invalid cron expression `{expression}`: {message}")]
+    InvalidCron { expression: String, message: String },
+    /// A time zone that is not an IANA name such as `Europe/Paris`.
+    #[error("unknown time zone `{0}`")]
+    UnknownTimeZone(String),
+    /// A schedule whose definition does not hold together (zero interval,
+    /// end before start, …); the message names the problem.
+    #[error("invalid schedule `{name}`: {message}")]
+    InvalidSchedule { name: String, message: String },
+    /// No schedule has this name.
+    #[error("schedule `{0}` not found")]
+    ScheduleNotFound(String),
+    /// A schedule with this name already exists.
+    #[error("schedule `{0}` already exists")]
+    ScheduleExists(String),
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -6,13 +6,16 @@
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
 //! - [`registry`]: `TaskDef` (what the macro registers), `Registry`, `TaskHandle`.
 //! - [`context`]: `TaskContext`, what a running handler gets.
-//! - [`backend`]: the `Broker` (delivery) and `Store` (records) traits.
+//! - [`backend`]: the `Broker` (delivery), `Store` (records) and
+//!   `ScheduleStore` (schedules) traits.
+//! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
+//!   firing plan — once / interval / cron schedules.
 //! - [`memory`]: the in-process backend.
 //! - `redis` (feature `redis`): the Redis backend (fred).
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
 //! - [`worker`]: `Worker`, the executor.
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
-//! - [`maintenance`]: rescuer and pruner, run by every worker.
+//! - [`maintenance`]: rescuer, pruner and scheduler, run by every worker.
 //! - `conformance` (feature `conformance`): the suite every backend passes.
 //!
 //! Hosts use the `taskq` facade crate, which re-exports all of this.
@@ -30,21 +33,24 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+pub mod schedule;
 pub mod task;
 pub mod worker;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, Settlement, Store, TaskFilter,
+    RescueReport, ScheduleStore, Settlement, Store, TaskFilter,
 };
 pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
+pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
+pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use task::{
     Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
 };

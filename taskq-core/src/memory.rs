@@ -2,7 +2,7 @@
 //! hosts that want background tasks without durability.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -11,9 +11,10 @@ use tokio::sync::Notify;
 
 use crate::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, Settlement, Store, TaskFilter, check_purge_states,
+    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, check_purge_states,
 };
 use crate::error::Error;
+use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{
     ErrorKind, IdMap, IdSet, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for,
 };
@@ -32,6 +33,7 @@ type OrderKey = (Reverse<i32>, i64, TaskId);
 pub struct MemoryBackend {
     state: Mutex<State>,
     signal: Arc<Notify>,
+    schedule_signal: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -43,6 +45,9 @@ struct State {
     delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
     running: IdSet,
     paused: HashSet<String>,
+    schedules: BTreeMap<String, Schedule>,
+    /// Enabled schedules with a next run, by next run: the due index.
+    due_schedules: BTreeSet<(DateTime<Utc>, String)>,
 }
 
 impl MemoryBackend {
@@ -75,7 +80,25 @@ fn key(record: &TaskRecord) -> OrderKey {
     (Reverse(record.priority), record.seq, record.id)
 }
 
+/// The due-index entry of a schedule, if it has one.
+fn due_key(schedule: &Schedule) -> Option<(DateTime<Utc>, String)> {
+    schedule
+        .next_run_at
+        .filter(|_| schedule.def.enabled)
+        .map(|at| (at, schedule.def.name.clone()))
+}
+
 impl State {
+    fn put_schedule(&mut self, schedule: Schedule) {
+        if let Some(old) = self.schedules.get(&schedule.def.name).and_then(due_key) {
+            self.due_schedules.remove(&old);
+        }
+        if let Some(key) = due_key(&schedule) {
+            self.due_schedules.insert(key);
+        }
+        self.schedules.insert(schedule.def.name.clone(), schedule);
+    }
+
     fn add_pending(&mut self, record: &TaskRecord, now: DateTime<Utc>) {
         if record.scheduled_at > now {
             self.delayed.insert((record.scheduled_at, record.id));
@@ -597,5 +620,141 @@ impl Store for MemoryBackend {
         let mut stats: Vec<QueueStats> = stats.into_values().collect();
         stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(stats)
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for MemoryBackend {
+    async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error> {
+        {
+            let mut state = self.lock();
+            if state.schedules.contains_key(&schedule.def.name) {
+                return Err(Error::ScheduleExists(schedule.def.name));
+            }
+            state.put_schedule(schedule);
+        }
+        self.schedule_signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error> {
+        {
+            let mut state = self.lock();
+            let stored = state
+                .schedules
+                .get(&schedule.def.name)
+                .ok_or_else(|| Error::ScheduleNotFound(schedule.def.name.clone()))?;
+            let updated = Schedule {
+                def: schedule.def.clone(),
+                next_run_at: schedule.next_run_at,
+                updated_at: schedule.updated_at,
+                ..stored.clone()
+            };
+            state.put_schedule(updated);
+        }
+        self.schedule_signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
+        let mut state = self.lock();
+        let Some(removed) = state.schedules.remove(name) else {
+            return Ok(false);
+        };
+        if let Some(key) = due_key(&removed) {
+            state.due_schedules.remove(&key);
+        }
+        Ok(true)
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error> {
+        Ok(self.lock().schedules.get(name).cloned())
+    }
+
+    async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error> {
+        let state = self.lock();
+        let items = state
+            .schedules
+            .values()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.page_size as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total: state.schedules.len() as u64,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
+    async fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Schedule>, Error> {
+        let state = self.lock();
+        Ok(state
+            .due_schedules
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .filter_map(|(_, name)| state.schedules.get(name).cloned())
+            .collect())
+    }
+
+    async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.lock().due_schedules.first().map(|(at, _)| *at))
+    }
+
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
+        let now = Utc::now();
+        let mut submitted = false;
+        let applied = {
+            let mut state = self.lock();
+            let mut ids = HashSet::new();
+            for task in firings.iter().flat_map(|f| &f.tasks) {
+                if state.tasks.contains_key(&task.id) || !ids.insert(task.id) {
+                    return Err(Error::InvalidArgument(format!(
+                        "task id {} already exists",
+                        task.id
+                    )));
+                }
+            }
+            let mut applied = Vec::with_capacity(firings.len());
+            for firing in firings {
+                let Some(stored) = state.schedules.get(&firing.name) else {
+                    applied.push(false);
+                    continue;
+                };
+                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at) {
+                    applied.push(false);
+                    continue;
+                }
+                let mut updated = stored.clone();
+                updated.next_run_at = firing.next_run_at;
+                updated.run_count += firing.tasks.len() as u64;
+                if let Some(last) = firing.tasks.last() {
+                    updated.last_run_at = Some(firing.fired_at);
+                    updated.last_task_id = Some(last.id);
+                }
+                state.put_schedule(updated);
+                for task in firing.tasks {
+                    submitted = true;
+                    state.add_pending(&task, now);
+                    state.tasks.insert(task.id, task);
+                }
+                applied.push(true);
+            }
+            applied
+        };
+        if submitted {
+            self.signal.notify_waiters();
+        }
+        Ok(applied)
+    }
+
+    fn schedule_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.schedule_signal.clone())
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! One worker runs four loops: the dispatcher (claims), the heartbeat
 //! (leases and cancel requests), the completer (batched settlements), and
-//! the maintenance services (rescuer, pruner). Each attempt runs in its own
+//! the maintenance services (rescuer, pruner, scheduler). Each attempt runs in its own
 //! tokio task inside a `tracing` span.
 
 use std::future::Future;
@@ -368,7 +368,7 @@ impl Worker {
         let completer = tokio::spawn(completer(shared.clone(), settle_rx));
         let heartbeat = tokio::spawn(heartbeat(shared.clone(), stop_helpers.clone()));
         let maintenance = tokio::spawn(maintenance::run(
-            shared.backend.clone(),
+            Client::from_parts(shared.backend.clone(), shared.registry.clone()),
             shared.config.maintenance.clone(),
             stop_helpers.clone(),
         ));

@@ -133,6 +133,7 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         .map(|d| d.value())
         .unwrap_or_else(|| doc_text(&docs));
     let options = attr.options_tokens(&description);
+    let schedule = attr.schedule_tokens(&task_name);
 
     let impl_name = format_ident!("__taskq_impl_{}", fn_name);
     item.sig.ident = impl_name.clone();
@@ -268,6 +269,8 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
                     },
                 }
             }
+
+            #schedule
         };
     })
 }

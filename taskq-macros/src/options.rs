@@ -21,6 +21,9 @@ const KNOWN: &[&str] = &[
     "backoff_max",
     "jitter",
     "description",
+    "cron",
+    "time_zone",
+    "every",
 ];
 
 /// The parsed options; `None` means the default from
@@ -42,6 +45,12 @@ pub struct TaskAttr {
     pub backoff_max: Option<u64>,
     pub jitter: Option<f64>,
     pub description: Option<LitStr>,
+    /// A static schedule: a cron expression (checked here)…
+    pub cron: Option<LitStr>,
+    /// …in this IANA time zone…
+    pub time_zone: Option<LitStr>,
+    /// …or an interval, in milliseconds.
+    pub every: Option<u64>,
 }
 
 /// One `key = value`. Unlike syn's `MetaNameValue`, which folds `-1` into
@@ -106,6 +115,9 @@ impl Parse for TaskAttr {
                     attr.jitter = Some(jitter);
                 }
                 "description" => attr.description = Some(string(value, "description")?),
+                "cron" => attr.cron = Some(cron(value)?),
+                "time_zone" => attr.time_zone = Some(time_zone(value)?),
+                "every" => attr.every = Some(every(value)?),
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
@@ -124,12 +136,53 @@ impl Parse for TaskAttr {
                     "`soft_timeout` must be shorter than `timeout`",
                 ));
             }
+            if attr.cron.is_some() && attr.every.is_some() {
+                return Err(syn::Error::new_spanned(
+                    value,
+                    "a task has one static schedule: `cron` or `every`, not both",
+                ));
+            }
+            if name == "time_zone" && attr.every.is_some() {
+                return Err(syn::Error::new_spanned(
+                    value,
+                    "`time_zone` applies to `cron`, not `every`",
+                ));
+            }
+        }
+        if let (Some(zone), None) = (&attr.time_zone, &attr.cron) {
+            return Err(syn::Error::new_spanned(
+                zone,
+                "`time_zone` applies to a `cron` schedule: add `cron = \"...\"`",
+            ));
         }
         Ok(attr)
     }
 }
 
 impl TaskAttr {
+    /// The `StaticSchedule` registration of a task with `cron` or `every`.
+    pub fn schedule_tokens(&self, task_name: &LitStr) -> TokenStream {
+        let (cron, every) = match (&self.cron, self.every) {
+            (Some(cron), _) => (quote!(::core::option::Option::Some(#cron)), 0u64),
+            (None, Some(every)) => (quote!(::core::option::Option::None), every),
+            (None, None) => return TokenStream::new(),
+        };
+        let zone = self
+            .time_zone
+            .as_ref()
+            .map_or_else(|| quote!("UTC"), |z| quote!(#z));
+        quote! {
+            ::taskq::__private::inventory::submit! {
+                ::taskq::StaticSchedule {
+                    task_type: #task_name,
+                    cron: #cron,
+                    time_zone: #zone,
+                    every_ms: #every,
+                }
+            }
+        }
+    }
+
     /// A `TaskOptions` expression that is valid in `const` context.
     pub fn options_tokens(&self, description: &str) -> TokenStream {
         let d = quote!(::taskq::__private::defaults);
@@ -326,4 +379,72 @@ fn backoff(value: &Expr) -> syn::Result<f64> {
         ));
     }
     Ok(factor)
+}
+
+/// A cron expression the scheduler will accept: 5 fields, or 6 with
+/// seconds first (croner, as `taskq_core::schedule` parses it).
+fn cron(value: &Expr) -> syn::Result<LitStr> {
+    let expression = string(value, "cron")?;
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(&expression.value())
+        .map_err(|err| syn::Error::new_spanned(value, format!("invalid cron expression: {err}")))?;
+    Ok(expression)
+}
+
+/// An IANA time zone name.
+fn time_zone(value: &Expr) -> syn::Result<LitStr> {
+    let zone = string(value, "time_zone")?;
+    if zone.value().parse::<chrono_tz::Tz>().is_err() {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "unknown time zone `{}`: use an IANA name such as `Europe/Paris`",
+                zone.value()
+            ),
+        ));
+    }
+    Ok(zone)
+}
+
+/// An interval: `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1500ms"`, or a number
+/// of seconds; at least one second. In milliseconds.
+fn every(value: &Expr) -> syn::Result<u64> {
+    let fail = || {
+        syn::Error::new_spanned(
+            value,
+            "`every` takes an interval of at least 1 second such as \"30s\", \"5m\", \"2h\", \"1d\" or \"1500ms\"",
+        )
+    };
+    let ms = match lit(value) {
+        Some(Lit::Int(int)) => int
+            .base10_parse::<u64>()
+            .ok()
+            .and_then(|secs| secs.checked_mul(1000)),
+        Some(Lit::Str(text)) => {
+            let text = text.value();
+            let text = text.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let factor = match unit.trim() {
+                "ms" => Some(1),
+                "s" | "" => Some(1000),
+                "m" | "min" => Some(60_000),
+                "h" => Some(3_600_000),
+                "d" => Some(86_400_000),
+                _ => None,
+            };
+            number
+                .parse::<u64>()
+                .ok()
+                .zip(factor)
+                .and_then(|(n, f)| n.checked_mul(f))
+        }
+        _ => None,
+    };
+    ms.filter(|ms| *ms >= 1000).ok_or_else(fail)
 }

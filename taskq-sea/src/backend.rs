@@ -39,6 +39,7 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SeaBackend {
     db: DatabaseConnection,
     signal: Arc<Notify>,
+    schedule_signal: Arc<Notify>,
     /// The PostgreSQL `LISTEN` task (started by the first `work_signal`
     /// call, stopped when the last clone of this backend is dropped).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -113,6 +114,7 @@ impl SeaBackend {
         SeaBackend {
             db,
             signal: Arc::new(Notify::new()),
+            schedule_signal: Arc::new(Notify::new()),
             listener: Arc::new(Listener::default()),
         }
     }
@@ -176,6 +178,11 @@ impl SeaBackend {
             });
         }
         self.signal.clone()
+    }
+
+    /// Wakes this process's sleeping schedulers (a schedule was written).
+    pub(crate) fn schedule_signal(&self) -> Arc<Notify> {
+        self.schedule_signal.clone()
     }
 
     /// Tells other processes' idle workers that work arrived: on

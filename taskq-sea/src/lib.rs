@@ -1,7 +1,8 @@
-//! taskq's SQL backend through SeaORM: the `taskq_tasks` and
-//! `taskq_queues` tables, their migrations, and [`SeaBackend`], which
-//! implements taskq's [`Broker`](taskq_core::Broker) (delivery) and
-//! [`Store`](taskq_core::Store) (records) on them.
+//! taskq's SQL backend through SeaORM: the `taskq_tasks`, `taskq_queues`
+//! and `taskq_schedules` tables, their migrations, and [`SeaBackend`],
+//! which implements taskq's [`Broker`](taskq_core::Broker) (delivery),
+//! [`Store`](taskq_core::Store) (records) and
+//! [`ScheduleStore`](taskq_core::ScheduleStore) (schedules) on them.
 //!
 //! SQLite is the default (feature `sqlite`); PostgreSQL (feature
 //! `postgres`) and MySQL 8 / MariaDB 10.6+ (feature `mysql`) run the same
@@ -24,8 +25,9 @@
 //! ```
 //!
 //! # Layout
-//! - [`entity`]: SeaORM entities, [`entity::task`] (`taskq_tasks`) and
-//!   [`entity::queue`] (`taskq_queues`).
+//! - [`entity`]: SeaORM entities, [`entity::task`] (`taskq_tasks`),
+//!   [`entity::queue`] (`taskq_queues`) and [`entity::schedule`]
+//!   (`taskq_schedules`).
 //! - [`migration`]: the schema as sea-orm-migration migrations; `Migrator`
 //!   and `migrations()` for splicing into a host's migrator.
 //! - `backend.rs`: [`SeaBackend`], its constructors and connection settings.
@@ -33,6 +35,10 @@
 //!   heartbeat, release, cancel, retry, reorder, pause, rescue).
 //! - `store.rs`: the `Store` implementation (get, list, progress, purge,
 //!   queue stats).
+//! - `schedules.rs`: the `ScheduleStore` implementation (schedules and
+//!   their compare-and-set firing) and `Schedule` ⇄ `schedule::Model`.
+//! - [`scratch`]: fresh PostgreSQL schemas / MySQL databases for tests and
+//!   benchmarks on a shared server.
 //! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
 //!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
@@ -58,6 +64,8 @@ mod broker;
 mod convert;
 pub mod entity;
 pub mod migration;
+mod schedules;
+pub mod scratch;
 mod sql;
 mod store;
 

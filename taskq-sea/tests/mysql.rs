@@ -9,11 +9,10 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::ConnectOptions;
 use serde_json::json;
 use taskq_core::conformance::record;
 use taskq_core::{
@@ -21,90 +20,15 @@ use taskq_core::{
     TaskState,
 };
 use taskq_sea::SeaBackend;
+use taskq_sea::scratch::{Scratch, Server};
 
-const URL_VAR: &str = "TASKQ_TEST_MYSQL_URL";
-
-/// The server's URL, or `None` (after saying so) when the variable is unset.
-fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set (no MySQL to test against)");
-            None
-        }
-    }
-}
-
-/// `url` with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    // `mysql://user@host:port/db`: the database follows the third slash.
-    let authority_end = base
-        .match_indices('/')
-        .nth(2)
-        .map_or(base.len(), |(i, _)| i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-async fn admin(url: &str) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).max_connections(1);
-    Database::connect(options).await.expect("connect to MySQL")
-}
-
-/// Creates a fresh database and returns a URL that uses it.
-async fn fresh_database(url: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static SWEEP: std::sync::Once = std::sync::Once::new();
-    let db = admin(url).await;
-    let backend = db.get_database_backend();
-    let now = Utc::now().timestamp();
-    let mut sweep = false;
-    SWEEP.call_once(|| sweep = true);
-    if sweep {
-        let rows = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT schema_name AS name FROM information_schema.schemata \
-                 WHERE schema_name LIKE 'taskq\\_test\\_%'",
-            ))
-            .await
-            .expect("list databases");
-        for row in rows {
-            let name: String = row.try_get("", "name").expect("name");
-            let created = name
-                .split('_')
-                .nth(2)
-                .and_then(|secs| secs.parse::<i64>().ok());
-            if created.is_some_and(|secs| now - secs > 3600) {
-                // Another run may be dropping it too: ignore failures.
-                let _ = db
-                    .execute_raw(Statement::from_string(
-                        backend,
-                        format!("DROP DATABASE IF EXISTS `{name}`"),
-                    ))
-                    .await;
-            }
-        }
-    }
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("taskq_test_{now}_{}_{n}", std::process::id());
-    db.execute_raw(Statement::from_string(
-        backend,
-        format!("CREATE DATABASE `{name}`"),
-    ))
-    .await
-    .expect("create database");
-    db.close().await.expect("close");
-    with_database(url, &name)
+/// A URL on a fresh database of the test server; `None` when
+/// `TASKQ_TEST_MYSQL_URL` is unset.
+async fn fresh_database() -> Option<String> {
+    let scratch = Scratch::from_env(Server::Mysql)
+        .await
+        .expect("scratch database")?;
+    Some(scratch.url().to_owned())
 }
 
 async fn backend_at(url: &str, pool: u32) -> SeaBackend {
@@ -114,8 +38,7 @@ async fn backend_at(url: &str, pool: u32) -> SeaBackend {
 }
 
 async fn fresh_mysql() -> Option<SeaBackend> {
-    let url = fresh_database(&server_url()?).await;
-    Some(backend_at(&url, 8).await)
+    Some(backend_at(&fresh_database().await?, 8).await)
 }
 
 taskq_core::conformance_suite!(mysql, || async {
@@ -137,25 +60,13 @@ async fn claim(backend: &dyn Backend, queue: &str, limit: usize, worker: &str) -
         .expect("claim")
 }
 
-#[test]
-fn replaces_the_database_in_urls_mysql() {
-    assert_eq!(
-        with_database("mysql://root@127.0.0.1:3306/test", "x"),
-        "mysql://root@127.0.0.1:3306/x"
-    );
-    assert_eq!(
-        with_database("mysql://u:p@h/test?ssl-mode=disabled", "x"),
-        "mysql://u:p@h/x?ssl-mode=disabled"
-    );
-    assert_eq!(with_database("mysql://h:1", "x"), "mysql://h:1/x");
-}
-
 /// Claimers on separate pools (as separate processes would be) never get
 /// one task twice, and together drain the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claimers_on_separate_pools_mysql() {
-    let Some(server) = server_url() else { return };
-    let url = fresh_database(&server).await;
+    let Some(url) = fresh_database().await else {
+        return;
+    };
     let first = backend_at(&url, 2).await;
     let t0 = Utc::now() - chrono::Duration::seconds(1);
     let tasks: Vec<TaskRecord> = (0..1000)

@@ -11,11 +11,10 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::ConnectOptions;
 use serde_json::json;
 use taskq_core::conformance::record;
 use taskq_core::{
@@ -23,88 +22,26 @@ use taskq_core::{
     TaskState,
 };
 use taskq_sea::SeaBackend;
+use taskq_sea::scratch::{Scratch, Server};
 
-const URL_VAR: &str = "TASKQ_TEST_POSTGRES_URL";
-
-/// The server's URL, or `None` (after saying so) when the variable is unset.
-fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set (no PostgreSQL to test against)");
-            None
-        }
-    }
-}
-
-async fn admin(url: &str) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).max_connections(1);
-    Database::connect(options)
+/// A URL on a fresh schema of the test server; `None` when
+/// `TASKQ_TEST_POSTGRES_URL` is unset.
+async fn fresh_schema() -> Option<String> {
+    let scratch = Scratch::from_env(Server::Postgres)
         .await
-        .expect("connect to PostgreSQL")
+        .expect("scratch schema")?;
+    Some(scratch.url().to_owned())
 }
 
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
-}
-
-/// Creates a fresh schema and returns its name.
-async fn fresh_schema(url: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static SWEEP: std::sync::Once = std::sync::Once::new();
-    let db = admin(url).await;
-    let now = Utc::now().timestamp();
-    let mut sweep = false;
-    SWEEP.call_once(|| sweep = true);
-    if sweep {
-        let rows = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'taskq\\_test\\_%'",
-            ))
-            .await
-            .expect("list schemas");
-        for row in rows {
-            let name: String = row.try_get("", "nspname").expect("name");
-            let created = name
-                .split('_')
-                .nth(2)
-                .and_then(|secs| secs.parse::<i64>().ok());
-            if created.is_some_and(|secs| now - secs > 3600) {
-                // Another run may be dropping it too: ignore failures.
-                let _ = db
-                    .execute_raw(Statement::from_string(
-                        db.get_database_backend(),
-                        format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"),
-                    ))
-                    .await;
-            }
-        }
-    }
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let schema = format!("taskq_test_{now}_{}_{n}", std::process::id());
-    exec(&db, &format!("CREATE SCHEMA \"{schema}\"")).await;
-    db.close().await.expect("close");
-    schema
-}
-
-/// A backend on a fresh schema, with `pool` connections.
-async fn backend_in(url: &str, schema: &str, pool: u32) -> SeaBackend {
+/// A backend on `url` with `pool` connections.
+async fn backend_in(url: &str, pool: u32) -> SeaBackend {
     let mut options = ConnectOptions::new(url);
-    options
-        .sqlx_logging(false)
-        .max_connections(pool)
-        .set_schema_search_path(schema);
+    options.sqlx_logging(false).max_connections(pool);
     SeaBackend::connect_with(options).await.expect("connect")
 }
 
 async fn fresh_postgres() -> Option<SeaBackend> {
-    let url = server_url()?;
-    let schema = fresh_schema(&url).await;
-    Some(backend_in(&url, &schema, 8).await)
+    Some(backend_in(&fresh_schema().await?, 8).await)
 }
 
 taskq_core::conformance_suite!(postgres, || async {
@@ -131,9 +68,10 @@ async fn claim(backend: &dyn Backend, queue: &str, limit: usize, worker: &str) -
 /// pass each other's locked rows instead of waiting or failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claimers_on_separate_pools_postgres() {
-    let Some(url) = server_url() else { return };
-    let schema = fresh_schema(&url).await;
-    let first = backend_in(&url, &schema, 2).await;
+    let Some(url) = fresh_schema().await else {
+        return;
+    };
+    let first = backend_in(&url, 2).await;
     let t0 = Utc::now() - chrono::Duration::seconds(1);
     let tasks: Vec<TaskRecord> = (0..2000)
         .map(|i| record("t", "q", 5, t0 + chrono::Duration::microseconds(i)))
@@ -141,7 +79,7 @@ async fn claimers_on_separate_pools_postgres() {
     first.enqueue(tasks).await.expect("enqueue");
     let mut handles = Vec::new();
     for w in 0..4 {
-        let backend = backend_in(&url, &schema, 2).await;
+        let backend = backend_in(&url, 2).await;
         handles.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {
@@ -230,25 +168,22 @@ async fn large_batches_postgres() {
 /// without failing on each other's `CREATE TABLE`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_postgres() {
-    let Some(url) = server_url() else { return };
-    let schema = fresh_schema(&url).await;
+    let Some(url) = fresh_schema().await else {
+        return;
+    };
     let mut handles = Vec::new();
     for _ in 0..4 {
         let url = url.clone();
-        let schema = schema.clone();
         handles.push(tokio::spawn(async move {
             let mut options = ConnectOptions::new(url);
-            options
-                .sqlx_logging(false)
-                .max_connections(1)
-                .set_schema_search_path(schema);
+            options.sqlx_logging(false).max_connections(1);
             SeaBackend::connect_with(options).await.map(|_| ())
         }));
     }
     for handle in handles {
         handle.await.expect("task").expect("migrate");
     }
-    let backend = backend_in(&url, &schema, 1).await;
+    let backend = backend_in(&url, 1).await;
     let task = record("t", "q", 0, Utc::now());
     backend.enqueue(vec![task.clone()]).await.expect("enqueue");
     assert!(backend.get(task.id).await.expect("get").is_some());
@@ -259,10 +194,11 @@ async fn concurrent_migrations_postgres() {
 /// `LISTEN/NOTIFY`, without waiting for a poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_wakes_other_processes_postgres() {
-    let Some(url) = server_url() else { return };
-    let schema = fresh_schema(&url).await;
-    let submitter = backend_in(&url, &schema, 2).await;
-    let worker_side = backend_in(&url, &schema, 2).await;
+    let Some(url) = fresh_schema().await else {
+        return;
+    };
+    let submitter = backend_in(&url, 2).await;
+    let worker_side = backend_in(&url, 2).await;
     let signal = worker_side.work_signal().expect("a work signal");
     // The listener starts in the background: retry until it hears one.
     let mut woken = false;

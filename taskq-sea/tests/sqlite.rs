@@ -1312,3 +1312,43 @@ async fn extreme_limits_and_pages_sqlite() {
     let claimed = claim(&backend, "q", usize::MAX, "w").await;
     assert_eq!(ids(&claimed), vec![task.id]);
 }
+
+/// The schedules table comes with its migration, next to the first one.
+#[tokio::test]
+async fn sqlite_schedule_migration_creates_the_due_index() {
+    let backend = fresh_sqlite().await;
+    let rows = backend
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'taskq_schedules'",
+        ))
+        .await
+        .expect("query");
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").expect("name"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "idx_taskq_schedules_due"),
+        "{names:?}"
+    );
+    // The due query reads that index.
+    let plan = backend
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "EXPLAIN QUERY PLAN SELECT * FROM taskq_schedules WHERE enabled = 1 \
+             AND next_run_at <= '2030-01-01' ORDER BY next_run_at LIMIT 10",
+        ))
+        .await
+        .expect("plan");
+    let detail: Vec<String> = plan
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").expect("detail"))
+        .collect();
+    assert!(
+        detail.iter().any(|d| d.contains("idx_taskq_schedules_due")),
+        "{detail:?}"
+    );
+}

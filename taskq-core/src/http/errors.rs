@@ -127,6 +127,30 @@ impl From<Error> for ApiError {
             Error::InvalidArgument(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
             }
+            Error::InvalidCron { expression, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cron", message)
+                    .with_details(json!({ "field": "expression", "expression": expression }))
+            }
+            Error::UnknownTimeZone(zone) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_time_zone",
+                message,
+            )
+            .with_details(json!({ "field": "time_zone", "time_zone": zone })),
+            Error::InvalidSchedule { name, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_schedule",
+                message,
+            )
+            .with_details(json!({ "name": name })),
+            Error::ScheduleNotFound(name) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+                    .with_details(json!({ "resource": "schedule", "name": name }))
+            }
+            Error::ScheduleExists(name) => {
+                ApiError::new(StatusCode::CONFLICT, "schedule_exists", message)
+                    .with_details(json!({ "name": name }))
+            }
             Error::Backend(_) => {
                 tracing::error!(error = %message, "taskq http: backend error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend", message)

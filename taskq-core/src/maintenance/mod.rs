@@ -1,16 +1,18 @@
 //! Background services every worker runs beside its tasks, one file each:
 //! the [`rescuer`] returns tasks of dead workers, the [`pruner`] deletes
-//! old records. Both are safe to run on every worker at once.
+//! old records, the [`scheduler`] fires due schedules. All are safe to run
+//! on every worker at once.
 
 pub mod pruner;
 pub mod rescuer;
+pub mod scheduler;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::Backend;
+use crate::client::Client;
+use scheduler::SchedulerConfig;
 
 /// Settings of the maintenance services.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct MaintenanceConfig {
     pub retention: Option<Duration>,
     /// How often old records are looked for.
     pub prune_interval: Duration,
+    /// The scheduler's settings; `None` runs no scheduler in this worker.
+    pub scheduler: Option<SchedulerConfig>,
 }
 
 impl Default for MaintenanceConfig {
@@ -30,13 +34,25 @@ impl Default for MaintenanceConfig {
             rescue_interval: rescuer::RESCUE_INTERVAL_DEFAULT,
             retention: Some(pruner::RETENTION_DEFAULT),
             prune_interval: pruner::PRUNE_INTERVAL_DEFAULT,
+            scheduler: Some(SchedulerConfig::default()),
         }
     }
 }
 
 /// Runs every service until `stop` fires.
-pub async fn run(backend: Arc<dyn Backend>, config: MaintenanceConfig, stop: CancellationToken) {
+pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationToken) {
+    let backend = client.backend().clone();
     let rescuer = rescuer::run(backend.clone(), config.rescue_interval, stop.clone());
-    let pruner = pruner::run(backend, config.retention, config.prune_interval, stop);
-    tokio::join!(rescuer, pruner);
+    let pruner = pruner::run(
+        backend,
+        config.retention,
+        config.prune_interval,
+        stop.clone(),
+    );
+    let scheduler = async {
+        if let Some(scheduler) = config.scheduler {
+            scheduler::run(client, scheduler, stop).await;
+        }
+    };
+    tokio::join!(rescuer, pruner, scheduler);
 }

@@ -7,6 +7,8 @@
 //! - `record`: a `TaskRecord` as a Redis hash.
 //! - `broker`: [`Broker`](crate::Broker) — enqueue, claim, settle, leases.
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
+//! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
+//!   their compare-and-set firing.
 //!
 //! # Data model
 //! Per queue: a ready sorted set ordered by priority, then `seq`, then id
@@ -37,6 +39,7 @@
 mod broker;
 mod keys;
 mod record;
+mod schedules;
 mod scripts;
 mod store;
 
@@ -105,6 +108,8 @@ pub struct RedisBackend {
     keys: Keys,
     config: RedisConfig,
     signal: Arc<Notify>,
+    /// Wakes this process's schedulers when it writes a schedule.
+    schedule_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     /// Queue of tasks this process enqueued or claimed, saving the index
     /// lookup on settle and heartbeat. A task never changes queue, so an
@@ -149,6 +154,7 @@ impl RedisBackend {
             keys,
             config,
             signal,
+            schedule_signal: Arc::new(Notify::new()),
             listener,
             queue_of: Mutex::new(HashMap::new()),
         })

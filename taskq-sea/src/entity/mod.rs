@@ -1,12 +1,15 @@
-//! SeaORM entities for taskq's two tables.
+//! SeaORM entities for taskq's tables.
 //!
 //! - [`task`]: `taskq_tasks`, one row per submitted task (a
 //!   [`taskq_core::TaskRecord`]).
 //! - [`queue`]: `taskq_queues`, one row per paused queue.
+//! - [`schedule`]: `taskq_schedules`, one row per schedule (a
+//!   [`taskq_core::Schedule`]).
 //!
 //! Hosts may query these tables with their own SeaORM code (read-only is
 //! wise: state changes go through the [`crate::SeaBackend`] so that fencing
 //! and ordering rules hold).
 
 pub mod queue;
+pub mod schedule;
 pub mod task;

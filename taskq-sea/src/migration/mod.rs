@@ -37,13 +37,17 @@
 //! the host's migrator and [`Migrator`] against one database is harmless.
 
 mod m20261122_000001_taskq_create_tables;
+mod m20261124_000001_taskq_schedules;
 
 use sea_orm_migration::prelude::*;
 
 /// taskq's migrations in order, for splicing into a host's migrator. Their
 /// names start with `m…_taskq_` so they do not collide with the host's.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261122_000001_taskq_create_tables::Migration)]
+    vec![
+        Box::new(m20261122_000001_taskq_create_tables::Migration),
+        Box::new(m20261124_000001_taskq_schedules::Migration),
+    ]
 }
 
 /// Runs taskq's [`migrations`], recording them in `taskq_migrations`.
