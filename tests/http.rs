@@ -906,15 +906,42 @@ async fn schedules_are_created_steered_and_deleted(backend: Arc<dyn Backend>) {
 
     // Bad definitions change nothing and say what is wrong.
     for (bad, field) in [
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron" }), Some("expression")),
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": -1 }), Some("every")),
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": 5, "at": "2030-01-01T00:00:00Z" }), Some("at")),
-        (json!({ "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": 5 }), Some("name")),
-        (json!({ "name": "x", "task_type": "nope", "kind": "interval", "every": 5 }), Some("task_type")),
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": 1 }, "kind": "interval", "every": 5 }), Some("params.text")),
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron", "expression": "61 * * * *" }), None),
-        (json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron", "expression": "* * * * *", "time_zone": "Mars/Olympus" }), None),
-        (json!({ "name": "x", "task_type": "echo", "kind": "weekly" }), Some("kind")),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron" }),
+            Some("expression"),
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": -1 }),
+            Some("every"),
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": 5, "at": "2030-01-01T00:00:00Z" }),
+            Some("at"),
+        ),
+        (
+            json!({ "task_type": "echo", "params": { "text": "s" }, "kind": "interval", "every": 5 }),
+            Some("name"),
+        ),
+        (
+            json!({ "name": "x", "task_type": "nope", "kind": "interval", "every": 5 }),
+            Some("task_type"),
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": 1 }, "kind": "interval", "every": 5 }),
+            Some("params.text"),
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron", "expression": "61 * * * *" }),
+            None,
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "params": { "text": "s" }, "kind": "cron", "expression": "* * * * *", "time_zone": "Mars/Olympus" }),
+            None,
+        ),
+        (
+            json!({ "name": "x", "task_type": "echo", "kind": "weekly" }),
+            Some("kind"),
+        ),
     ] {
         let (status, body) = post(&app, "/api/schedules", bad.clone()).await;
         let (_, details) = error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
@@ -981,9 +1008,23 @@ async fn schedules_are_created_steered_and_deleted(backend: Arc<dyn Backend>) {
     let (_, details) = error_of(status, &body, StatusCode::BAD_REQUEST);
     assert_eq!(details["field"], "page");
 
-    let (status, _) = call(&app, Method::DELETE, "/api/schedules/hourly", None, Some(TOKEN)).await;
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/schedules/hourly",
+        None,
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = call(&app, Method::DELETE, "/api/schedules/hourly", None, Some(TOKEN)).await;
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        "/api/schedules/hourly",
+        None,
+        Some(TOKEN),
+    )
+    .await;
     error_of(status, &body, StatusCode::NOT_FOUND);
     let (status, body) = call(&app, Method::GET, "/api/schedules", None, None).await;
     error_of(status, &body, StatusCode::UNAUTHORIZED);

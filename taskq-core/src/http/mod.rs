@@ -105,7 +105,10 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/pause", post(queues::pause))
         .route("/api/queues/{queue}/resume", post(queues::resume))
         .route("/api/queues/{queue}/purge", post(queues::purge))
-        .route("/api/schedules", get(schedules::list).post(schedules::create))
+        .route(
+            "/api/schedules",
+            get(schedules::list).post(schedules::create),
+        )
         .route(
             "/api/schedules/{name}",
             get(schedules::detail)

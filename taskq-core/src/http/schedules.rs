@@ -176,7 +176,12 @@ pub(crate) async fn list(
 ) -> Result<Json<ScheduleList>, ApiError> {
     let mut page = 1;
     let mut page_size = PageRequest::DEFAULT_PAGE_SIZE;
-    for pair in raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in raw
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let target = match key {
             "page" => &mut page,
