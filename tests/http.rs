@@ -5,8 +5,10 @@
 //! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL`. Every endpoint and every error
 //! status (400, 401, 404, 405, 409, 413, 422) is exercised.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::time::Duration;
 
 use axum::Router;
@@ -54,8 +56,6 @@ async fn slow_task(ctx: TaskContext, p: Slow) -> Result<u32, TaskError> {
     }
     Ok(p.steps)
 }
-
-static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 fn client_for(backend: Arc<dyn Backend>) -> Client {
     Client::new(backend).expect("registry")
@@ -1082,76 +1082,16 @@ macro_rules! http_suite {
     };
 }
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        UNIQUE.fetch_add(1, Ordering::Relaxed)
-    )
-}
+http_suite!(memory, common::memory);
 
-http_suite!(memory, || async {
-    Some(Arc::new(taskq::MemoryBackend::new()))
-});
-
-http_suite!(sqlite, || async {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("taskq-http-test")));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("sqlite backend"),
-    ))
-});
+#[cfg(feature = "sqlite")]
+http_suite!(sqlite, || common::sqlite("taskq-http-test"));
 
 #[cfg(feature = "redis")]
-http_suite!(redis, || async {
-    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
-        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis HTTP tests");
-        return None;
-    };
-    let mut config = taskq::RedisConfig::new(url);
-    config.prefix = unique("taskq-http-test");
-    config.delete_keys_on_drop = true;
-    Some(Arc::new(
-        taskq::RedisBackend::connect_with(config)
-            .await
-            .expect("redis backend"),
-    ))
-});
+http_suite!(redis, || common::redis("taskq-http-test"));
 
 #[cfg(feature = "postgres")]
-async fn postgres_url() -> Option<String> {
-    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
-        .await
-        .expect("scratch schema")?;
-    Some(scratch.url().to_owned())
-}
-
-#[cfg(feature = "postgres")]
-http_suite!(postgres, || async {
-    let url = postgres_url().await?;
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("postgres backend"),
-    ))
-});
+http_suite!(postgres, common::postgres);
 
 #[cfg(feature = "mysql")]
-async fn mysql_url() -> Option<String> {
-    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Mysql)
-        .await
-        .expect("scratch database")?;
-    Some(scratch.url().to_owned())
-}
-
-#[cfg(feature = "mysql")]
-http_suite!(mysql, || async {
-    let url = mysql_url().await?;
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("mysql backend"),
-    ))
-});
+http_suite!(mysql, common::mysql);

@@ -3,8 +3,10 @@
 //! `cargo test memory::`, `cargo test sqlite::` or `cargo test redis::`
 //! runs one (Redis needs `TASKQ_TEST_REDIS_URL`).
 
+mod common;
+use common::unique;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -111,16 +113,6 @@ static ORDER: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Default::default);
 async fn record_order(p: Echo) -> Result<(), TaskError> {
     ORDER.lock().unwrap().push(p.text);
     Ok(())
-}
-
-static UNIQUE: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        UNIQUE.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A worker with fast timings, for tests.
@@ -761,72 +753,19 @@ macro_rules! worker_suite {
     };
 }
 
-worker_suite!(memory, || async {
-    Some(Arc::new(taskq::MemoryBackend::new()))
-});
+worker_suite!(memory, common::memory);
 
 #[cfg(feature = "sqlite")]
-worker_suite!(sqlite, || async {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("taskq-worker-test")));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("sqlite backend"),
-    ))
-});
+worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 
 #[cfg(feature = "redis")]
-worker_suite!(redis, || async {
-    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
-        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis worker tests");
-        return None;
-    };
-    let mut config = taskq::RedisConfig::new(url);
-    config.prefix = unique("taskq-worker-test");
-    config.delete_keys_on_drop = true;
-    Some(Arc::new(
-        taskq::RedisBackend::connect_with(config)
-            .await
-            .expect("redis backend"),
-    ))
-});
+worker_suite!(redis, || common::redis("taskq-worker-test"));
 
 #[cfg(feature = "postgres")]
-async fn postgres_url() -> Option<String> {
-    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
-        .await
-        .expect("scratch schema")?;
-    Some(scratch.url().to_owned())
-}
-
-#[cfg(feature = "postgres")]
-worker_suite!(postgres, || async {
-    let url = postgres_url().await?;
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("postgres backend"),
-    ))
-});
+worker_suite!(postgres, common::postgres);
 
 #[cfg(feature = "mysql")]
-async fn mysql_url() -> Option<String> {
-    let scratch = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Mysql)
-        .await
-        .expect("scratch database")?;
-    Some(scratch.url().to_owned())
-}
-
-#[cfg(feature = "mysql")]
-worker_suite!(mysql, || async {
-    let url = mysql_url().await?;
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("mysql backend"),
-    ))
-});
+worker_suite!(mysql, common::mysql);
 
 /// Given alone, `soft_timeout` is checked against the default hard timeout
 /// at compile time (`tests/ui/fail/option_conflicts.rs`) and keeps it.
