@@ -917,7 +917,9 @@ async fn obey(shared: &Shared, requested: Option<WorkerState>) -> bool {
     }
     match requested {
         Some(WorkerState::Paused) => {
-            let changed = shared.paused.send_if_modified(|p| !std::mem::replace(p, true));
+            let changed = shared
+                .paused
+                .send_if_modified(|p| !std::mem::replace(p, true));
             if changed {
                 // A claim already under way finishes first: once this
                 // returns, the dispatcher claims nothing more.
@@ -927,7 +929,9 @@ async fn obey(shared: &Shared, requested: Option<WorkerState>) -> bool {
             changed
         }
         Some(WorkerState::Running) => {
-            let changed = shared.paused.send_if_modified(|p| std::mem::replace(p, false));
+            let changed = shared
+                .paused
+                .send_if_modified(|p| std::mem::replace(p, false));
             if changed {
                 info!(worker = %shared.worker_id, "worker resumed by request");
             }

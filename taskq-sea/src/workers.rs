@@ -41,10 +41,10 @@ impl TryFrom<worker::Model> for WorkerInfo {
     type Error = Error;
 
     fn try_from(row: worker::Model) -> Result<Self, Error> {
-        let corrupt = |field: &str| {
-            Error::backend(format!("worker `{}`: stored {field} is invalid", row.id))
-        };
-        let state = |name: &str, field: &str| WorkerState::parse(name).ok_or_else(|| corrupt(field));
+        let corrupt =
+            |field: &str| Error::backend(format!("worker `{}`: stored {field} is invalid", row.id));
+        let state =
+            |name: &str, field: &str| WorkerState::parse(name).ok_or_else(|| corrupt(field));
         Ok(WorkerInfo {
             host: row.host.clone(),
             pid: u32::try_from(row.pid).map_err(|_| corrupt("pid"))?,
@@ -131,8 +131,8 @@ impl WorkerRegistry for SeaBackend {
     }
 
     async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error> {
-        let kept = chrono::Duration::from_std(taskq_core::backend::WORKER_GONE_KEPT)
-            .unwrap_or_default();
+        let kept =
+            chrono::Duration::from_std(taskq_core::backend::WORKER_GONE_KEPT).unwrap_or_default();
         worker::Entity::delete_many()
             .filter(C::ExpiresAt.lt(now - kept))
             .exec(self.db())
