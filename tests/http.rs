@@ -805,6 +805,99 @@ async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Backend>) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The value of the exposition line starting with `series ` (labels
+/// included), parsed.
+fn sample_value(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|line| line.strip_prefix(series).is_some_and(|r| r.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
+    line[series.len()..].trim().parse().expect("a number")
+}
+
+async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let finished = "{queue=\"default\",state=\"FINISHED\"}";
+    let slow_finished = "{queue=\"slow\",state=\"FINISHED\"}";
+    let slow_cancelled = "{queue=\"slow\",state=\"CANCELLED\"}";
+    let echo = submit_echo(&app, "a", json!({})).await;
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    assert!(
+        text.contains("# TYPE taskq_recent_task_run_seconds summary"),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(text, &format!("taskq_recent_task_attempts_count{finished}")),
+        0.0
+    );
+    assert_eq!(
+        sample_value(text, &format!("taskq_recent_task_run_seconds_count{finished}")),
+        0.0
+    );
+
+    let worker = Worker::builder(&client)
+        .queue("default", 2)
+        .queue("slow", 2)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(100))
+        .build()
+        .expect("worker");
+    let stop = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+    let slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 4 } }),
+    )
+    .await
+    .1;
+    let pending_slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 1 }, "countdown": 3600 }),
+    )
+    .await
+    .1;
+    post(
+        &app,
+        &format!("/api/tasks/{}/cancel", pending_slow["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    wait_for(&app, echo["id"].as_str().unwrap(), |t| t["state"] == "FINISHED").await;
+    wait_for(&app, slow["id"].as_str().unwrap(), |t| t["state"] == "FINISHED").await;
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    for (series, want) in [
+        (format!("taskq_recent_task_attempts_sum{finished}"), 1.0),
+        (format!("taskq_recent_task_attempts_count{finished}"), 1.0),
+        (format!("taskq_recent_task_run_seconds_count{finished}"), 1.0),
+        (format!("taskq_recent_task_run_seconds_count{slow_finished}"), 1.0),
+        // Cancelled before it ran: no attempt, no run time.
+        (format!("taskq_recent_task_attempts_count{slow_cancelled}"), 1.0),
+        (format!("taskq_recent_task_attempts_sum{slow_cancelled}"), 0.0),
+        (format!("taskq_recent_task_run_seconds_count{slow_cancelled}"), 0.0),
+    ] {
+        assert_eq!(sample_value(text, &series), want, "{series}\n{text}");
+    }
+    // Four steps of 50 ms: the run took at least 0.2 s.
+    let slow_run = sample_value(
+        text,
+        &format!("taskq_recent_task_run_seconds_sum{slow_finished}"),
+    );
+    assert!((0.2..60.0).contains(&slow_run), "{slow_run}");
+    let median = sample_value(
+        text,
+        "taskq_recent_task_run_seconds{queue=\"slow\",state=\"FINISHED\",quantile=\"0.5\"}",
+    );
+    assert_eq!(median, slow_run, "one sample: every quantile is it");
+}
+
 async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
     let app = app(&client_for(backend));
     // Served without a token: it holds no task data.
@@ -1189,6 +1282,7 @@ macro_rules! http_suite {
                 worker_progress_and_results_show_through_the_api,
                 workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,
+                metrics_show_attempts_and_run_times_as_tasks_run,
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,
                 junk_input_never_breaks_a_route,
