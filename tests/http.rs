@@ -493,6 +493,84 @@ async fn claim_order(client: &Client, n: usize) -> Vec<String> {
     claimed.iter().map(|t| t.id.to_string()).collect()
 }
 
+async fn delete(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Method::DELETE, uri, None, Some(TOKEN)).await
+}
+
+async fn delete_removes_one_ended_task(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let id = |task: Value| task["id"].as_str().unwrap().to_owned();
+    let pending = id(submit_echo(&app, "waits", json!({})).await);
+
+    // Pending: 409, and the task stays.
+    let (status, body) = delete(&app, &format!("/api/tasks/{pending}")).await;
+    let (code, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(code, "invalid_transition");
+    assert_eq!(
+        (&details["state"], &details["action"]),
+        (&json!("PENDING"), &json!("delete"))
+    );
+    assert_eq!(
+        get(&app, &format!("/api/tasks/{pending}")).await.0,
+        StatusCode::OK
+    );
+
+    // Running: 409 too.
+    let slow = id(post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 400 } }),
+    )
+    .await
+    .1);
+    let worker = Worker::builder(&client)
+        .queue("slow", 1)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(100))
+        .cancel_grace(Duration::from_secs(2))
+        .build()
+        .expect("worker");
+    let stop = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+    wait_for(&app, &slow, |t| t["state"] == "RUNNING").await;
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    let (_, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(details["state"], "RUNNING");
+    post(&app, &format!("/api/tasks/{slow}/cancel"), json!({})).await;
+    wait_for(&app, &slow, |t| t["state"] == "CANCELLED").await;
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    // Ended: 204 with no body, then 404.
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(body, Value::String(String::new()));
+    let (status, body) = get(&app, &format!("/api/tasks/{slow}")).await;
+    error_of(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    let (code, details) = error_of(status, &body, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (code.as_str(), &details["resource"]),
+        ("not_found", &json!("task"))
+    );
+    let (status, page) = get(&app, "/api/tasks").await;
+    assert_eq!((status, &page["total"]), (StatusCode::OK, &json!(1)));
+
+    // Malformed id: 400; no token: 401.
+    let (status, body) = delete(&app, "/api/tasks/not-a-uuid").await;
+    error_of(status, &body, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/tasks/{pending}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 async fn purge_deletes_ended_tasks_by_state_and_age(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
@@ -810,7 +888,10 @@ async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Backend>) {
 fn sample_value(text: &str, series: &str) -> f64 {
     let line = text
         .lines()
-        .find(|line| line.strip_prefix(series).is_some_and(|r| r.starts_with(' ')))
+        .find(|line| {
+            line.strip_prefix(series)
+                .is_some_and(|r| r.starts_with(' '))
+        })
         .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
     line[series.len()..].trim().parse().expect("a number")
 }
@@ -833,7 +914,10 @@ async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backe
         0.0
     );
     assert_eq!(
-        sample_value(text, &format!("taskq_recent_task_run_seconds_count{finished}")),
+        sample_value(
+            text,
+            &format!("taskq_recent_task_run_seconds_count{finished}")
+        ),
         0.0
     );
 
@@ -866,8 +950,14 @@ async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backe
         json!({}),
     )
     .await;
-    wait_for(&app, echo["id"].as_str().unwrap(), |t| t["state"] == "FINISHED").await;
-    wait_for(&app, slow["id"].as_str().unwrap(), |t| t["state"] == "FINISHED").await;
+    wait_for(&app, echo["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+    wait_for(&app, slow["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
     stop.shutdown();
     running.await.expect("join").expect("worker");
 
@@ -876,12 +966,27 @@ async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backe
     for (series, want) in [
         (format!("taskq_recent_task_attempts_sum{finished}"), 1.0),
         (format!("taskq_recent_task_attempts_count{finished}"), 1.0),
-        (format!("taskq_recent_task_run_seconds_count{finished}"), 1.0),
-        (format!("taskq_recent_task_run_seconds_count{slow_finished}"), 1.0),
+        (
+            format!("taskq_recent_task_run_seconds_count{finished}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_finished}"),
+            1.0,
+        ),
         // Cancelled before it ran: no attempt, no run time.
-        (format!("taskq_recent_task_attempts_count{slow_cancelled}"), 1.0),
-        (format!("taskq_recent_task_attempts_sum{slow_cancelled}"), 0.0),
-        (format!("taskq_recent_task_run_seconds_count{slow_cancelled}"), 0.0),
+        (
+            format!("taskq_recent_task_attempts_count{slow_cancelled}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_attempts_sum{slow_cancelled}"),
+            0.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_cancelled}"),
+            0.0,
+        ),
     ] {
         assert_eq!(sample_value(text, &series), want, "{series}\n{text}");
     }
@@ -931,6 +1036,10 @@ async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    assert!(
+        doc["paths"]["/api/tasks/{id}"]["delete"]["responses"]["204"].is_object(),
+        "DELETE api/tasks/{{id}} is documented"
+    );
     for schema in [
         "TaskRecord",
         "ErrorBody",
@@ -1278,6 +1387,7 @@ macro_rules! http_suite {
                 list_filters_and_paginates_like_the_seeds,
                 cancel_retry_and_reorder_follow_the_state_machine,
                 purge_deletes_ended_tasks_by_state_and_age,
+                delete_removes_one_ended_task,
                 queues_show_depth_and_pause_resume_purge,
                 worker_progress_and_results_show_through_the_api,
                 workers_are_listed_paused_resumed_and_shut_down,

@@ -252,6 +252,11 @@ pub trait Store: Send + Sync + 'static {
         progress: Progress,
     ) -> Result<bool, Error>;
 
+    /// Deletes one ended task's record (`FINISHED`, `FAILED` or
+    /// `CANCELLED`) and returns it. A pending or running task is
+    /// [`Error::InvalidTransition`] (cancel it first), and stays.
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error>;
+
     /// Deletes tasks in the given terminal states that finished before
     /// `before`. Non-terminal states are an [`Error::InvalidArgument`].
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error>;

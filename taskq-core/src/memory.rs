@@ -579,6 +579,19 @@ impl Store for MemoryBackend {
         }
     }
 
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let mut state = self.lock();
+        let record = state.get(id)?;
+        if !record.state.is_terminal() {
+            return Err(Error::InvalidTransition {
+                id,
+                state: record.state,
+                action: "delete",
+            });
+        }
+        state.tasks.remove(&id).ok_or(Error::NotFound(id))
+    }
+
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
         check_purge_states(states)?;
         let mut state = self.lock();

@@ -94,7 +94,11 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
             };
             // Live states: a one-row page, only its total is wanted; ended
             // states: the sample too.
-            let size = if state.is_terminal() { RECENT_SAMPLE } else { 1 };
+            let size = if state.is_terminal() {
+                RECENT_SAMPLE
+            } else {
+                1
+            };
             let page = client.list(&filter, PageRequest::new(1, size)).await?;
             let total = page.total;
             if state.is_terminal() {
