@@ -61,6 +61,24 @@ fn client_for(backend: Arc<dyn Backend>) -> Client {
     Client::new(backend).expect("registry")
 }
 
+/// A worker for both test queues, with fast timings.
+fn test_worker(client: &Client) -> taskq::WorkerBuilder {
+    Worker::builder(client)
+        .queue("default", 2)
+        .queue("slow", 2)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(50))
+        .cancel_grace(Duration::from_secs(2))
+}
+
+type WorkerRun = tokio::task::JoinHandle<Result<(), taskq::Error>>;
+
+/// Runs the worker in the background: its shutdown handle and its task.
+fn spawn_worker(builder: taskq::WorkerBuilder) -> (taskq::ShutdownHandle, WorkerRun) {
+    let worker = builder.build().expect("worker");
+    (worker.shutdown_handle(), tokio::spawn(worker.run()))
+}
+
 fn app(client: &Client) -> Router {
     http::router(client.clone(), Auth::bearer(TOKEN))
 }
@@ -524,15 +542,7 @@ async fn delete_removes_one_ended_task(backend: Arc<dyn Backend>) {
     )
     .await
     .1);
-    let worker = Worker::builder(&client)
-        .queue("slow", 1)
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(100))
-        .cancel_grace(Duration::from_secs(2))
-        .build()
-        .expect("worker");
-    let stop = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
+    let (stop, running) = spawn_worker(test_worker(&client));
     wait_for(&app, &slow, |t| t["state"] == "RUNNING").await;
     let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
     let (_, details) = error_of(status, &body, StatusCode::CONFLICT);
@@ -670,16 +680,7 @@ async fn queues_show_depth_and_pause_resume_purge(backend: Arc<dyn Backend>) {
 async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
-    let worker = Worker::builder(&client)
-        .queue("default", 2)
-        .queue("slow", 2)
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(100))
-        .cancel_grace(Duration::from_secs(2))
-        .build()
-        .expect("worker");
-    let stop = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
+    let (stop, running) = spawn_worker(test_worker(&client));
 
     let done = submit_echo(
         &app,
@@ -740,19 +741,12 @@ async fn wait_worker(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> V
 async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc<dyn Backend>) {
     let client = client_for(backend.clone());
     let app = app(&client);
-    let worker = Worker::builder(&client)
-        .queue("default", 3)
-        .worker_id("http-worker")
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(50))
-        .build()
-        .expect("worker");
-    let running = tokio::spawn(worker.run());
+    let (_, running) = spawn_worker(test_worker(&client).worker_id("http-worker"));
 
     let listed = wait_worker(&app, "http-worker", |w| w["state"] == "running").await;
     assert_eq!(
         listed["queues"],
-        json!([{ "name": "default", "concurrency": 3 }])
+        json!([{ "name": "default", "concurrency": 2 }, { "name": "slow", "concurrency": 2 }])
     );
     assert_eq!(listed["pid"], std::process::id());
     assert_eq!(listed["in_flight_count"], 0);
@@ -921,15 +915,7 @@ async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backe
         0.0
     );
 
-    let worker = Worker::builder(&client)
-        .queue("default", 2)
-        .queue("slow", 2)
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(100))
-        .build()
-        .expect("worker");
-    let stop = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
+    let (stop, running) = spawn_worker(test_worker(&client));
     let slow = post(
         &app,
         "/api/tasks",

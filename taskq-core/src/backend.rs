@@ -470,12 +470,16 @@ impl WorkerInfo {
     /// In-flight ids a heartbeat carries at most (the count is exact).
     pub const IN_FLIGHT_IDS_MAX: usize = 100;
 
-    /// The record as seen at `now`: [`WorkerState::Gone`] once expired.
-    pub fn seen_at(mut self, now: DateTime<Utc>) -> WorkerInfo {
+    /// The record as seen at `now`: [`WorkerState::Gone`] once expired,
+    /// `None` once forgotten (past [`WorkerInfo::forget_at`]).
+    pub fn seen_at(mut self, now: DateTime<Utc>) -> Option<WorkerInfo> {
+        if self.forget_at() < now {
+            return None;
+        }
         if self.expires_at < now {
             self.state = WorkerState::Gone;
         }
-        self
+        Some(self)
     }
 
     /// When the registry forgets this worker if it beats no more.
