@@ -341,9 +341,76 @@ async fn static_cron(report: Report) -> Result<Option<String>, taskq::TaskError>
     Ok(report.to)
 }
 
+/// Declared with params (checked against `Report` when workers start).
+#[taskq::long_task(cron = "0 0 8 * * 1-5", params = r#"{"to": "ops@example.com"}"#)]
+async fn static_with_params(report: Report) -> Result<Option<String>, taskq::TaskError> {
+    Ok(report.to)
+}
+
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+struct Strict {
+    #[allow(dead_code)]
+    count: u32,
+}
+
+/// Declared with params that parse but do not fit its params type.
+#[taskq::long_task(every = "1h", params = r#"{"count": "many"}"#)]
+async fn static_with_bad_params(strict: Strict) -> Result<(), taskq::TaskError> {
+    let _ = strict;
+    Ok(())
+}
+
+/// A registry of some of this binary's tasks (the whole inventory holds
+/// `static_with_bad_params`, which no worker may start with).
+fn registry_of(names: &[&str]) -> taskq::Registry {
+    let all = taskq::Registry::from_inventory().unwrap();
+    taskq::Registry::from_defs(all.iter().filter(|def| names.contains(&def.name))).unwrap()
+}
+
+#[tokio::test]
+async fn memory_schedule_static_params_are_checked_at_startup() {
+    let client = Client::with_registry(
+        memory(),
+        registry_of(&["static_interval", "static_cron", "static_with_params"]),
+    );
+    assert_eq!(client.sync_static_schedules().await.unwrap(), 3);
+    let declared = client.get_schedule("static_with_params").await.unwrap();
+    assert_eq!(
+        declared.def.params,
+        serde_json::json!({ "to": "ops@example.com" })
+    );
+
+    let bad = Client::with_registry(memory(), registry_of(&["static_with_bad_params"]));
+    let built = taskq::Worker::builder(&bad).queue("default", 1).build();
+    match built {
+        Err(Error::InvalidParams {
+            task_type,
+            path,
+            message,
+        }) => {
+            assert_eq!(task_type, "static_with_bad_params");
+            assert!(path.contains("count"), "{path}");
+            assert!(message.contains("#[long_task(params"), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a worker with unfit declared params was built"),
+    }
+    assert!(matches!(
+        bad.sync_static_schedules().await,
+        Err(Error::InvalidParams { .. })
+    ));
+    assert!(
+        bad.list_schedules(Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn memory_schedule_static_schedules_upsert_without_duplicating() {
-    let client = Client::new(memory()).unwrap();
+    let client = Client::with_registry(memory(), registry_of(&["static_interval", "static_cron"]));
     assert_eq!(client.sync_static_schedules().await.unwrap(), 2);
     // A second start (or a second worker) finds them stored: no writes.
     assert_eq!(client.sync_static_schedules().await.unwrap(), 0);

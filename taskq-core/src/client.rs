@@ -224,12 +224,14 @@ impl Client {
     }
 
     /// Upserts the schedules declared in code (`#[long_task(cron = …)]`,
-    /// `every = …`) for this client's task types, keeping a stored
-    /// schedule's enabled flag (a static schedule disabled at runtime stays
-    /// disabled). Returns how many were written.
+    /// `every = …`, with `params = …`) for this client's task types,
+    /// keeping a stored schedule's enabled flag (a static schedule disabled
+    /// at runtime stays disabled). Declared params that do not fit are an
+    /// [`Error::InvalidParams`] and nothing is written. Returns how many
+    /// were written.
     pub async fn sync_static_schedules(&self) -> Result<usize, Error> {
         let mut written = 0;
-        for mut def in StaticSchedule::all(&self.registry) {
+        for mut def in StaticSchedule::all(&self.registry)? {
             if let Some(stored) = self.backend.get_schedule(&def.name).await? {
                 def.enabled = stored.def.enabled;
             }

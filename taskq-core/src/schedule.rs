@@ -626,7 +626,8 @@ pub fn plan_firing(
 }
 
 /// A schedule declared in code next to its handler:
-/// `#[long_task(cron = "0 */5 * * * *")]` or `#[long_task(every = "30s")]`.
+/// `#[long_task(cron = "0 */5 * * * *")]` or `#[long_task(every = "30s")]`,
+/// optionally with `params = r#"{"to": "ops"}"#` (JSON).
 /// Upserted by name (the task's name) when a scheduler starts.
 #[derive(Debug)]
 pub struct StaticSchedule {
@@ -638,19 +639,25 @@ pub struct StaticSchedule {
     pub time_zone: &'static str,
     /// The interval in milliseconds, when `cron` is `None`.
     pub every_ms: u64,
+    /// The params each tick submits, as JSON text; `None` for the
+    /// default (see [`StaticSchedule::all`]).
+    pub params: Option<&'static str>,
 }
 
 inventory::collect!(StaticSchedule);
 
 impl StaticSchedule {
     /// Every static schedule of the linked crates whose task is in
-    /// `registry`, as definitions. Params are `{}`, or `null` for a handler
-    /// whose params type rejects `{}` (such as `()`).
-    pub fn all(registry: &Registry) -> Vec<ScheduleDef> {
+    /// `registry`, as definitions. Declared params must parse and fit the
+    /// task's params type: otherwise an [`Error::InvalidParams`] naming
+    /// the task (workers check this when they are built). Without declared
+    /// params they are `{}`, or `null` for a handler whose params type
+    /// rejects `{}` (such as `()`).
+    pub fn all(registry: &Registry) -> Result<Vec<ScheduleDef>, Error> {
         inventory::iter::<StaticSchedule>
             .into_iter()
-            .filter_map(|s| {
-                let task = registry.get(s.task_type)?;
+            .filter_map(|s| Some((s, registry.get(s.task_type)?)))
+            .map(|(s, task)| {
                 let mut def = match s.cron {
                     Some(expression) => {
                         ScheduleDef::cron_in(s.task_type, s.task_type, expression, s.time_zone)
@@ -661,11 +668,23 @@ impl StaticSchedule {
                         Duration::from_millis(s.every_ms),
                     ),
                 };
-                if (task.validate)(&def.params).is_err() {
-                    def.params = Value::Null;
+                let declared = |path: String, message: String| Error::InvalidParams {
+                    task_type: s.task_type.to_owned(),
+                    path,
+                    message: format!("in #[long_task(params = ...)]: {message}"),
+                };
+                match s.params {
+                    Some(text) => {
+                        def.params = serde_json::from_str(text)
+                            .map_err(|err| declared(".".to_owned(), err.to_string()))?;
+                        (task.validate)(&def.params)
+                            .map_err(|err| declared(err.path, err.message))?;
+                    }
+                    None if (task.validate)(&def.params).is_err() => def.params = Value::Null,
+                    None => {}
                 }
                 def.description = format!("declared in code on `{}`", s.task_type);
-                Some(def)
+                Ok(def)
             })
             .collect()
     }
