@@ -840,6 +840,37 @@ pub async fn worker_is_paused_resumed_and_stopped_from_another_handle(
     ));
 }
 
+/// On backends that announce controls (memory, Redis), a worker learns of
+/// one at once: here its heartbeat is a minute away, so only the
+/// announcement can make it pause within the test.
+pub async fn control_is_announced_between_heartbeats(
+    backend: Arc<dyn Backend>,
+    other: Arc<dyn Backend>,
+) {
+    let client = Client::new(backend).unwrap();
+    let operator = Client::new(other).unwrap();
+    let id = unique("announced");
+    let worker = fast_worker(&client)
+        .worker_id(&id)
+        .heartbeat_interval(Duration::from_secs(60))
+        .lease(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    wait_worker(&operator, &id, |w| w.state == WorkerState::Running).await;
+    operator
+        .control_worker(&id, WorkerControl::Pause)
+        .await
+        .unwrap();
+    wait_worker(&operator, &id, |w| w.state == WorkerState::Paused).await;
+    operator
+        .control_worker(&id, WorkerControl::Resume)
+        .await
+        .unwrap();
+    wait_worker(&operator, &id, |w| w.state == WorkerState::Running).await;
+    stop().await;
+}
+
 macro_rules! pair_suite {
     ($name:ident, $factory:expr) => {
         mod $name {
@@ -864,6 +895,23 @@ mod control {
     use super::*;
 
     pair_suite!(memory, common::memory_pair);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_control_is_announced_between_heartbeats() {
+        let Some((backend, other)) = common::memory_pair().await else {
+            return;
+        };
+        super::control_is_announced_between_heartbeats(backend, other).await;
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_control_is_announced_between_heartbeats() {
+        let Some((backend, other)) = common::redis_pair("taskq-worker-announce").await else {
+            return;
+        };
+        super::control_is_announced_between_heartbeats(backend, other).await;
+    }
 
     #[cfg(feature = "sqlite")]
     pair_suite!(sqlite, || common::sqlite_pair("taskq-worker-control"));

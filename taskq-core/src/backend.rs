@@ -552,6 +552,13 @@ pub trait WorkerRegistry: Send + Sync + 'static {
         control: WorkerControl,
         now: DateTime<Utc>,
     ) -> Result<WorkerInfo, Error>;
+
+    /// A signal fired when a control request may be waiting for a worker
+    /// of this process (from any process, where the backend can tell), so
+    /// the worker reports at once instead of at its next heartbeat.
+    fn control_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 /// A complete backend: delivery, records, schedules and workers.

@@ -35,6 +35,7 @@ pub struct MemoryBackend {
     state: Mutex<State>,
     signal: Arc<Notify>,
     schedule_signal: Arc<Notify>,
+    control_signal: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -820,6 +821,11 @@ impl WorkerRegistry for MemoryBackend {
         let target = control.target(&seen)?;
         stored.requested = Some(target);
         seen.requested = Some(target);
+        self.control_signal.notify_waiters();
         Ok(seen)
+    }
+
+    fn control_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.control_signal.clone())
     }
 }

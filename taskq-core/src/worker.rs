@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use serde_json::Value;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -436,12 +438,21 @@ impl Worker {
             queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),
             "worker started"
         );
+        // Listening before registering: a control made as soon as the
+        // worker is listed still wakes it.
+        let control = shared.backend.control_signal().unwrap_or_default();
+        let requested = listen(&control);
         if let Err(err) = shared.backend.register_worker(&shared.report()).await {
             warn!(error = %err, "could not register the worker; the heartbeat will retry");
         }
         let stop_helpers = CancellationToken::new();
         let completer = tokio::spawn(completer(shared.clone(), settle_rx));
-        let heartbeat = tokio::spawn(heartbeat(shared.clone(), stop_helpers.clone()));
+        let heartbeat = tokio::spawn(heartbeat(
+            shared.clone(),
+            stop_helpers.clone(),
+            control,
+            requested,
+        ));
         let maintenance = tokio::spawn(maintenance::run(
             Client::from_parts(shared.backend.clone(), shared.registry.clone()),
             shared.config.maintenance.clone(),
@@ -888,15 +899,37 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settleme
 /// Each interval: renews leases, delivers cancel requests, abandons
 /// attempts whose lease this worker could not renew in time, and reports
 /// the worker to the registry, obeying what an operator requested.
-async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
+///
+/// A control request announced by the backend makes the worker report at
+/// once, without moving the lease renewals' schedule.
+async fn heartbeat(
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    control: Arc<Notify>,
+    mut requested: Pin<Box<OwnedNotified>>,
+) {
+    let mut next_beat = Instant::now() + shared.config.heartbeat_interval;
     loop {
         tokio::select! {
-            _ = sleep(shared.config.heartbeat_interval) => {}
+            _ = sleep_until(next_beat) => {}
+            _ = &mut requested => {
+                requested = listen(&control);
+                report(&shared).await;
+                continue;
+            }
             _ = stop.cancelled() => return,
         }
         renew_leases(&shared).await;
         report(&shared).await;
+        next_beat = Instant::now() + shared.config.heartbeat_interval;
     }
+}
+
+/// A wake-up for the next control announcement, listening from now on.
+fn listen(control: &Arc<Notify>) -> Pin<Box<OwnedNotified>> {
+    let mut notified = Box::pin(control.clone().notified_owned());
+    notified.as_mut().enable();
+    notified
 }
 
 /// Stores the worker's entry and moves toward the requested state; after

@@ -75,6 +75,12 @@ impl Keys {
         format!("{}:schedules-changed", self.prefix)
     }
 
+    /// The pub/sub channel announcing a worker control request (message:
+    /// the worker's id).
+    pub fn control_channel(&self) -> String {
+        format!("{}:worker-control", self.prefix)
+    }
+
     /// `SCAN` patterns matching every key of this deployment.
     pub fn patterns(&self) -> [String; 2] {
         let escaped: String = self

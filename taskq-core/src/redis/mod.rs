@@ -39,7 +39,10 @@
 //! claims at once instead of polling. Schedule writes publish the
 //! schedule's name on `<prefix>:schedules-changed`, which the same
 //! connection turns into [`ScheduleStore::schedule_signal`](crate::ScheduleStore::schedule_signal),
-//! so an edit made by another process wakes this one's scheduler.
+//! so an edit made by another process wakes this one's scheduler. Worker
+//! controls publish the worker's id on `<prefix>:worker-control`, turned
+//! into [`WorkerRegistry::control_signal`](crate::WorkerRegistry::control_signal),
+//! so a worker on any host learns of it at once.
 
 mod broker;
 mod keys;
@@ -116,6 +119,8 @@ pub struct RedisBackend {
     signal: Arc<Notify>,
     /// Wakes this process's schedulers when any process writes a schedule.
     schedule_signal: Arc<Notify>,
+    /// Wakes this process's workers when a control request was made.
+    control_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     /// Queue of tasks this process enqueued or claimed, saving the index
     /// lookup on settle and heartbeat. A task never changes queue, so an
@@ -147,25 +152,32 @@ impl RedisBackend {
         let keys = Keys::new(&config.prefix);
         let signal = Arc::new(Notify::new());
         let schedule_signal = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen(
-            subscriber.clone(),
-            Channels {
-                work: keys.work_channel(),
-                schedules: keys.schedule_channel(),
-            },
-            signal.clone(),
-            schedule_signal.clone(),
-        ));
+        let control_signal = Arc::new(Notify::new());
+        let channels = Channels {
+            work: keys.work_channel(),
+            schedules: keys.schedule_channel(),
+            control: keys.control_channel(),
+        };
         subscriber
-            .subscribe(vec![keys.work_channel(), keys.schedule_channel()])
+            .subscribe(channels.names())
             .await
             .map_err(Error::backend)?;
+        let listener = tokio::spawn(listen(
+            subscriber.clone(),
+            channels,
+            Signals {
+                work: signal.clone(),
+                schedules: schedule_signal.clone(),
+                control: control_signal.clone(),
+            },
+        ));
         Ok(RedisBackend {
             pool,
             keys,
             config,
             signal,
             schedule_signal,
+            control_signal,
             listener,
             queue_of: Mutex::new(HashMap::new()),
         })
@@ -327,31 +339,54 @@ fn builder(url: &str) -> Result<Builder, Error> {
 struct Channels {
     work: String,
     schedules: String,
+    control: String,
 }
 
-/// Turns work and schedule announcements into wake-ups; after a
-/// reconnect, subscribes again and wakes everyone (announcements may have
-/// been missed).
-async fn listen(subscriber: Client, channels: Channels, work: Arc<Notify>, schedules: Arc<Notify>) {
+impl Channels {
+    fn names(&self) -> Vec<String> {
+        vec![
+            self.work.clone(),
+            self.schedules.clone(),
+            self.control.clone(),
+        ]
+    }
+}
+
+/// What the listener fires, one signal per channel.
+struct Signals {
+    work: Arc<Notify>,
+    schedules: Arc<Notify>,
+    control: Arc<Notify>,
+}
+
+/// Turns work, schedule and worker-control announcements into wake-ups;
+/// after a reconnect, subscribes again and wakes everyone (announcements
+/// may have been missed).
+async fn listen(subscriber: Client, channels: Channels, signals: Signals) {
     use tokio::sync::broadcast::error::RecvError;
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let wake_all = || {
-        work.notify_waiters();
-        schedules.notify_waiters();
+        signals.work.notify_waiters();
+        signals.schedules.notify_waiters();
+        signals.control.notify_waiters();
     };
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Ok(message) if *message.channel == *channels.schedules => schedules.notify_waiters(),
-                Ok(_) => work.notify_waiters(),
+                Ok(message) if *message.channel == *channels.schedules => {
+                    signals.schedules.notify_waiters()
+                }
+                Ok(message) if *message.channel == *channels.control => {
+                    signals.control.notify_waiters()
+                }
+                Ok(_) => signals.work.notify_waiters(),
                 Err(RecvError::Lagged(_)) => wake_all(),
                 Err(RecvError::Closed) => return,
             },
             reconnect = reconnects.recv() => match reconnect {
                 Ok(_) | Err(RecvError::Lagged(_)) => {
-                    let names = vec![channels.work.clone(), channels.schedules.clone()];
-                    if let Err(err) = subscriber.subscribe(names).await {
+                    if let Err(err) = subscriber.subscribe(channels.names()).await {
                         warn!(error = %err, "could not subscribe to announcements");
                     }
                     wake_all();

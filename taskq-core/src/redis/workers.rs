@@ -4,12 +4,14 @@
 //! under the hash tag `{<prefix>:workers}`, so the scripts below stay
 //! atomic on Redis Cluster.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use fred::types::scripts::Script;
+use tokio::sync::Notify;
+use tracing::warn;
 
 use super::RedisBackend;
 use crate::backend::{WorkerControl, WorkerInfo, WorkerRegistry, WorkerState};
@@ -195,6 +197,16 @@ impl WorkerRegistry for RedisBackend {
                 .map_err(Error::backend)?;
             match stored_now {
                 1 => {
+                    // Wakes the worker now; if this is lost, its next
+                    // heartbeat still reads the request.
+                    let published: Result<i64, _> = self
+                        .pool
+                        .next()
+                        .publish(self.keys.control_channel(), id)
+                        .await;
+                    if let Err(err) = published {
+                        warn!(error = %err, "could not announce a worker control");
+                    }
                     let mut worker = stored;
                     worker.requested = Some(target);
                     return Ok(worker);
@@ -209,5 +221,9 @@ impl WorkerRegistry for RedisBackend {
                 "worker `{id}` changed under {CONTROL_ATTEMPTS} controls in a row; try again"
             ))),
         }
+    }
+
+    fn control_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.control_signal.clone())
     }
 }
