@@ -803,6 +803,17 @@ async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc<dyn Backen
     })
     .await;
 
+    // Busy for a while (40 steps of 50 ms), so it stays `stopping` while
+    // it finishes the task.
+    let busy = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 40 } }),
+    )
+    .await
+    .1;
+    let busy = busy["id"].as_str().unwrap();
+    wait_for(&app, busy, |t| t["state"] == "RUNNING").await;
     let (status, body) = post(&app, "/api/workers/http-worker/shutdown", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["requested"], "stopping");
@@ -814,6 +825,11 @@ async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc<dyn Backen
         .expect("the worker stops")
         .expect("join")
         .expect("run");
+    let (_, finished) = get(&app, &format!("/api/tasks/{busy}")).await;
+    assert_eq!(
+        finished["state"], "FINISHED",
+        "graceful: the running task completed"
+    );
     let (status, body) = get(&app, "/api/workers/http-worker").await;
     error_of(status, &body, StatusCode::NOT_FOUND);
 
