@@ -796,11 +796,22 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settleme
 /// Renews leases, delivers cancel requests, and abandons attempts whose
 /// lease this worker could not renew in time.
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
+    let cancel_signal = shared.backend.cancel_signal().unwrap_or_default();
+    let mut next = Instant::now() + shared.config.heartbeat_interval;
+    let mut cancel_requested = Box::pin(cancel_signal.notified());
     loop {
+        cancel_requested.as_mut().enable();
         tokio::select! {
-            _ = sleep(shared.config.heartbeat_interval) => {}
+            _ = sleep_until(next) => next = Instant::now() + shared.config.heartbeat_interval,
+            // A cancel request: renew now, which delivers it; the regular
+            // beat keeps its pace.
+            _ = &mut cancel_requested => {}
             _ = stop.cancelled() => return,
         }
+        // Listen again before reading the store, so a request made during
+        // this renewal wakes the next one.
+        cancel_requested.set(cancel_signal.notified());
+        cancel_requested.as_mut().enable();
         let held: Vec<(TaskId, u32)> = shared
             .in_flight()
             .iter()
