@@ -422,7 +422,12 @@ async fn redis_waits_for_cancel(ctx: TaskContext, key: String) -> Result<(), Tas
 /// reaches it in time came by a signal.
 async fn worker_host_pair(
     url: &str,
-) -> (taskq::Client, taskq::Client, taskq::ShutdownHandle, tokio::task::JoinHandle<()>) {
+) -> (
+    taskq::Client,
+    taskq::Client,
+    taskq::ShutdownHandle,
+    tokio::task::JoinHandle<()>,
+) {
     let (worker_host, client_host) = two_hosts(url).await;
     let worker_client = taskq::Client::new(Arc::new(worker_host)).expect("client");
     let client = taskq::Client::new(Arc::new(client_host)).expect("client");
@@ -453,8 +458,14 @@ async fn redis_countdown_task_starts_when_due() {
         .await
         .expect("submit");
     let started = wait_mark(&key).await.duration_since(submitted);
-    assert!(started >= Duration::from_millis(100), "started early: {started:?}");
-    assert!(started < Duration::from_millis(400), "started late: {started:?}");
+    assert!(
+        started >= Duration::from_millis(100),
+        "started early: {started:?}"
+    );
+    assert!(
+        started < Duration::from_millis(400),
+        "started late: {started:?}"
+    );
     shutdown.shutdown();
     running.await.expect("join");
 }
@@ -476,14 +487,20 @@ async fn redis_cancel_stops_running_task_on_other_host_promptly() {
     let stopped = wait_mark(&format!("{key} cancelled"))
         .await
         .duration_since(requested);
-    assert!(stopped < Duration::from_secs(1), "the cancel took {stopped:?}");
+    assert!(
+        stopped < Duration::from_secs(1),
+        "the cancel took {stopped:?}"
+    );
     for _ in 0..200 {
         if worker.get(id).await.expect("get").state == taskq::TaskState::Cancelled {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(worker.get(id).await.expect("get").state, taskq::TaskState::Cancelled);
+    assert_eq!(
+        worker.get(id).await.expect("get").state,
+        taskq::TaskState::Cancelled
+    );
     shutdown.shutdown();
     running.await.expect("join");
 }

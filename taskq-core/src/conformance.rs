@@ -365,7 +365,10 @@ pub async fn reorder_counts_delayed_tasks(backend: Arc<dyn Backend>) {
         .expect("before a delayed task");
     assert_eq!(moved.priority, 9);
     let shift = (moved.scheduled_at - e.scheduled_at).abs();
-    assert!(shift < chrono::Duration::milliseconds(1), "the due time moved");
+    assert!(
+        shift < chrono::Duration::milliseconds(1),
+        "the due time moved"
+    );
     assert_eq!(ids(&claim(&*backend, "q", 10, "w").await), vec![a.id, b.id]);
     let once_due = claim_at(
         &*backend,
@@ -776,7 +779,10 @@ pub async fn list_filters_and_pages(backend: Arc<dyn Backend>) {
         ] {
             let beyond = backend.list(&filter, page).await.expect("list far page");
             assert!(beyond.items.is_empty(), "{page:?}");
-            assert_eq!(beyond.total, if filter.task_type.is_some() { 5 } else { 25 });
+            assert_eq!(
+                beyond.total,
+                if filter.task_type.is_some() { 5 } else { 25 }
+            );
         }
     }
 }

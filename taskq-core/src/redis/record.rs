@@ -43,7 +43,10 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         ("timeout", record.timeout.map(nanos)),
         ("soft_timeout", record.soft_timeout.map(nanos)),
         // Absent means not requested.
-        ("cancel_requested", record.cancel_requested.then(|| "1".to_owned())),
+        (
+            "cancel_requested",
+            record.cancel_requested.then(|| "1".to_owned()),
+        ),
     ];
     fields.extend(
         optional
@@ -171,7 +174,7 @@ pub(crate) fn from_claim(
 ) -> Result<Vec<TaskRecord>, Error> {
     const WIDTH: usize = 2 + CLAIM_FIELDS.len();
     let items: Vec<Value> = items.collect();
-    if items.len() % WIDTH != 0 {
+    if !items.len().is_multiple_of(WIDTH) {
         return Err(corrupt("claim reply of an odd length"));
     }
     let mut records = Vec::with_capacity(items.len() / WIDTH);
@@ -196,13 +199,20 @@ pub(crate) fn from_claim(
             next()?.ok_or_else(|| corrupt(format_args!("field `{name}` missing")))
         };
         let attempt = required("attempt")?;
-        let [task_type, params, priority, max_retries, created_at, scheduled_at, seq] =
-            CLAIM_FIELDS[..7]
-                .iter()
-                .map(|name| required(name))
-                .collect::<Result<Vec<_>, _>>()?
-                .try_into()
-                .map_err(|_| corrupt("claim reply cut short"))?;
+        let [
+            task_type,
+            params,
+            priority,
+            max_retries,
+            created_at,
+            scheduled_at,
+            seq,
+        ] = CLAIM_FIELDS[..7]
+            .iter()
+            .map(|name| required(name))
+            .collect::<Result<Vec<_>, _>>()?
+            .try_into()
+            .map_err(|_| corrupt("claim reply cut short"))?;
         let (error, timeout, soft_timeout) = (next()?, next()?, next()?);
         let cancel_requested = next()?.is_some_and(|v| v == "1");
         let time = |raw: &str| {
