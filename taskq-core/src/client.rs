@@ -11,7 +11,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::backend::{Backend, Page, PageRequest, Position, QueueStats, TaskFilter};
+use crate::backend::{
+    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
+};
 use crate::error::Error;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, StaticSchedule};
@@ -163,6 +165,33 @@ impl Client {
     /// Pending, scheduled and running counts per queue, and pause flags.
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         self.backend.queue_stats().await
+    }
+
+    /// The workers of every host that share this backend, by id: live
+    /// ones, and for a while those that stopped beating
+    /// ([`WorkerState::Gone`](crate::WorkerState::Gone)).
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, Error> {
+        self.backend.list_workers(Utc::now()).await
+    }
+
+    /// One worker; [`Error::WorkerNotFound`] if the registry has none.
+    pub async fn worker(&self, id: &str) -> Result<WorkerInfo, Error> {
+        self.backend
+            .get_worker(id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::WorkerNotFound(id.to_owned()))
+    }
+
+    /// Asks a worker, on any host, to pause, resume or shut down
+    /// gracefully; it obeys at its next heartbeat. Returns the worker with
+    /// the requested state; a control its state does not allow is
+    /// [`Error::InvalidWorkerControl`].
+    pub async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+    ) -> Result<WorkerInfo, Error> {
+        self.backend.control_worker(id, control, Utc::now()).await
     }
 
     /// Creates a schedule. An invalid cron expression, time zone, interval

@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 
 use crate::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, check_purge_states,
+    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl, WorkerInfo,
+    WorkerRegistry, WorkerState, check_purge_states,
 };
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleFiring};
@@ -48,6 +49,7 @@ struct State {
     schedules: BTreeMap<String, Schedule>,
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
+    workers: BTreeMap<String, WorkerInfo>,
 }
 
 impl MemoryBackend {
@@ -756,5 +758,57 @@ impl ScheduleStore for MemoryBackend {
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {
         Some(self.schedule_signal.clone())
+    }
+}
+
+#[async_trait]
+impl WorkerRegistry for MemoryBackend {
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error> {
+        let mut worker = worker.clone();
+        worker.requested = None;
+        self.lock().workers.insert(worker.id.clone(), worker);
+        Ok(())
+    }
+
+    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error> {
+        let mut state = self.lock();
+        let requested = state
+            .workers
+            .get(&worker.id)
+            .and_then(|stored| stored.requested);
+        let mut worker = worker.clone();
+        worker.requested = requested;
+        state.workers.insert(worker.id.clone(), worker);
+        Ok(requested)
+    }
+
+    async fn deregister_worker(&self, id: &str) -> Result<bool, Error> {
+        Ok(self.lock().workers.remove(id).is_some())
+    }
+
+    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error> {
+        let mut state = self.lock();
+        state.workers.retain(|_, worker| worker.forget_at() >= now);
+        Ok(state
+            .workers
+            .values()
+            .map(|worker| worker.clone().seen_at(now))
+            .collect())
+    }
+
+    async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+        now: DateTime<Utc>,
+    ) -> Result<WorkerInfo, Error> {
+        let mut state = self.lock();
+        let stored = state
+            .workers
+            .get_mut(id)
+            .filter(|worker| worker.forget_at() >= now)
+            .ok_or_else(|| Error::WorkerNotFound(id.to_owned()))?;
+        stored.requested = Some(control.target(&stored.clone().seen_at(now))?);
+        Ok(stored.clone().seen_at(now))
     }
 }

@@ -9,6 +9,8 @@
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
 //!   their compare-and-set firing.
+//! - `workers`: [`WorkerRegistry`](crate::WorkerRegistry) — live workers
+//!   and control requests.
 //!
 //! # Data model
 //! Per queue: a ready sorted set ordered by priority, then `seq`, then id
@@ -49,6 +51,7 @@ mod record;
 mod schedules;
 mod scripts;
 mod store;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
