@@ -904,16 +904,47 @@ fn stored_schedule(name: &str, next: Option<DateTime<Utc>>) -> Schedule {
     schedule
 }
 
-fn firing(schedule: &Schedule, next: Option<DateTime<Utc>>, tasks: usize) -> ScheduleFiring {
+/// A firing planned from `schedule` as read: `ticks` ticks from its next
+/// run, a second apart, each task with its tick's id.
+fn firing(schedule: &Schedule, next: Option<DateTime<Utc>>, ticks: i64) -> ScheduleFiring {
+    let due = schedule.next_run_at.expect("due");
     ScheduleFiring {
         name: schedule.def.name.clone(),
-        expected_next_run_at: schedule.next_run_at.expect("due"),
+        expected_next_run_at: Some(due),
+        expected_revision: schedule.revision,
         next_run_at: next,
         fired_at: now(),
-        tasks: (0..tasks)
-            .map(|_| record(SCHEDULED_TASK.name, "q", 5, now()))
+        tasks: (0..ticks)
+            .map(|k| {
+                let tick = due + secs(k);
+                let mut task = record(SCHEDULED_TASK.name, "q", 5, tick);
+                task.id = schedule.task_id_for(tick);
+                task.params = schedule.def.params.clone();
+                task
+            })
             .collect(),
     }
+}
+
+/// How many tasks of [`SCHEDULED_TASK`]'s type the store holds.
+async fn scheduled_tasks(backend: &dyn Backend) -> u64 {
+    let filter = TaskFilter {
+        task_type: Some(SCHEDULED_TASK.name.to_owned()),
+        ..TaskFilter::default()
+    };
+    backend
+        .list(&filter, PageRequest::new(1, 1))
+        .await
+        .expect("list")
+        .total
+}
+
+async fn read_schedule(backend: &dyn Backend, name: &str) -> Schedule {
+    backend
+        .get_schedule(name)
+        .await
+        .expect("get")
+        .expect("exists")
 }
 
 /// Create, get, list, update and delete; names are unique.
@@ -1022,7 +1053,9 @@ pub async fn schedule_due_index(backend: Arc<dyn Backend>) {
     assert_eq!(next.timestamp_micros(), (t0 + secs(30)).timestamp_micros());
 }
 
-/// A firing is a compare-and-set on `next_run_at`, with its tasks.
+/// A firing is a compare-and-set on `next_run_at` and `revision`; each
+/// tick's task is queued at most once, and a refused firing queues nothing
+/// new.
 pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     let t0 = now();
     let schedule = stored_schedule("s", Some(t0 - secs(1)));
@@ -1033,24 +1066,18 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     let first = firing(&schedule, Some(t0 + secs(59)), 2);
     let task_ids = ids(&first.tasks);
     assert!(backend.fire_schedule(first).await.expect("fire"));
-    let stale = firing(&schedule, Some(t0 + secs(59)), 1);
-    let stale_id = stale.tasks[0].id;
+    // Another scheduler's plan from the same read: same ticks, same ids.
+    let stale = firing(&schedule, Some(t0 + secs(59)), 2);
     assert!(!backend.fire_schedule(stale).await.expect("fire"));
-    assert!(
-        backend.get(stale_id).await.expect("get").is_none(),
-        "no task"
-    );
+    assert_eq!(scheduled_tasks(&*backend).await, 2, "each tick queued once");
     for id in &task_ids {
         assert_eq!(get(&*backend, *id).await.state, TaskState::Pending);
     }
-    let got = backend
-        .get_schedule("s")
-        .await
-        .expect("get")
-        .expect("exists");
+    let got = read_schedule(&*backend, "s").await;
     assert_eq!(got.run_count, 2);
     assert_eq!(got.last_task_id, Some(task_ids[1]));
     assert!(got.last_run_at.is_some());
+    assert_eq!(got.revision, schedule.revision, "firings are not edits");
     assert_eq!(
         got.next_run_at.map(|t| t.timestamp_micros()),
         Some((t0 + secs(59)).timestamp_micros())
@@ -1058,22 +1085,16 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     // A firing with no tasks (skipped misfires) moves the schedule only.
     let skip = firing(&got, Some(t0 + secs(119)), 0);
     assert!(backend.fire_schedule(skip).await.expect("fire"));
-    let got = backend
-        .get_schedule("s")
-        .await
-        .expect("get")
-        .expect("exists");
+    let got = read_schedule(&*backend, "s").await;
     assert_eq!((got.run_count, got.last_task_id), (2, Some(task_ids[1])));
-    // Disabled and missing schedules do not fire.
+    // Disabled (an edit) and missing schedules do not fire.
     let mut off = got.clone();
     off.def.enabled = false;
     backend.update_schedule(&off).await.expect("update");
-    assert!(
-        !backend
-            .fire_schedule(firing(&got, None, 1))
-            .await
-            .expect("fire")
-    );
+    let refused = firing(&got, None, 1);
+    let refused_id = refused.tasks[0].id;
+    assert!(!backend.fire_schedule(refused).await.expect("fire"));
+    assert!(backend.get(refused_id).await.expect("get").is_none());
     let ghost = stored_schedule("ghost", Some(t0));
     assert!(
         !backend
@@ -1081,6 +1102,32 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
             .await
             .expect("fire")
     );
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+}
+
+/// A tick whose task is already queued (a scheduler queued it, then died
+/// before moving the schedule on) fires without queueing it again, and
+/// without failing.
+pub async fn schedule_fire_tolerates_queued_tick(backend: Arc<dyn Backend>) {
+    let schedule = stored_schedule("crashed", Some(now() - secs(1)));
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
+    let planned = firing(&schedule, Some(now() + secs(60)), 2);
+    // The first tick's task got queued; the compare-and-set never ran.
+    backend
+        .enqueue(planned.tasks[..1].to_vec())
+        .await
+        .expect("enqueue");
+    let ids = ids(&planned.tasks);
+    assert!(backend.fire_schedule(planned).await.expect("fire"));
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+    for id in ids.iter().copied() {
+        assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
+    }
+    let got = read_schedule(&*backend, "crashed").await;
+    assert_eq!((got.run_count, got.last_task_id), (2, Some(ids[1])));
 }
 
 /// A batch of firings applies each one that is current, and only those.
@@ -1108,13 +1155,14 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
     for id in fresh_ids {
         assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
     }
-    assert!(backend.get(stale_id).await.expect("get").is_none());
-    let got = backend
-        .get_schedule("fresh")
-        .await
-        .expect("get")
-        .expect("exists");
-    assert_eq!(got.run_count, 2);
+    assert_eq!(get(&*backend, stale_id).await.state, TaskState::Pending);
+    assert_eq!(
+        scheduled_tasks(&*backend).await,
+        3,
+        "stale tick queued once"
+    );
+    assert_eq!(read_schedule(&*backend, "fresh").await.run_count, 2);
+    assert_eq!(read_schedule(&*backend, "stale").await.run_count, 1);
     assert!(
         backend
             .fire_schedules(Vec::new())
@@ -1124,7 +1172,8 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
     );
 }
 
-/// Of many concurrent firings of one tick, exactly one applies.
+/// Of many concurrent firings of one tick, exactly one applies, and the
+/// tick's task is queued once.
 pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
     let schedule = stored_schedule("race", Some(now() - secs(1)));
     backend
@@ -1136,26 +1185,97 @@ pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
         let backend = backend.clone();
         let fire = firing(&schedule, Some(now() + secs(60)), 1);
         handles.push(tokio::spawn(async move {
-            let id = fire.tasks[0].id;
-            (backend.fire_schedule(fire).await.expect("fire"), id)
+            backend.fire_schedule(fire).await.expect("fire")
         }));
     }
-    let mut applied = Vec::new();
+    let mut applied = 0;
     for handle in handles {
-        let (ok, id) = handle.await.expect("firer");
-        let stored = backend.get(id).await.expect("get");
-        assert_eq!(ok, stored.is_some(), "task stored iff the firing applied");
-        if ok {
-            applied.push(id);
-        }
+        applied += usize::from(handle.await.expect("firer"));
     }
-    assert_eq!(applied.len(), 1);
-    let got = backend
-        .get_schedule("race")
-        .await
-        .expect("get")
-        .expect("exists");
+    assert_eq!(applied, 1);
+    assert_eq!(scheduled_tasks(&*backend).await, 1);
+    let tick = schedule.next_run_at.expect("due");
+    assert_eq!(
+        get(&*backend, schedule.task_id_for(tick)).await.state,
+        TaskState::Pending
+    );
+    let got = read_schedule(&*backend, "race").await;
     assert_eq!(got.run_count, 1);
+    assert_eq!(got.last_task_id, Some(schedule.task_id_for(tick)));
+}
+
+/// An edit bumps the revision; a firing planned before it is refused and
+/// queues nothing, and the firing planned from the new read runs the new
+/// definition.
+pub async fn schedule_edit_refuses_stale_firing(backend: Arc<dyn Backend>) {
+    let schedule = stored_schedule("edited", Some(now() - secs(1)));
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
+    let before = read_schedule(&*backend, "edited").await;
+    let mut edited = before.clone();
+    edited.def.params = json!({ "version": 2 });
+    backend.update_schedule(&edited).await.expect("update");
+    let stale = firing(&before, Some(now() + secs(60)), 1);
+    let id = stale.tasks[0].id;
+    assert!(!backend.fire_schedule(stale).await.expect("fire"));
+    assert!(
+        backend.get(id).await.expect("get").is_none(),
+        "nothing queued"
+    );
+    let after = read_schedule(&*backend, "edited").await;
+    assert_eq!(after.revision, before.revision + 1);
+    assert_eq!(after.run_count, 0);
+    assert!(
+        backend
+            .fire_schedule(firing(&after, Some(now() + secs(60)), 1))
+            .await
+            .expect("fire")
+    );
+    assert_eq!(get(&*backend, id).await.params, json!({ "version": 2 }));
+}
+
+/// "Run now" queues one task with the schedule's params and records it
+/// like a firing (last run, last task, run count, which `max_runs` caps),
+/// enabled or not; the schedule's ticks are otherwise unchanged.
+pub async fn schedule_run_now_records_the_run(backend: Arc<dyn Backend>) {
+    let client = schedule_client(backend.clone());
+    let next = now() + secs(600);
+    let created = client
+        .create_schedule(
+            ScheduleDef::interval("manual", SCHEDULED_TASK.name, Duration::from_secs(600))
+                .start_at(next)
+                .params(json!({ "by": "hand" }))
+                .queue("manual-q")
+                .max_runs(2),
+        )
+        .await
+        .expect("create");
+    let first = client.run_schedule_now("manual").await.expect("run now");
+    let task = get(&*backend, first).await;
+    assert_eq!(
+        (task.params, task.queue.as_str()),
+        (json!({ "by": "hand" }), "manual-q")
+    );
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!((got.run_count, got.last_task_id), (1, Some(first)));
+    assert!(got.last_run_at.is_some());
+    assert_eq!(got.next_run_at, created.next_run_at, "its ticks unchanged");
+    // Disabled, it still runs by hand; the second run reaches max_runs.
+    client.disable_schedule("manual").await.expect("disable");
+    let second = client.run_schedule_now("manual").await.expect("run now");
+    assert_ne!(first, second);
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!((got.run_count, got.last_task_id), (2, Some(second)));
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+    client.enable_schedule("manual").await.expect("enable");
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!(got.next_run_at, None, "max_runs reached: finished");
+    assert!(matches!(
+        client.run_schedule_now("missing").await,
+        Err(Error::ScheduleNotFound(_))
+    ));
 }
 
 /// Every kind and field of a schedule is stored unchanged.
@@ -1571,10 +1691,11 @@ macro_rules! conformance_suite {
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
                 records_round_trip, schedule_crud, schedule_due_index,
-                schedule_fire_is_compare_and_set, schedule_fire_batch_applies_current_firings,
-                schedule_concurrent_firings_fire_once,
-                schedule_round_trip, worker_registry, worker_registry_gone_and_forgotten,
-                worker_control_is_compare_and_set);
+                schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
+                schedule_fire_batch_applies_current_firings,
+                schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
+                schedule_run_now_records_the_run, schedule_round_trip, worker_registry,
+                worker_registry_gone_and_forgotten, worker_control_is_compare_and_set);
         }
     };
     (@tests $factory:expr; $($test:ident),*) => {

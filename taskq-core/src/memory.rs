@@ -650,6 +650,7 @@ impl ScheduleStore for MemoryBackend {
                 def: schedule.def.clone(),
                 next_run_at: schedule.next_run_at,
                 updated_at: schedule.updated_at,
+                revision: stored.revision + 1,
                 ..stored.clone()
             };
             state.put_schedule(updated);
@@ -714,22 +715,15 @@ impl ScheduleStore for MemoryBackend {
         let mut submitted = false;
         let applied = {
             let mut state = self.lock();
-            let mut ids = HashSet::new();
-            for task in firings.iter().flat_map(|f| &f.tasks) {
-                if state.tasks.contains_key(&task.id) || !ids.insert(task.id) {
-                    return Err(Error::InvalidArgument(format!(
-                        "task id {} already exists",
-                        task.id
-                    )));
-                }
-            }
             let mut applied = Vec::with_capacity(firings.len());
             for firing in firings {
                 let Some(stored) = state.schedules.get(&firing.name) else {
                     applied.push(false);
                     continue;
                 };
-                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at) {
+                if stored.next_run_at != firing.expected_next_run_at
+                    || stored.revision != firing.expected_revision
+                {
                     applied.push(false);
                     continue;
                 }
@@ -742,6 +736,10 @@ impl ScheduleStore for MemoryBackend {
                 }
                 state.put_schedule(updated);
                 for task in firing.tasks {
+                    // Already queued by an earlier firing of the tick.
+                    if state.tasks.contains_key(&task.id) {
+                        continue;
+                    }
                     submitted = true;
                     state.add_pending(&task, now);
                     state.tasks.insert(task.id, task);

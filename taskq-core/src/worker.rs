@@ -144,8 +144,12 @@ impl WorkerBuilder {
     }
 
     /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
-    /// heartbeats more frequent than the lease.
+    /// heartbeats more frequent than the lease; and the params of the
+    /// schedules declared in code (`#[long_task(params = …)]`) against
+    /// their tasks' params types, so a bad one stops the worker at startup
+    /// with an [`Error::InvalidParams`] naming the task.
     pub fn build(self) -> Result<Worker, Error> {
+        crate::schedule::StaticSchedule::all(self.client.registry())?;
         if self.queues.is_empty() {
             return Err(Error::InvalidArgument(
                 "a worker needs at least one queue".into(),

@@ -44,6 +44,10 @@
 //! id on `<prefix>:cancel`, which fires
 //! [`Broker::cancel_signal`](crate::Broker::cancel_signal): every worker
 //! renews its leases at once and the one running the task stops it.
+//! Schedule writes publish the schedule's name on
+//! `<prefix>:schedules-changed`, which the same connection turns into
+//! [`ScheduleStore::schedule_signal`](crate::ScheduleStore::schedule_signal),
+//! so an edit made by another process wakes this one's scheduler.
 
 mod broker;
 mod keys;
@@ -122,7 +126,7 @@ pub struct RedisBackend {
     cancel_signal: Arc<Notify>,
     /// When the earliest delayed task this process knows of comes due.
     due_timer: Arc<DueTimer>,
-    /// Wakes this process's schedulers when it writes a schedule.
+    /// Wakes this process's schedulers when any process writes a schedule.
     schedule_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     timer: JoinHandle<()>,
@@ -156,6 +160,7 @@ impl RedisBackend {
         let keys = Keys::new(&config.prefix);
         let signal = Arc::new(Notify::new());
         let cancel_signal = Arc::new(Notify::new());
+        let schedule_signal = Arc::new(Notify::new());
         let due_timer = Arc::new(DueTimer::default());
         let timer = tokio::spawn(due_timer.clone().run(signal.clone()));
         let listener = tokio::spawn(listen(
@@ -164,11 +169,12 @@ impl RedisBackend {
             Signals {
                 work: signal.clone(),
                 cancel: cancel_signal.clone(),
+                schedules: schedule_signal.clone(),
                 due: due_timer.clone(),
             },
         ));
         subscriber
-            .subscribe(vec![keys.work_channel(), keys.cancel_channel()])
+            .subscribe(channels(&keys))
             .await
             .map_err(Error::backend)?;
         Ok(RedisBackend {
@@ -178,7 +184,7 @@ impl RedisBackend {
             signal,
             cancel_signal,
             due_timer,
-            schedule_signal: Arc::new(Notify::new()),
+            schedule_signal,
             listener,
             timer,
             queue_of: Mutex::new(HashMap::new()),
@@ -346,27 +352,47 @@ fn builder(url: &str) -> Result<Builder, Error> {
     Ok(builder)
 }
 
+/// Every channel the listener subscribes to.
+fn channels(keys: &Keys) -> Vec<String> {
+    vec![
+        keys.work_channel(),
+        keys.cancel_channel(),
+        keys.schedule_channel(),
+    ]
+}
+
 /// What the pub/sub listener fires.
 struct Signals {
     work: Arc<Notify>,
     cancel: Arc<Notify>,
+    schedules: Arc<Notify>,
     due: Arc<DueTimer>,
 }
 
-/// Turns announcements into wake-ups: `<queue>` (work is due),
-/// `<queue> <µs>` (a delayed task is due then) on the work channel, and
-/// task ids on the cancel channel. After a reconnect, subscribes again and
-/// wakes everyone (announcements may have been missed).
+/// Turns announcements into wake-ups: `<queue>` (work is due) and
+/// `<queue> <µs>` (a delayed task is due then) on the work channel, task
+/// ids on the cancel channel, schedule names on the schedule channel.
+/// After a reconnect, subscribes again and wakes everyone (announcements
+/// may have been missed).
 async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
     use tokio::sync::broadcast::error::RecvError;
     let cancel_channel = keys.cancel_channel();
+    let schedule_channel = keys.schedule_channel();
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
+    let wake_all = || {
+        signals.work.notify_waiters();
+        signals.cancel.notify_waiters();
+        signals.schedules.notify_waiters();
+    };
     loop {
         tokio::select! {
             message = messages.recv() => match message {
                 Ok(message) if *message.channel == *cancel_channel => {
                     signals.cancel.notify_waiters();
+                }
+                Ok(message) if *message.channel == *schedule_channel => {
+                    signals.schedules.notify_waiters();
                 }
                 Ok(message) => {
                     let due = message
@@ -378,20 +404,15 @@ async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
                         None => signals.work.notify_waiters(),
                     }
                 }
-                Err(RecvError::Lagged(_)) => {
-                    signals.work.notify_waiters();
-                    signals.cancel.notify_waiters();
-                }
+                Err(RecvError::Lagged(_)) => wake_all(),
                 Err(RecvError::Closed) => return,
             },
             reconnect = reconnects.recv() => match reconnect {
                 Ok(_) | Err(RecvError::Lagged(_)) => {
-                    let channels = vec![keys.work_channel(), cancel_channel.clone()];
-                    if let Err(err) = subscriber.subscribe(channels).await {
+                    if let Err(err) = subscriber.subscribe(channels(&keys)).await {
                         warn!(error = %err, "could not subscribe to announcements");
                     }
-                    signals.work.notify_waiters();
-                    signals.cancel.notify_waiters();
+                    wake_all();
                 }
                 Err(RecvError::Closed) => return,
             },

@@ -81,21 +81,27 @@ fn script(body: &str) -> Script {
     Script::from_lua(format!("{HELPERS}\n{body}"))
 }
 
-/// ARGV[4] now; then per task: id, created (µs), priority, seq, scheduled
-/// at (µs), field count, fields…. The id index (`SET NX`, written first by
-/// the caller) guards against duplicate ids. Returns 1.
+/// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
+/// scheduled at (µs), field count, fields…. Mode `strict` (a submit)
+/// writes every task: the id index (`SET NX`, written first by the caller)
+/// already refused ids that exist. Mode `missing` (a schedule's tick tasks)
+/// writes the tasks not stored yet and skips the others. Returns 1.
 pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
+local strict = ARGV[5] == 'strict'
 local due = false
-local created, ready = {}, {}
-local i = 5
+local created = {}
+local i = 6
 while i <= #ARGV do
   local id, n = ARGV[i], tonumber(ARGV[i + 5])
-  redis.call('HSET', ARGV[1] .. id, unpack(ARGV, i + 6, i + 5 + n))
-  created[#created + 1] = ARGV[i + 1]
-  created[#created + 1] = id
-  if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
+  local key = ARGV[1] .. id
+  if strict or redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + n))
+    created[#created + 1] = ARGV[i + 1]
+    created[#created + 1] = id
+    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
+  end
   i = i + 6 + n
 end
 zbulk('ZADD', KEYS[5], created)
