@@ -1432,6 +1432,82 @@ impl SuiteBackend for Option<Arc<dyn Backend>> {
     }
 }
 
+/// Only ended tasks can be deleted, one at a time; others stay.
+pub async fn delete_one_ended_task(backend: Arc<dyn Backend>) {
+    let at = now() - chrono::Duration::seconds(1);
+    let done = record("t", "q", 0, at);
+    let running = record("t", "q", 0, at);
+    let pending = record("t", "q", 0, at + chrono::Duration::hours(1));
+    let cancelled = record("t", "q", 0, at + chrono::Duration::hours(1));
+    backend
+        .enqueue(vec![done.clone(), running.clone()])
+        .await
+        .expect("enqueue");
+    backend
+        .enqueue(vec![pending.clone(), cancelled.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = claim(&*backend, "q", 2, "w1").await;
+    assert_eq!(claimed.len(), 2);
+    backend
+        .settle(vec![Settlement {
+            id: done.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!("ok")),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    backend.cancel(cancelled.id, now()).await.expect("cancel");
+
+    for (id, state) in [
+        (pending.id, TaskState::Pending),
+        (running.id, TaskState::Running),
+    ] {
+        match backend.delete_task(id).await {
+            Err(Error::InvalidTransition {
+                id: got,
+                state: got_state,
+                action,
+            }) => assert_eq!((got, got_state, action), (id, state, "delete")),
+            other => panic!("expected InvalidTransition, got {other:?}"),
+        }
+        assert_eq!(get(&*backend, id).await.state, state, "unchanged");
+    }
+    let deleted = backend.delete_task(done.id).await.expect("delete");
+    assert_eq!(
+        (deleted.id, deleted.state, deleted.result),
+        (done.id, TaskState::Finished, Some(json!("ok")))
+    );
+    let deleted = backend.delete_task(cancelled.id).await.expect("delete");
+    assert_eq!(deleted.state, TaskState::Cancelled);
+    assert_eq!(backend.get(done.id).await.expect("get"), None);
+    assert!(matches!(
+        backend.delete_task(done.id).await,
+        Err(Error::NotFound(id)) if id == done.id
+    ));
+    let left = backend
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .expect("list");
+    let mut left_ids = ids(&left.items);
+    left_ids.sort();
+    let mut want = vec![pending.id, running.id];
+    want.sort();
+    assert_eq!((left.total, left_ids), (2, want));
+    // The running task still settles after its neighbours went.
+    let applied = backend
+        .settle(vec![Settlement {
+            id: running.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!(1)),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, [true]);
+}
+
 /// A worker's report as a worker would send it, expiring `ttl` from now
 /// (to the microsecond, as SQL stores it).
 pub fn worker_info(id: &str, ttl: chrono::Duration) -> WorkerInfo {
@@ -1694,8 +1770,9 @@ macro_rules! conformance_suite {
                 schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
                 schedule_fire_batch_applies_current_firings,
                 schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
-                schedule_run_now_records_the_run, schedule_round_trip, worker_registry,
-                worker_registry_gone_and_forgotten, worker_control_is_compare_and_set);
+                schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
+                worker_registry, worker_registry_gone_and_forgotten,
+                worker_control_is_compare_and_set);
         }
     };
     (@tests $factory:expr; $($test:ident),*) => {

@@ -50,14 +50,14 @@ fn by_queue(queues: &[Option<Arc<str>>]) -> Vec<(Arc<str>, Vec<usize>)> {
 }
 
 /// What a status-and-record script (`cancel`, `retry`, `reorder`) said.
-enum Reply {
+pub(super) enum Reply {
     Ok(Box<TaskRecord>),
     Missing,
     Invalid(TaskState),
     Other(String, Option<String>),
 }
 
-fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
+pub(super) fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
     let mut items = array(what, value)?.into_iter();
     let status = items
         .next()

@@ -502,6 +502,27 @@ return out
     )
 });
 
+/// ARGV[4] id. Deletes an ended task's record and index entries; replies
+/// as `CANCEL` (with the deleted record).
+pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local id = ARGV[4]
+local key = ARGV[1] .. id
+local state = redis.call('HGET', key, 'state')
+if not state then return {'missing'} end
+if state ~= 'FINISHED' and state ~= 'FAILED' and state ~= 'CANCELLED' then
+  return {'invalid', state}
+end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key)
+redis.call('ZREM', KEYS[4], id)
+redis.call('ZREM', KEYS[5], id)
+return {'ok', fields}
+"#,
+    )
+});
+
 /// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1):
 /// counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> = LazyLock::new(|| {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 
-use super::broker::{array, integer, unexpected};
+use super::broker::{Reply, array, integer, status_reply, unexpected};
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
 use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
@@ -161,6 +161,35 @@ impl Store for RedisBackend {
             )
             .await?;
         Ok(integer("progress", &reply)? == 1)
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
+        let reply = self
+            .run(&scripts::DELETE, &queue, vec![id.to_string()])
+            .await?;
+        let record = match status_reply("delete", reply)? {
+            Reply::Ok(record) => *record,
+            Reply::Missing => return Err(Error::NotFound(id)),
+            Reply::Invalid(state) => {
+                return Err(Error::InvalidTransition {
+                    id,
+                    state,
+                    action: "delete",
+                });
+            }
+            Reply::Other(status, _) => return Err(Error::backend(format!("delete: {status}"))),
+        };
+        // The id index last: while it exists a retry can still find the
+        // task (and get `missing`), never a half-deleted one.
+        let _: i64 = self
+            .pool
+            .next()
+            .del(self.keys.task_queue(id))
+            .await
+            .map_err(Error::backend)?;
+        self.forget([id]);
+        Ok(record)
     }
 
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
