@@ -232,6 +232,13 @@ pub trait Broker: Send + Sync + 'static {
     fn work_signal(&self) -> Option<Arc<Notify>> {
         None
     }
+
+    /// A signal fired when a running task's cancel may have been requested
+    /// (by any process): workers renew their leases at once, which tells
+    /// them of the request, instead of at their next heartbeat.
+    fn cancel_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 /// Records: reading, progress and housekeeping.

@@ -341,6 +341,48 @@ pub async fn reorder_without_gap(backend: Arc<dyn Backend>) {
     );
 }
 
+/// Front, back and before place a task among every pending task of its
+/// queue, due or delayed; a delayed task keeps its due time.
+pub async fn reorder_counts_delayed_tasks(backend: Arc<dyn Backend>) {
+    let due = now() - chrono::Duration::seconds(1);
+    let later = now() + chrono::Duration::seconds(60);
+    let a = record("t", "q", 5, due);
+    let b = record("t", "q", 5, due);
+    let d = record("t", "q", 9, later);
+    let e = record("t", "q", 1, later);
+    backend
+        .enqueue(vec![a.clone(), b.clone(), d.clone(), e.clone()])
+        .await
+        .expect("enqueue");
+    let front = backend.reorder(a.id, Position::Front).await.expect("front");
+    assert_eq!(front.priority, 9, "front outranks the delayed task too");
+    assert!(front.seq < d.seq);
+    let back = backend.reorder(b.id, Position::Back).await.expect("back");
+    assert_eq!(back.priority, 1, "back goes behind the delayed task too");
+    assert!(back.seq > e.seq);
+    let moved = backend
+        .reorder(e.id, Position::Before(d.id))
+        .await
+        .expect("before a delayed task");
+    assert_eq!(moved.priority, 9);
+    let shift = (moved.scheduled_at - e.scheduled_at).abs();
+    assert!(
+        shift < chrono::Duration::milliseconds(1),
+        "the due time moved"
+    );
+    assert_eq!(ids(&claim(&*backend, "q", 10, "w").await), vec![a.id, b.id]);
+    let once_due = claim_at(
+        &*backend,
+        "q",
+        10,
+        "w",
+        later + chrono::Duration::seconds(1),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(ids(&once_due), vec![e.id, d.id]);
+}
+
 /// Reorder across priorities takes the neighbour's priority.
 pub async fn reorder_across_priorities(backend: Arc<dyn Backend>) {
     let t0 = now() - chrono::Duration::seconds(10);
@@ -722,6 +764,28 @@ pub async fn list_filters_and_pages(backend: Arc<dyn Backend>) {
         .await
         .expect("list");
     assert_eq!(running.total, 0);
+    // A page past any list (its offset near `u64::MAX`) is empty, not an
+    // error, with or without a filter.
+    for filter in [
+        TaskFilter::default(),
+        TaskFilter {
+            task_type: Some("report".into()),
+            ..Default::default()
+        },
+    ] {
+        for page in [
+            PageRequest::new(u64::MAX, PageRequest::MAX_PAGE_SIZE),
+            PageRequest::new(u64::MAX / 2, 2),
+            PageRequest::new((1 << 53) + 1, 1),
+        ] {
+            let beyond = backend.list(&filter, page).await.expect("list far page");
+            assert!(beyond.items.is_empty(), "{page:?}");
+            assert_eq!(
+                beyond.total,
+                if filter.task_type.is_some() { 5 } else { 25 }
+            );
+        }
+    }
 }
 
 /// Concurrent claimers never get the same task.
@@ -1697,7 +1761,8 @@ macro_rules! conformance_suite {
             $crate::conformance_suite!(@tests $factory;
                 claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
-                reorder_without_gap, reorder_across_priorities, settle_outcomes, fencing_rejects_stale_attempts,
+                reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
+                settle_outcomes, fencing_rejects_stale_attempts,
                 rescue_expired_leases, release_returns_without_spending_attempt,
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,

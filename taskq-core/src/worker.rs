@@ -900,28 +900,45 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settleme
 /// attempts whose lease this worker could not renew in time, and reports
 /// the worker to the registry, obeying what an operator requested.
 ///
-/// A control request announced by the backend makes the worker report at
-/// once, without moving the lease renewals' schedule.
+/// A cancel request renews the leases at once (that delivers it); a control
+/// request makes the worker report at once; neither moves the regular pace.
 async fn heartbeat(
     shared: Arc<Shared>,
     stop: CancellationToken,
     control: Arc<Notify>,
-    mut requested: Pin<Box<OwnedNotified>>,
+    mut control_requested: Pin<Box<OwnedNotified>>,
 ) {
-    let mut next_beat = Instant::now() + shared.config.heartbeat_interval;
+    let cancel_signal = shared.backend.cancel_signal().unwrap_or_default();
+    let mut next = Instant::now() + shared.config.heartbeat_interval;
+    let mut cancel_requested = Box::pin(cancel_signal.notified());
     loop {
-        tokio::select! {
-            _ = sleep_until(next_beat) => {}
-            _ = &mut requested => {
-                requested = listen(&control);
+        cancel_requested.as_mut().enable();
+        // `beat`: the regular interval (leases and the worker's report);
+        // otherwise a cancel request, which only needs the leases renewed
+        // (that delivers it) and leaves the pace alone.
+        let beat = tokio::select! {
+            _ = sleep_until(next) => {
+                next = Instant::now() + shared.config.heartbeat_interval;
+                true
+            }
+            _ = &mut cancel_requested => false,
+            _ = &mut control_requested => {
+                // Listen again first, so a request made during the report
+                // wakes the next one.
+                control_requested = listen(&control);
                 report(&shared).await;
                 continue;
             }
             _ = stop.cancelled() => return,
-        }
+        };
+        // Listen again before reading the store, so a request made during
+        // this renewal wakes the next one.
+        cancel_requested.set(cancel_signal.notified());
+        cancel_requested.as_mut().enable();
         renew_leases(&shared).await;
-        report(&shared).await;
-        next_beat = Instant::now() + shared.config.heartbeat_interval;
+        if beat {
+            report(&shared).await;
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
 /// Done entries one purge script looks at (the pass repeats until done).
 const PURGE_BATCH: usize = 500;
+/// The most list entries one list script returns (2^53).
+const LIST_LIMIT_MAX: u64 = 1 << 53;
 
 impl RedisBackend {
     /// Records by (queue, id), in order; missing ones (expired) left out.
@@ -86,7 +88,10 @@ impl Store for RedisBackend {
             .created_before
             .map_or_else(|| "+inf".to_owned(), |t| format!("({}", micros(t)));
         let offset = page.offset();
-        let limit = offset.saturating_add(page.page_size);
+        // Lua counts in doubles: cap what it is asked for where they are
+        // still exact (no list holds that many; a page past the end is
+        // simply empty).
+        let limit = offset.saturating_add(page.page_size).min(LIST_LIMIT_MAX);
         let mut total = 0u64;
         let mut candidates: Vec<(i64, TaskId, String)> = Vec::new();
         for queue in queues {
