@@ -761,6 +761,9 @@ worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 #[cfg(feature = "redis")]
 worker_suite!(redis, || common::redis("taskq-worker-test"));
 
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+worker_suite!(redis_sqlite, || common::redis_sqlite("taskq-worker-test"));
+
 #[cfg(feature = "postgres")]
 worker_suite!(postgres, common::postgres);
 

@@ -39,7 +39,7 @@ pub mod worker;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, ScheduleStore, Settlement, Store, TaskFilter,
+    ReconcileReport, RescueReport, ScheduleStore, Settlement, Store, TaskFilter,
 };
 pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};

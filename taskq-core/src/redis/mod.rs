@@ -9,6 +9,9 @@
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
 //!   their compare-and-set firing.
+//! - `delivery`: hooks for Redis as the delivery path of records kept in
+//!   SQL (taskq-sea's `SeaRedisBackend`): an idempotent push of pending
+//!   tasks and the epoch key that reveals a data loss.
 //!
 //! # Data model
 //! Per queue: a ready sorted set ordered by priority, then `seq`, then id
@@ -37,6 +40,7 @@
 //! claims at once instead of polling.
 
 mod broker;
+mod delivery;
 mod keys;
 mod record;
 mod schedules;

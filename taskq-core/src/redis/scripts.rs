@@ -52,7 +52,7 @@ end
 local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 "#;
 
-fn script(body: &str) -> Script {
+pub(super) fn script(body: &str) -> Script {
     Script::from_lua(format!("{HELPERS}\n{body}"))
 }
 

@@ -1,0 +1,99 @@
+//! [`Store`] and [`ScheduleStore`] for [`SeaRedisBackend`]: records and
+//! schedules are SQL's; Redis only receives the tasks schedules fire.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use taskq_core::backend::{Page, PageRequest, QueueStats, ScheduleStore, Store, TaskFilter};
+use taskq_core::schedule::{Schedule, ScheduleFiring};
+use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
+use tokio::sync::Notify;
+
+use super::SeaRedisBackend;
+
+#[async_trait]
+impl Store for SeaRedisBackend {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+        self.sql.get(id).await
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        self.sql.list(filter, page).await
+    }
+
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error> {
+        self.sql.record_progress(id, attempt, progress).await
+    }
+
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        let purged = self.sql.purge(states, before).await?;
+        self.purge_copies(before).await;
+        Ok(purged)
+    }
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        self.sql.queue_stats().await
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for SeaRedisBackend {
+    async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error> {
+        self.sql.create_schedule(schedule).await
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error> {
+        self.sql.update_schedule(schedule).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
+        self.sql.delete_schedule(name).await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error> {
+        self.sql.get_schedule(name).await
+    }
+
+    async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error> {
+        self.sql.list_schedules(page).await
+    }
+
+    async fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Schedule>, Error> {
+        self.sql.due_schedules(now, limit).await
+    }
+
+    async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        self.sql.next_schedule_due().await
+    }
+
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
+        let tasks: Vec<Vec<TaskRecord>> = firings.iter().map(|f| f.tasks.clone()).collect();
+        let applied = self.sql.fire_schedules(firings).await?;
+        let fired: Vec<TaskRecord> = tasks
+            .into_iter()
+            .zip(&applied)
+            .filter(|(_, applied)| **applied)
+            .flat_map(|(tasks, _)| tasks)
+            .collect();
+        self.push_or_defer(&fired).await;
+        Ok(applied)
+    }
+
+    fn schedule_signal(&self) -> Option<Arc<Notify>> {
+        ScheduleStore::schedule_signal(&self.sql)
+    }
+}
