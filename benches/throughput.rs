@@ -226,11 +226,7 @@ async fn open_sql_redis(records: &str, delivery: &str) -> Arc<dyn Backend> {
         .await
         .expect("connect");
     let sql = taskq::SqlBackend::connect(records).await.expect("connect");
-    Arc::new(
-        taskq::SqlRedisBackend::new(sql, redis)
-            .await
-            .expect("join"),
-    )
+    Arc::new(taskq::SqlRedisBackend::new(sql, redis).await.expect("join"))
 }
 
 #[cfg(not(feature = "redis"))]

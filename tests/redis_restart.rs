@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use taskq::prelude::*;
 use common::PrivateRedis;
+use taskq::prelude::*;
 use taskq::{MaintenanceConfig, PageRequest, RedisBackend, RedisConfig};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);

@@ -28,9 +28,9 @@ fn starts() -> std::sync::MutexGuard<'static, Option<HashMap<u32, u32>>> {
 }
 
 fn started(range: &std::ops::Range<u32>) -> u32 {
-    starts()
-        .as_ref()
-        .map_or(0, |s| s.iter().filter(|(p, _)| range.contains(p)).count() as u32)
+    starts().as_ref().map_or(0, |s| {
+        s.iter().filter(|(p, _)| range.contains(p)).count() as u32
+    })
 }
 
 /// Takes a little time, so the flush lands while tasks run.
@@ -184,9 +184,10 @@ async fn flushall_mid_run_loses_nothing_redis_postgres() {
         eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis data-loss test");
         return;
     }
-    let Some(scratch) = taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
-        .await
-        .expect("scratch schema")
+    let Some(scratch) =
+        taskq::sea::scratch::Scratch::from_env(taskq::sea::scratch::Server::Postgres)
+            .await
+            .expect("scratch schema")
     else {
         return;
     };

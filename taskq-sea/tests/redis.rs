@@ -133,10 +133,7 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
     backend.enqueue(tasks.clone()).await.expect("enqueue");
     let running = backend.claim(claim_request(1)).await.expect("claim");
     assert_eq!(running.len(), 1);
-    backend
-        .set_queue_paused("held", true)
-        .await
-        .expect("pause");
+    backend.set_queue_paused("held", true).await.expect("pause");
     backend
         .enqueue(vec![record("t", "held", 5, Utc::now())])
         .await
@@ -159,7 +156,10 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
     );
     let report = backend.reconcile_pass(false).await.expect("reconcile");
     assert!(report.swept);
-    assert_eq!(report.restored, 30, "29 pending in q, 1 in the paused queue");
+    assert_eq!(
+        report.restored, 30,
+        "29 pending in q, 1 in the paused queue"
+    );
     let again = backend.reconcile_pass(true).await.expect("sweep again");
     assert_eq!(again.restored, 0, "a second sweep pushed tasks twice");
 
@@ -197,7 +197,11 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
         .await
         .expect("settle");
     assert_eq!(applied, vec![true]);
-    let record = backend.get(running[0].id).await.expect("get").expect("exists");
+    let record = backend
+        .get(running[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(record.state, TaskState::Finished);
     assert_eq!(record.result, Some(json!("done")));
 }
@@ -237,10 +241,18 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
     let claimed = backend.claim(claim_request(10)).await.expect("claim");
     let ids: Vec<_> = claimed.iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![tasks[1].id]);
-    let cancelled = backend.get(tasks[0].id).await.expect("get").expect("exists");
+    let cancelled = backend
+        .get(tasks[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(cancelled.state, TaskState::Cancelled);
     assert!(
-        backend.claim(claim_request(10)).await.expect("claim").is_empty(),
+        backend
+            .claim(claim_request(10))
+            .await
+            .expect("claim")
+            .is_empty(),
         "the refused copy came back"
     );
 
@@ -257,13 +269,21 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
         .await
         .expect("expire in Redis");
     assert!(
-        backend.claim(claim_request(10)).await.expect("claim").is_empty(),
+        backend
+            .claim(claim_request(10))
+            .await
+            .expect("claim")
+            .is_empty(),
         "a copy at the wrong attempt ran"
     );
     let again = backend.claim(claim_request(10)).await.expect("claim");
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempt), (tasks[1].id, 1));
-    let running = backend.get(tasks[1].id).await.expect("get").expect("exists");
+    let running = backend
+        .get(tasks[1].id)
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!((running.state, running.attempt), (TaskState::Running, 1));
 }
 

@@ -137,6 +137,8 @@ impl RedisBackend {
             .map_err(Error::backend)?;
         // A `FLUSHALL` between the two commands leaves nothing: report
         // the candidate, which the caller reads as a loss.
-        Ok(current.into_string().unwrap_or_else(|| candidate.to_owned()))
+        Ok(current
+            .into_string()
+            .unwrap_or_else(|| candidate.to_owned()))
     }
 }

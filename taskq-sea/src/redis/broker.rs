@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use taskq_core::backend::{
-    Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport,
-    Settlement,
+    Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport, Settlement,
 };
 use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;

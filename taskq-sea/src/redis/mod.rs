@@ -69,9 +69,7 @@ use std::time::Duration;
 use chrono::Utc;
 use taskq_core::backend::{ReconcileReport, Settlement};
 use taskq_core::redis::{RedisBackend, RedisConfig};
-use taskq_core::{
-    Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskRecord, TaskState,
-};
+use taskq_core::{Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskRecord, TaskState};
 use tracing::warn;
 
 use crate::SeaBackend;
