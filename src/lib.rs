@@ -51,7 +51,8 @@ pub use taskq_core::{
     QueueStats, Registry, Schedule, ScheduleDef, ScheduleKind, ScheduleStore, Scheduler,
     SchedulerConfig, ShutdownHandle, StaticSchedule, StopReason, Store, Submission, TaskContext,
     TaskDef, TaskError, TaskFailure, TaskFilter, TaskHandle, TaskId, TaskOptions, TaskRecord,
-    TaskState, Worker, WorkerBuilder, WorkerConfig,
+    TaskState, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
+    WorkerRegistry, WorkerState,
 };
 pub use taskq_core::{backend, maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;

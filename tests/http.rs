@@ -647,6 +647,122 @@ async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backe
     running.await.expect("join").expect("worker");
 }
 
+/// Polls `api/workers/{id}` until the worker matches.
+async fn wait_worker(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        let (status, worker) = get(app, &format!("/api/workers/{id}")).await;
+        if status == StatusCode::OK && done(&worker) {
+            return worker;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("worker {id} never reached the expected state");
+}
+
+async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc<dyn Backend>) {
+    let client = client_for(backend.clone());
+    let app = app(&client);
+    let worker = Worker::builder(&client)
+        .queue("default", 3)
+        .worker_id("http-worker")
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(50))
+        .build()
+        .expect("worker");
+    let running = tokio::spawn(worker.run());
+
+    let listed = wait_worker(&app, "http-worker", |w| w["state"] == "running").await;
+    assert_eq!(
+        listed["queues"],
+        json!([{ "name": "default", "concurrency": 3 }])
+    );
+    assert_eq!(listed["pid"], std::process::id());
+    assert_eq!(listed["in_flight_count"], 0);
+    assert!(listed["heartbeat_at"].is_string() && listed["started_at"].is_string());
+    let (status, all) = get(&app, "/api/workers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all[0]["id"], "http-worker");
+
+    for path in [
+        "/api/workers/nobody",
+        "/api/workers/nobody/pause",
+        "/api/workers/nobody/resume",
+        "/api/workers/nobody/shutdown",
+    ] {
+        let (status, body) = if path.ends_with("nobody") {
+            get(&app, path).await
+        } else {
+            post(&app, path, json!({})).await
+        };
+        let (code, details) = error_of(status, &body, StatusCode::NOT_FOUND);
+        assert_eq!(code, "not_found");
+        assert_eq!(details["resource"], "worker", "{path}");
+    }
+
+    // Resume of a running worker, then pause twice: 409 each time it is
+    // already headed there.
+    let (status, body) = post(&app, "/api/workers/http-worker/resume", json!({})).await;
+    let (code, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(
+        (code.as_str(), &details["state"]),
+        ("invalid_transition", &json!("running"))
+    );
+    let (status, body) = post(&app, "/api/workers/http-worker/pause", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["requested"], "paused");
+    let (status, body) = post(&app, "/api/workers/http-worker/pause", json!({})).await;
+    error_of(status, &body, StatusCode::CONFLICT);
+    wait_worker(&app, "http-worker", |w| w["state"] == "paused").await;
+    let task = submit_echo(&app, "held", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, held) = get(
+        &app,
+        &format!("/api/tasks/{}", task["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(held["state"], "PENDING", "a paused worker claims nothing");
+
+    let (status, body) = post(&app, "/api/workers/http-worker/resume", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["requested"], "running");
+    wait_for(&app, task["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+
+    let (status, body) = post(&app, "/api/workers/http-worker/shutdown", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["requested"], "stopping");
+    let (status, body) = post(&app, "/api/workers/http-worker/shutdown", json!({})).await;
+    let (_, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(details["state"], "stopping");
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("the worker stops")
+        .expect("join")
+        .expect("run");
+    let (status, body) = get(&app, "/api/workers/http-worker").await;
+    error_of(status, &body, StatusCode::NOT_FOUND);
+
+    // A worker that stopped beating without deregistering: listed as
+    // gone, and no control applies.
+    let mut quiet = taskq_core::conformance::worker_info("quiet", chrono::Duration::seconds(-1));
+    quiet.state = taskq::WorkerState::Paused;
+    backend.register_worker(&quiet).await.expect("register");
+    let (status, body) = get(&app, "/api/workers/quiet").await;
+    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("gone")));
+    for control in ["pause", "resume", "shutdown"] {
+        let (status, body) = post(&app, &format!("/api/workers/quiet/{control}"), json!({})).await;
+        let (_, details) = error_of(status, &body, StatusCode::CONFLICT);
+        assert_eq!(details["state"], "gone");
+    }
+    let (status, _) = call(&app, Method::GET, "/api/workers", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&app, Method::POST, "/api/workers/quiet/pause", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 async fn wait_for(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..400 {
         let (status, task) = get(app, &format!("/api/tasks/{id}")).await;
@@ -714,10 +830,21 @@ async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
         "/api/schedules/{name}/enable",
         "/api/schedules/{name}/disable",
         "/api/schedules/{name}/run",
+        "/api/workers",
+        "/api/workers/{id}",
+        "/api/workers/{id}/pause",
+        "/api/workers/{id}/resume",
+        "/api/workers/{id}/shutdown",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
-    for schema in ["TaskRecord", "ErrorBody", "SubmitRequest", "TaskList"] {
+    for schema in [
+        "TaskRecord",
+        "ErrorBody",
+        "SubmitRequest",
+        "TaskList",
+        "WorkerInfo",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
     assert_eq!(
@@ -1060,6 +1187,7 @@ macro_rules! http_suite {
                 purge_deletes_ended_tasks_by_state_and_age,
                 queues_show_depth_and_pause_resume_purge,
                 worker_progress_and_results_show_through_the_api,
+                workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,

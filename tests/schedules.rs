@@ -7,7 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taskq::{Backend, Client, Error, MemoryBackend, ScheduleDef};
+use taskq_core::CancellationToken;
 use taskq_core::conformance::{SCHEDULED_TASK, schedule_client, schedule_three_schedulers};
+use taskq_core::maintenance::scheduler::{Scheduler, SchedulerConfig};
+
+mod common;
 
 fn memory() -> Arc<dyn Backend> {
     Arc::new(MemoryBackend::new())
@@ -337,9 +341,76 @@ async fn static_cron(report: Report) -> Result<Option<String>, taskq::TaskError>
     Ok(report.to)
 }
 
+/// Declared with params (checked against `Report` when workers start).
+#[taskq::long_task(cron = "0 0 8 * * 1-5", params = r#"{"to": "ops@example.com"}"#)]
+async fn static_with_params(report: Report) -> Result<Option<String>, taskq::TaskError> {
+    Ok(report.to)
+}
+
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+struct Strict {
+    #[allow(dead_code)]
+    count: u32,
+}
+
+/// Declared with params that parse but do not fit its params type.
+#[taskq::long_task(every = "1h", params = r#"{"count": "many"}"#)]
+async fn static_with_bad_params(strict: Strict) -> Result<(), taskq::TaskError> {
+    let _ = strict;
+    Ok(())
+}
+
+/// A registry of some of this binary's tasks (the whole inventory holds
+/// `static_with_bad_params`, which no worker may start with).
+fn registry_of(names: &[&str]) -> taskq::Registry {
+    let all = taskq::Registry::from_inventory().unwrap();
+    taskq::Registry::from_defs(all.iter().filter(|def| names.contains(&def.name))).unwrap()
+}
+
+#[tokio::test]
+async fn memory_schedule_static_params_are_checked_at_startup() {
+    let client = Client::with_registry(
+        memory(),
+        registry_of(&["static_interval", "static_cron", "static_with_params"]),
+    );
+    assert_eq!(client.sync_static_schedules().await.unwrap(), 3);
+    let declared = client.get_schedule("static_with_params").await.unwrap();
+    assert_eq!(
+        declared.def.params,
+        serde_json::json!({ "to": "ops@example.com" })
+    );
+
+    let bad = Client::with_registry(memory(), registry_of(&["static_with_bad_params"]));
+    let built = taskq::Worker::builder(&bad).queue("default", 1).build();
+    match built {
+        Err(Error::InvalidParams {
+            task_type,
+            path,
+            message,
+        }) => {
+            assert_eq!(task_type, "static_with_bad_params");
+            assert!(path.contains("count"), "{path}");
+            assert!(message.contains("#[long_task(params"), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a worker with unfit declared params was built"),
+    }
+    assert!(matches!(
+        bad.sync_static_schedules().await,
+        Err(Error::InvalidParams { .. })
+    ));
+    assert!(
+        bad.list_schedules(Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn memory_schedule_static_schedules_upsert_without_duplicating() {
-    let client = Client::new(memory()).unwrap();
+    let client = Client::with_registry(memory(), registry_of(&["static_interval", "static_cron"]));
     assert_eq!(client.sync_static_schedules().await.unwrap(), 2);
     // A second start (or a second worker) finds them stored: no writes.
     assert_eq!(client.sync_static_schedules().await.unwrap(), 0);
@@ -378,4 +449,147 @@ async fn memory_schedule_static_schedules_upsert_without_duplicating() {
             .def
             .enabled
     );
+}
+
+/// The crash window of a Redis firing: a scheduler queued a tick's task,
+/// then died before moving the schedule on. The tick stays due; a second
+/// scheduler fires it and finds the task already there — one task, not
+/// two, and not none.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_schedule_crash_between_enqueue_and_compare_and_set_fires_once() {
+    let Some(backend) = common::redis("crash-window").await else {
+        return;
+    };
+    let client = schedule_client(backend.clone());
+    let at = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let schedule = client
+        .create_schedule(
+            ScheduleDef::once("crash", SCHEDULED_TASK.name, at)
+                .params(serde_json::json!({ "tick": 1 })),
+        )
+        .await
+        .unwrap();
+    let tick = schedule.next_run_at.unwrap();
+    // The dead scheduler's first step: the tick's task, under its tick id.
+    let mut queued = client
+        .submit_json(SCHEDULED_TASK.name, schedule.def.params.clone())
+        .at(tick)
+        .into_record()
+        .unwrap();
+    queued.id = schedule.task_id_for(tick);
+    backend.enqueue(vec![queued.clone()]).await.unwrap();
+    assert_eq!(client.get_schedule("crash").await.unwrap().run_count, 0);
+
+    let report = Scheduler::new(&client)
+        .tick(chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((report.fired, report.tasks, report.lost), (1, 1, 0));
+    let tasks = client
+        .list(
+            &taskq::TaskFilter {
+                task_type: Some(SCHEDULED_TASK.name.to_owned()),
+                ..Default::default()
+            },
+            taskq::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<_> = tasks.items.iter().map(|t| t.id).collect();
+    assert_eq!(ids, [queued.id], "exactly the tick's task");
+    let fired = client.get_schedule("crash").await.unwrap();
+    assert_eq!(
+        (fired.run_count, fired.last_task_id, fired.next_run_at),
+        (1, Some(queued.id), None)
+    );
+    // A third scheduler finds nothing left to do.
+    let report = Scheduler::new(&client)
+        .tick(chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(report.due, 0);
+}
+
+/// A schedule created through one backend instance (another process) wakes
+/// the scheduler of another instance at once — on PostgreSQL by
+/// `LISTEN`/`NOTIFY`, on Redis by pub/sub — not at its next poll: the
+/// sleeping scheduler polls once a minute here, and the tick is due in
+/// 300 ms.
+async fn schedule_write_wakes_other_process(
+    label: &str,
+    sleeper: Arc<dyn Backend>,
+    writer: Arc<dyn Backend>,
+) {
+    let stop = CancellationToken::new();
+    let scheduler = Scheduler::new(&schedule_client(sleeper)).config(SchedulerConfig {
+        max_sleep: Duration::from_secs(60),
+        sync_static: false,
+        ..SchedulerConfig::default()
+    });
+    let run = tokio::spawn(scheduler.run(stop.clone()));
+    // Let it find nothing due and go to sleep.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writer = schedule_client(writer);
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    writer
+        .create_schedule(ScheduleDef::once("from-elsewhere", SCHEDULED_TASK.name, at))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if writer
+            .get_schedule("from-elsewhere")
+            .await
+            .unwrap()
+            .run_count
+            == 1
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{label}: the sleeping scheduler was not woken by another instance's write"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schedule_write_wakes_other_process() {
+    use taskq::sea::scratch::{Scratch, Server};
+    let Some(scratch) = Scratch::from_env(Server::Postgres).await.unwrap() else {
+        return;
+    };
+    let connect = || async {
+        Arc::new(taskq::SqlBackend::connect(scratch.url()).await.unwrap()) as Arc<dyn Backend>
+    };
+    let (sleeper, writer) = (connect().await, connect().await);
+    schedule_write_wakes_other_process("postgres", sleeper, writer).await;
+    scratch.drop_now().await.unwrap();
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_schedule_write_wakes_other_process() {
+    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+        eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = common::unique("wake");
+    let mut backends = Vec::new();
+    for i in 0..2 {
+        let mut config = taskq::RedisConfig::new(url.clone());
+        config.prefix = prefix.clone();
+        config.delete_keys_on_drop = i == 0;
+        backends.push(
+            Arc::new(taskq::RedisBackend::connect_with(config).await.unwrap()) as Arc<dyn Backend>,
+        );
+    }
+    let writer = backends.pop().unwrap();
+    let sleeper = backends.pop().unwrap();
+    schedule_write_wakes_other_process("redis", sleeper, writer).await;
 }

@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use taskq::prelude::*;
-use taskq::{Backend, ErrorKind, MaintenanceConfig, PageRequest, StopReason, WorkerBuilder};
+use taskq::{
+    Backend, ErrorKind, MaintenanceConfig, PageRequest, StopReason, WorkerBuilder, WorkerControl,
+    WorkerInfo, WorkerQueue, WorkerState,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct Echo {
@@ -723,6 +726,161 @@ pub async fn slow_handler_does_not_hold_back_its_batch(backend: Arc<dyn Backend>
         "the slow handler still runs while the fast ones of its batch are done"
     );
     stop().await;
+}
+
+/// Polls the registry through `operator` until the worker matches.
+async fn wait_worker(
+    operator: &Client,
+    id: &str,
+    done: impl Fn(&WorkerInfo) -> bool,
+) -> WorkerInfo {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = operator.worker(id).await;
+        if let Ok(worker) = &found
+            && done(worker)
+        {
+            return worker.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting; worker is {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An operator on another backend handle (as on another host) sees the
+/// worker, pauses it (it stops claiming, its running task goes on),
+/// resumes it, and shuts it down gracefully (its running task finishes).
+pub async fn worker_is_paused_resumed_and_stopped_from_another_handle(
+    backend: Arc<dyn Backend>,
+    other: Arc<dyn Backend>,
+) {
+    let client = Client::new(backend).unwrap();
+    let operator = Client::new(other).unwrap();
+    let id = unique("steered");
+    let worker = fast_worker(&client)
+        .worker_id(&id)
+        .shutdown_grace(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let join = tokio::spawn(worker.run());
+    let slow = |ms| Sleep {
+        ms,
+        cooperative: false,
+    };
+
+    let listed = wait_worker(&operator, &id, |_| true).await;
+    assert_eq!(listed.state, WorkerState::Running);
+    assert_eq!(listed.pid, std::process::id());
+    assert!(!listed.host.is_empty());
+    assert_eq!(
+        listed.queues,
+        [WorkerQueue {
+            name: "default".into(),
+            concurrency: 4
+        }]
+    );
+    assert!(operator.workers().await.unwrap().iter().any(|w| w.id == id));
+
+    let long = client.submit(sleeper, slow(1_000)).await.unwrap();
+    wait_worker(&operator, &id, |w| w.in_flight.contains(&long)).await;
+    let asked = operator
+        .control_worker(&id, WorkerControl::Pause)
+        .await
+        .unwrap();
+    assert_eq!(asked.requested, Some(WorkerState::Paused));
+    wait_worker(&operator, &id, |w| w.state == WorkerState::Paused).await;
+    let waiting = client
+        .submit(
+            echo,
+            Echo {
+                text: "later".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    // Paused: the running task finishes, the new one is not claimed.
+    let long_done = wait_terminal(&operator, long).await;
+    assert_eq!(long_done.state, TaskState::Finished);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        operator.get(waiting).await.unwrap().state,
+        TaskState::Pending
+    );
+
+    operator
+        .control_worker(&id, WorkerControl::Resume)
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_terminal(&operator, waiting).await.state,
+        TaskState::Finished
+    );
+    wait_worker(&operator, &id, |w| w.state == WorkerState::Running).await;
+
+    // Graceful shutdown: the running task completes, then the worker leaves.
+    let last = client.submit(sleeper, slow(600)).await.unwrap();
+    wait_for(&operator, last, |r| r.state == TaskState::Running).await;
+    operator
+        .control_worker(&id, WorkerControl::Shutdown)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(15), join)
+        .await
+        .expect("the worker stops")
+        .expect("join")
+        .expect("run");
+    assert_eq!(operator.get(last).await.unwrap().state, TaskState::Finished);
+    assert!(matches!(
+        operator.worker(&id).await,
+        Err(taskq::Error::WorkerNotFound(_))
+    ));
+}
+
+macro_rules! pair_suite {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn worker_is_paused_resumed_and_stopped_from_another_handle() {
+                let factory = $factory;
+                // `None`: the backend's server is not configured (skipped).
+                let Some((backend, other)) = factory().await else {
+                    return;
+                };
+                super::super::worker_is_paused_resumed_and_stopped_from_another_handle(
+                    backend, other,
+                )
+                .await;
+            }
+        }
+    };
+}
+
+mod control {
+    use super::*;
+
+    pair_suite!(memory, common::memory_pair);
+
+    #[cfg(feature = "sqlite")]
+    pair_suite!(sqlite, || common::sqlite_pair("taskq-worker-control"));
+
+    #[cfg(feature = "redis")]
+    pair_suite!(redis, || common::redis_pair("taskq-worker-control"));
+
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    pair_suite!(redis_sqlite, || common::redis_sqlite_pair(
+        "taskq-worker-control"
+    ));
+
+    #[cfg(feature = "postgres")]
+    pair_suite!(postgres, common::postgres_pair);
+
+    #[cfg(feature = "mysql")]
+    pair_suite!(mysql, common::mysql_pair);
 }
 
 macro_rules! worker_suite {

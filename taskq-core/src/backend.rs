@@ -1,8 +1,9 @@
 //! The contract between taskq and a storage backend: [`Broker`] moves live
 //! tasks through their states, [`Store`] answers questions about records,
-//! [`ScheduleStore`] keeps and fires schedules.
+//! [`ScheduleStore`] keeps and fires schedules, [`WorkerRegistry`] lists
+//! live workers and carries control requests to them.
 //!
-//! A backend implements all three (the blanket [`Backend`] trait joins them). The
+//! A backend implements all four (the blanket [`Backend`] trait joins them). The
 //! conformance suite (`taskq_core::conformance`, feature `conformance`)
 //! checks every rule written here; a new backend is done when it passes.
 //!
@@ -287,11 +288,22 @@ pub trait Store: Send + Sync + 'static {
 /// - **Names are unique.** Creating a taken name is
 ///   [`Error::ScheduleExists`]; editing or deleting a missing one is
 ///   [`Error::ScheduleNotFound`].
-/// - **One firing per tick.** [`ScheduleStore::fire_schedule`] applies only
-///   while the schedule's `next_run_at` equals the firing's
-///   `expected_next_run_at` and it is enabled, and stores the new
-///   `next_run_at` and the tasks in one atomic step: of several schedulers
-///   that planned the same tick, exactly one succeeds.
+/// - **One firing per tick.** [`ScheduleStore::fire_schedules`] applies a
+///   firing only while the schedule's `next_run_at` and `revision` equal
+///   the firing's `expected_next_run_at` and `expected_revision`: of
+///   several schedulers that planned the same tick, exactly one moves the
+///   schedule on, and a firing planned before an edit (or an enable or
+///   disable, which are edits) is refused — the scheduler reads again.
+/// - **Each tick's task is queued at most once.** A tick's task has the id
+///   [`Schedule::task_id_for`] gives it; a firing never queues an id that
+///   is already stored (it counts as queued) and never fails because of
+///   one. On SQL stores the tasks and the compare-and-set commit together.
+///   On Redis (tasks and schedules live in different slots) the tasks are
+///   queued first and the schedule moved after, so a scheduler dying in
+///   between leaves the tick due and the next firing of it finds its task
+///   already there: the tick is neither lost nor doubled.
+/// - **Edits bump the revision.** [`ScheduleStore::update_schedule`] adds
+///   one to `revision`; firings leave it alone.
 /// - **Proportional cost.** [`ScheduleStore::due_schedules`] and
 ///   [`ScheduleStore::next_schedule_due`] read an index on `next_run_at`,
 ///   not every schedule.
@@ -301,8 +313,9 @@ pub trait ScheduleStore: Send + Sync + 'static {
     async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error>;
 
     /// Replaces a schedule's definition, `enabled`, `next_run_at` and
-    /// `updated_at`; the run bookkeeping (last run, run count, last task)
-    /// is kept as stored, so an edit racing a firing loses neither.
+    /// `updated_at`, and adds one to its `revision`; the run bookkeeping
+    /// (last run, run count, last task) is kept as stored, so an edit
+    /// racing a firing loses neither.
     async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error>;
 
     /// Deletes a schedule; `false` if there was none.
@@ -321,13 +334,16 @@ pub trait ScheduleStore: Send + Sync + 'static {
     /// The earliest `next_run_at` of the enabled schedules.
     async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
 
-    /// Applies each firing whose schedule still waits for its
-    /// `expected_next_run_at` (see the rules), all in one atomic step (one
-    /// transaction: a tick with several due schedules costs one durable
-    /// commit). Returns, per firing in order, whether it applied. An
-    /// applied firing sets `next_run_at` to the firing's, adds its task
-    /// count to `run_count`, stores its tasks and, if there are any, sets
-    /// `last_run_at` to `fired_at` and `last_task_id` to the last task's id.
+    /// Applies each firing whose schedule still has its
+    /// `expected_next_run_at` and `expected_revision` (see the rules; the
+    /// enabled flag is not checked again: the revision covers it, and a
+    /// manual firing may run a disabled schedule). On SQL stores the whole
+    /// batch is one transaction (a tick with several due schedules costs
+    /// one durable commit). Returns, per firing in order, whether it
+    /// applied. An applied firing sets `next_run_at` to the firing's, adds
+    /// its task count to `run_count`, stores those of its tasks not stored
+    /// yet and, if it has any, sets `last_run_at` to `fired_at` and
+    /// `last_task_id` to the last task's id.
     async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error>;
 
     /// [`ScheduleStore::fire_schedules`] for one firing.
@@ -342,10 +358,219 @@ pub trait ScheduleStore: Send + Sync + 'static {
     }
 }
 
-/// A complete backend: delivery, records and schedules.
-pub trait Backend: Broker + Store + ScheduleStore {}
+/// What a worker is doing: as it last reported, or [`WorkerState::Gone`]
+/// once its heartbeat is overdue.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Claiming and running tasks.
+    Running,
+    /// Not claiming; its in-flight tasks go on.
+    Paused,
+    /// Shutting down gracefully: not claiming, finishing in-flight tasks.
+    Stopping,
+    /// No heartbeat since [`WorkerInfo::expires_at`]: it died or lost the
+    /// backend. Never reported by a worker, only seen.
+    Gone,
+}
 
-impl<T: Broker + Store + ScheduleStore> Backend for T {}
+impl WorkerState {
+    /// Every state.
+    pub const ALL: [WorkerState; 4] = [
+        WorkerState::Running,
+        WorkerState::Paused,
+        WorkerState::Stopping,
+        WorkerState::Gone,
+    ];
+
+    /// The stored and serialized name (`running`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Running => "running",
+            WorkerState::Paused => "paused",
+            WorkerState::Stopping => "stopping",
+            WorkerState::Gone => "gone",
+        }
+    }
+
+    /// The state named by [`WorkerState::as_str`].
+    pub fn parse(name: &str) -> Option<WorkerState> {
+        WorkerState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for WorkerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an operator asks of a worker, through [`WorkerRegistry::control_worker`].
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerControl {
+    /// Stop claiming; in-flight tasks go on.
+    Pause,
+    /// Claim again after a pause.
+    Resume,
+    /// Shut down gracefully, as [`crate::ShutdownHandle::shutdown`].
+    Shutdown,
+}
+
+impl WorkerControl {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WorkerControl::Pause => "pause",
+            WorkerControl::Resume => "resume",
+            WorkerControl::Shutdown => "shutdown",
+        }
+    }
+
+    /// The state this control asks `worker` to move to, checked against
+    /// where it is headed (its requested state, else its reported one):
+    /// pause a running worker, resume a paused one, shut down either.
+    /// Anything else — including any control of a gone or stopping worker
+    /// — is [`Error::InvalidWorkerControl`].
+    pub fn target(self, worker: &WorkerInfo) -> Result<WorkerState, Error> {
+        let heading = match (worker.state, worker.requested) {
+            (WorkerState::Gone | WorkerState::Stopping, _) | (_, None) => worker.state,
+            (_, Some(requested)) => requested,
+        };
+        match (self, heading) {
+            (WorkerControl::Pause, WorkerState::Running) => Ok(WorkerState::Paused),
+            (WorkerControl::Resume, WorkerState::Paused) => Ok(WorkerState::Running),
+            (WorkerControl::Shutdown, WorkerState::Running | WorkerState::Paused) => {
+                Ok(WorkerState::Stopping)
+            }
+            _ => Err(Error::InvalidWorkerControl {
+                id: worker.id.clone(),
+                state: heading,
+                control: self,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One queue a worker serves.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerQueue {
+    pub name: String,
+    /// Most tasks of this queue the worker runs at once.
+    pub concurrency: u32,
+}
+
+/// A worker as the registry knows it: what it reported at its last
+/// heartbeat, plus the state an operator asked of it.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// The worker's id (as in [`TaskRecord::worker_id`]).
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub queues: Vec<WorkerQueue>,
+    /// Tasks it was running at its last heartbeat.
+    pub in_flight_count: u64,
+    /// Their ids, at most [`WorkerInfo::IN_FLIGHT_IDS_MAX`] of them.
+    #[cfg_attr(feature = "http", schema(value_type = Vec<uuid::Uuid>))]
+    pub in_flight: Vec<TaskId>,
+    pub state: WorkerState,
+    /// The state last asked for through [`WorkerRegistry::control_worker`]
+    /// (`None`: never); the worker moves to it at its next heartbeat.
+    pub requested: Option<WorkerState>,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Without another heartbeat by then, the worker is
+    /// [`WorkerState::Gone`] (a lease after its last heartbeat).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long a gone worker stays listed (as [`WorkerState::Gone`]) before
+/// the registry forgets it.
+pub const WORKER_GONE_KEPT: Duration = Duration::from_secs(600);
+
+impl WorkerInfo {
+    /// In-flight ids a heartbeat carries at most (the count is exact).
+    pub const IN_FLIGHT_IDS_MAX: usize = 100;
+
+    /// The record as seen at `now`: [`WorkerState::Gone`] once expired.
+    pub fn seen_at(mut self, now: DateTime<Utc>) -> WorkerInfo {
+        if self.expires_at < now {
+            self.state = WorkerState::Gone;
+        }
+        self
+    }
+
+    /// When the registry forgets this worker if it beats no more.
+    pub fn forget_at(&self) -> DateTime<Utc> {
+        self.expires_at + chrono::Duration::from_std(WORKER_GONE_KEPT).unwrap_or_default()
+    }
+}
+
+/// The live workers of a deployment, shared through the backend so an
+/// operator on any host sees and steers workers on every host.
+///
+/// # Rules
+/// - **The worker owns its report.** [`WorkerRegistry::worker_heartbeat`]
+///   replaces everything but `requested`, which only
+///   [`WorkerRegistry::control_worker`] sets (and
+///   [`WorkerRegistry::register_worker`] clears).
+/// - **Controls are checked and stored in one atomic step** (see
+///   [`WorkerControl::target`]), so two operators racing cannot both move
+///   a worker from the same state.
+/// - **Gone, then forgotten.** A worker whose `expires_at` passed is listed
+///   as [`WorkerState::Gone`]; [`WORKER_GONE_KEPT`] later it is dropped.
+#[async_trait]
+pub trait WorkerRegistry: Send + Sync + 'static {
+    /// Stores a starting worker, replacing any record with its id (and
+    /// that record's requested state).
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error>;
+
+    /// Stores what a running worker reports, keeping the requested state
+    /// (a forgotten worker is stored anew, without one), and returns it.
+    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error>;
+
+    /// Removes a worker that stopped; `false` if there was none.
+    async fn deregister_worker(&self, id: &str) -> Result<bool, Error>;
+
+    /// Every worker by id, as seen at `now`, forgetting those gone for
+    /// longer than [`WORKER_GONE_KEPT`].
+    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error>;
+
+    /// One worker as seen at `now`.
+    async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
+        Ok(self
+            .list_workers(now)
+            .await?
+            .into_iter()
+            .find(|worker| worker.id == id))
+    }
+
+    /// Asks a worker to pause, resume or shut down: checks the control
+    /// against the stored record as seen at `now` ([`WorkerControl::target`])
+    /// and stores the requested state, atomically. A missing worker is
+    /// [`Error::WorkerNotFound`]. Returns the updated record.
+    async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+        now: DateTime<Utc>,
+    ) -> Result<WorkerInfo, Error>;
+}
+
+/// A complete backend: delivery, records, schedules and workers.
+pub trait Backend: Broker + Store + ScheduleStore + WorkerRegistry {}
+
+impl<T: Broker + Store + ScheduleStore + WorkerRegistry> Backend for T {}
 
 /// Checks the states a purge may touch.
 pub fn check_purge_states(states: &[TaskState]) -> Result<(), Error> {

@@ -11,10 +11,16 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::backend::{Backend, Page, PageRequest, Position, QueueStats, TaskFilter};
+use crate::backend::{
+    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
+};
 use crate::error::Error;
 use crate::registry::{Registry, TaskDef, TaskHandle};
-use crate::schedule::{Schedule, ScheduleDef, StaticSchedule};
+use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
+
+/// Attempts of [`Client::run_schedule_now`] against concurrent firings and
+/// edits before it gives up.
+const RUN_NOW_ATTEMPTS: usize = 16;
 use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
 
 /// Submits and manages tasks. Cheap to clone; share one per process.
@@ -165,6 +171,33 @@ impl Client {
         self.backend.queue_stats().await
     }
 
+    /// The workers of every host that share this backend, by id: live
+    /// ones, and for a while those that stopped beating
+    /// ([`WorkerState::Gone`](crate::WorkerState::Gone)).
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, Error> {
+        self.backend.list_workers(Utc::now()).await
+    }
+
+    /// One worker; [`Error::WorkerNotFound`] if the registry has none.
+    pub async fn worker(&self, id: &str) -> Result<WorkerInfo, Error> {
+        self.backend
+            .get_worker(id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::WorkerNotFound(id.to_owned()))
+    }
+
+    /// Asks a worker, on any host, to pause, resume or shut down
+    /// gracefully; it obeys at its next heartbeat. Returns the worker with
+    /// the requested state; a control its state does not allow is
+    /// [`Error::InvalidWorkerControl`].
+    pub async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+    ) -> Result<WorkerInfo, Error> {
+        self.backend.control_worker(id, control, Utc::now()).await
+    }
+
     /// Creates a schedule. An invalid cron expression, time zone, interval
     /// or window, an unknown task type or params that do not fit it are
     /// typed errors, and nothing is stored; a taken name is
@@ -220,12 +253,14 @@ impl Client {
     }
 
     /// Upserts the schedules declared in code (`#[long_task(cron = …)]`,
-    /// `every = …`) for this client's task types, keeping a stored
-    /// schedule's enabled flag (a static schedule disabled at runtime stays
-    /// disabled). Returns how many were written.
+    /// `every = …`, with `params = …`) for this client's task types,
+    /// keeping a stored schedule's enabled flag (a static schedule disabled
+    /// at runtime stays disabled). Declared params that do not fit are an
+    /// [`Error::InvalidParams`] and nothing is written. Returns how many
+    /// were written.
     pub async fn sync_static_schedules(&self) -> Result<usize, Error> {
         let mut written = 0;
-        for mut def in StaticSchedule::all(&self.registry) {
+        for mut def in StaticSchedule::all(&self.registry)? {
             if let Some(stored) = self.backend.get_schedule(&def.name).await? {
                 def.enabled = stored.def.enabled;
             }
@@ -306,17 +341,46 @@ impl Client {
     }
 
     /// Submits a schedule's task now, with its params and overrides,
-    /// whether or not it is enabled; its own ticks are not affected.
+    /// whether or not it is enabled, and records it like a firing: it sets
+    /// `last_run_at` and `last_task_id` and counts in `run_count` — and so
+    /// in `max_runs` (a schedule's runs "in all"): a manual run that
+    /// reaches the cap finishes the schedule. Its own ticks are otherwise
+    /// unchanged. Atomic with the bookkeeping the way a firing is (see
+    /// [`crate::backend::ScheduleStore`]); a run racing a firing or an edit
+    /// reads again and queues its task once.
     pub async fn run_schedule_now(&self, name: &str) -> Result<TaskId, Error> {
-        let schedule = self.get_schedule(name).await?;
-        let mut submission = self.submit_json(schedule.def.task_type, schedule.def.params);
-        if let Some(queue) = schedule.def.queue {
-            submission = submission.queue(queue);
+        // One id for every attempt: a retry finds the task already queued.
+        let id = uuid::Uuid::now_v7();
+        for _ in 0..RUN_NOW_ATTEMPTS {
+            let schedule = self.get_schedule(name).await?;
+            let task = self.task_def(&schedule.def.task_type)?;
+            let now = Utc::now().trunc_subsecs(6);
+            let overrides = Overrides {
+                queue: schedule.def.queue.clone(),
+                priority: schedule.def.priority,
+                ..Overrides::default()
+            };
+            let mut record = new_record(task, schedule.def.params.clone(), &overrides, now);
+            record.id = id;
+            let finished = schedule
+                .def
+                .max_runs
+                .is_some_and(|max| schedule.run_count + 1 >= max);
+            let firing = ScheduleFiring {
+                name: schedule.def.name.clone(),
+                expected_next_run_at: schedule.next_run_at,
+                expected_revision: schedule.revision,
+                next_run_at: if finished { None } else { schedule.next_run_at },
+                fired_at: now,
+                tasks: vec![record],
+            };
+            if self.backend.fire_schedule(firing).await? {
+                return Ok(id);
+            }
         }
-        if let Some(priority) = schedule.def.priority {
-            submission = submission.priority(priority);
-        }
-        submission.await
+        Err(Error::backend(format!(
+            "schedule `{name}` kept changing; run now gave up after {RUN_NOW_ATTEMPTS} attempts"
+        )))
     }
 
     fn task_def(&self, name: &str) -> Result<&'static TaskDef, Error> {

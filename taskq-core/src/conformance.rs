@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::backend::{
     Backend, ClaimRequest, LeaseStatus, Outcome, PageRequest, Position, Settlement, TaskFilter,
+    WORKER_GONE_KEPT, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
 use crate::client::Client;
 use crate::error::Error;
@@ -839,16 +840,47 @@ fn stored_schedule(name: &str, next: Option<DateTime<Utc>>) -> Schedule {
     schedule
 }
 
-fn firing(schedule: &Schedule, next: Option<DateTime<Utc>>, tasks: usize) -> ScheduleFiring {
+/// A firing planned from `schedule` as read: `ticks` ticks from its next
+/// run, a second apart, each task with its tick's id.
+fn firing(schedule: &Schedule, next: Option<DateTime<Utc>>, ticks: i64) -> ScheduleFiring {
+    let due = schedule.next_run_at.expect("due");
     ScheduleFiring {
         name: schedule.def.name.clone(),
-        expected_next_run_at: schedule.next_run_at.expect("due"),
+        expected_next_run_at: Some(due),
+        expected_revision: schedule.revision,
         next_run_at: next,
         fired_at: now(),
-        tasks: (0..tasks)
-            .map(|_| record(SCHEDULED_TASK.name, "q", 5, now()))
+        tasks: (0..ticks)
+            .map(|k| {
+                let tick = due + secs(k);
+                let mut task = record(SCHEDULED_TASK.name, "q", 5, tick);
+                task.id = schedule.task_id_for(tick);
+                task.params = schedule.def.params.clone();
+                task
+            })
             .collect(),
     }
+}
+
+/// How many tasks of [`SCHEDULED_TASK`]'s type the store holds.
+async fn scheduled_tasks(backend: &dyn Backend) -> u64 {
+    let filter = TaskFilter {
+        task_type: Some(SCHEDULED_TASK.name.to_owned()),
+        ..TaskFilter::default()
+    };
+    backend
+        .list(&filter, PageRequest::new(1, 1))
+        .await
+        .expect("list")
+        .total
+}
+
+async fn read_schedule(backend: &dyn Backend, name: &str) -> Schedule {
+    backend
+        .get_schedule(name)
+        .await
+        .expect("get")
+        .expect("exists")
 }
 
 /// Create, get, list, update and delete; names are unique.
@@ -957,7 +989,9 @@ pub async fn schedule_due_index(backend: Arc<dyn Backend>) {
     assert_eq!(next.timestamp_micros(), (t0 + secs(30)).timestamp_micros());
 }
 
-/// A firing is a compare-and-set on `next_run_at`, with its tasks.
+/// A firing is a compare-and-set on `next_run_at` and `revision`; each
+/// tick's task is queued at most once, and a refused firing queues nothing
+/// new.
 pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     let t0 = now();
     let schedule = stored_schedule("s", Some(t0 - secs(1)));
@@ -968,24 +1002,18 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     let first = firing(&schedule, Some(t0 + secs(59)), 2);
     let task_ids = ids(&first.tasks);
     assert!(backend.fire_schedule(first).await.expect("fire"));
-    let stale = firing(&schedule, Some(t0 + secs(59)), 1);
-    let stale_id = stale.tasks[0].id;
+    // Another scheduler's plan from the same read: same ticks, same ids.
+    let stale = firing(&schedule, Some(t0 + secs(59)), 2);
     assert!(!backend.fire_schedule(stale).await.expect("fire"));
-    assert!(
-        backend.get(stale_id).await.expect("get").is_none(),
-        "no task"
-    );
+    assert_eq!(scheduled_tasks(&*backend).await, 2, "each tick queued once");
     for id in &task_ids {
         assert_eq!(get(&*backend, *id).await.state, TaskState::Pending);
     }
-    let got = backend
-        .get_schedule("s")
-        .await
-        .expect("get")
-        .expect("exists");
+    let got = read_schedule(&*backend, "s").await;
     assert_eq!(got.run_count, 2);
     assert_eq!(got.last_task_id, Some(task_ids[1]));
     assert!(got.last_run_at.is_some());
+    assert_eq!(got.revision, schedule.revision, "firings are not edits");
     assert_eq!(
         got.next_run_at.map(|t| t.timestamp_micros()),
         Some((t0 + secs(59)).timestamp_micros())
@@ -993,22 +1021,16 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
     // A firing with no tasks (skipped misfires) moves the schedule only.
     let skip = firing(&got, Some(t0 + secs(119)), 0);
     assert!(backend.fire_schedule(skip).await.expect("fire"));
-    let got = backend
-        .get_schedule("s")
-        .await
-        .expect("get")
-        .expect("exists");
+    let got = read_schedule(&*backend, "s").await;
     assert_eq!((got.run_count, got.last_task_id), (2, Some(task_ids[1])));
-    // Disabled and missing schedules do not fire.
+    // Disabled (an edit) and missing schedules do not fire.
     let mut off = got.clone();
     off.def.enabled = false;
     backend.update_schedule(&off).await.expect("update");
-    assert!(
-        !backend
-            .fire_schedule(firing(&got, None, 1))
-            .await
-            .expect("fire")
-    );
+    let refused = firing(&got, None, 1);
+    let refused_id = refused.tasks[0].id;
+    assert!(!backend.fire_schedule(refused).await.expect("fire"));
+    assert!(backend.get(refused_id).await.expect("get").is_none());
     let ghost = stored_schedule("ghost", Some(t0));
     assert!(
         !backend
@@ -1016,6 +1038,32 @@ pub async fn schedule_fire_is_compare_and_set(backend: Arc<dyn Backend>) {
             .await
             .expect("fire")
     );
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+}
+
+/// A tick whose task is already queued (a scheduler queued it, then died
+/// before moving the schedule on) fires without queueing it again, and
+/// without failing.
+pub async fn schedule_fire_tolerates_queued_tick(backend: Arc<dyn Backend>) {
+    let schedule = stored_schedule("crashed", Some(now() - secs(1)));
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
+    let planned = firing(&schedule, Some(now() + secs(60)), 2);
+    // The first tick's task got queued; the compare-and-set never ran.
+    backend
+        .enqueue(planned.tasks[..1].to_vec())
+        .await
+        .expect("enqueue");
+    let ids = ids(&planned.tasks);
+    assert!(backend.fire_schedule(planned).await.expect("fire"));
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+    for id in ids.iter().copied() {
+        assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
+    }
+    let got = read_schedule(&*backend, "crashed").await;
+    assert_eq!((got.run_count, got.last_task_id), (2, Some(ids[1])));
 }
 
 /// A batch of firings applies each one that is current, and only those.
@@ -1043,13 +1091,14 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
     for id in fresh_ids {
         assert_eq!(get(&*backend, id).await.state, TaskState::Pending);
     }
-    assert!(backend.get(stale_id).await.expect("get").is_none());
-    let got = backend
-        .get_schedule("fresh")
-        .await
-        .expect("get")
-        .expect("exists");
-    assert_eq!(got.run_count, 2);
+    assert_eq!(get(&*backend, stale_id).await.state, TaskState::Pending);
+    assert_eq!(
+        scheduled_tasks(&*backend).await,
+        3,
+        "stale tick queued once"
+    );
+    assert_eq!(read_schedule(&*backend, "fresh").await.run_count, 2);
+    assert_eq!(read_schedule(&*backend, "stale").await.run_count, 1);
     assert!(
         backend
             .fire_schedules(Vec::new())
@@ -1059,7 +1108,8 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
     );
 }
 
-/// Of many concurrent firings of one tick, exactly one applies.
+/// Of many concurrent firings of one tick, exactly one applies, and the
+/// tick's task is queued once.
 pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
     let schedule = stored_schedule("race", Some(now() - secs(1)));
     backend
@@ -1071,26 +1121,97 @@ pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
         let backend = backend.clone();
         let fire = firing(&schedule, Some(now() + secs(60)), 1);
         handles.push(tokio::spawn(async move {
-            let id = fire.tasks[0].id;
-            (backend.fire_schedule(fire).await.expect("fire"), id)
+            backend.fire_schedule(fire).await.expect("fire")
         }));
     }
-    let mut applied = Vec::new();
+    let mut applied = 0;
     for handle in handles {
-        let (ok, id) = handle.await.expect("firer");
-        let stored = backend.get(id).await.expect("get");
-        assert_eq!(ok, stored.is_some(), "task stored iff the firing applied");
-        if ok {
-            applied.push(id);
-        }
+        applied += usize::from(handle.await.expect("firer"));
     }
-    assert_eq!(applied.len(), 1);
-    let got = backend
-        .get_schedule("race")
-        .await
-        .expect("get")
-        .expect("exists");
+    assert_eq!(applied, 1);
+    assert_eq!(scheduled_tasks(&*backend).await, 1);
+    let tick = schedule.next_run_at.expect("due");
+    assert_eq!(
+        get(&*backend, schedule.task_id_for(tick)).await.state,
+        TaskState::Pending
+    );
+    let got = read_schedule(&*backend, "race").await;
     assert_eq!(got.run_count, 1);
+    assert_eq!(got.last_task_id, Some(schedule.task_id_for(tick)));
+}
+
+/// An edit bumps the revision; a firing planned before it is refused and
+/// queues nothing, and the firing planned from the new read runs the new
+/// definition.
+pub async fn schedule_edit_refuses_stale_firing(backend: Arc<dyn Backend>) {
+    let schedule = stored_schedule("edited", Some(now() - secs(1)));
+    backend
+        .create_schedule(schedule.clone())
+        .await
+        .expect("create");
+    let before = read_schedule(&*backend, "edited").await;
+    let mut edited = before.clone();
+    edited.def.params = json!({ "version": 2 });
+    backend.update_schedule(&edited).await.expect("update");
+    let stale = firing(&before, Some(now() + secs(60)), 1);
+    let id = stale.tasks[0].id;
+    assert!(!backend.fire_schedule(stale).await.expect("fire"));
+    assert!(
+        backend.get(id).await.expect("get").is_none(),
+        "nothing queued"
+    );
+    let after = read_schedule(&*backend, "edited").await;
+    assert_eq!(after.revision, before.revision + 1);
+    assert_eq!(after.run_count, 0);
+    assert!(
+        backend
+            .fire_schedule(firing(&after, Some(now() + secs(60)), 1))
+            .await
+            .expect("fire")
+    );
+    assert_eq!(get(&*backend, id).await.params, json!({ "version": 2 }));
+}
+
+/// "Run now" queues one task with the schedule's params and records it
+/// like a firing (last run, last task, run count, which `max_runs` caps),
+/// enabled or not; the schedule's ticks are otherwise unchanged.
+pub async fn schedule_run_now_records_the_run(backend: Arc<dyn Backend>) {
+    let client = schedule_client(backend.clone());
+    let next = now() + secs(600);
+    let created = client
+        .create_schedule(
+            ScheduleDef::interval("manual", SCHEDULED_TASK.name, Duration::from_secs(600))
+                .start_at(next)
+                .params(json!({ "by": "hand" }))
+                .queue("manual-q")
+                .max_runs(2),
+        )
+        .await
+        .expect("create");
+    let first = client.run_schedule_now("manual").await.expect("run now");
+    let task = get(&*backend, first).await;
+    assert_eq!(
+        (task.params, task.queue.as_str()),
+        (json!({ "by": "hand" }), "manual-q")
+    );
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!((got.run_count, got.last_task_id), (1, Some(first)));
+    assert!(got.last_run_at.is_some());
+    assert_eq!(got.next_run_at, created.next_run_at, "its ticks unchanged");
+    // Disabled, it still runs by hand; the second run reaches max_runs.
+    client.disable_schedule("manual").await.expect("disable");
+    let second = client.run_schedule_now("manual").await.expect("run now");
+    assert_ne!(first, second);
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!((got.run_count, got.last_task_id), (2, Some(second)));
+    assert_eq!(scheduled_tasks(&*backend).await, 2);
+    client.enable_schedule("manual").await.expect("enable");
+    let got = read_schedule(&*backend, "manual").await;
+    assert_eq!(got.next_run_at, None, "max_runs reached: finished");
+    assert!(matches!(
+        client.run_schedule_now("missing").await,
+        Err(Error::ScheduleNotFound(_))
+    ));
 }
 
 /// Every kind and field of a schedule is stored unchanged.
@@ -1247,6 +1368,246 @@ impl SuiteBackend for Option<Arc<dyn Backend>> {
     }
 }
 
+/// A worker's report as a worker would send it, expiring `ttl` from now
+/// (to the microsecond, as SQL stores it).
+pub fn worker_info(id: &str, ttl: chrono::Duration) -> WorkerInfo {
+    let now = now().trunc_subsecs(6);
+    WorkerInfo {
+        id: id.to_owned(),
+        host: "host-a".to_owned(),
+        pid: 4242,
+        queues: vec![
+            WorkerQueue {
+                name: "default".to_owned(),
+                concurrency: 4,
+            },
+            WorkerQueue {
+                name: "heavy".to_owned(),
+                concurrency: 1,
+            },
+        ],
+        in_flight_count: 0,
+        in_flight: Vec::new(),
+        state: WorkerState::Running,
+        requested: None,
+        started_at: now - chrono::Duration::seconds(5),
+        heartbeat_at: now,
+        expires_at: now + ttl,
+    }
+}
+
+fn invalid_control(result: Result<WorkerInfo, Error>, expected: WorkerState) {
+    match result {
+        Err(Error::InvalidWorkerControl { state, .. }) => assert_eq!(state, expected),
+        other => panic!("expected InvalidWorkerControl from {expected}, got {other:?}"),
+    }
+}
+
+/// Register, list, heartbeat, control and deregister; the worker owns its
+/// report, controls own `requested`, and register clears it.
+pub async fn worker_registry(backend: Arc<dyn Backend>) {
+    let ttl = chrono::Duration::seconds(30);
+    assert!(backend.list_workers(now()).await.expect("list").is_empty());
+    let mut a = worker_info("w-a", ttl);
+    backend.register_worker(&a).await.expect("register");
+    backend
+        .register_worker(&worker_info("w-b", ttl))
+        .await
+        .expect("register");
+    let listed = backend.list_workers(now()).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(),
+        ["w-a", "w-b"]
+    );
+    assert_eq!(listed[0], a, "round trip");
+
+    // A heartbeat replaces the report.
+    let running = vec![uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
+    a.in_flight = running.clone();
+    a.in_flight_count = 2;
+    a.heartbeat_at += chrono::Duration::seconds(1);
+    assert_eq!(backend.worker_heartbeat(&a).await.expect("beat"), None);
+    let stored = backend.get_worker("w-a", now()).await.expect("get");
+    assert_eq!(stored.as_ref(), Some(&a));
+
+    // Controls: checked against where the worker is headed.
+    let unknown = backend
+        .control_worker("w-none", WorkerControl::Pause, now())
+        .await;
+    assert!(
+        matches!(unknown, Err(Error::WorkerNotFound(ref id)) if id == "w-none"),
+        "{unknown:?}"
+    );
+    invalid_control(
+        backend
+            .control_worker("w-a", WorkerControl::Resume, now())
+            .await,
+        WorkerState::Running,
+    );
+    let paused = backend
+        .control_worker("w-a", WorkerControl::Pause, now())
+        .await
+        .expect("pause");
+    assert_eq!(paused.requested, Some(WorkerState::Paused));
+    assert_eq!(paused.state, WorkerState::Running, "until the worker obeys");
+    invalid_control(
+        backend
+            .control_worker("w-a", WorkerControl::Pause, now())
+            .await,
+        WorkerState::Paused,
+    );
+    // The heartbeat hands the request over and keeps it.
+    assert_eq!(
+        backend.worker_heartbeat(&a).await.expect("beat"),
+        Some(WorkerState::Paused)
+    );
+    a.state = WorkerState::Paused;
+    assert_eq!(
+        backend.worker_heartbeat(&a).await.expect("beat"),
+        Some(WorkerState::Paused)
+    );
+    let stored = backend
+        .get_worker("w-a", now())
+        .await
+        .expect("get")
+        .expect("w-a");
+    assert_eq!(
+        (stored.state, stored.requested),
+        (WorkerState::Paused, Some(WorkerState::Paused))
+    );
+    let resumed = backend
+        .control_worker("w-a", WorkerControl::Resume, now())
+        .await
+        .expect("resume");
+    assert_eq!(resumed.requested, Some(WorkerState::Running));
+    let stopping = backend
+        .control_worker("w-a", WorkerControl::Shutdown, now())
+        .await
+        .expect("shutdown");
+    assert_eq!(stopping.requested, Some(WorkerState::Stopping));
+    invalid_control(
+        backend
+            .control_worker("w-a", WorkerControl::Shutdown, now())
+            .await,
+        WorkerState::Stopping,
+    );
+    assert_eq!(
+        backend.worker_heartbeat(&a).await.expect("beat"),
+        Some(WorkerState::Stopping)
+    );
+    a.state = WorkerState::Stopping;
+    backend.worker_heartbeat(&a).await.expect("beat");
+    invalid_control(
+        backend
+            .control_worker("w-a", WorkerControl::Resume, now())
+            .await,
+        WorkerState::Stopping,
+    );
+
+    // A restart under the same id starts without the old request.
+    a.state = WorkerState::Running;
+    backend.register_worker(&a).await.expect("register again");
+    assert_eq!(backend.worker_heartbeat(&a).await.expect("beat"), None);
+
+    assert!(backend.deregister_worker("w-a").await.expect("deregister"));
+    assert!(!backend.deregister_worker("w-a").await.expect("deregister"));
+    assert_eq!(backend.get_worker("w-a", now()).await.expect("get"), None);
+    let left = backend.list_workers(now()).await.expect("list");
+    assert_eq!(
+        left.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(),
+        ["w-b"]
+    );
+}
+
+/// A worker past `expires_at` is listed as gone and refuses controls;
+/// past [`WORKER_GONE_KEPT`] it is forgotten; a heartbeat brings it back.
+pub async fn worker_registry_gone_and_forgotten(backend: Arc<dyn Backend>) {
+    let kept = chrono::Duration::from_std(WORKER_GONE_KEPT).expect("kept");
+    let quiet = worker_info("w-quiet", chrono::Duration::seconds(-5));
+    backend.register_worker(&quiet).await.expect("register");
+    let long_gone = worker_info("w-long-gone", -kept - chrono::Duration::seconds(60));
+    backend.register_worker(&long_gone).await.expect("register");
+    backend
+        .register_worker(&worker_info("w-live", chrono::Duration::seconds(30)))
+        .await
+        .expect("register");
+
+    let listed = backend.list_workers(now()).await.expect("list");
+    let states: Vec<(&str, WorkerState)> =
+        listed.iter().map(|w| (w.id.as_str(), w.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("w-live", WorkerState::Running),
+            ("w-quiet", WorkerState::Gone)
+        ]
+    );
+    assert_eq!(
+        backend.get_worker("w-long-gone", now()).await.expect("get"),
+        None
+    );
+    for control in [
+        WorkerControl::Pause,
+        WorkerControl::Resume,
+        WorkerControl::Shutdown,
+    ] {
+        invalid_control(
+            backend.control_worker("w-quiet", control, now()).await,
+            WorkerState::Gone,
+        );
+    }
+    assert!(matches!(
+        backend
+            .control_worker("w-long-gone", WorkerControl::Pause, now())
+            .await,
+        Err(Error::WorkerNotFound(_))
+    ));
+    // Seen from later, the quiet worker is forgotten too.
+    let later = now() + kept + chrono::Duration::seconds(10);
+    let listed = backend.list_workers(later).await.expect("list");
+    assert!(listed.iter().all(|w| w.id != "w-quiet"), "{listed:?}");
+    // It beats again: back, running.
+    let back = worker_info("w-quiet", chrono::Duration::seconds(30));
+    assert_eq!(backend.worker_heartbeat(&back).await.expect("beat"), None);
+    let stored = backend
+        .get_worker("w-quiet", now())
+        .await
+        .expect("get")
+        .expect("back");
+    assert_eq!(stored.state, WorkerState::Running);
+}
+
+/// Of many operators pausing one worker at once, exactly one succeeds.
+pub async fn worker_control_is_compare_and_set(backend: Arc<dyn Backend>) {
+    backend
+        .register_worker(&worker_info("w-race", chrono::Duration::seconds(30)))
+        .await
+        .expect("register");
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let backend = backend.clone();
+        racers.push(tokio::spawn(async move {
+            backend
+                .control_worker("w-race", WorkerControl::Pause, now())
+                .await
+        }));
+    }
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("join") {
+            Ok(worker) => {
+                assert_eq!(worker.requested, Some(WorkerState::Paused));
+                won += 1;
+            }
+            Err(Error::InvalidWorkerControl { state, .. }) => {
+                assert_eq!(state, WorkerState::Paused)
+            }
+            Err(err) => panic!("unexpected: {err}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
 /// Instantiates the suite for one backend: `conformance_suite!(name, factory)`
 /// where `factory` is `|| async { … }` giving a fresh backend, as an
 /// `Arc<dyn Backend>`, or as an `Option<Arc<dyn Backend>>` that is `None`
@@ -1265,9 +1626,11 @@ macro_rules! conformance_suite {
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
                 records_round_trip, schedule_crud, schedule_due_index,
-                schedule_fire_is_compare_and_set, schedule_fire_batch_applies_current_firings,
-                schedule_concurrent_firings_fire_once,
-                schedule_round_trip);
+                schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
+                schedule_fire_batch_applies_current_firings,
+                schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
+                schedule_run_now_records_the_run, schedule_round_trip, worker_registry,
+                worker_registry_gone_and_forgotten, worker_control_is_compare_and_set);
         }
     };
     (@tests $factory:expr; $($test:ident),*) => {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::backend::{WorkerControl, WorkerState};
 use crate::registry::Location;
 use crate::task::{ErrorKind, TaskFailure, TaskId, TaskState};
 
@@ -55,6 +56,16 @@ pub enum Error {
     /// A schedule with this name already exists.
     #[error("schedule `{0}` already exists")]
     ScheduleExists(String),
+    /// No live or recently gone worker has this id.
+    #[error("worker `{0}` not found")]
+    WorkerNotFound(String),
+    /// The worker's state (where it is headed) does not allow the control.
+    #[error("worker `{id}` is {state}: cannot {control}")]
+    InvalidWorkerControl {
+        id: String,
+        state: WorkerState,
+        control: WorkerControl,
+    },
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -39,7 +39,8 @@ pub mod worker;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    ReconcileReport, RescueReport, ScheduleStore, Settlement, Store, TaskFilter,
+    ReconcileReport, RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl,
+    WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
 };
 pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};

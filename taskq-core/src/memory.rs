@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 
 use crate::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, check_purge_states,
+    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl, WorkerInfo,
+    WorkerRegistry, WorkerState, check_purge_states,
 };
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleFiring};
@@ -48,6 +49,7 @@ struct State {
     schedules: BTreeMap<String, Schedule>,
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
+    workers: BTreeMap<String, WorkerInfo>,
 }
 
 impl MemoryBackend {
@@ -648,6 +650,7 @@ impl ScheduleStore for MemoryBackend {
                 def: schedule.def.clone(),
                 next_run_at: schedule.next_run_at,
                 updated_at: schedule.updated_at,
+                revision: stored.revision + 1,
                 ..stored.clone()
             };
             state.put_schedule(updated);
@@ -712,22 +715,15 @@ impl ScheduleStore for MemoryBackend {
         let mut submitted = false;
         let applied = {
             let mut state = self.lock();
-            let mut ids = HashSet::new();
-            for task in firings.iter().flat_map(|f| &f.tasks) {
-                if state.tasks.contains_key(&task.id) || !ids.insert(task.id) {
-                    return Err(Error::InvalidArgument(format!(
-                        "task id {} already exists",
-                        task.id
-                    )));
-                }
-            }
             let mut applied = Vec::with_capacity(firings.len());
             for firing in firings {
                 let Some(stored) = state.schedules.get(&firing.name) else {
                     applied.push(false);
                     continue;
                 };
-                if !stored.def.enabled || stored.next_run_at != Some(firing.expected_next_run_at) {
+                if stored.next_run_at != firing.expected_next_run_at
+                    || stored.revision != firing.expected_revision
+                {
                     applied.push(false);
                     continue;
                 }
@@ -740,6 +736,10 @@ impl ScheduleStore for MemoryBackend {
                 }
                 state.put_schedule(updated);
                 for task in firing.tasks {
+                    // Already queued by an earlier firing of the tick.
+                    if state.tasks.contains_key(&task.id) {
+                        continue;
+                    }
                     submitted = true;
                     state.add_pending(&task, now);
                     state.tasks.insert(task.id, task);
@@ -756,5 +756,57 @@ impl ScheduleStore for MemoryBackend {
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {
         Some(self.schedule_signal.clone())
+    }
+}
+
+#[async_trait]
+impl WorkerRegistry for MemoryBackend {
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error> {
+        let mut worker = worker.clone();
+        worker.requested = None;
+        self.lock().workers.insert(worker.id.clone(), worker);
+        Ok(())
+    }
+
+    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error> {
+        let mut state = self.lock();
+        let requested = state
+            .workers
+            .get(&worker.id)
+            .and_then(|stored| stored.requested);
+        let mut worker = worker.clone();
+        worker.requested = requested;
+        state.workers.insert(worker.id.clone(), worker);
+        Ok(requested)
+    }
+
+    async fn deregister_worker(&self, id: &str) -> Result<bool, Error> {
+        Ok(self.lock().workers.remove(id).is_some())
+    }
+
+    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error> {
+        let mut state = self.lock();
+        state.workers.retain(|_, worker| worker.forget_at() >= now);
+        Ok(state
+            .workers
+            .values()
+            .map(|worker| worker.clone().seen_at(now))
+            .collect())
+    }
+
+    async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+        now: DateTime<Utc>,
+    ) -> Result<WorkerInfo, Error> {
+        let mut state = self.lock();
+        let stored = state
+            .workers
+            .get_mut(id)
+            .filter(|worker| worker.forget_at() >= now)
+            .ok_or_else(|| Error::WorkerNotFound(id.to_owned()))?;
+        stored.requested = Some(control.target(&stored.clone().seen_at(now))?);
+        Ok(stored.clone().seen_at(now))
     }
 }

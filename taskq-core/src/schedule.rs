@@ -451,6 +451,11 @@ pub struct Schedule {
     pub run_count: u64,
     /// The last task a firing submitted.
     pub last_task_id: Option<TaskId>,
+    /// Bumped by the store on every edit (including enable and disable):
+    /// a firing planned from an older revision is refused, so a tick never
+    /// runs with a definition that was replaced before it fired.
+    #[serde(default)]
+    pub revision: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -469,20 +474,60 @@ impl Schedule {
             next_run_at,
             run_count: 0,
             last_task_id: None,
+            revision: 0,
             created_at: now,
             updated_at: now,
         })
     }
+
+    /// The id of the task this schedule submits for `tick`: a UUIDv7 whose
+    /// timestamp is the tick's millisecond and whose random bits are a
+    /// stable hash of (name, `created_at`, tick). Every scheduler, and
+    /// every retry after a crash, computes the same id for one tick, so
+    /// the store's unique id is what keeps a tick from being queued twice
+    /// (a schedule deleted and created again under its name gets new ids).
+    pub fn task_id_for(&self, tick: DateTime<Utc>) -> TaskId {
+        let mut key = Vec::with_capacity(self.def.name.len() + 17);
+        key.extend_from_slice(self.def.name.as_bytes());
+        key.push(0);
+        key.extend_from_slice(&self.created_at.timestamp_micros().to_le_bytes());
+        key.extend_from_slice(&tick.timestamp_micros().to_le_bytes());
+        let low = fnv1a64(&key, FNV_OFFSET);
+        let high = fnv1a64(&key, low);
+        let mut random = [0u8; 10];
+        random[..8].copy_from_slice(&low.to_le_bytes());
+        random[8..].copy_from_slice(&high.to_le_bytes()[..2]);
+        let millis = u64::try_from(tick.timestamp_millis()).unwrap_or(0);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// 64-bit FNV-1a from `seed`: stable across processes and releases, unlike
+/// std's randomly seeded hasher.
+fn fnv1a64(bytes: &[u8], seed: u64) -> u64 {
+    bytes.iter().fold(seed, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// One firing, applied by the store only while the schedule's
-/// `next_run_at` still equals `expected_next_run_at`, together with the
-/// tasks, in one atomic step.
+/// `next_run_at` and `revision` are still those the firing was planned
+/// from (see [`crate::backend::ScheduleStore`]).
+///
+/// A scheduled firing's tasks carry their ticks' ids
+/// ([`Schedule::task_id_for`]); a manual one ("run now") carries one task
+/// with an id chosen once per request.
 #[derive(Debug, Clone)]
 pub struct ScheduleFiring {
     pub name: String,
-    /// The `next_run_at` the plan was made from (the compare-and-set key).
-    pub expected_next_run_at: DateTime<Utc>,
+    /// The `next_run_at` the plan was made from (a compare-and-set key;
+    /// `None` only for a manual firing of a schedule that waits for
+    /// nothing).
+    pub expected_next_run_at: Option<DateTime<Utc>>,
+    /// The `revision` the plan was made from (the other key).
+    pub expected_revision: u64,
     /// The schedule's next tick after this firing.
     pub next_run_at: Option<DateTime<Utc>>,
     /// When the firing happened (becomes `last_run_at` if tasks are
@@ -581,7 +626,8 @@ pub fn plan_firing(
 }
 
 /// A schedule declared in code next to its handler:
-/// `#[long_task(cron = "0 */5 * * * *")]` or `#[long_task(every = "30s")]`.
+/// `#[long_task(cron = "0 */5 * * * *")]` or `#[long_task(every = "30s")]`,
+/// optionally with `params = r#"{"to": "ops"}"#` (JSON).
 /// Upserted by name (the task's name) when a scheduler starts.
 #[derive(Debug)]
 pub struct StaticSchedule {
@@ -593,19 +639,25 @@ pub struct StaticSchedule {
     pub time_zone: &'static str,
     /// The interval in milliseconds, when `cron` is `None`.
     pub every_ms: u64,
+    /// The params each tick submits, as JSON text; `None` for the
+    /// default (see [`StaticSchedule::all`]).
+    pub params: Option<&'static str>,
 }
 
 inventory::collect!(StaticSchedule);
 
 impl StaticSchedule {
     /// Every static schedule of the linked crates whose task is in
-    /// `registry`, as definitions. Params are `{}`, or `null` for a handler
-    /// whose params type rejects `{}` (such as `()`).
-    pub fn all(registry: &Registry) -> Vec<ScheduleDef> {
+    /// `registry`, as definitions. Declared params must parse and fit the
+    /// task's params type: otherwise an [`Error::InvalidParams`] naming
+    /// the task (workers check this when they are built). Without declared
+    /// params they are `{}`, or `null` for a handler whose params type
+    /// rejects `{}` (such as `()`).
+    pub fn all(registry: &Registry) -> Result<Vec<ScheduleDef>, Error> {
         inventory::iter::<StaticSchedule>
             .into_iter()
-            .filter_map(|s| {
-                let task = registry.get(s.task_type)?;
+            .filter_map(|s| Some((s, registry.get(s.task_type)?)))
+            .map(|(s, task)| {
                 let mut def = match s.cron {
                     Some(expression) => {
                         ScheduleDef::cron_in(s.task_type, s.task_type, expression, s.time_zone)
@@ -616,11 +668,23 @@ impl StaticSchedule {
                         Duration::from_millis(s.every_ms),
                     ),
                 };
-                if (task.validate)(&def.params).is_err() {
-                    def.params = Value::Null;
+                let declared = |path: String, message: String| Error::InvalidParams {
+                    task_type: s.task_type.to_owned(),
+                    path,
+                    message: format!("in #[long_task(params = ...)]: {message}"),
+                };
+                match s.params {
+                    Some(text) => {
+                        def.params = serde_json::from_str(text)
+                            .map_err(|err| declared(".".to_owned(), err.to_string()))?;
+                        (task.validate)(&def.params)
+                            .map_err(|err| declared(err.path, err.message))?;
+                    }
+                    None if (task.validate)(&def.params).is_err() => def.params = Value::Null,
+                    None => {}
                 }
                 def.description = format!("declared in code on `{}`", s.task_type);
-                Some(def)
+                Ok(def)
             })
             .collect()
     }

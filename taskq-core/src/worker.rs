@@ -2,9 +2,11 @@
 //! and cancellation, renews leases, and reports outcomes in batches.
 //!
 //! One worker runs four loops: the dispatcher (claims), the heartbeat
-//! (leases and cancel requests), the completer (batched settlements), and
-//! the maintenance services (rescuer, pruner, scheduler). Each attempt runs in its own
-//! tokio task inside a `tracing` span.
+//! (leases and cancel requests, and the worker's own entry in the
+//! [`WorkerRegistry`](crate::WorkerRegistry), through which operators pause,
+//! resume and stop it), the completer (batched settlements), and the
+//! maintenance services (rescuer, pruner, scheduler). Each attempt runs in
+//! its own tokio task inside a `tracing` span.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -13,15 +15,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 
-use crate::backend::{Backend, ClaimRequest, LeaseStatus, Outcome, Settlement};
+use crate::backend::{
+    Backend, ClaimRequest, LeaseStatus, Outcome, Settlement, WorkerInfo, WorkerQueue, WorkerState,
+};
 use crate::client::Client;
 use crate::context::{StopReason, TaskContext};
 use crate::error::{Error, TaskError};
@@ -32,7 +36,8 @@ use crate::task::{ErrorKind, IdMap, TaskFailure, TaskId, TaskRecord};
 /// How long a claimed task's lease lasts without renewal. A worker that
 /// dies is noticed this long after its last heartbeat.
 pub const LEASE_DEFAULT: Duration = Duration::from_secs(30);
-/// How often a worker renews its leases and learns of cancel requests.
+/// How often a worker renews its leases, learns of cancel requests and
+/// control requests (pause, resume, shutdown), and reports itself.
 pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work it was not signalled about
 /// (other processes' submissions, ETAs coming due).
@@ -139,8 +144,12 @@ impl WorkerBuilder {
     }
 
     /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
-    /// heartbeats more frequent than the lease.
+    /// heartbeats more frequent than the lease; and the params of the
+    /// schedules declared in code (`#[long_task(params = …)]`) against
+    /// their tasks' params types, so a bad one stops the worker at startup
+    /// with an [`Error::InvalidParams`] naming the task.
     pub fn build(self) -> Result<Worker, Error> {
+        crate::schedule::StaticSchedule::all(self.client.registry())?;
         if self.queues.is_empty() {
             return Err(Error::InvalidArgument(
                 "a worker needs at least one queue".into(),
@@ -164,14 +173,29 @@ impl WorkerBuilder {
             ));
         }
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let host = host_name();
+        let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
             backend: self.client.backend().clone(),
             registry: self.client.registry().clone(),
-            worker_id: self.worker_id.unwrap_or_else(default_worker_id),
+            worker_id: self.worker_id.unwrap_or_else(|| default_worker_id(&host)),
+            host,
+            started_at: Utc::now(),
+            queues: self
+                .queues
+                .iter()
+                .map(|(name, concurrency)| WorkerQueue {
+                    name: name.clone(),
+                    concurrency: u32::try_from(*concurrency).unwrap_or(u32::MAX),
+                })
+                .collect(),
             config: self.config,
             in_flight: Mutex::new(IdMap::default()),
             slot_freed: Notify::new(),
             settle_tx,
+            paused: watch::Sender::new(false),
+            claiming: tokio::sync::Mutex::new(()),
+            shutdown: shutdown.clone(),
         });
         let queues = self
             .queues
@@ -186,7 +210,7 @@ impl WorkerBuilder {
             shared,
             queues,
             settle_rx,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 }
@@ -220,11 +244,21 @@ struct Shared {
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
     worker_id: String,
+    host: String,
+    started_at: DateTime<Utc>,
+    queues: Vec<WorkerQueue>,
     config: WorkerConfig,
     /// Attempts this worker holds, until their settlement is stored.
     in_flight: Mutex<IdMap<InFlight>>,
     slot_freed: Notify,
     settle_tx: mpsc::UnboundedSender<Settlement>,
+    /// Set while an operator has the worker paused: the dispatcher waits.
+    paused: watch::Sender<bool>,
+    /// Held by the dispatcher while it claims, so a pause can wait for a
+    /// claim in progress before it reports the worker paused.
+    claiming: tokio::sync::Mutex<()>,
+    /// The worker's shutdown (also reached through [`ShutdownHandle`]).
+    shutdown: CancellationToken,
 }
 
 impl Shared {
@@ -232,6 +266,44 @@ impl Shared {
         self.in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn state(&self) -> WorkerState {
+        if self.shutdown.is_cancelled() {
+            WorkerState::Stopping
+        } else if *self.paused.borrow() {
+            WorkerState::Paused
+        } else {
+            WorkerState::Running
+        }
+    }
+
+    /// This worker's entry for the registry, as of now.
+    fn report(&self) -> WorkerInfo {
+        let (in_flight_count, in_flight) = {
+            let in_flight = self.in_flight();
+            let ids = in_flight
+                .keys()
+                .take(WorkerInfo::IN_FLIGHT_IDS_MAX)
+                .copied()
+                .collect();
+            (in_flight.len() as u64, ids)
+        };
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        WorkerInfo {
+            id: self.worker_id.clone(),
+            host: self.host.clone(),
+            pid: std::process::id(),
+            queues: self.queues.clone(),
+            in_flight_count,
+            in_flight,
+            state: self.state(),
+            requested: None,
+            started_at: self.started_at,
+            heartbeat_at: now,
+            expires_at: now.checked_add_signed(lease).unwrap_or(now),
+        }
     }
 }
 
@@ -364,6 +436,9 @@ impl Worker {
             queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),
             "worker started"
         );
+        if let Err(err) = shared.backend.register_worker(&shared.report()).await {
+            warn!(error = %err, "could not register the worker; the heartbeat will retry");
+        }
         let stop_helpers = CancellationToken::new();
         let completer = tokio::spawn(completer(shared.clone(), settle_rx));
         let heartbeat = tokio::spawn(heartbeat(shared.clone(), stop_helpers.clone()));
@@ -385,6 +460,10 @@ impl Worker {
         let _ = heartbeat.await;
         let _ = maintenance.await;
         let _ = completer.await;
+        // After the heartbeat ended, so no late beat stores it again.
+        if let Err(err) = backend.deregister_worker(&worker_id).await {
+            warn!(error = %err, "could not deregister the worker; it will show as gone");
+        }
         drop(backend);
         info!(worker = %worker_id, "worker stopped");
         Ok(())
@@ -397,7 +476,15 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
     let poll = sleep(shared.config.poll_interval);
     tokio::pin!(poll);
     let mut failures = 0u32;
+    let mut paused = shared.paused.subscribe();
     while !shutdown.is_cancelled() {
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                _ = paused.wait_for(|paused| !*paused) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
+        }
         // Listen before claiming, so a submission made while the claim
         // runs still wakes us.
         let work = signal.notified();
@@ -412,6 +499,10 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
         let mut some_queue_idle = false;
         // A queue that filled a whole claim batch and still has free slots.
         let mut claim_again = false;
+        let claiming = shared.claiming.lock().await;
+        if *shared.paused.borrow() {
+            continue;
+        }
         for queue in queues {
             let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
             if free == 0 {
@@ -436,6 +527,7 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
                 }
             }
         }
+        drop(claiming);
         if claim_failed {
             failures += 1;
             let backoff = retry_backoff(failures);
@@ -793,55 +885,113 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settleme
     }
 }
 
-/// Renews leases, delivers cancel requests, and abandons attempts whose
-/// lease this worker could not renew in time.
+/// Each interval: renews leases, delivers cancel requests, abandons
+/// attempts whose lease this worker could not renew in time, and reports
+/// the worker to the registry, obeying what an operator requested.
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = sleep(shared.config.heartbeat_interval) => {}
             _ = stop.cancelled() => return,
         }
-        let held: Vec<(TaskId, u32)> = shared
-            .in_flight()
-            .iter()
-            .map(|(id, f)| (*id, f.attempt))
-            .collect();
-        if held.is_empty() {
-            continue;
+        renew_leases(&shared).await;
+        report(&shared).await;
+    }
+}
+
+/// Stores the worker's entry and moves toward the requested state; after
+/// a change, reports again so operators see it at once.
+async fn report(shared: &Shared) {
+    match shared.backend.worker_heartbeat(&shared.report()).await {
+        Ok(requested) => {
+            if obey(shared, requested).await
+                && let Err(err) = shared.backend.worker_heartbeat(&shared.report()).await
+            {
+                warn!(error = %err, "worker heartbeat failed");
+            }
         }
-        let renewed_at = Instant::now();
-        let lease_until = Utc::now() + shared.config.lease;
-        match shared
-            .backend
-            .heartbeat(&shared.worker_id, &held, lease_until)
-            .await
-        {
-            Ok(statuses) => {
-                let mut in_flight = shared.in_flight();
-                for ((id, attempt), status) in held.iter().zip(statuses) {
-                    let Some(f) = in_flight.get_mut(id).filter(|f| f.attempt == *attempt) else {
-                        continue;
-                    };
-                    match status {
-                        LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
-                        LeaseStatus::CancelRequested => {
-                            f.lease_deadline = renewed_at + shared.config.lease;
-                            if f.ctx.control().get() == Control::Run {
-                                f.ctx.stop(StopReason::Cancelled);
-                                f.ctx.control().request_cancel();
-                            }
+        Err(err) => warn!(error = %err, "worker heartbeat failed"),
+    }
+}
+
+/// Moves the worker to the state an operator requested; whether it changed.
+async fn obey(shared: &Shared, requested: Option<WorkerState>) -> bool {
+    if shared.shutdown.is_cancelled() {
+        return false;
+    }
+    match requested {
+        Some(WorkerState::Paused) => {
+            let changed = shared
+                .paused
+                .send_if_modified(|p| !std::mem::replace(p, true));
+            if changed {
+                // A claim already under way finishes first: once this
+                // returns, the dispatcher claims nothing more.
+                drop(shared.claiming.lock().await);
+                info!(worker = %shared.worker_id, "worker paused by request");
+            }
+            changed
+        }
+        Some(WorkerState::Running) => {
+            let changed = shared
+                .paused
+                .send_if_modified(|p| std::mem::replace(p, false));
+            if changed {
+                info!(worker = %shared.worker_id, "worker resumed by request");
+            }
+            changed
+        }
+        Some(WorkerState::Stopping) => {
+            info!(worker = %shared.worker_id, "shutdown requested");
+            shared.shutdown.cancel();
+            true
+        }
+        Some(WorkerState::Gone) | None => false,
+    }
+}
+
+/// Renews this worker's leases and applies what the store says of them.
+async fn renew_leases(shared: &Shared) {
+    let held: Vec<(TaskId, u32)> = shared
+        .in_flight()
+        .iter()
+        .map(|(id, f)| (*id, f.attempt))
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    let renewed_at = Instant::now();
+    let lease_until = Utc::now() + shared.config.lease;
+    match shared
+        .backend
+        .heartbeat(&shared.worker_id, &held, lease_until)
+        .await
+    {
+        Ok(statuses) => {
+            let mut in_flight = shared.in_flight();
+            for ((id, attempt), status) in held.iter().zip(statuses) {
+                let Some(f) = in_flight.get_mut(id).filter(|f| f.attempt == *attempt) else {
+                    continue;
+                };
+                match status {
+                    LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
+                    LeaseStatus::CancelRequested => {
+                        f.lease_deadline = renewed_at + shared.config.lease;
+                        if f.ctx.control().get() == Control::Run {
+                            f.ctx.stop(StopReason::Cancelled);
+                            f.ctx.control().request_cancel();
                         }
-                        LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
                     }
+                    LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
                 }
             }
-            Err(err) => {
-                warn!(error = %err, "lease renewal failed");
-                let now = Instant::now();
-                for f in shared.in_flight().values_mut() {
-                    if f.lease_deadline <= now {
-                        abandon(f, "its lease ran out while the store was unreachable");
-                    }
+        }
+        Err(err) => {
+            warn!(error = %err, "lease renewal failed");
+            let now = Instant::now();
+            for f in shared.in_flight().values_mut() {
+                if f.lease_deadline <= now {
+                    abandon(f, "its lease ran out while the store was unreachable");
                 }
             }
         }
@@ -862,13 +1012,16 @@ fn retry_backoff(failures: u32) -> Duration {
     Duration::from_millis(millis.min(5_000))
 }
 
-fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "worker".to_owned());
+        .unwrap_or_else(|| "worker".to_owned())
+}
+
+fn default_worker_id(host: &str) -> String {
     let suffix = rand::random::<u32>() & 0x00ff_ffff;
     format!("{host}-{}-{suffix:06x}", std::process::id())
 }

@@ -24,6 +24,7 @@ const KNOWN: &[&str] = &[
     "cron",
     "time_zone",
     "every",
+    "params",
 ];
 
 /// The parsed options; `None` means the default from
@@ -49,8 +50,11 @@ pub struct TaskAttr {
     pub cron: Option<LitStr>,
     /// …in this IANA time zone…
     pub time_zone: Option<LitStr>,
-    /// …or an interval, in milliseconds.
+    /// …or an interval, in milliseconds…
     pub every: Option<u64>,
+    /// …submitting these params (a JSON text, checked to parse here and
+    /// against the params type when the worker is built).
+    pub params: Option<LitStr>,
 }
 
 /// One `key = value`. Unlike syn's `MetaNameValue`, which folds `-1` into
@@ -118,6 +122,7 @@ impl Parse for TaskAttr {
                 "cron" => attr.cron = Some(cron(value)?),
                 "time_zone" => attr.time_zone = Some(time_zone(value)?),
                 "every" => attr.every = Some(every(value)?),
+                "params" => attr.params = Some(json_params(value)?),
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
@@ -149,6 +154,12 @@ impl Parse for TaskAttr {
                 ));
             }
         }
+        if let (Some(params), None, None) = (&attr.params, &attr.cron, attr.every) {
+            return Err(syn::Error::new_spanned(
+                params,
+                "`params` are the params of a static schedule: add `cron = \"...\"` or `every = \"...\"`",
+            ));
+        }
         if let (Some(zone), None) = (&attr.time_zone, &attr.cron) {
             return Err(syn::Error::new_spanned(
                 zone,
@@ -171,6 +182,10 @@ impl TaskAttr {
             .time_zone
             .as_ref()
             .map_or_else(|| quote!("UTC"), |z| quote!(#z));
+        let params = match &self.params {
+            Some(params) => quote!(::core::option::Option::Some(#params)),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             ::taskq::__private::inventory::submit! {
                 ::taskq::StaticSchedule {
@@ -178,6 +193,7 @@ impl TaskAttr {
                     cron: #cron,
                     time_zone: #zone,
                     every_ms: #every,
+                    params: #params,
                 }
             }
         }
@@ -379,6 +395,17 @@ fn backoff(value: &Expr) -> syn::Result<f64> {
         ));
     }
     Ok(factor)
+}
+
+/// A static schedule's params: a string holding JSON (a raw string such as
+/// `r#"{"to": "ops"}"#` reads best). Only its syntax is checked here; the
+/// params type checks the value when the worker is built.
+fn json_params(value: &Expr) -> syn::Result<LitStr> {
+    let text = string(value, "params")?;
+    serde_json::from_str::<serde_json::Value>(&text.value()).map_err(|err| {
+        syn::Error::new_spanned(value, format!("`params` is not valid JSON: {err}"))
+    })?;
+    Ok(text)
 }
 
 /// A cron expression the scheduler will accept: 5 fields, or 6 with

@@ -40,8 +40,9 @@ pub struct SeaBackend {
     db: DatabaseConnection,
     signal: Arc<Notify>,
     schedule_signal: Arc<Notify>,
-    /// The PostgreSQL `LISTEN` task (started by the first `work_signal`
-    /// call, stopped when the last clone of this backend is dropped).
+    /// The PostgreSQL `LISTEN` task (started by the first `work_signal` or
+    /// `schedule_signal` call, stopped when the last clone of this backend
+    /// is dropped).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     listener: Arc<Listener>,
 }
@@ -74,6 +75,10 @@ impl Drop for Listener {
 /// The PostgreSQL channel taskq notifies on new work (a submit, a retry,
 /// a resumed queue), so idle workers of every process wake at once.
 pub const NOTIFY_CHANNEL: &str = "taskq_work";
+
+/// The PostgreSQL channel taskq notifies on schedule writes (create, edit,
+/// delete), so sleeping schedulers of every process look again at once.
+pub const SCHEDULE_CHANNEL: &str = "taskq_schedules";
 
 impl SeaBackend {
     /// Connects to `url` and runs taskq's migrations.
@@ -167,22 +172,51 @@ impl SeaBackend {
     /// this one (workers still poll slowly, in case a notification is
     /// lost while the listener reconnects).
     pub(crate) fn signal(&self) -> Arc<Notify> {
+        self.start_listener();
+        self.signal.clone()
+    }
+
+    /// The signal sleeping schedulers wait on: fired when this process
+    /// writes a schedule, and on PostgreSQL (through the same `LISTEN`
+    /// task, on [`SCHEDULE_CHANNEL`]) when another process does.
+    pub(crate) fn schedule_signal(&self) -> Arc<Notify> {
+        self.start_listener();
+        self.schedule_signal.clone()
+    }
+
+    fn start_listener(&self) {
         #[cfg(feature = "postgres")]
         if self.db.get_database_backend() == DbBackend::Postgres {
             self.listener.started.call_once(|| {
                 listen(
                     self.db.get_postgres_connection_pool().clone(),
-                    Arc::downgrade(&self.signal),
+                    Signals {
+                        work: Arc::downgrade(&self.signal),
+                        schedules: Arc::downgrade(&self.schedule_signal),
+                    },
                     self.listener.stop.clone(),
                 );
             });
         }
-        self.signal.clone()
     }
 
-    /// Wakes this process's sleeping schedulers (a schedule was written).
-    pub(crate) fn schedule_signal(&self) -> Arc<Notify> {
-        self.schedule_signal.clone()
+    /// After a schedule write: wakes this process's schedulers, and on
+    /// PostgreSQL other processes' (a `NOTIFY` outside a transaction,
+    /// delivered at once). A failed `NOTIFY` is logged, not returned: the
+    /// write happened, and other schedulers poll anyway.
+    pub(crate) async fn schedules_changed(&self) {
+        self.schedule_signal.notify_waiters();
+        if self.db.get_database_backend() == DbBackend::Postgres
+            && let Err(err) = self
+                .db
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("NOTIFY {SCHEDULE_CHANNEL}"),
+                ))
+                .await
+        {
+            tracing::warn!(error = %err, "could not NOTIFY other schedulers");
+        }
     }
 
     /// Tells other processes' idle workers that work arrived: on
@@ -227,22 +261,34 @@ impl SeaBackend {
     }
 }
 
-/// Runs the `LISTEN` loop until `stop` fires or the signal is gone,
+/// What the `LISTEN` task wakes: workers and schedulers of this process.
+#[cfg(feature = "postgres")]
+struct Signals {
+    work: std::sync::Weak<Notify>,
+    schedules: std::sync::Weak<Notify>,
+}
+
+/// Runs the `LISTEN` loop until `stop` fires or the backend is gone,
 /// reconnecting with backoff when the connection drops.
 #[cfg(feature = "postgres")]
-fn listen(pool: sea_orm::sqlx::PgPool, signal: std::sync::Weak<Notify>, stop: Arc<Notify>) {
+fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
     use sea_orm::sqlx::postgres::PgListener;
 
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // Outside a runtime there is no worker to wake; workers poll.
         return;
     };
-    let wake = move || match signal.upgrade() {
-        Some(signal) => {
-            signal.notify_waiters();
-            true
+    // Wakes the signal for `channel` (both for `None`); `false` once the
+    // backend is gone.
+    let wake = move |channel: Option<&str>| {
+        let work = channel != Some(SCHEDULE_CHANNEL);
+        let schedules = channel.is_none_or(|c| c == SCHEDULE_CHANNEL);
+        for (wanted, signal) in [(work, &signals.work), (schedules, &signals.schedules)] {
+            if wanted && let Some(signal) = signal.upgrade() {
+                signal.notify_waiters();
+            }
         }
-        None => false,
+        signals.work.strong_count() > 0
     };
     runtime.spawn(async move {
         let session = async {
@@ -250,23 +296,27 @@ fn listen(pool: sea_orm::sqlx::PgPool, signal: std::sync::Weak<Notify>, stop: Ar
             loop {
                 let listener = async {
                     let mut listener = PgListener::connect_with(&pool).await?;
-                    listener.listen(NOTIFY_CHANNEL).await?;
+                    listener
+                        .listen_all([NOTIFY_CHANNEL, SCHEDULE_CHANNEL])
+                        .await?;
                     Ok::<_, sea_orm::sqlx::Error>(listener)
                 };
                 match listener.await {
                     Ok(mut listener) => {
                         failures = 0;
-                        // Work may have arrived while we were not listening.
-                        if !wake() {
+                        // Work or edits may have arrived while we were not
+                        // listening.
+                        if !wake(None) {
                             return;
                         }
                         loop {
                             match listener.try_recv().await {
                                 // A notification; or `None`: the connection
                                 // dropped and reconnected (notifications in
-                                // between are lost, so wake anyway).
-                                Ok(_) => {
-                                    if !wake() {
+                                // between are lost, so wake both).
+                                Ok(notification) => {
+                                    let channel = notification.as_ref().map(|n| n.channel());
+                                    if !wake(channel) {
                                         return;
                                     }
                                 }

@@ -1,8 +1,9 @@
-//! taskq's SQL backend through SeaORM: the `taskq_tasks`, `taskq_queues`
-//! and `taskq_schedules` tables, their migrations, and [`SeaBackend`],
-//! which implements taskq's [`Broker`](taskq_core::Broker) (delivery),
-//! [`Store`](taskq_core::Store) (records) and
-//! [`ScheduleStore`](taskq_core::ScheduleStore) (schedules) on them.
+//! taskq's SQL backend through SeaORM: the `taskq_tasks`, `taskq_queues`,
+//! `taskq_schedules` and `taskq_workers` tables, their migrations, and
+//! [`SeaBackend`], which implements taskq's [`Broker`](taskq_core::Broker)
+//! (delivery), [`Store`](taskq_core::Store) (records),
+//! [`ScheduleStore`](taskq_core::ScheduleStore) (schedules) and
+//! [`WorkerRegistry`](taskq_core::WorkerRegistry) (live workers) on them.
 //!
 //! SQLite is the default (feature `sqlite`); PostgreSQL (feature
 //! `postgres`) and MySQL 8 / MariaDB 10.6+ (feature `mysql`) run the same
@@ -37,6 +38,8 @@
 //!   queue stats).
 //! - `schedules.rs`: the `ScheduleStore` implementation (schedules and
 //!   their compare-and-set firing) and `Schedule` ⇄ `schedule::Model`.
+//! - `workers.rs`: the `WorkerRegistry` implementation (worker rows and
+//!   their compare-and-set control) and `WorkerInfo` ⇄ `worker::Model`.
 //! - [`scratch`]: fresh PostgreSQL schemas / MySQL databases for tests and
 //!   benchmarks on a shared server.
 //! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
@@ -75,6 +78,7 @@ mod schedules;
 pub mod scratch;
 mod sql;
 mod store;
+mod workers;
 
 #[cfg(feature = "sqlite")]
 pub use backend::SQLITE_BUSY_TIMEOUT;

@@ -3,7 +3,8 @@
 //!
 //! A firing is one write transaction: a compare-and-set `UPDATE` of
 //! `next_run_at` (fenced on the value the scheduler read, and on
-//! `enabled`), then the tasks' `INSERT` only if that update hit the row.
+//! `revision`), then the tasks' `INSERT` only if that update hit the row,
+//! skipping ids already stored (a tick's task id is the tick's).
 //! Two schedulers that planned the same tick both run the `UPDATE`; the
 //! second one's `WHERE` no longer matches, so it inserts nothing.
 
@@ -83,6 +84,7 @@ impl From<&Schedule> for schedule::Model {
             next_run_at: s.next_run_at,
             run_count: to_i64(s.run_count),
             last_task_id: s.last_task_id,
+            revision: to_i64(s.revision),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -142,6 +144,7 @@ impl TryFrom<schedule::Model> for Schedule {
             next_run_at: row.next_run_at,
             run_count: u64::try_from(row.run_count).unwrap_or(0),
             last_task_id: row.last_task_id,
+            revision: u64::try_from(row.revision).map_err(|_| corrupt("revision"))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -170,7 +173,7 @@ impl ScheduleStore for SeaBackend {
                 });
             }
         }
-        self.schedule_signal().notify_waiters();
+        self.schedules_changed().await;
         Ok(())
     }
 
@@ -185,8 +188,10 @@ impl ScheduleStore for SeaBackend {
         row.run_count = ActiveValue::NotSet;
         row.last_task_id = ActiveValue::NotSet;
         row.created_at = ActiveValue::NotSet;
+        row.revision = ActiveValue::NotSet;
         let result = schedule::Entity::update_many()
             .set(row)
+            .col_expr(C::Revision, Expr::col(C::Revision).add(1))
             .filter(C::Name.eq(schedule.def.name.as_str()))
             .exec(self.db())
             .await
@@ -194,7 +199,7 @@ impl ScheduleStore for SeaBackend {
         if result.rows_affected == 0 {
             return Err(Error::ScheduleNotFound(schedule.def.name.clone()));
         }
-        self.schedule_signal().notify_waiters();
+        self.schedules_changed().await;
         Ok(())
     }
 
@@ -203,6 +208,9 @@ impl ScheduleStore for SeaBackend {
             .exec(self.db())
             .await
             .map_err(db_err)?;
+        if result.rows_affected > 0 {
+            self.schedules_changed().await;
+        }
         Ok(result.rows_affected > 0)
     }
 
@@ -285,11 +293,15 @@ impl ScheduleStore for SeaBackend {
                     .col_expr(C::LastTaskId, Expr::value(Some(last.id)));
             }
             // The compare-and-set: only while the schedule still waits for
-            // the tick this firing was planned from.
+            // the tick this firing was planned from, unedited since.
+            let expected_next = match firing.expected_next_run_at {
+                Some(at) => C::NextRunAt.eq(at),
+                None => C::NextRunAt.is_null(),
+            };
             let claimed = claim
                 .filter(C::Name.eq(firing.name.as_str()))
-                .filter(C::Enabled.eq(true))
-                .filter(C::NextRunAt.eq(firing.expected_next_run_at))
+                .filter(C::Revision.eq(to_i64(firing.expected_revision)))
+                .filter(expected_next)
                 .exec(&txn)
                 .await
                 .map_err(db_err)?
@@ -309,7 +321,12 @@ impl ScheduleStore for SeaBackend {
                     break;
                 }
                 submitted = true;
+                // A tick's task id is the tick's: one already stored was
+                // queued by an earlier firing of this tick (see
+                // `ScheduleStore`), so it counts as queued — and a
+                // conflicting insert must not abort the transaction.
                 task::Entity::insert_many(chunk)
+                    .on_conflict_do_nothing()
                     .exec_without_returning(&txn)
                     .await
                     .map_err(db_err)?;

@@ -8,7 +8,8 @@
 // progress bar until FINISHED; cancel a slow running task; pause a queue,
 // reorder two pending tasks, resume; check that markup in params and
 // results renders as text (XSS); a 422 from the form names the field;
-// create a schedule, disable, enable and run it.
+// create a schedule, disable, enable and run it; see the example's worker
+// in the Workers table, pause it (it claims nothing), resume it.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -163,6 +164,22 @@ try {
   })();
   assert.ok(fromSchedule, 'run now submitted the schedule\'s task');
   await waitForState(fromSchedule.id, 'FINISHED');
+
+  step('see the worker, pause it, see it paused and idle, resume it');
+  const anyWorker = page.locator('#workers tr[data-state="running"]').first();
+  await anyWorker.waitFor(WAIT);
+  const workerId = await anyWorker.getAttribute('data-worker');
+  const workerRow = (state) => page.locator(`#workers tr[data-worker="${workerId}"]` + (state ? `[data-state="${state}"]` : ''));
+  assert.match(await workerRow().textContent(), /default ×4/);
+  await workerRow().locator('button.pause').click();
+  await workerRow('paused').waitFor(WAIT);
+  assert.equal((await apiGet('/workers/' + encodeURIComponent(workerId))).state, 'paused');
+  const held = await apiPost('/tasks', { task_type: 'greet', params: { name: 'held while paused' } });
+  await page.waitForTimeout(1500);
+  assert.equal((await apiGet('/tasks/' + held.id)).state, 'PENDING', 'a paused worker claims nothing');
+  await workerRow('paused').locator('button.resume').click();
+  await workerRow('running').waitFor(WAIT);
+  await waitForState(held.id, 'FINISHED');
 
   assert.deepEqual(problems, [], 'no errors in the page');
   console.log('browser test passed');

@@ -1,6 +1,8 @@
 //! Fresh, isolated backends for the end-to-end suites (`worker`, `http`):
 //! one function per backend, each returning `None` — after saying on
-//! stderr that the suite skips — when its server is not configured.
+//! stderr that the suite skips — when its server is not configured. The
+//! `*_pair` functions give two handles (two connections, as two hosts
+//! would have) on one fresh store.
 
 // Each test crate uses the factories its suites need.
 #![allow(dead_code)]
@@ -28,20 +30,57 @@ pub async fn memory() -> Option<Arc<dyn Backend>> {
     Some(Arc::new(taskq::MemoryBackend::new()))
 }
 
+/// Two handles on one store.
+pub type Pair = (Arc<dyn Backend>, Arc<dyn Backend>);
+
+/// The in-memory backend lives in one process: both handles are the same.
+pub async fn memory_pair() -> Option<Pair> {
+    let backend: Arc<dyn Backend> = Arc::new(taskq::MemoryBackend::new());
+    Some((backend.clone(), backend))
+}
+
 /// A new SQLite file in the temp directory.
 #[cfg(feature = "sqlite")]
 pub async fn sqlite(label: &str) -> Option<Arc<dyn Backend>> {
+    Some(sql_connect(&sqlite_url(label)).await)
+}
+
+/// Two connections to a new SQLite file.
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_pair(label: &str) -> Option<Pair> {
+    let url = sqlite_url(label);
+    Some((sql_connect(&url).await, sql_connect(&url).await))
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_url(label: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    Some(Arc::new(
-        taskq::SqlBackend::connect(&url)
-            .await
-            .expect("sqlite backend"),
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+async fn sql_connect(url: &str) -> Arc<dyn Backend> {
+    Arc::new(taskq::SqlBackend::connect(url).await.expect("SQL backend"))
+}
+
+/// A fresh key prefix on `TASKQ_TEST_REDIS_URL`, deleted when dropped.
+#[cfg(feature = "redis")]
+pub async fn redis(label: &str) -> Option<Arc<dyn Backend>> {
+    let config = redis_config(label)?;
+    Some(redis_connect(&config, true).await)
+}
+
+/// Two connections under a fresh key prefix; the first deletes its keys
+/// when dropped.
+#[cfg(feature = "redis")]
+pub async fn redis_pair(label: &str) -> Option<Pair> {
+    let config = redis_config(label)?;
+    Some((
+        redis_connect(&config, true).await,
+        redis_connect(&config, false).await,
     ))
 }
 
-/// Settings for a fresh key prefix on `TASKQ_TEST_REDIS_URL`, deleted
-/// when the backend is dropped.
 #[cfg(feature = "redis")]
 fn redis_config(label: &str) -> Option<taskq::RedisConfig> {
     let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
@@ -50,35 +89,63 @@ fn redis_config(label: &str) -> Option<taskq::RedisConfig> {
     };
     let mut config = taskq::RedisConfig::new(url);
     config.prefix = unique(label);
-    config.delete_keys_on_drop = true;
     Some(config)
 }
 
-/// A fresh key prefix on `TASKQ_TEST_REDIS_URL`, deleted when dropped.
 #[cfg(feature = "redis")]
-pub async fn redis(label: &str) -> Option<Arc<dyn Backend>> {
-    Some(Arc::new(
-        taskq::RedisBackend::connect_with(redis_config(label)?)
+async fn redis_connect(config: &taskq::RedisConfig, delete_keys_on_drop: bool) -> Arc<dyn Backend> {
+    let mut config = config.clone();
+    config.delete_keys_on_drop = delete_keys_on_drop;
+    Arc::new(
+        taskq::RedisBackend::connect_with(config)
             .await
             .expect("redis backend"),
-    ))
+    )
 }
 
 /// SQLite records in a new temp file, delivered through a fresh key
 /// prefix on `TASKQ_TEST_REDIS_URL`.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
-    let redis = taskq::RedisBackend::connect_with(redis_config(label)?)
-        .await
-        .expect("redis backend");
-    let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
-    let sql = taskq::SqlBackend::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .expect("sqlite backend");
-    Some(Arc::new(
-        taskq::SqlRedisBackend::new(sql, redis)
+    Some(redis_sqlite_pair(label).await?.0)
+}
+
+/// Two handles (two SQLite connections, two Redis connections) on one
+/// pair of stores; the first deletes the Redis keys when dropped.
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
+    let config = redis_config(label)?;
+    let url = sqlite_url(label);
+    let mut handles = Vec::new();
+    for delete_keys_on_drop in [true, false] {
+        let mut config = config.clone();
+        config.delete_keys_on_drop = delete_keys_on_drop;
+        let redis = taskq::RedisBackend::connect_with(config)
             .await
-            .expect("sql + redis backend"),
+            .expect("redis backend");
+        let sql = taskq::SqlBackend::connect(&url)
+            .await
+            .expect("sqlite backend");
+        handles.push(Arc::new(
+            taskq::SqlRedisBackend::new(sql, redis)
+                .await
+                .expect("sql + redis backend"),
+        ) as Arc<dyn Backend>);
+    }
+    let second = handles.pop()?;
+    Some((handles.pop()?, second))
+}
+
+/// Two connections to a fresh schema (PostgreSQL) or database (MySQL) of
+/// the test server.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub async fn sql_server_pair(server: taskq::sea::scratch::Server) -> Option<Pair> {
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch schema or database")?;
+    Some((
+        sql_connect(scratch.url()).await,
+        sql_connect(scratch.url()).await,
     ))
 }
 
@@ -88,11 +155,7 @@ pub async fn sql_server(server: taskq::sea::scratch::Server) -> Option<Arc<dyn B
     let scratch = taskq::sea::scratch::Scratch::from_env(server)
         .await
         .expect("scratch schema or database")?;
-    Some(Arc::new(
-        taskq::SqlBackend::connect(scratch.url())
-            .await
-            .expect("SQL server backend"),
-    ))
+    Some(sql_connect(scratch.url()).await)
 }
 
 #[cfg(feature = "postgres")]
@@ -100,9 +163,19 @@ pub async fn postgres() -> Option<Arc<dyn Backend>> {
     sql_server(taskq::sea::scratch::Server::Postgres).await
 }
 
+#[cfg(feature = "postgres")]
+pub async fn postgres_pair() -> Option<Pair> {
+    sql_server_pair(taskq::sea::scratch::Server::Postgres).await
+}
+
 #[cfg(feature = "mysql")]
 pub async fn mysql() -> Option<Arc<dyn Backend>> {
     sql_server(taskq::sea::scratch::Server::Mysql).await
+}
+
+#[cfg(feature = "mysql")]
+pub async fn mysql_pair() -> Option<Pair> {
+    sql_server_pair(taskq::sea::scratch::Server::Mysql).await
 }
 
 /// A `redis-server` of a test's own on a free port, with AOF on

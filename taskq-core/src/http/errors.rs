@@ -151,6 +151,12 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "schedule_exists", message)
                     .with_details(json!({ "name": name }))
             }
+            Error::WorkerNotFound(id) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+                .with_details(json!({ "resource": "worker", "id": id })),
+            Error::InvalidWorkerControl { id, state, control } => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", message)
+                    .with_details(json!({ "id": id, "state": state, "action": control }))
+            }
             Error::Backend(_) => {
                 tracing::error!(error = %message, "taskq http: backend error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend", message)

@@ -17,7 +17,8 @@
 //! - [`auth`]: [`Auth`], the mandatory choice of who may call the API.
 //! - [`errors`]: [`ApiError`], the JSON error body, and extractors that turn
 //!   every malformed request into one.
-//! - `task_types`, `tasks`, `queues`, `schedules`: one module per resource.
+//! - `task_types`, `tasks`, `queues`, `schedules`, `workers`: one module
+//!   per resource.
 //! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`).
 //! - `metrics`: Prometheus text (`GET metrics`).
 //! - `dashboard`: the embedded page (`GET dashboard`).
@@ -40,6 +41,9 @@
 //! | GET / POST | `api/schedules` | list (`page`, `page_size`) / create (`once`, `interval`, `cron`) |
 //! | GET / PUT / DELETE | `api/schedules/{name}` | one schedule / replace its definition / delete it |
 //! | POST | `api/schedules/{name}/enable` / `disable` / `run` | steer it; `run` submits its task now |
+//! | GET | `api/workers` | live (and recently gone) workers of every host |
+//! | GET | `api/workers/{id}` | one worker |
+//! | POST | `api/workers/{id}/pause` / `resume` / `shutdown` | steer it through the backend |
 //! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth) |
 //! | GET | `metrics` | Prometheus text |
 //! | GET | `dashboard` | the dashboard page (no auth; it asks for the token) |
@@ -53,6 +57,7 @@ mod queues;
 mod schedules;
 mod task_types;
 mod tasks;
+mod workers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -118,6 +123,11 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/schedules/{name}/enable", post(schedules::enable))
         .route("/api/schedules/{name}/disable", post(schedules::disable))
         .route("/api/schedules/{name}/run", post(schedules::run_now))
+        .route("/api/workers", get(workers::list))
+        .route("/api/workers/{id}", get(workers::detail))
+        .route("/api/workers/{id}/pause", post(workers::pause))
+        .route("/api/workers/{id}/resume", post(workers::resume))
+        .route("/api/workers/{id}/shutdown", post(workers::shutdown))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
     let open = Router::new()

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{errors, queues, schedules, task_types, tasks};
+use super::{errors, queues, schedules, task_types, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use super::{errors, queues, schedules, task_types, tasks};
         queues::list, queues::pause, queues::resume, queues::purge,
         schedules::list, schedules::create, schedules::detail, schedules::update,
         schedules::enable, schedules::disable, schedules::run_now, schedules::delete,
+        workers::list, workers::detail, workers::pause, workers::resume, workers::shutdown,
         super::metrics::metrics,
     ),
     components(schemas(
@@ -28,6 +29,7 @@ use super::{errors, queues, schedules, task_types, tasks};
         queues::QueuePurgeResult,
         schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,
         schedules::ScheduleList,
+        crate::backend::WorkerInfo, crate::backend::WorkerQueue, crate::backend::WorkerState,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

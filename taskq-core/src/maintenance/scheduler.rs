@@ -3,10 +3,11 @@
 //! Every worker runs one (opt out with `MaintenanceConfig::scheduler =
 //! None`), and [`Scheduler::run`] runs one alone. However many run against
 //! one store, each tick fires once: a scheduler plans a firing from the
-//! `next_run_at` it read, and the store applies it only if `next_run_at`
-//! is still that value, in the same atomic step that enqueues the tasks
-//! (see [`crate::backend::ScheduleStore`]). The losers of that race do
-//! nothing.
+//! `next_run_at` and `revision` it read, and the store applies it only if
+//! both are still those values; each tick's task has an id derived from the
+//! tick ([`crate::Schedule::task_id_for`]), which the store never queues
+//! twice (see [`crate::backend::ScheduleStore`]). The losers of that race
+//! read again and find nothing left to do.
 //!
 //! A scheduler does not poll the table: it reads the due schedules (an
 //! index range on `next_run_at`), fires them, asks for the earliest next
@@ -39,6 +40,9 @@ pub const BATCH_DEFAULT: usize = 100;
 /// schedules cannot be fired here (their task type is not registered in
 /// this process).
 pub const RETRY_DELAY_DEFAULT: Duration = Duration::from_secs(1);
+/// How many times one tick reads the due schedules again after refused
+/// firings (bounds the work of a tick against a schedule edited in a loop).
+const MAX_REREADS: usize = 3;
 
 /// Settings of a [`Scheduler`], with the defaults above.
 #[derive(Debug, Clone)]
@@ -112,6 +116,7 @@ impl Scheduler {
     /// Fires every schedule due at `now` (in batches), and reports.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, Error> {
         let mut report = TickReport::default();
+        let mut rereads = 0;
         loop {
             let due = self
                 .client
@@ -130,19 +135,29 @@ impl Scheduler {
             let counts: Vec<usize> = planned.iter().map(|f| f.tasks.len()).collect();
             let progressed = !planned.is_empty();
             let applied = self.client.backend().fire_schedules(planned).await?;
+            let mut lost = 0;
             for (applied, tasks) in applied.into_iter().zip(counts) {
                 if applied {
                     report.fired += 1;
                     report.tasks += tasks;
                 } else {
-                    report.lost += 1;
+                    lost += 1;
                 }
             }
+            report.lost += lost;
             // A full batch that moved on may hide more due schedules; one
-            // that did not would be read again unchanged.
-            if !(full && progressed) {
-                break;
+            // that did not would be read again unchanged. A refused firing
+            // was planned from a stale read (another scheduler fired it, or
+            // it was edited): read again, and fire what is still due with
+            // its current definition.
+            if full && progressed {
+                continue;
             }
+            if lost > 0 && rereads < MAX_REREADS {
+                rereads += 1;
+                continue;
+            }
+            break;
         }
         Ok(report)
     }
@@ -174,12 +189,15 @@ impl Scheduler {
                     run_at: Some(tick),
                     ..Overrides::default()
                 };
-                new_record(task, schedule.def.params.clone(), &overrides, now)
+                let mut record = new_record(task, schedule.def.params.clone(), &overrides, now);
+                record.id = schedule.task_id_for(tick);
+                record
             })
             .collect();
         Some(ScheduleFiring {
             name: name.clone(),
-            expected_next_run_at: expected,
+            expected_next_run_at: Some(expected),
+            expected_revision: schedule.revision,
             next_run_at: plan.next_run_at,
             fired_at: now,
             tasks,

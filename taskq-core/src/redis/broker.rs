@@ -81,9 +81,34 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(Error::Serialization)
 }
 
-#[async_trait]
-impl Broker for RedisBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+/// How [`RedisBackend::enqueue_records`] treats ids already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EnqueueMode {
+    /// Refuse the batch.
+    Strict,
+    /// Skip those tasks.
+    Missing,
+}
+
+impl EnqueueMode {
+    fn as_arg(self) -> &'static str {
+        match self {
+            EnqueueMode::Strict => "strict",
+            EnqueueMode::Missing => "missing",
+        }
+    }
+}
+
+impl RedisBackend {
+    /// Stores new pending tasks. [`EnqueueMode::Strict`] (a submit) fails
+    /// the whole batch if any id exists; [`EnqueueMode::Missing`] (a
+    /// schedule's tick tasks, whose ids are the ticks') skips the ids
+    /// already stored, so queueing a tick again is harmless.
+    pub(super) async fn enqueue_records(
+        &self,
+        tasks: Vec<TaskRecord>,
+        mode: EnqueueMode,
+    ) -> Result<(), Error> {
         if tasks.is_empty() {
             return Ok(());
         }
@@ -100,10 +125,11 @@ impl Broker for RedisBackend {
             .collect();
         let groups = by_queue(&queues);
         let client = self.pool.next();
-        // The index first, claimed with `SET NX`: an id any queue already
-        // has fails the whole batch before a record is written (scripts are
-        // atomic per queue only), and a record is never without its index
-        // entry, even if this process dies between the two steps.
+        // The index first, claimed with `SET NX`: in strict mode an id any
+        // queue already has fails the whole batch before a record is
+        // written (scripts are atomic per queue only), and in either mode a
+        // record is never without its index entry, even if this process
+        // dies between the two steps.
         let pipeline = client.pipeline();
         for task in &tasks {
             let _: () = pipeline
@@ -138,7 +164,7 @@ impl Broker for RedisBackend {
         for reply in replies {
             reply.map_err(Error::backend)?;
         }
-        if let Some(id) = existing {
+        if let (EnqueueMode::Strict, Some(id)) = (mode, existing) {
             // Undo this call's index entries; the batch changes nothing.
             let pipeline = client.pipeline();
             for id in &claimed {
@@ -156,7 +182,7 @@ impl Broker for RedisBackend {
         }
         let now = micros(Utc::now());
         for (queue, positions) in groups {
-            let mut args = vec![now.clone()];
+            let mut args = vec![now.clone(), mode.as_arg().to_owned()];
             for &i in &positions {
                 let task = &tasks[i];
                 let fields = record::to_fields(task)?;
@@ -177,6 +203,13 @@ impl Broker for RedisBackend {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        self.enqueue_records(tasks, EnqueueMode::Strict).await
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {

@@ -69,6 +69,12 @@ impl Keys {
         format!("{}:work", self.prefix)
     }
 
+    /// The pub/sub channel announcing schedule writes (message: the
+    /// schedule's name), so other processes' schedulers look again.
+    pub fn schedule_channel(&self) -> String {
+        format!("{}:schedules-changed", self.prefix)
+    }
+
     /// `SCAN` patterns matching every key of this deployment.
     pub fn patterns(&self) -> [String; 2] {
         let escaped: String = self

@@ -12,6 +12,8 @@
 //! - `delivery`: hooks for Redis as the delivery path of records kept in
 //!   SQL (taskq-sea's `SeaRedisBackend`): an idempotent push of pending
 //!   tasks and the epoch key that reveals a data loss.
+//! - `workers`: [`WorkerRegistry`](crate::WorkerRegistry) — live workers
+//!   and control requests.
 //!
 //! # Data model
 //! Per queue: a ready sorted set ordered by priority, then `seq`, then id
@@ -37,7 +39,10 @@
 //! Scripts that make work due publish the queue name on
 //! `<prefix>:work`; a subscriber connection turns that into
 //! [`Broker::work_signal`](crate::Broker::work_signal), so an idle worker
-//! claims at once instead of polling.
+//! claims at once instead of polling. Schedule writes publish the
+//! schedule's name on `<prefix>:schedules-changed`, which the same
+//! connection turns into [`ScheduleStore::schedule_signal`](crate::ScheduleStore::schedule_signal),
+//! so an edit made by another process wakes this one's scheduler.
 
 mod broker;
 mod delivery;
@@ -46,6 +51,7 @@ mod record;
 mod schedules;
 mod scripts;
 mod store;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -112,7 +118,7 @@ pub struct RedisBackend {
     keys: Keys,
     config: RedisConfig,
     signal: Arc<Notify>,
-    /// Wakes this process's schedulers when it writes a schedule.
+    /// Wakes this process's schedulers when any process writes a schedule.
     schedule_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     /// Queue of tasks this process enqueued or claimed, saving the index
@@ -144,13 +150,18 @@ impl RedisBackend {
         subscriber.init().await.map_err(Error::backend)?;
         let keys = Keys::new(&config.prefix);
         let signal = Arc::new(Notify::new());
+        let schedule_signal = Arc::new(Notify::new());
         let listener = tokio::spawn(listen(
             subscriber.clone(),
-            keys.work_channel(),
+            Channels {
+                work: keys.work_channel(),
+                schedules: keys.schedule_channel(),
+            },
             signal.clone(),
+            schedule_signal.clone(),
         ));
         subscriber
-            .subscribe(keys.work_channel())
+            .subscribe(vec![keys.work_channel(), keys.schedule_channel()])
             .await
             .map_err(Error::backend)?;
         Ok(RedisBackend {
@@ -158,7 +169,7 @@ impl RedisBackend {
             keys,
             config,
             signal,
-            schedule_signal: Arc::new(Notify::new()),
+            schedule_signal,
             listener,
             queue_of: Mutex::new(HashMap::new()),
         })
@@ -316,26 +327,40 @@ fn builder(url: &str) -> Result<Builder, Error> {
     Ok(builder)
 }
 
-/// Turns work announcements into wake-ups; after a reconnect, subscribes
-/// again and wakes everyone (announcements may have been missed).
-async fn listen(subscriber: Client, channel: String, signal: Arc<Notify>) {
+/// The channels the listener subscribes to.
+struct Channels {
+    work: String,
+    schedules: String,
+}
+
+/// Turns work and schedule announcements into wake-ups; after a
+/// reconnect, subscribes again and wakes everyone (announcements may have
+/// been missed).
+async fn listen(subscriber: Client, channels: Channels, work: Arc<Notify>, schedules: Arc<Notify>) {
+    use tokio::sync::broadcast::error::RecvError;
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
+    let wake_all = || {
+        work.notify_waiters();
+        schedules.notify_waiters();
+    };
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Ok(_) => signal.notify_waiters(),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => signal.notify_waiters(),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Ok(message) if *message.channel == *channels.schedules => schedules.notify_waiters(),
+                Ok(_) => work.notify_waiters(),
+                Err(RecvError::Lagged(_)) => wake_all(),
+                Err(RecvError::Closed) => return,
             },
             reconnect = reconnects.recv() => match reconnect {
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    if let Err(err) = subscriber.subscribe(channel.clone()).await {
-                        warn!(error = %err, "could not subscribe to work announcements");
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    let names = vec![channels.work.clone(), channels.schedules.clone()];
+                    if let Err(err) = subscriber.subscribe(names).await {
+                        warn!(error = %err, "could not subscribe to announcements");
                     }
-                    signal.notify_waiters();
+                    wake_all();
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Err(RecvError::Closed) => return,
             },
         }
     }

@@ -3,10 +3,16 @@
 //! name index, all under the hash tag `{<prefix>:schedules}` so the scripts
 //! below stay atomic on Redis Cluster.
 //!
-//! A firing is a compare-and-set script on the schedule's `next` field
-//! (and `enabled`), then the enqueue of its tasks. The two cannot share one
-//! script (tasks live in their queue's slot), so a process that dies
-//! between them loses that tick — it never fires it twice.
+//! A firing cannot be one script (tasks live in their queue's slot), so it
+//! is three steps: a check that the schedule still has the `next` and
+//! `revision` the firing was planned from (so a stale plan queues
+//! nothing), the enqueue of the tasks not stored yet (their ids are their
+//! ticks', [`crate::Schedule::task_id_for`]), then the compare-and-set of
+//! `next`, `revision` and the bookkeeping. A process that dies after the
+//! enqueue leaves the tick due; whichever scheduler fires it next finds its
+//! task stored and only moves the schedule on — the tick is neither lost
+//! nor queued twice. An edit landing between the check and the enqueue can
+//! still let that one tick run with the definition read before it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -18,7 +24,8 @@ use fred::types::scripts::Script;
 use tokio::sync::Notify;
 
 use super::RedisBackend;
-use crate::backend::{Broker, Page, PageRequest, ScheduleStore};
+use super::broker::EnqueueMode;
+use crate::backend::{Page, PageRequest, ScheduleStore};
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
 
@@ -33,8 +40,10 @@ if ARGV[8] == 'create' and exists then return 0 end
 if ARGV[8] == 'update' and not exists then return 0 end
 redis.call('HSET', KEYS[1], 'def', ARGV[2], 'updated_at', ARGV[4], 'next', ARGV[5], 'enabled', ARGV[6])
 if ARGV[8] == 'create' then
-  redis.call('HSET', KEYS[1], 'created_at', ARGV[3], 'last_run', '', 'run_count', '0', 'last_task', '')
+  redis.call('HSET', KEYS[1], 'created_at', ARGV[3], 'last_run', '', 'run_count', '0', 'last_task', '', 'revision', '0')
   redis.call('ZADD', KEYS[3], 0, ARGV[1])
+else
+  redis.call('HINCRBY', KEYS[1], 'revision', 1)
 end
 if ARGV[6] == '1' and ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
@@ -58,26 +67,45 @@ return 1
     )
 });
 
-/// KEYS: hash, due. ARGV: name, expected next, new next, new score, task
-/// count, fired at, last task id. Returns 1 if applied.
-static FIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-if redis.call('HGET', KEYS[1], 'enabled') ~= '1' then return 0 end
-if redis.call('HGET', KEYS[1], 'next') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'next', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'run_count', ARGV[5])
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[1], 'last_run', ARGV[6], 'last_task', ARGV[7])
+/// Whether the schedule (KEYS[1]) still has the expected next run
+/// (ARGV[2], `''` for none) and revision (ARGV[3]).
+const CURRENT: &str = r#"
+local function current()
+  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+  local f = redis.call('HMGET', KEYS[1], 'next', 'revision')
+  return (f[1] or '') == ARGV[2] and (f[2] or '0') == ARGV[3]
 end
-if ARGV[3] == '' then
+"#;
+
+/// KEYS: hash. ARGV: name, expected next, expected revision. Returns 1 if
+/// a firing planned from them would apply.
+static CHECK: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        "{CURRENT}\nif current() then return 1 end\nreturn 0"
+    ))
+});
+
+/// KEYS: hash, due. ARGV: name, expected next, expected revision, new
+/// next, new score, task count, fired at, last task id. Returns 1 if
+/// applied.
+static FIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        "{CURRENT}\n{}",
+        r#"
+if not current() then return 0 end
+redis.call('HSET', KEYS[1], 'next', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'run_count', ARGV[6])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'last_run', ARGV[7], 'last_task', ARGV[8])
+end
+if ARGV[4] == '' or redis.call('HGET', KEYS[1], 'enabled') ~= '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 end
 return 1
-"#,
-    )
+"#
+    ))
 });
 
 fn time_text(t: Option<DateTime<Utc>>) -> String {
@@ -132,6 +160,21 @@ impl RedisBackend {
         Ok(written == 1)
     }
 
+    /// After a schedule write: wakes this process's schedulers, and
+    /// announces it to other processes'. A failed announcement is logged,
+    /// not returned: the write happened, and schedulers poll anyway.
+    async fn schedules_changed(&self, name: &str) {
+        self.schedule_signal.notify_waiters();
+        let published: Result<i64, _> = self
+            .pool
+            .next()
+            .publish(self.keys.schedule_channel(), name)
+            .await;
+        if let Err(err) = published {
+            tracing::warn!(error = %err, "could not announce a schedule write");
+        }
+    }
+
     async fn read_schedules(&self, names: &[String]) -> Result<Vec<Schedule>, Error> {
         let mut schedules = Vec::with_capacity(names.len());
         for name in names {
@@ -175,6 +218,11 @@ fn from_hash(name: &str, hash: HashMap<String, String>) -> Result<Schedule, Erro
             None | Some("") => None,
             Some(id) => Some(id.parse().map_err(|_| corrupt("last_task"))?),
         },
+        // Absent in schedules stored before revisions existed.
+        revision: match hash.get("revision") {
+            None => 0,
+            Some(n) => n.parse().map_err(|_| corrupt("revision"))?,
+        },
         created_at: parse_time(name, "created_at", hash.get("created_at"))?
             .ok_or_else(|| corrupt("created_at"))?,
         updated_at: parse_time(name, "updated_at", hash.get("updated_at"))?
@@ -188,7 +236,7 @@ impl ScheduleStore for RedisBackend {
         if !self.write_schedule(&schedule, "create").await? {
             return Err(Error::ScheduleExists(schedule.def.name));
         }
-        self.schedule_signal.notify_waiters();
+        self.schedules_changed(&schedule.def.name).await;
         Ok(())
     }
 
@@ -196,7 +244,7 @@ impl ScheduleStore for RedisBackend {
         if !self.write_schedule(schedule, "update").await? {
             return Err(Error::ScheduleNotFound(schedule.def.name.clone()));
         }
-        self.schedule_signal.notify_waiters();
+        self.schedules_changed(&schedule.def.name).await;
         Ok(())
     }
 
@@ -210,6 +258,9 @@ impl ScheduleStore for RedisBackend {
             .evalsha_with_reload(self.pool.next(), keys, vec![name.to_owned()])
             .await
             .map_err(Error::backend)?;
+        if deleted == 1 {
+            self.schedules_changed(name).await;
+        }
         Ok(deleted == 1)
     }
 
@@ -281,28 +332,48 @@ impl ScheduleStore for RedisBackend {
     async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
         let mut applied = Vec::with_capacity(firings.len());
         for firing in firings {
-            let keys = vec![self.schedule_key(&firing.name), self.schedule_due()];
-            let args = vec![
+            let expected = vec![
                 firing.name.clone(),
-                time_text(Some(firing.expected_next_run_at)),
+                time_text(firing.expected_next_run_at),
+                firing.expected_revision.to_string(),
+            ];
+            if !firing.tasks.is_empty() {
+                let current: i64 = CHECK
+                    .evalsha_with_reload(
+                        self.pool.next(),
+                        vec![self.schedule_key(&firing.name)],
+                        expected.clone(),
+                    )
+                    .await
+                    .map_err(Error::backend)?;
+                if current != 1 {
+                    applied.push(false);
+                    continue;
+                }
+            }
+            let last_task = firing
+                .tasks
+                .last()
+                .map(|t| t.id.to_string())
+                .unwrap_or_default();
+            let count = firing.tasks.len();
+            // Queued before the compare-and-set: see the module's notes.
+            self.enqueue_records(firing.tasks, EnqueueMode::Missing)
+                .await?;
+            let keys = vec![self.schedule_key(&firing.name), self.schedule_due()];
+            let mut args = expected;
+            args.extend([
                 time_text(firing.next_run_at),
                 score(firing.next_run_at),
-                firing.tasks.len().to_string(),
+                count.to_string(),
                 time_text(Some(firing.fired_at)),
-                firing
-                    .tasks
-                    .last()
-                    .map(|t| t.id.to_string())
-                    .unwrap_or_default(),
-            ];
+                last_task,
+            ]);
             let claimed: i64 = FIRE
                 .evalsha_with_reload(self.pool.next(), keys, args)
                 .await
                 .map_err(Error::backend)?;
             applied.push(claimed == 1);
-            if claimed == 1 && !firing.tasks.is_empty() {
-                self.enqueue(firing.tasks).await?;
-            }
         }
         Ok(applied)
     }

@@ -56,24 +56,29 @@ pub(super) fn script(body: &str) -> Script {
     Script::from_lua(format!("{HELPERS}\n{body}"))
 }
 
-/// ARGV[4] now; then per task: id, created (µs), field count, fields….
-/// Returns `{1}`, or `{0, id}` when an id already exists (nothing written).
+/// ARGV[4] now, [5] mode; then per task: id, created (µs), field count,
+/// fields…. Mode `strict` returns `{1}`, or `{0, id}` when an id already
+/// exists (nothing written); mode `missing` writes the tasks not stored
+/// yet, skips the others, and returns `{1}`.
 pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local i = 5
-while i <= #ARGV do
+local strict = ARGV[5] == 'strict'
+local i = 6
+while strict and i <= #ARGV do
   if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 1 then return {0, ARGV[i]} end
   i = i + 3 + tonumber(ARGV[i + 2])
 end
 local due = false
-i = 5
+i = 6
 while i <= #ARGV do
   local id, created, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local key = ARGV[1] .. id
-  redis.call('HSET', key, unpack(ARGV, i + 3, i + 2 + n))
-  redis.call('ZADD', KEYS[5], created, id)
-  if add_pending(key, id, ARGV[4]) then due = true end
+  if strict or redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, unpack(ARGV, i + 3, i + 2 + n))
+    redis.call('ZADD', KEYS[5], created, id)
+    if add_pending(key, id, ARGV[4]) then due = true end
+  end
   i = i + 3 + n
 end
 if due then wake() end

@@ -5,6 +5,8 @@
 //! - [`queue`]: `taskq_queues`, one row per paused queue.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
+//! - [`worker`]: `taskq_workers`, one row per live worker (a
+//!   [`taskq_core::WorkerInfo`]).
 //!
 //! Hosts may query these tables with their own SeaORM code (read-only is
 //! wise: state changes go through the [`crate::SeaBackend`] so that fencing
@@ -13,3 +15,4 @@
 pub mod queue;
 pub mod schedule;
 pub mod task;
+pub mod worker;

@@ -54,6 +54,8 @@ pub struct Model {
     pub run_count: i64,
     /// The last task submitted.
     pub last_task_id: Option<Uuid>,
+    /// Bumped by every edit; compared by every firing.
+    pub revision: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -38,6 +38,8 @@
 
 mod m20261122_000001_taskq_create_tables;
 mod m20261124_000001_taskq_schedules;
+mod m20261124_000002_taskq_workers;
+mod m20261124_000003_taskq_schedule_revision;
 
 use sea_orm_migration::prelude::*;
 
@@ -47,6 +49,8 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(m20261122_000001_taskq_create_tables::Migration),
         Box::new(m20261124_000001_taskq_schedules::Migration),
+        Box::new(m20261124_000002_taskq_workers::Migration),
+        Box::new(m20261124_000003_taskq_schedule_revision::Migration),
     ]
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use taskq_core::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport, Settlement,
 };
-use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use taskq_core::{Error, TaskId, TaskRecord};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -148,24 +148,9 @@ impl Broker for SeaRedisBackend {
         if let Err(err) = self.redis.rescue_expired(now).await {
             warn!(error = %err, "rescue pass failed in Redis");
         }
-        if !requeued.is_empty() {
-            // Usually Redis requeued them too (and the push skips them);
-            // not if it lost them.
-            match self.sql.records_of(&requeued).await {
-                Ok(records) => {
-                    let pending: Vec<TaskRecord> = records
-                        .into_iter()
-                        .filter(|r| r.state == TaskState::Pending)
-                        .collect();
-                    self.push_or_defer(&pending).await;
-                }
-                Err(err) => {
-                    warn!(error = %err, "could not read rescued tasks back");
-                    self.needs_sweep
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-        }
+        // Usually Redis requeued them too (and the push skips them); not
+        // if it lost them.
+        self.push_pending_of(&requeued).await;
         Ok(report)
     }
 

@@ -69,7 +69,9 @@ use std::time::Duration;
 use chrono::Utc;
 use taskq_core::backend::{ReconcileReport, Settlement};
 use taskq_core::redis::{RedisBackend, RedisConfig};
-use taskq_core::{Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskRecord, TaskState};
+use taskq_core::{
+    Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskId, TaskRecord, TaskState,
+};
 use tracing::warn;
 
 use crate::SeaBackend;
@@ -245,7 +247,16 @@ impl SeaRedisBackend {
         if let Err(err) = self.redis.settle(drops).await {
             warn!(error = %err, "could not drop unclaimable tasks from Redis");
         }
-        match self.sql.records_of(&ids).await {
+        self.push_pending_of(&ids).await;
+    }
+
+    /// Pushes those of `ids` that SQL has pending, from SQL's records; a
+    /// failure is left to the reconciler.
+    async fn push_pending_of(&self, ids: &[TaskId]) {
+        if ids.is_empty() {
+            return;
+        }
+        match self.sql.records_of(ids).await {
             Ok(records) => {
                 let pending: Vec<TaskRecord> = records
                     .into_iter()
@@ -254,7 +265,7 @@ impl SeaRedisBackend {
                 self.push_or_defer(&pending).await;
             }
             Err(err) => {
-                warn!(error = %err, "could not read unclaimable tasks back");
+                warn!(error = %err, "could not read tasks to push back");
                 self.needs_sweep.store(true, Ordering::SeqCst);
             }
         }

@@ -1,11 +1,15 @@
-//! [`Store`] and [`ScheduleStore`] for [`SeaRedisBackend`]: records and
-//! schedules are SQL's; Redis only receives the tasks schedules fire.
+//! [`Store`], [`ScheduleStore`] and [`WorkerRegistry`] for
+//! [`SeaRedisBackend`]: records, schedules and the worker registry are
+//! SQL's; Redis only receives the tasks schedules fire.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use taskq_core::backend::{Page, PageRequest, QueueStats, ScheduleStore, Store, TaskFilter};
+use taskq_core::backend::{
+    Page, PageRequest, QueueStats, ScheduleStore, Store, TaskFilter, WorkerControl, WorkerInfo,
+    WorkerRegistry, WorkerState,
+};
 use taskq_core::schedule::{Schedule, ScheduleFiring};
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
@@ -81,19 +85,56 @@ impl ScheduleStore for SeaRedisBackend {
     }
 
     async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
-        let tasks: Vec<Vec<TaskRecord>> = firings.iter().map(|f| f.tasks.clone()).collect();
+        let tasks: Vec<Vec<TaskId>> = firings
+            .iter()
+            .map(|f| f.tasks.iter().map(|t| t.id).collect())
+            .collect();
         let applied = self.sql.fire_schedules(firings).await?;
-        let fired: Vec<TaskRecord> = tasks
+        let fired: Vec<TaskId> = tasks
             .into_iter()
             .zip(&applied)
             .filter(|(_, applied)| **applied)
             .flat_map(|(tasks, _)| tasks)
             .collect();
-        self.push_or_defer(&fired).await;
+        // SQL's records: a tick's task may have been stored (and even run)
+        // by an earlier, interrupted firing.
+        self.push_pending_of(&fired).await;
         Ok(applied)
     }
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {
         ScheduleStore::schedule_signal(&self.sql)
+    }
+}
+
+#[async_trait]
+impl WorkerRegistry for SeaRedisBackend {
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error> {
+        self.sql.register_worker(worker).await
+    }
+
+    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error> {
+        self.sql.worker_heartbeat(worker).await
+    }
+
+    async fn deregister_worker(&self, id: &str) -> Result<bool, Error> {
+        self.sql.deregister_worker(id).await
+    }
+
+    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error> {
+        self.sql.list_workers(now).await
+    }
+
+    async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
+        self.sql.get_worker(id, now).await
+    }
+
+    async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+        now: DateTime<Utc>,
+    ) -> Result<WorkerInfo, Error> {
+        self.sql.control_worker(id, control, now).await
     }
 }

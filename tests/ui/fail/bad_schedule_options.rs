@@ -36,4 +36,14 @@ async fn zone_without_cron(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
+#[long_task(cron = "0 9 * * *", params = r#"{"n": 1,}"#)]
+async fn params_not_json(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[long_task(params = "{}")]
+async fn params_without_schedule(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
 fn main() {}

@@ -129,6 +129,47 @@ async function loadQueues() {
   }
 }
 
+// ---- workers ---------------------------------------------------------------
+
+const WORKER_STATES = ['running', 'paused', 'stopping', 'gone'];
+
+/** Where a worker stands, and where it was asked to go if not there yet. */
+function workerState(w) {
+  const name = WORKER_STATES.includes(w.state) ? w.state : 'gone';
+  const badge = el('span', { className: 'worker-' + name }, String(w.state));
+  const pending = w.requested && w.requested !== w.state && w.state !== 'gone' && w.state !== 'stopping';
+  return pending ? [badge, ' → ' + w.requested] : [badge];
+}
+
+async function loadWorkers() {
+  const workers = await api('GET', '/workers');
+  const path = (w, action) => '/workers/' + encodeURIComponent(w.id) + '/' + action;
+  $('workers').tBodies[0].replaceChildren(...workers.map((w) => {
+    // Where the worker is headed decides which controls make sense.
+    const heading = w.state === 'gone' || w.state === 'stopping' ? w.state : (w.requested || w.state);
+    const actions = [];
+    if (heading === 'running') actions.push(actionButton('pause', () => api('POST', path(w, 'pause')), { className: 'pause' }));
+    if (heading === 'paused') actions.push(actionButton('resume', () => api('POST', path(w, 'resume')), { className: 'resume' }));
+    if (heading === 'running' || heading === 'paused') {
+      actions.push(' ', actionButton('shutdown', () => {
+        if (!confirm('Shut down worker ' + w.id + ' gracefully?')) return Promise.resolve();
+        return api('POST', path(w, 'shutdown'));
+      }, { className: 'shutdown' }));
+    }
+    const inFlight = el('td', { className: 'in-flight' }, String(w.in_flight_count));
+    inFlight.title = (w.in_flight || []).join('\n');
+    return el('tr', { dataset: { worker: w.id, state: w.state } },
+      el('td', { className: 'id' }, w.id),
+      el('td', {}, w.host + ' · ' + w.pid),
+      el('td', {}, (w.queues || []).map((q) => q.name + ' ×' + q.concurrency).join(', ')),
+      inFlight,
+      el('td', { className: 'state' }, ...workerState(w)),
+      el('td', {}, when(w.heartbeat_at)),
+      el('td', {}, when(w.started_at)),
+      el('td', {}, ...actions));
+  }));
+}
+
 // ---- pending order ---------------------------------------------------------
 
 async function loadPending() {
@@ -404,7 +445,7 @@ async function submitTask(event) {
 
 async function refresh() {
   try {
-    await Promise.all([loadQueues(), loadTasks(), loadDetail(), loadSchedules()]);
+    await Promise.all([loadQueues(), loadWorkers(), loadTasks(), loadDetail(), loadSchedules()]);
     await loadPending();
     setStatus('updated ' + new Date().toLocaleTimeString(), false, false);
   } catch (err) {
