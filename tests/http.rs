@@ -61,6 +61,24 @@ fn client_for(backend: Arc<dyn Backend>) -> Client {
     Client::new(backend).expect("registry")
 }
 
+/// A worker for both test queues, with fast timings.
+fn test_worker(client: &Client) -> taskq::WorkerBuilder {
+    Worker::builder(client)
+        .queue("default", 2)
+        .queue("slow", 2)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(50))
+        .cancel_grace(Duration::from_secs(2))
+}
+
+type WorkerRun = tokio::task::JoinHandle<Result<(), taskq::Error>>;
+
+/// Runs the worker in the background: its shutdown handle and its task.
+fn spawn_worker(builder: taskq::WorkerBuilder) -> (taskq::ShutdownHandle, WorkerRun) {
+    let worker = builder.build().expect("worker");
+    (worker.shutdown_handle(), tokio::spawn(worker.run()))
+}
+
 fn app(client: &Client) -> Router {
     http::router(client.clone(), Auth::bearer(TOKEN))
 }
@@ -493,6 +511,76 @@ async fn claim_order(client: &Client, n: usize) -> Vec<String> {
     claimed.iter().map(|t| t.id.to_string()).collect()
 }
 
+async fn delete(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Method::DELETE, uri, None, Some(TOKEN)).await
+}
+
+async fn delete_removes_one_ended_task(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let id = |task: Value| task["id"].as_str().unwrap().to_owned();
+    let pending = id(submit_echo(&app, "waits", json!({})).await);
+
+    // Pending: 409, and the task stays.
+    let (status, body) = delete(&app, &format!("/api/tasks/{pending}")).await;
+    let (code, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(code, "invalid_transition");
+    assert_eq!(
+        (&details["state"], &details["action"]),
+        (&json!("PENDING"), &json!("delete"))
+    );
+    assert_eq!(
+        get(&app, &format!("/api/tasks/{pending}")).await.0,
+        StatusCode::OK
+    );
+
+    // Running: 409 too.
+    let slow = id(post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 400 } }),
+    )
+    .await
+    .1);
+    let (stop, running) = spawn_worker(test_worker(&client));
+    wait_for(&app, &slow, |t| t["state"] == "RUNNING").await;
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    let (_, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!(details["state"], "RUNNING");
+    post(&app, &format!("/api/tasks/{slow}/cancel"), json!({})).await;
+    wait_for(&app, &slow, |t| t["state"] == "CANCELLED").await;
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    // Ended: 204 with no body, then 404.
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(body, Value::String(String::new()));
+    let (status, body) = get(&app, &format!("/api/tasks/{slow}")).await;
+    error_of(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = delete(&app, &format!("/api/tasks/{slow}")).await;
+    let (code, details) = error_of(status, &body, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (code.as_str(), &details["resource"]),
+        ("not_found", &json!("task"))
+    );
+    let (status, page) = get(&app, "/api/tasks").await;
+    assert_eq!((status, &page["total"]), (StatusCode::OK, &json!(1)));
+
+    // Malformed id: 400; no token: 401.
+    let (status, body) = delete(&app, "/api/tasks/not-a-uuid").await;
+    error_of(status, &body, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/tasks/{pending}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 async fn purge_deletes_ended_tasks_by_state_and_age(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
@@ -592,16 +680,7 @@ async fn queues_show_depth_and_pause_resume_purge(backend: Arc<dyn Backend>) {
 async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
-    let worker = Worker::builder(&client)
-        .queue("default", 2)
-        .queue("slow", 2)
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(100))
-        .cancel_grace(Duration::from_secs(2))
-        .build()
-        .expect("worker");
-    let stop = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
+    let (stop, running) = spawn_worker(test_worker(&client));
 
     let done = submit_echo(
         &app,
@@ -662,19 +741,12 @@ async fn wait_worker(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> V
 async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc<dyn Backend>) {
     let client = client_for(backend.clone());
     let app = app(&client);
-    let worker = Worker::builder(&client)
-        .queue("default", 3)
-        .worker_id("http-worker")
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat_interval(Duration::from_millis(50))
-        .build()
-        .expect("worker");
-    let running = tokio::spawn(worker.run());
+    let (_, running) = spawn_worker(test_worker(&client).worker_id("http-worker"));
 
     let listed = wait_worker(&app, "http-worker", |w| w["state"] == "running").await;
     assert_eq!(
         listed["queues"],
-        json!([{ "name": "default", "concurrency": 3 }])
+        json!([{ "name": "default", "concurrency": 2 }, { "name": "slow", "concurrency": 2 }])
     );
     assert_eq!(listed["pid"], std::process::id());
     assert_eq!(listed["in_flight_count"], 0);
@@ -805,6 +877,118 @@ async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Backend>) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The value of the exposition line starting with `series ` (labels
+/// included), parsed.
+fn sample_value(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|line| {
+            line.strip_prefix(series)
+                .is_some_and(|r| r.starts_with(' '))
+        })
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
+    line[series.len()..].trim().parse().expect("a number")
+}
+
+async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let finished = "{queue=\"default\",state=\"FINISHED\"}";
+    let slow_finished = "{queue=\"slow\",state=\"FINISHED\"}";
+    let slow_cancelled = "{queue=\"slow\",state=\"CANCELLED\"}";
+    let echo = submit_echo(&app, "a", json!({})).await;
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    assert!(
+        text.contains("# TYPE taskq_recent_task_run_seconds summary"),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(text, &format!("taskq_recent_task_attempts_count{finished}")),
+        0.0
+    );
+    assert_eq!(
+        sample_value(
+            text,
+            &format!("taskq_recent_task_run_seconds_count{finished}")
+        ),
+        0.0
+    );
+
+    let (stop, running) = spawn_worker(test_worker(&client));
+    let slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 4 } }),
+    )
+    .await
+    .1;
+    let pending_slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 1 }, "countdown": 3600 }),
+    )
+    .await
+    .1;
+    post(
+        &app,
+        &format!("/api/tasks/{}/cancel", pending_slow["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    wait_for(&app, echo["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+    wait_for(&app, slow["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    for (series, want) in [
+        (format!("taskq_recent_task_attempts_sum{finished}"), 1.0),
+        (format!("taskq_recent_task_attempts_count{finished}"), 1.0),
+        (
+            format!("taskq_recent_task_run_seconds_count{finished}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_finished}"),
+            1.0,
+        ),
+        // Cancelled before it ran: no attempt, no run time.
+        (
+            format!("taskq_recent_task_attempts_count{slow_cancelled}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_attempts_sum{slow_cancelled}"),
+            0.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_cancelled}"),
+            0.0,
+        ),
+    ] {
+        assert_eq!(sample_value(text, &series), want, "{series}\n{text}");
+    }
+    // Four steps of 50 ms: the run took at least 0.2 s.
+    let slow_run = sample_value(
+        text,
+        &format!("taskq_recent_task_run_seconds_sum{slow_finished}"),
+    );
+    assert!((0.2..60.0).contains(&slow_run), "{slow_run}");
+    let median = sample_value(
+        text,
+        "taskq_recent_task_run_seconds{queue=\"slow\",state=\"FINISHED\",quantile=\"0.5\"}",
+    );
+    assert_eq!(median, slow_run, "one sample: every quantile is it");
+}
+
 async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
     let app = app(&client_for(backend));
     // Served without a token: it holds no task data.
@@ -838,6 +1022,10 @@ async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    assert!(
+        doc["paths"]["/api/tasks/{id}"]["delete"]["responses"]["204"].is_object(),
+        "DELETE api/tasks/{{id}} is documented"
+    );
     for schema in [
         "TaskRecord",
         "ErrorBody",
@@ -1185,10 +1373,12 @@ macro_rules! http_suite {
                 list_filters_and_paginates_like_the_seeds,
                 cancel_retry_and_reorder_follow_the_state_machine,
                 purge_deletes_ended_tasks_by_state_and_age,
+                delete_removes_one_ended_task,
                 queues_show_depth_and_pause_resume_purge,
                 worker_progress_and_results_show_through_the_api,
                 workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,
+                metrics_show_attempts_and_run_times_as_tasks_run,
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,
                 junk_input_never_breaks_a_route,

@@ -6,12 +6,14 @@
 //! deletes its keys when its backend is dropped.
 #![cfg(feature = "redis")]
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::json;
+use taskq::prelude::*;
 use taskq::{Backend, Broker, RedisBackend, RedisConfig, Store};
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::record;
@@ -97,7 +99,7 @@ async fn redis_enqueue_wakes_other_hosts() {
         .expect("claim");
     assert_eq!(claimed.len(), 1);
 
-    // A task due later wakes nobody (workers poll for those).
+    // A task due later wakes nobody before it is due.
     let later = record("t", "q", 5, Utc::now() + chrono::Duration::seconds(60));
     let woken = signal.notified();
     tokio::pin!(woken);
@@ -108,6 +110,68 @@ async fn redis_enqueue_wakes_other_hosts() {
             .await
             .is_err(),
         "a task not due yet woke the worker"
+    );
+}
+
+/// A delayed task wakes an idle worker's host when it comes due, whether
+/// the host learnt its due time from the enqueue's announcement or from
+/// its own claim (a task enqueued before the host connected).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_delayed_task_wakes_worker_when_due() {
+    let Some(url) = redis_url() else { return };
+    let delay = chrono::Duration::milliseconds(300);
+
+    // Enqueued before the worker's host connects: its claim learns when.
+    let config = test_config(&url);
+    let mut worker_config = config.clone();
+    worker_config.delete_keys_on_drop = false;
+    let client_host = RedisBackend::connect_with(config).await.expect("connect");
+    let early = record("t", "q", 5, Utc::now() + delay);
+    client_host.enqueue(vec![early]).await.expect("enqueue");
+    let worker_host = RedisBackend::connect_with(worker_config)
+        .await
+        .expect("connect");
+    let signal = worker_host.work_signal().expect("redis has a work signal");
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let claimed = worker_host
+        .claim(claim_request("q", "w"))
+        .await
+        .expect("claim");
+    assert!(claimed.is_empty(), "claimed before it was due");
+    tokio::time::timeout(Duration::from_secs(2), woken)
+        .await
+        .expect("the claim's due time woke the host");
+    assert_eq!(
+        worker_host
+            .claim(claim_request("q", "w"))
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+
+    // Enqueued while the host waits: the enqueue announces when.
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let due = Utc::now() + delay;
+    client_host
+        .enqueue(vec![record("t", "q", 5, due)])
+        .await
+        .expect("enqueue");
+    tokio::time::timeout(Duration::from_secs(2), woken)
+        .await
+        .expect("the announced due time woke the host");
+    assert!(Utc::now() >= due, "woken before the task was due");
+    assert_eq!(
+        worker_host
+            .claim(claim_request("q", "w"))
+            .await
+            .expect("claim")
+            .len(),
+        1
     );
 }
 
@@ -312,4 +376,131 @@ async fn redis_duplicate_id_across_queues_changes_nothing() {
         .enqueue(vec![fresh_task.clone()])
         .await
         .expect("enqueue again");
+}
+
+/// When each marked task started or saw its cancel, by key.
+static MARKS: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+
+fn mark(key: String) {
+    MARKS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, Instant::now());
+}
+
+async fn wait_mark(key: &str) -> Instant {
+    for _ in 0..500 {
+        if let Some(at) = MARKS.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return *at;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("`{key}` never happened");
+}
+
+/// Notes when it started.
+#[long_task(retries = 0)]
+async fn redis_marks_start(key: String) -> Result<(), TaskError> {
+    mark(key);
+    Ok(())
+}
+
+/// Notes when it started, then waits for its cancel and notes that.
+#[long_task(retries = 0)]
+async fn redis_waits_for_cancel(ctx: TaskContext, key: String) -> Result<(), TaskError> {
+    mark(format!("{key} started"));
+    tokio::select! {
+        _ = ctx.cancelled() => {}
+        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+    }
+    mark(format!("{key} cancelled"));
+    Err(TaskError::cancelled("stopped on request"))
+}
+
+/// Two clients on one prefix (as two hosts), the first running a worker
+/// that neither polls nor renews leases within a test's time: whatever
+/// reaches it in time came by a signal.
+async fn worker_host_pair(
+    url: &str,
+) -> (
+    taskq::Client,
+    taskq::Client,
+    taskq::ShutdownHandle,
+    tokio::task::JoinHandle<()>,
+) {
+    let (worker_host, client_host) = two_hosts(url).await;
+    let worker_client = taskq::Client::new(Arc::new(worker_host)).expect("client");
+    let client = taskq::Client::new(Arc::new(client_host)).expect("client");
+    let worker = taskq::Worker::builder(&worker_client)
+        .queue("default", 4)
+        .poll_interval(Duration::from_secs(60))
+        .heartbeat_interval(Duration::from_secs(60))
+        .lease(Duration::from_secs(300))
+        .build()
+        .expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let running = tokio::spawn(async move { worker.run().await.expect("worker") });
+    // Let it go idle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (worker_client, client, shutdown, running)
+}
+
+/// A task with a short countdown starts when due, not at the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_countdown_task_starts_when_due() {
+    let Some(url) = redis_url() else { return };
+    let (_worker, client, shutdown, running) = worker_host_pair(&url).await;
+    let key = unique_prefix();
+    let submitted = Instant::now();
+    client
+        .submit(redis_marks_start, key.clone())
+        .countdown(Duration::from_millis(100))
+        .await
+        .expect("submit");
+    let started = wait_mark(&key).await.duration_since(submitted);
+    assert!(
+        started >= Duration::from_millis(100),
+        "started early: {started:?}"
+    );
+    assert!(
+        started < Duration::from_millis(400),
+        "started late: {started:?}"
+    );
+    shutdown.shutdown();
+    running.await.expect("join");
+}
+
+/// A cancel requested on one host stops the task running on another at
+/// once (pub/sub), not at the worker's next heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cancel_stops_running_task_on_other_host_promptly() {
+    let Some(url) = redis_url() else { return };
+    let (worker, client, shutdown, running) = worker_host_pair(&url).await;
+    let key = unique_prefix();
+    let id = client
+        .submit(redis_waits_for_cancel, key.clone())
+        .await
+        .expect("submit");
+    wait_mark(&format!("{key} started")).await;
+    let requested = Instant::now();
+    assert!(client.cancel(id).await.expect("cancel").cancel_requested);
+    let stopped = wait_mark(&format!("{key} cancelled"))
+        .await
+        .duration_since(requested);
+    assert!(
+        stopped < Duration::from_secs(1),
+        "the cancel took {stopped:?}"
+    );
+    for _ in 0..200 {
+        if worker.get(id).await.expect("get").state == taskq::TaskState::Cancelled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        worker.get(id).await.expect("get").state,
+        taskq::TaskState::Cancelled
+    );
+    shutdown.shutdown();
+    running.await.expect("join");
 }

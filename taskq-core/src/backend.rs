@@ -254,6 +254,13 @@ pub trait Broker: Send + Sync + 'static {
     fn work_signal(&self) -> Option<Arc<Notify>> {
         None
     }
+
+    /// A signal fired when a running task's cancel may have been requested
+    /// (by any process): workers renew their leases at once, which tells
+    /// them of the request, instead of at their next heartbeat.
+    fn cancel_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 /// Records: reading, progress and housekeeping.
@@ -273,6 +280,11 @@ pub trait Store: Send + Sync + 'static {
         attempt: u32,
         progress: Progress,
     ) -> Result<bool, Error>;
+
+    /// Deletes one ended task's record (`FINISHED`, `FAILED` or
+    /// `CANCELLED`) and returns it. A pending or running task is
+    /// [`Error::InvalidTransition`] (cancel it first), and stays.
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error>;
 
     /// Deletes tasks in the given terminal states that finished before
     /// `before`. Non-terminal states are an [`Error::InvalidArgument`].
@@ -502,12 +514,16 @@ impl WorkerInfo {
     /// In-flight ids a heartbeat carries at most (the count is exact).
     pub const IN_FLIGHT_IDS_MAX: usize = 100;
 
-    /// The record as seen at `now`: [`WorkerState::Gone`] once expired.
-    pub fn seen_at(mut self, now: DateTime<Utc>) -> WorkerInfo {
+    /// The record as seen at `now`: [`WorkerState::Gone`] once expired,
+    /// `None` once forgotten (past [`WorkerInfo::forget_at`]).
+    pub fn seen_at(mut self, now: DateTime<Utc>) -> Option<WorkerInfo> {
+        if self.forget_at() < now {
+            return None;
+        }
         if self.expires_at < now {
             self.state = WorkerState::Gone;
         }
-        self
+        Some(self)
     }
 
     /// When the registry forgets this worker if it beats no more.

@@ -140,6 +140,13 @@ impl Client {
         self.backend.reorder(id, position).await
     }
 
+    /// Deletes one ended task (finished, failed or cancelled) and returns
+    /// its last record; a pending or running one is
+    /// [`Error::InvalidTransition`].
+    pub async fn delete(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        self.backend.delete_task(id).await
+    }
+
     /// Deletes finished and failed tasks that ended before `before`.
     pub async fn purge(&self, before: DateTime<Utc>) -> Result<u64, Error> {
         self.purge_states(&[TaskState::Finished, TaskState::Failed], before)

@@ -341,6 +341,48 @@ pub async fn reorder_without_gap(backend: Arc<dyn Backend>) {
     );
 }
 
+/// Front, back and before place a task among every pending task of its
+/// queue, due or delayed; a delayed task keeps its due time.
+pub async fn reorder_counts_delayed_tasks(backend: Arc<dyn Backend>) {
+    let due = now() - chrono::Duration::seconds(1);
+    let later = now() + chrono::Duration::seconds(60);
+    let a = record("t", "q", 5, due);
+    let b = record("t", "q", 5, due);
+    let d = record("t", "q", 9, later);
+    let e = record("t", "q", 1, later);
+    backend
+        .enqueue(vec![a.clone(), b.clone(), d.clone(), e.clone()])
+        .await
+        .expect("enqueue");
+    let front = backend.reorder(a.id, Position::Front).await.expect("front");
+    assert_eq!(front.priority, 9, "front outranks the delayed task too");
+    assert!(front.seq < d.seq);
+    let back = backend.reorder(b.id, Position::Back).await.expect("back");
+    assert_eq!(back.priority, 1, "back goes behind the delayed task too");
+    assert!(back.seq > e.seq);
+    let moved = backend
+        .reorder(e.id, Position::Before(d.id))
+        .await
+        .expect("before a delayed task");
+    assert_eq!(moved.priority, 9);
+    let shift = (moved.scheduled_at - e.scheduled_at).abs();
+    assert!(
+        shift < chrono::Duration::milliseconds(1),
+        "the due time moved"
+    );
+    assert_eq!(ids(&claim(&*backend, "q", 10, "w").await), vec![a.id, b.id]);
+    let once_due = claim_at(
+        &*backend,
+        "q",
+        10,
+        "w",
+        later + chrono::Duration::seconds(1),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(ids(&once_due), vec![e.id, d.id]);
+}
+
 /// Reorder across priorities takes the neighbour's priority.
 pub async fn reorder_across_priorities(backend: Arc<dyn Backend>) {
     let t0 = now() - chrono::Duration::seconds(10);
@@ -722,6 +764,28 @@ pub async fn list_filters_and_pages(backend: Arc<dyn Backend>) {
         .await
         .expect("list");
     assert_eq!(running.total, 0);
+    // A page past any list (its offset near `u64::MAX`) is empty, not an
+    // error, with or without a filter.
+    for filter in [
+        TaskFilter::default(),
+        TaskFilter {
+            task_type: Some("report".into()),
+            ..Default::default()
+        },
+    ] {
+        for page in [
+            PageRequest::new(u64::MAX, PageRequest::MAX_PAGE_SIZE),
+            PageRequest::new(u64::MAX / 2, 2),
+            PageRequest::new((1 << 53) + 1, 1),
+        ] {
+            let beyond = backend.list(&filter, page).await.expect("list far page");
+            assert!(beyond.items.is_empty(), "{page:?}");
+            assert_eq!(
+                beyond.total,
+                if filter.task_type.is_some() { 5 } else { 25 }
+            );
+        }
+    }
 }
 
 /// Concurrent claimers never get the same task.
@@ -1368,6 +1432,82 @@ impl SuiteBackend for Option<Arc<dyn Backend>> {
     }
 }
 
+/// Only ended tasks can be deleted, one at a time; others stay.
+pub async fn delete_one_ended_task(backend: Arc<dyn Backend>) {
+    let at = now() - chrono::Duration::seconds(1);
+    let done = record("t", "q", 0, at);
+    let running = record("t", "q", 0, at);
+    let pending = record("t", "q", 0, at + chrono::Duration::hours(1));
+    let cancelled = record("t", "q", 0, at + chrono::Duration::hours(1));
+    backend
+        .enqueue(vec![done.clone(), running.clone()])
+        .await
+        .expect("enqueue");
+    backend
+        .enqueue(vec![pending.clone(), cancelled.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = claim(&*backend, "q", 2, "w1").await;
+    assert_eq!(claimed.len(), 2);
+    backend
+        .settle(vec![Settlement {
+            id: done.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!("ok")),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    backend.cancel(cancelled.id, now()).await.expect("cancel");
+
+    for (id, state) in [
+        (pending.id, TaskState::Pending),
+        (running.id, TaskState::Running),
+    ] {
+        match backend.delete_task(id).await {
+            Err(Error::InvalidTransition {
+                id: got,
+                state: got_state,
+                action,
+            }) => assert_eq!((got, got_state, action), (id, state, "delete")),
+            other => panic!("expected InvalidTransition, got {other:?}"),
+        }
+        assert_eq!(get(&*backend, id).await.state, state, "unchanged");
+    }
+    let deleted = backend.delete_task(done.id).await.expect("delete");
+    assert_eq!(
+        (deleted.id, deleted.state, deleted.result),
+        (done.id, TaskState::Finished, Some(json!("ok")))
+    );
+    let deleted = backend.delete_task(cancelled.id).await.expect("delete");
+    assert_eq!(deleted.state, TaskState::Cancelled);
+    assert_eq!(backend.get(done.id).await.expect("get"), None);
+    assert!(matches!(
+        backend.delete_task(done.id).await,
+        Err(Error::NotFound(id)) if id == done.id
+    ));
+    let left = backend
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .expect("list");
+    let mut left_ids = ids(&left.items);
+    left_ids.sort();
+    let mut want = vec![pending.id, running.id];
+    want.sort();
+    assert_eq!((left.total, left_ids), (2, want));
+    // The running task still settles after its neighbours went.
+    let applied = backend
+        .settle(vec![Settlement {
+            id: running.id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!(1)),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, [true]);
+}
+
 /// A worker's report as a worker would send it, expiring `ttl` from now
 /// (to the microsecond, as SQL stores it).
 pub fn worker_info(id: &str, ttl: chrono::Duration) -> WorkerInfo {
@@ -1621,7 +1761,8 @@ macro_rules! conformance_suite {
             $crate::conformance_suite!(@tests $factory;
                 claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
-                reorder_without_gap, reorder_across_priorities, settle_outcomes, fencing_rejects_stale_attempts,
+                reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
+                settle_outcomes, fencing_rejects_stale_attempts,
                 rescue_expired_leases, release_returns_without_spending_attempt,
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
@@ -1629,8 +1770,9 @@ macro_rules! conformance_suite {
                 schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
                 schedule_fire_batch_applies_current_firings,
                 schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
-                schedule_run_now_records_the_run, schedule_round_trip, worker_registry,
-                worker_registry_gone_and_forgotten, worker_control_is_compare_and_set);
+                schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
+                worker_registry, worker_registry_gone_and_forgotten,
+                worker_control_is_compare_and_set);
         }
     };
     (@tests $factory:expr; $($test:ident),*) => {

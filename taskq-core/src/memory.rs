@@ -579,6 +579,19 @@ impl Store for MemoryBackend {
         }
     }
 
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let mut state = self.lock();
+        let record = state.get(id)?;
+        if !record.state.is_terminal() {
+            return Err(Error::InvalidTransition {
+                id,
+                state: record.state,
+                action: "delete",
+            });
+        }
+        state.tasks.remove(&id).ok_or(Error::NotFound(id))
+    }
+
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
         check_purge_states(states)?;
         let mut state = self.lock();
@@ -790,7 +803,7 @@ impl WorkerRegistry for MemoryBackend {
         Ok(state
             .workers
             .values()
-            .map(|worker| worker.clone().seen_at(now))
+            .filter_map(|worker| worker.clone().seen_at(now))
             .collect())
     }
 
@@ -801,12 +814,12 @@ impl WorkerRegistry for MemoryBackend {
         now: DateTime<Utc>,
     ) -> Result<WorkerInfo, Error> {
         let mut state = self.lock();
-        let stored = state
-            .workers
-            .get_mut(id)
-            .filter(|worker| worker.forget_at() >= now)
-            .ok_or_else(|| Error::WorkerNotFound(id.to_owned()))?;
-        stored.requested = Some(control.target(&stored.clone().seen_at(now))?);
-        Ok(stored.clone().seen_at(now))
+        let not_found = || Error::WorkerNotFound(id.to_owned());
+        let stored = state.workers.get_mut(id).ok_or_else(not_found)?;
+        let mut seen = stored.clone().seen_at(now).ok_or_else(not_found)?;
+        let target = control.target(&seen)?;
+        stored.requested = Some(target);
+        seen.requested = Some(target);
+        Ok(seen)
     }
 }

@@ -889,13 +889,30 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settleme
 /// attempts whose lease this worker could not renew in time, and reports
 /// the worker to the registry, obeying what an operator requested.
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
+    let cancel_signal = shared.backend.cancel_signal().unwrap_or_default();
+    let mut next = Instant::now() + shared.config.heartbeat_interval;
+    let mut cancel_requested = Box::pin(cancel_signal.notified());
     loop {
-        tokio::select! {
-            _ = sleep(shared.config.heartbeat_interval) => {}
+        cancel_requested.as_mut().enable();
+        // `beat`: the regular interval (leases and the worker's report);
+        // otherwise a cancel request, which only needs the leases renewed
+        // (that delivers it) and leaves the pace alone.
+        let beat = tokio::select! {
+            _ = sleep_until(next) => {
+                next = Instant::now() + shared.config.heartbeat_interval;
+                true
+            }
+            _ = &mut cancel_requested => false,
             _ = stop.cancelled() => return,
-        }
+        };
+        // Listen again before reading the store, so a request made during
+        // this renewal wakes the next one.
+        cancel_requested.set(cancel_signal.notified());
+        cancel_requested.as_mut().enable();
         renew_leases(&shared).await;
-        report(&shared).await;
+        if beat {
+            report(&shared).await;
+        }
     }
 }
 

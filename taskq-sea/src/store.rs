@@ -92,6 +92,34 @@ impl Store for SeaBackend {
         Ok(result.rows_affected() == 1)
     }
 
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let record = self.get(id).await?.ok_or(Error::NotFound(id))?;
+        let invalid = |state| Error::InvalidTransition {
+            id,
+            state,
+            action: "delete",
+        };
+        if !record.state.is_terminal() {
+            return Err(invalid(record.state));
+        }
+        // Fenced on an ended state: a retry that raced this read keeps
+        // its task.
+        let ended = TaskState::ALL.into_iter().filter(|s| s.is_terminal());
+        let result = task::Entity::delete_many()
+            .filter(Expr::col(C::Id).eq(id))
+            .filter(state_in(ended))
+            .exec(self.db())
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 1 {
+            return Ok(record);
+        }
+        match self.get(id).await? {
+            Some(now) => Err(invalid(now.state)),
+            None => Err(Error::NotFound(id)),
+        }
+    }
+
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
         check_purge_states(states)?;
         if states.is_empty() {

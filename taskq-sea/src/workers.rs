@@ -144,16 +144,16 @@ impl WorkerRegistry for SeaBackend {
             .await
             .map_err(db_err)?
             .into_iter()
-            .map(|row| WorkerInfo::try_from(row).map(|w| w.seen_at(now)))
+            .filter_map(|row| {
+                WorkerInfo::try_from(row)
+                    .map(|w| w.seen_at(now))
+                    .transpose()
+            })
             .collect()
     }
 
     async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
-        Ok(self
-            .read_worker(id)
-            .await?
-            .filter(|worker| worker.forget_at() >= now)
-            .map(|worker| worker.seen_at(now)))
+        Ok(self.read_worker(id).await?.and_then(|w| w.seen_at(now)))
     }
 
     async fn control_worker(

@@ -8,6 +8,8 @@
 // progress bar until FINISHED; cancel a slow running task; pause a queue,
 // reorder two pending tasks, resume; check that markup in params and
 // results renders as text (XSS); a 422 from the form names the field;
+// reorder pending tasks by dragging; filter the list by created range;
+// delete an ended task;
 // create a schedule, disable, enable and run it; see the example's worker
 // in the Workers table, pause it (it claims nothing), resume it.
 import { chromium } from 'playwright-core';
@@ -124,6 +126,63 @@ try {
   await waitForState(second.id, 'FINISHED');
   const [a, b] = [await apiGet('/tasks/' + first.id), await apiGet('/tasks/' + second.id)];
   assert.ok(b.started_at <= a.started_at, 'the moved task ran first');
+
+  step('reorder pending tasks by dragging');
+  await page.locator('#queues tr[data-queue="default"] button.pause').click();
+  await page.locator('#queues tr[data-queue="default"] button.resume').waitFor(WAIT);
+  const dragged = [];
+  for (const name of ['drag-1', 'drag-2', 'drag-3']) {
+    dragged.push((await apiPost('/tasks', { task_type: 'greet', params: { name } })).id);
+  }
+  const waitOrder = (ids) => page.waitForFunction((want) => [...document.querySelectorAll('#pending li')]
+    .map((li) => li.dataset.id).join() === want, ids.join(), WAIT);
+  const item = (id) => page.locator(`#pending li[data-id="${id}"]`);
+  await waitOrder(dragged);
+  // The last onto the first: it goes to the front.
+  await item(dragged[2]).dragTo(item(dragged[0]));
+  await waitOrder([dragged[2], dragged[0], dragged[1]]);
+  // The first onto the last: it goes to the back.
+  await item(dragged[2]).dragTo(item(dragged[1]));
+  await waitOrder([dragged[0], dragged[1], dragged[2]]);
+  // The middle onto the first: it takes its place.
+  await item(dragged[1]).dragTo(item(dragged[0]));
+  await waitOrder([dragged[1], dragged[0], dragged[2]]);
+  const pendingNow = (await apiGet('/tasks?state=PENDING&queue=default')).tasks
+    .sort((x, y) => (y.priority - x.priority) || (x.seq - y.seq)).map((t) => t.id);
+  assert.deepEqual(pendingNow, [dragged[1], dragged[0], dragged[2]], 'the server has the dragged order');
+  await page.locator('#queues tr[data-queue="default"] button.resume').click();
+  for (const id of dragged) await waitForState(id, 'FINISHED');
+  const started = await Promise.all(dragged.map(async (id) => (await apiGet('/tasks/' + id)).started_at));
+  assert.ok(started[1] <= started[0] && started[0] <= started[2], 'they ran in the dragged order');
+
+  step('filter the task list by created range');
+  const everything = await apiGet('/tasks?page_size=100');
+  const latest = Math.max(...everything.tasks.map((t) => Date.parse(t.created_at)));
+  await page.waitForTimeout(1500);
+  const marker = await apiPost('/tasks', { task_type: 'greet', params: { name: 'after the cut' } });
+  // The whole second after the latest earlier task, as the page's local time.
+  const cut = await page.evaluate((ms) => {
+    const d = new Date(Math.floor(ms / 1000) * 1000 + 1000);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }, latest);
+  const listedIds = (want) => page.waitForFunction((ids) => [...document.querySelectorAll('#tasks tbody tr')]
+    .map((r) => r.dataset.id).join() === ids, want.join(), WAIT);
+  await page.fill('#filter-created-after', cut);
+  await listedIds([marker.id]);
+  await page.fill('#filter-created-before', cut);
+  await listedIds([]);
+  assert.match(await page.textContent('#page-info'), /\b0 tasks/);
+  await page.fill('#filter-created-after', '');
+  await page.fill('#filter-created-before', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#tasks tbody tr').length === n,
+    Math.min(20, everything.total + 1), WAIT);
+
+  step('delete an ended task from its row');
+  await waitForState(marker.id, 'FINISHED');
+  await row(marker.id).locator('button.delete').click();
+  await row(marker.id).waitFor({ state: 'detached', ...WAIT });
+  assert.equal((await page.request.get(BASE + '/api/tasks/' + marker.id, { headers: auth })).status(), 404);
 
   step('markup in params and results renders as text');
   const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';

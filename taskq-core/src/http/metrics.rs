@@ -1,5 +1,14 @@
-//! `metrics`: Prometheus text exposition of tasks by state and queue and of
-//! queue depth, read through the client on each scrape.
+//! `metrics`: Prometheus text exposition of tasks by state and queue, of
+//! queue depth, and of attempts and run times, read through the client on
+//! each scrape.
+//!
+//! Attempts and run times are derived from the records in the store, not
+//! counted by workers in this process: that way every host's `metrics`
+//! tells the same story, whichever hosts ran the tasks. They are summaries
+//! over a sample — the [`RECENT_SAMPLE`] most recently submitted tasks
+//! of each queue and end state that are still stored — so they follow
+//! recent behaviour and drop as records are purged; they are not
+//! monotonic counters.
 
 use std::fmt::Write;
 
@@ -10,7 +19,59 @@ use axum::response::IntoResponse;
 use super::errors::ApiError;
 use crate::backend::{PageRequest, QueueStats, TaskFilter};
 use crate::client::Client;
-use crate::task::TaskState;
+use crate::task::{TaskRecord, TaskState};
+
+/// Ended tasks per queue and state the attempt and run-time summaries
+/// look at (one list page).
+pub const RECENT_SAMPLE: u64 = PageRequest::MAX_PAGE_SIZE;
+
+/// Quantiles of the run-time summary.
+const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+/// The recent ended tasks of one queue and state.
+struct Sample {
+    queue: String,
+    state: TaskState,
+    attempts: u64,
+    tasks: u64,
+    /// Run time of each sampled task that started, in seconds, sorted.
+    run_seconds: Vec<f64>,
+}
+
+impl Sample {
+    fn new(queue: &str, state: TaskState, records: &[TaskRecord]) -> Sample {
+        let mut run_seconds: Vec<f64> = records
+            .iter()
+            .filter_map(|r| Some((r.finished_at? - r.started_at?).as_seconds_f64().max(0.0)))
+            .collect();
+        run_seconds.sort_by(f64::total_cmp);
+        Sample {
+            queue: queue.to_owned(),
+            state,
+            attempts: records.iter().map(|r| u64::from(r.attempt)).sum(),
+            tasks: records.len() as u64,
+            run_seconds,
+        }
+    }
+
+    fn labels(&self) -> String {
+        format!(
+            "queue=\"{}\",state=\"{}\"",
+            label(&self.queue),
+            self.state.as_str()
+        )
+    }
+
+    /// Nearest-rank quantile; `NaN` (as Prometheus expects) when empty.
+    fn quantile(&self, q: f64) -> f64 {
+        let n = self.run_seconds.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        self.run_seconds[rank - 1]
+    }
+}
 
 /// Prometheus text format 0.0.4.
 #[utoipa::path(get, path = "/metrics", tag = "metrics",
@@ -23,6 +84,7 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         out,
         "# HELP taskq_tasks Task records by queue and state.\n# TYPE taskq_tasks gauge"
     );
+    let mut samples = Vec::new();
     for stats in &queues {
         for state in TaskState::ALL {
             let filter = TaskFilter {
@@ -30,8 +92,18 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
                 queue: Some(stats.queue.clone()),
                 ..TaskFilter::default()
             };
-            // A one-row page: only its total is wanted.
-            let total = client.list(&filter, PageRequest::new(1, 1)).await?.total;
+            // Live states: a one-row page, only its total is wanted; ended
+            // states: the sample too.
+            let size = if state.is_terminal() {
+                RECENT_SAMPLE
+            } else {
+                1
+            };
+            let page = client.list(&filter, PageRequest::new(1, size)).await?;
+            let total = page.total;
+            if state.is_terminal() {
+                samples.push(Sample::new(&stats.queue, state, &page.items));
+            }
             let _ = writeln!(
                 out,
                 "taskq_tasks{{queue=\"{}\",state=\"{}\"}} {total}",
@@ -68,6 +140,7 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
             );
         }
     }
+    write_samples(&mut out, &samples);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -75,6 +148,47 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         )],
         out,
     ))
+}
+
+fn write_samples(out: &mut String, samples: &[Sample]) {
+    let _ = writeln!(
+        out,
+        "# HELP taskq_recent_task_attempts Attempts spent by the most recently submitted \
+         ended tasks (up to {RECENT_SAMPLE} per queue and state) still stored.\n\
+         # TYPE taskq_recent_task_attempts summary"
+    );
+    for sample in samples {
+        let labels = sample.labels();
+        let _ = writeln!(
+            out,
+            "taskq_recent_task_attempts_sum{{{labels}}} {}\n\
+             taskq_recent_task_attempts_count{{{labels}}} {}",
+            sample.attempts, sample.tasks
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP taskq_recent_task_run_seconds Run time of the last attempt (start to end) \
+         of the same sample, for tasks that started.\n\
+         # TYPE taskq_recent_task_run_seconds summary"
+    );
+    for sample in samples {
+        let labels = sample.labels();
+        for q in QUANTILES {
+            let _ = writeln!(
+                out,
+                "taskq_recent_task_run_seconds{{{labels},quantile=\"{q}\"}} {}",
+                sample.quantile(q)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "taskq_recent_task_run_seconds_sum{{{labels}}} {}\n\
+             taskq_recent_task_run_seconds_count{{{labels}}} {}",
+            sample.run_seconds.iter().sum::<f64>(),
+            sample.run_seconds.len()
+        );
+    }
 }
 
 /// Escapes a label value as the exposition format requires.

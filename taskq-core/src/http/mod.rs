@@ -30,7 +30,7 @@
 //! | GET | `api/task-types/{name}` | one task type |
 //! | POST | `api/tasks` | submit (now, `run_at`, `countdown`; overrides) |
 //! | GET | `api/tasks` | list: `state`, `task_type`, `queue`, `created_after`, `created_before`, `page`, `page_size` |
-//! | GET | `api/tasks/{id}` | one task |
+//! | GET / DELETE | `api/tasks/{id}` | one task / delete it if it ended (`204`; `409` while pending or running) |
 //! | POST | `api/tasks/{id}/cancel` | cancel a pending or running task |
 //! | POST | `api/tasks/{id}/retry` | run a failed or cancelled task again |
 //! | POST | `api/tasks/{id}/reorder` | move a pending task: front, back, before another |
@@ -102,7 +102,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/task-types/{name}", get(task_types::detail))
         .route("/api/tasks", post(tasks::submit).get(tasks::list))
         .route("/api/tasks/purge", post(tasks::purge))
-        .route("/api/tasks/{id}", get(tasks::detail))
+        .route("/api/tasks/{id}", get(tasks::detail).delete(tasks::delete))
         .route("/api/tasks/{id}/cancel", post(tasks::cancel))
         .route("/api/tasks/{id}/retry", post(tasks::retry))
         .route("/api/tasks/{id}/reorder", post(tasks::reorder))

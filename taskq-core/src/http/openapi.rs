@@ -12,7 +12,7 @@ use super::{errors, queues, schedules, task_types, tasks, workers};
     info(title = "taskq", description = "Background tasks: submit, inspect and steer them."),
     paths(
         task_types::list, task_types::detail,
-        tasks::submit, tasks::list, tasks::detail, tasks::cancel, tasks::retry,
+        tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
         tasks::reorder, tasks::purge,
         queues::list, queues::pause, queues::resume, queues::purge,
         schedules::list, schedules::create, schedules::detail, schedules::update,

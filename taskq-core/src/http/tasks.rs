@@ -260,6 +260,20 @@ pub(crate) async fn detail(
     Ok(Json(client.get(id).await?))
 }
 
+/// Deletes one ended task (finished, failed or cancelled). A pending or
+/// running task is a `409`: cancel it first.
+#[utoipa::path(delete, path = "/api/tasks/{id}", tag = "tasks",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+        (status = 409, description = "the task is pending or running", body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(client): State<Client>,
+    ApiPath(id): ApiPath<TaskId>,
+) -> Result<StatusCode, ApiError> {
+    client.delete(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Cancels a pending task at once, a running one through its token.
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks",
     params(("id" = uuid::Uuid, Path)),

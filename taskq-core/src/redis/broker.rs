@@ -50,14 +50,14 @@ fn by_queue(queues: &[Option<Arc<str>>]) -> Vec<(Arc<str>, Vec<usize>)> {
 }
 
 /// What a status-and-record script (`cancel`, `retry`, `reorder`) said.
-enum Reply {
+pub(super) enum Reply {
     Ok(Box<TaskRecord>),
     Missing,
     Invalid(TaskState),
     Other(String, Option<String>),
 }
 
-fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
+pub(super) fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
     let mut items = array(what, value)?.into_iter();
     let status = items
         .next()
@@ -186,21 +186,17 @@ impl RedisBackend {
             for &i in &positions {
                 let task = &tasks[i];
                 let fields = record::to_fields(task)?;
-                args.push(task.id.to_string());
-                args.push(micros(task.created_at));
-                args.push(fields.len().to_string());
+                args.extend([
+                    task.id.to_string(),
+                    micros(task.created_at),
+                    task.priority.to_string(),
+                    task.seq.to_string(),
+                    micros(task.scheduled_at),
+                    fields.len().to_string(),
+                ]);
                 args.extend(fields);
             }
-            let reply = array("enqueue", self.run(&scripts::ENQUEUE, &queue, args).await?)?;
-            if reply.first().and_then(Value::as_i64) != Some(1) {
-                let id = reply
-                    .get(1)
-                    .and_then(|v| v.clone().into_string())
-                    .unwrap_or_default();
-                return Err(Error::InvalidArgument(format!(
-                    "task id {id} already exists"
-                )));
-            }
+            self.run(&scripts::ENQUEUE, &queue, args).await?;
         }
         Ok(())
     }
@@ -217,22 +213,18 @@ impl Broker for RedisBackend {
             return Ok(Vec::new());
         }
         let lease_until = request.now + request.lease;
-        let reply = self
-            .run(
-                &scripts::CLAIM,
-                request.queue,
-                vec![
-                    micros(request.now),
-                    request.limit.to_string(),
-                    request.worker_id.to_owned(),
-                    micros(lease_until),
-                ],
-            )
-            .await?;
-        let claimed = array("claim", reply)?
-            .into_iter()
-            .map(record::from_value)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut args = vec![
+            micros(request.now),
+            request.limit.to_string(),
+            request.worker_id.to_owned(),
+            micros(lease_until),
+        ];
+        args.extend(scripts::CLAIM_FIELDS.iter().map(|f| (*f).to_owned()));
+        let reply = self.run(&scripts::CLAIM, request.queue, args).await?;
+        let mut items = array("claim", reply)?.into_iter();
+        let next_due = items.next().and_then(|v| v.as_i64());
+        self.wake_at(next_due);
+        let claimed = record::from_claim(items, &request, lease_until)?;
         self.remember(claimed.iter().map(|r| r.id), request.queue);
         Ok(claimed)
     }
@@ -332,6 +324,7 @@ impl Broker for RedisBackend {
                     micros(now),
                     json(&error)?,
                     self.retention_secs(),
+                    self.keys.cancel_channel(),
                 ],
             )
             .await?;
@@ -473,5 +466,9 @@ impl Broker for RedisBackend {
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
         Some(self.signal.clone())
+    }
+
+    fn cancel_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.cancel_signal.clone())
     }
 }

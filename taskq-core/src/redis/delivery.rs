@@ -22,17 +22,18 @@ use crate::task::TaskRecord;
 /// single script blocks Redis for long.
 const PUSH_BATCH: usize = 500;
 
-/// ARGV[4] now; then per task: id, field count, fields…. Files each task
-/// as pending unless Redis already has it pending or running (then it is
-/// left alone: no second delivery); a terminal or missing copy is
-/// replaced. Returns how many were filed.
+/// ARGV[4] now; then per task: id, priority, seq, scheduled at (µs),
+/// field count, fields…. Files each task as pending unless Redis already
+/// has it pending or running (then it is left alone: no second
+/// delivery); a terminal or missing copy is replaced. Returns how many
+/// were filed.
 static PUSH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local pushed, due = 0, false
 local i = 5
 while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 1])
+  local id, n = ARGV[i], tonumber(ARGV[i + 4])
   local key = ARGV[1] .. id
   local state = redis.call('HGET', key, 'state')
   if state ~= 'PENDING' and state ~= 'RUNNING' then
@@ -40,11 +41,11 @@ while i <= #ARGV do
       redis.call('DEL', key)
       redis.call('ZREM', KEYS[4], id)
     end
-    redis.call('HSET', key, unpack(ARGV, i + 2, i + 1 + n))
-    if add_pending(key, id, ARGV[4]) then due = true end
+    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + n))
+    if add_pending(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[4]) then due = true end
     pushed = pushed + 1
   end
-  i = i + 2 + n
+  i = i + 5 + n
 end
 if due then wake() end
 return pushed
@@ -101,6 +102,9 @@ impl RedisBackend {
                 for task in chunk {
                     let fields = record::to_fields(task)?;
                     args.push(task.id.to_string());
+                    args.push(task.priority.to_string());
+                    args.push(task.seq.to_string());
+                    args.push(micros(task.scheduled_at));
                     args.push(fields.len().to_string());
                     args.extend(fields);
                 }

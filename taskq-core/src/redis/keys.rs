@@ -19,8 +19,9 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=6]`: ready, delayed, running, done, created, paused.
-    pub keys: [String; 6],
+    /// `KEYS[1..=7]`: ready, delayed, running, done, created, paused,
+    /// delayed order.
+    pub keys: [String; 7],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
     pub record_prefix: String,
 }
@@ -49,6 +50,9 @@ impl Keys {
                 format!("{tag}:created"),
                 // Exists while the queue is paused.
                 format!("{tag}:paused"),
+                // The delayed tasks again, as members of the ready set
+                // would be (queue order), so reorder sees them in O(log n).
+                format!("{tag}:delayed-order"),
             ],
             record_prefix: format!("{tag}:task:"),
         }
@@ -64,9 +68,16 @@ impl Keys {
         format!("{}:task-queue:{id}", self.prefix)
     }
 
-    /// The pub/sub channel announcing new due work (message: queue name).
+    /// The pub/sub channel announcing work: `<queue>` when some is due,
+    /// `<queue> <µs>` when a delayed task becomes the queue's earliest.
     pub fn work_channel(&self) -> String {
         format!("{}:work", self.prefix)
+    }
+
+    /// The pub/sub channel announcing cancel requests for running tasks
+    /// (message: task id).
+    pub fn cancel_channel(&self) -> String {
+        format!("{}:cancel", self.prefix)
     }
 
     /// The pub/sub channel announcing schedule writes (message: the

@@ -39,9 +39,17 @@
 //! Scripts that make work due publish the queue name on
 //! `<prefix>:work`; a subscriber connection turns that into
 //! [`Broker::work_signal`](crate::Broker::work_signal), so an idle worker
-//! claims at once instead of polling. Schedule writes publish the
-//! schedule's name on `<prefix>:schedules-changed`, which the same
-//! connection turns into [`ScheduleStore::schedule_signal`](crate::ScheduleStore::schedule_signal),
+//! claims at once instead of polling. Delayed tasks (ETAs, retry backoffs)
+//! wake workers when they come due: every claim reports the queue's next
+//! due time, a delayed task that becomes a queue's earliest is announced
+//! as `<queue> <µs>` on the same channel, and one timer per process fires
+//! the work signal then. A cancel request for a running task publishes its
+//! id on `<prefix>:cancel`, which fires
+//! [`Broker::cancel_signal`](crate::Broker::cancel_signal): every worker
+//! renews its leases at once and the one running the task stops it.
+//! Schedule writes publish the schedule's name on
+//! `<prefix>:schedules-changed`, which the same connection turns into
+//! [`ScheduleStore::schedule_signal`](crate::ScheduleStore::schedule_signal),
 //! so an edit made by another process wakes this one's scheduler.
 
 mod broker;
@@ -118,9 +126,14 @@ pub struct RedisBackend {
     keys: Keys,
     config: RedisConfig,
     signal: Arc<Notify>,
+    /// Fired when a running task's cancel was requested (any process).
+    cancel_signal: Arc<Notify>,
+    /// When the earliest delayed task this process knows of comes due.
+    due_timer: Arc<DueTimer>,
     /// Wakes this process's schedulers when any process writes a schedule.
     schedule_signal: Arc<Notify>,
     listener: JoinHandle<()>,
+    timer: JoinHandle<()>,
     /// Queue of tasks this process enqueued or claimed, saving the index
     /// lookup on settle and heartbeat. A task never changes queue, so an
     /// entry is never stale; entries go when the task settles.
@@ -150,18 +163,22 @@ impl RedisBackend {
         subscriber.init().await.map_err(Error::backend)?;
         let keys = Keys::new(&config.prefix);
         let signal = Arc::new(Notify::new());
+        let cancel_signal = Arc::new(Notify::new());
         let schedule_signal = Arc::new(Notify::new());
+        let due_timer = Arc::new(DueTimer::default());
+        let timer = tokio::spawn(due_timer.clone().run(signal.clone()));
         let listener = tokio::spawn(listen(
             subscriber.clone(),
-            Channels {
-                work: keys.work_channel(),
-                schedules: keys.schedule_channel(),
+            keys.clone(),
+            Signals {
+                work: signal.clone(),
+                cancel: cancel_signal.clone(),
+                schedules: schedule_signal.clone(),
+                due: due_timer.clone(),
             },
-            signal.clone(),
-            schedule_signal.clone(),
         ));
         subscriber
-            .subscribe(vec![keys.work_channel(), keys.schedule_channel()])
+            .subscribe(channels(&keys))
             .await
             .map_err(Error::backend)?;
         Ok(RedisBackend {
@@ -169,8 +186,11 @@ impl RedisBackend {
             keys,
             config,
             signal,
+            cancel_signal,
+            due_timer,
             schedule_signal,
             listener,
+            timer,
             queue_of: Mutex::new(HashMap::new()),
         })
     }
@@ -184,6 +204,14 @@ impl RedisBackend {
     /// records). Uses `SCAN`, so it does not block the server.
     pub async fn delete_all_keys(&self) -> Result<u64, Error> {
         delete_keys(self.pool.next(), &self.keys).await
+    }
+
+    /// Wakes this process's workers when a delayed task is due at
+    /// `due` (µs since the epoch), unless an earlier wake-up is set.
+    fn wake_at(&self, due: Option<i64>) {
+        if let Some(due) = due {
+            self.due_timer.set(due);
+        }
     }
 
     fn queue_keys(&self, queue: &str) -> QueueKeys {
@@ -282,6 +310,7 @@ impl RedisBackend {
 impl Drop for RedisBackend {
     fn drop(&mut self) {
         self.listener.abort();
+        self.timer.abort();
         if !self.config.delete_keys_on_drop {
             return;
         }
@@ -327,41 +356,124 @@ fn builder(url: &str) -> Result<Builder, Error> {
     Ok(builder)
 }
 
-/// The channels the listener subscribes to.
-struct Channels {
-    work: String,
-    schedules: String,
+/// Every channel the listener subscribes to.
+fn channels(keys: &Keys) -> Vec<String> {
+    vec![
+        keys.work_channel(),
+        keys.cancel_channel(),
+        keys.schedule_channel(),
+    ]
 }
 
-/// Turns work and schedule announcements into wake-ups; after a
-/// reconnect, subscribes again and wakes everyone (announcements may have
-/// been missed).
-async fn listen(subscriber: Client, channels: Channels, work: Arc<Notify>, schedules: Arc<Notify>) {
+/// What the pub/sub listener fires.
+struct Signals {
+    work: Arc<Notify>,
+    cancel: Arc<Notify>,
+    schedules: Arc<Notify>,
+    due: Arc<DueTimer>,
+}
+
+/// Turns announcements into wake-ups: `<queue>` (work is due) and
+/// `<queue> <µs>` (a delayed task is due then) on the work channel, task
+/// ids on the cancel channel, schedule names on the schedule channel.
+/// After a reconnect, subscribes again and wakes everyone (announcements
+/// may have been missed).
+async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
     use tokio::sync::broadcast::error::RecvError;
+    let cancel_channel = keys.cancel_channel();
+    let schedule_channel = keys.schedule_channel();
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let wake_all = || {
-        work.notify_waiters();
-        schedules.notify_waiters();
+        signals.work.notify_waiters();
+        signals.cancel.notify_waiters();
+        signals.schedules.notify_waiters();
     };
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Ok(message) if *message.channel == *channels.schedules => schedules.notify_waiters(),
-                Ok(_) => work.notify_waiters(),
+                Ok(message) if *message.channel == *cancel_channel => {
+                    signals.cancel.notify_waiters();
+                }
+                Ok(message) if *message.channel == *schedule_channel => {
+                    signals.schedules.notify_waiters();
+                }
+                Ok(message) => {
+                    let due = message
+                        .value
+                        .as_str()
+                        .and_then(|text| text.rsplit_once(' ').and_then(|(_, at)| at.parse().ok()));
+                    match due {
+                        Some(due) => signals.due.set(due),
+                        None => signals.work.notify_waiters(),
+                    }
+                }
                 Err(RecvError::Lagged(_)) => wake_all(),
                 Err(RecvError::Closed) => return,
             },
             reconnect = reconnects.recv() => match reconnect {
                 Ok(_) | Err(RecvError::Lagged(_)) => {
-                    let names = vec![channels.work.clone(), channels.schedules.clone()];
-                    if let Err(err) = subscriber.subscribe(names).await {
+                    if let Err(err) = subscriber.subscribe(channels(&keys)).await {
                         warn!(error = %err, "could not subscribe to announcements");
                     }
                     wake_all();
                 }
                 Err(RecvError::Closed) => return,
             },
+        }
+    }
+}
+
+/// One timer per process for delayed tasks (ETAs, retry backoffs): it
+/// holds the earliest due time learnt from claims and announcements and,
+/// when it passes, wakes the workers, whose claim promotes the task and
+/// reports the next due time. Workers sleep until then instead of polling.
+#[derive(Default)]
+struct DueTimer {
+    /// The earliest due time (µs since the epoch) not yet signalled.
+    due: Mutex<Option<i64>>,
+    changed: Notify,
+}
+
+impl DueTimer {
+    fn lock(&self) -> MutexGuard<'_, Option<i64>> {
+        self.due
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wakes at `due` unless an earlier wake-up is set.
+    fn set(&self, due: i64) {
+        let mut current = self.lock();
+        if current.is_none_or(|c| due < c) {
+            *current = Some(due);
+            self.changed.notify_one();
+        }
+    }
+
+    async fn run(self: Arc<Self>, work: Arc<Notify>) {
+        loop {
+            let due = *self.lock();
+            let Some(due) = due else {
+                self.changed.notified().await;
+                continue;
+            };
+            // Wall clock to monotonic; a little late rather than early, so
+            // the claim it triggers finds the task due.
+            let wait_micros = due.saturating_sub(chrono::Utc::now().timestamp_micros()) + 500;
+            let wake = tokio::time::Instant::now()
+                + Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0));
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {
+                    let mut current = self.lock();
+                    if *current == Some(due) {
+                        *current = None;
+                    }
+                    drop(current);
+                    work.notify_waiters();
+                }
+                _ = self.changed.notified() => {}
+            }
         }
     }
 }

@@ -1,12 +1,15 @@
 //! A `TaskRecord` as a Redis hash: one field per record field, JSON for
 //! the structured ones, microseconds for times, nanoseconds for
-//! durations; a field is absent when its value is `None`.
+//! durations; a field is absent when its value is `None` (or `false`, for
+//! `cancel_requested`). `lease_until` is present only while `RUNNING`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fred::types::Value;
 
+use super::scripts::CLAIM_FIELDS;
+use crate::backend::ClaimRequest;
 use crate::error::Error;
 use crate::task::{TaskRecord, TaskState};
 
@@ -27,10 +30,6 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         ("max_retries", record.max_retries.to_string()),
         ("created_at", micros(record.created_at)),
         ("scheduled_at", micros(record.scheduled_at)),
-        (
-            "cancel_requested",
-            if record.cancel_requested { "1" } else { "0" }.to_owned(),
-        ),
         ("seq", record.seq.to_string()),
     ];
     let optional = [
@@ -43,6 +42,11 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         ("lease_until", record.lease_until.map(micros)),
         ("timeout", record.timeout.map(nanos)),
         ("soft_timeout", record.soft_timeout.map(nanos)),
+        // Absent means not requested.
+        (
+            "cancel_requested",
+            record.cancel_requested.then(|| "1".to_owned()),
+        ),
     ];
     fields.extend(
         optional
@@ -53,6 +57,11 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         .into_iter()
         .flat_map(|(name, value)| [name.to_owned(), value])
         .collect())
+}
+
+/// A time as it reads back from Redis (whole microseconds).
+fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
 fn nanos(duration: Duration) -> String {
@@ -138,7 +147,7 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
         finished_at: opt_time("finished_at")?,
         worker_id: fields.get("worker_id").cloned(),
         lease_until: opt_time("lease_until")?,
-        cancel_requested: text("cancel_requested")? == "1",
+        cancel_requested: fields.get("cancel_requested").is_some_and(|v| v == "1"),
         timeout: opt_duration("timeout")?,
         soft_timeout: opt_duration("soft_timeout")?,
         seq: number("seq")?,
@@ -153,4 +162,105 @@ fn opt_json<T: serde::de::DeserializeOwned>(
         .get(name)
         .map(|raw| serde_json::from_str(raw).map_err(Error::Serialization))
         .transpose()
+}
+
+/// Reads the claim script's reply (after its first item): per task its
+/// id, new attempt and the [`CLAIM_FIELDS`] in order. The rest of a
+/// claimed record is what the claim set.
+pub(crate) fn from_claim(
+    items: impl Iterator<Item = Value>,
+    request: &ClaimRequest<'_>,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<TaskRecord>, Error> {
+    const WIDTH: usize = 2 + CLAIM_FIELDS.len();
+    let items: Vec<Value> = items.collect();
+    if !items.len().is_multiple_of(WIDTH) {
+        return Err(corrupt("claim reply of an odd length"));
+    }
+    let mut records = Vec::with_capacity(items.len() / WIDTH);
+    let mut items = items.into_iter();
+    while let Some(id) = items.next() {
+        // Absent optional fields come back as nil.
+        let mut next = || -> Result<Option<String>, Error> {
+            match items.next() {
+                Some(Value::Null) => Ok(None),
+                Some(value) => value
+                    .into_string()
+                    .map(Some)
+                    .ok_or_else(|| corrupt("a claimed field is not a string")),
+                None => Err(corrupt("claim reply cut short")),
+            }
+        };
+        let id = id
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| corrupt("claimed id"))?;
+        let mut required = |name: &str| -> Result<String, Error> {
+            next()?.ok_or_else(|| corrupt(format_args!("field `{name}` missing")))
+        };
+        let attempt = required("attempt")?;
+        let [
+            task_type,
+            params,
+            priority,
+            max_retries,
+            created_at,
+            scheduled_at,
+            seq,
+        ] = CLAIM_FIELDS[..7]
+            .iter()
+            .map(|name| required(name))
+            .collect::<Result<Vec<_>, _>>()?
+            .try_into()
+            .map_err(|_| corrupt("claim reply cut short"))?;
+        let (error, timeout, soft_timeout) = (next()?, next()?, next()?);
+        let cancel_requested = next()?.is_some_and(|v| v == "1");
+        let time = |raw: &str| {
+            raw.parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| corrupt(format_args!("time `{raw}`")))
+        };
+        let parse = |name: &str, raw: &str| -> Result<i64, Error> {
+            raw.parse()
+                .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+        };
+        let duration = |name: &str, raw: Option<String>| {
+            raw.map(|raw| {
+                raw.parse::<u64>()
+                    .map(Duration::from_nanos)
+                    .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+            })
+            .transpose()
+        };
+        records.push(TaskRecord {
+            id,
+            task_type,
+            params: serde_json::from_str(&params).map_err(Error::Serialization)?,
+            state: TaskState::Running,
+            queue: request.queue.to_owned(),
+            priority: i32::try_from(parse("priority", &priority)?)
+                .map_err(|e| corrupt(format_args!("priority: {e}")))?,
+            attempt: u32::try_from(parse("attempt", &attempt)?)
+                .map_err(|e| corrupt(format_args!("attempt: {e}")))?,
+            max_retries: u32::try_from(parse("max_retries", &max_retries)?)
+                .map_err(|e| corrupt(format_args!("max_retries: {e}")))?,
+            result: None,
+            error: error
+                .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
+                .transpose()?,
+            progress: None,
+            created_at: time(&created_at)?,
+            scheduled_at: time(&scheduled_at)?,
+            started_at: Some(stored(request.now)),
+            finished_at: None,
+            worker_id: Some(request.worker_id.to_owned()),
+            lease_until: Some(stored(lease_until)),
+            cancel_requested,
+            timeout: duration("timeout", timeout)?,
+            soft_timeout: duration("soft_timeout", soft_timeout)?,
+            seq: parse("seq", &seq)?,
+        });
+    }
+    Ok(records)
 }

@@ -2,7 +2,7 @@
 //! script, so it is atomic.
 //!
 //! Calling convention (see `keys::QueueKeys`): `KEYS` are the queue's
-//! ready, delayed, running, done, created and paused keys; `ARGV[1]` is
+//! ready, delayed, running, done, created, paused and delayed-order keys; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
 //! field per `TaskRecord` field (see `record.rs`); times are microseconds.
@@ -26,96 +26,156 @@ local function decode(m)
   return 2147483647 - tonumber(string.sub(m, 1, 10)),
     tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27)
 end
--- Files a pending record in ready or delayed; true when due now.
-local function add_pending(key, id, now)
-  local f = redis.call('HMGET', key, 'priority', 'seq', 'scheduled_at')
-  if tonumber(f[3]) > tonumber(now) then
-    redis.call('ZADD', KEYS[2], f[3], id)
+local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+-- Files a pending task in ready or delayed; true when due now. A delayed
+-- task that becomes the queue's earliest announces its due time
+-- ('<queue> <µs>'), so sleeping workers set their timers.
+local function add_pending(id, prio, seq, at, now)
+  if tonumber(at) > tonumber(now) then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+    redis.call('ZADD', KEYS[2], at, id)
+    redis.call('ZADD', KEYS[7], 0, member(tonumber(prio), tonumber(seq), id))
+    if not first or tonumber(at) < tonumber(first) then
+      redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. at)
+    end
     return false
   end
-  redis.call('ZADD', KEYS[1], 0, member(tonumber(f[1]), tonumber(f[2]), id))
+  redis.call('ZADD', KEYS[1], 0, member(tonumber(prio), tonumber(seq), id))
   return true
 end
 local function remove_pending(key, id)
   local f = redis.call('HMGET', key, 'priority', 'seq')
-  redis.call('ZREM', KEYS[1], member(tonumber(f[1]), tonumber(f[2]), id))
-  redis.call('ZREM', KEYS[2], id)
+  local m = member(tonumber(f[1]), tonumber(f[2]), id)
+  if redis.call('ZREM', KEYS[1], m) == 0 then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[7], m)
+  end
 end
--- Moves a record to a terminal state; it expires after the retention.
-local function finish(key, id, state, at, retention)
-  redis.call('HSET', key, 'state', state, 'finished_at', at, 'cancel_requested', '0')
-  redis.call('HDEL', key, 'lease_until')
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('ZADD', KEYS[4], at, id)
+-- A record leaves RUNNING for PENDING: its lease and the attempt's
+-- progress go with it (a claim then needs no clean-up).
+local function unrun(key)
+  redis.call('HDEL', key, 'lease_until', 'progress')
+end
+-- Moves a record to a terminal state with one more field (result or
+-- error); it expires after the retention. The caller moves the id from the
+-- running set to the done set.
+local function finish(key, state, at, retention, field, value)
+  redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
+  redis.call('HDEL', key, 'lease_until', 'cancel_requested')
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
 end
-local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+-- ZADD / ZREM with many members, in chunks (Lua's unpack is bounded).
+local function zbulk(cmd, key, args)
+  for i = 1, #args, 4000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+end
+-- The earliest due time in the delayed set (µs, an integer reply), or nil.
+local function next_due()
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+  return first and tonumber(first) or false
+end
 "#;
 
 pub(super) fn script(body: &str) -> Script {
     Script::from_lua(format!("{HELPERS}\n{body}"))
 }
 
-/// ARGV[4] now, [5] mode; then per task: id, created (µs), field count,
-/// fields…. Mode `strict` returns `{1}`, or `{0, id}` when an id already
-/// exists (nothing written); mode `missing` writes the tasks not stored
-/// yet, skips the others, and returns `{1}`.
+/// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
+/// scheduled at (µs), field count, fields…. Mode `strict` (a submit)
+/// writes every task: the id index (`SET NX`, written first by the caller)
+/// already refused ids that exist. Mode `missing` (a schedule's tick tasks)
+/// writes the tasks not stored yet and skips the others. Returns 1.
 pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local strict = ARGV[5] == 'strict'
-local i = 6
-while strict and i <= #ARGV do
-  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 1 then return {0, ARGV[i]} end
-  i = i + 3 + tonumber(ARGV[i + 2])
-end
 local due = false
-i = 6
+local created = {}
+local i = 6
 while i <= #ARGV do
-  local id, created, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local id, n = ARGV[i], tonumber(ARGV[i + 5])
   local key = ARGV[1] .. id
   if strict or redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 3, i + 2 + n))
-    redis.call('ZADD', KEYS[5], created, id)
-    if add_pending(key, id, ARGV[4]) then due = true end
+    redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + n))
+    created[#created + 1] = ARGV[i + 1]
+    created[#created + 1] = id
+    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
   end
-  i = i + 3 + n
+  i = i + 6 + n
 end
+zbulk('ZADD', KEYS[5], created)
 if due then wake() end
-return {1}
+return 1
 "#,
     )
 });
 
-/// ARGV[4] now, [5] limit, [6] worker, [7] lease until. Promotes due
-/// delayed tasks (a bounded batch per call), then claims in order.
-/// Returns the claimed records' fields.
+/// The record fields a claim returns per task, after its id and new
+/// attempt (see `record::from_claim`); the rest of a claimed record is
+/// known to the claimer.
+pub(crate) const CLAIM_FIELDS: [&str; 11] = [
+    "task_type",
+    "params",
+    "priority",
+    "max_retries",
+    "created_at",
+    "scheduled_at",
+    "seq",
+    "error",
+    "timeout",
+    "soft_timeout",
+    "cancel_requested",
+];
+
+/// ARGV[4] now, [5] limit, [6] worker, [7] lease until, then the fields
+/// to return (`CLAIM_FIELDS`). Promotes due delayed tasks (a bounded batch
+/// per call), then claims in order: two commands per task plus a few per
+/// call. Returns the next due time of the delayed set (µs, or nil), then
+/// per claimed task its id, new attempt and the asked fields.
+///
+/// Only pending tasks are in the ready set (every move out of PENDING
+/// removes the member), so a popped member needs no state check.
 pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if redis.call('EXISTS', KEYS[6]) == 1 then return {} end
+if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due()} end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 1000)
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[2], id)
-  local f = redis.call('HMGET', ARGV[1] .. id, 'priority', 'seq', 'state')
-  if f[3] == 'PENDING' then
-    redis.call('ZADD', KEYS[1], 0, member(tonumber(f[1]), tonumber(f[2]), id))
+if #due > 0 then
+  local promoted, members = {}, {}
+  for _, id in ipairs(due) do
+    local f = redis.call('HMGET', ARGV[1] .. id, 'priority', 'seq', 'state')
+    if f[3] == 'PENDING' then
+      local m = member(tonumber(f[1]), tonumber(f[2]), id)
+      promoted[#promoted + 1] = 0
+      promoted[#promoted + 1] = m
+      members[#members + 1] = m
+    end
+  end
+  zbulk('ZREM', KEYS[2], due)
+  if #promoted > 0 then
+    zbulk('ZADD', KEYS[1], promoted)
+    zbulk('ZREM', KEYS[7], members)
   end
 end
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[5])
-local out = {}
+local out = {next_due()}
+local running = {}
+local fields = #ARGV - 7
 for i = 1, #popped, 2 do
   local id = string.sub(popped[i], 27)
   local key = ARGV[1] .. id
-  if redis.call('HGET', key, 'state') == 'PENDING' then
-    redis.call('HSET', key, 'state', 'RUNNING', 'started_at', ARGV[4],
-      'worker_id', ARGV[6], 'lease_until', ARGV[7])
-    redis.call('HINCRBY', key, 'attempt', 1)
-    redis.call('HDEL', key, 'progress')
-    redis.call('ZADD', KEYS[3], ARGV[7], id)
-    out[#out + 1] = redis.call('HGETALL', key)
-  end
+  local f = redis.call('HMGET', key, 'attempt', unpack(ARGV, 8))
+  local attempt = int(tonumber(f[1]) + 1)
+  redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
+    'worker_id', ARGV[6], 'lease_until', ARGV[7])
+  out[#out + 1] = id
+  out[#out + 1] = attempt
+  for j = 2, fields + 1 do out[#out + 1] = f[j] end
+  running[#running + 1] = ARGV[7]
+  running[#running + 1] = id
 end
+if #running > 0 then zbulk('ZADD', KEYS[3], running) end
 return out
 "#,
     )
@@ -124,40 +184,45 @@ return out
 /// ARGV[4] retention (s, 0 = keep); then per settlement: id, attempt,
 /// outcome (finished/failed/cancelled/retry), at, payload (result or
 /// error JSON), run at. Returns 1 (applied) or 0 (stale) per settlement.
+/// The running and done sets change once per call, not per task.
 pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local out = {}
 local due = false
+local unrunning, done = {}, {}
 local i = 5
 while i <= #ARGV do
   local id, attempt, outcome, at, payload, run_at =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt')
+  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority')
   if f[1] == 'RUNNING' and f[2] == attempt then
-    if outcome == 'finished' then
-      redis.call('HSET', key, 'result', payload)
-      finish(key, id, 'FINISHED', at, ARGV[4])
-    elseif outcome == 'failed' then
-      redis.call('HSET', key, 'error', payload)
-      finish(key, id, 'FAILED', at, ARGV[4])
-    elseif outcome == 'cancelled' then
-      redis.call('HSET', key, 'error', payload)
-      finish(key, id, 'CANCELLED', at, ARGV[4])
-    else
+    unrunning[#unrunning + 1] = id
+    if outcome == 'retry' then
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
-        'scheduled_at', run_at, 'seq', run_at, 'cancel_requested', '0')
-      redis.call('HDEL', key, 'lease_until')
-      redis.call('ZREM', KEYS[3], id)
-      if add_pending(key, id, at) then due = true end
+        'scheduled_at', run_at, 'seq', run_at)
+      redis.call('HDEL', key, 'lease_until', 'progress', 'cancel_requested')
+      if add_pending(id, f[3], run_at, run_at, at) then due = true end
+    else
+      if outcome == 'finished' then
+        finish(key, 'FINISHED', at, ARGV[4], 'result', payload)
+      elseif outcome == 'failed' then
+        finish(key, 'FAILED', at, ARGV[4], 'error', payload)
+      else
+        finish(key, 'CANCELLED', at, ARGV[4], 'error', payload)
+      end
+      done[#done + 1] = at
+      done[#done + 1] = id
     end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
+if #unrunning > 0 then zbulk('ZREM', KEYS[3], unrunning) end
+if #done > 0 then zbulk('ZADD', KEYS[4], done) end
 if due then wake() end
 return out
 "#,
@@ -187,7 +252,8 @@ return out
     )
 });
 
-/// ARGV[4] worker, [5] now; then pairs of id, attempt.
+/// ARGV[4] worker, [5] now; then pairs of id, attempt. A cancel request
+/// stays with the task (its next attempt learns of it at once).
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -195,13 +261,13 @@ local due = false
 for i = 6, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id')
+  local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id', 'priority', 'seq',
+    'scheduled_at')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
-    redis.call('HSET', key, 'state', 'PENDING')
-    redis.call('HINCRBY', key, 'attempt', -1)
-    redis.call('HDEL', key, 'lease_until')
+    redis.call('HSET', key, 'state', 'PENDING', 'attempt', int(tonumber(f[2]) - 1))
+    unrun(key)
     redis.call('ZREM', KEYS[3], id)
-    if add_pending(key, id, ARGV[5]) then due = true end
+    if add_pending(id, f[4], f[5], f[6], ARGV[5]) then due = true end
   end
 end
 if due then wake() end
@@ -210,7 +276,8 @@ return 1
     )
 });
 
-/// ARGV[4] id, [5] now, [6] error JSON, [7] retention. Returns
+/// ARGV[4] id, [5] now, [6] error JSON, [7] retention, [8] the cancel
+/// channel (told the id of a running task to stop). Returns
 /// `{'ok', fields}`, `{'missing'}` or `{'invalid', state}`.
 pub(crate) static CANCEL: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -221,10 +288,11 @@ local state = redis.call('HGET', key, 'state')
 if not state then return {'missing'} end
 if state == 'PENDING' then
   remove_pending(key, id)
-  redis.call('HSET', key, 'error', ARGV[6])
-  finish(key, id, 'CANCELLED', ARGV[5], ARGV[7])
+  finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6])
+  redis.call('ZADD', KEYS[4], ARGV[5], id)
 elseif state == 'RUNNING' then
   redis.call('HSET', key, 'cancel_requested', '1')
+  redis.call('PUBLISH', ARGV[8], id)
 else
   return {'invalid', state}
 end
@@ -239,25 +307,26 @@ pub(crate) static RETRY: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local id = ARGV[4]
 local key = ARGV[1] .. id
-local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries')
+local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'priority')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'FAILED' and f[1] ~= 'CANCELLED' then return {'invalid', f[1]} end
 redis.call('PERSIST', key)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[5], 'seq', ARGV[5],
-  'cancel_requested', '0',
   'max_retries', int(math.max(tonumber(f[2]), tonumber(f[3]))))
-redis.call('HDEL', key, 'finished_at', 'result')
-if add_pending(key, id, ARGV[5]) then wake() end
+redis.call('HDEL', key, 'finished_at', 'result', 'cancel_requested', 'progress')
+if add_pending(id, f[4], ARGV[5], ARGV[5], ARGV[5]) then wake() end
 return {'ok', redis.call('HGETALL', key)}
 "#,
     )
 });
 
-/// ARGV[4] id, [5] front/back/before, [6] target id. Among due tasks:
-/// O(log n), plus one step per neighbour shifted when no `seq` is free
-/// before the target. Replies as `CANCEL`, plus `{'target_missing'}`,
-/// `{'target_invalid', state}` and `{'target_self'}`.
+/// ARGV[4] id, [5] front/back/before, [6] target id. Among every pending
+/// task of the queue, due (ready set) or not (delayed-order set): O(log n),
+/// plus one step per neighbour shifted when no `seq` is free before the
+/// target. A delayed task keeps its due time: its place counts once due.
+/// Replies as `CANCEL`, plus `{'target_missing'}`, `{'target_invalid',
+/// state}` and `{'target_self'}`.
 pub(crate) static REORDER: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -276,15 +345,36 @@ if ARGV[5] == 'before' then
   if t[1] ~= 'PENDING' then return {'target_invalid', t[1]} end
   target = {tonumber(t[2]), tonumber(t[3]), target}
 end
-local in_ready = redis.call('ZREM', KEYS[1], member(prio, seq, id)) == 1
+-- The set holding the task: ready when due, else the delayed order.
+local home = KEYS[1]
+if redis.call('ZREM', KEYS[1], member(prio, seq, id)) == 0 then
+  home = KEYS[7]
+  redis.call('ZREM', KEYS[7], member(prio, seq, id))
+end
+-- The first (or last) member over both sets.
+local function edge(index, better)
+  local a = redis.call('ZRANGE', KEYS[1], index, index)[1]
+  local b = redis.call('ZRANGE', KEYS[7], index, index)[1]
+  if a and b then
+    if better(a, b) then return a else return b end
+  end
+  return a or b
+end
+-- The member just before `m` over both sets, and its set.
+local function before(m)
+  local a = redis.call('ZREVRANGEBYLEX', KEYS[1], '(' .. m, '-', 'LIMIT', 0, 1)[1]
+  local b = redis.call('ZREVRANGEBYLEX', KEYS[7], '(' .. m, '-', 'LIMIT', 0, 1)[1]
+  if a and (not b or a > b) then return a, KEYS[1] end
+  return b, KEYS[7]
+end
 if ARGV[5] == 'front' then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  local first = edge(0, function(a, b) return a < b end)
   if first then
     local p, s = decode(first)
     if p >= prio then prio, seq = p, s - 1 end
   end
 elseif ARGV[5] == 'back' then
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1)[1]
+  local last = edge(-1, function(a, b) return a > b end)
   if last then
     local p, s = decode(last)
     if p <= prio then prio, seq = p, s + 1 end
@@ -292,8 +382,7 @@ elseif ARGV[5] == 'back' then
 else
   local tp, ts = target[1], target[2]
   prio = tp
-  local pred = redis.call('ZREVRANGEBYLEX', KEYS[1], '(' .. member(tp, ts, target[3]), '-',
-    'LIMIT', 0, 1)[1]
+  local pred, set = before(member(tp, ts, target[3]))
   local pp, ps
   if pred then pp, ps = decode(pred) end
   if pred and pp == tp and ts - ps >= 2 then
@@ -306,17 +395,17 @@ else
       local cp, cs, cid = decode(pred)
       if cp ~= tp or cs < bound then break end
       local ns = bound - 1
-      redis.call('ZREM', KEYS[1], pred)
+      redis.call('ZREM', set, pred)
       redis.call('HSET', ARGV[1] .. cid, 'seq', int(ns))
       local moved = member(cp, ns, cid)
-      redis.call('ZADD', KEYS[1], 0, moved)
+      redis.call('ZADD', set, 0, moved)
       bound = ns
-      pred = redis.call('ZREVRANGEBYLEX', KEYS[1], '(' .. moved, '-', 'LIMIT', 0, 1)[1]
+      pred, set = before(moved)
     end
   end
 end
 redis.call('HSET', key, 'priority', int(prio), 'seq', int(seq))
-if in_ready then redis.call('ZADD', KEYS[1], 0, member(prio, seq, id)) end
+redis.call('ZADD', home, 0, member(prio, seq, id))
 return {'ok', redis.call('HGETALL', key)}
 "#,
     )
@@ -333,22 +422,24 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[3], id)
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
-    'worker_id', 'lease_until')
+    'worker_id', 'priority', 'seq')
   if f[1] == 'RUNNING' then
     local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
     if f[4] == '1' then
-      redis.call('HSET', key, 'error', cjson.encode({kind = 'cancelled', message = message}))
-      finish(key, id, 'CANCELLED', ARGV[4], ARGV[5])
+      finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
+        cjson.encode({kind = 'cancelled', message = message}))
+      redis.call('ZADD', KEYS[4], ARGV[4], id)
       cancelled = cancelled + 1
     elseif tonumber(f[2]) > tonumber(f[3]) then
-      redis.call('HSET', key, 'error', cjson.encode({kind = 'lease_expired', message = message}))
-      finish(key, id, 'FAILED', ARGV[4], ARGV[5])
+      finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
+        cjson.encode({kind = 'lease_expired', message = message}))
+      redis.call('ZADD', KEYS[4], ARGV[4], id)
       failed = failed + 1
     else
       redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[4],
         'error', cjson.encode({kind = 'lease_expired', message = message}))
-      redis.call('HDEL', key, 'lease_until')
-      add_pending(key, id, ARGV[4])
+      unrun(key)
+      add_pending(id, f[6], f[7], ARGV[4], ARGV[4])
       requeued = requeued + 1
     end
   end
@@ -411,6 +502,27 @@ return out
     )
 });
 
+/// ARGV[4] id. Deletes an ended task's record and index entries; replies
+/// as `CANCEL` (with the deleted record).
+pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local id = ARGV[4]
+local key = ARGV[1] .. id
+local state = redis.call('HGET', key, 'state')
+if not state then return {'missing'} end
+if state ~= 'FINISHED' and state ~= 'FAILED' and state ~= 'CANCELLED' then
+  return {'invalid', state}
+end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key)
+redis.call('ZREM', KEYS[4], id)
+redis.call('ZREM', KEYS[5], id)
+return {'ok', fields}
+"#,
+    )
+});
+
 /// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1):
 /// counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> = LazyLock::new(|| {
@@ -438,7 +550,7 @@ if ARGV[6] == '' and ARGV[7] == '' then
   local out = {redis.call('ZCOUNT', KEYS[5], ARGV[4], ARGV[5])}
   if limit > 0 then
     local page = redis.call('ZREVRANGEBYSCORE', KEYS[5], ARGV[5], ARGV[4], 'WITHSCORES',
-      'LIMIT', 0, limit)
+      'LIMIT', 0, ARGV[8])
     for i = 1, #page, 2 do
       out[#out + 1] = page[i + 1]
       out[#out + 1] = page[i]

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 
-use super::broker::{array, integer, unexpected};
+use super::broker::{Reply, array, integer, status_reply, unexpected};
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
 use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
@@ -14,6 +14,8 @@ use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
 /// Done entries one purge script looks at (the pass repeats until done).
 const PURGE_BATCH: usize = 500;
+/// The most list entries one list script returns (2^53).
+const LIST_LIMIT_MAX: u64 = 1 << 53;
 
 impl RedisBackend {
     /// Records by (queue, id), in order; missing ones (expired) left out.
@@ -86,7 +88,10 @@ impl Store for RedisBackend {
             .created_before
             .map_or_else(|| "+inf".to_owned(), |t| format!("({}", micros(t)));
         let offset = page.offset();
-        let limit = offset.saturating_add(page.page_size);
+        // Lua counts in doubles: cap what it is asked for where they are
+        // still exact (no list holds that many; a page past the end is
+        // simply empty).
+        let limit = offset.saturating_add(page.page_size).min(LIST_LIMIT_MAX);
         let mut total = 0u64;
         let mut candidates: Vec<(i64, TaskId, String)> = Vec::new();
         for queue in queues {
@@ -156,6 +161,35 @@ impl Store for RedisBackend {
             )
             .await?;
         Ok(integer("progress", &reply)? == 1)
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
+        let reply = self
+            .run(&scripts::DELETE, &queue, vec![id.to_string()])
+            .await?;
+        let record = match status_reply("delete", reply)? {
+            Reply::Ok(record) => *record,
+            Reply::Missing => return Err(Error::NotFound(id)),
+            Reply::Invalid(state) => {
+                return Err(Error::InvalidTransition {
+                    id,
+                    state,
+                    action: "delete",
+                });
+            }
+            Reply::Other(status, _) => return Err(Error::backend(format!("delete: {status}"))),
+        };
+        // The id index last: while it exists a retry can still find the
+        // task (and get `missing`), never a half-deleted one.
+        let _: i64 = self
+            .pool
+            .next()
+            .del(self.keys.task_queue(id))
+            .await
+            .map_err(Error::backend)?;
+        self.forget([id]);
+        Ok(record)
     }
 
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {

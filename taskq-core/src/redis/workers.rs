@@ -161,19 +161,14 @@ impl WorkerRegistry for RedisBackend {
             pipeline.try_all().await;
         let mut workers = Vec::with_capacity(ids.len());
         for (id, reply) in ids.iter().zip(replies) {
-            if let Some(worker) = decode(id, reply.map_err(Error::backend)?)? {
-                workers.push(worker.seen_at(now));
-            }
+            let stored = decode(id, reply.map_err(Error::backend)?)?;
+            workers.extend(stored.and_then(|worker| worker.seen_at(now)));
         }
         Ok(workers)
     }
 
     async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
-        Ok(self
-            .read_worker(id)
-            .await?
-            .filter(|worker| worker.forget_at() >= now)
-            .map(|worker| worker.seen_at(now)))
+        Ok(self.read_worker(id).await?.and_then(|w| w.seen_at(now)))
     }
 
     async fn control_worker(
@@ -183,10 +178,12 @@ impl WorkerRegistry for RedisBackend {
         now: DateTime<Utc>,
     ) -> Result<WorkerInfo, Error> {
         for _ in 0..CONTROL_ATTEMPTS {
-            let Some(stored) = self.read_worker(id).await? else {
+            // As seen, `state` is the stored one unless gone (and a gone
+            // worker fails `target`).
+            let Some(stored) = self.get_worker(id, now).await? else {
                 break;
             };
-            let target = control.target(&stored.clone().seen_at(now))?;
+            let target = control.target(&stored)?;
             let args = vec![
                 stored.state.as_str().to_owned(),
                 stored.requested.map_or("", WorkerState::as_str).to_owned(),
@@ -198,7 +195,7 @@ impl WorkerRegistry for RedisBackend {
                 .map_err(Error::backend)?;
             match stored_now {
                 1 => {
-                    let mut worker = stored.seen_at(now);
+                    let mut worker = stored;
                     worker.requested = Some(target);
                     return Ok(worker);
                 }

@@ -39,6 +39,11 @@ impl Store for SeaRedisBackend {
         self.sql.record_progress(id, attempt, progress).await
     }
 
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        // Redis's copy of an ended task expires with its retention.
+        self.sql.delete_task(id).await
+    }
+
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
         let purged = self.sql.purge(states, before).await?;
         self.purge_copies(before).await;

@@ -8,7 +8,7 @@ const API = BASE + '/api';
 const REFRESH_MS = 1000;
 const STATES = ['PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED'];
 
-const state = { page: 1, pageSize: 20, types: [], detailId: null, timer: null, statusUntil: 0 };
+const state = { page: 1, pageSize: 20, types: [], detailId: null, timer: null, statusUntil: 0, dragId: null };
 
 // ---- helpers ---------------------------------------------------------------
 
@@ -172,14 +172,67 @@ async function loadWorkers() {
 
 // ---- pending order ---------------------------------------------------------
 
+/** The reorder call that puts `dragged` where `target` is now (by dragging). */
+function dropMove(tasks, draggedId, targetId) {
+  const from = tasks.findIndex((t) => t.id === draggedId);
+  const to = tasks.findIndex((t) => t.id === targetId);
+  if (from < 0 || to < 0 || from === to) return null;
+  if (to === 0) return { to: 'front' };
+  if (to === tasks.length - 1 && from < to) return { to: 'back' };
+  // Moving up: before the target; moving down: before the one after it.
+  return { to: 'before', task: from > to ? tasks[to].id : tasks[to + 1].id };
+}
+
+function dragHandlers(tasks, task) {
+  return {
+    draggable: 'true',
+    ondragstart: (event) => {
+      state.dragId = task.id;
+      event.dataTransfer.effectAllowed = 'move';
+      event.dataTransfer.setData('text/plain', task.id);
+      event.currentTarget.classList.add('dragging');
+    },
+    ondragend: (event) => {
+      state.dragId = null;
+      event.currentTarget.classList.remove('dragging');
+    },
+    ondragover: (event) => {
+      if (!state.dragId) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'move';
+      event.currentTarget.classList.add('drop-target');
+    },
+    ondragleave: (event) => event.currentTarget.classList.remove('drop-target'),
+    ondrop: async (event) => {
+      event.preventDefault();
+      event.currentTarget.classList.remove('drop-target');
+      const dragged = state.dragId || event.dataTransfer.getData('text/plain');
+      state.dragId = null;
+      const move = dropMove(tasks, dragged, task.id);
+      if (!move) return;
+      try {
+        await api('POST', '/tasks/' + dragged + '/reorder', move);
+        setStatus('moved: done');
+      } catch (err) {
+        setStatus('move: ' + err.message, true);
+      }
+      refresh();
+    },
+  };
+}
+
 async function loadPending() {
   const queue = $('pending-queue').value;
   const list = $('pending');
+  // A live refresh would replace the items being dragged.
+  if (state.dragId) return;
   if (!queue) { list.replaceChildren(); return; }
   const page = await api('GET', '/tasks?state=PENDING&page_size=100&queue=' + encodeURIComponent(queue));
+  if (state.dragId) return;
   // The order workers claim in: higher priority first, then lower seq.
   const tasks = page.tasks.slice().sort((a, b) => (b.priority - a.priority) || (a.seq - b.seq));
-  list.replaceChildren(...tasks.map((task, i) => el('li', { dataset: { id: task.id } },
+  list.replaceChildren(...tasks.map((task, i) => el('li', { dataset: { id: task.id }, ...dragHandlers(tasks, task) },
+    el('span', { className: 'grip', 'aria-hidden': 'true' }, '⠿'), ' ',
     el('span', { className: 'text' }, task.task_type + ' ' + shortId(task.id) + ' · ' + summary(task.params)),
     ' ',
     actionButton('↑', () => api('POST', '/tasks/' + task.id + '/reorder', { to: 'before', task: tasks[i - 1].id }),
@@ -264,6 +317,11 @@ async function loadTasks() {
   if ($('filter-state').value) query.set('state', $('filter-state').value);
   if ($('filter-type').value) query.set('task_type', $('filter-type').value);
   if ($('filter-queue').value.trim()) query.set('queue', $('filter-queue').value.trim());
+  // datetime-local inputs hold local time; the API takes RFC 3339.
+  for (const [input, param] of [['filter-created-after', 'created_after'], ['filter-created-before', 'created_before']]) {
+    const date = $(input).value ? new Date($(input).value) : null;
+    if (date && !isNaN(date)) query.set(param, date.toISOString());
+  }
   const page = await api('GET', '/tasks?' + query);
   $('tasks').tBodies[0].replaceChildren(...page.tasks.map(taskRow));
   $('page-info').textContent = 'page ' + page.page + ' of ' + Math.max(1, page.total_pages) + ' · ' + page.total + ' tasks';
@@ -278,6 +336,13 @@ function taskRow(task) {
   }
   if (task.state === 'FAILED' || task.state === 'CANCELLED') {
     actions.push(actionButton('retry', () => api('POST', '/tasks/' + task.id + '/retry'), { className: 'retry' }));
+  }
+  if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
+    actions.push(' ', actionButton('delete', () => {
+      if (!confirm('Delete task ' + task.id + '?')) return Promise.resolve();
+      if (state.detailId === task.id) { state.detailId = null; $('detail-section').hidden = true; }
+      return api('DELETE', '/tasks/' + task.id);
+    }, { className: 'delete' }));
   }
   return el('tr', { className: 'task', dataset: { id: task.id, state: task.state }, onclick: () => showDetail(task.id) },
     el('td', { className: 'id', title: task.id }, shortId(task.id)),
@@ -474,7 +539,9 @@ async function start() {
   $('submit-type').addEventListener('change', renderParamsForm);
   $('submit-form').addEventListener('submit', submitTask);
   $('schedule-form').addEventListener('submit', createSchedule);
-  for (const id of ['filter-state', 'filter-type']) $(id).addEventListener('change', () => { state.page = 1; refresh(); });
+  for (const id of ['filter-state', 'filter-type', 'filter-created-after', 'filter-created-before']) {
+    $(id).addEventListener('change', () => { state.page = 1; refresh(); });
+  }
   $('filter-queue').addEventListener('input', () => { state.page = 1; refresh(); });
   $('filters').addEventListener('submit', (event) => event.preventDefault());
   $('pending-queue').addEventListener('change', refresh);
