@@ -11,6 +11,9 @@
 //! cargo bench --bench throughput --features postgres -- postgres -n 20000 --pending 1000000
 //! TASKQ_TEST_REDIS_URL=redis://127.0.0.1:6379 \
 //!   cargo bench --bench throughput --features redis -- redis
+//! # SQL records, Redis delivery (both variables set):
+//! cargo bench --bench throughput --features postgres,redis -- redis-postgres -n 100000
+//! cargo bench --bench throughput --features redis -- redis-sqlite
 //! ```
 //!
 //! For each backend: the submit rate (batches of 1,000), the burn-down of
@@ -24,7 +27,8 @@
 //! their latency is measured across two backends (two pools, as two
 //! processes would be), so a wake-up must come through the server: LISTEN/
 //! NOTIFY on PostgreSQL, the worker's poll on MySQL, pub/sub on Redis.
-//! Redis runs under a fresh key prefix whose keys are deleted at the end.
+//! Redis runs under a fresh key prefix whose keys are deleted at the end;
+//! `redis-postgres` and `redis-sqlite` combine the two places.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,7 +88,8 @@ fn settings() -> Settings {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
             "--pending" => settings.pending = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
-            "memory" | "sqlite" | "postgres" | "mysql" | "redis" => settings.backends.push(arg),
+            "memory" | "sqlite" | "postgres" | "mysql" | "redis" | "redis-postgres"
+            | "redis-sqlite" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
         }
     }
@@ -101,6 +106,9 @@ struct Place {
     url: String,
     /// The PostgreSQL schema / MySQL database to drop afterwards.
     scratch: Option<taskq::sea::scratch::Scratch>,
+    /// For SQL records with Redis delivery: the Redis place
+    /// (`redis://…#<prefix>`).
+    delivery: Option<String>,
 }
 
 /// A fresh schema (PostgreSQL) or database (MySQL) for the bench.
@@ -119,11 +127,17 @@ async fn server_place(name: &str) -> Place {
     Place {
         url: scratch.url().to_owned(),
         scratch: Some(scratch),
+        delivery: None,
     }
 }
 
 async fn place(name: &str) -> Place {
     match name {
+        "redis-postgres" | "redis-sqlite" => {
+            let mut records = Box::pin(place(&name["redis-".len()..])).await;
+            records.delivery = Some(Box::pin(place("redis")).await.url);
+            records
+        }
         "redis" => {
             let server = std::env::var("TASKQ_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -134,6 +148,7 @@ async fn place(name: &str) -> Place {
             Place {
                 url: format!("{server}#taskq-bench-{}-{micros}", std::process::id()),
                 scratch: None,
+                delivery: None,
             }
         }
         "postgres" | "mysql" => {
@@ -150,6 +165,7 @@ async fn place(name: &str) -> Place {
             Place {
                 url: format!("sqlite://{}", path.display()),
                 scratch: None,
+                delivery: None,
             }
         }
     }
@@ -167,6 +183,9 @@ async fn cleanup(place: &Place) {
 }
 
 async fn open(name: &str, place: &Place) -> Arc<dyn Backend> {
+    if let Some(delivery) = &place.delivery {
+        return open_sql_redis(&place.url, delivery).await;
+    }
     match name {
         "memory" => Arc::new(taskq::MemoryBackend::new()),
         "redis" => open_redis(&place.url).await,
@@ -178,22 +197,45 @@ async fn open(name: &str, place: &Place) -> Arc<dyn Backend> {
     }
 }
 
-/// A Redis backend on `redis://…#<prefix>`, deleting its keys when dropped.
+/// Settings for `redis://…#<prefix>`, deleting the keys when dropped.
 #[cfg(feature = "redis")]
-async fn open_redis(url: &str) -> Arc<dyn Backend> {
+fn redis_config(url: &str) -> taskq::RedisConfig {
     let (server, prefix) = url.split_once('#').expect("redis place");
     let mut config = taskq::RedisConfig::new(server);
     config.prefix = prefix.to_owned();
     config.delete_keys_on_drop = true;
+    config
+}
+
+#[cfg(feature = "redis")]
+async fn open_redis(url: &str) -> Arc<dyn Backend> {
     Arc::new(
-        taskq::RedisBackend::connect_with(config)
+        taskq::RedisBackend::connect_with(redis_config(url))
             .await
             .expect("connect"),
     )
 }
 
+/// SQL records at `records`, delivery through Redis at `delivery`.
+#[cfg(feature = "redis")]
+async fn open_sql_redis(records: &str, delivery: &str) -> Arc<dyn Backend> {
+    let mut config = redis_config(delivery);
+    // Finished tasks' copies live as briefly as `SqlRedisBackend::connect` keeps them.
+    config.retention = Some(taskq::sea::redis::DELIVERY_RETENTION_DEFAULT);
+    let redis = taskq::RedisBackend::connect_with(config)
+        .await
+        .expect("connect");
+    let sql = taskq::SqlBackend::connect(records).await.expect("connect");
+    Arc::new(taskq::SqlRedisBackend::new(sql, redis).await.expect("join"))
+}
+
 #[cfg(not(feature = "redis"))]
 async fn open_redis(_url: &str) -> Arc<dyn Backend> {
+    panic!("build the bench with --features redis")
+}
+
+#[cfg(not(feature = "redis"))]
+async fn open_sql_redis(_records: &str, _delivery: &str) -> Arc<dyn Backend> {
     panic!("build the bench with --features redis")
 }
 
@@ -211,7 +253,7 @@ async fn burn_down(name: &str, place: &Place, n: usize, pending: usize) {
             submitted += batch;
         }
         println!(
-            "{name:<8} ballast   {pending:>8} pending tasks submitted in {:.1} s",
+            "{name:<14} ballast   {pending:>8} pending tasks submitted in {:.1} s",
             started.elapsed().as_secs_f64()
         );
     }
@@ -256,11 +298,11 @@ async fn burn_down(name: &str, place: &Place, n: usize, pending: usize) {
     // (Ballast claimed in the last batches may have run too; not counted.)
     assert_eq!(finished as usize, n, "every task finished and was recorded");
     println!(
-        "{name:<8} submit    {n:>8} tasks in {submit_secs:>6.2} s = {:>9.0} tasks/s",
+        "{name:<14} submit    {n:>8} tasks in {submit_secs:>6.2} s = {:>9.0} tasks/s",
         n as f64 / submit_secs
     );
     println!(
-        "{name:<8} burn-down {n:>8} tasks in {drain_secs:>6.2} s = {:>9.0} jobs/s (pending backlog {pending})",
+        "{name:<14} burn-down {n:>8} tasks in {drain_secs:>6.2} s = {:>9.0} jobs/s (pending backlog {pending})",
         n as f64 / drain_secs
     );
 }
@@ -269,7 +311,7 @@ async fn latency(name: &str, place: &Place, samples: usize) {
     let worker_backend = open(name, place).await;
     // Servers: submit through a second backend (its own pool, as another
     // process would), so the wake-up has to come through the server.
-    let submitter = if place.scratch.is_some() || name == "redis" {
+    let submitter = if place.scratch.is_some() || name.starts_with("redis") {
         Client::new(open(name, place).await).expect("client")
     } else {
         Client::new(worker_backend.clone()).expect("client")
@@ -298,7 +340,7 @@ async fn latency(name: &str, place: &Place, samples: usize) {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     println!(
-        "{name:<8} idle submit→start latency over {samples}: p50 {:?}, p99 {:?}",
+        "{name:<14} idle submit→start latency over {samples}: p50 {:?}, p99 {:?}",
         pct(0.5),
         pct(0.99)
     );

@@ -36,7 +36,9 @@
 //! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
 //!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
 //!   its entities and migrations in [`sea`].
-//! - feature `redis`: `RedisBackend`, delivery and records in Redis.
+//! - feature `redis`: `RedisBackend`, delivery and records in Redis; with
+//!   a SQL feature also `SqlRedisBackend`, records in SQL and delivery
+//!   through Redis.
 //!
 //! # Tasks in a library crate
 //! `inventory` registers tasks at link time, and a crate the final binary
@@ -71,6 +73,15 @@ pub use taskq_sea::SeaBackend as SqlBackend;
 /// The Redis backend (fred): delivery and records in Redis.
 #[cfg(feature = "redis")]
 pub use taskq_core::redis::{RedisBackend, RedisConfig};
+
+/// Task records in SQL, delivery through Redis (features `redis` and a
+/// SQL one): durable, queryable records, Redis-fast claims, and nothing
+/// lost when Redis loses its data. See [`sea::redis`].
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub use taskq_sea::SeaRedisBackend as SqlRedisBackend;
 
 /// What most hosts need, in one import.
 pub mod prelude {

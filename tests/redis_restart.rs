@@ -8,12 +8,13 @@
 //! temporary directory, both gone at the end.
 #![cfg(feature = "redis")]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::PrivateRedis;
 use taskq::prelude::*;
 use taskq::{MaintenanceConfig, PageRequest, RedisBackend, RedisConfig};
 
@@ -25,89 +26,6 @@ async fn restart_step(_p: u32) -> Result<(), TaskError> {
     tokio::time::sleep(Duration::from_millis(20)).await;
     RUNS.fetch_add(1, Ordering::Relaxed);
     Ok(())
-}
-
-/// A `redis-server` of this test's own; stopped and removed on drop.
-struct PrivateRedis {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl PrivateRedis {
-    fn start() -> Option<PrivateRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("taskq-redis-restart-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let redis = PrivateRedis { port, dir };
-        redis.launch().then_some(redis)
-    }
-
-    fn launch(&self) -> bool {
-        let started = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .args(["--daemonize", "yes", "--dir"])
-            .arg(&self.dir)
-            .arg("--pidfile")
-            .arg(self.pidfile())
-            .arg("--logfile")
-            .arg(self.dir.join("redis.log"))
-            .status()
-            .is_ok_and(|s| s.success());
-        // Wait until it answers.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while started && Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn pidfile(&self) -> PathBuf {
-        self.dir.join("redis.pid")
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no shutdown, no final save — only what AOF already has.
-    fn kill(&self) {
-        if let Some(pid) = read_pid(&self.pidfile()) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_file(self.pidfile());
-    }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -871,6 +871,11 @@ mod control {
     #[cfg(feature = "redis")]
     pair_suite!(redis, || common::redis_pair("taskq-worker-control"));
 
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    pair_suite!(redis_sqlite, || common::redis_sqlite_pair(
+        "taskq-worker-control"
+    ));
+
     #[cfg(feature = "postgres")]
     pair_suite!(postgres, common::postgres_pair);
 
@@ -913,6 +918,9 @@ worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 
 #[cfg(feature = "redis")]
 worker_suite!(redis, || common::redis("taskq-worker-test"));
+
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+worker_suite!(redis_sqlite, || common::redis_sqlite("taskq-worker-test"));
 
 #[cfg(feature = "postgres")]
 worker_suite!(postgres, common::postgres);

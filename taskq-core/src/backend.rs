@@ -106,6 +106,16 @@ pub struct RescueReport {
     pub cancelled: u64,
 }
 
+/// What a [`Broker::reconcile`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// The pass looked at every pending task (a sweep), not only at
+    /// whether the delivery path lost data.
+    pub swept: bool,
+    /// Tasks put back into the delivery path.
+    pub restored: u64,
+}
+
 /// Filters for [`Store::list`]; empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskFilter {
@@ -225,6 +235,18 @@ pub trait Broker: Send + Sync + 'static {
     /// `PENDING` (due now), or `FAILED` when no retry is left, or
     /// `CANCELLED` when cancel was requested. Safe to run on every worker.
     async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error>;
+
+    /// For a backend whose delivery path is a copy of durable records
+    /// (SQL records with Redis delivery): puts back into the delivery path
+    /// what it lost, checking cheaply for a loss on every call and every
+    /// pending task when `sweep` is set. Safe to run on every worker.
+    ///
+    /// `Ok(None)` means the backend has one store and nothing to
+    /// reconcile (the default); the worker's reconciler then stops.
+    async fn reconcile(&self, sweep: bool) -> Result<Option<ReconcileReport>, Error> {
+        let _ = sweep;
+        Ok(None)
+    }
 
     /// A signal fired when work may have become available to this process
     /// (a local enqueue, retry or resume). Workers also poll, so a backend

@@ -39,8 +39,8 @@ pub mod worker;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl, WorkerInfo,
-    WorkerQueue, WorkerRegistry, WorkerState,
+    ReconcileReport, RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl,
+    WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
 };
 pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};

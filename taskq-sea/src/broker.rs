@@ -418,92 +418,7 @@ impl Broker for SeaBackend {
     }
 
     async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
-        let mut report = RescueReport::default();
-        let expired = || {
-            Condition::all()
-                .add(state_is(TaskState::Running))
-                .add(Expr::col(C::LeaseUntil).lt(now))
-        };
-        // Usually nothing expired: find out without taking the write lock.
-        let any: Option<Uuid> = task::Entity::find()
-            .select_only()
-            .column(C::Id)
-            .filter(expired())
-            .into_tuple()
-            .one(self.db())
-            .await
-            .map_err(db_err)?;
-        if any.is_none() {
-            return Ok(report);
-        }
-        loop {
-            let txn = self.write_txn().await?;
-            let expired: Vec<(Uuid, i32, i32, Option<String>, bool)> = task::Entity::find()
-                .select_only()
-                .columns([
-                    C::Id,
-                    C::Attempt,
-                    C::MaxRetries,
-                    C::WorkerId,
-                    C::CancelRequested,
-                ])
-                .filter(expired())
-                .limit(RESCUE_CHUNK)
-                // Rows a settle or another rescuer holds are theirs: skip
-                // them instead of waiting (and risking a deadlock).
-                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                .into_tuple()
-                .all(&txn)
-                .await
-                .map_err(db_err)?;
-            if expired.is_empty() {
-                break;
-            }
-            let full = expired.len() as u64 == RESCUE_CHUNK;
-            for (id, attempt, max_retries, worker, cancel_requested) in expired {
-                let worker = worker.unwrap_or_default();
-                let mut update = Query::update();
-                update
-                    .table(task::Entity)
-                    .value(C::LeaseUntil, None::<DateTime<Utc>>);
-                let counter = if cancel_requested {
-                    set_error(&mut update, lease_failure(ErrorKind::Cancelled, &worker));
-                    update
-                        .value(C::State, TaskState::Cancelled.as_str())
-                        .value(C::CancelRequested, false)
-                        .value(C::FinishedAt, now);
-                    &mut report.cancelled
-                } else if attempt > max_retries {
-                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
-                    update
-                        .value(C::State, TaskState::Failed.as_str())
-                        .value(C::FinishedAt, now);
-                    &mut report.failed
-                } else {
-                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
-                    update.value(C::State, PENDING).value(C::ScheduledAt, now);
-                    &mut report.requeued
-                };
-                update.cond_where(
-                    Condition::all()
-                        .add(Expr::col(C::Id).eq(id))
-                        .add(state_is(TaskState::Running))
-                        .add(Expr::col(C::Attempt).eq(attempt))
-                        .add(Expr::col(C::LeaseUntil).lt(now)),
-                );
-                if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1 {
-                    *counter += 1;
-                }
-            }
-            txn.commit().await.map_err(db_err)?;
-            if !full {
-                break;
-            }
-        }
-        if report.requeued > 0 {
-            self.notify();
-        }
-        Ok(report)
+        Ok(self.rescue(now).await?.0)
     }
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
@@ -757,6 +672,105 @@ where
 }
 
 impl SeaBackend {
+    /// [`Broker::rescue_expired`], also returning the ids it requeued.
+    pub(crate) async fn rescue(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(RescueReport, Vec<TaskId>), Error> {
+        let mut report = RescueReport::default();
+        let mut requeued = Vec::new();
+        let expired = || {
+            Condition::all()
+                .add(state_is(TaskState::Running))
+                .add(Expr::col(C::LeaseUntil).lt(now))
+        };
+        // Usually nothing expired: find out without taking the write lock.
+        let any: Option<Uuid> = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(expired())
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(db_err)?;
+        if any.is_none() {
+            return Ok((report, requeued));
+        }
+        loop {
+            let txn = self.write_txn().await?;
+            let expired: Vec<(Uuid, i32, i32, Option<String>, bool)> = task::Entity::find()
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::Attempt,
+                    C::MaxRetries,
+                    C::WorkerId,
+                    C::CancelRequested,
+                ])
+                .filter(expired())
+                .limit(RESCUE_CHUNK)
+                // Rows a settle or another rescuer holds are theirs: skip
+                // them instead of waiting (and risking a deadlock).
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(db_err)?;
+            if expired.is_empty() {
+                break;
+            }
+            let full = expired.len() as u64 == RESCUE_CHUNK;
+            for (id, attempt, max_retries, worker, cancel_requested) in expired {
+                let worker = worker.unwrap_or_default();
+                let mut update = Query::update();
+                update
+                    .table(task::Entity)
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>);
+                let mut requeue = false;
+                let counter = if cancel_requested {
+                    set_error(&mut update, lease_failure(ErrorKind::Cancelled, &worker));
+                    update
+                        .value(C::State, TaskState::Cancelled.as_str())
+                        .value(C::CancelRequested, false)
+                        .value(C::FinishedAt, now);
+                    &mut report.cancelled
+                } else if attempt > max_retries {
+                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
+                    update
+                        .value(C::State, TaskState::Failed.as_str())
+                        .value(C::FinishedAt, now);
+                    &mut report.failed
+                } else {
+                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
+                    update.value(C::State, PENDING).value(C::ScheduledAt, now);
+                    requeue = true;
+                    &mut report.requeued
+                };
+                update.cond_where(
+                    Condition::all()
+                        .add(Expr::col(C::Id).eq(id))
+                        .add(state_is(TaskState::Running))
+                        .add(Expr::col(C::Attempt).eq(attempt))
+                        .add(Expr::col(C::LeaseUntil).lt(now)),
+                );
+                if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1 {
+                    *counter += 1;
+                    if requeue {
+                        requeued.push(id);
+                    }
+                }
+            }
+            txn.commit().await.map_err(db_err)?;
+            if !full {
+                break;
+            }
+        }
+        if report.requeued > 0 {
+            self.notify();
+        }
+        Ok((report, requeued))
+    }
+
     /// Enqueues new `PENDING` tasks inside the host's own transaction (or
     /// connection): they exist only if `txn` commits, and workers in other
     /// processes are woken at the commit (on PostgreSQL, by a `NOTIFY` that

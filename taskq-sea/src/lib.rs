@@ -45,6 +45,9 @@
 //! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
 //!   for SQLite and PostgreSQL.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
+//! - [`redis`] (feature `redis`): [`SeaRedisBackend`], records here with
+//!   delivery through Redis; `handoff.rs`, the SQL it needs (marking
+//!   what Redis claimed, reading what Redis must hold).
 //! - `examples/sqlite_throughput.rs`: the backend alone under a worker's
 //!   load (claim and settle batches), for profiling.
 //!
@@ -66,7 +69,11 @@ mod backend;
 mod broker;
 mod convert;
 pub mod entity;
+#[cfg(feature = "redis")]
+mod handoff;
 pub mod migration;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod schedules;
 pub mod scratch;
 mod sql;
@@ -76,6 +83,8 @@ mod workers;
 #[cfg(feature = "sqlite")]
 pub use backend::SQLITE_BUSY_TIMEOUT;
 pub use backend::{NOTIFY_CHANNEL, SeaBackend};
+#[cfg(feature = "redis")]
+pub use redis::SeaRedisBackend;
 /// The SeaORM this crate is built with, for hosts that build
 /// [`sea_orm::ConnectOptions`] or a connection themselves.
 pub use sea_orm;

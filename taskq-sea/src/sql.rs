@@ -199,3 +199,56 @@ pub(crate) fn heartbeat_batch(
     b.push_sql(" RETURNING taskq_tasks.id, taskq_tasks.attempt, taskq_tasks.cancel_requested");
     b.build()
 }
+
+/// Marks attempts another delivery path (Redis) claimed as running, each
+/// only while the row is at the attempt before (`attempt - 1`) and
+/// claimable: pending, or running on an expired lease with no cancel
+/// requested (that delivery path requeued it on its own clock):
+///
+/// ```sql
+/// WITH c(id, attempt) AS (VALUES (?, ?), …)
+/// UPDATE taskq_tasks SET state = 'RUNNING', attempt = c.attempt,
+///        started_at = ?, worker_id = ?, lease_until = ?,
+///        progress_fraction = NULL, progress_message = NULL
+/// FROM c
+/// WHERE taskq_tasks.id = c.id AND taskq_tasks.attempt = c.attempt - 1
+///   AND (taskq_tasks.state = 'PENDING' OR (taskq_tasks.state = 'RUNNING'
+///        AND taskq_tasks.lease_until < ? AND taskq_tasks.cancel_requested = ?))
+/// RETURNING taskq_tasks.id
+/// ```
+///
+/// The returned ids are the claims that applied. `backend` is SQLite or
+/// PostgreSQL ([`supports_batches`]).
+#[cfg(feature = "redis")]
+pub(crate) fn claimed_batch(
+    backend: DbBackend,
+    claim: &crate::handoff::Claimed<'_>,
+    tasks: &[(TaskId, i32)],
+) -> Statement {
+    let mut b = Builder::new(backend, tasks.len() * 2 + 5);
+    b.push_sql("WITH c(id, attempt) AS (VALUES ");
+    for (n, &(id, attempt)) in tasks.iter().enumerate() {
+        b.push_sql(if n > 0 { ", (" } else { "(" });
+        b.param(id.into(), "uuid");
+        b.push_sql(", ");
+        b.param(attempt.into(), "integer");
+        b.push_sql(")");
+    }
+    b.push_sql(") UPDATE taskq_tasks SET state = 'RUNNING', attempt = c.attempt, started_at = ");
+    b.param(claim.now.into(), "timestamptz");
+    b.push_sql(", worker_id = ");
+    b.param(claim.worker_id.into(), "text");
+    b.push_sql(", lease_until = ");
+    b.param(claim.lease_until.into(), "timestamptz");
+    b.push_sql(
+        ", progress_fraction = NULL, progress_message = NULL FROM c \
+         WHERE taskq_tasks.id = c.id AND taskq_tasks.attempt = c.attempt - 1 \
+         AND (taskq_tasks.state = 'PENDING' OR (taskq_tasks.state = 'RUNNING' \
+         AND taskq_tasks.lease_until < ",
+    );
+    b.param(claim.now.into(), "timestamptz");
+    b.push_sql(" AND taskq_tasks.cancel_requested = ");
+    b.param(false.into(), "boolean");
+    b.push_sql(")) RETURNING taskq_tasks.id");
+    b.build()
+}

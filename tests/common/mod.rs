@@ -7,8 +7,11 @@
 // Each test crate uses the factories its suites need.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use taskq::Backend;
 
@@ -100,6 +103,39 @@ async fn redis_connect(config: &taskq::RedisConfig, delete_keys_on_drop: bool) -
     )
 }
 
+/// SQLite records in a new temp file, delivered through a fresh key
+/// prefix on `TASKQ_TEST_REDIS_URL`.
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
+    Some(redis_sqlite_pair(label).await?.0)
+}
+
+/// Two handles (two SQLite connections, two Redis connections) on one
+/// pair of stores; the first deletes the Redis keys when dropped.
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
+    let config = redis_config(label)?;
+    let url = sqlite_url(label);
+    let mut handles = Vec::new();
+    for delete_keys_on_drop in [true, false] {
+        let mut config = config.clone();
+        config.delete_keys_on_drop = delete_keys_on_drop;
+        let redis = taskq::RedisBackend::connect_with(config)
+            .await
+            .expect("redis backend");
+        let sql = taskq::SqlBackend::connect(&url)
+            .await
+            .expect("sqlite backend");
+        handles.push(Arc::new(
+            taskq::SqlRedisBackend::new(sql, redis)
+                .await
+                .expect("sql + redis backend"),
+        ) as Arc<dyn Backend>);
+    }
+    let second = handles.pop()?;
+    Some((handles.pop()?, second))
+}
+
 /// Two connections to a fresh schema (PostgreSQL) or database (MySQL) of
 /// the test server.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -140,4 +176,98 @@ pub async fn mysql() -> Option<Arc<dyn Backend>> {
 #[cfg(feature = "mysql")]
 pub async fn mysql_pair() -> Option<Pair> {
     sql_server_pair(taskq::sea::scratch::Server::Mysql).await
+}
+
+/// A `redis-server` of a test's own on a free port, with AOF on
+/// (`appendfsync always`), for tests that kill or flush it; stopped and
+/// removed on drop.
+pub struct PrivateRedis {
+    port: u16,
+    dir: PathBuf,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("taskq-private-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let redis = PrivateRedis { port, dir };
+        redis.launch().then_some(redis)
+    }
+
+    /// Starts the server (again, on the same files); true once it answers.
+    pub fn launch(&self) -> bool {
+        let started = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .args(["--daemonize", "yes", "--dir"])
+            .arg(&self.dir)
+            .arg("--pidfile")
+            .arg(self.pidfile())
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
+            .status()
+            .is_ok_and(|s| s.success());
+        // Wait until it answers.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while started && Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// `FLUSHALL`: every key gone, as after a restart without persistence.
+    pub fn flush_all(&self) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "FLUSHALL"])
+            .output()
+            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"OK"))
+    }
+
+    fn pidfile(&self) -> PathBuf {
+        self.dir.join("redis.pid")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown, no final save — only what AOF already has.
+    pub fn kill(&self) {
+        if let Some(pid) = read_pid(&self.pidfile()) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = std::fs::remove_file(self.pidfile());
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

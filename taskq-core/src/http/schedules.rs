@@ -157,7 +157,7 @@ impl ScheduleRequest {
 pub struct ScheduleList {
     /// Each schedule: its definition (as in the request, `kind` flattened)
     /// with `last_run_at`, `next_run_at`, `run_count`, `last_task_id`,
-    /// `created_at`, `updated_at`.
+    /// `revision` (bumped by every edit), `created_at`, `updated_at`.
     #[schema(value_type = Vec<Object>)]
     pub schedules: Vec<Schedule>,
     pub total: u64,
@@ -278,7 +278,9 @@ pub(crate) async fn disable(
     Ok(Json(client.disable_schedule(&name).await?))
 }
 
-/// Submits the schedule's task now; its own ticks are not affected.
+/// Submits the schedule's task now, recorded as a run (last run, last
+/// task, run count, which `max_runs` caps); its ticks are otherwise not
+/// affected.
 #[utoipa::path(post, path = "/api/schedules/{name}/run", tag = "schedules",
     params(("name" = String, Path)),
     responses((status = 201, body = TaskRecord), (status = 404, body = ErrorBody)))]

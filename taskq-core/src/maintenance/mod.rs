@@ -1,9 +1,12 @@
 //! Background services every worker runs beside its tasks, one file each:
 //! the [`rescuer`] returns tasks of dead workers, the [`pruner`] deletes
-//! old records, the [`scheduler`] fires due schedules. All are safe to run
-//! on every worker at once.
+//! old records, the [`scheduler`] fires due schedules, the [`reconciler`]
+//! refills a delivery path that lost data (only for backends that have
+//! one apart from their records). All are safe to run on every worker at
+//! once.
 
 pub mod pruner;
+pub mod reconciler;
 pub mod rescuer;
 pub mod scheduler;
 
@@ -12,6 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
+use reconciler::ReconcilerConfig;
 use scheduler::SchedulerConfig;
 
 /// Settings of the maintenance services.
@@ -26,6 +30,9 @@ pub struct MaintenanceConfig {
     pub prune_interval: Duration,
     /// The scheduler's settings; `None` runs no scheduler in this worker.
     pub scheduler: Option<SchedulerConfig>,
+    /// The reconciler's settings (it runs only for backends whose
+    /// delivery path is separate from their records).
+    pub reconciler: ReconcilerConfig,
 }
 
 impl Default for MaintenanceConfig {
@@ -35,6 +42,7 @@ impl Default for MaintenanceConfig {
             retention: Some(pruner::RETENTION_DEFAULT),
             prune_interval: pruner::PRUNE_INTERVAL_DEFAULT,
             scheduler: Some(SchedulerConfig::default()),
+            reconciler: ReconcilerConfig::default(),
         }
     }
 }
@@ -43,6 +51,7 @@ impl Default for MaintenanceConfig {
 pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationToken) {
     let backend = client.backend().clone();
     let rescuer = rescuer::run(backend.clone(), config.rescue_interval, stop.clone());
+    let reconciler = reconciler::run(backend.clone(), config.reconciler, stop.clone());
     let pruner = pruner::run(
         backend,
         config.retention,
@@ -54,5 +63,5 @@ pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationTo
             scheduler::run(client, scheduler, stop).await;
         }
     };
-    tokio::join!(rescuer, pruner, scheduler);
+    tokio::join!(rescuer, reconciler, pruner, scheduler);
 }

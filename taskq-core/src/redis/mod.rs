@@ -9,6 +9,9 @@
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
 //!   their compare-and-set firing.
+//! - `delivery`: hooks for Redis as the delivery path of records kept in
+//!   SQL (taskq-sea's `SeaRedisBackend`): an idempotent push of pending
+//!   tasks and the epoch key that reveals a data loss.
 //! - `workers`: [`WorkerRegistry`](crate::WorkerRegistry) — live workers
 //!   and control requests.
 //!
@@ -50,6 +53,7 @@
 //! so an edit made by another process wakes this one's scheduler.
 
 mod broker;
+mod delivery;
 mod keys;
 mod record;
 mod schedules;

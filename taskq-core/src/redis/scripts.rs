@@ -79,7 +79,7 @@ local function next_due()
 end
 "#;
 
-fn script(body: &str) -> Script {
+pub(super) fn script(body: &str) -> Script {
     Script::from_lua(format!("{HELPERS}\n{body}"))
 }
 

@@ -1,0 +1,148 @@
+//! Hooks for using Redis as the delivery path of records kept elsewhere
+//! (taskq-sea's SQL records with Redis delivery): an idempotent push of
+//! pending tasks, and an epoch key whose disappearance tells that Redis
+//! lost its data.
+//!
+//! Kept apart from `broker.rs`: the pure-Redis backend never calls these.
+
+use std::sync::LazyLock;
+
+use chrono::Utc;
+use fred::prelude::*;
+use fred::types::scripts::Script;
+
+use super::RedisBackend;
+use super::broker::integer;
+use super::record::{self, micros};
+use super::scripts::script;
+use crate::error::Error;
+use crate::task::TaskRecord;
+
+/// Records one push script files at most (larger pushes repeat), so no
+/// single script blocks Redis for long.
+const PUSH_BATCH: usize = 500;
+
+/// ARGV[4] now; then per task: id, priority, seq, scheduled at (µs),
+/// field count, fields…. Files each task as pending unless Redis already
+/// has it pending or running (then it is left alone: no second
+/// delivery); a terminal or missing copy is replaced. Returns how many
+/// were filed.
+static PUSH: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local pushed, due = 0, false
+local i = 5
+while i <= #ARGV do
+  local id, n = ARGV[i], tonumber(ARGV[i + 4])
+  local key = ARGV[1] .. id
+  local state = redis.call('HGET', key, 'state')
+  if state ~= 'PENDING' and state ~= 'RUNNING' then
+    if state then
+      redis.call('DEL', key)
+      redis.call('ZREM', KEYS[4], id)
+    end
+    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + n))
+    if add_pending(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[4]) then due = true end
+    pushed = pushed + 1
+  end
+  i = i + 5 + n
+end
+if due then wake() end
+return pushed
+"#,
+    )
+});
+
+impl RedisBackend {
+    /// Files `PENDING` records for delivery, idempotently: a task Redis
+    /// already holds pending or running is left as it is, a terminal or
+    /// missing copy is replaced by the record. Unlike
+    /// [`Broker::enqueue`](crate::Broker::enqueue) an existing id is not
+    /// an error: the caller's own store decides which ids exist. Returns
+    /// how many tasks were filed.
+    pub async fn push_pending(&self, tasks: &[TaskRecord]) -> Result<u64, Error> {
+        if tasks.is_empty() {
+            return Ok(0);
+        }
+        let client = self.pool.next();
+        // The id → queue index first, so a claim that follows the script
+        // can settle; a single-key command per id (cluster slots differ).
+        let pipeline = client.pipeline();
+        let mut queues: Vec<&str> = Vec::new();
+        for task in tasks {
+            let _: () = pipeline
+                .set(
+                    self.keys.task_queue(task.id),
+                    task.queue.as_str(),
+                    None,
+                    None,
+                    false,
+                )
+                .await
+                .map_err(Error::backend)?;
+            if !queues.contains(&task.queue.as_str()) {
+                queues.push(&task.queue);
+            }
+        }
+        for queue in &queues {
+            let _: () = pipeline
+                .sadd(self.keys.queues(), *queue)
+                .await
+                .map_err(Error::backend)?;
+        }
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        let now = micros(Utc::now());
+        let mut pushed = 0;
+        for queue in queues {
+            let in_queue: Vec<&TaskRecord> = tasks.iter().filter(|t| t.queue == queue).collect();
+            for chunk in in_queue.chunks(PUSH_BATCH) {
+                let mut args = vec![now.clone()];
+                for task in chunk {
+                    let fields = record::to_fields(task)?;
+                    args.push(task.id.to_string());
+                    args.push(task.priority.to_string());
+                    args.push(task.seq.to_string());
+                    args.push(micros(task.scheduled_at));
+                    args.push(fields.len().to_string());
+                    args.extend(fields);
+                }
+                let reply = self.run(&PUSH, queue, args).await?;
+                pushed += integer("push", &reply)?.max(0) as u64;
+            }
+            self.remember(in_queue.iter().map(|t| t.id), queue);
+        }
+        Ok(pushed)
+    }
+
+    /// The deployment's delivery epoch: an opaque value stored under
+    /// `<prefix>:epoch`. Sets it to `candidate` if there is none (Redis
+    /// started empty or lost its data) and returns the value now stored,
+    /// so a caller that sees `candidate` back, or a value other than the
+    /// one it saw before, knows Redis lost what it held.
+    pub async fn delivery_epoch(&self, candidate: &str) -> Result<String, Error> {
+        let key = format!("{}:epoch", self.config.prefix);
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .set(key.as_str(), candidate, None, Some(SetOptions::NX), false)
+            .await
+            .map_err(Error::backend)?;
+        let _: () = pipeline.get(key.as_str()).await.map_err(Error::backend)?;
+        let mut replies = pipeline.try_all::<Value>().await.into_iter();
+        let _set = replies
+            .next()
+            .ok_or_else(|| Error::backend("epoch: short pipeline reply"))?
+            .map_err(Error::backend)?;
+        let current = replies
+            .next()
+            .ok_or_else(|| Error::backend("epoch: short pipeline reply"))?
+            .map_err(Error::backend)?;
+        // A `FLUSHALL` between the two commands leaves nothing: report
+        // the candidate, which the caller reads as a loss.
+        Ok(current
+            .into_string()
+            .unwrap_or_else(|| candidate.to_owned()))
+    }
+}

@@ -1,0 +1,142 @@
+//! [`SeaBackend`]'s side of a delivery path kept elsewhere (Redis; see
+//! `crate::redis`): marking what that path claimed as running, fenced by
+//! attempt, and reading what it must hold.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use uuid::Uuid;
+
+use crate::backend::{SeaBackend, db_err};
+use crate::convert::{count_to_db, records};
+use crate::entity::queue;
+use crate::entity::task::{self, Column as C};
+use crate::sql::{self, state_is};
+
+/// A claim made by the delivery path, to record in SQL.
+pub(crate) struct Claimed<'a> {
+    pub worker_id: &'a str,
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+}
+
+impl SeaBackend {
+    /// Marks `(id, attempt)` claims as running (see [`sql::claimed_batch`]
+    /// for the fence). Returns the ids whose claim applied.
+    pub(crate) async fn mark_claimed(
+        &self,
+        claim: &Claimed<'_>,
+        tasks: &[(TaskId, u32)],
+    ) -> Result<HashSet<TaskId>, Error> {
+        let tasks: Vec<(TaskId, i32)> = tasks
+            .iter()
+            .map(|&(id, attempt)| (id, count_to_db(attempt)))
+            .collect();
+        let mut applied = HashSet::with_capacity(tasks.len());
+        let backend = self.db().get_database_backend();
+        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS {
+            // The common case: one statement, no transaction around it.
+            for row in self
+                .db()
+                .query_all_raw(sql::claimed_batch(backend, claim, &tasks))
+                .await
+                .map_err(db_err)?
+            {
+                applied.insert(row.try_get::<Uuid>("", "id").map_err(db_err)?);
+            }
+            return Ok(applied);
+        }
+        let txn = self.write_txn().await?;
+        if sql::supports_batches(backend) {
+            for chunk in tasks.chunks(sql::BATCH_ROWS) {
+                for row in txn
+                    .query_all_raw(sql::claimed_batch(backend, claim, chunk))
+                    .await
+                    .map_err(db_err)?
+                {
+                    applied.insert(row.try_get::<Uuid>("", "id").map_err(db_err)?);
+                }
+            }
+        } else {
+            // MySQL: no `UPDATE … FROM`, one fenced update per row.
+            for &(id, attempt) in &tasks {
+                let claimable = Condition::any().add(state_is(TaskState::Pending)).add(
+                    Condition::all()
+                        .add(state_is(TaskState::Running))
+                        .add(Expr::col(C::LeaseUntil).lt(claim.now))
+                        .add(Expr::col(C::CancelRequested).eq(false)),
+                );
+                let update = Query::update()
+                    .table(task::Entity)
+                    .value(C::State, TaskState::Running.as_str())
+                    .value(C::Attempt, attempt)
+                    .value(C::StartedAt, claim.now)
+                    .value(C::WorkerId, claim.worker_id)
+                    .value(C::LeaseUntil, claim.lease_until)
+                    .value(C::ProgressFraction, None::<f64>)
+                    .value(C::ProgressMessage, None::<String>)
+                    .cond_where(
+                        Condition::all()
+                            .add(Expr::col(C::Id).eq(id))
+                            .add(Expr::col(C::Attempt).eq(attempt - 1))
+                            .add(claimable),
+                    )
+                    .to_owned();
+                if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1 {
+                    applied.insert(id);
+                }
+            }
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(applied)
+    }
+
+    /// The records of `ids` that exist, in no particular order.
+    pub(crate) async fn records_of(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(sql::BATCH_ROWS) {
+            let rows = task::Entity::find()
+                .filter(Expr::col(C::Id).is_in(chunk.iter().copied()))
+                .all(self.db())
+                .await
+                .map_err(db_err)?;
+            found.extend(records(rows)?);
+        }
+        Ok(found)
+    }
+
+    /// Up to `limit` pending records with ids above `after`, by id: one
+    /// page of a sweep over every pending task.
+    pub(crate) async fn pending_after(
+        &self,
+        after: Option<TaskId>,
+        limit: u64,
+    ) -> Result<Vec<TaskRecord>, Error> {
+        let mut select = task::Entity::find().filter(state_is(TaskState::Pending));
+        if let Some(after) = after {
+            select = select.filter(Expr::col(C::Id).gt(after));
+        }
+        let rows = select
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        records(rows)
+    }
+
+    /// The names of the paused queues.
+    pub(crate) async fn paused_queues(&self) -> Result<Vec<String>, Error> {
+        queue::Entity::find()
+            .select_only()
+            .column(queue::Column::Name)
+            .filter(Expr::col(queue::Column::Paused).eq(true))
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(db_err)
+    }
+}

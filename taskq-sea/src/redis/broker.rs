@@ -1,0 +1,164 @@
+//! [`Broker`] for [`SeaRedisBackend`]: SQL decides, Redis delivers (see
+//! the module documentation for the order of writes and its reasons).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use taskq_core::backend::{
+    Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport, Settlement,
+};
+use taskq_core::{Error, TaskId, TaskRecord};
+use tokio::sync::Notify;
+use tracing::warn;
+
+use super::SeaRedisBackend;
+use crate::handoff::Claimed;
+
+#[async_trait]
+impl Broker for SeaRedisBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.sql.enqueue(tasks.clone()).await?;
+        // Accepted: from here on the tasks are safe in SQL.
+        self.push_or_defer(&tasks).await;
+        Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        let claimed = self.redis.claim(request.clone()).await?;
+        if claimed.is_empty() {
+            return Ok(claimed);
+        }
+        let attempts: Vec<(TaskId, u32)> = claimed.iter().map(|r| (r.id, r.attempt)).collect();
+        let claim = Claimed {
+            worker_id: request.worker_id,
+            now: request.now,
+            lease_until: request.now + request.lease,
+        };
+        let applied = match self.sql.mark_claimed(&claim, &attempts).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                // Hand the claims back, so Redis delivers them again.
+                if let Err(release) = self.redis.release(request.worker_id, &attempts).await {
+                    warn!(error = %release, "could not hand claims back to Redis");
+                }
+                return Err(err);
+            }
+        };
+        if applied.len() == claimed.len() {
+            return Ok(claimed);
+        }
+        let (kept, unclaimable): (Vec<TaskRecord>, Vec<TaskRecord>) = claimed
+            .into_iter()
+            .partition(|record| applied.contains(&record.id));
+        self.drop_unclaimable(unclaimable).await;
+        Ok(kept)
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
+        if settlements.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Redis needs the outcome's kind and times, not the result.
+        let acks: Vec<Settlement> = settlements
+            .iter()
+            .map(|s| Settlement {
+                id: s.id,
+                attempt: s.attempt,
+                outcome: match &s.outcome {
+                    Outcome::Finished(_) => Outcome::Finished(Value::Null),
+                    other => other.clone(),
+                },
+                at: s.at,
+            })
+            .collect();
+        let applied = self.sql.settle(settlements).await?;
+        if let Err(err) = self.redis.settle(acks).await {
+            // Redis requeues them when their leases expire; the claim's
+            // SQL fence then drops the settled ones.
+            warn!(error = %err, "could not acknowledge settled tasks in Redis");
+        }
+        Ok(applied)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error> {
+        let (sql, redis) = tokio::join!(
+            self.sql.heartbeat(worker_id, tasks, lease_until),
+            self.redis.heartbeat(worker_id, tasks, lease_until),
+        );
+        if let Err(err) = redis {
+            warn!(error = %err, "could not renew leases in Redis");
+        }
+        // SQL's leases count: after a Redis data loss a running task is
+        // still held.
+        sql
+    }
+
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+        self.sql.release(worker_id, tasks).await?;
+        if let Err(err) = self.redis.release(worker_id, tasks).await {
+            // Redis requeues them when their leases expire.
+            warn!(error = %err, "could not release tasks in Redis");
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let record = self.sql.cancel(id, now).await?;
+        if let Err(err) = self.redis.cancel(id, now).await {
+            // A pending copy left in Redis is refused by the claim's fence.
+            tracing::debug!(error = %err, %id, "cancel did not apply in Redis");
+        }
+        Ok(record)
+    }
+
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let record = self.sql.retry(id, now).await?;
+        self.push_or_defer(std::slice::from_ref(&record)).await;
+        Ok(record)
+    }
+
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let record = self.sql.reorder(id, position).await?;
+        // Redis applies the same move to the same pending tasks.
+        if let Err(err) = self.redis.reorder(id, position).await {
+            warn!(error = %err, %id, "could not reorder the task in Redis");
+        }
+        Ok(record)
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        self.sql.set_queue_paused(queue, paused).await?;
+        self.redis.set_queue_paused(queue, paused).await
+    }
+
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
+        // SQL first: Redis's rescue may requeue a task whose claim then
+        // needs SQL's row requeued (or expired) to pass the fence.
+        let (report, requeued) = self.sql.rescue(now).await?;
+        if let Err(err) = self.redis.rescue_expired(now).await {
+            warn!(error = %err, "rescue pass failed in Redis");
+        }
+        // Usually Redis requeued them too (and the push skips them); not
+        // if it lost them.
+        self.push_pending_of(&requeued).await;
+        Ok(report)
+    }
+
+    async fn reconcile(&self, sweep: bool) -> Result<Option<ReconcileReport>, Error> {
+        self.reconcile_pass(sweep).await.map(Some)
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        self.redis.work_signal()
+    }
+}

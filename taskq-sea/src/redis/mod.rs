@@ -1,0 +1,298 @@
+//! SQL records with Redis delivery (feature `redis`): [`SeaRedisBackend`],
+//! the architecture of Celery deployments with a Redis broker and a
+//! database of results, done so that Redis may lose everything.
+//!
+//! # Architecture
+//! The database is the source of truth for every task record and
+//! schedule; Redis holds a delivery copy of the live tasks (a
+//! [`RedisBackend`]: priority order, ETA, wake-ups, pause flags, leases).
+//! - **enqueue** inserts the records in one SQL transaction (duplicate ids
+//!   fail there, changing nothing), then pushes them into Redis.
+//! - **claim** pops from Redis (one Lua script), then marks the claimed
+//!   rows `RUNNING` in one SQL statement fenced by attempt: a row must be
+//!   at the attempt before and still claimable. A task Redis handed out
+//!   that SQL does not agree on (cancelled meanwhile, a stale copy) is
+//!   dropped from Redis and never runs; if SQL still has it pending it is
+//!   pushed again with SQL's values.
+//! - **settle** writes SQL first (one statement per batch, fenced by
+//!   attempt, so a stale attempt never overwrites), then acknowledges in
+//!   Redis (without the result, which Redis does not need).
+//! - **heartbeat**, **release**, **cancel**, **pause** and **rescue** act
+//!   on both; SQL's answer counts. **retry** and rescued tasks are pushed
+//!   from their SQL records.
+//! - **get, list, stats, progress, purge, schedules** read and write SQL
+//!   only (purge also drops Redis's leftovers of finished tasks).
+//!
+//! # Crash windows, and what closes them
+//! - SQL committed, Redis push failed or the process died before it: the
+//!   task is accepted (durable) but not deliverable. A failed push makes
+//!   the next reconcile pass (within a second on a worker) sweep; a
+//!   process death is caught by the periodic sweep
+//!   ([`taskq_core::maintenance::reconciler::SWEEP_INTERVAL_DEFAULT`]).
+//! - Redis claimed, SQL mark failed: the claim is handed back to Redis
+//!   (`release`); if that fails too, Redis's lease expires and its rescue
+//!   requeues the task, whose SQL row never left `PENDING`.
+//! - SQL settled, Redis ack lost: Redis requeues the task when its lease
+//!   expires; the claim's SQL fence refuses it (the row is terminal) and
+//!   it is dropped. Nothing runs twice.
+//! - Redis lost its data (restart without persistence, `FLUSHALL`): the
+//!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
+//!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
+//!   and on a loss restores the pause flags and pushes every `PENDING`
+//!   task back; running tasks keep running (their leases are SQL's) and
+//!   if their worker dies, SQL's rescue requeues and pushes them.
+//!
+//! Delivery is at least once, as everywhere in taskq: a task runs twice
+//! only when its lease expired while it ran (its worker stalled or died).
+//!
+//! # Which mode to choose
+//! - **SQL alone** ([`SeaBackend`]): the simplest; one store, transactional
+//!   enqueue with the host's own writes. Enough for thousands of jobs/s on
+//!   PostgreSQL.
+//! - **Redis alone** ([`RedisBackend`]): the fastest; records expire after
+//!   a retention, and a Redis without persistence loses tasks.
+//! - **SQL records, Redis delivery** (this): records as durable and
+//!   queryable as SQL's, claims as cheap as Redis's, and Redis may lose
+//!   everything without losing a task. Costs two stores to run.
+//!
+//! Tasks inserted into SQL by other means (e.g. `SeaBackend::enqueue_in`
+//! inside a host transaction) are delivered by the next sweep; submit
+//! through this backend for immediate delivery.
+
+mod broker;
+mod store;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use taskq_core::backend::{ReconcileReport, Settlement};
+use taskq_core::redis::{RedisBackend, RedisConfig};
+use taskq_core::{
+    Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskId, TaskRecord, TaskState,
+};
+use tracing::warn;
+
+use crate::SeaBackend;
+
+/// How long Redis keeps its copy of a finished task by default: the copy
+/// is only bookkeeping for delivery, the record lives in SQL.
+pub const DELIVERY_RETENTION_DEFAULT: Duration = Duration::from_secs(600);
+
+/// Pending records one sweep step reads from SQL and pushes.
+const SWEEP_PAGE: u64 = 500;
+
+/// Task records (and schedules) in SQL through SeaORM, delivery through
+/// Redis; see the [module documentation](self).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), taskq_core::Error> {
+/// let backend = taskq_sea::SeaRedisBackend::connect(
+///     "postgres://app@db/app",
+///     "redis://127.0.0.1:6379",
+/// )
+/// .await?;
+/// let client = taskq_core::Client::new(std::sync::Arc::new(backend))?;
+/// # Ok(()) }
+/// ```
+pub struct SeaRedisBackend {
+    sql: SeaBackend,
+    redis: RedisBackend,
+    /// The Redis epoch this process last saw (see `reconcile_pass`).
+    epoch: Mutex<Option<String>>,
+    /// Something may be missing from Redis (a push failed): the next
+    /// reconcile pass sweeps.
+    needs_sweep: AtomicBool,
+}
+
+impl SeaRedisBackend {
+    /// Connects to the database (running taskq's migrations) and to Redis
+    /// with default settings, except that Redis keeps finished tasks'
+    /// copies only [`DELIVERY_RETENTION_DEFAULT`].
+    pub async fn connect(sql_url: &str, redis_url: &str) -> Result<SeaRedisBackend, Error> {
+        let mut config = RedisConfig::new(redis_url);
+        config.retention = Some(DELIVERY_RETENTION_DEFAULT);
+        let redis = RedisBackend::connect_with(config).await?;
+        SeaRedisBackend::new(SeaBackend::connect(sql_url).await?, redis).await
+    }
+
+    /// Joins a connected SQL backend and Redis backend. If Redis holds no
+    /// delivery epoch yet (a new deployment, or Redis lost its data while
+    /// no process ran), every pending SQL task is pushed into it first.
+    pub async fn new(sql: SeaBackend, redis: RedisBackend) -> Result<SeaRedisBackend, Error> {
+        let backend = SeaRedisBackend {
+            sql,
+            redis,
+            epoch: Mutex::new(None),
+            needs_sweep: AtomicBool::new(false),
+        };
+        backend.reconcile_pass(false).await?;
+        Ok(backend)
+    }
+
+    /// The SQL side: the records, for the host's own queries.
+    pub fn sql(&self) -> &SeaBackend {
+        &self.sql
+    }
+
+    /// The Redis side: the delivery copy.
+    pub fn redis(&self) -> &RedisBackend {
+        &self.redis
+    }
+
+    /// Checks whether Redis lost its data and, if so, or if `sweep` is
+    /// set, or a push failed since the last pass, pushes every pending
+    /// task back (idempotently: tasks Redis holds pending or running are
+    /// left alone).
+    ///
+    /// A loss shows as the epoch key missing (this call then sets a new
+    /// one) or holding another value than this process saw last (another
+    /// process set a new one). A process's first pass adopts the epoch it
+    /// finds.
+    pub async fn reconcile_pass(&self, sweep: bool) -> Result<ReconcileReport, Error> {
+        let candidate = uuid::Uuid::now_v7().to_string();
+        let current = self.redis.delivery_epoch(&candidate).await?;
+        let lost = {
+            let seen = self.seen_epoch();
+            current == candidate || seen.as_ref().is_some_and(|seen| *seen != current)
+        };
+        let sweep = sweep || lost || self.needs_sweep.swap(false, Ordering::SeqCst);
+        if !sweep {
+            *self.seen_epoch() = Some(current);
+            return Ok(ReconcileReport::default());
+        }
+        if lost && self.seen_epoch().is_some() {
+            warn!("Redis lost its data; putting every pending task back");
+        }
+        match self.sweep().await {
+            Ok(restored) => {
+                *self.seen_epoch() = Some(current);
+                Ok(ReconcileReport {
+                    swept: true,
+                    restored,
+                })
+            }
+            Err(err) => {
+                // Try again next pass (the epoch stays unseen, too).
+                self.needs_sweep.store(true, Ordering::SeqCst);
+                Err(err)
+            }
+        }
+    }
+
+    fn seen_epoch(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.epoch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Restores the pause flags, then pushes every pending task, a page
+    /// at a time. Returns how many tasks Redis did not have.
+    async fn sweep(&self) -> Result<u64, Error> {
+        self.sync_pauses().await?;
+        let mut restored = 0;
+        let mut after = None;
+        loop {
+            let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            restored += self.redis.push_pending(&page).await?;
+            if (page.len() as u64) < SWEEP_PAGE {
+                break;
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Makes Redis's pause flags SQL's.
+    async fn sync_pauses(&self) -> Result<(), Error> {
+        let paused = self.sql.paused_queues().await?;
+        for stats in self.redis.queue_stats().await? {
+            if stats.paused && !paused.contains(&stats.queue) {
+                self.redis.set_queue_paused(&stats.queue, false).await?;
+            }
+        }
+        for queue in &paused {
+            self.redis.set_queue_paused(queue, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Pushes records into Redis; a failure is left to the reconciler
+    /// (the records are safe in SQL).
+    async fn push_or_defer(&self, records: &[TaskRecord]) {
+        if let Err(err) = self.redis.push_pending(records).await {
+            warn!(error = %err, tasks = records.len(),
+                "could not push tasks into Redis; the reconciler will");
+            self.needs_sweep.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Drops tasks Redis handed out that SQL would not let run (see the
+    /// module docs), and pushes back those SQL still has pending.
+    async fn drop_unclaimable(&self, copies: Vec<TaskRecord>) {
+        let now = Utc::now();
+        let ids: Vec<_> = copies.iter().map(|r| r.id).collect();
+        let drops = copies
+            .into_iter()
+            .map(|copy| Settlement {
+                id: copy.id,
+                attempt: copy.attempt,
+                outcome: Outcome::Cancelled(TaskFailure {
+                    kind: ErrorKind::Cancelled,
+                    message: "the record store did not allow this claim".into(),
+                }),
+                at: now,
+            })
+            .collect();
+        if let Err(err) = self.redis.settle(drops).await {
+            warn!(error = %err, "could not drop unclaimable tasks from Redis");
+        }
+        self.push_pending_of(&ids).await;
+    }
+
+    /// Pushes those of `ids` that SQL has pending, from SQL's records; a
+    /// failure is left to the reconciler.
+    async fn push_pending_of(&self, ids: &[TaskId]) {
+        if ids.is_empty() {
+            return;
+        }
+        match self.sql.records_of(ids).await {
+            Ok(records) => {
+                let pending: Vec<TaskRecord> = records
+                    .into_iter()
+                    .filter(|r| r.state == TaskState::Pending)
+                    .collect();
+                self.push_or_defer(&pending).await;
+            }
+            Err(err) => {
+                warn!(error = %err, "could not read tasks to push back");
+                self.needs_sweep.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Drops Redis's leftovers of tasks that finished before `before`
+    /// (their copies may already have expired; their index entries stay
+    /// until this).
+    async fn purge_copies(&self, before: chrono::DateTime<Utc>) {
+        let before = match self.redis.config().retention {
+            Some(retention) => chrono::Duration::from_std(retention)
+                .ok()
+                .and_then(|r| Utc::now().checked_sub_signed(r))
+                .map_or(before, |cutoff| cutoff.max(before)),
+            None => before,
+        };
+        if let Err(err) = self.redis.purge(&TaskState::TERMINAL, before).await {
+            warn!(error = %err, "could not purge finished tasks' copies from Redis");
+        }
+    }
+}
+
+impl std::fmt::Debug for SeaRedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaRedisBackend")
+            .field("sql", &self.sql)
+            .field("redis_prefix", &self.redis.config().prefix)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,145 @@
+//! [`Store`], [`ScheduleStore`] and [`WorkerRegistry`] for
+//! [`SeaRedisBackend`]: records, schedules and the worker registry are
+//! SQL's; Redis only receives the tasks schedules fire.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use taskq_core::backend::{
+    Page, PageRequest, QueueStats, ScheduleStore, Store, TaskFilter, WorkerControl, WorkerInfo,
+    WorkerRegistry, WorkerState,
+};
+use taskq_core::schedule::{Schedule, ScheduleFiring};
+use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
+use tokio::sync::Notify;
+
+use super::SeaRedisBackend;
+
+#[async_trait]
+impl Store for SeaRedisBackend {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+        self.sql.get(id).await
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        self.sql.list(filter, page).await
+    }
+
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error> {
+        self.sql.record_progress(id, attempt, progress).await
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        // Redis's copy of an ended task expires with its retention.
+        self.sql.delete_task(id).await
+    }
+
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        let purged = self.sql.purge(states, before).await?;
+        self.purge_copies(before).await;
+        Ok(purged)
+    }
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        self.sql.queue_stats().await
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for SeaRedisBackend {
+    async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error> {
+        self.sql.create_schedule(schedule).await
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error> {
+        self.sql.update_schedule(schedule).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
+        self.sql.delete_schedule(name).await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error> {
+        self.sql.get_schedule(name).await
+    }
+
+    async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error> {
+        self.sql.list_schedules(page).await
+    }
+
+    async fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Schedule>, Error> {
+        self.sql.due_schedules(now, limit).await
+    }
+
+    async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        self.sql.next_schedule_due().await
+    }
+
+    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
+        let tasks: Vec<Vec<TaskId>> = firings
+            .iter()
+            .map(|f| f.tasks.iter().map(|t| t.id).collect())
+            .collect();
+        let applied = self.sql.fire_schedules(firings).await?;
+        let fired: Vec<TaskId> = tasks
+            .into_iter()
+            .zip(&applied)
+            .filter(|(_, applied)| **applied)
+            .flat_map(|(tasks, _)| tasks)
+            .collect();
+        // SQL's records: a tick's task may have been stored (and even run)
+        // by an earlier, interrupted firing.
+        self.push_pending_of(&fired).await;
+        Ok(applied)
+    }
+
+    fn schedule_signal(&self) -> Option<Arc<Notify>> {
+        ScheduleStore::schedule_signal(&self.sql)
+    }
+}
+
+#[async_trait]
+impl WorkerRegistry for SeaRedisBackend {
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error> {
+        self.sql.register_worker(worker).await
+    }
+
+    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error> {
+        self.sql.worker_heartbeat(worker).await
+    }
+
+    async fn deregister_worker(&self, id: &str) -> Result<bool, Error> {
+        self.sql.deregister_worker(id).await
+    }
+
+    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error> {
+        self.sql.list_workers(now).await
+    }
+
+    async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
+        self.sql.get_worker(id, now).await
+    }
+
+    async fn control_worker(
+        &self,
+        id: &str,
+        control: WorkerControl,
+        now: DateTime<Utc>,
+    ) -> Result<WorkerInfo, Error> {
+        self.sql.control_worker(id, control, now).await
+    }
+}

@@ -1,0 +1,323 @@
+//! SQL records with Redis delivery (`SeaRedisBackend`): the shared
+//! conformance suite on SQLite and on PostgreSQL records, then what is
+//! particular to two stores — restoring Redis after it lost its data,
+//! refusing copies SQL does not agree with.
+//!
+//! Needs `TASKQ_TEST_REDIS_URL`; the PostgreSQL variants also need
+//! `TASKQ_TEST_POSTGRES_URL`. Without them the tests print that they
+//! skipped. Each backend gets its own key prefix (deleted on drop) and
+//! its own SQLite file or PostgreSQL schema.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use taskq_core::conformance::record;
+use taskq_core::redis::{RedisBackend, RedisConfig};
+use taskq_core::{
+    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Settlement, Store, TaskRecord, TaskState,
+};
+use taskq_sea::SeaBackend;
+use taskq_sea::SeaRedisBackend;
+use taskq_sea::scratch::{Scratch, Server};
+
+fn redis_url() -> Option<String> {
+    match std::env::var("TASKQ_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// A key prefix and SQLite file name no other test (or run) uses.
+fn unique(what: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "taskq-test-{what}-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn redis_side(url: &str) -> RedisBackend {
+    let mut config = RedisConfig::new(url);
+    config.prefix = unique("sea-redis");
+    config.delete_keys_on_drop = true;
+    RedisBackend::connect_with(config)
+        .await
+        .expect("connect to Redis")
+}
+
+/// SQLite records in a fresh file (left for the SQLite tests' sweep of
+/// hour-old files).
+async fn sqlite_side() -> SeaBackend {
+    let dir = std::env::temp_dir().join("taskq-sea-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{}.db", unique("redis")));
+    SeaBackend::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect to SQLite")
+}
+
+async fn postgres_side() -> Option<SeaBackend> {
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema")?;
+    let mut options = sea_orm::ConnectOptions::new(scratch.url());
+    options.sqlx_logging(false).max_connections(8);
+    Some(
+        SeaBackend::connect_with(options)
+            .await
+            .expect("connect to PostgreSQL"),
+    )
+}
+
+async fn fresh_sqlite() -> Option<SeaRedisBackend> {
+    let redis = redis_side(&redis_url()?).await;
+    Some(
+        SeaRedisBackend::new(sqlite_side().await, redis)
+            .await
+            .expect("join"),
+    )
+}
+
+async fn fresh_postgres() -> Option<SeaRedisBackend> {
+    let url = redis_url()?;
+    let sql = postgres_side().await?;
+    Some(
+        SeaRedisBackend::new(sql, redis_side(&url).await)
+            .await
+            .expect("join"),
+    )
+}
+
+taskq_core::conformance_suite!(redis_sqlite, || async {
+    fresh_sqlite()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
+taskq_core::conformance_suite!(redis_postgres, || async {
+    fresh_postgres()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
+fn claim_request(limit: usize) -> ClaimRequest<'static> {
+    ClaimRequest {
+        queue: "q",
+        limit,
+        worker_id: "w",
+        lease: Duration::from_secs(30),
+        now: Utc::now(),
+    }
+}
+
+fn due(n: usize) -> Vec<TaskRecord> {
+    let t0 = Utc::now() - chrono::Duration::seconds(1);
+    (0..n)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::microseconds(i as i64)))
+        .collect()
+}
+
+/// Redis loses everything (its keys deleted, epoch included): the next
+/// reconcile pass notices, restores the pending tasks and the pause flag
+/// exactly once, and the running task keeps its lease and settles.
+async fn restores_after_data_loss(backend: SeaRedisBackend) {
+    let tasks = due(30);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let running = backend.claim(claim_request(1)).await.expect("claim");
+    assert_eq!(running.len(), 1);
+    backend.set_queue_paused("held", true).await.expect("pause");
+    backend
+        .enqueue(vec![record("t", "held", 5, Utc::now())])
+        .await
+        .expect("enqueue held");
+
+    // Nothing lost yet: a pass finds nothing to do, a sweep nothing to push.
+    let quiet = backend.reconcile_pass(false).await.expect("reconcile");
+    assert_eq!((quiet.swept, quiet.restored), (false, 0));
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!((sweep.swept, sweep.restored), (true, 0));
+
+    backend.redis().delete_all_keys().await.expect("lose Redis");
+    assert!(
+        backend
+            .claim(claim_request(100))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "Redis still delivered after losing its data"
+    );
+    let report = backend.reconcile_pass(false).await.expect("reconcile");
+    assert!(report.swept);
+    assert_eq!(
+        report.restored, 30,
+        "29 pending in q, 1 in the paused queue"
+    );
+    let again = backend.reconcile_pass(true).await.expect("sweep again");
+    assert_eq!(again.restored, 0, "a second sweep pushed tasks twice");
+
+    let claimed = backend.claim(claim_request(100)).await.expect("claim");
+    assert_eq!(claimed.len(), 29);
+    let expected: Vec<_> = tasks[1..].iter().map(|t| t.id).collect();
+    let got: Vec<_> = claimed.iter().map(|t| t.id).collect();
+    assert_eq!(got, expected, "restored in their order");
+    let held = backend
+        .claim(ClaimRequest {
+            queue: "held",
+            ..claim_request(10)
+        })
+        .await
+        .expect("claim");
+    assert!(held.is_empty(), "the pause flag was not restored");
+
+    // The task that was running when Redis lost it is still ours.
+    let statuses = backend
+        .heartbeat(
+            "w",
+            &[(running[0].id, 1)],
+            Utc::now() + chrono::Duration::seconds(30),
+        )
+        .await
+        .expect("heartbeat");
+    assert_eq!(statuses, vec![LeaseStatus::Held]);
+    let applied = backend
+        .settle(vec![Settlement {
+            id: running[0].id,
+            attempt: 1,
+            outcome: Outcome::Finished(json!("done")),
+            at: Utc::now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true]);
+    let record = backend
+        .get(running[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.state, TaskState::Finished);
+    assert_eq!(record.result, Some(json!("done")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
+}
+
+/// A copy Redis delivers that SQL does not agree with never runs: a task
+/// cancelled in SQL alone is dropped at claim; a task pending in SQL at
+/// another attempt is pushed again with SQL's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    let tasks = due(2);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    // Out of step: cancelled in SQL only; the Redis copy is still pending.
+    backend
+        .sql()
+        .cancel(tasks[0].id, Utc::now())
+        .await
+        .expect("cancel in SQL");
+    let claimed = backend.claim(claim_request(10)).await.expect("claim");
+    let ids: Vec<_> = claimed.iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![tasks[1].id]);
+    let cancelled = backend
+        .get(tasks[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(cancelled.state, TaskState::Cancelled);
+    assert!(
+        backend
+            .claim(claim_request(10))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the refused copy came back"
+    );
+
+    // Out of step the other way: released in SQL only, so Redis's copy
+    // runs one attempt ahead. Its claim is refused and SQL's record pushed.
+    backend
+        .sql()
+        .release("w", &[(tasks[1].id, 1)])
+        .await
+        .expect("release in SQL");
+    backend
+        .redis()
+        .rescue_expired(Utc::now() + chrono::Duration::seconds(60))
+        .await
+        .expect("expire in Redis");
+    assert!(
+        backend
+            .claim(claim_request(10))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a copy at the wrong attempt ran"
+    );
+    let again = backend.claim(claim_request(10)).await.expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempt), (tasks[1].id, 1));
+    let running = backend
+        .get(tasks[1].id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((running.state, running.attempt), (TaskState::Running, 1));
+}
+
+/// A task whose lease expired while Redis had lost it comes back through
+/// SQL's rescue, which pushes it into Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescue_pushes_what_redis_lost_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    let tasks = due(1);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let start = Utc::now();
+    backend
+        .claim(ClaimRequest {
+            lease: Duration::from_millis(100),
+            now: start,
+            ..claim_request(1)
+        })
+        .await
+        .expect("claim");
+    backend.redis().delete_all_keys().await.expect("lose Redis");
+    let report = backend
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("rescue");
+    assert_eq!(report.requeued, 1);
+    let again = backend
+        .claim(ClaimRequest {
+            now: start + chrono::Duration::seconds(2),
+            ..claim_request(1)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempt), (tasks[0].id, 2));
+}
