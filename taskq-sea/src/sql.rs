@@ -76,6 +76,17 @@ impl Builder {
         }
     }
 
+    /// Appends `(id, attempt), …`: the rows of a `VALUES` list.
+    fn attempts(&mut self, tasks: &[(TaskId, i32)]) {
+        for (n, &(id, attempt)) in tasks.iter().enumerate() {
+            self.push_sql(if n > 0 { ", (" } else { "(" });
+            self.param(id.into(), "uuid");
+            self.push_sql(", ");
+            self.param(attempt.into(), "integer");
+            self.push_sql(")");
+        }
+    }
+
     fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.sql, self.values)
     }
@@ -181,13 +192,7 @@ pub(crate) fn heartbeat_batch(
 ) -> Statement {
     let mut b = Builder::new(backend, tasks.len() * 2 + 2);
     b.push_sql("WITH h(id, attempt) AS (VALUES ");
-    for (n, &(id, attempt)) in tasks.iter().enumerate() {
-        b.push_sql(if n > 0 { ", (" } else { "(" });
-        b.param(id.into(), "uuid");
-        b.push_sql(", ");
-        b.param(attempt.into(), "integer");
-        b.push_sql(")");
-    }
+    b.attempts(tasks);
     b.push_sql(") UPDATE taskq_tasks SET lease_until = ");
     b.param(lease_until.into(), "timestamptz");
     b.push_sql(
@@ -227,13 +232,7 @@ pub(crate) fn claimed_batch(
 ) -> Statement {
     let mut b = Builder::new(backend, tasks.len() * 2 + 5);
     b.push_sql("WITH c(id, attempt) AS (VALUES ");
-    for (n, &(id, attempt)) in tasks.iter().enumerate() {
-        b.push_sql(if n > 0 { ", (" } else { "(" });
-        b.param(id.into(), "uuid");
-        b.push_sql(", ");
-        b.param(attempt.into(), "integer");
-        b.push_sql(")");
-    }
+    b.attempts(tasks);
     b.push_sql(") UPDATE taskq_tasks SET state = 'RUNNING', attempt = c.attempt, started_at = ");
     b.param(claim.now.into(), "timestamptz");
     b.push_sql(", worker_id = ");
