@@ -65,7 +65,13 @@ pub(super) fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
         .ok_or_else(|| Error::backend(format!("empty reply from Redis to {what}")))?;
     let detail = items.next();
     Ok(match (status.as_str(), detail) {
-        ("ok", Some(fields)) => Reply::Ok(Box::new(record::from_value(fields)?)),
+        ("ok", Some(fields)) => {
+            let mut found = record::from_value(fields)?;
+            if let Some(lease) = items.next() {
+                record::set_lease(&mut found, &lease)?;
+            }
+            Reply::Ok(Box::new(found))
+        }
         ("missing", _) => Reply::Missing,
         ("invalid", Some(state)) => Reply::Invalid(
             state

@@ -1,7 +1,9 @@
 //! A `TaskRecord` as a Redis hash: one field per record field, JSON for
 //! the structured ones, microseconds for times, nanoseconds for
 //! durations; a field is absent when its value is `None` (or `false`, for
-//! `cancel_requested`). `lease_until` is present only while `RUNNING`.
+//! `cancel_requested`). `lease_until` is not a field: a running task's
+//! lease deadline is its score in the queue's running set (see
+//! [`set_lease`]), so renewing a lease is one write.
 
 use std::time::Duration;
 
@@ -39,7 +41,6 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         ("started_at", record.started_at.map(micros)),
         ("finished_at", record.finished_at.map(micros)),
         ("worker_id", record.worker_id.clone()),
-        ("lease_until", record.lease_until.map(micros)),
         ("timeout", record.timeout.map(nanos)),
         ("soft_timeout", record.soft_timeout.map(nanos)),
         // Absent means not requested.
@@ -146,12 +147,30 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
         started_at: opt_time("started_at")?,
         finished_at: opt_time("finished_at")?,
         worker_id: fields.get("worker_id").cloned(),
-        lease_until: opt_time("lease_until")?,
+        lease_until: None,
         cancel_requested: fields.get("cancel_requested").is_some_and(|v| v == "1"),
         timeout: opt_duration("timeout")?,
         soft_timeout: opt_duration("soft_timeout")?,
         seq: number("seq")?,
     })
+}
+
+/// Sets a record's lease from its running-set score (`ZSCORE`'s reply:
+/// nil when not running).
+pub(crate) fn set_lease(record: &mut TaskRecord, score: &Value) -> Result<(), Error> {
+    record.lease_until = match score {
+        Value::Null => None,
+        score => {
+            let micros = score
+                .as_f64()
+                .ok_or_else(|| corrupt(format_args!("lease score {score:?}")))?;
+            Some(
+                DateTime::from_timestamp_micros(micros as i64)
+                    .ok_or_else(|| corrupt(format_args!("lease score {micros}")))?,
+            )
+        }
+    };
+    Ok(())
 }
 
 fn opt_json<T: serde::de::DeserializeOwned>(

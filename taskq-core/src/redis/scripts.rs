@@ -5,7 +5,8 @@
 //! ready, delayed, running, done, created, paused and delayed-order keys; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
-//! field per `TaskRecord` field (see `record.rs`); times are microseconds.
+//! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
+//! is the task's score in the running set; times are microseconds.
 //!
 //! Lua numbers are doubles: numbers handed back to Redis go through
 //! `int()`, never through Lua's default `%.14g` formatting.
@@ -51,17 +52,18 @@ local function remove_pending(key, id)
     redis.call('ZREM', KEYS[7], m)
   end
 end
--- A record leaves RUNNING for PENDING: its lease and the attempt's
--- progress go with it (a claim then needs no clean-up).
+-- A record leaves RUNNING for PENDING: the attempt's progress goes with it
+-- (a claim then needs no clean-up).
 local function unrun(key)
-  redis.call('HDEL', key, 'lease_until', 'progress')
+  redis.call('HDEL', key, 'progress')
 end
 -- Moves a record to a terminal state with one more field (result or
--- error); it expires after the retention. The caller moves the id from the
--- running set to the done set.
-local function finish(key, state, at, retention, field, value)
+-- error); it expires after the retention. `requested`: a cancel request
+-- is stored (and goes). The caller moves the id from the running set to
+-- the done set.
+local function finish(key, state, at, retention, field, value, requested)
   redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
-  redis.call('HDEL', key, 'lease_until', 'cancel_requested')
+  if requested then redis.call('HDEL', key, 'cancel_requested') end
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
 end
 -- ZADD / ZREM with many members, in chunks (Lua's unpack is bounded).
@@ -168,7 +170,7 @@ for i = 1, #popped, 2 do
   local f = redis.call('HMGET', key, 'attempt', unpack(ARGV, 8))
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
-    'worker_id', ARGV[6], 'lease_until', ARGV[7])
+    'worker_id', ARGV[6])
   out[#out + 1] = id
   out[#out + 1] = attempt
   for j = 2, fields + 1 do out[#out + 1] = f[j] end
@@ -197,21 +199,21 @@ while i <= #ARGV do
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority')
+  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority', 'cancel_requested')
   if f[1] == 'RUNNING' and f[2] == attempt then
     unrunning[#unrunning + 1] = id
     if outcome == 'retry' then
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
         'scheduled_at', run_at, 'seq', run_at)
-      redis.call('HDEL', key, 'lease_until', 'progress', 'cancel_requested')
+      redis.call('HDEL', key, 'progress', 'cancel_requested')
       if add_pending(id, f[3], run_at, run_at, at) then due = true end
     else
       if outcome == 'finished' then
-        finish(key, 'FINISHED', at, ARGV[4], 'result', payload)
+        finish(key, 'FINISHED', at, ARGV[4], 'result', payload, f[4])
       elseif outcome == 'failed' then
-        finish(key, 'FAILED', at, ARGV[4], 'error', payload)
+        finish(key, 'FAILED', at, ARGV[4], 'error', payload, f[4])
       else
-        finish(key, 'CANCELLED', at, ARGV[4], 'error', payload)
+        finish(key, 'CANCELLED', at, ARGV[4], 'error', payload, f[4])
       end
       done[#done + 1] = at
       done[#done + 1] = id
@@ -240,7 +242,6 @@ for i = 6, #ARGV, 2 do
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id', 'cancel_requested')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
-    redis.call('HSET', key, 'lease_until', ARGV[5])
     redis.call('ZADD', KEYS[3], ARGV[5], id)
     if f[4] == '1' then out[#out + 1] = 2 else out[#out + 1] = 1 end
   else
@@ -288,7 +289,7 @@ local state = redis.call('HGET', key, 'state')
 if not state then return {'missing'} end
 if state == 'PENDING' then
   remove_pending(key, id)
-  finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6])
+  finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6], true)
   redis.call('ZADD', KEYS[4], ARGV[5], id)
 elseif state == 'RUNNING' then
   redis.call('HSET', key, 'cancel_requested', '1')
@@ -296,7 +297,7 @@ elseif state == 'RUNNING' then
 else
   return {'invalid', state}
 end
-return {'ok', redis.call('HGETALL', key)}
+return {'ok', redis.call('HGETALL', key), redis.call('ZSCORE', KEYS[3], id)}
 "#,
     )
 });
@@ -427,12 +428,12 @@ for _, id in ipairs(expired) do
     local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
     if f[4] == '1' then
       finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'cancelled', message = message}))
+        cjson.encode({kind = 'cancelled', message = message}), true)
       redis.call('ZADD', KEYS[4], ARGV[4], id)
       cancelled = cancelled + 1
     elseif tonumber(f[2]) > tonumber(f[3]) then
       finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'lease_expired', message = message}))
+        cjson.encode({kind = 'lease_expired', message = message}), f[4])
       redis.call('ZADD', KEYS[4], ARGV[4], id)
       failed = failed + 1
     else

@@ -26,12 +26,19 @@ impl RedisBackend {
         let client = self.pool.next();
         let pipeline = client.pipeline();
         for (queue, id) in wanted {
-            let key = format!("{}{id}", self.queue_keys(queue).record_prefix);
+            let keys = self.queue_keys(queue);
+            let key = format!("{}{id}", keys.record_prefix);
             let _: () = pipeline.hgetall(key).await.map_err(Error::backend)?;
+            let _: () = pipeline
+                .zscore(keys.keys[2].as_str(), id.to_string())
+                .await
+                .map_err(Error::backend)?;
         }
         let mut records = Vec::with_capacity(wanted.len());
-        for reply in pipeline.try_all::<Value>().await {
-            let value = reply.map_err(Error::backend)?;
+        let mut replies = pipeline.try_all::<Value>().await.into_iter();
+        while let (Some(fields), Some(lease)) = (replies.next(), replies.next()) {
+            let value = fields.map_err(Error::backend)?;
+            let lease = lease.map_err(Error::backend)?;
             let empty = match &value {
                 Value::Array(items) => items.is_empty(),
                 Value::Map(map) => map.is_empty(),
@@ -39,7 +46,9 @@ impl RedisBackend {
                 _ => false,
             };
             if !empty {
-                records.push(record::from_value(flatten_map(value))?);
+                let mut found = record::from_value(flatten_map(value))?;
+                record::set_lease(&mut found, &lease)?;
+                records.push(found);
             }
         }
         Ok(records)
