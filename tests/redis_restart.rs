@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::PrivateRedis;
 use taskq::prelude::*;
-use taskq::{MaintenanceConfig, PageRequest, RedisBackend, RedisConfig};
+use taskq::{PageRequest, RedisBackend, RedisConfig};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -42,17 +42,7 @@ async fn redis_restart_loses_nothing_and_workers_resume() {
     config.prefix = "restart".into();
     let backend = Arc::new(RedisBackend::connect_with(config).await.expect("connect"));
     let client = Client::new(backend).expect("client");
-    let worker = Worker::builder(&client)
-        .queue("default", 8)
-        .poll_interval(Duration::from_millis(100))
-        .heartbeat_interval(Duration::from_millis(200))
-        .lease(Duration::from_secs(2))
-        .maintenance(MaintenanceConfig {
-            rescue_interval: Duration::from_millis(200),
-            ..MaintenanceConfig::default()
-        })
-        .build()
-        .expect("worker");
+    let worker = common::quick_recovery_worker(&client);
     let shutdown = worker.shutdown_handle();
     let running = tokio::spawn(worker.run());
 

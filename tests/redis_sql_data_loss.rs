@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{PrivateRedis, unique};
 use taskq::prelude::*;
-use taskq::{MaintenanceConfig, RedisBackend, RedisConfig, SqlBackend, SqlRedisBackend};
+use taskq::{RedisBackend, RedisConfig, SqlBackend, SqlRedisBackend};
 
 /// How many times each step's handler started, by parameter (each test
 /// uses its own range of parameters).
@@ -52,17 +52,7 @@ async fn flush_mid_run(sql: SqlBackend, range: std::ops::Range<u32>) {
     let backend = SqlRedisBackend::new(sql, delivery).await.expect("join");
     let client = Client::new(Arc::new(backend)).expect("client");
     // The reconciler runs with its defaults: that is what users get.
-    let worker = Worker::builder(&client)
-        .queue("default", 8)
-        .poll_interval(Duration::from_millis(100))
-        .heartbeat_interval(Duration::from_millis(200))
-        .lease(Duration::from_secs(2))
-        .maintenance(MaintenanceConfig {
-            rescue_interval: Duration::from_millis(200),
-            ..MaintenanceConfig::default()
-        })
-        .build()
-        .expect("worker");
+    let worker = common::quick_recovery_worker(&client);
     let shutdown = worker.shutdown_handle();
     let running = tokio::spawn(worker.run());
 

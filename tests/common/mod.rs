@@ -271,3 +271,20 @@ impl Drop for PrivateRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A worker on the `default` queue (8 slots) that notices a lost server
+/// or an expired lease within a second: short poll, heartbeat, lease and
+/// rescue intervals, for the tests that take Redis away mid-run.
+pub fn quick_recovery_worker(client: &taskq::Client) -> taskq::Worker {
+    taskq::Worker::builder(client)
+        .queue("default", 8)
+        .poll_interval(Duration::from_millis(100))
+        .heartbeat_interval(Duration::from_millis(200))
+        .lease(Duration::from_secs(2))
+        .maintenance(taskq::MaintenanceConfig {
+            rescue_interval: Duration::from_millis(200),
+            ..taskq::MaintenanceConfig::default()
+        })
+        .build()
+        .expect("worker")
+}

@@ -172,16 +172,7 @@ impl RedisBackend {
         }
         if let (EnqueueMode::Strict, Some(id)) = (mode, existing) {
             // Undo this call's index entries; the batch changes nothing.
-            let pipeline = client.pipeline();
-            for id in &claimed {
-                let _: () = pipeline
-                    .del(self.keys.task_queue(*id))
-                    .await
-                    .map_err(Error::backend)?;
-            }
-            for reply in pipeline.try_all::<Value>().await {
-                reply.map_err(Error::backend)?;
-            }
+            self.delete_task_indexes(&claimed).await?;
             return Err(Error::InvalidArgument(format!(
                 "task id {id} already exists"
             )));

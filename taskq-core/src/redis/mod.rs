@@ -214,6 +214,26 @@ impl RedisBackend {
         delete_keys(self.pool.next(), &self.keys).await
     }
 
+    /// Deletes the id index entries (`<prefix>:task-queue:<id>`) of
+    /// `ids` in one pipeline: used when an enqueue is undone and when
+    /// purged records are gone.
+    async fn delete_task_indexes(&self, ids: &[TaskId]) -> Result<(), Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let pipeline = self.pool.next().pipeline();
+        for id in ids {
+            let _: () = pipeline
+                .del(self.keys.task_queue(*id))
+                .await
+                .map_err(Error::backend)?;
+        }
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
     /// Wakes this process's workers when a delayed task is due at
     /// `due` (µs since the epoch), unless an earlier wake-up is set.
     fn wake_at(&self, due: Option<i64>) {

@@ -223,19 +223,7 @@ impl Store for RedisBackend {
                     .iter()
                     .filter_map(|v| v.as_string().and_then(|s| s.parse().ok()))
                     .collect();
-                if !gone.is_empty() {
-                    let client = self.pool.next();
-                    let pipeline = client.pipeline();
-                    for id in &gone {
-                        let _: () = pipeline
-                            .del(self.keys.task_queue(*id))
-                            .await
-                            .map_err(Error::backend)?;
-                    }
-                    for reply in pipeline.try_all::<Value>().await {
-                        reply.map_err(Error::backend)?;
-                    }
-                }
+                self.delete_task_indexes(&gone).await?;
                 if scanned < PURGE_BATCH as i64 {
                     break;
                 }
