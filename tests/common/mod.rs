@@ -53,7 +53,7 @@ pub async fn sqlite_pair(label: &str) -> Option<Pair> {
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite_url(label: &str) -> String {
+pub fn sqlite_url(label: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
     format!("sqlite://{}?mode=rwc", path.display())
 }
@@ -114,8 +114,36 @@ pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
 /// pair of stores; the first deletes the Redis keys when dropped.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
+    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await?;
+    Some((first, second))
+}
+
+/// Records in a fresh schema (PostgreSQL) or database (MySQL) of the
+/// test server, delivered through a fresh key prefix: two handles, as
+/// [`redis_sql_pair`].
+#[cfg(all(feature = "redis", any(feature = "postgres", feature = "mysql")))]
+pub async fn redis_sql_server_pair(
+    label: &str,
+    server: taskq::sea::scratch::Server,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch schema or database")?;
+    redis_sql_pair(label, scratch.url()).await
+}
+
+/// Two `SqlRedisBackend` handles (each with its own SQL pool and Redis
+/// connections, as two processes have) on the records at `sql_url` and a
+/// fresh key prefix; the first deletes the Redis keys when dropped.
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub async fn redis_sql_pair(
+    label: &str,
+    sql_url: &str,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
     let config = redis_config(label)?;
-    let url = sqlite_url(label);
     let mut handles = Vec::new();
     for delete_keys_on_drop in [true, false] {
         let mut config = config.clone();
@@ -123,14 +151,14 @@ pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
         let redis = taskq::RedisBackend::connect_with(config)
             .await
             .expect("redis backend");
-        let sql = taskq::SqlBackend::connect(&url)
+        let sql = taskq::SqlBackend::connect(sql_url)
             .await
-            .expect("sqlite backend");
+            .expect("SQL backend");
         handles.push(Arc::new(
             taskq::SqlRedisBackend::new(sql, redis)
                 .await
                 .expect("sql + redis backend"),
-        ) as Arc<dyn Backend>);
+        ));
     }
     let second = handles.pop()?;
     Some((handles.pop()?, second))
