@@ -47,7 +47,7 @@
 //! `PUBLISH`, which the cluster bus delivers to subscribers on every node.
 //! [`RedisBackend::delete_all_keys`] scans every primary. A prefix may not
 //! start with `}` (the tag `{P:Q}` would be empty and each key hashed
-//! whole). `tests/redis_cluster.rs` runs the conformance suite and these
+//! whole). `tests/redis_conformance.rs` runs the conformance suite and these
 //! cases on a private three-master cluster.
 //!
 //! # Retention
