@@ -7,13 +7,16 @@
 // Each test crate uses the factories its suites need.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use taskq::Backend;
+
+mod redis_server;
+// As `dead_code` above: each test crate uses what its tests need.
+#[allow(unused_imports)]
+pub use redis_server::{PrivateRedis, PrivateRedisCluster};
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
@@ -53,7 +56,7 @@ pub async fn sqlite_pair(label: &str) -> Option<Pair> {
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite_url(label: &str) -> String {
+pub fn sqlite_url(label: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
     format!("sqlite://{}?mode=rwc", path.display())
 }
@@ -87,9 +90,34 @@ fn redis_config(label: &str) -> Option<taskq::RedisConfig> {
         eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
         return None;
     };
+    Some(redis_config_on(url, label))
+}
+
+/// A fresh key prefix on `url`.
+#[cfg(feature = "redis")]
+fn redis_config_on(url: String, label: &str) -> taskq::RedisConfig {
     let mut config = taskq::RedisConfig::new(url);
     config.prefix = unique(label);
-    Some(config)
+    config
+}
+
+/// A fresh key prefix on this binary's private Redis Cluster
+/// ([`PrivateRedisCluster::shared`]), deleted when dropped.
+#[cfg(feature = "redis")]
+pub async fn redis_cluster(label: &str) -> Option<Arc<dyn Backend>> {
+    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
+    Some(redis_connect(&config, true).await)
+}
+
+/// Two connections under a fresh key prefix on this binary's private
+/// Redis Cluster; the first deletes its keys when dropped.
+#[cfg(feature = "redis")]
+pub async fn redis_cluster_pair(label: &str) -> Option<Pair> {
+    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
+    Some((
+        redis_connect(&config, true).await,
+        redis_connect(&config, false).await,
+    ))
 }
 
 #[cfg(feature = "redis")]
@@ -114,8 +142,58 @@ pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
 /// pair of stores; the first deletes the Redis keys when dropped.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
+    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await?;
+    Some((first, second))
+}
+
+/// SQLite records in a new temp file, delivered through a fresh key
+/// prefix on this binary's private Redis Cluster.
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+pub async fn redis_cluster_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
+    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
+    Some(sql_redis_pair(config, &sqlite_url(label)).await.0 as Arc<dyn Backend>)
+}
+
+/// Records in a fresh schema (PostgreSQL) or database (MySQL) of the
+/// test server, delivered through a fresh key prefix on
+/// `TASKQ_TEST_REDIS_URL`: two handles, as [`redis_sql_pair`].
+#[cfg(all(feature = "redis", any(feature = "postgres", feature = "mysql")))]
+pub async fn redis_sql_server_pair(
+    label: &str,
+    server: taskq::sea::scratch::Server,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
     let config = redis_config(label)?;
-    let url = sqlite_url(label);
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch schema or database")?;
+    Some(sql_redis_pair(config, scratch.url()).await)
+}
+
+/// Two handles on the records at `sql_url`, delivered through a fresh
+/// key prefix on `TASKQ_TEST_REDIS_URL`, as [`sql_redis_pair`].
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub async fn redis_sql_pair(
+    label: &str,
+    sql_url: &str,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    Some(sql_redis_pair(redis_config(label)?, sql_url).await)
+}
+
+/// Two `SqlRedisBackend` handles (each with its own SQL pool and Redis
+/// connections, as two processes have) on the records at `sql_url`,
+/// delivered through Redis under `config`; the first deletes the Redis
+/// keys when dropped.
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+async fn sql_redis_pair(
+    config: taskq::RedisConfig,
+    sql_url: &str,
+) -> (Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>) {
     let mut handles = Vec::new();
     for delete_keys_on_drop in [true, false] {
         let mut config = config.clone();
@@ -123,17 +201,17 @@ pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
         let redis = taskq::RedisBackend::connect_with(config)
             .await
             .expect("redis backend");
-        let sql = taskq::SqlBackend::connect(&url)
+        let sql = taskq::SqlBackend::connect(sql_url)
             .await
-            .expect("sqlite backend");
+            .expect("SQL backend");
         handles.push(Arc::new(
             taskq::SqlRedisBackend::new(sql, redis)
                 .await
                 .expect("sql + redis backend"),
-        ) as Arc<dyn Backend>);
+        ));
     }
-    let second = handles.pop()?;
-    Some((handles.pop()?, second))
+    let second = handles.pop().expect("two handles");
+    (handles.pop().expect("two handles"), second)
 }
 
 /// Two connections to a fresh schema (PostgreSQL) or database (MySQL) of
@@ -176,100 +254,6 @@ pub async fn mysql() -> Option<Arc<dyn Backend>> {
 #[cfg(feature = "mysql")]
 pub async fn mysql_pair() -> Option<Pair> {
     sql_server_pair(taskq::sea::scratch::Server::Mysql).await
-}
-
-/// A `redis-server` of a test's own on a free port, with AOF on
-/// (`appendfsync always`), for tests that kill or flush it; stopped and
-/// removed on drop.
-pub struct PrivateRedis {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl PrivateRedis {
-    pub fn start() -> Option<PrivateRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("taskq-private-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let redis = PrivateRedis { port, dir };
-        redis.launch().then_some(redis)
-    }
-
-    /// Starts the server (again, on the same files); true once it answers.
-    pub fn launch(&self) -> bool {
-        let started = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .args(["--daemonize", "yes", "--dir"])
-            .arg(&self.dir)
-            .arg("--pidfile")
-            .arg(self.pidfile())
-            .arg("--logfile")
-            .arg(self.dir.join("redis.log"))
-            .status()
-            .is_ok_and(|s| s.success());
-        // Wait until it answers.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while started && Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    /// `FLUSHALL`: every key gone, as after a restart without persistence.
-    pub fn flush_all(&self) -> bool {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "FLUSHALL"])
-            .output()
-            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"OK"))
-    }
-
-    fn pidfile(&self) -> PathBuf {
-        self.dir.join("redis.pid")
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no shutdown, no final save — only what AOF already has.
-    pub fn kill(&self) {
-        if let Some(pid) = read_pid(&self.pidfile()) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_file(self.pidfile());
-    }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// A worker on the `default` queue (8 slots) that notices a lost server
