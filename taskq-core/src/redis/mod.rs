@@ -22,11 +22,16 @@
 //! lease deadline, which the rescuer scans; a done set scored by finish
 //! time for purge; a created set for listing; a pause flag. Records are
 //! hashes. Queue stats count sorted sets (O(1) / O(log n) per queue).
+//! List indexes — per state (but RUNNING), per task type and per both,
+//! scored by creation time — are kept by the same scripts at every state
+//! change, so a filtered list page costs O(log n + page), never a scan of
+//! the records (see `scripts`); purge trims them with the records.
 //!
 //! # Redis Cluster
 //! Every key of one queue — including its task records — starts with the
 //! hash tag `{<prefix>:<queue>}`, so a queue lives in one slot and its
-//! scripts stay atomic; different queues spread over the cluster. The two
+//! scripts stay atomic (the list-index keys a script names from
+//! `{<prefix>:<queue>}:idx` share the tag too); different queues spread over the cluster. The two
 //! global keys per task (`<prefix>:task-queue:<id>`, which queue holds a
 //! task) and the set of queue names are written by single-key commands.
 //!
