@@ -1,12 +1,13 @@
 //! SQL records with Redis delivery (`SeaRedisBackend`): the shared
-//! conformance suite on SQLite and on PostgreSQL records, then what is
+//! conformance suite on SQLite, PostgreSQL and MySQL records, then what is
 //! particular to two stores — restoring Redis after it lost its data,
 //! refusing copies SQL does not agree with.
 //!
 //! Needs `TASKQ_TEST_REDIS_URL`; the PostgreSQL variants also need
-//! `TASKQ_TEST_POSTGRES_URL`. Without them the tests print that they
-//! skipped. Each backend gets its own key prefix (deleted on drop) and
-//! its own SQLite file or PostgreSQL schema.
+//! `TASKQ_TEST_POSTGRES_URL`, the MySQL ones `TASKQ_TEST_MYSQL_URL`.
+//! Without them the tests print that they skipped. Each backend gets its
+//! own key prefix (deleted on drop) and its own SQLite file, PostgreSQL
+//! schema or MySQL database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,21 @@ async fn postgres_side() -> Option<SeaBackend> {
     )
 }
 
+/// MySQL / MariaDB records in a fresh database of the test server (as
+/// the MySQL suite makes them).
+async fn mysql_side() -> Option<SeaBackend> {
+    let scratch = Scratch::from_env(Server::Mysql)
+        .await
+        .expect("scratch database")?;
+    let mut options = sea_orm::ConnectOptions::new(scratch.url());
+    options.sqlx_logging(false).max_connections(8);
+    Some(
+        SeaBackend::connect_with(options)
+            .await
+            .expect("connect to MySQL"),
+    )
+}
+
 async fn fresh_sqlite() -> Option<SeaRedisBackend> {
     let redis = redis_side(&redis_url()?).await;
     Some(
@@ -96,6 +112,16 @@ async fn fresh_postgres() -> Option<SeaRedisBackend> {
     )
 }
 
+async fn fresh_mysql() -> Option<SeaRedisBackend> {
+    let url = redis_url()?;
+    let sql = mysql_side().await?;
+    Some(
+        SeaRedisBackend::new(sql, redis_side(&url).await)
+            .await
+            .expect("join"),
+    )
+}
+
 taskq_core::conformance_suite!(redis_sqlite, || async {
     fresh_sqlite()
         .await
@@ -104,6 +130,12 @@ taskq_core::conformance_suite!(redis_sqlite, || async {
 
 taskq_core::conformance_suite!(redis_postgres, || async {
     fresh_postgres()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
+taskq_core::conformance_suite!(redis_mysql, || async {
+    fresh_mysql()
         .await
         .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
 });
@@ -217,6 +249,14 @@ async fn restores_after_data_loss_redis_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restores_after_data_loss_redis_postgres() {
     let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
         return;
     };
     restores_after_data_loss(backend).await;

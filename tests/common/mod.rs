@@ -53,7 +53,7 @@ pub async fn sqlite_pair(label: &str) -> Option<Pair> {
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite_url(label: &str) -> String {
+pub fn sqlite_url(label: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
     format!("sqlite://{}?mode=rwc", path.display())
 }
@@ -139,7 +139,8 @@ pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
 /// pair of stores; the first deletes the Redis keys when dropped.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
-    Some(sqlite_redis_pair(redis_config(label)?, label).await)
+    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await?;
+    Some((first, second))
 }
 
 /// SQLite records in a new temp file, delivered through a fresh key
@@ -147,14 +148,49 @@ pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_cluster_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
     let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
-    Some(sqlite_redis_pair(config, label).await.0)
+    Some(sql_redis_pair(config, &sqlite_url(label)).await.0 as Arc<dyn Backend>)
 }
 
-/// Two handles on SQLite records in a new temp file delivered through
-/// Redis under `config`; the first deletes the Redis keys when dropped.
-#[cfg(all(feature = "redis", feature = "sqlite"))]
-async fn sqlite_redis_pair(config: taskq::RedisConfig, label: &str) -> Pair {
-    let url = sqlite_url(label);
+/// Records in a fresh schema (PostgreSQL) or database (MySQL) of the
+/// test server, delivered through a fresh key prefix on
+/// `TASKQ_TEST_REDIS_URL`: two handles, as [`redis_sql_pair`].
+#[cfg(all(feature = "redis", any(feature = "postgres", feature = "mysql")))]
+pub async fn redis_sql_server_pair(
+    label: &str,
+    server: taskq::sea::scratch::Server,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    let config = redis_config(label)?;
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch schema or database")?;
+    Some(sql_redis_pair(config, scratch.url()).await)
+}
+
+/// Two handles on the records at `sql_url`, delivered through a fresh
+/// key prefix on `TASKQ_TEST_REDIS_URL`, as [`sql_redis_pair`].
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub async fn redis_sql_pair(
+    label: &str,
+    sql_url: &str,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    Some(sql_redis_pair(redis_config(label)?, sql_url).await)
+}
+
+/// Two `SqlRedisBackend` handles (each with its own SQL pool and Redis
+/// connections, as two processes have) on the records at `sql_url`,
+/// delivered through Redis under `config`; the first deletes the Redis
+/// keys when dropped.
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+async fn sql_redis_pair(
+    config: taskq::RedisConfig,
+    sql_url: &str,
+) -> (Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>) {
     let mut handles = Vec::new();
     for delete_keys_on_drop in [true, false] {
         let mut config = config.clone();
@@ -162,14 +198,14 @@ async fn sqlite_redis_pair(config: taskq::RedisConfig, label: &str) -> Pair {
         let redis = taskq::RedisBackend::connect_with(config)
             .await
             .expect("redis backend");
-        let sql = taskq::SqlBackend::connect(&url)
+        let sql = taskq::SqlBackend::connect(sql_url)
             .await
-            .expect("sqlite backend");
+            .expect("SQL backend");
         handles.push(Arc::new(
             taskq::SqlRedisBackend::new(sql, redis)
                 .await
                 .expect("sql + redis backend"),
-        ) as Arc<dyn Backend>);
+        ));
     }
     let second = handles.pop().expect("two handles");
     (handles.pop().expect("two handles"), second)

@@ -20,14 +20,20 @@
 //! - **heartbeat**, **release**, **cancel**, **pause** and **rescue** act
 //!   on both; SQL's answer counts. **retry** and rescued tasks are pushed
 //!   from their SQL records.
+//! - **cancel** of a running task is announced through Redis's pub/sub
+//!   ([`Broker::cancel_signal`] is Redis's): the worker running it, on
+//!   any host, renews its leases at once and SQL's answer tells it to
+//!   stop. If Redis does not hold the task's running copy (it lost it),
+//!   nothing is announced and the worker learns at its next heartbeat.
 //! - **get, list, stats, progress, purge, schedules** read and write SQL
 //!   only (purge also drops Redis's leftovers of finished tasks).
 //!
 //! # Crash windows, and what closes them
-//! - SQL committed, Redis push failed or the process died before it: the
-//!   task is accepted (durable) but not deliverable. A failed push makes
-//!   the next reconcile pass (within a second on a worker) sweep; a
-//!   process death is caught by the periodic sweep
+//! - SQL committed, Redis push failed or the process died before it (or
+//!   a host transaction committed and [`AfterCommit::deliver`] was not
+//!   called): the task is accepted (durable) but not deliverable. A failed
+//!   push makes the next reconcile pass of the same process (within a
+//!   second on a worker) sweep; the rest is caught by the periodic sweep
 //!   ([`taskq_core::maintenance::reconciler::SWEEP_INTERVAL_DEFAULT`]).
 //! - Redis claimed, SQL mark failed: the claim is handed back to Redis
 //!   (`release`); if that fails too, Redis's lease expires and its rescue
@@ -55,9 +61,14 @@
 //!   queryable as SQL's, claims as cheap as Redis's, and Redis may lose
 //!   everything without losing a task. Costs two stores to run.
 //!
-//! Tasks inserted into SQL by other means (e.g. `SeaBackend::enqueue_in`
-//! inside a host transaction) are delivered by the next sweep; submit
-//! through this backend for immediate delivery.
+//! # Enqueue inside the host's transaction
+//! [`SeaRedisBackend::enqueue_in`] stores tasks in the host's own SQL
+//! transaction; the [`AfterCommit`] it returns pushes them into Redis
+//! once the host committed (it reads them back from SQL, so a rolled-back
+//! transaction delivers nothing). Tasks inserted into SQL by other means
+//! (e.g. [`SeaBackend::enqueue_in`] on [`SeaRedisBackend::sql`], or a
+//! host that never calls [`AfterCommit::deliver`]) wait for the next
+//! periodic sweep.
 
 mod broker;
 mod store;
@@ -73,6 +84,8 @@ use taskq_core::{
     Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskId, TaskRecord, TaskState,
 };
 use tracing::warn;
+
+use sea_orm::ConnectionTrait;
 
 use crate::SeaBackend;
 
@@ -129,6 +142,38 @@ impl SeaRedisBackend {
         };
         backend.reconcile_pass(false).await?;
         Ok(backend)
+    }
+
+    /// Enqueues new `PENDING` tasks inside the host's own transaction (or
+    /// connection), as [`SeaBackend::enqueue_in`]: they exist only if `txn`
+    /// commits. Redis cannot join that transaction, so the tasks reach it
+    /// when the host calls [`AfterCommit::deliver`] after the commit; a
+    /// rolled-back transaction delivers nothing, whether or not `deliver`
+    /// is called. If the host never calls it (or the process dies first),
+    /// the reconciler's periodic sweep delivers the committed tasks.
+    ///
+    /// ```no_run
+    /// # async fn run(backend: &taskq_sea::SeaRedisBackend, client: &taskq_core::Client)
+    /// #     -> Result<(), taskq_core::Error> {
+    /// use taskq_sea::sea_orm::TransactionTrait;
+    /// let txn = backend.sql().connection().begin().await.map_err(taskq_core::Error::backend)?;
+    /// // … the host's own writes through `txn` …
+    /// let record = client
+    ///     .submit_json("send_welcome_mail", serde_json::json!({ "user": 42 }))
+    ///     .into_record()?;
+    /// let after_commit = backend.enqueue_in(&txn, vec![record]).await?;
+    /// txn.commit().await.map_err(taskq_core::Error::backend)?;
+    /// after_commit.deliver().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn enqueue_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        tasks: Vec<TaskRecord>,
+    ) -> Result<AfterCommit<'_>, Error> {
+        let ids = tasks.iter().map(|t| t.id).collect();
+        self.sql.enqueue_in(txn, tasks).await?;
+        Ok(AfterCommit { backend: self, ids })
     }
 
     /// The SQL side: the records, for the host's own queries.
@@ -285,6 +330,50 @@ impl SeaRedisBackend {
         if let Err(err) = self.redis.purge(&TaskState::TERMINAL, before).await {
             warn!(error = %err, "could not purge finished tasks' copies from Redis");
         }
+    }
+}
+
+/// Tasks [`SeaRedisBackend::enqueue_in`] stored in a host transaction,
+/// waiting for the host to [`deliver`](AfterCommit::deliver) them after
+/// it commits.
+#[must_use = "call `deliver` after the commit; otherwise the tasks wait for the reconciler's sweep"]
+#[derive(Debug)]
+pub struct AfterCommit<'a> {
+    backend: &'a SeaRedisBackend,
+    ids: Vec<TaskId>,
+}
+
+impl AfterCommit<'_> {
+    /// The ids of the tasks enqueued.
+    pub fn ids(&self) -> &[TaskId] {
+        &self.ids
+    }
+
+    /// Pushes the tasks into Redis, waking idle workers in every process.
+    /// Call it after the transaction committed: it reads the tasks back
+    /// from SQL and pushes those it finds pending, so after a rollback
+    /// (or before the commit) it finds and delivers nothing. Returns how
+    /// many tasks it filed in Redis (0 also when an earlier sweep already
+    /// had).
+    ///
+    /// On an error the tasks are still safe in SQL: this process's
+    /// reconciler sweeps at its next pass, any process's periodic sweep
+    /// delivers them.
+    pub async fn deliver(self) -> Result<u64, Error> {
+        let backend = self.backend;
+        let pushed = async {
+            let records = backend.sql.records_of(&self.ids).await?;
+            let pending: Vec<TaskRecord> = records
+                .into_iter()
+                .filter(|r| r.state == TaskState::Pending)
+                .collect();
+            backend.redis.push_pending(&pending).await
+        }
+        .await;
+        if pushed.is_err() {
+            backend.needs_sweep.store(true, Ordering::SeqCst);
+        }
+        pushed
     }
 }
 
