@@ -5,9 +5,15 @@
 //!
 //! Needs `TASKQ_TEST_REDIS_URL`; the PostgreSQL variants also need
 //! `TASKQ_TEST_POSTGRES_URL`, the MySQL ones `TASKQ_TEST_MYSQL_URL`.
-//! Without them the tests print that they skipped. Each backend gets its
-//! own key prefix (deleted on drop) and its own SQLite file, PostgreSQL
-//! schema or MySQL database.
+//! Without them the tests print that they skipped. The
+//! `redis_cluster_sqlite` variants deliver through a private three-master
+//! Redis Cluster of the binary's own instead (they skip without
+//! `redis-server`, or fail when `TASKQ_TEST_REDIS_CLUSTER=1`). Each
+//! backend gets its own key prefix (deleted on drop) and its own SQLite
+//! file, PostgreSQL schema or MySQL database.
+
+#[path = "../../tests/common/redis_server.rs"]
+mod redis_server;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,6 +108,17 @@ async fn fresh_sqlite() -> Option<SeaRedisBackend> {
     )
 }
 
+/// SQLite records delivered through this binary's private Redis Cluster.
+async fn fresh_cluster_sqlite() -> Option<SeaRedisBackend> {
+    let cluster = redis_server::PrivateRedisCluster::shared()?;
+    let redis = redis_side(&cluster.url()).await;
+    Some(
+        SeaRedisBackend::new(sqlite_side().await, redis)
+            .await
+            .expect("join"),
+    )
+}
+
 async fn fresh_postgres() -> Option<SeaRedisBackend> {
     let url = redis_url()?;
     let sql = postgres_side().await?;
@@ -124,6 +141,12 @@ async fn fresh_mysql() -> Option<SeaRedisBackend> {
 
 taskq_core::conformance_suite!(redis_sqlite, || async {
     fresh_sqlite()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
+taskq_core::conformance_suite!(redis_cluster_sqlite, || async {
+    fresh_cluster_sqlite()
         .await
         .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
 });
@@ -236,6 +259,14 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
         .expect("exists");
     assert_eq!(record.state, TaskState::Finished);
     assert_eq!(record.result, Some(json!("done")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_cluster_sqlite() {
+    let Some(backend) = fresh_cluster_sqlite().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,13 +432,25 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
     assert_eq!((running.state, running.attempt), (TaskState::Running, 1));
 }
 
-/// A task whose lease expired while Redis had lost it comes back through
-/// SQL's rescue, which pushes it into Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rescue_pushes_what_redis_lost_redis_sqlite() {
     let Some(backend) = fresh_sqlite().await else {
         return;
     };
+    rescue_pushes_what_redis_lost(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescue_pushes_what_redis_lost_redis_cluster_sqlite() {
+    let Some(backend) = fresh_cluster_sqlite().await else {
+        return;
+    };
+    rescue_pushes_what_redis_lost(backend).await;
+}
+
+/// A task whose lease expired while Redis had lost it comes back through
+/// SQL's rescue, which pushes it into Redis.
+async fn rescue_pushes_what_redis_lost(backend: SeaRedisBackend) {
     let tasks = due(1);
     backend.enqueue(tasks.clone()).await.expect("enqueue");
     let start = Utc::now();

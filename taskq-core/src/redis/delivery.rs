@@ -23,31 +23,35 @@ use crate::task::{TaskId, TaskRecord};
 /// single script blocks Redis for long.
 const PUSH_BATCH: usize = 500;
 
-/// ARGV[4] now; then per task: id, priority, seq, scheduled at (µs),
-/// field count, fields…. Files each task as pending unless Redis already
-/// has it pending or running (then it is left alone: no second
-/// delivery); a terminal or missing copy is replaced. Returns how many
-/// were filed.
+/// ARGV[4] now; then per task: id, created (µs), priority, seq, scheduled
+/// at (µs), task type, field count, fields…. Files each task as pending
+/// unless Redis already has it pending or running (then it is left alone:
+/// no second delivery); a terminal or missing copy is replaced. Returns
+/// how many were filed.
 static PUSH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local pushed, due = 0, false
 local i = 5
 while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 4])
+  local id, n = ARGV[i], tonumber(ARGV[i + 6])
   local key = ARGV[1] .. id
-  local state = redis.call('HGET', key, 'state')
+  local f = redis.call('HMGET', key, 'state', 'task_type', 'created_at')
+  local state = f[1]
   if state ~= 'PENDING' and state ~= 'RUNNING' then
     if state then
       redis.call('DEL', key)
       redis.call('ZREM', KEYS[4], id)
+      index_drop(id, f[2], f[3], state)
     end
-    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + n))
-    if add_pending(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[4]) then due = true end
+    redis.call('HSET', key, unpack(ARGV, i + 7, i + 6 + n))
+    index_new(id, ARGV[i + 5], ARGV[i + 1])
+    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
     pushed = pushed + 1
   end
-  i = i + 5 + n
+  i = i + 7 + n
 end
+index_flush()
 if due then wake() end
 return pushed
 "#,
@@ -151,9 +155,11 @@ impl RedisBackend {
                 for task in chunk {
                     let fields = record::to_fields(task)?;
                     args.push(task.id.to_string());
+                    args.push(micros(task.created_at));
                     args.push(task.priority.to_string());
                     args.push(task.seq.to_string());
                     args.push(micros(task.scheduled_at));
+                    args.push(task.task_type.clone());
                     args.push(fields.len().to_string());
                     args.extend(fields);
                 }
