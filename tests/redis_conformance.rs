@@ -280,6 +280,7 @@ async fn retention_expires_finished_records(target: Target) {
     let url = target.url.clone();
     let mut config = test_config(&url);
     config.retention = Some(Duration::from_secs(1));
+    let prefix = config.prefix.clone();
     let backend = RedisBackend::connect_with(config).await.expect("connect");
     let done = record("t", "q", 5, Utc::now());
     let waiting = record("t", "q", 5, Utc::now());
@@ -325,6 +326,29 @@ async fn retention_expires_finished_records(target: Target) {
         .await
         .expect("list");
     assert_eq!(listed.total, 1, "the index no longer counts it");
+    // The list indexes lost it too: by state, by type, by both.
+    for (state, task_type) in [
+        (Some(taskq::TaskState::Finished), None),
+        (None, Some("t")),
+        (Some(taskq::TaskState::Finished), Some("t")),
+    ] {
+        let filter = taskq::TaskFilter {
+            state,
+            task_type: task_type.map(str::to_owned),
+            ..Default::default()
+        };
+        let listed = backend
+            .list(&filter, Default::default())
+            .await
+            .expect("list");
+        let expected = if state.is_some() { 0 } else { 1 };
+        assert_eq!(listed.total, expected, "{filter:?}");
+    }
+    let finished_indexes = keys_matching(&target, &format!("*{prefix}*FINISHED*")).await;
+    assert!(
+        finished_indexes.is_empty(),
+        "index keys left: {finished_indexes:?}"
+    );
     let task_keys = keys_matching(&target, &format!("*{}*", done.id)).await;
     assert!(
         task_keys.is_empty(),

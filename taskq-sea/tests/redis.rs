@@ -293,6 +293,80 @@ async fn restores_after_data_loss_redis_mysql() {
     restores_after_data_loss(backend).await;
 }
 
+/// A sweep without a loss (the periodic one) pushes exactly the pending
+/// tasks Redis lacks — here stored in SQL alone, as a host transaction's
+/// would be — in any queue, and leaves alone those Redis holds.
+async fn sweep_pushes_what_redis_lacks(backend: SeaRedisBackend) {
+    let delivered = due(3);
+    backend.enqueue(delivered.clone()).await.expect("enqueue");
+    let sql_only = due(2);
+    backend
+        .sql()
+        .enqueue(sql_only.clone())
+        .await
+        .expect("enqueue in SQL alone");
+    let other = record("t", "other", 5, Utc::now());
+    backend
+        .sql()
+        .enqueue(vec![other.clone()])
+        .await
+        .expect("enqueue in SQL alone");
+    let claimed = backend.claim(claim_request(1)).await.expect("claim");
+    assert_eq!(claimed[0].id, delivered[0].id);
+
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!((sweep.swept, sweep.restored), (true, 3));
+    let again = backend.reconcile_pass(true).await.expect("sweep again");
+    assert_eq!(again.restored, 0, "a second sweep pushed tasks twice");
+
+    let got: Vec<_> = backend
+        .claim(claim_request(100))
+        .await
+        .expect("claim")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let expected: Vec<_> = delivered[1..]
+        .iter()
+        .chain(&sql_only)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(got, expected, "every pending task once, in order");
+    let got_other = backend
+        .claim(ClaimRequest {
+            queue: "other",
+            ..claim_request(10)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(got_other.len(), 1);
+    assert_eq!(got_other[0].id, other.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
 /// A copy Redis delivers that SQL does not agree with never runs: a task
 /// cancelled in SQL alone is dropped at claim; a task pending in SQL at
 /// another attempt is pushed again with SQL's values.

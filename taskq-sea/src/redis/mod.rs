@@ -93,7 +93,8 @@ use crate::SeaBackend;
 /// is only bookkeeping for delivery, the record lives in SQL.
 pub const DELIVERY_RETENTION_DEFAULT: Duration = Duration::from_secs(600);
 
-/// Pending records one sweep step reads from SQL and pushes.
+/// Pending tasks one sweep step reads from SQL (whole records after a
+/// loss, otherwise ids checked in Redis first).
 const SWEEP_PAGE: u64 = 500;
 
 /// Task records (and schedules) in SQL through SeaORM, delivery through
@@ -210,7 +211,7 @@ impl SeaRedisBackend {
         if lost && self.seen_epoch().is_some() {
             warn!("Redis lost its data; putting every pending task back");
         }
-        match self.sweep().await {
+        match self.sweep(lost).await {
             Ok(restored) => {
                 *self.seen_epoch() = Some(current);
                 Ok(ReconcileReport {
@@ -230,18 +231,42 @@ impl SeaRedisBackend {
         self.epoch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Restores the pause flags, then pushes every pending task, a page
-    /// at a time. Returns how many tasks Redis did not have.
-    async fn sweep(&self) -> Result<u64, Error> {
+    /// Restores the pause flags, then puts back every pending task Redis
+    /// lacks, a page at a time. Returns how many tasks Redis did not have.
+    ///
+    /// After a loss Redis lacks everything: each page of pending records
+    /// is pushed as read. Otherwise (the periodic sweep, a failed push)
+    /// Redis usually lacks little or nothing, so a page is SQL's ids and
+    /// queues, then Redis's answer which of them it lacks, and only those
+    /// records are read (still pending) and pushed: a sweep over tasks
+    /// Redis holds reads no record and sends none.
+    async fn sweep(&self, lost: bool) -> Result<u64, Error> {
         self.sync_pauses().await?;
         let mut restored = 0;
         let mut after = None;
         loop {
-            let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            restored += self.redis.push_pending(&page).await?;
-            if (page.len() as u64) < SWEEP_PAGE {
+            let read = if lost {
+                let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
+                after = page.last().map(|r| r.id).or(after);
+                restored += self.redis.push_pending(&page).await?;
+                page.len()
+            } else {
+                let page = self.sql.pending_ids_after(after, SWEEP_PAGE).await?;
+                after = page.last().map(|(id, _)| *id).or(after);
+                let lacking = self.redis.lacking(&page).await?;
+                if !lacking.is_empty() {
+                    let pending: Vec<TaskRecord> = self
+                        .sql
+                        .records_of(&lacking)
+                        .await?
+                        .into_iter()
+                        .filter(|r| r.state == TaskState::Pending)
+                        .collect();
+                    restored += self.redis.push_pending(&pending).await?;
+                }
+                page.len()
+            };
+            if (read as u64) < SWEEP_PAGE {
                 break;
             }
         }
