@@ -1,7 +1,8 @@
 //! End-to-end behaviour of workers and clients through the public facade,
 //! with handlers declared by `#[long_task]`, on every backend:
 //! `cargo test memory::`, `cargo test sqlite::` or `cargo test redis::`
-//! runs one (Redis needs `TASKQ_TEST_REDIS_URL`).
+//! runs one (Redis needs `TASKQ_TEST_REDIS_URL`; `redis_cluster::` starts
+//! a private Redis Cluster, see `common::PrivateRedisCluster`).
 
 mod common;
 use common::unique;
@@ -919,6 +920,21 @@ mod control {
     #[cfg(feature = "redis")]
     pair_suite!(redis, || common::redis_pair("taskq-worker-control"));
 
+    #[cfg(feature = "redis")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_cluster_control_is_announced_between_heartbeats() {
+        let Some((backend, other)) = common::redis_cluster_pair("taskq-worker-announce").await
+        else {
+            return;
+        };
+        super::control_is_announced_between_heartbeats(backend, other).await;
+    }
+
+    #[cfg(feature = "redis")]
+    pair_suite!(redis_cluster, || common::redis_cluster_pair(
+        "taskq-worker-control"
+    ));
+
     #[cfg(all(feature = "redis", feature = "sqlite"))]
     pair_suite!(redis_sqlite, || common::redis_sqlite_pair(
         "taskq-worker-control"
@@ -967,8 +983,16 @@ worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 #[cfg(feature = "redis")]
 worker_suite!(redis, || common::redis("taskq-worker-test"));
 
+#[cfg(feature = "redis")]
+worker_suite!(redis_cluster, || common::redis_cluster("taskq-worker-test"));
+
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 worker_suite!(redis_sqlite, || common::redis_sqlite("taskq-worker-test"));
+
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+worker_suite!(redis_cluster_sqlite, || common::redis_cluster_sqlite(
+    "taskq-worker-test"
+));
 
 #[cfg(feature = "postgres")]
 worker_suite!(postgres, common::postgres);

@@ -4,7 +4,9 @@
 //! on Redis Cluster a queue lives in one slot and its Lua scripts stay
 //! atomic. Task records belong to their queue's tag too. The few global
 //! keys (the set of queue names, the id → queue index) are written by
-//! single-key commands outside scripts.
+//! single-key commands outside scripts. The whole layout, schedules and
+//! workers included, is in the module docs (`redis/mod.rs`, "Redis
+//! Cluster").
 //!
 //! The ready set's member encoding (priority, then `seq`, then id, in one
 //! byte-ordered string) lives with the scripts that build it, in Lua.

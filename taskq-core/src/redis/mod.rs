@@ -24,11 +24,31 @@
 //! hashes. Queue stats count sorted sets (O(1) / O(log n) per queue).
 //!
 //! # Redis Cluster
-//! Every key of one queue — including its task records — starts with the
-//! hash tag `{<prefix>:<queue>}`, so a queue lives in one slot and its
-//! scripts stay atomic; different queues spread over the cluster. The two
-//! global keys per task (`<prefix>:task-queue:<id>`, which queue holds a
-//! task) and the set of queue names are written by single-key commands.
+//! Connect with fred's cluster URL,
+//! `redis-cluster://host:port?node=host:port&node=host:port` (any nodes as
+//! seeds; the client reads the slot map and follows it). A Lua script may
+//! only touch keys of one hash slot, so the keys are laid out by slot
+//! (`P` is [`RedisConfig::prefix`], `Q` a queue name):
+//!
+//! | keys | slot | written by |
+//! |---|---|---|
+//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:task:<id>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the seven index keys as `KEYS` and reach only record keys under the same tag |
+//! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
+//! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
+//! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
+//!
+//! Queues spread over the cluster; schedules and workers each live in
+//! one slot on purpose — there are few of them and their writes are
+//! rare, and one slot keeps their scripts atomic. What spans slots is not
+//! atomic and is ordered to be safe instead: an enqueue claims the id
+//! index (`SET NX`) before its queue script runs, a batch spanning queues
+//! runs one script per queue, and a schedule's firing is check, enqueue,
+//! compare-and-set (see `schedules.rs`). Announcements use classic
+//! `PUBLISH`, which the cluster bus delivers to subscribers on every node.
+//! [`RedisBackend::delete_all_keys`] scans every primary. A prefix may not
+//! start with `}` (the tag `{P:Q}` would be empty and each key hashed
+//! whole). `tests/redis_cluster.rs` runs the conformance suite and these
+//! cases on a private three-master cluster.
 //!
 //! # Retention
 //! Terminal records get a TTL of [`RedisConfig::retention`], so memory
@@ -89,7 +109,9 @@ pub const PREFIX_DEFAULT: &str = "taskq";
 /// Settings of a [`RedisBackend`].
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`.
+    /// `redis://[user:password@]host:port[/db]`, or for Redis Cluster
+    /// `redis-cluster://[user:password@]host:port?node=host:port&node=…`
+    /// (see the module docs' "Redis Cluster").
     pub url: String,
     /// Every key starts with this (several deployments can share a server).
     pub prefix: String,
@@ -158,6 +180,14 @@ impl RedisBackend {
     pub async fn connect_with(config: RedisConfig) -> Result<RedisBackend, Error> {
         if config.prefix.is_empty() {
             return Err(Error::InvalidArgument("the key prefix is empty".into()));
+        }
+        if config.prefix.starts_with('}') {
+            // `{}…` is an empty hash tag: Redis Cluster would hash each
+            // key whole and scatter a queue over slots.
+            return Err(Error::InvalidArgument(
+                "the key prefix starts with `}`, which empties the hash tag `{<prefix>:<queue>}`"
+                    .into(),
+            ));
         }
         let builder = builder(&config.url)?;
         let pool = builder
@@ -515,14 +545,40 @@ impl DueTimer {
 }
 
 async fn delete_keys(client: &Client, keys: &Keys) -> Result<u64, Error> {
+    // `SCAN` sees the keys of the node it runs on: on a cluster, walk
+    // every primary (the patterns carry no single hash tag).
+    let nodes: Vec<Option<Server>> = if client.is_clustered() {
+        client
+            .cached_cluster_state()
+            .ok_or_else(|| Error::backend("the cluster's slot map is not known"))?
+            .unique_primary_nodes()
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None]
+    };
     let mut deleted = 0;
-    for pattern in keys.patterns() {
+    for (node, pattern) in nodes
+        .iter()
+        .flat_map(|node| keys.patterns().map(|pattern| (node, pattern)))
+    {
         let mut cursor = "0".to_owned();
         loop {
-            let (next, found): (String, Vec<String>) = client
-                .scan_page(cursor, pattern.clone(), Some(1000), None)
-                .await
-                .map_err(Error::backend)?;
+            let page = match node {
+                Some(node) => {
+                    client
+                        .with_cluster_node(node.clone())
+                        .scan_page(cursor, pattern.clone(), Some(1000), None)
+                        .await
+                }
+                None => {
+                    client
+                        .scan_page(cursor, pattern.clone(), Some(1000), None)
+                        .await
+                }
+            };
+            let (next, found): (String, Vec<String>) = page.map_err(Error::backend)?;
             for chunk in found.chunks(100) {
                 // One DEL per key: keys of different queues may live in
                 // different cluster slots.
