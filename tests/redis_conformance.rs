@@ -1,30 +1,69 @@
-//! The Redis backend: the shared conformance suite, then Redis-specific
-//! behaviour (retention, wake-ups across connections, key cleanup).
+//! The Redis backend, on one server and on Redis Cluster: the shared
+//! conformance suite, then Redis-specific behaviour (retention, wake-ups
+//! across connections, key cleanup), then what only a cluster shows —
+//! queues spread over the nodes while batches, lists, stats, purges and
+//! key deletion span them, and announcements (work, delayed work,
+//! cancels, schedule writes, worker controls) that reach a process
+//! subscribed on another node.
 //!
-//! Needs `TASKQ_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); without it
-//! every test prints that it skipped. Each test uses its own key prefix and
-//! deletes its keys when its backend is dropped.
+//! The single-server tests (`redis::`, `redis_specific::`) need
+//! `TASKQ_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); without it they
+//! print that they skipped. The cluster tests (`redis_cluster…`) start one
+//! private three-master cluster for the binary
+//! ([`common::PrivateRedisCluster`]: `redis-server` and `redis-cli` on the
+//! `PATH`, about two seconds); without those tools they print that they
+//! skipped — unless `TASKQ_TEST_REDIS_CLUSTER=1` (set by `.ci/run`)
+//! demands the cluster, then they fail. Each test uses its own key prefix
+//! and deletes its keys when its backend is dropped.
 #![cfg(feature = "redis")]
 
-use std::collections::HashMap;
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use fred::prelude::{Builder, Client, ClientLike, ClusterInterface, Config, KeysInterface};
 use serde_json::json;
 use taskq::prelude::*;
-use taskq::{Backend, Broker, RedisBackend, RedisConfig, Store};
+use taskq::{
+    Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, WorkerControl, WorkerRegistry,
+};
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
-use taskq_core::conformance::record;
+use taskq_core::conformance::{record, worker_info};
 
-/// The test server, or `None` (and a note on stderr) when unset.
-fn redis_url() -> Option<String> {
-    let url = std::env::var("TASKQ_TEST_REDIS_URL").ok();
-    if url.is_none() {
-        eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis tests");
+use common::PrivateRedisCluster;
+
+/// Where a test's Redis is: the URL backends connect to, and each node's
+/// own URL (to read which keys it holds).
+struct Target {
+    url: String,
+    nodes: Vec<String>,
+}
+
+impl Target {
+    /// The test server, or `None` (and a note on stderr) when unset.
+    fn single() -> Option<Target> {
+        let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
+            eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis tests");
+            return None;
+        };
+        Some(Target {
+            nodes: vec![url.clone()],
+            url,
+        })
     }
-    url
+
+    /// This binary's private cluster (see [`PrivateRedisCluster::shared`]).
+    fn cluster() -> Option<Target> {
+        let cluster = PrivateRedisCluster::shared()?;
+        Some(Target {
+            url: cluster.url(),
+            nodes: cluster.node_urls(),
+        })
+    }
 }
 
 /// A prefix no other test (or run) uses.
@@ -52,9 +91,41 @@ async fn fresh(url: &str) -> RedisBackend {
 }
 
 taskq_core::conformance_suite!(redis, || async {
-    let url = redis_url()?;
-    Some(Arc::new(fresh(&url).await) as Arc<dyn Backend>)
+    let target = Target::single()?;
+    Some(Arc::new(fresh(&target.url).await) as Arc<dyn Backend>)
 });
+
+taskq_core::conformance_suite!(redis_cluster, || async {
+    let target = Target::cluster()?;
+    Some(Arc::new(fresh(&target.url).await) as Arc<dyn Backend>)
+});
+
+/// The Redis-specific tests below, on one target: `redis_specific!(name,
+/// target)` where `target` gives an `Option<Target>` (`None`: skipped).
+macro_rules! redis_specific {
+    ($name:ident, $target:expr) => {
+        mod $name {
+            redis_specific!(@tests $target;
+                enqueue_wakes_other_hosts, delayed_task_wakes_worker_when_due,
+                cancel_reaches_worker_on_other_host, retention_expires_finished_records,
+                queue_stats_count_each_kind, keys_are_deleted_on_drop,
+                duplicate_id_across_queues_changes_nothing, countdown_task_starts_when_due,
+                cancel_stops_running_task_on_other_host_promptly);
+        }
+    };
+    (@tests $target:expr; $($test:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let Some(target) = $target() else { return };
+                super::$test(target).await;
+            }
+        )*
+    };
+}
+
+redis_specific!(redis_specific, super::Target::single);
+redis_specific!(redis_cluster_specific, super::Target::cluster);
 
 fn claim_request<'a>(queue: &'a str, worker: &'a str) -> ClaimRequest<'a> {
     ClaimRequest {
@@ -77,9 +148,8 @@ async fn two_hosts(url: &str) -> (RedisBackend, RedisBackend) {
 }
 
 /// An enqueue on one host wakes an idle worker on another at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_enqueue_wakes_other_hosts() {
-    let Some(url) = redis_url() else { return };
+async fn enqueue_wakes_other_hosts(target: Target) {
+    let url = target.url.clone();
     let (worker_host, client_host) = two_hosts(&url).await;
     let signal = worker_host.work_signal().expect("redis has a work signal");
     let woken = signal.notified();
@@ -116,9 +186,8 @@ async fn redis_enqueue_wakes_other_hosts() {
 /// A delayed task wakes an idle worker's host when it comes due, whether
 /// the host learnt its due time from the enqueue's announcement or from
 /// its own claim (a task enqueued before the host connected).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_delayed_task_wakes_worker_when_due() {
-    let Some(url) = redis_url() else { return };
+async fn delayed_task_wakes_worker_when_due(target: Target) {
+    let url = target.url.clone();
     let delay = chrono::Duration::milliseconds(300);
 
     // Enqueued before the worker's host connects: its claim learns when.
@@ -177,9 +246,8 @@ async fn redis_delayed_task_wakes_worker_when_due() {
 
 /// A cancel made on one host reaches the running attempt's worker on
 /// another through its next heartbeat.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_cancel_reaches_worker_on_other_host() {
-    let Some(url) = redis_url() else { return };
+async fn cancel_reaches_worker_on_other_host(target: Target) {
+    let url = target.url.clone();
     let (worker_host, client_host) = two_hosts(&url).await;
     let task = record("t", "q", 5, Utc::now());
     client_host
@@ -208,11 +276,11 @@ async fn redis_cancel_reaches_worker_on_other_host() {
 
 /// Finished records expire after the retention; purge then drops what is
 /// left of them (their index entries).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_retention_expires_finished_records() {
-    let Some(url) = redis_url() else { return };
+async fn retention_expires_finished_records(target: Target) {
+    let url = target.url.clone();
     let mut config = test_config(&url);
     config.retention = Some(Duration::from_secs(1));
+    let prefix = config.prefix.clone();
     let backend = RedisBackend::connect_with(config).await.expect("connect");
     let done = record("t", "q", 5, Utc::now());
     let waiting = record("t", "q", 5, Utc::now());
@@ -258,7 +326,30 @@ async fn redis_retention_expires_finished_records() {
         .await
         .expect("list");
     assert_eq!(listed.total, 1, "the index no longer counts it");
-    let task_keys = keys_matching(&url, &format!("*{}*", done.id)).await;
+    // The list indexes lost it too: by state, by type, by both.
+    for (state, task_type) in [
+        (Some(taskq::TaskState::Finished), None),
+        (None, Some("t")),
+        (Some(taskq::TaskState::Finished), Some("t")),
+    ] {
+        let filter = taskq::TaskFilter {
+            state,
+            task_type: task_type.map(str::to_owned),
+            ..Default::default()
+        };
+        let listed = backend
+            .list(&filter, Default::default())
+            .await
+            .expect("list");
+        let expected = if state.is_some() { 0 } else { 1 };
+        assert_eq!(listed.total, expected, "{filter:?}");
+    }
+    let finished_indexes = keys_matching(&target, &format!("*{prefix}*FINISHED*")).await;
+    assert!(
+        finished_indexes.is_empty(),
+        "index keys left: {finished_indexes:?}"
+    );
+    let task_keys = keys_matching(&target, &format!("*{}*", done.id)).await;
     assert!(
         task_keys.is_empty(),
         "keys left for the task: {task_keys:?}"
@@ -266,9 +357,8 @@ async fn redis_retention_expires_finished_records() {
 }
 
 /// Stats separate due, scheduled and running work, and see pauses.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_queue_stats_count_each_kind() {
-    let Some(url) = redis_url() else { return };
+async fn queue_stats_count_each_kind(target: Target) {
+    let url = target.url.clone();
     let backend = fresh(&url).await;
     let now = Utc::now();
     let tasks = vec![
@@ -300,9 +390,8 @@ async fn redis_queue_stats_count_each_kind() {
 }
 
 /// `delete_keys_on_drop` leaves nothing behind; a bad URL is a typed error.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_keys_are_deleted_on_drop() {
-    let Some(url) = redis_url() else { return };
+async fn keys_are_deleted_on_drop(target: Target) {
+    let url = target.url.clone();
     let config = test_config(&url);
     let pattern = format!("*{}*", config.prefix);
     let backend = RedisBackend::connect_with(config).await.expect("connect");
@@ -310,9 +399,9 @@ async fn redis_keys_are_deleted_on_drop() {
         .enqueue(vec![record("t", "q", 5, Utc::now())])
         .await
         .expect("enqueue");
-    assert!(!keys_matching(&url, &pattern).await.is_empty());
+    assert!(!keys_matching(&target, &pattern).await.is_empty());
     drop(backend);
-    assert!(keys_matching(&url, &pattern).await.is_empty());
+    assert!(keys_matching(&target, &pattern).await.is_empty());
 
     assert!(matches!(
         RedisBackend::connect("not a url").await,
@@ -320,35 +409,43 @@ async fn redis_keys_are_deleted_on_drop() {
     ));
 }
 
-/// Keys matching a pattern, read with a connection of its own.
-async fn keys_matching(url: &str, pattern: &str) -> Vec<String> {
-    use fred::prelude::*;
-    let client = Builder::from_config(Config::from_url(url).expect("url"))
-        .build()
-        .expect("client");
-    client.init().await.expect("connect");
-    let mut cursor = "0".to_owned();
-    let mut found = Vec::new();
-    loop {
-        let (next, keys): (String, Vec<String>) = client
-            .scan_page(cursor, pattern.to_owned(), Some(1000), None)
-            .await
-            .expect("scan");
-        found.extend(keys);
-        if next == "0" {
-            break;
+/// Keys matching a pattern on every node of `target`, each read with a
+/// connection of its own (`SCAN` sees one node's keys).
+async fn keys_matching(target: &Target, pattern: &str) -> Vec<String> {
+    keys_per_node(target, pattern).await.concat()
+}
+
+/// Keys matching a pattern, node by node.
+async fn keys_per_node(target: &Target, pattern: &str) -> Vec<Vec<String>> {
+    let mut nodes = Vec::new();
+    for url in &target.nodes {
+        let client = Builder::from_config(Config::from_url(url).expect("url"))
+            .build()
+            .expect("client");
+        client.init().await.expect("connect");
+        let mut cursor = "0".to_owned();
+        let mut found = Vec::new();
+        loop {
+            let (next, keys): (String, Vec<String>) = client
+                .scan_page(cursor, pattern.to_owned(), Some(1000), None)
+                .await
+                .expect("scan");
+            found.extend(keys);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
         }
-        cursor = next;
+        let _ = client.quit().await;
+        nodes.push(found);
     }
-    let _ = client.quit().await;
-    found
+    nodes
 }
 
 /// An id that exists in one queue cannot be enqueued again in another;
 /// the failed batch leaves nothing behind.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_duplicate_id_across_queues_changes_nothing() {
-    let Some(url) = redis_url() else { return };
+async fn duplicate_id_across_queues_changes_nothing(target: Target) {
+    let url = target.url.clone();
     let backend = fresh(&url).await;
     let first = record("t", "a", 5, Utc::now());
     backend.enqueue(vec![first.clone()]).await.expect("enqueue");
@@ -446,9 +543,8 @@ async fn worker_host_pair(
 }
 
 /// A task with a short countdown starts when due, not at the next poll.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_countdown_task_starts_when_due() {
-    let Some(url) = redis_url() else { return };
+async fn countdown_task_starts_when_due(target: Target) {
+    let url = target.url.clone();
     let (_worker, client, shutdown, running) = worker_host_pair(&url).await;
     let key = unique_prefix();
     let submitted = Instant::now();
@@ -472,9 +568,8 @@ async fn redis_countdown_task_starts_when_due() {
 
 /// A cancel requested on one host stops the task running on another at
 /// once (pub/sub), not at the worker's next heartbeat.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_cancel_stops_running_task_on_other_host_promptly() {
-    let Some(url) = redis_url() else { return };
+async fn cancel_stops_running_task_on_other_host_promptly(target: Target) {
+    let url = target.url.clone();
     let (worker, client, shutdown, running) = worker_host_pair(&url).await;
     let key = unique_prefix();
     let id = client
@@ -503,4 +598,261 @@ async fn redis_cancel_stops_running_task_on_other_host_promptly() {
     );
     shutdown.shutdown();
     running.await.expect("join");
+}
+
+/// A cluster client of the test's own, to see where keys live.
+async fn cluster_client(target: &Target) -> Client {
+    let client = Builder::from_config(Config::from_url(&target.url).expect("cluster url"))
+        .build()
+        .expect("client");
+    client.init().await.expect("connect to the cluster");
+    client
+}
+
+/// `per_node` queue names for each primary, whose keys (hash tag
+/// `{<prefix>:<queue>}`) hash to a slot that primary serves: so the test
+/// spans every node whatever the slot map.
+fn queues_on_every_node(client: &Client, prefix: &str, per_node: usize) -> Vec<String> {
+    let routing = client.cached_cluster_state().expect("slot map");
+    let primaries = routing.unique_primary_nodes();
+    assert_eq!(primaries.len(), 3, "three masters: {primaries:?}");
+    let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in 0.. {
+        let queue = format!("q{n}");
+        let slot = fred::util::redis_keyslot(format!("{{{prefix}:{queue}}}").as_bytes());
+        let node = routing.get_server(slot).expect("slot served").to_string();
+        let names = by_node.entry(node).or_default();
+        if names.len() < per_node {
+            names.push(queue);
+        }
+        if by_node.len() == primaries.len() && by_node.values().all(|q| q.len() == per_node) {
+            break;
+        }
+    }
+    by_node.into_values().flatten().collect()
+}
+
+fn claim_up_to<'a>(queue: &'a str, limit: usize) -> ClaimRequest<'a> {
+    ClaimRequest {
+        queue,
+        limit,
+        worker_id: "w",
+        lease: Duration::from_secs(30),
+        now: Utc::now(),
+    }
+}
+
+/// Queues on every node, driven by calls that each span all of them: one
+/// enqueue batch, one heartbeat, one settle batch, lists and stats over
+/// every queue, a purge; then `delete_all_keys` empties every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_calls_span_queues_on_every_node() {
+    let Some(target) = Target::cluster() else {
+        return;
+    };
+    let config = test_config(&target.url);
+    let backend = RedisBackend::connect_with(config.clone())
+        .await
+        .expect("connect");
+    let client = cluster_client(&target).await;
+    let queues = queues_on_every_node(&client, &config.prefix, 2);
+    let _ = client.quit().await;
+
+    // One batch over six queues: two due tasks and one delayed each.
+    let now = Utc::now();
+    let mut tasks = Vec::new();
+    for queue in &queues {
+        tasks.push(record("t", queue, 5, now));
+        tasks.push(record("t", queue, 5, now));
+        tasks.push(record("t", queue, 5, now + chrono::Duration::seconds(60)));
+    }
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let nodes = keys_per_node(&target, &format!("*{}*", config.prefix)).await;
+    assert!(
+        nodes.iter().all(|keys| !keys.is_empty()),
+        "every node holds some of the queues' keys: {nodes:?}"
+    );
+
+    let mut claimed = Vec::new();
+    for queue in &queues {
+        let got = backend.claim(claim_up_to(queue, 10)).await.expect("claim");
+        assert_eq!(got.len(), 2, "the due tasks of `{queue}`");
+        claimed.extend(got);
+    }
+    let held: Vec<_> = claimed.iter().map(|r| (r.id, r.attempt)).collect();
+    let statuses = backend
+        .heartbeat("w", &held, Utc::now() + chrono::Duration::seconds(30))
+        .await
+        .expect("heartbeat");
+    assert!(
+        statuses.iter().all(|s| *s == taskq_core::LeaseStatus::Held),
+        "{statuses:?}"
+    );
+
+    // Settle everything at once: half finish, half come back as retries.
+    let settlements = claimed
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Settlement {
+            id: r.id,
+            attempt: r.attempt,
+            outcome: if i % 2 == 0 {
+                Outcome::Finished(json!(i))
+            } else {
+                Outcome::Retry {
+                    error: taskq::TaskFailure {
+                        kind: taskq::ErrorKind::Retryable,
+                        message: "again".into(),
+                    },
+                    run_at: Utc::now(),
+                }
+            },
+            at: Utc::now(),
+        })
+        .collect();
+    let applied = backend.settle(settlements).await.expect("settle");
+    assert!(applied.iter().all(|a| *a), "{applied:?}");
+
+    let listed = backend
+        .list(&Default::default(), taskq::PageRequest::new(1, 100))
+        .await
+        .expect("list");
+    assert_eq!(listed.total, tasks.len() as u64);
+    let listed_ids: BTreeSet<_> = listed.items.iter().map(|r| r.id).collect();
+    let enqueued_ids: BTreeSet<_> = tasks.iter().map(|r| r.id).collect();
+    assert_eq!(listed_ids, enqueued_ids);
+    let finished = backend
+        .list(
+            &taskq::TaskFilter {
+                state: Some(taskq::TaskState::Finished),
+                ..Default::default()
+            },
+            taskq::PageRequest::new(1, 100),
+        )
+        .await
+        .expect("list finished");
+    assert_eq!(finished.total, queues.len() as u64);
+
+    let stats = backend.queue_stats().await.expect("stats");
+    let stat_queues: BTreeSet<_> = stats.iter().map(|s| s.queue.clone()).collect();
+    assert_eq!(stat_queues, queues.iter().cloned().collect());
+    for s in &stats {
+        assert_eq!((s.pending, s.scheduled, s.running), (1, 1, 0), "{s:?}");
+    }
+
+    let purged = backend
+        .purge(&taskq::TaskState::TERMINAL, Utc::now())
+        .await
+        .expect("purge");
+    assert_eq!(purged, queues.len() as u64);
+    for task in claimed.iter().step_by(2) {
+        assert!(backend.get(task.id).await.expect("get").is_none());
+    }
+
+    let deleted = backend.delete_all_keys().await.expect("delete all keys");
+    assert!(deleted > 0);
+    let left = keys_per_node(&target, &format!("*{}*", config.prefix)).await;
+    assert!(
+        left.iter().all(Vec::is_empty),
+        "keys left on the nodes: {left:?}"
+    );
+}
+
+/// Waits for `signal` while `act` runs; panics after two seconds.
+async fn expect_signal<F: std::future::Future>(
+    signal: &tokio::sync::Notify,
+    what: &str,
+    act: F,
+) -> F::Output {
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let output = act.await;
+    tokio::time::timeout(Duration::from_secs(2), woken)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not reach the other process"));
+    output
+}
+
+/// Announcements made on any node reach a process whose subscriber
+/// connection sits on one node: work on queues of every node, a delayed
+/// task's due time, a running task's cancel, a schedule write and a
+/// worker control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_announcements_reach_other_nodes() {
+    let Some(target) = Target::cluster() else {
+        return;
+    };
+    let (listener, speaker) = two_hosts(&target.url).await;
+    let client = cluster_client(&target).await;
+    let queues = queues_on_every_node(&client, &listener.config().prefix, 1);
+    let _ = client.quit().await;
+
+    let work = listener.work_signal().expect("work signal");
+    let cancel = listener.cancel_signal().expect("cancel signal");
+    for queue in &queues {
+        let task = record("t", queue, 5, Utc::now());
+        expect_signal(&work, &format!("work on `{queue}`"), async {
+            speaker.enqueue(vec![task.clone()]).await.expect("enqueue")
+        })
+        .await;
+        // A delayed task's due time is announced, then wakes at due.
+        let delay = chrono::Duration::milliseconds(300);
+        expect_signal(&work, &format!("delayed work on `{queue}`"), async {
+            speaker
+                .enqueue(vec![record("t", queue, 5, Utc::now() + delay)])
+                .await
+                .expect("enqueue delayed")
+        })
+        .await;
+        speaker.claim(claim_up_to(queue, 1)).await.expect("claim");
+        let requested = expect_signal(&cancel, &format!("a cancel on `{queue}`"), async {
+            speaker.cancel(task.id, Utc::now()).await.expect("cancel")
+        })
+        .await;
+        assert!(requested.cancel_requested);
+    }
+
+    let schedules = listener.schedule_signal().expect("schedule signal");
+    let schedule = taskq::Schedule::new(
+        taskq::ScheduleDef::interval("every-minute", "t", Duration::from_secs(60)),
+        Utc::now(),
+    )
+    .expect("schedule");
+    expect_signal(&schedules, "a schedule write", async {
+        speaker
+            .create_schedule(schedule)
+            .await
+            .expect("create schedule")
+    })
+    .await;
+
+    let controls = listener.control_signal().expect("control signal");
+    listener
+        .register_worker(&worker_info("w-1", chrono::Duration::seconds(30)))
+        .await
+        .expect("register");
+    expect_signal(&controls, "a worker control", async {
+        speaker
+            .control_worker("w-1", WorkerControl::Pause, Utc::now())
+            .await
+            .expect("control")
+    })
+    .await;
+}
+
+/// A backend on a cluster whose prefix would leave the hash tag empty
+/// (`{}` hashes the whole key) is refused: its queues' keys would scatter
+/// over slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_prefix_keeps_the_hash_tag() {
+    let Some(target) = Target::cluster() else {
+        return;
+    };
+    let mut config = test_config(&target.url);
+    config.prefix = format!("}}{}", config.prefix);
+    assert!(matches!(
+        RedisBackend::connect_with(config).await,
+        Err(taskq::Error::InvalidArgument(_))
+    ));
 }

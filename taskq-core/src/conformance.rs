@@ -788,6 +788,145 @@ pub async fn list_filters_and_pages(backend: Arc<dyn Backend>) {
     }
 }
 
+/// List filters combine (state, type, queue, creation window), and a task
+/// that changes state moves between the filtered lists at once while
+/// keeping its place by creation time, not by when its state changed;
+/// pages are offsets into the list as it is when asked.
+pub async fn list_filters_follow_state_changes(backend: Arc<dyn Backend>) {
+    let base = now() - chrono::Duration::seconds(100);
+    let mut all = Vec::new();
+    for i in 0..6 {
+        let mut r = record(if i % 2 == 0 { "x" } else { "y" }, "q", 5, base);
+        r.created_at = base + chrono::Duration::milliseconds(i * 10);
+        all.push(r);
+    }
+    // A task of another queue, to be filtered out.
+    let other = record("x", "other", 5, base);
+    backend.enqueue(all.clone()).await.expect("enqueue");
+    backend.enqueue(vec![other.clone()]).await.expect("enqueue");
+    let list = |state: Option<TaskState>, task_type: Option<&str>, page: u64, size: u64| {
+        let backend = backend.clone();
+        let filter = TaskFilter {
+            state,
+            task_type: task_type.map(str::to_owned),
+            queue: Some("q".into()),
+            ..TaskFilter::default()
+        };
+        async move {
+            let got = backend
+                .list(&filter, PageRequest::new(page, size))
+                .await
+                .expect("list");
+            (got.total, ids(&got.items))
+        }
+    };
+    let newest_first =
+        |picked: &[usize]| -> Vec<TaskId> { picked.iter().rev().map(|&i| all[i].id).collect() };
+    let pending = Some(TaskState::Pending);
+    assert_eq!(
+        list(pending, Some("x"), 1, 10).await,
+        (3, newest_first(&[0, 2, 4]))
+    );
+    // Claim the two oldest (same priority and due time: creation order).
+    let claimed = claim(&*backend, "q", 2, "w").await;
+    assert_eq!(ids(&claimed), vec![all[0].id, all[1].id]);
+    assert_eq!(list(pending, None, 1, 2).await, (4, newest_first(&[4, 5])));
+    assert_eq!(list(pending, None, 2, 2).await, (4, newest_first(&[2, 3])));
+    assert_eq!(list(pending, None, 3, 2).await, (4, vec![]));
+    let running = Some(TaskState::Running);
+    assert_eq!(list(running, None, 1, 10).await, (2, newest_first(&[0, 1])));
+    assert_eq!(list(running, None, 2, 1).await, (2, newest_first(&[0])));
+    assert_eq!(
+        list(running, Some("x"), 1, 10).await,
+        (1, newest_first(&[0]))
+    );
+    assert_eq!(list(running, Some("z"), 1, 10).await, (0, vec![]));
+    backend
+        .settle(vec![
+            Settlement {
+                id: all[0].id,
+                attempt: 1,
+                outcome: Outcome::Finished(json!(1)),
+                at: now(),
+            },
+            Settlement {
+                id: all[1].id,
+                attempt: 1,
+                outcome: Outcome::Failed(failure(ErrorKind::Permanent, "x")),
+                at: now(),
+            },
+        ])
+        .await
+        .expect("settle");
+    assert_eq!(list(running, None, 1, 10).await, (0, vec![]));
+    let finished = Some(TaskState::Finished);
+    let failed = Some(TaskState::Failed);
+    assert_eq!(list(finished, None, 1, 10).await, (1, newest_first(&[0])));
+    assert_eq!(list(finished, Some("y"), 1, 10).await, (0, vec![]));
+    assert_eq!(
+        list(failed, Some("y"), 1, 10).await,
+        (1, newest_first(&[1]))
+    );
+    // Between two pages the newest pending task is cancelled: the second
+    // page is read from the list as it is now.
+    assert_eq!(list(pending, None, 1, 2).await, (4, newest_first(&[4, 5])));
+    backend.cancel(all[5].id, now()).await.expect("cancel");
+    assert_eq!(list(pending, None, 2, 2).await, (3, newest_first(&[2])));
+    let cancelled = Some(TaskState::Cancelled);
+    assert_eq!(
+        list(cancelled, Some("y"), 1, 10).await,
+        (1, newest_first(&[5]))
+    );
+    // Retried, the failed task is pending again at its creation place
+    // (the oldest), not at the front.
+    backend.retry(all[1].id, now()).await.expect("retry");
+    assert_eq!(list(failed, None, 1, 10).await, (0, vec![]));
+    assert_eq!(
+        list(pending, None, 1, 10).await,
+        (4, newest_first(&[1, 2, 3, 4]))
+    );
+    assert_eq!(
+        list(pending, Some("y"), 1, 10).await,
+        (2, newest_first(&[1, 3]))
+    );
+    assert_eq!(
+        list(None, Some("x"), 1, 10).await,
+        (3, newest_first(&[0, 2, 4]))
+    );
+    // Every filter at once, with a creation window [all[1], all[4]).
+    let window = TaskFilter {
+        state: pending,
+        task_type: Some("y".into()),
+        queue: Some("q".into()),
+        created_after: Some(all[1].created_at),
+        created_before: Some(all[4].created_at),
+    };
+    let got = backend
+        .list(&window, PageRequest::new(1, 10))
+        .await
+        .expect("list");
+    assert_eq!((got.total, ids(&got.items)), (2, newest_first(&[1, 3])));
+    let got = backend
+        .list(&window, PageRequest::new(2, 1))
+        .await
+        .expect("list");
+    assert_eq!((got.total, ids(&got.items)), (2, newest_first(&[1])));
+    // Without the queue filter the other queue's task counts too.
+    let every_x = TaskFilter {
+        state: pending,
+        task_type: Some("x".into()),
+        ..TaskFilter::default()
+    };
+    let got = backend
+        .list(&every_x, PageRequest::new(1, 10))
+        .await
+        .expect("list");
+    assert_eq!(
+        (got.total, ids(&got.items)),
+        (3, vec![other.id, all[4].id, all[2].id])
+    );
+}
+
 /// Concurrent claimers never get the same task.
 pub async fn concurrent_claims_are_exclusive(backend: Arc<dyn Backend>) {
     let t0 = now() - chrono::Duration::seconds(1);
@@ -1765,6 +1904,7 @@ macro_rules! conformance_suite {
                 settle_outcomes, fencing_rejects_stale_attempts,
                 rescue_expired_leases, release_returns_without_spending_attempt,
                 retry_terminal_tasks, purge, list_filters_and_pages,
+                list_filters_follow_state_changes,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
                 records_round_trip, schedule_crud, schedule_due_index,
                 schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,

@@ -113,7 +113,7 @@ impl SeaBackend {
     }
 
     /// Up to `limit` pending records with ids above `after`, by id: one
-    /// page of a sweep over every pending task.
+    /// page of a sweep that pushes every pending task.
     pub(crate) async fn pending_after(
         &self,
         after: Option<TaskId>,
@@ -130,6 +130,31 @@ impl SeaBackend {
             .await
             .map_err(db_err)?;
         records(rows)
+    }
+
+    /// The ids and queues of up to `limit` pending tasks with ids above
+    /// `after`, by id: one page of a sweep over every pending task, which
+    /// reads whole records only for what the delivery path lacks.
+    pub(crate) async fn pending_ids_after(
+        &self,
+        after: Option<TaskId>,
+        limit: u64,
+    ) -> Result<Vec<(TaskId, String)>, Error> {
+        let mut select = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::Queue)
+            .filter(state_is(TaskState::Pending));
+        if let Some(after) = after {
+            select = select.filter(Expr::col(C::Id).gt(after));
+        }
+        select
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(db_err)
     }
 
     /// The names of the paused queues.

@@ -1,12 +1,19 @@
 //! SQL records with Redis delivery (`SeaRedisBackend`): the shared
-//! conformance suite on SQLite and on PostgreSQL records, then what is
+//! conformance suite on SQLite, PostgreSQL and MySQL records, then what is
 //! particular to two stores — restoring Redis after it lost its data,
 //! refusing copies SQL does not agree with.
 //!
 //! Needs `TASKQ_TEST_REDIS_URL`; the PostgreSQL variants also need
-//! `TASKQ_TEST_POSTGRES_URL`. Without them the tests print that they
-//! skipped. Each backend gets its own key prefix (deleted on drop) and
-//! its own SQLite file or PostgreSQL schema.
+//! `TASKQ_TEST_POSTGRES_URL`, the MySQL ones `TASKQ_TEST_MYSQL_URL`.
+//! Without them the tests print that they skipped. The
+//! `redis_cluster_sqlite` variants deliver through a private three-master
+//! Redis Cluster of the binary's own instead (they skip without
+//! `redis-server`, or fail when `TASKQ_TEST_REDIS_CLUSTER=1`). Each
+//! backend gets its own key prefix (deleted on drop) and its own SQLite
+//! file, PostgreSQL schema or MySQL database.
+
+#[path = "../../tests/common/redis_server.rs"]
+mod redis_server;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,8 +84,34 @@ async fn postgres_side() -> Option<SeaBackend> {
     )
 }
 
+/// MySQL / MariaDB records in a fresh database of the test server (as
+/// the MySQL suite makes them).
+async fn mysql_side() -> Option<SeaBackend> {
+    let scratch = Scratch::from_env(Server::Mysql)
+        .await
+        .expect("scratch database")?;
+    let mut options = sea_orm::ConnectOptions::new(scratch.url());
+    options.sqlx_logging(false).max_connections(8);
+    Some(
+        SeaBackend::connect_with(options)
+            .await
+            .expect("connect to MySQL"),
+    )
+}
+
 async fn fresh_sqlite() -> Option<SeaRedisBackend> {
     let redis = redis_side(&redis_url()?).await;
+    Some(
+        SeaRedisBackend::new(sqlite_side().await, redis)
+            .await
+            .expect("join"),
+    )
+}
+
+/// SQLite records delivered through this binary's private Redis Cluster.
+async fn fresh_cluster_sqlite() -> Option<SeaRedisBackend> {
+    let cluster = redis_server::PrivateRedisCluster::shared()?;
+    let redis = redis_side(&cluster.url()).await;
     Some(
         SeaRedisBackend::new(sqlite_side().await, redis)
             .await
@@ -96,14 +129,36 @@ async fn fresh_postgres() -> Option<SeaRedisBackend> {
     )
 }
 
+async fn fresh_mysql() -> Option<SeaRedisBackend> {
+    let url = redis_url()?;
+    let sql = mysql_side().await?;
+    Some(
+        SeaRedisBackend::new(sql, redis_side(&url).await)
+            .await
+            .expect("join"),
+    )
+}
+
 taskq_core::conformance_suite!(redis_sqlite, || async {
     fresh_sqlite()
         .await
         .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
 });
 
+taskq_core::conformance_suite!(redis_cluster_sqlite, || async {
+    fresh_cluster_sqlite()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
 taskq_core::conformance_suite!(redis_postgres, || async {
     fresh_postgres()
+        .await
+        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+});
+
+taskq_core::conformance_suite!(redis_mysql, || async {
+    fresh_mysql()
         .await
         .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
 });
@@ -207,6 +262,14 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_cluster_sqlite() {
+    let Some(backend) = fresh_cluster_sqlite().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restores_after_data_loss_redis_sqlite() {
     let Some(backend) = fresh_sqlite().await else {
         return;
@@ -220,6 +283,88 @@ async fn restores_after_data_loss_redis_postgres() {
         return;
     };
     restores_after_data_loss(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_after_data_loss_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    restores_after_data_loss(backend).await;
+}
+
+/// A sweep without a loss (the periodic one) pushes exactly the pending
+/// tasks Redis lacks — here stored in SQL alone, as a host transaction's
+/// would be — in any queue, and leaves alone those Redis holds.
+async fn sweep_pushes_what_redis_lacks(backend: SeaRedisBackend) {
+    let delivered = due(3);
+    backend.enqueue(delivered.clone()).await.expect("enqueue");
+    let sql_only = due(2);
+    backend
+        .sql()
+        .enqueue(sql_only.clone())
+        .await
+        .expect("enqueue in SQL alone");
+    let other = record("t", "other", 5, Utc::now());
+    backend
+        .sql()
+        .enqueue(vec![other.clone()])
+        .await
+        .expect("enqueue in SQL alone");
+    let claimed = backend.claim(claim_request(1)).await.expect("claim");
+    assert_eq!(claimed[0].id, delivered[0].id);
+
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!((sweep.swept, sweep.restored), (true, 3));
+    let again = backend.reconcile_pass(true).await.expect("sweep again");
+    assert_eq!(again.restored, 0, "a second sweep pushed tasks twice");
+
+    let got: Vec<_> = backend
+        .claim(claim_request(100))
+        .await
+        .expect("claim")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let expected: Vec<_> = delivered[1..]
+        .iter()
+        .chain(&sql_only)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(got, expected, "every pending task once, in order");
+    let got_other = backend
+        .claim(ClaimRequest {
+            queue: "other",
+            ..claim_request(10)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(got_other.len(), 1);
+    assert_eq!(got_other[0].id, other.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
 }
 
 /// A copy Redis delivers that SQL does not agree with never runs: a task
@@ -287,13 +432,25 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
     assert_eq!((running.state, running.attempt), (TaskState::Running, 1));
 }
 
-/// A task whose lease expired while Redis had lost it comes back through
-/// SQL's rescue, which pushes it into Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rescue_pushes_what_redis_lost_redis_sqlite() {
     let Some(backend) = fresh_sqlite().await else {
         return;
     };
+    rescue_pushes_what_redis_lost(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescue_pushes_what_redis_lost_redis_cluster_sqlite() {
+    let Some(backend) = fresh_cluster_sqlite().await else {
+        return;
+    };
+    rescue_pushes_what_redis_lost(backend).await;
+}
+
+/// A task whose lease expired while Redis had lost it comes back through
+/// SQL's rescue, which pushes it into Redis.
+async fn rescue_pushes_what_redis_lost(backend: SeaRedisBackend) {
     let tasks = due(1);
     backend.enqueue(tasks.clone()).await.expect("enqueue");
     let start = Utc::now();

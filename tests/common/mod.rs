@@ -7,13 +7,16 @@
 // Each test crate uses the factories its suites need.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use taskq::Backend;
+
+mod redis_server;
+// As `dead_code` above: each test crate uses what its tests need.
+#[allow(unused_imports)]
+pub use redis_server::{PrivateRedis, PrivateRedisCluster};
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
@@ -53,7 +56,7 @@ pub async fn sqlite_pair(label: &str) -> Option<Pair> {
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite_url(label: &str) -> String {
+pub fn sqlite_url(label: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.db", unique(label)));
     format!("sqlite://{}?mode=rwc", path.display())
 }
@@ -139,7 +142,8 @@ pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
 /// pair of stores; the first deletes the Redis keys when dropped.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
-    Some(sqlite_redis_pair(redis_config(label)?, label).await)
+    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await?;
+    Some((first, second))
 }
 
 /// SQLite records in a new temp file, delivered through a fresh key
@@ -147,14 +151,49 @@ pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
 #[cfg(all(feature = "redis", feature = "sqlite"))]
 pub async fn redis_cluster_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
     let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
-    Some(sqlite_redis_pair(config, label).await.0)
+    Some(sql_redis_pair(config, &sqlite_url(label)).await.0 as Arc<dyn Backend>)
 }
 
-/// Two handles on SQLite records in a new temp file delivered through
-/// Redis under `config`; the first deletes the Redis keys when dropped.
-#[cfg(all(feature = "redis", feature = "sqlite"))]
-async fn sqlite_redis_pair(config: taskq::RedisConfig, label: &str) -> Pair {
-    let url = sqlite_url(label);
+/// Records in a fresh schema (PostgreSQL) or database (MySQL) of the
+/// test server, delivered through a fresh key prefix on
+/// `TASKQ_TEST_REDIS_URL`: two handles, as [`redis_sql_pair`].
+#[cfg(all(feature = "redis", any(feature = "postgres", feature = "mysql")))]
+pub async fn redis_sql_server_pair(
+    label: &str,
+    server: taskq::sea::scratch::Server,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    let config = redis_config(label)?;
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
+        .await
+        .expect("scratch schema or database")?;
+    Some(sql_redis_pair(config, scratch.url()).await)
+}
+
+/// Two handles on the records at `sql_url`, delivered through a fresh
+/// key prefix on `TASKQ_TEST_REDIS_URL`, as [`sql_redis_pair`].
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub async fn redis_sql_pair(
+    label: &str,
+    sql_url: &str,
+) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
+    Some(sql_redis_pair(redis_config(label)?, sql_url).await)
+}
+
+/// Two `SqlRedisBackend` handles (each with its own SQL pool and Redis
+/// connections, as two processes have) on the records at `sql_url`,
+/// delivered through Redis under `config`; the first deletes the Redis
+/// keys when dropped.
+#[cfg(all(
+    feature = "redis",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+async fn sql_redis_pair(
+    config: taskq::RedisConfig,
+    sql_url: &str,
+) -> (Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>) {
     let mut handles = Vec::new();
     for delete_keys_on_drop in [true, false] {
         let mut config = config.clone();
@@ -162,14 +201,14 @@ async fn sqlite_redis_pair(config: taskq::RedisConfig, label: &str) -> Pair {
         let redis = taskq::RedisBackend::connect_with(config)
             .await
             .expect("redis backend");
-        let sql = taskq::SqlBackend::connect(&url)
+        let sql = taskq::SqlBackend::connect(sql_url)
             .await
-            .expect("sqlite backend");
+            .expect("SQL backend");
         handles.push(Arc::new(
             taskq::SqlRedisBackend::new(sql, redis)
                 .await
                 .expect("sql + redis backend"),
-        ) as Arc<dyn Backend>);
+        ));
     }
     let second = handles.pop().expect("two handles");
     (handles.pop().expect("two handles"), second)
@@ -215,329 +254,6 @@ pub async fn mysql() -> Option<Arc<dyn Backend>> {
 #[cfg(feature = "mysql")]
 pub async fn mysql_pair() -> Option<Pair> {
     sql_server_pair(taskq::sea::scratch::Server::Mysql).await
-}
-
-/// Whether `redis-server` and `redis-cli` are on the `PATH`.
-fn redis_installed() -> bool {
-    ["redis-server", "redis-cli"].iter().all(|tool| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|out| out.status.success())
-    })
-}
-
-/// A free local port (the OS picks it; it may be taken again before use,
-/// which makes the start fail rather than share a server).
-fn free_port() -> Option<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .ok()
-        .map(|a| a.port())
-}
-
-/// One daemonized `redis-server` on `port`, its pid, log and data files
-/// under `dir`: the part [`PrivateRedis`] and [`PrivateRedisCluster`]
-/// share.
-struct ServerProcess {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl ServerProcess {
-    /// Starts it with `args` on top of the port, bind address, files and
-    /// `--save ""`; true once it answers.
-    fn launch(&self, args: &[&str]) -> bool {
-        let started = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(args)
-            .args(["--daemonize", "yes", "--dir"])
-            .arg(&self.dir)
-            .arg("--pidfile")
-            .arg(self.pidfile())
-            .arg("--logfile")
-            .arg(self.dir.join(format!("redis-{}.log", self.port)))
-            .status()
-            .is_ok_and(|s| s.success());
-        // Wait until it answers.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while started && Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn pidfile(&self) -> PathBuf {
-        self.dir.join(format!("redis-{}.pid", self.port))
-    }
-
-    /// `redis-cli -p <port> <args>`: its stdout when it succeeded.
-    fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// SIGKILL: no shutdown, no final save — only what AOF already has.
-    fn kill(&self) {
-        if let Some(pid) = read_pid(&self.pidfile()) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_file(self.pidfile());
-    }
-}
-
-/// A `redis-server` of a test's own on a free port, with AOF on
-/// (`appendfsync always`), for tests that kill or flush it; stopped and
-/// removed on drop.
-pub struct PrivateRedis {
-    server: ServerProcess,
-}
-
-impl PrivateRedis {
-    pub fn start() -> Option<PrivateRedis> {
-        let port = free_port()?;
-        let dir =
-            std::env::temp_dir().join(format!("taskq-private-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let redis = PrivateRedis {
-            server: ServerProcess { port, dir },
-        };
-        redis.launch().then_some(redis)
-    }
-
-    /// Starts the server (again, on the same files); true once it answers.
-    pub fn launch(&self) -> bool {
-        self.server
-            .launch(&["--appendonly", "yes", "--appendfsync", "always"])
-    }
-
-    /// `FLUSHALL`: every key gone, as after a restart without persistence.
-    pub fn flush_all(&self) -> bool {
-        self.server
-            .cli(&["FLUSHALL"])
-            .is_some_and(|out| out.starts_with("OK"))
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.server.port)
-    }
-
-    /// SIGKILL: no shutdown, no final save — only what AOF already has.
-    pub fn kill(&self) {
-        self.server.kill();
-    }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.server.dir);
-    }
-}
-
-/// Set to `1` (as `.ci/run` does) to make the Redis Cluster tests fail,
-/// not skip, when `redis-server` / `redis-cli` are missing.
-pub const REDIS_CLUSTER_DEMANDED: &str = "TASKQ_TEST_REDIS_CLUSTER";
-
-/// A Redis Cluster of a test binary's own: three masters (no replicas)
-/// on free ports, every slot assigned, made with `redis-cli --cluster
-/// create`; no persistence. Stopped and removed on drop — and, for the
-/// binary-wide [`PrivateRedisCluster::shared`] one that is never dropped,
-/// by a watchdog once the test process is gone.
-pub struct PrivateRedisCluster {
-    nodes: Vec<ServerProcess>,
-    dir: PathBuf,
-}
-
-/// Masters of a private cluster.
-const CLUSTER_NODES: usize = 3;
-
-impl PrivateRedisCluster {
-    /// The cluster every test of this binary shares (started by the first
-    /// that asks: about two seconds); tests keep apart by key prefix.
-    /// `None`, after saying so on stderr, when `redis-server` or
-    /// `redis-cli` is missing — unless `TASKQ_TEST_REDIS_CLUSTER=1`
-    /// demands the cluster, then it panics. Panics when the tools are
-    /// there but the cluster does not come up.
-    pub fn shared() -> Option<&'static PrivateRedisCluster> {
-        static SHARED: std::sync::OnceLock<Option<PrivateRedisCluster>> =
-            std::sync::OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                let cluster = PrivateRedisCluster::start()?;
-                cluster.watch_this_process();
-                Some(cluster)
-            })
-            .as_ref()
-    }
-
-    /// A new cluster; `None` and panics as for [`PrivateRedisCluster::shared`].
-    pub fn start() -> Option<PrivateRedisCluster> {
-        if !redis_installed() {
-            if std::env::var(REDIS_CLUSTER_DEMANDED).is_ok_and(|v| v == "1") {
-                panic!(
-                    "{REDIS_CLUSTER_DEMANDED}=1 but redis-server / redis-cli are not on the PATH"
-                );
-            }
-            eprintln!(
-                "skipped: the Redis Cluster tests need redis-server and redis-cli on the PATH"
-            );
-            return None;
-        }
-        // A port taken between choosing and binding fails the start:
-        // try again with other ports.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            match PrivateRedisCluster::try_start() {
-                Ok(cluster) => return Some(cluster),
-                Err(err) => last_error = err,
-            }
-        }
-        panic!("could not start a private Redis Cluster: {last_error}");
-    }
-
-    fn try_start() -> Result<PrivateRedisCluster, String> {
-        let mut ports = Vec::new();
-        while ports.len() < CLUSTER_NODES {
-            let port = free_port().ok_or("no free port")?;
-            // Each node also listens on its cluster bus, port + 10000.
-            let bus_free = port
-                .checked_add(10_000)
-                .is_some_and(|bus| std::net::TcpListener::bind(("127.0.0.1", bus)).is_ok());
-            if bus_free && !ports.contains(&port) {
-                ports.push(port);
-            }
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "taskq-private-redis-cluster-{}-{}",
-            std::process::id(),
-            ports[0]
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let cluster = PrivateRedisCluster {
-            nodes: ports
-                .iter()
-                .map(|&port| ServerProcess {
-                    port,
-                    dir: dir.clone(),
-                })
-                .collect(),
-            dir,
-        };
-        for node in &cluster.nodes {
-            let config = format!("nodes-{}.conf", node.port);
-            if !node.launch(&[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &config,
-                "--appendonly",
-                "no",
-            ]) {
-                return Err(format!("redis-server on port {} did not start", node.port));
-            }
-        }
-        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let create = Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .map_err(|e| format!("redis-cli --cluster create: {e}"))?;
-        if !create.status.success() {
-            return Err(format!(
-                "redis-cli --cluster create failed: {}{}",
-                String::from_utf8_lossy(&create.stdout),
-                String::from_utf8_lossy(&create.stderr)
-            ));
-        }
-        // Every node must see every slot served before a client reads
-        // the slot map from it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cluster.nodes.iter().all(|node| {
-            node.cli(&["CLUSTER", "INFO"])
-                .is_some_and(|info| info.contains("cluster_state:ok"))
-        }) {
-            if Instant::now() > deadline {
-                return Err("the cluster did not reach cluster_state:ok in 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(cluster)
-    }
-
-    /// Kills the nodes once this process is gone (however it ends), for a
-    /// cluster that is never dropped.
-    fn watch_this_process(&self) {
-        let pidfiles: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|n| n.pidfile().display().to_string())
-            .collect();
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; \
-             for f in {files}; do kill -9 \"$(cat \"$f\")\"; done; rm -rf '{dir}'",
-            pid = std::process::id(),
-            files = pidfiles.join(" "),
-            dir = self.dir.display(),
-        );
-        let _ = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-    }
-
-    /// `redis-cluster://<first>?node=<second>&node=<third>`: fred learns
-    /// the whole cluster from any of them.
-    pub fn url(&self) -> String {
-        let mut url = format!("redis-cluster://127.0.0.1:{}", self.nodes[0].port);
-        for (i, node) in self.nodes.iter().enumerate().skip(1) {
-            url.push(if i == 1 { '?' } else { '&' });
-            url.push_str(&format!("node=127.0.0.1:{}", node.port));
-        }
-        url
-    }
-
-    /// Each node on its own, as a single-server URL (`redis://…`): what
-    /// a test reads to see where keys live.
-    pub fn node_urls(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect()
-    }
-}
-
-impl Drop for PrivateRedisCluster {
-    fn drop(&mut self) {
-        for node in &self.nodes {
-            node.kill();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// A worker on the `default` queue (8 slots) that notices a lost server

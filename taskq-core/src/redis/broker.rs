@@ -189,6 +189,7 @@ impl RedisBackend {
                     task.priority.to_string(),
                     task.seq.to_string(),
                     micros(task.scheduled_at),
+                    task.task_type.clone(),
                     fields.len().to_string(),
                 ]);
                 args.extend(fields);
@@ -210,13 +211,12 @@ impl Broker for RedisBackend {
             return Ok(Vec::new());
         }
         let lease_until = request.now + request.lease;
-        let mut args = vec![
+        let args = vec![
             micros(request.now),
             request.limit.to_string(),
             request.worker_id.to_owned(),
             micros(lease_until),
         ];
-        args.extend(scripts::CLAIM_FIELDS.iter().map(|f| (*f).to_owned()));
         let reply = self.run(&scripts::CLAIM, request.queue, args).await?;
         let mut items = array("claim", reply)?.into_iter();
         let next_due = items.next().and_then(|v| v.as_i64());

@@ -1,6 +1,7 @@
 //! Hooks for using Redis as the delivery path of records kept elsewhere
 //! (taskq-sea's SQL records with Redis delivery): an idempotent push of
-//! pending tasks, and an epoch key whose disappearance tells that Redis
+//! pending tasks, a check of which tasks Redis lacks (so a sweep sends
+//! only those), and an epoch key whose disappearance tells that Redis
 //! lost its data.
 //!
 //! Kept apart from `broker.rs`: the pure-Redis backend never calls these.
@@ -12,48 +13,100 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::RedisBackend;
-use super::broker::integer;
+use super::broker::{array, integer, unexpected};
 use super::record::{self, micros};
 use super::scripts::script;
 use crate::error::Error;
-use crate::task::TaskRecord;
+use crate::task::{TaskId, TaskRecord};
 
 /// Records one push script files at most (larger pushes repeat), so no
 /// single script blocks Redis for long.
 const PUSH_BATCH: usize = 500;
 
-/// ARGV[4] now; then per task: id, priority, seq, scheduled at (µs),
-/// field count, fields…. Files each task as pending unless Redis already
-/// has it pending or running (then it is left alone: no second
-/// delivery); a terminal or missing copy is replaced. Returns how many
-/// were filed.
+/// ARGV[4] now; then per task: id, created (µs), priority, seq, scheduled
+/// at (µs), task type, field count, fields…. Files each task as pending
+/// unless Redis already has it pending or running (then it is left alone:
+/// no second delivery); a terminal or missing copy is replaced. Returns
+/// how many were filed.
 static PUSH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local pushed, due = 0, false
 local i = 5
 while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 4])
+  local id, n = ARGV[i], tonumber(ARGV[i + 6])
   local key = ARGV[1] .. id
-  local state = redis.call('HGET', key, 'state')
+  local f = redis.call('HMGET', key, 'state', 'task_type', 'created_at')
+  local state = f[1]
   if state ~= 'PENDING' and state ~= 'RUNNING' then
     if state then
       redis.call('DEL', key)
       redis.call('ZREM', KEYS[4], id)
+      index_drop(id, f[2], f[3], state)
     end
-    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + n))
-    if add_pending(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[4]) then due = true end
+    redis.call('HSET', key, unpack(ARGV, i + 7, i + 6 + n))
+    index_new(id, ARGV[i + 5], ARGV[i + 1])
+    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
     pushed = pushed + 1
   end
-  i = i + 5 + n
+  i = i + 7 + n
 end
+index_flush()
 if due then wake() end
 return pushed
 "#,
     )
 });
 
+/// ARGV[4…] task ids of the queue. Returns those Redis holds neither
+/// pending nor running: what a push of them would file (see `PUSH`).
+static LACKING: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local lacking = {}
+for i = 4, #ARGV do
+  local state = redis.call('HGET', ARGV[1] .. ARGV[i], 'state')
+  if state ~= 'PENDING' and state ~= 'RUNNING' then lacking[#lacking + 1] = ARGV[i] end
+end
+return lacking
+"#,
+    )
+});
+
 impl RedisBackend {
+    /// Which of `tasks` (id and queue) Redis holds neither pending nor
+    /// running, i.e. which a [`RedisBackend::push_pending`] of their
+    /// records would file. Lets a caller whose records are elsewhere
+    /// read and send only those, instead of every record. Order is not
+    /// kept.
+    pub async fn lacking(&self, tasks: &[(TaskId, String)]) -> Result<Vec<TaskId>, Error> {
+        let mut queues: Vec<&str> = Vec::new();
+        for (_, queue) in tasks {
+            if !queues.contains(&queue.as_str()) {
+                queues.push(queue);
+            }
+        }
+        let mut lacking = Vec::new();
+        for queue in queues {
+            let ids: Vec<String> = tasks
+                .iter()
+                .filter(|(_, q)| q == queue)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            for chunk in ids.chunks(PUSH_BATCH) {
+                let reply = self.run(&LACKING, queue, chunk.to_vec()).await?;
+                for id in array("lacking", reply)? {
+                    let id = id
+                        .as_str()
+                        .and_then(|id| TaskId::parse_str(&id).ok())
+                        .ok_or_else(|| unexpected("lacking", &id))?;
+                    lacking.push(id);
+                }
+            }
+        }
+        Ok(lacking)
+    }
+
     /// Files `PENDING` records for delivery, idempotently: a task Redis
     /// already holds pending or running is left as it is, a terminal or
     /// missing copy is replaced by the record. Unlike
@@ -102,9 +155,11 @@ impl RedisBackend {
                 for task in chunk {
                     let fields = record::to_fields(task)?;
                     args.push(task.id.to_string());
+                    args.push(micros(task.created_at));
                     args.push(task.priority.to_string());
                     args.push(task.seq.to_string());
                     args.push(micros(task.scheduled_at));
+                    args.push(task.task_type.clone());
                     args.push(fields.len().to_string());
                     args.extend(fields);
                 }

@@ -21,9 +21,9 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=7]`: ready, delayed, running, done, created, paused,
-    /// delayed order.
-    pub keys: [String; 7],
+    /// `KEYS[1..=8]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root.
+    pub keys: [String; 8],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
     pub record_prefix: String,
 }
@@ -55,6 +55,15 @@ impl Keys {
                 // The delayed tasks again, as members of the ready set
                 // would be (queue order), so reorder sees them in O(log n).
                 format!("{tag}:delayed-order"),
+                // The root of the list indexes, and itself the set of task
+                // types that have index entries. Under it, each scored by
+                // creation time (µs), members ids: `<root>:state:<STATE>`
+                // (every state but RUNNING, which is listed from the
+                // running set), `<root>:type:<type>`, and
+                // `<root>:state:<STATE>:<type>`. The scripts name them from
+                // this key, so they share the queue's hash tag (slot); a
+                // type may hold `:` yet names stay apart (a state has none).
+                format!("{tag}:idx"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

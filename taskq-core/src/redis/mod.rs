@@ -22,6 +22,10 @@
 //! lease deadline, which the rescuer scans; a done set scored by finish
 //! time for purge; a created set for listing; a pause flag. Records are
 //! hashes. Queue stats count sorted sets (O(1) / O(log n) per queue).
+//! List indexes — per state (but RUNNING), per task type and per both,
+//! scored by creation time — are kept by the same scripts at every state
+//! change, so a filtered list page costs O(log n + page), never a scan of
+//! the records (see `scripts`); purge trims them with the records.
 //!
 //! # Redis Cluster
 //! Connect with fred's cluster URL,
@@ -32,7 +36,7 @@
 //!
 //! | keys | slot | written by |
 //! |---|---|---|
-//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:task:<id>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the seven index keys as `KEYS` and reach only record keys under the same tag |
+//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:task:<id>`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the eight keys before the records as `KEYS` and reach only record and list-index keys under the same tag |
 //! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
 //! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
@@ -47,7 +51,7 @@
 //! `PUBLISH`, which the cluster bus delivers to subscribers on every node.
 //! [`RedisBackend::delete_all_keys`] scans every primary. A prefix may not
 //! start with `}` (the tag `{P:Q}` would be empty and each key hashed
-//! whole). `tests/redis_cluster.rs` runs the conformance suite and these
+//! whole). `tests/redis_conformance.rs` runs the conformance suite and these
 //! cases on a private three-master cluster.
 //!
 //! # Retention

@@ -2,7 +2,8 @@
 //! script, so it is atomic.
 //!
 //! Calling convention (see `keys::QueueKeys`): `KEYS` are the queue's
-//! ready, delayed, running, done, created, paused and delayed-order keys; `ARGV[1]` is
+//! ready, delayed, running, done, created, paused and delayed-order keys
+//! and the list-index root; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
 //! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
@@ -10,6 +11,20 @@
 //!
 //! Lua numbers are doubles: numbers handed back to Redis go through
 //! `int()`, never through Lua's default `%.14g` formatting.
+//!
+//! # List indexes
+//! Every state change keeps the list indexes (see `keys.rs`) current in
+//! the same script: a filtered list page is then one sorted-set range
+//! (O(log n + page)) instead of a scan of every record. Changes are
+//! collected per index key and written once per script, so a batch of
+//! claims or settlements adds a few commands per call, not per task.
+//! RUNNING has no index: listing it scans the running set, whose size is
+//! bounded by the workers' concurrency, which spares claim and settle a
+//! write per task each. A record that expired (retention) leaves its
+//! index entries until purge drops them with the done-set entry.
+//!
+//! Cluster: every key a script touches — `KEYS`, records and index keys
+//! named from `KEYS[8]` — carries the queue's hash tag, so one slot.
 
 use std::sync::LazyLock;
 
@@ -66,11 +81,70 @@ local function finish(key, state, at, retention, field, value, requested)
   if requested then redis.call('HDEL', key, 'cancel_requested') end
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
 end
--- ZADD / ZREM with many members, in chunks (Lua's unpack is bounded).
+-- ZADD / ZREM / SADD with many members, in chunks (Lua's unpack is
+-- bounded; 4000 keeps ZADD's score-member pairs together).
 local function zbulk(cmd, key, args)
   for i = 1, #args, 4000 do
     redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
   end
+end
+-- The list indexes (module docs): pending removals and additions per key,
+-- written by `index_flush`.
+local index_rem, index_add, index_types = {}, {}, {}
+local function index_push(t, key, a, b)
+  local l = t[key]
+  if not l then
+    l = {}
+    t[key] = l
+  end
+  l[#l + 1] = a
+  if b then l[#l + 1] = b end
+end
+local function state_key(state) return KEYS[8] .. ':state:' .. state end
+local function state_type_key(state, t) return KEYS[8] .. ':state:' .. state .. ':' .. t end
+local function type_key(t) return KEYS[8] .. ':type:' .. t end
+local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED'}
+-- A task of type `t` created at `created` (µs) moves from state `from` to
+-- `to` (either nil: none).
+local function index_move(id, t, created, from, to)
+  if from and from ~= 'RUNNING' then
+    index_push(index_rem, state_key(from), id)
+    index_push(index_rem, state_type_key(from, t), id)
+  end
+  if to and to ~= 'RUNNING' then
+    index_push(index_add, state_key(to), created, id)
+    index_push(index_add, state_type_key(to, t), created, id)
+  end
+end
+-- A new pending task: creation, type and PENDING indexes.
+local function index_new(id, t, created)
+  index_push(index_add, KEYS[5], created, id)
+  index_push(index_add, type_key(t), created, id)
+  index_move(id, t, created, nil, 'PENDING')
+  index_types[t] = true
+end
+-- A task whose record goes (`state` nil: already gone, type unknown).
+local function index_drop(id, t, created, state)
+  index_push(index_rem, KEYS[5], id)
+  if t then
+    index_push(index_rem, type_key(t), id)
+    index_move(id, t, created, state, nil)
+    return
+  end
+  -- Only ended records expire: look in their indexes of every type.
+  for _, known in ipairs(redis.call('SMEMBERS', KEYS[8])) do
+    index_push(index_rem, type_key(known), id)
+    for _, s in ipairs(TERMINAL) do index_push(index_rem, state_type_key(s, known), id) end
+  end
+  for _, s in ipairs(TERMINAL) do index_push(index_rem, state_key(s), id) end
+end
+local function index_flush()
+  for key, l in pairs(index_rem) do zbulk('ZREM', key, l) end
+  for key, l in pairs(index_add) do zbulk('ZADD', key, l) end
+  local types = {}
+  for t in pairs(index_types) do types[#types + 1] = t end
+  if #types > 0 then zbulk('SADD', KEYS[8], types) end
+  index_rem, index_add, index_types = {}, {}, {}
 end
 -- The earliest due time in the delayed set (µs, an integer reply), or nil.
 local function next_due()
@@ -84,7 +158,7 @@ pub(super) fn script(body: &str) -> Script {
 }
 
 /// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
-/// scheduled at (µs), field count, fields…. Mode `strict` (a submit)
+/// scheduled at (µs), task type, field count, fields…. Mode `strict` (a submit)
 /// writes every task: the id index (`SET NX`, written first by the caller)
 /// already refused ids that exist. Mode `missing` (a schedule's tick tasks)
 /// writes the tasks not stored yet and skips the others. Returns 1.
@@ -93,20 +167,18 @@ pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local strict = ARGV[5] == 'strict'
 local due = false
-local created = {}
 local i = 6
 while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 5])
+  local id, n = ARGV[i], tonumber(ARGV[i + 6])
   local key = ARGV[1] .. id
   if strict or redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + n))
-    created[#created + 1] = ARGV[i + 1]
-    created[#created + 1] = id
+    redis.call('HSET', key, unpack(ARGV, i + 7, i + 6 + n))
+    index_new(id, ARGV[i + 5], ARGV[i + 1])
     if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
   end
-  i = i + 6 + n
+  i = i + 7 + n
 end
-zbulk('ZADD', KEYS[5], created)
+index_flush()
 if due then wake() end
 return 1
 "#,
@@ -130,17 +202,27 @@ pub(crate) const CLAIM_FIELDS: [&str; 11] = [
     "cancel_requested",
 ];
 
-/// ARGV[4] now, [5] limit, [6] worker, [7] lease until, then the fields
-/// to return (`CLAIM_FIELDS`). Promotes due delayed tasks (a bounded batch
+/// ARGV[4] now, [5] limit, [6] worker, [7] lease until. Promotes due delayed tasks (a bounded batch
 /// per call), then claims in order: two commands per task plus a few per
 /// call. Returns the next due time of the delayed set (µs, or nil), then
-/// per claimed task its id, new attempt and the asked fields.
+/// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
+/// into the script, not sent with every call).
 ///
 /// Only pending tasks are in the ready set (every move out of PENDING
 /// removes the member), so a popped member needs no state check.
 pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    // 1-based places in the HMGET reply ('attempt' comes first).
+    let place = |name: &str| {
+        CLAIM_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .map(|p| (p + 2).to_string())
+            .expect("a claim field")
+    };
+    let fields: Vec<String> = CLAIM_FIELDS.iter().map(|f| format!("'{f}'")).collect();
     script(
-        r#"
+        &r#"
+local FIELDS = {@FIELDS@}
 if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due()} end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 1000)
 if #due > 0 then
@@ -163,11 +245,11 @@ end
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[5])
 local out = {next_due()}
 local running = {}
-local fields = #ARGV - 7
+local fields = #FIELDS
 for i = 1, #popped, 2 do
   local id = string.sub(popped[i], 27)
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'attempt', unpack(ARGV, 8))
+  local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
@@ -176,10 +258,15 @@ for i = 1, #popped, 2 do
   for j = 2, fields + 1 do out[#out + 1] = f[j] end
   running[#running + 1] = ARGV[7]
   running[#running + 1] = id
+  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
+index_flush()
 return out
-"#,
+"#
+        .replace("@FIELDS@", &fields.join(", "))
+        .replace("@TYPE@", &place("task_type"))
+        .replace("@CREATED@", &place("created_at")),
     )
 });
 
@@ -199,22 +286,26 @@ while i <= #ARGV do
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority', 'cancel_requested')
+  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority', 'cancel_requested',
+    'task_type', 'created_at')
   if f[1] == 'RUNNING' and f[2] == attempt then
     unrunning[#unrunning + 1] = id
     if outcome == 'retry' then
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
         'scheduled_at', run_at, 'seq', run_at)
       redis.call('HDEL', key, 'progress', 'cancel_requested')
+      index_move(id, f[5], f[6], 'RUNNING', 'PENDING')
       if add_pending(id, f[3], run_at, run_at, at) then due = true end
     else
+      local state = 'CANCELLED'
       if outcome == 'finished' then
-        finish(key, 'FINISHED', at, ARGV[4], 'result', payload, f[4])
-      elseif outcome == 'failed' then
-        finish(key, 'FAILED', at, ARGV[4], 'error', payload, f[4])
+        state = 'FINISHED'
+        finish(key, state, at, ARGV[4], 'result', payload, f[4])
       else
-        finish(key, 'CANCELLED', at, ARGV[4], 'error', payload, f[4])
+        if outcome == 'failed' then state = 'FAILED' end
+        finish(key, state, at, ARGV[4], 'error', payload, f[4])
       end
+      index_move(id, f[5], f[6], 'RUNNING', state)
       done[#done + 1] = at
       done[#done + 1] = id
     end
@@ -225,6 +316,7 @@ while i <= #ARGV do
 end
 if #unrunning > 0 then zbulk('ZREM', KEYS[3], unrunning) end
 if #done > 0 then zbulk('ZADD', KEYS[4], done) end
+index_flush()
 if due then wake() end
 return out
 "#,
@@ -263,14 +355,16 @@ for i = 6, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id', 'priority', 'seq',
-    'scheduled_at')
+    'scheduled_at', 'task_type', 'created_at')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
     redis.call('HSET', key, 'state', 'PENDING', 'attempt', int(tonumber(f[2]) - 1))
     unrun(key)
     redis.call('ZREM', KEYS[3], id)
+    index_move(id, f[7], f[8], 'RUNNING', 'PENDING')
     if add_pending(id, f[4], f[5], f[6], ARGV[5]) then due = true end
   end
 end
+index_flush()
 if due then wake() end
 return 1
 "#,
@@ -291,6 +385,9 @@ if state == 'PENDING' then
   remove_pending(key, id)
   finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6], true)
   redis.call('ZADD', KEYS[4], ARGV[5], id)
+  local f = redis.call('HMGET', key, 'task_type', 'created_at')
+  index_move(id, f[1], f[2], 'PENDING', 'CANCELLED')
+  index_flush()
 elseif state == 'RUNNING' then
   redis.call('HSET', key, 'cancel_requested', '1')
   redis.call('PUBLISH', ARGV[8], id)
@@ -308,9 +405,12 @@ pub(crate) static RETRY: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local id = ARGV[4]
 local key = ARGV[1] .. id
-local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'priority')
+local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'priority', 'task_type',
+  'created_at')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'FAILED' and f[1] ~= 'CANCELLED' then return {'invalid', f[1]} end
+index_move(id, f[5], f[6], f[1], 'PENDING')
+index_flush()
 redis.call('PERSIST', key)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[5], 'seq', ARGV[5],
@@ -423,28 +523,32 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[3], id)
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
-    'worker_id', 'priority', 'seq')
+    'worker_id', 'priority', 'seq', 'task_type', 'created_at')
   if f[1] == 'RUNNING' then
     local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
     if f[4] == '1' then
       finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
         cjson.encode({kind = 'cancelled', message = message}), true)
       redis.call('ZADD', KEYS[4], ARGV[4], id)
+      index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
       cancelled = cancelled + 1
     elseif tonumber(f[2]) > tonumber(f[3]) then
       finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
         cjson.encode({kind = 'lease_expired', message = message}), f[4])
       redis.call('ZADD', KEYS[4], ARGV[4], id)
+      index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
       failed = failed + 1
     else
       redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[4],
         'error', cjson.encode({kind = 'lease_expired', message = message}))
       unrun(key)
+      index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
       add_pending(id, f[6], f[7], ARGV[4], ARGV[4])
       requeued = requeued + 1
     end
   end
 end
+index_flush()
 if requeued > 0 then wake() end
 return {requeued, failed, cancelled, #expired}
 "#,
@@ -480,7 +584,8 @@ local skipped, deleted = 0, 0
 local gone = {}
 for _, id in ipairs(ids) do
   local key = ARGV[1] .. id
-  local state = redis.call('HGET', key, 'state')
+  local f = redis.call('HMGET', key, 'state', 'task_type', 'created_at')
+  local state = f[1]
   if state and not wanted[state] and (state == 'FINISHED' or state == 'FAILED'
       or state == 'CANCELLED') then
     skipped = skipped + 1
@@ -491,9 +596,20 @@ for _, id in ipairs(ids) do
       deleted = deleted + 1
     end
     if state ~= 'PENDING' and state ~= 'RUNNING' then
-      redis.call('ZREM', KEYS[5], id)
+      index_drop(id, f[2], f[3], state)
       gone[#gone + 1] = id
+    else
+      -- Live again under the same id (pushed anew after it expired): the
+      -- ended copy's index entries are stale.
+      for _, s in ipairs(TERMINAL) do index_move(id, f[2], f[3], s, nil) end
     end
+  end
+end
+index_flush()
+if #gone > 0 then
+  -- Types whose last entry went leave the set of indexed types.
+  for _, t in ipairs(redis.call('SMEMBERS', KEYS[8])) do
+    if redis.call('EXISTS', type_key(t)) == 0 then redis.call('SREM', KEYS[8], t) end
   end
 end
 local out = {#ids, skipped, deleted}
@@ -516,9 +632,11 @@ if state ~= 'FINISHED' and state ~= 'FAILED' and state ~= 'CANCELLED' then
   return {'invalid', state}
 end
 local fields = redis.call('HGETALL', key)
+local f = redis.call('HMGET', key, 'task_type', 'created_at')
 redis.call('DEL', key)
 redis.call('ZREM', KEYS[4], id)
-redis.call('ZREM', KEYS[5], id)
+index_drop(id, f[1], f[2], state)
+index_flush()
 return {'ok', fields}
 "#,
     )
@@ -538,41 +656,60 @@ return {redis.call('ZCARD', KEYS[1]) + due,
     )
 });
 
-/// ARGV[4] created min, [5] created max (ZRANGEBYSCORE bounds), [6] state
-/// or '', [7] task type or '', [8] how many to return. Returns the total
-/// number of matches, then (created, id) pairs of the newest `[8]`
-/// matches, newest first. Without a state or type filter this only
-/// counts; with one it reads every record in the range.
+/// ARGV[4] created min (`-inf` or µs), [5] created max (`+inf` or
+/// `(µs`), [6] state or '', [7] task type or '', [8] matches to skip, [9]
+/// matches to return. Returns the total number of matches, then (created,
+/// id) pairs of the asked matches, newest first (ties: greater id first).
+/// A page reads one index by rank: O(log n + page); RUNNING scans the
+/// running set instead (module docs).
 pub(crate) static LIST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local limit = tonumber(ARGV[8])
-if ARGV[6] == '' and ARGV[7] == '' then
-  local out = {redis.call('ZCOUNT', KEYS[5], ARGV[4], ARGV[5])}
-  if limit > 0 then
-    local page = redis.call('ZREVRANGEBYSCORE', KEYS[5], ARGV[5], ARGV[4], 'WITHSCORES',
-      'LIMIT', 0, ARGV[8])
-    for i = 1, #page, 2 do
-      out[#out + 1] = page[i + 1]
-      out[#out + 1] = page[i]
+local min, max, state, t = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local skip, count = tonumber(ARGV[8]), tonumber(ARGV[9])
+local out = {0}
+if state == 'RUNNING' then
+  local lo, hi = -math.huge, math.huge
+  if min ~= '-inf' then lo = tonumber(min) end
+  if max ~= '+inf' then hi = tonumber(string.sub(max, 2)) end
+  local found = {}
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local f = redis.call('HMGET', ARGV[1] .. id, 'created_at', 'task_type')
+    local c = tonumber(f[1])
+    if c and c >= lo and c < hi and (t == '' or f[2] == t) then
+      found[#found + 1] = {c, id, f[1]}
     end
+  end
+  table.sort(found, function(a, b)
+    if a[1] ~= b[1] then return a[1] > b[1] end
+    return a[2] > b[2]
+  end)
+  out[1] = #found
+  for i = skip + 1, math.min(#found, skip + count) do
+    out[#out + 1] = found[i][3]
+    out[#out + 1] = found[i][2]
   end
   return out
 end
-local all = redis.call('ZREVRANGEBYSCORE', KEYS[5], ARGV[5], ARGV[4], 'WITHSCORES')
-local out = {0}
-local total = 0
-for i = 1, #all, 2 do
-  local f = redis.call('HMGET', ARGV[1] .. all[i], 'state', 'task_type')
-  if f[1] and (ARGV[6] == '' or f[1] == ARGV[6]) and (ARGV[7] == '' or f[2] == ARGV[7]) then
-    total = total + 1
-    if total <= limit then
-      out[#out + 1] = all[i + 1]
-      out[#out + 1] = all[i]
-    end
+local key = KEYS[5]
+if state ~= '' and t ~= '' then key = state_type_key(state, t)
+elseif state ~= '' then key = state_key(state)
+elseif t ~= '' then key = type_key(t) end
+local total = redis.call('ZCOUNT', key, min, max)
+out[1] = total
+if count > 0 and skip < total then
+  -- Newest first is descending rank; entries newer than the window
+  -- come before it.
+  local above = 0
+  if max ~= '+inf' then above = redis.call('ZCOUNT', key, string.sub(max, 2), '+inf') end
+  local first = above + skip
+  local last = above + math.min(total, skip + count) - 1
+  local page = redis.call('ZREVRANGE', key, int(first), int(last), 'WITHSCORES')
+  for i = 1, #page, 2 do
+    out[#out + 1] = page[i + 1]
+    out[#out + 1] = page[i]
   end
 end
-out[1] = total
 return out
 "#,
     )

@@ -1,5 +1,6 @@
-//! [`Store`] on Redis: records are hashes; lists read the per-queue
-//! creation index; stats count sorted sets.
+//! [`Store`] on Redis: records are hashes; lists read one per-queue index
+//! (creation, state, type, or state and type) by rank; stats count sorted
+//! sets.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -96,11 +97,17 @@ impl Store for RedisBackend {
         let max = filter
             .created_before
             .map_or_else(|| "+inf".to_owned(), |t| format!("({}", micros(t)));
-        let offset = page.offset();
-        // Lua counts in doubles: cap what it is asked for where they are
-        // still exact (no list holds that many; a page past the end is
-        // simply empty).
-        let limit = offset.saturating_add(page.page_size).min(LIST_LIMIT_MAX);
+        // One queue pages in Redis; several each give their newest
+        // `offset + page_size` matches, merged here. Lua counts in
+        // doubles: cap what it is asked for where they are still exact
+        // (no list holds that many; a page past the end is simply empty).
+        let offset = page.offset().min(LIST_LIMIT_MAX);
+        let (skip, count, skip_here) = if queues.len() == 1 {
+            (offset, page.page_size, 0)
+        } else {
+            let count = offset.saturating_add(page.page_size).min(LIST_LIMIT_MAX);
+            (0, count, offset)
+        };
         let mut total = 0u64;
         let mut candidates: Vec<(i64, TaskId, String)> = Vec::new();
         for queue in queues {
@@ -116,7 +123,8 @@ impl Store for RedisBackend {
                             .state
                             .map_or_else(String::new, |s| s.as_str().to_owned()),
                         filter.task_type.clone().unwrap_or_default(),
-                        limit.to_string(),
+                        skip.to_string(),
+                        count.to_string(),
                     ],
                 )
                 .await?,
@@ -140,7 +148,7 @@ impl Store for RedisBackend {
         candidates.sort_by_key(|c| std::cmp::Reverse((c.0, c.1)));
         let wanted: Vec<(String, TaskId)> = candidates
             .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .skip(usize::try_from(skip_here).unwrap_or(usize::MAX))
             .take(page.page_size as usize)
             .map(|(_, id, queue)| (queue, id))
             .collect();

@@ -170,4 +170,11 @@ impl Broker for SeaRedisBackend {
     fn work_signal(&self) -> Option<Arc<Notify>> {
         self.redis.work_signal()
     }
+
+    /// Redis's: `cancel` requests through Redis too, whose script
+    /// announces a running task's cancel to every process, so its worker
+    /// renews at once and SQL's lease answer tells it.
+    fn cancel_signal(&self) -> Option<Arc<Notify>> {
+        self.redis.cancel_signal()
+    }
 }

@@ -24,14 +24,20 @@
 //! - **heartbeat**, **release**, **cancel**, **pause** and **rescue** act
 //!   on both; SQL's answer counts. **retry** and rescued tasks are pushed
 //!   from their SQL records.
+//! - **cancel** of a running task is announced through Redis's pub/sub
+//!   ([`Broker::cancel_signal`] is Redis's): the worker running it, on
+//!   any host, renews its leases at once and SQL's answer tells it to
+//!   stop. If Redis does not hold the task's running copy (it lost it),
+//!   nothing is announced and the worker learns at its next heartbeat.
 //! - **get, list, stats, progress, purge, schedules** read and write SQL
 //!   only (purge also drops Redis's leftovers of finished tasks).
 //!
 //! # Crash windows, and what closes them
-//! - SQL committed, Redis push failed or the process died before it: the
-//!   task is accepted (durable) but not deliverable. A failed push makes
-//!   the next reconcile pass (within a second on a worker) sweep; a
-//!   process death is caught by the periodic sweep
+//! - SQL committed, Redis push failed or the process died before it (or
+//!   a host transaction committed and [`AfterCommit::deliver`] was not
+//!   called): the task is accepted (durable) but not deliverable. A failed
+//!   push makes the next reconcile pass of the same process (within a
+//!   second on a worker) sweep; the rest is caught by the periodic sweep
 //!   ([`taskq_core::maintenance::reconciler::SWEEP_INTERVAL_DEFAULT`]).
 //! - Redis claimed, SQL mark failed: the claim is handed back to Redis
 //!   (`release`); if that fails too, Redis's lease expires and its rescue
@@ -62,9 +68,14 @@
 //!   queryable as SQL's, claims as cheap as Redis's, and Redis may lose
 //!   everything without losing a task. Costs two stores to run.
 //!
-//! Tasks inserted into SQL by other means (e.g. `SeaBackend::enqueue_in`
-//! inside a host transaction) are delivered by the next sweep; submit
-//! through this backend for immediate delivery.
+//! # Enqueue inside the host's transaction
+//! [`SeaRedisBackend::enqueue_in`] stores tasks in the host's own SQL
+//! transaction; the [`AfterCommit`] it returns pushes them into Redis
+//! once the host committed (it reads them back from SQL, so a rolled-back
+//! transaction delivers nothing). Tasks inserted into SQL by other means
+//! (e.g. [`SeaBackend::enqueue_in`] on [`SeaRedisBackend::sql`], or a
+//! host that never calls [`AfterCommit::deliver`]) wait for the next
+//! periodic sweep.
 
 mod broker;
 mod store;
@@ -82,13 +93,16 @@ use taskq_core::{
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use sea_orm::ConnectionTrait;
+
 use crate::SeaBackend;
 
 /// How long Redis keeps its copy of a finished task by default: the copy
 /// is only bookkeeping for delivery, the record lives in SQL.
 pub const DELIVERY_RETENTION_DEFAULT: Duration = Duration::from_secs(600);
 
-/// Pending records one sweep step reads from SQL and pushes.
+/// Pending tasks one sweep step reads from SQL (whole records after a
+/// loss, otherwise ids checked in Redis first).
 const SWEEP_PAGE: u64 = 500;
 
 /// Most acknowledgements one background Redis call carries.
@@ -153,6 +167,38 @@ impl SeaRedisBackend {
         Ok(backend)
     }
 
+    /// Enqueues new `PENDING` tasks inside the host's own transaction (or
+    /// connection), as [`SeaBackend::enqueue_in`]: they exist only if `txn`
+    /// commits. Redis cannot join that transaction, so the tasks reach it
+    /// when the host calls [`AfterCommit::deliver`] after the commit; a
+    /// rolled-back transaction delivers nothing, whether or not `deliver`
+    /// is called. If the host never calls it (or the process dies first),
+    /// the reconciler's periodic sweep delivers the committed tasks.
+    ///
+    /// ```no_run
+    /// # async fn run(backend: &taskq_sea::SeaRedisBackend, client: &taskq_core::Client)
+    /// #     -> Result<(), taskq_core::Error> {
+    /// use taskq_sea::sea_orm::TransactionTrait;
+    /// let txn = backend.sql().connection().begin().await.map_err(taskq_core::Error::backend)?;
+    /// // … the host's own writes through `txn` …
+    /// let record = client
+    ///     .submit_json("send_welcome_mail", serde_json::json!({ "user": 42 }))
+    ///     .into_record()?;
+    /// let after_commit = backend.enqueue_in(&txn, vec![record]).await?;
+    /// txn.commit().await.map_err(taskq_core::Error::backend)?;
+    /// after_commit.deliver().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn enqueue_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        tasks: Vec<TaskRecord>,
+    ) -> Result<AfterCommit<'_>, Error> {
+        let ids = tasks.iter().map(|t| t.id).collect();
+        self.sql.enqueue_in(txn, tasks).await?;
+        Ok(AfterCommit { backend: self, ids })
+    }
+
     /// The SQL side: the records, for the host's own queries.
     pub fn sql(&self) -> &SeaBackend {
         &self.sql
@@ -187,7 +233,7 @@ impl SeaRedisBackend {
         if lost && self.seen_epoch().is_some() {
             warn!("Redis lost its data; putting every pending task back");
         }
-        match self.sweep().await {
+        match self.sweep(lost).await {
             Ok(restored) => {
                 *self.seen_epoch() = Some(current);
                 Ok(ReconcileReport {
@@ -207,18 +253,42 @@ impl SeaRedisBackend {
         self.epoch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Restores the pause flags, then pushes every pending task, a page
-    /// at a time. Returns how many tasks Redis did not have.
-    async fn sweep(&self) -> Result<u64, Error> {
+    /// Restores the pause flags, then puts back every pending task Redis
+    /// lacks, a page at a time. Returns how many tasks Redis did not have.
+    ///
+    /// After a loss Redis lacks everything: each page of pending records
+    /// is pushed as read. Otherwise (the periodic sweep, a failed push)
+    /// Redis usually lacks little or nothing, so a page is SQL's ids and
+    /// queues, then Redis's answer which of them it lacks, and only those
+    /// records are read (still pending) and pushed: a sweep over tasks
+    /// Redis holds reads no record and sends none.
+    async fn sweep(&self, lost: bool) -> Result<u64, Error> {
         self.sync_pauses().await?;
         let mut restored = 0;
         let mut after = None;
         loop {
-            let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            restored += self.redis.push_pending(&page).await?;
-            if (page.len() as u64) < SWEEP_PAGE {
+            let read = if lost {
+                let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
+                after = page.last().map(|r| r.id).or(after);
+                restored += self.redis.push_pending(&page).await?;
+                page.len()
+            } else {
+                let page = self.sql.pending_ids_after(after, SWEEP_PAGE).await?;
+                after = page.last().map(|(id, _)| *id).or(after);
+                let lacking = self.redis.lacking(&page).await?;
+                if !lacking.is_empty() {
+                    let pending: Vec<TaskRecord> = self
+                        .sql
+                        .records_of(&lacking)
+                        .await?
+                        .into_iter()
+                        .filter(|r| r.state == TaskState::Pending)
+                        .collect();
+                    restored += self.redis.push_pending(&pending).await?;
+                }
+                page.len()
+            };
+            if (read as u64) < SWEEP_PAGE {
                 break;
             }
         }
@@ -322,6 +392,50 @@ async fn acknowledge(redis: Arc<RedisBackend>, mut pending: mpsc::UnboundedRecei
             // SQL fence then drops them.
             warn!(error = %err, "could not acknowledge finished tasks in Redis");
         }
+    }
+}
+
+/// Tasks [`SeaRedisBackend::enqueue_in`] stored in a host transaction,
+/// waiting for the host to [`deliver`](AfterCommit::deliver) them after
+/// it commits.
+#[must_use = "call `deliver` after the commit; otherwise the tasks wait for the reconciler's sweep"]
+#[derive(Debug)]
+pub struct AfterCommit<'a> {
+    backend: &'a SeaRedisBackend,
+    ids: Vec<TaskId>,
+}
+
+impl AfterCommit<'_> {
+    /// The ids of the tasks enqueued.
+    pub fn ids(&self) -> &[TaskId] {
+        &self.ids
+    }
+
+    /// Pushes the tasks into Redis, waking idle workers in every process.
+    /// Call it after the transaction committed: it reads the tasks back
+    /// from SQL and pushes those it finds pending, so after a rollback
+    /// (or before the commit) it finds and delivers nothing. Returns how
+    /// many tasks it filed in Redis (0 also when an earlier sweep already
+    /// had).
+    ///
+    /// On an error the tasks are still safe in SQL: this process's
+    /// reconciler sweeps at its next pass, any process's periodic sweep
+    /// delivers them.
+    pub async fn deliver(self) -> Result<u64, Error> {
+        let backend = self.backend;
+        let pushed = async {
+            let records = backend.sql.records_of(&self.ids).await?;
+            let pending: Vec<TaskRecord> = records
+                .into_iter()
+                .filter(|r| r.state == TaskState::Pending)
+                .collect();
+            backend.redis.push_pending(&pending).await
+        }
+        .await;
+        if pushed.is_err() {
+            backend.needs_sweep.store(true, Ordering::SeqCst);
+        }
+        pushed
     }
 }
 
