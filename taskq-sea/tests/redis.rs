@@ -367,6 +367,74 @@ async fn sweep_pushes_what_redis_lacks_redis_mysql() {
     sweep_pushes_what_redis_lacks(backend).await;
 }
 
+/// Sweeps page through more pending tasks than one page holds, most
+/// created at the same instant (the page cursor breaks ties by id): the
+/// periodic sweep pushes each task Redis lacks once, the sweep after a
+/// loss every pending task once.
+async fn sweep_pages_through_ties(backend: SeaRedisBackend) {
+    let created = Utc::now();
+    let tasks: Vec<TaskRecord> = due(1300)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut task)| {
+            if i % 7 != 0 {
+                task.created_at = created;
+            }
+            task
+        })
+        .collect();
+    let (delivered, sql_only) = tasks.split_at(400);
+    backend.enqueue(delivered.to_vec()).await.expect("enqueue");
+    backend
+        .sql()
+        .enqueue(sql_only.to_vec())
+        .await
+        .expect("enqueue in SQL alone");
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!(sweep.restored, 900);
+    assert_eq!(
+        backend.reconcile_pass(true).await.expect("sweep").restored,
+        0
+    );
+    backend.redis().delete_all_keys().await.expect("lose Redis");
+    let restore = backend.reconcile_pass(false).await.expect("restore");
+    assert_eq!(restore.restored, 1300);
+    let mut got = Vec::new();
+    loop {
+        let batch = backend.claim(claim_request(500)).await.expect("claim");
+        if batch.is_empty() {
+            break;
+        }
+        got.extend(batch.into_iter().map(|t| t.id));
+    }
+    let expected: Vec<_> = tasks.iter().map(|t| t.id).collect();
+    assert_eq!(got, expected, "every task once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
 /// A copy Redis delivers that SQL does not agree with never runs: a task
 /// cancelled in SQL alone is dropped at claim; a task pending in SQL at
 /// another attempt is pushed again with SQL's values.

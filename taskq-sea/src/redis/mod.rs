@@ -269,12 +269,12 @@ impl SeaRedisBackend {
         loop {
             let read = if lost {
                 let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
-                after = page.last().map(|r| r.id).or(after);
+                after = page.last().map(|r| (r.created_at, r.id)).or(after);
                 restored += self.redis.push_pending(&page).await?;
                 page.len()
             } else {
-                let page = self.sql.pending_ids_after(after, SWEEP_PAGE).await?;
-                after = page.last().map(|(id, _)| *id).or(after);
+                let (page, last) = self.sql.pending_ids_after(after, SWEEP_PAGE).await?;
+                after = last.or(after);
                 let lacking = self.redis.lacking(&page).await?;
                 if !lacking.is_empty() {
                     let pending: Vec<TaskRecord> = self
