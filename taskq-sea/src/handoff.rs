@@ -37,8 +37,9 @@ impl SeaBackend {
             .collect();
         let mut applied = HashSet::with_capacity(tasks.len());
         let backend = self.db().get_database_backend();
-        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS {
-            // The common case: one statement, no transaction around it.
+        let plan = sql::keyed_plan(backend, tasks.len());
+        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS && plan.is_none() {
+            // A small batch: one statement, no transaction around it.
             for row in self
                 .db()
                 .query_all_raw(sql::claimed_batch(backend, claim, &tasks))
@@ -50,6 +51,9 @@ impl SeaBackend {
             return Ok(applied);
         }
         let txn = self.write_txn().await?;
+        if let Some(plan) = plan {
+            txn.execute_raw(plan).await.map_err(db_err)?;
+        }
         if sql::supports_batches(backend) {
             for chunk in tasks.chunks(sql::BATCH_ROWS) {
                 for row in txn

@@ -15,8 +15,12 @@
 //!   dropped from Redis and never runs; if SQL still has it pending it is
 //!   pushed again with SQL's values.
 //! - **settle** writes SQL first (one statement per batch, fenced by
-//!   attempt, so a stale attempt never overwrites), then acknowledges in
-//!   Redis (without the result, which Redis does not need).
+//!   attempt, so a stale attempt never overwrites) and returns once it
+//!   committed. Redis is acknowledged without the result, which it does
+//!   not need: a retry before the settle returns (its copy must be
+//!   pending again to be delivered), an ended task (finished, failed,
+//!   cancelled) in the background, batched, since its acknowledgement
+//!   only takes it out of Redis's running set.
 //! - **heartbeat**, **release**, **cancel**, **pause** and **rescue** act
 //!   on both; SQL's answer counts. **retry** and rescued tasks are pushed
 //!   from their SQL records.
@@ -38,9 +42,12 @@
 //! - Redis claimed, SQL mark failed: the claim is handed back to Redis
 //!   (`release`); if that fails too, Redis's lease expires and its rescue
 //!   requeues the task, whose SQL row never left `PENDING`.
-//! - SQL settled, Redis ack lost: Redis requeues the task when its lease
-//!   expires; the claim's SQL fence refuses it (the row is terminal) and
-//!   it is dropped. Nothing runs twice.
+//! - SQL settled, Redis not acknowledged (the background acknowledgement
+//!   failed, or the process died before it was sent): Redis still holds
+//!   the task running and requeues it when its lease expires; the claim's
+//!   SQL fence refuses it (the row is terminal, or pending at the attempt
+//!   a retry left) and it is dropped. Nothing runs twice. A retry whose
+//!   acknowledgement was lost runs once its Redis lease expires.
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
@@ -78,8 +85,8 @@
 mod broker;
 mod store;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -88,6 +95,7 @@ use taskq_core::redis::{RedisBackend, RedisConfig};
 use taskq_core::{
     Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskId, TaskRecord, TaskState,
 };
+use tokio::sync::mpsc;
 use tracing::warn;
 
 use sea_orm::ConnectionTrait;
@@ -101,6 +109,9 @@ pub const DELIVERY_RETENTION_DEFAULT: Duration = Duration::from_secs(600);
 /// Pending tasks one sweep step reads from SQL (whole records after a
 /// loss, otherwise ids checked in Redis first).
 const SWEEP_PAGE: u64 = 500;
+
+/// Most acknowledgements one background Redis call carries.
+const ACK_BATCH_MAX: usize = 1000;
 
 /// Task records (and schedules) in SQL through SeaORM, delivery through
 /// Redis; see the [module documentation](self).
@@ -117,7 +128,11 @@ const SWEEP_PAGE: u64 = 500;
 /// ```
 pub struct SeaRedisBackend {
     sql: SeaBackend,
-    redis: RedisBackend,
+    /// Shared with the acknowledging task (see [`SeaRedisBackend::new`]).
+    redis: Arc<RedisBackend>,
+    /// Finished tasks whose outcome SQL stored, for Redis to acknowledge
+    /// in the background (see the module docs).
+    acks: mpsc::UnboundedSender<Settlement>,
     /// The Redis epoch this process last saw (see `reconcile_pass`).
     epoch: Mutex<Option<String>>,
     /// Something may be missing from Redis (a push failed): the next
@@ -139,10 +154,17 @@ impl SeaRedisBackend {
     /// Joins a connected SQL backend and Redis backend. If Redis holds no
     /// delivery epoch yet (a new deployment, or Redis lost its data while
     /// no process ran), every pending SQL task is pushed into it first.
+    ///
+    /// Spawns the task that acknowledges finished tasks in Redis; it ends
+    /// once the backend is dropped and what it was given is acknowledged.
     pub async fn new(sql: SeaBackend, redis: RedisBackend) -> Result<SeaRedisBackend, Error> {
+        let redis = Arc::new(redis);
+        let (acks, pending) = mpsc::unbounded_channel();
+        tokio::spawn(acknowledge(redis.clone(), pending));
         let backend = SeaRedisBackend {
             sql,
             redis,
+            acks,
             epoch: Mutex::new(None),
             needs_sweep: AtomicBool::new(false),
         };
@@ -359,6 +381,21 @@ impl SeaRedisBackend {
         };
         if let Err(err) = self.redis.purge(&TaskState::TERMINAL, before).await {
             warn!(error = %err, "could not purge finished tasks' copies from Redis");
+        }
+    }
+}
+
+/// Acknowledges in Redis, in batches, the finished tasks whose outcome SQL
+/// stored: drops them from Redis's running set (their copies expire with
+/// the retention). Off the settle's path: SQL's record is the durable
+/// one, and a lost acknowledgement is harmless (see the module docs).
+async fn acknowledge(redis: Arc<RedisBackend>, mut pending: mpsc::UnboundedReceiver<Settlement>) {
+    let mut batch = Vec::with_capacity(ACK_BATCH_MAX);
+    while pending.recv_many(&mut batch, ACK_BATCH_MAX).await > 0 {
+        if let Err(err) = redis.settle(std::mem::take(&mut batch)).await {
+            // Redis requeues them when their leases expire; the claim's
+            // SQL fence then drops them.
+            warn!(error = %err, "could not acknowledge finished tasks in Redis");
         }
     }
 }
