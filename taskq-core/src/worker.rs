@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
@@ -335,6 +335,9 @@ pub(crate) struct ControlCell {
     /// One waiter (the attempt); `notify_one` keeps a permit, so a change
     /// made while the attempt is not listening is still seen.
     changed: Notify,
+    /// Set once the attempt's outcome went to the completer: from then on
+    /// only its lease matters, until the outcome is stored.
+    ended: AtomicBool,
 }
 
 impl ControlCell {
@@ -361,6 +364,14 @@ impl ControlCell {
             self.changed.notify_one();
         }
         moved
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 
     /// Anything → Abandon; false when it already was.
@@ -519,6 +530,8 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
             if free == 0 {
                 continue;
             }
+            // The store's leases run from the request's `now`: so do ours.
+            let lease_deadline = Instant::now() + shared.config.lease;
             let request = ClaimRequest {
                 queue: &queue.name,
                 limit: free,
@@ -529,7 +542,7 @@ async fn dispatch(shared: &Arc<Shared>, queues: &[QueueSlots], shutdown: &Cancel
             match shared.backend.claim(request).await {
                 Ok(tasks) => {
                     some_queue_idle |= tasks.len() < free;
-                    start_attempts(shared, queue, tasks);
+                    start_attempts(shared, queue, tasks, lease_deadline);
                     claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
                 }
                 Err(err) => {
@@ -593,10 +606,13 @@ async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
     if idle() {
         return;
     }
+    // Not the ended attempts: their outcomes are on their way to the
+    // store, and releasing them would run them again.
     let abandoned: Vec<(TaskId, u32)> = {
         let in_flight = shared.in_flight();
         in_flight
             .iter()
+            .filter(|(_, f)| !f.ctx.control().has_ended())
             .map(|(id, f)| {
                 f.ctx.stop(StopReason::Shutdown);
                 f.ctx.control().abandon();
@@ -624,11 +640,15 @@ async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
 
 /// Registers claimed tasks as in flight (one lock for the batch) and
 /// starts one tokio task per attempt.
-fn start_attempts(shared: &Arc<Shared>, queue: &QueueSlots, tasks: Vec<TaskRecord>) {
+fn start_attempts(
+    shared: &Arc<Shared>,
+    queue: &QueueSlots,
+    tasks: Vec<TaskRecord>,
+    lease_deadline: Instant,
+) {
     if tasks.is_empty() {
         return;
     }
-    let lease_deadline = Instant::now() + shared.config.lease;
     let mut started = Vec::with_capacity(tasks.len());
     {
         let mut in_flight = shared.in_flight();
@@ -734,6 +754,7 @@ fn finish(shared: &Shared, ctx: &TaskContext, end: AttemptEnd, permit: OwnedSema
         // The completer outlives every attempt; a send error would only
         // mean the worker is gone.
         Some(settlement) => {
+            ctx.control().end();
             let _ = shared.settle_tx.send(settlement);
         }
         None => {
@@ -1002,11 +1023,11 @@ async fn obey(shared: &Shared, requested: Option<WorkerState>) -> bool {
 
 /// Renews this worker's leases and applies what the store says of them.
 async fn renew_leases(shared: &Shared) {
-    let held: Vec<(TaskId, u32)> = shared
-        .in_flight()
-        .iter()
-        .map(|(id, f)| (*id, f.attempt))
-        .collect();
+    let held = leases_to_renew(
+        &shared.in_flight(),
+        Instant::now(),
+        shared.config.heartbeat_interval,
+    );
     if held.is_empty() {
         return;
     }
@@ -1048,6 +1069,24 @@ async fn renew_leases(shared: &Shared) {
     }
 }
 
+/// The attempts whose leases a beat at `now` renews: every running one
+/// (the renewal also tells of cancel requests), and an ended one (its
+/// outcome waiting for the completer) only when its lease could run out
+/// before the beat after next — not at every beat, so a backlog of
+/// outcomes does not cost the store a renewal each per beat.
+fn leases_to_renew(
+    in_flight: &IdMap<InFlight>,
+    now: Instant,
+    heartbeat_interval: Duration,
+) -> Vec<(TaskId, u32)> {
+    let due = now + 2 * heartbeat_interval;
+    in_flight
+        .iter()
+        .filter(|(_, f)| !f.ctx.control().has_ended() || f.lease_deadline <= due)
+        .map(|(id, f)| (*id, f.attempt))
+        .collect()
+}
+
 fn abandon(f: &mut InFlight, why: &str) {
     if f.ctx.control().get() != Control::Abandon {
         warn!(id = %f.ctx.id(), attempt = f.attempt, "abandoning attempt: {why}");
@@ -1074,4 +1113,41 @@ fn host_name() -> String {
 fn default_worker_id(host: &str) -> String {
     let suffix = rand::random::<u32>() & 0x00ff_ffff;
     format!("{host}-{}-{suffix:06x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_flight(attempt: u32, ended: bool, lease_deadline: Instant) -> (TaskId, InFlight) {
+        let id = uuid::Uuid::now_v7();
+        let ctx = TaskContext::for_attempt(id, "t".into(), "q".into(), attempt, 0, None);
+        if ended {
+            ctx.control().end();
+        }
+        let f = InFlight {
+            attempt,
+            ctx,
+            lease_deadline,
+        };
+        (id, f)
+    }
+
+    /// Running attempts are renewed at every beat; ended ones only once
+    /// their lease could run out before the beat after next.
+    #[tokio::test]
+    async fn worker_renews_ended_attempts_only_near_their_lease_end() {
+        let now = Instant::now();
+        let beat = Duration::from_secs(1);
+        let entries = [
+            in_flight(1, false, now + Duration::from_secs(30)),
+            in_flight(2, true, now + Duration::from_secs(30)),
+            in_flight(3, true, now + Duration::from_millis(1500)),
+        ];
+        let expected = vec![(entries[0].0, 1), (entries[2].0, 3)];
+        let map: IdMap<InFlight> = entries.into_iter().collect();
+        let mut renewed = leases_to_renew(&map, now, beat);
+        renewed.sort_by_key(|(_, attempt)| *attempt);
+        assert_eq!(renewed, expected);
+    }
 }

@@ -110,6 +110,9 @@ impl Broker for SeaBackend {
                     one_by_one.push(i);
                 }
             }
+            if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
+                txn.execute_raw(plan).await.map_err(db_err)?;
+            }
             for chunk in batched.chunks(sql::BATCH_ROWS) {
                 let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
                 let mut done = HashSet::with_capacity(chunk.len());
@@ -159,6 +162,9 @@ impl Broker for SeaBackend {
         let backend = txn.get_database_backend();
         // (id, attempt) still held → whether cancel was requested.
         let mut held: HashMap<(Uuid, i32), bool> = HashMap::with_capacity(tasks.len());
+        if let Some(plan) = sql::keyed_plan(backend, tasks.len()) {
+            txn.execute_raw(plan).await.map_err(db_err)?;
+        }
         for chunk in tasks.chunks(sql::BATCH_ROWS) {
             let rows = if sql::supports_batches(backend) {
                 txn.query_all_raw(sql::heartbeat_batch(backend, worker_id, chunk, lease_until))

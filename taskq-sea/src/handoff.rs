@@ -37,8 +37,9 @@ impl SeaBackend {
             .collect();
         let mut applied = HashSet::with_capacity(tasks.len());
         let backend = self.db().get_database_backend();
-        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS {
-            // The common case: one statement, no transaction around it.
+        let plan = sql::keyed_plan(backend, tasks.len());
+        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS && plan.is_none() {
+            // A small batch: one statement, no transaction around it.
             for row in self
                 .db()
                 .query_all_raw(sql::claimed_batch(backend, claim, &tasks))
@@ -50,6 +51,9 @@ impl SeaBackend {
             return Ok(applied);
         }
         let txn = self.write_txn().await?;
+        if let Some(plan) = plan {
+            txn.execute_raw(plan).await.map_err(db_err)?;
+        }
         if sql::supports_batches(backend) {
             for chunk in tasks.chunks(sql::BATCH_ROWS) {
                 for row in txn
@@ -108,24 +112,44 @@ impl SeaBackend {
         Ok(found)
     }
 
-    /// Up to `limit` pending records with ids above `after`, by id: one
-    /// page of a sweep over every pending task.
+    /// Up to `limit` pending records after `after`, in sweep order: one
+    /// page of a sweep that pushes every pending task.
     pub(crate) async fn pending_after(
         &self,
-        after: Option<TaskId>,
+        after: Option<SweepCursor>,
         limit: u64,
     ) -> Result<Vec<TaskRecord>, Error> {
-        let mut select = task::Entity::find().filter(state_is(TaskState::Pending));
-        if let Some(after) = after {
-            select = select.filter(Expr::col(C::Id).gt(after));
-        }
-        let rows = select
-            .order_by_asc(C::Id)
-            .limit(limit)
+        let rows = sweep_page(task::Entity::find(), after, limit)
             .all(self.db())
             .await
             .map_err(db_err)?;
         records(rows)
+    }
+
+    /// The ids and queues of up to `limit` pending tasks after `after`, in
+    /// sweep order, and the cursor of the last: one page of a sweep over
+    /// every pending task, which reads whole records only for what the
+    /// delivery path lacks.
+    pub(crate) async fn pending_ids_after(
+        &self,
+        after: Option<SweepCursor>,
+        limit: u64,
+    ) -> Result<(Vec<(TaskId, String)>, Option<SweepCursor>), Error> {
+        let select = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::Queue)
+            .column(C::CreatedAt);
+        let rows: Vec<(TaskId, String, DateTime<Utc>)> = sweep_page(select, after, limit)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        let last = rows.last().map(|(id, _, created)| (*created, *id));
+        Ok((
+            rows.into_iter().map(|(id, queue, _)| (id, queue)).collect(),
+            last,
+        ))
     }
 
     /// The names of the paused queues.
@@ -139,4 +163,30 @@ impl SeaBackend {
             .await
             .map_err(db_err)
     }
+}
+
+/// Where a sweep over pending tasks goes on: the `(created_at, id)` of the
+/// last task it read.
+pub(crate) type SweepCursor = (DateTime<Utc>, TaskId);
+
+/// Pending tasks after `after` by `(created_at, id)`: the order of the
+/// `(state, created_at, id)` index, so each page is a range read of it
+/// (ordering by id alone made SQLite read and sort every pending row for
+/// each page).
+fn sweep_page(
+    select: sea_orm::Select<task::Entity>,
+    after: Option<SweepCursor>,
+    limit: u64,
+) -> sea_orm::Select<task::Entity> {
+    let mut select = select.filter(state_is(TaskState::Pending));
+    if let Some((created, id)) = after {
+        select = select.filter(
+            Expr::tuple([Expr::col(C::CreatedAt), Expr::col(C::Id)])
+                .gt(Expr::tuple([Expr::val(created), Expr::val(id)])),
+        );
+    }
+    select
+        .order_by_asc(C::CreatedAt)
+        .order_by_asc(C::Id)
+        .limit(limit)
 }

@@ -293,6 +293,148 @@ async fn restores_after_data_loss_redis_mysql() {
     restores_after_data_loss(backend).await;
 }
 
+/// A sweep without a loss (the periodic one) pushes exactly the pending
+/// tasks Redis lacks — here stored in SQL alone, as a host transaction's
+/// would be — in any queue, and leaves alone those Redis holds.
+async fn sweep_pushes_what_redis_lacks(backend: SeaRedisBackend) {
+    let delivered = due(3);
+    backend.enqueue(delivered.clone()).await.expect("enqueue");
+    let sql_only = due(2);
+    backend
+        .sql()
+        .enqueue(sql_only.clone())
+        .await
+        .expect("enqueue in SQL alone");
+    let other = record("t", "other", 5, Utc::now());
+    backend
+        .sql()
+        .enqueue(vec![other.clone()])
+        .await
+        .expect("enqueue in SQL alone");
+    let claimed = backend.claim(claim_request(1)).await.expect("claim");
+    assert_eq!(claimed[0].id, delivered[0].id);
+
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!((sweep.swept, sweep.restored), (true, 3));
+    let again = backend.reconcile_pass(true).await.expect("sweep again");
+    assert_eq!(again.restored, 0, "a second sweep pushed tasks twice");
+
+    let got: Vec<_> = backend
+        .claim(claim_request(100))
+        .await
+        .expect("claim")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let expected: Vec<_> = delivered[1..]
+        .iter()
+        .chain(&sql_only)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(got, expected, "every pending task once, in order");
+    let got_other = backend
+        .claim(ClaimRequest {
+            queue: "other",
+            ..claim_request(10)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(got_other.len(), 1);
+    assert_eq!(got_other[0].id, other.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pushes_what_redis_lacks_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    sweep_pushes_what_redis_lacks(backend).await;
+}
+
+/// Sweeps page through more pending tasks than one page holds, most
+/// created at the same instant (the page cursor breaks ties by id): the
+/// periodic sweep pushes each task Redis lacks once, the sweep after a
+/// loss every pending task once.
+async fn sweep_pages_through_ties(backend: SeaRedisBackend) {
+    let created = Utc::now();
+    let tasks: Vec<TaskRecord> = due(1300)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut task)| {
+            if i % 7 != 0 {
+                task.created_at = created;
+            }
+            task
+        })
+        .collect();
+    let (delivered, sql_only) = tasks.split_at(400);
+    backend.enqueue(delivered.to_vec()).await.expect("enqueue");
+    backend
+        .sql()
+        .enqueue(sql_only.to_vec())
+        .await
+        .expect("enqueue in SQL alone");
+    let sweep = backend.reconcile_pass(true).await.expect("sweep");
+    assert_eq!(sweep.restored, 900);
+    assert_eq!(
+        backend.reconcile_pass(true).await.expect("sweep").restored,
+        0
+    );
+    backend.redis().delete_all_keys().await.expect("lose Redis");
+    let restore = backend.reconcile_pass(false).await.expect("restore");
+    assert_eq!(restore.restored, 1300);
+    let mut got = Vec::new();
+    loop {
+        let batch = backend.claim(claim_request(500)).await.expect("claim");
+        if batch.is_empty() {
+            break;
+        }
+        got.extend(batch.into_iter().map(|t| t.id));
+    }
+    let expected: Vec<_> = tasks.iter().map(|t| t.id).collect();
+    assert_eq!(got, expected, "every task once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_pages_through_ties_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    sweep_pages_through_ties(backend).await;
+}
+
 /// A copy Redis delivers that SQL does not agree with never runs: a task
 /// cancelled in SQL alone is dropped at claim; a task pending in SQL at
 /// another attempt is pushed again with SQL's values.
@@ -403,4 +545,173 @@ async fn rescue_pushes_what_redis_lost(backend: SeaRedisBackend) {
         .expect("claim");
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempt), (tasks[0].id, 2));
+}
+
+/// Claims `n` due tasks at `start` with a 100 ms lease.
+async fn claim_briefly(
+    backend: &SeaRedisBackend,
+    n: usize,
+    start: chrono::DateTime<Utc>,
+) -> Vec<TaskRecord> {
+    backend
+        .claim(ClaimRequest {
+            lease: Duration::from_millis(100),
+            now: start,
+            ..claim_request(n)
+        })
+        .await
+        .expect("claim")
+}
+
+/// Settled in SQL, never acknowledged in Redis (the acknowledgement was
+/// lost, or the process died before sending it): Redis requeues the
+/// tasks when their leases expire, the claim's SQL fence refuses them,
+/// and they never run again.
+async fn settled_without_ack_never_runs_again(backend: SeaRedisBackend) {
+    let tasks = due(2);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let start = Utc::now();
+    let claimed = claim_briefly(&backend, 10, start).await;
+    assert_eq!(claimed.len(), 2);
+    let outcomes = claimed
+        .iter()
+        .map(|t| Settlement {
+            id: t.id,
+            attempt: t.attempt,
+            outcome: Outcome::Finished(json!("done")),
+            at: start,
+        })
+        .collect();
+    // SQL stores the outcomes; Redis never hears of them.
+    let applied = backend.sql().settle(outcomes).await.expect("settle in SQL");
+    assert_eq!(applied, vec![true, true]);
+    let expired = backend
+        .redis()
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("expire in Redis");
+    assert_eq!(expired.requeued, 2, "Redis requeues what it holds running");
+    let later = ClaimRequest {
+        now: start + chrono::Duration::seconds(2),
+        ..claim_request(10)
+    };
+    assert!(
+        backend
+            .claim(later.clone())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a settled task ran again"
+    );
+    assert!(
+        backend.claim(later).await.expect("claim").is_empty(),
+        "a refused copy came back"
+    );
+    for task in &tasks {
+        let record = backend.get(task.id).await.expect("get").expect("exists");
+        assert_eq!(
+            (record.state, record.attempt, record.result),
+            (TaskState::Finished, 1, Some(json!("done")))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_without_ack_never_runs_again_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    settled_without_ack_never_runs_again(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_without_ack_never_runs_again_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    settled_without_ack_never_runs_again(backend).await;
+}
+
+/// A settle returns once SQL committed. A retry is pending again in Redis
+/// by then (claimable at once); the ended tasks leave Redis's running set
+/// in the background, soon after, so Redis never requeues them.
+async fn settle_acknowledges_in_redis(backend: SeaRedisBackend) {
+    backend.enqueue(due(3)).await.expect("enqueue");
+    let start = Utc::now();
+    let claimed = claim_briefly(&backend, 10, start).await;
+    assert_eq!(claimed.len(), 3);
+    let failure = taskq_core::TaskFailure {
+        kind: taskq_core::ErrorKind::Retryable,
+        message: "boom".into(),
+    };
+    let outcomes = vec![
+        Outcome::Finished(json!(1)),
+        Outcome::Failed(failure.clone()),
+        Outcome::Retry {
+            error: failure,
+            run_at: start,
+        },
+    ];
+    let settlements = claimed
+        .iter()
+        .zip(outcomes)
+        .map(|(t, outcome)| Settlement {
+            id: t.id,
+            attempt: t.attempt,
+            outcome,
+            at: start,
+        })
+        .collect();
+    let applied = backend.settle(settlements).await.expect("settle");
+    assert_eq!(applied, vec![true, true, true]);
+    let retried = backend
+        .claim(ClaimRequest {
+            now: start + chrono::Duration::milliseconds(10),
+            ..claim_request(10)
+        })
+        .await
+        .expect("claim the retry");
+    let got: Vec<_> = retried.iter().map(|t| (t.id, t.attempt)).collect();
+    assert_eq!(got, vec![(claimed[2].id, 2)]);
+
+    let mut ended = Vec::new();
+    for _ in 0..100 {
+        ended.clear();
+        for task in &claimed[..2] {
+            let copy = backend.redis().get(task.id).await.expect("get copy");
+            ended.extend(copy.map(|c| c.state).filter(|s| s.is_terminal()));
+        }
+        if ended.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        ended,
+        vec![TaskState::Finished, TaskState::Failed],
+        "Redis was not acknowledged"
+    );
+    // The retry's new lease is 30 s: nothing of Redis's has expired.
+    let expired = backend
+        .redis()
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("rescue in Redis");
+    assert_eq!((expired.requeued, expired.failed), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_acknowledges_in_redis_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    settle_acknowledges_in_redis(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_acknowledges_in_redis_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    settle_acknowledges_in_redis(backend).await;
 }

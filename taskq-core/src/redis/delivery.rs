@@ -1,6 +1,7 @@
 //! Hooks for using Redis as the delivery path of records kept elsewhere
 //! (taskq-sea's SQL records with Redis delivery): an idempotent push of
-//! pending tasks, and an epoch key whose disappearance tells that Redis
+//! pending tasks, a check of which tasks Redis lacks (so a sweep sends
+//! only those), and an epoch key whose disappearance tells that Redis
 //! lost its data.
 //!
 //! Kept apart from `broker.rs`: the pure-Redis backend never calls these.
@@ -12,11 +13,11 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::RedisBackend;
-use super::broker::integer;
+use super::broker::{array, integer, unexpected};
 use super::record::{self, micros};
 use super::scripts::script;
 use crate::error::Error;
-use crate::task::TaskRecord;
+use crate::task::{TaskId, TaskRecord};
 
 /// Records one push script files at most (larger pushes repeat), so no
 /// single script blocks Redis for long.
@@ -57,7 +58,55 @@ return pushed
     )
 });
 
+/// ARGV[4…] task ids of the queue. Returns those Redis holds neither
+/// pending nor running: what a push of them would file (see `PUSH`).
+static LACKING: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local lacking = {}
+for i = 4, #ARGV do
+  local state = redis.call('HGET', ARGV[1] .. ARGV[i], 'state')
+  if state ~= 'PENDING' and state ~= 'RUNNING' then lacking[#lacking + 1] = ARGV[i] end
+end
+return lacking
+"#,
+    )
+});
+
 impl RedisBackend {
+    /// Which of `tasks` (id and queue) Redis holds neither pending nor
+    /// running, i.e. which a [`RedisBackend::push_pending`] of their
+    /// records would file. Lets a caller whose records are elsewhere
+    /// read and send only those, instead of every record. Order is not
+    /// kept.
+    pub async fn lacking(&self, tasks: &[(TaskId, String)]) -> Result<Vec<TaskId>, Error> {
+        let mut queues: Vec<&str> = Vec::new();
+        for (_, queue) in tasks {
+            if !queues.contains(&queue.as_str()) {
+                queues.push(queue);
+            }
+        }
+        let mut lacking = Vec::new();
+        for queue in queues {
+            let ids: Vec<String> = tasks
+                .iter()
+                .filter(|(_, q)| q == queue)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            for chunk in ids.chunks(PUSH_BATCH) {
+                let reply = self.run(&LACKING, queue, chunk.to_vec()).await?;
+                for id in array("lacking", reply)? {
+                    let id = id
+                        .as_str()
+                        .and_then(|id| TaskId::parse_str(&id).ok())
+                        .ok_or_else(|| unexpected("lacking", &id))?;
+                    lacking.push(id);
+                }
+            }
+        }
+        Ok(lacking)
+    }
+
     /// Files `PENDING` records for delivery, idempotently: a task Redis
     /// already holds pending or running is left as it is, a terminal or
     /// missing copy is replaced by the record. Unlike

@@ -64,7 +64,7 @@ impl Broker for SeaRedisBackend {
             return Ok(Vec::new());
         }
         // Redis needs the outcome's kind and times, not the result.
-        let acks: Vec<Settlement> = settlements
+        let (retries, ended): (Vec<Settlement>, Vec<Settlement>) = settlements
             .iter()
             .map(|s| Settlement {
                 id: s.id,
@@ -75,12 +75,21 @@ impl Broker for SeaRedisBackend {
                 },
                 at: s.at,
             })
-            .collect();
+            .partition(|s| matches!(s.outcome, Outcome::Retry { .. }));
         let applied = self.sql.settle(settlements).await?;
-        if let Err(err) = self.redis.settle(acks).await {
+        // A retry is delivered through Redis: its copy is pending again
+        // before this returns. The ended tasks only leave Redis's running
+        // set, in the background (a send fails only if the acknowledging
+        // task is gone, with the runtime: their leases expire instead).
+        for ack in ended {
+            let _ = self.acks.send(ack);
+        }
+        if !retries.is_empty()
+            && let Err(err) = self.redis.settle(retries).await
+        {
             // Redis requeues them when their leases expire; the claim's
-            // SQL fence then drops the settled ones.
-            warn!(error = %err, "could not acknowledge settled tasks in Redis");
+            // SQL fence lets the retries through (SQL has them pending).
+            warn!(error = %err, "could not requeue retried tasks in Redis");
         }
         Ok(applied)
     }

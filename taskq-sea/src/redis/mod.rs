@@ -15,8 +15,12 @@
 //!   dropped from Redis and never runs; if SQL still has it pending it is
 //!   pushed again with SQL's values.
 //! - **settle** writes SQL first (one statement per batch, fenced by
-//!   attempt, so a stale attempt never overwrites), then acknowledges in
-//!   Redis (without the result, which Redis does not need).
+//!   attempt, so a stale attempt never overwrites) and returns once it
+//!   committed. Redis is acknowledged without the result, which it does
+//!   not need: a retry before the settle returns (its copy must be
+//!   pending again to be delivered), an ended task (finished, failed,
+//!   cancelled) in the background, batched, since its acknowledgement
+//!   only takes it out of Redis's running set.
 //! - **heartbeat**, **release**, **cancel**, **pause** and **rescue** act
 //!   on both; SQL's answer counts. **retry** and rescued tasks are pushed
 //!   from their SQL records.
@@ -38,9 +42,12 @@
 //! - Redis claimed, SQL mark failed: the claim is handed back to Redis
 //!   (`release`); if that fails too, Redis's lease expires and its rescue
 //!   requeues the task, whose SQL row never left `PENDING`.
-//! - SQL settled, Redis ack lost: Redis requeues the task when its lease
-//!   expires; the claim's SQL fence refuses it (the row is terminal) and
-//!   it is dropped. Nothing runs twice.
+//! - SQL settled, Redis not acknowledged (the background acknowledgement
+//!   failed, or the process died before it was sent): Redis still holds
+//!   the task running and requeues it when its lease expires; the claim's
+//!   SQL fence refuses it (the row is terminal, or pending at the attempt
+//!   a retry left) and it is dropped. Nothing runs twice. A retry whose
+//!   acknowledgement was lost runs once its Redis lease expires.
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
@@ -73,8 +80,8 @@
 mod broker;
 mod store;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -83,6 +90,7 @@ use taskq_core::redis::{RedisBackend, RedisConfig};
 use taskq_core::{
     Broker, Error, ErrorKind, Outcome, Store, TaskFailure, TaskId, TaskRecord, TaskState,
 };
+use tokio::sync::mpsc;
 use tracing::warn;
 
 use sea_orm::ConnectionTrait;
@@ -93,8 +101,12 @@ use crate::SeaBackend;
 /// is only bookkeeping for delivery, the record lives in SQL.
 pub const DELIVERY_RETENTION_DEFAULT: Duration = Duration::from_secs(600);
 
-/// Pending records one sweep step reads from SQL and pushes.
+/// Pending tasks one sweep step reads from SQL (whole records after a
+/// loss, otherwise ids checked in Redis first).
 const SWEEP_PAGE: u64 = 500;
+
+/// Most acknowledgements one background Redis call carries.
+const ACK_BATCH_MAX: usize = 1000;
 
 /// Task records (and schedules) in SQL through SeaORM, delivery through
 /// Redis; see the [module documentation](self).
@@ -111,7 +123,11 @@ const SWEEP_PAGE: u64 = 500;
 /// ```
 pub struct SeaRedisBackend {
     sql: SeaBackend,
-    redis: RedisBackend,
+    /// Shared with the acknowledging task (see [`SeaRedisBackend::new`]).
+    redis: Arc<RedisBackend>,
+    /// Finished tasks whose outcome SQL stored, for Redis to acknowledge
+    /// in the background (see the module docs).
+    acks: mpsc::UnboundedSender<Settlement>,
     /// The Redis epoch this process last saw (see `reconcile_pass`).
     epoch: Mutex<Option<String>>,
     /// Something may be missing from Redis (a push failed): the next
@@ -133,10 +149,17 @@ impl SeaRedisBackend {
     /// Joins a connected SQL backend and Redis backend. If Redis holds no
     /// delivery epoch yet (a new deployment, or Redis lost its data while
     /// no process ran), every pending SQL task is pushed into it first.
+    ///
+    /// Spawns the task that acknowledges finished tasks in Redis; it ends
+    /// once the backend is dropped and what it was given is acknowledged.
     pub async fn new(sql: SeaBackend, redis: RedisBackend) -> Result<SeaRedisBackend, Error> {
+        let redis = Arc::new(redis);
+        let (acks, pending) = mpsc::unbounded_channel();
+        tokio::spawn(acknowledge(redis.clone(), pending));
         let backend = SeaRedisBackend {
             sql,
             redis,
+            acks,
             epoch: Mutex::new(None),
             needs_sweep: AtomicBool::new(false),
         };
@@ -210,7 +233,7 @@ impl SeaRedisBackend {
         if lost && self.seen_epoch().is_some() {
             warn!("Redis lost its data; putting every pending task back");
         }
-        match self.sweep().await {
+        match self.sweep(lost).await {
             Ok(restored) => {
                 *self.seen_epoch() = Some(current);
                 Ok(ReconcileReport {
@@ -230,18 +253,42 @@ impl SeaRedisBackend {
         self.epoch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Restores the pause flags, then pushes every pending task, a page
-    /// at a time. Returns how many tasks Redis did not have.
-    async fn sweep(&self) -> Result<u64, Error> {
+    /// Restores the pause flags, then puts back every pending task Redis
+    /// lacks, a page at a time. Returns how many tasks Redis did not have.
+    ///
+    /// After a loss Redis lacks everything: each page of pending records
+    /// is pushed as read. Otherwise (the periodic sweep, a failed push)
+    /// Redis usually lacks little or nothing, so a page is SQL's ids and
+    /// queues, then Redis's answer which of them it lacks, and only those
+    /// records are read (still pending) and pushed: a sweep over tasks
+    /// Redis holds reads no record and sends none.
+    async fn sweep(&self, lost: bool) -> Result<u64, Error> {
         self.sync_pauses().await?;
         let mut restored = 0;
         let mut after = None;
         loop {
-            let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            restored += self.redis.push_pending(&page).await?;
-            if (page.len() as u64) < SWEEP_PAGE {
+            let read = if lost {
+                let page = self.sql.pending_after(after, SWEEP_PAGE).await?;
+                after = page.last().map(|r| (r.created_at, r.id)).or(after);
+                restored += self.redis.push_pending(&page).await?;
+                page.len()
+            } else {
+                let (page, last) = self.sql.pending_ids_after(after, SWEEP_PAGE).await?;
+                after = last.or(after);
+                let lacking = self.redis.lacking(&page).await?;
+                if !lacking.is_empty() {
+                    let pending: Vec<TaskRecord> = self
+                        .sql
+                        .records_of(&lacking)
+                        .await?
+                        .into_iter()
+                        .filter(|r| r.state == TaskState::Pending)
+                        .collect();
+                    restored += self.redis.push_pending(&pending).await?;
+                }
+                page.len()
+            };
+            if (read as u64) < SWEEP_PAGE {
                 break;
             }
         }
@@ -329,6 +376,21 @@ impl SeaRedisBackend {
         };
         if let Err(err) = self.redis.purge(&TaskState::TERMINAL, before).await {
             warn!(error = %err, "could not purge finished tasks' copies from Redis");
+        }
+    }
+}
+
+/// Acknowledges in Redis, in batches, the finished tasks whose outcome SQL
+/// stored: drops them from Redis's running set (their copies expire with
+/// the retention). Off the settle's path: SQL's record is the durable
+/// one, and a lost acknowledgement is harmless (see the module docs).
+async fn acknowledge(redis: Arc<RedisBackend>, mut pending: mpsc::UnboundedReceiver<Settlement>) {
+    let mut batch = Vec::with_capacity(ACK_BATCH_MAX);
+    while pending.recv_many(&mut batch, ACK_BATCH_MAX).await > 0 {
+        if let Err(err) = redis.settle(std::mem::take(&mut batch)).await {
+            // Redis requeues them when their leases expire; the claim's
+            // SQL fence then drops them.
+            warn!(error = %err, "could not acknowledge finished tasks in Redis");
         }
     }
 }
