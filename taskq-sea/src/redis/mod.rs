@@ -55,6 +55,10 @@
 //!   task back; running tasks keep running (their leases are SQL's) and
 //!   if their worker dies, SQL's rescue requeues and pushes them.
 //!
+//! A sweep without a loss (the periodic one, or after a failed push)
+//! reads only the ids and queues of pending tasks, a page at a time, asks
+//! Redis which of them it lacks, and reads and pushes only those records.
+//!
 //! Delivery is at least once, as everywhere in taskq: a task runs twice
 //! only when its lease expired while it ran (its worker stalled or died).
 //!
@@ -66,7 +70,8 @@
 //!   a retention, and a Redis without persistence loses tasks.
 //! - **SQL records, Redis delivery** (this): records as durable and
 //!   queryable as SQL's, claims as cheap as Redis's, and Redis may lose
-//!   everything without losing a task. Costs two stores to run.
+//!   everything without losing a task; transactional enqueue too (below).
+//!   Costs two stores to run.
 //!
 //! # Enqueue inside the host's transaction
 //! [`SeaRedisBackend::enqueue_in`] stores tasks in the host's own SQL
