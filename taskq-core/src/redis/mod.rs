@@ -355,18 +355,58 @@ impl RedisBackend {
     }
 
     /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in).
+    ///
+    /// The arguments go as slices of one buffer: fred would otherwise
+    /// allocate per argument (and `evalsha_with_reload` clone each to keep
+    /// a copy for a reload), which cost more than the frame itself for a
+    /// batch. Only a server without the script (`NOSCRIPT`: restarted,
+    /// flushed, a new node) gets it loaded and the call built again.
     async fn run(&self, script: &Script, queue: &str, args: Vec<String>) -> Result<Value, Error> {
-        let keys = self.queue_keys(queue);
-        let mut argv = Vec::with_capacity(args.len() + 3);
-        argv.push(keys.record_prefix);
-        argv.push(self.keys.work_channel());
-        argv.push(queue.to_owned());
-        argv.extend(args);
-        script
-            .evalsha_with_reload(self.pool.next(), keys.keys.to_vec(), argv)
-            .await
-            .map_err(Error::backend)
+        let client = self.pool.next();
+        let build = || {
+            let keys = self.queue_keys(queue);
+            let work = self.keys.work_channel();
+            let head = [keys.record_prefix.as_str(), work.as_str(), queue];
+            let argv = shared_args(head.into_iter().chain(args.iter().map(String::as_str)));
+            (Vec::from(keys.keys), argv)
+        };
+        let (keys, argv) = build();
+        match client.evalsha(script.sha1().clone(), keys, argv).await {
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                script.load(client).await.map_err(Error::backend)?;
+                let (keys, argv) = build();
+                client
+                    .evalsha(script.sha1().clone(), keys, argv)
+                    .await
+                    .map_err(Error::backend)
+            }
+            result => result.map_err(Error::backend),
+        }
     }
+}
+
+/// Script arguments as slices of one shared buffer: one allocation for
+/// all of them, and cloning or dropping one is a reference count.
+fn shared_args<'a>(args: impl Iterator<Item = &'a str> + Clone) -> Vec<Value> {
+    use fred::bytes::{BufMut, BytesMut};
+    let (count, len) = args
+        .clone()
+        .fold((0, 0), |(count, len), arg| (count + 1, len + arg.len()));
+    let mut buffer = BytesMut::with_capacity(len);
+    let mut ends = Vec::with_capacity(count);
+    for arg in args {
+        buffer.put_slice(arg.as_bytes());
+        ends.push(buffer.len());
+    }
+    let buffer = buffer.freeze();
+    let mut start = 0;
+    ends.into_iter()
+        .map(|end| {
+            let arg = Value::Bytes(buffer.slice(start..end));
+            start = end;
+            arg
+        })
+        .collect()
 }
 
 impl Drop for RedisBackend {

@@ -5,6 +5,7 @@
 //! lease deadline is its score in the queue's running set (see
 //! [`set_lease`]), so renewing a lease is one write.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -196,90 +197,110 @@ pub(crate) fn from_claim(
     if !items.len().is_multiple_of(WIDTH) {
         return Err(corrupt("claim reply of an odd length"));
     }
+    // Fields are read in place (borrowed): only the task type becomes an
+    // owned string; numbers, times and JSON parse from the reply.
+    let name = |i: usize| match i {
+        0 => "id",
+        1 => "attempt",
+        _ => CLAIM_FIELDS[i - 2],
+    };
+    let place = |field: &str| {
+        CLAIM_FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .map_or(usize::MAX, |p| p + 2)
+    };
+    let at = Places {
+        task_type: place("task_type"),
+        params: place("params"),
+        priority: place("priority"),
+        max_retries: place("max_retries"),
+        created_at: place("created_at"),
+        scheduled_at: place("scheduled_at"),
+        seq: place("seq"),
+        error: place("error"),
+        timeout: place("timeout"),
+        soft_timeout: place("soft_timeout"),
+        cancel_requested: place("cancel_requested"),
+    };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
-    let mut items = items.into_iter();
-    while let Some(id) = items.next() {
+    for task in items.chunks_exact(WIDTH) {
         // Absent optional fields come back as nil.
-        let mut next = || -> Result<Option<String>, Error> {
-            match items.next() {
+        let optional = |i: usize| -> Result<Option<Cow<'_, str>>, Error> {
+            match task.get(i) {
                 Some(Value::Null) => Ok(None),
                 Some(value) => value
-                    .into_string()
+                    .as_str()
                     .map(Some)
-                    .ok_or_else(|| corrupt("a claimed field is not a string")),
+                    .ok_or_else(|| corrupt(format_args!("field `{}` is not a string", name(i)))),
                 None => Err(corrupt("claim reply cut short")),
             }
         };
-        let id = id
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| corrupt("claimed id"))?;
-        let mut required = |name: &str| -> Result<String, Error> {
-            next()?.ok_or_else(|| corrupt(format_args!("field `{name}` missing")))
+        let required = |i: usize| -> Result<Cow<'_, str>, Error> {
+            optional(i)?.ok_or_else(|| corrupt(format_args!("field `{}` missing", name(i))))
         };
-        let attempt = required("attempt")?;
-        let [
-            task_type,
-            params,
-            priority,
-            max_retries,
-            created_at,
-            scheduled_at,
-            seq,
-        ] = CLAIM_FIELDS[..7]
-            .iter()
-            .map(|name| required(name))
-            .collect::<Result<Vec<_>, _>>()?
-            .try_into()
-            .map_err(|_| corrupt("claim reply cut short"))?;
-        let (error, timeout, soft_timeout) = (next()?, next()?, next()?);
-        let cancel_requested = next()?.is_some_and(|v| v == "1");
-        let time = |raw: &str| {
-            raw.parse::<i64>()
-                .ok()
-                .and_then(DateTime::from_timestamp_micros)
-                .ok_or_else(|| corrupt(format_args!("time `{raw}`")))
+        let number = |i: usize| -> Result<i64, Error> {
+            required(i)?
+                .parse()
+                .map_err(|e| corrupt(format_args!("field `{}`: {e}", name(i))))
         };
-        let parse = |name: &str, raw: &str| -> Result<i64, Error> {
-            raw.parse()
-                .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
+        let small = |i: usize| -> Result<u32, Error> {
+            u32::try_from(number(i)?).map_err(|e| corrupt(format_args!("{}: {e}", name(i))))
         };
-        let duration = |name: &str, raw: Option<String>| {
-            raw.map(|raw| {
-                raw.parse::<u64>()
-                    .map(Duration::from_nanos)
-                    .map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
-            })
-            .transpose()
+        let time = |i: usize| -> Result<DateTime<Utc>, Error> {
+            DateTime::from_timestamp_micros(number(i)?)
+                .ok_or_else(|| corrupt(format_args!("field `{}`: not a time", name(i))))
+        };
+        let duration = |i: usize| -> Result<Option<Duration>, Error> {
+            optional(i)?
+                .map(|raw| {
+                    raw.parse::<u64>()
+                        .map(Duration::from_nanos)
+                        .map_err(|e| corrupt(format_args!("field `{}`: {e}", name(i))))
+                })
+                .transpose()
         };
         records.push(TaskRecord {
-            id,
-            task_type,
-            params: serde_json::from_str(&params).map_err(Error::Serialization)?,
+            id: required(0)?.parse().map_err(|_| corrupt("claimed id"))?,
+            task_type: required(at.task_type)?.into_owned(),
+            params: serde_json::from_str(&required(at.params)?).map_err(Error::Serialization)?,
             state: TaskState::Running,
             queue: request.queue.to_owned(),
-            priority: i32::try_from(parse("priority", &priority)?)
+            priority: i32::try_from(number(at.priority)?)
                 .map_err(|e| corrupt(format_args!("priority: {e}")))?,
-            attempt: u32::try_from(parse("attempt", &attempt)?)
-                .map_err(|e| corrupt(format_args!("attempt: {e}")))?,
-            max_retries: u32::try_from(parse("max_retries", &max_retries)?)
-                .map_err(|e| corrupt(format_args!("max_retries: {e}")))?,
+            attempt: small(1)?,
+            max_retries: small(at.max_retries)?,
             result: None,
-            error: error
+            error: optional(at.error)?
                 .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
                 .transpose()?,
             progress: None,
-            created_at: time(&created_at)?,
-            scheduled_at: time(&scheduled_at)?,
+            created_at: time(at.created_at)?,
+            scheduled_at: time(at.scheduled_at)?,
             started_at: Some(stored(request.now)),
             finished_at: None,
             worker_id: Some(request.worker_id.to_owned()),
             lease_until: Some(stored(lease_until)),
-            cancel_requested,
-            timeout: duration("timeout", timeout)?,
-            soft_timeout: duration("soft_timeout", soft_timeout)?,
-            seq: parse("seq", &seq)?,
+            cancel_requested: optional(at.cancel_requested)?.is_some_and(|v| v == "1"),
+            timeout: duration(at.timeout)?,
+            soft_timeout: duration(at.soft_timeout)?,
+            seq: number(at.seq)?,
         });
     }
     Ok(records)
+}
+
+/// Where each field sits in one task's part of the claim reply.
+struct Places {
+    task_type: usize,
+    params: usize,
+    priority: usize,
+    max_retries: usize,
+    created_at: usize,
+    scheduled_at: usize,
+    seq: usize,
+    error: usize,
+    timeout: usize,
+    soft_timeout: usize,
+    cancel_requested: usize,
 }
