@@ -593,3 +593,14 @@ async fn redis_schedule_write_wakes_other_process() {
     let sleeper = backends.pop().unwrap();
     schedule_write_wakes_other_process("redis", sleeper, writer).await;
 }
+
+/// SQL records with Redis delivery on SQLite, which has no notifications
+/// of its own: the write is announced through Redis.
+#[cfg(all(feature = "redis", feature = "sqlite"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sqlite_schedule_write_wakes_other_process() {
+    let Some((sleeper, writer)) = common::redis_sqlite_pair("taskq-schedule-wake").await else {
+        return;
+    };
+    schedule_write_wakes_other_process("redis_sqlite", sleeper, writer).await;
+}

@@ -841,9 +841,10 @@ pub async fn worker_is_paused_resumed_and_stopped_from_another_handle(
     ));
 }
 
-/// On backends that announce controls (memory, Redis), a worker learns of
-/// one at once: here its heartbeat is a minute away, so only the
-/// announcement can make it pause within the test.
+/// On backends that announce controls (memory, Redis, SQL records with
+/// Redis delivery), a worker learns of one at once: here its heartbeat is
+/// a minute away, so only the announcement can make it pause within the
+/// test.
 pub async fn control_is_announced_between_heartbeats(
     backend: Arc<dyn Backend>,
     other: Arc<dyn Backend>,
@@ -909,6 +910,18 @@ mod control {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_control_is_announced_between_heartbeats() {
         let Some((backend, other)) = common::redis_pair("taskq-worker-announce").await else {
+            return;
+        };
+        super::control_is_announced_between_heartbeats(backend, other).await;
+    }
+
+    /// SQL records with Redis delivery: the control is stored in SQLite
+    /// and announced through Redis.
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_sqlite_control_is_announced_between_heartbeats() {
+        let Some((backend, other)) = common::redis_sqlite_pair("taskq-worker-announce").await
+        else {
             return;
         };
         super::control_is_announced_between_heartbeats(backend, other).await;

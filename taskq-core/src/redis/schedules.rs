@@ -161,9 +161,13 @@ impl RedisBackend {
     }
 
     /// After a schedule write: wakes this process's schedulers, and
-    /// announces it to other processes'. A failed announcement is logged,
-    /// not returned: the write happened, and schedulers poll anyway.
-    async fn schedules_changed(&self, name: &str) {
+    /// announces it to other processes' (on `<prefix>:schedules-changed`).
+    /// A failed announcement is logged, not returned: the write happened,
+    /// and schedulers poll anyway.
+    ///
+    /// Public for stores that keep schedules elsewhere and use this
+    /// backend's pub/sub to wake schedulers (`taskq_sea::SeaRedisBackend`).
+    pub async fn schedules_changed(&self, name: &str) {
         self.schedule_signal.notify_waiters();
         let published: Result<i64, _> = self
             .pool

@@ -61,6 +61,24 @@ return 1
 const CONTROL_ATTEMPTS: usize = 5;
 
 impl RedisBackend {
+    /// After a worker control was stored: announces it (on
+    /// `<prefix>:worker-control`), so the worker, on whatever host, reports
+    /// and obeys now. If the announcement is lost (it is logged), the
+    /// worker's next heartbeat still reads the request.
+    ///
+    /// Public for registries that store workers elsewhere and use this
+    /// backend's pub/sub to reach them (`taskq_sea::SeaRedisBackend`).
+    pub async fn worker_control_requested(&self, id: &str) {
+        let published: Result<i64, _> = self
+            .pool
+            .next()
+            .publish(self.keys.control_channel(), id)
+            .await;
+        if let Err(err) = published {
+            warn!(error = %err, "could not announce a worker control");
+        }
+    }
+
     fn worker_tag(&self) -> String {
         format!("{{{}:workers}}", self.config.prefix)
     }
@@ -197,16 +215,7 @@ impl WorkerRegistry for RedisBackend {
                 .map_err(Error::backend)?;
             match stored_now {
                 1 => {
-                    // Wakes the worker now; if this is lost, its next
-                    // heartbeat still reads the request.
-                    let published: Result<i64, _> = self
-                        .pool
-                        .next()
-                        .publish(self.keys.control_channel(), id)
-                        .await;
-                    if let Err(err) = published {
-                        warn!(error = %err, "could not announce a worker control");
-                    }
+                    self.worker_control_requested(id).await;
                     let mut worker = stored;
                     worker.requested = Some(target);
                     return Ok(worker);

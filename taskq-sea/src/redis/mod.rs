@@ -29,8 +29,12 @@
 //!   any host, renews its leases at once and SQL's answer tells it to
 //!   stop. If Redis does not hold the task's running copy (it lost it),
 //!   nothing is announced and the worker learns at its next heartbeat.
-//! - **get, list, stats, progress, purge, schedules** read and write SQL
-//!   only (purge also drops Redis's leftovers of finished tasks).
+//! - **get, list, stats, progress, purge, schedules, workers** read and
+//!   write SQL only (purge also drops Redis's leftovers of finished
+//!   tasks). Schedule writes and worker controls are announced through
+//!   Redis's pub/sub, so sleeping schedulers and the controlled worker,
+//!   on any host, act at once whatever the SQL database (SQLite and
+//!   MySQL have no notifications of their own).
 //!
 //! # Crash windows, and what closes them
 //! - SQL committed, Redis push failed or the process died before it (or

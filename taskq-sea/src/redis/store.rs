@@ -1,6 +1,7 @@
 //! [`Store`], [`ScheduleStore`] and [`WorkerRegistry`] for
 //! [`SeaRedisBackend`]: records, schedules and the worker registry are
-//! SQL's; Redis only receives the tasks schedules fire.
+//! SQL's; Redis receives the tasks schedules fire, and carries the
+//! announcements of schedule writes and worker controls to every process.
 
 use std::sync::Arc;
 
@@ -58,15 +59,24 @@ impl Store for SeaRedisBackend {
 #[async_trait]
 impl ScheduleStore for SeaRedisBackend {
     async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error> {
-        self.sql.create_schedule(schedule).await
+        let name = schedule.def.name.clone();
+        self.sql.create_schedule(schedule).await?;
+        self.redis.schedules_changed(&name).await;
+        Ok(())
     }
 
     async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error> {
-        self.sql.update_schedule(schedule).await
+        self.sql.update_schedule(schedule).await?;
+        self.redis.schedules_changed(&schedule.def.name).await;
+        Ok(())
     }
 
     async fn delete_schedule(&self, name: &str) -> Result<bool, Error> {
-        self.sql.delete_schedule(name).await
+        let deleted = self.sql.delete_schedule(name).await?;
+        if deleted {
+            self.redis.schedules_changed(name).await;
+        }
+        Ok(deleted)
     }
 
     async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error> {
@@ -107,8 +117,11 @@ impl ScheduleStore for SeaRedisBackend {
         Ok(applied)
     }
 
+    /// Redis's: every schedule write through a `SeaRedisBackend` is
+    /// announced over Redis pub/sub, whatever the SQL database (writes
+    /// made through a plain `SeaBackend` are seen at the next poll).
     fn schedule_signal(&self) -> Option<Arc<Notify>> {
-        ScheduleStore::schedule_signal(&self.sql)
+        ScheduleStore::schedule_signal(&*self.redis)
     }
 }
 
@@ -140,6 +153,14 @@ impl WorkerRegistry for SeaRedisBackend {
         control: WorkerControl,
         now: DateTime<Utc>,
     ) -> Result<WorkerInfo, Error> {
-        self.sql.control_worker(id, control, now).await
+        let worker = self.sql.control_worker(id, control, now).await?;
+        self.redis.worker_control_requested(id).await;
+        Ok(worker)
+    }
+
+    /// Redis's: controls stored in SQL are announced over Redis pub/sub,
+    /// so the worker obeys at once instead of at its next heartbeat.
+    fn control_signal(&self) -> Option<Arc<Notify>> {
+        WorkerRegistry::control_signal(&*self.redis)
     }
 }
