@@ -1311,6 +1311,44 @@ pub async fn schedule_fire_batch_applies_current_firings(backend: Arc<dyn Backen
     );
 }
 
+/// One batch of current firings updates each schedule with its own values:
+/// the next run and run count, and the last run and last task only where
+/// the firing queued tasks.
+pub async fn schedule_fire_batch_bookkeeping(backend: Arc<dyn Backend>) {
+    let t0 = DateTime::from_timestamp(now().timestamp(), 0).expect("in range");
+    let names = ["two", "none", "one"];
+    let mut stored = Vec::new();
+    for name in names {
+        let schedule = stored_schedule(name, Some(t0 - secs(3)));
+        backend.create_schedule(schedule).await.expect("create");
+        stored.push(read_schedule(&*backend, name).await);
+    }
+    let batch = vec![
+        firing(&stored[0], Some(t0 + secs(10)), 2),
+        firing(&stored[1], Some(t0 + secs(20)), 0),
+        firing(&stored[2], None, 1),
+    ];
+    let last_ids: Vec<Option<TaskId>> =
+        batch.iter().map(|f| f.tasks.last().map(|t| t.id)).collect();
+    let applied = backend.fire_schedules(batch).await.expect("fire");
+    assert_eq!(applied, [true, true, true]);
+    let expected = [
+        (Some(t0 + secs(10)), 2),
+        (Some(t0 + secs(20)), 0),
+        (None, 1),
+    ];
+    for ((name, (next, runs)), last) in names.into_iter().zip(expected).zip(last_ids) {
+        let got = read_schedule(&*backend, name).await;
+        assert_eq!(
+            (got.next_run_at, got.run_count, got.last_task_id),
+            (next, runs, last),
+            "{name}"
+        );
+        assert_eq!(got.last_run_at.is_some(), runs > 0, "{name}");
+    }
+    assert_eq!(scheduled_tasks(&*backend).await, 3);
+}
+
 /// Of many concurrent firings of one tick, exactly one applies, and the
 /// tick's task is queued once.
 pub async fn schedule_concurrent_firings_fire_once(backend: Arc<dyn Backend>) {
@@ -1910,6 +1948,7 @@ macro_rules! conformance_suite {
                 schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
                 schedule_fire_batch_applies_current_firings,
                 schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
+                schedule_fire_batch_bookkeeping,
                 schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
                 worker_registry, worker_registry_gone_and_forgotten,
                 worker_control_is_compare_and_set);

@@ -72,6 +72,10 @@ impl Drop for Listener {
     }
 }
 
+/// How long a pooled connection may sit idle before [`SeaBackend::connect`]'s
+/// pool pings it ahead of use.
+pub const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 /// The PostgreSQL channel taskq notifies on new work (a submit, a retry,
 /// a resumed queue), so idle workers of every process wake at once.
 pub const NOTIFY_CHANNEL: &str = "taskq_work";
@@ -90,9 +94,17 @@ impl SeaBackend {
     /// [`SQLITE_BUSY_TIMEOUT`], so several processes can share the file.
     /// The pool has one connection (SeaORM's SQLite default), which is also
     /// what makes `sqlite::memory:` a single database.
+    ///
+    /// A pooled connection is checked with a ping before use only after it
+    /// sat idle for [`POOL_PING_AFTER_IDLE`]: SQLx's default pings on every
+    /// checkout, a round trip added to each claim and settle of a busy
+    /// worker, while the connections a server or firewall drops are the
+    /// idle ones.
     pub async fn connect(url: &str) -> Result<SeaBackend, Error> {
         let mut options = ConnectOptions::new(url);
-        options.sqlx_logging(false);
+        options
+            .sqlx_logging(false)
+            .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
         SeaBackend::connect_with(options).await
     }
 

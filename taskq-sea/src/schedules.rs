@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use std::sync::Arc;
 use taskq_core::Error;
@@ -279,59 +279,34 @@ impl ScheduleStore for SeaBackend {
         if firings.is_empty() {
             return Ok(Vec::new());
         }
-        let mut applied = Vec::with_capacity(firings.len());
-        let mut submitted = false;
-        let txn = self.write_txn().await?;
-        for firing in firings {
-            let count = i64::try_from(firing.tasks.len()).unwrap_or(i64::MAX);
-            let mut claim = schedule::Entity::update_many()
-                .col_expr(C::NextRunAt, Expr::value(firing.next_run_at))
-                .col_expr(C::RunCount, Expr::col(C::RunCount).add(count));
-            if let Some(last) = firing.tasks.last() {
-                claim = claim
-                    .col_expr(C::LastRunAt, Expr::value(Some(firing.fired_at)))
-                    .col_expr(C::LastTaskId, Expr::value(Some(last.id)));
+        let mut txn = self.write_txn().await?;
+        // Usually every compare-and-set holds (one scheduler, or the first
+        // of several): then the whole tick is one UPDATE and one INSERT
+        // per chunk, a few round trips whatever the number of firings. If
+        // any lost its race, that attempt is rolled back and each firing
+        // is tried on its own, to know which.
+        let applied = if firings.len() > 1 && claim_all(&txn, &firings).await? == firings.len() {
+            insert_tasks(&txn, firings.iter().flat_map(|f| f.tasks.iter().cloned())).await?;
+            vec![true; firings.len()]
+        } else {
+            if firings.len() > 1 {
+                txn.rollback().await.map_err(db_err)?;
+                txn = self.write_txn().await?;
             }
-            // The compare-and-set: only while the schedule still waits for
-            // the tick this firing was planned from, unedited since.
-            let expected_next = match firing.expected_next_run_at {
-                Some(at) => C::NextRunAt.eq(at),
-                None => C::NextRunAt.is_null(),
-            };
-            let claimed = claim
-                .filter(C::Name.eq(firing.name.as_str()))
-                .filter(C::Revision.eq(to_i64(firing.expected_revision)))
-                .filter(expected_next)
-                .exec(&txn)
-                .await
-                .map_err(db_err)?
-                .rows_affected
-                == 1;
-            applied.push(claimed);
-            if !claimed {
-                continue;
-            }
-            let mut rows = firing
-                .tasks
-                .into_iter()
-                .map(|t| task::Model::from(t).into_active_model());
-            loop {
-                let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
-                if chunk.is_empty() {
-                    break;
+            let mut applied = Vec::with_capacity(firings.len());
+            for firing in &firings {
+                let claimed = claim_all(&txn, std::slice::from_ref(firing)).await? == 1;
+                if claimed {
+                    insert_tasks(&txn, firing.tasks.iter().cloned()).await?;
                 }
-                submitted = true;
-                // A tick's task id is the tick's: one already stored was
-                // queued by an earlier firing of this tick (see
-                // `ScheduleStore`), so it counts as queued — and a
-                // conflicting insert must not abort the transaction.
-                task::Entity::insert_many(chunk)
-                    .on_conflict_do_nothing()
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(db_err)?;
+                applied.push(claimed);
             }
-        }
+            applied
+        };
+        let submitted = firings
+            .iter()
+            .zip(&applied)
+            .any(|(firing, applied)| *applied && !firing.tasks.is_empty());
         if submitted {
             // Other processes' idle workers (PostgreSQL NOTIFY, sent at
             // commit); this process's through `notify` below.
@@ -346,5 +321,114 @@ impl ScheduleStore for SeaBackend {
 
     fn schedule_signal(&self) -> Option<Arc<Notify>> {
         Some(SeaBackend::schedule_signal(self))
+    }
+}
+
+/// Applies the bookkeeping of `firings` in one statement, each row only
+/// while its schedule still waits for the tick the firing was planned
+/// from, unedited since (the compare-and-set); returns how many rows it
+/// updated. Names must be distinct for the count to say that all held.
+async fn claim_all(txn: &DatabaseTransaction, firings: &[ScheduleFiring]) -> Result<usize, Error> {
+    // `CASE name WHEN … THEN …` per column: one row's new values each.
+    fn per_row<T: Into<Expr>>(
+        firings: &[ScheduleFiring],
+        value: impl Fn(&ScheduleFiring) -> Option<T>,
+        otherwise: Expr,
+    ) -> Option<Expr> {
+        let mut arms = firings
+            .iter()
+            .filter_map(|f| value(f).map(|v| (C::Name.eq(f.name.as_str()), v)));
+        let (first_when, first_then) = arms.next()?;
+        let case = arms.fold(Expr::case(first_when, first_then), |case, (when, then)| {
+            case.case(when, then)
+        });
+        Some(case.finally(otherwise).into())
+    }
+
+    let mut update = schedule::Entity::update_many();
+    let columns = [
+        (
+            C::NextRunAt,
+            per_row(
+                firings,
+                |f| Some(Expr::value(f.next_run_at)),
+                Expr::col(C::NextRunAt),
+            ),
+        ),
+        (
+            C::RunCount,
+            per_row(
+                firings,
+                |f| {
+                    Some(
+                        Expr::col(C::RunCount)
+                            .add(i64::try_from(f.tasks.len()).unwrap_or(i64::MAX)),
+                    )
+                },
+                Expr::col(C::RunCount),
+            ),
+        ),
+        (
+            C::LastRunAt,
+            per_row(
+                firings,
+                |f| (!f.tasks.is_empty()).then(|| Expr::value(Some(f.fired_at))),
+                Expr::col(C::LastRunAt),
+            ),
+        ),
+        (
+            C::LastTaskId,
+            per_row(
+                firings,
+                |f| f.tasks.last().map(|last| Expr::value(Some(last.id))),
+                Expr::col(C::LastTaskId),
+            ),
+        ),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            update = update.col_expr(column, value);
+        }
+    }
+    let waiting = firings.iter().fold(Condition::any(), |any, f| {
+        let expected_next = match f.expected_next_run_at {
+            Some(at) => C::NextRunAt.eq(at),
+            None => C::NextRunAt.is_null(),
+        };
+        any.add(
+            Condition::all()
+                .add(C::Name.eq(f.name.as_str()))
+                .add(C::Revision.eq(to_i64(f.expected_revision)))
+                .add(expected_next),
+        )
+    });
+    let updated = update
+        .filter(waiting)
+        .exec(txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    Ok(usize::try_from(updated).unwrap_or(usize::MAX))
+}
+
+/// Inserts a firing's tasks. A tick's task id is the tick's: one already
+/// stored was queued by an earlier firing of this tick (see
+/// `ScheduleStore`), so it counts as queued, and the conflicting insert
+/// must not abort the transaction.
+async fn insert_tasks(
+    txn: &DatabaseTransaction,
+    tasks: impl Iterator<Item = taskq_core::TaskRecord>,
+) -> Result<(), Error> {
+    let mut rows = tasks.map(|t| task::Model::from(t).into_active_model());
+    loop {
+        let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        task::Entity::insert_many(chunk)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await
+            .map_err(db_err)?;
     }
 }
