@@ -100,8 +100,29 @@ local function index_push(t, key, a, b)
   l[#l + 1] = a
   if b then l[#l + 1] = b end
 end
-local function state_key(state) return KEYS[8] .. ':state:' .. state end
-local function state_type_key(state, t) return KEYS[8] .. ':state:' .. state .. ':' .. t end
+-- Index key names, built once per script call (not once per task).
+local state_keys, state_type_keys = {}, {}
+local function state_key(state)
+  local k = state_keys[state]
+  if not k then
+    k = KEYS[8] .. ':state:' .. state
+    state_keys[state] = k
+  end
+  return k
+end
+local function state_type_key(state, t)
+  local by_type = state_type_keys[state]
+  if not by_type then
+    by_type = {}
+    state_type_keys[state] = by_type
+  end
+  local k = by_type[t]
+  if not k then
+    k = state_key(state) .. ':' .. t
+    by_type[t] = k
+  end
+  return k
+end
 local function type_key(t) return KEYS[8] .. ':type:' .. t end
 local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED'}
 -- A task of type `t` created at `created` (µs) moves from state `from` to
