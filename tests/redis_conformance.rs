@@ -19,20 +19,21 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fred::prelude::{Builder, Client, ClientLike, ClusterInterface, Config, KeysInterface};
 use serde_json::json;
-use taskq::prelude::*;
 use taskq::{
     Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, WorkerControl, WorkerRegistry,
 };
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::{record, worker_info};
+
+use common::marks::{marks_start, wait_mark, waits_for_cancel};
 
 use common::PrivateRedisCluster;
 
@@ -475,45 +476,6 @@ async fn duplicate_id_across_queues_changes_nothing(target: Target) {
         .expect("enqueue again");
 }
 
-/// When each marked task started or saw its cancel, by key.
-static MARKS: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
-
-fn mark(key: String) {
-    MARKS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, Instant::now());
-}
-
-async fn wait_mark(key: &str) -> Instant {
-    for _ in 0..500 {
-        if let Some(at) = MARKS.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
-            return *at;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("`{key}` never happened");
-}
-
-/// Notes when it started.
-#[long_task(retries = 0)]
-async fn redis_marks_start(key: String) -> Result<(), TaskError> {
-    mark(key);
-    Ok(())
-}
-
-/// Notes when it started, then waits for its cancel and notes that.
-#[long_task(retries = 0)]
-async fn redis_waits_for_cancel(ctx: TaskContext, key: String) -> Result<(), TaskError> {
-    mark(format!("{key} started"));
-    tokio::select! {
-        _ = ctx.cancelled() => {}
-        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-    }
-    mark(format!("{key} cancelled"));
-    Err(TaskError::cancelled("stopped on request"))
-}
-
 /// Two clients on one prefix (as two hosts), the first running a worker
 /// that neither polls nor renews leases within a test's time: whatever
 /// reaches it in time came by a signal.
@@ -549,11 +511,13 @@ async fn countdown_task_starts_when_due(target: Target) {
     let key = unique_prefix();
     let submitted = Instant::now();
     client
-        .submit(redis_marks_start, key.clone())
+        .submit(marks_start, key.clone())
         .countdown(Duration::from_millis(100))
         .await
         .expect("submit");
-    let started = wait_mark(&key).await.duration_since(submitted);
+    let started = wait_mark(&key, Duration::from_secs(1))
+        .await
+        .duration_since(submitted);
     assert!(
         started >= Duration::from_millis(100),
         "started early: {started:?}"
@@ -573,13 +537,13 @@ async fn cancel_stops_running_task_on_other_host_promptly(target: Target) {
     let (worker, client, shutdown, running) = worker_host_pair(&url).await;
     let key = unique_prefix();
     let id = client
-        .submit(redis_waits_for_cancel, key.clone())
+        .submit(waits_for_cancel, key.clone())
         .await
         .expect("submit");
-    wait_mark(&format!("{key} started")).await;
+    wait_mark(&format!("{key} started"), Duration::from_secs(1)).await;
     let requested = Instant::now();
     assert!(client.cancel(id).await.expect("cancel").cancel_requested);
-    let stopped = wait_mark(&format!("{key} cancelled"))
+    let stopped = wait_mark(&format!("{key} cancelled"), Duration::from_secs(1))
         .await
         .duration_since(requested);
     assert!(

@@ -16,65 +16,14 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use taskq::prelude::*;
 use taskq::sea::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use taskq::{Backend, SqlRedisBackend, Store};
 
-/// When each marked task started or saw its cancel, by key.
-static MARKS: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
-
-fn mark(key: String) {
-    MARKS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, Instant::now());
-}
-
-fn marked(key: &str) -> Option<Instant> {
-    MARKS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(key)
-        .copied()
-}
-
-/// When `key` was marked; fails after `within`.
-async fn wait_mark(key: &str, within: Duration) -> Instant {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(at) = marked(key) {
-            return at;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{key}` did not happen within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Notes when it started, then waits for its cancel and notes that.
-#[long_task(retries = 0)]
-async fn redis_sql_waits_for_cancel(ctx: TaskContext, key: String) -> Result<(), TaskError> {
-    mark(format!("{key} started"));
-    tokio::select! {
-        _ = ctx.cancelled() => {}
-        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-    }
-    mark(format!("{key} cancelled"));
-    Err(TaskError::cancelled("stopped on request"))
-}
-
-/// Notes when it started.
-#[long_task(retries = 0)]
-async fn redis_sql_marks_start(key: String) -> Result<(), TaskError> {
-    mark(key);
-    Ok(())
-}
+use common::marks::{marked, marks_start, wait_mark, waits_for_cancel};
 
 type Handles = (Arc<SqlRedisBackend>, Arc<SqlRedisBackend>);
 
@@ -103,7 +52,7 @@ async fn cancel_reaches_running_worker_promptly((worker_host, operator_host): Ha
     let operator = Client::new(operator_host as Arc<dyn Backend>).expect("client");
     let key = common::unique("redis-sql-cancel");
     let id = operator
-        .submit(redis_sql_waits_for_cancel, key.clone())
+        .submit(waits_for_cancel, key.clone())
         .await
         .expect("submit");
     wait_mark(&format!("{key} started"), Duration::from_secs(5)).await;
@@ -152,7 +101,7 @@ async fn transactional_enqueue_delivers_after_commit((worker_host, host): Handle
     let txn = db.begin().await.expect("begin");
     exec(&txn, "INSERT INTO host_users (id) VALUES (1)").await;
     let record = client
-        .submit(redis_sql_marks_start, key.clone())
+        .submit(marks_start, key.clone())
         .into_record()
         .expect("record");
     let committed = record.id;
@@ -176,7 +125,7 @@ async fn transactional_enqueue_delivers_after_commit((worker_host, host): Handle
     let txn = db.begin().await.expect("begin");
     exec(&txn, "INSERT INTO host_users (id) VALUES (2)").await;
     let record = client
-        .submit(redis_sql_marks_start, key.clone())
+        .submit(marks_start, key.clone())
         .into_record()
         .expect("record");
     let rolled_back = record.id;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use taskq::Backend;
 
+pub mod marks;
 mod redis_server;
 // As `dead_code` above: each test crate uses what its tests need.
 #[allow(unused_imports)]
