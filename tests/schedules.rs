@@ -33,17 +33,32 @@ async fn schedule_three_schedulers_fire_each_tick_once_on_every_backend() {
     };
     let postgres = async {
         #[cfg(feature = "postgres")]
-        postgres_three_schedulers().await;
+        server_three_schedulers("postgres", taskq::sea::scratch::Server::Postgres).await;
     };
     let mysql = async {
         #[cfg(feature = "mysql")]
-        mysql_three_schedulers().await;
+        server_three_schedulers("mysql", taskq::sea::scratch::Server::Mysql).await;
     };
     let redis = async {
         #[cfg(feature = "redis")]
-        redis_three_schedulers().await;
+        redis_three_schedulers("redis", None).await;
     };
-    tokio::join!(memory_three_schedulers(), sqlite, postgres, mysql, redis);
+    let redis_sqlite = async {
+        #[cfg(all(feature = "redis", feature = "sqlite"))]
+        redis_three_schedulers(
+            "redis_sqlite",
+            Some(common::sqlite_url("taskq-schedules-three")),
+        )
+        .await;
+    };
+    tokio::join!(
+        memory_three_schedulers(),
+        sqlite,
+        postgres,
+        mysql,
+        redis,
+        redis_sqlite
+    );
 }
 
 async fn memory_three_schedulers() {
@@ -74,123 +89,62 @@ async fn sqlite_three_schedulers() {
     }
 }
 
-/// `taskq_test_<unix secs>_<pid>_<tag>`: taskq-sea's server tests drop
-/// such schemas and databases once they are an hour old.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-fn test_namespace(tag: &str) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format!("taskq_test_{secs}_{}_{tag}", std::process::id())
-}
-
 /// Three backends (three pools, as three processes would have) on one
-/// fresh schema of the PostgreSQL server `TASKQ_TEST_POSTGRES_URL` names.
-#[cfg(feature = "postgres")]
-async fn postgres_three_schedulers() {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TASKQ_TEST_POSTGRES_URL is not set");
+/// fresh schema / database of the server `server`'s variable names.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn server_three_schedulers(label: &str, server: taskq::sea::scratch::Server) {
+    use taskq::sea::scratch::Scratch;
+    let Some(scratch) = Scratch::from_env(server).await.expect("scratch") else {
         return;
     };
-    let schema = test_namespace("schedules");
-    let db = Database::connect(&url)
-        .await
-        .expect("connect to PostgreSQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE SCHEMA \"{schema}\""),
-    ))
-    .await
-    .expect("create schema");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{separator}options=-csearch_path%3D{schema}");
     let mut backends = Vec::new();
     for _ in 0..3 {
-        let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
+        let backend = taskq::SqlBackend::connect(scratch.url())
+            .await
+            .expect("connect");
         backends.push(Arc::new(backend) as Arc<dyn Backend>);
     }
     let backends: [Arc<dyn Backend>; 3] = backends.try_into().ok().expect("three");
-    let (ticks, tasks) = schedule_three_schedulers("postgres", backends, TICKS).await;
-    eprintln!("postgres: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("DROP SCHEMA \"{schema}\" CASCADE"),
-    ))
-    .await
-    .expect("drop schema");
-}
-
-/// The same on a fresh database of the MySQL server `TASKQ_TEST_MYSQL_URL`
-/// names.
-#[cfg(feature = "mysql")]
-async fn mysql_three_schedulers() {
-    use taskq::sea::sea_orm::{ConnectionTrait, Database, Statement};
-    let Ok(url) = std::env::var("TASKQ_TEST_MYSQL_URL") else {
-        eprintln!("skipped: TASKQ_TEST_MYSQL_URL is not set");
-        return;
-    };
-    let name = test_namespace("schedules");
-    let db = Database::connect(&url).await.expect("connect to MySQL");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("CREATE DATABASE `{name}`"),
-    ))
-    .await
-    .expect("create database");
-    // `mysql://user@host:port/db?query`: replace the database.
-    let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let host_end = base
-        .match_indices('/')
-        .nth(2)
-        .map_or(base.len(), |(i, _)| i);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    let url = format!("{}/{name}{query}", &base[..host_end]);
-    let mut backends = Vec::new();
-    for _ in 0..3 {
-        let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
-        backends.push(Arc::new(backend) as Arc<dyn Backend>);
-    }
-    let backends: [Arc<dyn Backend>; 3] = backends.try_into().ok().expect("three");
-    let (ticks, tasks) = schedule_three_schedulers("mysql", backends, TICKS).await;
-    eprintln!("mysql: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("DROP DATABASE `{name}`"),
-    ))
-    .await
-    .expect("drop database");
+    let (ticks, tasks) = schedule_three_schedulers(label, backends, TICKS).await;
+    eprintln!("{label}: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
+    scratch.drop_now().await.expect("drop scratch");
 }
 
 /// Three connections with one key prefix on the Redis server
-/// `TASKQ_TEST_REDIS_URL` names; the keys are deleted afterwards.
+/// `TASKQ_TEST_REDIS_URL` names (the keys are deleted afterwards); with
+/// `sqlite_url`, SQL records with Redis delivery: schedules in that
+/// SQLite file, their tasks delivered through Redis.
 #[cfg(feature = "redis")]
-async fn redis_three_schedulers() {
+async fn redis_three_schedulers(label: &str, sqlite_url: Option<String>) {
     use taskq_core::redis::{RedisBackend, RedisConfig};
     let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
         eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
         return;
     };
-    let prefix = format!(
-        "taskq-test-schedules-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
+    let prefix = common::unique("taskq-test-schedules");
     let mut backends = Vec::new();
     for i in 0..3 {
         let mut config = RedisConfig::new(url.clone());
         config.prefix = prefix.clone();
         config.delete_keys_on_drop = i == 0;
-        let backend = RedisBackend::connect_with(config).await.expect("connect");
-        backends.push(Arc::new(backend) as Arc<dyn Backend>);
+        let redis = RedisBackend::connect_with(config).await.expect("connect");
+        let backend: Arc<dyn Backend> = match &sqlite_url {
+            #[cfg(feature = "sqlite")]
+            Some(sql_url) => {
+                let sql = taskq::SqlBackend::connect(sql_url).await.expect("connect");
+                Arc::new(
+                    taskq::SqlRedisBackend::new(sql, redis)
+                        .await
+                        .expect("sql + redis"),
+                )
+            }
+            _ => Arc::new(redis),
+        };
+        backends.push(backend);
     }
     let backends: [Arc<dyn Backend>; 3] = backends.try_into().ok().expect("three");
-    let (ticks, tasks) = schedule_three_schedulers("redis", backends, TICKS).await;
-    eprintln!("redis: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
+    let (ticks, tasks) = schedule_three_schedulers(label, backends, TICKS).await;
+    eprintln!("{label}: three schedulers, {ticks} ticks, {tasks} tasks, 0 duplicates, 0 misses");
 }
 
 fn client() -> Client {
