@@ -67,12 +67,18 @@ impl SeaBackend {
         } else {
             // MySQL: no `UPDATE … FROM`, one fenced update per row.
             for &(id, attempt) in &tasks {
-                let claimable = Condition::any().add(state_is(TaskState::Pending)).add(
-                    Condition::all()
-                        .add(state_is(TaskState::Running))
-                        .add(Expr::col(C::LeaseUntil).lt(claim.now))
-                        .add(Expr::col(C::CancelRequested).eq(false)),
-                );
+                let claimable = Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(state_is(TaskState::Pending))
+                            .add(Expr::col(C::ScheduledAt).lte(claim.now)),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(state_is(TaskState::Running))
+                            .add(Expr::col(C::LeaseUntil).lt(claim.now))
+                            .add(Expr::col(C::CancelRequested).eq(false)),
+                    );
                 let update = Query::update()
                     .table(task::Entity)
                     .value(C::State, TaskState::Running.as_str())

@@ -231,8 +231,9 @@ pub(crate) fn heartbeat_batch(
 
 /// Marks attempts another delivery path (Redis) claimed as running, each
 /// only while the row is at the attempt before (`attempt - 1`) and
-/// claimable: pending, or running on an expired lease with no cancel
-/// requested (that delivery path requeued it on its own clock):
+/// claimable: pending and due (a retry whose Redis copy missed its new
+/// run time must not run early), or running on an expired lease with no
+/// cancel requested (that delivery path requeued it on its own clock):
 ///
 /// ```sql
 /// WITH c(id, attempt) AS (VALUES (?, ?), …)
@@ -241,7 +242,8 @@ pub(crate) fn heartbeat_batch(
 ///        progress_fraction = NULL, progress_message = NULL
 /// FROM c
 /// WHERE taskq_tasks.id = c.id AND taskq_tasks.attempt = c.attempt - 1
-///   AND (COALESCE(taskq_tasks.state, '') = 'PENDING'
+///   AND ((COALESCE(taskq_tasks.state, '') = 'PENDING'
+///         AND taskq_tasks.scheduled_at <= ?)
 ///        OR (COALESCE(taskq_tasks.state, '') = 'RUNNING'
 ///        AND taskq_tasks.lease_until < ? AND taskq_tasks.cancel_requested = ?))
 /// RETURNING taskq_tasks.id
@@ -268,8 +270,11 @@ pub(crate) fn claimed_batch(
         ", progress_fraction = NULL, progress_message = NULL FROM c \
          WHERE taskq_tasks.id = c.id AND taskq_tasks.attempt = c.attempt - 1 AND (",
     );
+    b.push_sql("(");
     b.push_sql(STATE);
-    b.push_sql(" = 'PENDING' OR (");
+    b.push_sql(" = 'PENDING' AND taskq_tasks.scheduled_at <= ");
+    b.param(claim.now.into(), "timestamptz");
+    b.push_sql(") OR (");
     b.push_sql(STATE);
     b.push_sql(" = 'RUNNING' AND taskq_tasks.lease_until < ");
     b.param(claim.now.into(), "timestamptz");

@@ -632,6 +632,100 @@ async fn settled_without_ack_never_runs_again_redis_postgres() {
     settled_without_ack_never_runs_again(backend).await;
 }
 
+/// A retry SQL stored but Redis never heard of (its push was lost): Redis
+/// requeues the attempt when its lease expires, due at once, but the
+/// claim's SQL fence refuses it before its run time and SQL's copy, with
+/// that time, goes back to Redis; it runs at its time, once.
+async fn retry_without_redis_waits_for_its_time(backend: SeaRedisBackend) {
+    let tasks = due(1);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let start = Utc::now();
+    let claimed = claim_briefly(&backend, 10, start).await;
+    assert_eq!(claimed.len(), 1);
+    let run_at = start + chrono::Duration::seconds(60);
+    let retry = Settlement {
+        id: claimed[0].id,
+        attempt: claimed[0].attempt,
+        outcome: Outcome::Retry {
+            error: taskq_core::TaskFailure {
+                kind: taskq_core::ErrorKind::Retryable,
+                message: "try later".into(),
+            },
+            run_at,
+        },
+        at: start,
+    };
+    let applied = backend
+        .sql()
+        .settle(vec![retry])
+        .await
+        .expect("settle in SQL");
+    assert_eq!(applied, vec![true]);
+    let expired = backend
+        .redis()
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("expire in Redis");
+    assert_eq!(expired.requeued, 1, "Redis requeues what it holds running");
+    let early = ClaimRequest {
+        now: start + chrono::Duration::seconds(2),
+        ..claim_request(10)
+    };
+    assert!(
+        backend
+            .claim(early.clone())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the retry ran before its time"
+    );
+    assert!(
+        backend.claim(early).await.expect("claim").is_empty(),
+        "the retry ran before its time (second claim)"
+    );
+    let record = backend
+        .get(tasks[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((record.state, record.attempt), (TaskState::Pending, 1));
+    let on_time = ClaimRequest {
+        now: run_at + chrono::Duration::seconds(1),
+        ..claim_request(10)
+    };
+    let ran = backend.claim(on_time.clone()).await.expect("claim");
+    assert_eq!(
+        ran.iter().map(|t| (t.id, t.attempt)).collect::<Vec<_>>(),
+        vec![(tasks[0].id, 2)],
+        "the retry runs at its time"
+    );
+    assert!(backend.claim(on_time).await.expect("claim").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_without_redis_waits_for_its_time_redis_sqlite() {
+    let Some(backend) = fresh_sqlite().await else {
+        return;
+    };
+    retry_without_redis_waits_for_its_time(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_without_redis_waits_for_its_time_redis_postgres() {
+    let Some(backend) = fresh_postgres().await else {
+        return;
+    };
+    retry_without_redis_waits_for_its_time(backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_without_redis_waits_for_its_time_redis_mysql() {
+    let Some(backend) = fresh_mysql().await else {
+        return;
+    };
+    retry_without_redis_waits_for_its_time(backend).await;
+}
+
 /// A settle returns once SQL committed. A retry is pending again in Redis
 /// by then (claimable at once); the ended tasks leave Redis's running set
 /// in the background, soon after, so Redis never requeues them.

@@ -49,9 +49,11 @@
 //! - SQL settled, Redis not acknowledged (the background acknowledgement
 //!   failed, or the process died before it was sent): Redis still holds
 //!   the task running and requeues it when its lease expires; the claim's
-//!   SQL fence refuses it (the row is terminal, or pending at the attempt
-//!   a retry left) and it is dropped. Nothing runs twice. A retry whose
-//!   acknowledgement was lost runs once its Redis lease expires.
+//!   SQL fence refuses it (the row is terminal) and it is dropped.
+//!   Nothing runs twice. A retry whose push was lost is requeued by Redis
+//!   due at once, but the fence also wants a pending row due
+//!   (`scheduled_at` reached), so it is refused before its run time and
+//!   SQL's copy, with that time, is pushed back: it runs at its time.
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
