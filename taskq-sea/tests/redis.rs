@@ -563,6 +563,50 @@ async fn claim_briefly(
         .expect("claim")
 }
 
+/// SQL stores `settlements` of attempts claimed at `start`, Redis never
+/// hears of them; Redis requeues the attempts when their leases expire,
+/// and two claims a moment later both come back empty (`what` names the
+/// failure): the SQL fence refuses the copies and they do not return.
+async fn settled_in_sql_only_then_refused(
+    backend: &SeaRedisBackend,
+    settlements: Vec<Settlement>,
+    start: chrono::DateTime<Utc>,
+    what: &str,
+) {
+    let n = settlements.len();
+    let applied = backend
+        .sql()
+        .settle(settlements)
+        .await
+        .expect("settle in SQL");
+    assert_eq!(applied, vec![true; n]);
+    let expired = backend
+        .redis()
+        .rescue_expired(start + chrono::Duration::seconds(1))
+        .await
+        .expect("expire in Redis");
+    assert_eq!(
+        expired.requeued, n as u64,
+        "Redis requeues what it holds running"
+    );
+    let later = ClaimRequest {
+        now: start + chrono::Duration::seconds(2),
+        ..claim_request(10)
+    };
+    assert!(
+        backend
+            .claim(later.clone())
+            .await
+            .expect("claim")
+            .is_empty(),
+        "{what}"
+    );
+    assert!(
+        backend.claim(later).await.expect("claim").is_empty(),
+        "{what} (a refused copy came back)"
+    );
+}
+
 /// Settled in SQL, never acknowledged in Redis (the acknowledgement was
 /// lost, or the process died before sending it): Redis requeues the
 /// tasks when their leases expire, the claim's SQL fence refuses them,
@@ -582,31 +626,7 @@ async fn settled_without_ack_never_runs_again(backend: SeaRedisBackend) {
             at: start,
         })
         .collect();
-    // SQL stores the outcomes; Redis never hears of them.
-    let applied = backend.sql().settle(outcomes).await.expect("settle in SQL");
-    assert_eq!(applied, vec![true, true]);
-    let expired = backend
-        .redis()
-        .rescue_expired(start + chrono::Duration::seconds(1))
-        .await
-        .expect("expire in Redis");
-    assert_eq!(expired.requeued, 2, "Redis requeues what it holds running");
-    let later = ClaimRequest {
-        now: start + chrono::Duration::seconds(2),
-        ..claim_request(10)
-    };
-    assert!(
-        backend
-            .claim(later.clone())
-            .await
-            .expect("claim")
-            .is_empty(),
-        "a settled task ran again"
-    );
-    assert!(
-        backend.claim(later).await.expect("claim").is_empty(),
-        "a refused copy came back"
-    );
+    settled_in_sql_only_then_refused(&backend, outcomes, start, "a settled task ran again").await;
     for task in &tasks {
         let record = backend.get(task.id).await.expect("get").expect("exists");
         assert_eq!(
@@ -655,34 +675,13 @@ async fn retry_without_redis_waits_for_its_time(backend: SeaRedisBackend) {
         },
         at: start,
     };
-    let applied = backend
-        .sql()
-        .settle(vec![retry])
-        .await
-        .expect("settle in SQL");
-    assert_eq!(applied, vec![true]);
-    let expired = backend
-        .redis()
-        .rescue_expired(start + chrono::Duration::seconds(1))
-        .await
-        .expect("expire in Redis");
-    assert_eq!(expired.requeued, 1, "Redis requeues what it holds running");
-    let early = ClaimRequest {
-        now: start + chrono::Duration::seconds(2),
-        ..claim_request(10)
-    };
-    assert!(
-        backend
-            .claim(early.clone())
-            .await
-            .expect("claim")
-            .is_empty(),
-        "the retry ran before its time"
-    );
-    assert!(
-        backend.claim(early).await.expect("claim").is_empty(),
-        "the retry ran before its time (second claim)"
-    );
+    settled_in_sql_only_then_refused(
+        &backend,
+        vec![retry],
+        start,
+        "the retry ran before its time",
+    )
+    .await;
     let record = backend
         .get(tasks[0].id)
         .await
