@@ -33,7 +33,7 @@ use taskq::{
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::{record, worker_info};
 
-use common::marks::{marks_start, wait_mark, waits_for_cancel};
+use common::marks::{marks_start, time_cancel_of_running, wait_mark};
 
 use common::PrivateRedisCluster;
 
@@ -536,16 +536,7 @@ async fn cancel_stops_running_task_on_other_host_promptly(target: Target) {
     let url = target.url.clone();
     let (worker, client, shutdown, running) = worker_host_pair(&url).await;
     let key = unique_prefix();
-    let id = client
-        .submit(waits_for_cancel, key.clone())
-        .await
-        .expect("submit");
-    wait_mark(&format!("{key} started"), Duration::from_secs(1)).await;
-    let requested = Instant::now();
-    assert!(client.cancel(id).await.expect("cancel").cancel_requested);
-    let stopped = wait_mark(&format!("{key} cancelled"), Duration::from_secs(1))
-        .await
-        .duration_since(requested);
+    let (id, stopped) = time_cancel_of_running(&client, &key, Duration::from_secs(1)).await;
     assert!(
         stopped < Duration::from_secs(1),
         "the cancel took {stopped:?}"

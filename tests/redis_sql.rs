@@ -23,7 +23,7 @@ use taskq::prelude::*;
 use taskq::sea::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use taskq::{Backend, SqlRedisBackend, Store};
 
-use common::marks::{marked, marks_start, wait_mark, waits_for_cancel};
+use common::marks::{marked, marks_start, time_cancel_of_running, wait_mark};
 
 type Handles = (Arc<SqlRedisBackend>, Arc<SqlRedisBackend>);
 
@@ -51,16 +51,7 @@ async fn cancel_reaches_running_worker_promptly((worker_host, operator_host): Ha
     let (shutdown, running) = slow_worker(&worker_host);
     let operator = Client::new(operator_host as Arc<dyn Backend>).expect("client");
     let key = common::unique("redis-sql-cancel");
-    let id = operator
-        .submit(waits_for_cancel, key.clone())
-        .await
-        .expect("submit");
-    wait_mark(&format!("{key} started"), Duration::from_secs(5)).await;
-    let requested = Instant::now();
-    assert!(operator.cancel(id).await.expect("cancel").cancel_requested);
-    let stopped = wait_mark(&format!("{key} cancelled"), Duration::from_secs(5))
-        .await
-        .duration_since(requested);
+    let (id, stopped) = time_cancel_of_running(&operator, &key, Duration::from_secs(5)).await;
     assert!(
         stopped < Duration::from_secs(1),
         "the cancel took {stopped:?}"

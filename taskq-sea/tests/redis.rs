@@ -71,31 +71,16 @@ async fn sqlite_side() -> SeaBackend {
         .expect("connect to SQLite")
 }
 
-async fn postgres_side() -> Option<SeaBackend> {
-    let scratch = Scratch::from_env(Server::Postgres)
-        .await
-        .expect("scratch schema")?;
+/// Records in a fresh schema (PostgreSQL) or database (MySQL / MariaDB)
+/// of the test server, as the SQL suites make them.
+async fn server_side(server: Server) -> Option<SeaBackend> {
+    let scratch = Scratch::from_env(server).await.expect("scratch")?;
     let mut options = sea_orm::ConnectOptions::new(scratch.url());
     options.sqlx_logging(false).max_connections(8);
     Some(
         SeaBackend::connect_with(options)
             .await
-            .expect("connect to PostgreSQL"),
-    )
-}
-
-/// MySQL / MariaDB records in a fresh database of the test server (as
-/// the MySQL suite makes them).
-async fn mysql_side() -> Option<SeaBackend> {
-    let scratch = Scratch::from_env(Server::Mysql)
-        .await
-        .expect("scratch database")?;
-    let mut options = sea_orm::ConnectOptions::new(scratch.url());
-    options.sqlx_logging(false).max_connections(8);
-    Some(
-        SeaBackend::connect_with(options)
-            .await
-            .expect("connect to MySQL"),
+            .expect("connect to the SQL server"),
     )
 }
 
@@ -121,7 +106,7 @@ async fn fresh_cluster_sqlite() -> Option<SeaRedisBackend> {
 
 async fn fresh_postgres() -> Option<SeaRedisBackend> {
     let url = redis_url()?;
-    let sql = postgres_side().await?;
+    let sql = server_side(Server::Postgres).await?;
     Some(
         SeaRedisBackend::new(sql, redis_side(&url).await)
             .await
@@ -131,7 +116,7 @@ async fn fresh_postgres() -> Option<SeaRedisBackend> {
 
 async fn fresh_mysql() -> Option<SeaRedisBackend> {
     let url = redis_url()?;
-    let sql = mysql_side().await?;
+    let sql = server_side(Server::Mysql).await?;
     Some(
         SeaRedisBackend::new(sql, redis_side(&url).await)
             .await

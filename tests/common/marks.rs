@@ -59,3 +59,24 @@ pub async fn waits_for_cancel(ctx: TaskContext, key: String) -> Result<(), TaskE
     mark(format!("{key} cancelled"));
     Err(TaskError::cancelled("stopped on request"))
 }
+
+/// Submits [`waits_for_cancel`] through `client`, waits (up to `within`)
+/// for it to start, cancels it and returns how long the running task
+/// took to see the cancel, with the task's id.
+pub async fn time_cancel_of_running(
+    client: &taskq::Client,
+    key: &str,
+    within: Duration,
+) -> (taskq::TaskId, Duration) {
+    let id = client
+        .submit(waits_for_cancel, key.to_owned())
+        .await
+        .expect("submit");
+    wait_mark(&format!("{key} started"), within).await;
+    let requested = Instant::now();
+    assert!(client.cancel(id).await.expect("cancel").cancel_requested);
+    let stopped = wait_mark(&format!("{key} cancelled"), within)
+        .await
+        .duration_since(requested);
+    (id, stopped)
+}

@@ -87,8 +87,9 @@ impl Broker for SeaRedisBackend {
         if !retries.is_empty()
             && let Err(err) = self.redis.settle(retries).await
         {
-            // Redis requeues them when their leases expire; the claim's
-            // SQL fence lets the retries through (SQL has them pending).
+            // Redis requeues them when their leases expire, due at once;
+            // the claim's SQL fence lets each retry through at its run
+            // time (refused before, SQL's copy is pushed back).
             warn!(error = %err, "could not requeue retried tasks in Redis");
         }
         Ok(applied)
