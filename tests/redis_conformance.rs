@@ -109,6 +109,7 @@ macro_rules! redis_specific {
             redis_specific!(@tests $target;
                 enqueue_wakes_other_hosts, delayed_task_wakes_worker_when_due,
                 cancel_reaches_worker_on_other_host, retention_expires_finished_records,
+                pruner_deletes_finished_records_by_default,
                 queue_stats_count_each_kind, keys_are_deleted_on_drop,
                 duplicate_id_across_queues_changes_nothing, countdown_task_starts_when_due,
                 cancel_stops_running_task_on_other_host_promptly);
@@ -355,6 +356,84 @@ async fn retention_expires_finished_records(target: Target) {
         task_keys.is_empty(),
         "keys left for the task: {task_keys:?}"
     );
+}
+
+/// By default a finished record gets no TTL: the pruner's purge deletes
+/// it, with its done-set, list-index and id-index entries, in one pass.
+async fn pruner_deletes_finished_records_by_default(target: Target) {
+    let config = test_config(&target.url);
+    assert_eq!(
+        config.retention, None,
+        "the default leaves expiry to the pruner"
+    );
+    let prefix = config.prefix.clone();
+    let backend = RedisBackend::connect_with(config).await.expect("connect");
+    let done = record("t", "q", 5, Utc::now());
+    let waiting = record("t", "q", 5, Utc::now());
+    backend
+        .enqueue(vec![done.clone(), waiting.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = backend
+        .claim(ClaimRequest {
+            limit: 1,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed[0].id, done.id);
+    let settled = Settlement {
+        id: done.id,
+        attempt: 1,
+        outcome: Outcome::Finished(json!("ok")),
+        at: Utc::now(),
+    };
+    let applied = backend.settle(vec![settled]).await.expect("settle");
+    assert_eq!(applied, vec![true]);
+    let task_keys = keys_matching(&target, &format!("*{}*", done.id)).await;
+    assert_eq!(
+        task_keys.len(),
+        2,
+        "the record and its id index: {task_keys:?}"
+    );
+    for (url, keys) in target.nodes.iter().zip(keys_per_node(&target, "*").await) {
+        let node = Builder::from_config(Config::from_url(url).expect("url"))
+            .build()
+            .expect("client");
+        node.init().await.expect("connect");
+        for key in keys.iter().filter(|k| task_keys.contains(k)) {
+            let ttl: i64 = node.ttl(key.as_str()).await.expect("ttl");
+            assert_eq!(ttl, -1, "{key} got a TTL");
+        }
+        let _ = node.quit().await;
+    }
+
+    let purged = backend
+        .purge(
+            &taskq::TaskState::TERMINAL,
+            Utc::now() + chrono::Duration::seconds(1),
+        )
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert!(backend.get(done.id).await.expect("get").is_none());
+    assert!(backend.get(waiting.id).await.expect("get").is_some());
+    for (state, expected) in [(None, 1), (Some(taskq::TaskState::Finished), 0)] {
+        let filter = taskq::TaskFilter {
+            state,
+            task_type: Some("t".into()),
+            ..Default::default()
+        };
+        let listed = backend
+            .list(&filter, Default::default())
+            .await
+            .expect("list");
+        assert_eq!(listed.total, expected, "{filter:?}");
+    }
+    let left = keys_matching(&target, &format!("*{prefix}*FINISHED*")).await;
+    assert!(left.is_empty(), "index keys left: {left:?}");
+    let left = keys_matching(&target, &format!("*{}*", done.id)).await;
+    assert!(left.is_empty(), "keys left for the task: {left:?}");
 }
 
 /// Stats separate due, scheduled and running work, and see pauses.
