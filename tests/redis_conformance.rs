@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use fred::prelude::{Builder, Client, ClientLike, ClusterInterface, Config, KeysInterface};
+use fred::prelude::{
+    Builder, Client, ClientLike, ClusterInterface, Config, KeysInterface, SortedSetsInterface,
+};
 use serde_json::json;
 use taskq::{
     Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, WorkerControl, WorkerRegistry,
@@ -110,6 +112,8 @@ macro_rules! redis_specific {
                 enqueue_wakes_other_hosts, delayed_task_wakes_worker_when_due,
                 cancel_reaches_worker_on_other_host, retention_expires_finished_records,
                 pruner_deletes_finished_records_by_default,
+                settle_from_another_handle_reads_what_it_lacks,
+                rescue_takes_bare_id_running_members,
                 queue_stats_count_each_kind, keys_are_deleted_on_drop,
                 duplicate_id_across_queues_changes_nothing, countdown_task_starts_when_due,
                 cancel_stops_running_task_on_other_host_promptly);
@@ -434,6 +438,143 @@ async fn pruner_deletes_finished_records_by_default(target: Target) {
     assert!(left.is_empty(), "index keys left: {left:?}");
     let left = keys_matching(&target, &format!("*{}*", done.id)).await;
     assert!(left.is_empty(), "keys left for the task: {left:?}");
+}
+
+/// A handle that did not claim a task settles it too: the settle script
+/// reads the type and creation time the handle lacks, and the fence
+/// refuses a stale attempt from either handle.
+async fn settle_from_another_handle_reads_what_it_lacks(target: Target) {
+    let (claimer, other) = two_hosts(&target.url).await;
+    let first = record("t", "q", 5, Utc::now());
+    let second = record("t", "q", 5, Utc::now());
+    claimer
+        .enqueue(vec![first.clone(), second.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = claimer
+        .claim(ClaimRequest {
+            limit: 2,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let settle = |id, attempt, outcome| Settlement {
+        id,
+        attempt,
+        outcome,
+        at: Utc::now(),
+    };
+    let failed = || {
+        Outcome::Failed(taskq::TaskFailure {
+            kind: taskq::ErrorKind::Permanent,
+            message: "no".into(),
+        })
+    };
+    let applied = other
+        .settle(vec![
+            settle(first.id, 1, Outcome::Finished(json!(1))),
+            settle(second.id, 2, Outcome::Finished(json!(2))),
+        ])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true, false], "attempt 2 never ran");
+    let applied = other
+        .settle(vec![settle(second.id, 1, failed())])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true]);
+    // The claimer still remembers both; its late settlements are stale.
+    let applied = claimer
+        .settle(vec![
+            settle(first.id, 1, Outcome::Finished(json!(3))),
+            settle(second.id, 1, Outcome::Finished(json!(4))),
+        ])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![false, false]);
+
+    let done = claimer.get(first.id).await.expect("get").expect("record");
+    assert_eq!(
+        (done.state, done.result, done.lease_until),
+        (taskq::TaskState::Finished, Some(json!(1)), None)
+    );
+    for (state, expected) in [
+        (taskq::TaskState::Finished, 1),
+        (taskq::TaskState::Failed, 1),
+        (taskq::TaskState::Running, 0),
+        (taskq::TaskState::Pending, 0),
+    ] {
+        let filter = taskq::TaskFilter {
+            state: Some(state),
+            task_type: Some("t".into()),
+            ..Default::default()
+        };
+        let listed = other.list(&filter, Default::default()).await.expect("list");
+        assert_eq!(listed.total, expected, "{state:?}");
+    }
+}
+
+/// A running-set member that is a bare id (as versions before attempts
+/// were part of members wrote it) is rescued like any expired lease.
+async fn rescue_takes_bare_id_running_members(target: Target) {
+    let config = test_config(&target.url);
+    let prefix = config.prefix.clone();
+    let backend = RedisBackend::connect_with(config).await.expect("connect");
+    let task = record("t", "q", 5, Utc::now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let claimed = backend.claim(claim_request("q", "w")).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let running = backend.get(task.id).await.expect("get").expect("record");
+    assert!(
+        running.lease_until.is_some(),
+        "a running task has its lease"
+    );
+
+    // Rewrite its member the old way, with a lease long expired.
+    let pattern = format!("*{prefix}*:running");
+    let mut rewritten = 0;
+    for (url, keys) in target
+        .nodes
+        .iter()
+        .zip(keys_per_node(&target, &pattern).await)
+    {
+        let node = Builder::from_config(Config::from_url(url).expect("url"))
+            .build()
+            .expect("client");
+        node.init().await.expect("connect");
+        for key in keys {
+            let removed: i64 = node
+                .zrem(key.as_str(), format!("{}:1", task.id))
+                .await
+                .expect("zrem");
+            assert_eq!(removed, 1, "the member is `<id>:<attempt>`");
+            let _: i64 = node
+                .zadd(
+                    key.as_str(),
+                    None,
+                    None,
+                    false,
+                    false,
+                    (1.0, task.id.to_string()),
+                )
+                .await
+                .expect("zadd");
+            rewritten += 1;
+        }
+        let _: () = node.quit().await.expect("quit");
+    }
+    assert_eq!(rewritten, 1);
+
+    let report = backend.rescue_expired(Utc::now()).await.expect("rescue");
+    assert_eq!(report.requeued, 1);
+    let requeued = backend.get(task.id).await.expect("get").expect("record");
+    assert_eq!(
+        (requeued.state, requeued.lease_until),
+        (taskq::TaskState::Pending, None)
+    );
+    let again = backend.claim(claim_request("q", "w")).await.expect("claim");
+    assert_eq!(again.iter().map(|t| t.attempt).collect::<Vec<_>>(), vec![2]);
 }
 
 /// Stats separate due, scheduled and running work, and see pauses.

@@ -222,13 +222,16 @@ impl Broker for RedisBackend {
         let next_due = items.next().and_then(|v| v.as_i64());
         self.wake_at(next_due);
         let claimed = record::from_claim(items, &request, lease_until)?;
-        self.remember(claimed.iter().map(|r| r.id), request.queue);
+        self.remember(&claimed, request.queue);
         Ok(claimed)
     }
 
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
         let ids: Vec<TaskId> = settlements.iter().map(|s| s.id).collect();
         let queues = self.queues_of(&ids).await?;
+        // Taken out now: a settlement that does not apply leaves the task
+        // to whoever holds it, and the script reads what is not known.
+        let known = self.forget(&ids);
         let mut applied = vec![false; settlements.len()];
         for (queue, positions) in by_queue(&queues) {
             let mut args = vec![self.retention_secs()];
@@ -240,6 +243,10 @@ impl Broker for RedisBackend {
                     Outcome::Cancelled(error) => ("cancelled", json(error)?, String::new()),
                     Outcome::Retry { error, run_at } => ("retry", json(error)?, micros(*run_at)),
                 };
+                let (task_type, created) = match &known[i] {
+                    Some((task_type, created)) => (task_type.to_string(), created.to_string()),
+                    None => (String::new(), String::new()),
+                };
                 args.extend([
                     s.id.to_string(),
                     s.attempt.to_string(),
@@ -247,6 +254,8 @@ impl Broker for RedisBackend {
                     micros(s.at),
                     payload,
                     run_at,
+                    task_type,
+                    created,
                 ]);
             }
             let reply = array("settle", self.run(&scripts::SETTLE, &queue, args).await?)?;
@@ -257,7 +266,6 @@ impl Broker for RedisBackend {
                 applied[i] = integer("settle", flag)? == 1;
             }
         }
-        self.forget(ids);
         Ok(applied)
     }
 

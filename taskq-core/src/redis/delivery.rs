@@ -166,7 +166,7 @@ impl RedisBackend {
                 let reply = self.run(&PUSH, queue, args).await?;
                 pushed += integer("push", &reply)?.max(0) as u64;
             }
-            self.remember(in_queue.iter().map(|t| t.id), queue);
+            self.remember(in_queue.iter().copied(), queue);
         }
         Ok(pushed)
     }

@@ -170,14 +170,25 @@ pub struct RedisBackend {
     control_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     timer: JoinHandle<()>,
-    /// Queue of tasks this process enqueued or claimed, saving the index
-    /// lookup on settle and heartbeat. A task never changes queue, so an
-    /// entry is never stale; entries go when the task settles.
-    queue_of: Mutex<HashMap<TaskId, Arc<str>>>,
+    /// Tasks this process claimed (or pushed) and has not settled: their queue saves
+    /// the id-index lookup on settle and heartbeat, their type and
+    /// creation time save the settle script a record read. Neither ever
+    /// changes, so an entry is never stale; entries go when the task
+    /// settles.
+    claimed: Mutex<HashMap<TaskId, Claimed>>,
 }
 
-/// Entries `queue_of` keeps at most (beyond, it starts over).
-const QUEUE_CACHE_MAX: usize = 100_000;
+/// What [`RedisBackend::claimed`] keeps of a task.
+#[derive(Clone)]
+struct Claimed {
+    queue: Arc<str>,
+    task_type: Arc<str>,
+    /// Creation time, µs since the epoch (its list-index score).
+    created: i64,
+}
+
+/// Entries `claimed` keeps at most (beyond, it starts over).
+const CLAIMED_CACHE_MAX: usize = 100_000;
 
 impl RedisBackend {
     /// Connects with default settings.
@@ -238,7 +249,7 @@ impl RedisBackend {
             control_signal,
             listener,
             timer,
-            queue_of: Mutex::new(HashMap::new()),
+            claimed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -293,28 +304,52 @@ impl RedisBackend {
             .to_string()
     }
 
-    fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Arc<str>>> {
-        self.queue_of
+    fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
+        self.claimed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn remember(&self, ids: impl IntoIterator<Item = TaskId>, queue: &str) {
+    /// Keeps what settle wants of tasks of `queue` just claimed (or pushed).
+    fn remember<'a>(
+        &self,
+        tasks: impl IntoIterator<Item = &'a crate::task::TaskRecord>,
+        queue: &str,
+    ) {
         let queue: Arc<str> = Arc::from(queue);
+        // One shared name per type in the batch (usually one).
+        let mut types: Vec<Arc<str>> = Vec::new();
         let mut cache = self.cache();
-        if cache.len() >= QUEUE_CACHE_MAX {
+        if cache.len() >= CLAIMED_CACHE_MAX {
             cache.clear();
         }
-        for id in ids {
-            cache.insert(id, queue.clone());
+        for task in tasks {
+            let task_type = match types.iter().find(|t| ***t == *task.task_type) {
+                Some(known) => known.clone(),
+                None => {
+                    let name: Arc<str> = Arc::from(task.task_type.as_str());
+                    types.push(name.clone());
+                    name
+                }
+            };
+            cache.insert(
+                task.id,
+                Claimed {
+                    queue: queue.clone(),
+                    task_type,
+                    created: task.created_at.timestamp_micros(),
+                },
+            );
         }
     }
 
-    fn forget(&self, ids: impl IntoIterator<Item = TaskId>) {
+    /// Takes the entries of settled tasks out, returning each one's type
+    /// and creation time when this process claimed it.
+    fn forget(&self, ids: &[TaskId]) -> Vec<Option<(Arc<str>, i64)>> {
         let mut cache = self.cache();
-        for id in ids {
-            cache.remove(&id);
-        }
+        ids.iter()
+            .map(|id| cache.remove(id).map(|c| (c.task_type, c.created)))
+            .collect()
     }
 
     /// The queue of each task (`None`: no such task), from the cache or
@@ -322,7 +357,9 @@ impl RedisBackend {
     async fn queues_of(&self, ids: &[TaskId]) -> Result<Vec<Option<Arc<str>>>, Error> {
         let mut found: Vec<Option<Arc<str>>> = {
             let cache = self.cache();
-            ids.iter().map(|id| cache.get(id).cloned()).collect()
+            ids.iter()
+                .map(|id| cache.get(id).map(|c| c.queue.clone()))
+                .collect()
         };
         let missing: Vec<usize> = (0..ids.len()).filter(|&i| found[i].is_none()).collect();
         if missing.is_empty() {

@@ -14,7 +14,7 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
-use crate::task::{TaskRecord, TaskState};
+use crate::task::{TaskId, TaskRecord, TaskState};
 
 pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
@@ -128,13 +128,14 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
     let small = |name: &str| -> Result<u32, Error> {
         u32::try_from(number(name)?).map_err(|e| corrupt(format_args!("field `{name}`: {e}")))
     };
+    let state = text("state")?.parse::<TaskState>()?;
     Ok(TaskRecord {
         id: text("id")?
             .parse()
             .map_err(|e| corrupt(format_args!("id: {e}")))?,
         task_type: text("task_type")?.to_owned(),
         params: serde_json::from_str(text("params")?).map_err(Error::Serialization)?,
-        state: text("state")?.parse::<TaskState>()?,
+        state,
         queue: text("queue")?.to_owned(),
         priority: i32::try_from(number("priority")?)
             .map_err(|e| corrupt(format_args!("priority: {e}")))?,
@@ -149,15 +150,24 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
         finished_at: opt_time("finished_at")?,
         worker_id: fields.get("worker_id").cloned(),
         lease_until: None,
-        cancel_requested: fields.get("cancel_requested").is_some_and(|v| v == "1"),
+        // Settling leaves a request on the record; once ended it means
+        // nothing (see `scripts.rs`, "The running set").
+        cancel_requested: !state.is_terminal()
+            && fields.get("cancel_requested").is_some_and(|v| v == "1"),
         timeout: opt_duration("timeout")?,
         soft_timeout: opt_duration("soft_timeout")?,
         seq: number("seq")?,
     })
 }
 
-/// Sets a record's lease from its running-set score (`ZSCORE`'s reply:
-/// nil when not running).
+/// A running attempt's member in its queue's running set, as the scripts'
+/// `running_member` writes it (see `scripts.rs`, "The running set").
+pub(crate) fn running_member(id: TaskId, attempt: u32) -> String {
+    format!("{id}:{attempt}")
+}
+
+/// Sets a record's lease from its running-set score (`ZSCORE`'s reply for
+/// `<id>:<attempt>`: nil when not running).
 pub(crate) fn set_lease(record: &mut TaskRecord, score: &Value) -> Result<(), Error> {
     record.lease_until = match score {
         Value::Null => None,

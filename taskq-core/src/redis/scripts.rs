@@ -9,6 +9,18 @@
 //! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
 //! is the task's score in the running set; times are microseconds.
 //!
+//! # The running set
+//! Its members are `<id>:<attempt>`, scored by lease deadline, and it
+//! holds exactly the running tasks' current attempts. A settlement's
+//! fence ("still running, and this attempt") is then one `ZMSCORE` for a
+//! whole batch instead of a record read per task; with the type and
+//! creation time the settling process remembers from its claim, a
+//! finished task costs its settle script one record write and no read.
+//! Bare-id members (written before attempts were part of them) are read
+//! as their id with any attempt, so an upgrade rescues them as usual.
+//! A cancel request left on a terminal record means nothing (readers
+//! ignore it), so settling does not delete it.
+//!
 //! Lua numbers are doubles: numbers handed back to Redis go through
 //! `int()`, never through Lua's default `%.14g` formatting.
 //!
@@ -73,13 +85,19 @@ local function unrun(key)
   redis.call('HDEL', key, 'progress')
 end
 -- Moves a record to a terminal state with one more field (result or
--- error); it expires after the retention. `requested`: a cancel request
--- is stored (and goes). The caller moves the id from the running set to
--- the done set.
-local function finish(key, state, at, retention, field, value, requested)
+-- error); it expires after the retention, if one is set. The caller
+-- moves the task from the running set to the done set.
+local function finish(key, state, at, retention, field, value)
   redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
-  if requested then redis.call('HDEL', key, 'cancel_requested') end
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
+end
+-- A running attempt's member in the running set (module docs).
+local function running_member(id, attempt) return id .. ':' .. attempt end
+-- A running-set member's id and attempt (nil for a bare-id member).
+local function running_task(m)
+  local colon = string.find(m, ':', 1, true)
+  if not colon then return m, nil end
+  return string.sub(m, 1, colon - 1), string.sub(m, colon + 1)
 end
 -- ZADD / ZREM / SADD with many members, in chunks (Lua's unpack is
 -- bounded; 4000 keeps ZADD's score-member pairs together).
@@ -87,6 +105,15 @@ local function zbulk(cmd, key, args)
   for i = 1, #args, 4000 do
     redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
   end
+end
+-- ZMSCORE of many members, in chunks: a score or false per member.
+local function zscores(key, members)
+  local out = {}
+  for i = 1, #members, 4000 do
+    local part = redis.call('ZMSCORE', key, unpack(members, i, math.min(i + 3999, #members)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
 end
 -- The list indexes (module docs): pending removals and additions per key,
 -- written by `index_flush`.
@@ -278,7 +305,7 @@ for i = 1, #popped, 2 do
   out[#out + 1] = attempt
   for j = 2, fields + 1 do out[#out + 1] = f[j] end
   running[#running + 1] = ARGV[7]
-  running[#running + 1] = id
+  running[#running + 1] = running_member(id, attempt)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
@@ -291,48 +318,53 @@ return out
     )
 });
 
-/// ARGV[4] retention (s, 0 = keep); then per settlement: id, attempt,
+/// ARGV[4] retention (s, 0 = none); then per settlement: id, attempt,
 /// outcome (finished/failed/cancelled/retry), at, payload (result or
-/// error JSON), run at. Returns 1 (applied) or 0 (stale) per settlement.
-/// The running and done sets change once per call, not per task.
+/// error JSON), run at, task type and created (µs) — both '' when the
+/// caller does not know them. Returns 1 (applied) or 0 (stale) per
+/// settlement. The fence is one `ZMSCORE` of the batch's running-set
+/// members (module docs); a terminal outcome whose type the caller knows
+/// reads nothing else. The running and done sets change once per call.
 pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local out = {}
+local members = {}
+for i = 5, #ARGV, 8 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
+local held = zscores(KEYS[3], members)
+local out, unrunning, done = {}, {}, {}
 local due = false
-local unrunning, done = {}, {}
-local i = 5
-while i <= #ARGV do
-  local id, attempt, outcome, at, payload, run_at =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  i = i + 6
-  local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt', 'priority', 'cancel_requested',
-    'task_type', 'created_at')
-  if f[1] == 'RUNNING' and f[2] == attempt then
-    unrunning[#unrunning + 1] = id
+local k = 0
+for i = 5, #ARGV, 8 do
+  k = k + 1
+  if held[k] then
+    local id, outcome, at, payload = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local key = ARGV[1] .. id
+    unrunning[#unrunning + 1] = members[k]
     if outcome == 'retry' then
+      local run_at = ARGV[i + 5]
+      local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
         'scheduled_at', run_at, 'seq', run_at)
       redis.call('HDEL', key, 'progress', 'cancel_requested')
-      index_move(id, f[5], f[6], 'RUNNING', 'PENDING')
-      if add_pending(id, f[3], run_at, run_at, at) then due = true end
+      index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
+      if add_pending(id, f[1], run_at, run_at, at) then due = true end
     else
-      local state = 'CANCELLED'
-      if outcome == 'finished' then
-        state = 'FINISHED'
-        finish(key, state, at, ARGV[4], 'result', payload, f[4])
-      else
-        if outcome == 'failed' then state = 'FAILED' end
-        finish(key, state, at, ARGV[4], 'error', payload, f[4])
+      local t, created = ARGV[i + 6], ARGV[i + 7]
+      if t == '' then
+        local f = redis.call('HMGET', key, 'task_type', 'created_at')
+        t, created = f[1], f[2]
       end
-      index_move(id, f[5], f[6], 'RUNNING', state)
+      local state, field = 'FINISHED', 'result'
+      if outcome == 'failed' then state, field = 'FAILED', 'error'
+      elseif outcome == 'cancelled' then state, field = 'CANCELLED', 'error' end
+      finish(key, state, at, ARGV[4], field, payload)
+      index_move(id, t, created, 'RUNNING', state)
       done[#done + 1] = at
       done[#done + 1] = id
     end
-    out[#out + 1] = 1
+    out[k] = 1
   else
-    out[#out + 1] = 0
+    out[k] = 0
   end
 end
 if #unrunning > 0 then zbulk('ZREM', KEYS[3], unrunning) end
@@ -355,7 +387,7 @@ for i = 6, #ARGV, 2 do
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id', 'cancel_requested')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
-    redis.call('ZADD', KEYS[3], ARGV[5], id)
+    redis.call('ZADD', KEYS[3], 'XX', ARGV[5], running_member(id, f[2]))
     if f[4] == '1' then out[#out + 1] = 2 else out[#out + 1] = 1 end
   else
     out[#out + 1] = 0
@@ -380,7 +412,7 @@ for i = 6, #ARGV, 2 do
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
     redis.call('HSET', key, 'state', 'PENDING', 'attempt', int(tonumber(f[2]) - 1))
     unrun(key)
-    redis.call('ZREM', KEYS[3], id)
+    redis.call('ZREM', KEYS[3], running_member(id, f[2]))
     index_move(id, f[7], f[8], 'RUNNING', 'PENDING')
     if add_pending(id, f[4], f[5], f[6], ARGV[5]) then due = true end
   end
@@ -404,7 +436,7 @@ local state = redis.call('HGET', key, 'state')
 if not state then return {'missing'} end
 if state == 'PENDING' then
   remove_pending(key, id)
-  finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6], true)
+  finish(key, 'CANCELLED', ARGV[5], ARGV[7], 'error', ARGV[6])
   redis.call('ZADD', KEYS[4], ARGV[5], id)
   local f = redis.call('HMGET', key, 'task_type', 'created_at')
   index_move(id, f[1], f[2], 'PENDING', 'CANCELLED')
@@ -415,7 +447,8 @@ elseif state == 'RUNNING' then
 else
   return {'invalid', state}
 end
-return {'ok', redis.call('HGETALL', key), redis.call('ZSCORE', KEYS[3], id)}
+local attempt = redis.call('HGET', key, 'attempt') or ''
+return {'ok', redis.call('HGETALL', key), redis.call('ZSCORE', KEYS[3], running_member(id, attempt))}
 "#,
     )
 });
@@ -540,22 +573,23 @@ pub(crate) static RESCUE: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, ARGV[6])
 local requeued, failed, cancelled = 0, 0, 0
-for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[3], id)
+for _, m in ipairs(expired) do
+  redis.call('ZREM', KEYS[3], m)
+  local id, attempt = running_task(m)
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
     'worker_id', 'priority', 'seq', 'task_type', 'created_at')
-  if f[1] == 'RUNNING' then
+  if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
     local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
     if f[4] == '1' then
       finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'cancelled', message = message}), true)
+        cjson.encode({kind = 'cancelled', message = message}))
       redis.call('ZADD', KEYS[4], ARGV[4], id)
       index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
       cancelled = cancelled + 1
     elseif tonumber(f[2]) > tonumber(f[3]) then
       finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'lease_expired', message = message}), f[4])
+        cjson.encode({kind = 'lease_expired', message = message}))
       redis.call('ZADD', KEYS[4], ARGV[4], id)
       index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
       failed = failed + 1
@@ -694,7 +728,8 @@ if state == 'RUNNING' then
   if min ~= '-inf' then lo = tonumber(min) end
   if max ~= '+inf' then hi = tonumber(string.sub(max, 2)) end
   local found = {}
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local id = running_task(m)
     local f = redis.call('HMGET', ARGV[1] .. id, 'created_at', 'task_type')
     local c = tonumber(f[1])
     if c and c >= lo and c < hi and (t == '' or f[2] == t) then

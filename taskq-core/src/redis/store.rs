@@ -19,7 +19,9 @@ const PURGE_BATCH: usize = 500;
 const LIST_LIMIT_MAX: u64 = 1 << 53;
 
 impl RedisBackend {
-    /// Records by (queue, id), in order; missing ones (expired) left out.
+    /// Records by (queue, id), in order; missing ones (gone) left out.
+    /// Running ones get their lease in a second round trip: its
+    /// running-set member names the attempt the record holds.
     async fn records(&self, wanted: &[(String, TaskId)]) -> Result<Vec<TaskRecord>, Error> {
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -27,19 +29,13 @@ impl RedisBackend {
         let client = self.pool.next();
         let pipeline = client.pipeline();
         for (queue, id) in wanted {
-            let keys = self.queue_keys(queue);
-            let key = format!("{}{id}", keys.record_prefix);
+            let key = format!("{}{id}", self.queue_keys(queue).record_prefix);
             let _: () = pipeline.hgetall(key).await.map_err(Error::backend)?;
-            let _: () = pipeline
-                .zscore(keys.keys[2].as_str(), id.to_string())
-                .await
-                .map_err(Error::backend)?;
         }
         let mut records = Vec::with_capacity(wanted.len());
-        let mut replies = pipeline.try_all::<Value>().await.into_iter();
-        while let (Some(fields), Some(lease)) = (replies.next(), replies.next()) {
-            let value = fields.map_err(Error::backend)?;
-            let lease = lease.map_err(Error::backend)?;
+        let mut running = Vec::new();
+        for ((queue, _), reply) in wanted.iter().zip(pipeline.try_all::<Value>().await) {
+            let value = reply.map_err(Error::backend)?;
             let empty = match &value {
                 Value::Array(items) => items.is_empty(),
                 Value::Map(map) => map.is_empty(),
@@ -47,10 +43,29 @@ impl RedisBackend {
                 _ => false,
             };
             if !empty {
-                let mut found = record::from_value(flatten_map(value))?;
-                record::set_lease(&mut found, &lease)?;
+                let found = record::from_value(flatten_map(value))?;
+                if found.state == TaskState::Running {
+                    running.push((records.len(), queue));
+                }
                 records.push(found);
             }
+        }
+        if running.is_empty() {
+            return Ok(records);
+        }
+        let pipeline = client.pipeline();
+        for &(at, queue) in &running {
+            let task = &records[at];
+            let _: () = pipeline
+                .zscore(
+                    self.queue_keys(queue).keys[2].as_str(),
+                    record::running_member(task.id, task.attempt),
+                )
+                .await
+                .map_err(Error::backend)?;
+        }
+        for (&(at, _), lease) in running.iter().zip(pipeline.try_all::<Value>().await) {
+            record::set_lease(&mut records[at], &lease.map_err(Error::backend)?)?;
         }
         Ok(records)
     }
@@ -205,7 +220,7 @@ impl Store for RedisBackend {
             .del(self.keys.task_queue(id))
             .await
             .map_err(Error::backend)?;
-        self.forget([id]);
+        self.forget(&[id]);
         Ok(record)
     }
 
