@@ -54,17 +54,9 @@ impl Broker for SeaBackend {
         if tasks.is_empty() {
             return Ok(());
         }
-        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
-        let txn = self.write_txn().await?;
-        if let Err(err) = insert(&txn, tasks).await {
-            drop(txn);
-            return Err(match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
-                _ => db_err(err),
-            });
-        }
-        self.notify_others(&txn).await?;
-        txn.commit().await.map_err(db_err)?;
+        self.insert_pending(tasks).await?;
+        // After the commit: a woken worker finds the tasks.
+        self.wake_others().await;
         self.notify();
         Ok(())
     }
@@ -821,6 +813,30 @@ impl SeaBackend {
         // poll (or the next signal) picks the tasks up.
         self.notify();
         Ok(())
+    }
+
+    /// Stores new pending tasks, all or none, and wakes nobody (the
+    /// caller does, after this returns). A batch that fits one `INSERT`
+    /// is that one statement, outside a transaction: one round trip and
+    /// one commit, which is most of a single submit's latency.
+    pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        let inserted = if tasks.len() <= INSERT_CHUNK {
+            insert(self.db(), tasks).await
+        } else {
+            let txn = self.write_txn().await?;
+            match insert(&txn, tasks).await {
+                Ok(()) => txn.commit().await,
+                Err(err) => Err(err),
+            }
+        };
+        match inserted {
+            Ok(()) => Ok(()),
+            Err(err) => Err(match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
+                _ => db_err(err),
+            }),
+        }
     }
 
     /// [`SeaBackend::notify_others`] after a change that already

@@ -22,7 +22,8 @@ impl Broker for SeaRedisBackend {
         if tasks.is_empty() {
             return Ok(());
         }
-        self.sql.enqueue(tasks.clone()).await?;
+        // Workers wake through Redis: no SQL notification.
+        self.sql.insert_pending(tasks.clone()).await?;
         // Accepted: from here on the tasks are safe in SQL.
         self.push_or_defer(&tasks).await;
         Ok(())
