@@ -100,11 +100,17 @@ impl SeaBackend {
     /// checkout, a round trip added to each claim and settle of a busy
     /// worker, while the connections a server or firewall drops are the
     /// idle ones.
+    ///
+    /// Over TCP (PostgreSQL, MySQL) each new connection's socket gets
+    /// `TCP_NODELAY` ([`crate::tcp_nodelay`]), which SQLx 0.9.0 does not
+    /// set: without it a multi-row statement can wait 40 ms for the
+    /// server's delayed ACK.
     pub async fn connect(url: &str) -> Result<SeaBackend, Error> {
         let mut options = ConnectOptions::new(url);
         options
             .sqlx_logging(false)
             .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
+        crate::tcp_nodelay(&mut options);
         SeaBackend::connect_with(options).await
     }
 

@@ -72,6 +72,8 @@ pub mod entity;
 #[cfg(feature = "redis")]
 mod handoff;
 pub mod migration;
+mod nodelay;
+pub use nodelay::tcp_nodelay;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod schedules;

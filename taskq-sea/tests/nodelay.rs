@@ -1,0 +1,77 @@
+//! `SeaBackend::connect` gives its pool's TCP sockets `TCP_NODELAY`,
+//! which SQLx 0.9.0 no longer sets (see `taskq_sea::tcp_nodelay`). A
+//! binary of its own: the check looks at every socket of the process.
+//!
+//! Reads `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL`; a test whose
+//! variable is unset prints that it skipped and returns.
+#![cfg(target_os = "linux")]
+
+use std::mem::ManuallyDrop;
+use std::net::TcpStream;
+use std::os::fd::FromRawFd;
+
+use taskq_core::conformance::record;
+use taskq_core::{Broker, Store, TaskFilter};
+use taskq_sea::SeaBackend;
+use taskq_sea::scratch::{Scratch, Server};
+
+/// `TCP_NODELAY` of each of this process's sockets connected to `port`.
+fn sockets_to(port: u16) -> Vec<bool> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")
+        .expect("fd list")
+        .flatten()
+    {
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        // SAFETY: the stream is never dropped, so the descriptor (owned by
+        // the pool, or not a socket at all) is only inspected.
+        let stream = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) });
+        if stream.peer_addr().is_ok_and(|peer| peer.port() == port) {
+            found.push(stream.nodelay().expect("TCP_NODELAY"));
+        }
+    }
+    found
+}
+
+async fn pool_sockets_get_nodelay(server: Server) {
+    let Some(scratch) = Scratch::from_env(server).await.expect("scratch") else {
+        return;
+    };
+    // `scheme://user@host:port/…`
+    let port: u16 = scratch
+        .url()
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|host| host.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .expect("a port in the test server's URL");
+    let backend = SeaBackend::connect(scratch.url()).await.expect("connect");
+    // A statement of many rows: what Nagle's algorithm held back.
+    let tasks: Vec<_> = (0..500)
+        .map(|_| record("t", "q", 0, chrono::Utc::now()))
+        .collect();
+    backend.enqueue(tasks).await.expect("enqueue");
+    let page = backend
+        .list(&TaskFilter::default(), Default::default())
+        .await
+        .expect("list");
+    assert_eq!(page.total, 500);
+    let sockets = sockets_to(port);
+    assert!(!sockets.is_empty(), "no socket to port {port}");
+    assert!(
+        sockets.iter().all(|&on| on),
+        "sockets to port {port} without TCP_NODELAY: {sockets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pool_sockets_get_tcp_nodelay() {
+    pool_sockets_get_nodelay(Server::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_pool_sockets_get_tcp_nodelay() {
+    pool_sockets_get_nodelay(Server::Mysql).await;
+}
