@@ -30,7 +30,8 @@ use fred::prelude::{
 };
 use serde_json::json;
 use taskq::{
-    Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, WorkerControl, WorkerRegistry,
+    Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, TaskRecord, WorkerControl,
+    WorkerRegistry,
 };
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::{record, worker_info};
@@ -280,14 +281,9 @@ async fn cancel_reaches_worker_on_other_host(target: Target) {
     assert_eq!(statuses, vec![taskq_core::LeaseStatus::CancelRequested]);
 }
 
-/// Finished records expire after the retention; purge then drops what is
-/// left of them (their index entries).
-async fn retention_expires_finished_records(target: Target) {
-    let url = target.url.clone();
-    let mut config = test_config(&url);
-    config.retention = Some(Duration::from_secs(1));
-    let prefix = config.prefix.clone();
-    let backend = RedisBackend::connect_with(config).await.expect("connect");
+/// Enqueues two tasks of type `t` in queue `q` and finishes the first:
+/// returns (finished, still pending).
+async fn finish_one_of_two(backend: &RedisBackend) -> (TaskRecord, TaskRecord) {
     let done = record("t", "q", 5, Utc::now());
     let waiting = record("t", "q", 5, Utc::now());
     backend
@@ -302,16 +298,26 @@ async fn retention_expires_finished_records(target: Target) {
         .await
         .expect("claim");
     assert_eq!(claimed[0].id, done.id);
-    let applied = backend
-        .settle(vec![Settlement {
-            id: done.id,
-            attempt: 1,
-            outcome: Outcome::Finished(json!("ok")),
-            at: Utc::now(),
-        }])
-        .await
-        .expect("settle");
+    let settled = Settlement {
+        id: done.id,
+        attempt: 1,
+        outcome: Outcome::Finished(json!("ok")),
+        at: Utc::now(),
+    };
+    let applied = backend.settle(vec![settled]).await.expect("settle");
     assert_eq!(applied, vec![true]);
+    (done, waiting)
+}
+
+/// Finished records expire after the retention; purge then drops what is
+/// left of them (their index entries).
+async fn retention_expires_finished_records(target: Target) {
+    let url = target.url.clone();
+    let mut config = test_config(&url);
+    config.retention = Some(Duration::from_secs(1));
+    let prefix = config.prefix.clone();
+    let backend = RedisBackend::connect_with(config).await.expect("connect");
+    let (done, waiting) = finish_one_of_two(&backend).await;
     assert!(backend.get(done.id).await.expect("get").is_some());
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert!(
@@ -372,28 +378,7 @@ async fn pruner_deletes_finished_records_by_default(target: Target) {
     );
     let prefix = config.prefix.clone();
     let backend = RedisBackend::connect_with(config).await.expect("connect");
-    let done = record("t", "q", 5, Utc::now());
-    let waiting = record("t", "q", 5, Utc::now());
-    backend
-        .enqueue(vec![done.clone(), waiting.clone()])
-        .await
-        .expect("enqueue");
-    let claimed = backend
-        .claim(ClaimRequest {
-            limit: 1,
-            ..claim_request("q", "w")
-        })
-        .await
-        .expect("claim");
-    assert_eq!(claimed[0].id, done.id);
-    let settled = Settlement {
-        id: done.id,
-        attempt: 1,
-        outcome: Outcome::Finished(json!("ok")),
-        at: Utc::now(),
-    };
-    let applied = backend.settle(vec![settled]).await.expect("settle");
-    assert_eq!(applied, vec![true]);
+    let (done, waiting) = finish_one_of_two(&backend).await;
     let task_keys = keys_matching(&target, &format!("*{}*", done.id)).await;
     assert_eq!(
         task_keys.len(),

@@ -37,40 +37,38 @@ use sea_orm::ConnectOptions;
 /// ```
 pub fn tcp_nodelay(options: &mut ConnectOptions) {
     let url = options.get_url().to_owned();
-    let url = url.as_str();
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres") {
-        use std::str::FromStr;
-        let Ok(parsed) = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url) else {
-            return;
-        };
-        let port = parsed.get_port();
-        options.map_sqlx_postgres_pool_opts(move |pool| {
-            pool.after_connect(move |_, _| {
-                Box::pin(async move {
-                    set_on_sockets_to(port);
-                    Ok(())
-                })
-            })
-        });
+        use sea_orm::sqlx::postgres::PgConnectOptions;
+        if let Ok(parsed) = url.parse::<PgConnectOptions>() {
+            let port = parsed.get_port();
+            options.map_sqlx_postgres_pool_opts(move |pool| with_hook(pool, port));
+        }
     }
     #[cfg(feature = "mysql")]
     if url.starts_with("mysql") || url.starts_with("mariadb") {
-        use std::str::FromStr;
-        let Ok(parsed) = sea_orm::sqlx::mysql::MySqlConnectOptions::from_str(url) else {
-            return;
-        };
-        let port = parsed.get_port();
-        options.map_sqlx_mysql_pool_opts(move |pool| {
-            pool.after_connect(move |_, _| {
-                Box::pin(async move {
-                    set_on_sockets_to(port);
-                    Ok(())
-                })
-            })
-        });
+        use sea_orm::sqlx::mysql::MySqlConnectOptions;
+        if let Ok(parsed) = url.parse::<MySqlConnectOptions>() {
+            let port = parsed.get_port();
+            options.map_sqlx_mysql_pool_opts(move |pool| with_hook(pool, port));
+        }
     }
     let _ = url;
+}
+
+/// `pool` with an `after_connect` hook that sets the option on the
+/// sockets to `port`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn with_hook<DB: sea_orm::sqlx::Database>(
+    pool: sea_orm::sqlx::pool::PoolOptions<DB>,
+    port: u16,
+) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    pool.after_connect(move |_, _| {
+        Box::pin(async move {
+            set_on_sockets_to(port);
+            Ok(())
+        })
+    })
 }
 
 /// Sets `TCP_NODELAY` on this process's TCP sockets connected to `port`;
