@@ -143,9 +143,11 @@ impl SeaBackend {
     }
 
     /// Applies taskq's pending migrations (idempotent). On SQLite the run
-    /// holds the write lock, and on PostgreSQL a transaction-scoped
-    /// advisory lock, so processes starting together migrate once (two
-    /// concurrent `CREATE TABLE IF NOT EXISTS` can both fail on PostgreSQL).
+    /// holds the write lock, on PostgreSQL a transaction-scoped advisory
+    /// lock and on MySQL a named lock per database (`GET_LOCK`, waiting up
+    /// to 5 minutes), so processes starting together migrate once (two
+    /// concurrent `CREATE TABLE IF NOT EXISTS` can both fail, and MySQL
+    /// would interleave two runs' DDL).
     pub async fn migrate(&self) -> Result<(), Error> {
         match self.db.get_database_backend() {
             DbBackend::Sqlite => {
@@ -162,6 +164,39 @@ impl SeaBackend {
                 .await
                 .map_err(db_err)?;
                 Migrator::up(&txn, None).await.map_err(db_err)?;
+                txn.commit().await.map_err(db_err)?;
+            }
+            DbBackend::MySql => {
+                // `GET_LOCK` belongs to a session: a transaction keeps one
+                // connection for the lock, the migration and the release
+                // (MySQL commits each DDL statement on its own).
+                let txn = self.db.begin().await.map_err(db_err)?;
+                // Per database: scratch databases on one server migrate apart.
+                let lock = "LEFT(CONCAT('taskq_migrate:', DATABASE()), 64)";
+                let got = txn
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::MySql,
+                        format!("SELECT GET_LOCK({lock}, {MYSQL_MIGRATION_WAIT_SECS}) AS got"),
+                    ))
+                    .await
+                    .map_err(db_err)?
+                    .and_then(|row| row.try_get::<Option<i64>>("", "got").ok().flatten());
+                if got != Some(1) {
+                    return Err(Error::backend(format!(
+                        "another process held the migration lock for over \
+                         {MYSQL_MIGRATION_WAIT_SECS} s"
+                    )));
+                }
+                let migrated = Migrator::up(&txn, None).await.map_err(db_err);
+                let released = txn
+                    .execute_raw(Statement::from_string(
+                        DbBackend::MySql,
+                        format!("SELECT RELEASE_LOCK({lock})"),
+                    ))
+                    .await
+                    .map_err(db_err);
+                migrated?;
+                released?;
                 txn.commit().await.map_err(db_err)?;
             }
             _ => Migrator::up(&self.db, None).await.map_err(db_err)?,
@@ -401,6 +436,8 @@ fn url_has_param(url: &str, name: &str) -> bool {
 /// The PostgreSQL advisory lock key taskq's migrations run under (an
 /// arbitrary constant: "taskq" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x74_6173_6b71;
+/// How long a MySQL migration waits for another process's to finish.
+const MYSQL_MIGRATION_WAIT_SECS: u32 = 300;
 
 /// A database error as taskq's.
 pub(crate) fn db_err(err: DbErr) -> Error {

@@ -11,7 +11,10 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Server, backend_at, claimers_on_separate_pools, large_batches, scratch_url};
+use common::{
+    Server, backend_at, claimers_on_separate_pools, concurrent_migrations, large_batches,
+    scratch_url,
+};
 use taskq_core::Backend;
 use taskq_sea::SeaBackend;
 
@@ -24,6 +27,17 @@ taskq_core::conformance_suite!(mysql, || async {
         .await
         .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
 });
+
+/// Processes starting together against an empty database migrate it
+/// once, without failing on each other's `CREATE TABLE`: MySQL's DDL is
+/// not transactional, so they take a named lock (`GET_LOCK`) first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_mysql() {
+    let Some(url) = scratch_url(Server::Mysql).await else {
+        return;
+    };
+    concurrent_migrations(&url).await;
+}
 
 /// Claimers on separate pools (as separate processes would be) never get
 /// one task twice, and together drain the queue.

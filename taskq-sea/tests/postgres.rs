@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{Server, backend_at, claimers_on_separate_pools, large_batches, scratch_url};
-use sea_orm::ConnectOptions;
+use common::{
+    Server, backend_at, claimers_on_separate_pools, concurrent_migrations, large_batches,
+    scratch_url,
+};
 use taskq_core::conformance::record;
-use taskq_core::{Backend, Broker, Store};
+use taskq_core::{Backend, Broker};
 use taskq_sea::SeaBackend;
 
 async fn fresh_schema() -> Option<String> {
@@ -63,22 +65,7 @@ async fn concurrent_migrations_postgres() {
     let Some(url) = fresh_schema().await else {
         return;
     };
-    let mut handles = Vec::new();
-    for _ in 0..4 {
-        let url = url.clone();
-        handles.push(tokio::spawn(async move {
-            let mut options = ConnectOptions::new(url);
-            options.sqlx_logging(false).max_connections(1);
-            SeaBackend::connect_with(options).await.map(|_| ())
-        }));
-    }
-    for handle in handles {
-        handle.await.expect("task").expect("migrate");
-    }
-    let backend = backend_at(&url, 1).await;
-    let task = record("t", "q", 0, Utc::now());
-    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
-    assert!(backend.get(task.id).await.expect("get").is_some());
+    concurrent_migrations(&url).await;
 }
 
 /// An enqueue through one backend (another process, as far as the

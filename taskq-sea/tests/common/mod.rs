@@ -32,6 +32,28 @@ pub async fn backend_at(url: &str, pool: u32) -> SeaBackend {
     SeaBackend::connect_with(options).await.expect("connect")
 }
 
+/// Four processes (one connection each) start together on the empty
+/// schema / database at `url`: each migration succeeds, and the schema
+/// works afterwards.
+pub async fn concurrent_migrations(url: &str) {
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let url = url.to_owned();
+        handles.push(tokio::spawn(async move {
+            let mut options = ConnectOptions::new(url);
+            options.sqlx_logging(false).max_connections(1);
+            SeaBackend::connect_with(options).await.map(|_| ())
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("task").expect("migrate");
+    }
+    let backend = backend_at(url, 1).await;
+    let task = record("t", "q", 0, Utc::now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    assert!(backend.get(task.id).await.expect("get").is_some());
+}
+
 pub async fn claim(
     backend: &dyn Backend,
     queue: &str,
