@@ -170,15 +170,15 @@ pub struct RedisBackend {
     control_signal: Arc<Notify>,
     listener: JoinHandle<()>,
     timer: JoinHandle<()>,
-    /// Tasks this process claimed (or pushed) and has not settled: their queue saves
-    /// the id-index lookup on settle and heartbeat, their type and
-    /// creation time save the settle script a record read. Neither ever
-    /// changes, so an entry is never stale; entries go when the task
-    /// settles.
+    /// Tasks this process claimed (or pushed) and has not settled: their
+    /// queue saves the id-index lookup on settle and heartbeat, their type
+    /// and creation time save the settle script a record read. None of
+    /// these ever changes, so an entry is never stale; entries go when the
+    /// task settles.
     claimed: Mutex<HashMap<TaskId, Claimed>>,
 }
 
-/// What [`RedisBackend::claimed`] keeps of a task.
+/// What `RedisBackend::claimed` keeps of a task.
 #[derive(Clone)]
 struct Claimed {
     queue: Arc<str>,

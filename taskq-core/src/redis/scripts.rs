@@ -448,7 +448,8 @@ else
   return {'invalid', state}
 end
 local attempt = redis.call('HGET', key, 'attempt') or ''
-return {'ok', redis.call('HGETALL', key), redis.call('ZSCORE', KEYS[3], running_member(id, attempt))}
+local lease = redis.call('ZSCORE', KEYS[3], running_member(id, attempt))
+return {'ok', redis.call('HGETALL', key), lease}
 "#,
     )
 });
