@@ -73,7 +73,7 @@ fn with_hook<DB: sea_orm::sqlx::Database>(
 
 /// Sets `TCP_NODELAY` on this process's TCP sockets connected to `port`;
 /// returns how many it set it on.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", any(feature = "postgres", feature = "mysql")))]
 pub(crate) fn set_on_sockets_to(port: u16) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
         return 0;
@@ -90,14 +90,14 @@ pub(crate) fn set_on_sockets_to(port: u16) -> usize {
     set
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(not(target_os = "linux"), any(feature = "postgres", feature = "mysql")))]
 pub(crate) fn set_on_sockets_to(_port: u16) -> usize {
     0
 }
 
 /// The peer port of a connected IPv4/IPv6 socket; `None` for anything
 /// else (a closed descriptor, a file, a Unix socket).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", any(feature = "postgres", feature = "mysql")))]
 fn peer_port(fd: libc::c_int) -> Option<u16> {
     // SAFETY: `addr` is zeroed plain data and `len` its size, so the
     // kernel writes at most that many bytes; any `fd` is fine: a
@@ -122,7 +122,7 @@ fn peer_port(fd: libc::c_int) -> Option<u16> {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", any(feature = "postgres", feature = "mysql")))]
 fn set_nodelay(fd: libc::c_int) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: `on` outlives the call and the length is its size; a
@@ -138,7 +138,11 @@ fn set_nodelay(fd: libc::c_int) -> bool {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(
+    test,
+    target_os = "linux",
+    any(feature = "postgres", feature = "mysql")
+))]
 mod tests {
     use super::*;
 
