@@ -3,7 +3,6 @@
 //! implementations (in `broker.rs` and `store.rs`) share.
 
 use std::sync::Arc;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::time::Duration;
 
 use sea_orm::{
