@@ -533,6 +533,47 @@ pub async fn fencing_rejects_stale_attempts(backend: Arc<dyn Backend>) {
     assert_eq!(current.progress, Some(progress));
 }
 
+/// One batch that settles an attempt twice applies the first settlement
+/// only, as settling one at a time would; the list indexes count the task
+/// once, in the state the first settlement gave it.
+pub async fn settle_batch_applies_a_repeat_once(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let claimed = claim(&*backend, "q", 1, "w").await;
+    assert_eq!(claimed.len(), 1);
+    let settle = |outcome| Settlement {
+        id: task.id,
+        attempt: 1,
+        outcome,
+        at: now(),
+    };
+    let applied = backend
+        .settle(vec![
+            settle(Outcome::Finished(json!("first"))),
+            settle(Outcome::Failed(TaskFailure {
+                kind: ErrorKind::Permanent,
+                message: "second".into(),
+            })),
+        ])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true, false]);
+    let current = get(&*backend, task.id).await;
+    assert_eq!(current.state, TaskState::Finished);
+    assert_eq!(current.result, Some(json!("first")));
+    for (state, expected) in [(TaskState::Finished, 1), (TaskState::Failed, 0)] {
+        let filter = TaskFilter {
+            state: Some(state),
+            ..Default::default()
+        };
+        let listed = backend
+            .list(&filter, PageRequest::new(1, 10))
+            .await
+            .expect("list");
+        assert_eq!(listed.total, expected, "{state:?}");
+    }
+}
+
 /// Expired leases: requeued, failed when retries are spent, cancelled when
 /// cancel was requested; live leases untouched.
 pub async fn rescue_expired_leases(backend: Arc<dyn Backend>) {
@@ -1940,6 +1981,7 @@ macro_rules! conformance_suite {
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
                 reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
                 settle_outcomes, fencing_rejects_stale_attempts,
+                settle_batch_applies_a_repeat_once,
                 rescue_expired_leases, release_returns_without_spending_attempt,
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 list_filters_follow_state_changes,

@@ -331,12 +331,16 @@ pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
 local members = {}
 for i = 5, #ARGV, 8 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
 local held = zscores(KEYS[3], members)
+-- A member settled earlier in this batch is no longer running: a repeat
+-- is refused, as a settlement one at a time would be.
+local settled = {}
 local out, unrunning, done = {}, {}, {}
 local due = false
 local k = 0
 for i = 5, #ARGV, 8 do
   k = k + 1
-  if held[k] then
+  if held[k] and not settled[members[k]] then
+    settled[members[k]] = true
     local id, outcome, at, payload = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     local key = ARGV[1] .. id
     unrunning[#unrunning + 1] = members[k]
