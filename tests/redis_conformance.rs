@@ -551,7 +551,10 @@ async fn rescue_takes_bare_id_running_members(target: Target) {
     }
     assert_eq!(rewritten, 1);
 
-    let report = backend.rescue_expired(Utc::now()).await.expect("rescue");
+    let report = backend
+        .rescue_expired(Utc::now(), &taskq_core::lifecycle::RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
     assert_eq!(report.requeued, 1);
     let requeued = backend.get(task.id).await.expect("get").expect("record");
     assert_eq!(

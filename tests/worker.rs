@@ -27,7 +27,8 @@ struct Echo {
 }
 
 /// Returns its text repeated.
-#[long_task(retries = 0)]
+/// Retries (when a submission allows them, as after a rescue) follow fast.
+#[long_task(retries = 0, retry_delay = 0.01)]
 async fn echo(p: Echo) -> Result<String, TaskError> {
     Ok(p.text.repeat(p.times.max(1) as usize))
 }

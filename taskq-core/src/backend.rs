@@ -3,9 +3,11 @@
 //! [`ScheduleStore`] keeps and fires schedules, [`WorkerRegistry`] lists
 //! live workers and carries control requests to them.
 //!
-//! A backend implements all four (the blanket [`Backend`] trait joins them). The
-//! conformance suite (`taskq_core::conformance`, feature `conformance`)
-//! checks every rule written here; a new backend is done when it passes.
+//! A backend implements all four (the blanket [`Backend`] trait joins them).
+//! What each transition does to a record is [`crate::lifecycle`]'s: this
+//! module says how a backend must apply it. The conformance suite and the
+//! model test (`taskq_core::conformance`, feature `conformance`) check
+//! both; a new backend is done when it passes them.
 //!
 //! # Rules every backend keeps
 //! - **Atomic transitions.** Each task moves through one call at a time:
@@ -31,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::lifecycle::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState};
 
@@ -231,10 +234,17 @@ pub trait Broker: Send + Sync + 'static {
     /// Pauses or resumes claiming from a queue, for every worker.
     async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error>;
 
-    /// Handles `RUNNING` tasks whose lease ended before `now`: back to
-    /// `PENDING` (due now), or `FAILED` when no retry is left, or
-    /// `CANCELLED` when cancel was requested. Safe to run on every worker.
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error>;
+    /// Applies [`crate::lifecycle::rescue`] to every `RUNNING` task whose lease
+    /// ended before `now`: back to `PENDING` after its type's backoff
+    /// (from `policies`), or `FAILED` when no retry is left, or `CANCELLED`
+    /// when cancel was requested. Each task's rescue is atomic and fenced
+    /// by its attempt and expired lease, so it is safe to run on every
+    /// worker.
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error>;
 
     /// For a backend whose delivery path is a copy of durable records
     /// (SQL records with Redis delivery): puts back into the delivery path

@@ -24,6 +24,7 @@ use crate::backend::{
 };
 use crate::client::Client;
 use crate::error::Error;
+use crate::lifecycle::RetryPolicy;
 use crate::maintenance::scheduler::{Scheduler, SchedulerConfig};
 use crate::registry::{HandlerFuture, Location, Registry, TaskDef, validate_params};
 use crate::schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleFiring};
@@ -487,7 +488,10 @@ pub async fn fencing_rejects_stale_attempts(backend: Arc<dyn Backend>) {
     let start = now();
     claim_at(&*backend, "q", 1, "old", start, Duration::from_millis(100)).await;
     let report = backend
-        .rescue_expired(start + chrono::Duration::seconds(1))
+        .rescue_expired(
+            start + chrono::Duration::seconds(1),
+            &RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue");
     assert_eq!(report.requeued, 1);
@@ -595,7 +599,10 @@ pub async fn rescue_expired_leases(backend: Arc<dyn Backend>) {
     claim_at(&*backend, "q", 3, "dead", start, Duration::from_secs(1)).await;
     claim_at(&*backend, "q", 1, "alive", start, Duration::from_secs(3600)).await;
     backend.cancel(to_cancel.id, now()).await.expect("cancel");
-    let report = backend.rescue_expired(now()).await.expect("rescue");
+    let report = backend
+        .rescue_expired(now(), &RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
     assert_eq!(
         (report.requeued, report.failed, report.cancelled),
         (1, 1, 1)
@@ -611,11 +618,66 @@ pub async fn rescue_expired_leases(backend: Arc<dyn Backend>) {
         TaskState::Cancelled
     );
     assert_eq!(get(&*backend, live.id).await.state, TaskState::Running);
-    let again = backend.rescue_expired(now()).await.expect("rescue");
+    let again = backend
+        .rescue_expired(now(), &RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
     assert_eq!(again, Default::default());
     let reclaimed = claim(&*backend, "q", 10, "w").await;
     assert_eq!(ids(&reclaimed), vec![retryable.id]);
     assert_eq!(reclaimed[0].attempt, 2);
+}
+
+/// A rescued task waits its type's backoff, as a failed attempt does,
+/// and queues as a retry does (`seq` from its new due time).
+pub async fn rescue_waits_the_backoff(backend: Arc<dyn Backend>) {
+    // Whole microseconds: what every store keeps of a time.
+    let start = now().trunc_subsecs(6) - chrono::Duration::seconds(60);
+    let mut task = record("t", "q", 5, start);
+    task.max_retries = 5;
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    claim_at(&*backend, "q", 1, "dead", start, Duration::from_secs(1)).await;
+    let policy = RetryPolicy {
+        retry_delay: Duration::from_secs(10),
+        backoff: crate::task::Backoff {
+            factor: 2.0,
+            max: Duration::from_secs(600),
+            jitter: 0.0,
+        },
+    };
+    let rescued_at = start + chrono::Duration::seconds(2);
+    let report = backend
+        .rescue_expired(rescued_at, &policy)
+        .await
+        .expect("rescue");
+    assert_eq!(report.requeued, 1);
+    let due = rescued_at + chrono::Duration::seconds(10);
+    let stored = get(&*backend, task.id).await;
+    assert_eq!(stored.state, TaskState::Pending);
+    assert_eq!(stored.scheduled_at, due);
+    assert_eq!(stored.seq, crate::task::seq_for(due));
+    let early = claim_at(
+        &*backend,
+        "q",
+        1,
+        "w",
+        due - chrono::Duration::seconds(1),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(early.is_empty(), "claimed before its backoff ended");
+    let second = claim_at(&*backend, "q", 1, "w", due, Duration::from_secs(1)).await;
+    assert_eq!(ids(&second), vec![task.id]);
+    // The second lease expiry waits twice as long.
+    let again = due + chrono::Duration::seconds(2);
+    backend
+        .rescue_expired(again, &policy)
+        .await
+        .expect("rescue");
+    assert_eq!(
+        get(&*backend, task.id).await.scheduled_at,
+        again + chrono::Duration::seconds(20)
+    );
 }
 
 /// Release (graceful shutdown) returns a task without spending an attempt.
@@ -1982,7 +2044,8 @@ macro_rules! conformance_suite {
                 reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
                 settle_outcomes, fencing_rejects_stale_attempts,
                 settle_batch_applies_a_repeat_once,
-                rescue_expired_leases, release_returns_without_spending_attempt,
+                rescue_expired_leases, rescue_waits_the_backoff,
+                release_returns_without_spending_attempt,
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 list_filters_follow_state_changes,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,

@@ -120,6 +120,11 @@ impl TaskContext {
         self.inner.attempt
     }
 
+    /// Retries this task may have after its first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.inner.max_retries
+    }
+
     /// Whether this is the last attempt: a failure now is not retried.
     pub fn is_last_attempt(&self) -> bool {
         self.inner.attempt > self.inner.max_retries

@@ -28,6 +28,7 @@ pub mod context;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod lifecycle;
 pub mod maintenance;
 pub mod memory;
 #[cfg(feature = "redis")]

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::{Error, TaskError};
+use crate::lifecycle::{RetryPolicies, RetryPolicy};
 use crate::task::{ErrorKind, TaskOptions};
 
 /// A boxed handler future, as stored in a [`TaskDef`].
@@ -162,6 +163,15 @@ impl<P, R> fmt::Debug for TaskHandle<P, R> {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     tasks: BTreeMap<&'static str, &'static TaskDef>,
+}
+
+/// The retry policy of each registered type; [`RetryPolicy::default`]
+/// for a type this process does not know.
+impl RetryPolicies for Registry {
+    fn policy(&self, task_type: &str) -> RetryPolicy {
+        self.get(task_type)
+            .map_or_else(RetryPolicy::default, |def| RetryPolicy::of(&def.options))
+    }
 }
 
 impl Registry {

@@ -31,6 +31,7 @@ use crate::backend::{
 use crate::client::Client;
 use crate::context::{StopReason, TaskContext};
 use crate::error::{Error, TaskError};
+use crate::lifecycle::{self, RetryPolicy};
 use crate::maintenance::{self, MaintenanceConfig};
 use crate::registry::{HandlerFuture, Registry};
 use crate::task::{ErrorKind, IdMap, TaskFailure, TaskId, TaskRecord};
@@ -836,28 +837,19 @@ fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -> Option
             kind: ErrorKind::Timeout,
             message: format!("exceeded the hard timeout of {limit:?}"),
         }),
-        AttemptEnd::Returned(Err(error)) if cancel_requested => {
-            Outcome::Cancelled(error.into_failure())
-        }
         AttemptEnd::Returned(Err(error)) => {
-            let retry_delay = shared
+            let policy = shared
                 .registry
                 .get(ctx.task_type())
-                .map(|def| def.options.retry_delay_after(ctx.attempt()));
-            match retry_delay {
-                Some(delay) if error.kind().is_retryable() && !ctx.is_last_attempt() => {
-                    let delay = chrono::Duration::from_std(delay)
-                        .unwrap_or_else(|_| chrono::Duration::days(1));
-                    Outcome::Retry {
-                        error: error.into_failure(),
-                        run_at: at + delay,
-                    }
-                }
-                _ if error.kind() == ErrorKind::Cancelled => {
-                    Outcome::Cancelled(error.into_failure())
-                }
-                _ => Outcome::Failed(error.into_failure()),
-            }
+                .map(|def| RetryPolicy::of(&def.options));
+            lifecycle::after_error(
+                error.into_failure(),
+                ctx.attempt(),
+                ctx.max_retries(),
+                cancel_requested,
+                policy.as_ref(),
+                at,
+            )
         }
     };
     match &outcome {

@@ -22,14 +22,14 @@ use sea_orm::{
 use taskq_core::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
 };
-use taskq_core::memory::check_before_target;
+use taskq_core::lifecycle::{self, RetryPolicies, check_before_target, lease_failure};
 use taskq_core::task::seq_for;
 use taskq_core::{Error, ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::backend::{SeaBackend, db_err};
-use crate::convert::{count_to_db, records};
+use crate::convert::{count_from_db, count_to_db, records};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
 use crate::sql::{self, SettleRow, state_is};
@@ -221,13 +221,7 @@ impl Broker for SeaBackend {
             update.table(task::Entity);
             match state {
                 TaskState::Pending => {
-                    set_error(
-                        &mut update,
-                        TaskFailure {
-                            kind: ErrorKind::Cancelled,
-                            message: "cancelled before it ran".into(),
-                        },
-                    );
+                    set_error(&mut update, lifecycle::cancelled_before_run());
                     update
                         .value(C::State, TaskState::Cancelled.as_str())
                         .value(C::FinishedAt, now);
@@ -415,8 +409,12 @@ impl Broker for SeaBackend {
         Ok(())
     }
 
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
-        Ok(self.rescue(now).await?.0)
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error> {
+        Ok(self.rescue(now, policies).await?.0)
     }
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
@@ -626,14 +624,6 @@ fn set_error(update: &mut UpdateStatement, error: TaskFailure) {
         .value(C::ErrorMessage, error.message);
 }
 
-/// The error a rescued task carries (as `taskq_core::memory` words it).
-fn lease_failure(kind: ErrorKind, worker: &str) -> TaskFailure {
-    TaskFailure {
-        kind,
-        message: format!("worker `{worker}` stopped renewing its lease"),
-    }
-}
-
 /// Another writer kept changing the task between our read and our write.
 fn raced(id: TaskId) -> Error {
     Error::backend(format!("task {id} kept changing concurrently; try again"))
@@ -671,9 +661,13 @@ where
 
 impl SeaBackend {
     /// [`Broker::rescue_expired`], also returning the ids it requeued.
+    /// Implements `lifecycle::rescue`: the rows are read, each one's
+    /// retry time is drawn in Rust (`lifecycle::rescue_retry_at`), and the
+    /// update is fenced by attempt and expired lease.
     pub(crate) async fn rescue(
         &self,
         now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
     ) -> Result<(RescueReport, Vec<TaskId>), Error> {
         let mut report = RescueReport::default();
         let mut requeued = Vec::new();
@@ -696,10 +690,11 @@ impl SeaBackend {
         }
         loop {
             let txn = self.write_txn().await?;
-            let expired: Vec<(Uuid, i32, i32, Option<String>, bool)> = task::Entity::find()
+            let expired: Vec<(Uuid, String, i32, i32, Option<String>, bool)> = task::Entity::find()
                 .select_only()
                 .columns([
                     C::Id,
+                    C::TaskType,
                     C::Attempt,
                     C::MaxRetries,
                     C::WorkerId,
@@ -718,12 +713,20 @@ impl SeaBackend {
                 break;
             }
             let full = expired.len() as u64 == RESCUE_CHUNK;
-            for (id, attempt, max_retries, worker, cancel_requested) in expired {
+            for (id, task_type, attempt, max_retries, worker, cancel_requested) in expired {
                 let worker = worker.unwrap_or_default();
                 let mut update = Query::update();
                 update
                     .table(task::Entity)
                     .value(C::LeaseUntil, None::<DateTime<Utc>>);
+                let retry_at = lifecycle::rescue_retry_at(
+                    &task_type,
+                    count_from_db(attempt),
+                    count_from_db(max_retries),
+                    cancel_requested,
+                    now,
+                    policies,
+                );
                 let mut requeue = false;
                 let counter = if cancel_requested {
                     set_error(&mut update, lease_failure(ErrorKind::Cancelled, &worker));
@@ -732,17 +735,20 @@ impl SeaBackend {
                         .value(C::CancelRequested, false)
                         .value(C::FinishedAt, now);
                     &mut report.cancelled
-                } else if attempt > max_retries {
+                } else if let Some(retry_at) = retry_at {
+                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
+                    update
+                        .value(C::State, PENDING)
+                        .value(C::ScheduledAt, retry_at)
+                        .value(C::Seq, seq_for(retry_at));
+                    requeue = true;
+                    &mut report.requeued
+                } else {
                     set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
                     update
                         .value(C::State, TaskState::Failed.as_str())
                         .value(C::FinishedAt, now);
                     &mut report.failed
-                } else {
-                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
-                    update.value(C::State, PENDING).value(C::ScheduledAt, now);
-                    requeue = true;
-                    &mut report.requeued
                 };
                 update.cond_where(
                     Condition::all()

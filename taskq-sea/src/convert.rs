@@ -105,6 +105,12 @@ pub(crate) fn count_to_db(count: u32) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 
+/// A stored counter back in Rust; a negative one (never written by
+/// taskq) reads as 0.
+pub(crate) fn count_from_db(count: i32) -> u32 {
+    u32::try_from(count).unwrap_or(0)
+}
+
 /// Durations are stored in whole milliseconds (sub-millisecond parts are
 /// rounded up, so a non-zero timeout never becomes zero).
 pub(crate) fn duration_to_ms(duration: Duration) -> i64 {

@@ -463,7 +463,10 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
         .expect("release in SQL");
     backend
         .redis()
-        .rescue_expired(Utc::now() + chrono::Duration::seconds(60))
+        .rescue_expired(
+            Utc::now() + chrono::Duration::seconds(60),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("expire in Redis");
     assert!(
@@ -517,7 +520,10 @@ async fn rescue_pushes_what_redis_lost(backend: SeaRedisBackend) {
         .expect("claim");
     backend.redis().delete_all_keys().await.expect("lose Redis");
     let report = backend
-        .rescue_expired(start + chrono::Duration::seconds(1))
+        .rescue_expired(
+            start + chrono::Duration::seconds(1),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue");
     assert_eq!(report.requeued, 1);
@@ -567,7 +573,10 @@ async fn settled_in_sql_only_then_refused(
     assert_eq!(applied, vec![true; n]);
     let expired = backend
         .redis()
-        .rescue_expired(start + chrono::Duration::seconds(1))
+        .rescue_expired(
+            start + chrono::Duration::seconds(1),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("expire in Redis");
     assert_eq!(
@@ -772,7 +781,10 @@ async fn settle_acknowledges_in_redis(backend: SeaRedisBackend) {
     // The retry's new lease is 30 s: nothing of Redis's has expired.
     let expired = backend
         .redis()
-        .rescue_expired(start + chrono::Duration::seconds(1))
+        .rescue_expired(
+            start + chrono::Duration::seconds(1),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue in Redis");
     assert_eq!((expired.requeued, expired.failed), (0, 0));

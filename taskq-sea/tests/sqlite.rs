@@ -257,7 +257,10 @@ async fn settle_fencing_rejects_stale_attempt_sqlite() {
     let start = Utc::now();
     claim_at(&backend, "q", 1, "old", start, Duration::from_millis(10)).await;
     backend
-        .rescue_expired(start + ms(20))
+        .rescue_expired(
+            start + ms(20),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue");
     let second = claim_at(
@@ -410,12 +413,18 @@ async fn rescue_sqlite() {
         .expect("cancel");
     // The lease end itself is not expired yet; a microsecond later it is.
     let none = backend
-        .rescue_expired(start + us(500_250))
+        .rescue_expired(
+            start + us(500_250),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue");
     assert_eq!(none, Default::default());
     let report = backend
-        .rescue_expired(start + us(500_251))
+        .rescue_expired(
+            start + us(500_251),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
         .await
         .expect("rescue");
     assert_eq!(
@@ -462,7 +471,10 @@ async fn rescue_handles_more_than_one_chunk_sqlite() {
     )
     .await;
     assert_eq!(claimed.len(), 1203);
-    let report = backend.rescue_expired(Utc::now()).await.expect("rescue");
+    let report = backend
+        .rescue_expired(Utc::now(), &taskq_core::lifecycle::RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
     assert_eq!(report.requeued, 1203);
     assert_eq!(claim(&backend, "q", 2000, "w").await.len(), 1203);
 }
@@ -1249,7 +1261,10 @@ async fn differential(seed: u64, steps: usize) {
             11 => {
                 let mut out = Vec::new();
                 for b in backends {
-                    out.push(shape(&b.rescue_expired(clock).await));
+                    out.push(shape(
+                        &b.rescue_expired(clock, &taskq_core::lifecycle::RetryPolicy::IMMEDIATE)
+                            .await,
+                    ));
                 }
                 out
             }

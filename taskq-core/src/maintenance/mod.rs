@@ -50,7 +50,12 @@ impl Default for MaintenanceConfig {
 /// Runs every service until `stop` fires.
 pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationToken) {
     let backend = client.backend().clone();
-    let rescuer = rescuer::run(backend.clone(), config.rescue_interval, stop.clone());
+    let rescuer = rescuer::run(
+        backend.clone(),
+        client.registry().clone(),
+        config.rescue_interval,
+        stop.clone(),
+    );
     let reconciler = reconciler::run(backend.clone(), config.reconciler, stop.clone());
     let pruner = pruner::run(
         backend,

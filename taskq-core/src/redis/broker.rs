@@ -14,6 +14,7 @@ use crate::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
 };
 use crate::error::Error;
+use crate::lifecycle::{self, RetryPolicies};
 use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
 
 /// Expired leases one rescue script handles (the pass repeats until done),
@@ -439,19 +440,56 @@ impl Broker for RedisBackend {
         Ok(())
     }
 
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
+    /// Two scripts per batch: the first reads the expired leases, Rust
+    /// draws each retry time from `policies`, the second applies them,
+    /// fenced by the lease still being expired.
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error> {
         let mut report = RescueReport::default();
         for queue in self.queue_names().await? {
             loop {
-                let reply = array(
-                    "rescue",
+                let expired = array(
+                    "expired",
                     self.run(
-                        &scripts::RESCUE,
+                        &scripts::EXPIRED,
                         &queue,
-                        vec![micros(now), self.retention_secs(), RESCUE_BATCH.to_string()],
+                        vec![micros(now), RESCUE_BATCH.to_string()],
                     )
                     .await?,
                 )?;
+                if expired.is_empty() {
+                    break;
+                }
+                let mut args = Vec::with_capacity(2 + expired.len() / 5 * 2);
+                args.push(micros(now));
+                args.push(self.retention_secs());
+                for lease in expired.chunks(5) {
+                    let text = |i: usize| -> Result<String, Error> {
+                        lease
+                            .get(i)
+                            .and_then(|v| v.as_string())
+                            .ok_or_else(|| Error::backend("expired: short reply"))
+                    };
+                    let number = |i: usize| -> Result<u32, Error> {
+                        text(i)?
+                            .parse()
+                            .map_err(|_| Error::backend("expired: not a count"))
+                    };
+                    let retry_at = lifecycle::rescue_retry_at(
+                        &text(1)?,
+                        number(2)?,
+                        number(3)?,
+                        text(4)? == "1",
+                        now,
+                        policies,
+                    );
+                    args.push(text(0)?);
+                    args.push(retry_at.map_or_else(|| "-".to_owned(), micros));
+                }
+                let reply = array("rescue", self.run(&scripts::RESCUE, &queue, args).await?)?;
                 let count = |i: usize| -> Result<u64, Error> {
                     let value = reply
                         .get(i)
@@ -461,7 +499,7 @@ impl Broker for RedisBackend {
                 report.requeued += count(0)?;
                 report.failed += count(1)?;
                 report.cancelled += count(2)?;
-                if count(3)? < RESCUE_BATCH as u64 {
+                if expired.len() < RESCUE_BATCH * 5 {
                     break;
                 }
             }

@@ -571,46 +571,76 @@ return {'ok', redis.call('HGETALL', key)}
     )
 });
 
-/// ARGV[4] now (µs), [5] retention, [6] batch size. Returns requeued,
-/// failed, cancelled and scanned counts.
+/// The first half of a rescue: ARGV[4] now (µs), [5] batch size. Returns,
+/// per running-set member whose lease ended before now, the member, the
+/// task's type, attempt, max retries and cancel flag — what
+/// `lifecycle::rescue_retry_at` needs to draw each one's retry time.
+pub(crate) static EXPIRED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, ARGV[5])
+local out = {}
+for _, m in ipairs(expired) do
+  local id = running_task(m)
+  local f = redis.call('HMGET', ARGV[1] .. id, 'task_type', 'attempt', 'max_retries',
+    'cancel_requested')
+  out[#out + 1] = m
+  out[#out + 1] = f[1] or ''
+  out[#out + 1] = f[2] or '0'
+  out[#out + 1] = f[3] or '0'
+  out[#out + 1] = f[4] or '0'
+end
+return out
+"#,
+    )
+});
+
+/// The second half (implements `lifecycle::rescue_to`): ARGV[4] now (µs),
+/// [5] retention, then pairs of a running-set member and its retry time
+/// (µs, or `-` for none: cancelled or failed). A member applies only while
+/// its lease still ended before now (a heartbeat since the first half
+/// keeps it). Returns requeued, failed and cancelled counts.
 pub(crate) static RESCUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, ARGV[6])
 local requeued, failed, cancelled = 0, 0, 0
-for _, m in ipairs(expired) do
-  redis.call('ZREM', KEYS[3], m)
-  local id, attempt = running_task(m)
-  local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
-    'worker_id', 'priority', 'seq', 'task_type', 'created_at')
-  if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
-    local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
-    if f[4] == '1' then
-      finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'cancelled', message = message}))
-      redis.call('ZADD', KEYS[4], ARGV[4], id)
-      index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
-      cancelled = cancelled + 1
-    elseif tonumber(f[2]) > tonumber(f[3]) then
-      finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
-        cjson.encode({kind = 'lease_expired', message = message}))
-      redis.call('ZADD', KEYS[4], ARGV[4], id)
-      index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
-      failed = failed + 1
-    else
-      redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[4],
-        'error', cjson.encode({kind = 'lease_expired', message = message}))
-      unrun(key)
-      index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
-      add_pending(id, f[6], f[7], ARGV[4], ARGV[4])
-      requeued = requeued + 1
+for i = 6, #ARGV, 2 do
+  local m, retry_at = ARGV[i], ARGV[i + 1]
+  local lease = redis.call('ZSCORE', KEYS[3], m)
+  if lease and tonumber(lease) < tonumber(ARGV[4]) then
+    redis.call('ZREM', KEYS[3], m)
+    local id, attempt = running_task(m)
+    local key = ARGV[1] .. id
+    local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
+      'worker_id', 'priority', 'seq', 'task_type', 'created_at')
+    if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
+      local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
+      if f[4] == '1' then
+        finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
+          cjson.encode({kind = 'cancelled', message = message}))
+        redis.call('ZADD', KEYS[4], ARGV[4], id)
+        index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
+        cancelled = cancelled + 1
+      elseif retry_at == '-' then
+        finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
+          cjson.encode({kind = 'lease_expired', message = message}))
+        redis.call('ZADD', KEYS[4], ARGV[4], id)
+        index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
+        failed = failed + 1
+      else
+        redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
+          'error', cjson.encode({kind = 'lease_expired', message = message}))
+        unrun(key)
+        index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
+        add_pending(id, f[6], retry_at, retry_at, ARGV[4])
+        requeued = requeued + 1
+      end
     end
   end
 end
 index_flush()
 if requeued > 0 then wake() end
-return {requeued, failed, cancelled, #expired}
+return {requeued, failed, cancelled}
 "#,
     )
 });

@@ -9,6 +9,7 @@ use serde_json::Value;
 use taskq_core::backend::{
     Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport, Settlement,
 };
+use taskq_core::lifecycle::RetryPolicies;
 use taskq_core::{Error, TaskId, TaskRecord};
 use tokio::sync::Notify;
 use tracing::warn;
@@ -152,11 +153,15 @@ impl Broker for SeaRedisBackend {
         self.redis.set_queue_paused(queue, paused).await
     }
 
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<RescueReport, Error> {
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error> {
         // SQL first: Redis's rescue may requeue a task whose claim then
         // needs SQL's row requeued (or expired) to pass the fence.
-        let (report, requeued) = self.sql.rescue(now).await?;
-        if let Err(err) = self.redis.rescue_expired(now).await {
+        let (report, requeued) = self.sql.rescue(now, policies).await?;
+        if let Err(err) = self.redis.rescue_expired(now, policies).await {
             warn!(error = %err, "rescue pass failed in Redis");
         }
         // Usually Redis requeued them too (and the push skips them); not

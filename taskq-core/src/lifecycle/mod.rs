@@ -1,0 +1,59 @@
+//! The task lifecycle, written once: every rule of a task's life as a pure
+//! function of a record, an event and the time — no I/O, no clock.
+//!
+//! This module is the spec a backend author reads. The in-memory backend
+//! is storage around these functions; the SQL statements (taskq-sea) and
+//! the Lua scripts (`redis/scripts/`) are fast renderings of them, and each
+//! names the rule it implements (`lifecycle::settle`, …). The model test
+//! (`conformance::model`, feature `conformance`) runs seeded random
+//! sequences of operations against a backend and against a plain store
+//! built on this module, and compares every record and return value.
+//!
+//! # States
+//! ```text
+//! submit ─▶ PENDING ──claim──▶ RUNNING ──settle Finished──▶ FINISHED
+//!             ▲  │               │  ├────settle Failed─────▶ FAILED
+//!             │  │ cancel        │  ├────settle Cancelled──▶ CANCELLED
+//!             │  ▼               │  └─rescue (no retry left)▶ FAILED
+//!             │ CANCELLED        │    rescue (cancel asked) ▶ CANCELLED
+//!             │                  │
+//!             └── settle Retry, release, rescue (retry left)
+//! FAILED, CANCELLED ──retry──▶ PENDING
+//! ```
+//!
+//! # Rules (one function each)
+//! | rule | from | to | function |
+//! |---|---|---|---|
+//! | claim | `PENDING`, due, queue not paused | `RUNNING`, `attempt + 1` | [`claim`] |
+//! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
+//! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
+//! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
+//! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
+//! | release | `RUNNING`, same attempt and worker | `PENDING`, attempt given back | [`release`] |
+//! | cancel | `PENDING` / `RUNNING` | `CANCELLED` / cancel requested | [`cancel`] |
+//! | retry | `FAILED`, `CANCELLED` | `PENDING`, due now | [`retry`] |
+//! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
+//! | rescue | `RUNNING`, lease ended | `PENDING` after the backoff, `FAILED`, `CANCELLED` | [`rescue`] |
+//! | progress | `RUNNING`, same attempt | progress stored | [`record_progress`] |
+//! | delete | terminal | gone | [`check_delete`] |
+//! | purge | terminal, finished before a time | gone | [`is_purged`] |
+//!
+//! A fenced call (settle, heartbeat, release, progress) on a task that is
+//! no longer at that attempt changes nothing and reports so; it is not an
+//! error, because a worker that lost its lease learns it this way. A call
+//! an operator makes on a state that does not allow it is
+//! [`Error::InvalidTransition`] and changes nothing.
+
+mod messages;
+mod order;
+mod retry;
+mod transitions;
+
+pub use messages::{cancelled_before_run, lease_failure};
+pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
+pub use retry::{RetryPolicies, RetryPolicy, after_error};
+pub use transitions::{
+    Rescued, cancel, check_delete, check_reorder, claim, heartbeat, is_claimable, is_lease_expired,
+    is_purged, is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to,
+    retry, settle,
+};

@@ -1,0 +1,242 @@
+//! [`Broker`] for the in-memory backend: each call is one lifecycle rule
+//! applied under the lock.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::{MemoryBackend, State};
+use crate::backend::{Broker, ClaimRequest, LeaseStatus, Position, RescueReport, Settlement};
+use crate::error::Error;
+use crate::lifecycle::{self, Rescued, RetryPolicies};
+use crate::task::{TaskId, TaskRecord, TaskState};
+
+#[async_trait]
+impl Broker for MemoryBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        let now = Utc::now();
+        {
+            let mut state = self.lock();
+            if let Some(dup) = tasks.iter().find(|t| state.tasks.contains_key(&t.id)) {
+                return Err(Error::InvalidArgument(format!(
+                    "task id {} already exists",
+                    dup.id
+                )));
+            }
+            for task in tasks {
+                state.index(&task, now);
+                state.tasks.insert(task.id, task);
+            }
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        let mut state = self.lock();
+        if request.limit == 0 || state.paused.contains(request.queue) {
+            return Ok(Vec::new());
+        }
+        state.promote_due(request.now);
+        let lease_until = request.now + request.lease;
+        let mut claimed = Vec::with_capacity(request.limit);
+        while claimed.len() < request.limit {
+            let Some((_, _, id)) = state
+                .ready
+                .get_mut(request.queue)
+                .and_then(|ready| ready.pop_first())
+            else {
+                break;
+            };
+            let State {
+                tasks,
+                running,
+                delayed,
+                ..
+            } = &mut *state;
+            let Some(record) = tasks.get_mut(&id) else {
+                continue;
+            };
+            if !lifecycle::is_claimable(record, request.now) {
+                // Filed as ready by a later clock than this claim's.
+                delayed.insert((record.scheduled_at, id));
+                continue;
+            }
+            lifecycle::claim(record, request.worker_id, request.now, lease_until);
+            running.insert(id);
+            claimed.push(record.clone());
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
+        let mut requeued = false;
+        let applied = {
+            let mut state = self.lock();
+            settlements
+                .iter()
+                .map(|settlement| {
+                    let applied = state
+                        .update(settlement.id, settlement.at, |record| {
+                            lifecycle::settle(record, settlement)
+                        })
+                        .unwrap_or(false);
+                    requeued |= applied
+                        && matches!(settlement.outcome, crate::backend::Outcome::Retry { .. });
+                    applied
+                })
+                .collect()
+        };
+        if requeued {
+            self.signal.notify_waiters();
+        }
+        Ok(applied)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error> {
+        let mut state = self.lock();
+        Ok(tasks
+            .iter()
+            .map(|&(id, attempt)| match state.tasks.get_mut(&id) {
+                Some(record) => lifecycle::heartbeat(record, worker_id, attempt, lease_until),
+                None => LeaseStatus::Lost,
+            })
+            .collect())
+    }
+
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+        let now = Utc::now();
+        {
+            let mut state = self.lock();
+            for &(id, attempt) in tasks {
+                state.update(id, now, |record| {
+                    lifecycle::release(record, worker_id, attempt)
+                });
+            }
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let mut state = self.lock();
+        state
+            .update(id, now, |record| {
+                lifecycle::cancel(record, now).map(|()| record.clone())
+            })
+            .ok_or(Error::NotFound(id))?
+    }
+
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let record = self
+            .lock()
+            .update(id, now, |record| {
+                lifecycle::retry(record, now).map(|()| record.clone())
+            })
+            .ok_or(Error::NotFound(id))??;
+        self.signal.notify_waiters();
+        Ok(record)
+    }
+
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let now = Utc::now();
+        let mut state = self.lock();
+        let record = state.tasks.get(&id).ok_or(Error::NotFound(id))?.clone();
+        lifecycle::check_reorder(&record)?;
+        let target = match position {
+            Position::Before(target) => Some(
+                state
+                    .tasks
+                    .get(&target)
+                    .ok_or(Error::NotFound(target))?
+                    .clone(),
+            ),
+            _ => None,
+        };
+        let others: Vec<(i32, i64, TaskId)> = state
+            .tasks
+            .values()
+            .filter(|r| r.state == TaskState::Pending && r.queue == record.queue && r.id != id)
+            .map(|r| (r.priority, r.seq, r.id))
+            .collect();
+        let plan = lifecycle::reorder(&record, &others, position, target.as_ref())?;
+        if let Some((priority, seq, target_id)) = plan.shift_before {
+            for &(_, _, other) in others
+                .iter()
+                .filter(|o| o.0 == priority && (o.1, o.2) < (seq, target_id))
+            {
+                state.update(other, now, |r| r.seq -= 2);
+            }
+        }
+        state
+            .update(id, now, |record| {
+                record.priority = plan.priority;
+                record.seq = plan.seq;
+                record.clone()
+            })
+            .ok_or(Error::NotFound(id))
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        {
+            let mut state = self.lock();
+            if paused {
+                state.paused.insert(queue.to_owned());
+            } else {
+                state.paused.remove(queue);
+            }
+        }
+        if !paused {
+            self.signal.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error> {
+        let mut report = RescueReport::default();
+        {
+            let mut state = self.lock();
+            let expired: Vec<TaskId> = state
+                .running
+                .iter()
+                .copied()
+                .filter(|id| {
+                    state
+                        .tasks
+                        .get(id)
+                        .is_some_and(|r| lifecycle::is_lease_expired(r, now))
+                })
+                .collect();
+            for id in expired {
+                match state
+                    .update(id, now, |record| lifecycle::rescue(record, now, policies))
+                    .flatten()
+                {
+                    Some(Rescued::Requeued) => report.requeued += 1,
+                    Some(Rescued::Failed) => report.failed += 1,
+                    Some(Rescued::Cancelled) => report.cancelled += 1,
+                    None => {}
+                }
+            }
+        }
+        if report.requeued > 0 {
+            self.signal.notify_waiters();
+        }
+        Ok(report)
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.signal.clone())
+    }
+}

@@ -1,0 +1,169 @@
+//! The in-memory backend: one process, no persistence. For tests, and for
+//! hosts that want background tasks without durability.
+//!
+//! It is storage around [`crate::lifecycle`]: every transition is that
+//! module's function, applied under one lock, with the indexes (ready,
+//! delayed, running, due schedules) kept beside the records.
+//!
+//! # Layout
+//! - `mod.rs`: the backend, its state and indexes.
+//! - `broker.rs`: [`Broker`](crate::backend::Broker) — claims, settlements, leases.
+//! - `store.rs`: [`Store`](crate::backend::Store) — reads, progress, deletes.
+//! - `schedules.rs`: [`ScheduleStore`](crate::backend::ScheduleStore).
+//! - `workers.rs`: [`WorkerRegistry`](crate::backend::WorkerRegistry).
+
+mod broker;
+mod schedules;
+mod store;
+mod workers;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::backend::WorkerInfo;
+use crate::lifecycle::{ClaimOrder, claim_order};
+use crate::schedule::Schedule;
+use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState};
+
+/// An in-process [`Backend`](crate::backend::Backend).
+///
+/// ```
+/// # use std::sync::Arc;
+/// let backend = Arc::new(taskq_core::MemoryBackend::new());
+/// # let _: Arc<dyn taskq_core::Backend> = backend;
+/// ```
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: Mutex<State>,
+    signal: Arc<Notify>,
+    schedule_signal: Arc<Notify>,
+    control_signal: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct State {
+    tasks: IdMap<TaskRecord>,
+    /// Due pending tasks per queue, in claim order.
+    ready: HashMap<String, BTreeSet<ClaimOrder>>,
+    /// Pending tasks not due yet, by due time.
+    delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
+    running: IdSet,
+    paused: HashSet<String>,
+    schedules: BTreeMap<String, Schedule>,
+    /// Enabled schedules with a next run, by next run: the due index.
+    due_schedules: BTreeSet<(DateTime<Utc>, String)>,
+    workers: BTreeMap<String, WorkerInfo>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> MemoryBackend {
+        MemoryBackend::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied
+        // transition visible to callers that matter more than the panic.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The ready set of `queue`, made on first use; the queue name is copied
+/// only then, not on every enqueue.
+fn ready_set<'a>(
+    ready: &'a mut HashMap<String, BTreeSet<ClaimOrder>>,
+    queue: &str,
+) -> &'a mut BTreeSet<ClaimOrder> {
+    if !ready.contains_key(queue) {
+        ready.insert(queue.to_owned(), BTreeSet::new());
+    }
+    ready.get_mut(queue).expect("inserted above")
+}
+
+impl State {
+    /// Files a record in the index its state calls for. `now` decides
+    /// between ready and delayed; a claim re-checks the due time, so an
+    /// early `now` only costs a promotion later.
+    fn index(&mut self, record: &TaskRecord, now: DateTime<Utc>) {
+        match record.state {
+            TaskState::Pending if record.scheduled_at > now => {
+                self.delayed.insert((record.scheduled_at, record.id));
+            }
+            TaskState::Pending => {
+                ready_set(&mut self.ready, &record.queue).insert(claim_order(record));
+            }
+            TaskState::Running => {
+                self.running.insert(record.id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes a record out of every index (its state's entry, wherever it is).
+    fn unindex(&mut self, record: &TaskRecord) {
+        match record.state {
+            TaskState::Pending => {
+                if !self.delayed.remove(&(record.scheduled_at, record.id))
+                    && let Some(ready) = self.ready.get_mut(&record.queue)
+                {
+                    ready.remove(&claim_order(record));
+                }
+            }
+            TaskState::Running => {
+                self.running.remove(&record.id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies `change` to task `id` with its index entries kept current.
+    /// Returns `None` for a missing id, else what `change` returned.
+    fn update<T>(
+        &mut self,
+        id: TaskId,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&mut TaskRecord) -> T,
+    ) -> Option<T> {
+        let mut record = self.tasks.remove(&id)?;
+        self.unindex(&record);
+        let out = change(&mut record);
+        self.index(&record, now);
+        self.tasks.insert(id, record);
+        Some(out)
+    }
+
+    /// Moves delayed tasks due by `now` to their queues' ready sets.
+    fn promote_due(&mut self, now: DateTime<Utc>) {
+        while let Some(&(due, id)) = self.delayed.first() {
+            if due > now {
+                break;
+            }
+            self.delayed.pop_first();
+            if let Some(record) = self.tasks.get(&id) {
+                ready_set(&mut self.ready, &record.queue).insert(claim_order(record));
+            }
+        }
+    }
+
+    fn put_schedule(&mut self, schedule: Schedule) {
+        if let Some(old) = self.schedules.get(&schedule.def.name).and_then(due_key) {
+            self.due_schedules.remove(&old);
+        }
+        if let Some(key) = due_key(&schedule) {
+            self.due_schedules.insert(key);
+        }
+        self.schedules.insert(schedule.def.name.clone(), schedule);
+    }
+}
+
+/// The due-index entry of a schedule, if it has one.
+fn due_key(schedule: &Schedule) -> Option<(DateTime<Utc>, String)> {
+    schedule
+        .next_run_at
+        .filter(|_| schedule.def.enabled)
+        .map(|at| (at, schedule.def.name.clone()))
+}

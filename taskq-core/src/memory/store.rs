@@ -1,0 +1,114 @@
+//! [`Store`] for the in-memory backend: reads, progress, deletes, purges.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::MemoryBackend;
+use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use crate::error::Error;
+use crate::lifecycle;
+use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+
+#[async_trait]
+impl Store for MemoryBackend {
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
+        Ok(self.lock().tasks.get(&id).cloned())
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskRecord>, Error> {
+        let state = self.lock();
+        let mut matching: Vec<&TaskRecord> = state
+            .tasks
+            .values()
+            .filter(|r| filter.state.is_none_or(|s| r.state == s))
+            .filter(|r| filter.task_type.as_ref().is_none_or(|t| &r.task_type == t))
+            .filter(|r| filter.queue.as_ref().is_none_or(|q| &r.queue == q))
+            .filter(|r| filter.created_after.is_none_or(|t| r.created_at >= t))
+            .filter(|r| filter.created_before.is_none_or(|t| r.created_at < t))
+            .collect();
+        matching.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(page.offset() as usize)
+            .take(page.page_size as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
+    async fn record_progress(
+        &self,
+        id: TaskId,
+        attempt: u32,
+        progress: Progress,
+    ) -> Result<bool, Error> {
+        let mut state = self.lock();
+        Ok(state
+            .tasks
+            .get_mut(&id)
+            .is_some_and(|record| lifecycle::record_progress(record, attempt, progress)))
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
+        let mut state = self.lock();
+        lifecycle::check_delete(state.tasks.get(&id).ok_or(Error::NotFound(id))?)?;
+        state.tasks.remove(&id).ok_or(Error::NotFound(id))
+    }
+
+    async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        check_purge_states(states)?;
+        let mut state = self.lock();
+        let doomed: Vec<TaskId> = state
+            .tasks
+            .values()
+            .filter(|r| lifecycle::is_purged(r, states, before))
+            .map(|r| r.id)
+            .collect();
+        for id in &doomed {
+            state.tasks.remove(id);
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        let state = self.lock();
+        let now = Utc::now();
+        let mut stats: HashMap<&str, QueueStats> = HashMap::new();
+        for record in state.tasks.values() {
+            let entry = stats.entry(&record.queue).or_insert_with(|| QueueStats {
+                queue: record.queue.clone(),
+                ..QueueStats::default()
+            });
+            match record.state {
+                TaskState::Pending if record.scheduled_at > now => entry.scheduled += 1,
+                TaskState::Pending => entry.pending += 1,
+                TaskState::Running => entry.running += 1,
+                _ => {}
+            }
+        }
+        for queue in &state.paused {
+            stats
+                .entry(queue)
+                .or_insert_with(|| QueueStats {
+                    queue: queue.clone(),
+                    ..QueueStats::default()
+                })
+                .paused = true;
+        }
+        let mut stats: Vec<QueueStats> = stats.into_values().collect();
+        stats.sort_by(|a, b| a.queue.cmp(&b.queue));
+        Ok(stats)
+    }
+}
