@@ -2032,13 +2032,17 @@ pub async fn worker_control_is_compare_and_set(backend: Arc<dyn Backend>) {
 /// where `factory` is `|| async { … }` giving a fresh backend, as an
 /// `Arc<dyn Backend>`, or as an `Option<Arc<dyn Backend>>` that is `None`
 /// when a server-backed backend is not configured (see [`SuiteBackend`]).
+///
+/// Attributes written before the name are put on every generated test, so a
+/// suite whose server is missing can show as ignored, with its reason:
+/// `conformance_suite!(#[cfg_attr(taskq_no_redis, ignore = "no Redis")] redis, factory)`.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($name:ident, $factory:expr) => {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::conformance_suite!(@tests $factory;
+            $crate::conformance_suite!(@tests [$(#[$attr])*] $factory;
                 claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
                 reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
@@ -2059,9 +2063,10 @@ macro_rules! conformance_suite {
                 worker_control_is_compare_and_set);
         }
     };
-    (@tests $factory:expr; $($test:ident),*) => {
+    (@tests [$(#[$attr:meta])*] $factory:expr; $($test:ident),*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
             async fn $test() {
                 let factory = $factory;
                 let Some(backend) =
