@@ -2063,19 +2063,21 @@ macro_rules! conformance_suite {
                 worker_control_is_compare_and_set);
         }
     };
-    (@tests [$(#[$attr:meta])*] $factory:expr; $($test:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn $test() {
-                let factory = $factory;
-                let Some(backend) =
-                    $crate::conformance::SuiteBackend::into_suite_backend(factory().await)
-                else {
-                    return;
-                };
-                $crate::conformance::$test(backend).await;
-            }
-        )*
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    // One test per step: the attributes repeat inside each test, which a
+    // single repetition over the tests cannot express.
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            let Some(backend) =
+                $crate::conformance::SuiteBackend::into_suite_backend(factory().await)
+            else {
+                return;
+            };
+            $crate::conformance::$test(backend).await;
+        }
+        $crate::conformance_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
