@@ -120,10 +120,8 @@ async fn server_place(name: &str) -> Place {
     } else {
         Server::Mysql
     };
-    let scratch = Scratch::from_env(server)
-        .await
-        .expect("scratch")
-        .unwrap_or_else(|| panic!("set {} to bench {name}", server.env_var()));
+    // Panics, naming the variable, when it is unset.
+    let scratch = Scratch::from_env(server).await.expect("scratch");
     Place {
         url: scratch.url().to_owned(),
         scratch: Some(scratch),

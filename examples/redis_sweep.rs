@@ -54,9 +54,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 taskq::sea::scratch::Server::Mysql
             };
-            let made = taskq::sea::scratch::Scratch::from_env(server)
-                .await?
-                .ok_or("set the server's URL variable")?;
+            if std::env::var(server.env_var()).is_err() {
+                return Err(format!("set {}", server.env_var()).into());
+            }
+            let made = taskq::sea::scratch::Scratch::from_env(server).await?;
             let backend = SqlBackend::connect(made.url()).await?;
             scratch = Some(made);
             backend

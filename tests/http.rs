@@ -1,8 +1,9 @@
 //! The HTTP routes, called through the router with `tower::ServiceExt::oneshot`
 //! (no socket), on every embedded backend: `cargo test --features http --test
-//! http memory::` (or `sqlite::`, `postgres::`, `mysql::`, `redis::`) runs
-//! one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
-//! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL`. Every endpoint and every error
+//! http http_routes::memory::` (or `sqlite::`, `postgres::`, `mysql::`,
+//! `redis::`) runs one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
+//! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL` (unset at build time:
+//! their tests are ignored). Every endpoint and every error
 //! status (400, 401, 404, 405, 409, 413, 422) is exercised.
 
 mod common;
@@ -1378,11 +1379,14 @@ async fn an_explicit_registry_limits_the_task_types(backend: Arc<dyn Backend>) {
     error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// `http_suite!(#[attr]… name, factory)`: every route test on one backend;
+/// the attributes (an `ignore` when the server is not configured) go on
+/// each test.
 macro_rules! http_suite {
-    ($name:ident, $factory:expr) => {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
             use super::*;
-            http_suite!(@tests $factory;
+            http_suite!(@tests [$(#[$attr])*] $factory;
                 task_types_are_listed_with_their_schema,
                 submit_stores_the_task_with_overrides,
                 submit_errors_name_the_problem_and_store_nothing,
@@ -1403,29 +1407,47 @@ macro_rules! http_suite {
                 an_explicit_registry_limits_the_task_types);
         }
     };
-    (@tests $factory:expr; $($test:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                let factory = $factory;
-                // `None`: the backend's server is not configured (skipped).
-                let Some(backend) = factory().await else { return };
-                super::$test(backend as Arc<dyn Backend>).await;
-            }
-        )*
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    // One test per step: the attributes repeat inside each test.
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            super::super::$test(factory().await as Arc<dyn Backend>).await;
+        }
+        http_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 
-http_suite!(memory, common::memory);
+/// `cargo test http_routes::memory::` (or `sqlite`, `redis`, …) runs one
+/// backend.
+mod http_routes {
+    use super::*;
 
-#[cfg(feature = "sqlite")]
-http_suite!(sqlite, || common::sqlite("taskq-http-test"));
+    http_suite!(memory, common::memory);
 
-#[cfg(feature = "redis")]
-http_suite!(redis, || common::redis("taskq-http-test"));
+    #[cfg(feature = "sqlite")]
+    http_suite!(sqlite, || common::sqlite("taskq-http-test"));
 
-#[cfg(feature = "postgres")]
-http_suite!(postgres, common::postgres);
+    #[cfg(feature = "redis")]
+    http_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis("taskq-http-test")
+    );
 
-#[cfg(feature = "mysql")]
-http_suite!(mysql, common::mysql);
+    #[cfg(feature = "postgres")]
+    http_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres
+    );
+
+    #[cfg(feature = "mysql")]
+    http_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql
+    );
+}

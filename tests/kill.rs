@@ -10,6 +10,8 @@
 //! is set, on PostgreSQL (a fresh schema); with feature `redis` and
 //! `TASKQ_TEST_REDIS_URL` set, on Redis (a fresh key prefix).
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -325,14 +327,12 @@ async fn kill_sqlite() {
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn kill_postgres() {
     use taskq::sea::scratch::{Scratch, Server};
-    let Some(scratch) = Scratch::from_env(Server::Postgres)
+    let scratch = Scratch::from_env(Server::Postgres)
         .await
-        .expect("scratch schema")
-    else {
-        return;
-    };
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
     let url = scratch.url().to_owned();
     let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
     crash_run("postgres", url, Arc::new(backend)).await;
@@ -342,18 +342,16 @@ async fn kill_postgres() {
 
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_redis() {
-    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
-        eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
-        return;
-    };
+    let url = common::redis_url();
     let prefix = format!("taskq-kill-test-{}", std::process::id());
     let mut config = taskq::RedisConfig::new(url.clone());
     config.prefix = prefix.clone();
     config.delete_keys_on_drop = true;
     let backend = taskq::RedisBackend::connect_with(config)
         .await
-        .expect("redis");
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
     // Worker processes find the prefix after the `#`.
     crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
 }

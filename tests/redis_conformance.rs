@@ -7,14 +7,13 @@
 //! subscribed on another node.
 //!
 //! The single-server tests (`redis::`, `redis_specific::`) need
-//! `TASKQ_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); without it they
-//! print that they skipped. The cluster tests (`redis_cluster…`) start one
-//! private three-master cluster for the binary
-//! ([`common::PrivateRedisCluster`]: `redis-server` and `redis-cli` on the
-//! `PATH`, about two seconds); without those tools they print that they
-//! skipped — unless `TASKQ_TEST_REDIS_CLUSTER=1` (set by `.ci/run`)
-//! demands the cluster, then they fail. Each test uses its own key prefix
-//! and deletes its keys when its backend is dropped.
+//! `TASKQ_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); built without
+//! it they are ignored. The cluster tests (`redis_cluster…`) run when
+//! `TASKQ_TEST_REDIS_CLUSTER=1` (set by `.ci/run`) and start one private
+//! three-master cluster for the binary ([`common::PrivateRedisCluster`]:
+//! `redis-server` and `redis-cli` on the `PATH`, about two seconds); they
+//! fail when it does not come up. Each test uses its own key prefix and
+//! deletes its keys when its backend is dropped.
 #![cfg(feature = "redis")]
 
 mod common;
@@ -48,25 +47,22 @@ struct Target {
 }
 
 impl Target {
-    /// The test server, or `None` (and a note on stderr) when unset.
-    fn single() -> Option<Target> {
-        let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
-            eprintln!("skipped: set TASKQ_TEST_REDIS_URL to run the Redis tests");
-            return None;
-        };
-        Some(Target {
+    /// The test server of `TASKQ_TEST_REDIS_URL` (panics when unset).
+    fn single() -> Target {
+        let url = common::redis_url();
+        Target {
             nodes: vec![url.clone()],
             url,
-        })
+        }
     }
 
     /// This binary's private cluster (see [`PrivateRedisCluster::shared`]).
-    fn cluster() -> Option<Target> {
-        let cluster = PrivateRedisCluster::shared()?;
-        Some(Target {
+    fn cluster() -> Target {
+        let cluster = PrivateRedisCluster::shared();
+        Target {
             url: cluster.url(),
             nodes: cluster.node_urls(),
-        })
+        }
     }
 }
 
@@ -91,25 +87,31 @@ fn test_config(url: &str) -> RedisConfig {
 async fn fresh(url: &str) -> RedisBackend {
     RedisBackend::connect_with(test_config(url))
         .await
-        .expect("connect to Redis")
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"))
 }
 
-taskq_core::conformance_suite!(redis, || async {
-    let target = Target::single()?;
-    Some(Arc::new(fresh(&target.url).await) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis,
+    || async { Arc::new(fresh(&Target::single().url).await) as Arc<dyn Backend> }
+);
 
-taskq_core::conformance_suite!(redis_cluster, || async {
-    let target = Target::cluster()?;
-    Some(Arc::new(fresh(&target.url).await) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster,
+    || async { Arc::new(fresh(&Target::cluster().url).await) as Arc<dyn Backend> }
+);
 
-/// The Redis-specific tests below, on one target: `redis_specific!(name,
-/// target)` where `target` gives an `Option<Target>` (`None`: skipped).
+/// The Redis-specific tests below, on one target: `redis_specific!(#[attr]…
+/// name, target)` where `target` gives a [`Target`]; the attributes (an
+/// `ignore` when the server is not configured) go on each test.
 macro_rules! redis_specific {
-    ($name:ident, $target:expr) => {
+    ($(#[$attr:meta])* $name:ident, $target:expr) => {
         mod $name {
-            redis_specific!(@tests $target;
+            redis_specific!(@tests [$(#[$attr])*] $target;
                 enqueue_wakes_other_hosts, delayed_task_wakes_worker_when_due,
                 cancel_reaches_worker_on_other_host, retention_expires_finished_records,
                 pruner_deletes_finished_records_by_default,
@@ -120,19 +122,31 @@ macro_rules! redis_specific {
                 cancel_stops_running_task_on_other_host_promptly);
         }
     };
-    (@tests $target:expr; $($test:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                let Some(target) = $target() else { return };
-                super::$test(target).await;
-            }
-        )*
+    (@tests [$($attr:tt)*] $target:expr;) => {};
+    // One test per step: the attributes repeat inside each test.
+    (@tests [$($attr:tt)*] $target:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            super::$test($target()).await;
+        }
+        redis_specific!(@tests [$($attr)*] $target; $($rest),*);
     };
 }
 
-redis_specific!(redis_specific, super::Target::single);
-redis_specific!(redis_cluster_specific, super::Target::cluster);
+redis_specific!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis_specific,
+    super::Target::single
+);
+redis_specific!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster_specific,
+    super::Target::cluster
+);
 
 fn claim_request<'a>(queue: &'a str, worker: &'a str) -> ClaimRequest<'a> {
     ClaimRequest {
@@ -809,10 +823,12 @@ fn claim_up_to<'a>(queue: &'a str, limit: usize) -> ClaimRequest<'a> {
 /// enqueue batch, one heartbeat, one settle batch, lists and stats over
 /// every queue, a purge; then `delete_all_keys` empties every node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 async fn redis_cluster_calls_span_queues_on_every_node() {
-    let Some(target) = Target::cluster() else {
-        return;
-    };
+    let target = Target::cluster();
     let config = test_config(&target.url);
     let backend = RedisBackend::connect_with(config.clone())
         .await
@@ -942,10 +958,12 @@ async fn expect_signal<F: std::future::Future>(
 /// task's due time, a running task's cancel, a schedule write and a
 /// worker control.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 async fn redis_cluster_announcements_reach_other_nodes() {
-    let Some(target) = Target::cluster() else {
-        return;
-    };
+    let target = Target::cluster();
     let (listener, speaker) = two_hosts(&target.url).await;
     let client = cluster_client(&target).await;
     let queues = queues_on_every_node(&client, &listener.config().prefix, 1);
@@ -1008,10 +1026,12 @@ async fn redis_cluster_announcements_reach_other_nodes() {
 /// (`{}` hashes the whole key) is refused: its queues' keys would scatter
 /// over slots.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 async fn redis_cluster_prefix_keeps_the_hash_tag() {
-    let Some(target) = Target::cluster() else {
-        return;
-    };
+    let target = Target::cluster();
     let mut config = test_config(&target.url);
     config.prefix = format!("}}{}", config.prefix);
     assert!(matches!(

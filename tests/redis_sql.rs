@@ -155,24 +155,22 @@ async fn transactional_enqueue_delivers_after_commit((worker_host, host): Handle
     running.await.expect("join");
 }
 
-async fn sqlite_handles() -> Option<Handles> {
+async fn sqlite_handles() -> Handles {
     let label = "taskq-redis-sql";
     common::redis_sql_pair(label, &common::sqlite_url(label)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn redis_sqlite_cancel_reaches_running_worker_promptly() {
-    let Some(handles) = sqlite_handles().await else {
-        return;
-    };
+    let handles = sqlite_handles().await;
     cancel_reaches_running_worker_promptly(handles).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn redis_sqlite_transactional_enqueue_delivers_after_commit() {
-    let Some(handles) = sqlite_handles().await else {
-        return;
-    };
+    let handles = sqlite_handles().await;
     transactional_enqueue_delivers_after_commit(handles).await;
 }
 
@@ -182,22 +180,22 @@ mod postgres {
     use taskq::sea::scratch::Server;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_postgres),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+    )]
     async fn redis_postgres_cancel_reaches_running_worker_promptly() {
-        let Some(handles) =
-            common::redis_sql_server_pair("taskq-redis-sql", Server::Postgres).await
-        else {
-            return;
-        };
+        let handles = common::redis_sql_server_pair("taskq-redis-sql", Server::Postgres).await;
         cancel_reaches_running_worker_promptly(handles).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_postgres),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+    )]
     async fn redis_postgres_transactional_enqueue_delivers_after_commit() {
-        let Some(handles) =
-            common::redis_sql_server_pair("taskq-redis-sql", Server::Postgres).await
-        else {
-            return;
-        };
+        let handles = common::redis_sql_server_pair("taskq-redis-sql", Server::Postgres).await;
         transactional_enqueue_delivers_after_commit(handles).await;
     }
 }
@@ -208,20 +206,22 @@ mod mysql {
     use taskq::sea::scratch::Server;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_mysql),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+    )]
     async fn redis_mysql_cancel_reaches_running_worker_promptly() {
-        let Some(handles) = common::redis_sql_server_pair("taskq-redis-sql", Server::Mysql).await
-        else {
-            return;
-        };
+        let handles = common::redis_sql_server_pair("taskq-redis-sql", Server::Mysql).await;
         cancel_reaches_running_worker_promptly(handles).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_mysql),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+    )]
     async fn redis_mysql_transactional_enqueue_delivers_after_commit() {
-        let Some(handles) = common::redis_sql_server_pair("taskq-redis-sql", Server::Mysql).await
-        else {
-            return;
-        };
+        let handles = common::redis_sql_server_pair("taskq-redis-sql", Server::Mysql).await;
         transactional_enqueue_delivers_after_commit(handles).await;
     }
 }

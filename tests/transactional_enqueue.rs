@@ -137,12 +137,14 @@ async fn transactional_enqueue_sqlite() {
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn transactional_enqueue_postgres() {
     commit_and_rollback_in_scratch(taskq::sea::scratch::Server::Postgres).await;
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
 async fn transactional_enqueue_mysql() {
     commit_and_rollback_in_scratch(taskq::sea::scratch::Server::Mysql).await;
 }
@@ -151,12 +153,9 @@ async fn transactional_enqueue_mysql() {
 /// server, dropped afterwards.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn commit_and_rollback_in_scratch(server: taskq::sea::scratch::Server) {
-    let Some(scratch) = taskq::sea::scratch::Scratch::from_env(server)
+    let scratch = taskq::sea::scratch::Scratch::from_env(server)
         .await
-        .expect("scratch")
-    else {
-        return;
-    };
+        .unwrap_or_else(|err| panic!("scratch on {}: {err}", server.env_var()));
     commit_and_rollback(SqlBackend::connect(scratch.url()).await.expect("backend")).await;
     scratch.drop_now().await.expect("drop scratch");
 }

@@ -874,98 +874,97 @@ pub async fn control_is_announced_between_heartbeats(
     stop().await;
 }
 
+/// `pair_suite!(#[attr]… name, factory)`: the tests that take two handles
+/// on one store; `, announced` adds the test of a backend that announces
+/// worker controls. The attributes (an `ignore` when the server is not
+/// configured) go on each test.
 macro_rules! pair_suite {
-    ($name:ident, $factory:expr) => {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
+        pair_suite!(@mod [$(#[$attr])*] $name, $factory;
+            worker_is_paused_resumed_and_stopped_from_another_handle);
+    };
+    ($(#[$attr:meta])* $name:ident, $factory:expr, announced) => {
+        pair_suite!(@mod [$(#[$attr])*] $name, $factory;
+            worker_is_paused_resumed_and_stopped_from_another_handle,
+            control_is_announced_between_heartbeats);
+    };
+    (@mod [$($attr:tt)*] $name:ident, $factory:expr; $($test:ident),*) => {
         mod $name {
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn worker_is_paused_resumed_and_stopped_from_another_handle() {
-                let factory = $factory;
-                // `None`: the backend's server is not configured (skipped).
-                let Some((backend, other)) = factory().await else {
-                    return;
-                };
-                super::super::worker_is_paused_resumed_and_stopped_from_another_handle(
-                    backend, other,
-                )
-                .await;
-            }
+            pair_suite!(@tests [$($attr)*] $factory; $($test),*);
         }
+    };
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            let (backend, other) = factory().await;
+            super::super::$test(backend, other).await;
+        }
+        pair_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 
 mod control {
     use super::*;
 
-    pair_suite!(memory, common::memory_pair);
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_control_is_announced_between_heartbeats() {
-        let Some((backend, other)) = common::memory_pair().await else {
-            return;
-        };
-        super::control_is_announced_between_heartbeats(backend, other).await;
-    }
-
-    #[cfg(feature = "redis")]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn redis_control_is_announced_between_heartbeats() {
-        let Some((backend, other)) = common::redis_pair("taskq-worker-announce").await else {
-            return;
-        };
-        super::control_is_announced_between_heartbeats(backend, other).await;
-    }
-
-    /// SQL records with Redis delivery: the control is stored in SQLite
-    /// and announced through Redis.
-    #[cfg(all(feature = "redis", feature = "sqlite"))]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn redis_sqlite_control_is_announced_between_heartbeats() {
-        let Some((backend, other)) = common::redis_sqlite_pair("taskq-worker-announce").await
-        else {
-            return;
-        };
-        super::control_is_announced_between_heartbeats(backend, other).await;
-    }
+    pair_suite!(memory, common::memory_pair, announced);
 
     #[cfg(feature = "sqlite")]
     pair_suite!(sqlite, || common::sqlite_pair("taskq-worker-control"));
 
     #[cfg(feature = "redis")]
-    pair_suite!(redis, || common::redis_pair("taskq-worker-control"));
+    pair_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis_pair("taskq-worker-control"),
+        announced
+    );
 
     #[cfg(feature = "redis")]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn redis_cluster_control_is_announced_between_heartbeats() {
-        let Some((backend, other)) = common::redis_cluster_pair("taskq-worker-announce").await
-        else {
-            return;
-        };
-        super::control_is_announced_between_heartbeats(backend, other).await;
-    }
-
-    #[cfg(feature = "redis")]
-    pair_suite!(redis_cluster, || common::redis_cluster_pair(
-        "taskq-worker-control"
-    ));
+    pair_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster,
+        || common::redis_cluster_pair("taskq-worker-control"),
+        announced
+    );
 
     #[cfg(all(feature = "redis", feature = "sqlite"))]
-    pair_suite!(redis_sqlite, || common::redis_sqlite_pair(
-        "taskq-worker-control"
-    ));
+    pair_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis_sqlite,
+        || common::redis_sqlite_pair("taskq-worker-control"),
+        announced
+    );
 
     #[cfg(feature = "postgres")]
-    pair_suite!(postgres, common::postgres_pair);
+    pair_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres_pair
+    );
 
     #[cfg(feature = "mysql")]
-    pair_suite!(mysql, common::mysql_pair);
+    pair_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql_pair
+    );
 }
 
+/// `worker_suite!(#[attr]… name, factory)`: every end-to-end test on one
+/// backend; the attributes (an `ignore` when the server is not
+/// configured) go on each test.
 macro_rules! worker_suite {
-    ($name:ident, $factory:expr) => {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
             use super::*;
-            worker_suite!(@tests $factory;
+            worker_suite!(@tests [$(#[$attr])*] $factory;
                 typed_submit_runs_to_finished, submit_by_name_validates,
                 retryable_errors_retry_with_backoff, permanent_errors_and_panics_fail,
                 hard_and_soft_timeouts, cancel_pending_and_running,
@@ -976,16 +975,16 @@ macro_rules! worker_suite {
                 client_errors_change_nothing, slow_handler_does_not_hold_back_its_batch);
         }
     };
-    (@tests $factory:expr; $($test:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                let factory = $factory;
-                // `None`: the backend's server is not configured (skipped).
-                let Some(backend) = factory().await else { return };
-                super::$test(backend as Arc<dyn Backend>).await;
-            }
-        )*
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    // One test per step: the attributes repeat inside each test.
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            super::$test(factory().await as Arc<dyn Backend>).await;
+        }
+        worker_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 
@@ -995,24 +994,52 @@ worker_suite!(memory, common::memory);
 worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 
 #[cfg(feature = "redis")]
-worker_suite!(redis, || common::redis("taskq-worker-test"));
+worker_suite!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis,
+    || common::redis("taskq-worker-test")
+);
 
 #[cfg(feature = "redis")]
-worker_suite!(redis_cluster, || common::redis_cluster("taskq-worker-test"));
+worker_suite!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster,
+    || common::redis_cluster("taskq-worker-test")
+);
 
 #[cfg(all(feature = "redis", feature = "sqlite"))]
-worker_suite!(redis_sqlite, || common::redis_sqlite("taskq-worker-test"));
+worker_suite!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis_sqlite,
+    || common::redis_sqlite("taskq-worker-test")
+);
 
 #[cfg(all(feature = "redis", feature = "sqlite"))]
-worker_suite!(redis_cluster_sqlite, || common::redis_cluster_sqlite(
-    "taskq-worker-test"
-));
+worker_suite!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster_sqlite,
+    || common::redis_cluster_sqlite("taskq-worker-test")
+);
 
 #[cfg(feature = "postgres")]
-worker_suite!(postgres, common::postgres);
+worker_suite!(
+    #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+    postgres,
+    common::postgres
+);
 
 #[cfg(feature = "mysql")]
-worker_suite!(mysql, common::mysql);
+worker_suite!(
+    #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+    mysql,
+    common::mysql
+);
 
 /// Given alone, `soft_timeout` is checked against the default hard timeout
 /// at compile time (`tests/ui/fail/option_conflicts.rs`) and keeps it.

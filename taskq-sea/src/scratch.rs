@@ -9,13 +9,13 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), taskq_core::Error> {
 //! use taskq_sea::scratch::{Scratch, Server};
-//! // `None` (with a "skipped" line on stderr) when the variable is unset.
-//! if let Some(server) = Server::Postgres.from_env() {
-//!     let scratch = Scratch::create(Server::Postgres, &server).await?;
-//!     let backend = taskq_sea::SeaBackend::connect(scratch.url()).await?;
-//!     // ... test against `backend` ...
-//!     scratch.drop_now().await?;
-//! }
+//! // Panics when `TASKQ_TEST_POSTGRES_URL` is unset: a test that needs the
+//! // server is `#[ignore]`d then (see the crate's `build.rs`), not passed.
+//! let server = Server::Postgres.from_env();
+//! let scratch = Scratch::create(Server::Postgres, &server).await?;
+//! let backend = taskq_sea::SeaBackend::connect(scratch.url()).await?;
+//! // ... test against `backend` ...
+//! scratch.drop_now().await?;
 //! # Ok(()) }
 //! ```
 
@@ -50,15 +50,20 @@ impl Server {
         }
     }
 
-    /// The server URL from [`Server::env_var`]; when it is unset or empty,
-    /// says on stderr that the caller skips, and returns `None`.
-    pub fn from_env(self) -> Option<String> {
+    /// The server URL from [`Server::env_var`].
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset or empty: a test must not pass without
+    /// its server. The taskq test suites are built with the test
+    /// `#[ignore]`d instead when the variable is unset (their `build.rs`).
+    pub fn from_env(self) -> String {
         match std::env::var(self.env_var()) {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                eprintln!("skipped: {} is not set", self.env_var());
-                None
-            }
+            Ok(url) if !url.is_empty() => url,
+            _ => panic!(
+                "{} is not set: this needs a {self:?} server",
+                self.env_var()
+            ),
         }
     }
 
@@ -147,13 +152,14 @@ impl Scratch {
         })
     }
 
-    /// A scratch on the server [`Server::from_env`] names; `Ok(None)` when
-    /// the variable is unset (the caller skips).
-    pub async fn from_env(server: Server) -> Result<Option<Scratch>, Error> {
-        match server.from_env() {
-            Some(url) => Scratch::create(server, &url).await.map(Some),
-            None => Ok(None),
-        }
+    /// A scratch on the server [`Server::from_env`] names; an error when
+    /// that server does not answer.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is unset, as [`Server::from_env`].
+    pub async fn from_env(server: Server) -> Result<Scratch, Error> {
+        Scratch::create(server, &server.from_env()).await
     }
 
     /// A connection URL that uses the scratch.

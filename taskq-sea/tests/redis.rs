@@ -5,10 +5,10 @@
 //!
 //! Needs `TASKQ_TEST_REDIS_URL`; the PostgreSQL variants also need
 //! `TASKQ_TEST_POSTGRES_URL`, the MySQL ones `TASKQ_TEST_MYSQL_URL`.
-//! Without them the tests print that they skipped. The
-//! `redis_cluster_sqlite` variants deliver through a private three-master
-//! Redis Cluster of the binary's own instead (they skip without
-//! `redis-server`, or fail when `TASKQ_TEST_REDIS_CLUSTER=1`). Each
+//! Built without them the tests are ignored. The `redis_cluster_sqlite`
+//! variants deliver through a private three-master Redis Cluster of the
+//! binary's own instead (run when `TASKQ_TEST_REDIS_CLUSTER=1`; they fail
+//! without `redis-server`). Each
 //! backend gets its own key prefix (deleted on drop) and its own SQLite
 //! file, PostgreSQL schema or MySQL database.
 
@@ -30,13 +30,12 @@ use taskq_sea::SeaBackend;
 use taskq_sea::SeaRedisBackend;
 use taskq_sea::scratch::{Scratch, Server};
 
-fn redis_url() -> Option<String> {
+/// `TASKQ_TEST_REDIS_URL`; panics when unset (the tests that need it are
+/// ignored then, see `build.rs`).
+fn redis_url() -> String {
     match std::env::var("TASKQ_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
-            None
-        }
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("TASKQ_TEST_REDIS_URL is not set: this test needs a Redis server"),
     }
 }
 
@@ -57,7 +56,7 @@ async fn redis_side(url: &str) -> RedisBackend {
     config.delete_keys_on_drop = true;
     RedisBackend::connect_with(config)
         .await
-        .expect("connect to Redis")
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"))
 }
 
 /// SQLite records in a fresh file (left for the SQLite tests' sweep of
@@ -73,80 +72,81 @@ async fn sqlite_side() -> SeaBackend {
 
 /// Records in a fresh schema (PostgreSQL) or database (MySQL / MariaDB)
 /// of the test server, as the SQL suites make them.
-async fn server_side(server: Server) -> Option<SeaBackend> {
-    let scratch = Scratch::from_env(server).await.expect("scratch")?;
+async fn server_side(server: Server) -> SeaBackend {
+    let scratch = Scratch::from_env(server)
+        .await
+        .unwrap_or_else(|err| panic!("scratch on {}: {err}", server.env_var()));
     let mut options = sea_orm::ConnectOptions::new(scratch.url());
     options.sqlx_logging(false).max_connections(8);
-    Some(
-        SeaBackend::connect_with(options)
-            .await
-            .expect("connect to the SQL server"),
-    )
+    SeaBackend::connect_with(options)
+        .await
+        .expect("connect to the SQL server")
 }
 
-async fn fresh_sqlite() -> Option<SeaRedisBackend> {
-    let redis = redis_side(&redis_url()?).await;
-    Some(
-        SeaRedisBackend::new(sqlite_side().await, redis)
-            .await
-            .expect("join"),
-    )
+async fn fresh_sqlite() -> SeaRedisBackend {
+    let redis = redis_side(&redis_url()).await;
+    SeaRedisBackend::new(sqlite_side().await, redis)
+        .await
+        .expect("join")
 }
 
 /// SQLite records delivered through this binary's private Redis Cluster.
-async fn fresh_cluster_sqlite() -> Option<SeaRedisBackend> {
-    let cluster = redis_server::PrivateRedisCluster::shared()?;
+async fn fresh_cluster_sqlite() -> SeaRedisBackend {
+    let cluster = redis_server::PrivateRedisCluster::shared();
     let redis = redis_side(&cluster.url()).await;
-    Some(
-        SeaRedisBackend::new(sqlite_side().await, redis)
-            .await
-            .expect("join"),
-    )
+    SeaRedisBackend::new(sqlite_side().await, redis)
+        .await
+        .expect("join")
 }
 
-async fn fresh_postgres() -> Option<SeaRedisBackend> {
-    let url = redis_url()?;
-    let sql = server_side(Server::Postgres).await?;
-    Some(
-        SeaRedisBackend::new(sql, redis_side(&url).await)
-            .await
-            .expect("join"),
-    )
+async fn fresh_postgres() -> SeaRedisBackend {
+    let url = redis_url();
+    let sql = server_side(Server::Postgres).await;
+    SeaRedisBackend::new(sql, redis_side(&url).await)
+        .await
+        .expect("join")
 }
 
-async fn fresh_mysql() -> Option<SeaRedisBackend> {
-    let url = redis_url()?;
-    let sql = server_side(Server::Mysql).await?;
-    Some(
-        SeaRedisBackend::new(sql, redis_side(&url).await)
-            .await
-            .expect("join"),
-    )
+async fn fresh_mysql() -> SeaRedisBackend {
+    let url = redis_url();
+    let sql = server_side(Server::Mysql).await;
+    SeaRedisBackend::new(sql, redis_side(&url).await)
+        .await
+        .expect("join")
 }
 
-taskq_core::conformance_suite!(redis_sqlite, || async {
-    fresh_sqlite()
-        .await
-        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis_sqlite,
+    || async { Arc::new(fresh_sqlite().await) as Arc<dyn Backend> }
+);
 
-taskq_core::conformance_suite!(redis_cluster_sqlite, || async {
-    fresh_cluster_sqlite()
-        .await
-        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster_sqlite,
+    || async { Arc::new(fresh_cluster_sqlite().await) as Arc<dyn Backend> }
+);
 
-taskq_core::conformance_suite!(redis_postgres, || async {
-    fresh_postgres()
-        .await
-        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_postgres),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+    )]
+    redis_postgres,
+    || async { Arc::new(fresh_postgres().await) as Arc<dyn Backend> }
+);
 
-taskq_core::conformance_suite!(redis_mysql, || async {
-    fresh_mysql()
-        .await
-        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
-});
+taskq_core::conformance_suite!(
+    #[cfg_attr(
+        any(taskq_no_redis, taskq_no_mysql),
+        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+    )]
+    redis_mysql,
+    || async { Arc::new(fresh_mysql().await) as Arc<dyn Backend> }
+);
 
 fn claim_request(limit: usize) -> ClaimRequest<'static> {
     ClaimRequest {
@@ -247,34 +247,39 @@ async fn restores_after_data_loss(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 async fn restores_after_data_loss_redis_cluster_sqlite() {
-    let Some(backend) = fresh_cluster_sqlite().await else {
-        return;
-    };
+    let backend = fresh_cluster_sqlite().await;
     restores_after_data_loss(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn restores_after_data_loss_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     restores_after_data_loss(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn restores_after_data_loss_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     restores_after_data_loss(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_mysql),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+)]
 async fn restores_after_data_loss_redis_mysql() {
-    let Some(backend) = fresh_mysql().await else {
-        return;
-    };
+    let backend = fresh_mysql().await;
     restores_after_data_loss(backend).await;
 }
 
@@ -329,26 +334,29 @@ async fn sweep_pushes_what_redis_lacks(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn sweep_pushes_what_redis_lacks_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     sweep_pushes_what_redis_lacks(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn sweep_pushes_what_redis_lacks_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     sweep_pushes_what_redis_lacks(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_mysql),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+)]
 async fn sweep_pushes_what_redis_lacks_redis_mysql() {
-    let Some(backend) = fresh_mysql().await else {
-        return;
-    };
+    let backend = fresh_mysql().await;
     sweep_pushes_what_redis_lacks(backend).await;
 }
 
@@ -397,26 +405,29 @@ async fn sweep_pages_through_ties(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn sweep_pages_through_ties_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     sweep_pages_through_ties(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn sweep_pages_through_ties_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     sweep_pages_through_ties(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_mysql),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+)]
 async fn sweep_pages_through_ties_redis_mysql() {
-    let Some(backend) = fresh_mysql().await else {
-        return;
-    };
+    let backend = fresh_mysql().await;
     sweep_pages_through_ties(backend).await;
 }
 
@@ -424,10 +435,9 @@ async fn sweep_pages_through_ties_redis_mysql() {
 /// cancelled in SQL alone is dropped at claim; a task pending in SQL at
 /// another attempt is pushed again with SQL's values.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     let tasks = due(2);
     backend.enqueue(tasks.clone()).await.expect("enqueue");
     // Out of step: cancelled in SQL only; the Redis copy is still pending.
@@ -489,18 +499,19 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn rescue_pushes_what_redis_lost_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     rescue_pushes_what_redis_lost(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 async fn rescue_pushes_what_redis_lost_redis_cluster_sqlite() {
-    let Some(backend) = fresh_cluster_sqlite().await else {
-        return;
-    };
+    let backend = fresh_cluster_sqlite().await;
     rescue_pushes_what_redis_lost(backend).await;
 }
 
@@ -631,18 +642,19 @@ async fn settled_without_ack_never_runs_again(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn settled_without_ack_never_runs_again_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     settled_without_ack_never_runs_again(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn settled_without_ack_never_runs_again_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     settled_without_ack_never_runs_again(backend).await;
 }
 
@@ -696,26 +708,29 @@ async fn retry_without_redis_waits_for_its_time(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn retry_without_redis_waits_for_its_time_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     retry_without_redis_waits_for_its_time(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn retry_without_redis_waits_for_its_time_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     retry_without_redis_waits_for_its_time(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_mysql),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+)]
 async fn retry_without_redis_waits_for_its_time_redis_mysql() {
-    let Some(backend) = fresh_mysql().await else {
-        return;
-    };
+    let backend = fresh_mysql().await;
     retry_without_redis_waits_for_its_time(backend).await;
 }
 
@@ -791,17 +806,18 @@ async fn settle_acknowledges_in_redis(backend: SeaRedisBackend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn settle_acknowledges_in_redis_redis_sqlite() {
-    let Some(backend) = fresh_sqlite().await else {
-        return;
-    };
+    let backend = fresh_sqlite().await;
     settle_acknowledges_in_redis(backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
 async fn settle_acknowledges_in_redis_redis_postgres() {
-    let Some(backend) = fresh_postgres().await else {
-        return;
-    };
+    let backend = fresh_postgres().await;
     settle_acknowledges_in_redis(backend).await;
 }

@@ -1,8 +1,10 @@
 //! Fresh, isolated backends for the end-to-end suites (`worker`, `http`):
-//! one function per backend, each returning `None` — after saying on
-//! stderr that the suite skips — when its server is not configured. The
-//! `*_pair` functions give two handles (two connections, as two hosts
-//! would have) on one fresh store.
+//! one function per backend. A server-backed one panics when its variable
+//! (`TASKQ_TEST_REDIS_URL`, …) is unset or its server does not answer: a
+//! test that cannot run for want of a server is `#[ignore]`d at build
+//! time instead (the `taskq_no_*` cfgs of `build.rs`), so it never passes
+//! without running. The `*_pair` functions give two handles (two
+//! connections, as two hosts would have) on one fresh store.
 
 // Each test crate uses the factories its suites need.
 #![allow(dead_code)]
@@ -30,30 +32,30 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub async fn memory() -> Option<Arc<dyn Backend>> {
-    Some(Arc::new(taskq::MemoryBackend::new()))
+pub async fn memory() -> Arc<dyn Backend> {
+    Arc::new(taskq::MemoryBackend::new())
 }
 
 /// Two handles on one store.
 pub type Pair = (Arc<dyn Backend>, Arc<dyn Backend>);
 
 /// The in-memory backend lives in one process: both handles are the same.
-pub async fn memory_pair() -> Option<Pair> {
+pub async fn memory_pair() -> Pair {
     let backend: Arc<dyn Backend> = Arc::new(taskq::MemoryBackend::new());
-    Some((backend.clone(), backend))
+    (backend.clone(), backend)
 }
 
 /// A new SQLite file in the temp directory.
 #[cfg(feature = "sqlite")]
-pub async fn sqlite(label: &str) -> Option<Arc<dyn Backend>> {
-    Some(sql_connect(&sqlite_url(label)).await)
+pub async fn sqlite(label: &str) -> Arc<dyn Backend> {
+    sql_connect(&sqlite_url(label)).await
 }
 
 /// Two connections to a new SQLite file.
 #[cfg(feature = "sqlite")]
-pub async fn sqlite_pair(label: &str) -> Option<Pair> {
+pub async fn sqlite_pair(label: &str) -> Pair {
     let url = sqlite_url(label);
-    Some((sql_connect(&url).await, sql_connect(&url).await))
+    (sql_connect(&url).await, sql_connect(&url).await)
 }
 
 #[cfg(feature = "sqlite")]
@@ -64,34 +66,47 @@ pub fn sqlite_url(label: &str) -> String {
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 async fn sql_connect(url: &str) -> Arc<dyn Backend> {
-    Arc::new(taskq::SqlBackend::connect(url).await.expect("SQL backend"))
+    Arc::new(
+        taskq::SqlBackend::connect(url)
+            .await
+            .unwrap_or_else(|err| panic!("no SQL database at {url}: {err}")),
+    )
 }
 
 /// A fresh key prefix on `TASKQ_TEST_REDIS_URL`, deleted when dropped.
 #[cfg(feature = "redis")]
-pub async fn redis(label: &str) -> Option<Arc<dyn Backend>> {
-    let config = redis_config(label)?;
-    Some(redis_connect(&config, true).await)
+pub async fn redis(label: &str) -> Arc<dyn Backend> {
+    redis_connect(&redis_config(label), true).await
 }
 
 /// Two connections under a fresh key prefix; the first deletes its keys
 /// when dropped.
 #[cfg(feature = "redis")]
-pub async fn redis_pair(label: &str) -> Option<Pair> {
-    let config = redis_config(label)?;
-    Some((
+pub async fn redis_pair(label: &str) -> Pair {
+    let config = redis_config(label);
+    (
         redis_connect(&config, true).await,
         redis_connect(&config, false).await,
-    ))
+    )
 }
 
+/// A fresh key prefix on [`redis_url`].
 #[cfg(feature = "redis")]
-fn redis_config(label: &str) -> Option<taskq::RedisConfig> {
-    let Ok(url) = std::env::var("TASKQ_TEST_REDIS_URL") else {
-        eprintln!("skipped: TASKQ_TEST_REDIS_URL is not set");
-        return None;
-    };
-    Some(redis_config_on(url, label))
+fn redis_config(label: &str) -> taskq::RedisConfig {
+    redis_config_on(redis_url(), label)
+}
+
+/// `TASKQ_TEST_REDIS_URL`; panics when it is unset (a test that needs it
+/// carries `#[cfg_attr(taskq_no_redis, ignore = …)]`).
+#[cfg(feature = "redis")]
+pub fn redis_url() -> String {
+    match std::env::var("TASKQ_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "TASKQ_TEST_REDIS_URL is not set: this test needs a Redis server \
+             (it is ignored when the variable is unset at build time)"
+        ),
+    }
 }
 
 /// A fresh key prefix on `url`.
@@ -105,54 +120,55 @@ fn redis_config_on(url: String, label: &str) -> taskq::RedisConfig {
 /// A fresh key prefix on this binary's private Redis Cluster
 /// ([`PrivateRedisCluster::shared`]), deleted when dropped.
 #[cfg(feature = "redis")]
-pub async fn redis_cluster(label: &str) -> Option<Arc<dyn Backend>> {
-    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
-    Some(redis_connect(&config, true).await)
+pub async fn redis_cluster(label: &str) -> Arc<dyn Backend> {
+    let config = redis_config_on(PrivateRedisCluster::shared().url(), label);
+    redis_connect(&config, true).await
 }
 
 /// Two connections under a fresh key prefix on this binary's private
 /// Redis Cluster; the first deletes its keys when dropped.
 #[cfg(feature = "redis")]
-pub async fn redis_cluster_pair(label: &str) -> Option<Pair> {
-    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
-    Some((
+pub async fn redis_cluster_pair(label: &str) -> Pair {
+    let config = redis_config_on(PrivateRedisCluster::shared().url(), label);
+    (
         redis_connect(&config, true).await,
         redis_connect(&config, false).await,
-    ))
+    )
 }
 
 #[cfg(feature = "redis")]
 async fn redis_connect(config: &taskq::RedisConfig, delete_keys_on_drop: bool) -> Arc<dyn Backend> {
     let mut config = config.clone();
     config.delete_keys_on_drop = delete_keys_on_drop;
+    let url = config.url.clone();
     Arc::new(
         taskq::RedisBackend::connect_with(config)
             .await
-            .expect("redis backend"),
+            .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}")),
     )
 }
 
 /// SQLite records in a new temp file, delivered through a fresh key
 /// prefix on `TASKQ_TEST_REDIS_URL`.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
-pub async fn redis_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
-    Some(redis_sqlite_pair(label).await?.0)
+pub async fn redis_sqlite(label: &str) -> Arc<dyn Backend> {
+    redis_sqlite_pair(label).await.0
 }
 
 /// Two handles (two SQLite connections, two Redis connections) on one
 /// pair of stores; the first deletes the Redis keys when dropped.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
-pub async fn redis_sqlite_pair(label: &str) -> Option<Pair> {
-    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await?;
-    Some((first, second))
+pub async fn redis_sqlite_pair(label: &str) -> Pair {
+    let (first, second) = redis_sql_pair(label, &sqlite_url(label)).await;
+    (first, second)
 }
 
 /// SQLite records in a new temp file, delivered through a fresh key
 /// prefix on this binary's private Redis Cluster.
 #[cfg(all(feature = "redis", feature = "sqlite"))]
-pub async fn redis_cluster_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
-    let config = redis_config_on(PrivateRedisCluster::shared()?.url(), label);
-    Some(sql_redis_pair(config, &sqlite_url(label)).await.0 as Arc<dyn Backend>)
+pub async fn redis_cluster_sqlite(label: &str) -> Arc<dyn Backend> {
+    let config = redis_config_on(PrivateRedisCluster::shared().url(), label);
+    sql_redis_pair(config, &sqlite_url(label)).await.0 as Arc<dyn Backend>
 }
 
 /// Records in a fresh schema (PostgreSQL) or database (MySQL) of the
@@ -162,12 +178,12 @@ pub async fn redis_cluster_sqlite(label: &str) -> Option<Arc<dyn Backend>> {
 pub async fn redis_sql_server_pair(
     label: &str,
     server: taskq::sea::scratch::Server,
-) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
-    let config = redis_config(label)?;
+) -> (Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>) {
+    let config = redis_config(label);
     let scratch = taskq::sea::scratch::Scratch::from_env(server)
         .await
-        .expect("scratch schema or database")?;
-    Some(sql_redis_pair(config, scratch.url()).await)
+        .expect("scratch schema or database");
+    sql_redis_pair(config, scratch.url()).await
 }
 
 /// Two handles on the records at `sql_url`, delivered through a fresh
@@ -179,8 +195,8 @@ pub async fn redis_sql_server_pair(
 pub async fn redis_sql_pair(
     label: &str,
     sql_url: &str,
-) -> Option<(Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>)> {
-    Some(sql_redis_pair(redis_config(label)?, sql_url).await)
+) -> (Arc<taskq::SqlRedisBackend>, Arc<taskq::SqlRedisBackend>) {
+    sql_redis_pair(redis_config(label), sql_url).await
 }
 
 /// Two `SqlRedisBackend` handles (each with its own SQL pool and Redis
@@ -199,12 +215,13 @@ async fn sql_redis_pair(
     for delete_keys_on_drop in [true, false] {
         let mut config = config.clone();
         config.delete_keys_on_drop = delete_keys_on_drop;
+        let url = config.url.clone();
         let redis = taskq::RedisBackend::connect_with(config)
             .await
-            .expect("redis backend");
+            .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
         let sql = taskq::SqlBackend::connect(sql_url)
             .await
-            .expect("SQL backend");
+            .unwrap_or_else(|err| panic!("no SQL database at {sql_url}: {err}"));
         handles.push(Arc::new(
             taskq::SqlRedisBackend::new(sql, redis)
                 .await
@@ -218,42 +235,42 @@ async fn sql_redis_pair(
 /// Two connections to a fresh schema (PostgreSQL) or database (MySQL) of
 /// the test server.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub async fn sql_server_pair(server: taskq::sea::scratch::Server) -> Option<Pair> {
+pub async fn sql_server_pair(server: taskq::sea::scratch::Server) -> Pair {
     let scratch = taskq::sea::scratch::Scratch::from_env(server)
         .await
-        .expect("scratch schema or database")?;
-    Some((
+        .expect("scratch schema or database");
+    (
         sql_connect(scratch.url()).await,
         sql_connect(scratch.url()).await,
-    ))
+    )
 }
 
 /// A fresh schema (PostgreSQL) or database (MySQL) of the test server.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub async fn sql_server(server: taskq::sea::scratch::Server) -> Option<Arc<dyn Backend>> {
+pub async fn sql_server(server: taskq::sea::scratch::Server) -> Arc<dyn Backend> {
     let scratch = taskq::sea::scratch::Scratch::from_env(server)
         .await
-        .expect("scratch schema or database")?;
-    Some(sql_connect(scratch.url()).await)
+        .expect("scratch schema or database");
+    sql_connect(scratch.url()).await
 }
 
 #[cfg(feature = "postgres")]
-pub async fn postgres() -> Option<Arc<dyn Backend>> {
+pub async fn postgres() -> Arc<dyn Backend> {
     sql_server(taskq::sea::scratch::Server::Postgres).await
 }
 
 #[cfg(feature = "postgres")]
-pub async fn postgres_pair() -> Option<Pair> {
+pub async fn postgres_pair() -> Pair {
     sql_server_pair(taskq::sea::scratch::Server::Postgres).await
 }
 
 #[cfg(feature = "mysql")]
-pub async fn mysql() -> Option<Arc<dyn Backend>> {
+pub async fn mysql() -> Arc<dyn Backend> {
     sql_server(taskq::sea::scratch::Server::Mysql).await
 }
 
 #[cfg(feature = "mysql")]
-pub async fn mysql_pair() -> Option<Pair> {
+pub async fn mysql_pair() -> Pair {
     sql_server_pair(taskq::sea::scratch::Server::Mysql).await
 }
 

@@ -104,15 +104,25 @@ pub struct PrivateRedis {
 }
 
 impl PrivateRedis {
-    pub fn start() -> Option<PrivateRedis> {
-        let port = free_port()?;
+    /// Starts one; panics when `redis-server` is missing or does not
+    /// come up (a test that needs it must not pass without it).
+    pub fn start() -> PrivateRedis {
+        assert!(
+            redis_installed(),
+            "this test starts a private Redis: redis-server and redis-cli must be on the PATH"
+        );
+        let port = free_port().expect("a free port for a private redis-server");
         let dir =
             std::env::temp_dir().join(format!("taskq-private-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
         let redis = PrivateRedis {
             server: ServerProcess { port, dir },
         };
-        redis.launch().then_some(redis)
+        assert!(
+            redis.launch(),
+            "a private redis-server on port {port} did not start"
+        );
+        redis
     }
 
     /// Starts the server (again, on the same files); true once it answers.
@@ -149,10 +159,6 @@ impl Drop for PrivateRedis {
     }
 }
 
-/// Set to `1` (as `.ci/run` does) to make the Redis Cluster tests fail,
-/// not skip, when `redis-server` / `redis-cli` are missing.
-pub const REDIS_CLUSTER_DEMANDED: &str = "TASKQ_TEST_REDIS_CLUSTER";
-
 /// A Redis Cluster of a test binary's own: three masters (no replicas)
 /// on free ports, every slot assigned, made with `redis-cli --cluster
 /// create`; no persistence. Stopped and removed on drop — and, for the
@@ -169,41 +175,32 @@ const CLUSTER_NODES: usize = 3;
 impl PrivateRedisCluster {
     /// The cluster every test of this binary shares (started by the first
     /// that asks: about two seconds); tests keep apart by key prefix.
-    /// `None`, after saying so on stderr, when `redis-server` or
-    /// `redis-cli` is missing — unless `TASKQ_TEST_REDIS_CLUSTER=1`
-    /// demands the cluster, then it panics. Panics when the tools are
-    /// there but the cluster does not come up.
-    pub fn shared() -> Option<&'static PrivateRedisCluster> {
-        static SHARED: std::sync::OnceLock<Option<PrivateRedisCluster>> =
-            std::sync::OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                let cluster = PrivateRedisCluster::start()?;
-                cluster.watch_this_process();
-                Some(cluster)
-            })
-            .as_ref()
+    /// Panics as [`PrivateRedisCluster::start`]. The tests that use it are
+    /// `#[ignore]`d unless `TASKQ_TEST_REDIS_CLUSTER=1` was set at build
+    /// time (the `taskq_no_redis_cluster` cfg of `build.rs`).
+    pub fn shared() -> &'static PrivateRedisCluster {
+        static SHARED: std::sync::OnceLock<PrivateRedisCluster> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            let cluster = PrivateRedisCluster::start();
+            cluster.watch_this_process();
+            cluster
+        })
     }
 
-    /// A new cluster; `None` and panics as for [`PrivateRedisCluster::shared`].
-    pub fn start() -> Option<PrivateRedisCluster> {
-        if !redis_installed() {
-            if std::env::var(REDIS_CLUSTER_DEMANDED).is_ok_and(|v| v == "1") {
-                panic!(
-                    "{REDIS_CLUSTER_DEMANDED}=1 but redis-server / redis-cli are not on the PATH"
-                );
-            }
-            eprintln!(
-                "skipped: the Redis Cluster tests need redis-server and redis-cli on the PATH"
-            );
-            return None;
-        }
+    /// A new cluster; panics when `redis-server` or `redis-cli` is
+    /// missing, or the cluster does not come up.
+    pub fn start() -> PrivateRedisCluster {
+        assert!(
+            redis_installed(),
+            "the Redis Cluster tests (TASKQ_TEST_REDIS_CLUSTER=1) need redis-server and \
+             redis-cli on the PATH"
+        );
         // A port taken between choosing and binding fails the start:
         // try again with other ports.
         let mut last_error = String::new();
         for _ in 0..3 {
             match PrivateRedisCluster::try_start() {
-                Ok(cluster) => return Some(cluster),
+                Ok(cluster) => return cluster,
                 Err(err) => last_error = err,
             }
         }

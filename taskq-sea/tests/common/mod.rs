@@ -16,13 +16,13 @@ use taskq_sea::SeaBackend;
 use taskq_sea::scratch::Scratch;
 pub use taskq_sea::scratch::Server;
 
-/// A URL on a fresh schema / database of the test server; `None` when
-/// its variable is unset.
-pub async fn scratch_url(server: Server) -> Option<String> {
+/// A URL on a fresh schema / database of the test server; panics when its
+/// variable is unset or the server does not answer.
+pub async fn scratch_url(server: Server) -> String {
     let scratch = Scratch::from_env(server)
         .await
-        .expect("scratch schema or database")?;
-    Some(scratch.url().to_owned())
+        .unwrap_or_else(|err| panic!("scratch on {}: {err}", server.env_var()));
+    scratch.url().to_owned()
 }
 
 /// A backend on `url` with `pool` connections, as one process would have.
