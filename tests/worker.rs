@@ -9,7 +9,7 @@ use common::unique;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -39,20 +39,41 @@ struct Flaky {
     failures: u32,
 }
 
-static ATTEMPTS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
+/// Per key: when each attempt started and, for a failed one, when it
+/// returned its error.
+#[derive(Debug, Default)]
+struct Runs {
+    started: Vec<Instant>,
+    failed: Vec<Instant>,
+}
+
+static ATTEMPTS: LazyLock<Mutex<HashMap<String, Runs>>> = LazyLock::new(Default::default);
 
 fn count_attempt(key: &str) -> u32 {
     let mut attempts = ATTEMPTS.lock().unwrap();
-    let n = attempts.entry(key.to_owned()).or_default();
-    *n += 1;
-    *n
+    let runs = attempts.entry(key.to_owned()).or_default();
+    runs.started.push(Instant::now());
+    runs.started.len() as u32
 }
 
-#[long_task(retries = 2, retry_delay = 0.05, backoff = 1.0, jitter = 0.0)]
+fn count_failure(key: &str) {
+    let mut attempts = ATTEMPTS.lock().unwrap();
+    attempts
+        .entry(key.to_owned())
+        .or_default()
+        .failed
+        .push(Instant::now());
+}
+
+/// `flaky`'s first retry delay; each next one doubles.
+const FLAKY_RETRY_DELAY: Duration = Duration::from_millis(300);
+
+#[long_task(retries = 2, retry_delay = 0.3, backoff = 2.0, jitter = 0.0)]
 async fn flaky(ctx: TaskContext, p: Flaky) -> Result<u32, TaskError> {
     let n = count_attempt(&p.key);
     assert_eq!(n, ctx.attempt(), "attempt numbers follow the runs");
     if n <= p.failures {
+        count_failure(&p.key);
         // An io::Error through `?`: retryable by default.
         Err(std::io::Error::other(format!("transient failure {n}")))?;
     }
@@ -225,6 +246,11 @@ pub async fn submit_by_name_validates(backend: Arc<dyn Backend>) {
     );
 }
 
+/// A retryable error is retried after `retry_delay * backoff^(n-1)`
+/// (300 ms, then 600 ms: no jitter): each retry starts no sooner than its
+/// delay after the failure before it, and the second waits the doubled
+/// delay. A worker that retried at once, or without growing the delay,
+/// fails here.
 pub async fn retryable_errors_retry_with_backoff(backend: Arc<dyn Backend>) {
     let client = Client::new(backend).unwrap();
     let stop = spawn(fast_worker(&client).build().unwrap());
@@ -239,6 +265,17 @@ pub async fn retryable_errors_retry_with_backoff(backend: Arc<dyn Backend>) {
         )
         .await
         .unwrap();
+    let spent_key = unique("flaky");
+    let spent_id = client
+        .submit(
+            flaky,
+            Flaky {
+                key: spent_key,
+                failures: 10,
+            },
+        )
+        .await
+        .unwrap();
     let done = wait_terminal(&client, id).await;
     assert_eq!(done.state, TaskState::Finished, "{done:?}");
     assert_eq!(done.attempt, 3);
@@ -246,13 +283,23 @@ pub async fn retryable_errors_retry_with_backoff(backend: Arc<dyn Backend>) {
     let last_error = done.error.expect("the last failure is kept");
     assert_eq!(last_error.kind, ErrorKind::Retryable);
     assert!(last_error.message.contains("transient failure 2"));
+    {
+        let attempts = ATTEMPTS.lock().unwrap();
+        let runs = &attempts[&key];
+        assert_eq!((runs.started.len(), runs.failed.len()), (3, 2), "{runs:?}");
+        let mut delay = FLAKY_RETRY_DELAY;
+        for (failed, retried) in runs.failed.iter().zip(&runs.started[1..]) {
+            let waited = retried.duration_since(*failed);
+            // Stored due times may be rounded to the millisecond.
+            assert!(
+                waited + Duration::from_millis(2) >= delay,
+                "a retry started {waited:?} after its failure; its delay is {delay:?}"
+            );
+            delay *= 2;
+        }
+    }
 
-    let key = unique("flaky");
-    let id = client
-        .submit(flaky, Flaky { key, failures: 10 })
-        .await
-        .unwrap();
-    let spent = wait_terminal(&client, id).await;
+    let spent = wait_terminal(&client, spent_id).await;
     assert_eq!(
         (spent.state, spent.attempt),
         (TaskState::Failed, 3),
