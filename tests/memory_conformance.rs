@@ -4,6 +4,12 @@ use std::sync::Arc;
 
 use taskq::{Backend, MemoryBackend};
 
-taskq_core::conformance_suite!(memory, || async {
-    Arc::new(MemoryBackend::new()) as Arc<dyn Backend>
-});
+/// The shared conformance suite: `cargo test conformance::` runs it alone.
+mod conformance {
+    #[allow(unused_imports)]
+    use super::*;
+
+    taskq_core::conformance_suite!(memory, || async {
+        Arc::new(MemoryBackend::new()) as Arc<dyn Backend>
+    });
+}

@@ -90,20 +90,26 @@ async fn fresh(url: &str) -> RedisBackend {
         .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"))
 }
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
-    redis,
-    || async { Arc::new(fresh(&Target::single().url).await) as Arc<dyn Backend> }
-);
+/// The shared conformance suite: `cargo test conformance::` runs it alone.
+mod conformance {
+    #[allow(unused_imports)]
+    use super::*;
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(
-        taskq_no_redis_cluster,
-        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
-    )]
-    redis_cluster,
-    || async { Arc::new(fresh(&Target::cluster().url).await) as Arc<dyn Backend> }
-);
+    taskq_core::conformance_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || async { Arc::new(fresh(&Target::single().url).await) as Arc<dyn Backend> }
+    );
+
+    taskq_core::conformance_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster,
+        || async { Arc::new(fresh(&Target::cluster().url).await) as Arc<dyn Backend> }
+    );
+}
 
 /// The Redis-specific tests below, on one target: `redis_specific!(#[attr]…
 /// name, target)` where `target` gives a [`Target`]; the attributes (an

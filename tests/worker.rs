@@ -1,8 +1,9 @@
 //! End-to-end behaviour of workers and clients through the public facade,
 //! with handlers declared by `#[long_task]`, on every backend:
 //! `cargo test memory::`, `cargo test sqlite::` or `cargo test redis::`
-//! runs one (Redis needs `TASKQ_TEST_REDIS_URL`; `redis_cluster::` starts
-//! a private Redis Cluster, see `common::PrivateRedisCluster`).
+//! runs one (Redis needs `TASKQ_TEST_REDIS_URL` at build time, else its
+//! tests are ignored; `redis_cluster::` needs `TASKQ_TEST_REDIS_CLUSTER=1`
+//! and starts a private Redis Cluster, see `common::PrivateRedisCluster`).
 
 mod common;
 use common::unique;
@@ -954,7 +955,8 @@ macro_rules! pair_suite {
     };
 }
 
-mod control {
+/// `cargo test worker_control::` runs the worker-control tests alone.
+mod worker_control {
     use super::*;
 
     pair_suite!(memory, common::memory_pair, announced);
@@ -1029,64 +1031,69 @@ macro_rules! worker_suite {
         $($attr)*
         async fn $test() {
             let factory = $factory;
-            super::$test(factory().await as Arc<dyn Backend>).await;
+            super::super::$test(factory().await as Arc<dyn Backend>).await;
         }
         worker_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 
-worker_suite!(memory, common::memory);
+/// `cargo test worker::memory::` (or `sqlite`, `redis`, …) runs one backend.
+mod worker {
+    use super::*;
 
-#[cfg(feature = "sqlite")]
-worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
+    worker_suite!(memory, common::memory);
 
-#[cfg(feature = "redis")]
-worker_suite!(
-    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
-    redis,
-    || common::redis("taskq-worker-test")
-);
+    #[cfg(feature = "sqlite")]
+    worker_suite!(sqlite, || common::sqlite("taskq-worker-test"));
 
-#[cfg(feature = "redis")]
-worker_suite!(
-    #[cfg_attr(
-        taskq_no_redis_cluster,
-        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
-    )]
-    redis_cluster,
-    || common::redis_cluster("taskq-worker-test")
-);
+    #[cfg(feature = "redis")]
+    worker_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis("taskq-worker-test")
+    );
 
-#[cfg(all(feature = "redis", feature = "sqlite"))]
-worker_suite!(
-    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
-    redis_sqlite,
-    || common::redis_sqlite("taskq-worker-test")
-);
+    #[cfg(feature = "redis")]
+    worker_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster,
+        || common::redis_cluster("taskq-worker-test")
+    );
 
-#[cfg(all(feature = "redis", feature = "sqlite"))]
-worker_suite!(
-    #[cfg_attr(
-        taskq_no_redis_cluster,
-        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
-    )]
-    redis_cluster_sqlite,
-    || common::redis_cluster_sqlite("taskq-worker-test")
-);
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    worker_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis_sqlite,
+        || common::redis_sqlite("taskq-worker-test")
+    );
 
-#[cfg(feature = "postgres")]
-worker_suite!(
-    #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
-    postgres,
-    common::postgres
-);
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    worker_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster_sqlite,
+        || common::redis_cluster_sqlite("taskq-worker-test")
+    );
 
-#[cfg(feature = "mysql")]
-worker_suite!(
-    #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
-    mysql,
-    common::mysql
-);
+    #[cfg(feature = "postgres")]
+    worker_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres
+    );
+
+    #[cfg(feature = "mysql")]
+    worker_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql
+    );
+}
 
 /// Given alone, `soft_timeout` is checked against the default hard timeout
 /// at compile time (`tests/ui/fail/option_conflicts.rs`) and keeps it.

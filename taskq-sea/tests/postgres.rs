@@ -31,11 +31,17 @@ async fn fresh_postgres() -> SeaBackend {
     backend_at(&fresh_schema().await, 8).await
 }
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
-    postgres,
-    || async { Arc::new(fresh_postgres().await) as Arc<dyn Backend> }
-);
+/// The shared conformance suite: `cargo test conformance::` runs it alone.
+mod conformance {
+    #[allow(unused_imports)]
+    use super::*;
+
+    taskq_core::conformance_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        || async { Arc::new(fresh_postgres().await) as Arc<dyn Backend> }
+    );
+}
 
 /// Claimers on separate pools (as separate processes would be) never get
 /// one task twice, and together drain the queue: `SKIP LOCKED` makes them

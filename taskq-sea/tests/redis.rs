@@ -115,38 +115,44 @@ async fn fresh_mysql() -> SeaRedisBackend {
         .expect("join")
 }
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
-    redis_sqlite,
-    || async { Arc::new(fresh_sqlite().await) as Arc<dyn Backend> }
-);
+/// The shared conformance suite: `cargo test conformance::` runs it alone.
+mod conformance {
+    #[allow(unused_imports)]
+    use super::*;
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(
-        taskq_no_redis_cluster,
-        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
-    )]
-    redis_cluster_sqlite,
-    || async { Arc::new(fresh_cluster_sqlite().await) as Arc<dyn Backend> }
-);
+    taskq_core::conformance_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis_sqlite,
+        || async { Arc::new(fresh_sqlite().await) as Arc<dyn Backend> }
+    );
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(
-        any(taskq_no_redis, taskq_no_postgres),
-        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
-    )]
-    redis_postgres,
-    || async { Arc::new(fresh_postgres().await) as Arc<dyn Backend> }
-);
+    taskq_core::conformance_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster_sqlite,
+        || async { Arc::new(fresh_cluster_sqlite().await) as Arc<dyn Backend> }
+    );
 
-taskq_core::conformance_suite!(
-    #[cfg_attr(
-        any(taskq_no_redis, taskq_no_mysql),
-        ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
-    )]
-    redis_mysql,
-    || async { Arc::new(fresh_mysql().await) as Arc<dyn Backend> }
-);
+    taskq_core::conformance_suite!(
+        #[cfg_attr(
+            any(taskq_no_redis, taskq_no_postgres),
+            ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+        )]
+        redis_postgres,
+        || async { Arc::new(fresh_postgres().await) as Arc<dyn Backend> }
+    );
+
+    taskq_core::conformance_suite!(
+        #[cfg_attr(
+            any(taskq_no_redis, taskq_no_mysql),
+            ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+        )]
+        redis_mysql,
+        || async { Arc::new(fresh_mysql().await) as Arc<dyn Backend> }
+    );
+}
 
 fn claim_request(limit: usize) -> ClaimRequest<'static> {
     ClaimRequest {

@@ -65,9 +65,15 @@ async fn fresh_sqlite() -> SeaBackend {
         .expect("connect")
 }
 
-taskq_core::conformance_suite!(sqlite, || async {
-    Arc::new(fresh_sqlite().await) as Arc<dyn Backend>
-});
+/// The shared conformance suite: `cargo test conformance::` runs it alone.
+mod conformance {
+    #[allow(unused_imports)]
+    use super::*;
+
+    taskq_core::conformance_suite!(sqlite, || async {
+        Arc::new(fresh_sqlite().await) as Arc<dyn Backend>
+    });
+}
 
 fn ms(n: i64) -> chrono::Duration {
     chrono::Duration::milliseconds(n)
