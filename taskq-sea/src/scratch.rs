@@ -21,6 +21,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -135,9 +136,35 @@ pub struct Scratch {
 
 impl Scratch {
     /// Creates a fresh scratch on the server at `server_url`.
+    ///
+    /// A server that did not answer (within [`CONNECT_TIMEOUT`]) is not
+    /// tried again by this process: the later calls fail at once with the
+    /// first error, so a suite on a dead server fails in seconds, not a
+    /// timeout per test.
     pub async fn create(server: Server, server_url: &str) -> Result<Scratch, Error> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let db = admin(server_url).await?;
+        static UNREACHABLE: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let known_dead = UNREACHABLE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(url, _)| url == server_url)
+            .map(|(_, err)| err.clone());
+        if let Some(err) = known_dead {
+            return Err(Error::backend(format!(
+                "{server_url} did not answer earlier in this process: {err}"
+            )));
+        }
+        let db = match admin(server_url).await {
+            Ok(db) => db,
+            Err(err) => {
+                UNREACHABLE
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((server_url.to_owned(), err.to_string()));
+                return Err(err);
+            }
+        };
         let now = Utc::now().timestamp();
         sweep_once(server, server_url, &db, now).await;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -180,9 +207,17 @@ impl Scratch {
     }
 }
 
+/// How long the admin connection of [`Scratch::create`] waits for the
+/// server.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn admin(url: &str) -> Result<DatabaseConnection, Error> {
     let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).max_connections(1);
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(CONNECT_TIMEOUT);
     Database::connect(options).await.map_err(db_err)
 }
 
