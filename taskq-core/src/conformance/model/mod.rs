@@ -79,9 +79,16 @@ where
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let tally = std::sync::Mutex::new(Tally::new());
+    // Cases run until the first difference (the rest are shrinking runs).
+    let ran = std::sync::atomic::AtomicU32::new(0);
+    let first_failure = std::sync::OnceLock::new();
     let result = runner.run(&vec(ops::op(), 1..MAX_STEPS), |ops| {
         let mut case_tally = Tally::new();
+        let run = ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let outcome = runtime.block_on(run_case(&factory, &ops, &mut case_tally));
+        if outcome.is_err() {
+            first_failure.get_or_init(|| run);
+        }
         let mut total = tally
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -98,8 +105,12 @@ where
             "model {label}: {cases} cases agree (seed {seed}); steps by effect: {tally:?}"
         ),
         Err(TestError::Fail(reason, ops)) => panic!(
-            "model {label}: the backend and the model differ (TASKQ_MODEL_SEED={seed})\n\
+            "model {label}: the backend and the model differ (TASKQ_MODEL_SEED={seed}), \
+             first in case {}, shrunk in {} more runs\n\
              {reason}\nshortest sequence ({} steps):\n{ops:#?}",
+            first_failure.get().copied().unwrap_or_default(),
+            ran.load(std::sync::atomic::Ordering::Relaxed)
+                - first_failure.get().copied().unwrap_or_default(),
             ops.len()
         ),
         Err(TestError::Abort(reason)) => panic!("model {label}: aborted: {reason}"),

@@ -175,7 +175,7 @@ pub fn op() -> impl Strategy<Value = Op> {
                 worker,
                 lease_secs,
             }),
-        2 => (task(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
+        3 => (task(), prop::bool::weighted(0.3), prop::bool::weighted(0.2))
             .prop_map(|(task, wrong_worker, stale)| Op::Heartbeat { task, wrong_worker, stale }),
         4 => (task(), prop::bool::weighted(0.15), outcome(), prop::bool::weighted(0.15))
             .prop_map(|(task, stale, outcome, repeat)| Op::Settle {
@@ -184,9 +184,9 @@ pub fn op() -> impl Strategy<Value = Op> {
                 outcome,
                 repeat,
             }),
-        1 => (task(), prop::bool::weighted(0.2))
+        2 => (task(), prop::bool::weighted(0.3))
             .prop_map(|(task, wrong_worker)| Op::Release { task, wrong_worker }),
-        1 => (task(), prop::bool::weighted(0.2)).prop_map(|(task, stale)| Op::Progress { task, stale }),
+        2 => (task(), prop::bool::weighted(0.2)).prop_map(|(task, stale)| Op::Progress { task, stale }),
         4 => prop::sample::select(vec![1u32, 400, 1_500, 6_000, 40_000])
             .prop_map(|ms| Op::Advance { ms }),
         3 => Just(Op::Rescue),
