@@ -11,6 +11,8 @@
 //! This expands to a module `sqlite` with one `#[tokio::test]` per rule,
 //! so `cargo test sqlite::` runs one backend alone.
 
+pub mod model;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -806,6 +806,7 @@ impl SeaBackend {
         if tasks.is_empty() {
             return Ok(());
         }
+        lifecycle::check_batch_ids(&tasks)?;
         if let Err(err) = insert(txn, tasks).await {
             return Err(match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => {
@@ -826,6 +827,9 @@ impl SeaBackend {
     /// is that one statement, outside a transaction: one round trip and
     /// one commit, which is most of a single submit's latency.
     pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        // `lifecycle::check_new_ids`: repeats first, then the stored ids
+        // the unique key finds.
+        lifecycle::check_batch_ids(&tasks)?;
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
         let inserted = if tasks.len() <= INSERT_CHUNK {
             insert(self.db(), tasks).await
@@ -948,16 +952,13 @@ impl SeaBackend {
                 Err(err) => return db_err(err),
             }
         }
-        let mut seen = HashSet::with_capacity(ids.len());
-        match ids.iter().find(|id| !seen.insert(**id)) {
-            Some(&id) => duplicate_id(id),
-            None => Error::InvalidArgument("a task id of the batch already exists".into()),
-        }
+        // Another writer deleted the stored id since the insert failed.
+        Error::InvalidArgument("a task id of the batch already exists".into())
     }
 }
 
 fn duplicate_id(id: TaskId) -> Error {
-    Error::InvalidArgument(format!("task id {id} already exists"))
+    lifecycle::id_exists(id)
 }
 
 #[cfg(test)]

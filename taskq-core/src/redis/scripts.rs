@@ -79,11 +79,6 @@ local function remove_pending(key, id)
     redis.call('ZREM', KEYS[7], m)
   end
 end
--- A record leaves RUNNING for PENDING: the attempt's progress goes with it
--- (a claim then needs no clean-up).
-local function unrun(key)
-  redis.call('HDEL', key, 'progress')
-end
 -- Moves a record to a terminal state with one more field (result or
 -- error); it expires after the retention, if one is set. The caller
 -- moves the task from the running set to the done set.
@@ -301,6 +296,8 @@ for i = 1, #popped, 2 do
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
+  -- lifecycle::claim: the last attempt's progress stays until this one.
+  redis.call('HDEL', key, 'progress')
   out[#out + 1] = id
   out[#out + 1] = attempt
   for j = 2, fields + 1 do out[#out + 1] = f[j] end
@@ -349,7 +346,7 @@ for i = 5, #ARGV, 8 do
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
         'scheduled_at', run_at, 'seq', run_at)
-      redis.call('HDEL', key, 'progress', 'cancel_requested')
+      redis.call('HDEL', key, 'cancel_requested')
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
     else
@@ -415,7 +412,6 @@ for i = 6, #ARGV, 2 do
     'scheduled_at', 'task_type', 'created_at')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
     redis.call('HSET', key, 'state', 'PENDING', 'attempt', int(tonumber(f[2]) - 1))
-    unrun(key)
     redis.call('ZREM', KEYS[3], running_member(id, f[2]))
     index_move(id, f[7], f[8], 'RUNNING', 'PENDING')
     if add_pending(id, f[4], f[5], f[6], ARGV[5]) then due = true end
@@ -474,17 +470,19 @@ redis.call('PERSIST', key)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[5], 'seq', ARGV[5],
   'max_retries', int(math.max(tonumber(f[2]), tonumber(f[3]))))
-redis.call('HDEL', key, 'finished_at', 'result', 'cancel_requested', 'progress')
+redis.call('HDEL', key, 'finished_at', 'result', 'cancel_requested')
 if add_pending(id, f[4], ARGV[5], ARGV[5], ARGV[5]) then wake() end
 return {'ok', redis.call('HGETALL', key)}
 "#,
     )
 });
 
-/// ARGV[4] id, [5] front/back/before, [6] target id. Among every pending
-/// task of the queue, due (ready set) or not (delayed-order set): O(log n),
-/// plus one step per neighbour shifted when no `seq` is free before the
-/// target. A delayed task keeps its due time: its place counts once due.
+/// ARGV[4] id, [5] front/back/before, [6] target id (implements
+/// `lifecycle::reorder`). Among every pending task of the queue, due
+/// (ready set) or not (delayed-order set): O(log n), plus one step per
+/// task of the target's priority ahead of it when no `seq` is free before
+/// the target (they all move 2 earlier). A delayed task keeps its due
+/// time: its place counts once due.
 /// Replies as `CANCEL`, plus `{'target_missing'}`, `{'target_invalid',
 /// state}` and `{'target_self'}`.
 pub(crate) static REORDER: LazyLock<Script> = LazyLock::new(|| {
@@ -542,25 +540,24 @@ elseif ARGV[5] == 'back' then
 else
   local tp, ts = target[1], target[2]
   prio = tp
-  local pred, set = before(member(tp, ts, target[3]))
+  local bound = member(tp, ts, target[3])
+  local pred = before(bound)
   local pp, ps
   if pred then pp, ps = decode(pred) end
+  seq = ts - 1
   if pred and pp == tp and ts - ps >= 2 then
     seq = ps + math.floor((ts - ps) / 2)
-  else
-    seq = ts - 1
-    -- No room: shift the tightly packed run ahead of the target back.
-    local bound = seq
-    while pred do
-      local cp, cs, cid = decode(pred)
-      if cp ~= tp or cs < bound then break end
-      local ns = bound - 1
-      redis.call('ZREM', set, pred)
-      redis.call('HSET', ARGV[1] .. cid, 'seq', int(ns))
-      local moved = member(cp, ns, cid)
-      redis.call('ZADD', set, 0, moved)
-      bound = ns
-      pred, set = before(moved)
+  elseif pred and pp == tp then
+    -- No room: every task of the target's priority ahead of it moves 2
+    -- earlier, keeping their order and freeing the seq before the target.
+    local low = '[' .. string.format('%010d', 2147483647 - tp)
+    for _, set in ipairs({KEYS[1], KEYS[7]}) do
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', set, low, '(' .. bound)) do
+        local cp, cs, cid = decode(m)
+        redis.call('ZREM', set, m)
+        redis.call('HSET', ARGV[1] .. cid, 'seq', int(cs - 2))
+        redis.call('ZADD', set, 0, member(cp, cs - 2, cid))
+      end
     end
   end
 end
@@ -630,7 +627,6 @@ for i = 6, #ARGV, 2 do
       else
         redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
           'error', cjson.encode({kind = 'lease_expired', message = message}))
-        unrun(key)
         index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
         add_pending(id, f[6], retry_at, retry_at, ARGV[4])
         requeued = requeued + 1
