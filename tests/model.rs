@@ -11,10 +11,6 @@ use std::sync::Arc;
 use taskq::Backend;
 use taskq_core::conformance::model::check;
 
-fn server<T>(backend: Option<T>) -> T {
-    backend.expect("this backend's server is not configured")
-}
-
 #[test]
 fn model_memory() {
     check("memory", 256, || async {
@@ -24,41 +20,43 @@ fn model_memory() {
 
 #[test]
 fn model_sqlite() {
-    check("sqlite", 48, || async {
-        server(common::sqlite("model").await)
-    });
+    check("sqlite", 48, || async { common::sqlite("model").await });
 }
 
 #[test]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 fn model_postgres() {
-    check("postgres", 24, || async {
-        server(common::postgres().await)
-    });
+    check("postgres", 24, || async { common::postgres().await });
 }
 
 #[test]
+#[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
 fn model_mysql() {
-    check("mysql", 16, || async { server(common::mysql().await) });
+    check("mysql", 16, || async { common::mysql().await });
 }
 
 #[test]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 fn model_redis() {
-    check("redis", 48, || async {
-        server(common::redis("model").await)
-    });
+    check("redis", 48, || async { common::redis("model").await });
 }
 
 #[test]
+#[cfg_attr(
+    taskq_no_redis_cluster,
+    ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+)]
 fn model_redis_cluster() {
     check("redis_cluster", 24, || async {
-        server(common::redis_cluster("model").await)
+        common::redis_cluster("model").await
     });
 }
 
 /// SQL records with Redis delivery.
 #[test]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 fn model_redis_sqlite() {
     check("redis_sqlite", 32, || async {
-        server(common::redis_sqlite("model").await)
+        common::redis_sqlite("model").await
     });
 }
