@@ -11,7 +11,6 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
@@ -29,7 +28,7 @@ use crate::backend::{
     Backend, ClaimRequest, LeaseStatus, Outcome, Settlement, WorkerInfo, WorkerQueue, WorkerState,
 };
 use crate::client::Client;
-use crate::context::{StopReason, TaskContext};
+use crate::context::{Control, StopReason, TaskContext};
 use crate::error::{Error, TaskError};
 use crate::lifecycle::{self, RetryPolicy};
 use crate::maintenance::{self, MaintenanceConfig};
@@ -315,75 +314,6 @@ struct InFlight {
     ctx: TaskContext,
     /// The lease as this worker last renewed it.
     lease_deadline: Instant,
-}
-
-/// What the worker tells a running attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Control {
-    Run = 0,
-    /// Cancel requested: the handler gets the cancel grace, then is aborted.
-    Cancel = 1,
-    /// Stop at once without settling: the lease is lost or being released.
-    Abandon = 2,
-}
-
-/// A running attempt's [`Control`], kept in its [`TaskContext`]: set by
-/// the heartbeat and shutdown, read by the attempt without a lock.
-#[derive(Debug, Default)]
-pub(crate) struct ControlCell {
-    state: AtomicU8,
-    /// One waiter (the attempt); `notify_one` keeps a permit, so a change
-    /// made while the attempt is not listening is still seen.
-    changed: Notify,
-    /// Set once the attempt's outcome went to the completer: from then on
-    /// only its lease matters, until the outcome is stored.
-    ended: AtomicBool,
-}
-
-impl ControlCell {
-    fn get(&self) -> Control {
-        match self.state.load(Ordering::Acquire) {
-            0 => Control::Run,
-            1 => Control::Cancel,
-            _ => Control::Abandon,
-        }
-    }
-
-    /// Run → Cancel; false when the attempt was already told something.
-    fn request_cancel(&self) -> bool {
-        let moved = self
-            .state
-            .compare_exchange(
-                Control::Run as u8,
-                Control::Cancel as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok();
-        if moved {
-            self.changed.notify_one();
-        }
-        moved
-    }
-
-    fn end(&self) {
-        self.ended.store(true, Ordering::Release);
-    }
-
-    fn has_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
-    }
-
-    /// Anything → Abandon; false when it already was.
-    fn abandon(&self) -> bool {
-        let moved =
-            self.state.swap(Control::Abandon as u8, Ordering::AcqRel) != Control::Abandon as u8;
-        if moved {
-            self.changed.notify_one();
-        }
-        moved
-    }
 }
 
 /// A running handler, with its panics caught.
