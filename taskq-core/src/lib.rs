@@ -34,9 +34,12 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+pub mod retry_policy;
 pub mod schedule;
+mod submit;
 pub mod task;
 pub mod worker;
+pub mod worker_state;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,

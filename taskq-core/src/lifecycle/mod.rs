@@ -49,9 +49,10 @@ mod order;
 mod retry;
 mod transitions;
 
+pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use messages::{cancelled_before_run, lease_failure};
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
-pub use retry::{RetryPolicies, RetryPolicy, after_error};
+pub use retry::after_error;
 pub use transitions::{
     Rescued, cancel, check_delete, check_reorder, claim, heartbeat, is_claimable, is_lease_expired,
     is_purged, is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to,

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::messages::{cancelled_before_run, lease_failure};
-use super::retry::RetryPolicies;
 use crate::backend::{LeaseStatus, Outcome, Settlement};
 use crate::error::Error;
+use crate::retry_policy::RetryPolicies;
 use crate::task::{ErrorKind, Progress, TaskRecord, TaskState, seq_for};
 
 /// Whether a claim at `now` may take the task: pending and due.
