@@ -1,0 +1,78 @@
+-- REORDER: the Lua of `REORDER` in redis/scripts.rs, which documents its KEYS and ARGV.
+local id = ARGV[4]
+local key = ARGV[1] .. id
+local f = redis.call('HMGET', key, 'state', 'priority', 'seq')
+if not f[1] then return {'missing'} end
+if f[1] ~= 'PENDING' then return {'invalid', f[1]} end
+local prio, seq = tonumber(f[2]), tonumber(f[3])
+local target
+if ARGV[5] == 'before' then
+  target = ARGV[6]
+  if target == id then return {'target_self'} end
+  local t = redis.call('HMGET', ARGV[1] .. target, 'state', 'priority', 'seq')
+  if not t[1] then return {'target_missing'} end
+  if t[1] ~= 'PENDING' then return {'target_invalid', t[1]} end
+  target = {tonumber(t[2]), tonumber(t[3]), target}
+end
+-- The set holding the task: ready when due, else the delayed order.
+local home = KEYS[1]
+if redis.call('ZREM', KEYS[1], member(prio, seq, id)) == 0 then
+  home = KEYS[7]
+  redis.call('ZREM', KEYS[7], member(prio, seq, id))
+end
+-- The first (or last) member over both sets.
+local function edge(index, better)
+  local a = redis.call('ZRANGE', KEYS[1], index, index)[1]
+  local b = redis.call('ZRANGE', KEYS[7], index, index)[1]
+  if a and b then
+    if better(a, b) then return a else return b end
+  end
+  return a or b
+end
+-- The member just before `m` over both sets, and its set.
+local function before(m)
+  local a = redis.call('ZREVRANGEBYLEX', KEYS[1], '(' .. m, '-', 'LIMIT', 0, 1)[1]
+  local b = redis.call('ZREVRANGEBYLEX', KEYS[7], '(' .. m, '-', 'LIMIT', 0, 1)[1]
+  if a and (not b or a > b) then return a, KEYS[1] end
+  return b, KEYS[7]
+end
+if ARGV[5] == 'front' then
+  local first = edge(0, function(a, b) return a < b end)
+  if first then
+    local p, s = decode(first)
+    if p >= prio then prio, seq = p, s - 1 end
+  end
+elseif ARGV[5] == 'back' then
+  local last = edge(-1, function(a, b) return a > b end)
+  if last then
+    local p, s = decode(last)
+    if p <= prio then prio, seq = p, s + 1 end
+  end
+else
+  local tp, ts = target[1], target[2]
+  prio = tp
+  local pred, set = before(member(tp, ts, target[3]))
+  local pp, ps
+  if pred then pp, ps = decode(pred) end
+  if pred and pp == tp and ts - ps >= 2 then
+    seq = ps + math.floor((ts - ps) / 2)
+  else
+    seq = ts - 1
+    -- No room: shift the tightly packed run ahead of the target back.
+    local bound = seq
+    while pred do
+      local cp, cs, cid = decode(pred)
+      if cp ~= tp or cs < bound then break end
+      local ns = bound - 1
+      redis.call('ZREM', set, pred)
+      redis.call('HSET', ARGV[1] .. cid, 'seq', int(ns))
+      local moved = member(cp, ns, cid)
+      redis.call('ZADD', set, 0, moved)
+      bound = ns
+      pred, set = before(moved)
+    end
+  end
+end
+redis.call('HSET', key, 'priority', int(prio), 'seq', int(seq))
+redis.call('ZADD', home, 0, member(prio, seq, id))
+return {'ok', redis.call('HGETALL', key)}
