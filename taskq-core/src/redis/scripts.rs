@@ -42,7 +42,11 @@
 
 use std::sync::LazyLock;
 
+use fred::prelude::*;
 use fred::types::scripts::Script;
+
+use super::RedisBackend;
+use crate::error::Error;
 
 /// Shared by every script: the ready-set member encoding (as
 /// `keys::member`), and the pending / terminal bookkeeping.
@@ -185,3 +189,64 @@ pub(crate) static STATS: LazyLock<Script> =
 /// running set instead (module docs).
 pub(crate) static LIST: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/list.lua")));
+
+impl RedisBackend {
+    /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in).
+    ///
+    /// The arguments go as slices of one buffer: fred would otherwise
+    /// allocate per argument (and `evalsha_with_reload` clone each to keep
+    /// a copy for a reload), which cost more than the frame itself for a
+    /// batch. Only a server without the script (`NOSCRIPT`: restarted,
+    /// flushed, a new node) gets it loaded and the call built again.
+    pub(super) async fn run(
+        &self,
+        script: &Script,
+        queue: &str,
+        args: Vec<String>,
+    ) -> Result<Value, Error> {
+        let client = self.pool.next();
+        let build = || {
+            let keys = self.queue_keys(queue);
+            let work = self.keys.work_channel();
+            let head = [keys.record_prefix.as_str(), work.as_str(), queue];
+            let argv = shared_args(head.into_iter().chain(args.iter().map(String::as_str)));
+            (Vec::from(keys.keys), argv)
+        };
+        let (keys, argv) = build();
+        match client.evalsha(script.sha1().clone(), keys, argv).await {
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                script.load(client).await.map_err(Error::backend)?;
+                let (keys, argv) = build();
+                client
+                    .evalsha(script.sha1().clone(), keys, argv)
+                    .await
+                    .map_err(Error::backend)
+            }
+            result => result.map_err(Error::backend),
+        }
+    }
+}
+
+/// Script arguments as slices of one shared buffer: one allocation for
+/// all of them, and cloning or dropping one is a reference count.
+fn shared_args<'a>(args: impl Iterator<Item = &'a str> + Clone) -> Vec<Value> {
+    use fred::bytes::{BufMut, BytesMut};
+    let (count, len) = args
+        .clone()
+        .fold((0, 0), |(count, len), arg| (count + 1, len + arg.len()));
+    let mut buffer = BytesMut::with_capacity(len);
+    let mut ends = Vec::with_capacity(count);
+    for arg in args {
+        buffer.put_slice(arg.as_bytes());
+        ends.push(buffer.len());
+    }
+    let buffer = buffer.freeze();
+    let mut start = 0;
+    ends.into_iter()
+        .map(|end| {
+            let arg = Value::Bytes(buffer.slice(start..end));
+            start = end;
+            arg
+        })
+        .collect()
+}
