@@ -303,7 +303,9 @@ pub trait Store: Send + Sync + 'static {
     /// `before`. Non-terminal states are an [`Error::InvalidArgument`].
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error>;
 
-    /// Counts per queue: every queue with tasks or a pause flag.
+    /// Counts per queue: every queue with a live (pending or running) task
+    /// or a pause flag. A queue with neither may also appear, with zeros:
+    /// backends that keep a registry of queues list every queue they saw.
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
 }
 

@@ -25,6 +25,7 @@ use crate::backend::Backend;
 mod cancel;
 mod claim;
 pub mod helpers;
+pub mod model;
 mod records;
 mod reorder;
 mod rescue;

@@ -1,8 +1,19 @@
-//! The error texts the lifecycle stores on records. Every backend stores
+//! The error texts the lifecycle stores on records, and its refusals. Every backend stores
 //! these words (the SQL backend calls these functions, the Lua scripts
 //! receive or repeat them), so a record reads the same everywhere.
 
-use crate::task::{ErrorKind, TaskFailure};
+use crate::error::Error;
+use crate::task::{ErrorKind, TaskFailure, TaskId};
+
+/// The refusal of a submit that names a stored id.
+pub fn id_exists(id: TaskId) -> Error {
+    Error::InvalidArgument(format!("task id {id} already exists"))
+}
+
+/// The refusal of a submit whose batch names one id twice.
+pub fn id_repeated(id: TaskId) -> Error {
+    Error::InvalidArgument(format!("task id {id} appears twice in one batch"))
+}
 
 /// The error of a pending task cancelled before any attempt ran it.
 pub fn cancelled_before_run() -> TaskFailure {

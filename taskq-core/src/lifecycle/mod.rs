@@ -24,6 +24,7 @@
 //! # Rules (one function each)
 //! | rule | from | to | function |
 //! |---|---|---|---|
+//! | submit | — | `PENDING`; a batch with a stored or repeated id is refused whole | [`check_new_ids`] |
 //! | claim | `PENDING`, due, queue not paused | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
@@ -50,11 +51,11 @@ mod retry;
 mod transitions;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
-pub use messages::{cancelled_before_run, lease_failure};
+pub use messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
 pub use retry::after_error;
 pub use transitions::{
-    Rescued, cancel, check_delete, check_reorder, claim, heartbeat, is_claimable, is_lease_expired,
-    is_purged, is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to,
-    retry, settle,
+    Rescued, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder, claim, heartbeat,
+    is_claimable, is_lease_expired, is_purged, is_running_attempt, record_progress, release,
+    rescue, rescue_retry_at, rescue_to, retry, settle,
 };

@@ -5,11 +5,33 @@
 
 use chrono::{DateTime, Utc};
 
-use super::messages::{cancelled_before_run, lease_failure};
+use super::messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
 use crate::backend::{LeaseStatus, Outcome, Settlement};
 use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
-use crate::task::{ErrorKind, Progress, TaskRecord, TaskState, seq_for};
+use crate::task::{ErrorKind, Progress, TaskId, TaskRecord, TaskState, seq_for};
+
+/// **submit** takes a batch whole or not at all. A batch naming one id
+/// twice is refused ([`id_repeated`]) before anything is looked up; then
+/// the first id of the batch that is already stored refuses it
+/// ([`id_exists`]). Backends that learn of a stored id from their store's
+/// unique key check only the first half here ([`check_batch_ids`]).
+pub fn check_new_ids(batch: &[TaskRecord], exists: impl Fn(TaskId) -> bool) -> Result<(), Error> {
+    check_batch_ids(batch)?;
+    match batch.iter().find(|t| exists(t.id)) {
+        Some(dup) => Err(id_exists(dup.id)),
+        None => Ok(()),
+    }
+}
+
+/// The first half of [`check_new_ids`]: no id twice in one batch.
+pub fn check_batch_ids(batch: &[TaskRecord]) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::with_capacity(batch.len());
+    match batch.iter().find(|t| !seen.insert(t.id)) {
+        Some(dup) => Err(id_repeated(dup.id)),
+        None => Ok(()),
+    }
+}
 
 /// Whether a claim at `now` may take the task: pending and due.
 pub fn is_claimable(record: &TaskRecord, now: DateTime<Utc>) -> bool {

@@ -19,12 +19,7 @@ impl Broker for MemoryBackend {
         let now = Utc::now();
         {
             let mut state = self.lock();
-            if let Some(dup) = tasks.iter().find(|t| state.tasks.contains_key(&t.id)) {
-                return Err(Error::InvalidArgument(format!(
-                    "task id {} already exists",
-                    dup.id
-                )));
-            }
+            lifecycle::check_new_ids(&tasks, |id| state.tasks.contains_key(&id))?;
             for task in tasks {
                 state.index(&task, now);
                 state.tasks.insert(task.id, task);

@@ -1,6 +1,5 @@
 //! [`Broker`] on Redis: one Lua script per queue and call.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -119,13 +118,9 @@ impl RedisBackend {
         if tasks.is_empty() {
             return Ok(());
         }
-        let mut seen = HashSet::with_capacity(tasks.len());
-        if let Some(dup) = tasks.iter().find(|t| !seen.insert(t.id)) {
-            return Err(Error::InvalidArgument(format!(
-                "task id {} appears twice in one batch",
-                dup.id
-            )));
-        }
+        // `lifecycle::check_new_ids`: repeats first, then the stored ids
+        // the `SET NX` below finds.
+        lifecycle::check_batch_ids(&tasks)?;
         let queues: Vec<Option<Arc<str>>> = tasks
             .iter()
             .map(|t| Some(Arc::from(t.queue.as_str())))
@@ -174,9 +169,7 @@ impl RedisBackend {
         if let (EnqueueMode::Strict, Some(id)) = (mode, existing) {
             // Undo this call's index entries; the batch changes nothing.
             self.delete_task_indexes(&claimed).await?;
-            return Err(Error::InvalidArgument(format!(
-                "task id {id} already exists"
-            )));
+            return Err(lifecycle::id_exists(id));
         }
         let now = micros(Utc::now());
         for (queue, positions) in groups {

@@ -137,10 +137,12 @@ pub(crate) static CANCEL: LazyLock<Script> =
 pub(crate) static RETRY: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/retry.lua")));
 
-/// ARGV[4] id, [5] front/back/before, [6] target id. Among every pending
-/// task of the queue, due (ready set) or not (delayed-order set): O(log n),
-/// plus one step per neighbour shifted when no `seq` is free before the
-/// target. A delayed task keeps its due time: its place counts once due.
+/// ARGV[4] id, [5] front/back/before, [6] target id (implements
+/// `lifecycle::reorder`). Among every pending task of the queue, due
+/// (ready set) or not (delayed-order set): O(log n), plus one step per
+/// task of the target's priority ahead of it when no `seq` is free before
+/// the target (they all move 2 earlier). A delayed task keeps its due
+/// time: its place counts once due.
 /// Replies as `CANCEL`, plus `{'target_missing'}`, `{'target_invalid',
 /// state}` and `{'target_self'}`.
 pub(crate) static REORDER: LazyLock<Script> =

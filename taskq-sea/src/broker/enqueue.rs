@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqlErr};
+use taskq_core::lifecycle;
 use taskq_core::{Error, TaskId, TaskRecord};
 use uuid::Uuid;
 
@@ -64,6 +65,7 @@ impl SeaBackend {
         if tasks.is_empty() {
             return Ok(());
         }
+        lifecycle::check_batch_ids(&tasks)?;
         if let Err(err) = insert(txn, tasks).await {
             return Err(match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => {
@@ -84,6 +86,9 @@ impl SeaBackend {
     /// is that one statement, outside a transaction: one round trip and
     /// one commit, which is most of a single submit's latency.
     pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        // `lifecycle::check_new_ids`: repeats first, then the stored ids
+        // the unique key finds.
+        lifecycle::check_batch_ids(&tasks)?;
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
         let inserted = if tasks.len() <= INSERT_CHUNK {
             insert(self.db(), tasks).await
@@ -127,14 +132,11 @@ impl SeaBackend {
                 Err(err) => return db_err(err),
             }
         }
-        let mut seen = HashSet::with_capacity(ids.len());
-        match ids.iter().find(|id| !seen.insert(**id)) {
-            Some(&id) => duplicate_id(id),
-            None => Error::InvalidArgument("a task id of the batch already exists".into()),
-        }
+        // Another writer deleted the stored id since the insert failed.
+        Error::InvalidArgument("a task id of the batch already exists".into())
     }
 }
 
 fn duplicate_id(id: TaskId) -> Error {
-    Error::InvalidArgument(format!("task id {id} already exists"))
+    lifecycle::id_exists(id)
 }

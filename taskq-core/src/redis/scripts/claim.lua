@@ -30,6 +30,8 @@ for i = 1, #popped, 2 do
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
+  -- lifecycle::claim: the last attempt's progress stays until this one.
+  redis.call('HDEL', key, 'progress')
   out[#out + 1] = id
   out[#out + 1] = attempt
   for j = 2, fields + 1 do out[#out + 1] = f[j] end

@@ -33,11 +33,6 @@ local function remove_pending(key, id)
     redis.call('ZREM', KEYS[7], m)
   end
 end
--- A record leaves RUNNING for PENDING: the attempt's progress goes with it
--- (a claim then needs no clean-up).
-local function unrun(key)
-  redis.call('HDEL', key, 'progress')
-end
 -- Moves a record to a terminal state with one more field (result or
 -- error); it expires after the retention, if one is set. The caller
 -- moves the task from the running set to the done set.

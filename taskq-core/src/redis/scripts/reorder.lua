@@ -51,25 +51,24 @@ elseif ARGV[5] == 'back' then
 else
   local tp, ts = target[1], target[2]
   prio = tp
-  local pred, set = before(member(tp, ts, target[3]))
+  local bound = member(tp, ts, target[3])
+  local pred = before(bound)
   local pp, ps
   if pred then pp, ps = decode(pred) end
+  seq = ts - 1
   if pred and pp == tp and ts - ps >= 2 then
     seq = ps + math.floor((ts - ps) / 2)
-  else
-    seq = ts - 1
-    -- No room: shift the tightly packed run ahead of the target back.
-    local bound = seq
-    while pred do
-      local cp, cs, cid = decode(pred)
-      if cp ~= tp or cs < bound then break end
-      local ns = bound - 1
-      redis.call('ZREM', set, pred)
-      redis.call('HSET', ARGV[1] .. cid, 'seq', int(ns))
-      local moved = member(cp, ns, cid)
-      redis.call('ZADD', set, 0, moved)
-      bound = ns
-      pred, set = before(moved)
+  elseif pred and pp == tp then
+    -- No room: every task of the target's priority ahead of it moves 2
+    -- earlier, keeping their order and freeing the seq before the target.
+    local low = '[' .. string.format('%010d', 2147483647 - tp)
+    for _, set in ipairs({KEYS[1], KEYS[7]}) do
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', set, low, '(' .. bound)) do
+        local cp, cs, cid = decode(m)
+        redis.call('ZREM', set, m)
+        redis.call('HSET', ARGV[1] .. cid, 'seq', int(cs - 2))
+        redis.call('ZADD', set, 0, member(cp, cs - 2, cid))
+      end
     end
   end
 end

@@ -26,7 +26,6 @@ for i = 6, #ARGV, 2 do
       else
         redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
           'error', cjson.encode({kind = 'lease_expired', message = message}))
-        unrun(key)
         index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
         add_pending(id, f[6], retry_at, retry_at, ARGV[4])
         requeued = requeued + 1

@@ -11,6 +11,6 @@ redis.call('PERSIST', key)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', ARGV[5], 'seq', ARGV[5],
   'max_retries', int(math.max(tonumber(f[2]), tonumber(f[3]))))
-redis.call('HDEL', key, 'finished_at', 'result', 'cancel_requested', 'progress')
+redis.call('HDEL', key, 'finished_at', 'result', 'cancel_requested')
 if add_pending(id, f[4], ARGV[5], ARGV[5], ARGV[5]) then wake() end
 return {'ok', redis.call('HGETALL', key)}

@@ -20,7 +20,7 @@ for i = 5, #ARGV, 8 do
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
         'scheduled_at', run_at, 'seq', run_at)
-      redis.call('HDEL', key, 'progress', 'cancel_requested')
+      redis.call('HDEL', key, 'cancel_requested')
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
     else

@@ -1,0 +1,605 @@
+//! One case: a sequence of [`Op`]s applied to a backend and to the
+//! [`Reference`], with every return value and every observable record
+//! compared after each step.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::ops::{Op, OutcomeKind, QUEUES, ReorderTo, Target, WORKERS};
+use super::reference::Reference;
+use crate::backend::{
+    Backend, ClaimRequest, LeaseStatus, Outcome, PageRequest, Position, QueueStats, RescueReport,
+    Settlement, TaskFilter,
+};
+use crate::error::Error;
+use crate::lifecycle::RetryPolicy;
+use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
+use crate::task::{
+    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for,
+};
+
+/// The schedule every case starts with.
+const SCHEDULE: &str = "model";
+/// Its interval.
+const EVERY: Duration = Duration::from_secs(60);
+
+/// The backoff a rescued task waits: real delays, no jitter, so the
+/// reference and the backend draw the same retry time.
+const RESCUE_POLICY: RetryPolicy = RetryPolicy {
+    retry_delay: Duration::from_secs(2),
+    backoff: Backoff {
+        factor: 2.0,
+        max: Duration::from_secs(30),
+        jitter: 0.0,
+    },
+};
+
+/// What a call returned, in a form both sides can be compared in. Errors
+/// compare by their message, which [`crate::lifecycle`] owns.
+#[derive(Debug, PartialEq)]
+enum Returned {
+    Unit(Result<(), String>),
+    Records(Result<Vec<TaskRecord>, String>),
+    Record(Result<Box<TaskRecord>, String>),
+    Flags(Result<Vec<bool>, String>),
+    Leases(Result<Vec<LeaseStatus>, String>),
+    Count(Result<u64, String>),
+    Rescue(Result<RescueReport, String>),
+}
+
+fn message<T>(result: Result<T, Error>) -> Result<T, String> {
+    result.map_err(|err| err.to_string())
+}
+
+fn boxed(result: Result<TaskRecord, Error>) -> Result<Box<TaskRecord>, String> {
+    message(result.map(Box::new))
+}
+
+/// How often each kind of operation did what, over a run: a run whose
+/// claims never take a task or whose settles are all stale proves little.
+pub type Tally = std::collections::BTreeMap<String, u64>;
+
+/// What a return value says the call did.
+fn effect(returned: &Returned) -> &'static str {
+    match returned {
+        Returned::Unit(Ok(())) | Returned::Record(Ok(_)) => "ok",
+        Returned::Records(Ok(v)) if v.is_empty() => "none",
+        Returned::Records(Ok(_)) => "some",
+        Returned::Flags(Ok(v)) if v.contains(&true) => "applied",
+        Returned::Flags(Ok(_)) => "stale",
+        Returned::Leases(Ok(v)) if v.contains(&LeaseStatus::Lost) => "lost",
+        Returned::Leases(Ok(_)) => "held",
+        Returned::Count(Ok(0)) => "none",
+        Returned::Count(Ok(_)) => "some",
+        Returned::Rescue(Ok(r)) if r.requeued + r.failed + r.cancelled == 0 => "none",
+        Returned::Rescue(Ok(_)) => "some",
+        _ => "refused",
+    }
+}
+
+/// A case in progress.
+pub struct Case<'a> {
+    backend: &'a dyn Backend,
+    reference: Reference,
+    /// Every id submitted so far, in order (deleted ones too).
+    ids: Vec<TaskId>,
+    now: DateTime<Utc>,
+    /// Millisecond timestamp of the ids this case makes.
+    id_millis: u64,
+    made: u64,
+}
+
+impl<'a> Case<'a> {
+    /// Starts a case on a fresh `backend` at virtual time `start`
+    /// (milliseconds, so every backend stores it exactly), with the one
+    /// schedule created on both sides.
+    pub async fn start(backend: &'a dyn Backend, start: DateTime<Utc>) -> Result<Case<'a>, String> {
+        let def = ScheduleDef::interval(SCHEDULE, "model_task", EVERY);
+        let schedule = Schedule::new(def, start).map_err(|err| err.to_string())?;
+        backend
+            .create_schedule(schedule.clone())
+            .await
+            .map_err(|err| format!("create_schedule: {err}"))?;
+        Ok(Case {
+            backend,
+            reference: Reference::new(schedule),
+            ids: Vec::new(),
+            now: start,
+            id_millis: u64::try_from(start.timestamp_millis()).unwrap_or(0),
+            made: 0,
+        })
+    }
+
+    /// An id that sorts after every earlier one of the case: ties in the
+    /// claim order fall to the id, and both sides must see the same order.
+    fn new_id(&mut self) -> TaskId {
+        self.made += 1;
+        let mut bytes = [0u8; 10];
+        bytes[2..].copy_from_slice(&self.made.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(self.id_millis, &bytes).into_uuid()
+    }
+
+    /// The task a target names: with `aim`, one in a state `accepts`
+    /// when the reference has one; else any id made so far; a
+    /// never-submitted id while there is none.
+    fn pick(&self, target: &Target, accepts: fn(TaskState) -> bool) -> TaskId {
+        let aimed: Vec<TaskId> = self
+            .reference
+            .tasks
+            .iter()
+            .filter(|r| accepts(r.state))
+            .map(|r| r.id)
+            .collect();
+        if target.aim && !aimed.is_empty() {
+            aimed[target.index.index(aimed.len())]
+        } else if self.ids.is_empty() {
+            uuid::Uuid::from_u128(1)
+        } else {
+            self.ids[target.index.index(self.ids.len())]
+        }
+    }
+
+    /// The worker a fenced call speaks for: the task's own, or the other.
+    fn worker_of(&self, id: TaskId, wrong: bool) -> &'static str {
+        let own = self
+            .reference
+            .get(id)
+            .and_then(|r| r.worker_id.as_deref())
+            .map_or(0, |w| usize::from(w == WORKERS[1]));
+        WORKERS[if wrong { 1 - own } else { own }]
+    }
+
+    /// The attempt a fenced call names: the task's current one, or the
+    /// one before it when `stale`.
+    fn attempt_of(&self, id: TaskId, stale: bool) -> u32 {
+        let attempt = self.reference.get(id).map_or(1, |r| r.attempt);
+        if stale {
+            attempt.wrapping_sub(1)
+        } else {
+            attempt
+        }
+    }
+
+    fn record(
+        &mut self,
+        queue: &str,
+        priority: i32,
+        due: DateTime<Utc>,
+        max_retries: u32,
+    ) -> TaskRecord {
+        let id = self.new_id();
+        TaskRecord {
+            id,
+            task_type: "model_task".to_owned(),
+            params: json!({ "n": self.made }),
+            state: TaskState::Pending,
+            queue: queue.to_owned(),
+            priority,
+            attempt: 0,
+            max_retries,
+            result: None,
+            error: None,
+            progress: None,
+            created_at: self.now,
+            scheduled_at: due,
+            started_at: None,
+            finished_at: None,
+            worker_id: None,
+            lease_until: None,
+            cancel_requested: false,
+            timeout: Some(Duration::from_secs(60)),
+            soft_timeout: None,
+            seq: seq_for(due),
+        }
+    }
+
+    fn ms(ms: u32) -> chrono::Duration {
+        chrono::Duration::milliseconds(i64::from(ms))
+    }
+
+    /// Applies one operation to both sides and compares what they return
+    /// and then everything they hold.
+    pub async fn step(&mut self, op: &Op, tally: &mut Tally) -> Result<(), String> {
+        let (expected, actual) = self.apply(op).await;
+        if expected != actual {
+            return Err(format!(
+                "{op:?} returned differently\n  model:   {expected:?}\n  backend: {actual:?}"
+            ));
+        }
+        let name = format!("{op:?}");
+        let name = name.split([' ', '{']).next().unwrap_or_default();
+        *tally
+            .entry(format!("{name}:{}", effect(&expected)))
+            .or_default() += 1;
+        self.compare_all().await
+    }
+
+    async fn apply(&mut self, op: &Op) -> (Returned, Returned) {
+        let backend = self.backend;
+        let now = self.now;
+        match op {
+            Op::Submit {
+                queue,
+                priority,
+                delay_ms,
+                max_retries,
+                count,
+            } => {
+                let due = now + Self::ms(*delay_ms);
+                let tasks: Vec<TaskRecord> = (0..*count)
+                    .map(|_| self.record(QUEUES[*queue], *priority, due, *max_retries))
+                    .collect();
+                self.ids.extend(tasks.iter().map(|t| t.id));
+                (
+                    Returned::Unit(message(self.reference.enqueue(tasks.clone()))),
+                    Returned::Unit(message(backend.enqueue(tasks).await)),
+                )
+            }
+            Op::SubmitDuplicate { task } => {
+                // Before any task exists, the batch repeats its own id.
+                let existing = (!self.ids.is_empty()).then(|| self.pick(task, |_| true));
+                let fresh = self.record(QUEUES[0], 1, now, 1);
+                let mut duplicate = fresh.clone();
+                duplicate.id = existing.unwrap_or(fresh.id);
+                self.ids.push(fresh.id);
+                let tasks = vec![fresh, duplicate];
+                (
+                    Returned::Unit(message(self.reference.enqueue(tasks.clone()))),
+                    Returned::Unit(message(backend.enqueue(tasks).await)),
+                )
+            }
+            Op::Claim {
+                queue,
+                limit,
+                worker,
+                lease_secs,
+            } => {
+                let request = ClaimRequest {
+                    queue: QUEUES[*queue],
+                    limit: *limit,
+                    worker_id: WORKERS[*worker],
+                    lease: Duration::from_secs(u64::from(*lease_secs)),
+                    now,
+                };
+                (
+                    Returned::Records(Ok(self.reference.claim(request.clone()))),
+                    Returned::Records(message(backend.claim(request).await)),
+                )
+            }
+            Op::Heartbeat {
+                task,
+                wrong_worker,
+                stale,
+            } => {
+                let id = self.pick(task, is_running);
+                let tasks = [(id, self.attempt_of(id, *stale))];
+                let lease_until = now + chrono::Duration::seconds(30);
+                let worker = self.worker_of(id, *wrong_worker);
+                (
+                    Returned::Leases(Ok(self.reference.heartbeat(worker, &tasks, lease_until))),
+                    Returned::Leases(message(
+                        backend.heartbeat(worker, &tasks, lease_until).await,
+                    )),
+                )
+            }
+            Op::Settle {
+                task,
+                stale,
+                outcome,
+                repeat,
+            } => {
+                let id = self.pick(task, is_running);
+                let settlement = Settlement {
+                    id,
+                    attempt: self.attempt_of(id, *stale),
+                    outcome: self.outcome(*outcome),
+                    at: now,
+                };
+                let batch = if *repeat {
+                    vec![settlement.clone(), settlement]
+                } else {
+                    vec![settlement]
+                };
+                (
+                    Returned::Flags(Ok(self.reference.settle(&batch))),
+                    Returned::Flags(message(backend.settle(batch).await)),
+                )
+            }
+            Op::Release { task, wrong_worker } => {
+                let id = self.pick(task, is_running);
+                let tasks = [(id, self.attempt_of(id, false))];
+                let worker = self.worker_of(id, *wrong_worker);
+                self.reference.release(worker, &tasks);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(backend.release(worker, &tasks).await)),
+                )
+            }
+            Op::Progress { task, stale } => {
+                let id = self.pick(task, is_running);
+                let attempt = self.attempt_of(id, *stale);
+                let progress = Progress {
+                    fraction: 0.5,
+                    message: "half".to_owned(),
+                };
+                (
+                    Returned::Flags(Ok(vec![self.reference.record_progress(
+                        id,
+                        attempt,
+                        progress.clone(),
+                    )])),
+                    Returned::Flags(message(
+                        backend
+                            .record_progress(id, attempt, progress)
+                            .await
+                            .map(|b| vec![b]),
+                    )),
+                )
+            }
+            Op::Advance { ms } => {
+                self.now += Self::ms(*ms);
+                (Returned::Unit(Ok(())), Returned::Unit(Ok(())))
+            }
+            Op::Rescue => (
+                Returned::Rescue(Ok(self.reference.rescue_expired(now, &RESCUE_POLICY))),
+                Returned::Rescue(message(backend.rescue_expired(now, &RESCUE_POLICY).await)),
+            ),
+            Op::Cancel { task } => {
+                let id = self.pick(task, |s| !s.is_terminal());
+                (
+                    Returned::Record(boxed(self.reference.cancel(id, now))),
+                    Returned::Record(boxed(backend.cancel(id, now).await)),
+                )
+            }
+            Op::Retry { task } => {
+                let id = self.pick(task, |s| {
+                    matches!(s, TaskState::Failed | TaskState::Cancelled)
+                });
+                (
+                    Returned::Record(boxed(self.reference.retry(id, now))),
+                    Returned::Record(boxed(backend.retry(id, now).await)),
+                )
+            }
+            Op::Reorder { task, to } => {
+                let id = self.pick(task, is_pending);
+                let position = match to {
+                    ReorderTo::Front => Position::Front,
+                    ReorderTo::Back => Position::Back,
+                    ReorderTo::Before(target) => Position::Before(self.pick(target, is_pending)),
+                };
+                (
+                    Returned::Record(boxed(self.reference.reorder(id, position))),
+                    Returned::Record(boxed(backend.reorder(id, position).await)),
+                )
+            }
+            Op::Pause { queue, paused } => {
+                self.reference.set_queue_paused(QUEUES[*queue], *paused);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(
+                        backend.set_queue_paused(QUEUES[*queue], *paused).await,
+                    )),
+                )
+            }
+            Op::Delete { task } => {
+                let id = self.pick(task, TaskState::is_terminal);
+                (
+                    Returned::Record(boxed(self.reference.delete_task(id))),
+                    Returned::Record(boxed(backend.delete_task(id).await)),
+                )
+            }
+            Op::Purge { states, age_ms } => {
+                let states = purge_states(*states);
+                let before = now - Self::ms(*age_ms);
+                (
+                    Returned::Count(message(self.reference.purge(&states, before))),
+                    Returned::Count(message(backend.purge(&states, before).await)),
+                )
+            }
+            Op::FireSchedule {
+                stale,
+                with_previous,
+            } => {
+                let firing = self.firing(*stale, *with_previous);
+                self.ids.extend(firing.tasks.iter().map(|t| t.id));
+                (
+                    Returned::Flags(Ok(self.reference.fire_schedules(vec![firing.clone()]))),
+                    Returned::Flags(message(backend.fire_schedules(vec![firing]).await)),
+                )
+            }
+            Op::EditSchedule { in_secs, enabled } => {
+                let mut edited = self.reference.schedule.clone();
+                edited.def.enabled = *enabled;
+                edited.next_run_at =
+                    enabled.then(|| now + chrono::Duration::seconds(i64::from(*in_secs)));
+                edited.updated_at = now;
+                self.reference.update_schedule(&edited);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(backend.update_schedule(&edited).await)),
+                )
+            }
+        }
+    }
+
+    fn outcome(&self, kind: OutcomeKind) -> Outcome {
+        let failure = |kind, message: &str| TaskFailure {
+            kind,
+            message: message.to_owned(),
+        };
+        match kind {
+            OutcomeKind::Finished => Outcome::Finished(json!({ "done": self.made })),
+            OutcomeKind::Failed => Outcome::Failed(failure(ErrorKind::Permanent, "boom")),
+            OutcomeKind::Cancelled => Outcome::Cancelled(failure(ErrorKind::Cancelled, "stopped")),
+            OutcomeKind::Retry(ms) => Outcome::Retry {
+                error: failure(ErrorKind::Retryable, "again"),
+                run_at: self.now + Self::ms(ms),
+            },
+        }
+    }
+
+    /// A firing planned from the reference's view of the schedule: its
+    /// current tick (or now, while it waits for none), optionally with the
+    /// tick before, moving it on by one interval.
+    fn firing(&mut self, stale: bool, with_previous: bool) -> ScheduleFiring {
+        let schedule = self.reference.schedule.clone();
+        let tick = schedule.next_run_at.unwrap_or(self.now);
+        let every = chrono::Duration::from_std(EVERY).unwrap_or_default();
+        let mut ticks = vec![tick];
+        if with_previous {
+            ticks.insert(0, tick - every);
+        }
+        let tasks = ticks
+            .into_iter()
+            .map(|tick| {
+                let mut task = self.record(QUEUES[0], 1, tick, 1);
+                task.id = schedule.task_id_for(tick);
+                task
+            })
+            .collect();
+        ScheduleFiring {
+            name: schedule.def.name.clone(),
+            expected_next_run_at: schedule.next_run_at,
+            expected_revision: schedule.revision + u64::from(stale),
+            next_run_at: Some(tick + every),
+            fired_at: self.now,
+            tasks,
+        }
+    }
+
+    /// Compares everything a reader can see: every record (by list and by
+    /// id), the queue counts, and the schedule with its due index.
+    pub async fn compare_all(&self) -> Result<(), String> {
+        let listed = list_all(self.backend).await?;
+        let mut expected = self.reference.tasks.clone();
+        expected.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        same("list", &expected, &listed)?;
+        self.compare_ids().await?;
+        let stats = self
+            .backend
+            .queue_stats()
+            .await
+            .map_err(|err| format!("queue_stats: {err}"))?;
+        same(
+            "queue_stats",
+            &self.reference.queue_stats(),
+            &live_counts(stats),
+        )?;
+        let schedule = self
+            .backend
+            .get_schedule(SCHEDULE)
+            .await
+            .map_err(|err| format!("get_schedule: {err}"))?;
+        same(
+            "schedule",
+            &Some(self.reference.schedule.clone()),
+            &schedule,
+        )?;
+        let reference = &self.reference.schedule;
+        let due_at = reference.next_run_at.filter(|_| reference.def.enabled);
+        let next = self
+            .backend
+            .next_schedule_due()
+            .await
+            .map_err(|err| format!("next_schedule_due: {err}"))?;
+        same("next_schedule_due", &due_at, &next)?;
+        let due: Vec<String> = self
+            .backend
+            .due_schedules(self.now, 10)
+            .await
+            .map_err(|err| format!("due_schedules: {err}"))?
+            .into_iter()
+            .map(|s| s.def.name)
+            .collect();
+        let expected_due: Vec<String> = due_at
+            .filter(|at| *at <= self.now)
+            .map(|_| reference.def.name.clone())
+            .into_iter()
+            .collect();
+        same("due_schedules", &expected_due, &due)
+    }
+
+    /// `get` of every id the case has made, deleted ones included.
+    pub async fn compare_ids(&self) -> Result<(), String> {
+        for &id in &self.ids {
+            let got = self
+                .backend
+                .get(id)
+                .await
+                .map_err(|err| format!("get {id}: {err}"))?;
+            same(&format!("get {id}"), &self.reference.get(id).cloned(), &got)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_running(state: TaskState) -> bool {
+    state == TaskState::Running
+}
+
+fn is_pending(state: TaskState) -> bool {
+    state == TaskState::Pending
+}
+
+/// The states a purge bit set names; empty asks for `PENDING` (refused).
+fn purge_states(bits: u8) -> Vec<TaskState> {
+    let states: Vec<TaskState> = [TaskState::Finished, TaskState::Failed, TaskState::Cancelled]
+        .into_iter()
+        .enumerate()
+        .filter(|(bit, _)| bits & (1 << bit) != 0)
+        .map(|(_, state)| state)
+        .collect();
+    if states.is_empty() {
+        vec![TaskState::Pending]
+    } else {
+        states
+    }
+}
+
+/// Pending and scheduled summed (the line between them is the backend's
+/// own clock, which the virtual one does not move), and only the queues
+/// with something live or a pause flag (whether an idle queue is listed
+/// is the backend's choice).
+fn live_counts(stats: Vec<QueueStats>) -> Vec<QueueStats> {
+    stats
+        .into_iter()
+        .map(|s| QueueStats {
+            pending: s.pending + s.scheduled,
+            scheduled: 0,
+            ..s
+        })
+        .filter(|s| s.pending + s.running > 0 || s.paused)
+        .collect()
+}
+
+async fn list_all(backend: &dyn Backend) -> Result<Vec<TaskRecord>, String> {
+    let mut all = Vec::new();
+    for page in 1.. {
+        let listed = backend
+            .list(
+                &TaskFilter::default(),
+                PageRequest::new(page, PageRequest::MAX_PAGE_SIZE),
+            )
+            .await
+            .map_err(|err| format!("list: {err}"))?;
+        let last = listed.items.len() < PageRequest::MAX_PAGE_SIZE as usize;
+        all.extend(listed.items);
+        if last || all.len() as u64 >= listed.total {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+fn same<T: PartialEq + Debug>(what: &str, model: &T, backend: &T) -> Result<(), String> {
+    if model == backend {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} differs\n  model:   {model:?}\n  backend: {backend:?}"
+        ))
+    }
+}

@@ -1,0 +1,205 @@
+//! The operations a model case is made of, and the proptest strategy that
+//! draws them. Tasks are named by a [`Target`], resolved when the step
+//! runs against the ids submitted so far, so a shrunk sequence still makes
+//! sense.
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+/// Queues a case spreads its tasks over.
+pub const QUEUES: [&str; 2] = ["q0", "q1"];
+/// Workers that claim, heartbeat and release.
+pub const WORKERS: [&str; 2] = ["w0", "w1"];
+
+/// The task an operation acts on: with `aim`, one of the tasks whose
+/// state the operation accepts (running ones for a settle, ended ones for
+/// a retry, …) when there is one; else any task submitted so far.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub index: Index,
+    pub aim: bool,
+}
+
+/// One step of a case.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Enqueue `count` new tasks in one call.
+    Submit {
+        queue: usize,
+        priority: i32,
+        /// Due this many ms after now (0: due at once).
+        delay_ms: u32,
+        max_retries: u32,
+        count: usize,
+    },
+    /// Enqueue a new task together with one whose id is already stored:
+    /// all or none, so nothing changes.
+    SubmitDuplicate {
+        task: Target,
+    },
+    Claim {
+        queue: usize,
+        limit: usize,
+        worker: usize,
+        lease_secs: u32,
+    },
+    /// Renew the lease of a task as its worker (or, `wrong_worker`, as
+    /// the other one); `stale` uses the attempt before the current one.
+    Heartbeat {
+        task: Target,
+        wrong_worker: bool,
+        stale: bool,
+    },
+    /// Settle one task, or the same settlement twice in one batch.
+    Settle {
+        task: Target,
+        stale: bool,
+        outcome: OutcomeKind,
+        repeat: bool,
+    },
+    Release {
+        task: Target,
+        wrong_worker: bool,
+    },
+    Progress {
+        task: Target,
+        stale: bool,
+    },
+    /// Move the virtual clock on.
+    Advance {
+        ms: u32,
+    },
+    Rescue,
+    Cancel {
+        task: Target,
+    },
+    Retry {
+        task: Target,
+    },
+    Reorder {
+        task: Target,
+        to: ReorderTo,
+    },
+    Pause {
+        queue: usize,
+        paused: bool,
+    },
+    Delete {
+        task: Target,
+    },
+    /// Purge the chosen terminal states (bit 0 finished, 1 failed, 2
+    /// cancelled; 0 asks for `PENDING`, which is refused) ended before
+    /// now minus `age_ms`.
+    Purge {
+        states: u8,
+        age_ms: u32,
+    },
+    /// Fire the schedule's current tick; `stale` plans it from an old
+    /// revision; `with_previous` also carries the previous tick's task.
+    FireSchedule {
+        stale: bool,
+        with_previous: bool,
+    },
+    /// Edit the schedule: its next run moves to now plus `in_secs`, and
+    /// `enabled` is set.
+    EditSchedule {
+        in_secs: u32,
+        enabled: bool,
+    },
+}
+
+/// How a settled attempt ended.
+#[derive(Debug, Clone, Copy)]
+pub enum OutcomeKind {
+    Finished,
+    Failed,
+    Cancelled,
+    /// Back to pending after this many ms.
+    Retry(u32),
+}
+
+/// Where a reorder moves a task.
+#[derive(Debug, Clone)]
+pub enum ReorderTo {
+    Front,
+    Back,
+    Before(Target),
+}
+
+fn task() -> impl Strategy<Value = Target> {
+    (any::<Index>(), prop::bool::weighted(0.8)).prop_map(|(index, aim)| Target { index, aim })
+}
+
+fn outcome() -> impl Strategy<Value = OutcomeKind> {
+    prop_oneof![
+        Just(OutcomeKind::Finished),
+        Just(OutcomeKind::Failed),
+        Just(OutcomeKind::Cancelled),
+        prop::sample::select(vec![0u32, 1_000, 5_000]).prop_map(OutcomeKind::Retry),
+    ]
+}
+
+fn reorder_to() -> impl Strategy<Value = ReorderTo> {
+    prop_oneof![
+        Just(ReorderTo::Front),
+        Just(ReorderTo::Back),
+        task().prop_map(ReorderTo::Before),
+    ]
+}
+
+/// One operation, weighted so that tasks get submitted, claimed and
+/// settled often and the rarer operator calls still come up.
+pub fn op() -> impl Strategy<Value = Op> {
+    let queue = 0..QUEUES.len();
+    let worker = 0..WORKERS.len();
+    prop_oneof![
+        6 => (
+            queue.clone(),
+            0..3i32,
+            prop::sample::select(vec![0u32, 0, 500, 3_000]),
+            0..3u32,
+            1..4usize
+        )
+            .prop_map(|(queue, priority, delay_ms, max_retries, count)| Op::Submit {
+                queue,
+                priority,
+                delay_ms,
+                max_retries,
+                count,
+            }),
+        1 => task().prop_map(|task| Op::SubmitDuplicate { task }),
+        6 => (queue.clone(), 1..4usize, worker.clone(), prop::sample::select(vec![1u32, 5, 30]))
+            .prop_map(|(queue, limit, worker, lease_secs)| Op::Claim {
+                queue,
+                limit,
+                worker,
+                lease_secs,
+            }),
+        3 => (task(), prop::bool::weighted(0.3), prop::bool::weighted(0.2))
+            .prop_map(|(task, wrong_worker, stale)| Op::Heartbeat { task, wrong_worker, stale }),
+        4 => (task(), prop::bool::weighted(0.15), outcome(), prop::bool::weighted(0.15))
+            .prop_map(|(task, stale, outcome, repeat)| Op::Settle {
+                task,
+                stale,
+                outcome,
+                repeat,
+            }),
+        2 => (task(), prop::bool::weighted(0.3))
+            .prop_map(|(task, wrong_worker)| Op::Release { task, wrong_worker }),
+        2 => (task(), prop::bool::weighted(0.2)).prop_map(|(task, stale)| Op::Progress { task, stale }),
+        4 => prop::sample::select(vec![1u32, 400, 1_500, 6_000, 40_000])
+            .prop_map(|ms| Op::Advance { ms }),
+        3 => Just(Op::Rescue),
+        2 => task().prop_map(|task| Op::Cancel { task }),
+        2 => task().prop_map(|task| Op::Retry { task }),
+        2 => (task(), reorder_to()).prop_map(|(task, to)| Op::Reorder { task, to }),
+        1 => (queue, any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
+        1 => task().prop_map(|task| Op::Delete { task }),
+        1 => (0..8u8, prop::sample::select(vec![0u32, 0, 1_000]))
+            .prop_map(|(states, age_ms)| Op::Purge { states, age_ms }),
+        1 => (prop::bool::weighted(0.3), any::<bool>())
+            .prop_map(|(stale, with_previous)| Op::FireSchedule { stale, with_previous }),
+        1 => (0..120u32, prop::bool::weighted(0.8))
+            .prop_map(|(in_secs, enabled)| Op::EditSchedule { in_secs, enabled }),
+    ]
+}

@@ -1,0 +1,268 @@
+//! The reference store: every rule of [`crate::lifecycle`] applied to a
+//! plain list of records, with no index and no cleverness — each call
+//! scans everything, so what it answers is easy to believe.
+
+use chrono::{DateTime, Utc};
+
+use crate::backend::{
+    ClaimRequest, LeaseStatus, Position, QueueStats, RescueReport, Settlement, check_purge_states,
+};
+use crate::error::Error;
+use crate::lifecycle::{self, Rescued, RetryPolicies};
+use crate::schedule::{Schedule, ScheduleFiring};
+use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+
+/// Records in submission order, paused queues, and the case's schedule.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub tasks: Vec<TaskRecord>,
+    pub paused: Vec<String>,
+    pub schedule: Schedule,
+}
+
+impl Reference {
+    pub fn new(schedule: Schedule) -> Reference {
+        Reference {
+            tasks: Vec::new(),
+            paused: Vec::new(),
+            schedule,
+        }
+    }
+
+    pub fn get(&self, id: TaskId) -> Option<&TaskRecord> {
+        self.tasks.iter().find(|r| r.id == id)
+    }
+
+    fn get_mut(&mut self, id: TaskId) -> Result<&mut TaskRecord, Error> {
+        self.tasks
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or(Error::NotFound(id))
+    }
+
+    pub fn enqueue(&mut self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        lifecycle::check_new_ids(&tasks, |id| self.get(id).is_some())?;
+        self.tasks.extend(tasks);
+        Ok(())
+    }
+
+    pub fn claim(&mut self, request: ClaimRequest<'_>) -> Vec<TaskRecord> {
+        if self.paused.iter().any(|q| q == request.queue) {
+            return Vec::new();
+        }
+        let mut due: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| {
+                let record = &self.tasks[i];
+                record.queue == request.queue && lifecycle::is_claimable(record, request.now)
+            })
+            .collect();
+        due.sort_by_key(|&i| lifecycle::claim_order(&self.tasks[i]));
+        let lease_until = request.now + request.lease;
+        due.into_iter()
+            .take(request.limit)
+            .map(|i| {
+                let record = &mut self.tasks[i];
+                lifecycle::claim(record, request.worker_id, request.now, lease_until);
+                record.clone()
+            })
+            .collect()
+    }
+
+    pub fn settle(&mut self, settlements: &[Settlement]) -> Vec<bool> {
+        settlements
+            .iter()
+            .map(|s| {
+                self.get_mut(s.id)
+                    .is_ok_and(|record| lifecycle::settle(record, s))
+            })
+            .collect()
+    }
+
+    pub fn heartbeat(
+        &mut self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Vec<LeaseStatus> {
+        tasks
+            .iter()
+            .map(|&(id, attempt)| match self.get_mut(id) {
+                Ok(record) => lifecycle::heartbeat(record, worker_id, attempt, lease_until),
+                Err(_) => LeaseStatus::Lost,
+            })
+            .collect()
+    }
+
+    pub fn release(&mut self, worker_id: &str, tasks: &[(TaskId, u32)]) {
+        for &(id, attempt) in tasks {
+            if let Ok(record) = self.get_mut(id) {
+                lifecycle::release(record, worker_id, attempt);
+            }
+        }
+    }
+
+    pub fn record_progress(&mut self, id: TaskId, attempt: u32, progress: Progress) -> bool {
+        self.get_mut(id)
+            .is_ok_and(|record| lifecycle::record_progress(record, attempt, progress))
+    }
+
+    pub fn cancel(&mut self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let record = self.get_mut(id)?;
+        lifecycle::cancel(record, now)?;
+        Ok(record.clone())
+    }
+
+    pub fn retry(&mut self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let record = self.get_mut(id)?;
+        lifecycle::retry(record, now)?;
+        Ok(record.clone())
+    }
+
+    pub fn reorder(&mut self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let record = self.get(id).ok_or(Error::NotFound(id))?.clone();
+        lifecycle::check_reorder(&record)?;
+        let target = match position {
+            Position::Before(target) => {
+                Some(self.get(target).ok_or(Error::NotFound(target))?.clone())
+            }
+            _ => None,
+        };
+        let others: Vec<(i32, i64, TaskId)> = self
+            .tasks
+            .iter()
+            .filter(|r| r.state == TaskState::Pending && r.queue == record.queue && r.id != id)
+            .map(|r| (r.priority, r.seq, r.id))
+            .collect();
+        let plan = lifecycle::reorder(&record, &others, position, target.as_ref())?;
+        if let Some((priority, seq, target_id)) = plan.shift_before {
+            for other in self.tasks.iter_mut().filter(|r| {
+                r.state == TaskState::Pending
+                    && r.queue == record.queue
+                    && r.id != id
+                    && r.priority == priority
+                    && (r.seq, r.id) < (seq, target_id)
+            }) {
+                other.seq -= 2;
+            }
+        }
+        let record = self.get_mut(id)?;
+        record.priority = plan.priority;
+        record.seq = plan.seq;
+        Ok(record.clone())
+    }
+
+    pub fn set_queue_paused(&mut self, queue: &str, paused: bool) {
+        self.paused.retain(|q| q != queue);
+        if paused {
+            self.paused.push(queue.to_owned());
+        }
+    }
+
+    pub fn rescue_expired(
+        &mut self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> RescueReport {
+        let mut report = RescueReport::default();
+        for record in &mut self.tasks {
+            match lifecycle::rescue(record, now, policies) {
+                Some(Rescued::Requeued) => report.requeued += 1,
+                Some(Rescued::Failed) => report.failed += 1,
+                Some(Rescued::Cancelled) => report.cancelled += 1,
+                None => {}
+            }
+        }
+        report
+    }
+
+    pub fn delete_task(&mut self, id: TaskId) -> Result<TaskRecord, Error> {
+        lifecycle::check_delete(self.get(id).ok_or(Error::NotFound(id))?)?;
+        let at = self
+            .tasks
+            .iter()
+            .position(|r| r.id == id)
+            .ok_or(Error::NotFound(id))?;
+        Ok(self.tasks.remove(at))
+    }
+
+    pub fn purge(&mut self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
+        check_purge_states(states)?;
+        let count = self.tasks.len();
+        self.tasks
+            .retain(|r| !lifecycle::is_purged(r, states, before));
+        Ok((count - self.tasks.len()) as u64)
+    }
+
+    /// Per queue: live tasks (pending and scheduled summed, since where a
+    /// backend draws the line between them depends on its own clock),
+    /// running tasks and the pause flag; the queues with a live task or a
+    /// pause flag appear.
+    pub fn queue_stats(&self) -> Vec<QueueStats> {
+        let mut stats: Vec<QueueStats> = Vec::new();
+        let entry = |stats: &mut Vec<QueueStats>, queue: &str| -> usize {
+            match stats.iter().position(|s| s.queue == queue) {
+                Some(at) => at,
+                None => {
+                    stats.push(QueueStats {
+                        queue: queue.to_owned(),
+                        ..QueueStats::default()
+                    });
+                    stats.len() - 1
+                }
+            }
+        };
+        for record in &self.tasks {
+            let at = entry(&mut stats, &record.queue);
+            match record.state {
+                TaskState::Pending => stats[at].pending += 1,
+                TaskState::Running => stats[at].running += 1,
+                _ => {}
+            }
+        }
+        for queue in &self.paused {
+            let at = entry(&mut stats, queue);
+            stats[at].paused = true;
+        }
+        stats.retain(|s| s.pending + s.running > 0 || s.paused);
+        stats.sort_by(|a, b| a.queue.cmp(&b.queue));
+        stats
+    }
+
+    /// The schedule store's compare-and-set firing, for the one schedule.
+    pub fn fire_schedules(&mut self, firings: Vec<ScheduleFiring>) -> Vec<bool> {
+        firings
+            .into_iter()
+            .map(|firing| {
+                let stored = &mut self.schedule;
+                if firing.name != stored.def.name
+                    || stored.next_run_at != firing.expected_next_run_at
+                    || stored.revision != firing.expected_revision
+                {
+                    return false;
+                }
+                stored.next_run_at = firing.next_run_at;
+                stored.run_count += firing.tasks.len() as u64;
+                if let Some(last) = firing.tasks.last() {
+                    stored.last_run_at = Some(firing.fired_at);
+                    stored.last_task_id = Some(last.id);
+                }
+                for task in firing.tasks {
+                    if self.get(task.id).is_none() {
+                        self.tasks.push(task);
+                    }
+                }
+                true
+            })
+            .collect()
+    }
+
+    /// An edit: definition, `enabled`, `next_run_at` and `updated_at`
+    /// replaced, run bookkeeping kept, revision bumped.
+    pub fn update_schedule(&mut self, schedule: &Schedule) {
+        let stored = &mut self.schedule;
+        stored.def = schedule.def.clone();
+        stored.next_run_at = schedule.next_run_at;
+        stored.updated_at = schedule.updated_at;
+        stored.revision += 1;
+    }
+}
