@@ -2,8 +2,6 @@
 //! (`SeaBackend::enqueue_in`) or of the backend's own, and the error
 //! that names a duplicate id.
 
-use std::collections::HashSet;
-
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqlErr};
 use taskq_core::lifecycle;
