@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use taskq::{Backend, MemoryBackend};
+use taskq::MemoryBackend;
+use taskq::backend::Backend;
 
 taskq_core::conformance_suite!(memory, || async {
     Arc::new(MemoryBackend::new()) as Arc<dyn Backend>
