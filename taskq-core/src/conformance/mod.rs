@@ -16,7 +16,8 @@
 //! fresh backend: `claim`, `settle`, `rescue` (leases), `cancel` (cancel
 //! and retry), `reorder`, `records` (lists, delete, purge), `schedules`
 //! and `workers`. [`helpers`] holds what they share (records, claims,
-//! the scheduled task type), public for backends' own tests.
+//! the scheduled task type), public for backends' own tests. [`model`] is
+//! the model-based differential test against the lifecycle.
 
 use std::sync::Arc;
 

@@ -43,7 +43,7 @@
 //! no longer at that attempt changes nothing and reports so; it is not an
 //! error, because a worker that lost its lease learns it this way. A call
 //! an operator makes on a state that does not allow it is
-//! [`Error::InvalidTransition`] and changes nothing.
+//! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
 mod messages;
 mod order;
