@@ -2,7 +2,6 @@
 //! [`Reference`], with every return value and every observable record
 //! compared after each step.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,8 +10,7 @@ use serde_json::json;
 use super::ops::{Op, OutcomeKind, QUEUES, ReorderTo, Target, WORKERS};
 use super::reference::Reference;
 use crate::backend::{
-    Backend, ClaimRequest, LeaseStatus, Outcome, PageRequest, Position, QueueStats, RescueReport,
-    Settlement, TaskFilter,
+    Backend, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
 };
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
@@ -22,7 +20,7 @@ use crate::task::{
 };
 
 /// The schedule every case starts with.
-const SCHEDULE: &str = "model";
+pub(super) const SCHEDULE: &str = "model";
 /// Its interval.
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -82,11 +80,11 @@ fn effect(returned: &Returned) -> &'static str {
 
 /// A case in progress.
 pub struct Case<'a> {
-    backend: &'a dyn Backend,
-    reference: Reference,
+    pub(super) backend: &'a dyn Backend,
+    pub(super) reference: Reference,
     /// Every id submitted so far, in order (deleted ones too).
-    ids: Vec<TaskId>,
-    now: DateTime<Utc>,
+    pub(super) ids: Vec<TaskId>,
+    pub(super) now: DateTime<Utc>,
     /// Millisecond timestamp of the ids this case makes.
     id_millis: u64,
     made: u64,
@@ -469,71 +467,6 @@ impl<'a> Case<'a> {
             tasks,
         }
     }
-
-    /// Compares everything a reader can see: every record (by list and by
-    /// id), the queue counts, and the schedule with its due index.
-    pub async fn compare_all(&self) -> Result<(), String> {
-        let listed = list_all(self.backend).await?;
-        let mut expected = self.reference.tasks.clone();
-        expected.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
-        same("list", &expected, &listed)?;
-        self.compare_ids().await?;
-        let stats = self
-            .backend
-            .queue_stats()
-            .await
-            .map_err(|err| format!("queue_stats: {err}"))?;
-        same(
-            "queue_stats",
-            &self.reference.queue_stats(),
-            &live_counts(stats),
-        )?;
-        let schedule = self
-            .backend
-            .get_schedule(SCHEDULE)
-            .await
-            .map_err(|err| format!("get_schedule: {err}"))?;
-        same(
-            "schedule",
-            &Some(self.reference.schedule.clone()),
-            &schedule,
-        )?;
-        let reference = &self.reference.schedule;
-        let due_at = reference.next_run_at.filter(|_| reference.def.enabled);
-        let next = self
-            .backend
-            .next_schedule_due()
-            .await
-            .map_err(|err| format!("next_schedule_due: {err}"))?;
-        same("next_schedule_due", &due_at, &next)?;
-        let due: Vec<String> = self
-            .backend
-            .due_schedules(self.now, 10)
-            .await
-            .map_err(|err| format!("due_schedules: {err}"))?
-            .into_iter()
-            .map(|s| s.def.name)
-            .collect();
-        let expected_due: Vec<String> = due_at
-            .filter(|at| *at <= self.now)
-            .map(|_| reference.def.name.clone())
-            .into_iter()
-            .collect();
-        same("due_schedules", &expected_due, &due)
-    }
-
-    /// `get` of every id the case has made, deleted ones included.
-    pub async fn compare_ids(&self) -> Result<(), String> {
-        for &id in &self.ids {
-            let got = self
-                .backend
-                .get(id)
-                .await
-                .map_err(|err| format!("get {id}: {err}"))?;
-            same(&format!("get {id}"), &self.reference.get(id).cloned(), &got)?;
-        }
-        Ok(())
-    }
 }
 
 fn is_running(state: TaskState) -> bool {
@@ -556,50 +489,5 @@ fn purge_states(bits: u8) -> Vec<TaskState> {
         vec![TaskState::Pending]
     } else {
         states
-    }
-}
-
-/// Pending and scheduled summed (the line between them is the backend's
-/// own clock, which the virtual one does not move), and only the queues
-/// with something live or a pause flag (whether an idle queue is listed
-/// is the backend's choice).
-fn live_counts(stats: Vec<QueueStats>) -> Vec<QueueStats> {
-    stats
-        .into_iter()
-        .map(|s| QueueStats {
-            pending: s.pending + s.scheduled,
-            scheduled: 0,
-            ..s
-        })
-        .filter(|s| s.pending + s.running > 0 || s.paused)
-        .collect()
-}
-
-async fn list_all(backend: &dyn Backend) -> Result<Vec<TaskRecord>, String> {
-    let mut all = Vec::new();
-    for page in 1.. {
-        let listed = backend
-            .list(
-                &TaskFilter::default(),
-                PageRequest::new(page, PageRequest::MAX_PAGE_SIZE),
-            )
-            .await
-            .map_err(|err| format!("list: {err}"))?;
-        let last = listed.items.len() < PageRequest::MAX_PAGE_SIZE as usize;
-        all.extend(listed.items);
-        if last || all.len() as u64 >= listed.total {
-            break;
-        }
-    }
-    Ok(all)
-}
-
-fn same<T: PartialEq + Debug>(what: &str, model: &T, backend: &T) -> Result<(), String> {
-    if model == backend {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} differs\n  model:   {model:?}\n  backend: {backend:?}"
-        ))
     }
 }

@@ -25,6 +25,7 @@
 //! for a long run); `TASKQ_MODEL_SEED` replays the run a failure names.
 
 mod case;
+mod observe;
 mod ops;
 mod reference;
 
