@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use fred::prelude::*;
 use serde_json::json;
-use taskq::{Broker, PageRequest, RedisBackend, RedisConfig, Store, TaskFilter, TaskState};
+use taskq::backend::{Broker, Store};
+use taskq::{PageRequest, RedisBackend, RedisConfig, TaskFilter, TaskState};
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::record;
 

@@ -34,8 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use taskq::PageRequest;
+use taskq::backend::Backend;
 use taskq::prelude::*;
-use taskq::{Backend, PageRequest};
 use tokio::sync::{Notify, mpsc};
 
 static DONE: AtomicUsize = AtomicUsize::new(0);

@@ -24,7 +24,8 @@ use std::time::Instant;
 use chrono::Utc;
 use fred::prelude::*;
 use fred::types::{ClusterHash, CustomCommand};
-use taskq::{Broker, RedisBackend, RedisConfig, SqlBackend, SqlRedisBackend};
+use taskq::backend::Broker;
+use taskq::{RedisBackend, RedisConfig, SqlBackend, SqlRedisBackend};
 use taskq_core::conformance::record;
 
 #[tokio::main]

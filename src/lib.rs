@@ -28,6 +28,14 @@
 //! ```
 //!
 //! # Layout
+//! - this crate's root: the types a host uses (client, worker, context,
+//!   errors, records, schedules, backends); [`prelude`] for the few most
+//!   hosts need.
+//! - [`backend`]: the implementor's kit — the four backend traits, the
+//!   values they pass, and the lifecycle rules they follow.
+//! - [`registry`]: the task types a process knows.
+//! - [`schedule`], [`worker`], [`maintenance`]: those parts' settings and
+//!   named defaults.
 //! - `taskq-core`: the model, registry, backend traits, worker, client, and
 //!   the in-memory backend — re-exported here.
 //! - `taskq-macros`: `#[long_task]`.
@@ -45,17 +53,38 @@
 //! never names is not linked at all — its tasks would be silently missing.
 //! Name the crate once in the binary: `use my_tasks as _;`.
 
+// What a host uses: submit and steer tasks, run workers and schedulers,
+// read records, write handlers.
 pub use taskq_core::{
-    Backend, Backoff, Broker, CancellationToken, Client, Error, ErrorKind, Location,
-    MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest, Position, Progress,
-    QueueStats, Registry, Schedule, ScheduleDef, ScheduleKind, ScheduleStore, Scheduler,
-    SchedulerConfig, ShutdownHandle, StaticSchedule, StopReason, Store, Submission, TaskContext,
-    TaskDef, TaskError, TaskFailure, TaskFilter, TaskHandle, TaskId, TaskOptions, TaskRecord,
-    TaskState, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
-    WorkerRegistry, WorkerState,
+    Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
+    MisfirePolicy, Page, PageRequest, Position, Progress, QueueStats, Schedule, ScheduleDef,
+    ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission, TaskContext,
+    TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, Worker,
+    WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
-pub use taskq_core::{backend, maintenance, schedule, schemars, worker};
+pub use taskq_core::{maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;
+
+/// The backend implementor's kit: the four traits a backend implements
+/// ([`Broker`](backend::Broker), [`Store`](backend::Store),
+/// [`ScheduleStore`](backend::ScheduleStore),
+/// [`WorkerRegistry`](backend::WorkerRegistry), joined by
+/// [`Backend`](backend::Backend)), the values they pass (`Settlement`,
+/// `Outcome`, `ClaimRequest`, `LeaseStatus`, …), the retry policies a
+/// rescue applies, and [`lifecycle`](backend::lifecycle), the rules the
+/// traits' implementations follow.
+pub mod backend {
+    pub use taskq_core::backend::*;
+    pub use taskq_core::lifecycle;
+    pub use taskq_core::retry_policy::{RetryPolicies, RetryPolicy};
+}
+
+/// The task types a process knows: [`Registry`](registry::Registry), the
+/// [`TaskDef`](registry::TaskDef) `#[long_task]` registers and the typed
+/// [`TaskHandle`](registry::TaskHandle) it makes.
+pub mod registry {
+    pub use taskq_core::registry::{Location, Registry, TaskDef, TaskHandle};
+}
 
 /// HTTP routes (feature `http`): REST API, OpenAPI document, metrics and
 /// dashboard as an axum `Router` to nest — `taskq::http::router(client, Auth::bearer(token))`.
@@ -96,7 +125,10 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use taskq_core::inventory;
-    pub use taskq_core::registry::{HandlerFuture, TaskResult, run_handler, validate_params};
+    pub use taskq_core::registry::{
+        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, run_handler, validate_params,
+    };
+    pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;
     pub use taskq_core::serde_json;
     pub use taskq_core::task::defaults;

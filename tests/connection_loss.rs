@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use taskq::backend::Backend;
 use taskq::prelude::*;
-use taskq::{Backend, MaintenanceConfig, PageRequest};
+use taskq::{MaintenanceConfig, PageRequest};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct Nap {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use taskq::{Client, Error, MemoryBackend, Registry};
+use taskq::registry::Registry;
+use taskq::{Client, Error, MemoryBackend};
 
 /// Line of the `#[long_task]` attribute of `billing::send`.
 const BILLING_LINE: u32 = line!() + 5;

@@ -18,9 +18,10 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use taskq::backend::Backend;
 use taskq::http::{self, Auth, HttpConfig};
 use taskq::prelude::*;
-use taskq::{Backend, Registry};
+use taskq::registry::Registry;
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-token";

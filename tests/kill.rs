@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use taskq::backend::Backend;
 use taskq::prelude::*;
-use taskq::{Backend, MaintenanceConfig, PageRequest};
+use taskq::{MaintenanceConfig, PageRequest};
 
 /// Tasks submitted per run.
 const TASKS: usize = 5000;

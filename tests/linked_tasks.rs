@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use taskq::MemoryBackend;
 use taskq::prelude::*;
-use taskq::{MemoryBackend, Registry};
+use taskq::registry::Registry;
 // The documented pattern: nothing from the crate is used by name here, but
 // this line makes the linker keep it, and with it `fixture_shout`.
 use taskq_fixture_tasks as _;

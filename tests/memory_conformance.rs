@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use taskq::{Backend, MemoryBackend};
+use taskq::MemoryBackend;
+use taskq::backend::Backend;
 
 /// The shared conformance suite: `cargo test conformance::` runs it alone.
 mod conformance {

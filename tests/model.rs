@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use taskq::Backend;
+use taskq::backend::Backend;
 use taskq_core::conformance::model::check;
 
 #[test]

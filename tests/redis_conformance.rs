@@ -28,10 +28,8 @@ use fred::prelude::{
     Builder, Client, ClientLike, ClusterInterface, Config, KeysInterface, SortedSetsInterface,
 };
 use serde_json::json;
-use taskq::{
-    Backend, Broker, RedisBackend, RedisConfig, ScheduleStore, Store, TaskRecord, WorkerControl,
-    WorkerRegistry,
-};
+use taskq::backend::{Backend, Broker, ScheduleStore, Store, WorkerRegistry};
+use taskq::{RedisBackend, RedisConfig, TaskRecord, WorkerControl};
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
 use taskq_core::conformance::{record, worker_info};
 

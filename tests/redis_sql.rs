@@ -19,9 +19,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use taskq::SqlRedisBackend;
+use taskq::backend::{Backend, Store};
 use taskq::prelude::*;
 use taskq::sea::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
-use taskq::{Backend, SqlRedisBackend, Store};
 
 use common::marks::{marked, marks_start, time_cancel_of_running, wait_mark};
 

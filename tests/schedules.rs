@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use taskq::{Backend, Client, Error, MemoryBackend, ScheduleDef};
+use taskq::backend::Backend;
+use taskq::{Client, Error, MemoryBackend, ScheduleDef};
 use taskq_core::CancellationToken;
 use taskq_core::conformance::{SCHEDULED_TASK, schedule_client, schedule_three_schedulers};
 use taskq_core::maintenance::scheduler::{Scheduler, SchedulerConfig};
@@ -320,9 +321,10 @@ async fn static_with_bad_params(strict: Strict) -> Result<(), taskq::TaskError> 
 
 /// A registry of some of this binary's tasks (the whole inventory holds
 /// `static_with_bad_params`, which no worker may start with).
-fn registry_of(names: &[&str]) -> taskq::Registry {
-    let all = taskq::Registry::from_inventory().unwrap();
-    taskq::Registry::from_defs(all.iter().filter(|def| names.contains(&def.name))).unwrap()
+fn registry_of(names: &[&str]) -> taskq::registry::Registry {
+    let all = taskq::registry::Registry::from_inventory().unwrap();
+    taskq::registry::Registry::from_defs(all.iter().filter(|def| names.contains(&def.name)))
+        .unwrap()
 }
 
 #[tokio::test]

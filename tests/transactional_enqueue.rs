@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use taskq::SqlBackend;
+use taskq::backend::Backend;
 use taskq::prelude::*;
 use taskq::sea::sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
-use taskq::{Backend, SqlBackend};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct Welcome {

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use taskq::backend::Backend;
 use taskq::prelude::*;
 use taskq::{
-    Backend, ErrorKind, MaintenanceConfig, PageRequest, StopReason, WorkerBuilder, WorkerControl,
+    ErrorKind, MaintenanceConfig, PageRequest, StopReason, WorkerBuilder, WorkerControl,
     WorkerInfo, WorkerQueue, WorkerState,
 };
 
@@ -1104,7 +1105,7 @@ async fn soft_only(_p: ()) -> Result<(), TaskError> {
 
 #[test]
 fn soft_timeout_alone_keeps_the_default_hard_timeout() {
-    let registry = taskq::Registry::from_inventory().unwrap();
+    let registry = taskq::registry::Registry::from_inventory().unwrap();
     let options = &registry.get("soft_only").unwrap().options;
     assert_eq!(options.soft_timeout, Some(Duration::from_secs(30)));
     assert_eq!(options.timeout, taskq::TaskOptions::DEFAULT.timeout);

@@ -33,9 +33,12 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::error::Error;
-use crate::lifecycle::RetryPolicies;
+use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState};
+pub use crate::worker_state::{
+    WORKER_GONE_KEPT, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
+};
 
 /// What a worker asks for when it has free slots.
 #[derive(Debug, Clone)]
@@ -382,76 +385,9 @@ pub trait ScheduleStore: Send + Sync + 'static {
     }
 }
 
-/// What a worker is doing: as it last reported, or [`WorkerState::Gone`]
-/// once its heartbeat is overdue.
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerState {
-    /// Claiming and running tasks.
-    Running,
-    /// Not claiming; its in-flight tasks go on.
-    Paused,
-    /// Shutting down gracefully: not claiming, finishing in-flight tasks.
-    Stopping,
-    /// No heartbeat since [`WorkerInfo::expires_at`]: it died or lost the
-    /// backend. Never reported by a worker, only seen.
-    Gone,
-}
-
-impl WorkerState {
-    /// Every state.
-    pub const ALL: [WorkerState; 4] = [
-        WorkerState::Running,
-        WorkerState::Paused,
-        WorkerState::Stopping,
-        WorkerState::Gone,
-    ];
-
-    /// The stored and serialized name (`running`, …).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            WorkerState::Running => "running",
-            WorkerState::Paused => "paused",
-            WorkerState::Stopping => "stopping",
-            WorkerState::Gone => "gone",
-        }
-    }
-
-    /// The state named by [`WorkerState::as_str`].
-    pub fn parse(name: &str) -> Option<WorkerState> {
-        WorkerState::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for WorkerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an operator asks of a worker, through [`WorkerRegistry::control_worker`].
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerControl {
-    /// Stop claiming; in-flight tasks go on.
-    Pause,
-    /// Claim again after a pause.
-    Resume,
-    /// Shut down gracefully, as [`crate::ShutdownHandle::shutdown`].
-    Shutdown,
-}
-
+/// How a backend checks a control against a worker (the rule
+/// [`WorkerRegistry::control_worker`] applies atomically).
 impl WorkerControl {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            WorkerControl::Pause => "pause",
-            WorkerControl::Resume => "resume",
-            WorkerControl::Shutdown => "shutdown",
-        }
-    }
-
     /// The state this control asks `worker` to move to, checked against
     /// where it is headed (its requested state, else its reported one):
     /// pause a running worker, resume a paused one, shut down either.
@@ -474,73 +410,6 @@ impl WorkerControl {
                 control: self,
             }),
         }
-    }
-}
-
-impl std::fmt::Display for WorkerControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One queue a worker serves.
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerQueue {
-    pub name: String,
-    /// Most tasks of this queue the worker runs at once.
-    pub concurrency: u32,
-}
-
-/// A worker as the registry knows it: what it reported at its last
-/// heartbeat, plus the state an operator asked of it.
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WorkerInfo {
-    /// The worker's id (as in [`TaskRecord::worker_id`]).
-    pub id: String,
-    pub host: String,
-    pub pid: u32,
-    pub queues: Vec<WorkerQueue>,
-    /// Tasks it was running at its last heartbeat.
-    pub in_flight_count: u64,
-    /// Their ids, at most [`WorkerInfo::IN_FLIGHT_IDS_MAX`] of them.
-    #[cfg_attr(feature = "http", schema(value_type = Vec<uuid::Uuid>))]
-    pub in_flight: Vec<TaskId>,
-    pub state: WorkerState,
-    /// The state last asked for through [`WorkerRegistry::control_worker`]
-    /// (`None`: never); the worker moves to it at its next heartbeat.
-    pub requested: Option<WorkerState>,
-    pub started_at: DateTime<Utc>,
-    pub heartbeat_at: DateTime<Utc>,
-    /// Without another heartbeat by then, the worker is
-    /// [`WorkerState::Gone`] (a lease after its last heartbeat).
-    pub expires_at: DateTime<Utc>,
-}
-
-/// How long a gone worker stays listed (as [`WorkerState::Gone`]) before
-/// the registry forgets it.
-pub const WORKER_GONE_KEPT: Duration = Duration::from_secs(600);
-
-impl WorkerInfo {
-    /// In-flight ids a heartbeat carries at most (the count is exact).
-    pub const IN_FLIGHT_IDS_MAX: usize = 100;
-
-    /// The record as seen at `now`: [`WorkerState::Gone`] once expired,
-    /// `None` once forgotten (past [`WorkerInfo::forget_at`]).
-    pub fn seen_at(mut self, now: DateTime<Utc>) -> Option<WorkerInfo> {
-        if self.forget_at() < now {
-            return None;
-        }
-        if self.expires_at < now {
-            self.state = WorkerState::Gone;
-        }
-        Some(self)
-    }
-
-    /// When the registry forgets this worker if it beats no more.
-    pub fn forget_at(&self) -> DateTime<Utc> {
-        self.expires_at + chrono::Duration::from_std(WORKER_GONE_KEPT).unwrap_or_default()
     }
 }
 

@@ -17,11 +17,12 @@ use crate::backend::{
 use crate::error::Error;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
+use crate::submit::{Overrides, new_record};
+use crate::task::{TaskId, TaskRecord, TaskState};
 
 /// Attempts of [`Client::run_schedule_now`] against concurrent firings and
 /// edits before it gives up.
 const RUN_NOW_ATTEMPTS: usize = 16;
-use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
 
 /// Submits and manages tasks. Cheap to clone; share one per process.
 ///
@@ -404,52 +405,6 @@ fn check_queue_name(queue: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Per-submission overrides of a task type's options.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Overrides {
-    pub(crate) queue: Option<String>,
-    pub(crate) priority: Option<i32>,
-    pub(crate) run_at: Option<DateTime<Utc>>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) soft_timeout: Option<Duration>,
-}
-
-pub(crate) fn new_record(
-    def: &TaskDef,
-    params: Value,
-    o: &Overrides,
-    now: DateTime<Utc>,
-) -> TaskRecord {
-    let scheduled_at = o.run_at.unwrap_or(now);
-    TaskRecord {
-        id: uuid::Uuid::now_v7(),
-        task_type: def.name.to_owned(),
-        params,
-        state: TaskState::Pending,
-        queue: o
-            .queue
-            .clone()
-            .unwrap_or_else(|| def.options.queue.to_string()),
-        priority: o.priority.unwrap_or(def.options.priority),
-        attempt: 0,
-        max_retries: o.max_retries.unwrap_or(def.options.max_retries),
-        result: None,
-        error: None,
-        progress: None,
-        created_at: now,
-        scheduled_at,
-        started_at: None,
-        finished_at: None,
-        worker_id: None,
-        lease_until: None,
-        cancel_requested: false,
-        timeout: o.timeout.or(def.options.timeout),
-        soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
-        seq: seq_for(scheduled_at),
-    }
 }
 
 /// A task about to be submitted: set overrides, then `.await` it for the

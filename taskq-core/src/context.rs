@@ -1,14 +1,17 @@
 //! What a running handler gets: its task's identity, a cancellation token
-//! and a way to report progress.
+//! and a way to report progress; and the `ControlCell` through which the
+//! worker instructs the attempt (cancel, abandon), kept in the context so
+//! an attempt costs one allocation for both.
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::error::Error;
 use crate::task::{Progress, TaskId};
-use crate::worker::ControlCell;
 
 /// Why a handler is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,11 +180,12 @@ impl TaskContext {
             .map(drop)
     }
 
-    /// Asks the handler to stop; the first reason given wins.
+    /// The worker's instructions to this attempt.
     pub(crate) fn control(&self) -> &ControlCell {
         &self.inner.control
     }
 
+    /// Asks the handler to stop; the first reason given wins.
     pub(crate) fn stop(&self, reason: StopReason) {
         let _ = self.inner.stop_reason.set(reason);
         self.cancellation_token().cancel();
@@ -195,5 +199,74 @@ impl std::fmt::Debug for TaskContext {
             .field("task_type", &self.inner.task_type)
             .field("attempt", &self.inner.attempt)
             .finish_non_exhaustive()
+    }
+}
+
+/// What the worker tells a running attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Control {
+    Run = 0,
+    /// Cancel requested: the handler gets the cancel grace, then is aborted.
+    Cancel = 1,
+    /// Stop at once without settling: the lease is lost or being released.
+    Abandon = 2,
+}
+
+/// A running attempt's [`Control`], kept in its [`TaskContext`]: set by
+/// the heartbeat and shutdown, read by the attempt without a lock.
+#[derive(Debug, Default)]
+pub(crate) struct ControlCell {
+    state: AtomicU8,
+    /// One waiter (the attempt); `notify_one` keeps a permit, so a change
+    /// made while the attempt is not listening is still seen.
+    pub(crate) changed: Notify,
+    /// Set once the attempt's outcome went to the completer: from then on
+    /// only its lease matters, until the outcome is stored.
+    ended: AtomicBool,
+}
+
+impl ControlCell {
+    pub(crate) fn get(&self) -> Control {
+        match self.state.load(Ordering::Acquire) {
+            0 => Control::Run,
+            1 => Control::Cancel,
+            _ => Control::Abandon,
+        }
+    }
+
+    /// Run → Cancel; false when the attempt was already told something.
+    pub(crate) fn request_cancel(&self) -> bool {
+        let moved = self
+            .state
+            .compare_exchange(
+                Control::Run as u8,
+                Control::Cancel as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        if moved {
+            self.changed.notify_one();
+        }
+        moved
+    }
+
+    pub(crate) fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Anything → Abandon; false when it already was.
+    pub(crate) fn abandon(&self) -> bool {
+        let moved =
+            self.state.swap(Control::Abandon as u8, Ordering::AcqRel) != Control::Abandon as u8;
+        if moved {
+            self.changed.notify_one();
+        }
+        moved
     }
 }

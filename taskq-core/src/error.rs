@@ -2,10 +2,10 @@
 //! and [`TaskError`] for what a handler returns.
 
 use std::fmt;
+use std::str::FromStr;
 
-use crate::backend::{WorkerControl, WorkerState};
-use crate::registry::Location;
-use crate::task::{ErrorKind, TaskFailure, TaskId, TaskState};
+use crate::task::{ErrorKind, Location, TaskFailure, TaskId, TaskRecord, TaskState};
+use crate::worker_state::{WorkerControl, WorkerState};
 
 /// The error of a taskq call. Every variant but `Backend` and `Serialization`
 /// means the call changed nothing.
@@ -161,5 +161,65 @@ impl fmt::Display for TaskError {
 impl<E: std::error::Error> From<E> for TaskError {
     fn from(err: E) -> Self {
         TaskError::retryable(err)
+    }
+}
+
+// Parsing a stored or typed name, and reading a record's result as a
+// type, fail with an `Error`: those impls live here, beside it, so the task
+// model itself depends on nothing.
+
+impl FromStr for TaskState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        TaskState::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown task state `{s}`")))
+    }
+}
+
+impl FromStr for ErrorKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        const ALL: [ErrorKind; 8] = [
+            ErrorKind::Retryable,
+            ErrorKind::Permanent,
+            ErrorKind::Panic,
+            ErrorKind::Timeout,
+            ErrorKind::Cancelled,
+            ErrorKind::LeaseExpired,
+            ErrorKind::UnknownTask,
+            ErrorKind::InvalidParams,
+        ];
+        ALL.into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown error kind `{s}`")))
+    }
+}
+
+impl TaskRecord {
+    /// The result deserialized into the handler's output type.
+    ///
+    /// ```
+    /// # let record: taskq_core::TaskRecord = serde_json::from_value(serde_json::json!({
+    /// #   "id": "01890a5d-ac96-774b-bcce-b302099a8057", "task_type": "t", "params": {},
+    /// #   "state": "FINISHED", "queue": "default", "priority": 5, "attempt": 1,
+    /// #   "max_retries": 3, "result": 42, "error": null, "progress": null,
+    /// #   "created_at": "2026-01-01T00:00:00Z", "scheduled_at": "2026-01-01T00:00:00Z",
+    /// #   "started_at": null, "finished_at": null, "worker_id": null, "lease_until": null,
+    /// #   "cancel_requested": false, "timeout": null, "soft_timeout": null, "seq": 0
+    /// # })).unwrap();
+    /// let answer: Option<u32> = record.result_as()?;
+    /// assert_eq!(answer, Some(42));
+    /// # Ok::<(), taskq_core::Error>(())
+    /// ```
+    pub fn result_as<R: serde::de::DeserializeOwned>(&self) -> Result<Option<R>, Error> {
+        self.result
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(Error::Serialization)
     }
 }

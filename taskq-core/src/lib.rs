@@ -2,21 +2,37 @@
 //! backend contract, the worker, the client, and the in-memory backend.
 //!
 //! # Layout
-//! - [`task`]: `TaskRecord`, `TaskState`, `TaskOptions` — the model.
+//! From the ground up: each module imports only those listed above it
+//! (but `schedule/declared.rs`, the part of schedules that reads the
+//! registry).
+//! - [`task`]: `TaskRecord`, `TaskState`, `TaskOptions`, `Location` — the
+//!   model.
+//! - [`worker_state`]: `WorkerState`, `WorkerControl`, `WorkerInfo` — workers
+//!   as the registry sees them.
+//! - [`retry_policy`]: `RetryPolicy`, the wait before a retry.
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
-//! - [`registry`]: `TaskDef` (what the macro registers), `Registry`, `TaskHandle`.
-//! - [`context`]: `TaskContext`, what a running handler gets.
-//! - [`backend`]: the `Broker` (delivery), `Store` (records) and
-//!   `ScheduleStore` (schedules) traits.
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
-//! - [`memory`]: the in-process backend.
-//! - `redis` (feature `redis`): the Redis backend (fred).
+//! - [`backend`]: the four traits a backend implements — `Broker`
+//!   (delivery), `Store` (records), `ScheduleStore` (schedules) and
+//!   `WorkerRegistry` (live workers) — joined by `Backend`.
+//! - [`lifecycle`]: every rule of a task's life as a pure function; the
+//!   spec the backends implement.
+//! - [`context`]: `TaskContext`, what a running handler gets.
+//! - [`registry`]: `TaskDef` (what the macro registers), `Registry`,
+//!   `TaskHandle`.
+//! - `submit`: a new task's record from its type's options and overrides.
+//! - [`memory`]: the in-process backend, one file per trait.
+//! - `redis` (feature `redis`): the Redis backend (fred), its Lua in
+//!   `redis/scripts/`.
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
-//! - [`worker`]: `Worker`, the executor.
+//! - [`maintenance`]: rescuer, pruner, reconciler and scheduler, run by
+//!   every worker.
+//! - [`worker`]: `Worker`, the executor (dispatch, attempts, completer,
+//!   leases, control).
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
-//! - [`maintenance`]: rescuer, pruner and scheduler, run by every worker.
-//! - `conformance` (feature `conformance`): the suite every backend passes.
+//! - `conformance` (feature `conformance`): the suite every backend passes,
+//!   and the model test.
 //!
 //! Hosts use the `taskq` facade crate, which re-exports all of this.
 
@@ -34,9 +50,12 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+pub mod retry_policy;
 pub mod schedule;
+mod submit;
 pub mod task;
 pub mod worker;
+pub mod worker_state;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,

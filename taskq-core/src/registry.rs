@@ -12,25 +12,12 @@ use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::{Error, TaskError};
-use crate::lifecycle::{RetryPolicies, RetryPolicy};
+use crate::retry_policy::{RetryPolicies, RetryPolicy};
+pub use crate::task::Location;
 use crate::task::{ErrorKind, TaskOptions};
 
 /// A boxed handler future, as stored in a [`TaskDef`].
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send>>;
-
-/// Where a task was declared, for duplicate-name reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    pub file: &'static str,
-    pub line: u32,
-    pub module: &'static str,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{} ({})", self.file, self.line, self.module)
-    }
-}
 
 /// One registered task type. `#[long_task]` emits one into `inventory`;
 /// tests and hosts without the macro can build one by hand.

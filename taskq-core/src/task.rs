@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,8 +10,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
-
-use crate::error::Error;
 
 /// A task's id: a UUIDv7, so ids sort by creation time.
 pub type TaskId = Uuid;
@@ -25,6 +22,20 @@ pub(crate) type IdHasher = foldhash::fast::RandomState;
 pub(crate) type IdMap<V> = std::collections::HashMap<TaskId, V, IdHasher>;
 /// A set of task ids, hashed with [`IdHasher`].
 pub(crate) type IdSet = std::collections::HashSet<TaskId, IdHasher>;
+
+/// Where a task was declared, for duplicate-name reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub file: &'static str,
+    pub line: u32,
+    pub module: &'static str,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} ({})", self.file, self.line, self.module)
+    }
+}
 
 /// Where a task is in its life.
 ///
@@ -83,17 +94,6 @@ impl TaskState {
 impl fmt::Display for TaskState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TaskState {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        TaskState::ALL
-            .into_iter()
-            .find(|state| state.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown task state `{s}`")))
     }
 }
 
@@ -278,26 +278,6 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-impl FromStr for ErrorKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        const ALL: [ErrorKind; 8] = [
-            ErrorKind::Retryable,
-            ErrorKind::Permanent,
-            ErrorKind::Panic,
-            ErrorKind::Timeout,
-            ErrorKind::Cancelled,
-            ErrorKind::LeaseExpired,
-            ErrorKind::UnknownTask,
-            ErrorKind::InvalidParams,
-        ];
-        ALL.into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown error kind `{s}`")))
-    }
-}
-
 /// The error of a task's last failed attempt.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -366,31 +346,6 @@ pub struct TaskRecord {
     /// Starts as the ETA in microseconds, so ETA then FIFO order hold;
     /// reordering changes it.
     pub seq: i64,
-}
-
-impl TaskRecord {
-    /// The result deserialized into the handler's output type.
-    ///
-    /// ```
-    /// # let record: taskq_core::TaskRecord = serde_json::from_value(serde_json::json!({
-    /// #   "id": "01890a5d-ac96-774b-bcce-b302099a8057", "task_type": "t", "params": {},
-    /// #   "state": "FINISHED", "queue": "default", "priority": 5, "attempt": 1,
-    /// #   "max_retries": 3, "result": 42, "error": null, "progress": null,
-    /// #   "created_at": "2026-01-01T00:00:00Z", "scheduled_at": "2026-01-01T00:00:00Z",
-    /// #   "started_at": null, "finished_at": null, "worker_id": null, "lease_until": null,
-    /// #   "cancel_requested": false, "timeout": null, "soft_timeout": null, "seq": 0
-    /// # })).unwrap();
-    /// let answer: Option<u32> = record.result_as()?;
-    /// assert_eq!(answer, Some(42));
-    /// # Ok::<(), taskq_core::Error>(())
-    /// ```
-    pub fn result_as<R: serde::de::DeserializeOwned>(&self) -> Result<Option<R>, Error> {
-        self.result
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(Error::Serialization)
-    }
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

@@ -29,11 +29,24 @@ use options::TaskAttr;
 /// let id = client.submit(analyze, AnalyzeParams { .. }).await?;
 /// ```
 ///
-/// The function's name becomes a typed [`TaskHandle`] constant; the
+/// The function's name becomes a typed `taskq::registry::TaskHandle` constant; the
 /// function itself is kept under a hidden name. Options (all optional):
 /// `name`, `queue`, `priority`, `timeout` and `soft_timeout` (seconds),
 /// `retries`, `retry_delay` (seconds), `backoff` (factor, or `true`/`false`),
 /// `backoff_max` (seconds), `jitter` (0.0–1.0), `description`.
+///
+/// A schedule declared next to the handler (upserted by name, the task's,
+/// when a scheduler starts; checked here at compile time):
+/// - `cron`: a cron expression, 5 fields or 6 with seconds first
+///   (`cron = "0 */5 * * * *"`);
+/// - `time_zone`: the cron expression's IANA time zone
+///   (`time_zone = "Europe/Paris"`; UTC by default; only with `cron`);
+/// - `every`: an interval instead of `cron` — `"30s"`, `"5m"`, `"2h"`,
+///   `"1d"`, `"1500ms"` or a number of seconds, at least one second;
+/// - `params`: the JSON params each tick submits
+///   (`params = r#"{"to": "ops"}"#`; only with `cron` or `every`), checked
+///   against the params type when a worker is built; without it `{}`, or
+///   `null` for a params type that rejects `{}`.
 #[proc_macro_attribute]
 pub fn long_task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = parse_macro_input!(attr as TaskAttr);
@@ -155,8 +168,9 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     let err_ty = quote_spanned!(return_ty.span()=>
         <#return_ty as ::taskq::__private::TaskResult>::Err
     );
-    let handle_ty = quote_spanned!(return_ty.span()=> ::taskq::TaskHandle<#params_ty, #ok_ty>);
-    let handle = quote_spanned!(return_ty.span()=> ::taskq::TaskHandle::new(#task_name));
+    let handle_ty =
+        quote_spanned!(return_ty.span()=> ::taskq::__private::TaskHandle<#params_ty, #ok_ty>);
+    let handle = quote_spanned!(return_ty.span()=> ::taskq::__private::TaskHandle::new(#task_name));
 
     // A first argument that is not a `TaskContext` is reported at its type
     // through a local trait with a plain message.
@@ -256,13 +270,13 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
             }
 
             #private::inventory::submit! {
-                ::taskq::TaskDef {
+                ::taskq::__private::TaskDef {
                     name: #task_name,
                     options: #options,
                     params_schema,
                     validate: #private::validate_params::<#params_ty>,
                     handler,
-                    location: ::taskq::Location {
+                    location: ::taskq::__private::Location {
                         file: ::core::file!(),
                         line: ::core::line!(),
                         module: ::core::module_path!(),

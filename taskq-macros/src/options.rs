@@ -188,7 +188,7 @@ impl TaskAttr {
         };
         quote! {
             ::taskq::__private::inventory::submit! {
-                ::taskq::StaticSchedule {
+                ::taskq::__private::StaticSchedule {
                     task_type: #task_name,
                     cron: #cron,
                     time_zone: #zone,

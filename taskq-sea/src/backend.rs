@@ -95,7 +95,7 @@ impl SeaBackend {
     /// what makes `sqlite::memory:` a single database.
     ///
     /// A pooled connection is checked with a ping before use only after it
-    /// sat idle for [`POOL_PING_AFTER_IDLE`]: SQLx's default pings on every
+    /// sat idle for `POOL_PING_AFTER_IDLE`: SQLx's default pings on every
     /// checkout, a round trip added to each claim and settle of a busy
     /// worker, while the connections a server or firewall drops are the
     /// idle ones.

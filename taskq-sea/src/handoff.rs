@@ -14,14 +14,7 @@ use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
-use crate::sql::{self, state_is};
-
-/// A claim made by the delivery path, to record in SQL.
-pub(crate) struct Claimed<'a> {
-    pub worker_id: &'a str,
-    pub now: DateTime<Utc>,
-    pub lease_until: DateTime<Utc>,
-}
+use crate::sql::{self, Claimed, state_is};
 
 impl SeaBackend {
     /// Marks `(id, attempt)` claims as running (see [`sql::claimed_batch`]

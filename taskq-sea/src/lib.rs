@@ -27,13 +27,16 @@
 //!
 //! # Layout
 //! - [`entity`]: SeaORM entities, [`entity::task`] (`taskq_tasks`),
-//!   [`entity::queue`] (`taskq_queues`) and [`entity::schedule`]
-//!   (`taskq_schedules`).
+//!   [`entity::queue`] (`taskq_queues`), [`entity::schedule`]
+//!   (`taskq_schedules`) and [`entity::worker`] (`taskq_workers`).
 //! - [`migration`]: the schema as sea-orm-migration migrations; `Migrator`
 //!   and `migrations()` for splicing into a host's migrator.
 //! - `backend.rs`: [`SeaBackend`], its constructors and connection settings.
-//! - `broker.rs`: the `Broker` implementation (enqueue, claim, settle,
-//!   heartbeat, release, cancel, retry, reorder, pause, rescue).
+//! - `broker/`: the `Broker` implementation (enqueue, claim, settle,
+//!   heartbeat, release, cancel, retry, reorder, pause, rescue): the
+//!   methods in `mod.rs`, the statements they build in `statements.rs`,
+//!   inserts in `enqueue.rs`, expired leases in `rescue.rs`, shared steps
+//!   (MySQL's claim among them) in `steps.rs`.
 //! - `store.rs`: the `Store` implementation (get, list, progress, purge,
 //!   queue stats).
 //! - `schedules.rs`: the `ScheduleStore` implementation (schedules and
@@ -42,8 +45,10 @@
 //!   their compare-and-set control) and `WorkerInfo` ⇄ `worker::Model`.
 //! - [`scratch`]: fresh PostgreSQL schemas / MySQL databases for tests and
 //!   benchmarks on a shared server.
-//! - `sql.rs`: the two hand-written batch statements (settle, heartbeat),
-//!   for SQLite and PostgreSQL.
+//! - `sql.rs`: the hand-written batch statements (settle, heartbeat, and
+//!   marking what Redis claimed), for SQLite and PostgreSQL, and the
+//!   literal-state predicates the partial indexes need.
+//! - `nodelay.rs`: [`tcp_nodelay`], `TCP_NODELAY` on the pool's sockets.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
 //! - [`redis`] (feature `redis`): [`SeaRedisBackend`], records here with
 //!   delivery through Redis; `handoff.rs`, the SQL it needs (marking

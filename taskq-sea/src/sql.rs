@@ -14,6 +14,15 @@ use taskq_core::{TaskId, TaskState};
 
 use crate::entity::task::Column as C;
 
+/// A claim made by the delivery path (Redis), to record in SQL with
+/// [`claimed_batch`] or the per-row path of `handoff.rs`.
+#[cfg(feature = "redis")]
+pub(crate) struct Claimed<'a> {
+    pub worker_id: &'a str,
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+}
+
 /// `state = 'PENDING'` with the state as a literal, not a parameter: the
 /// planner can only pick a partial index (see the migration) when the
 /// query's predicate visibly implies the index's.
@@ -254,7 +263,7 @@ pub(crate) fn heartbeat_batch(
 #[cfg(feature = "redis")]
 pub(crate) fn claimed_batch(
     backend: DbBackend,
-    claim: &crate::handoff::Claimed<'_>,
+    claim: &Claimed<'_>,
     tasks: &[(TaskId, i32)],
 ) -> Statement {
     let mut b = Builder::new(backend, tasks.len() * 2 + 5);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use taskq::Backend;
+use taskq::backend::Backend;
 
 pub mod marks;
 mod redis_server;

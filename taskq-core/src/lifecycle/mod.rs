@@ -43,16 +43,17 @@
 //! no longer at that attempt changes nothing and reports so; it is not an
 //! error, because a worker that lost its lease learns it this way. A call
 //! an operator makes on a state that does not allow it is
-//! [`Error::InvalidTransition`] and changes nothing.
+//! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
 mod messages;
 mod order;
 mod retry;
 mod transitions;
 
+pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
-pub use retry::{RetryPolicies, RetryPolicy, after_error};
+pub use retry::after_error;
 pub use transitions::{
     Rescued, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder, claim, heartbeat,
     is_claimable, is_lease_expired, is_purged, is_running_attempt, record_progress, release,

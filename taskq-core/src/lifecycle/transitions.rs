@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
-use super::retry::RetryPolicies;
 use crate::backend::{LeaseStatus, Outcome, Settlement};
 use crate::error::Error;
+use crate::retry_policy::RetryPolicies;
 use crate::task::{ErrorKind, Progress, TaskId, TaskRecord, TaskState, seq_for};
 
 /// **submit** takes a batch whole or not at all. A batch naming one id

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::backend::Backend;
-use crate::lifecycle::RetryPolicies;
+use crate::retry_policy::RetryPolicies;
 
 /// How often the rescuer looks for expired leases. A dead worker's task
 /// comes back at most the lease plus this long after its last heartbeat.

@@ -23,9 +23,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::client::{Client, Overrides, new_record};
+use crate::client::Client;
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleFiring, plan_firing};
+use crate::submit::{Overrides, new_record};
 
 /// Ticks reached later than this are misfires and follow the schedule's
 /// misfire policy; later by less, they simply run (a busy moment is not

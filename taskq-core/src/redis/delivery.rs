@@ -28,50 +28,12 @@ const PUSH_BATCH: usize = 500;
 /// unless Redis already has it pending or running (then it is left alone:
 /// no second delivery); a terminal or missing copy is replaced. Returns
 /// how many were filed.
-static PUSH: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-local pushed, due = 0, false
-local i = 5
-while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 6])
-  local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'state', 'task_type', 'created_at')
-  local state = f[1]
-  if state ~= 'PENDING' and state ~= 'RUNNING' then
-    if state then
-      redis.call('DEL', key)
-      redis.call('ZREM', KEYS[4], id)
-      index_drop(id, f[2], f[3], state)
-    end
-    redis.call('HSET', key, unpack(ARGV, i + 7, i + 6 + n))
-    index_new(id, ARGV[i + 5], ARGV[i + 1])
-    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
-    pushed = pushed + 1
-  end
-  i = i + 7 + n
-end
-index_flush()
-if due then wake() end
-return pushed
-"#,
-    )
-});
+static PUSH: LazyLock<Script> = LazyLock::new(|| script(include_str!("scripts/delivery_push.lua")));
 
 /// ARGV[4…] task ids of the queue. Returns those Redis holds neither
 /// pending nor running: what a push of them would file (see `PUSH`).
-static LACKING: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-local lacking = {}
-for i = 4, #ARGV do
-  local state = redis.call('HGET', ARGV[1] .. ARGV[i], 'state')
-  if state ~= 'PENDING' and state ~= 'RUNNING' then lacking[#lacking + 1] = ARGV[i] end
-end
-return lacking
-"#,
-    )
-});
+static LACKING: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/delivery_lacking.lua")));
 
 impl RedisBackend {
     /// Which of `tasks` (id and queue) Redis holds neither pending nor

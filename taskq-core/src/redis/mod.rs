@@ -3,8 +3,13 @@
 //!
 //! # Layout
 //! - `keys`: key names and the ready-set order encoding.
-//! - `scripts`: the Lua scripts; every multi-key change is one of them.
+//! - `scripts`: the Lua scripts (their Lua in `scripts/*.lua`) and how they
+//!   run; every multi-key change is one of them.
 //! - `record`: a `TaskRecord` as a Redis hash.
+//! - `cache`: what this process remembers of the tasks it claimed, and the
+//!   id index for the rest.
+//! - `signals`: pub/sub announcements turned into wake-ups, and the timer
+//!   for delayed tasks.
 //! - `broker`: [`Broker`](crate::Broker) — enqueue, claim, settle, leases.
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
@@ -86,20 +91,21 @@
 //! so a worker on any host learns of it at once.
 
 mod broker;
+mod cache;
 mod delivery;
 mod keys;
 mod record;
 mod schedules;
 mod scripts;
+mod signals;
 mod store;
 mod workers;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::*;
-use fred::types::scripts::Script;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -107,6 +113,7 @@ use tracing::warn;
 use crate::error::Error;
 use crate::task::TaskId;
 use keys::{Keys, QueueKeys};
+use signals::{DueTimer, Signals, channels, listen};
 
 /// Connections in the command pool by default.
 pub const POOL_SIZE_DEFAULT: usize = 4;
@@ -186,9 +193,6 @@ struct Claimed {
     /// Creation time, µs since the epoch (its list-index score).
     created: i64,
 }
-
-/// Entries `claimed` keeps at most (beyond, it starts over).
-const CLAIMED_CACHE_MAX: usize = 100_000;
 
 impl RedisBackend {
     /// Connects with default settings.
@@ -303,152 +307,6 @@ impl RedisBackend {
             .map_or(0, |r| r.as_secs() + u64::from(r.subsec_nanos() > 0))
             .to_string()
     }
-
-    fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
-        self.claimed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Keeps what settle wants of tasks of `queue` just claimed (or pushed).
-    fn remember<'a>(
-        &self,
-        tasks: impl IntoIterator<Item = &'a crate::task::TaskRecord>,
-        queue: &str,
-    ) {
-        let queue: Arc<str> = Arc::from(queue);
-        // One shared name per type in the batch (usually one).
-        let mut types: Vec<Arc<str>> = Vec::new();
-        let mut cache = self.cache();
-        if cache.len() >= CLAIMED_CACHE_MAX {
-            cache.clear();
-        }
-        for task in tasks {
-            let task_type = match types.iter().find(|t| ***t == *task.task_type) {
-                Some(known) => known.clone(),
-                None => {
-                    let name: Arc<str> = Arc::from(task.task_type.as_str());
-                    types.push(name.clone());
-                    name
-                }
-            };
-            cache.insert(
-                task.id,
-                Claimed {
-                    queue: queue.clone(),
-                    task_type,
-                    created: task.created_at.timestamp_micros(),
-                },
-            );
-        }
-    }
-
-    /// Takes the entries of settled tasks out, returning each one's type
-    /// and creation time when this process claimed it.
-    fn forget(&self, ids: &[TaskId]) -> Vec<Option<(Arc<str>, i64)>> {
-        let mut cache = self.cache();
-        ids.iter()
-            .map(|id| cache.remove(id).map(|c| (c.task_type, c.created)))
-            .collect()
-    }
-
-    /// The queue of each task (`None`: no such task), from the cache or
-    /// the index (one pipelined round trip for the misses).
-    async fn queues_of(&self, ids: &[TaskId]) -> Result<Vec<Option<Arc<str>>>, Error> {
-        let mut found: Vec<Option<Arc<str>>> = {
-            let cache = self.cache();
-            ids.iter()
-                .map(|id| cache.get(id).map(|c| c.queue.clone()))
-                .collect()
-        };
-        let missing: Vec<usize> = (0..ids.len()).filter(|&i| found[i].is_none()).collect();
-        if missing.is_empty() {
-            return Ok(found);
-        }
-        let client = self.pool.next();
-        let pipeline = client.pipeline();
-        for &i in &missing {
-            let _: () = pipeline
-                .get(self.keys.task_queue(ids[i]))
-                .await
-                .map_err(Error::backend)?;
-        }
-        let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
-        for (&i, reply) in missing.iter().zip(replies) {
-            found[i] = reply.map_err(Error::backend)?.into_string().map(Arc::from);
-        }
-        Ok(found)
-    }
-
-    async fn queue_of(&self, id: TaskId) -> Result<Option<Arc<str>>, Error> {
-        Ok(self.queues_of(&[id]).await?.pop().flatten())
-    }
-
-    /// Every queue name seen.
-    async fn queue_names(&self) -> Result<Vec<String>, Error> {
-        let mut names: Vec<String> = self
-            .pool
-            .next()
-            .smembers(self.keys.queues())
-            .await
-            .map_err(Error::backend)?;
-        names.sort();
-        Ok(names)
-    }
-
-    /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in).
-    ///
-    /// The arguments go as slices of one buffer: fred would otherwise
-    /// allocate per argument (and `evalsha_with_reload` clone each to keep
-    /// a copy for a reload), which cost more than the frame itself for a
-    /// batch. Only a server without the script (`NOSCRIPT`: restarted,
-    /// flushed, a new node) gets it loaded and the call built again.
-    async fn run(&self, script: &Script, queue: &str, args: Vec<String>) -> Result<Value, Error> {
-        let client = self.pool.next();
-        let build = || {
-            let keys = self.queue_keys(queue);
-            let work = self.keys.work_channel();
-            let head = [keys.record_prefix.as_str(), work.as_str(), queue];
-            let argv = shared_args(head.into_iter().chain(args.iter().map(String::as_str)));
-            (Vec::from(keys.keys), argv)
-        };
-        let (keys, argv) = build();
-        match client.evalsha(script.sha1().clone(), keys, argv).await {
-            Err(err) if err.details().starts_with("NOSCRIPT") => {
-                script.load(client).await.map_err(Error::backend)?;
-                let (keys, argv) = build();
-                client
-                    .evalsha(script.sha1().clone(), keys, argv)
-                    .await
-                    .map_err(Error::backend)
-            }
-            result => result.map_err(Error::backend),
-        }
-    }
-}
-
-/// Script arguments as slices of one shared buffer: one allocation for
-/// all of them, and cloning or dropping one is a reference count.
-fn shared_args<'a>(args: impl Iterator<Item = &'a str> + Clone) -> Vec<Value> {
-    use fred::bytes::{BufMut, BytesMut};
-    let (count, len) = args
-        .clone()
-        .fold((0, 0), |(count, len), arg| (count + 1, len + arg.len()));
-    let mut buffer = BytesMut::with_capacity(len);
-    let mut ends = Vec::with_capacity(count);
-    for arg in args {
-        buffer.put_slice(arg.as_bytes());
-        ends.push(buffer.len());
-    }
-    let buffer = buffer.freeze();
-    let mut start = 0;
-    ends.into_iter()
-        .map(|end| {
-            let arg = Value::Bytes(buffer.slice(start..end));
-            start = end;
-            arg
-        })
-        .collect()
 }
 
 impl Drop for RedisBackend {
@@ -498,136 +356,6 @@ fn builder(url: &str) -> Result<Builder, Error> {
             p.default_command_timeout = Duration::from_secs(30);
         });
     Ok(builder)
-}
-
-/// Every channel the listener subscribes to.
-fn channels(keys: &Keys) -> Vec<String> {
-    vec![
-        keys.work_channel(),
-        keys.cancel_channel(),
-        keys.schedule_channel(),
-        keys.control_channel(),
-    ]
-}
-
-/// What the pub/sub listener fires.
-struct Signals {
-    work: Arc<Notify>,
-    cancel: Arc<Notify>,
-    schedules: Arc<Notify>,
-    control: Arc<Notify>,
-    due: Arc<DueTimer>,
-}
-
-/// Turns announcements into wake-ups: `<queue>` (work is due) and
-/// `<queue> <µs>` (a delayed task is due then) on the work channel, task
-/// ids on the cancel channel, schedule names on the schedule channel,
-/// worker ids on the control channel.
-/// After a reconnect, subscribes again and wakes everyone (announcements
-/// may have been missed).
-async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
-    use tokio::sync::broadcast::error::RecvError;
-    let cancel_channel = keys.cancel_channel();
-    let schedule_channel = keys.schedule_channel();
-    let control_channel = keys.control_channel();
-    let mut messages = subscriber.message_rx();
-    let mut reconnects = subscriber.reconnect_rx();
-    let wake_all = || {
-        signals.work.notify_waiters();
-        signals.cancel.notify_waiters();
-        signals.schedules.notify_waiters();
-        signals.control.notify_waiters();
-    };
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                Ok(message) if *message.channel == *cancel_channel => {
-                    signals.cancel.notify_waiters();
-                }
-                Ok(message) if *message.channel == *schedule_channel => {
-                    signals.schedules.notify_waiters();
-                }
-                Ok(message) if *message.channel == *control_channel => {
-                    signals.control.notify_waiters();
-                }
-                Ok(message) => {
-                    let due = message
-                        .value
-                        .as_str()
-                        .and_then(|text| text.rsplit_once(' ').and_then(|(_, at)| at.parse().ok()));
-                    match due {
-                        Some(due) => signals.due.set(due),
-                        None => signals.work.notify_waiters(),
-                    }
-                }
-                Err(RecvError::Lagged(_)) => wake_all(),
-                Err(RecvError::Closed) => return,
-            },
-            reconnect = reconnects.recv() => match reconnect {
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    if let Err(err) = subscriber.subscribe(channels(&keys)).await {
-                        warn!(error = %err, "could not subscribe to announcements");
-                    }
-                    wake_all();
-                }
-                Err(RecvError::Closed) => return,
-            },
-        }
-    }
-}
-
-/// One timer per process for delayed tasks (ETAs, retry backoffs): it
-/// holds the earliest due time learnt from claims and announcements and,
-/// when it passes, wakes the workers, whose claim promotes the task and
-/// reports the next due time. Workers sleep until then instead of polling.
-#[derive(Default)]
-struct DueTimer {
-    /// The earliest due time (µs since the epoch) not yet signalled.
-    due: Mutex<Option<i64>>,
-    changed: Notify,
-}
-
-impl DueTimer {
-    fn lock(&self) -> MutexGuard<'_, Option<i64>> {
-        self.due
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Wakes at `due` unless an earlier wake-up is set.
-    fn set(&self, due: i64) {
-        let mut current = self.lock();
-        if current.is_none_or(|c| due < c) {
-            *current = Some(due);
-            self.changed.notify_one();
-        }
-    }
-
-    async fn run(self: Arc<Self>, work: Arc<Notify>) {
-        loop {
-            let due = *self.lock();
-            let Some(due) = due else {
-                self.changed.notified().await;
-                continue;
-            };
-            // Wall clock to monotonic; a little late rather than early, so
-            // the claim it triggers finds the task due.
-            let wait_micros = due.saturating_sub(chrono::Utc::now().timestamp_micros()) + 500;
-            let wake = tokio::time::Instant::now()
-                + Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0));
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {
-                    let mut current = self.lock();
-                    if *current == Some(due) {
-                        *current = None;
-                    }
-                    drop(current);
-                    work.notify_waiters();
-                }
-                _ = self.changed.notified() => {}
-            }
-        }
-    }
 }
 
 async fn delete_keys(client: &Client, keys: &Keys) -> Result<u64, Error> {

@@ -32,50 +32,16 @@ use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
 /// KEYS: hash, due, names. ARGV: name, def, created, updated, next, enabled,
 /// score, mode (`create` or `update`). Returns 0 when the name is taken
 /// (create) or missing (update).
-static WRITE: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if ARGV[8] == 'create' and exists then return 0 end
-if ARGV[8] == 'update' and not exists then return 0 end
-redis.call('HSET', KEYS[1], 'def', ARGV[2], 'updated_at', ARGV[4], 'next', ARGV[5], 'enabled', ARGV[6])
-if ARGV[8] == 'create' then
-  redis.call('HSET', KEYS[1], 'created_at', ARGV[3], 'last_run', '', 'run_count', '0', 'last_task', '', 'revision', '0')
-  redis.call('ZADD', KEYS[3], 0, ARGV[1])
-else
-  redis.call('HINCRBY', KEYS[1], 'revision', 1)
-end
-if ARGV[6] == '1' and ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return 1
-"#,
-    )
-});
+static WRITE: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("scripts/schedule_write.lua")));
 
 /// KEYS: hash, due, names. ARGV: name.
-static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
-"#,
-    )
-});
+static DELETE: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("scripts/schedule_delete.lua")));
 
 /// Whether the schedule (KEYS[1]) still has the expected next run
 /// (ARGV[2], `''` for none) and revision (ARGV[3]).
-const CURRENT: &str = r#"
-local function current()
-  if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-  local f = redis.call('HMGET', KEYS[1], 'next', 'revision')
-  return (f[1] or '') == ARGV[2] and (f[2] or '0') == ARGV[3]
-end
-"#;
+const CURRENT: &str = include_str!("scripts/schedule_current.lua");
 
 /// KEYS: hash. ARGV: name, expected next, expected revision. Returns 1 if
 /// a firing planned from them would apply.
@@ -91,20 +57,7 @@ static CHECK: LazyLock<Script> = LazyLock::new(|| {
 static FIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
         "{CURRENT}\n{}",
-        r#"
-if not current() then return 0 end
-redis.call('HSET', KEYS[1], 'next', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'run_count', ARGV[6])
-if ARGV[8] ~= '' then
-  redis.call('HSET', KEYS[1], 'last_run', ARGV[7], 'last_task', ARGV[8])
-end
-if ARGV[4] == '' or redis.call('HGET', KEYS[1], 'enabled') ~= '1' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-end
-return 1
-"#
+        include_str!("scripts/schedule_fire.lua")
     ))
 });
 

@@ -19,42 +19,17 @@ use crate::error::Error;
 
 /// KEYS: hash, index. ARGV: id, info, state, forget-at (ms), mode
 /// (`register` drops the requested state). Returns the requested state.
-static BEAT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-if ARGV[5] == 'register' then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], 'info', ARGV[2], 'state', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-return redis.call('HGET', KEYS[1], 'requested')
-"#,
-    )
-});
+static BEAT: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("scripts/worker_beat.lua")));
 
 /// KEYS: hash, index. ARGV: id. Returns 1 if the worker was there.
-static DEREGISTER: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local removed = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return removed
-"#,
-    )
-});
+static DEREGISTER: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("scripts/worker_deregister.lua")));
 
 /// KEYS: hash. ARGV: expected state, expected requested (`''`: none), new
 /// requested. Returns -1 if missing, 0 if either changed, 1 if stored.
-static CONTROL: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local f = redis.call('HMGET', KEYS[1], 'state', 'requested')
-if not f[1] then return -1 end
-if f[1] ~= ARGV[1] or (f[2] or '') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'requested', ARGV[3])
-return 1
-"#,
-    )
-});
+static CONTROL: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("scripts/worker_control.lua")));
 
 /// Compare-and-set rounds before a control gives up on a busy worker
 /// record (each loss means another control or a state change won).

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use super::SeaRedisBackend;
-use crate::handoff::Claimed;
+use crate::sql::Claimed;
 
 #[async_trait]
 impl Broker for SeaRedisBackend {

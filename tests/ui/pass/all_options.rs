@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use taskq::prelude::*;
-use taskq::{Backoff, Registry, TaskOptions};
+use taskq::{Backoff, TaskOptions};
+use taskq::registry::Registry;
 
 /// Overridden by `description`.
 #[long_task(

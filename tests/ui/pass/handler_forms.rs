@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use taskq::prelude::*;
-use taskq::{Registry, TaskHandle};
+use taskq::registry::{Registry, TaskHandle};
 
 #[derive(Serialize, Deserialize, JsonSchema)]
 struct Echo {

@@ -1,0 +1,118 @@
+//! The backend conformance suite: the rules of [`crate::backend`], written
+//! once, run against every backend.
+//!
+//! A backend's test file instantiates it with a factory that returns a fresh,
+//! isolated backend per test (its own file, schema or key prefix):
+//!
+//! ```ignore
+//! taskq_core::conformance_suite!(sqlite, || async { Arc::new(fresh_sqlite().await) as Arc<dyn Backend> });
+//! ```
+//!
+//! This expands to a module `sqlite` with one `#[tokio::test]` per rule,
+//! so `cargo test sqlite::` runs one backend alone.
+//!
+//! # Layout
+//! One file per area of the contract, each rule a `pub async fn` taking a
+//! fresh backend: `claim`, `settle`, `rescue` (leases), `cancel` (cancel
+//! and retry), `reorder`, `records` (lists, delete, purge), `schedules`
+//! and `workers`. [`helpers`] holds what they share (records, claims,
+//! the scheduled task type), public for backends' own tests. [`model`] is
+//! the model-based differential test against the lifecycle.
+
+use std::sync::Arc;
+
+use crate::backend::Backend;
+
+mod cancel;
+mod claim;
+pub mod helpers;
+pub mod model;
+mod records;
+mod reorder;
+mod rescue;
+mod schedules;
+mod settle;
+mod workers;
+
+pub use cancel::*;
+pub use claim::*;
+pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
+pub use records::*;
+pub use reorder::*;
+pub use rescue::*;
+pub use schedules::*;
+pub use settle::*;
+pub use workers::*;
+
+/// What a suite factory returns: a backend, or `None` when the backend's
+/// server is not configured (the factory prints why; the test returns).
+pub trait SuiteBackend {
+    /// The backend to test, or `None` to skip.
+    fn into_suite_backend(self) -> Option<Arc<dyn Backend>>;
+}
+
+impl SuiteBackend for Arc<dyn Backend> {
+    fn into_suite_backend(self) -> Option<Arc<dyn Backend>> {
+        Some(self)
+    }
+}
+
+impl SuiteBackend for Option<Arc<dyn Backend>> {
+    fn into_suite_backend(self) -> Option<Arc<dyn Backend>> {
+        self
+    }
+}
+
+/// Instantiates the suite for one backend: `conformance_suite!(name, factory)`
+/// where `factory` is `|| async { … }` giving a fresh backend, as an
+/// `Arc<dyn Backend>`, or as an `Option<Arc<dyn Backend>>` that is `None`
+/// when a server-backed backend is not configured (see [`SuiteBackend`]).
+///
+/// Attributes written before the name are put on every generated test, so a
+/// suite whose server is missing can show as ignored, with its reason:
+/// `conformance_suite!(#[cfg_attr(taskq_no_redis, ignore = "no Redis")] redis, factory)`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::conformance_suite!(@tests [$(#[$attr])*] $factory;
+                claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
+                cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
+                reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
+                settle_outcomes, fencing_rejects_stale_attempts,
+                settle_batch_applies_a_repeat_once,
+                rescue_expired_leases, rescue_waits_the_backoff,
+                release_returns_without_spending_attempt,
+                retry_terminal_tasks, purge, list_filters_and_pages,
+                list_filters_follow_state_changes,
+                concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
+                records_round_trip, schedule_crud, schedule_due_index,
+                schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
+                schedule_fire_batch_applies_current_firings,
+                schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
+                schedule_fire_batch_bookkeeping,
+                schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
+                worker_registry, worker_registry_gone_and_forgotten,
+                worker_control_is_compare_and_set);
+        }
+    };
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    // One test per step: the attributes repeat inside each test, which a
+    // single repetition over the tests cannot express.
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            let Some(backend) =
+                $crate::conformance::SuiteBackend::into_suite_backend(factory().await)
+            else {
+                return;
+            };
+            $crate::conformance::$test(backend).await;
+        }
+        $crate::conformance_suite!(@tests [$($attr)*] $factory; $($rest),*);
+    };
+}

@@ -1,0 +1,109 @@
+//! What this process remembers of the tasks it claimed (their queue, type
+//! and creation time), so settle and heartbeat skip a lookup, and the
+//! id-index lookups for the rest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, MutexGuard};
+
+use fred::prelude::*;
+
+use super::{Claimed, RedisBackend};
+use crate::error::Error;
+use crate::task::TaskId;
+
+/// Entries `claimed` keeps at most (beyond, it starts over).
+const CLAIMED_CACHE_MAX: usize = 100_000;
+
+impl RedisBackend {
+    pub(super) fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps what settle wants of tasks of `queue` just claimed (or pushed).
+    pub(super) fn remember<'a>(
+        &self,
+        tasks: impl IntoIterator<Item = &'a crate::task::TaskRecord>,
+        queue: &str,
+    ) {
+        let queue: Arc<str> = Arc::from(queue);
+        // One shared name per type in the batch (usually one).
+        let mut types: Vec<Arc<str>> = Vec::new();
+        let mut cache = self.cache();
+        if cache.len() >= CLAIMED_CACHE_MAX {
+            cache.clear();
+        }
+        for task in tasks {
+            let task_type = match types.iter().find(|t| ***t == *task.task_type) {
+                Some(known) => known.clone(),
+                None => {
+                    let name: Arc<str> = Arc::from(task.task_type.as_str());
+                    types.push(name.clone());
+                    name
+                }
+            };
+            cache.insert(
+                task.id,
+                Claimed {
+                    queue: queue.clone(),
+                    task_type,
+                    created: task.created_at.timestamp_micros(),
+                },
+            );
+        }
+    }
+
+    /// Takes the entries of settled tasks out, returning each one's type
+    /// and creation time when this process claimed it.
+    pub(super) fn forget(&self, ids: &[TaskId]) -> Vec<Option<(Arc<str>, i64)>> {
+        let mut cache = self.cache();
+        ids.iter()
+            .map(|id| cache.remove(id).map(|c| (c.task_type, c.created)))
+            .collect()
+    }
+
+    /// The queue of each task (`None`: no such task), from the cache or
+    /// the index (one pipelined round trip for the misses).
+    pub(super) async fn queues_of(&self, ids: &[TaskId]) -> Result<Vec<Option<Arc<str>>>, Error> {
+        let mut found: Vec<Option<Arc<str>>> = {
+            let cache = self.cache();
+            ids.iter()
+                .map(|id| cache.get(id).map(|c| c.queue.clone()))
+                .collect()
+        };
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| found[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        for &i in &missing {
+            let _: () = pipeline
+                .get(self.keys.task_queue(ids[i]))
+                .await
+                .map_err(Error::backend)?;
+        }
+        let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
+        for (&i, reply) in missing.iter().zip(replies) {
+            found[i] = reply.map_err(Error::backend)?.into_string().map(Arc::from);
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn queue_of(&self, id: TaskId) -> Result<Option<Arc<str>>, Error> {
+        Ok(self.queues_of(&[id]).await?.pop().flatten())
+    }
+
+    /// Every queue name seen.
+    pub(super) async fn queue_names(&self) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = self
+            .pool
+            .next()
+            .smembers(self.keys.queues())
+            .await
+            .map_err(Error::backend)?;
+        names.sort();
+        Ok(names)
+    }
+}

@@ -1,0 +1,44 @@
+-- CLAIM: the Lua of `CLAIM` in redis/scripts.rs, which documents its KEYS and ARGV.
+local FIELDS = {@FIELDS@}
+if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due()} end
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 1000)
+if #due > 0 then
+  local promoted, members = {}, {}
+  for _, id in ipairs(due) do
+    local f = redis.call('HMGET', ARGV[1] .. id, 'priority', 'seq', 'state')
+    if f[3] == 'PENDING' then
+      local m = member(tonumber(f[1]), tonumber(f[2]), id)
+      promoted[#promoted + 1] = 0
+      promoted[#promoted + 1] = m
+      members[#members + 1] = m
+    end
+  end
+  zbulk('ZREM', KEYS[2], due)
+  if #promoted > 0 then
+    zbulk('ZADD', KEYS[1], promoted)
+    zbulk('ZREM', KEYS[7], members)
+  end
+end
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[5])
+local out = {next_due()}
+local running = {}
+local fields = #FIELDS
+for i = 1, #popped, 2 do
+  local id = string.sub(popped[i], 27)
+  local key = ARGV[1] .. id
+  local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
+  local attempt = int(tonumber(f[1]) + 1)
+  redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
+    'worker_id', ARGV[6])
+  -- lifecycle::claim: the last attempt's progress stays until this one.
+  redis.call('HDEL', key, 'progress')
+  out[#out + 1] = id
+  out[#out + 1] = attempt
+  for j = 2, fields + 1 do out[#out + 1] = f[j] end
+  running[#running + 1] = ARGV[7]
+  running[#running + 1] = running_member(id, attempt)
+  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+end
+if #running > 0 then zbulk('ZADD', KEYS[3], running) end
+index_flush()
+return out

@@ -1,0 +1,150 @@
+-- HELPERS: the functions every script of redis/scripts.rs (and of delivery.rs) starts with.
+local OFFSET = 4503599627370496
+local function int(x) return string.format('%d', x) end
+local function member(prio, seq, id)
+  return string.format('%010d%016d', 2147483647 - prio, seq + OFFSET) .. id
+end
+local function decode(m)
+  return 2147483647 - tonumber(string.sub(m, 1, 10)),
+    tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27)
+end
+local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+-- Files a pending task in ready or delayed; true when due now. A delayed
+-- task that becomes the queue's earliest announces its due time
+-- ('<queue> <µs>'), so sleeping workers set their timers.
+local function add_pending(id, prio, seq, at, now)
+  if tonumber(at) > tonumber(now) then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+    redis.call('ZADD', KEYS[2], at, id)
+    redis.call('ZADD', KEYS[7], 0, member(tonumber(prio), tonumber(seq), id))
+    if not first or tonumber(at) < tonumber(first) then
+      redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. at)
+    end
+    return false
+  end
+  redis.call('ZADD', KEYS[1], 0, member(tonumber(prio), tonumber(seq), id))
+  return true
+end
+local function remove_pending(key, id)
+  local f = redis.call('HMGET', key, 'priority', 'seq')
+  local m = member(tonumber(f[1]), tonumber(f[2]), id)
+  if redis.call('ZREM', KEYS[1], m) == 0 then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[7], m)
+  end
+end
+-- Moves a record to a terminal state with one more field (result or
+-- error); it expires after the retention, if one is set. The caller
+-- moves the task from the running set to the done set.
+local function finish(key, state, at, retention, field, value)
+  redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
+  if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
+end
+-- A running attempt's member in the running set (module docs).
+local function running_member(id, attempt) return id .. ':' .. attempt end
+-- A running-set member's id and attempt (nil for a bare-id member).
+local function running_task(m)
+  local colon = string.find(m, ':', 1, true)
+  if not colon then return m, nil end
+  return string.sub(m, 1, colon - 1), string.sub(m, colon + 1)
+end
+-- ZADD / ZREM / SADD with many members, in chunks (Lua's unpack is
+-- bounded; 4000 keeps ZADD's score-member pairs together).
+local function zbulk(cmd, key, args)
+  for i = 1, #args, 4000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+end
+-- ZMSCORE of many members, in chunks: a score or false per member.
+local function zscores(key, members)
+  local out = {}
+  for i = 1, #members, 4000 do
+    local part = redis.call('ZMSCORE', key, unpack(members, i, math.min(i + 3999, #members)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+-- The list indexes (module docs): pending removals and additions per key,
+-- written by `index_flush`.
+local index_rem, index_add, index_types = {}, {}, {}
+local function index_push(t, key, a, b)
+  local l = t[key]
+  if not l then
+    l = {}
+    t[key] = l
+  end
+  l[#l + 1] = a
+  if b then l[#l + 1] = b end
+end
+-- Index key names, built once per script call (not once per task).
+local state_keys, state_type_keys = {}, {}
+local function state_key(state)
+  local k = state_keys[state]
+  if not k then
+    k = KEYS[8] .. ':state:' .. state
+    state_keys[state] = k
+  end
+  return k
+end
+local function state_type_key(state, t)
+  local by_type = state_type_keys[state]
+  if not by_type then
+    by_type = {}
+    state_type_keys[state] = by_type
+  end
+  local k = by_type[t]
+  if not k then
+    k = state_key(state) .. ':' .. t
+    by_type[t] = k
+  end
+  return k
+end
+local function type_key(t) return KEYS[8] .. ':type:' .. t end
+local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED'}
+-- A task of type `t` created at `created` (µs) moves from state `from` to
+-- `to` (either nil: none).
+local function index_move(id, t, created, from, to)
+  if from and from ~= 'RUNNING' then
+    index_push(index_rem, state_key(from), id)
+    index_push(index_rem, state_type_key(from, t), id)
+  end
+  if to and to ~= 'RUNNING' then
+    index_push(index_add, state_key(to), created, id)
+    index_push(index_add, state_type_key(to, t), created, id)
+  end
+end
+-- A new pending task: creation, type and PENDING indexes.
+local function index_new(id, t, created)
+  index_push(index_add, KEYS[5], created, id)
+  index_push(index_add, type_key(t), created, id)
+  index_move(id, t, created, nil, 'PENDING')
+  index_types[t] = true
+end
+-- A task whose record goes (`state` nil: already gone, type unknown).
+local function index_drop(id, t, created, state)
+  index_push(index_rem, KEYS[5], id)
+  if t then
+    index_push(index_rem, type_key(t), id)
+    index_move(id, t, created, state, nil)
+    return
+  end
+  -- Only ended records expire: look in their indexes of every type.
+  for _, known in ipairs(redis.call('SMEMBERS', KEYS[8])) do
+    index_push(index_rem, type_key(known), id)
+    for _, s in ipairs(TERMINAL) do index_push(index_rem, state_type_key(s, known), id) end
+  end
+  for _, s in ipairs(TERMINAL) do index_push(index_rem, state_key(s), id) end
+end
+local function index_flush()
+  for key, l in pairs(index_rem) do zbulk('ZREM', key, l) end
+  for key, l in pairs(index_add) do zbulk('ZADD', key, l) end
+  local types = {}
+  for t in pairs(index_types) do types[#types + 1] = t end
+  if #types > 0 then zbulk('SADD', KEYS[8], types) end
+  index_rem, index_add, index_types = {}, {}, {}
+end
+-- The earliest due time in the delayed set (µs, an integer reply), or nil.
+local function next_due()
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+  return first and tonumber(first) or false
+end

@@ -1,0 +1,38 @@
+-- RESCUE: the Lua of `RESCUE` in redis/scripts.rs, which documents its KEYS and ARGV.
+local requeued, failed, cancelled = 0, 0, 0
+for i = 6, #ARGV, 2 do
+  local m, retry_at = ARGV[i], ARGV[i + 1]
+  local lease = redis.call('ZSCORE', KEYS[3], m)
+  if lease and tonumber(lease) < tonumber(ARGV[4]) then
+    redis.call('ZREM', KEYS[3], m)
+    local id, attempt = running_task(m)
+    local key = ARGV[1] .. id
+    local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
+      'worker_id', 'priority', 'seq', 'task_type', 'created_at')
+    if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
+      local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
+      if f[4] == '1' then
+        finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
+          cjson.encode({kind = 'cancelled', message = message}))
+        redis.call('ZADD', KEYS[4], ARGV[4], id)
+        index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
+        cancelled = cancelled + 1
+      elseif retry_at == '-' then
+        finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
+          cjson.encode({kind = 'lease_expired', message = message}))
+        redis.call('ZADD', KEYS[4], ARGV[4], id)
+        index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
+        failed = failed + 1
+      else
+        redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
+          'error', cjson.encode({kind = 'lease_expired', message = message}))
+        index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
+        add_pending(id, f[6], retry_at, retry_at, ARGV[4])
+        requeued = requeued + 1
+      end
+    end
+  end
+end
+index_flush()
+if requeued > 0 then wake() end
+return {requeued, failed, cancelled}

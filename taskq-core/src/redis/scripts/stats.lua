@@ -1,0 +1,6 @@
+-- STATS: the Lua of `STATS` in redis/scripts.rs, which documents its KEYS and ARGV.
+local due = redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[4])
+return {redis.call('ZCARD', KEYS[1]) + due,
+  redis.call('ZCARD', KEYS[2]) - due,
+  redis.call('ZCARD', KEYS[3]),
+  redis.call('EXISTS', KEYS[6])}

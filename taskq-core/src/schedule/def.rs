@@ -1,0 +1,332 @@
+//! [`ScheduleDef`], a schedule as its owner writes it: name, task, params,
+//! timing, window, overrides and misfire policy; and the checks that name
+//! what is wrong with one.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::timing::{Tick, Timing, parse_cron};
+use crate::error::Error;
+
+/// The shortest interval a schedule may have.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The largest catch-up a [`MisfirePolicy::RunEach`] may ask for.
+pub const MAX_CATCH_UP: u32 = 1000;
+/// Most ticks one firing submits (bounds the work of one firing whatever
+/// the schedule and the downtime).
+pub const MAX_TICKS_PER_FIRING: usize = 1000;
+
+/// When a schedule's ticks fall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ScheduleKind {
+    /// One tick, at this time.
+    Once { at: DateTime<Utc> },
+    /// A tick every `every`, counted from the schedule's `start_at` (or its
+    /// creation, to the second).
+    Interval {
+        #[serde(with = "crate::task::duration_secs")]
+        every: Duration,
+    },
+    /// A tick at each match of a cron expression in a time zone.
+    Cron {
+        /// 5 fields (`min hour dom month dow`) or 6 with seconds first.
+        expression: String,
+        /// An IANA name such as `Europe/Paris`; `UTC` by default.
+        #[serde(default = "utc_name")]
+        time_zone: String,
+    },
+}
+
+fn utc_name() -> String {
+    "UTC".to_owned()
+}
+
+/// What happens to ticks the scheduler reaches late by more than the
+/// misfire grace (downtime, not a busy moment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "policy")]
+pub enum MisfirePolicy {
+    /// Missed ticks are dropped; the schedule goes on from the next one.
+    Skip,
+    /// Missed ticks run once together (one task, for the latest of them).
+    #[default]
+    RunOnce,
+    /// Each missed tick runs, up to `max` (the latest `max` of them).
+    RunEach { max: u32 },
+}
+
+/// A schedule as its owner writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleDef {
+    /// Unique name (1 to 200 characters).
+    pub name: String,
+    /// The registered task type each tick submits.
+    pub task_type: String,
+    /// Params of each submitted task, checked against the task's type.
+    pub params: Value,
+    #[serde(flatten)]
+    pub kind: ScheduleKind,
+    /// A disabled schedule keeps its definition and does not fire.
+    pub enabled: bool,
+    /// No tick before this time.
+    pub start_at: Option<DateTime<Utc>>,
+    /// No tick after this time.
+    pub end_at: Option<DateTime<Utc>>,
+    /// At most this many runs in all (a one-off schedule runs once).
+    pub max_runs: Option<u64>,
+    /// Submit to this queue instead of the task type's.
+    pub queue: Option<String>,
+    /// Submit with this priority instead of the task type's.
+    pub priority: Option<i32>,
+    pub description: String,
+    pub misfire: MisfirePolicy,
+}
+
+impl ScheduleDef {
+    fn new(name: impl Into<String>, task_type: impl Into<String>, kind: ScheduleKind) -> Self {
+        ScheduleDef {
+            name: name.into(),
+            task_type: task_type.into(),
+            params: Value::Object(Default::default()),
+            kind,
+            enabled: true,
+            start_at: None,
+            end_at: None,
+            max_runs: None,
+            queue: None,
+            priority: None,
+            description: String::new(),
+            misfire: MisfirePolicy::default(),
+        }
+    }
+
+    /// Submits `task_type` once, at `at`.
+    pub fn once(name: impl Into<String>, task_type: impl Into<String>, at: DateTime<Utc>) -> Self {
+        ScheduleDef::new(name, task_type, ScheduleKind::Once { at })
+    }
+
+    /// Submits `task_type` every `every`.
+    pub fn interval(
+        name: impl Into<String>,
+        task_type: impl Into<String>,
+        every: Duration,
+    ) -> Self {
+        ScheduleDef::new(name, task_type, ScheduleKind::Interval { every })
+    }
+
+    /// Submits `task_type` on a cron expression, in UTC.
+    pub fn cron(
+        name: impl Into<String>,
+        task_type: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        ScheduleDef::cron_in(name, task_type, expression, utc_name())
+    }
+
+    /// Submits `task_type` on a cron expression in a time zone (an IANA
+    /// name such as `Europe/Paris`).
+    pub fn cron_in(
+        name: impl Into<String>,
+        task_type: impl Into<String>,
+        expression: impl Into<String>,
+        time_zone: impl Into<String>,
+    ) -> Self {
+        ScheduleDef::new(
+            name,
+            task_type,
+            ScheduleKind::Cron {
+                expression: expression.into(),
+                time_zone: time_zone.into(),
+            },
+        )
+    }
+
+    pub fn params(mut self, params: Value) -> Self {
+        self.params = params;
+        self
+    }
+
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    pub fn start_at(mut self, at: DateTime<Utc>) -> Self {
+        self.start_at = Some(at);
+        self
+    }
+
+    pub fn end_at(mut self, at: DateTime<Utc>) -> Self {
+        self.end_at = Some(at);
+        self
+    }
+
+    pub fn max_runs(mut self, runs: u64) -> Self {
+        self.max_runs = Some(runs);
+        self
+    }
+
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    pub fn misfire(mut self, policy: MisfirePolicy) -> Self {
+        self.misfire = policy;
+        self
+    }
+
+    /// The definition with its times cut to the microsecond, what every
+    /// backend stores (PostgreSQL and MySQL keep no more), so a definition
+    /// reads back equal to what was written.
+    pub fn normalized(mut self) -> Self {
+        if let ScheduleKind::Once { at } = &mut self.kind {
+            *at = at.trunc_subsecs(6);
+        }
+        self.start_at = self.start_at.map(|t| t.trunc_subsecs(6));
+        self.end_at = self.end_at.map(|t| t.trunc_subsecs(6));
+        self
+    }
+
+    /// Checks everything that does not need the registry: name, timing,
+    /// window, overrides, policy. Errors name the problem.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |message: String| Error::InvalidSchedule {
+            name: self.name.clone(),
+            message,
+        };
+        if self.name.is_empty() || self.name.chars().count() > 200 {
+            return Err(invalid("name must be 1 to 200 characters".into()));
+        }
+        self.timing(Utc::now())?;
+        if let (Some(start), Some(end)) = (self.start_at, self.end_at)
+            && end < start
+        {
+            return Err(invalid("end_at is before start_at".into()));
+        }
+        if self.max_runs == Some(0) {
+            return Err(invalid("max_runs must be at least 1".into()));
+        }
+        if let Some(queue) = &self.queue
+            && (queue.is_empty() || queue.len() > 100)
+        {
+            return Err(invalid("queue name must be 1 to 100 characters".into()));
+        }
+        if let MisfirePolicy::RunEach { max } = self.misfire
+            && !(1..=MAX_CATCH_UP).contains(&max)
+        {
+            return Err(invalid(format!(
+                "misfire run_each max must be 1 to {MAX_CATCH_UP}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The compiled timing; `created_at` anchors an interval without a
+    /// start.
+    pub(crate) fn timing(&self, created_at: DateTime<Utc>) -> Result<Timing, Error> {
+        match &self.kind {
+            ScheduleKind::Once { at } => Ok(Timing::Once(*at)),
+            ScheduleKind::Interval { every } => {
+                if every.is_zero() {
+                    return Err(Error::InvalidSchedule {
+                        name: self.name.clone(),
+                        message: "interval must not be zero".into(),
+                    });
+                }
+                if every.subsec_nanos() % 1_000_000 != 0 {
+                    return Err(Error::InvalidSchedule {
+                        name: self.name.clone(),
+                        message: "interval must be a whole number of milliseconds".into(),
+                    });
+                }
+                if *every < MIN_INTERVAL {
+                    return Err(Error::InvalidSchedule {
+                        name: self.name.clone(),
+                        message: format!("interval must be at least {MIN_INTERVAL:?}"),
+                    });
+                }
+                let every = chrono::Duration::from_std(*every)
+                    .ok()
+                    .filter(|e| *e <= chrono::Duration::days(365 * 100))
+                    .ok_or_else(|| Error::InvalidSchedule {
+                        name: self.name.clone(),
+                        message: "interval must be at most 100 years".into(),
+                    })?;
+                let anchor = self.start_at.unwrap_or_else(|| created_at.trunc_subsecs(0));
+                Ok(Timing::Interval { anchor, every })
+            }
+            ScheduleKind::Cron {
+                expression,
+                time_zone,
+            } => {
+                let cron = parse_cron(expression)?;
+                let zone: Tz = time_zone
+                    .parse()
+                    .map_err(|_| Error::UnknownTimeZone(time_zone.clone()))?;
+                Ok(Timing::Cron {
+                    cron: Box::new(cron),
+                    zone,
+                })
+            }
+        }
+    }
+
+    /// The first tick strictly after `after` (or at it, if `inclusive`)
+    /// within the schedule's window.
+    pub(super) fn next_tick(
+        &self,
+        timing: &Timing,
+        after: DateTime<Utc>,
+        inclusive: bool,
+    ) -> Option<Tick> {
+        let (from, inclusive) = match self.start_at {
+            Some(start) if start > after => (start, true),
+            _ => (after, inclusive),
+        };
+        let tick = timing.next_after(from, inclusive)?;
+        match self.end_at {
+            Some(end) if tick > end => None,
+            _ => Some(tick),
+        }
+    }
+
+    /// The first tick a schedule created, edited or enabled at `now`
+    /// waits for (`None`: it will never fire).
+    pub fn first_run_after(
+        &self,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        run_count: u64,
+    ) -> Result<Option<DateTime<Utc>>, Error> {
+        let timing = self.timing(created_at)?;
+        if !self.enabled || self.max_runs.is_some_and(|max| run_count >= max) {
+            return Ok(None);
+        }
+        Ok(match timing {
+            // A one-off in the past still runs (the misfire policy decides
+            // how), unless it already did.
+            Timing::Once(at) if run_count == 0 => match self.end_at {
+                Some(end) if at > end => None,
+                _ => Some(at),
+            },
+            Timing::Once(_) => None,
+            _ => self.next_tick(&timing, now, false),
+        })
+    }
+}

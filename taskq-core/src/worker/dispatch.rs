@@ -1,0 +1,217 @@
+//! The dispatcher: claims due tasks for free slots, queue by queue, and
+//! starts their attempts; at shutdown, drains them and releases the rest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::backend::ClaimRequest;
+use crate::context::{StopReason, TaskContext};
+use crate::task::{TaskId, TaskRecord};
+
+use super::attempt::{Attempt, run_batch};
+use super::shared::{InFlight, QueueSlots, Shared, retry_backoff};
+
+/// Most tasks one claim call takes.
+const CLAIM_BATCH_MAX: usize = 1000;
+
+/// Claims work for free slots until shutdown.
+pub(super) async fn dispatch(
+    shared: &Arc<Shared>,
+    queues: &[QueueSlots],
+    shutdown: &CancellationToken,
+) {
+    let signal = shared.backend.work_signal().unwrap_or_default();
+    let poll = sleep(shared.config.poll_interval);
+    tokio::pin!(poll);
+    let mut failures = 0u32;
+    let mut paused = shared.paused.subscribe();
+    while !shutdown.is_cancelled() {
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                _ = paused.wait_for(|paused| !*paused) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        // Listen before claiming, so a submission made while the claim
+        // runs still wakes us.
+        let work = signal.notified();
+        let slot = shared.slot_freed.notified();
+        tokio::pin!(work, slot);
+        work.as_mut().enable();
+        slot.as_mut().enable();
+
+        let mut claim_failed = false;
+        // A queue that gave fewer tasks than asked may be empty: poll it
+        // for ETAs coming due and other processes' submissions.
+        let mut some_queue_idle = false;
+        // A queue that filled a whole claim batch and still has free slots.
+        let mut claim_again = false;
+        let claiming = shared.claiming.lock().await;
+        if *shared.paused.borrow() {
+            continue;
+        }
+        for queue in queues {
+            let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
+            if free == 0 {
+                continue;
+            }
+            // The store's leases run from the request's `now`: so do ours.
+            let lease_deadline = Instant::now() + shared.config.lease;
+            let request = ClaimRequest {
+                queue: &queue.name,
+                limit: free,
+                worker_id: &shared.worker_id,
+                lease: shared.config.lease,
+                now: Utc::now(),
+            };
+            match shared.backend.claim(request).await {
+                Ok(tasks) => {
+                    some_queue_idle |= tasks.len() < free;
+                    start_attempts(shared, queue, tasks, lease_deadline);
+                    claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
+                }
+                Err(err) => {
+                    claim_failed = true;
+                    warn!(queue = %queue.name, error = %err, "claim failed");
+                }
+            }
+        }
+        drop(claiming);
+        if claim_failed {
+            failures += 1;
+            let backoff = retry_backoff(failures);
+            tokio::select! {
+                _ = sleep(backoff) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        failures = 0;
+        if claim_again {
+            continue;
+        }
+        if some_queue_idle {
+            poll.as_mut()
+                .reset(Instant::now() + shared.config.poll_interval);
+            tokio::select! {
+                _ = &mut work => {}
+                _ = &mut slot => {}
+                _ = &mut poll => {}
+                _ = shutdown.cancelled() => {}
+            }
+        } else {
+            // Every queue is busy: only a freed slot matters. Yielding once
+            // lets attempts finishing right now free theirs too, so the next
+            // claim takes them in one batch instead of one call each.
+            tokio::select! {
+                _ = &mut slot => {}
+                _ = shutdown.cancelled() => {}
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Waits for in-flight attempts up to the shutdown grace, then releases
+/// the rest back to `PENDING`.
+pub(super) async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
+    let deadline = Instant::now() + shared.config.shutdown_grace;
+    let idle = || {
+        queues
+            .iter()
+            .all(|q| q.slots.available_permits() == q.concurrency)
+    };
+    while !idle() && Instant::now() < deadline {
+        let slot = shared.slot_freed.notified();
+        tokio::select! {
+            _ = slot => {}
+            _ = sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    if idle() {
+        return;
+    }
+    // Not the ended attempts: their outcomes are on their way to the
+    // store, and releasing them would run them again.
+    let abandoned: Vec<(TaskId, u32)> = {
+        let in_flight = shared.in_flight();
+        in_flight
+            .iter()
+            .filter(|(_, f)| !f.ctx.control().has_ended())
+            .map(|(id, f)| {
+                f.ctx.stop(StopReason::Shutdown);
+                f.ctx.control().abandon();
+                (*id, f.attempt)
+            })
+            .collect()
+    };
+    // Let the aborted attempts drop their slots before releasing them (a
+    // handler stuck in blocking code cannot be dropped: do not wait forever).
+    let deadline = Instant::now() + shared.config.cancel_grace;
+    while !idle() && Instant::now() < deadline {
+        tokio::select! {
+            _ = shared.slot_freed.notified() => {}
+            _ = sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    match shared.backend.release(&shared.worker_id, &abandoned).await {
+        Ok(()) => info!(count = abandoned.len(), "released unfinished tasks"),
+        Err(err) => warn!(error = %err, "could not release tasks; their leases will expire"),
+    }
+    shared
+        .in_flight()
+        .retain(|id, _| !abandoned.iter().any(|(a, _)| a == id));
+}
+
+/// Registers claimed tasks as in flight (one lock for the batch) and
+/// starts one tokio task per attempt.
+pub(super) fn start_attempts(
+    shared: &Arc<Shared>,
+    queue: &QueueSlots,
+    tasks: Vec<TaskRecord>,
+    lease_deadline: Instant,
+) {
+    if tasks.is_empty() {
+        return;
+    }
+    let mut started = Vec::with_capacity(tasks.len());
+    {
+        let mut in_flight = shared.in_flight();
+        for record in tasks {
+            // Cannot fail: we asked for at most the free slots and only
+            // the dispatcher takes permits.
+            let Ok(permit) = queue.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let attempt = Attempt {
+                ctx: TaskContext::for_attempt(
+                    record.id,
+                    record.task_type,
+                    record.queue,
+                    record.attempt,
+                    record.max_retries,
+                    Some(shared.backend.clone()),
+                ),
+                params: record.params,
+                timeout: record.timeout,
+                soft_timeout: record.soft_timeout,
+            };
+            in_flight.insert(
+                record.id,
+                InFlight {
+                    attempt: record.attempt,
+                    ctx: attempt.ctx.clone(),
+                    lease_deadline,
+                },
+            );
+            started.push((attempt, permit));
+        }
+    }
+    tokio::spawn(run_batch(shared.clone(), started));
+}

@@ -1,0 +1,313 @@
+//! The executor: claims tasks for free slots, runs handlers under timeouts
+//! and cancellation, renews leases, and reports outcomes in batches.
+//!
+//! One worker runs four loops: the dispatcher (claims), the heartbeat
+//! (leases and cancel requests, and the worker's own entry in the
+//! [`WorkerRegistry`](crate::WorkerRegistry), through which operators pause,
+//! resume and stop it), the completer (batched settlements), and the
+//! maintenance services (rescuer, pruner, scheduler). Each attempt runs in
+//! its own tokio task inside a `tracing` span.
+//!
+//! # Layout
+//! - `config`: [`WorkerConfig`] and the named defaults.
+//! - `shared`: what the loops share (attempts in flight, pause, shutdown).
+//! - `dispatch`: the dispatcher, and the drain at shutdown.
+//! - `attempt`: one attempt, its supervision and its settlement.
+//! - `completer`: batched settlements.
+//! - `lease`: the heartbeat loop, lease renewal and abandonment.
+//! - `control`: the worker's report to the registry and operators' requests.
+
+mod attempt;
+mod completer;
+mod config;
+mod control;
+mod dispatch;
+mod lease;
+mod shared;
+
+pub use config::{
+    CANCEL_GRACE_DEFAULT, HEARTBEAT_INTERVAL_DEFAULT, LEASE_DEFAULT, POLL_INTERVAL_DEFAULT,
+    SHUTDOWN_GRACE_DEFAULT, WorkerConfig,
+};
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::backend::{Settlement, WorkerQueue};
+use crate::client::Client;
+use crate::error::Error;
+use crate::maintenance::{self, MaintenanceConfig};
+use crate::task::IdMap;
+
+use self::completer::completer;
+use self::control::listen;
+use self::dispatch::{dispatch, drain};
+use self::lease::heartbeat;
+use self::shared::{QueueSlots, Shared};
+
+/// Builds a [`Worker`]: `celery worker -Q default,heavy --concurrency=4`
+/// becomes `.queue("default", 4).queue("heavy", 4)`.
+///
+/// ```no_run
+/// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+/// let worker = taskq_core::Worker::builder(&client)
+///     .queue("default", 4)
+///     .queue("heavy", 1)
+///     .build()?;
+/// worker.run_until(tokio::signal::ctrl_c()).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WorkerBuilder {
+    client: Client,
+    queues: Vec<(String, usize)>,
+    config: WorkerConfig,
+    worker_id: Option<String>,
+}
+
+impl WorkerBuilder {
+    /// Serves `queue` with up to `concurrency` tasks at once.
+    pub fn queue(mut self, queue: impl Into<String>, concurrency: usize) -> Self {
+        self.queues.push((queue.into(), concurrency));
+        self
+    }
+
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Names this worker in records and logs (default: host, pid, random).
+    pub fn worker_id(mut self, worker_id: impl Into<String>) -> Self {
+        self.worker_id = Some(worker_id.into());
+        self
+    }
+
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat_interval = interval;
+        self
+    }
+
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.config.cancel_grace = grace;
+        self
+    }
+
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    pub fn maintenance(mut self, maintenance: MaintenanceConfig) -> Self {
+        self.config.maintenance = maintenance;
+        self
+    }
+
+    /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
+    /// heartbeats more frequent than the lease; and the params of the
+    /// schedules declared in code (`#[long_task(params = …)]`) against
+    /// their tasks' params types, so a bad one stops the worker at startup
+    /// with an [`Error::InvalidParams`] naming the task.
+    pub fn build(self) -> Result<Worker, Error> {
+        crate::schedule::StaticSchedule::all(self.client.registry())?;
+        if self.queues.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a worker needs at least one queue".into(),
+            ));
+        }
+        for (i, (name, concurrency)) in self.queues.iter().enumerate() {
+            if name.is_empty() || *concurrency == 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "queue `{name}` needs a name and a concurrency of at least 1"
+                )));
+            }
+            if self.queues[..i].iter().any(|(other, _)| other == name) {
+                return Err(Error::InvalidArgument(format!(
+                    "queue `{name}` is listed twice"
+                )));
+            }
+        }
+        if self.config.heartbeat_interval >= self.config.lease {
+            return Err(Error::InvalidArgument(
+                "heartbeat_interval must be shorter than the lease".into(),
+            ));
+        }
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let host = host_name();
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            backend: self.client.backend().clone(),
+            registry: self.client.registry().clone(),
+            worker_id: self.worker_id.unwrap_or_else(|| default_worker_id(&host)),
+            host,
+            started_at: Utc::now(),
+            queues: self
+                .queues
+                .iter()
+                .map(|(name, concurrency)| WorkerQueue {
+                    name: name.clone(),
+                    concurrency: u32::try_from(*concurrency).unwrap_or(u32::MAX),
+                })
+                .collect(),
+            config: self.config,
+            in_flight: Mutex::new(IdMap::default()),
+            slot_freed: Notify::new(),
+            settle_tx,
+            paused: watch::Sender::new(false),
+            claiming: tokio::sync::Mutex::new(()),
+            shutdown: shutdown.clone(),
+        });
+        let queues = self
+            .queues
+            .into_iter()
+            .map(|(name, concurrency)| QueueSlots {
+                name,
+                concurrency,
+                slots: Arc::new(Semaphore::new(concurrency)),
+            })
+            .collect();
+        Ok(Worker {
+            shared,
+            queues,
+            settle_rx,
+            shutdown,
+        })
+    }
+}
+
+/// Runs tasks from one or more queues until shut down.
+pub struct Worker {
+    shared: Arc<Shared>,
+    queues: Vec<QueueSlots>,
+    settle_rx: mpsc::UnboundedReceiver<Settlement>,
+    shutdown: CancellationToken,
+}
+
+/// Stops a running [`Worker`] gracefully from anywhere.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Stops claiming; in-flight tasks get the shutdown grace period.
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+}
+
+impl Worker {
+    /// Starts building a worker for the client's backend and tasks.
+    pub fn builder(client: &Client) -> WorkerBuilder {
+        WorkerBuilder {
+            client: client.clone(),
+            queues: Vec::new(),
+            config: WorkerConfig::default(),
+            worker_id: None,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.shared.worker_id
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Runs until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then
+    /// shuts down gracefully.
+    pub async fn run_until<F: Future>(self, signal: F) -> Result<(), Error> {
+        let shutdown = self.shutdown.clone();
+        let run = self.run();
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => return result,
+            _ = signal => shutdown.cancel(),
+        }
+        run.await
+    }
+
+    /// Runs until [`ShutdownHandle::shutdown`] is called.
+    pub async fn run(self) -> Result<(), Error> {
+        let Worker {
+            shared,
+            queues,
+            settle_rx,
+            shutdown,
+        } = self;
+        info!(
+            worker = %shared.worker_id,
+            queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),
+            "worker started"
+        );
+        // Listening before registering: a control made as soon as the
+        // worker is listed still wakes it.
+        let control = shared.backend.control_signal().unwrap_or_default();
+        let requested = listen(&control);
+        if let Err(err) = shared.backend.register_worker(&shared.report()).await {
+            warn!(error = %err, "could not register the worker; the heartbeat will retry");
+        }
+        let stop_helpers = CancellationToken::new();
+        let completer = tokio::spawn(completer(shared.clone(), settle_rx));
+        let heartbeat = tokio::spawn(heartbeat(
+            shared.clone(),
+            stop_helpers.clone(),
+            control,
+            requested,
+        ));
+        let maintenance = tokio::spawn(maintenance::run(
+            Client::from_parts(shared.backend.clone(), shared.registry.clone()),
+            shared.config.maintenance.clone(),
+            stop_helpers.clone(),
+        ));
+
+        dispatch(&shared, &queues, &shutdown).await;
+        drain(&shared, &queues).await;
+
+        stop_helpers.cancel();
+        // The completer ends once every sender is gone: the running
+        // attempts' copies went with them, this is the last one.
+        let backend = shared.backend.clone();
+        let worker_id = shared.worker_id.clone();
+        drop(shared);
+        let _ = heartbeat.await;
+        let _ = maintenance.await;
+        let _ = completer.await;
+        // After the heartbeat ended, so no late beat stores it again.
+        if let Err(err) = backend.deregister_worker(&worker_id).await {
+            warn!(error = %err, "could not deregister the worker; it will show as gone");
+        }
+        drop(backend);
+        info!(worker = %worker_id, "worker stopped");
+        Ok(())
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "worker".to_owned())
+}
+
+fn default_worker_id(host: &str) -> String {
+    let suffix = rand::random::<u32>() & 0x00ff_ffff;
+    format!("{host}-{}-{suffix:06x}", std::process::id())
+}

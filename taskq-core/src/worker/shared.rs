@@ -1,0 +1,104 @@
+//! What the worker's loops share: the backend, the registry, the
+//! attempts in flight, the pause flag and the shutdown token.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, Settlement, WorkerInfo, WorkerQueue, WorkerState};
+use crate::context::TaskContext;
+use crate::registry::Registry;
+use crate::task::IdMap;
+
+use super::config::WorkerConfig;
+
+pub(super) struct QueueSlots {
+    pub(super) name: String,
+    pub(super) concurrency: usize,
+    pub(super) slots: Arc<Semaphore>,
+}
+
+pub(super) struct Shared {
+    pub(super) backend: Arc<dyn Backend>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) worker_id: String,
+    pub(super) host: String,
+    pub(super) started_at: DateTime<Utc>,
+    pub(super) queues: Vec<WorkerQueue>,
+    pub(super) config: WorkerConfig,
+    /// Attempts this worker holds, until their settlement is stored.
+    pub(super) in_flight: Mutex<IdMap<InFlight>>,
+    pub(super) slot_freed: Notify,
+    pub(super) settle_tx: mpsc::UnboundedSender<Settlement>,
+    /// Set while an operator has the worker paused: the dispatcher waits.
+    pub(super) paused: watch::Sender<bool>,
+    /// Held by the dispatcher while it claims, so a pause can wait for a
+    /// claim in progress before it reports the worker paused.
+    pub(super) claiming: tokio::sync::Mutex<()>,
+    /// The worker's shutdown (also reached through [`ShutdownHandle`]).
+    pub(super) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(super) fn in_flight(&self) -> MutexGuard<'_, IdMap<InFlight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn state(&self) -> WorkerState {
+        if self.shutdown.is_cancelled() {
+            WorkerState::Stopping
+        } else if *self.paused.borrow() {
+            WorkerState::Paused
+        } else {
+            WorkerState::Running
+        }
+    }
+
+    /// This worker's entry for the registry, as of now.
+    pub(super) fn report(&self) -> WorkerInfo {
+        let (in_flight_count, in_flight) = {
+            let in_flight = self.in_flight();
+            let ids = in_flight
+                .keys()
+                .take(WorkerInfo::IN_FLIGHT_IDS_MAX)
+                .copied()
+                .collect();
+            (in_flight.len() as u64, ids)
+        };
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        WorkerInfo {
+            id: self.worker_id.clone(),
+            host: self.host.clone(),
+            pid: std::process::id(),
+            queues: self.queues.clone(),
+            in_flight_count,
+            in_flight,
+            state: self.state(),
+            requested: None,
+            started_at: self.started_at,
+            heartbeat_at: now,
+            expires_at: now.checked_add_signed(lease).unwrap_or(now),
+        }
+    }
+}
+
+pub(super) struct InFlight {
+    pub(super) attempt: u32,
+    pub(super) ctx: TaskContext,
+    /// The lease as this worker last renewed it.
+    pub(super) lease_deadline: Instant,
+}
+
+/// Exponential backoff for backend failures: 100 ms doubling to 3.2 s
+/// (from the sixth failure on; the 5 s bound is never reached).
+pub(super) fn retry_backoff(failures: u32) -> Duration {
+    let millis = 100u64.saturating_mul(1 << failures.min(6).saturating_sub(1));
+    Duration::from_millis(millis.min(5_000))
+}

@@ -1,0 +1,421 @@
+//! [`Broker`] for [`SeaBackend`]: the state machine of live tasks, the rules
+//! of `taskq_core::lifecycle` in SQL.
+//!
+//! Every transition is fenced in its `WHERE` clause (state, and attempt
+//! where a running attempt acts), so it is safe against other processes
+//! even where a statement runs outside a transaction.
+//!
+//! # Layout
+//! - this file: the [`Broker`] methods.
+//! - `statements`: the claim, settle and heartbeat statements and fences.
+//! - `enqueue`: inserts, and duplicate ids.
+//! - `rescue`: expired leases.
+//! - `steps`: reads and updates the methods share (and MySQL's claim).
+
+mod enqueue;
+mod rescue;
+mod statements;
+mod steps;
+
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait};
+use taskq_core::backend::{Broker, ClaimRequest, LeaseStatus, Position, RescueReport, Settlement};
+use taskq_core::lifecycle::{self, RetryPolicies, check_before_target};
+use taskq_core::task::seq_for;
+use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub(crate) use self::statements::{MAX_SQL_INT, running_attempt};
+use self::statements::{
+    PENDING, aggregate, claim_statement, fetch, heartbeat_update, held_by, raced, set_error,
+    settle_row, settle_update,
+};
+use crate::backend::{SeaBackend, db_err};
+use crate::convert::{count_to_db, records};
+use crate::entity::queue;
+use crate::entity::task::{self, Column as C};
+use crate::sql::{self, SettleRow, state_is};
+
+/// Attempts of an optimistic read-then-fenced-write before giving up.
+const RACE_RETRIES: usize = 16;
+
+#[async_trait]
+impl Broker for SeaBackend {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.insert_pending(tasks).await?;
+        // After the commit: a woken worker finds the tasks.
+        self.wake_others().await;
+        self.notify();
+        Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let backend = self.db().get_database_backend();
+        let rows = if backend == DbBackend::MySql {
+            self.claim_in_steps(&request).await?
+        } else {
+            task::Entity::find()
+                .from_raw_sql(backend.build(&claim_statement(&request)))
+                .all(self.db())
+                .await
+                .map_err(db_err)?
+        };
+        let mut claimed = records(rows)?;
+        // RETURNING gives no order: restore the claim order.
+        claimed.sort_by_key(|r| (Reverse(r.priority), r.seq, r.id));
+        Ok(claimed)
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
+        if settlements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<SettleRow> = settlements.into_iter().map(settle_row).collect();
+        let txn = self.write_txn().await?;
+        let mut applied = vec![false; rows.len()];
+        // Indexes of the rows to apply one statement at a time.
+        let mut one_by_one: Vec<usize> = Vec::new();
+        if sql::supports_batches(txn.get_database_backend()) {
+            // Batch the first settlement of each id; repeats follow one by
+            // one, after it, as sequential application would see them.
+            let mut seen = HashSet::with_capacity(rows.len());
+            let mut batched = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                if seen.insert(row.id) {
+                    batched.push(i);
+                } else {
+                    one_by_one.push(i);
+                }
+            }
+            if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
+                txn.execute_raw(plan).await.map_err(db_err)?;
+            }
+            for chunk in batched.chunks(sql::BATCH_ROWS) {
+                let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
+                let mut done = HashSet::with_capacity(chunk.len());
+                for row in txn
+                    .query_all_raw(sql::settle_batch(txn.get_database_backend(), &batch))
+                    .await
+                    .map_err(db_err)?
+                {
+                    done.insert(row.try_get::<Uuid>("", "id").map_err(db_err)?);
+                }
+                for &i in chunk {
+                    applied[i] = done.contains(&rows[i].id);
+                }
+            }
+        } else {
+            one_by_one.extend(0..rows.len());
+        }
+        for i in one_by_one {
+            let update = settle_update(&rows[i]);
+            applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
+        }
+        txn.commit().await.map_err(db_err)?;
+        let requeued = rows
+            .iter()
+            .zip(&applied)
+            .any(|(row, applied)| *applied && row.state == PENDING);
+        if requeued {
+            self.notify();
+        }
+        Ok(applied)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<LeaseStatus>, Error> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tasks: Vec<(TaskId, i32)> = tasks
+            .iter()
+            .map(|&(id, attempt)| (id, count_to_db(attempt)))
+            .collect();
+        let txn = self.write_txn().await?;
+        let backend = txn.get_database_backend();
+        // (id, attempt) still held → whether cancel was requested.
+        let mut held: HashMap<(Uuid, i32), bool> = HashMap::with_capacity(tasks.len());
+        if let Some(plan) = sql::keyed_plan(backend, tasks.len()) {
+            txn.execute_raw(plan).await.map_err(db_err)?;
+        }
+        for chunk in tasks.chunks(sql::BATCH_ROWS) {
+            let rows = if sql::supports_batches(backend) {
+                txn.query_all_raw(sql::heartbeat_batch(backend, worker_id, chunk, lease_until))
+                    .await
+                    .map_err(db_err)?
+            } else {
+                // No RETURNING on MySQL: update, then read back what this
+                // transaction now holds (its row locks keep it so).
+                txn.execute(&heartbeat_update(worker_id, chunk, lease_until))
+                    .await
+                    .map_err(db_err)?;
+                let held = Query::select()
+                    .columns([C::Id, C::Attempt, C::CancelRequested])
+                    .from(task::Entity)
+                    .cond_where(held_by(worker_id, chunk))
+                    .to_owned();
+                txn.query_all(&held).await.map_err(db_err)?
+            };
+            for row in rows {
+                let id: Uuid = row.try_get("", "id").map_err(db_err)?;
+                let attempt: i32 = row.try_get("", "attempt").map_err(db_err)?;
+                let cancel: bool = row.try_get("", "cancel_requested").map_err(db_err)?;
+                held.insert((id, attempt), cancel);
+            }
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(tasks
+            .iter()
+            .map(|key| match held.get(key) {
+                Some(true) => LeaseStatus::CancelRequested,
+                Some(false) => LeaseStatus::Held,
+                None => LeaseStatus::Lost,
+            })
+            .collect())
+    }
+
+    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+        if !tasks.is_empty() {
+            let txn = self.write_txn().await?;
+            for &(id, attempt) in tasks {
+                let statement = Query::update()
+                    .table(task::Entity)
+                    .value(C::State, PENDING)
+                    .value(C::Attempt, Expr::col(C::Attempt).sub(1))
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
+                    .cond_where(
+                        running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id)),
+                    )
+                    .to_owned();
+                txn.execute(&statement).await.map_err(db_err)?;
+            }
+            txn.commit().await.map_err(db_err)?;
+        }
+        self.notify();
+        Ok(())
+    }
+
+    async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        for _ in 0..RACE_RETRIES {
+            let state = self.state_of(id).await?;
+            let mut update = Query::update();
+            update.table(task::Entity);
+            match state {
+                TaskState::Pending => {
+                    set_error(&mut update, lifecycle::cancelled_before_run());
+                    update
+                        .value(C::State, TaskState::Cancelled.as_str())
+                        .value(C::FinishedAt, now);
+                }
+                TaskState::Running => {
+                    update.value(C::CancelRequested, true);
+                }
+                terminal => {
+                    return Err(Error::InvalidTransition {
+                        id,
+                        state: terminal,
+                        action: "cancel",
+                    });
+                }
+            }
+            update.cond_where(
+                Condition::all()
+                    .add(Expr::col(C::Id).eq(id))
+                    .add(state_is(state)),
+            );
+            if let Some(record) = self.update_returning(self.db(), id, update).await? {
+                return Ok(record);
+            }
+        }
+        Err(raced(id))
+    }
+
+    async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        for _ in 0..RACE_RETRIES {
+            let state = self.state_of(id).await?;
+            if !matches!(state, TaskState::Failed | TaskState::Cancelled) {
+                return Err(Error::InvalidTransition {
+                    id,
+                    state,
+                    action: "retry",
+                });
+            }
+            let mut update = Query::update();
+            update
+                .table(task::Entity)
+                .value(C::State, PENDING)
+                .value(C::ScheduledAt, now)
+                .value(C::Seq, seq_for(now))
+                .value(C::FinishedAt, None::<DateTime<Utc>>)
+                .value(C::Result, None::<serde_json::Value>)
+                .value(C::CancelRequested, false)
+                .value(
+                    C::MaxRetries,
+                    Expr::case(
+                        Expr::col(C::Attempt).gt(Expr::col(C::MaxRetries)),
+                        Expr::col(C::Attempt),
+                    )
+                    .finally(Expr::col(C::MaxRetries)),
+                )
+                .cond_where(
+                    Condition::all()
+                        .add(Expr::col(C::Id).eq(id))
+                        .add(state_is(state)),
+                );
+            if let Some(record) = self.update_returning(self.db(), id, update).await? {
+                self.wake_others().await;
+                self.notify();
+                return Ok(record);
+            }
+        }
+        Err(raced(id))
+    }
+
+    async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
+        let txn = self.write_txn().await?;
+        let record = fetch(&txn, id).await?.ok_or(Error::NotFound(id))?;
+        if record.state != TaskState::Pending {
+            return Err(Error::InvalidTransition {
+                id,
+                state: record.state,
+                action: "reorder",
+            });
+        }
+        // The other pending tasks of the queue.
+        let others = || {
+            Condition::all()
+                .add(Expr::col(C::Queue).eq(record.queue.as_str()))
+                .add(state_is(TaskState::Pending))
+                .add(Expr::col(C::Id).ne(id))
+        };
+        let (priority, seq) = match position {
+            Position::Front => {
+                let top: Option<i32> =
+                    aggregate(&txn, Expr::col(C::Priority).max(), others()).await?;
+                let priority = top.map_or(record.priority, |top| Ord::max(top, record.priority));
+                let first: Option<i64> = aggregate(
+                    &txn,
+                    Expr::col(C::Seq).min(),
+                    others().add(Expr::col(C::Priority).eq(priority)),
+                )
+                .await?;
+                (priority, first.map_or(record.seq, |s| s - 1))
+            }
+            Position::Back => {
+                let bottom: Option<i32> =
+                    aggregate(&txn, Expr::col(C::Priority).min(), others()).await?;
+                let priority = bottom.map_or(record.priority, |b| Ord::min(b, record.priority));
+                let last: Option<i64> = aggregate(
+                    &txn,
+                    Expr::col(C::Seq).max(),
+                    others().add(Expr::col(C::Priority).eq(priority)),
+                )
+                .await?;
+                (priority, last.map_or(record.seq, |s| s + 1))
+            }
+            Position::Before(target) => {
+                let target = fetch(&txn, target).await?.ok_or(Error::NotFound(target))?;
+                check_before_target(&record, &target)?;
+                // Pending tasks of the target's priority that run before it.
+                let ahead = || {
+                    others()
+                        .add(Expr::col(C::Priority).eq(target.priority))
+                        .add(
+                            Condition::any().add(Expr::col(C::Seq).lt(target.seq)).add(
+                                Condition::all()
+                                    .add(Expr::col(C::Seq).eq(target.seq))
+                                    .add(Expr::col(C::Id).lt(target.id)),
+                            ),
+                        )
+                };
+                let predecessor: Option<i64> =
+                    aggregate(&txn, Expr::col(C::Seq).max(), ahead()).await?;
+                match predecessor {
+                    Some(p) if target.seq - p < 2 => {
+                        // No room between the two: shift everything ahead
+                        // of the target back by two, keeping their order.
+                        let shift = Query::update()
+                            .table(task::Entity)
+                            .value(C::Seq, Expr::col(C::Seq).sub(2))
+                            .cond_where(ahead())
+                            .to_owned();
+                        txn.execute(&shift).await.map_err(db_err)?;
+                        (target.priority, target.seq - 1)
+                    }
+                    Some(p) => (target.priority, p + (target.seq - p) / 2),
+                    None => (target.priority, target.seq - 1),
+                }
+            }
+        };
+        let mut update = Query::update();
+        update
+            .table(task::Entity)
+            .value(C::Priority, priority)
+            .value(C::Seq, seq)
+            .cond_where(
+                Condition::all()
+                    .add(Expr::col(C::Id).eq(id))
+                    .add(state_is(TaskState::Pending)),
+            );
+        let record = self
+            .update_returning(&txn, id, update)
+            .await?
+            .ok_or_else(|| raced(id))?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(record)
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        if paused {
+            let statement = Query::insert()
+                .into_table(queue::Entity)
+                .columns([queue::Column::Name, queue::Column::Paused])
+                .values_panic([queue.into(), true.into()])
+                .on_conflict(
+                    OnConflict::column(queue::Column::Name)
+                        .update_column(queue::Column::Paused)
+                        .to_owned(),
+                )
+                .to_owned();
+            self.db().execute(&statement).await.map_err(db_err)?;
+        } else {
+            let statement = Query::delete()
+                .from_table(queue::Entity)
+                .and_where(Expr::col(queue::Column::Name).eq(queue))
+                .to_owned();
+            self.db().execute(&statement).await.map_err(db_err)?;
+            self.wake_others().await;
+            self.notify();
+        }
+        Ok(())
+    }
+
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        policies: &dyn RetryPolicies,
+    ) -> Result<RescueReport, Error> {
+        Ok(self.rescue(now, policies).await?.0)
+    }
+
+    fn work_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.signal())
+    }
+}

@@ -1,0 +1,101 @@
+//! Steps the broker's calls share: a task's current state, the claim in
+//! steps MySQL needs, and an update that returns its row.
+
+use sea_orm::sea_query::{Expr, ExprTrait, UpdateStatement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
+    TransactionTrait,
+};
+use taskq_core::backend::ClaimRequest;
+use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use uuid::Uuid;
+
+use crate::backend::{SeaBackend, db_err};
+use crate::entity::queue;
+use crate::entity::task::{self, Column as C};
+
+use super::statements::{claim_update, due_select, fetch};
+
+impl SeaBackend {
+    /// The current state of a task, or [`Error::NotFound`].
+    pub(super) async fn state_of(&self, id: TaskId) -> Result<TaskState, Error> {
+        let state: Option<String> = task::Entity::find_by_id(id)
+            .select_only()
+            .column(C::State)
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(db_err)?;
+        let state = state.ok_or(Error::NotFound(id))?;
+        state
+            .parse()
+            .map_err(|_| Error::backend(format!("task {id}: stored state is invalid")))
+    }
+
+    /// Claims on MySQL, which allows neither `UPDATE … RETURNING` nor a
+    /// subquery on the updated table: in one transaction, lock the due rows
+    /// (`FOR UPDATE SKIP LOCKED`), update them by id, read them back.
+    pub(super) async fn claim_in_steps(
+        &self,
+        request: &ClaimRequest<'_>,
+    ) -> Result<Vec<task::Model>, Error> {
+        let txn = self.write_txn().await?;
+        let paused = queue::Entity::find()
+            .filter(Expr::col(queue::Column::Name).eq(request.queue))
+            .filter(Expr::col(queue::Column::Paused).eq(true))
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        if paused.is_some() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
+        for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
+            ids.push(row.try_get("", "id").map_err(db_err)?);
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut update = claim_update(request);
+        update.and_where(Expr::col(C::Id).is_in(ids.iter().copied()));
+        txn.execute(&update).await.map_err(db_err)?;
+        let rows = task::Entity::find()
+            .filter(Expr::col(C::Id).is_in(ids))
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(rows)
+    }
+
+    /// Runs `update … RETURNING *` for task `id`; `None` when it matched
+    /// no row. On MySQL (no `RETURNING`): the update, then a read of the
+    /// row in the same transaction.
+    pub(super) async fn update_returning<D>(
+        &self,
+        db: &D,
+        id: TaskId,
+        mut update: UpdateStatement,
+    ) -> Result<Option<TaskRecord>, Error>
+    where
+        D: ConnectionTrait + TransactionTrait,
+    {
+        if db.get_database_backend() == DbBackend::MySql {
+            let txn = db.begin().await.map_err(db_err)?;
+            if txn.execute(&update).await.map_err(db_err)?.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let record = fetch(&txn, id).await?;
+            txn.commit().await.map_err(db_err)?;
+            return Ok(record);
+        }
+        update.returning_all();
+        let statement = db.get_database_backend().build(&update);
+        let row = task::Entity::find()
+            .from_raw_sql(statement)
+            .one(db)
+            .await
+            .map_err(db_err)?;
+        row.map(TaskRecord::try_from).transpose()
+    }
+}
