@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
 use crate::backend::{
-    Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
+    Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement, Store,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
@@ -394,9 +394,21 @@ impl Broker for RedisBackend {
                         state: detail.unwrap_or_default().parse()?,
                         action: "be a reorder target",
                     }),
-                    // Not in this queue: elsewhere, or nowhere.
+                    // Not in this queue: elsewhere, or nowhere. Elsewhere,
+                    // `lifecycle::check_before_target` looks at its state
+                    // first (the script cannot: another queue may live in
+                    // another cluster slot).
                     _ => match self.queue_of(target).await? {
-                        Some(other) if *other != *queue => Err(not_in_queue(target)),
+                        Some(other) if *other != *queue => match self.get(target).await? {
+                            Some(record) if record.state != TaskState::Pending => {
+                                Err(Error::InvalidTransition {
+                                    id: target,
+                                    state: record.state,
+                                    action: "be a reorder target",
+                                })
+                            }
+                            _ => Err(not_in_queue(target)),
+                        },
                         _ => Err(Error::NotFound(target)),
                     },
                 }
