@@ -16,11 +16,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 use serde_json::json;
-use taskq_core::conformance::record;
+use taskq_core::conformance::helpers::{claim, claim_at, failure, get, ids, record};
 use taskq_core::{
     Backend, Broker, ClaimRequest, Error, ErrorKind, LeaseStatus, MemoryBackend, Outcome, Page,
-    PageRequest, Position, Progress, Settlement, Store, TaskFailure, TaskFilter, TaskId,
-    TaskRecord, TaskState,
+    PageRequest, Position, Progress, Settlement, Store, TaskFilter, TaskId, TaskRecord, TaskState,
 };
 use taskq_sea::SeaBackend;
 
@@ -81,53 +80,6 @@ fn ms(n: i64) -> chrono::Duration {
 
 fn us(n: i64) -> chrono::Duration {
     chrono::Duration::microseconds(n)
-}
-
-async fn claim_at(
-    backend: &dyn Backend,
-    queue: &str,
-    limit: usize,
-    worker: &str,
-    now: DateTime<Utc>,
-    lease: Duration,
-) -> Vec<TaskRecord> {
-    backend
-        .claim(ClaimRequest {
-            queue,
-            limit,
-            worker_id: worker,
-            lease,
-            now,
-        })
-        .await
-        .expect("claim")
-}
-
-async fn claim(backend: &dyn Backend, queue: &str, limit: usize, worker: &str) -> Vec<TaskRecord> {
-    claim_at(
-        backend,
-        queue,
-        limit,
-        worker,
-        Utc::now(),
-        Duration::from_secs(30),
-    )
-    .await
-}
-
-fn ids(records: &[TaskRecord]) -> Vec<TaskId> {
-    records.iter().map(|r| r.id).collect()
-}
-
-fn failure(kind: ErrorKind, message: &str) -> TaskFailure {
-    TaskFailure {
-        kind,
-        message: message.into(),
-    }
-}
-
-async fn get(backend: &dyn Backend, id: TaskId) -> TaskRecord {
-    backend.get(id).await.expect("get").expect("exists")
 }
 
 /// A time with a whole second (no fractional digits in its stored text).

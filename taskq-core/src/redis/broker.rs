@@ -398,17 +398,18 @@ impl Broker for RedisBackend {
                     // `lifecycle::check_before_target` looks at its state
                     // first (the script cannot: another queue may live in
                     // another cluster slot).
-                    _ => match self.queue_of(target).await? {
-                        Some(other) if *other != *queue => match self.get(target).await? {
-                            Some(record) if record.state != TaskState::Pending => {
+                    _ => match self.get(target).await? {
+                        Some(record) if record.queue != *queue => {
+                            if record.state != TaskState::Pending {
                                 Err(Error::InvalidTransition {
                                     id: target,
                                     state: record.state,
                                     action: "be a reorder target",
                                 })
+                            } else {
+                                Err(not_in_queue(target))
                             }
-                            _ => Err(not_in_queue(target)),
-                        },
+                        }
                         _ => Err(Error::NotFound(target)),
                     },
                 }

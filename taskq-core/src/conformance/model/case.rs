@@ -12,12 +12,11 @@ use super::reference::Reference;
 use crate::backend::{
     Backend, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
 };
+use crate::conformance::helpers;
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
-use crate::task::{
-    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, seq_for,
-};
+use crate::task::{Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState};
 
 /// The schedule every case starts with.
 pub(super) const SCHEDULE: &str = "model";
@@ -171,26 +170,10 @@ impl<'a> Case<'a> {
         let id = self.new_id();
         TaskRecord {
             id,
-            task_type: "model_task".to_owned(),
             params: json!({ "n": self.made }),
-            state: TaskState::Pending,
-            queue: queue.to_owned(),
-            priority,
-            attempt: 0,
             max_retries,
-            result: None,
-            error: None,
-            progress: None,
             created_at: self.now,
-            scheduled_at: due,
-            started_at: None,
-            finished_at: None,
-            worker_id: None,
-            lease_until: None,
-            cancel_requested: false,
-            timeout: Some(Duration::from_secs(60)),
-            soft_timeout: None,
-            seq: seq_for(due),
+            ..helpers::record("model_task", queue, priority, due)
         }
     }
 

@@ -2,6 +2,8 @@
 //! plain list of records, with no index and no cleverness — each call
 //! scans everything, so what it answers is easy to believe.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::backend::{
@@ -198,34 +200,28 @@ impl Reference {
     /// running tasks and the pause flag; the queues with a live task or a
     /// pause flag appear.
     pub fn queue_stats(&self) -> Vec<QueueStats> {
-        let mut stats: Vec<QueueStats> = Vec::new();
-        let entry = |stats: &mut Vec<QueueStats>, queue: &str| -> usize {
-            match stats.iter().position(|s| s.queue == queue) {
-                Some(at) => at,
-                None => {
-                    stats.push(QueueStats {
-                        queue: queue.to_owned(),
-                        ..QueueStats::default()
-                    });
-                    stats.len() - 1
-                }
-            }
+        let empty = |queue: &str| QueueStats {
+            queue: queue.to_owned(),
+            ..QueueStats::default()
         };
+        let mut stats: BTreeMap<&str, QueueStats> = BTreeMap::new();
         for record in &self.tasks {
-            let at = entry(&mut stats, &record.queue);
+            let counts = stats
+                .entry(&record.queue)
+                .or_insert_with(|| empty(&record.queue));
             match record.state {
-                TaskState::Pending => stats[at].pending += 1,
-                TaskState::Running => stats[at].running += 1,
+                TaskState::Pending => counts.pending += 1,
+                TaskState::Running => counts.running += 1,
                 _ => {}
             }
         }
         for queue in &self.paused {
-            let at = entry(&mut stats, queue);
-            stats[at].paused = true;
+            stats.entry(queue).or_insert_with(|| empty(queue)).paused = true;
         }
-        stats.retain(|s| s.pending + s.running > 0 || s.paused);
-        stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         stats
+            .into_values()
+            .filter(|s| s.pending + s.running > 0 || s.paused)
+            .collect()
     }
 
     /// The schedule store's compare-and-set firing, for the one schedule.
