@@ -219,8 +219,15 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<Vec<LeaseStatus>, Error>;
 
     /// Returns a worker's running attempts to `PENDING` without spending
-    /// an attempt (graceful shutdown; the worker stopped them first).
-    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error>;
+    /// an attempt (graceful shutdown; the worker stopped them first); one
+    /// whose cancel was requested ends `CANCELLED` at `now` instead
+    /// ([`lifecycle::release`](crate::lifecycle::release)).
+    async fn release(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error>;
 
     /// Cancels: a pending task becomes `CANCELLED` at once; a running one
     /// gets `cancel_requested` (its worker stops it and settles it as

@@ -474,7 +474,7 @@ async fn claim_refuses_copies_sql_disagrees_with_redis_sqlite() {
     // runs one attempt ahead. Its claim is refused and SQL's record pushed.
     backend
         .sql()
-        .release("w", &[(tasks[1].id, 1)])
+        .release("w", &[(tasks[1].id, 1)], Utc::now())
         .await
         .expect("release in SQL");
     backend

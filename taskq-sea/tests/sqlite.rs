@@ -1230,7 +1230,7 @@ async fn differential(seed: u64, steps: usize) {
                 let (id, attempt, worker) = pick_running(&mut rng, &known);
                 let mut out = Vec::new();
                 for b in backends {
-                    out.push(shape(&b.release(worker, &[(id, attempt)]).await));
+                    out.push(shape(&b.release(worker, &[(id, attempt)], clock).await));
                 }
                 out
             }

@@ -85,6 +85,7 @@ macro_rules! conformance_suite {
                 settle_batch_applies_a_repeat_once,
                 rescue_expired_leases, rescue_waits_the_backoff,
                 release_returns_without_spending_attempt,
+                release_after_cancel_request_cancels,
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 list_filters_follow_state_changes,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,

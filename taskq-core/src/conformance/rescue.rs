@@ -144,15 +144,39 @@ pub async fn release_returns_without_spending_attempt(backend: Arc<dyn Backend>)
     backend.enqueue(vec![task.clone()]).await.expect("enqueue");
     claim(&*backend, "q", 1, "w").await;
     backend
-        .release("someone-else", &[(task.id, 1)])
+        .release("someone-else", &[(task.id, 1)], now())
         .await
         .expect("release");
     assert_eq!(get(&*backend, task.id).await.state, TaskState::Running);
     backend
-        .release("w", &[(task.id, 1)])
+        .release("w", &[(task.id, 1)], now())
         .await
         .expect("release");
     let released = get(&*backend, task.id).await;
     assert_eq!((released.state, released.attempt), (TaskState::Pending, 0));
     assert_eq!(claim(&*backend, "q", 1, "w2").await[0].attempt, 1);
+}
+
+/// A task handed back after a cancel was requested ends `CANCELLED`: it
+/// must not run again only to be stopped at its first heartbeat.
+pub async fn release_after_cancel_request_cancels(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    claim(&*backend, "q", 1, "w").await;
+    backend.cancel(task.id, now()).await.expect("cancel");
+    let at = now().trunc_subsecs(3);
+    backend
+        .release("w", &[(task.id, 1)], at)
+        .await
+        .expect("release");
+    let released = get(&*backend, task.id).await;
+    assert_eq!(released.state, TaskState::Cancelled);
+    assert!(!released.cancel_requested);
+    assert_eq!((released.attempt, released.finished_at), (1, Some(at)));
+    assert_eq!(
+        released.error.map(|e| e.kind),
+        Some(ErrorKind::Cancelled),
+        "the record says why it ended"
+    );
+    assert!(claim(&*backend, "q", 1, "w2").await.is_empty());
 }

@@ -23,6 +23,15 @@ pub fn cancelled_before_run() -> TaskFailure {
     }
 }
 
+/// The error of a running task a worker handed back (see
+/// [`super::release`]) after a cancel was requested.
+pub fn released_after_cancel(worker: &str) -> TaskFailure {
+    TaskFailure {
+        kind: ErrorKind::Cancelled,
+        message: format!("cancelled: worker `{worker}` stopped the attempt and handed it back"),
+    }
+}
+
 /// The error a rescued task carries: `kind` is
 /// [`ErrorKind::LeaseExpired`], or [`ErrorKind::Cancelled`] when a cancel
 /// had been requested.

@@ -16,6 +16,7 @@
 //!             │  │ cancel        │  ├────settle Cancelled──▶ CANCELLED
 //!             │  ▼               │  └─rescue (no retry left)▶ FAILED
 //!             │ CANCELLED        │    rescue (cancel asked) ▶ CANCELLED
+//!             │                  │    release (cancel asked)▶ CANCELLED
 //!             │                  │
 //!             └── settle Retry, release, rescue (retry left)
 //! FAILED, CANCELLED ──retry──▶ PENDING
@@ -30,7 +31,7 @@
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
 //! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
-//! | release | `RUNNING`, same attempt and worker | `PENDING`, attempt given back | [`release`] |
+//! | release | `RUNNING`, same attempt and worker | `PENDING`, attempt given back; `CANCELLED` if a cancel was requested | [`release`] |
 //! | cancel | `PENDING` / `RUNNING` | `CANCELLED` / cancel requested | [`cancel`] |
 //! | retry | `FAILED`, `CANCELLED` | `PENDING`, due now | [`retry`] |
 //! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
@@ -51,7 +52,9 @@ mod retry;
 mod transitions;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
-pub use messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
+pub use messages::{
+    cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
+};
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
 pub use retry::after_error;
 pub use transitions::{

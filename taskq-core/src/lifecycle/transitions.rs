@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::messages::{cancelled_before_run, id_exists, id_repeated, lease_failure};
+use super::messages::{
+    cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
+};
 use crate::backend::{LeaseStatus, Outcome, Settlement};
 use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
@@ -125,14 +127,24 @@ pub fn heartbeat(
 
 /// **release** (graceful hand-back): `worker_id`'s running attempt goes
 /// back to `PENDING` and gives its attempt back, so the next claim runs
-/// the same attempt number again. `false` when stale.
-pub fn release(record: &mut TaskRecord, worker_id: &str, attempt: u32) -> bool {
+/// the same attempt number again. If a cancel was requested the task is
+/// `CANCELLED` instead ([`released_after_cancel`]): running it again only
+/// to stop it at its first heartbeat would repeat its side effects.
+/// `false` when stale.
+pub fn release(record: &mut TaskRecord, worker_id: &str, attempt: u32, now: DateTime<Utc>) -> bool {
     if !is_running_attempt(record, attempt, Some(worker_id)) {
         return false;
     }
-    record.state = TaskState::Pending;
-    record.attempt -= 1;
     record.lease_until = None;
+    if record.cancel_requested {
+        record.state = TaskState::Cancelled;
+        record.cancel_requested = false;
+        record.finished_at = Some(now);
+        record.error = Some(released_after_cancel(worker_id));
+    } else {
+        record.state = TaskState::Pending;
+        record.attempt -= 1;
+    }
     true
 }
 

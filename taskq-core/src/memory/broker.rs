@@ -106,13 +106,17 @@ impl Broker for MemoryBackend {
             .collect())
     }
 
-    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
-        let now = Utc::now();
+    async fn release(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         {
             let mut state = self.lock();
             for &(id, attempt) in tasks {
                 state.update(id, now, |record| {
-                    lifecycle::release(record, worker_id, attempt)
+                    lifecycle::release(record, worker_id, attempt, now)
                 });
             }
         }

@@ -14,7 +14,7 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
-use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
+use crate::task::{TaskId, TaskRecord, TaskState};
 
 /// Expired leases one rescue script handles (the pass repeats until done),
 /// so no single script blocks Redis for long.
@@ -293,12 +293,23 @@ impl Broker for RedisBackend {
         Ok(statuses)
     }
 
-    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+    async fn release(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.0).collect();
         let queues = self.queues_of(&ids).await?;
-        let now = micros(Utc::now());
+        let now = micros(now);
+        let error = json(&lifecycle::released_after_cancel(worker_id))?;
         for (queue, positions) in by_queue(&queues) {
-            let mut args = vec![worker_id.to_owned(), now.clone()];
+            let mut args = vec![
+                worker_id.to_owned(),
+                now.clone(),
+                self.retention_secs(),
+                error.clone(),
+            ];
             for &i in &positions {
                 args.push(tasks[i].0.to_string());
                 args.push(tasks[i].1.to_string());
@@ -310,10 +321,7 @@ impl Broker for RedisBackend {
 
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
         let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
-        let error = TaskFailure {
-            kind: ErrorKind::Cancelled,
-            message: "cancelled before it ran".into(),
-        };
+        let error = lifecycle::cancelled_before_run();
         let reply = self
             .run(
                 &scripts::CANCEL,

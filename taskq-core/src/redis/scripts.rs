@@ -122,8 +122,9 @@ pub(crate) static SETTLE: LazyLock<Script> =
 pub(crate) static HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/heartbeat.lua")));
 
-/// ARGV[4] worker, [5] now; then pairs of id, attempt. A cancel request
-/// stays with the task (its next attempt learns of it at once).
+/// ARGV[4] worker, [5] now, [6] retention, [7] the error of a task whose
+/// cancel was requested (it ends `CANCELLED`, as `lifecycle::release`);
+/// then pairs of id, attempt.
 pub(crate) static RELEASE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/release.lua")));
 

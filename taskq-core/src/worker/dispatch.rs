@@ -160,7 +160,11 @@ pub(super) async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
             _ = sleep(Duration::from_millis(20)) => {}
         }
     }
-    match shared.backend.release(&shared.worker_id, &abandoned).await {
+    match shared
+        .backend
+        .release(&shared.worker_id, &abandoned, Utc::now())
+        .await
+    {
         Ok(()) => info!(count = abandoned.len(), "released unfinished tasks"),
         Err(err) => warn!(error = %err, "could not release tasks; their leases will expire"),
     }

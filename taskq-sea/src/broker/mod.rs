@@ -191,20 +191,38 @@ impl Broker for SeaBackend {
             .collect())
     }
 
-    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
+    async fn release(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         if !tasks.is_empty() {
             let txn = self.write_txn().await?;
             for &(id, attempt) in tasks {
-                let statement = Query::update()
+                // `lifecycle::release`: back to PENDING, or CANCELLED when
+                // a cancel was requested. Each statement fences on the flag,
+                // so at most one of the two applies.
+                let held =
+                    || running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id));
+                let requeue = Query::update()
                     .table(task::Entity)
                     .value(C::State, PENDING)
                     .value(C::Attempt, Expr::col(C::Attempt).sub(1))
                     .value(C::LeaseUntil, None::<DateTime<Utc>>)
-                    .cond_where(
-                        running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id)),
-                    )
+                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(false)))
                     .to_owned();
-                txn.execute(&statement).await.map_err(db_err)?;
+                let mut cancel = Query::update();
+                cancel
+                    .table(task::Entity)
+                    .value(C::State, TaskState::Cancelled.as_str())
+                    .value(C::FinishedAt, now)
+                    .value(C::CancelRequested, false)
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
+                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(true)));
+                set_error(&mut cancel, lifecycle::released_after_cancel(worker_id));
+                txn.execute(&cancel).await.map_err(db_err)?;
+                txn.execute(&requeue).await.map_err(db_err)?;
             }
             txn.commit().await.map_err(db_err)?;
         }

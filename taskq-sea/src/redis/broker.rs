@@ -45,7 +45,11 @@ impl Broker for SeaRedisBackend {
             Ok(applied) => applied,
             Err(err) => {
                 // Hand the claims back, so Redis delivers them again.
-                if let Err(release) = self.redis.release(request.worker_id, &attempts).await {
+                if let Err(release) = self
+                    .redis
+                    .release(request.worker_id, &attempts, request.now)
+                    .await
+                {
                     warn!(error = %release, "could not hand claims back to Redis");
                 }
                 return Err(err);
@@ -115,9 +119,14 @@ impl Broker for SeaRedisBackend {
         sql
     }
 
-    async fn release(&self, worker_id: &str, tasks: &[(TaskId, u32)]) -> Result<(), Error> {
-        self.sql.release(worker_id, tasks).await?;
-        if let Err(err) = self.redis.release(worker_id, tasks).await {
+    async fn release(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.sql.release(worker_id, tasks, now).await?;
+        if let Err(err) = self.redis.release(worker_id, tasks, now).await {
             // Redis requeues them when their leases expire.
             warn!(error = %err, "could not release tasks in Redis");
         }

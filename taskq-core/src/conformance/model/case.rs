@@ -293,10 +293,10 @@ impl<'a> Case<'a> {
                 let id = self.pick(task, is_running);
                 let tasks = [(id, self.attempt_of(id, false))];
                 let worker = self.worker_of(id, *wrong_worker);
-                self.reference.release(worker, &tasks);
+                self.reference.release(worker, &tasks, now);
                 (
                     Returned::Unit(Ok(())),
-                    Returned::Unit(message(backend.release(worker, &tasks).await)),
+                    Returned::Unit(message(backend.release(worker, &tasks, now).await)),
                 )
             }
             Op::Progress { task, stale } => {

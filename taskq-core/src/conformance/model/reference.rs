@@ -95,10 +95,10 @@ impl Reference {
             .collect()
     }
 
-    pub fn release(&mut self, worker_id: &str, tasks: &[(TaskId, u32)]) {
+    pub fn release(&mut self, worker_id: &str, tasks: &[(TaskId, u32)], now: DateTime<Utc>) {
         for &(id, attempt) in tasks {
             if let Ok(record) = self.get_mut(id) {
-                lifecycle::release(record, worker_id, attempt);
+                lifecycle::release(record, worker_id, attempt, now);
             }
         }
     }
