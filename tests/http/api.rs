@@ -1,0 +1,215 @@
+//! The OpenAPI document, auth, junk input and the dashboard's assets.
+
+use super::*;
+
+pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Backend>) {
+    let app = app(&client_for(backend));
+    // Served without a token: it holds no task data.
+    let (status, doc) = call(&app, Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    for path in [
+        "/api/task-types",
+        "/api/task-types/{name}",
+        "/api/tasks",
+        "/api/tasks/{id}",
+        "/api/tasks/{id}/cancel",
+        "/api/tasks/{id}/retry",
+        "/api/tasks/{id}/reorder",
+        "/api/tasks/purge",
+        "/api/queues",
+        "/api/queues/{queue}/pause",
+        "/api/queues/{queue}/resume",
+        "/api/queues/{queue}/purge",
+        "/metrics",
+        "/api/schedules",
+        "/api/schedules/{name}",
+        "/api/schedules/{name}/enable",
+        "/api/schedules/{name}/disable",
+        "/api/schedules/{name}/run",
+        "/api/workers",
+        "/api/workers/{id}",
+        "/api/workers/{id}/pause",
+        "/api/workers/{id}/resume",
+        "/api/workers/{id}/shutdown",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(
+        doc["paths"]["/api/tasks/{id}"]["delete"]["responses"]["204"].is_object(),
+        "DELETE api/tasks/{{id}} is documented"
+    );
+    for schema in [
+        "TaskRecord",
+        "ErrorBody",
+        "SubmitRequest",
+        "TaskList",
+        "WorkerInfo",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+pub(super) async fn auth_is_required_and_errors_keep_their_shape(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    for (method, uri) in [
+        (Method::GET, "/api/tasks"),
+        (Method::POST, "/api/tasks"),
+        (Method::GET, "/api/task-types"),
+        (Method::POST, "/api/queues/default/pause"),
+        (Method::POST, "/api/tasks/purge"),
+    ] {
+        for token in [None, Some("wrong"), Some("")] {
+            let (status, body) = call(&app, method.clone(), uri, None, token).await;
+            let (code, _) = error_of(status, &body, StatusCode::UNAUTHORIZED);
+            assert_eq!(code, "unauthorized");
+        }
+    }
+
+    // A host check, and the explicit open mode.
+    let checked = http::router(
+        client.clone(),
+        Auth::check(|request| request.headers().contains_key("x-internal")),
+    );
+    let (status, _) = call(&checked, Method::GET, "/api/tasks", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let request = Request::get("/api/tasks")
+        .header("x-internal", "1")
+        .body(Body::empty())
+        .unwrap();
+    let response = checked.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let open = http::router(client.clone(), Auth::none_i_understand());
+    let (status, _) = call(&open, Method::GET, "/api/tasks", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    // An empty bearer token refuses everything rather than nothing.
+    let empty = http::router(client.clone(), Auth::bearer(""));
+    let (status, _) = call(&empty, Method::GET, "/api/tasks", None, Some("")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Unknown routes and methods answer in the same JSON shape.
+    let (status, body) = get(&app, "/api/nothing-here").await;
+    assert_eq!(
+        error_of(status, &body, StatusCode::NOT_FOUND).0,
+        "not_found"
+    );
+    let (status, body) = call(&app, Method::DELETE, "/api/queues", None, Some(TOKEN)).await;
+    assert_eq!(
+        error_of(status, &body, StatusCode::METHOD_NOT_ALLOWED).0,
+        "method_not_allowed"
+    );
+
+    // A smaller configured limit applies to every body.
+    let small = http::router_with(
+        client.clone(),
+        Auth::bearer(TOKEN),
+        HttpConfig { body_limit: 64 },
+    );
+    let (status, body) = post(
+        &small,
+        "/api/tasks/purge",
+        json!({ "states": ["FINISHED"], "older_than": 1, "pad": "x".repeat(100) }),
+    )
+    .await;
+    error_of(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Junk of every kind into every write route: always a 4xx JSON error,
+/// never a panic or a 5xx.
+pub(super) async fn junk_input_never_breaks_a_route(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let id = submit_echo(&app, "x", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "\"text\"",
+        "1e999",
+        "{\"task_type\":null}",
+        "{\"task_type\":\"echo\",\"params\":{\"text\":\"\\ud800\"}}",
+        "{\"task_type\":\"echo\",\"params\":[1,2,3]}",
+        "{\"to\":{\"nested\":true}}",
+        "{\"states\":\"FINISHED\"}",
+        "{\"older_than\":-1e308}",
+        "\u{0}\u{1}",
+        "{\"a\":",
+    ];
+    let uris = [
+        "/api/tasks".to_owned(),
+        "/api/tasks/purge".to_owned(),
+        format!("/api/tasks/{id}/reorder"),
+    ];
+    for uri in &uris {
+        for body in bodies {
+            let (status, response) = post_raw(&app, uri, body).await;
+            assert!(
+                status.is_client_error(),
+                "{uri} {body:?}: {status} {response}"
+            );
+            assert!(response["error"]["code"].is_string(), "{uri} {body:?}");
+        }
+    }
+    for uri in [
+        "/api/tasks/%00",
+        "/api/tasks/%E2%80%AE",
+        "/api/task-types/%FF",
+        "/api/tasks?state=%FF",
+        "/api/tasks?page=99999999999999999999999",
+        "/api/tasks?page=18446744073709551615&page_size=100",
+    ] {
+        let (status, response) = get(&app, uri).await;
+        assert!(status.as_u16() < 500, "{uri}: {status} {response}");
+        if !status.is_success() {
+            assert!(response["error"]["code"].is_string(), "{uri}: {response}");
+        }
+    }
+}
+
+pub(super) async fn dashboard_page_and_assets_are_served_without_data(backend: Arc<dyn Backend>) {
+    let app = app(&client_for(backend));
+    for (uri, content_type, marker) in [
+        ("/dashboard", "text/html", "<script src=\"dashboard.js\""),
+        ("/dashboard.js", "text/javascript", "textContent"),
+        ("/dashboard.css", "text/css", "--finished: #28a745"),
+    ] {
+        // No token: the page asks for it and holds no task data itself.
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let headers = response.headers().clone();
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type)
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains(marker), "{uri} contains {marker}");
+    }
+    // The script never parses data as HTML.
+    let request = Request::get("/dashboard.js").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let script = response.into_body().collect().await.unwrap().to_bytes();
+    let script = String::from_utf8(script.to_vec()).unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!script.contains(sink), "dashboard.js uses {sink}");
+    }
+}

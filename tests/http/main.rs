@@ -1,0 +1,114 @@
+//! The HTTP routes, called through the router with `tower::ServiceExt::oneshot`
+//! (no socket), on every embedded backend: `cargo test --features http --test
+//! http http_routes::memory::` (or `sqlite::`, `postgres::`, `mysql::`,
+//! `redis::`) runs one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
+//! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL` (unset at build time:
+//! their tests are ignored). Every endpoint and every error
+//! status (400, 401, 404, 405, 409, 413, 422) is exercised.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use taskq::backend::Backend;
+use taskq::http::{self, Auth, HttpConfig};
+use taskq::prelude::*;
+use taskq::registry::Registry;
+use tower::ServiceExt;
+
+mod api;
+mod lifecycle;
+mod metrics;
+mod queues_workers;
+mod schedules;
+mod support;
+mod tasks;
+
+use api::*;
+use lifecycle::*;
+use metrics::*;
+use queues_workers::*;
+use schedules::*;
+use support::*;
+use tasks::*;
+
+/// `http_suite!(#[attr]… name, factory)`: every route test on one backend;
+/// the attributes (an `ignore` when the server is not configured) go on
+/// each test.
+macro_rules! http_suite {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
+        mod $name {
+            use super::*;
+            http_suite!(@tests [$(#[$attr])*] $factory;
+                task_types_are_listed_with_their_schema,
+                submit_stores_the_task_with_overrides,
+                submit_errors_name_the_problem_and_store_nothing,
+                list_filters_and_paginates_like_the_seeds,
+                cancel_retry_and_reorder_follow_the_state_machine,
+                purge_deletes_ended_tasks_by_state_and_age,
+                delete_removes_one_ended_task,
+                queues_show_depth_and_pause_resume_purge,
+                worker_progress_and_results_show_through_the_api,
+                workers_are_listed_paused_resumed_and_shut_down,
+                metrics_count_tasks_by_queue_and_state,
+                metrics_show_attempts_and_run_times_as_tasks_run,
+                openapi_document_describes_every_route,
+                auth_is_required_and_errors_keep_their_shape,
+                junk_input_never_breaks_a_route,
+                dashboard_page_and_assets_are_served_without_data,
+                schedules_are_created_steered_and_deleted,
+                an_explicit_registry_limits_the_task_types);
+        }
+    };
+    (@tests [$($attr:tt)*] $factory:expr;) => {};
+    // One test per step: the attributes repeat inside each test.
+    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $test() {
+            let factory = $factory;
+            super::super::$test(factory().await as Arc<dyn Backend>).await;
+        }
+        http_suite!(@tests [$($attr)*] $factory; $($rest),*);
+    };
+}
+
+/// `cargo test http_routes::memory::` (or `sqlite`, `redis`, …) runs one
+/// backend.
+mod http_routes {
+    use super::*;
+
+    http_suite!(memory, common::memory);
+
+    #[cfg(feature = "sqlite")]
+    http_suite!(sqlite, || common::sqlite("taskq-http-test"));
+
+    #[cfg(feature = "redis")]
+    http_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis("taskq-http-test")
+    );
+
+    #[cfg(feature = "postgres")]
+    http_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres
+    );
+
+    #[cfg(feature = "mysql")]
+    http_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql
+    );
+}

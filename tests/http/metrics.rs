@@ -1,0 +1,132 @@
+//! The Prometheus exposition.
+
+use super::*;
+
+pub(super) async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    submit_echo(&app, "a", json!({})).await;
+    submit_echo(&app, "b", json!({})).await;
+    submit_echo(&app, "q", json!({ "queue": "with\"quote" })).await;
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().expect("text body");
+    assert!(text.contains("# TYPE taskq_tasks gauge"), "{text}");
+    assert!(
+        text.contains("taskq_tasks{queue=\"default\",state=\"PENDING\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("taskq_tasks{queue=\"default\",state=\"FINISHED\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("taskq_queue_pending{queue=\"with\\\"quote\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("taskq_queue_paused{queue=\"default\"} 0"),
+        "{text}"
+    );
+    let (status, _) = call(&app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+pub(super) async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let finished = "{queue=\"default\",state=\"FINISHED\"}";
+    let slow_finished = "{queue=\"slow\",state=\"FINISHED\"}";
+    let slow_cancelled = "{queue=\"slow\",state=\"CANCELLED\"}";
+    let echo = submit_echo(&app, "a", json!({})).await;
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    assert!(
+        text.contains("# TYPE taskq_recent_task_run_seconds summary"),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(text, &format!("taskq_recent_task_attempts_count{finished}")),
+        0.0
+    );
+    assert_eq!(
+        sample_value(
+            text,
+            &format!("taskq_recent_task_run_seconds_count{finished}")
+        ),
+        0.0
+    );
+
+    let (stop, running) = spawn_worker(test_worker(&client));
+    let slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 4 } }),
+    )
+    .await
+    .1;
+    let pending_slow = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "slow", "params": { "steps": 1 }, "countdown": 3600 }),
+    )
+    .await
+    .1;
+    post(
+        &app,
+        &format!("/api/tasks/{}/cancel", pending_slow["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    wait_for(&app, echo["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+    wait_for(&app, slow["id"].as_str().unwrap(), |t| {
+        t["state"] == "FINISHED"
+    })
+    .await;
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().expect("text");
+    for (series, want) in [
+        (format!("taskq_recent_task_attempts_sum{finished}"), 1.0),
+        (format!("taskq_recent_task_attempts_count{finished}"), 1.0),
+        (
+            format!("taskq_recent_task_run_seconds_count{finished}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_finished}"),
+            1.0,
+        ),
+        // Cancelled before it ran: no attempt, no run time.
+        (
+            format!("taskq_recent_task_attempts_count{slow_cancelled}"),
+            1.0,
+        ),
+        (
+            format!("taskq_recent_task_attempts_sum{slow_cancelled}"),
+            0.0,
+        ),
+        (
+            format!("taskq_recent_task_run_seconds_count{slow_cancelled}"),
+            0.0,
+        ),
+    ] {
+        assert_eq!(sample_value(text, &series), want, "{series}\n{text}");
+    }
+    // Four steps of 50 ms: the run took at least 0.2 s.
+    let slow_run = sample_value(
+        text,
+        &format!("taskq_recent_task_run_seconds_sum{slow_finished}"),
+    );
+    assert!((0.2..60.0).contains(&slow_run), "{slow_run}");
+    let median = sample_value(
+        text,
+        "taskq_recent_task_run_seconds{queue=\"slow\",state=\"FINISHED\",quantile=\"0.5\"}",
+    );
+    assert_eq!(median, slow_run, "one sample: every quantile is it");
+}

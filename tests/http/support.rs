@@ -1,0 +1,195 @@
+//! The test tasks, the router and request helpers the route tests share.
+
+use super::*;
+
+pub(super) const TOKEN: &str = "test-token";
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub(super) struct Echo {
+    /// What to echo.
+    pub(super) text: String,
+    #[serde(default)]
+    pub(super) times: u32,
+}
+
+/// Echoes its text.
+#[long_task(name = "echo", retries = 0)]
+pub(super) async fn echo_task(p: Echo) -> Result<String, TaskError> {
+    Ok(p.text.repeat(p.times.max(1) as usize))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub(super) struct Slow {
+    pub(super) steps: u32,
+}
+
+/// Works in steps, reporting progress, until done or cancelled.
+#[long_task(name = "slow", queue = "slow", retries = 0)]
+pub(super) async fn slow_task(ctx: TaskContext, p: Slow) -> Result<u32, TaskError> {
+    for step in 1..=p.steps {
+        if ctx.is_cancelled() {
+            return Err(TaskError::cancelled("stopped"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ctx.progress(f64::from(step) / f64::from(p.steps), format!("step {step}"))
+            .await?;
+    }
+    Ok(p.steps)
+}
+
+pub(super) fn client_for(backend: Arc<dyn Backend>) -> Client {
+    Client::new(backend).expect("registry")
+}
+
+/// A worker for both test queues, with fast timings.
+pub(super) fn test_worker(client: &Client) -> taskq::WorkerBuilder {
+    Worker::builder(client)
+        .queue("default", 2)
+        .queue("slow", 2)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(50))
+        .cancel_grace(Duration::from_secs(2))
+}
+
+pub(super) type WorkerRun = tokio::task::JoinHandle<Result<(), taskq::Error>>;
+
+/// Runs the worker in the background: its shutdown handle and its task.
+pub(super) fn spawn_worker(builder: taskq::WorkerBuilder) -> (taskq::ShutdownHandle, WorkerRun) {
+    let worker = builder.build().expect("worker");
+    (worker.shutdown_handle(), tokio::spawn(worker.run()))
+}
+
+pub(super) fn app(client: &Client) -> Router {
+    http::router(client.clone(), Auth::bearer(TOKEN))
+}
+
+/// One request through the router; the answer's status and JSON body
+/// (`Value::String` for a non-JSON body).
+pub(super) async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    body: Option<Body>,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            body
+        }
+        None => Body::empty(),
+    };
+    let response = app
+        .clone()
+        .oneshot(request.body(body).expect("request"))
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+pub(super) async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Method::GET, uri, None, Some(TOKEN)).await
+}
+
+pub(super) async fn post(app: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
+    let body = Body::from(body.to_string());
+    call(app, Method::POST, uri, Some(body), Some(TOKEN)).await
+}
+
+pub(super) async fn post_raw(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+    let body = Body::from(body.to_owned());
+    call(app, Method::POST, uri, Some(body), Some(TOKEN)).await
+}
+
+/// Asserts the JSON error shape and returns `(code, details)`.
+#[track_caller]
+pub(super) fn error_of(status: StatusCode, body: &Value, expected: StatusCode) -> (String, Value) {
+    assert_eq!(status, expected, "{body}");
+    let error = &body["error"];
+    assert!(error["message"].is_string(), "{body}");
+    assert!(error["details"].is_object(), "{body}");
+    (
+        error["code"].as_str().expect("code").to_owned(),
+        error["details"].clone(),
+    )
+}
+
+pub(super) async fn submit_echo(app: &Router, text: &str, extra: Value) -> Value {
+    let mut body = json!({ "task_type": "echo", "params": { "text": text } });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let (status, record) = post(app, "/api/tasks", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{record}");
+    record
+}
+
+/// Claims `n` tasks of the default queue, returning their ids in claim order.
+pub(super) async fn claim_order(client: &Client, n: usize) -> Vec<String> {
+    let claimed = client
+        .backend()
+        .claim(taskq::backend::ClaimRequest {
+            queue: "default",
+            limit: n,
+            worker_id: "http-test",
+            lease: Duration::from_secs(60),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .expect("claim");
+    claimed.iter().map(|t| t.id.to_string()).collect()
+}
+
+pub(super) async fn delete(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Method::DELETE, uri, None, Some(TOKEN)).await
+}
+
+/// Polls `api/workers/{id}` until the worker matches.
+pub(super) async fn wait_worker(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        let (status, worker) = get(app, &format!("/api/workers/{id}")).await;
+        if status == StatusCode::OK && done(&worker) {
+            return worker;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("worker {id} never reached the expected state");
+}
+
+pub(super) async fn wait_for(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        let (status, task) = get(app, &format!("/api/tasks/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        if done(&task) {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("task {id} never reached the expected state");
+}
+
+/// The value of the exposition line starting with `series ` (labels
+/// included), parsed.
+pub(super) fn sample_value(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|line| {
+            line.strip_prefix(series)
+                .is_some_and(|r| r.starts_with(' '))
+        })
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
+    line[series.len()..].trim().parse().expect("a number")
+}

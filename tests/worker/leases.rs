@@ -1,0 +1,185 @@
+//! Shutdown, rescue of a dead worker's tasks, retention, refused calls and slow handlers.
+
+use super::*;
+
+pub async fn shutdown_releases_unfinished_tasks(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_for(&client, id, |r| r.state == TaskState::Running).await;
+    stop().await;
+    let released = client.get(id).await.unwrap();
+    assert_eq!((released.state, released.attempt), (TaskState::Pending, 0));
+    assert!(released.lease_until.is_none());
+}
+
+pub async fn dead_worker_tasks_are_rescued(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend.clone()).unwrap();
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "rescued".into(),
+                times: 1,
+            },
+        )
+        .max_retries(1)
+        .await
+        .unwrap();
+    // A worker that claims and then dies: nobody renews the lease.
+    let claimed = backend
+        .claim(taskq::backend::ClaimRequest {
+            queue: "default",
+            limit: 1,
+            worker_id: "dead-worker",
+            lease: Duration::from_millis(100),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let worker = fast_worker(&client)
+        .maintenance(MaintenanceConfig {
+            rescue_interval: Duration::from_millis(50),
+            ..MaintenanceConfig::default()
+        })
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    let done = wait_terminal(&client, id).await;
+    assert_eq!((done.state, done.attempt), (TaskState::Finished, 2));
+    assert_ne!(done.worker_id.as_deref(), Some("dead-worker"));
+    stop().await;
+}
+
+pub async fn retention_prunes_old_records(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let worker = fast_worker(&client)
+        .maintenance(MaintenanceConfig {
+            retention: Some(Duration::from_millis(300)),
+            prune_interval: Duration::from_millis(50),
+            ..MaintenanceConfig::default()
+        })
+        .build()
+        .unwrap();
+    let stop = spawn(worker);
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "old".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Finished);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while client.get(id).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "record was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(client.get(id).await, Err(Error::NotFound(_))));
+    stop().await;
+}
+
+pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let missing = uuid::Uuid::now_v7();
+    assert!(matches!(client.get(missing).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        client.cancel(missing).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        client.reorder(missing, Position::Front).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        client.pause_queue("").await,
+        Err(Error::InvalidArgument(_))
+    ));
+    let err = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 1,
+                cooperative: true,
+            },
+        )
+        .soft_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.retry(id).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    let listed = client
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].state, TaskState::Pending);
+}
+
+pub async fn slow_handler_does_not_hold_back_its_batch(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    // Submitted before the worker starts, so one claim takes them all.
+    let slow = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 5_000,
+                cooperative: false,
+            },
+        )
+        .await
+        .unwrap();
+    let mut fast = Vec::new();
+    for i in 0..6 {
+        let text = format!("fast {i}");
+        fast.push(client.submit(echo, Echo { text, times: 1 }).await.unwrap());
+    }
+    let stop = spawn(
+        Worker::builder(&client)
+            .queue("default", 8)
+            .shutdown_grace(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    );
+    for id in fast {
+        let done = wait_terminal(&client, id).await;
+        assert_eq!(done.state, TaskState::Finished, "{done:?}");
+    }
+    let slow = client.get(slow).await.unwrap();
+    assert_eq!(
+        slow.state,
+        TaskState::Running,
+        "the slow handler still runs while the fast ones of its batch are done"
+    );
+    stop().await;
+}

@@ -1,0 +1,216 @@
+//! Submitting, and how attempts end: success, retries with backoff, failures, panics and timeouts.
+
+use super::*;
+
+pub async fn typed_submit_runs_to_finished(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "ab".into(),
+                times: 3,
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_terminal(&client, id).await;
+    assert_eq!(done.state, TaskState::Finished);
+    assert_eq!(
+        done.result_as::<String>().unwrap().as_deref(),
+        Some("ababab")
+    );
+    assert_eq!(done.attempt, 1);
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+    stop().await;
+}
+
+pub async fn submit_by_name_validates(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let err = client
+        .submit_json("no_such_task", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownTaskType(ref name) if name == "no_such_task"),
+        "{err}"
+    );
+    let err = client
+        .submit_json("echo", json!({ "text": 5 }))
+        .await
+        .unwrap_err();
+    match err {
+        Error::InvalidParams { path, message, .. } => {
+            assert_eq!(path, "text");
+            assert!(message.contains("invalid type"), "{message}");
+        }
+        other => panic!("expected InvalidParams, got {other}"),
+    }
+    let err = client
+        .submit_json("echo", json!({ "times": 2 }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing field `text`"), "{err}");
+    let listed = client
+        .list(&TaskFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 0, "rejected submissions stored nothing");
+    let id = client
+        .submit_json("echo", json!({ "text": "ok" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get(id).await.unwrap().params,
+        json!({ "text": "ok" })
+    );
+}
+
+/// A retryable error is retried after `retry_delay * backoff^(n-1)`
+/// (300 ms, then 600 ms: no jitter): each retry starts no sooner than its
+/// delay after the failure before it, and the second waits the doubled
+/// delay. A worker that retried at once, or without growing the delay,
+/// fails here.
+pub async fn retryable_errors_retry_with_backoff(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let key = unique("flaky");
+    let id = client
+        .submit(
+            flaky,
+            Flaky {
+                key: key.clone(),
+                failures: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let spent_key = unique("flaky");
+    let spent_id = client
+        .submit(
+            flaky,
+            Flaky {
+                key: spent_key,
+                failures: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_terminal(&client, id).await;
+    assert_eq!(done.state, TaskState::Finished, "{done:?}");
+    assert_eq!(done.attempt, 3);
+    assert_eq!(done.result_as::<u32>().unwrap(), Some(3));
+    let last_error = done.error.expect("the last failure is kept");
+    assert_eq!(last_error.kind, ErrorKind::Retryable);
+    assert!(last_error.message.contains("transient failure 2"));
+    {
+        let attempts = ATTEMPTS.lock().unwrap();
+        let runs = &attempts[&key];
+        assert_eq!((runs.started.len(), runs.failed.len()), (3, 2), "{runs:?}");
+        let mut delay = FLAKY_RETRY_DELAY;
+        for (failed, retried) in runs.failed.iter().zip(&runs.started[1..]) {
+            let waited = retried.duration_since(*failed);
+            // Stored due times may be rounded to the millisecond.
+            assert!(
+                waited + Duration::from_millis(2) >= delay,
+                "a retry started {waited:?} after its failure; its delay is {delay:?}"
+            );
+            delay *= 2;
+        }
+    }
+
+    let spent = wait_terminal(&client, spent_id).await;
+    assert_eq!(
+        (spent.state, spent.attempt),
+        (TaskState::Failed, 3),
+        "retries = 2: three attempts"
+    );
+    stop().await;
+}
+
+pub async fn permanent_errors_and_panics_fail(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let id = client
+        .submit(
+            permanent,
+            Flaky {
+                key: unique("p"),
+                failures: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let failed = wait_terminal(&client, id).await;
+    assert_eq!((failed.state, failed.attempt), (TaskState::Failed, 1));
+    assert_eq!(failed.error.unwrap().kind, ErrorKind::Permanent);
+
+    let id = client
+        .submit(
+            panics,
+            Echo {
+                text: "oops".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let panicked = wait_terminal(&client, id).await;
+    assert_eq!(panicked.state, TaskState::Failed);
+    let error = panicked.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Panic);
+    assert!(error.message.contains("boom: oops"), "{}", error.message);
+
+    // The worker goes on after a panic.
+    let id = client
+        .submit(
+            echo,
+            Echo {
+                text: "after".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(wait_terminal(&client, id).await.state, TaskState::Finished);
+    stop().await;
+}
+
+pub async fn hard_and_soft_timeouts(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let hard = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: false,
+            },
+        )
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap();
+    let soft = client
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 10_000,
+                cooperative: true,
+            },
+        )
+        .soft_timeout(Duration::from_millis(100))
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let timed_out = wait_terminal(&client, hard).await;
+    assert_eq!(timed_out.state, TaskState::Failed);
+    assert_eq!(timed_out.error.unwrap().kind, ErrorKind::Timeout);
+    let wrapped = wait_terminal(&client, soft).await;
+    assert_eq!(wrapped.state, TaskState::Finished);
+    assert_eq!(
+        wrapped.result_as::<String>().unwrap().as_deref(),
+        Some("wrapped up at the soft timeout")
+    );
+    stop().await;
+}
