@@ -57,10 +57,10 @@
 // read records, write handlers.
 pub use taskq_core::{
     Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
-    MisfirePolicy, Page, PageRequest, Position, Progress, QueueStats, Schedule, ScheduleDef,
-    ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission, TaskContext,
-    TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, Worker,
-    WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
+    MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, Schedule,
+    ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission,
+    TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState,
+    Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
 pub use taskq_core::{maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;

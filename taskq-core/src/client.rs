@@ -15,6 +15,7 @@ use crate::backend::{
     Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
 };
 use crate::error::Error;
+use crate::payload::{PayloadLimits, check_queue_name};
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
 use crate::submit::{Overrides, new_record};
@@ -42,6 +43,7 @@ const RUN_NOW_ATTEMPTS: usize = 16;
 pub struct Client {
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
+    payload_limits: PayloadLimits,
 }
 
 impl fmt::Debug for Client {
@@ -65,7 +67,35 @@ impl Client {
     }
 
     pub(crate) fn from_parts(backend: Arc<dyn Backend>, registry: Arc<Registry>) -> Client {
-        Client { backend, registry }
+        Client {
+            backend,
+            registry,
+            payload_limits: PayloadLimits::DEFAULT,
+        }
+    }
+
+    /// The same client with other size limits on params and results
+    /// (1 MiB each by default). Workers built from it use them too.
+    ///
+    /// ```
+    /// # fn demo(client: taskq_core::Client) {
+    /// use taskq_core::payload::PayloadLimits;
+    ///
+    /// let client = client.with_payload_limits(PayloadLimits {
+    ///     max_params_bytes: 8 * 1024 * 1024,
+    ///     ..PayloadLimits::DEFAULT
+    /// });
+    /// # }
+    /// ```
+    pub fn with_payload_limits(mut self, limits: PayloadLimits) -> Client {
+        self.payload_limits = limits;
+        self
+    }
+
+    /// The size limits this client checks params against (and its
+    /// workers, results).
+    pub fn payload_limits(&self) -> PayloadLimits {
+        self.payload_limits
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -103,6 +133,7 @@ impl Client {
             .into_iter()
             .map(|p| {
                 let params = serde_json::to_value(p).map_err(Error::Serialization)?;
+                self.payload_limits.check_params(&params)?;
                 Ok(new_record(def, params, &Overrides::default(), now))
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -223,7 +254,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
-        def.validate_with(&self.registry)?;
+        self.check_schedule(&def)?;
         let schedule = Schedule::new(def, Utc::now())?;
         self.backend.create_schedule(schedule.clone()).await?;
         Ok(schedule)
@@ -233,7 +264,7 @@ impl Client {
     /// bookkeeping stays. The next run is recomputed when the timing
     /// changed, and takes effect without restarting anything.
     pub async fn update_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
-        def.validate_with(&self.registry)?;
+        self.check_schedule(&def)?;
         let stored = self.get_schedule(&def.name).await?;
         self.write_schedule(stored, def).await
     }
@@ -242,7 +273,7 @@ impl Client {
     /// this definition (keeping its bookkeeping); unchanged, it is left
     /// alone. Returns whether anything was written.
     pub async fn upsert_schedule(&self, def: ScheduleDef) -> Result<bool, Error> {
-        def.validate_with(&self.registry)?;
+        self.check_schedule(&def)?;
         let def = def.normalized();
         loop {
             match self.backend.get_schedule(&def.name).await? {
@@ -391,20 +422,18 @@ impl Client {
         )))
     }
 
+    /// A schedule's definition against the registry, and its params
+    /// against the size limit (each firing submits them).
+    fn check_schedule(&self, def: &ScheduleDef) -> Result<(), Error> {
+        def.validate_with(&self.registry)?;
+        self.payload_limits.check_params(&def.params)
+    }
+
     fn task_def(&self, name: &str) -> Result<&'static TaskDef, Error> {
         self.registry
             .get(name)
             .ok_or_else(|| Error::UnknownTaskType(name.to_owned()))
     }
-}
-
-fn check_queue_name(queue: &str) -> Result<(), Error> {
-    if queue.is_empty() || queue.len() > 100 {
-        return Err(Error::InvalidArgument(
-            "queue name must be 1 to 100 characters".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// A task about to be submitted: set overrides, then `.await` it for the
@@ -489,6 +518,7 @@ impl<'c> Submission<'c> {
     fn build(self) -> Result<(&'c Client, TaskRecord), Error> {
         let def = self.client.task_def(&self.task_type)?;
         let params = self.params?;
+        self.client.payload_limits.check_params(&params)?;
         if self.validate {
             (def.validate)(&params).map_err(|err| Error::InvalidParams {
                 task_type: def.name.to_owned(),
@@ -505,6 +535,13 @@ impl<'c> Submission<'c> {
             let delay = chrono::Duration::from_std(delay)
                 .map_err(|_| Error::InvalidArgument("countdown is too long".into()))?;
             overrides.run_at = Some(now + delay);
+        }
+        if overrides.timeout == Some(Duration::ZERO)
+            || overrides.soft_timeout == Some(Duration::ZERO)
+        {
+            return Err(Error::InvalidArgument(
+                "timeout and soft_timeout must be longer than zero".into(),
+            ));
         }
         if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
             && soft >= hard

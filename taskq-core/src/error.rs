@@ -66,6 +66,16 @@ pub enum Error {
         state: WorkerState,
         control: WorkerControl,
     },
+    /// A task's params or result is larger, as JSON, than the client's
+    /// [`PayloadLimits`](crate::payload::PayloadLimits) allow.
+    #[error("{what} of {size} bytes exceed the limit of {limit} bytes (PayloadLimits)")]
+    PayloadTooLarge {
+        /// `"params"` or `"result"`.
+        what: &'static str,
+        /// The size found (the count may stop just past the limit).
+        size: usize,
+        limit: usize,
+    },
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -183,7 +193,7 @@ impl FromStr for ErrorKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        const ALL: [ErrorKind; 8] = [
+        const ALL: [ErrorKind; 9] = [
             ErrorKind::Retryable,
             ErrorKind::Permanent,
             ErrorKind::Panic,
@@ -192,6 +202,7 @@ impl FromStr for ErrorKind {
             ErrorKind::LeaseExpired,
             ErrorKind::UnknownTask,
             ErrorKind::InvalidParams,
+            ErrorKind::TooLarge,
         ];
         ALL.into_iter()
             .find(|kind| kind.as_str() == s)

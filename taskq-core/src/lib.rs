@@ -47,6 +47,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod memory;
+pub mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -68,6 +69,7 @@ pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;
+pub use payload::PayloadLimits;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};

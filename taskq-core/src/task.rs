@@ -244,6 +244,9 @@ pub enum ErrorKind {
     UnknownTask,
     /// The stored params do not deserialize into the handler's type.
     InvalidParams,
+    /// The attempt's result was larger than the worker's
+    /// [`PayloadLimits`](crate::payload::PayloadLimits) allow.
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -258,6 +261,7 @@ impl ErrorKind {
             ErrorKind::LeaseExpired => "lease_expired",
             ErrorKind::UnknownTask => "unknown_task",
             ErrorKind::InvalidParams => "invalid_params",
+            ErrorKind::TooLarge => "too_large",
         }
     }
 

@@ -115,10 +115,15 @@ impl SeaBackend {
 
     /// Like [`SeaBackend::connect`], with the caller's pool options.
     ///
+    /// A PostgreSQL or MySQL server that refuses a first direct connection
+    /// fails this at once with the cause, rather than after the pool's
+    /// acquire timeout as a bare `PoolTimedOut`.
+    ///
     /// For SQLite, taskq's connection settings are installed with
     /// [`ConnectOptions::map_sqlx_sqlite_opts`], replacing a mapping set on
     /// `options`; connections are never recycled for age or idleness.
     pub async fn connect_with(options: ConnectOptions) -> Result<SeaBackend, Error> {
+        crate::probe::refuse_fast(options.get_url()).await?;
         #[cfg(feature = "sqlite")]
         let options = sqlite_options(options);
         let db = Database::connect(options).await.map_err(db_err)?;

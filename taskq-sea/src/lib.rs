@@ -78,6 +78,7 @@ pub mod entity;
 mod handoff;
 pub mod migration;
 mod nodelay;
+mod probe;
 pub use nodelay::tcp_nodelay;
 #[cfg(feature = "redis")]
 pub mod redis;

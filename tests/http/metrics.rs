@@ -7,7 +7,7 @@ pub(super) async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Back
     let app = app(&client);
     submit_echo(&app, "a", json!({})).await;
     submit_echo(&app, "b", json!({})).await;
-    submit_echo(&app, "q", json!({ "queue": "with\"quote" })).await;
+    submit_echo(&app, "q", json!({ "queue": "emails.high-1" })).await;
     let (status, text) = get(&app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().expect("text body");
@@ -21,7 +21,7 @@ pub(super) async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Back
         "{text}"
     );
     assert!(
-        text.contains("taskq_queue_pending{queue=\"with\\\"quote\"} 1"),
+        text.contains("taskq_queue_pending{queue=\"emails.high-1\"} 1"),
         "{text}"
     );
     assert!(

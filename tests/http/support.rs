@@ -63,6 +63,14 @@ pub(super) fn app(client: &Client) -> Router {
     http::router(client.clone(), Auth::bearer(TOKEN))
 }
 
+/// The routes over a client with other payload limits.
+pub(super) fn app_with_limits(client: &Client, limits: taskq::PayloadLimits) -> Router {
+    http::router(
+        client.clone().with_payload_limits(limits),
+        Auth::bearer(TOKEN),
+    )
+}
+
 /// One request through the router; the answer's status and JSON body
 /// (`Value::String` for a non-JSON body).
 pub(super) async fn call(

@@ -146,6 +146,27 @@ pub(super) async fn submit_errors_name_the_problem_and_store_nothing(backend: Ar
         "body_too_large"
     );
 
+    // Params within the body limit but over the client's payload limit.
+    let limited = app_with_limits(
+        &client,
+        taskq::PayloadLimits {
+            max_params_bytes: 32,
+            ..taskq::PayloadLimits::DEFAULT
+        },
+    );
+    let body = json!({ "task_type": "echo", "params": { "text": "y".repeat(40) } });
+    let (status, body) = post(&limited, "/api/tasks", body).await;
+    let (code, details) = error_of(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code, "payload_too_large");
+    assert_eq!(
+        (details["field"].as_str(), details["limit"].as_u64()),
+        (Some("params"), Some(32))
+    );
+
+    let body = json!({ "task_type": "echo", "params": { "text": "z" }, "queue": "a b" });
+    let (status, body) = post(&app, "/api/tasks", body).await;
+    error_of(status, &body, StatusCode::BAD_REQUEST);
+
     let listed = client
         .list(&TaskFilter::default(), taskq::PageRequest::default())
         .await

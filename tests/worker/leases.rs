@@ -124,6 +124,55 @@ pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    let echo_x = || Echo {
+        text: "x".into(),
+        times: 1,
+    };
+    let err = client
+        .submit(echo, echo_x())
+        .timeout(Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    // A queue name that would break keys, URLs or labels.
+    let err = client
+        .submit(echo, echo_x())
+        .queue("a b:{c}")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("queue name"), "{err}");
+    let err = Worker::builder(&client)
+        .queue("a b:{c}", 1)
+        .build()
+        .err()
+        .expect("a worker refuses the queue name");
+    assert!(err.to_string().contains("queue name"), "{err}");
+    // Params over the client's limit, alone or in a batch.
+    let small = client.clone().with_payload_limits(taskq::PayloadLimits {
+        max_params_bytes: 64,
+        ..taskq::PayloadLimits::DEFAULT
+    });
+    let big = || Echo {
+        text: "x".repeat(100),
+        times: 1,
+    };
+    let err = small.submit(echo, big()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PayloadTooLarge {
+                what: "params",
+                limit: 64,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = small
+        .submit_many(echo, [echo_x(), big()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PayloadTooLarge { .. }), "{err}");
     let id = client
         .submit(
             echo,

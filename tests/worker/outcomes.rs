@@ -214,3 +214,53 @@ pub async fn hard_and_soft_timeouts(backend: Arc<dyn Backend>) {
     );
     stop().await;
 }
+
+/// A result over the client's limit fails the task at once (retries
+/// would return the same), saying how large it was; the limit is the
+/// client's the worker was built from.
+pub async fn oversized_result_fails_without_retry(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend)
+        .unwrap()
+        .with_payload_limits(taskq::PayloadLimits {
+            max_result_bytes: 100,
+            ..taskq::PayloadLimits::DEFAULT
+        });
+    let stop = spawn(fast_worker(&client).build().unwrap());
+    let big = client
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 200,
+            },
+        )
+        .max_retries(3)
+        .await
+        .unwrap();
+    let small = client
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 90,
+            },
+        )
+        .await
+        .unwrap();
+    let failed = wait_terminal(&client, big).await;
+    assert_eq!(failed.state, TaskState::Failed);
+    assert_eq!(failed.attempt, 1, "not retried");
+    let error = failed.error.expect("error");
+    assert_eq!(error.kind, ErrorKind::TooLarge);
+    assert!(
+        error.message.contains("limit of 100 bytes"),
+        "{}",
+        error.message
+    );
+    assert_eq!(failed.result, None);
+    assert_eq!(
+        wait_terminal(&client, small).await.state,
+        TaskState::Finished
+    );
+    stop().await;
+}

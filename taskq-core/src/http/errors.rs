@@ -127,6 +127,10 @@ impl From<Error> for ApiError {
             Error::InvalidArgument(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
             }
+            Error::PayloadTooLarge { what, size, limit } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+                    .with_details(json!({ "field": what, "size": size, "limit": limit }))
+            }
             Error::InvalidCron { expression, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cron", message)
                     .with_details(json!({ "field": "expression", "expression": expression }))

@@ -214,7 +214,9 @@ pub(crate) async fn list(
 /// Creates a schedule; `409` when the name is taken.
 #[utoipa::path(post, path = "/api/schedules", tag = "schedules", request_body = ScheduleRequest,
     responses((status = 201, description = "the stored schedule", body = Object),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn create(
     State(client): State<Client>,
     ApiJson(request): ApiJson<ScheduleRequest>,
@@ -241,7 +243,9 @@ pub(crate) async fn detail(
 /// Replaces a schedule's definition; its run bookkeeping stays.
 #[utoipa::path(put, path = "/api/schedules/{name}", tag = "schedules", request_body = ScheduleRequest,
     params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
+        (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn update(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,

@@ -50,7 +50,7 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
     responses(
         (status = 201, body = TaskRecord),
         (status = 400, description = "malformed JSON or argument", body = ErrorBody),
-        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
     State(client): State<Client>,

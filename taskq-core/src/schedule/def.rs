@@ -223,9 +223,9 @@ impl ScheduleDef {
             return Err(invalid("max_runs must be at least 1".into()));
         }
         if let Some(queue) = &self.queue
-            && (queue.is_empty() || queue.len() > 100)
+            && let Err(err) = crate::payload::check_queue_name(queue)
         {
-            return Err(invalid("queue name must be 1 to 100 characters".into()));
+            return Err(invalid(err.to_string()));
         }
         if let MisfirePolicy::RunEach { max } = self.misfire
             && !(1..=MAX_CATCH_UP).contains(&max)

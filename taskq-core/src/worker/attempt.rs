@@ -190,7 +190,10 @@ pub(super) fn settlement_for(
     let cancel_requested = ctx.control().get() == Control::Cancel;
     let outcome = match end {
         AttemptEnd::Abandoned => return None,
-        AttemptEnd::Returned(Ok(value)) => Outcome::Finished(value),
+        AttemptEnd::Returned(Ok(value)) => match shared.payload_limits.result_failure(&value) {
+            Some(too_large) => Outcome::Failed(too_large),
+            None => Outcome::Finished(value),
+        },
         AttemptEnd::CancelGraceExpired => Outcome::Cancelled(TaskFailure {
             kind: ErrorKind::Cancelled,
             message: format!(

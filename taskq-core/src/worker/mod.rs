@@ -132,9 +132,10 @@ impl WorkerBuilder {
             ));
         }
         for (i, (name, concurrency)) in self.queues.iter().enumerate() {
-            if name.is_empty() || *concurrency == 0 {
+            crate::payload::check_queue_name(name)?;
+            if *concurrency == 0 {
                 return Err(Error::InvalidArgument(format!(
-                    "queue `{name}` needs a name and a concurrency of at least 1"
+                    "queue `{name}` needs a concurrency of at least 1"
                 )));
             }
             if self.queues[..i].iter().any(|(other, _)| other == name) {
@@ -154,6 +155,7 @@ impl WorkerBuilder {
         let shared = Arc::new(Shared {
             backend: self.client.backend().clone(),
             registry: self.client.registry().clone(),
+            payload_limits: self.client.payload_limits(),
             worker_id: self.worker_id.unwrap_or_else(|| default_worker_id(&host)),
             host,
             started_at: Utc::now(),

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, Settlement, WorkerInfo, WorkerQueue, WorkerState};
 use crate::context::TaskContext;
+use crate::payload::PayloadLimits;
 use crate::registry::Registry;
 use crate::task::IdMap;
 
@@ -25,6 +26,8 @@ pub(super) struct QueueSlots {
 pub(super) struct Shared {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) registry: Arc<Registry>,
+    /// The client's limits; a result over them fails its attempt.
+    pub(super) payload_limits: PayloadLimits,
     pub(super) worker_id: String,
     pub(super) host: String,
     pub(super) started_at: DateTime<Utc>,

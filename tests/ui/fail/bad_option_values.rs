@@ -27,4 +27,9 @@ async fn priority_float(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
+#[long_task(queue = "a b:{c}")]
+async fn queue_with_spaces(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
 fn main() {}
