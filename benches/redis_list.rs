@@ -159,6 +159,7 @@ async fn run(url: &str, n: usize) {
                 worker_id: "bench",
                 lease: Duration::from_secs(3600),
                 now: Utc::now(),
+                task_types: None,
             })
             .await
             .expect("claim");
@@ -205,6 +206,7 @@ async fn run(url: &str, n: usize) {
             worker_id: "bench",
             lease: Duration::from_secs(3600),
             now: Utc::now(),
+            task_types: None,
         })
         .await
         .expect("claim");

@@ -50,6 +50,10 @@ pub struct ClaimRequest<'a> {
     /// The claimed tasks' lease runs until `now + lease`.
     pub lease: Duration,
     pub now: DateTime<Utc>,
+    /// Only tasks of these types (the worker's handlers); `None`: any.
+    /// Tasks of other types stay pending, in their place, for a worker
+    /// that can run them ([`lifecycle::accepts_type`](crate::lifecycle::accepts_type)).
+    pub task_types: Option<&'a [&'a str]>,
 }
 
 /// How a running attempt ended.

@@ -63,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         worker_id: "bench",
                         lease: Duration::from_secs(30),
                         now: Utc::now(),
+                        task_types: None,
                     })
                     .await?,
             );
@@ -125,6 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 worker_id: "bench",
                 lease: Duration::from_secs(30),
                 now: Utc::now(),
+                task_types: None,
             })
             .await?;
         claims += 1;

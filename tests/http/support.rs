@@ -155,6 +155,7 @@ pub(super) async fn claim_order(client: &Client, n: usize) -> Vec<String> {
             worker_id: "http-test",
             lease: Duration::from_secs(60),
             now: chrono::Utc::now(),
+            task_types: None,
         })
         .await
         .expect("claim");

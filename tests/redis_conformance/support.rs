@@ -60,6 +60,7 @@ pub(super) fn claim_request<'a>(queue: &'a str, worker: &'a str) -> ClaimRequest
         worker_id: worker,
         lease: Duration::from_secs(30),
         now: Utc::now(),
+        task_types: None,
     }
 }
 
@@ -201,6 +202,7 @@ pub(super) fn claim_up_to<'a>(queue: &'a str, limit: usize) -> ClaimRequest<'a> 
         worker_id: "w",
         lease: Duration::from_secs(30),
         now: Utc::now(),
+        task_types: None,
     }
 }
 

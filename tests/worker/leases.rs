@@ -43,6 +43,7 @@ pub async fn dead_worker_tasks_are_rescued(backend: Arc<dyn Backend>) {
             worker_id: "dead-worker",
             lease: Duration::from_millis(100),
             now: chrono::Utc::now(),
+            task_types: None,
         })
         .await
         .unwrap();

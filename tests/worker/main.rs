@@ -134,7 +134,8 @@ macro_rules! worker_suite {
                 retry_reruns_failed_task_with_same_id, shutdown_releases_unfinished_tasks,
                 dead_worker_tasks_are_rescued, retention_prunes_old_records,
                 client_errors_change_nothing, slow_handler_does_not_hold_back_its_batch,
-                oversized_result_fails_without_retry);
+                oversized_result_fails_without_retry,
+                worker_without_the_handler_leaves_the_task);
         }
     };
     (@tests [$($attr:tt)*] $factory:expr;) => {};

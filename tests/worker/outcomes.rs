@@ -264,3 +264,48 @@ pub async fn oversized_result_fails_without_retry(backend: Arc<dyn Backend>) {
     );
     stop().await;
 }
+
+/// A worker built without a task's crate (here: a registry without
+/// `echo`) leaves that task pending instead of failing it as unknown; a
+/// worker that has the handler runs it. Before, the first worker claimed it
+/// and stored `FAILED unknown_task` on attempt 1.
+pub async fn worker_without_the_handler_leaves_the_task(backend: Arc<dyn Backend>) {
+    let full = Client::new(backend.clone()).unwrap();
+    let registry = taskq::registry::Registry::from_inventory().unwrap();
+    let without_echo =
+        taskq::registry::Registry::from_defs(registry.iter().filter(|def| def.name != "echo"))
+            .unwrap();
+    let lacking = Client::with_registry(backend, without_echo);
+    let stop_lacking = spawn(fast_worker(&lacking).build().unwrap());
+    let echoed = full
+        .submit(
+            echo,
+            Echo {
+                text: "kept".into(),
+                times: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let slept = full
+        .submit(
+            sleeper,
+            Sleep {
+                ms: 1,
+                cooperative: true,
+            },
+        )
+        .await
+        .unwrap();
+    // The worker runs what it has a handler for...
+    assert_eq!(wait_terminal(&full, slept).await.state, TaskState::Finished);
+    // ...and, polling every 20 ms meanwhile, never took the other one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = full.get(echoed).await.unwrap();
+    assert_eq!((waiting.state, waiting.attempt), (TaskState::Pending, 0));
+    let stop_full = spawn(fast_worker(&full).build().unwrap());
+    let done = wait_terminal(&full, echoed).await;
+    assert_eq!((done.state, done.attempt), (TaskState::Finished, 1));
+    stop_lacking().await;
+    stop_full().await;
+}

@@ -1,11 +1,11 @@
-//! Claims: order, limit, ETAs, paused queues, exclusive claims, and the
-//! ids enqueue accepts.
+//! Claims: order, limit, task types, ETAs, paused queues, exclusive
+//! claims, and the ids enqueue accepts.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ClaimRequest};
 use crate::task::{TaskRecord, TaskState};
 
 use super::helpers::*;
@@ -62,6 +62,49 @@ pub async fn claim_respects_limit(backend: Arc<dyn Backend>) {
     assert_eq!(ids(&first), ids(&records[..3]));
     let rest = claim(&*backend, "q", 100, "w").await;
     assert_eq!(ids(&rest), ids(&records[3..]));
+}
+
+/// A claim limited to some task types takes only those, in order; the
+/// others keep their place for a claimer that runs them.
+pub async fn claim_takes_only_its_task_types(backend: Arc<dyn Backend>) {
+    let t0 = now() - chrono::Duration::seconds(1);
+    let at = |ms| t0 + chrono::Duration::milliseconds(ms);
+    let foreign_first = record("other", "q", 9, at(0));
+    let mine = [record("mine", "q", 5, at(1)), record("mine", "q", 5, at(2))];
+    let foreign_last = record("other", "q", 5, at(3));
+    let mut all = vec![foreign_first.clone(), foreign_last.clone()];
+    all.extend(mine.iter().cloned());
+    backend.enqueue(all).await.expect("enqueue");
+    let claim_types = |types: Option<&'static [&'static str]>| {
+        let backend = backend.clone();
+        async move {
+            backend
+                .claim(ClaimRequest {
+                    queue: "q",
+                    limit: 10,
+                    worker_id: "w",
+                    lease: Duration::from_secs(30),
+                    now: now(),
+                    task_types: types,
+                })
+                .await
+                .expect("claim")
+        }
+    };
+    assert!(
+        claim_types(Some(&[])).await.is_empty(),
+        "no handlers, no claims"
+    );
+    assert!(claim_types(Some(&["unheard-of"])).await.is_empty());
+    let claimed = claim_types(Some(&["mine", "third"])).await;
+    assert_eq!(ids(&claimed), ids(&mine));
+    for skipped in [&foreign_first, &foreign_last] {
+        let stored = get(&*backend, skipped.id).await;
+        assert_eq!((stored.state, stored.attempt), (TaskState::Pending, 0));
+    }
+    // The skipped tasks kept their places.
+    let rest = claim_types(None).await;
+    assert_eq!(ids(&rest), vec![foreign_first.id, foreign_last.id]);
 }
 
 /// A task is not claimed before its ETA.

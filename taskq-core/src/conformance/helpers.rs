@@ -82,6 +82,7 @@ pub async fn claim_at(
             worker_id: worker,
             lease,
             now: at,
+            task_types: None,
         })
         .await
         .expect("claim")

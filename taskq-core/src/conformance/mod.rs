@@ -78,7 +78,8 @@ macro_rules! conformance_suite {
             #[allow(unused_imports)]
             use super::*;
             $crate::conformance_suite!(@tests [$(#[$attr])*] $factory;
-                claim_order, claim_respects_limit, eta_is_respected, pause_and_resume,
+                claim_order, claim_respects_limit, claim_takes_only_its_task_types,
+                eta_is_respected, pause_and_resume,
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
                 reorder_without_gap, reorder_across_priorities, reorder_counts_delayed_tasks,
                 settle_outcomes, fencing_rejects_stale_attempts,

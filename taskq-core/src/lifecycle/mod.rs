@@ -26,7 +26,7 @@
 //! | rule | from | to | function |
 //! |---|---|---|---|
 //! | submit | — | `PENDING`; a batch with a stored or repeated id is refused whole | [`check_new_ids`] |
-//! | claim | `PENDING`, due, queue not paused | `RUNNING`, `attempt + 1` | [`claim`] |
+//! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
@@ -58,7 +58,7 @@ pub use messages::{
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
 pub use retry::after_error;
 pub use transitions::{
-    Rescued, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder, claim, heartbeat,
-    is_claimable, is_lease_expired, is_purged, is_running_attempt, record_progress, release,
-    rescue, rescue_retry_at, rescue_to, retry, settle,
+    Rescued, accepts_type, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder,
+    claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
+    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
 };

@@ -44,10 +44,18 @@ pub fn is_claimable(record: &TaskRecord, now: DateTime<Utc>) -> bool {
     record.state == TaskState::Pending && record.scheduled_at <= now
 }
 
+/// Whether a claim limited to `task_types` (`None`: any) takes a task of
+/// `task_type`. A worker built without some task's crate must leave that
+/// task for a worker that has it, not fail it as unknown.
+pub fn accepts_type(task_types: Option<&[&str]>, task_type: &str) -> bool {
+    task_types.is_none_or(|types| types.contains(&task_type))
+}
+
 /// **claim**: a due pending task becomes `RUNNING` for `worker_id`: one more
 /// attempt, started now, leased until `lease_until`, with no progress yet.
 /// The caller picks claimable tasks ([`is_claimable`]) of an unpaused
-/// queue in [`super::claim_order`].
+/// queue, of a type the claimer takes ([`accepts_type`]), in
+/// [`super::claim_order`].
 pub fn claim(
     record: &mut TaskRecord,
     worker_id: &str,

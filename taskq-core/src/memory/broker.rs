@@ -1,6 +1,7 @@
 //! [`Broker`] for the in-memory backend: each call is one lifecycle rule
 //! applied under the lock.
 
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -37,23 +38,35 @@ impl Broker for MemoryBackend {
         state.promote_due(request.now);
         let lease_until = request.now + request.lease;
         let mut claimed = Vec::with_capacity(request.limit);
+        let State {
+            tasks,
+            running,
+            delayed,
+            ready,
+            ..
+        } = &mut *state;
+        let Some(ready) = ready.get_mut(request.queue) else {
+            return Ok(claimed);
+        };
+        // Walk the queue in claim order; a task of a type this claim does
+        // not take keeps its place (`after` steps past it).
+        let mut after = None;
         while claimed.len() < request.limit {
-            let Some((_, _, id)) = state
-                .ready
-                .get_mut(request.queue)
-                .and_then(|ready| ready.pop_first())
-            else {
-                break;
+            let next = match after {
+                None => ready.first().copied(),
+                Some(key) => ready.range((Excluded(key), Unbounded)).next().copied(),
             };
-            let State {
-                tasks,
-                running,
-                delayed,
-                ..
-            } = &mut *state;
+            let Some(key) = next else { break };
+            let (_, _, id) = key;
             let Some(record) = tasks.get_mut(&id) else {
+                ready.remove(&key);
                 continue;
             };
+            if !lifecycle::accepts_type(request.task_types, &record.task_type) {
+                after = Some(key);
+                continue;
+            }
+            ready.remove(&key);
             if !lifecycle::is_claimable(record, request.now) {
                 // Filed as ready by a later clock than this claim's.
                 delayed.insert((record.scheduled_at, id));

@@ -205,12 +205,19 @@ impl Broker for RedisBackend {
             return Ok(Vec::new());
         }
         let lease_until = request.now + request.lease;
-        let args = vec![
+        let mut args = vec![
             micros(request.now),
             request.limit.to_string(),
             request.worker_id.to_owned(),
             micros(lease_until),
         ];
+        match request.task_types {
+            None => args.push("0".to_owned()),
+            Some(types) => {
+                args.push("1".to_owned());
+                args.extend(types.iter().map(|t| (*t).to_owned()));
+            }
+        }
         let reply = self.run(&scripts::CLAIM, request.queue, args).await?;
         let mut items = array("claim", reply)?.into_iter();
         let next_due = items.next().and_then(|v| v.as_i64());

@@ -81,9 +81,11 @@ pub(crate) const CLAIM_FIELDS: [&str; 11] = [
     "cancel_requested",
 ];
 
-/// ARGV[4] now, [5] limit, [6] worker, [7] lease until. Promotes due delayed tasks (a bounded batch
-/// per call), then claims in order: two commands per task plus a few per
-/// call. Returns the next due time of the delayed set (µs, or nil), then
+/// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only
+/// the task types that follow are taken (`lifecycle::accepts_type`; others
+/// keep their place, at most `limit + 1000` members are read a call) or
+/// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
+/// claims in order: two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///

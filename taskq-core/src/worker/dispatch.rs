@@ -69,6 +69,7 @@ pub(super) async fn dispatch(
                 worker_id: &shared.worker_id,
                 lease: shared.config.lease,
                 now: Utc::now(),
+                task_types: Some(&shared.task_types),
             };
             match shared.backend.claim(request).await {
                 Ok(tasks) => {

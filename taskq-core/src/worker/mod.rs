@@ -156,6 +156,12 @@ impl WorkerBuilder {
             backend: self.client.backend().clone(),
             registry: self.client.registry().clone(),
             payload_limits: self.client.payload_limits(),
+            task_types: {
+                let mut names: Vec<&'static str> =
+                    self.client.registry().iter().map(|def| def.name).collect();
+                names.sort_unstable();
+                names
+            },
             worker_id: self.worker_id.unwrap_or_else(|| default_worker_id(&host)),
             host,
             started_at: Utc::now(),

@@ -26,6 +26,8 @@ pub(super) struct QueueSlots {
 pub(super) struct Shared {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) registry: Arc<Registry>,
+    /// The types this worker has handlers for: the only ones it claims.
+    pub(super) task_types: Vec<&'static str>,
     /// The client's limits; a result over them fails its attempt.
     pub(super) payload_limits: PayloadLimits,
     pub(super) worker_id: String,

@@ -60,12 +60,18 @@ pub(super) fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
 /// `SELECT id FROM taskq_tasks WHERE <due in queue> ORDER BY <claim order>
 /// LIMIT n FOR UPDATE SKIP LOCKED`.
 pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
-    Query::select()
+    let mut select = Query::select();
+    select
         .column(C::Id)
         .from(task::Entity)
         .and_where(Expr::col(C::Queue).eq(request.queue))
         .and_where(state_is(TaskState::Pending))
-        .and_where(Expr::col(C::ScheduledAt).lte(request.now))
+        .and_where(Expr::col(C::ScheduledAt).lte(request.now));
+    // `lifecycle::accepts_type`: other types stay for a worker that has them.
+    if let Some(types) = request.task_types {
+        select.and_where(Expr::col(C::TaskType).is_in(types.iter().copied()));
+    }
+    select
         .order_by(C::Priority, Order::Desc)
         .order_by(C::Seq, Order::Asc)
         .order_by(C::Id, Order::Asc)
@@ -263,6 +269,7 @@ mod tests {
             worker_id: "w",
             lease: Duration::from_secs(30),
             now: Utc::now(),
+            task_types: None,
         };
         let sql = DbBackend::Sqlite.build(&claim_statement(&request)).sql;
         assert!(
@@ -289,6 +296,7 @@ mod tests {
             worker_id: "w",
             lease: Duration::from_secs(30),
             now: Utc::now(),
+            task_types: None,
         };
         let sql = DbBackend::Postgres.build(&claim_statement(&request)).sql;
         assert!(

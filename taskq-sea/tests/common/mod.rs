@@ -67,6 +67,7 @@ pub async fn claim(
             worker_id: worker,
             lease: Duration::from_secs(30),
             now: Utc::now(),
+            task_types: None,
         })
         .await
         .expect("claim")

@@ -94,6 +94,7 @@ pub(super) fn claim_request(limit: usize) -> ClaimRequest<'static> {
         worker_id: "w",
         lease: Duration::from_secs(30),
         now: Utc::now(),
+        task_types: None,
     }
 }
 

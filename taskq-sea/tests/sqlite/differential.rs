@@ -146,6 +146,7 @@ async fn differential(seed: u64, steps: usize) {
                             worker_id: worker,
                             lease,
                             now: clock,
+                            task_types: None,
                         })
                         .await;
                     out.push(shape(&claimed));

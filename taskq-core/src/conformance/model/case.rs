@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::ops::{Op, OutcomeKind, QUEUES, ReorderTo, Target, WORKERS};
+use super::ops::{CLAIM_TYPES, Op, OutcomeKind, QUEUES, ReorderTo, TASK_TYPES, Target, WORKERS};
 use super::reference::Reference;
 use crate::backend::{
     Backend, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
@@ -208,10 +208,15 @@ impl<'a> Case<'a> {
                 delay_ms,
                 max_retries,
                 count,
+                task_type,
             } => {
                 let due = now + Self::ms(*delay_ms);
                 let tasks: Vec<TaskRecord> = (0..*count)
-                    .map(|_| self.record(QUEUES[*queue], *priority, due, *max_retries))
+                    .map(|_| {
+                        let mut record = self.record(QUEUES[*queue], *priority, due, *max_retries);
+                        record.task_type = TASK_TYPES[*task_type].to_owned();
+                        record
+                    })
                     .collect();
                 self.ids.extend(tasks.iter().map(|t| t.id));
                 (
@@ -237,6 +242,7 @@ impl<'a> Case<'a> {
                 limit,
                 worker,
                 lease_secs,
+                types,
             } => {
                 let request = ClaimRequest {
                     queue: QUEUES[*queue],
@@ -244,6 +250,7 @@ impl<'a> Case<'a> {
                     worker_id: WORKERS[*worker],
                     lease: Duration::from_secs(u64::from(*lease_secs)),
                     now,
+                    task_types: CLAIM_TYPES[*types],
                 };
                 (
                     Returned::Records(Ok(self.reference.claim(request.clone()))),

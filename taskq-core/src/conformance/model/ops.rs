@@ -10,6 +10,17 @@ use proptest::sample::Index;
 pub const QUEUES: [&str; 2] = ["q0", "q1"];
 /// Workers that claim, heartbeat and release.
 pub const WORKERS: [&str; 2] = ["w0", "w1"];
+/// The task types submitted.
+pub const TASK_TYPES: [&str; 2] = ["model_task", "model_other"];
+/// What a claim takes: any type, each type alone, both, or none (a worker
+/// with no handler for anything queued).
+pub const CLAIM_TYPES: [Option<&[&str]>; 5] = [
+    None,
+    Some(&["model_task"]),
+    Some(&["model_other"]),
+    Some(&["model_other", "model_task"]),
+    Some(&[]),
+];
 
 /// The task an operation acts on: with `aim`, one of the tasks whose
 /// state the operation accepts (running ones for a settle, ended ones for
@@ -31,6 +42,8 @@ pub enum Op {
         delay_ms: u32,
         max_retries: u32,
         count: usize,
+        /// An index into `TASK_TYPES`.
+        task_type: usize,
     },
     /// Enqueue a new task together with one whose id is already stored:
     /// all or none, so nothing changes.
@@ -42,6 +55,8 @@ pub enum Op {
         limit: usize,
         worker: usize,
         lease_secs: u32,
+        /// An index into `CLAIM_TYPES`: which types the claim takes.
+        types: usize,
     },
     /// Renew the lease of a task as its worker (or, `wrong_worker`, as
     /// the other one); `stale` uses the attempt before the current one.
@@ -158,22 +173,32 @@ pub fn op() -> impl Strategy<Value = Op> {
             0..3i32,
             prop::sample::select(vec![0u32, 0, 500, 3_000]),
             0..3u32,
-            1..4usize
+            1..4usize,
+            prop::sample::select(vec![0usize, 0, 0, 1]),
         )
-            .prop_map(|(queue, priority, delay_ms, max_retries, count)| Op::Submit {
+            .prop_map(|(queue, priority, delay_ms, max_retries, count, task_type)| Op::Submit {
                 queue,
                 priority,
                 delay_ms,
                 max_retries,
                 count,
+                task_type,
             }),
         1 => task().prop_map(|task| Op::SubmitDuplicate { task }),
-        6 => (queue.clone(), 1..4usize, worker.clone(), prop::sample::select(vec![1u32, 5, 30]))
-            .prop_map(|(queue, limit, worker, lease_secs)| Op::Claim {
+        6 => (
+            queue.clone(),
+            1..4usize,
+            worker.clone(),
+            prop::sample::select(vec![1u32, 5, 30]),
+            // Mostly a worker with every handler, as in production.
+            prop::sample::select(vec![0usize, 0, 0, 1, 2, 3, 4]),
+        )
+            .prop_map(|(queue, limit, worker, lease_secs, types)| Op::Claim {
                 queue,
                 limit,
                 worker,
                 lease_secs,
+                types,
             }),
         3 => (task(), prop::bool::weighted(0.3), prop::bool::weighted(0.2))
             .prop_map(|(task, wrong_worker, stale)| Op::Heartbeat { task, wrong_worker, stale }),

@@ -55,7 +55,9 @@ impl Reference {
         let mut due: Vec<usize> = (0..self.tasks.len())
             .filter(|&i| {
                 let record = &self.tasks[i];
-                record.queue == request.queue && lifecycle::is_claimable(record, request.now)
+                record.queue == request.queue
+                    && lifecycle::is_claimable(record, request.now)
+                    && lifecycle::accepts_type(request.task_types, &record.task_type)
             })
             .collect();
         due.sort_by_key(|&i| lifecycle::claim_order(&self.tasks[i]));

@@ -19,14 +19,11 @@ if #due > 0 then
     zbulk('ZREM', KEYS[7], members)
   end
 end
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[5])
+local want = tonumber(ARGV[5])
 local out = {next_due()}
 local running = {}
 local fields = #FIELDS
-for i = 1, #popped, 2 do
-  local id = string.sub(popped[i], 27)
-  local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
+local function claim(id, key, f)
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
@@ -38,6 +35,36 @@ for i = 1, #popped, 2 do
   running[#running + 1] = ARGV[7]
   running[#running + 1] = running_member(id, attempt)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+end
+if ARGV[8] ~= '1' then
+  for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
+    if i % 2 == 1 then
+      local id = string.sub(m, 27)
+      local key = ARGV[1] .. id
+      claim(id, key, redis.call('HMGET', key, 'attempt', unpack(FIELDS)))
+    end
+  end
+else
+  -- lifecycle::accepts_type: walk the ready set in claim order; a task of
+  -- another type keeps its place. At most `want + 1000` members a call.
+  local accepts = {}
+  for i = 9, #ARGV do accepts[ARGV[i]] = true end
+  local taken, offset = {}, 0
+  while #taken < want and offset < want + 1000 do
+    local batch = redis.call('ZRANGE', KEYS[1], offset, offset + want - #taken - 1)
+    if #batch == 0 then break end
+    offset = offset + #batch
+    for _, m in ipairs(batch) do
+      local id = string.sub(m, 27)
+      local key = ARGV[1] .. id
+      local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
+      if accepts[f[@TYPE@]] then
+        taken[#taken + 1] = m
+        claim(id, key, f)
+      end
+    end
+  end
+  if #taken > 0 then zbulk('ZREM', KEYS[1], taken) end
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
 index_flush()
