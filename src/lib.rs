@@ -126,7 +126,8 @@ pub mod prelude {
 pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
-        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, run_handler, validate_params,
+        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, params_schema, run_handler,
+        validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;

@@ -73,6 +73,18 @@ pub fn validate_params<P: DeserializeOwned>(params: &Value) -> Result<(), Params
     parse_params::<P>(params.clone()).map(drop)
 }
 
+/// [`TaskDef::params_schema`] for params type `P`: its JSON schema as
+/// schemars derives it, with rustdoc link syntax (``[`Foo`]``,
+/// `[text](crate::Foo)`) replaced by the link text in every title and
+/// description, because those come from doc comments and are read by
+/// people (the dashboard's form, API clients) who cannot follow the links.
+pub fn params_schema<P: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::generate::SchemaSettings::default()
+        .with_transform(crate::doc_links::strip_schema_links)
+        .into_generator()
+        .into_root_schema_for::<P>()
+}
+
 /// Names the `Ok` type of a handler's return type, whatever alias spells
 /// it: `<Result<R, E> as TaskResult>::Ok` is `R`.
 pub trait TaskResult {
