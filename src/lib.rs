@@ -119,6 +119,10 @@ pub mod prelude {
         TaskId, TaskRecord, TaskState, Worker, long_task,
     };
     pub use taskq_core::schemars::JsonSchema;
+    /// The path `#[derive(JsonSchema)]` expands to (`schemars::…`): with
+    /// the glob import of this prelude in scope, the derive works in a
+    /// crate that does not depend on `schemars` itself.
+    pub use taskq_core::schemars;
 }
 
 /// Paths the `#[long_task]` expansion uses; not a public API.
