@@ -154,10 +154,16 @@ mod tests {
     fn links_become_their_text() {
         for (doc, shown) in [
             ("Params of [`resize`].", "Params of `resize`."),
-            ("See [Image] and [`Image::scale()`].", "See Image and `Image::scale()`."),
+            (
+                "See [Image] and [`Image::scale()`].",
+                "See Image and `Image::scale()`.",
+            ),
             ("The [size](crate::Size) to fit.", "The size to fit."),
             ("The [size][`Size`] to fit.", "The size to fit."),
-            ("Calls [`vec!`] or [struct@Foo].", "Calls `vec!` or struct@Foo."),
+            (
+                "Calls [`vec!`] or [struct@Foo].",
+                "Calls `vec!` or struct@Foo.",
+            ),
             ("Nested [`a[0]`] index.", "Nested `a[0]` index."),
         ] {
             assert_eq!(strip_doc_links(doc), shown, "{doc}");
@@ -202,7 +208,8 @@ mod tests {
             /// Width, as [`u32`].
             width: u32,
         }
-        let mut schema = schemars::SchemaGenerator::default().into_root_schema_for::<ResizeParams>();
+        let mut schema =
+            schemars::SchemaGenerator::default().into_root_schema_for::<ResizeParams>();
         strip_schema_links(&mut schema);
         let value = schema.to_value();
         assert_eq!(value["description"], "Params of `resize`.");
