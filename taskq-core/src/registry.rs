@@ -124,6 +124,39 @@ where
 /// A typed reference to a registered task, what `#[long_task]` puts in place
 /// of the function: `client.submit(analyze, params)` only compiles when
 /// `params` has the handler's params type.
+///
+/// # Example
+///
+/// `#[long_task]` turns the function's name into a handle: submitting
+/// through it only compiles with the handler's params type, and the
+/// id's result is the handler's `Ok` type.
+///
+/// ```
+/// use std::sync::Arc;
+/// use serde::{Deserialize, Serialize};
+/// use taskq::prelude::*;
+/// use taskq::registry::TaskHandle;
+///
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// struct Resize { width: u32 }
+///
+/// /// Resizes an image.
+/// #[long_task(name = "images.resize")]
+/// async fn resize(p: Resize) -> Result<u32, TaskError> {
+///     Ok(p.width)
+/// }
+///
+/// // A plain value: pass it around, store it in a const.
+/// const RESIZE: TaskHandle<Resize, u32> = resize;
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// assert_eq!(RESIZE.name(), "images.resize");
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// let id = client.submit(RESIZE, Resize { width: 640 }).await?;
+/// // client.submit(resize, 640) does not compile: `u32` is not `Resize`.
+/// assert_eq!(client.get(id).await?.task_type, "images.resize");
+/// # Ok(()) }
+/// ```
 pub struct TaskHandle<P, R> {
     name: &'static str,
     _types: PhantomData<fn(P) -> R>,
