@@ -39,7 +39,7 @@
 //! - `taskq-core`: the model, registry, backend traits, worker, client, and
 //!   the in-memory backend — re-exported here.
 //! - `taskq-macros`: `#[long_task]`.
-//! - [`http`] (feature `http`): axum routes — REST API, OpenAPI, metrics
+//! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics
 //!   and the dashboard page — that a host nests under any path.
 //! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
 //!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
@@ -99,9 +99,14 @@ pub use taskq_sea as sea;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use taskq_sea::SeaBackend as SqlBackend;
 
+// One `pub use` each: a doc comment on a grouped re-export is prepended to
+// every item it names, and `RedisConfig`'s page opened with the backend's
+// summary.
 /// The Redis backend (fred): delivery and records in Redis.
 #[cfg(feature = "redis")]
-pub use taskq_core::redis::{RedisBackend, RedisConfig};
+pub use taskq_core::redis::RedisBackend;
+#[cfg(feature = "redis")]
+pub use taskq_core::redis::RedisConfig;
 
 /// Task records in SQL, delivery through Redis (features `redis` and a
 /// SQL one): durable, queryable records, Redis-fast claims, and nothing
@@ -118,6 +123,10 @@ pub mod prelude {
         Client, Error, MisfirePolicy, Position, ScheduleDef, TaskContext, TaskError, TaskFilter,
         TaskId, TaskRecord, TaskState, Worker, long_task,
     };
+    /// The path `#[derive(JsonSchema)]` expands to (`schemars::…`): with
+    /// the glob import of this prelude in scope, the derive works in a
+    /// crate that does not depend on `schemars` itself.
+    pub use taskq_core::schemars;
     pub use taskq_core::schemars::JsonSchema;
 }
 
@@ -126,7 +135,8 @@ pub mod prelude {
 pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
-        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, run_handler, validate_params,
+        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, params_schema, run_handler,
+        validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;

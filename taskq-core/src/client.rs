@@ -438,6 +438,40 @@ impl Client {
 
 /// A task about to be submitted: set overrides, then `.await` it for the
 /// new task's id.
+///
+/// # Example
+///
+/// `client.submit(..)` and `client.submit_json(..)` return a submission:
+/// override the task type's defaults, then `.await` it for the id.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use taskq::prelude::*;
+///
+/// #[long_task(queue = "mail", priority = 5)]
+/// async fn notify(user: u64) -> Result<(), TaskError> {
+///     # let _ = user;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// let id = client
+///     .submit(notify, 7)
+///     .queue("urgent")                       // instead of `mail`
+///     .priority(9)                           // higher runs first
+///     .countdown(Duration::from_secs(30))    // or `.at(when)`
+///     .timeout(Duration::from_secs(60))      // hard timeout of each attempt
+///     .await?;
+/// let record = client.get(id).await?;
+/// assert_eq!((record.queue.as_str(), record.priority), ("urgent", 9));
+/// assert_eq!(record.state, TaskState::Pending);
+/// # Ok(()) }
+/// ```
+///
+/// [`into_record`](Submission::into_record) builds the record without
+/// storing it, for `enqueue_in` inside a host's own SQL transaction.
 #[must_use = "a submission does nothing until awaited"]
 pub struct Submission<'c> {
     client: &'c Client,

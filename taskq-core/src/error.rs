@@ -9,6 +9,36 @@ use crate::worker_state::{WorkerControl, WorkerState};
 
 /// The error of a taskq call. Every variant but `Backend` and `Serialization`
 /// means the call changed nothing.
+///
+/// # Example
+///
+/// Every refusal is a variant naming what was wrong, and changes nothing:
+///
+/// ```
+/// use std::sync::Arc;
+/// use taskq::prelude::*;
+///
+/// #[long_task]
+/// async fn greet(name: String) -> Result<String, TaskError> {
+///     Ok(format!("hello {name}"))
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// match client.submit_json("greet", serde_json::json!(42)).await {
+///     Err(Error::InvalidParams { task_type, path, .. }) => {
+///         assert_eq!((task_type.as_str(), path.as_str()), ("greet", "."));
+///     }
+///     other => panic!("expected InvalidParams, got {other:?}"),
+/// }
+/// let unknown = client.submit_json("gret", serde_json::json!("Ada")).await;
+/// assert!(matches!(unknown, Err(Error::UnknownTaskType(name)) if name == "gret"));
+/// // Cancelling twice: the second call finds a task that already ended.
+/// let id = client.submit(greet, "Ada".to_owned()).await?;
+/// client.cancel(id).await?;
+/// assert!(matches!(client.cancel(id).await, Err(Error::InvalidTransition { .. })));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

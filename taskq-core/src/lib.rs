@@ -41,6 +41,7 @@ pub mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod context;
+mod doc_links;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;

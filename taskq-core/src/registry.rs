@@ -73,6 +73,18 @@ pub fn validate_params<P: DeserializeOwned>(params: &Value) -> Result<(), Params
     parse_params::<P>(params.clone()).map(drop)
 }
 
+/// [`TaskDef::params_schema`] for params type `P`: its JSON schema as
+/// schemars derives it, with rustdoc link syntax (``[`Foo`]``,
+/// `[text](crate::Foo)`) replaced by the link text in every title and
+/// description, because those come from doc comments and are read by
+/// people (the dashboard's form, API clients) who cannot follow the links.
+pub fn params_schema<P: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::generate::SchemaSettings::default()
+        .with_transform(crate::doc_links::strip_schema_links)
+        .into_generator()
+        .into_root_schema_for::<P>()
+}
+
 /// Names the `Ok` type of a handler's return type, whatever alias spells
 /// it: `<Result<R, E> as TaskResult>::Ok` is `R`.
 pub trait TaskResult {
@@ -112,6 +124,39 @@ where
 /// A typed reference to a registered task, what `#[long_task]` puts in place
 /// of the function: `client.submit(analyze, params)` only compiles when
 /// `params` has the handler's params type.
+///
+/// # Example
+///
+/// `#[long_task]` turns the function's name into a handle: submitting
+/// through it only compiles with the handler's params type, and the
+/// id's result is the handler's `Ok` type.
+///
+/// ```
+/// use std::sync::Arc;
+/// use serde::{Deserialize, Serialize};
+/// use taskq::prelude::*;
+/// use taskq::registry::TaskHandle;
+///
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// struct Resize { width: u32 }
+///
+/// /// Resizes an image.
+/// #[long_task(name = "images.resize")]
+/// async fn resize(p: Resize) -> Result<u32, TaskError> {
+///     Ok(p.width)
+/// }
+///
+/// // A plain value: pass it around, store it in a const.
+/// const RESIZE: TaskHandle<Resize, u32> = resize;
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// assert_eq!(RESIZE.name(), "images.resize");
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// let id = client.submit(RESIZE, Resize { width: 640 }).await?;
+/// // client.submit(resize, 640) does not compile: `u32` is not `Resize`.
+/// assert_eq!(client.get(id).await?.task_type, "images.resize");
+/// # Ok(()) }
+/// ```
 pub struct TaskHandle<P, R> {
     name: &'static str,
     _types: PhantomData<fn(P) -> R>,

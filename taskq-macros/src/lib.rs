@@ -235,10 +235,11 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
             #run_args
         ))
     );
-    // What `schema_for!` expands to, without its call-site spans.
+    // Spanned at the params type, so a type without `JsonSchema` is blamed
+    // there; `params_schema` also strips doc-link syntax from the schema's
+    // descriptions (they come from the type's doc comments).
     let schema = quote_spanned!(params_ty.span()=>
-        ::taskq::__private::schemars::SchemaGenerator::default()
-            .into_root_schema_for::<#params_ty>()
+        ::taskq::__private::params_schema::<#params_ty>()
     );
 
     Ok(quote! {

@@ -50,7 +50,7 @@
 //!   literal-state predicates the partial indexes need.
 //! - `nodelay.rs`: [`tcp_nodelay`], `TCP_NODELAY` on the pool's sockets.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
-//! - [`redis`] (feature `redis`): [`SeaRedisBackend`], records here with
+//! - `redis` (feature `redis`): `SeaRedisBackend`, records here with
 //!   delivery through Redis; `handoff.rs`, the SQL it needs (marking
 //!   what Redis claimed, reading what Redis must hold).
 //! - `examples/sqlite_throughput.rs`: the backend alone under a worker's

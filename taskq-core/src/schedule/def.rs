@@ -61,6 +61,46 @@ pub enum MisfirePolicy {
 }
 
 /// A schedule as its owner writes it.
+///
+/// # Example
+///
+/// Schedules managed at runtime, stored in the backend (schedules declared
+/// next to a handler use `#[long_task(cron = "…")]` instead):
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use serde::{Deserialize, Serialize};
+/// use taskq::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// struct Mail { to: String }
+///
+/// #[long_task]
+/// async fn send_report(mail: Mail) -> Result<(), TaskError> {
+///     # let _ = mail.to;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// // 09:00 on weekdays in New York, DST included; params checked against `Mail`.
+/// client
+///     .create_schedule(
+///         ScheduleDef::cron_in("weekday-report", "send_report", "0 9 * * 1-5", "America/New_York")
+///             .params(serde_json::json!({ "to": "ops@example.com" }))
+///             .misfire(MisfirePolicy::RunEach { max: 3 }),
+///     )
+///     .await?;
+/// let every = ScheduleDef::interval("poll", "send_report", Duration::from_secs(30))
+///     .params(serde_json::json!({ "to": "poll@example.com" }))
+///     .max_runs(10);
+/// assert!(client.create_schedule(every).await?.next_run_at.is_some());
+/// // A bad cron expression is refused, and nothing is stored.
+/// let bad = ScheduleDef::cron("broken", "send_report", "every monday");
+/// assert!(matches!(client.create_schedule(bad).await, Err(Error::InvalidCron { .. })));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleDef {
     /// Unique name (1 to 200 characters).

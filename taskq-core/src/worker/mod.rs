@@ -200,6 +200,40 @@ impl WorkerBuilder {
 }
 
 /// Runs tasks from one or more queues until shut down.
+///
+/// # Example
+///
+/// A worker for two queues, on the in-memory backend, until the submitted
+/// task is done (a real one usually runs until `tokio::signal::ctrl_c()`:
+/// running tasks finish, the rest go back to `PENDING`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use taskq::prelude::*;
+///
+/// #[long_task(queue = "heavy")]
+/// async fn double(n: u64) -> Result<u64, TaskError> {
+///     Ok(n * 2)
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// let id = client.submit(double, 21).await?;
+/// let worker = Worker::builder(&client)
+///     .queue("default", 4) // up to 4 tasks of `default` at once
+///     .queue("heavy", 1)
+///     .build()?;
+/// let watcher = client.clone();
+/// worker
+///     .run_until(async move {
+///         while !watcher.get(id).await.is_ok_and(|r| r.state.is_terminal()) {
+///             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+///         }
+///     })
+///     .await?;
+/// assert_eq!(client.get(id).await?.result, Some(serde_json::json!(42)));
+/// # Ok(()) }
+/// ```
 pub struct Worker {
     shared: Arc<Shared>,
     queues: Vec<QueueSlots>,
