@@ -111,3 +111,18 @@ redis_specific!(
     redis_cluster_specific,
     super::Target::cluster
 );
+
+/// Nothing listens on port 1: connecting fails, naming the cause (the
+/// bound only keeps a regression from hanging the suite).
+#[tokio::test]
+async fn redis_closed_port_fails_with_the_cause() {
+    let connect = RedisBackend::connect("redis://127.0.0.1:1");
+    let result = tokio::time::timeout(Duration::from_secs(60), connect)
+        .await
+        .expect("connect gave up within a minute");
+    let Err(err) = result else {
+        panic!("nothing listens on port 1")
+    };
+    let message = err.to_string().to_lowercase();
+    assert!(message.contains("refused"), "{message}");
+}
