@@ -47,7 +47,7 @@ macro_rules! http_suite {
     ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
             use super::*;
-            http_suite!(@tests [$(#[$attr])*] $factory;
+            taskq_core::backend_tests!([$(#[$attr])*] $factory, [super::super::];
                 task_types_are_listed_with_their_schema,
                 submit_stores_the_task_with_overrides,
                 submit_errors_name_the_problem_and_store_nothing,
@@ -67,17 +67,6 @@ macro_rules! http_suite {
                 schedules_are_created_steered_and_deleted,
                 an_explicit_registry_limits_the_task_types);
         }
-    };
-    (@tests [$($attr:tt)*] $factory:expr;) => {};
-    // One test per step: the attributes repeat inside each test.
-    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $test() {
-            let factory = $factory;
-            super::super::$test(factory().await as Arc<dyn Backend>).await;
-        }
-        http_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 

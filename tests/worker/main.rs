@@ -125,7 +125,7 @@ macro_rules! worker_suite {
     ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
             use super::*;
-            worker_suite!(@tests [$(#[$attr])*] $factory;
+            taskq_core::backend_tests!([$(#[$attr])*] $factory, [super::super::];
                 typed_submit_runs_to_finished, submit_by_name_validates,
                 retryable_errors_retry_with_backoff, permanent_errors_and_panics_fail,
                 hard_and_soft_timeouts, cancel_pending_and_running,
@@ -137,17 +137,6 @@ macro_rules! worker_suite {
                 oversized_result_fails_without_retry,
                 worker_without_the_handler_leaves_the_task);
         }
-    };
-    (@tests [$($attr:tt)*] $factory:expr;) => {};
-    // One test per step: the attributes repeat inside each test.
-    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $test() {
-            let factory = $factory;
-            super::super::$test(factory().await as Arc<dyn Backend>).await;
-        }
-        worker_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
 }
 

@@ -77,7 +77,7 @@ macro_rules! conformance_suite {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::conformance_suite!(@tests [$(#[$attr])*] $factory;
+            $crate::backend_tests!([$(#[$attr])*] $factory, [$crate::conformance::];
                 claim_order, claim_respects_limit, claim_takes_only_its_task_types,
                 eta_is_respected, pause_and_resume,
                 cancel_pending, cancel_running, heartbeat_reports_lost_leases, reorder,
@@ -100,10 +100,20 @@ macro_rules! conformance_suite {
                 worker_control_is_compare_and_set);
         }
     };
-    (@tests [$($attr:tt)*] $factory:expr;) => {};
+}
+
+/// One `#[tokio::test]` per named test function on one backend, shared by
+/// [`conformance_suite!`] and the test files' own suites:
+/// `backend_tests!([#[attr]…] factory, [path::to::]; test_a, test_b)` calls
+/// `path::to::test_a(backend)` with a fresh backend from `factory` (an
+/// `Arc<dyn Backend>`, or an `Option` of one, see [`SuiteBackend`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! backend_tests {
+    ([$($attr:tt)*] $factory:expr, [$($path:tt)*];) => {};
     // One test per step: the attributes repeat inside each test, which a
     // single repetition over the tests cannot express.
-    (@tests [$($attr:tt)*] $factory:expr; $test:ident $(, $rest:ident)*) => {
+    ([$($attr:tt)*] $factory:expr, [$($path:tt)*]; $test:ident $(, $rest:ident)*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         $($attr)*
         async fn $test() {
@@ -113,8 +123,8 @@ macro_rules! conformance_suite {
             else {
                 return;
             };
-            $crate::conformance::$test(backend).await;
+            $($path)* $test(backend).await;
         }
-        $crate::conformance_suite!(@tests [$($attr)*] $factory; $($rest),*);
+        $crate::backend_tests!([$($attr)*] $factory, [$($path)*]; $($rest),*);
     };
 }
