@@ -4,15 +4,13 @@
 //! own fails at once with the cause (refused, unknown host, bad password,
 //! no such database).
 
-use std::time::Duration;
-
 use taskq_core::Error;
 
 /// How long the direct attempt may take. A server that does not answer in
 /// this time is left to the pool's own timeout: only a definite refusal
 /// fails here.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `Err` with the cause when a PostgreSQL or MySQL server at `url` refuses
 /// a connection; `Ok` otherwise (SQLite, a server that answers, or one too
