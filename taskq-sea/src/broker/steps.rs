@@ -47,6 +47,7 @@ impl SeaBackend {
             .await
             .map_err(db_err)?;
         if paused.is_some() {
+            txn.commit().await.map_err(db_err)?;
             return Ok(Vec::new());
         }
         let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
@@ -54,6 +55,12 @@ impl SeaBackend {
             ids.push(row.try_get("", "id").map_err(db_err)?);
         }
         if ids.is_empty() {
+            // Ended here, not by dropping it: InnoDB's locking read also
+            // locked the rows it scanned and passed over (not yet due), and
+            // a dropped transaction rolls back only when its connection is
+            // next used — until then the next claim's SKIP LOCKED skips
+            // them (`mysql::eta_is_respected` once claimed nothing so).
+            txn.commit().await.map_err(db_err)?;
             return Ok(Vec::new());
         }
         let mut update = claim_update(request);
