@@ -12,7 +12,7 @@ pub(super) struct Echo {
     pub(super) times: u32,
 }
 
-/// Echoes its text.
+/// Echoes its text (see [`Echo`]).
 #[long_task(name = "echo", retries = 0)]
 pub(super) async fn echo_task(p: Echo) -> Result<String, TaskError> {
     Ok(p.text.repeat(p.times.max(1) as usize))

@@ -12,7 +12,9 @@ pub(super) async fn task_types_are_listed_with_their_schema(backend: Arc<dyn Bac
         .iter()
         .find(|t| t["name"] == "echo")
         .expect("echo is registered");
-    assert_eq!(echo["description"], "Echoes its text.");
+    // The doc comment's link syntax is for rustdoc, not API readers.
+    assert_eq!(echo["description"], "Echoes its text (see `Echo`).");
+    assert_eq!(echo["blocking"], false);
     assert_eq!(echo["queue"], "default");
     assert_eq!(echo["max_retries"], 0);
     assert_eq!(

@@ -16,7 +16,8 @@ use crate::registry::TaskDef;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TaskTypeInfo {
     pub name: String,
-    /// The handler's doc comment or `description` option.
+    /// The handler's doc comment (rustdoc link syntax stripped) or
+    /// `description` option.
     pub description: String,
     /// Queue submissions go to unless overridden.
     pub queue: String,
@@ -28,6 +29,8 @@ pub struct TaskTypeInfo {
     pub max_retries: u32,
     /// Delay before the first retry, in seconds.
     pub retry_delay: f64,
+    /// Runs on the blocking pool (`#[long_task(blocking = true)]`).
+    pub blocking: bool,
     /// JSON schema (2020-12) of the params.
     #[schema(value_type = Object)]
     pub params_schema: Value,
@@ -38,13 +41,14 @@ impl TaskTypeInfo {
         let options = &def.options;
         TaskTypeInfo {
             name: def.name.to_owned(),
-            description: options.description.to_string(),
+            description: crate::doc_links::strip_doc_links(&options.description),
             queue: options.queue.to_string(),
             priority: options.priority,
             timeout: options.timeout.map(|d| d.as_secs_f64()),
             soft_timeout: options.soft_timeout.map(|d| d.as_secs_f64()),
             max_retries: options.max_retries,
             retry_delay: options.retry_delay.as_secs_f64(),
+            blocking: options.blocking,
             params_schema: (def.params_schema)().to_value(),
         }
     }
