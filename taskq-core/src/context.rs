@@ -22,8 +22,12 @@ pub enum StopReason {
     SoftTimeout,
     /// The worker is shutting down; the task will be released and rerun.
     Shutdown,
-    /// The worker lost the task's lease; another worker may run it.
+    /// The worker lost the task's lease, or its lease ran out by the
+    /// worker's own clock; another worker may run it.
     LeaseLost,
+    /// The hard timeout passed: the attempt is recorded as timed out, and
+    /// what the handler returns after that is discarded.
+    Timeout,
 }
 
 /// The running task's context, passed as the handler's first argument.
@@ -252,8 +256,11 @@ impl ControlCell {
         moved
     }
 
-    pub(crate) fn end(&self) {
-        self.ended.store(true, Ordering::Release);
+    /// Marks the attempt's outcome as decided; false when it already was.
+    /// The attempt and the worker's deadline keeper race to end an attempt
+    /// at its hard timeout: only the one that gets `true` settles it.
+    pub(crate) fn try_end(&self) -> bool {
+        !self.ended.swap(true, Ordering::AcqRel)
     }
 
     pub(crate) fn has_ended(&self) -> bool {

@@ -195,6 +195,12 @@ pub struct TaskOptions {
     pub backoff: Backoff,
     /// What the task does (defaults to the handler's doc comment).
     pub description: Cow<'static, str>,
+    /// Runs each attempt on a thread of the blocking pool, for handlers
+    /// that block (synchronous I/O, long computations without `.await`):
+    /// they then hold up no other handler. The worker keeps such an
+    /// attempt's timeouts and lease either way.
+    #[serde(default)]
+    pub blocking: bool,
 }
 
 impl TaskOptions {
@@ -208,6 +214,7 @@ impl TaskOptions {
         retry_delay: defaults::RETRY_DELAY,
         backoff: Backoff::DEFAULT,
         description: Cow::Borrowed(""),
+        blocking: false,
     };
 
     /// The delay before the retry that follows failed attempt `attempt`.

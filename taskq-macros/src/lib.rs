@@ -33,7 +33,10 @@ use options::TaskAttr;
 /// function itself is kept under a hidden name. Options (all optional):
 /// `name`, `queue`, `priority`, `timeout` and `soft_timeout` (seconds),
 /// `retries`, `retry_delay` (seconds), `backoff` (factor, or `true`/`false`),
-/// `backoff_max` (seconds), `jitter` (0.0–1.0), `description`.
+/// `backoff_max` (seconds), `jitter` (0.0–1.0), `description`, and
+/// `blocking = true` for a handler that blocks its thread (synchronous I/O,
+/// long computation without `.await`): each attempt then runs on a thread
+/// of the blocking pool, holding up no other handler.
 ///
 /// A schedule declared next to the handler (upserted by name, the task's,
 /// when a scheduler starts; checked here at compile time):

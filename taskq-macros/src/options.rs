@@ -21,6 +21,7 @@ const KNOWN: &[&str] = &[
     "backoff_max",
     "jitter",
     "description",
+    "blocking",
     "cron",
     "time_zone",
     "every",
@@ -55,6 +56,8 @@ pub struct TaskAttr {
     /// …submitting these params (a JSON text, checked to parse here and
     /// against the params type when the worker is built).
     pub params: Option<LitStr>,
+    /// Runs the handler on the blocking pool.
+    pub blocking: Option<bool>,
 }
 
 /// One `key = value`. Unlike syn's `MetaNameValue`, which folds `-1` into
@@ -123,6 +126,7 @@ impl Parse for TaskAttr {
                 "time_zone" => attr.time_zone = Some(time_zone(value)?),
                 "every" => attr.every = Some(every(value)?),
                 "params" => attr.params = Some(json_params(value)?),
+                "blocking" => attr.blocking = Some(boolean(value, "blocking")?),
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
@@ -244,6 +248,7 @@ impl TaskAttr {
         let jitter = self
             .jitter
             .map_or(quote!(#d::BACKOFF_JITTER), |j| quote!(#j));
+        let blocking = self.blocking.unwrap_or(false);
         quote! {
             ::taskq::TaskOptions {
                 queue: ::std::borrow::Cow::Borrowed(#queue),
@@ -258,6 +263,7 @@ impl TaskAttr {
                     jitter: #jitter,
                 },
                 description: ::std::borrow::Cow::Borrowed(#description),
+                blocking: #blocking,
             }
         }
     }
@@ -383,6 +389,16 @@ fn seconds_or_zero(value: &Expr, key: &str) -> syn::Result<u64> {
 
 /// `backoff = 2.0` (a factor ≥ 1), `backoff = true` (the default factor) or
 /// `backoff = false` (constant delay).
+fn boolean(value: &Expr, name: &str) -> syn::Result<bool> {
+    match lit(value) {
+        Some(Lit::Bool(b)) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{name}` takes `true` or `false`"),
+        )),
+    }
+}
+
 fn backoff(value: &Expr) -> syn::Result<f64> {
     if let Some(Lit::Bool(b)) = lit(value) {
         return Ok(if b.value { 2.0 } else { 1.0 });

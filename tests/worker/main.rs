@@ -22,12 +22,14 @@ use taskq::{
     WorkerInfo, WorkerQueue, WorkerState,
 };
 
+mod blocking;
 mod leases;
 mod outcomes;
 mod remote_control;
 mod steering;
 mod support;
 
+use blocking::*;
 use leases::*;
 use outcomes::*;
 use remote_control::*;
@@ -135,7 +137,10 @@ macro_rules! worker_suite {
                 dead_worker_tasks_are_rescued, retention_prunes_old_records,
                 client_errors_change_nothing, slow_handler_does_not_hold_back_its_batch,
                 oversized_result_fails_without_retry,
-                worker_without_the_handler_leaves_the_task);
+                worker_without_the_handler_leaves_the_task,
+                blocking_handler_times_out_on_time_beside_its_batch,
+                blocked_handler_threads_keep_their_leases,
+                blocking_option_gives_each_handler_a_thread);
         }
     };
 }

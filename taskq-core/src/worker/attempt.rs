@@ -1,7 +1,9 @@
-//! One attempt: runs a claimed task's handler under its timeouts and the
-//! worker's cancel and abandon instructions, and turns how it ended into
-//! a settlement for the completer.
+//! One attempt: runs a claimed task's handler, and turns how it ended into
+//! a settlement for the completer. Its deadlines (timeouts, cancel grace,
+//! lease) are kept by the deadline keeper, which ends or abandons it.
 
+use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
@@ -10,163 +12,179 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{Instant, sleep_until};
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::backend::{Outcome, Settlement};
-use crate::context::{Control, StopReason, TaskContext};
+use crate::context::{Control, TaskContext};
 use crate::error::TaskError;
 use crate::lifecycle::{self, RetryPolicy};
-use crate::registry::HandlerFuture;
 use crate::task::{ErrorKind, TaskFailure};
 
 use super::shared::Shared;
 
-/// A running handler, with its panics caught.
-pub(super) type AttemptFuture = futures_util::future::CatchUnwind<AssertUnwindSafe<HandlerFuture>>;
+/// A handler's result, or the payload of its panic.
+type Caught = Result<Result<Value, TaskError>, Box<dyn Any + Send>>;
 
 /// A claimed task, ready to run: the record's parts the attempt needs.
 pub(super) struct Attempt {
     pub(super) ctx: TaskContext,
     pub(super) params: Value,
-    pub(super) timeout: Option<Duration>,
-    pub(super) soft_timeout: Option<Duration>,
 }
 
 /// How an attempt ended, before it becomes a settlement.
 pub(super) enum AttemptEnd {
-    Returned(Result<serde_json::Value, TaskError>),
+    Returned(Result<Value, TaskError>),
     TimedOut(Duration),
     CancelGraceExpired,
-    Abandoned,
 }
 
-/// Runs a claimed batch. Each handler is polled once here, in its span;
-/// only those still running after that get a tokio task of their own,
-/// with timers. Most short handlers finish at their first poll, so a batch
-/// of them costs one spawn instead of one each.
-///
-/// A handler that blocks its thread in its first poll delays the rest of
-/// its batch — as it would delay every task on that thread anyway.
-pub(super) async fn run_batch(shared: Arc<Shared>, batch: Vec<(Attempt, OwnedSemaphorePermit)>) {
-    for (attempt, permit) in batch {
-        let Attempt {
-            ctx,
-            params,
-            timeout,
-            soft_timeout,
-        } = attempt;
-        let span = tracing::info_span!(
-            "task",
-            id = %ctx.id(),
-            task_type = %ctx.task_type(),
-            attempt = ctx.attempt(),
-            queue = %ctx.queue(),
+/// A claimed task's place in its queue's concurrency, held by whatever
+/// runs its handler: freed, and the dispatcher told, when dropped. A
+/// handler stuck in blocking code keeps its slot after its attempt was
+/// settled (timed out): its thread is still busy.
+pub(super) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    freed: Arc<Notify>,
+}
+
+impl Slot {
+    pub(super) fn new(permit: OwnedSemaphorePermit, freed: Arc<Notify>) -> Slot {
+        Slot {
+            permit: Some(permit),
+            freed,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The permit first: the dispatcher, once told, counts free permits.
+        drop(self.permit.take());
+        self.freed.notify_one();
+    }
+}
+
+/// Starts one attempt: polls a handler once here, in its span, and gives
+/// one still running after that a tokio task of its own (most short
+/// handlers finish at their first poll, so a batch of them costs one spawn
+/// instead of one each). A `blocking` handler runs on the blocking pool.
+/// Timeouts are not kept here but by the deadline keeper, which runs even
+/// while a handler blocks this thread.
+pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
+    let Attempt { ctx, params } = attempt;
+    let span = tracing::info_span!(
+        "task",
+        id = %ctx.id(),
+        task_type = %ctx.task_type(),
+        attempt = ctx.attempt(),
+        queue = %ctx.queue(),
+    );
+    let Some(def) = shared.registry.get(ctx.task_type()) else {
+        let error = TaskError::new(
+            ErrorKind::UnknownTask,
+            format!(
+                "no handler for `{}` in worker {}",
+                ctx.task_type(),
+                shared.worker_id
+            ),
         );
-        let Some(def) = shared.registry.get(ctx.task_type()) else {
-            let error = TaskError::new(
-                ErrorKind::UnknownTask,
-                format!(
-                    "no handler for `{}` in worker {}",
-                    ctx.task_type(),
-                    shared.worker_id
-                ),
-            );
-            span.in_scope(|| finish(&shared, &ctx, AttemptEnd::Returned(Err(error)), permit));
-            continue;
+        span.in_scope(|| finish(shared, &ctx, Some(Ok(Err(error)))));
+        drop(slot);
+        return;
+    };
+    if def.options.blocking {
+        let handler = (def.handler)(ctx.clone(), params);
+        let runtime = tokio::runtime::Handle::current();
+        let blocking_span = span.clone();
+        // The slot goes with the thread: it is busy until the handler
+        // returns, whatever the attempt's outcome by then.
+        let running = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            blocking_span.in_scope(|| runtime.block_on(handler))
+        });
+        let running = async move {
+            running.await.map_err(|join| match join.try_into_panic() {
+                Ok(panic) => panic,
+                Err(_) => Box::new("the blocking pool dropped the handler") as Box<dyn Any + Send>,
+            })
         };
-        let mut running = AssertUnwindSafe((def.handler)(ctx.clone(), params)).catch_unwind();
-        // Unconstrained: the batch's earlier handlers must not spend this
-        // one's share of tokio's cooperative budget.
-        let first = std::future::poll_fn(|cx| {
-            Poll::Ready(span.in_scope(|| tokio::task::unconstrained(&mut running).poll_unpin(cx)))
-        })
-        .await;
-        match first {
-            Poll::Ready(result) => {
-                let end =
-                    AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
-                span.in_scope(|| finish(&shared, &ctx, end, permit));
+        let shared = shared.clone();
+        tokio::spawn(
+            async move {
+                let returned = supervise(&ctx, running).await;
+                finish(&shared, &ctx, returned);
             }
-            Poll::Pending => {
-                let shared = shared.clone();
-                tokio::spawn(
-                    async move {
-                        let end = supervise(&shared, &ctx, running, timeout, soft_timeout).await;
-                        finish(&shared, &ctx, end, permit);
-                    }
-                    .instrument(span),
-                );
-            }
+            .instrument(span),
+        );
+        return;
+    }
+    let mut running = AssertUnwindSafe((def.handler)(ctx.clone(), params)).catch_unwind();
+    // Unconstrained: the batch's earlier handlers must not spend this
+    // one's share of tokio's cooperative budget.
+    let first = std::future::poll_fn(|cx| {
+        Poll::Ready(span.in_scope(|| tokio::task::unconstrained(&mut running).poll_unpin(cx)))
+    })
+    .await;
+    match first {
+        Poll::Ready(caught) => {
+            span.in_scope(|| finish(shared, &ctx, Some(caught)));
+            drop(slot);
+        }
+        Poll::Pending => {
+            let shared = shared.clone();
+            tokio::spawn(
+                async move {
+                    let returned = supervise(&ctx, running).await;
+                    finish(&shared, &ctx, returned);
+                    drop(slot);
+                }
+                .instrument(span),
+            );
         }
     }
 }
 
-/// Frees the attempt's slot and hands its outcome to the completer.
-pub(super) fn finish(
-    shared: &Shared,
-    ctx: &TaskContext,
-    end: AttemptEnd,
-    permit: OwnedSemaphorePermit,
-) {
-    drop(permit);
-    shared.slot_freed.notify_one();
-    match settlement_for(shared, ctx, end) {
-        // The completer outlives every attempt; a send error would only
-        // mean the worker is gone.
-        Some(settlement) => {
-            ctx.control().end();
-            let _ = shared.settle_tx.send(settlement);
+/// Hands a returned handler's outcome to the completer, unless the
+/// attempt already ended (the deadline keeper settled it) or the worker
+/// abandoned it; an abandoned attempt is forgotten here. `None`: the
+/// worker stopped the handler before it returned.
+pub(super) fn finish(shared: &Shared, ctx: &TaskContext, returned: Option<Caught>) {
+    if ctx.control().get() == Control::Abandon {
+        let mut in_flight = shared.in_flight();
+        if in_flight
+            .get(&ctx.id())
+            .is_some_and(|f| f.attempt == ctx.attempt())
+        {
+            in_flight.remove(&ctx.id());
         }
-        None => {
-            shared.in_flight().remove(&ctx.id());
-        }
+        return;
     }
+    let Some(caught) = returned else { return };
+    if !ctx.control().try_end() {
+        return;
+    }
+    let end = AttemptEnd::Returned(caught.unwrap_or_else(|panic| Err(panic_error(panic))));
+    // The completer outlives every attempt; a send error would only mean
+    // the worker is gone.
+    let _ = shared.settle_tx.send(settlement_for(shared, ctx, end));
 }
 
-/// Drives a handler that did not finish at once, under its soft and hard
-/// timeouts and the worker's cancel and abandon instructions.
-pub(super) async fn supervise(
-    shared: &Shared,
-    ctx: &TaskContext,
-    mut attempt: AttemptFuture,
-    timeout: Option<Duration>,
-    soft_timeout: Option<Duration>,
-) -> AttemptEnd {
-    let started = Instant::now();
-    let hard = timeout.map(|t| started + t);
-    let mut soft = soft_timeout.map(|t| started + t);
-    let mut grace: Option<Instant> = None;
+/// Drives a handler that did not finish at once until it returns, or until
+/// the worker ends the attempt (the deadline keeper settled it) or
+/// abandons it — then drops it, and gives `None`.
+async fn supervise<F: Future<Output = Caught>>(ctx: &TaskContext, attempt: F) -> Option<Caught> {
+    tokio::pin!(attempt);
     let control = ctx.control();
     loop {
         // Created each round: a change made in between left a permit.
         let changed = control.changed.notified();
+        if control.get() == Control::Abandon || control.has_ended() {
+            return None;
+        }
         tokio::select! {
-            result = &mut attempt => {
-                return AttemptEnd::Returned(result.unwrap_or_else(|panic| Err(panic_error(panic))));
-            }
-            _ = sleep_until(soft.unwrap_or(started)), if soft.is_some() => {
-                soft = None;
-                ctx.stop(StopReason::SoftTimeout);
-            }
-            _ = sleep_until(hard.unwrap_or(started)), if hard.is_some() => {
-                return AttemptEnd::TimedOut(timeout.unwrap_or_default());
-            }
-            _ = sleep_until(grace.unwrap_or(started)), if grace.is_some() => {
-                return AttemptEnd::CancelGraceExpired;
-            }
-            _ = changed => {
-                match control.get() {
-                    Control::Run => {}
-                    Control::Cancel => {
-                        if grace.is_none() {
-                            grace = Some(Instant::now() + shared.config.cancel_grace);
-                        }
-                    }
-                    Control::Abandon => return AttemptEnd::Abandoned,
-                }
-            }
+            caught = &mut attempt => return Some(caught),
+            _ = changed => {}
         }
     }
 }
@@ -181,15 +199,10 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> TaskError {
 }
 
 /// Turns an attempt's end into what the store should record.
-pub(super) fn settlement_for(
-    shared: &Shared,
-    ctx: &TaskContext,
-    end: AttemptEnd,
-) -> Option<Settlement> {
+pub(super) fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -> Settlement {
     let at = Utc::now();
     let cancel_requested = ctx.control().get() == Control::Cancel;
     let outcome = match end {
-        AttemptEnd::Abandoned => return None,
         AttemptEnd::Returned(Ok(value)) => match shared.payload_limits.result_failure(&value) {
             Some(too_large) => Outcome::Failed(too_large),
             None => Outcome::Finished(value),
@@ -230,10 +243,10 @@ pub(super) fn settlement_for(
         }
         Outcome::Cancelled(_) => info!("task cancelled"),
     }
-    Some(Settlement {
+    Settlement {
         id: ctx.id(),
         attempt: ctx.attempt(),
         outcome,
         at,
-    })
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::time::sleep;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::backend::Settlement;
@@ -15,13 +16,31 @@ use super::shared::{Shared, retry_backoff};
 const SETTLE_BATCH_MAX: usize = 1000;
 
 /// Stores settlements in batches; keeps retrying through backend outages.
-pub(super) async fn completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Settlement>) {
+/// After `stop`, stores what was sent until then and ends: a handler
+/// stuck in blocking code past shutdown must not keep the worker running.
+pub(super) async fn completer(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Settlement>,
+    stop: CancellationToken,
+) {
     // Holding `shared` would keep a sender alive: keep only what we need.
     let backend = shared.backend.clone();
     let weak = Arc::downgrade(&shared);
     drop(shared);
     let mut batch = Vec::with_capacity(SETTLE_BATCH_MAX);
-    while rx.recv_many(&mut batch, SETTLE_BATCH_MAX).await > 0 {
+    let mut closed = false;
+    loop {
+        let received = tokio::select! {
+            received = rx.recv_many(&mut batch, SETTLE_BATCH_MAX) => received,
+            _ = stop.cancelled(), if !closed => {
+                rx.close();
+                closed = true;
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         let mut failures = 0;
         let applied = loop {
             match backend.settle(batch.clone()).await {

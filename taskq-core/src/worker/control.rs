@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
@@ -22,15 +23,29 @@ pub(super) fn listen(control: &Arc<Notify>) -> Pin<Box<OwnedNotified>> {
 /// Stores the worker's entry and moves toward the requested state; after
 /// a change, reports again so operators see it at once.
 pub(super) async fn report(shared: &Shared) {
-    match shared.backend.worker_heartbeat(&shared.report()).await {
-        Ok(requested) => {
-            if obey(shared, requested).await
-                && let Err(err) = shared.backend.worker_heartbeat(&shared.report()).await
-            {
-                warn!(error = %err, "worker heartbeat failed");
-            }
+    if let Some(requested) = store_report(shared).await
+        && obey(shared, requested).await
+    {
+        store_report(shared).await;
+    }
+}
+
+/// Stores the worker's entry; what an operator requested of it, or `None`
+/// when the store failed. Bounded by a beat (at least a second): the lease
+/// renewals wait behind it.
+async fn store_report(shared: &Shared) -> Option<Option<WorkerState>> {
+    let bound = shared.config.heartbeat_interval.max(Duration::from_secs(1));
+    let entry = shared.report();
+    match tokio::time::timeout(bound, shared.backend.worker_heartbeat(&entry)).await {
+        Ok(Ok(requested)) => Some(requested),
+        Ok(Err(err)) => {
+            warn!(error = %err, "worker heartbeat failed");
+            None
         }
-        Err(err) => warn!(error = %err, "worker heartbeat failed"),
+        Err(_) => {
+            warn!(waited = ?bound, "worker heartbeat unanswered");
+            None
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use crate::backend::ClaimRequest;
 use crate::context::{StopReason, TaskContext};
 use crate::task::{TaskId, TaskRecord};
 
-use super::attempt::{Attempt, run_batch};
+use super::attempt::{Attempt, Slot};
+use super::batch;
+use super::deadlines::Deadlines;
 use super::shared::{InFlight, QueueSlots, Shared, retry_backoff};
 
 /// Most tasks one claim call takes.
@@ -71,15 +73,30 @@ pub(super) async fn dispatch(
                 now: Utc::now(),
                 task_types: Some(&shared.task_types),
             };
-            match shared.backend.claim(request).await {
-                Ok(tasks) => {
+            // Bounded by the lease: tasks claimed later than that could
+            // already be another worker's. A claim cut short may still
+            // have been applied; its tasks wait out their lease and are
+            // rescued.
+            let claimed =
+                tokio::time::timeout_at(lease_deadline, shared.backend.claim(request)).await;
+            match claimed {
+                Ok(Ok(tasks)) if Instant::now() < lease_deadline => {
                     some_queue_idle |= tasks.len() < free;
                     start_attempts(shared, queue, tasks, lease_deadline);
                     claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
                 }
-                Err(err) => {
+                Ok(Ok(tasks)) => {
+                    claim_failed = true;
+                    warn!(queue = %queue.name, count = tasks.len(), "a claim answered after its lease ran out; handing its tasks back");
+                    hand_back_late(shared, tasks);
+                }
+                Ok(Err(err)) => {
                     claim_failed = true;
                     warn!(queue = %queue.name, error = %err, "claim failed");
+                }
+                Err(_) => {
+                    claim_failed = true;
+                    warn!(queue = %queue.name, lease = ?shared.config.lease, "claim unanswered for a whole lease");
                 }
             }
         }
@@ -174,8 +191,25 @@ pub(super) async fn drain(shared: &Arc<Shared>, queues: &[QueueSlots]) {
         .retain(|id, _| !abandoned.iter().any(|(a, _)| a == id));
 }
 
-/// Registers claimed tasks as in flight (one lock for the batch) and
-/// starts one tokio task per attempt.
+/// Releases tasks claimed too late to run (fenced by attempt: harmless if
+/// another worker has them by now), without holding up the dispatcher.
+fn hand_back_late(shared: &Arc<Shared>, tasks: Vec<TaskRecord>) {
+    let held: Vec<(TaskId, u32)> = tasks.iter().map(|t| (t.id, t.attempt)).collect();
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let release = shared.backend.release(&shared.worker_id, &held, Utc::now());
+        match tokio::time::timeout(shared.config.lease, release).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                warn!(error = %err, "could not hand back late tasks; their leases will expire")
+            }
+            Err(_) => warn!("handing back late tasks timed out; their leases will expire"),
+        }
+    });
+}
+
+/// Registers claimed tasks as in flight (one lock for the batch) with
+/// their deadlines, and starts them on the handler runtime.
 pub(super) fn start_attempts(
     shared: &Arc<Shared>,
     queue: &QueueSlots,
@@ -185,6 +219,8 @@ pub(super) fn start_attempts(
     if tasks.is_empty() {
         return;
     }
+    let started_at = lease_deadline - shared.config.lease;
+    let mut earliest = lease_deadline;
     let mut started = Vec::with_capacity(tasks.len());
     {
         let mut in_flight = shared.in_flight();
@@ -194,6 +230,13 @@ pub(super) fn start_attempts(
             let Ok(permit) = queue.slots.clone().try_acquire_owned() else {
                 break;
             };
+            let deadlines = Deadlines::starting(started_at, record.timeout, record.soft_timeout);
+            if let Some(soft) = deadlines.soft {
+                earliest = earliest.min(soft);
+            }
+            if let Some((hard, _)) = deadlines.hard {
+                earliest = earliest.min(hard);
+            }
             let attempt = Attempt {
                 ctx: TaskContext::for_attempt(
                     record.id,
@@ -204,8 +247,6 @@ pub(super) fn start_attempts(
                     Some(shared.backend.clone()),
                 ),
                 params: record.params,
-                timeout: record.timeout,
-                soft_timeout: record.soft_timeout,
             };
             in_flight.insert(
                 record.id,
@@ -213,10 +254,12 @@ pub(super) fn start_attempts(
                     attempt: record.attempt,
                     ctx: attempt.ctx.clone(),
                     lease_deadline,
+                    deadlines,
                 },
             );
-            started.push((attempt, permit));
+            started.push((attempt, Slot::new(permit, shared.slot_freed.clone())));
         }
     }
-    tokio::spawn(run_batch(shared.clone(), started));
+    shared.alarm.arm(earliest);
+    batch::start(shared, started);
 }

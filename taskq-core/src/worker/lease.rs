@@ -1,5 +1,7 @@
 //! The heartbeat loop and the leases it renews: delivers cancel requests,
-//! abandons attempts whose lease ran out, and paces the worker's reports.
+//! abandons attempts the store no longer gives this worker, and paces the
+//! worker's reports. (A lease that runs out by the worker's own clock is
+//! the deadline keeper's.)
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,8 +22,8 @@ use super::control::{listen, report};
 use super::shared::{InFlight, Shared};
 
 /// Each interval: renews leases, delivers cancel requests, abandons
-/// attempts whose lease this worker could not renew in time, and reports
-/// the worker to the registry, obeying what an operator requested.
+/// attempts the store took back, and reports the worker to the registry,
+/// obeying what an operator requested.
 ///
 /// A cancel request renews the leases at once (that delivers it); a control
 /// request makes the worker report at once; neither moves the regular pace.
@@ -66,50 +68,69 @@ pub(super) async fn heartbeat(
 }
 
 /// Renews this worker's leases and applies what the store says of them.
+/// Bounded by the time left on the leases (at least a beat): a renewal
+/// answered later would renew nothing, and one into a dead network must
+/// not hold back the next.
 pub(super) async fn renew_leases(shared: &Shared) {
-    let held = leases_to_renew(
-        &shared.in_flight(),
-        Instant::now(),
-        shared.config.heartbeat_interval,
-    );
+    let now = Instant::now();
+    let (held, time_left) = {
+        let in_flight = shared.in_flight();
+        let held = leases_to_renew(&in_flight, now, shared.config.heartbeat_interval);
+        let earliest = held
+            .iter()
+            .filter_map(|(id, _)| in_flight.get(id).map(|f| f.lease_deadline))
+            .min();
+        let time_left = earliest.map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        (held, time_left.max(shared.config.heartbeat_interval))
+    };
     if held.is_empty() {
         return;
     }
     let renewed_at = Instant::now();
     let lease_until = Utc::now() + shared.config.lease;
-    match shared
+    let renewal = shared
         .backend
-        .heartbeat(&shared.worker_id, &held, lease_until)
-        .await
-    {
-        Ok(statuses) => {
-            let mut in_flight = shared.in_flight();
-            for ((id, attempt), status) in held.iter().zip(statuses) {
-                let Some(f) = in_flight.get_mut(id).filter(|f| f.attempt == *attempt) else {
-                    continue;
-                };
-                match status {
-                    LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
-                    LeaseStatus::CancelRequested => {
-                        f.lease_deadline = renewed_at + shared.config.lease;
-                        if f.ctx.control().get() == Control::Run {
-                            f.ctx.stop(StopReason::Cancelled);
-                            f.ctx.control().request_cancel();
-                        }
-                    }
-                    LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
-                }
-            }
-        }
-        Err(err) => {
+        .heartbeat(&shared.worker_id, &held, lease_until);
+    let statuses = match tokio::time::timeout(time_left, renewal).await {
+        Ok(Ok(statuses)) => statuses,
+        Ok(Err(err)) => {
             warn!(error = %err, "lease renewal failed");
-            let now = Instant::now();
-            for f in shared.in_flight().values_mut() {
-                if f.lease_deadline <= now {
-                    abandon(f, "its lease ran out while the store was unreachable");
+            return;
+        }
+        Err(_) => {
+            warn!(waited = ?time_left, "lease renewal unanswered");
+            return;
+        }
+    };
+    let mut in_flight = shared.in_flight();
+    let mut cancel_graces = Vec::new();
+    for ((id, attempt), status) in held.iter().zip(statuses) {
+        let Some(f) = in_flight
+            .get_mut(id)
+            .filter(|f| f.attempt == *attempt && f.holds_lease())
+        else {
+            continue;
+        };
+        match status {
+            LeaseStatus::Held => f.lease_deadline = renewed_at + shared.config.lease,
+            LeaseStatus::CancelRequested => {
+                f.lease_deadline = renewed_at + shared.config.lease;
+                if f.ctx.control().request_cancel() {
+                    f.ctx.stop(StopReason::Cancelled);
+                    let grace = Instant::now() + shared.config.cancel_grace;
+                    f.deadlines.cancel_grace = Some(grace);
+                    cancel_graces.push(grace);
                 }
             }
+            // Settled meanwhile (its outcome stored, which ends the lease),
+            // or taken back by the store: only the second needs stopping.
+            LeaseStatus::Lost if f.ctx.control().has_ended() => {}
+            LeaseStatus::Lost => abandon(f, "the store no longer gives it to us"),
         }
+    }
+    drop(in_flight);
+    if let Some(grace) = cancel_graces.into_iter().min() {
+        shared.alarm.arm(grace);
     }
 }
 
@@ -126,6 +147,7 @@ pub(super) fn leases_to_renew(
     let due = now + 2 * heartbeat_interval;
     in_flight
         .iter()
+        .filter(|(_, f)| f.holds_lease())
         .filter(|(_, f)| !f.ctx.control().has_ended() || f.lease_deadline <= due)
         .map(|(id, f)| (*id, f.attempt))
         .collect()
@@ -148,12 +170,13 @@ mod tests {
         let id = uuid::Uuid::now_v7();
         let ctx = TaskContext::for_attempt(id, "t".into(), "q".into(), attempt, 0, None);
         if ended {
-            ctx.control().end();
+            ctx.control().try_end();
         }
         let f = InFlight {
             attempt,
             ctx,
             lease_deadline,
+            deadlines: Default::default(),
         };
         (id, f)
     }

@@ -1,28 +1,37 @@
 //! The executor: claims tasks for free slots, runs handlers under timeouts
 //! and cancellation, renews leases, and reports outcomes in batches.
 //!
-//! One worker runs four loops: the dispatcher (claims), the heartbeat
-//! (leases and cancel requests, and the worker's own entry in the
-//! [`WorkerRegistry`](crate::WorkerRegistry), through which operators pause,
-//! resume and stop it), the completer (batched settlements), and the
-//! maintenance services (rescuer, pruner, scheduler). Each attempt runs in
-//! its own tokio task inside a `tracing` span.
+//! One worker runs five loops on the runtime that runs it: the dispatcher
+//! (claims), the heartbeat (leases and cancel requests, and the worker's
+//! own entry in the [`WorkerRegistry`](crate::WorkerRegistry), through
+//! which operators pause, resume and stop it), the deadline keeper
+//! (timeouts, cancel grace, the lease by the worker's own clock), the
+//! completer (batched settlements), and the maintenance services (rescuer,
+//! pruner, scheduler). Handlers run elsewhere, on the handler runtime, each
+//! inside a `tracing` span: whatever a handler does to its thread, the
+//! loops go on.
 //!
 //! # Layout
 //! - `config`: [`WorkerConfig`] and the named defaults.
 //! - `shared`: what the loops share (attempts in flight, pause, shutdown).
 //! - `dispatch`: the dispatcher, and the drain at shutdown.
-//! - `attempt`: one attempt, its supervision and its settlement.
+//! - `batch`: a claimed batch's runners on the handler runtime.
+//! - `attempt`: one attempt, and its settlement.
+//! - `deadlines`: the deadline keeper.
+//! - `runtime`: the handler runtime.
 //! - `completer`: batched settlements.
 //! - `lease`: the heartbeat loop, lease renewal and abandonment.
 //! - `control`: the worker's report to the registry and operators' requests.
 
 mod attempt;
+mod batch;
 mod completer;
 mod config;
 mod control;
+mod deadlines;
 mod dispatch;
 mod lease;
+mod runtime;
 mod shared;
 
 pub use config::{
@@ -47,6 +56,7 @@ use crate::task::IdMap;
 
 use self::completer::completer;
 use self::control::listen;
+use self::deadlines::keep_deadlines;
 use self::dispatch::{dispatch, drain};
 use self::lease::heartbeat;
 use self::shared::{QueueSlots, Shared};
@@ -69,6 +79,7 @@ pub struct WorkerBuilder {
     queues: Vec<(String, usize)>,
     config: WorkerConfig,
     worker_id: Option<String>,
+    handler_runtime: Option<tokio::runtime::Handle>,
 }
 
 impl WorkerBuilder {
@@ -119,6 +130,40 @@ impl WorkerBuilder {
         self
     }
 
+    /// Runs the handlers on `runtime` instead of the process's shared
+    /// handler runtime (a multi-thread runtime with one thread per core,
+    /// made on first use and kept for the life of the process).
+    ///
+    /// Handlers run apart from the worker's own loops so that a handler
+    /// that blocks its thread (`std::thread::sleep`, a synchronous client,
+    /// heavy computation without `.await`) cannot stop lease renewals,
+    /// timeouts or claims. Passing the runtime the worker itself runs on
+    /// gives up that protection; passing a runtime that shuts down while
+    /// the worker runs stops its handlers. Mark blocking handlers
+    /// `#[long_task(blocking = true)]` too: they then get a thread of the
+    /// blocking pool each, instead of one of these.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// let handlers = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(8)
+    ///     .enable_all()
+    ///     .build()
+    ///     .expect("threads");
+    /// let worker = taskq_core::Worker::builder(&client)
+    ///     .queue("default", 32)
+    ///     .handler_runtime(handlers.handle().clone())
+    ///     .build()?;
+    /// worker.run_until(tokio::signal::ctrl_c()).await?;
+    /// handlers.shutdown_background();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn handler_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.handler_runtime = Some(runtime);
+        self
+    }
+
     /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
     /// heartbeats more frequent than the lease; and the params of the
     /// schedules declared in code (`#[long_task(params = …)]`) against
@@ -149,6 +194,10 @@ impl WorkerBuilder {
                 "heartbeat_interval must be shorter than the lease".into(),
             ));
         }
+        let handlers = match self.handler_runtime {
+            Some(handle) => handle,
+            None => runtime::shared_handler_runtime()?,
+        };
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         let host = host_name();
         let shutdown = CancellationToken::new();
@@ -175,7 +224,9 @@ impl WorkerBuilder {
                 .collect(),
             config: self.config,
             in_flight: Mutex::new(IdMap::default()),
-            slot_freed: Notify::new(),
+            alarm: Default::default(),
+            handlers,
+            slot_freed: Arc::new(Notify::new()),
             settle_tx,
             paused: watch::Sender::new(false),
             claiming: tokio::sync::Mutex::new(()),
@@ -260,6 +311,7 @@ impl Worker {
             queues: Vec::new(),
             config: WorkerConfig::default(),
             worker_id: None,
+            handler_runtime: None,
         }
     }
 
@@ -305,7 +357,9 @@ impl Worker {
             warn!(error = %err, "could not register the worker; the heartbeat will retry");
         }
         let stop_helpers = CancellationToken::new();
-        let completer = tokio::spawn(completer(shared.clone(), settle_rx));
+        let stop_completer = CancellationToken::new();
+        let completer = tokio::spawn(completer(shared.clone(), settle_rx, stop_completer.clone()));
+        let deadlines = tokio::spawn(keep_deadlines(shared.clone(), stop_helpers.clone()));
         let heartbeat = tokio::spawn(heartbeat(
             shared.clone(),
             stop_helpers.clone(),
@@ -322,12 +376,14 @@ impl Worker {
         drain(&shared, &queues).await;
 
         stop_helpers.cancel();
-        // The completer ends once every sender is gone: the running
-        // attempts' copies went with them, this is the last one.
+        // Every attempt has ended or been abandoned: what the completer
+        // was sent is all it has to store.
+        stop_completer.cancel();
         let backend = shared.backend.clone();
         let worker_id = shared.worker_id.clone();
         drop(shared);
         let _ = heartbeat.await;
+        let _ = deadlines.await;
         let _ = maintenance.await;
         let _ = completer.await;
         // After the heartbeat ended, so no late beat stores it again.

@@ -16,6 +16,7 @@ use crate::registry::Registry;
 use crate::task::IdMap;
 
 use super::config::WorkerConfig;
+use super::deadlines::{Alarm, Deadlines};
 
 pub(super) struct QueueSlots {
     pub(super) name: String,
@@ -37,7 +38,11 @@ pub(super) struct Shared {
     pub(super) config: WorkerConfig,
     /// Attempts this worker holds, until their settlement is stored.
     pub(super) in_flight: Mutex<IdMap<InFlight>>,
-    pub(super) slot_freed: Notify,
+    /// Wakes the deadline keeper for a deadline earlier than it planned.
+    pub(super) alarm: Alarm,
+    /// Where handlers run (see `runtime`).
+    pub(super) handlers: tokio::runtime::Handle,
+    pub(super) slot_freed: Arc<Notify>,
     pub(super) settle_tx: mpsc::UnboundedSender<Settlement>,
     /// Set while an operator has the worker paused: the dispatcher waits.
     pub(super) paused: watch::Sender<bool>,
@@ -97,8 +102,19 @@ impl Shared {
 pub(super) struct InFlight {
     pub(super) attempt: u32,
     pub(super) ctx: TaskContext,
-    /// The lease as this worker last renewed it.
+    /// The lease as this worker last renewed it, by its own clock.
     pub(super) lease_deadline: Instant,
+    pub(super) deadlines: Deadlines,
+}
+
+impl InFlight {
+    /// Whether the worker still holds the lease: not once it ran out by
+    /// the worker's clock (a late renewal does not bring it back) or the
+    /// attempt was abandoned.
+    pub(super) fn holds_lease(&self) -> bool {
+        self.deadlines.abandon_at.is_none()
+            && self.ctx.control().get() != crate::context::Control::Abandon
+    }
 }
 
 /// Exponential backoff for backend failures: 100 ms doubling to 3.2 s

@@ -19,6 +19,7 @@ use taskq::registry::Registry;
     backoff_max = 900,
     jitter = 0.25,
     description = "Every option at once.",
+    blocking = true,
 )]
 async fn all_options(n: u32) -> Result<u32, TaskError> {
     Ok(n)
@@ -46,6 +47,7 @@ fn main() {
                 jitter: 0.25,
             },
             description: "Every option at once.".into(),
+            blocking: true,
         }
     );
     let constant = &registry.get("constant_delay").unwrap().options;
