@@ -9,10 +9,11 @@
 //! (the cut-off attempt's late result is fenced), and once the link heals
 //! the cut-off worker claims and runs new work within a few seconds.
 //!
-//! The black hole is a `pfifo` queue of length 0 on both veth ends: a
-//! packet handed to it is dropped without a word, so an established TCP
-//! connection stalls (retransmits into nothing) and a new connection
-//! attempt times out — as behind a dead switch. (A more specific
+//! The black hole is a `pfifo` queue of length 0 on both interfaces of a
+//! router namespace between the worker and the server: a packet handed to
+//! it is dropped without a word, so an established TCP connection stalls
+//! (retransmits into nothing, backing off) and a new connection attempt
+//! times out — as behind a dead switch. (A more specific
 //! `blackhole` route only does that to established connections: a new
 //! `connect` fails at once with `EINVAL`; netem is not in this kernel.)
 //!
@@ -170,13 +171,17 @@ async fn partition_worker_child() {
         .expect("worker run");
 }
 
-/// A namespace with one end of a veth pair, the other end here; both
-/// gone on drop (deleting the namespace deletes its end, and a veth pair
-/// goes with either end).
+/// The worker's namespace, reached from here through a router namespace:
+/// host `h` — veth — `r1` [router] `r0` — veth — `c` [worker]. The black
+/// hole is in the router, so both ends' own TCP stacks see plain silence:
+/// a packet dropped by the sender's own queue counts as local congestion,
+/// which Linux retries every half second without backing off (a cut made
+/// there heals in milliseconds, unlike a dead switch). Both namespaces and
+/// the host's veth end are deleted on drop.
 struct Link {
     ns: String,
+    router: String,
     host_dev: String,
-    ns_dev: String,
     host_ip: String,
 }
 
@@ -198,120 +203,122 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The router's two interfaces.
+const ROUTER_DEVS: [&str; 2] = ["r0", "r1"];
+
 impl Link {
-    /// Names and a /30 unique to this process and call, so parallel runs
-    /// (and the two halves of one run) do not clash.
+    /// Names and addresses (two /30s) unique to this process and call, so
+    /// parallel runs do not clash.
     fn create() -> Link {
         let n = LINKS.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}{n}", std::process::id() % 100_000);
-        let block = (std::process::id().wrapping_mul(8).wrapping_add(n) % 16_384) * 4;
-        let net = |host: u32| format!("10.213.{}.{}", block / 256, block % 256 + host);
+        let block = (std::process::id().wrapping_mul(8).wrapping_add(n) % 8_192) * 8;
+        let ip = |host: u32| format!("10.213.{}.{}", block / 256, block % 256 + host);
         let link = Link {
             ns: format!("tqpart{id}"),
+            router: format!("tqrout{id}"),
             host_dev: format!("tqp{id}h"),
-            ns_dev: format!("tqp{id}n"),
-            host_ip: net(1),
+            host_ip: ip(1),
         };
-        let host_cidr = format!("{}/30", link.host_ip);
-        let ns_cidr = format!("{}/30", net(2));
-        let steps: [(&str, Vec<&str>); 8] = [
-            ("ip", vec!["netns", "add", &link.ns]),
-            (
+        let (ns, router) = (link.ns.as_str(), link.router.as_str());
+        let (host_cidr, r1_cidr) = (format!("{}/30", ip(1)), format!("{}/30", ip(2)));
+        let (r0_cidr, c_cidr) = (format!("{}/30", ip(5)), format!("{}/30", ip(6)));
+        let (r1_ip, r0_ip, worker_net) = (ip(2), ip(5), format!("{}/30", ip(4)));
+        let forward = "echo 1 > /proc/sys/net/ipv4/ip_forward";
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["ip", "netns", "add", ns],
+            vec!["ip", "netns", "add", router],
+            vec![
                 "ip",
-                vec![
-                    "link",
-                    "add",
-                    &link.host_dev,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    &link.ns_dev,
-                ],
-            ),
-            ("ip", vec!["link", "set", &link.ns_dev, "netns", &link.ns]),
-            ("ip", vec!["addr", "add", &host_cidr, "dev", &link.host_dev]),
-            ("ip", vec!["link", "set", &link.host_dev, "up"]),
-            (
-                "ip",
-                vec!["-n", &link.ns, "addr", "add", &ns_cidr, "dev", &link.ns_dev],
-            ),
-            (
-                "ip",
-                vec!["-n", &link.ns, "link", "set", &link.ns_dev, "up"],
-            ),
-            ("ip", vec!["-n", &link.ns, "link", "set", "lo", "up"]),
+                "link",
+                "add",
+                &link.host_dev,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "r1",
+                "netns",
+                router,
+            ],
+            vec![
+                "ip", "-n", router, "link", "add", "r0", "type", "veth", "peer", "name", "c",
+                "netns", ns,
+            ],
+            vec!["ip", "addr", "add", &host_cidr, "dev", &link.host_dev],
+            vec!["ip", "link", "set", &link.host_dev, "up"],
+            vec!["ip", "-n", router, "addr", "add", &r1_cidr, "dev", "r1"],
+            vec!["ip", "-n", router, "addr", "add", &r0_cidr, "dev", "r0"],
+            vec!["ip", "-n", router, "link", "set", "r1", "up"],
+            vec!["ip", "-n", router, "link", "set", "r0", "up"],
+            vec!["ip", "netns", "exec", router, "sh", "-c", forward],
+            vec!["ip", "-n", ns, "addr", "add", &c_cidr, "dev", "c"],
+            vec!["ip", "-n", ns, "link", "set", "c", "up"],
+            vec!["ip", "-n", ns, "link", "set", "lo", "up"],
+            vec!["ip", "-n", ns, "route", "add", "default", "via", &r0_ip],
+            vec!["ip", "route", "add", &worker_net, "via", &r1_ip],
         ];
-        for (program, args) in steps {
-            if let Err(err) = run(program, &args) {
+        for step in steps {
+            if let Err(err) = run(step[0], &step[1..]) {
                 // `link` is dropped here: what was made goes.
                 panic!(
-                    "cannot make the test's network namespace (root and iproute2 needed): {err}"
+                    "cannot make the test's network namespaces (root and iproute2 needed): {err}"
                 );
             }
         }
         link
     }
 
-    /// Every packet over the link dropped, both ways.
+    /// Every packet through the router dropped, both ways.
     fn cut(&self) {
-        run(
-            "tc",
-            &[
-                "qdisc",
-                "add",
-                "dev",
-                &self.host_dev,
-                "root",
-                "pfifo",
-                "limit",
-                "0",
-            ],
-        )
-        .expect("black hole, host end");
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.ns,
-                "tc",
-                "qdisc",
-                "add",
-                "dev",
-                &self.ns_dev,
-                "root",
-                "pfifo",
-                "limit",
-                "0",
-            ],
-        )
-        .expect("black hole, namespace end");
+        for dev in ROUTER_DEVS {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &self.router,
+                    "tc",
+                    "qdisc",
+                    "add",
+                    "dev",
+                    dev,
+                    "root",
+                    "pfifo",
+                    "limit",
+                    "0",
+                ],
+            )
+            .expect("black hole");
+        }
     }
 
     fn heal(&self) {
-        run("tc", &["qdisc", "del", "dev", &self.host_dev, "root"]).expect("heal, host end");
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.ns,
-                "tc",
-                "qdisc",
-                "del",
-                "dev",
-                &self.ns_dev,
-                "root",
-            ],
-        )
-        .expect("heal, namespace end");
+        for dev in ROUTER_DEVS {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &self.router,
+                    "tc",
+                    "qdisc",
+                    "del",
+                    "dev",
+                    dev,
+                    "root",
+                ],
+            )
+            .expect("heal");
+        }
     }
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
+        // The host route goes with the host's veth end.
         let _ = run("ip", &["netns", "del", &self.ns]);
+        let _ = run("ip", &["netns", "del", &self.router]);
         let _ = run("ip", &["link", "del", &self.host_dev]);
     }
 }
