@@ -75,6 +75,48 @@ impl Drop for Listener {
 /// pool pings it ahead of use.
 pub const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
+/// How [`SeaBackend::connect_with_settings`] builds its pool: how fast a
+/// connection to a PostgreSQL or MySQL server that stopped answering is
+/// given up. SQLite ignores them but `acquire_timeout`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqlSettings {
+    /// How long a statement waits for a pooled connection (5 s by
+    /// default; SQLx's is 30 s). During a partition every connection
+    /// attempt hangs, and a claim or lease renewal waiting longer than its
+    /// lease is worth nothing.
+    pub acquire_timeout: Duration,
+    /// TCP keepalive idle time and `TCP_USER_TIMEOUT` of the pool's
+    /// sockets ([`crate::tcp_options`]; 4 s by default): a statement sent
+    /// into a black hole fails after about this long instead of TCP's
+    /// retransmission timeout (about 15 minutes), and the pool opens a
+    /// fresh connection. On PostgreSQL the server side of each session
+    /// gets the same (`tcp_keepalives_*`, `tcp_user_timeout`), so a
+    /// worker cut off mid-transaction does not hold its row locks until
+    /// the server's own keepalive (2 hours by default) notices.
+    pub dead_connection_after: Duration,
+    /// PostgreSQL `statement_timeout` of the pool's sessions (30 s by
+    /// default; `None` for none): taskq's statements are bounded batches,
+    /// so one that runs this long is stuck on a lock. Migrations lift it
+    /// for their transaction. Only for the pool this crate builds from a
+    /// URL: a connection the host passes in ([`SeaBackend::connect_with`],
+    /// [`SeaBackend::from_connection`]) keeps the host's settings. MySQL
+    /// and MariaDB get none: `max_execution_time` bounds only `SELECT`s
+    /// (taskq's claims are `UPDATE`s), and MariaDB's `max_statement_time`
+    /// would differ by server.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for SqlSettings {
+    fn default() -> Self {
+        SqlSettings {
+            acquire_timeout: Duration::from_secs(5),
+            dead_connection_after: crate::DEAD_CONNECTION_AFTER_DEFAULT,
+            statement_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
 /// The PostgreSQL channel taskq notifies on new work (a submit, a retry,
 /// a resumed queue), so idle workers of every process wake at once.
 pub const NOTIFY_CHANNEL: &str = "taskq_work";
@@ -104,12 +146,50 @@ impl SeaBackend {
     /// `TCP_NODELAY` ([`crate::tcp_nodelay`]), which SQLx 0.9.0 does not
     /// set: without it a multi-row statement can wait 40 ms for the
     /// server's delayed ACK.
+    ///
+    /// A dead connection is given up after a few seconds, with
+    /// [`SqlSettings::default`]: see [`SeaBackend::connect_with_settings`].
     pub async fn connect(url: &str) -> Result<SeaBackend, Error> {
+        SeaBackend::connect_with_settings(url, &SqlSettings::default()).await
+    }
+
+    /// [`SeaBackend::connect`] with other [`SqlSettings`]: the pool's
+    /// acquire timeout, how soon a connection that stopped answering is
+    /// dropped, and PostgreSQL's statement timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), taskq_core::Error> {
+    /// let mut settings = taskq_sea::SqlSettings::default();
+    /// settings.dead_connection_after = std::time::Duration::from_secs(10);
+    /// let backend =
+    ///     taskq_sea::SeaBackend::connect_with_settings("postgres://app@db/app", &settings).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with_settings(
+        url: &str,
+        settings: &SqlSettings,
+    ) -> Result<SeaBackend, Error> {
+        if settings.acquire_timeout.is_zero()
+            || settings.dead_connection_after.is_zero()
+            || settings.statement_timeout.is_some_and(|t| t.is_zero())
+        {
+            return Err(Error::InvalidArgument(
+                "acquire_timeout, dead_connection_after and statement_timeout must be longer \
+                 than zero"
+                    .into(),
+            ));
+        }
         let mut options = ConnectOptions::new(url);
         options
             .sqlx_logging(false)
-            .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
-        crate::tcp_nodelay(&mut options);
+            .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
+            .acquire_timeout(settings.acquire_timeout);
+        crate::tcp_options(&mut options, settings.dead_connection_after);
+        #[cfg(feature = "postgres")]
+        if url.starts_with("postgres") {
+            let session = postgres_session(settings);
+            options.map_sqlx_postgres_opts(move |pg| pg.options(session.iter().cloned()));
+        }
         SeaBackend::connect_with(options).await
     }
 
@@ -161,6 +241,14 @@ impl SeaBackend {
             }
             DbBackend::Postgres => {
                 let txn = self.db.begin().await.map_err(db_err)?;
+                // The lock waits for another process's migration, and DDL
+                // on a big table may take a while: no statement timeout.
+                txn.execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SET LOCAL statement_timeout = 0",
+                ))
+                .await
+                .map_err(db_err)?;
                 txn.execute_raw(Statement::from_string(
                     DbBackend::Postgres,
                     format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
@@ -398,6 +486,27 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
             () = stop.notified() => {}
         }
     });
+}
+
+/// The session settings (`-c name=value` in the startup packet) of a
+/// PostgreSQL pool built with `settings`: the server side's keepalive and
+/// user timeout, and the statement timeout.
+#[cfg(feature = "postgres")]
+fn postgres_session(settings: &SqlSettings) -> Vec<(&'static str, String)> {
+    let dead = settings.dead_connection_after;
+    let mut session = vec![
+        ("tcp_keepalives_idle", dead.as_secs().max(1).to_string()),
+        (
+            "tcp_keepalives_interval",
+            (dead / 4).as_secs().max(1).to_string(),
+        ),
+        ("tcp_keepalives_count", "3".to_owned()),
+        ("tcp_user_timeout", dead.as_millis().max(1).to_string()),
+    ];
+    if let Some(timeout) = settings.statement_timeout {
+        session.push(("statement_timeout", timeout.as_millis().max(1).to_string()));
+    }
+    session
 }
 
 /// Installs taskq's SQLite connection settings if `options` is a SQLite URL.

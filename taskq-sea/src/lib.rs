@@ -48,7 +48,8 @@
 //! - `sql.rs`: the hand-written batch statements (settle, heartbeat, and
 //!   marking what Redis claimed), for SQLite and PostgreSQL, and the
 //!   literal-state predicates the partial indexes need.
-//! - `nodelay.rs`: [`tcp_nodelay`], `TCP_NODELAY` on the pool's sockets.
+//! - `nodelay.rs`: [`tcp_nodelay`] / [`tcp_options`], `TCP_NODELAY`, keepalive
+//!   and `TCP_USER_TIMEOUT` on the pool's sockets.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
 //! - `redis` (feature `redis`): `SeaRedisBackend`, records here with
 //!   delivery through Redis; `handoff.rs`, the SQL it needs (marking
@@ -79,7 +80,7 @@ mod handoff;
 pub mod migration;
 mod nodelay;
 mod probe;
-pub use nodelay::tcp_nodelay;
+pub use nodelay::{DEAD_CONNECTION_AFTER_DEFAULT, tcp_nodelay, tcp_options};
 #[cfg(feature = "redis")]
 pub mod redis;
 mod schedules;
@@ -90,7 +91,7 @@ mod workers;
 
 #[cfg(feature = "sqlite")]
 pub use backend::SQLITE_BUSY_TIMEOUT;
-pub use backend::{NOTIFY_CHANNEL, SeaBackend};
+pub use backend::{NOTIFY_CHANNEL, SeaBackend, SqlSettings};
 #[cfg(feature = "redis")]
 pub use redis::SeaRedisBackend;
 /// The SeaORM this crate is built with, for hosts that build

@@ -15,8 +15,9 @@ use taskq_core::{Broker, Store, TaskFilter};
 use taskq_sea::SeaBackend;
 use taskq_sea::scratch::{Scratch, Server};
 
-/// `TCP_NODELAY` of each of this process's sockets connected to `port`.
-fn sockets_to(port: u16) -> Vec<bool> {
+/// `TCP_NODELAY`, `SO_KEEPALIVE` and `TCP_USER_TIMEOUT` (ms) of each of
+/// this process's sockets connected to `port`.
+fn sockets_to(port: u16) -> Vec<(bool, bool, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd")
         .expect("fd list")
@@ -29,10 +30,22 @@ fn sockets_to(port: u16) -> Vec<bool> {
         // the pool, or not a socket at all) is only inspected.
         let stream = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) });
         if stream.peer_addr().is_ok_and(|peer| peer.port() == port) {
-            found.push(stream.nodelay().expect("TCP_NODELAY"));
+            found.push((
+                stream.nodelay().expect("TCP_NODELAY"),
+                int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) == 1,
+                int_option(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) as u32,
+            ));
         }
     }
     found
+}
+
+fn int_option(fd: libc::c_int, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+    let mut value: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` outlive the call and describe one int.
+    unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut len) };
+    value
 }
 
 async fn pool_sockets_get_nodelay(server: Server) {
@@ -60,10 +73,35 @@ async fn pool_sockets_get_nodelay(server: Server) {
     assert_eq!(page.total, 500);
     let sockets = sockets_to(port);
     assert!(!sockets.is_empty(), "no socket to port {port}");
+    // Keepalive and a user timeout of `DEAD_CONNECTION_AFTER_DEFAULT`
+    // too: a statement sent into a black hole fails in seconds.
+    let dead = taskq_sea::DEAD_CONNECTION_AFTER_DEFAULT.as_millis() as u32;
     assert!(
-        sockets.iter().all(|&on| on),
-        "sockets to port {port} without TCP_NODELAY: {sockets:?}"
+        sockets.iter().all(|&s| s == (true, true, dead)),
+        "sockets to port {port} without TCP_NODELAY, keepalive or a {dead} ms user \
+         timeout: {sockets:?}"
     );
+    if server == Server::Postgres {
+        // The server's side of the session, and the statement timeout.
+        use sea_orm::ConnectionTrait;
+        for (name, value) in [
+            ("statement_timeout", "30s"),
+            ("tcp_user_timeout", "4000"),
+            ("tcp_keepalives_idle", "4"),
+        ] {
+            let row = backend
+                .connection()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT current_setting('{name}') AS v"),
+                ))
+                .await
+                .expect("SHOW")
+                .expect("a row");
+            let got: String = row.try_get("", "v").expect("text");
+            assert_eq!(got, value, "{name}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,9 @@ fn free_port() -> Option<u16> {
 /// under `dir`: the part [`PrivateRedis`] and [`PrivateRedisCluster`]
 /// share.
 struct ServerProcess {
+    /// The address it listens on (a loopback one but for the partition
+    /// test, which reaches it over a veth pair).
+    host: String,
     port: u16,
     dir: PathBuf,
 }
@@ -43,7 +46,9 @@ impl ServerProcess {
     /// `--save ""`; true once it answers.
     fn launch(&self, args: &[&str]) -> bool {
         let started = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &self.port.to_string(), "--bind", &self.host])
+            // No password on a test server reached over a veth pair.
+            .args(["--protected-mode", "no"])
             .args(["--save", ""])
             .args(args)
             .args(["--daemonize", "yes", "--dir"])
@@ -57,7 +62,7 @@ impl ServerProcess {
         // Wait until it answers.
         let deadline = Instant::now() + Duration::from_secs(5);
         while started && Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -72,7 +77,7 @@ impl ServerProcess {
     /// `redis-cli -p <port> <args>`: its stdout when it succeeded.
     fn cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+            .args(["-h", &self.host, "-p", &self.port.to_string()])
             .args(args)
             .output()
             .ok()?;
@@ -87,7 +92,7 @@ impl ServerProcess {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
             {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -107,6 +112,12 @@ impl PrivateRedis {
     /// Starts one; panics when `redis-server` is missing or does not
     /// come up (a test that needs it must not pass without it).
     pub fn start() -> PrivateRedis {
+        PrivateRedis::start_on("127.0.0.1")
+    }
+
+    /// [`PrivateRedis::start`] listening on `host` (an address of this
+    /// machine), e.g. the host end of a veth pair.
+    pub fn start_on(host: &str) -> PrivateRedis {
         assert!(
             redis_installed(),
             "this test starts a private Redis: redis-server and redis-cli must be on the PATH"
@@ -116,7 +127,11 @@ impl PrivateRedis {
             std::env::temp_dir().join(format!("taskq-private-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
         let redis = PrivateRedis {
-            server: ServerProcess { port, dir },
+            server: ServerProcess {
+                host: host.to_owned(),
+                port,
+                dir,
+            },
         };
         assert!(
             redis.launch(),
@@ -139,7 +154,7 @@ impl PrivateRedis {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.server.port)
+        format!("redis://{}:{}", self.server.host, self.server.port)
     }
 
     /// SIGKILL: no shutdown, no final save — only what AOF already has.
@@ -229,6 +244,7 @@ impl PrivateRedisCluster {
             nodes: ports
                 .iter()
                 .map(|&port| ServerProcess {
+                    host: "127.0.0.1".to_owned(),
                     port,
                     dir: dir.clone(),
                 })

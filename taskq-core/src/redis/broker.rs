@@ -188,7 +188,7 @@ impl RedisBackend {
                 ]);
                 args.extend(fields);
             }
-            self.run(&scripts::ENQUEUE, &queue, args).await?;
+            self.run_once(&scripts::ENQUEUE, &queue, args).await?;
         }
         Ok(())
     }
@@ -218,7 +218,7 @@ impl Broker for RedisBackend {
                 args.extend(types.iter().map(|t| (*t).to_owned()));
             }
         }
-        let reply = self.run(&scripts::CLAIM, request.queue, args).await?;
+        let reply = self.run_once(&scripts::CLAIM, request.queue, args).await?;
         let mut items = array("claim", reply)?.into_iter();
         let next_due = items.next().and_then(|v| v.as_i64());
         self.wake_at(next_due);
@@ -321,7 +321,7 @@ impl Broker for RedisBackend {
                 args.push(tasks[i].0.to_string());
                 args.push(tasks[i].1.to_string());
             }
-            self.run(&scripts::RELEASE, &queue, args).await?;
+            self.run_once(&scripts::RELEASE, &queue, args).await?;
         }
         Ok(())
     }
@@ -330,7 +330,7 @@ impl Broker for RedisBackend {
         let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
         let error = lifecycle::cancelled_before_run();
         let reply = self
-            .run(
+            .run_once(
                 &scripts::CANCEL,
                 &queue,
                 vec![
@@ -357,7 +357,7 @@ impl Broker for RedisBackend {
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
         let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
         let reply = self
-            .run(&scripts::RETRY, &queue, vec![id.to_string(), micros(now)])
+            .run_once(&scripts::RETRY, &queue, vec![id.to_string(), micros(now)])
             .await?;
         match status_reply("retry", reply)? {
             Reply::Ok(record) => Ok(*record),
@@ -379,7 +379,7 @@ impl Broker for RedisBackend {
             Position::Before(target) => ("before", target.to_string()),
         };
         let reply = self
-            .run(
+            .run_once(
                 &scripts::REORDER,
                 &queue,
                 vec![id.to_string(), kind.to_owned(), target],

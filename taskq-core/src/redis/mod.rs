@@ -119,6 +119,12 @@ use signals::{DueTimer, Signals, channels, listen};
 pub const POOL_SIZE_DEFAULT: usize = 4;
 /// Key prefix by default.
 pub const PREFIX_DEFAULT: &str = "taskq";
+/// [`RedisConfig::command_timeout`] by default.
+pub const COMMAND_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+/// [`RedisConfig::dead_connection_after`] by default.
+pub const DEAD_CONNECTION_AFTER_DEFAULT: Duration = Duration::from_secs(4);
+/// [`RedisConfig::connect_timeout`] by default.
+pub const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
 
 /// Settings of a [`RedisBackend`].
 #[derive(Debug, Clone)]
@@ -139,6 +145,24 @@ pub struct RedisConfig {
     /// Delete every key under `prefix` when the backend is dropped — for
     /// tests and throw-away deployments.
     pub delete_keys_on_drop: bool,
+    /// How long one command may take before it fails with a timeout
+    /// (5 s by default). Every taskq command is small (claims, leases and
+    /// settlements are bounded batches), but one `submit_many` is one
+    /// script per queue: a batch of several 100,000 tasks needs more.
+    pub command_timeout: Duration,
+    /// A connection is treated as dead, closed and reconnected when a
+    /// command sent on it gets no reply for this long, or (TCP keepalive,
+    /// for idle connections such as the pub/sub one) when the peer stops
+    /// answering probes sent after this long without traffic (4 s by
+    /// default). Without it a connection into a network black hole waits
+    /// out TCP retransmission (minutes), and after the network heals a
+    /// worker still sat idle for seconds. Longer than any single command
+    /// should run (a Lua script blocks the server that long too).
+    pub dead_connection_after: Duration,
+    /// How long one connection attempt may take (2 s by default): during
+    /// a partition attempts go unanswered, and a short one means a new
+    /// attempt, which reaches the server, starts soon after the heal.
+    pub connect_timeout: Duration,
 }
 
 impl RedisConfig {
@@ -150,6 +174,9 @@ impl RedisConfig {
             retention: None,
             pool_size: POOL_SIZE_DEFAULT,
             delete_keys_on_drop: false,
+            command_timeout: COMMAND_TIMEOUT_DEFAULT,
+            dead_connection_after: DEAD_CONNECTION_AFTER_DEFAULT,
+            connect_timeout: CONNECT_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -213,7 +240,20 @@ impl RedisBackend {
                     .into(),
             ));
         }
-        let builder = builder(&config.url)?;
+        if [
+            config.command_timeout,
+            config.dead_connection_after,
+            config.connect_timeout,
+        ]
+        .contains(&Duration::ZERO)
+        {
+            // Zero means "no limit" to fred: exactly what these bound.
+            return Err(Error::InvalidArgument(
+                "command_timeout, dead_connection_after and connect_timeout must be longer than zero"
+                    .into(),
+            ));
+        }
+        let builder = builder(&config)?;
         let pool = builder
             .build_pool(config.pool_size.max(1))
             .map_err(Error::backend)?;
@@ -317,7 +357,7 @@ impl Drop for RedisBackend {
             return;
         }
         // Drop cannot await: delete from a thread with its own runtime.
-        let url = self.config.url.clone();
+        let config = self.config.clone();
         let keys = self.keys.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -325,7 +365,7 @@ impl Drop for RedisBackend {
                 .build()
                 .map_err(Error::backend)?;
             runtime.block_on(async {
-                let client = builder(&url)?.build().map_err(Error::backend)?;
+                let client = builder(&config)?.build().map_err(Error::backend)?;
                 client.init().await.map_err(Error::backend)?;
                 let deleted = delete_keys(&client, &keys).await;
                 let _ = client.quit().await;
@@ -340,20 +380,64 @@ impl Drop for RedisBackend {
     }
 }
 
-/// A client builder with reconnection (Redis restarts are survived) and
-/// bounded command times.
-fn builder(url: &str) -> Result<Builder, Error> {
-    let config = Config::from_url(url)
+/// A client builder with reconnection (Redis restarts are survived),
+/// bounded command times and dead-connection detection.
+///
+/// # Replayed commands
+/// fred re-sends a command that was in flight on a connection that closed
+/// (up to `max_command_attempts`), and a connection closed as
+/// unresponsive is exactly one whose replies stopped: the server may have
+/// run the command. Replaying is harmless for what is fenced or
+/// idempotent — a settlement or progress update names its attempt, and
+/// once settled the running set no longer holds that attempt, so the
+/// replay is refused as stale; a lease renewal sets the same deadline
+/// again; rescue re-checks each lease against the time it was given;
+/// reads, stats and purge change nothing twice; the delivery push of
+/// records kept in SQL may file a task again, which is what it is for
+/// (SQL fences each claim it hands out). It is not for a claim (a replay claims a second batch, whose tasks this
+/// process never receives: RUNNING for nobody until their lease ends and
+/// a rescue puts them back, costing an attempt), a strict enqueue (a
+/// replay after another worker claimed the task would write it back to
+/// PENDING and run it twice), a release (it gives the attempt back, so a
+/// replay after a new claim of the same attempt number would release
+/// that one), nor cancel, retry, reorder and delete (a second
+/// application, or a misleading "invalid transition" for one that
+/// worked). Those go through [`RedisBackend::run_once`], which allows one
+/// write: a connection that closes under them fails the call ("Connection
+/// Closed") and the caller — the worker's claim loop, or the host for a
+/// submit — decides, knowing that the outcome is unknown. A command that
+/// timed out is never re-sent by fred (it skips timed-out commands when
+/// replaying), whatever its attempts.
+fn builder(config: &RedisConfig) -> Result<Builder, Error> {
+    use fred::socket2::TcpKeepalive;
+    let url = &config.url;
+    let fred_config = Config::from_url(url)
         .map_err(|e| Error::InvalidArgument(format!("redis url `{url}`: {e}")))?;
-    let mut builder = Builder::from_config(config);
+    let dead = config.dead_connection_after;
+    // Checked a few times per period, so a dead connection is closed
+    // within about 1.25 × `dead`.
+    let check = (dead / 4).max(Duration::from_millis(50));
+    let keepalive = TcpKeepalive::new()
+        .with_time(dead)
+        .with_interval((dead / 4).max(Duration::from_secs(1)));
+    // Probes before the kernel gives up (Linux's default is 9).
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
+    let keepalive = keepalive.with_retries(3);
+    let mut builder = Builder::from_config(fred_config);
     builder
-        .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+        // Reconnect at once, then back off to at most 1 s between attempts:
+        // after a partition heals the next attempt comes within a second.
+        .set_policy(ReconnectPolicy::new_exponential(0, 50, 1_000, 2))
         .with_connection_config(|c| {
-            c.connection_timeout = Duration::from_secs(5);
+            c.connection_timeout = config.connect_timeout;
+            c.internal_command_timeout = config.command_timeout;
             c.max_command_attempts = 3;
+            c.unresponsive.max_timeout = Some(dead);
+            c.unresponsive.interval = check;
+            c.tcp.keepalive = Some(keepalive);
         })
         .with_performance_config(|p| {
-            p.default_command_timeout = Duration::from_secs(30);
+            p.default_command_timeout = config.command_timeout;
         });
     Ok(builder)
 }

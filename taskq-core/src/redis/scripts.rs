@@ -196,7 +196,10 @@ pub(crate) static LIST: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/list.lua")));
 
 impl RedisBackend {
-    /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in).
+    /// Runs a script on a queue's keys (`ARGV[1..=3]` filled in), for
+    /// scripts whose replay is harmless (see "Replayed commands" at
+    /// `builder` in `mod.rs`): fred may send it again when the connection
+    /// closes under it.
     ///
     /// The arguments go as slices of one buffer: fred would otherwise
     /// allocate per argument (and `evalsha_with_reload` clone each to keep
@@ -209,6 +212,30 @@ impl RedisBackend {
         queue: &str,
         args: Vec<String>,
     ) -> Result<Value, Error> {
+        self.run_with(script, queue, args, None).await
+    }
+
+    /// [`RedisBackend::run`] for a script that must not run twice for one
+    /// call (claim, enqueue, release, cancel, retry, reorder, delete): written at
+    /// most once. A connection that closes before its reply fails the call
+    /// instead of re-sending it; a `NOSCRIPT` reply (nothing ran) still
+    /// loads the script and sends it again.
+    pub(super) async fn run_once(
+        &self,
+        script: &Script,
+        queue: &str,
+        args: Vec<String>,
+    ) -> Result<Value, Error> {
+        self.run_with(script, queue, args, Some(&ONCE)).await
+    }
+
+    async fn run_with(
+        &self,
+        script: &Script,
+        queue: &str,
+        args: Vec<String>,
+        options: Option<&Options>,
+    ) -> Result<Value, Error> {
         let client = self.pool.next();
         let build = || {
             let keys = self.queue_keys(queue);
@@ -217,20 +244,32 @@ impl RedisBackend {
             let argv = shared_args(head.into_iter().chain(args.iter().map(String::as_str)));
             (Vec::from(keys.keys), argv)
         };
-        let (keys, argv) = build();
-        match client.evalsha(script.sha1().clone(), keys, argv).await {
+        let call = |(keys, argv): (Vec<String>, Vec<Value>)| async move {
+            match options {
+                Some(options) => {
+                    client
+                        .with_options(options)
+                        .evalsha(script.sha1().clone(), keys, argv)
+                        .await
+                }
+                None => client.evalsha(script.sha1().clone(), keys, argv).await,
+            }
+        };
+        match call(build()).await {
             Err(err) if err.details().starts_with("NOSCRIPT") => {
                 script.load(client).await.map_err(Error::backend)?;
-                let (keys, argv) = build();
-                client
-                    .evalsha(script.sha1().clone(), keys, argv)
-                    .await
-                    .map_err(Error::backend)
+                call(build()).await.map_err(Error::backend)
             }
             result => result.map_err(Error::backend),
         }
     }
 }
+
+/// One write, no replay (see [`RedisBackend::run_once`]).
+static ONCE: LazyLock<Options> = LazyLock::new(|| Options {
+    max_attempts: Some(1),
+    ..Options::default()
+});
 
 /// Script arguments as slices of one shared buffer: one allocation for
 /// all of them, and cloning or dropping one is a reference count.

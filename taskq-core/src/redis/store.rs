@@ -198,7 +198,7 @@ impl Store for RedisBackend {
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
         let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
         let reply = self
-            .run(&scripts::DELETE, &queue, vec![id.to_string()])
+            .run_once(&scripts::DELETE, &queue, vec![id.to_string()])
             .await?;
         let record = match status_reply("delete", reply)? {
             Reply::Ok(record) => *record,
