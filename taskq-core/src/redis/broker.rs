@@ -218,7 +218,9 @@ impl Broker for RedisBackend {
                 args.extend(types.iter().map(|t| (*t).to_owned()));
             }
         }
-        let reply = self.run_once(&scripts::CLAIM, request.queue, args).await?;
+        let reply = self
+            .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
+            .await?;
         let mut items = array("claim", reply)?.into_iter();
         let next_due = items.next().and_then(|v| v.as_i64());
         self.wake_at(next_due);

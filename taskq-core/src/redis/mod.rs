@@ -435,6 +435,15 @@ fn builder(config: &RedisConfig) -> Result<Builder, Error> {
             c.unresponsive.max_timeout = Some(dead);
             c.unresponsive.interval = check;
             c.tcp.keepalive = Some(keepalive);
+            // Sent data unacknowledged this long fails the connection. fred's
+            // unresponsive check alone does not: it times from the latest
+            // write, and a worker writes every beat, so a connection into a
+            // black hole stayed open, and after the heal its commands waited
+            // out TCP's retransmission backoff (seconds after an 8 s cut).
+            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+            {
+                c.tcp.user_timeout = Some(dead);
+            }
         })
         .with_performance_config(|p| {
             p.default_command_timeout = config.command_timeout;

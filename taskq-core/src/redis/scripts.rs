@@ -41,6 +41,7 @@
 //! named from `KEYS[8]` — carries the queue's hash tag, so one slot.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -227,6 +228,28 @@ impl RedisBackend {
         args: Vec<String>,
     ) -> Result<Value, Error> {
         self.run_with(script, queue, args, Some(&ONCE)).await
+    }
+
+    /// [`RedisBackend::run_once`] for a claim, which is worth nothing once
+    /// its lease could have run out: bounded by `lease` (at most the
+    /// command timeout), and failing at once while the connection is down
+    /// rather than waiting in fred's queue for the reconnection — the
+    /// worker claims again after its backoff, on the healed connection. A
+    /// timed-out command fred has not written yet is never written.
+    pub(super) async fn run_claim(
+        &self,
+        script: &Script,
+        queue: &str,
+        args: Vec<String>,
+        lease: Duration,
+    ) -> Result<Value, Error> {
+        let options = Options {
+            max_attempts: Some(1),
+            fail_fast: true,
+            timeout: Some(lease.min(self.config.command_timeout)),
+            ..Options::default()
+        };
+        self.run_with(script, queue, args, Some(&options)).await
     }
 
     async fn run_with(

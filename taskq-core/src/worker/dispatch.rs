@@ -21,6 +21,9 @@ use super::shared::{InFlight, QueueSlots, Shared, retry_backoff};
 /// Most tasks one claim call takes.
 const CLAIM_BATCH_MAX: usize = 1000;
 
+/// How long past its lease the dispatcher waits for a claim.
+const CLAIM_BOUND_SLACK: Duration = Duration::from_secs(1);
+
 /// Claims work for free slots until shutdown.
 pub(super) async fn dispatch(
     shared: &Arc<Shared>,
@@ -73,12 +76,16 @@ pub(super) async fn dispatch(
                 now: Utc::now(),
                 task_types: Some(&shared.task_types),
             };
-            // Bounded by the lease: tasks claimed later than that could
-            // already be another worker's. A claim cut short may still
-            // have been applied; its tasks wait out their lease and are
-            // rescued.
-            let claimed =
-                tokio::time::timeout_at(lease_deadline, shared.backend.claim(request)).await;
+            // Backends bound a claim by its lease (tasks claimed later than
+            // that could already be another worker's); this bound a second
+            // later is for one that does not. A claim cut short here may
+            // still have been applied: its tasks wait out their lease and
+            // are rescued.
+            let claimed = tokio::time::timeout_at(
+                lease_deadline + CLAIM_BOUND_SLACK,
+                shared.backend.claim(request),
+            )
+            .await;
             match claimed {
                 Ok(Ok(tasks)) if Instant::now() < lease_deadline => {
                     some_queue_idle |= tasks.len() < free;

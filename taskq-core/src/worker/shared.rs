@@ -117,9 +117,10 @@ impl InFlight {
     }
 }
 
-/// Exponential backoff for backend failures: 100 ms doubling to 3.2 s
-/// (from the sixth failure on; the 5 s bound is never reached).
+/// Exponential backoff for backend failures: 100 ms doubling to 1 s (from
+/// the fifth failure on) — one call a second is no load on a store that is
+/// down, and a healed network is used within a second.
 pub(super) fn retry_backoff(failures: u32) -> Duration {
-    let millis = 100u64.saturating_mul(1 << failures.min(6).saturating_sub(1));
-    Duration::from_millis(millis.min(5_000))
+    let millis = 100u64.saturating_mul(1 << failures.min(5).saturating_sub(1));
+    Duration::from_millis(millis.min(1_000))
 }
