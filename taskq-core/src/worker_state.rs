@@ -106,6 +106,11 @@ pub struct WorkerInfo {
     pub host: String,
     pub pid: u32,
     pub queues: Vec<WorkerQueue>,
+    /// The task types it has handlers for, by name (sorted): the only
+    /// ones it claims, on every queue it serves. A record written by a
+    /// version before workers reported them reads as empty.
+    #[serde(default)]
+    pub task_types: Vec<String>,
     /// Tasks it was running at its last heartbeat.
     pub in_flight_count: u64,
     /// Their ids, at most [`WorkerInfo::IN_FLIGHT_IDS_MAX`] of them.
@@ -140,6 +145,20 @@ impl WorkerInfo {
             self.state = WorkerState::Gone;
         }
         Some(self)
+    }
+
+    /// Whether it may still claim: running or paused (a paused worker
+    /// resumes), not stopping and not gone.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state, WorkerState::Running | WorkerState::Paused)
+    }
+
+    /// Whether it would claim a task of `task_type` from `queue`: it is
+    /// live, serves the queue and has a handler for the type.
+    pub fn can_take(&self, queue: &str, task_type: &str) -> bool {
+        self.is_live()
+            && self.queues.iter().any(|q| q.name == queue)
+            && self.task_types.iter().any(|t| t == task_type)
     }
 
     /// When the registry forgets this worker if it beats no more.
