@@ -166,3 +166,27 @@ impl WorkerInfo {
         self.expires_at + chrono::Duration::from_std(WORKER_GONE_KEPT).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report stored by a version before workers sent their task types
+    /// (Redis keeps reports as this JSON) still reads, with none.
+    #[test]
+    fn workers_report_stored_without_task_types_reads_as_none() {
+        let stored = serde_json::json!({
+            "id": "w-old", "host": "h", "pid": 7,
+            "queues": [{ "name": "default", "concurrency": 2 }],
+            "in_flight_count": 0, "in_flight": [], "state": "running",
+            "requested": null,
+            "started_at": "2026-01-01T00:00:00Z",
+            "heartbeat_at": "2026-01-01T00:00:01Z",
+            "expires_at": "2026-01-01T00:00:31Z",
+        });
+        let worker: WorkerInfo = serde_json::from_value(stored).expect("old report");
+        assert!(worker.task_types.is_empty());
+        assert!(worker.is_live());
+        assert!(!worker.can_take("default", "anything"));
+    }
+}
