@@ -60,7 +60,8 @@ pub use taskq_core::{
     MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, Schedule,
     ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission,
     TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState,
-    Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
+    TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
+    WorkerState,
 };
 pub use taskq_core::{maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;

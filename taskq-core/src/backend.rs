@@ -184,6 +184,11 @@ pub struct Page<T> {
 }
 
 /// Counts for one queue.
+///
+/// [`Store::queue_stats`] fills the counts and the pause flag;
+/// [`Client::queue_stats`](crate::Client::queue_stats) also fills
+/// `live_workers`, `unclaimable` and `unclaimable_types` from the worker
+/// registry and [`Store::pending_by_type`] (a backend leaves them empty).
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStats {
@@ -194,6 +199,38 @@ pub struct QueueStats {
     pub scheduled: u64,
     pub running: u64,
     pub paused: bool,
+    /// Live workers (running or paused, not stopping or gone) that serve
+    /// this queue, on any host.
+    #[serde(default)]
+    pub live_workers: u64,
+    /// Pending tasks (due or scheduled) that no live worker serving this
+    /// queue has a handler for: they wait until a worker that links their
+    /// task type's crate starts. Every pending task counts when no live
+    /// worker serves the queue at all (`live_workers == 0`).
+    #[serde(default)]
+    pub unclaimable: u64,
+    /// The types of those tasks with their counts, by name; the counts add
+    /// up to `unclaimable`.
+    #[serde(default)]
+    pub unclaimable_types: Vec<TypeCount>,
+}
+
+/// A number of tasks of one type.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCount {
+    pub task_type: String,
+    pub count: u64,
+}
+
+/// How many pending tasks (due or scheduled) of one type one queue holds:
+/// a row of [`Store::pending_by_type`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingByType {
+    pub queue: String,
+    pub task_type: String,
+    /// At least 1: a backend lists no empty pairs.
+    pub count: u64,
 }
 
 /// Delivery: the state machine of live tasks.
@@ -317,7 +354,15 @@ pub trait Store: Send + Sync + 'static {
     /// Counts per queue: every queue with a live (pending or running) task
     /// or a pause flag. A queue with neither may also appear, with zeros:
     /// backends that keep a registry of queues list every queue they saw.
+    /// `live_workers` and the `unclaimable` fields are left empty (see
+    /// [`QueueStats`]).
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
+
+    /// Pending tasks (due or scheduled) per queue and task type, ordered by
+    /// queue, then type; pairs without a pending task are left out. Read
+    /// from an index of pending tasks (a `GROUP BY` over the pending rows,
+    /// Redis's per-state-and-type sets), not a scan of every record.
+    async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error>;
 }
 
 /// Schedules: their definitions, bookkeeping and firing.

@@ -205,9 +205,11 @@ impl Client {
         self.backend.set_queue_paused(queue, false).await
     }
 
-    /// Pending, scheduled and running counts per queue, and pause flags.
+    /// Per queue: pending, scheduled and running counts, the pause flag,
+    /// the live workers serving it and the pending tasks none of them can
+    /// run (`unclaimable`, by type; see [`crate::coverage`]).
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
-        self.backend.queue_stats().await
+        crate::coverage::queue_stats(&*self.backend).await
     }
 
     /// The workers of every host that share this backend, by id: live

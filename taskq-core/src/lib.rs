@@ -41,6 +41,7 @@ pub mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod context;
+pub mod coverage;
 mod doc_links;
 pub mod error;
 #[cfg(feature = "http")]
@@ -60,9 +61,9 @@ pub mod worker;
 pub mod worker_state;
 
 pub use backend::{
-    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, Position, QueueStats,
-    ReconcileReport, RescueReport, ScheduleStore, Settlement, Store, TaskFilter, WorkerControl,
-    WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
+    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, PendingByType,
+    Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement, Store,
+    TaskFilter, TypeCount, WorkerControl, WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
 };
 pub use client::{Client, Submission};
 pub use context::{StopReason, TaskContext};

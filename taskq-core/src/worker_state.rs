@@ -106,6 +106,11 @@ pub struct WorkerInfo {
     pub host: String,
     pub pid: u32,
     pub queues: Vec<WorkerQueue>,
+    /// The task types it has handlers for, by name (sorted): the only
+    /// ones it claims, on every queue it serves. A record written by a
+    /// version before workers reported them reads as empty.
+    #[serde(default)]
+    pub task_types: Vec<String>,
     /// Tasks it was running at its last heartbeat.
     pub in_flight_count: u64,
     /// Their ids, at most [`WorkerInfo::IN_FLIGHT_IDS_MAX`] of them.
@@ -142,8 +147,46 @@ impl WorkerInfo {
         Some(self)
     }
 
+    /// Whether it may still claim: running or paused (a paused worker
+    /// resumes), not stopping and not gone.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state, WorkerState::Running | WorkerState::Paused)
+    }
+
+    /// Whether it would claim a task of `task_type` from `queue`: it is
+    /// live, serves the queue and has a handler for the type.
+    pub fn can_take(&self, queue: &str, task_type: &str) -> bool {
+        self.is_live()
+            && self.queues.iter().any(|q| q.name == queue)
+            && self.task_types.iter().any(|t| t == task_type)
+    }
+
     /// When the registry forgets this worker if it beats no more.
     pub fn forget_at(&self) -> DateTime<Utc> {
         self.expires_at + chrono::Duration::from_std(WORKER_GONE_KEPT).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report stored by a version before workers sent their task types
+    /// (Redis keeps reports as this JSON) still reads, with none.
+    #[test]
+    fn workers_report_stored_without_task_types_reads_as_none() {
+        let stored = serde_json::json!({
+            "id": "w-old", "host": "h", "pid": 7,
+            "queues": [{ "name": "default", "concurrency": 2 }],
+            "in_flight_count": 0, "in_flight": [], "state": "running",
+            "requested": null,
+            "started_at": "2026-01-01T00:00:00Z",
+            "heartbeat_at": "2026-01-01T00:00:01Z",
+            "expires_at": "2026-01-01T00:00:31Z",
+        });
+        let worker: WorkerInfo = serde_json::from_value(stored).expect("old report");
+        assert!(worker.task_types.is_empty());
+        assert!(worker.is_live());
+        assert!(!worker.can_take("default", "anything"));
     }
 }

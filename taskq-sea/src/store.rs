@@ -8,7 +8,9 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use taskq_core::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use taskq_core::backend::{
+    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
+};
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
 
 use crate::backend::{SeaBackend, db_err};
@@ -235,8 +237,8 @@ impl Store for SeaBackend {
                 pending: count("pending")?,
                 scheduled: count("scheduled")?,
                 running: count("running")?,
-                paused: false,
                 queue: queue.clone(),
+                ..QueueStats::default()
             };
             stats.insert(queue, counts);
         }
@@ -247,5 +249,33 @@ impl Store for SeaBackend {
             }
         }
         Ok(stats.into_values().collect())
+    }
+
+    async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
+        // Pending rows only: the literal `state = 'PENDING'` lets the
+        // planner read the partial claim index (queue, state, …), so the
+        // cost follows the pending tasks, not every record.
+        let statement = Query::select()
+            .column(C::Queue)
+            .column(C::TaskType)
+            .expr_as(Expr::col(C::Id).count(), "pending")
+            .from(task::Entity)
+            .and_where(state_is(TaskState::Pending))
+            .group_by_col(C::Queue)
+            .group_by_col(C::TaskType)
+            .order_by(C::Queue, sea_orm::Order::Asc)
+            .order_by(C::TaskType, sea_orm::Order::Asc)
+            .to_owned();
+        let rows = self.db().query_all(&statement).await.map_err(db_err)?;
+        rows.into_iter()
+            .map(|row| {
+                let count: i64 = row.try_get("", "pending").map_err(db_err)?;
+                Ok(PendingByType {
+                    queue: row.try_get("", "queue").map_err(db_err)?,
+                    task_type: row.try_get("", "task_type").map_err(db_err)?,
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 }

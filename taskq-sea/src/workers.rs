@@ -26,6 +26,7 @@ impl TryFrom<&WorkerInfo> for worker::Model {
             host: w.host.clone(),
             pid: i64::from(w.pid),
             queues: serde_json::to_value(&w.queues).map_err(Error::Serialization)?,
+            task_types: Some(serde_json::to_value(&w.task_types).map_err(Error::Serialization)?),
             in_flight_count: i64::try_from(w.in_flight_count).unwrap_or(i64::MAX),
             in_flight: serde_json::to_value(&w.in_flight).map_err(Error::Serialization)?,
             state: w.state.as_str().to_owned(),
@@ -49,6 +50,10 @@ impl TryFrom<worker::Model> for WorkerInfo {
             host: row.host.clone(),
             pid: u32::try_from(row.pid).map_err(|_| corrupt("pid"))?,
             queues: serde_json::from_value(row.queues.clone()).map_err(|_| corrupt("queues"))?,
+            task_types: match row.task_types.clone() {
+                Some(types) => serde_json::from_value(types).map_err(|_| corrupt("task_types"))?,
+                None => Vec::new(),
+            },
             in_flight_count: u64::try_from(row.in_flight_count)
                 .map_err(|_| corrupt("in_flight_count"))?,
             in_flight: serde_json::from_value(row.in_flight.clone())
@@ -68,10 +73,11 @@ impl TryFrom<worker::Model> for WorkerInfo {
 }
 
 /// Every column a heartbeat writes (all but `id` and `requested`).
-const REPORTED: [C; 9] = [
+const REPORTED: [C; 10] = [
     C::Host,
     C::Pid,
     C::Queues,
+    C::TaskTypes,
     C::InFlightCount,
     C::InFlight,
     C::State,

@@ -11,7 +11,9 @@
 // reorder pending tasks by dragging; filter the list by created range;
 // delete an ended task;
 // create a schedule, disable, enable and run it; see the example's worker
-// in the Workers table, pause it (it claims nothing), resume it.
+// in the Workers table, pause it (it claims nothing), resume it; see its
+// task types, and the warning on a queue whose pending task no live worker
+// can take.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -239,6 +241,20 @@ try {
   await workerRow('paused').locator('button.resume').click();
   await workerRow('running').waitFor(WAIT);
   await waitForState(held.id, 'FINISHED');
+
+  step('see the task types the worker runs, and a warning for work no worker can take');
+  const types = workerRow().locator('td.task-types');
+  assert.match(await types.getAttribute('title'), /^greet$/m, 'every type on hover');
+  const stranded = await apiPost('/tasks', { task_type: 'greet', params: { name: 'nobody' }, queue: 'nobody-serves' });
+  const warning = page.locator('#queues tr.unclaimable[data-unclaimable="nobody-serves"]');
+  await warning.waitFor(WAIT);
+  assert.match(await warning.textContent(), /no live worker serves this queue \(greet ×1\)/);
+  const stats = (await apiGet('/queues')).find((q) => q.queue === 'nobody-serves');
+  assert.deepEqual([stats.live_workers, stats.unclaimable, stats.unclaimable_types],
+    [0, 1, [{ task_type: 'greet', count: 1 }]]);
+  await apiPost('/queues/nobody-serves/purge', {});
+  assert.equal((await apiGet('/tasks/' + stranded.id)).state, 'CANCELLED');
+  await warning.waitFor({ state: 'detached', ...WAIT });
 
   assert.deepEqual(problems, [], 'no errors in the page');
   console.log('browser test passed');

@@ -45,9 +45,31 @@ pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Back
         "SubmitRequest",
         "TaskList",
         "WorkerInfo",
+        "QueueStats",
+        "TypeCount",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
+    // What shows pending work no live worker can take, and what each
+    // worker runs.
+    let schemas = &doc["components"]["schemas"];
+    for field in ["live_workers", "unclaimable", "unclaimable_types"] {
+        assert!(
+            schemas["QueueStats"]["properties"][field].is_object(),
+            "QueueStats.{field}: {}",
+            schemas["QueueStats"]
+        );
+    }
+    assert!(
+        schemas["WorkerInfo"]["properties"]["task_types"].is_object(),
+        "WorkerInfo.task_types: {}",
+        schemas["WorkerInfo"]
+    );
+    assert!(
+        schemas["TypeCount"]["properties"]["task_type"].is_object(),
+        "{}",
+        schemas["TypeCount"]
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

@@ -28,6 +28,15 @@ pub(super) async fn metrics_count_tasks_by_queue_and_state(backend: Arc<dyn Back
         text.contains("taskq_queue_paused{queue=\"default\"} 0"),
         "{text}"
     );
+    // No worker runs: both pending tasks of `default` wait for nobody.
+    assert!(
+        text.contains("taskq_queue_live_workers{queue=\"default\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("taskq_queue_unclaimable{queue=\"default\"} 2"),
+        "{text}"
+    );
     let (status, _) = call(&app, Method::GET, "/metrics", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -21,6 +21,13 @@ pub(super) async fn queues_show_depth_and_pause_resume_purge(backend: Arc<dyn Ba
     assert_eq!(default["pending"], 2);
     assert_eq!(default["scheduled"], 1);
     assert_eq!(default["paused"], false);
+    // No worker runs at all: every pending task (due or scheduled) waits.
+    assert_eq!(default["live_workers"], 0);
+    assert_eq!(default["unclaimable"], 3);
+    assert_eq!(
+        default["unclaimable_types"],
+        json!([{ "task_type": "echo", "count": 3 }])
+    );
 
     let (status, paused) = post(&app, "/api/queues/default/pause", json!({})).await;
     assert_eq!(status, StatusCode::OK);
@@ -108,6 +115,19 @@ pub(super) async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc
         json!([{ "name": "default", "concurrency": 2 }, { "name": "slow", "concurrency": 2 }])
     );
     assert_eq!(listed["pid"], std::process::id());
+    // The worker reports every type its binary links, sorted.
+    let mut linked: Vec<&str> = client.registry().iter().map(|def| def.name).collect();
+    linked.sort_unstable();
+    assert_eq!(listed["task_types"], json!(linked));
+    let (_, queues) = get(&app, "/api/queues").await;
+    assert!(
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["unclaimable"] == 0),
+        "a worker with every handler: nothing unclaimable: {queues}"
+    );
     assert_eq!(listed["in_flight_count"], 0);
     assert!(listed["heartbeat_at"].is_string() && listed["started_at"].is_string());
     let (status, all) = get(&app, "/api/workers").await;

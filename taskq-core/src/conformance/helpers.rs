@@ -209,6 +209,7 @@ pub fn worker_info(id: &str, ttl: chrono::Duration) -> WorkerInfo {
                 concurrency: 1,
             },
         ],
+        task_types: vec!["a".to_owned(), "b".to_owned()],
         in_flight_count: 0,
         in_flight: Vec::new(),
         state: WorkerState::Running,

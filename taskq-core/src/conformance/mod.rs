@@ -14,9 +14,11 @@
 //! # Layout
 //! One file per area of the contract, each rule a `pub async fn` taking a
 //! fresh backend: `claim`, `settle`, `rescue` (leases), `cancel` (cancel
-//! and retry), `reorder`, `records` (lists, delete, purge), `schedules`
-//! and `workers`. [`helpers`] holds what they share (records, claims,
-//! the scheduled task type), public for backends' own tests. [`model`] is
+//! and retry), `reorder`, `records` (lists, delete, purge), `schedules`,
+//! `workers`, and `coverage` (pending work per type, the workers' task
+//! types, the pending tasks no live worker runs). [`helpers`] holds what
+//! they share (records, claims, the scheduled task type), public for
+//! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use crate::backend::Backend;
 
 mod cancel;
 mod claim;
+mod coverage;
 pub mod helpers;
 pub mod model;
 mod records;
@@ -36,6 +39,7 @@ mod workers;
 
 pub use cancel::*;
 pub use claim::*;
+pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use records::*;
 pub use reorder::*;
@@ -97,7 +101,9 @@ macro_rules! conformance_suite {
                 schedule_fire_batch_bookkeeping,
                 schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
                 worker_registry, worker_registry_gone_and_forgotten,
-                worker_control_is_compare_and_set);
+                worker_control_is_compare_and_set, stats_count_pending_by_type,
+                workers_report_their_task_types,
+                queue_stats_show_pending_types_no_live_worker_runs);
         }
     };
 }

@@ -113,7 +113,7 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         }
     }
     type Gauge = (&'static str, &'static str, fn(&QueueStats) -> u64);
-    let gauges: [Gauge; 4] = [
+    let gauges: [Gauge; 6] = [
         (
             "taskq_queue_pending",
             "Pending tasks due now (queue depth).",
@@ -128,6 +128,16 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         ("taskq_queue_paused", "1 when the queue is paused.", |s| {
             u64::from(s.paused)
         }),
+        (
+            "taskq_queue_live_workers",
+            "Running or paused workers serving the queue.",
+            |s| s.live_workers,
+        ),
+        (
+            "taskq_queue_unclaimable",
+            "Pending tasks whose type no live worker serving the queue can run.",
+            |s| s.unclaimable,
+        ),
     ];
     for (name, help, value) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

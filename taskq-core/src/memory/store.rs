@@ -1,12 +1,14 @@
 //! [`Store`] for the in-memory backend: reads, progress, deletes, purges.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryBackend;
-use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use crate::backend::{
+    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
+};
 use crate::error::Error;
 use crate::lifecycle;
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
@@ -110,5 +112,29 @@ impl Store for MemoryBackend {
         let mut stats: Vec<QueueStats> = stats.into_values().collect();
         stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(stats)
+    }
+
+    async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
+        let state = self.lock();
+        // The pending tasks are exactly the ready and delayed indexes'
+        // entries: read those, not every record.
+        let ready = state.ready.values().flatten().map(|order| order.2);
+        let delayed = state.delayed.iter().map(|(_, id)| *id);
+        let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for id in ready.chain(delayed) {
+            if let Some(record) = state.tasks.get(&id) {
+                *counts
+                    .entry((&record.queue, &record.task_type))
+                    .or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((queue, task_type), count)| PendingByType {
+                queue: queue.to_owned(),
+                task_type: task_type.to_owned(),
+                count,
+            })
+            .collect())
     }
 }

@@ -187,6 +187,13 @@ pub(crate) static DELETE: LazyLock<Script> =
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));
 
+/// No own arguments. Returns (task type, count) pairs of the queue's
+/// pending tasks (due or not), for the types that have some: one `ZCARD`
+/// of the `PENDING` and type index per type the queue ever indexed, no
+/// scan of tasks.
+pub(crate) static PENDING_TYPES: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/pending_types.lua")));
+
 /// ARGV[4] created min (`-inf` or µs), [5] created max (`+inf` or
 /// `(µs`), [6] state or '', [7] task type or '', [8] matches to skip, [9]
 /// matches to return. Returns the total number of matches, then (created,

@@ -9,7 +9,9 @@ use fred::prelude::*;
 use super::broker::{Reply, array, integer, status_reply, unexpected};
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
-use crate::backend::{Page, PageRequest, QueueStats, Store, TaskFilter, check_purge_states};
+use crate::backend::{
+    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
+};
 use crate::error::Error;
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
@@ -275,8 +277,38 @@ impl Store for RedisBackend {
                 scheduled: count(1)?,
                 running: count(2)?,
                 paused: count(3)? == 1,
+                ..QueueStats::default()
             });
         }
         Ok(stats)
+    }
+
+    async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
+        let mut rows = Vec::new();
+        for queue in self.queue_names().await? {
+            let reply = array(
+                "pending types",
+                self.run(&scripts::PENDING_TYPES, &queue, Vec::new())
+                    .await?,
+            )?;
+            let mut of_queue = Vec::with_capacity(reply.len() / 2);
+            for pair in reply.chunks(2) {
+                let [task_type, count] = pair else {
+                    return Err(Error::backend("pending types: odd reply"));
+                };
+                let task_type = task_type
+                    .as_string()
+                    .ok_or_else(|| unexpected("pending types", task_type))?;
+                let count = integer("pending types", count)?.max(0) as u64;
+                of_queue.push(PendingByType {
+                    queue: queue.clone(),
+                    task_type,
+                    count,
+                });
+            }
+            of_queue.sort_by(|a, b| a.task_type.cmp(&b.task_type));
+            rows.extend(of_queue);
+        }
+        Ok(rows)
     }
 }

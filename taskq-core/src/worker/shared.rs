@@ -88,6 +88,9 @@ impl Shared {
             host: self.host.clone(),
             pid: std::process::id(),
             queues: self.queues.clone(),
+            // Sorted when the worker was built; reported so queue stats
+            // can tell pending work no live worker can run.
+            task_types: self.task_types.iter().map(|t| (*t).to_owned()).collect(),
             in_flight_count,
             in_flight,
             state: self.state(),

@@ -14,6 +14,9 @@ pub struct Model {
     pub pid: i64,
     /// `[{ "name", "concurrency" }]`.
     pub queues: Json,
+    /// `["type", …]`, sorted; `NULL` in rows written before workers
+    /// reported their task types (read as none).
+    pub task_types: Option<Json>,
     /// Tasks it ran at its last heartbeat.
     pub in_flight_count: i64,
     /// Their ids (at most [`taskq_core::WorkerInfo::IN_FLIGHT_IDS_MAX`]).

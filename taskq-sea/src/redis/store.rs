@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use taskq_core::backend::{
-    Page, PageRequest, QueueStats, ScheduleStore, Store, TaskFilter, WorkerControl, WorkerInfo,
-    WorkerRegistry, WorkerState,
+    Page, PageRequest, PendingByType, QueueStats, ScheduleStore, Store, TaskFilter, WorkerControl,
+    WorkerInfo, WorkerRegistry, WorkerState,
 };
 use taskq_core::schedule::{Schedule, ScheduleFiring};
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
@@ -53,6 +53,11 @@ impl Store for SeaRedisBackend {
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         self.sql.queue_stats().await
+    }
+
+    async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
+        // The records are SQL's; Redis holds a copy of the pending ones.
+        self.sql.pending_by_type().await
     }
 }
 

@@ -229,3 +229,99 @@ async fn sqlite_schedule_migration_creates_the_due_index() {
         "{detail:?}"
     );
 }
+
+/// A worker row written before workers reported their task types (the
+/// schema before `m20261205_000001_taskq_worker_task_types`) still reads
+/// after the upgrade, with no types.
+#[tokio::test]
+async fn sqlite_workers_written_before_task_types_still_read() {
+    use sea_orm::sea_query::{Alias, Query, SqliteQueryBuilder};
+    let path = fresh_path();
+    let db = sea_orm::Database::connect(format!("{}?mode=rwc", url(&path)))
+        .await
+        .expect("connect");
+    // Every migration before the task types column.
+    let before = taskq_sea::migration::migrations().len() as u32 - 1;
+    taskq_sea::migration::Migrator::up(&db, Some(before))
+        .await
+        .expect("older schema");
+    let now = Utc::now();
+    let columns = [
+        "id",
+        "host",
+        "pid",
+        "queues",
+        "in_flight_count",
+        "in_flight",
+        "state",
+        "started_at",
+        "heartbeat_at",
+        "expires_at",
+    ];
+    let (sql, values) = Query::insert()
+        .into_table(Alias::new("taskq_workers"))
+        .columns(columns.map(Alias::new))
+        .values_panic([
+            "w-old".into(),
+            "host-a".into(),
+            7i64.into(),
+            json!([{ "name": "default", "concurrency": 2 }]).into(),
+            0i64.into(),
+            json!([]).into(),
+            "running".into(),
+            now.into(),
+            now.into(),
+            (now + chrono::Duration::seconds(30)).into(),
+        ])
+        .build(SqliteQueryBuilder);
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        sql,
+        values,
+    ))
+    .await
+    .expect("old row");
+    db.close().await.expect("close");
+
+    // Connecting migrates the rest; the old row reads, with no types.
+    let backend = SeaBackend::connect(&url(&path)).await.expect("upgrade");
+    let workers = taskq_core::WorkerRegistry::list_workers(&backend, Utc::now())
+        .await
+        .expect("list");
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0].id, "w-old");
+    assert_eq!(workers[0].queues[0].name, "default");
+    assert!(workers[0].task_types.is_empty(), "{workers:?}");
+    backend.connection().clone().close().await.expect("close");
+    remove_db(&path);
+}
+
+/// Pending counts per type read an index of the tasks' state, not the
+/// whole table.
+#[tokio::test]
+async fn sqlite_stats_pending_by_type_reads_an_index() {
+    let backend = fresh_sqlite().await;
+    let plan = backend
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "EXPLAIN QUERY PLAN SELECT queue, task_type, COUNT(id) FROM taskq_tasks \
+             WHERE state = 'PENDING' GROUP BY queue, task_type ORDER BY queue, task_type",
+        ))
+        .await
+        .expect("plan");
+    let detail: Vec<String> = plan
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").expect("detail"))
+        .collect();
+    assert!(
+        detail
+            .iter()
+            .any(|d| d.contains("USING INDEX") || d.contains("USING COVERING INDEX")),
+        "{detail:?}"
+    );
+    assert!(
+        !detail.iter().any(|d| d == "SCAN taskq_tasks"),
+        "{detail:?}"
+    );
+}

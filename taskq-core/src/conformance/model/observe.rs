@@ -9,7 +9,8 @@ use crate::task::TaskRecord;
 
 impl Case<'_> {
     /// Compares everything a reader can see: every record (by list and by
-    /// id), the queue counts, and the schedule with its due index.
+    /// id), the queue counts, the pending counts per type, and the schedule
+    /// with its due index.
     pub async fn compare_all(&self) -> Result<(), String> {
         let listed = list_all(self.backend).await?;
         let mut expected = self.reference.tasks.clone();
@@ -25,6 +26,16 @@ impl Case<'_> {
             "queue_stats",
             &self.reference.queue_stats(),
             &live_counts(stats),
+        )?;
+        let pending = self
+            .backend
+            .pending_by_type()
+            .await
+            .map_err(|err| format!("pending_by_type: {err}"))?;
+        same(
+            "pending_by_type",
+            &self.reference.pending_by_type(),
+            &pending,
         )?;
         let schedule = self
             .backend

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::backend::{
-    ClaimRequest, LeaseStatus, Position, QueueStats, RescueReport, Settlement, check_purge_states,
+    ClaimRequest, LeaseStatus, PendingByType, Position, QueueStats, RescueReport, Settlement,
+    check_purge_states,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, RetryPolicies};
@@ -223,6 +224,24 @@ impl Reference {
         stats
             .into_values()
             .filter(|s| s.pending + s.running > 0 || s.paused)
+            .collect()
+    }
+
+    /// Pending tasks per queue and type, by queue then type.
+    pub fn pending_by_type(&self) -> Vec<PendingByType> {
+        let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for record in self.tasks.iter().filter(|r| r.state == TaskState::Pending) {
+            *counts
+                .entry((&record.queue, &record.task_type))
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((queue, task_type), count)| PendingByType {
+                queue: queue.to_owned(),
+                task_type: task_type.to_owned(),
+                count,
+            })
             .collect()
     }
 

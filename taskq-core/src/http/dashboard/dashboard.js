@@ -105,11 +105,28 @@ function actionButton(label, handler, extra) {
 
 // ---- queues ----------------------------------------------------------------
 
+/**
+ * The warning row under a queue whose pending tasks no live worker can run
+ * (none serves the queue, or none has a handler for their type), or null.
+ */
+function unclaimableRow(q) {
+  if (!(q.unclaimable > 0)) return null;
+  const types = (q.unclaimable_types || []).map((t) => t.task_type + ' ×' + t.count).join(', ');
+  const why = q.live_workers > 0
+    ? ' pending ' + (q.unclaimable === 1 ? 'task' : 'tasks') + ' no live worker of this queue can run: '
+      + types + ' (no worker has their handler: is the crate that declares them linked into the worker binary?)'
+    : ' pending ' + (q.unclaimable === 1 ? 'task' : 'tasks') + ' wait: no live worker serves this queue ('
+      + types + ')';
+  return el('tr', { className: 'unclaimable', dataset: { unclaimable: q.queue } },
+    el('td', { colspan: '7' }, el('strong', {}, '⚠ ' + q.unclaimable), why));
+}
+
 async function loadQueues() {
   const queues = await api('GET', '/queues');
   const body = $('queues').tBodies[0];
-  body.replaceChildren(...queues.map((q) => el('tr', { dataset: { queue: q.queue } },
+  body.replaceChildren(...queues.flatMap((q) => [el('tr', { dataset: { queue: q.queue } },
     el('td', {}, q.queue), el('td', {}, q.pending), el('td', {}, q.scheduled), el('td', {}, q.running),
+    el('td', { className: 'live-workers' }, String(q.live_workers ?? '')),
     el('td', { className: q.paused ? 'error' : 'ok' }, q.paused ? 'paused' : 'active'),
     el('td', {},
       q.paused
@@ -119,7 +136,7 @@ async function loadQueues() {
       actionButton('purge pending', () => {
         if (!confirm('Cancel every pending task of ' + q.queue + '?')) return Promise.resolve();
         return api('POST', '/queues/' + encodeURIComponent(q.queue) + '/purge');
-      }, { className: 'purge' })))));
+      }, { className: 'purge' }))), unclaimableRow(q)].filter((row) => row)));
   const select = $('pending-queue');
   const chosen = select.value;
   const names = queues.map((q) => q.queue);
@@ -158,10 +175,16 @@ async function loadWorkers() {
     }
     const inFlight = el('td', { className: 'in-flight' }, String(w.in_flight_count));
     inFlight.title = (w.in_flight || []).join('\n');
+    // Compact: the first few names, the rest counted; all of them on hover.
+    const types = w.task_types || [];
+    const shown = types.slice(0, 3).join(', ') + (types.length > 3 ? ' +' + (types.length - 3) + ' more' : '');
+    const taskTypes = el('td', { className: 'task-types' }, types.length ? shown : '—');
+    taskTypes.title = types.join('\n');
     return el('tr', { dataset: { worker: w.id, state: w.state } },
       el('td', { className: 'id' }, w.id),
       el('td', {}, w.host + ' · ' + w.pid),
       el('td', {}, (w.queues || []).map((q) => q.name + ' ×' + q.concurrency).join(', ')),
+      taskTypes,
       inFlight,
       el('td', { className: 'state' }, ...workerState(w)),
       el('td', {}, when(w.heartbeat_at)),

@@ -1,0 +1,55 @@
+//! Adds `taskq_workers.task_types`: the task types a worker has handlers
+//! for (a JSON array of names), so queue stats can tell pending work no
+//! live worker can run. Nullable: rows written before it read as a worker
+//! that reported no types, and MySQL gives a JSON column no default.
+//!
+//! Frozen: later schema changes go into new migrations.
+
+use sea_orm_migration::prelude::*;
+
+/// The worker task types migration.
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261205_000001_taskq_worker_task_types"
+    }
+}
+
+#[derive(DeriveIden)]
+enum TaskqWorkers {
+    Table,
+    TaskTypes,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use TaskqWorkers as W;
+        // Idempotent like the others (`ADD COLUMN IF NOT EXISTS` is not
+        // portable), so look first.
+        if manager.has_column("taskq_workers", "task_types").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(W::Table)
+                    .add_column(ColumnDef::new(W::TaskTypes).json().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use TaskqWorkers as W;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(W::Table)
+                    .drop_column(W::TaskTypes)
+                    .to_owned(),
+            )
+            .await
+    }
+}
