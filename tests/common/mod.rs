@@ -16,8 +16,11 @@ use std::time::Duration;
 use taskq::backend::Backend;
 
 pub mod marks;
+mod postgres_server;
 mod redis_server;
 // As `dead_code` above: each test crate uses what its tests need.
+#[allow(unused_imports)]
+pub use postgres_server::{PrivatePostgres, postgres_server_bin};
 #[allow(unused_imports)]
 pub use redis_server::{PrivateRedis, PrivateRedisCluster};
 
