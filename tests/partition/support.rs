@@ -446,12 +446,14 @@ pub async fn cut_off_worker(
     let resumed_after_heal = after(resumed.as_ref(), heal_ms);
     eprintln!("events and the child's log: {}", dir.display());
     eprintln!(
-        "partition (lease {LEASE:?}, heartbeat {HEARTBEAT:?}, cut for {CUT_FOR:?}): \
+        "{} partition (lease {LEASE:?}, heartbeat {HEARTBEAT:?}, cut for {CUT_FOR:?}): \
          handler cancelled {cancel_after_cut:?} ms after the cut (reason \
          {cancel_reason:?}; aborted without its \
          token firing: {dropped_after_cut:?} ms), task finished by the \
          rescuer {rescued_after_cut:?} ms after the cut, new work done {resumed_after_heal:?} ms \
          after the heal (by pid {:?}; the child is {child_pid})",
+        // The backend: the URL's scheme.
+        child_url.split(':').next().unwrap_or(child_url),
         resumed.as_ref().map(|e| e.pid)
     );
     let record = client.get(long).await.expect("the long task");
