@@ -24,9 +24,14 @@ const NO_NETNS: &str = "taskq_no_netns";
 /// set, where they must run and fail without them.
 const NO_POSTGRES_SERVER: &str = "taskq_no_postgres_server";
 
+/// The same for MariaDB: set without `/usr/sbin/mariadbd` and
+/// `/usr/bin/mariadb-install-db` (what `tests/common/mariadb_server.rs`
+/// runs), unless `CI` is set.
+const NO_MARIADB_SERVER: &str = "taskq_no_mariadb_server";
+
 fn main() {
     let mut cfgs: Vec<&str> = SERVERS.iter().map(|(_, cfg)| *cfg).collect();
-    cfgs.extend([NO_NETNS, NO_POSTGRES_SERVER]);
+    cfgs.extend([NO_NETNS, NO_POSTGRES_SERVER, NO_MARIADB_SERVER]);
     println!("cargo::rustc-check-cfg=cfg({})", cfgs.join(", "));
     println!("cargo::rerun-if-env-changed=CI");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty());
@@ -40,6 +45,19 @@ fn main() {
     }
     if !ci && !postgres_server_installed() {
         println!("cargo::rustc-cfg={NO_POSTGRES_SERVER}");
+    }
+    let mariadb = ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"];
+    for tool in mariadb {
+        if std::path::Path::new(tool).exists() {
+            println!("cargo::rerun-if-changed={tool}");
+        }
+    }
+    if !ci
+        && !mariadb
+            .iter()
+            .all(|tool| std::path::Path::new(tool).exists())
+    {
+        println!("cargo::rustc-cfg={NO_MARIADB_SERVER}");
     }
     for (var, cfg) in SERVERS {
         println!("cargo::rerun-if-env-changed={var}");
