@@ -1,9 +1,9 @@
 //! Network partition of one worker host: a worker process runs in a
 //! network namespace of its own, joined to the test's private server
-//! (Redis, PostgreSQL) by a veth pair, and the link is turned into a black
-//! hole (every packet silently dropped, both ways) for longer than the
-//! worker's lease. `cargo test --all-features --test partition redis::`
-//! or `postgres::` runs one backend.
+//! (Redis, PostgreSQL, MariaDB) by a veth pair, and the link is turned
+//! into a black hole (every packet silently dropped, both ways) for longer
+//! than the worker's lease. `cargo test --all-features --test partition
+//! redis::` (or `postgres::`, `mysql::`) runs one backend.
 //!
 //! What must hold (issue 18): the cut-off worker stops its handler at its
 //! lease deadline by its own clock (the attempt's token fires with
@@ -26,11 +26,14 @@
 //! run (`TASKQ_TEST_REDIS_URL` set at build time) and starts its own
 //! `redis-server`; the PostgreSQL test needs the server binaries
 //! (`taskq_no_postgres_server`) and starts its own server with `initdb` and
-//! `pg_ctl` — neither touches the shared servers.
-#![cfg(any(feature = "redis", feature = "postgres"))]
+//! `pg_ctl`; the MariaDB one needs `mariadbd` and `mariadb-install-db`
+//! (`taskq_no_mariadb_server`) — none touches the shared servers.
+#![cfg(any(feature = "redis", feature = "postgres", feature = "mysql"))]
 
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -93,8 +96,8 @@ async fn child_backend(url: &str) -> Arc<dyn Backend> {
                 .expect("connect"),
         );
     }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres") {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    if url.starts_with("postgres") || url.starts_with("mysql") {
         return Arc::new(taskq::SqlBackend::connect(url).await.expect("connect"));
     }
     panic!("the partition child has no backend for {url}");
