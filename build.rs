@@ -18,14 +18,46 @@ const SERVERS: [(&str, &str); 4] = [
 /// machine that cannot fails them.
 const NO_NETNS: &str = "taskq_no_netns";
 
+/// Set when this build finds no PostgreSQL server binaries (`initdb` and
+/// `pg_ctl` under `/usr/lib/postgresql/<version>/bin`): the tests that
+/// start a private server of their own are then ignored — unless `CI` is
+/// set, where they must run and fail without them.
+const NO_POSTGRES_SERVER: &str = "taskq_no_postgres_server";
+
+/// The same for MariaDB: set without `/usr/sbin/mariadbd` and
+/// `/usr/bin/mariadb-install-db` (what `tests/common/mariadb_server.rs`
+/// runs), unless `CI` is set.
+const NO_MARIADB_SERVER: &str = "taskq_no_mariadb_server";
+
 fn main() {
     let mut cfgs: Vec<&str> = SERVERS.iter().map(|(_, cfg)| *cfg).collect();
-    cfgs.push(NO_NETNS);
+    cfgs.extend([NO_NETNS, NO_POSTGRES_SERVER, NO_MARIADB_SERVER]);
     println!("cargo::rustc-check-cfg=cfg({})", cfgs.join(", "));
     println!("cargo::rerun-if-env-changed=CI");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty());
     if !ci && !can_make_netns() {
         println!("cargo::rustc-cfg={NO_NETNS}");
+    }
+    // Installing or removing a server version rebuilds the tests (a path
+    // that does not exist would rerun this script on every build).
+    if std::path::Path::new("/usr/lib/postgresql").exists() {
+        println!("cargo::rerun-if-changed=/usr/lib/postgresql");
+    }
+    if !ci && !postgres_server_installed() {
+        println!("cargo::rustc-cfg={NO_POSTGRES_SERVER}");
+    }
+    let mariadb = ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"];
+    for tool in mariadb {
+        if std::path::Path::new(tool).exists() {
+            println!("cargo::rerun-if-changed={tool}");
+        }
+    }
+    if !ci
+        && !mariadb
+            .iter()
+            .all(|tool| std::path::Path::new(tool).exists())
+    {
+        println!("cargo::rustc-cfg={NO_MARIADB_SERVER}");
     }
     for (var, cfg) in SERVERS {
         println!("cargo::rerun-if-env-changed={var}");
@@ -52,4 +84,16 @@ fn can_make_netns() -> bool {
         .output()
         .is_ok_and(|out| out.status.success());
     root && ip
+}
+
+/// `initdb` and `pg_ctl` of some version under `/usr/lib/postgresql`
+/// (where Debian installs them; what `tests/common/postgres_server.rs`
+/// looks for).
+fn postgres_server_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
+        versions.flatten().any(|version| {
+            let bin = version.path().join("bin");
+            bin.join("initdb").exists() && bin.join("pg_ctl").exists()
+        })
+    })
 }

@@ -11,11 +11,12 @@
 
 #![cfg(feature = "postgres")]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::PrivatePostgres;
 use serde::{Deserialize, Serialize};
 use taskq::backend::Backend;
 use taskq::prelude::*;
@@ -33,126 +34,6 @@ async fn loss_nap(p: Nap) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// The directory of `initdb` and `pg_ctl`, if installed.
-fn server_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|entry| entry.path().join("bin"))
-        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
-
-/// A private PostgreSQL server, stopped and deleted on drop.
-struct PrivateServer {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl PrivateServer {
-    /// Runs a server tool, as `postgres` when we are root (the server
-    /// refuses to run as root).
-    fn tool(&self, tool: &str, args: &[&str]) -> std::process::Output {
-        let exe = self.bin.join(tool);
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        command.args(args).output().expect("run a PostgreSQL tool")
-    }
-
-    fn start(bin: PathBuf) -> PrivateServer {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("taskq-pgloss-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("server dir");
-        if is_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres"])
-                .arg(&dir)
-                .status()
-                .expect("chown");
-            assert!(status.success(), "chown the server dir");
-        }
-        let server = PrivateServer { bin, dir, port };
-        let data = server.data();
-        let out = server.tool("initdb", &["-D", &data, "-A", "trust", "-U", "postgres"]);
-        assert!(out.status.success(), "initdb: {out:?}");
-        server.up();
-        server
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn up(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("log").display().to_string();
-        let out = self.tool(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data(),
-                "-o",
-                &options,
-                "-l",
-                &log,
-                "-w",
-                "start",
-            ],
-        );
-        assert!(out.status.success(), "pg_ctl start: {out:?}");
-    }
-
-    /// Stops at once: every connection is cut, as in a crash.
-    fn down(&self) {
-        let out = self.tool(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
-        assert!(out.status.success(), "pg_ctl stop: {out:?}");
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        let _ = self.tool(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
 async fn count(backend: &dyn Backend, state: TaskState) -> Result<u64, Error> {
     let filter = TaskFilter {
         state: Some(state),
@@ -164,8 +45,7 @@ async fn count(backend: &dyn Backend, state: TaskState) -> Result<u64, Error> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn connection_loss_postgres() {
-    let bin = server_bin().expect("PostgreSQL server binaries under /usr/lib/postgresql");
-    let server = PrivateServer::start(bin);
+    let server = PrivatePostgres::start();
     let backend = Arc::new(
         taskq::SqlBackend::connect(&server.url())
             .await

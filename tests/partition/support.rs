@@ -1,47 +1,23 @@
-//! Network partition of one worker host: a worker process runs in a
-//! network namespace of its own, joined to the test's private Redis by a
-//! veth pair, and the link is turned into a black hole (every packet
-//! silently dropped, both ways) for longer than the worker's lease.
-//!
-//! What must hold (issue 18): the cut-off worker stops its handler at its
-//! lease deadline by its own clock (the attempt's token fires), a worker
-//! outside the namespace rescues the task and finishes it exactly once
-//! (the cut-off attempt's late result is fenced), and once the link heals
-//! the cut-off worker claims and runs new work within a few seconds.
-//!
-//! The black hole is a `pfifo` queue of length 0 on both interfaces of a
-//! router namespace between the worker and the server: a packet handed to
-//! it is dropped without a word, so an established TCP connection stalls
-//! (retransmits into nothing, backing off) and a new connection attempt
-//! times out — as behind a dead switch. (A more specific
-//! `blackhole` route only does that to established connections: a new
-//! `connect` fails at once with `EINVAL`; netem is not in this kernel.)
-//!
-//! Needs root and iproute2 (`ip netns`, `tc`): otherwise the test is
-//! ignored (`taskq_no_netns`, see `build.rs`), unless `CI` is set, where
-//! it runs and fails. It also runs where the other Redis tests run
-//! (`TASKQ_TEST_REDIS_URL` set at build time) and starts its own
-//! `redis-server`.
-#![cfg(feature = "redis")]
-
-mod common;
+//! What the partition tests share: the task the worker runs, its event
+//! log, the network namespaces and black hole ([`Link`]), and the
+//! scenario itself ([`cut_off_worker`]), run once per backend.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::PrivateRedis;
 use serde::{Deserialize, Serialize};
+use taskq::MaintenanceConfig;
 use taskq::prelude::*;
-use taskq::{MaintenanceConfig, RedisBackend, RedisConfig};
+
+use crate::common;
 
 /// The cut-off worker's lease, heartbeat and cancel grace.
-const LEASE: Duration = Duration::from_secs(3);
-const HEARTBEAT: Duration = Duration::from_secs(1);
-const CANCEL_GRACE: Duration = Duration::from_secs(1);
+pub const LEASE: Duration = Duration::from_secs(3);
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
 /// How long the link stays a black hole: well past the lease.
 const CUT_FOR: Duration = Duration::from_secs(8);
 /// The handler must see its token fire no later than this after the cut
@@ -51,8 +27,8 @@ const CANCEL_BY: Duration = Duration::from_millis(4_500);
 /// After the heal, the cut-off worker runs new work within this.
 const RESUME_BY: Duration = Duration::from_secs(5);
 
-const CHILD_URL: &str = "TASKQ_PARTITION_CHILD_URL";
-const CHILD_PREFIX: &str = "TASKQ_PARTITION_CHILD_PREFIX";
+pub const CHILD_URL: &str = "TASKQ_PARTITION_CHILD_URL";
+pub const CHILD_PREFIX: &str = "TASKQ_PARTITION_CHILD_PREFIX";
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct Nap {
@@ -62,11 +38,15 @@ struct Nap {
     log: String,
 }
 
-/// Appends `<event> <task id> <attempt> <pid> <ms since the epoch>` to
-/// the task's log, one `write` per line (both processes share the file).
+/// Appends `<event> <task id> <attempt> <pid> <ms since the epoch>
+/// <stop reason>` to the task's log, one `write` per line (both processes
+/// share the file).
 fn log_event(ctx: &TaskContext, log: &str, event: &str) -> Result<(), TaskError> {
+    let reason = ctx
+        .stop_reason()
+        .map_or_else(|| "-".to_owned(), |reason| format!("{reason:?}"));
     let line = format!(
-        "{event} {} {} {} {}\n",
+        "{event} {} {} {} {} {reason}\n",
         ctx.id(),
         ctx.attempt(),
         std::process::id(),
@@ -134,43 +114,6 @@ async fn partition_nap(ctx: TaskContext, p: Nap) -> Result<(), TaskError> {
     outcome
 }
 
-/// The worker inside the namespace, with Redis's default connection
-/// settings (what is tested is what a user gets). Does nothing when run
-/// on its own; exits after two minutes should the parent die.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by the partition tests inside a network namespace"]
-async fn partition_worker_child() {
-    let (Ok(url), Ok(prefix)) = (std::env::var(CHILD_URL), std::env::var(CHILD_PREFIX)) else {
-        return;
-    };
-    // Its warnings go to `child.out` in the test's directory.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .try_init();
-    let mut config = RedisConfig::new(url);
-    config.prefix = prefix;
-    let backend = RedisBackend::connect_with(config).await.expect("connect");
-    let client = Client::new(Arc::new(backend)).expect("client");
-    let worker = Worker::builder(&client)
-        .worker_id("cut-off")
-        .queue("partition", 1)
-        .lease(LEASE)
-        .heartbeat_interval(HEARTBEAT)
-        .cancel_grace(CANCEL_GRACE)
-        .poll_interval(Duration::from_millis(500))
-        .maintenance(MaintenanceConfig {
-            rescue_interval: Duration::from_millis(250),
-            ..MaintenanceConfig::default()
-        })
-        .build()
-        .expect("worker");
-    worker
-        .run_until(tokio::time::sleep(Duration::from_secs(120)))
-        .await
-        .expect("worker run");
-}
-
 /// The worker's namespace, reached from here through a router namespace:
 /// host `h` — veth — `r1` [router] `r0` — veth — `c` [worker]. The black
 /// hole is in the router, so both ends' own TCP stacks see plain silence:
@@ -178,11 +121,12 @@ async fn partition_worker_child() {
 /// which Linux retries every half second without backing off (a cut made
 /// there heals in milliseconds, unlike a dead switch). Both namespaces and
 /// the host's veth end are deleted on drop.
-struct Link {
-    ns: String,
+pub struct Link {
+    pub ns: String,
     router: String,
     host_dev: String,
-    host_ip: String,
+    /// The host's address on the link: where the servers listen.
+    pub host_ip: String,
 }
 
 static LINKS: AtomicU32 = AtomicU32::new(0);
@@ -209,7 +153,7 @@ const ROUTER_DEVS: [&str; 2] = ["r0", "r1"];
 impl Link {
     /// Names and addresses (two /30s) unique to this process and call, so
     /// parallel runs do not clash.
-    fn create() -> Link {
+    pub fn create() -> Link {
         let n = LINKS.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}{n}", std::process::id() % 100_000);
         let block = (std::process::id().wrapping_mul(8).wrapping_add(n) % 8_192) * 8;
@@ -341,6 +285,9 @@ struct Event {
     attempt: u32,
     pid: u32,
     at_ms: u64,
+    /// Why the handler was asked to stop (`StopReason`'s `Debug`), `-`
+    /// if it was not.
+    reason: String,
 }
 
 fn events(log: &Path) -> Vec<Event> {
@@ -354,6 +301,7 @@ fn events(log: &Path) -> Vec<Event> {
                 attempt: f.get(2)?.parse().ok()?,
                 pid: f.get(3)?.parse().ok()?,
                 at_ms: f.get(4)?.parse().ok()?,
+                reason: f.get(5).unwrap_or(&"-").to_string(),
             })
         })
         .collect()
@@ -373,28 +321,21 @@ async fn wait_for(log: &Path, limit: Duration, wanted: impl Fn(&Event) -> bool) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(taskq_no_netns, ignore = "needs root and iproute2 (ip netns, tc)")]
-#[cfg_attr(
-    all(taskq_no_redis, not(taskq_no_netns)),
-    ignore = "TASKQ_TEST_REDIS_URL is not set"
-)]
-async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
-    let link = Link::create();
-    let redis = PrivateRedis::start_on(&link.host_ip);
-    let prefix = common::unique("partition");
+/// The scenario: a worker process in `link`'s namespace on `child_url`
+/// (with `child_prefix`, Redis's key prefix), `client` outside on the
+/// same store. Runs the long task there, cuts the link for [`CUT_FOR`],
+/// rescues the task with a worker here, heals, and checks the module
+/// docs' three points, printing the times first.
+pub async fn cut_off_worker(
+    link: &Link,
+    client: &Client,
+    child_url: &str,
+    child_prefix: Option<&str>,
+) {
     let dir = std::env::temp_dir().join(common::unique("taskq-partition"));
     std::fs::create_dir_all(&dir).expect("log dir");
     let log: PathBuf = dir.join("events.log");
     let log_text = log.display().to_string();
-
-    let mut config = RedisConfig::new(redis.url());
-    config.prefix = prefix.clone();
-    config.delete_keys_on_drop = true;
-    let client = Client::new(Arc::new(
-        RedisBackend::connect_with(config).await.expect("connect"),
-    ))
-    .expect("client");
 
     let child_log = std::fs::File::create(dir.join("child.out")).expect("child output");
     let child = ChildWorker(
@@ -407,8 +348,8 @@ async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
                 "--ignored",
                 "--nocapture",
             ])
-            .env(CHILD_URL, redis.url())
-            .env(CHILD_PREFIX, &prefix)
+            .env(CHILD_URL, child_url)
+            .env(CHILD_PREFIX, child_prefix.unwrap_or_default())
             .env("RUST_LOG", "taskq=info")
             .stdout(Stdio::null())
             .stderr(child_log)
@@ -442,7 +383,7 @@ async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
     let cut = Instant::now();
 
     // A worker outside the namespace rescues the task once the lease ends.
-    let rescuer = Worker::builder(&client)
+    let rescuer = Worker::builder(client)
         .worker_id("rescuer")
         .queue("partition", 1)
         .lease(LEASE)
@@ -494,7 +435,9 @@ async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
 
     // The numbers first, so a failure shows all of them.
     let after = |at: Option<&Event>, from: u64| at.map(|e| e.at_ms.saturating_sub(from));
-    let cancel_after_cut = after(cancelled.as_ref().or(cancelled_late.as_ref()), cut_ms);
+    let cancelled = cancelled.or(cancelled_late);
+    let cancel_after_cut = after(cancelled.as_ref(), cut_ms);
+    let cancel_reason = cancelled.as_ref().map(|e| e.reason.as_str());
     let dropped = events(&log)
         .into_iter()
         .find(|e| e.event == "dropped" && e.id == long && e.pid == child_pid);
@@ -503,11 +446,14 @@ async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
     let resumed_after_heal = after(resumed.as_ref(), heal_ms);
     eprintln!("events and the child's log: {}", dir.display());
     eprintln!(
-        "partition (lease {LEASE:?}, heartbeat {HEARTBEAT:?}, cut for {CUT_FOR:?}): \
-         handler cancelled {cancel_after_cut:?} ms after the cut (aborted without its \
+        "{} partition (lease {LEASE:?}, heartbeat {HEARTBEAT:?}, cut for {CUT_FOR:?}): \
+         handler cancelled {cancel_after_cut:?} ms after the cut (reason \
+         {cancel_reason:?}; aborted without its \
          token firing: {dropped_after_cut:?} ms), task finished by the \
          rescuer {rescued_after_cut:?} ms after the cut, new work done {resumed_after_heal:?} ms \
          after the heal (by pid {:?}; the child is {child_pid})",
+        // The backend: the URL's scheme.
+        child_url.split(':').next().unwrap_or(child_url),
         resumed.as_ref().map(|e| e.pid)
     );
     let record = client.get(long).await.expect("the long task");
@@ -520,6 +466,11 @@ async fn redis_partition_cancels_at_the_lease_and_resumes_after_the_heal() {
         cancel_ms <= CANCEL_BY.as_millis() as u64,
         "the cut-off handler was cancelled {cancel_after_cut:?} ms after the cut, \
          not at its lease deadline (≤ {CANCEL_BY:?})"
+    );
+    assert_eq!(
+        cancel_reason,
+        Some("LeaseLost"),
+        "the cut-off handler was stopped for its lost lease"
     );
     let rescued = rescued.expect("no worker outside the namespace finished the task");
     assert!(
