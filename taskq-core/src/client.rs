@@ -119,11 +119,7 @@ impl Client {
     /// handler's params type. Await the returned builder, optionally after
     /// setting overrides, for the id; or call
     /// [`wait`](Submission::wait) on it for the handler's typed result.
-    pub fn submit<P: Serialize, R>(
-        &self,
-        task: TaskHandle<P, R>,
-        params: P,
-    ) -> Submission<'_, R> {
+    pub fn submit<P: Serialize, R>(&self, task: TaskHandle<P, R>, params: P) -> Submission<'_, R> {
         let params = serde_json::to_value(params).map_err(Error::Serialization);
         Submission::new(self, Cow::Borrowed(task.name()), params, false)
     }

@@ -130,7 +130,9 @@ pub(crate) enum Waited {
 /// A wait's deadline; zero and absurd waits are refused.
 pub(crate) fn deadline(timeout: Duration) -> Result<Instant, Error> {
     if timeout.is_zero() {
-        return Err(Error::InvalidArgument("wait timeout must be longer than zero".into()));
+        return Err(Error::InvalidArgument(
+            "wait timeout must be longer than zero".into(),
+        ));
     }
     if timeout > MAX_WAIT {
         return Err(Error::InvalidArgument(format!(
@@ -246,11 +248,7 @@ impl Client {
     /// Waits until `id` is terminal or `deadline` passes. The record is
     /// read after the waiter registered, so an end between the read and
     /// the wait still wakes it (the watch keeps the wake-up).
-    pub(crate) async fn wait_ended(
-        &self,
-        id: TaskId,
-        deadline: Instant,
-    ) -> Result<Waited, Error> {
+    pub(crate) async fn wait_ended(&self, id: TaskId, deadline: Instant) -> Result<Waited, Error> {
         let ends = self.task_ends();
         let (watch, start_poller) = ends.watch(id);
         if start_poller {
@@ -261,7 +259,10 @@ impl Client {
             if record.state.is_terminal() {
                 return Ok(Waited::Ended(record));
             }
-            if tokio::time::timeout_at(deadline, watch.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, watch.changed())
+                .await
+                .is_err()
+            {
                 // One last read: the task may have ended at the deadline.
                 let record = self.get(id).await?;
                 return Ok(if record.state.is_terminal() {

@@ -535,8 +535,7 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
                                 // between are lost, so wake both).
                                 Ok(notification) => {
                                     let channel = notification.as_ref().map(|n| n.channel());
-                                    let payload =
-                                        notification.as_ref().map_or("", |n| n.payload());
+                                    let payload = notification.as_ref().map_or("", |n| n.payload());
                                     if !wake(channel, payload) {
                                         return;
                                     }
