@@ -41,7 +41,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// use std::time::Duration;
 /// use taskq::prelude::*;
 ///
-/// #[long_task]
+/// #[long_task(name = "doc_wait_double")]
 /// async fn double(n: u32) -> Result<u32, TaskError> {
 ///     Ok(n * 2)
 /// }
@@ -162,7 +162,7 @@ impl Client {
     /// use std::time::Duration;
     /// use taskq::prelude::*;
     ///
-    /// #[long_task]
+    /// #[long_task(name = "doc_wait_shout")]
     /// async fn shout(text: String) -> Result<String, TaskError> {
     ///     Ok(text.to_uppercase())
     /// }
@@ -173,7 +173,7 @@ impl Client {
     /// let stop = worker.shutdown_handle();
     /// let running = tokio::spawn(worker.run());
     ///
-    /// let id = client.submit_json("shout", serde_json::json!("hi")).await?;
+    /// let id = client.submit_json("doc_wait_shout", serde_json::json!("hi")).await?;
     /// let record = client.wait_for(id, Duration::from_secs(10)).await?;
     /// assert_eq!(record.result, Some(serde_json::json!("HI")));
     ///
@@ -210,7 +210,7 @@ impl Client {
     /// #[derive(Debug, PartialEq, Serialize, Deserialize)]
     /// struct Sum { total: u64 }
     ///
-    /// #[long_task]
+    /// #[long_task(name = "doc_wait_add")]
     /// async fn add(terms: Vec<u64>) -> Result<Sum, TaskError> {
     ///     Ok(Sum { total: terms.iter().sum() })
     /// }
@@ -351,7 +351,7 @@ impl<'c, R: DeserializeOwned> Submission<'c, R> {
     /// use std::time::Duration;
     /// use taskq::prelude::*;
     ///
-    /// #[long_task(retries = 0)]
+    /// #[long_task(name = "doc_wait_divide", retries = 0)]
     /// async fn divide(p: (i64, i64)) -> Result<i64, TaskError> {
     ///     if p.1 == 0 {
     ///         return Err(TaskError::permanent("division by zero"));
