@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::ends::TaskEnds;
 use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
@@ -363,6 +364,35 @@ pub trait Store: Send + Sync + 'static {
     /// from an index of pending tasks (a `GROUP BY` over the pending rows,
     /// Redis's per-state-and-type sets), not a scan of every record.
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error>;
+
+    /// The states of those of `ids` that exist (missing ones are left
+    /// out), in any order: what the shared fallback poll of waiters asks
+    /// each interval, at most [`POLL_BATCH`](crate::ends::POLL_BATCH) ids
+    /// at a time. The default reads the records one by one; a backend
+    /// should answer in one query.
+    async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
+        let mut states = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(record) = self.get(id).await? {
+                states.push((id, record.state));
+            }
+        }
+        Ok(states)
+    }
+
+    /// The hub through which this backend wakes waiters when tasks end
+    /// ([`crate::ends`]): it calls [`TaskEnds::ended`] when a task of any
+    /// process may have ended, as far as it can tell, and builds the hub
+    /// with the fallback poll that covers what it cannot. One per backend
+    /// instance, so that its waiters share one poller.
+    ///
+    /// `None` (the default): the backend pushes nothing, and each
+    /// [`Client`](crate::Client) polls for its waiters every
+    /// [`POLL_INTERVAL_DEFAULT`](crate::ends::POLL_INTERVAL_DEFAULT) with
+    /// [`Store::task_states`].
+    fn task_ends(&self) -> Option<Arc<TaskEnds>> {
+        None
+    }
 }
 
 /// Schedules: their definitions, bookkeeping and firing.

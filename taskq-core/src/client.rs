@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use crate::backend::{
     Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
 };
+use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::payload::{PayloadLimits, check_queue_name};
 use crate::registry::{Registry, TaskDef, TaskHandle};
@@ -44,6 +46,8 @@ pub struct Client {
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
     payload_limits: PayloadLimits,
+    /// The waiters' hub when the backend has none (see `wait`).
+    fallback_ends: Arc<TaskEnds>,
 }
 
 impl fmt::Debug for Client {
@@ -71,6 +75,7 @@ impl Client {
             backend,
             registry,
             payload_limits: PayloadLimits::DEFAULT,
+            fallback_ends: Arc::new(TaskEnds::new(POLL_INTERVAL_DEFAULT)),
         }
     }
 
@@ -106,10 +111,15 @@ impl Client {
         &self.registry
     }
 
+    pub(crate) fn fallback_ends(&self) -> &Arc<TaskEnds> {
+        &self.fallback_ends
+    }
+
     /// Submits a task with typed params: only compiles when `params` is the
     /// handler's params type. Await the returned builder, optionally after
-    /// setting overrides.
-    pub fn submit<P: Serialize, R>(&self, task: TaskHandle<P, R>, params: P) -> Submission<'_> {
+    /// setting overrides, for the id; or call
+    /// [`wait`](Submission::wait) on it for the handler's typed result.
+    pub fn submit<P: Serialize, R>(&self, task: TaskHandle<P, R>, params: P) -> Submission<'_, R> {
         let params = serde_json::to_value(params).map_err(Error::Serialization);
         Submission::new(self, Cow::Borrowed(task.name()), params, false)
     }
@@ -439,7 +449,8 @@ impl Client {
 }
 
 /// A task about to be submitted: set overrides, then `.await` it for the
-/// new task's id.
+/// new task's id, or [`.wait(timeout)`](Submission::wait) for its result
+/// as `R`, the handler's `Ok` type (`serde_json::Value` by name).
 ///
 /// # Example
 ///
@@ -475,16 +486,17 @@ impl Client {
 /// [`into_record`](Submission::into_record) builds the record without
 /// storing it, for `enqueue_in` inside a host's own SQL transaction.
 #[must_use = "a submission does nothing until awaited"]
-pub struct Submission<'c> {
+pub struct Submission<'c, R = Value> {
     client: &'c Client,
     task_type: Cow<'static, str>,
     params: Result<Value, Error>,
     validate: bool,
     overrides: Overrides,
     countdown: Option<Duration>,
+    _result: PhantomData<fn() -> R>,
 }
 
-impl<'c> Submission<'c> {
+impl<'c, R> Submission<'c, R> {
     fn new(
         client: &'c Client,
         task_type: Cow<'static, str>,
@@ -498,7 +510,12 @@ impl<'c> Submission<'c> {
             validate,
             overrides: Overrides::default(),
             countdown: None,
+            _result: PhantomData,
         }
+    }
+
+    pub(crate) fn client(&self) -> &'c Client {
+        self.client
     }
 
     /// Runs on another queue than the task type's.
@@ -590,7 +607,7 @@ impl<'c> Submission<'c> {
     }
 }
 
-impl<'c> IntoFuture for Submission<'c> {
+impl<'c, R> IntoFuture for Submission<'c, R> {
     type Output = Result<TaskId, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'c>>;
 

@@ -106,6 +106,25 @@ pub enum Error {
         size: usize,
         limit: usize,
     },
+    /// The awaited task ended `FAILED` or `CANCELLED` (see
+    /// [`Client::wait_for`](crate::Client::wait_for)); `failure` is its
+    /// stored error.
+    #[error("task {id} ended {state}: {}: {}", failure.kind, failure.message)]
+    TaskFailed {
+        id: TaskId,
+        /// `FAILED` or `CANCELLED`.
+        state: TaskState,
+        failure: TaskFailure,
+    },
+    /// The awaited task had not ended when the wait ran out; it goes on,
+    /// and a later wait may see it end.
+    #[error("task {id} is still {state} after waiting {waited:?}")]
+    WaitTimeout {
+        id: TaskId,
+        /// Its state when the wait ran out.
+        state: TaskState,
+        waited: std::time::Duration,
+    },
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

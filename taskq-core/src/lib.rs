@@ -13,6 +13,8 @@
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
+//! - [`ends`]: `TaskEnds`, the hub through which a backend wakes the
+//!   waiters of tasks that ended.
 //! - [`backend`]: the four traits a backend implements — `Broker`
 //!   (delivery), `Store` (records), `ScheduleStore` (schedules) and
 //!   `WorkerRegistry` (live workers) — joined by `Backend`.
@@ -26,6 +28,9 @@
 //! - `redis` (feature `redis`): the Redis backend (fred), its Lua in
 //!   `redis/scripts/`.
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
+//! - [`wait`]: waiting for tasks to end — `Client::wait_for`,
+//!   `Client::result`, `Submission::wait`, `TaskRef` — and the shared
+//!   fallback poller.
 //! - [`maintenance`]: rescuer, pruner, reconciler and scheduler, run by
 //!   every worker.
 //! - [`worker`]: `Worker`, the executor (dispatch, attempts, completer,
@@ -43,6 +48,7 @@ pub mod conformance;
 pub mod context;
 pub mod coverage;
 mod doc_links;
+pub mod ends;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -57,6 +63,7 @@ pub mod retry_policy;
 pub mod schedule;
 mod submit;
 pub mod task;
+pub mod wait;
 pub mod worker;
 pub mod worker_state;
 
@@ -79,6 +86,7 @@ pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSch
 pub use task::{
     Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
 };
+pub use wait::TaskRef;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};
 
 // Re-exported for generated code and backends.

@@ -10,7 +10,8 @@ use sea_orm::{
     DbErr, IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
-use taskq_core::Error;
+use taskq_core::ends::{POLL_INTERVAL_DEFAULT, PUSHED_FALLBACK_DEFAULT, TaskEnds};
+use taskq_core::{Error, TaskId};
 use tokio::sync::Notify;
 
 use crate::migration::Migrator;
@@ -39,6 +40,10 @@ pub struct SeaBackend {
     db: DatabaseConnection,
     signal: Arc<Notify>,
     schedule_signal: Arc<Notify>,
+    /// Waiters of tasks that end: woken by this process's own ends, on
+    /// PostgreSQL also by other processes' (`NOTIFY` on [`ENDED_CHANNEL`]),
+    /// elsewhere by the shared poll.
+    ends: Arc<TaskEnds>,
     /// The PostgreSQL `LISTEN` task (started by the first `work_signal` or
     /// `schedule_signal` call, stopped when the last clone of this backend
     /// is dropped).
@@ -124,6 +129,15 @@ pub const NOTIFY_CHANNEL: &str = "taskq_work";
 /// The PostgreSQL channel taskq notifies on schedule writes (create, edit,
 /// delete), so sleeping schedulers of every process look again at once.
 pub const SCHEDULE_CHANNEL: &str = "taskq_schedules";
+
+/// The PostgreSQL channel taskq notifies, in the transaction that ends
+/// them, with the ids of tasks that ended (space-separated), so waiters of
+/// every process wake at the commit.
+pub const ENDED_CHANNEL: &str = "taskq_ended";
+
+/// Ids per `NOTIFY` payload on [`ENDED_CHANNEL`] (37 bytes each, under
+/// PostgreSQL's 8000-byte payload limit).
+const ENDED_IDS_PER_NOTIFY: usize = 200;
 
 impl SeaBackend {
     /// Connects to `url` and runs taskq's migrations.
@@ -218,10 +232,18 @@ impl SeaBackend {
     /// For SQLite the caller is responsible for WAL mode and a busy
     /// timeout if several processes share the file.
     pub fn from_connection(db: DatabaseConnection) -> SeaBackend {
+        // Only PostgreSQL tells other processes; SQLite and MySQL waiters
+        // rely on the poll for ends made elsewhere.
+        let poll = if db.get_database_backend() == DbBackend::Postgres {
+            PUSHED_FALLBACK_DEFAULT
+        } else {
+            POLL_INTERVAL_DEFAULT
+        };
         SeaBackend {
             db,
             signal: Arc::new(Notify::new()),
             schedule_signal: Arc::new(Notify::new()),
+            ends: Arc::new(TaskEnds::new(poll)),
             listener: Arc::new(Listener::default()),
         }
     }
@@ -329,6 +351,46 @@ impl SeaBackend {
         self.schedule_signal.clone()
     }
 
+    /// The waiters' hub; on PostgreSQL starts the `LISTEN` task, which
+    /// also carries [`ENDED_CHANNEL`].
+    pub(crate) fn ends(&self) -> Arc<TaskEnds> {
+        self.start_listener();
+        self.ends.clone()
+    }
+
+    /// Inside the transaction that ends `ids`: on PostgreSQL a `NOTIFY`
+    /// on [`ENDED_CHANNEL`], delivered to every process's waiters when it
+    /// commits; elsewhere nothing (their waiters poll).
+    pub(crate) async fn announce_ended(
+        &self,
+        db: &impl ConnectionTrait,
+        ids: &[TaskId],
+    ) -> Result<(), Error> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        for chunk in ids.chunks(ENDED_IDS_PER_NOTIFY) {
+            let payload = chunk
+                .iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [ENDED_CHANNEL.into(), payload.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// After the commit that ended `ids`: wakes this process's waiters.
+    pub(crate) fn ended_here(&self, ids: impl IntoIterator<Item = TaskId>) {
+        self.ends.ended(ids);
+    }
+
     fn start_listener(&self) {
         #[cfg(feature = "postgres")]
         if self.db.get_database_backend() == DbBackend::Postgres {
@@ -338,6 +400,7 @@ impl SeaBackend {
                     Signals {
                         work: Arc::downgrade(&self.signal),
                         schedules: Arc::downgrade(&self.schedule_signal),
+                        ends: Arc::downgrade(&self.ends),
                     },
                     self.listener.stop.clone(),
                 );
@@ -411,6 +474,7 @@ impl SeaBackend {
 struct Signals {
     work: std::sync::Weak<Notify>,
     schedules: std::sync::Weak<Notify>,
+    ends: std::sync::Weak<TaskEnds>,
 }
 
 /// Runs the `LISTEN` loop until `stop` fires or the backend is gone,
@@ -423,9 +487,19 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
         // Outside a runtime there is no worker to wake; workers poll.
         return;
     };
-    // Wakes the signal for `channel` (both for `None`); `false` once the
-    // backend is gone.
-    let wake = move |channel: Option<&str>| {
+    // Wakes the signal for `channel` (all for `None`: notifications may
+    // have been lost); `false` once the backend is gone.
+    let wake = move |channel: Option<&str>, payload: &str| {
+        if let Some(ends) = signals.ends.upgrade() {
+            match channel {
+                None => ends.wake_all(),
+                Some(ENDED_CHANNEL) => {
+                    ends.ended(payload.split(' ').filter_map(|id| id.parse().ok()));
+                    return signals.work.strong_count() > 0;
+                }
+                Some(_) => {}
+            }
+        }
         let work = channel != Some(SCHEDULE_CHANNEL);
         let schedules = channel.is_none_or(|c| c == SCHEDULE_CHANNEL);
         for (wanted, signal) in [(work, &signals.work), (schedules, &signals.schedules)] {
@@ -442,7 +516,7 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
                 let listener = async {
                     let mut listener = PgListener::connect_with(&pool).await?;
                     listener
-                        .listen_all([NOTIFY_CHANNEL, SCHEDULE_CHANNEL])
+                        .listen_all([NOTIFY_CHANNEL, SCHEDULE_CHANNEL, ENDED_CHANNEL])
                         .await?;
                     Ok::<_, sea_orm::sqlx::Error>(listener)
                 };
@@ -451,7 +525,7 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
                         failures = 0;
                         // Work or edits may have arrived while we were not
                         // listening.
-                        if !wake(None) {
+                        if !wake(None, "") {
                             return;
                         }
                         loop {
@@ -461,7 +535,8 @@ fn listen(pool: sea_orm::sqlx::PgPool, signals: Signals, stop: Arc<Notify>) {
                                 // between are lost, so wake both).
                                 Ok(notification) => {
                                     let channel = notification.as_ref().map(|n| n.channel());
-                                    if !wake(channel) {
+                                    let payload = notification.as_ref().map_or("", |n| n.payload());
+                                    if !wake(channel, payload) {
                                         return;
                                     }
                                 }

@@ -1,6 +1,7 @@
 //! [`Store`] for [`SeaBackend`]: reading records, progress, housekeeping.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use sea_orm::{
 use taskq_core::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
 };
+use taskq_core::ends::TaskEnds;
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
 
 use crate::backend::{SeaBackend, db_err};
@@ -26,6 +28,29 @@ const PURGE_CHUNK: u64 = 2000;
 
 #[async_trait]
 impl Store for SeaBackend {
+    /// One `SELECT id, state … WHERE id IN (…)`.
+    async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(uuid::Uuid, String)> = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::State)
+            .filter(Expr::col(C::Id).is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(id, state)| Ok((id, state.parse()?)))
+            .collect()
+    }
+
+    fn task_ends(&self) -> Option<Arc<TaskEnds>> {
+        Some(self.ends())
+    }
+
     async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
         task::Entity::find_by_id(id)
             .one(self.db())

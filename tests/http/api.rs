@@ -39,6 +39,19 @@ pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Back
         doc["paths"]["/api/tasks/{id}"]["delete"]["responses"]["204"].is_object(),
         "DELETE api/tasks/{{id}} is documented"
     );
+    // The long poll of the detail route.
+    let params = doc["paths"]["/api/tasks/{id}"]["get"]["parameters"]
+        .as_array()
+        .expect("detail parameters");
+    let wait = params
+        .iter()
+        .find(|p| p["name"] == "wait")
+        .unwrap_or_else(|| panic!("no `wait` parameter: {params:?}"));
+    assert_eq!(wait["in"], "query", "{wait}");
+    assert!(
+        wait["description"].as_str().unwrap_or("").contains("60 s"),
+        "{wait}"
+    );
     for schema in [
         "TaskRecord",
         "ErrorBody",

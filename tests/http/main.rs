@@ -10,7 +10,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -31,6 +31,7 @@ mod queues_workers;
 mod schedules;
 mod support;
 mod tasks;
+mod wait;
 
 use api::*;
 use lifecycle::*;
@@ -39,6 +40,7 @@ use queues_workers::*;
 use schedules::*;
 use support::*;
 use tasks::*;
+use wait::*;
 
 /// `http_suite!(#[attr]… name, factory)`: every route test on one backend;
 /// the attributes (an `ignore` when the server is not configured) go on
@@ -65,7 +67,8 @@ macro_rules! http_suite {
                 junk_input_never_breaks_a_route,
                 dashboard_page_and_assets_are_served_without_data,
                 schedules_are_created_steered_and_deleted,
-                an_explicit_registry_limits_the_task_types);
+                an_explicit_registry_limits_the_task_types,
+                detail_wait_long_polls_until_the_task_ends);
         }
     };
 }

@@ -28,6 +28,7 @@ mod outcomes;
 mod remote_control;
 mod steering;
 mod support;
+mod wait;
 
 use blocking::*;
 use leases::*;
@@ -35,6 +36,7 @@ use outcomes::*;
 use remote_control::*;
 use steering::*;
 use support::*;
+use wait::*;
 
 /// `pair_suite!(#[attr]… name, factory)`: the tests that take two handles
 /// on one store; `, announced` adds the test of a backend that announces
@@ -67,6 +69,65 @@ macro_rules! pair_suite {
         }
         pair_suite!(@tests [$($attr)*] $factory; $($rest),*);
     };
+}
+
+/// `wait_suite!(#[attr]… name, factory)`: the waiting tests, each on two
+/// handles on one store.
+macro_rules! wait_suite {
+    ($(#[$attr:meta])* $name:ident, $factory:expr) => {
+        pair_suite!(@mod [$(#[$attr])*] $name, $factory;
+            wait_wakes_on_a_settle_from_another_handle, wait_gives_the_typed_failure,
+            wait_times_out_and_refuses_bad_input, wait_many_waiters_share_one_poller);
+    };
+}
+
+/// `cargo test wait_results::` runs the waiting tests (`wait_results::sqlite::`
+/// one backend).
+mod wait_results {
+    use super::*;
+
+    wait_suite!(memory, common::memory_pair);
+
+    #[cfg(feature = "sqlite")]
+    wait_suite!(sqlite, || common::sqlite_pair("taskq-wait"));
+
+    #[cfg(feature = "redis")]
+    wait_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis_pair("taskq-wait")
+    );
+
+    #[cfg(feature = "redis")]
+    wait_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster,
+        || common::redis_cluster_pair("taskq-wait")
+    );
+
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    wait_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis_sqlite,
+        || common::redis_sqlite_pair("taskq-wait")
+    );
+
+    #[cfg(feature = "postgres")]
+    wait_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres_pair
+    );
+
+    #[cfg(feature = "mysql")]
+    wait_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql_pair
+    );
 }
 
 /// `cargo test worker_control::` runs the worker-control tests alone.

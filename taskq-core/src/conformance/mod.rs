@@ -16,7 +16,8 @@
 //! fresh backend: `claim`, `settle`, `rescue` (leases), `cancel` (cancel
 //! and retry), `reorder`, `records` (lists, delete, purge), `schedules`,
 //! `workers`, and `coverage` (pending work per type, the workers' task
-//! types, the pending tasks no live worker runs). [`helpers`] holds what
+//! types, the pending tasks no live worker runs), `wait` (the states the
+//! waiters' poll reads, end signals). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -35,6 +36,7 @@ mod reorder;
 mod rescue;
 mod schedules;
 mod settle;
+mod wait;
 mod workers;
 
 pub use cancel::*;
@@ -46,6 +48,7 @@ pub use reorder::*;
 pub use rescue::*;
 pub use schedules::*;
 pub use settle::*;
+pub use wait::*;
 pub use workers::*;
 
 /// What a suite factory returns: a backend, or `None` when the backend's
@@ -103,7 +106,8 @@ macro_rules! conformance_suite {
                 worker_registry, worker_registry_gone_and_forgotten,
                 worker_control_is_compare_and_set, stats_count_pending_by_type,
                 workers_report_their_task_types,
-                queue_stats_show_pending_types_no_live_worker_runs);
+                queue_stats_show_pending_types_no_live_worker_runs,
+                wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel);
         }
     };
 }

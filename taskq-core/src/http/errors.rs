@@ -161,6 +161,17 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", message)
                     .with_details(json!({ "id": id, "state": state, "action": control }))
             }
+            // The routes answer a wait with the record; these only reach a
+            // host's own handler that waits through the client.
+            Error::TaskFailed { id, state, failure } => {
+                ApiError::new(StatusCode::CONFLICT, "task_failed", message)
+                    .with_details(json!({ "id": id, "state": state, "error": failure }))
+            }
+            Error::WaitTimeout { id, state, waited } => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "wait_timeout", message).with_details(
+                    json!({ "id": id, "state": state, "waited_ms": waited.as_millis() as u64 }),
+                )
+            }
             Error::Backend(_) => {
                 tracing::error!(error = %message, "taskq http: backend error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend", message)

@@ -14,6 +14,7 @@ use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::backend::{PageRequest, Position, TaskFilter, check_purge_states};
 use crate::client::Client;
 use crate::task::{TaskId, TaskRecord, TaskState};
+use crate::wait::Waited;
 
 /// A submission by name with JSON params.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -249,15 +250,95 @@ pub(crate) async fn list(
     }))
 }
 
+/// The longest `?wait=` of the detail route: a long poll that outlives
+/// proxies' idle timeouts (often 60 s) would be cut anyway.
+pub const MAX_HTTP_WAIT: Duration = Duration::from_secs(60);
+
+/// The query of `GET api/tasks/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DetailQuery {
+    /// Long poll: answer as soon as the task has ended (`FINISHED`,
+    /// `FAILED`, `CANCELLED`), or when this wait runs out, with the record
+    /// as it is then (still `200`: look at `state`). `30s`, `500ms`, or a
+    /// number of seconds (`2.5`); more than zero, at most 60 s.
+    #[param(example = "30s")]
+    pub wait: Option<String>,
+}
+
+/// Parses `?wait=` (see [`DetailQuery::wait`]).
+fn parse_wait(raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
+    let bad = |message: String| {
+        ApiError::bad_request("bad_query", message).with_details(json!({ "field": "wait" }))
+    };
+    let mut query = DetailQuery::default();
+    for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key)
+            .ok_or_else(|| ApiError::bad_request("bad_query", "query is not valid UTF-8"))?;
+        if key != "wait" {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("unknown query parameter `{key}`"),
+            )
+            .with_details(json!({ "field": key })));
+        }
+        query.wait =
+            Some(percent_decode(value).ok_or_else(|| bad("`wait` is not valid UTF-8".into()))?);
+    }
+    let Some(text) = query.wait else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    let (number, unit) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    let malformed = || {
+        bad(format!(
+            "`wait` must be like `30s`, `500ms` or a number of seconds, not `{text}`"
+        ))
+    };
+    let secs = number.trim().parse::<f64>().map_err(|_| malformed())? * unit;
+    let wait = Duration::try_from_secs_f64(secs).map_err(|_| malformed())?;
+    if wait.is_zero() {
+        return Err(bad("`wait` must be longer than zero".into()));
+    }
+    if wait > MAX_HTTP_WAIT {
+        return Err(bad(format!(
+            "`wait` of {wait:?} is longer than the maximum of {MAX_HTTP_WAIT:?}"
+        )));
+    }
+    Ok(Some(wait))
+}
+
 /// One task: params, state, attempts, progress, result or error, times.
+/// With `?wait=30s`, a long poll: the answer comes when the task ends or
+/// the wait runs out, whichever is first — in both cases `200` with the
+/// record then (a client looks at `state`; an unended one means "ask
+/// again"). The wait is woken by the backend's end signals, not by
+/// polling per request.
 #[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks",
-    params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = TaskRecord), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path), DetailQuery),
+    responses(
+        (status = 200, description = "the record; with `wait`, once ended or when the wait ran out", body = TaskRecord),
+        (status = 400, description = "malformed id, or a `wait` that is malformed, zero or over 60 s", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(id): ApiPath<TaskId>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<TaskRecord>, ApiError> {
-    Ok(Json(client.get(id).await?))
+    let Some(wait) = parse_wait(raw.as_deref())? else {
+        return Ok(Json(client.get(id).await?));
+    };
+    let deadline = crate::wait::deadline(wait)?;
+    Ok(Json(match client.wait_ended(id, deadline).await? {
+        Waited::Ended(record) | Waited::TimedOut(record) => record,
+    }))
 }
 
 /// Deletes one ended task (finished, failed or cancelled). A pending or

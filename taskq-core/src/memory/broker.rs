@@ -81,7 +81,7 @@ impl Broker for MemoryBackend {
 
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
         let mut requeued = false;
-        let applied = {
+        let applied: Vec<bool> = {
             let mut state = self.lock();
             settlements
                 .iter()
@@ -100,6 +100,15 @@ impl Broker for MemoryBackend {
         if requeued {
             self.signal.notify_waiters();
         }
+        self.ends.ended(
+            settlements
+                .iter()
+                .zip(&applied)
+                .filter(|(s, applied)| {
+                    **applied && !matches!(s.outcome, crate::backend::Outcome::Retry { .. })
+                })
+                .map(|(s, _)| s.id),
+        );
         Ok(applied)
     }
 
@@ -134,16 +143,22 @@ impl Broker for MemoryBackend {
             }
         }
         self.signal.notify_waiters();
+        // Those whose cancel was requested ended; the rest wake for nothing.
+        self.ends.ended(tasks.iter().map(|&(id, _)| id));
         Ok(())
     }
 
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-        let mut state = self.lock();
-        state
+        let record = self
+            .lock()
             .update(id, now, |record| {
                 lifecycle::cancel(record, now).map(|()| record.clone())
             })
-            .ok_or(Error::NotFound(id))?
+            .ok_or(Error::NotFound(id))??;
+        if record.state.is_terminal() {
+            self.ends.ended([id]);
+        }
+        Ok(record)
     }
 
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
@@ -217,6 +232,7 @@ impl Broker for MemoryBackend {
         policies: &dyn RetryPolicies,
     ) -> Result<RescueReport, Error> {
         let mut report = RescueReport::default();
+        let mut ended = Vec::new();
         {
             let mut state = self.lock();
             let expired: Vec<TaskId> = state
@@ -236,8 +252,14 @@ impl Broker for MemoryBackend {
                     .flatten()
                 {
                     Some(Rescued::Requeued) => report.requeued += 1,
-                    Some(Rescued::Failed) => report.failed += 1,
-                    Some(Rescued::Cancelled) => report.cancelled += 1,
+                    Some(Rescued::Failed) => {
+                        report.failed += 1;
+                        ended.push(id);
+                    }
+                    Some(Rescued::Cancelled) => {
+                        report.cancelled += 1;
+                        ended.push(id);
+                    }
                     None => {}
                 }
             }
@@ -245,6 +267,7 @@ impl Broker for MemoryBackend {
         if report.requeued > 0 {
             self.signal.notify_waiters();
         }
+        self.ends.ended(ended);
         Ok(report)
     }
 

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::backend::WorkerInfo;
+use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use crate::lifecycle::{ClaimOrder, claim_order};
 use crate::schedule::Schedule;
 use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState};
@@ -35,12 +36,26 @@ use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState};
 /// let backend = Arc::new(taskq_core::MemoryBackend::new());
 /// # let _: Arc<dyn taskq_core::Backend> = backend;
 /// ```
-#[derive(Default)]
 pub struct MemoryBackend {
     state: Mutex<State>,
     signal: Arc<Notify>,
     schedule_signal: Arc<Notify>,
     control_signal: Arc<Notify>,
+    /// Waiters of tasks that end: every end happens in this process, so
+    /// each is pushed; the slow fallback poll only guards against a bug.
+    ends: Arc<TaskEnds>,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        MemoryBackend {
+            state: Mutex::default(),
+            signal: Arc::default(),
+            schedule_signal: Arc::default(),
+            control_signal: Arc::default(),
+            ends: Arc::new(TaskEnds::new(PUSHED_FALLBACK_DEFAULT)),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! [`Store`] for the in-memory backend: reads, progress, deletes, purges.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use super::MemoryBackend;
 use crate::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
 };
+use crate::ends::TaskEnds;
 use crate::error::Error;
 use crate::lifecycle;
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
@@ -67,6 +69,18 @@ impl Store for MemoryBackend {
         let mut state = self.lock();
         lifecycle::check_delete(state.tasks.get(&id).ok_or(Error::NotFound(id))?)?;
         state.tasks.remove(&id).ok_or(Error::NotFound(id))
+    }
+
+    async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.tasks.get(id).map(|r| (*id, r.state)))
+            .collect())
+    }
+
+    fn task_ends(&self) -> Option<Arc<TaskEnds>> {
+        Some(self.ends.clone())
     }
 
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {

@@ -269,6 +269,14 @@ impl Broker for RedisBackend {
                 applied[i] = integer("settle", flag)? == 1;
             }
         }
+        self.announce_ended(
+            settlements
+                .iter()
+                .zip(&applied)
+                .filter(|(s, applied)| **applied && !matches!(s.outcome, Outcome::Retry { .. }))
+                .map(|(s, _)| s.id),
+        )
+        .await;
         Ok(applied)
     }
 
@@ -325,6 +333,8 @@ impl Broker for RedisBackend {
             }
             self.run_once(&scripts::RELEASE, &queue, args).await?;
         }
+        // Those whose cancel was requested ended; the rest wake for nothing.
+        self.announce_ended(ids).await;
         Ok(())
     }
 
@@ -345,7 +355,12 @@ impl Broker for RedisBackend {
             )
             .await?;
         match status_reply("cancel", reply)? {
-            Reply::Ok(record) => Ok(*record),
+            Reply::Ok(record) => {
+                if record.state.is_terminal() {
+                    self.announce_ended([id]).await;
+                }
+                Ok(*record)
+            }
             Reply::Missing => Err(Error::NotFound(id)),
             Reply::Invalid(state) => Err(Error::InvalidTransition {
                 id,
@@ -525,6 +540,18 @@ impl Broker for RedisBackend {
                 if expired.len() < RESCUE_BATCH * 5 {
                     break;
                 }
+            }
+        }
+        if report.failed + report.cancelled > 0 {
+            // The script counts, it does not name: wake every waiter (a
+            // rescue that ends tasks is rare).
+            let published: Result<(), _> = self
+                .pool
+                .next()
+                .publish(self.keys.ended_channel(), "*")
+                .await;
+            if let Err(err) = published {
+                tracing::warn!(error = %err, "could not announce rescued tasks");
             }
         }
         Ok(report)

@@ -85,6 +85,12 @@ impl Keys {
         format!("{}:work", self.prefix)
     }
 
+    /// The pub/sub channel announcing tasks that ended (message: their
+    /// ids, space-separated; `*`: some ended, ids unknown), for waiters.
+    pub fn ended_channel(&self) -> String {
+        format!("{}:ended", self.prefix)
+    }
+
     /// The pub/sub channel announcing cancel requests for running tasks
     /// (message: task id).
     pub fn cancel_channel(&self) -> String {

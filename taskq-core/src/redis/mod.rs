@@ -110,6 +110,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::task::TaskId;
 use keys::{Keys, QueueKeys};
@@ -202,6 +203,8 @@ pub struct RedisBackend {
     schedule_signal: Arc<Notify>,
     /// Wakes this process's workers when a control request was made.
     control_signal: Arc<Notify>,
+    /// Waiters of tasks that end, woken from the ended channel.
+    ends: Arc<TaskEnds>,
     listener: JoinHandle<()>,
     timer: JoinHandle<()>,
     /// Tasks this process claimed (or pushed) and has not settled: their
@@ -266,6 +269,7 @@ impl RedisBackend {
         let schedule_signal = Arc::new(Notify::new());
         let control_signal = Arc::new(Notify::new());
         let due_timer = Arc::new(DueTimer::default());
+        let ends = Arc::new(TaskEnds::new(PUSHED_FALLBACK_DEFAULT));
         let timer = tokio::spawn(due_timer.clone().run(signal.clone()));
         let listener = tokio::spawn(listen(
             subscriber.clone(),
@@ -276,6 +280,7 @@ impl RedisBackend {
                 schedules: schedule_signal.clone(),
                 control: control_signal.clone(),
                 due: due_timer.clone(),
+                ends: ends.clone(),
             },
         ));
         subscriber
@@ -291,6 +296,7 @@ impl RedisBackend {
             due_timer,
             schedule_signal,
             control_signal,
+            ends,
             listener,
             timer,
             claimed: Mutex::new(HashMap::new()),
@@ -333,6 +339,30 @@ impl RedisBackend {
     fn wake_at(&self, due: Option<i64>) {
         if let Some(due) = due {
             self.due_timer.set(due);
+        }
+    }
+
+    /// Announces on the ended channel that these tasks ended, for the
+    /// waiters of every process (this one's hear it too). After the
+    /// change, not in its script: a process dying in between leaves the
+    /// waiters to their fallback poll. A failed publish is logged for the
+    /// same reason.
+    async fn announce_ended(&self, ids: impl IntoIterator<Item = TaskId>) {
+        let message = ids
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if message.is_empty() {
+            return;
+        }
+        let published: Result<(), _> = self
+            .pool
+            .next()
+            .publish(self.keys.ended_channel(), message)
+            .await;
+        if let Err(err) = published {
+            warn!(error = %err, "could not announce ended tasks");
         }
     }
 

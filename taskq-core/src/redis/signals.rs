@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use super::keys::Keys;
+use crate::ends::TaskEnds;
 
 /// Every channel the listener subscribes to.
 pub(super) fn channels(keys: &Keys) -> Vec<String> {
@@ -19,6 +20,7 @@ pub(super) fn channels(keys: &Keys) -> Vec<String> {
         keys.cancel_channel(),
         keys.schedule_channel(),
         keys.control_channel(),
+        keys.ended_channel(),
     ]
 }
 
@@ -29,12 +31,13 @@ pub(super) struct Signals {
     pub(super) schedules: Arc<Notify>,
     pub(super) control: Arc<Notify>,
     pub(super) due: Arc<DueTimer>,
+    pub(super) ends: Arc<TaskEnds>,
 }
 
 /// Turns announcements into wake-ups: `<queue>` (work is due) and
 /// `<queue> <µs>` (a delayed task is due then) on the work channel, task
 /// ids on the cancel channel, schedule names on the schedule channel,
-/// worker ids on the control channel.
+/// worker ids on the control channel, ended task ids on the ended channel.
 /// After a reconnect, subscribes again and wakes everyone (announcements
 /// may have been missed).
 pub(super) async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
@@ -42,6 +45,7 @@ pub(super) async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
     let cancel_channel = keys.cancel_channel();
     let schedule_channel = keys.schedule_channel();
     let control_channel = keys.control_channel();
+    let ended_channel = keys.ended_channel();
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let wake_all = || {
@@ -49,6 +53,7 @@ pub(super) async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
         signals.cancel.notify_waiters();
         signals.schedules.notify_waiters();
         signals.control.notify_waiters();
+        signals.ends.wake_all();
     };
     loop {
         tokio::select! {
@@ -61,6 +66,14 @@ pub(super) async fn listen(subscriber: Client, keys: Keys, signals: Signals) {
                 }
                 Ok(message) if *message.channel == *control_channel => {
                     signals.control.notify_waiters();
+                }
+                Ok(message) if *message.channel == *ended_channel => {
+                    match message.value.as_str() {
+                        Some(ids) if ids != "*" => signals
+                            .ends
+                            .ended(ids.split(' ').filter_map(|id| id.parse().ok())),
+                        _ => signals.ends.wake_all(),
+                    }
                 }
                 Ok(message) => {
                     let due = message

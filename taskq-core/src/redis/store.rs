@@ -88,6 +88,36 @@ fn flatten_map(value: Value) -> Value {
 
 #[async_trait]
 impl Store for RedisBackend {
+    /// Two pipelines: the ids' queues, then each record's state field.
+    async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
+        let queues = self.queues_of(ids).await?;
+        let found: Vec<(TaskId, &str)> = ids
+            .iter()
+            .zip(&queues)
+            .filter_map(|(id, queue)| queue.as_deref().map(|q| (*id, q)))
+            .collect();
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        for (id, queue) in &found {
+            let key = format!("{}{id}", self.queue_keys(queue).record_prefix);
+            let _: () = pipeline.hget(key, "state").await.map_err(Error::backend)?;
+        }
+        let mut states = Vec::with_capacity(found.len());
+        for ((id, _), reply) in found.iter().zip(pipeline.try_all::<Value>().await) {
+            if let Some(state) = reply.map_err(Error::backend)?.into_string() {
+                states.push((*id, state.parse()?));
+            }
+        }
+        Ok(states)
+    }
+
+    fn task_ends(&self) -> Option<std::sync::Arc<crate::ends::TaskEnds>> {
+        Some(self.ends.clone())
+    }
+
     async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
         let Some(queue) = self.queue_of(id).await? else {
             return Ok(None);

@@ -124,7 +124,15 @@ impl Broker for SeaBackend {
             let update = settle_update(&rows[i]);
             applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
         }
+        let ended: Vec<TaskId> = rows
+            .iter()
+            .zip(&applied)
+            .filter(|(row, applied)| **applied && row.state != PENDING)
+            .map(|(row, _)| row.id)
+            .collect();
+        self.announce_ended(&txn, &ended).await?;
         txn.commit().await.map_err(db_err)?;
+        self.ended_here(ended.iter().copied());
         let requeued = rows
             .iter()
             .zip(&applied)
@@ -199,6 +207,7 @@ impl Broker for SeaBackend {
     ) -> Result<(), Error> {
         if !tasks.is_empty() {
             let txn = self.write_txn().await?;
+            let mut ended = Vec::new();
             for &(id, attempt) in tasks {
                 // `lifecycle::release`: back to PENDING, or CANCELLED when
                 // a cancel was requested. Each statement fences on the flag,
@@ -221,10 +230,14 @@ impl Broker for SeaBackend {
                     .value(C::LeaseUntil, None::<DateTime<Utc>>)
                     .cond_where(held().add(Expr::col(C::CancelRequested).eq(true)));
                 set_error(&mut cancel, lifecycle::released_after_cancel(worker_id));
-                txn.execute(&cancel).await.map_err(db_err)?;
+                if txn.execute(&cancel).await.map_err(db_err)?.rows_affected() == 1 {
+                    ended.push(id);
+                }
                 txn.execute(&requeue).await.map_err(db_err)?;
             }
+            self.announce_ended(&txn, &ended).await?;
             txn.commit().await.map_err(db_err)?;
+            self.ended_here(ended);
         }
         self.notify();
         Ok(())
@@ -259,6 +272,15 @@ impl Broker for SeaBackend {
                     .add(state_is(state)),
             );
             if let Some(record) = self.update_returning(self.db(), id, update).await? {
+                if record.state.is_terminal() {
+                    // After the (single-statement) change: a process dying
+                    // in between leaves other processes' waiters to their
+                    // poll. Logged, not returned: the cancel happened.
+                    if let Err(err) = self.announce_ended(self.db(), &[id]).await {
+                        tracing::warn!(error = %err, %id, "could not announce the cancel");
+                    }
+                    self.ended_here([id]);
+                }
                 return Ok(record);
             }
         }

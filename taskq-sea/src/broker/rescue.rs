@@ -31,6 +31,8 @@ impl SeaBackend {
     ) -> Result<(RescueReport, Vec<TaskId>), Error> {
         let mut report = RescueReport::default();
         let mut requeued = Vec::new();
+        // Failed or cancelled in the current chunk: announced with it.
+        let mut ended = Vec::new();
         let expired = || {
             Condition::all()
                 .add(state_is(TaskState::Running))
@@ -121,10 +123,14 @@ impl SeaBackend {
                     *counter += 1;
                     if requeue {
                         requeued.push(id);
+                    } else {
+                        ended.push(id);
                     }
                 }
             }
+            self.announce_ended(&txn, &ended).await?;
             txn.commit().await.map_err(db_err)?;
+            self.ended_here(ended.drain(..));
             if !full {
                 break;
             }

@@ -23,6 +23,20 @@ impl Store for SeaRedisBackend {
         self.sql.get(id).await
     }
 
+    /// SQL's answer: the records are there.
+    async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
+        self.sql.task_states(ids).await
+    }
+
+    /// Redis's hub: every task that ends is acknowledged in Redis after
+    /// SQL committed it (settle, cancel, release, rescue), and Redis's
+    /// scripts' callers announce it on the ended channel to every
+    /// process, whatever the SQL database. What Redis does not hold (it
+    /// lost the copy) is caught by the fallback poll, which reads SQL.
+    fn task_ends(&self) -> Option<Arc<taskq_core::ends::TaskEnds>> {
+        self.redis.task_ends()
+    }
+
     async fn list(
         &self,
         filter: &TaskFilter,
