@@ -72,7 +72,7 @@ pub use backend::{
     Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement, Store,
     TaskFilter, TypeCount, WorkerControl, WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
 };
-pub use client::{Client, Submission};
+pub use client::Client;
 pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
 pub use maintenance::MaintenanceConfig;
@@ -83,6 +83,7 @@ pub use payload::PayloadLimits;
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
+pub use submit::Submission;
 pub use task::{
     Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
 };

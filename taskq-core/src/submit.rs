@@ -1,14 +1,22 @@
-//! A new task's record: its type's options, overridden per submission.
-//! Shared by the client's submissions and the scheduler's firings, so a
+//! Submitting: the client's [`Submission`] builder, and a new task's
+//! record — its type's options, overridden per submission. The record is
+//! shared by the client's submissions and the scheduler's firings, so a
 //! task made either way is the same record.
 
+use std::borrow::Cow;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::client::Client;
+use crate::error::Error;
+use crate::payload::check_queue_name;
 use crate::registry::TaskDef;
-use crate::task::{TaskRecord, TaskState, seq_for};
+use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
 
 /// Per-submission overrides of a task type's options.
 #[derive(Debug, Clone, Default)]
@@ -54,5 +62,179 @@ pub(crate) fn new_record(
         timeout: o.timeout.or(def.options.timeout),
         soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
         seq: seq_for(scheduled_at),
+    }
+}
+
+/// A task about to be submitted: set overrides, then `.await` it for the
+/// new task's id, or [`.wait(timeout)`](Submission::wait) for its result
+/// as `R`, the handler's `Ok` type (`serde_json::Value` by name).
+///
+/// # Example
+///
+/// `client.submit(..)` and `client.submit_json(..)` return a submission:
+/// override the task type's defaults, then `.await` it for the id.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use taskq::prelude::*;
+///
+/// #[long_task(queue = "mail", priority = 5)]
+/// async fn notify(user: u64) -> Result<(), TaskError> {
+///     # let _ = user;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+/// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+/// let id = client
+///     .submit(notify, 7)
+///     .queue("urgent")                       // instead of `mail`
+///     .priority(9)                           // higher runs first
+///     .countdown(Duration::from_secs(30))    // or `.at(when)`
+///     .timeout(Duration::from_secs(60))      // hard timeout of each attempt
+///     .await?;
+/// let record = client.get(id).await?;
+/// assert_eq!((record.queue.as_str(), record.priority), ("urgent", 9));
+/// assert_eq!(record.state, TaskState::Pending);
+/// # Ok(()) }
+/// ```
+///
+/// [`into_record`](Submission::into_record) builds the record without
+/// storing it, for `enqueue_in` inside a host's own SQL transaction.
+#[must_use = "a submission does nothing until awaited"]
+pub struct Submission<'c, R = Value> {
+    client: &'c Client,
+    task_type: Cow<'static, str>,
+    params: Result<Value, Error>,
+    validate: bool,
+    overrides: Overrides,
+    countdown: Option<Duration>,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<'c, R> Submission<'c, R> {
+    pub(crate) fn new(
+        client: &'c Client,
+        task_type: Cow<'static, str>,
+        params: Result<Value, Error>,
+        validate: bool,
+    ) -> Self {
+        Submission {
+            client,
+            task_type,
+            params,
+            validate,
+            overrides: Overrides::default(),
+            countdown: None,
+            _result: PhantomData,
+        }
+    }
+
+    pub(crate) fn client(&self) -> &'c Client {
+        self.client
+    }
+
+    /// Runs on another queue than the task type's.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.overrides.queue = Some(queue.into());
+        self
+    }
+
+    /// Higher runs first.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.overrides.priority = Some(priority);
+        self
+    }
+
+    /// Not before this time (an ETA).
+    pub fn at(mut self, run_at: DateTime<Utc>) -> Self {
+        self.overrides.run_at = Some(run_at);
+        self
+    }
+
+    /// Not before this long from now.
+    pub fn countdown(mut self, delay: Duration) -> Self {
+        self.countdown = Some(delay);
+        self
+    }
+
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.overrides.max_retries = Some(max_retries);
+        self
+    }
+
+    /// Hard timeout of this submission.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.timeout = Some(timeout);
+        self
+    }
+
+    /// Soft timeout of this submission.
+    pub fn soft_timeout(mut self, soft_timeout: Duration) -> Self {
+        self.overrides.soft_timeout = Some(soft_timeout);
+        self
+    }
+
+    /// The checked record this submission would store, without storing
+    /// it: for a backend that can enqueue inside the host's own database
+    /// transaction (`taskq_sea::SeaBackend::enqueue_in`), so the task
+    /// exists only if that transaction commits.
+    pub fn into_record(self) -> Result<TaskRecord, Error> {
+        self.build().map(|(_, record)| record)
+    }
+
+    /// The record this submission would store, checked.
+    fn build(self) -> Result<(&'c Client, TaskRecord), Error> {
+        let def = self.client.task_def(&self.task_type)?;
+        let params = self.params?;
+        self.client.payload_limits().check_params(&params)?;
+        if self.validate {
+            (def.validate)(&params).map_err(|err| Error::InvalidParams {
+                task_type: def.name.to_owned(),
+                path: err.path,
+                message: err.message,
+            })?;
+        }
+        let mut overrides = self.overrides;
+        if let Some(queue) = &overrides.queue {
+            check_queue_name(queue)?;
+        }
+        let now = Utc::now();
+        if let Some(delay) = self.countdown {
+            let delay = chrono::Duration::from_std(delay)
+                .map_err(|_| Error::InvalidArgument("countdown is too long".into()))?;
+            overrides.run_at = Some(now + delay);
+        }
+        if overrides.timeout == Some(Duration::ZERO)
+            || overrides.soft_timeout == Some(Duration::ZERO)
+        {
+            return Err(Error::InvalidArgument(
+                "timeout and soft_timeout must be longer than zero".into(),
+            ));
+        }
+        if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
+            && soft >= hard
+        {
+            return Err(Error::InvalidArgument(
+                "soft_timeout must be shorter than timeout".into(),
+            ));
+        }
+        Ok((self.client, new_record(def, params, &overrides, now)))
+    }
+}
+
+impl<'c, R> IntoFuture for Submission<'c, R> {
+    type Output = Result<TaskId, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let built = self.build();
+        Box::pin(async move {
+            let (client, record) = built?;
+            let id = record.id;
+            client.backend().enqueue(vec![record]).await?;
+            Ok(id)
+        })
     }
 }

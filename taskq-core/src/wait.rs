@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::backend::Backend;
-use crate::client::{Client, Submission};
+use crate::client::Client;
 use crate::ends::{POLL_BATCH, TaskEnds};
 use crate::error::Error;
 use crate::registry::TaskHandle;
+use crate::submit::Submission;
 use crate::task::{ErrorKind, TaskFailure, TaskId, TaskRecord, TaskState};
 
 /// The longest wait a caller may ask for (a day): longer is an
