@@ -59,6 +59,13 @@ pub(super) async fn pool_blocker(p: Block) -> Result<(), TaskError> {
     Ok(())
 }
 
+async fn all_finished(client: &Client, ids: Vec<TaskId>) {
+    for id in ids {
+        let done = wait_terminal(client, id).await;
+        assert_eq!(done.state, TaskState::Finished, "{done:?}");
+    }
+}
+
 /// A handler runtime of `threads` threads for one test, so its blocked
 /// threads hold up no other test's handlers.
 fn handler_runtime(threads: usize) -> tokio::runtime::Runtime {
@@ -95,15 +102,11 @@ pub async fn blocking_handler_times_out_on_time_beside_its_batch(backend: Arc<dy
     let handlers = handler_runtime(2);
     let stop = spawn(
         fast_worker(&client)
-            .queue("other", 1)
             .handler_runtime(handlers.handle().clone())
             .build()
             .unwrap(),
     );
-    for id in quick {
-        let done = wait_terminal(&client, id).await;
-        assert_eq!(done.state, TaskState::Finished, "{done:?}");
-    }
+    all_finished(&client, quick).await;
     let counts = blocks(&key);
     assert_eq!(
         counts.returned.load(Ordering::SeqCst),
@@ -191,17 +194,13 @@ pub async fn blocking_option_gives_each_handler_a_thread(backend: Arc<dyn Backen
     let handlers = handler_runtime(1);
     let stop = spawn(
         fast_worker(&client)
-            .queue("other", 1)
             .handler_runtime(handlers.handle().clone())
             .build()
             .unwrap(),
     );
     // `fast_worker` runs 4 at once on `default`: the timed one waits for
     // a slot, then gets its own thread too.
-    for id in ids {
-        let done = wait_terminal(&client, id).await;
-        assert_eq!(done.state, TaskState::Finished, "{done:?}");
-    }
+    all_finished(&client, ids).await;
     assert_eq!(
         blocks(&key).most.load(Ordering::SeqCst),
         4,
