@@ -76,30 +76,33 @@ fn handler_runtime(threads: usize) -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A handler blocking its thread with a 300 ms timeout, claimed in one
-/// batch with quick tasks: those finish while it blocks, and its timeout
-/// is stored while it still blocks (before the handler returns).
+/// Two handlers blocking their threads with a 300 ms timeout, on a
+/// one-thread handler runtime, claimed in one batch with quick tasks:
+/// those finish while both block, and the timeouts are stored while the
+/// handlers still block (before they return).
 pub async fn blocking_handler_times_out_on_time_beside_its_batch(backend: Arc<dyn Backend>) {
     let client = Client::new(backend).unwrap();
     let key = unique("blocker");
     // Submitted before the worker starts, so one claim takes them all.
-    let blocker = client
-        .submit(
-            thread_blocker,
-            Block {
-                key: key.clone(),
-                ms: 3_000,
-            },
-        )
-        .timeout(Duration::from_millis(300))
-        .await
-        .unwrap();
+    let mut blockers = Vec::new();
+    for _ in 0..2 {
+        let p = Block {
+            key: key.clone(),
+            ms: 3_000,
+        };
+        let id = client
+            .submit(thread_blocker, p)
+            .timeout(Duration::from_millis(300))
+            .await
+            .unwrap();
+        blockers.push(id);
+    }
     let mut quick = Vec::new();
     for i in 0..6 {
         let text = format!("quick {i}");
         quick.push(client.submit(echo, Echo { text, times: 1 }).await.unwrap());
     }
-    let handlers = handler_runtime(2);
+    let handlers = handler_runtime(1);
     let stop = spawn(
         fast_worker(&client)
             .handler_runtime(handlers.handle().clone())
@@ -113,14 +116,16 @@ pub async fn blocking_handler_times_out_on_time_beside_its_batch(backend: Arc<dy
         0,
         "the quick tasks finished while the blocker blocked"
     );
-    let timed_out = wait_terminal(&client, blocker).await;
-    assert_eq!(
-        counts.returned.load(Ordering::SeqCst),
-        0,
-        "the timeout was stored while the handler still blocked"
-    );
-    assert_eq!(timed_out.state, TaskState::Failed, "{timed_out:?}");
-    assert_eq!(timed_out.error.unwrap().kind, ErrorKind::Timeout);
+    for blocker in blockers {
+        let timed_out = wait_terminal(&client, blocker).await;
+        assert_eq!(
+            counts.returned.load(Ordering::SeqCst),
+            0,
+            "the timeout was stored while the handler still blocked"
+        );
+        assert_eq!(timed_out.state, TaskState::Failed, "{timed_out:?}");
+        assert_eq!(timed_out.error.unwrap().kind, ErrorKind::Timeout);
+    }
     stop().await;
     handlers.shutdown_background();
 }

@@ -2,7 +2,8 @@
 //! its attempts one after another (a batch of short handlers costs one
 //! spawn), and a watcher on the worker's runtime adds a runner whenever
 //! the batch stops moving — so a handler that blocks its thread in its
-//! first poll does not hold back the rest of its batch.
+//! first poll does not hold back the rest of its batch, even when such
+//! handlers hold every handler thread.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -52,7 +53,6 @@ impl Batch {
 /// Starts a claimed batch's attempts on the handler runtime. Call it on
 /// the worker's runtime: the watcher runs there.
 pub(super) fn start(shared: &Arc<Shared>, attempts: Vec<(Attempt, Slot)>) {
-    let watched = attempts.len() > 1;
     let batch = Arc::new(Batch {
         shared: shared.clone(),
         attempts: Mutex::new(attempts.into()),
@@ -60,9 +60,9 @@ pub(super) fn start(shared: &Arc<Shared>, attempts: Vec<(Attempt, Slot)>) {
         runner_waiting: AtomicBool::new(false),
     });
     spawn_runner(&batch);
-    if watched {
-        tokio::spawn(watch(batch));
-    }
+    // Even a batch of one: its runner may wait for a thread that blocked
+    // handlers hold.
+    tokio::spawn(watch(batch));
 }
 
 fn spawn_runner(batch: &Arc<Batch>) {
@@ -70,15 +70,33 @@ fn spawn_runner(batch: &Arc<Batch>) {
     let runner = batch.clone();
     batch.shared.handlers.spawn(async move {
         runner.runner_waiting.store(false, Ordering::Release);
-        while let Some((attempt, slot)) = runner.next() {
-            attempt::start(&runner.shared, attempt, slot).await;
-        }
+        run(&runner).await;
     });
 }
 
+/// A runner on a thread of the handler runtime's blocking pool, for when
+/// every handler thread is blocked: the batch's other attempts start there
+/// (a handler still running after its first poll goes on on the handler
+/// runtime, when it has a thread again).
+fn spawn_blocking_runner(batch: &Arc<Batch>) {
+    let runner = batch.clone();
+    let runtime = batch.shared.handlers.clone();
+    batch
+        .shared
+        .handlers
+        .spawn_blocking(move || runtime.block_on(run(&runner)));
+}
+
+async fn run(batch: &Batch) {
+    while let Some((attempt, slot)) = batch.next() {
+        attempt::start(&batch.shared, attempt, slot).await;
+    }
+}
+
 /// Adds a runner each time the batch went a [`STALL`] without starting an
-/// attempt, until it is empty. A runner still waiting for a thread (every
-/// handler thread blocked) is not doubled.
+/// attempt, until it is empty: on the handler runtime, or — when the
+/// runner added before is still waiting for a thread there (every handler
+/// thread blocked) — on the blocking pool.
 async fn watch(batch: Arc<Batch>) {
     loop {
         let before = batch.taken.load(Ordering::Relaxed);
@@ -86,10 +104,12 @@ async fn watch(batch: Arc<Batch>) {
         if batch.is_empty() {
             return;
         }
-        if batch.taken.load(Ordering::Relaxed) == before
-            && !batch.runner_waiting.load(Ordering::Acquire)
-        {
-            spawn_runner(&batch);
+        if batch.taken.load(Ordering::Relaxed) == before {
+            if batch.runner_waiting.load(Ordering::Acquire) {
+                spawn_blocking_runner(&batch);
+            } else {
+                spawn_runner(&batch);
+            }
         }
     }
 }
