@@ -200,11 +200,9 @@ impl Runner {
                         .heartbeat(RUNNER_ID, &[(ctx.id(), ctx.attempt())], lease_until)
                         .await?;
                     match status.first() {
-                        Some(LeaseStatus::CancelRequested) => {
-                            if ctx.control().request_cancel() {
-                                ctx.stop(StopReason::Cancelled);
-                                grace_until = tokio::time::Instant::now() + CANCEL_GRACE_DEFAULT;
-                            }
+                        Some(LeaseStatus::CancelRequested) if ctx.control().request_cancel() => {
+                            ctx.stop(StopReason::Cancelled);
+                            grace_until = tokio::time::Instant::now() + CANCEL_GRACE_DEFAULT;
                         }
                         Some(LeaseStatus::Lost) => {
                             ctx.stop(StopReason::LeaseLost);
