@@ -142,7 +142,7 @@ pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
         HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, TypedFuture, params_schema,
-        run_handler, validate_params,
+        run_handler, run_typed, validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;

@@ -128,6 +128,22 @@ pub type TypedFuture<R> = Pin<Box<dyn Future<Output = Result<R, TaskError>> + Se
 /// in the handle, so a test calls the function the attribute hid.
 pub type TypedHandler<P, R> = fn(TaskContext, P) -> TypedFuture<R>;
 
+/// Runs a typed handler on JSON params: the glue the macro emits, over
+/// the handler the handle keeps. [`run_handler`] with the handler's
+/// types fixed by its signature, so a bad return type is reported where
+/// the signature says it, once.
+pub async fn run_typed<P, R>(
+    ctx: TaskContext,
+    params: Value,
+    handler: TypedHandler<P, R>,
+) -> Result<Value, TaskError>
+where
+    P: DeserializeOwned,
+    R: serde::Serialize,
+{
+    run_handler(ctx, params, handler).await
+}
+
 /// A typed reference to a registered task, what `#[long_task]` puts in place
 /// of the function: `client.submit(analyze, params)` only compiles when
 /// `params` has the handler's params type.
@@ -180,7 +196,7 @@ pub type TypedHandler<P, R> = fn(TaskContext, P) -> TypedFuture<R>;
 /// #[derive(Serialize, Deserialize, JsonSchema)]
 /// struct Resize { width: u32 }
 ///
-/// #[long_task]
+/// #[long_task(name = "doc.run_detached.resize")]
 /// async fn resize(p: Resize) -> Result<u32, TaskError> {
 ///     if p.width == 0 { return Err(TaskError::permanent("width 0")); }
 ///     Ok(p.width / 2)
@@ -229,9 +245,10 @@ impl<P, R> TaskHandle<P, R> {
     /// ```
     /// use std::time::Duration;
     /// use taskq::prelude::*;
+    /// use taskq::StopReason;
     ///
     /// /// Counts until cancelled.
-    /// #[long_task]
+    /// #[long_task(name = "doc.call.count")]
     /// async fn count(ctx: TaskContext, step_ms: u64) -> Result<u32, TaskError> {
     ///     let mut n = 0;
     ///     loop {

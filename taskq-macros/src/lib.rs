@@ -232,11 +232,14 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     // user's function is called from one place, so a type error in the
     // glue is reported once. A hidden item of its own, beside the
     // function, so both the handle and the registration name it.
-    let call_name = format_ident!("__taskq_call_{}", fn_name);
+    // Spanned at the return type: a return type that is not a `Result`
+    // makes the item's signature ill-formed, and every use of the item
+    // reports it there, where it is reported once already.
+    let call_name = syn::Ident::new(&format!("__taskq_call_{fn_name}"), return_ty.span());
     let typed_future = quote_spanned!(return_ty.span()=>
         ::taskq::__private::TypedFuture<#ok_ty>
     );
-    let call_fn = quote_spanned!(params_ty.span()=>
+    let call_fn = quote_spanned!(return_ty.span()=>
         fn #call_name(#ctx_param: ::taskq::TaskContext, params: #params_ty) -> #typed_future
     );
     let handle = quote_spanned!(return_ty.span()=>
@@ -244,7 +247,7 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     );
     let run_args = quote!(ctx, params, #call_name);
     let run = quote_spanned!(params_ty.span()=>
-        ::std::boxed::Box::pin(::taskq::__private::run_handler::<#params_ty, #ok_ty, _, _, ::taskq::TaskError>(
+        ::std::boxed::Box::pin(::taskq::__private::run_typed::<#params_ty, _>(
             #run_args
         ))
     );

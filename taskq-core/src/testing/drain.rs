@@ -32,7 +32,7 @@ pub const DRAIN_MAX_ATTEMPTS_DEFAULT: usize = 10_000;
 /// ```
 /// use taskq::prelude::*;
 ///
-/// #[long_task]
+/// #[long_task(name = "doc.drain.welcome")]
 /// async fn welcome(user: u64) -> Result<String, TaskError> {
 ///     Ok(format!("hello {user}"))
 /// }

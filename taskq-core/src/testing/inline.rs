@@ -73,7 +73,7 @@ const MAX_INLINE_ATTEMPTS: usize = 1_000;
 /// ```
 /// use taskq::prelude::*;
 ///
-/// #[long_task(retries = 2)]
+/// #[long_task(name = "doc.inline.double", retries = 2)]
 /// async fn double(n: u32) -> Result<u32, TaskError> {
 ///     if n == 0 { return Err(TaskError::permanent("zero")); }
 ///     Ok(n * 2)

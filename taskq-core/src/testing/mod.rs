@@ -29,7 +29,7 @@
 //! #[derive(Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 //! struct Welcome { user: u64 }
 //!
-//! #[long_task(queue = "mail")]
+//! #[long_task(name = "doc.testing.send_welcome", queue = "mail")]
 //! async fn send_welcome(p: Welcome) -> Result<String, TaskError> {
 //!     Ok(format!("sent to {}", p.user))
 //! }
@@ -128,7 +128,7 @@ pub async fn records(client: &Client, filter: &TaskFilter) -> Result<Vec<TaskRec
 /// ```
 /// use taskq::prelude::*;
 ///
-/// #[long_task]
+/// #[long_task(name = "doc.enqueued.ping")]
 /// async fn ping(n: u32) -> Result<(), TaskError> { let _ = n; Ok(()) }
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), taskq::Error> {
@@ -151,7 +151,7 @@ pub async fn enqueued<P: DeserializeOwned, R>(
 /// ```
 /// use taskq::prelude::*;
 ///
-/// #[long_task]
+/// #[long_task(name = "doc.enqueued_where.ping")]
 /// async fn ping(n: u32) -> Result<(), TaskError> { let _ = n; Ok(()) }
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), taskq::Error> {
@@ -192,7 +192,7 @@ pub async fn enqueued_where<P: DeserializeOwned, R>(
 /// ```
 /// use taskq::prelude::*;
 ///
-/// #[long_task]
+/// #[long_task(name = "doc.assert_enqueued.ping")]
 /// async fn ping(n: u32) -> Result<(), TaskError> { let _ = n; Ok(()) }
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), taskq::Error> {
