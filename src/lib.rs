@@ -36,6 +36,8 @@
 //! - [`registry`]: the task types a process knows.
 //! - [`schedule`], [`worker`], [`maintenance`]: those parts' settings and
 //!   named defaults.
+//! - [`testing`]: testing your tasks — calling a handler directly, an
+//!   inline backend, asserting what was enqueued, draining.
 //! - `taskq-core`: the model, registry, backend traits, worker, client, and
 //!   the in-memory backend — re-exported here.
 //! - `taskq-macros`: `#[long_task]`.
@@ -63,7 +65,8 @@ pub use taskq_core::{
     TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
     WorkerState,
 };
-pub use taskq_core::{maintenance, schedule, schemars, worker};
+pub use taskq_core::{assert_enqueued, assert_not_enqueued};
+pub use taskq_core::{maintenance, schedule, schemars, testing, worker};
 pub use taskq_macros::long_task;
 
 /// The backend implementor's kit: the four traits a backend implements
@@ -84,7 +87,9 @@ pub mod backend {
 /// [`TaskDef`](registry::TaskDef) `#[long_task]` registers and the typed
 /// [`TaskHandle`](registry::TaskHandle) it makes.
 pub mod registry {
-    pub use taskq_core::registry::{Location, Registry, TaskDef, TaskHandle};
+    pub use taskq_core::registry::{
+        Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
+    };
 }
 
 /// HTTP routes (feature `http`): REST API, OpenAPI document, metrics and
@@ -136,8 +141,8 @@ pub mod prelude {
 pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
-        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, params_schema, run_handler,
-        validate_params,
+        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, TypedFuture, params_schema,
+        run_handler, run_typed, validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;

@@ -92,8 +92,22 @@ impl TaskContext {
         }
     }
 
-    /// A context for calling a handler directly, e.g. in a unit test:
-    /// progress reports go nowhere.
+    /// A context for calling a handler directly, e.g. in a unit test
+    /// (through [`TaskHandle::call`](crate::TaskHandle::call)): queue
+    /// `default`, attempt 1 with no retries left, progress reports go
+    /// nowhere. Keep a clone to stop the handler from the test with
+    /// [`request_stop`](TaskContext::request_stop).
+    ///
+    /// ```
+    /// use taskq::{StopReason, TaskContext, TaskId};
+    ///
+    /// let ctx = TaskContext::detached(TaskId::now_v7(), "resize").with_attempt(2, 3);
+    /// assert!(!ctx.is_last_attempt());
+    /// let handler_side = ctx.clone();
+    /// ctx.request_stop(StopReason::SoftTimeout);
+    /// assert!(handler_side.is_cancelled());
+    /// assert_eq!(handler_side.stop_reason(), Some(StopReason::SoftTimeout));
+    /// ```
     pub fn detached(id: TaskId, task_type: impl Into<String>) -> TaskContext {
         TaskContext {
             inner: Arc::new(ContextInner {
@@ -182,6 +196,66 @@ impl TaskContext {
             .record_progress(self.inner.id, self.inner.attempt, progress)
             .await
             .map(drop)
+    }
+
+    /// Asks the handler to stop, as the worker does on a cancel, a soft
+    /// timeout, a shutdown or a lost lease: the cancellation token fires
+    /// and [`stop_reason`](TaskContext::stop_reason) gives `reason` (the
+    /// first reason given wins). For tests driving a handler through a
+    /// [`detached`](TaskContext::detached) context; on a worker's context
+    /// it only stops the handler — how the attempt is recorded is still
+    /// the worker's decision (a cancel is recorded as `CANCELLED` only
+    /// when someone cancelled the task).
+    pub fn request_stop(&self, reason: StopReason) {
+        self.stop(reason);
+    }
+
+    /// The same detached context at another attempt: `attempt` (from 1)
+    /// with `max_retries` retries in all, so a test can check what a
+    /// handler does on its last attempt. Call it before cloning the
+    /// context: a clone made earlier keeps the old numbers (the
+    /// cancellation token, once made, is shared).
+    pub fn with_attempt(self, attempt: u32, max_retries: u32) -> TaskContext {
+        self.rebuilt(|inner| {
+            inner.attempt = attempt.max(1);
+            inner.max_retries = max_retries;
+        })
+    }
+
+    /// The same detached context on another queue (see
+    /// [`with_attempt`](TaskContext::with_attempt) about clones).
+    pub fn with_queue(self, queue: impl Into<String>) -> TaskContext {
+        let queue = queue.into();
+        self.rebuilt(|inner| inner.queue = queue)
+    }
+
+    /// A new context with this one's fields, changed by `change`: the
+    /// inner value is shared by clones, so it is copied, not mutated.
+    fn rebuilt(self, change: impl FnOnce(&mut ContextInner)) -> TaskContext {
+        let old = &self.inner;
+        let token = OnceLock::new();
+        if let Some(existing) = old.token.get() {
+            let _ = token.set(existing.clone());
+        }
+        let stop_reason = OnceLock::new();
+        if let Some(reason) = old.stop_reason.get() {
+            let _ = stop_reason.set(*reason);
+        }
+        let mut inner = ContextInner {
+            id: old.id,
+            task_type: old.task_type.clone(),
+            queue: old.queue.clone(),
+            attempt: old.attempt,
+            max_retries: old.max_retries,
+            token,
+            stop_reason,
+            backend: old.backend.clone(),
+            control: ControlCell::default(),
+        };
+        change(&mut inner);
+        TaskContext {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The worker's instructions to this attempt.

@@ -35,6 +35,8 @@
 //!   every worker.
 //! - [`worker`]: `Worker`, the executor (dispatch, attempts, completer,
 //!   leases, control).
+//! - [`testing`]: calling handlers in unit tests, the inline backend,
+//!   asserting what was enqueued, draining without a worker.
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
 //! - `conformance` (feature `conformance`): the suite every backend passes,
 //!   and the model test.
@@ -63,6 +65,7 @@ pub mod retry_policy;
 pub mod schedule;
 mod submit;
 pub mod task;
+pub mod testing;
 pub mod wait;
 pub mod worker;
 pub mod worker_state;

@@ -121,6 +121,29 @@ where
         .map_err(|err| TaskError::permanent(format!("result does not serialize: {err}")))
 }
 
+/// A typed handler future: what [`TaskHandle::call`] returns.
+pub type TypedFuture<R> = Pin<Box<dyn Future<Output = Result<R, TaskError>> + Send>>;
+
+/// A handler with its params and result typed: what `#[long_task]` stores
+/// in the handle, so a test calls the function the attribute hid.
+pub type TypedHandler<P, R> = fn(TaskContext, P) -> TypedFuture<R>;
+
+/// Runs a typed handler on JSON params: the glue the macro emits, over
+/// the handler the handle keeps. [`run_handler`] with the handler's
+/// types fixed by its signature, so a bad return type is reported where
+/// the signature says it, once.
+pub async fn run_typed<P, R>(
+    ctx: TaskContext,
+    params: Value,
+    handler: TypedHandler<P, R>,
+) -> Result<Value, TaskError>
+where
+    P: DeserializeOwned,
+    R: serde::Serialize,
+{
+    run_handler(ctx, params, handler).await
+}
+
 /// A typed reference to a registered task, what `#[long_task]` puts in place
 /// of the function: `client.submit(analyze, params)` only compiles when
 /// `params` has the handler's params type.
@@ -157,16 +180,48 @@ where
 /// assert_eq!(client.get(id).await?.task_type, "images.resize");
 /// # Ok(()) }
 /// ```
+///
+/// # Calling the handler in a unit test
+///
+/// The handle keeps the function the attribute hid:
+/// [`run_detached`](TaskHandle::run_detached) calls it with typed params
+/// and gives its typed result, with no client, backend or worker;
+/// [`call`](TaskHandle::call) takes a context of your own, e.g. to cancel
+/// it from the test (see [`TaskContext::detached`]).
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use taskq::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// struct Resize { width: u32 }
+///
+/// #[long_task(name = "doc.run_detached.resize")]
+/// async fn resize(p: Resize) -> Result<u32, TaskError> {
+///     if p.width == 0 { return Err(TaskError::permanent("width 0")); }
+///     Ok(p.width / 2)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(resize.run_detached(Resize { width: 640 }).await, Ok(320));
+/// let err = resize.run_detached(Resize { width: 0 }).await.unwrap_err();
+/// assert_eq!(err.kind(), taskq::ErrorKind::Permanent);
+/// # }
+/// ```
 pub struct TaskHandle<P, R> {
     name: &'static str,
+    handler: TypedHandler<P, R>,
     _types: PhantomData<fn(P) -> R>,
 }
 
 impl<P, R> TaskHandle<P, R> {
+    /// The handle `#[long_task]` makes: the task's name and its typed
+    /// handler.
     #[doc(hidden)]
-    pub const fn new(name: &'static str) -> Self {
+    pub const fn new(name: &'static str, handler: TypedHandler<P, R>) -> Self {
         TaskHandle {
             name,
+            handler,
             _types: PhantomData,
         }
     }
@@ -174,6 +229,59 @@ impl<P, R> TaskHandle<P, R> {
     /// The registered task name.
     pub const fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The typed handler, as the attribute wrote it (with the context
+    /// argument even when the function has none).
+    pub const fn handler(&self) -> TypedHandler<P, R> {
+        self.handler
+    }
+
+    /// Calls the handler directly with `ctx` and typed params, in the
+    /// caller's task: no record, no worker, no retries or timeouts. The
+    /// error is the handler's, converted to a [`TaskError`] as a worker
+    /// would see it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskq::prelude::*;
+    /// use taskq::StopReason;
+    ///
+    /// /// Counts until cancelled.
+    /// #[long_task(name = "doc.call.count")]
+    /// async fn count(ctx: TaskContext, step_ms: u64) -> Result<u32, TaskError> {
+    ///     let mut n = 0;
+    ///     loop {
+    ///         tokio::select! {
+    ///             _ = ctx.cancelled() => return Err(TaskError::cancelled("asked to stop")),
+    ///             _ = tokio::time::sleep(Duration::from_millis(step_ms)) => n += 1,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let ctx = TaskContext::detached(TaskId::now_v7(), count.name());
+    /// let running = tokio::spawn(count.call(ctx.clone(), 1));
+    /// tokio::time::sleep(Duration::from_millis(20)).await;
+    /// ctx.request_stop(StopReason::Cancelled); // what a cancel does to a running task
+    /// let err = running.await.unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), taskq::ErrorKind::Cancelled);
+    /// assert_eq!(ctx.stop_reason(), Some(StopReason::Cancelled));
+    /// # }
+    /// ```
+    pub fn call(&self, ctx: TaskContext, params: P) -> TypedFuture<R> {
+        (self.handler)(ctx, params)
+    }
+
+    /// Calls the handler directly with a fresh
+    /// [`TaskContext::detached`] (a new id, this task's name, attempt 1
+    /// of 1): [`call`](TaskHandle::call) for a test that needs no handle
+    /// on the context.
+    pub fn run_detached(&self, params: P) -> TypedFuture<R> {
+        self.call(
+            TaskContext::detached(uuid::Uuid::now_v7(), self.name),
+            params,
+        )
     }
 }
 

@@ -173,7 +173,6 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     );
     let handle_ty =
         quote_spanned!(return_ty.span()=> ::taskq::__private::TaskHandle<#params_ty, #ok_ty>);
-    let handle = quote_spanned!(return_ty.span()=> ::taskq::__private::TaskHandle::new(#task_name));
 
     // A first argument that is not a `TaskContext` is reported at its type
     // through a local trait with a plain message.
@@ -228,13 +227,27 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         __TaskqIntoResult::<#ok_ty, #err_ty>::into_result(#impl_at_return(#args).await)
             .map_err(::core::convert::Into::<::taskq::TaskError>::into)
     );
-    let closure_params = quote!(#ctx_param, params);
-    let call = quote_spanned!(params_ty.span()=>
-        |#closure_params| async move { #output }
+    // The typed handler the handle keeps (`resize.call(ctx, params)` in a
+    // unit test), through which the registered JSON handler runs too: the
+    // user's function is called from one place, so a type error in the
+    // glue is reported once. A hidden item of its own, beside the
+    // function, so both the handle and the registration name it.
+    // Spanned at the return type: a return type that is not a `Result`
+    // makes the item's signature ill-formed, and every use of the item
+    // reports it there, where it is reported once already.
+    let call_name = syn::Ident::new(&format!("__taskq_call_{fn_name}"), return_ty.span());
+    let typed_future = quote_spanned!(return_ty.span()=>
+        ::taskq::__private::TypedFuture<#ok_ty>
     );
-    let run_args = quote!(ctx, params, #call);
+    let call_fn = quote_spanned!(return_ty.span()=>
+        fn #call_name(#ctx_param: ::taskq::TaskContext, params: #params_ty) -> #typed_future
+    );
+    let handle = quote_spanned!(return_ty.span()=>
+        ::taskq::__private::TaskHandle::new(#task_name, #call_name)
+    );
+    let run_args = quote!(ctx, params, #call_name);
     let run = quote_spanned!(params_ty.span()=>
-        ::std::boxed::Box::pin(::taskq::__private::run_handler::<#params_ty, #ok_ty, _, _, ::taskq::TaskError>(
+        ::std::boxed::Box::pin(::taskq::__private::run_typed::<#params_ty, _>(
             #run_args
         ))
     );
@@ -250,18 +263,22 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         #[allow(non_snake_case)]
         #item
 
+        // `Into<TaskError>` on a `TaskError` is the usual case; the
+        // conversion is spanned at the user's return type, so clippy would
+        // blame the user's code.
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::useless_conversion)]
+        #call_fn {
+            #ctx_check
+            #result_check
+            ::std::boxed::Box::pin(async move { #output })
+        }
+
         #(#docs)*
         #[allow(non_upper_case_globals)]
         #vis const #fn_name: #handle_ty = #handle;
 
         const _: () = {
-            #ctx_check
-            #result_check
-
-            // `Into<TaskError>` on a `TaskError` is the usual case; the
-            // conversion is spanned at the user's return type, so clippy
-            // would blame the user's code.
-            #[allow(clippy::useless_conversion)]
             fn handler(
                 ctx: ::taskq::TaskContext,
                 params: #private::serde_json::Value,
