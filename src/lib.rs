@@ -59,9 +59,9 @@ pub use taskq_core::{
     Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
     MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, Schedule,
     ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission,
-    TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState,
-    TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
-    WorkerState,
+    SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions,
+    TaskRecord, TaskState, TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl,
+    WorkerInfo, WorkerQueue, WorkerState,
 };
 pub use taskq_core::{maintenance, schedule, schemars, worker};
 pub use taskq_macros::long_task;

@@ -7,7 +7,7 @@ use crate::task::{ErrorKind, TaskFailure, TaskId};
 
 /// The refusal of a submit that names a stored id.
 pub fn id_exists(id: TaskId) -> Error {
-    Error::InvalidArgument(format!("task id {id} already exists"))
+    Error::TaskExists(id)
 }
 
 /// The refusal of a submit whose batch names one id twice.
