@@ -5,7 +5,9 @@
 use crate::error::Error;
 use crate::task::{ErrorKind, TaskFailure, TaskId};
 
-/// The refusal of a submit that names a stored id.
+/// The refusal of a submit that names a stored id: typed, because the
+/// client's idempotent submit turns it into success when the stored task is
+/// the same submission.
 pub fn id_exists(id: TaskId) -> Error {
     Error::TaskExists(id)
 }
