@@ -61,9 +61,9 @@ pub use taskq_core::{
     Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
     MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, Schedule,
     ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission,
-    TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState,
-    TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
-    WorkerState,
+    SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions,
+    TaskRecord, TaskState, TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl,
+    WorkerInfo, WorkerQueue, WorkerState,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{maintenance, schedule, schemars, testing, worker};

@@ -13,6 +13,7 @@ use crate::backend::{
 };
 use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
+use crate::idempotent::SubmitRetry;
 use crate::payload::{PayloadLimits, check_queue_name};
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
@@ -42,6 +43,7 @@ pub struct Client {
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
     payload_limits: PayloadLimits,
+    submit_retry: SubmitRetry,
     /// The waiters' hub when the backend has none (see `wait`).
     fallback_ends: Arc<TaskEnds>,
 }
@@ -71,6 +73,7 @@ impl Client {
             backend,
             registry,
             payload_limits: PayloadLimits::DEFAULT,
+            submit_retry: SubmitRetry::DEFAULT,
             fallback_ends: Arc::new(TaskEnds::new(POLL_INTERVAL_DEFAULT)),
         }
     }
@@ -91,6 +94,21 @@ impl Client {
     pub fn with_payload_limits(mut self, limits: PayloadLimits) -> Client {
         self.payload_limits = limits;
         self
+    }
+
+    /// The same client with another retry of submits after ambiguous
+    /// backend errors ([`SubmitRetry::DEFAULT`]: 4 tries, 100/200/400 ms
+    /// apart; [`SubmitRetry::NONE`] to try once). Safe because a
+    /// submission's id is fixed before its first try (see
+    /// [`Submission::id`]).
+    pub fn with_submit_retry(mut self, retry: SubmitRetry) -> Client {
+        self.submit_retry = retry;
+        self
+    }
+
+    /// How this client retries a submit after an ambiguous error.
+    pub fn submit_retry(&self) -> SubmitRetry {
+        self.submit_retry
     }
 
     /// The size limits this client checks params against (and its

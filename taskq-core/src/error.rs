@@ -125,6 +125,14 @@ pub enum Error {
         state: TaskState,
         waited: std::time::Duration,
     },
+    /// A task with this id is already stored: the backend's refusal of a
+    /// submit naming a stored id (atomic, the batch changes nothing). A
+    /// [`Submission`](crate::Submission) turns it into success when the stored
+    /// task is the same submission (see
+    /// [`Submission::id`](crate::Submission::id)); it reaches the caller
+    /// when the stored task has another type or other params.
+    #[error("task id {0} already exists")]
+    TaskExists(TaskId),
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -54,6 +54,7 @@ pub mod ends;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+mod idempotent;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod memory;
@@ -78,6 +79,7 @@ pub use backend::{
 pub use client::Client;
 pub use context::{StopReason, TaskContext};
 pub use error::{Error, TaskError};
+pub use idempotent::{SubmitRetry, Submitted};
 pub use maintenance::MaintenanceConfig;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::idempotent::{Submitted, submit_record};
 use crate::payload::check_queue_name;
 use crate::registry::TaskDef;
 use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
@@ -110,6 +111,7 @@ pub struct Submission<'c, R = Value> {
     validate: bool,
     overrides: Overrides,
     countdown: Option<Duration>,
+    id: Option<TaskId>,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -127,12 +129,53 @@ impl<'c, R> Submission<'c, R> {
             validate,
             overrides: Overrides::default(),
             countdown: None,
+            id: None,
             _result: PhantomData,
         }
     }
 
     pub(crate) fn client(&self) -> &'c Client {
         self.client
+    }
+
+    /// Stores the task under this id instead of a fresh one, so that the
+    /// caller can submit again safely: when the id is stored with the same
+    /// task type and params, the submit succeeds with it and stores nothing
+    /// ([`outcome`](Submission::outcome) says `duplicate: true`); with
+    /// another type or params it is [`Error::TaskExists`]. Any UUID will do:
+    /// v7 ids (`uuid::Uuid::now_v7()`, what taskq draws) sort by creation
+    /// time, which keeps the backends' indexes compact; random (v4) ids,
+    /// or ids derived from the caller's own key (v5), are fine too.
+    ///
+    /// Without it the client draws the id before the first try, so its own
+    /// retries after an ambiguous error are just as safe (see
+    /// [`Client::with_submit_retry`](crate::Client::with_submit_retry)).
+    pub fn id(mut self, id: TaskId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Submits, and says whether the task was stored already — the
+    /// [`Submitted`] outcome instead of the bare id `.await` gives.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taskq::prelude::*;
+    /// # #[long_task]
+    /// # async fn ping(n: u32) -> Result<(), TaskError> { let _ = n; Ok(()) }
+    /// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+    /// # let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+    /// let id = uuid::Uuid::now_v7();
+    /// assert!(!client.submit(ping, 1).id(id).outcome().await?.duplicate);
+    /// assert!(client.submit(ping, 1).id(id).outcome().await?.duplicate);
+    /// # Ok(()) }
+    /// ```
+    pub fn outcome(self) -> Pin<Box<dyn Future<Output = Result<Submitted, Error>> + Send + 'c>> {
+        let built = self.build();
+        Box::pin(async move {
+            let (client, record) = built?;
+            submit_record(client, record).await
+        })
     }
 
     /// Runs on another queue than the task type's.
@@ -220,7 +263,11 @@ impl<'c, R> Submission<'c, R> {
                 "soft_timeout must be shorter than timeout".into(),
             ));
         }
-        Ok((self.client, new_record(def, params, &overrides, now)))
+        let mut record = new_record(def, params, &overrides, now);
+        if let Some(id) = self.id {
+            record.id = id;
+        }
+        Ok((self.client, record))
     }
 }
 
@@ -232,9 +279,7 @@ impl<'c, R> IntoFuture for Submission<'c, R> {
         let built = self.build();
         Box::pin(async move {
             let (client, record) = built?;
-            let id = record.id;
-            client.backend().enqueue(vec![record]).await?;
-            Ok(id)
+            Ok(submit_record(client, record).await?.id)
         })
     }
 }

@@ -52,6 +52,7 @@ macro_rules! http_suite {
             taskq_core::backend_tests!([$(#[$attr])*] $factory, [super::super::];
                 task_types_are_listed_with_their_schema,
                 submit_stores_the_task_with_overrides,
+                submit_idempotent_id_returns_the_existing_task,
                 submit_errors_name_the_problem_and_store_nothing,
                 list_filters_and_paginates_like_the_seeds,
                 cancel_retry_and_reorder_follow_the_state_machine,

@@ -243,3 +243,29 @@ pub(super) async fn list_filters_and_paginates_like_the_seeds(backend: Arc<dyn B
         assert_eq!(details["field"], field, "{query}");
     }
 }
+
+/// A submit with an `id` can be sent again: `201` the first time, `200`
+/// with the same record after, one task; other params under the id are
+/// `409 task_exists`, and a malformed id a `4xx` naming the body.
+pub(super) async fn submit_idempotent_id_returns_the_existing_task(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let id = uuid::Uuid::now_v7().to_string();
+    let first = submit_echo(&app, "once", json!({ "id": id })).await;
+    assert_eq!(first["id"], id.as_str());
+    let body =
+        json!({ "id": id, "task_type": "echo", "params": { "text": "once" }, "priority": 9 });
+    let (status, again) = post(&app, "/api/tasks", body).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, first, "the stored task, unchanged");
+    let other = json!({ "id": id, "task_type": "echo", "params": { "text": "twice" } });
+    let (status, body) = post(&app, "/api/tasks", other).await;
+    let (code, details) = error_of(status, &body, StatusCode::CONFLICT);
+    assert_eq!((code.as_str(), &details["id"]), ("task_exists", &json!(id)));
+    let bad = json!({ "id": "not-a-uuid", "task_type": "echo", "params": { "text": "x" } });
+    let (status, body) = post(&app, "/api/tasks", bad).await;
+    assert!(status.is_client_error(), "{status} {body}");
+    let (status, list) = get(&app, "/api/tasks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 1, "{list}");
+}

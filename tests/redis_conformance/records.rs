@@ -323,7 +323,7 @@ pub(super) async fn duplicate_id_across_queues_changes_nothing(target: Target) {
     let fresh_task = record("t", "b", 5, Utc::now());
     assert!(matches!(
         backend.enqueue(vec![fresh_task.clone(), copy]).await,
-        Err(taskq::Error::InvalidArgument(_))
+        Err(taskq::Error::TaskExists(id)) if id == first.id
     ));
     assert_eq!(
         backend.get(first.id).await.expect("get").map(|r| r.queue),

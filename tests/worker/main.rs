@@ -23,6 +23,7 @@ use taskq::{
 };
 
 mod blocking;
+mod idempotent;
 mod leases;
 mod outcomes;
 mod remote_control;
@@ -31,6 +32,7 @@ mod support;
 mod wait;
 
 use blocking::*;
+use idempotent::*;
 use leases::*;
 use outcomes::*;
 use remote_control::*;
@@ -201,7 +203,9 @@ macro_rules! worker_suite {
                 worker_without_the_handler_leaves_the_task,
                 blocking_handler_times_out_on_time_beside_its_batch,
                 blocked_handler_threads_keep_their_leases,
-                blocking_option_gives_each_handler_a_thread);
+                blocking_option_gives_each_handler_a_thread,
+                idempotent_submit_with_the_same_id_returns_it,
+                idempotent_submit_retries_an_ambiguous_error);
         }
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, ClaimRequest};
+use crate::error::Error;
 use crate::task::{TaskRecord, TaskState};
 
 use super::helpers::*;
@@ -198,4 +199,29 @@ pub async fn enqueue_rejects_duplicate_ids(backend: Arc<dyn Backend>) {
             .is_err()
     );
     assert!(backend.get(fresh.id).await.expect("get").is_none());
+}
+
+/// **submit** refuses a stored id with the typed [`Error::TaskExists`],
+/// atomically: a batch naming it stores nothing, and the stored task is
+/// unchanged (what the client's idempotent submit relies on).
+pub async fn idempotent_enqueue_refuses_a_stored_id_typed(backend: Arc<dyn Backend>) {
+    let task = record("t", "q", 5, now());
+    backend.enqueue(vec![task.clone()]).await.expect("enqueue");
+    let mut again = task.clone();
+    again.priority = 9;
+    again.params = serde_json::json!({ "other": true });
+    let refused = backend.enqueue(vec![again]).await;
+    assert!(
+        matches!(refused, Err(Error::TaskExists(id)) if id == task.id),
+        "{refused:?}"
+    );
+    let fresh = record("t", "q", 5, now());
+    let refused = backend.enqueue(vec![fresh.clone(), task.clone()]).await;
+    assert!(
+        matches!(refused, Err(Error::TaskExists(id)) if id == task.id),
+        "{refused:?}"
+    );
+    assert!(backend.get(fresh.id).await.expect("get").is_none());
+    let stored = backend.get(task.id).await.expect("get").expect("stored");
+    assert_eq!((stored.priority, &stored.params), (5, &task.params));
 }

@@ -97,6 +97,7 @@ macro_rules! conformance_suite {
                 retry_terminal_tasks, purge, list_filters_and_pages,
                 list_filters_follow_state_changes,
                 concurrent_claims_are_exclusive, enqueue_rejects_duplicate_ids,
+                idempotent_enqueue_refuses_a_stored_id_typed,
                 records_round_trip, schedule_crud, schedule_due_index,
                 schedule_fire_is_compare_and_set, schedule_fire_tolerates_queued_tick,
                 schedule_fire_batch_applies_current_firings,

@@ -151,6 +151,8 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
                     .with_details(json!({ "resource": "schedule", "name": name }))
             }
+            Error::TaskExists(id) => ApiError::new(StatusCode::CONFLICT, "task_exists", message)
+                .with_details(json!({ "field": "id", "id": id })),
             Error::ScheduleExists(name) => {
                 ApiError::new(StatusCode::CONFLICT, "schedule_exists", message)
                     .with_details(json!({ "name": name }))

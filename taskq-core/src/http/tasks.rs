@@ -20,6 +20,13 @@ use crate::wait::Waited;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    /// The task's id (a UUID; v7 sorts by time, any version will do), so
+    /// that the request can be sent again safely: an id stored with the
+    /// same task type and params answers `200` with the stored task and
+    /// stores nothing; with another type or params, `409 task_exists`.
+    /// Without it the server draws one.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub id: Option<TaskId>,
     /// A registered task name (`GET api/task-types`).
     pub task_type: String,
     /// Checked against the task type's params type; `422` names the field.
@@ -46,10 +53,13 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
         .map_err(|_| ApiError::invalid_field(field, "must be a non-negative number of seconds"))
 }
 
-/// Submits a task; answers `201` with the stored record.
+/// Submits a task; answers `201` with the stored record, or `200` with the
+/// task already stored under the request's `id` (same type and params).
 #[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = SubmitRequest,
     responses(
-        (status = 201, body = TaskRecord),
+        (status = 201, description = "stored", body = TaskRecord),
+        (status = 200, description = "the task already stored under `id`, unchanged: a repeated submit", body = TaskRecord),
+        (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
         (status = 400, description = "malformed JSON or argument", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
@@ -64,6 +74,9 @@ pub(crate) async fn submit(
         ));
     }
     let mut submission = client.submit_json(request.task_type, request.params);
+    if let Some(id) = request.id {
+        submission = submission.id(id);
+    }
     if let Some(queue) = request.queue {
         if queue.is_empty() || queue.len() > 100 {
             return Err(ApiError::invalid_field(
@@ -98,9 +111,14 @@ pub(crate) async fn submit(
     if let Some(soft_timeout) = request.soft_timeout {
         submission = submission.soft_timeout(seconds("soft_timeout", soft_timeout)?);
     }
-    let id = submission.await?;
-    let record = client.get(id).await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    let submitted = submission.outcome().await?;
+    let record = client.get(submitted.id).await?;
+    let status = if submitted.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(record)))
 }
 
 /// Filters and page of `GET api/tasks`, as in the seeds' list API.

@@ -5,9 +5,11 @@
 use crate::error::Error;
 use crate::task::{ErrorKind, TaskFailure, TaskId};
 
-/// The refusal of a submit that names a stored id.
+/// The refusal of a submit that names a stored id: typed, because the
+/// client's idempotent submit turns it into success when the stored task is
+/// the same submission.
 pub fn id_exists(id: TaskId) -> Error {
-    Error::InvalidArgument(format!("task id {id} already exists"))
+    Error::TaskExists(id)
 }
 
 /// The refusal of a submit whose batch names one id twice.

@@ -25,7 +25,7 @@
 //! # Rules (one function each)
 //! | rule | from | to | function |
 //! |---|---|---|---|
-//! | submit | — | `PENDING`; a batch with a stored or repeated id is refused whole | [`check_new_ids`] |
+//! | submit | — | `PENDING`; a batch with a stored (`Error::TaskExists`) or repeated id is refused whole | [`check_new_ids`] |
 //! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |

@@ -64,11 +64,19 @@ impl SeaBackend {
             return Ok(());
         }
         lifecycle::check_batch_ids(&tasks)?;
+        // The id is the table's only unique key, so a lone task's
+        // violation names it; for a batch, finding which id would need a
+        // query, and on PostgreSQL the host's transaction is aborted.
+        let lone = match tasks.as_slice() {
+            [task] => Some(task.id),
+            _ => None,
+        };
         if let Err(err) = insert(txn, tasks).await {
             return Err(match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => {
-                    Error::InvalidArgument("a task id of the batch already exists".into())
-                }
+                Some(SqlErr::UniqueConstraintViolation(_)) => match lone {
+                    Some(id) => lifecycle::id_exists(id),
+                    None => Error::InvalidArgument("a task id of the batch already exists".into()),
+                },
                 _ => db_err(err),
             });
         }
@@ -116,6 +124,10 @@ impl SeaBackend {
 
     /// The error of an enqueue that hit an existing id (or repeated one).
     pub(super) async fn duplicate(&self, ids: &[TaskId]) -> Error {
+        // The id is the only unique key: a lone task's clash needs no query.
+        if let [id] = ids {
+            return duplicate_id(*id);
+        }
         for chunk in ids.chunks(INSERT_CHUNK) {
             let existing: Result<Option<Uuid>, _> = task::Entity::find()
                 .select_only()

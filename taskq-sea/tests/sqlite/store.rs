@@ -246,7 +246,7 @@ async fn not_found_and_invalid_transitions_change_nothing_sqlite() {
     ));
     let duplicate = backend.enqueue(vec![task.clone()]).await;
     assert!(
-        matches!(&duplicate, Err(Error::InvalidArgument(m)) if m.contains(&task.id.to_string())),
+        matches!(&duplicate, Err(Error::TaskExists(id)) if *id == task.id),
         "{duplicate:?}"
     );
     let fresh = record("t", "q", 5, Utc::now());
