@@ -17,8 +17,10 @@
 //! ```
 //!
 //! For each backend: the submit rate (batches of 1,000), the burn-down of
-//! N no-op tasks by one worker (records kept, every outcome stored), and the
-//! idle submit→start latency. `--pending P` first fills the queue with P
+//! N no-op tasks by one worker (records kept, every outcome stored), the
+//! idle submit→start latency, and the wake-up of 1,000 concurrent waiters
+//! (`Client::wait_for`, on a second backend for servers) from their task's
+//! handler returning. `--pending P` first fills the queue with P
 //! lower-priority tasks that stay pending, to show how claims scale with the
 //! backlog.
 //!
@@ -66,6 +68,20 @@ async fn bench_ping(_p: ()) -> Result<(), TaskError> {
     let now = Instant::now();
     if let Some(tx) = STARTED.lock().map_err(TaskError::permanent)?.as_ref() {
         let _ = tx.send(now);
+    }
+    Ok(())
+}
+
+/// When each waited-on task's handler returned, by its index.
+static RETURNED: std::sync::Mutex<Vec<Option<Instant>>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes when it returned, for the waiters' wake-up.
+#[long_task(retries = 0)]
+async fn bench_waited(i: usize) -> Result<(), TaskError> {
+    let now = Instant::now();
+    let mut returned = RETURNED.lock().map_err(TaskError::permanent)?;
+    if let Some(slot) = returned.get_mut(i) {
+        *slot = Some(now);
     }
     Ok(())
 }
@@ -345,6 +361,52 @@ async fn latency(name: &str, place: &Place, samples: usize) {
     );
 }
 
+/// `waiters` tasks, each awaited by its own waiter before a worker starts;
+/// the time from each handler's return to its waiter's wake-up.
+async fn waiters(name: &str, place: &Place, waiters: usize) {
+    let worker_backend = open(name, place).await;
+    let waiting = if place.scratch.is_some() || name.starts_with("redis") {
+        Client::new(open(name, place).await).expect("client")
+    } else {
+        Client::new(worker_backend.clone()).expect("client")
+    };
+    let client = Client::new(worker_backend).expect("client");
+    *RETURNED.lock().expect("lock") = vec![None; waiters];
+    let mut woken = Vec::with_capacity(waiters);
+    for i in 0..waiters {
+        let id = client.submit(bench_waited, i).await.expect("submit");
+        let waiting = waiting.clone();
+        woken.push(tokio::spawn(async move {
+            let record = waiting.wait_for(id, Duration::from_secs(120)).await;
+            (i, Instant::now(), record.is_ok())
+        }));
+    }
+    // Every waiter is listening before the first task can end.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let worker = Worker::builder(&client)
+        .queue("default", CONCURRENCY)
+        .build()
+        .expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+    let mut delays = Vec::with_capacity(waiters);
+    for waiter in woken {
+        let (i, at, finished) = waiter.await.expect("waiter");
+        assert!(finished, "task {i} did not finish");
+        let returned = RETURNED.lock().expect("lock")[i].expect("handler ran");
+        delays.push(at.saturating_duration_since(returned));
+    }
+    shutdown.shutdown();
+    running.await.expect("join").expect("worker");
+    delays.sort();
+    let pct = |p: f64| delays[((delays.len() - 1) as f64 * p) as usize];
+    println!(
+        "{name:<14} {waiters} waiters, handler return→wake-up: p50 {:?}, p99 {:?}",
+        pct(0.5),
+        pct(0.99)
+    );
+}
+
 fn main() {
     let settings = settings();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -361,6 +423,9 @@ fn main() {
             cleanup(&place).await;
             let place = self::place(name).await;
             latency(name, &place, 200).await;
+            cleanup(&place).await;
+            let place = self::place(name).await;
+            waiters(name, &place, 1000).await;
             cleanup(&place).await;
         }
     });
