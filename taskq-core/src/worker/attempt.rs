@@ -161,13 +161,21 @@ pub(super) fn finish(shared: &Shared, ctx: &TaskContext, returned: Option<Caught
         return;
     }
     let Some(caught) = returned else { return };
-    if !ctx.control().try_end() {
-        return;
-    }
     let end = AttemptEnd::Returned(caught.unwrap_or_else(|panic| Err(panic_error(panic))));
+    end_attempt(shared, ctx, end);
+}
+
+/// Ends the attempt with `end` and hands its settlement to the completer,
+/// unless it already ended: the attempt and the deadline keeper race to
+/// end it, and only the one that gets `true` here settles it.
+pub(super) fn end_attempt(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -> bool {
+    if !ctx.control().try_end() {
+        return false;
+    }
     // The completer outlives every attempt; a send error would only mean
     // the worker is gone.
     let _ = shared.settle_tx.send(settlement_for(shared, ctx, end));
+    true
 }
 
 /// Drives a handler that did not finish at once until it returns, or until

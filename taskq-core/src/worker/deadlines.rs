@@ -13,7 +13,7 @@ use tracing::warn;
 
 use crate::context::{Control, StopReason};
 
-use super::attempt::{AttemptEnd, settlement_for};
+use super::attempt::{AttemptEnd, end_attempt};
 use super::shared::{InFlight, Shared};
 
 /// One attempt's deadlines besides its lease, by the worker's clock.
@@ -161,15 +161,9 @@ fn check_one(shared: &Shared, f: &mut InFlight, now: Instant) -> Option<Instant>
 /// Ends a running attempt here, unless it ended by itself first; tells
 /// its handler to stop, and its supervisor to drop it.
 fn settle(shared: &Shared, f: &InFlight, end: AttemptEnd, reason: StopReason) {
-    let control = f.ctx.control();
-    if !control.try_end() {
-        return;
-    }
-    f.ctx.stop(reason);
-    control.changed.notify_one();
     let span = tracing::info_span!("task", id = %f.ctx.id(), task_type = %f.ctx.task_type(), attempt = f.attempt);
-    let settlement = span.in_scope(|| settlement_for(shared, &f.ctx, end));
-    // The completer outlives every attempt; a send error would only mean
-    // the worker is gone.
-    let _ = shared.settle_tx.send(settlement);
+    if span.in_scope(|| end_attempt(shared, &f.ctx, end)) {
+        f.ctx.stop(reason);
+        f.ctx.control().changed.notify_one();
+    }
 }
