@@ -234,11 +234,32 @@ pub struct PendingByType {
     pub count: u64,
 }
 
+/// What [`Broker::enqueue`] did with a batch: it stored every task but
+/// the duplicates listed here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The tasks not stored because their unique key was held
+    /// ([`lifecycle::holds_unique`](crate::lifecycle::holds_unique), or an
+    /// earlier task of the batch with the key): each task's position in
+    /// the batch and the holder's id, in batch order.
+    pub duplicates: Vec<(usize, TaskId)>,
+}
+
+impl Enqueued {
+    /// Every task was stored.
+    pub const ALL: Enqueued = Enqueued {
+        duplicates: Vec::new(),
+    };
+}
+
 /// Delivery: the state machine of live tasks.
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
-    /// Accepts new `PENDING` tasks, all or none.
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error>;
+    /// Accepts new `PENDING` tasks: all, or none when an id is stored or
+    /// repeated ([`Error::TaskExists`]). A task whose unique key is held
+    /// is left out and reported in [`Enqueued::duplicates`], atomically
+    /// with the check (`lifecycle`, "submit (unique)").
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error>;
 
     /// Claims up to `limit` due pending tasks of an unpaused queue, in
     /// order, for `worker_id`: each becomes `RUNNING` with `attempt + 1`,

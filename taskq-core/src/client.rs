@@ -17,7 +17,7 @@ use crate::idempotent::SubmitRetry;
 use crate::payload::{PayloadLimits, check_queue_name};
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
-use crate::submit::{Overrides, Submission, new_record};
+use crate::submit::{Overrides, Submission, apply_unique, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
 
 /// Attempts of [`Client::run_schedule_now`] against concurrent firings and
@@ -145,7 +145,10 @@ impl Client {
         Submission::new(self, Cow::Owned(task_type.into()), Ok(params), true)
     }
 
-    /// Submits many tasks of one type in one backend call.
+    /// Submits many tasks of one type in one backend call, and gives
+    /// their ids in order. A task type declared unique stores only one
+    /// task per held key: a duplicate's place holds the id of the task
+    /// that holds its key.
     pub async fn submit_many<P: Serialize, R>(
         &self,
         task: TaskHandle<P, R>,
@@ -158,11 +161,19 @@ impl Client {
             .map(|p| {
                 let params = serde_json::to_value(p).map_err(Error::Serialization)?;
                 self.payload_limits.check_params(&params)?;
-                Ok(new_record(def, params, &Overrides::default(), now))
+                let overrides = Overrides::default();
+                let mut record = new_record(def, params, &overrides, now);
+                apply_unique(&mut record, def, &overrides)?;
+                Ok(record)
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let ids = records.iter().map(|r| r.id).collect();
-        self.backend.enqueue(records).await?;
+        let mut ids: Vec<TaskId> = records.iter().map(|r| r.id).collect();
+        // A duplicate's place names the task holding its key.
+        for (at, holder) in self.backend.enqueue(records).await?.duplicates {
+            if let Some(id) = ids.get_mut(at) {
+                *id = holder;
+            }
+        }
         Ok(ids)
     }
 

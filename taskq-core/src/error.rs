@@ -136,6 +136,15 @@ pub enum Error {
     /// An argument is out of range or malformed (names the argument).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A uniqueness declaration that gives no key: an empty or oversized
+    /// key, a field the params lack, a zero period, no states. Nothing
+    /// was stored.
+    #[error("invalid unique `{field}`: {message}")]
+    InvalidUnique {
+        /// The option at fault: `key`, `fields`, `period` or `states`.
+        field: &'static str,
+        message: String,
+    },
     /// A value could not be turned into or out of JSON.
     #[error("serialization: {0}")]
     Serialization(#[source] serde_json::Error),

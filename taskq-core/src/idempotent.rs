@@ -55,6 +55,10 @@ pub struct Submitted {
     /// when an earlier try of this same submit did, before an ambiguous
     /// error (told by the stored creation time, which this submit chose).
     pub duplicate: bool,
+    /// `true` when the duplicate was found by the uniqueness key
+    /// ([`Unique`](crate::Unique)): `id` is then the task that holds the
+    /// key (not the id this submit drew), and nothing was stored.
+    pub unique_conflict: bool,
 }
 
 /// How often a submit is tried after an ambiguous error
@@ -124,10 +128,20 @@ pub(crate) async fn submit_record(client: &Client, record: TaskRecord) -> Result
     loop {
         tried += 1;
         let result = match client.backend().enqueue(vec![record.clone()]).await {
-            Ok(()) => {
-                return Ok(Submitted {
-                    id,
-                    duplicate: false,
+            Ok(enqueued) => {
+                return Ok(match enqueued.duplicates.first() {
+                    // A holder of its key: this submit's own earlier try
+                    // when it stored the task before an ambiguous error.
+                    Some(&(_, holder)) => Submitted {
+                        id: holder,
+                        duplicate: !(ambiguous && holder == id),
+                        unique_conflict: holder != id,
+                    },
+                    None => Submitted {
+                        id,
+                        duplicate: false,
+                        unique_conflict: false,
+                    },
                 });
             }
             Err(Error::TaskExists(existing)) if existing == id => {
@@ -180,6 +194,7 @@ async fn stored_submission(
     Ok(Some(Submitted {
         id: record.id,
         duplicate: !own,
+        unique_conflict: false,
     }))
 }
 

@@ -72,9 +72,10 @@ pub mod worker;
 pub mod worker_state;
 
 pub use backend::{
-    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, PendingByType,
-    Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement, Store,
-    TaskFilter, TypeCount, WorkerControl, WorkerInfo, WorkerQueue, WorkerRegistry, WorkerState,
+    Backend, Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Page, PageRequest,
+    PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
+    Store, TaskFilter, TypeCount, WorkerControl, WorkerInfo, WorkerQueue, WorkerRegistry,
+    WorkerState,
 };
 pub use client::Client;
 pub use context::{StopReason, TaskContext};
@@ -90,7 +91,8 @@ pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use submit::Submission;
 pub use task::{
-    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState,
+    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState, Unique,
+    UniqueKey,
 };
 pub use wait::TaskRef;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};

@@ -15,9 +15,10 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::Error;
 use crate::idempotent::{Submitted, submit_record};
+use crate::lifecycle;
 use crate::payload::check_queue_name;
 use crate::registry::TaskDef;
-use crate::task::{TaskId, TaskRecord, TaskState, seq_for};
+use crate::task::{TaskId, TaskRecord, TaskState, Unique, seq_for};
 
 /// Per-submission overrides of a task type's options.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,10 @@ pub(crate) struct Overrides {
     pub(crate) max_retries: Option<u32>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) soft_timeout: Option<Duration>,
+    /// `Some(None)`: not unique, whatever the task type declares.
+    pub(crate) unique: Option<Option<Unique>>,
+    /// An explicit key on top of the declared (or overridden) uniqueness.
+    pub(crate) unique_key: Option<String>,
 }
 
 /// The `PENDING` record of a new task of type `def`, submitted at `now`.
@@ -63,7 +68,39 @@ pub(crate) fn new_record(
         timeout: o.timeout.or(def.options.timeout),
         soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
         seq: seq_for(scheduled_at),
+        unique: None,
     }
+}
+
+/// Gives `record` the unique key its type declares, or the submission's
+/// override: a typed error when the declaration gives no key.
+pub(crate) fn apply_unique(
+    record: &mut TaskRecord,
+    def: &TaskDef,
+    o: &Overrides,
+) -> Result<(), Error> {
+    let mut unique = match &o.unique {
+        Some(unique) => unique.clone(),
+        None => def.options.unique.clone(),
+    };
+    if let Some(key) = &o.unique_key {
+        let base = unique.unwrap_or_default();
+        unique = Some(Unique {
+            key: Some(key.clone().into()),
+            ..base
+        });
+    }
+    record.unique = unique
+        .map(|unique| {
+            lifecycle::unique_key(
+                &unique,
+                &record.task_type,
+                &record.params,
+                record.created_at,
+            )
+        })
+        .transpose()?;
+    Ok(())
 }
 
 /// A task about to be submitted: set overrides, then `.await` it for the
@@ -219,6 +256,43 @@ impl<'c, R> Submission<'c, R> {
         self
     }
 
+    /// Unique as `unique` says, instead of as the task type declares:
+    /// while another task of the queue holds the same key, this one is
+    /// not stored and the submit answers with the holder's id
+    /// ([`Submitted::unique_conflict`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use taskq::prelude::*;
+    /// use taskq::Unique;
+    /// # #[long_task]
+    /// # async fn sync_account(account: u64) -> Result<(), TaskError> { let _ = account; Ok(()) }
+    /// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+    /// # let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+    /// let first = client.submit(sync_account, 7).unique(Unique::params()).outcome().await?;
+    /// let again = client.submit(sync_account, 7).unique(Unique::params()).outcome().await?;
+    /// assert!(again.duplicate && again.unique_conflict);
+    /// assert_eq!(again.id, first.id); // the task that will do the work
+    /// # Ok(()) }
+    /// ```
+    pub fn unique(mut self, unique: Unique) -> Self {
+        self.overrides.unique = Some(Some(unique));
+        self
+    }
+
+    /// Unique by this explicit key, with the period and states the task
+    /// type declares (or the defaults of [`Unique`]).
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.overrides.unique_key = Some(key.into());
+        self
+    }
+
+    /// Not unique, whatever the task type declares.
+    pub fn not_unique(mut self) -> Self {
+        self.overrides.unique = Some(None);
+        self
+    }
+
     /// The checked record this submission would store, without storing
     /// it: for a backend that can enqueue inside the host's own database
     /// transaction (`taskq_sea::SeaBackend::enqueue_in`), so the task
@@ -264,6 +338,7 @@ impl<'c, R> Submission<'c, R> {
             ));
         }
         let mut record = new_record(def, params, &overrides, now);
+        apply_unique(&mut record, def, &overrides)?;
         if let Some(id) = self.id {
             record.id = id;
         }

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod unique;
+
+pub use unique::{Unique, UniqueKey, state_bit, states_from_mask, states_mask};
+
 /// A task's id: a UUIDv7, so ids sort by creation time.
 pub type TaskId = Uuid;
 
@@ -201,6 +205,10 @@ pub struct TaskOptions {
     /// attempt's timeouts and lease either way.
     #[serde(default)]
     pub blocking: bool,
+    /// At most one such task at a time (see [`Unique`]); `None`: any
+    /// number. Submissions can override it.
+    #[serde(default)]
+    pub unique: Option<Unique>,
 }
 
 impl TaskOptions {
@@ -215,6 +223,7 @@ impl TaskOptions {
         backoff: Backoff::DEFAULT,
         description: Cow::Borrowed(""),
         blocking: false,
+        unique: None,
     };
 
     /// The delay before the retry that follows failed attempt `attempt`.
@@ -357,6 +366,9 @@ pub struct TaskRecord {
     /// Starts as the ETA in microseconds, so ETA then FIFO order hold;
     /// reordering changes it.
     pub seq: i64,
+    /// The uniqueness key this task holds, if it was submitted unique.
+    #[serde(default)]
+    pub unique: Option<UniqueKey>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `options`: parsing and checking the attribute's `key = value` list.
+//! - `unique`: its `unique(...)` option.
 //! - `expand` (this file): checking the function and emitting the
 //!   registration, the typed handle and the JSON glue.
 //!
@@ -9,6 +10,7 @@
 //! need neither `inventory` nor `serde_json` as direct dependencies.
 
 mod options;
+mod unique;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -37,6 +39,14 @@ use options::TaskAttr;
 /// `blocking = true` for a handler that blocks its thread (synchronous I/O,
 /// long computation without `.await`): each attempt then runs on a thread
 /// of the blocking pool, holding up no other handler.
+///
+/// `unique` makes the task type unique (see `taskq::Unique`): a submit
+/// while another task of the queue holds the same key stores nothing and
+/// answers with that task's id. Bare `unique` keys on all of the params
+/// while a task is pending or running; `unique(...)` takes `fields = ["a",
+/// "b"]` (the key is those params fields), or `key = "..."` (one key for
+/// every such task), `period = 3600` (seconds: held at most that long) and
+/// `states = ["pending", "running", "finished", "failed", "cancelled"]`.
 ///
 /// A schedule declared next to the handler (upserted by name, the task's,
 /// when a scheduler starts; checked here at compile time):

@@ -9,6 +9,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Path, Token, UnOp};
 
+use crate::unique::UniqueAttr;
+
 const KNOWN: &[&str] = &[
     "name",
     "queue",
@@ -26,6 +28,7 @@ const KNOWN: &[&str] = &[
     "time_zone",
     "every",
     "params",
+    "unique",
 ];
 
 /// The parsed options; `None` means the default from
@@ -58,21 +61,42 @@ pub struct TaskAttr {
     pub params: Option<LitStr>,
     /// Runs the handler on the blocking pool.
     pub blocking: Option<bool>,
+    /// At most one such task at a time (`unique` or `unique(...)`).
+    pub unique: Option<UniqueAttr>,
 }
 
-/// One `key = value`. Unlike syn's `MetaNameValue`, which folds `-1` into
-/// one literal spanned at the `-`, the value is parsed as an expression, so
-/// errors about it underline all of it.
-struct Pair {
-    path: Path,
-    value: Expr,
+/// One `key = value`, `key(...)` or bare `key`. Unlike syn's
+/// `MetaNameValue`, which folds `-1` into one literal spanned at the `-`,
+/// a value is parsed as an expression, so errors about it underline all
+/// of it.
+pub struct Pair {
+    pub path: Path,
+    pub value: PairValue,
+}
+
+/// What follows an option's name.
+pub enum PairValue {
+    /// `= value`
+    Expr(Expr),
+    /// `(...)`: a nested list, parsed by the option.
+    List(TokenStream),
+    /// Nothing.
+    Flag,
 }
 
 impl Parse for Pair {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let path = input.call(Path::parse_mod_style)?;
-        input.parse::<Token![=]>()?;
-        let value = input.parse()?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            PairValue::Expr(input.parse()?)
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            PairValue::List(content.parse()?)
+        } else {
+            PairValue::Flag
+        };
         Ok(Pair { path, value })
     }
 }
@@ -94,7 +118,16 @@ impl Parse for TaskAttr {
                 ));
             }
             seen.push(name.clone());
-            let value = &pair.value;
+            if name == "unique" {
+                attr.unique = Some(UniqueAttr::parse(key, &pair.value)?);
+                continue;
+            }
+            let PairValue::Expr(value) = &pair.value else {
+                return Err(syn::Error::new_spanned(
+                    key,
+                    format!("`{name}` takes a value: `{name} = ...`"),
+                ));
+            };
             match name.as_str() {
                 "name" => attr.name = Some(task_name(value)?),
                 "queue" => attr.queue = Some(queue_name(value)?),
@@ -249,6 +282,13 @@ impl TaskAttr {
             .jitter
             .map_or(quote!(#d::BACKOFF_JITTER), |j| quote!(#j));
         let blocking = self.blocking.unwrap_or(false);
+        let unique = match &self.unique {
+            Some(unique) => {
+                let unique = unique.tokens();
+                quote!(::core::option::Option::Some(#unique))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             ::taskq::TaskOptions {
                 queue: ::std::borrow::Cow::Borrowed(#queue),
@@ -264,6 +304,7 @@ impl TaskAttr {
                 },
                 description: ::std::borrow::Cow::Borrowed(#description),
                 blocking: #blocking,
+                unique: #unique,
             }
         }
     }
@@ -288,7 +329,7 @@ fn signed_lit(value: &Expr) -> Option<(bool, &Lit)> {
     }
 }
 
-fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
+pub(crate) fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
     match lit(value) {
         Some(Lit::Str(s)) => Ok(s.clone()),
         _ => Err(syn::Error::new_spanned(
@@ -362,7 +403,7 @@ fn float(value: &Expr, key: &str) -> syn::Result<f64> {
 }
 
 /// Positive seconds, as milliseconds.
-fn seconds(value: &Expr, key: &str) -> syn::Result<u64> {
+pub(crate) fn seconds(value: &Expr, key: &str) -> syn::Result<u64> {
     let ms = seconds_or_zero(value, key)?;
     if ms == 0 {
         return Err(syn::Error::new_spanned(

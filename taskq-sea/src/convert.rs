@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use taskq_core::{Error, ErrorKind, Progress, TaskFailure, TaskRecord, TaskState};
+use taskq_core::task::states_from_mask;
+use taskq_core::{Error, ErrorKind, Progress, TaskFailure, TaskRecord, TaskState, UniqueKey};
 
 use crate::entity::task;
 
@@ -40,6 +41,9 @@ impl From<TaskRecord> for task::Model {
             timeout_ms: record.timeout.map(duration_to_ms),
             soft_timeout_ms: record.soft_timeout.map(duration_to_ms),
             seq: record.seq,
+            unique_states: record.unique.as_ref().map(|u| i16::from(u.states_mask())),
+            unique_until: record.unique.as_ref().and_then(|u| u.until),
+            unique_key: record.unique.map(|u| u.key),
         }
     }
 }
@@ -89,6 +93,17 @@ impl TryFrom<task::Model> for TaskRecord {
             soft_timeout: ms_to_duration(row.soft_timeout_ms)
                 .map_err(|_| corrupt("soft_timeout_ms"))?,
             seq: row.seq,
+            unique: match row.unique_key {
+                Some(key) => Some(UniqueKey {
+                    key,
+                    states: states_from_mask(
+                        u8::try_from(row.unique_states.unwrap_or(0))
+                            .map_err(|_| corrupt("unique_states"))?,
+                    ),
+                    until: row.unique_until,
+                }),
+                None => None,
+            },
         })
     }
 }

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use taskq::backend::{
-    Broker, ClaimRequest, LeaseStatus, PendingByType, ReconcileReport, RescueReport, RetryPolicies,
-    ScheduleStore, Settlement, Store, WorkerRegistry,
+    Broker, ClaimRequest, Enqueued, LeaseStatus, PendingByType, ReconcileReport, RescueReport,
+    RetryPolicies, ScheduleStore, Settlement, Store, WorkerRegistry,
 };
 use taskq::schedule::ScheduleFiring;
 use taskq::{Position, Progress, QueueStats, Schedule, SubmitRetry, TaskFilter};
@@ -201,7 +201,7 @@ impl LostReply {
 
 #[async_trait]
 impl Broker for LostReply {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         self.enqueues.fetch_add(1, Ordering::SeqCst);
         let lost = self
             .lose

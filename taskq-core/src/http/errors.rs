@@ -127,6 +127,10 @@ impl From<Error> for ApiError {
             Error::InvalidArgument(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
             }
+            Error::InvalidUnique { field, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_unique", message)
+                    .with_details(json!({ "field": format!("unique.{field}") }))
+            }
             Error::PayloadTooLarge { what, size, limit } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
                     .with_details(json!({ "field": what, "size": size, "limit": limit }))

@@ -26,6 +26,7 @@
 //! | rule | from | to | function |
 //! |---|---|---|---|
 //! | submit | — | `PENDING`; a batch with a stored (`Error::TaskExists`) or repeated id is refused whole | [`check_new_ids`] |
+//! | submit (unique) | — | not stored while a task of the queue [holds](holds_unique) its key ([`unique_key`]), nor after an earlier task of its batch with the key ([`unique_in_batch`]): reported as a duplicate of that holder | [`holds_unique`] |
 //! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
@@ -50,6 +51,7 @@ mod messages;
 mod order;
 mod retry;
 mod transitions;
+mod unique;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use messages::{
@@ -62,3 +64,4 @@ pub use transitions::{
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
     record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
 };
+pub use unique::{holds_unique, unique_in_batch, unique_key};

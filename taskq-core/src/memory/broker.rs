@@ -9,25 +9,51 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::{MemoryBackend, State};
-use crate::backend::{Broker, ClaimRequest, LeaseStatus, Position, RescueReport, Settlement};
+use crate::backend::{
+    Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
+};
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, RetryPolicies};
 use crate::task::{TaskId, TaskRecord, TaskState};
 
 #[async_trait]
 impl Broker for MemoryBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         let now = Utc::now();
+        let mut enqueued = Enqueued::ALL;
         {
             let mut state = self.lock();
             lifecycle::check_new_ids(&tasks, |id| state.tasks.contains_key(&id))?;
-            for task in tasks {
+            let repeats = lifecycle::unique_in_batch(&tasks);
+            // Per position, the task that holds its key once it is decided.
+            let mut holders: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+            for (i, (task, repeat)) in tasks.into_iter().zip(repeats).enumerate() {
+                if let Some(first) = repeat {
+                    holders[i] = holders[first];
+                    enqueued.duplicates.push((i, holders[i]));
+                    continue;
+                }
+                if let Some(unique) = &task.unique {
+                    let slot = (task.queue.clone(), unique.key.clone());
+                    let held = state.unique.get(&slot).copied().filter(|holder| {
+                        state
+                            .tasks
+                            .get(holder)
+                            .is_some_and(|record| lifecycle::holds_unique(record, now))
+                    });
+                    if let Some(holder) = held {
+                        holders[i] = holder;
+                        enqueued.duplicates.push((i, holder));
+                        continue;
+                    }
+                    state.unique.insert(slot, task.id);
+                }
                 state.index(&task, now);
                 state.tasks.insert(task.id, task);
             }
         }
         self.signal.notify_waiters();
-        Ok(())
+        Ok(enqueued)
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {

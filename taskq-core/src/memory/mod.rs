@@ -71,6 +71,9 @@ struct State {
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
     workers: BTreeMap<String, WorkerInfo>,
+    /// The task that last took each (queue, unique key): whether it still
+    /// holds the key is read from its record (`lifecycle::holds_unique`).
+    unique: HashMap<(String, String), TaskId>,
 }
 
 impl MemoryBackend {
@@ -100,6 +103,17 @@ fn ready_set<'a>(
 }
 
 impl State {
+    /// Drops the key entry a removed record was the holder of, so the
+    /// map does not grow with keys whose tasks are gone.
+    fn forget_unique(&mut self, record: &TaskRecord) {
+        if let Some(unique) = &record.unique {
+            let slot = (record.queue.clone(), unique.key.clone());
+            if self.unique.get(&slot) == Some(&record.id) {
+                self.unique.remove(&slot);
+            }
+        }
+    }
+
     /// Files a record in the index its state calls for. `now` decides
     /// between ready and delayed; a claim re-checks the due time, so an
     /// early `now` only costs a promotion later.

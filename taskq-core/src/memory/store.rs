@@ -68,7 +68,9 @@ impl Store for MemoryBackend {
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
         let mut state = self.lock();
         lifecycle::check_delete(state.tasks.get(&id).ok_or(Error::NotFound(id))?)?;
-        state.tasks.remove(&id).ok_or(Error::NotFound(id))
+        let record = state.tasks.remove(&id).ok_or(Error::NotFound(id))?;
+        state.forget_unique(&record);
+        Ok(record)
     }
 
     async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {
@@ -93,7 +95,9 @@ impl Store for MemoryBackend {
             .map(|r| r.id)
             .collect();
         for id in &doomed {
-            state.tasks.remove(id);
+            if let Some(record) = state.tasks.remove(id) {
+                state.forget_unique(&record);
+            }
         }
         Ok(doomed.len() as u64)
     }

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
 use crate::backend::{
-    Broker, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement, Store,
+    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, RescueReport, Settlement, Store,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
@@ -114,9 +114,9 @@ impl RedisBackend {
         &self,
         tasks: Vec<TaskRecord>,
         mode: EnqueueMode,
-    ) -> Result<(), Error> {
+    ) -> Result<Enqueued, Error> {
         if tasks.is_empty() {
-            return Ok(());
+            return Ok(Enqueued::ALL);
         }
         // `lifecycle::check_new_ids`: repeats first, then the stored ids
         // the `SET NX` below finds.
@@ -172,11 +172,16 @@ impl RedisBackend {
             return Err(lifecycle::id_exists(id));
         }
         let now = micros(Utc::now());
+        let mut enqueued = Enqueued::ALL;
         for (queue, positions) in groups {
             let mut args = vec![now.clone(), mode.as_arg().to_owned()];
             for &i in &positions {
                 let task = &tasks[i];
                 let fields = record::to_fields(task)?;
+                let lock = task
+                    .unique
+                    .as_ref()
+                    .map_or_else(String::new, |u| self.keys.unique(&queue, &u.key));
                 args.extend([
                     task.id.to_string(),
                     micros(task.created_at),
@@ -184,19 +189,40 @@ impl RedisBackend {
                     task.seq.to_string(),
                     micros(task.scheduled_at),
                     task.task_type.clone(),
+                    lock,
                     fields.len().to_string(),
                 ]);
                 args.extend(fields);
             }
-            self.run_once(&scripts::ENQUEUE, &queue, args).await?;
+            let reply = self.run_once(&scripts::ENQUEUE, &queue, args).await?;
+            let mut pairs = array("enqueue", reply)?.into_iter();
+            while let (Some(at), Some(holder)) = (pairs.next(), pairs.next()) {
+                let at = at
+                    .as_usize()
+                    .and_then(|at| positions.get(at).copied())
+                    .ok_or_else(|| Error::backend("enqueue: bad duplicate position"))?;
+                let holder = holder
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| Error::backend("enqueue: bad holder id"))?;
+                enqueued.duplicates.push((at, holder));
+            }
         }
-        Ok(())
+        // A duplicate was not stored: its id stays free.
+        enqueued.duplicates.sort_unstable();
+        let unstored: Vec<TaskId> = enqueued
+            .duplicates
+            .iter()
+            .map(|&(at, _)| tasks[at].id)
+            .collect();
+        self.delete_task_indexes(&unstored).await?;
+        Ok(enqueued)
     }
 }
 
 #[async_trait]
 impl Broker for RedisBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         self.enqueue_records(tasks, EnqueueMode::Strict).await
     }
 

@@ -69,6 +69,12 @@ impl Keys {
         }
     }
 
+    /// The id of the task that last took a unique key in `queue`, in the
+    /// queue's slot (`lifecycle::holds_unique` reads its record).
+    pub fn unique(&self, queue: &str, key: &str) -> String {
+        format!("{{{}:{queue}}}:uniq:{key}", self.prefix)
+    }
+
     /// Set of every queue name seen (enqueue or pause).
     pub fn queues(&self) -> String {
         format!("{}:queues", self.prefix)

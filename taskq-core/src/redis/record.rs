@@ -14,7 +14,7 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
-use crate::task::{TaskId, TaskRecord, TaskState};
+use crate::task::{TaskId, TaskRecord, TaskState, UniqueKey, states_from_mask};
 
 pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
@@ -48,6 +48,16 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         (
             "cancel_requested",
             record.cancel_requested.then(|| "1".to_owned()),
+        ),
+        // The enqueue script reads these to tell whether a holder holds.
+        ("unique_key", record.unique.as_ref().map(|u| u.key.clone())),
+        (
+            "unique_states",
+            record.unique.as_ref().map(|u| u.states_mask().to_string()),
+        ),
+        (
+            "unique_until",
+            record.unique.as_ref().and_then(|u| u.until).map(micros),
         ),
     ];
     fields.extend(
@@ -157,7 +167,39 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
         timeout: opt_duration("timeout")?,
         soft_timeout: opt_duration("soft_timeout")?,
         seq: number("seq")?,
+        unique: unique_key(
+            fields.get("unique_key").map(String::as_str),
+            fields.get("unique_states").map(String::as_str),
+            fields.get("unique_until").map(String::as_str),
+        )?,
     })
+}
+
+/// A record's unique key from its three hash fields (all absent when the
+/// task was not submitted unique).
+fn unique_key(
+    key: Option<&str>,
+    states: Option<&str>,
+    until: Option<&str>,
+) -> Result<Option<UniqueKey>, Error> {
+    let Some(key) = key else { return Ok(None) };
+    let mask: u8 = states
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| corrupt(format_args!("field `unique_states`: {e}")))?;
+    let until = until
+        .map(|raw| {
+            raw.parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| corrupt(format_args!("field `unique_until`: {raw}")))
+        })
+        .transpose()?;
+    Ok(Some(UniqueKey {
+        key: key.to_owned(),
+        states: states_from_mask(mask),
+        until,
+    }))
 }
 
 /// A running attempt's member in its queue's running set, as the scripts'
@@ -232,6 +274,9 @@ pub(crate) fn from_claim(
         timeout: place("timeout"),
         soft_timeout: place("soft_timeout"),
         cancel_requested: place("cancel_requested"),
+        unique_key: place("unique_key"),
+        unique_states: place("unique_states"),
+        unique_until: place("unique_until"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -295,6 +340,11 @@ pub(crate) fn from_claim(
             timeout: duration(at.timeout)?,
             soft_timeout: duration(at.soft_timeout)?,
             seq: number(at.seq)?,
+            unique: unique_key(
+                optional(at.unique_key)?.as_deref(),
+                optional(at.unique_states)?.as_deref(),
+                optional(at.unique_until)?.as_deref(),
+            )?,
         });
     }
     Ok(records)
@@ -313,4 +363,7 @@ struct Places {
     timeout: usize,
     soft_timeout: usize,
     cancel_requested: usize,
+    unique_key: usize,
+    unique_states: usize,
+    unique_until: usize,
 }

@@ -58,17 +58,21 @@ pub(super) fn script(body: &str) -> Script {
 }
 
 /// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
-/// scheduled at (µs), task type, field count, fields…. Mode `strict` (a submit)
-/// writes every task: the id index (`SET NX`, written first by the caller)
-/// already refused ids that exist. Mode `missing` (a schedule's tick tasks)
-/// writes the tasks not stored yet and skips the others. Returns 1.
+/// scheduled at (µs), task type, unique-key key name (`''`: not unique),
+/// field count, fields…. Mode `strict` (a submit) writes every task: the
+/// id index (`SET NX`, written first by the caller) already refused ids
+/// that exist. Mode `missing` (a schedule's tick tasks) writes the tasks
+/// not stored yet and skips the others. A task whose unique key a holder
+/// holds (`lifecycle::holds_unique`, read from the holder's record) is
+/// not written. Returns those as pairs: position among this call's
+/// tasks (0-based), holder id.
 pub(crate) static ENQUEUE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/enqueue.lua")));
 
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 11] = [
+pub(crate) const CLAIM_FIELDS: [&str; 14] = [
     "task_type",
     "params",
     "priority",
@@ -80,6 +84,9 @@ pub(crate) const CLAIM_FIELDS: [&str; 11] = [
     "timeout",
     "soft_timeout",
     "cancel_requested",
+    "unique_key",
+    "unique_states",
+    "unique_until",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only

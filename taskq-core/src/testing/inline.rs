@@ -10,9 +10,9 @@ use tokio::sync::Notify;
 
 use super::runner::Runner;
 use crate::backend::{
-    Backend, Broker, ClaimRequest, LeaseStatus, Outcome, Page, PageRequest, PendingByType,
-    Position, QueueStats, RescueReport, ScheduleStore, Settlement, Store, TaskFilter,
-    WorkerControl, WorkerInfo, WorkerRegistry, WorkerState,
+    Backend, Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Page, PageRequest,
+    PendingByType, Position, QueueStats, RescueReport, ScheduleStore, Settlement, Store,
+    TaskFilter, WorkerControl, WorkerInfo, WorkerRegistry, WorkerState,
 };
 use crate::error::Error;
 use crate::memory::MemoryBackend;
@@ -200,11 +200,16 @@ impl std::fmt::Debug for InlineBackend {
 
 #[async_trait]
 impl Broker for InlineBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
-        // Stored first, all or none (the memory backend's rule), then run.
-        let due = Due::of(&tasks);
-        self.memory.enqueue(tasks).await?;
-        self.run_all(&due).await
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
+        // Stored first, all or none (the memory backend's rule), then run;
+        // a duplicate of a unique key was not stored, so it does not run.
+        let mut due = Due::of(&tasks);
+        let enqueued = self.memory.enqueue(tasks).await?;
+        for (at, _) in enqueued.duplicates.iter().rev() {
+            due.remove(*at);
+        }
+        self.run_all(&due).await?;
+        Ok(enqueued)
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {

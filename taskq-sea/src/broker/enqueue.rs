@@ -2,12 +2,14 @@
 //! (`SeaBackend::enqueue_in`) or of the backend's own, and the error
 //! that names a duplicate id.
 
+use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqlErr};
 use taskq_core::lifecycle;
-use taskq_core::{Error, TaskId, TaskRecord};
+use taskq_core::{Enqueued, Error, TaskId, TaskRecord};
 use uuid::Uuid;
 
+use super::unique;
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::task::{self, Column as C};
 
@@ -52,18 +54,23 @@ impl SeaBackend {
     /// # Ok(()) }
     /// ```
     ///
-    /// A duplicate id is an [`Error::InvalidArgument`]; on PostgreSQL the
-    /// failed statement aborts the host's transaction, as any failed
-    /// statement does there.
+    /// A lone task whose id is stored is [`Error::TaskExists`] (a batch
+    /// with one, [`Error::InvalidArgument`]); on PostgreSQL the failed
+    /// statement aborts the host's transaction, as any failed statement
+    /// does there. Tasks whose unique key is held are not inserted and
+    /// come back in [`Enqueued::duplicates`]; the keys taken are the
+    /// host's transaction's too, so they are released by its rollback.
     pub async fn enqueue_in(
         &self,
         txn: &impl ConnectionTrait,
         tasks: Vec<TaskRecord>,
-    ) -> Result<(), Error> {
+    ) -> Result<Enqueued, Error> {
         if tasks.is_empty() {
-            return Ok(());
+            return Ok(Enqueued::ALL);
         }
         lifecycle::check_batch_ids(&tasks)?;
+        let enqueued = unique::take_keys(txn, &tasks, Utc::now()).await?;
+        let tasks = stored_only(tasks, &enqueued);
         // The id is the table's only unique key, so a lone task's
         // violation names it; for a batch, finding which id would need a
         // query, and on PostgreSQL the host's transaction is aborted.
@@ -84,29 +91,32 @@ impl SeaBackend {
         // Local workers may look before the commit and find nothing; their
         // poll (or the next signal) picks the tasks up.
         self.notify();
-        Ok(())
+        Ok(enqueued)
     }
 
-    /// Stores new pending tasks, all or none, and wakes nobody (the
-    /// caller does, after this returns). A batch that fits one `INSERT`
-    /// is that one statement, outside a transaction: one round trip and
-    /// one commit, which is most of a single submit's latency.
-    pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    /// Stores new pending tasks, all or none but the duplicates of a held
+    /// unique key, and wakes nobody (the caller does, after this returns).
+    /// A batch without unique keys that fits one `INSERT` is that one
+    /// statement, outside a transaction: one round trip and one commit,
+    /// which is most of a single submit's latency.
+    pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         // `lifecycle::check_new_ids`: repeats first, then the stored ids
         // the unique key finds.
         lifecycle::check_batch_ids(&tasks)?;
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
-        let inserted = if tasks.len() <= INSERT_CHUNK {
+        let mut enqueued = Enqueued::ALL;
+        let inserted = if tasks.len() <= INSERT_CHUNK && tasks.iter().all(|t| t.unique.is_none()) {
             insert(self.db(), tasks).await
         } else {
             let txn = self.write_txn().await?;
-            match insert(&txn, tasks).await {
+            enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
+            match insert(&txn, stored_only(tasks, &enqueued)).await {
                 Ok(()) => txn.commit().await,
                 Err(err) => Err(err),
             }
         };
         match inserted {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(enqueued),
             Err(err) => Err(match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
                 _ => db_err(err),
@@ -145,6 +155,26 @@ impl SeaBackend {
         // Another writer deleted the stored id since the insert failed.
         Error::InvalidArgument("a task id of the batch already exists".into())
     }
+}
+
+/// The tasks of a batch that `enqueued` does not list as duplicates.
+pub(crate) fn stored_only(tasks: Vec<TaskRecord>, enqueued: &Enqueued) -> Vec<TaskRecord> {
+    if enqueued.duplicates.is_empty() {
+        return tasks;
+    }
+    let mut skip = enqueued.duplicates.iter().map(|(at, _)| *at).peekable();
+    tasks
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let duplicate = skip.peek() == Some(i);
+            if duplicate {
+                skip.next();
+            }
+            !duplicate
+        })
+        .map(|(_, task)| task)
+        .collect()
 }
 
 fn duplicate_id(id: TaskId) -> Error {

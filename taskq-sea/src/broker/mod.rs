@@ -9,6 +9,7 @@
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
+//! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
 
@@ -16,6 +17,7 @@ mod enqueue;
 mod rescue;
 mod statements;
 mod steps;
+mod unique;
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
@@ -25,13 +27,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait};
-use taskq_core::backend::{Broker, ClaimRequest, LeaseStatus, Position, RescueReport, Settlement};
+use taskq_core::backend::{
+    Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
+};
 use taskq_core::lifecycle::{self, RetryPolicies, check_before_target};
 use taskq_core::task::seq_for;
 use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub(crate) use self::enqueue::stored_only;
 pub(crate) use self::statements::{MAX_SQL_INT, running_attempt};
 use self::statements::{
     PENDING, aggregate, claim_statement, fetch, heartbeat_update, held_by, raced, set_error,
@@ -48,15 +53,15 @@ const RACE_RETRIES: usize = 16;
 
 #[async_trait]
 impl Broker for SeaBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         if tasks.is_empty() {
-            return Ok(());
+            return Ok(Enqueued::ALL);
         }
-        self.insert_pending(tasks).await?;
+        let enqueued = self.insert_pending(tasks).await?;
         // After the commit: a woken worker finds the tasks.
         self.wake_others().await;
         self.notify();
-        Ok(())
+        Ok(enqueued)
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {

@@ -5,6 +5,8 @@
 //! - [`queue`]: `taskq_queues`, one row per paused queue.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
+//! - [`unique_key`]: `taskq_unique_keys`, per queue and unique key the
+//!   task that last took it.
 //! - [`worker`]: `taskq_workers`, one row per live worker (a
 //!   [`taskq_core::WorkerInfo`]).
 //!
@@ -15,4 +17,5 @@
 pub mod queue;
 pub mod schedule;
 pub mod task;
+pub mod unique_key;
 pub mod worker;

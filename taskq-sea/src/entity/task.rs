@@ -60,6 +60,13 @@ pub struct Model {
     pub soft_timeout_ms: Option<i64>,
     /// Order among pending tasks of equal priority (lower first).
     pub seq: i64,
+    /// The unique key the task holds (`taskq_unique_keys` points at it).
+    pub unique_key: Option<String>,
+    /// The states in which it holds the key, as a bit set
+    /// ([`taskq_core::task::states_mask`]).
+    pub unique_states: Option<i16>,
+    /// The end of its unique period.
+    pub unique_until: Option<DateTimeUtc>,
 }
 
 /// `taskq_tasks` has no relations.

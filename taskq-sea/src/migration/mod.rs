@@ -41,6 +41,7 @@ mod m20261124_000001_taskq_schedules;
 mod m20261124_000002_taskq_workers;
 mod m20261124_000003_taskq_schedule_revision;
 mod m20261205_000001_taskq_worker_task_types;
+mod m20261207_000001_taskq_unique_keys;
 
 use sea_orm_migration::prelude::*;
 
@@ -53,6 +54,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261124_000002_taskq_workers::Migration),
         Box::new(m20261124_000003_taskq_schedule_revision::Migration),
         Box::new(m20261205_000001_taskq_worker_task_types::Migration),
+        Box::new(m20261207_000001_taskq_unique_keys::Migration),
     ]
 }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use taskq_core::backend::{
-    Broker, ClaimRequest, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport, Settlement,
+    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport,
+    Settlement,
 };
 use taskq_core::lifecycle::RetryPolicies;
 use taskq_core::{Error, TaskId, TaskRecord};
@@ -15,19 +16,22 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use super::SeaRedisBackend;
+use crate::broker::stored_only;
 use crate::sql::Claimed;
 
 #[async_trait]
 impl Broker for SeaRedisBackend {
-    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         if tasks.is_empty() {
-            return Ok(());
+            return Ok(Enqueued::ALL);
         }
         // Workers wake through Redis: no SQL notification.
-        self.sql.insert_pending(tasks.clone()).await?;
-        // Accepted: from here on the tasks are safe in SQL.
-        self.push_or_defer(&tasks).await;
-        Ok(())
+        let enqueued = self.sql.insert_pending(tasks.clone()).await?;
+        // Accepted: from here on the tasks are safe in SQL. Duplicates of a
+        // held unique key were not stored, so they are not delivered.
+        let stored = stored_only(tasks, &enqueued);
+        self.push_or_defer(&stored).await;
+        Ok(enqueued)
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {

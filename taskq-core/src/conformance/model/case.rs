@@ -7,16 +7,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::ops::{CLAIM_TYPES, Op, OutcomeKind, QUEUES, ReorderTo, TASK_TYPES, Target, WORKERS};
+use super::ops::{
+    CLAIM_TYPES, Op, OutcomeKind, QUEUES, ReorderTo, TASK_TYPES, Target, UNIQUE_KEYS,
+    UNIQUE_STATES, WORKERS,
+};
 use super::reference::Reference;
 use crate::backend::{
-    Backend, ClaimRequest, LeaseStatus, Outcome, Position, RescueReport, Settlement,
+    Backend, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, RescueReport, Settlement,
 };
 use crate::conformance::helpers;
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
-use crate::task::{Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState};
+use crate::task::{
+    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, UniqueKey,
+};
 
 /// The schedule every case starts with.
 pub(super) const SCHEDULE: &str = "model";
@@ -39,6 +44,7 @@ const RESCUE_POLICY: RetryPolicy = RetryPolicy {
 #[derive(Debug, PartialEq)]
 enum Returned {
     Unit(Result<(), String>),
+    Enqueued(Result<Enqueued, String>),
     Records(Result<Vec<TaskRecord>, String>),
     Record(Result<Box<TaskRecord>, String>),
     Flags(Result<Vec<bool>, String>),
@@ -63,6 +69,8 @@ pub type Tally = std::collections::BTreeMap<String, u64>;
 fn effect(returned: &Returned) -> &'static str {
     match returned {
         Returned::Unit(Ok(())) | Returned::Record(Ok(_)) => "ok",
+        Returned::Enqueued(Ok(e)) if e.duplicates.is_empty() => "ok",
+        Returned::Enqueued(Ok(_)) => "duplicate",
         Returned::Records(Ok(v)) if v.is_empty() => "none",
         Returned::Records(Ok(_)) => "some",
         Returned::Flags(Ok(v)) if v.contains(&true) => "applied",
@@ -209,19 +217,25 @@ impl<'a> Case<'a> {
                 max_retries,
                 count,
                 task_type,
+                unique,
             } => {
                 let due = now + Self::ms(*delay_ms);
                 let tasks: Vec<TaskRecord> = (0..*count)
                     .map(|_| {
                         let mut record = self.record(QUEUES[*queue], *priority, due, *max_retries);
                         record.task_type = TASK_TYPES[*task_type].to_owned();
+                        record.unique = unique.map(|(key, states)| UniqueKey {
+                            key: UNIQUE_KEYS[key].to_owned(),
+                            states: UNIQUE_STATES[states].to_vec(),
+                            until: None,
+                        });
                         record
                     })
                     .collect();
                 self.ids.extend(tasks.iter().map(|t| t.id));
                 (
-                    Returned::Unit(message(self.reference.enqueue(tasks.clone()))),
-                    Returned::Unit(message(backend.enqueue(tasks).await)),
+                    Returned::Enqueued(message(self.reference.enqueue(tasks.clone(), now))),
+                    Returned::Enqueued(message(backend.enqueue(tasks).await)),
                 )
             }
             Op::SubmitDuplicate { task } => {
@@ -233,8 +247,8 @@ impl<'a> Case<'a> {
                 self.ids.push(fresh.id);
                 let tasks = vec![fresh, duplicate];
                 (
-                    Returned::Unit(message(self.reference.enqueue(tasks.clone()))),
-                    Returned::Unit(message(backend.enqueue(tasks).await)),
+                    Returned::Enqueued(message(self.reference.enqueue(tasks.clone(), now))),
+                    Returned::Enqueued(message(backend.enqueue(tasks).await)),
                 )
             }
             Op::Claim {

@@ -12,6 +12,15 @@ pub const QUEUES: [&str; 2] = ["q0", "q1"];
 pub const WORKERS: [&str; 2] = ["w0", "w1"];
 /// The task types submitted.
 pub const TASK_TYPES: [&str; 2] = ["model_task", "model_other"];
+/// The unique keys a case's unique submissions take, so that they clash.
+pub const UNIQUE_KEYS: [&str; 2] = ["k0", "k1"];
+/// The states in which a unique task holds its key.
+pub const UNIQUE_STATES: [&[crate::task::TaskState]; 3] = [
+    crate::task::Unique::ACTIVE,
+    &[crate::task::TaskState::Pending],
+    &crate::task::TaskState::ALL,
+];
+
 /// What a claim takes: any type, each type alone, both, or none (a worker
 /// with no handler for anything queued).
 pub const CLAIM_TYPES: [Option<&[&str]>; 5] = [
@@ -44,6 +53,9 @@ pub enum Op {
         count: usize,
         /// An index into `TASK_TYPES`.
         task_type: usize,
+        /// Unique by `UNIQUE_KEYS[.0]`, held in `UNIQUE_STATES[.1]`;
+        /// every task of the batch takes the key.
+        unique: Option<(usize, usize)>,
     },
     /// Enqueue a new task together with one whose id is already stored:
     /// all or none, so nothing changes.
@@ -175,15 +187,19 @@ pub fn op() -> impl Strategy<Value = Op> {
             0..3u32,
             1..4usize,
             prop::sample::select(vec![0usize, 0, 0, 1]),
+            prop::option::weighted(0.3, (0..UNIQUE_KEYS.len(), 0..UNIQUE_STATES.len())),
         )
-            .prop_map(|(queue, priority, delay_ms, max_retries, count, task_type)| Op::Submit {
-                queue,
-                priority,
-                delay_ms,
-                max_retries,
-                count,
-                task_type,
-            }),
+            .prop_map(
+                |(queue, priority, delay_ms, max_retries, count, task_type, unique)| Op::Submit {
+                    queue,
+                    priority,
+                    delay_ms,
+                    max_retries,
+                    count,
+                    task_type,
+                    unique,
+                }
+            ),
         1 => task().prop_map(|task| Op::SubmitDuplicate { task }),
         6 => (
             queue.clone(),

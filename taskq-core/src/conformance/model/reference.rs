@@ -7,20 +7,22 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::backend::{
-    ClaimRequest, LeaseStatus, PendingByType, Position, QueueStats, RescueReport, Settlement,
-    check_purge_states,
+    ClaimRequest, Enqueued, LeaseStatus, PendingByType, Position, QueueStats, RescueReport,
+    Settlement, check_purge_states,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, RetryPolicies};
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
-/// Records in submission order, paused queues, and the case's schedule.
+/// Records in submission order, paused queues, the case's schedule, and
+/// the task that last took each (queue, unique key).
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub tasks: Vec<TaskRecord>,
     pub paused: Vec<String>,
     pub schedule: Schedule,
+    pub unique: BTreeMap<(String, String), TaskId>,
 }
 
 impl Reference {
@@ -29,6 +31,7 @@ impl Reference {
             tasks: Vec::new(),
             paused: Vec::new(),
             schedule,
+            unique: BTreeMap::new(),
         }
     }
 
@@ -43,10 +46,37 @@ impl Reference {
             .ok_or(Error::NotFound(id))
     }
 
-    pub fn enqueue(&mut self, tasks: Vec<TaskRecord>) -> Result<(), Error> {
+    pub fn enqueue(
+        &mut self,
+        tasks: Vec<TaskRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Enqueued, Error> {
         lifecycle::check_new_ids(&tasks, |id| self.get(id).is_some())?;
-        self.tasks.extend(tasks);
-        Ok(())
+        let mut enqueued = Enqueued::ALL;
+        let repeats = lifecycle::unique_in_batch(&tasks);
+        let mut holders: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        for (i, (task, repeat)) in tasks.into_iter().zip(repeats).enumerate() {
+            if let Some(first) = repeat {
+                holders[i] = holders[first];
+                enqueued.duplicates.push((i, holders[i]));
+                continue;
+            }
+            if let Some(unique) = &task.unique {
+                let slot = (task.queue.clone(), unique.key.clone());
+                let held = self.unique.get(&slot).copied().filter(|holder| {
+                    self.get(*holder)
+                        .is_some_and(|record| lifecycle::holds_unique(record, now))
+                });
+                if let Some(holder) = held {
+                    holders[i] = holder;
+                    enqueued.duplicates.push((i, holder));
+                    continue;
+                }
+                self.unique.insert(slot, task.id);
+            }
+            self.tasks.push(task);
+        }
+        Ok(enqueued)
     }
 
     pub fn claim(&mut self, request: ClaimRequest<'_>) -> Vec<TaskRecord> {

@@ -1,17 +1,47 @@
 -- ENQUEUE: the Lua of `ENQUEUE` in redis/scripts.rs, which documents its KEYS and ARGV.
 local strict = ARGV[5] == 'strict'
+local now = tonumber(ARGV[4])
+local STATE_BITS = { PENDING = 1, RUNNING = 2, FINISHED = 4, FAILED = 8, CANCELLED = 16 }
+-- `lifecycle::holds_unique`: the holder is in one of its unique states
+-- and within its period. A gone (deleted, purged, expired) holder holds
+-- nothing.
+local function holds(record)
+  local f = redis.call('HMGET', record, 'state', 'unique_states', 'unique_until')
+  if not f[1] or not f[2] then return false end
+  if bit.band(tonumber(f[2]), STATE_BITS[f[1]] or 0) == 0 then return false end
+  return not f[3] or tonumber(f[3]) > now
+end
 local due = false
+local duplicates = {}
+local position = 0
 local i = 6
 while i <= #ARGV do
-  local id, n = ARGV[i], tonumber(ARGV[i + 6])
+  local id, lock, n = ARGV[i], ARGV[i + 6], tonumber(ARGV[i + 7])
   local key = ARGV[1] .. id
-  if strict or redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 7, i + 6 + n))
+  local holder = false
+  if lock ~= '' then
+    -- A repeat of the key within this batch finds the first one's record,
+    -- written just before.
+    holder = redis.call('GET', lock)
+    if holder and (holder == id or not holds(ARGV[1] .. holder)) then holder = false end
+  end
+  if holder then
+    duplicates[#duplicates + 1] = position
+    duplicates[#duplicates + 1] = holder
+  elseif strict or redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, unpack(ARGV, i + 8, i + 7 + n))
+    if lock ~= '' then
+      redis.call('SET', lock, id)
+      -- Past its period the key is free whatever the holder's state.
+      local until_us = redis.call('HGET', key, 'unique_until')
+      if until_us then redis.call('PEXPIREAT', lock, int(math.ceil(tonumber(until_us) / 1000))) end
+    end
     index_new(id, ARGV[i + 5], ARGV[i + 1])
     if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
   end
-  i = i + 7 + n
+  position = position + 1
+  i = i + 8 + n
 end
 index_flush()
 if due then wake() end
-return 1
+return duplicates
