@@ -62,8 +62,8 @@ pub use taskq_core::{
     MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, Schedule,
     ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StopReason, Submission,
     SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions,
-    TaskRecord, TaskState, TypeCount, Worker, WorkerBuilder, WorkerConfig, WorkerControl,
-    WorkerInfo, WorkerQueue, WorkerState,
+    TaskRecord, TaskState, TypeCount, Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig,
+    WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{maintenance, schedule, schemars, testing, worker};

@@ -29,6 +29,7 @@ mod outcomes;
 mod remote_control;
 mod steering;
 mod support;
+mod unique;
 mod wait;
 
 use blocking::*;
@@ -38,6 +39,7 @@ use outcomes::*;
 use remote_control::*;
 use steering::*;
 use support::*;
+use unique::*;
 use wait::*;
 
 /// `pair_suite!(#[attr]… name, factory)`: the tests that take two handles
@@ -205,7 +207,8 @@ macro_rules! worker_suite {
                 blocked_handler_threads_keep_their_leases,
                 blocking_option_gives_each_handler_a_thread,
                 idempotent_submit_with_the_same_id_returns_it,
-                idempotent_submit_retries_an_ambiguous_error);
+                idempotent_submit_retries_an_ambiguous_error,
+                unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input);
         }
     };
 }

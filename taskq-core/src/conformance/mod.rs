@@ -17,7 +17,7 @@
 //! and retry), `reorder`, `records` (lists, delete, purge), `schedules`,
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
-//! waiters' poll reads, end signals). [`helpers`] holds what
+//! waiters' poll reads, end signals), `unique` (unique keys). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -36,6 +36,7 @@ mod reorder;
 mod rescue;
 mod schedules;
 mod settle;
+mod unique;
 mod wait;
 mod workers;
 
@@ -48,6 +49,7 @@ pub use reorder::*;
 pub use rescue::*;
 pub use schedules::*;
 pub use settle::*;
+pub use unique::*;
 pub use wait::*;
 pub use workers::*;
 
@@ -108,7 +110,10 @@ macro_rules! conformance_suite {
                 worker_control_is_compare_and_set, stats_count_pending_by_type,
                 workers_report_their_task_types,
                 queue_stats_show_pending_types_no_live_worker_runs,
-                wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel);
+                wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel,
+                unique_duplicate_names_the_holder, unique_batch_stores_the_first_of_each_key,
+                unique_key_is_free_once_the_holder_ends, unique_period_and_delete_end_the_hold,
+                unique_concurrent_submits_store_one);
         }
     };
 }
