@@ -53,6 +53,7 @@ macro_rules! http_suite {
                 task_types_are_listed_with_their_schema,
                 submit_stores_the_task_with_overrides,
                 submit_idempotent_id_returns_the_existing_task,
+                submit_unique_answers_with_the_holder,
                 submit_errors_name_the_problem_and_store_nothing,
                 list_filters_and_paginates_like_the_seeds,
                 cancel_retry_and_reorder_follow_the_state_machine,

@@ -269,3 +269,71 @@ pub(super) async fn submit_idempotent_id_returns_the_existing_task(backend: Arc<
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["total"], 1, "{list}");
 }
+
+/// A submit with a `unique` rule answers `200` with the task holding the
+/// key and the header `taskq-duplicate: unique_key`, storing nothing;
+/// `"unique": false` stores another; a rule that gives no key is `400
+/// invalid_unique` naming `unique.<option>`.
+pub(super) async fn submit_unique_answers_with_the_holder(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let send = |body: Value| {
+        let app = app.clone();
+        async move {
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri("/api/tasks")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request");
+            let response = app.oneshot(request).await.expect("response");
+            let status = response.status();
+            let duplicate = response
+                .headers()
+                .get("taskq-duplicate")
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let body: Value = serde_json::from_slice(&bytes).expect("JSON body");
+            (status, duplicate, body)
+        }
+    };
+    let rule = json!({ "fields": ["text"], "period": 3600, "states": ["PENDING", "RUNNING"] });
+    let echo = |text: &str, unique: Value| json!({ "task_type": "echo", "params": { "text": text, "times": 1 }, "unique": unique });
+    let (status, header, first) = send(echo("once", rule.clone())).await;
+    assert_eq!((status, header), (StatusCode::CREATED, None), "{first}");
+    assert_eq!(first["unique"]["key"], r#"echo:["once"]"#, "{first}");
+    assert!(first["unique"]["until"].is_string(), "{first}");
+    let (status, header, again) = send(echo("once", rule.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(header.as_deref(), Some("unique_key"));
+    assert_eq!(again["id"], first["id"], "the holder, unchanged");
+    let (status, _, other) = send(echo("once", json!(false))).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let (status, _, by_params) = send(echo("twice", json!(true))).await;
+    assert_eq!(status, StatusCode::CREATED, "{by_params}");
+    let (status, _, repeat) = send(echo("twice", json!(true))).await;
+    assert_eq!((status, &repeat["id"]), (StatusCode::OK, &by_params["id"]));
+    let bad = [
+        (json!({ "key": "" }), "unique.key"),
+        (json!({ "fields": ["nope"] }), "unique.fields"),
+        (json!({ "period": 0 }), "unique.period"),
+        (json!({ "states": [] }), "unique.states"),
+    ];
+    for (unique, field) in bad {
+        let (status, _, body) = send(echo("bad", unique)).await;
+        let (code, details) = error_of(status, &body, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            (code.as_str(), &details["field"]),
+            ("invalid_unique", &json!(field))
+        );
+    }
+    let (status, list) = get(&app, "/api/tasks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 3, "{list}");
+}

@@ -160,7 +160,13 @@ pub async fn unique_per_submission_and_bad_input(backend: Arc<dyn Backend>) {
     // The holder's rule decides, not the newcomer's: `unique_key` alone
     // (the default states) still finds the cancelled holder holding.
     let by_key = client
-        .submit(echo, Echo { text: "z".into(), times: 1 })
+        .submit(
+            echo,
+            Echo {
+                text: "z".into(),
+                times: 1,
+            },
+        )
         .queue("unique")
         .unique_key(key.clone())
         .outcome()
@@ -170,7 +176,13 @@ pub async fn unique_per_submission_and_bad_input(backend: Arc<dyn Backend>) {
     // Deleted, the holder holds nothing: the key is free.
     client.delete(first).await.unwrap();
     let after_delete = client
-        .submit(echo, Echo { text: "z".into(), times: 1 })
+        .submit(
+            echo,
+            Echo {
+                text: "z".into(),
+                times: 1,
+            },
+        )
         .queue("unique")
         .unique_key(key.clone())
         .outcome()

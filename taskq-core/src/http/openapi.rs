@@ -25,7 +25,7 @@ use super::{errors, queues, schedules, task_types, tasks, workers};
         crate::task::TaskRecord, crate::task::TaskState, crate::task::Progress,
         crate::task::TaskFailure, crate::task::ErrorKind, crate::backend::QueueStats,
         crate::backend::TypeCount,
-        task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::TaskList,
+        task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         queues::QueuePurgeResult,
         schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,

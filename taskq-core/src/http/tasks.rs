@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::backend::{PageRequest, Position, TaskFilter, check_purge_states};
 use crate::client::Client;
-use crate::task::{TaskId, TaskRecord, TaskState};
+use crate::task::{TaskId, TaskRecord, TaskState, Unique};
 use crate::wait::Waited;
 
 /// A submission by name with JSON params.
@@ -46,7 +47,27 @@ pub struct SubmitRequest {
     pub timeout: Option<f64>,
     /// Soft timeout in seconds (shorter than `timeout`).
     pub soft_timeout: Option<f64>,
+    /// At most one such task at a time, instead of what the task type
+    /// declares: an object (`key`, or `fields`; `period` in seconds;
+    /// `states`), `true` (unique by all the params) or `false` (not
+    /// unique). While a task of the queue holds the key, the submit
+    /// stores nothing and answers `200` with that task, and the header
+    /// `taskq-duplicate: unique_key`.
+    pub unique: Option<UniqueRequest>,
 }
+
+/// The `unique` field of a submission.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum UniqueRequest {
+    /// `true`: unique by all the params; `false`: not unique.
+    Switch(bool),
+    /// Unique as described.
+    Rule(Unique),
+}
+
+/// The header a `200` answer to a submit carries: why nothing was stored.
+pub const DUPLICATE_HEADER: &str = "taskq-duplicate";
 
 fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
     Duration::try_from_secs_f64(secs)
@@ -54,19 +75,21 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
 }
 
 /// Submits a task; answers `201` with the stored record, or `200` with the
-/// task already stored under the request's `id` (same type and params).
+/// task already stored under the request's `id` (same type and params) or
+/// holding its unique key.
 #[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = SubmitRequest,
     responses(
         (status = 201, description = "stored", body = TaskRecord),
-        (status = 200, description = "the task already stored under `id`, unchanged: a repeated submit", body = TaskRecord),
+        (status = 200, description = "nothing stored: the task already stored under `id` (a repeated submit), or the task holding the unique key, unchanged", body = TaskRecord,
+            headers(("taskq-duplicate" = String, description = "`id` or `unique_key`: what made the submit a duplicate"))),
         (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
-        (status = 400, description = "malformed JSON or argument", body = ErrorBody),
+        (status = 400, description = "malformed JSON or argument; `invalid_unique` for a unique rule that gives no key (`details.field`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`)", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
     State(client): State<Client>,
     ApiJson(request): ApiJson<SubmitRequest>,
-) -> Result<(StatusCode, Json<TaskRecord>), ApiError> {
+) -> Result<Response, ApiError> {
     if request.run_at.is_some() && request.countdown.is_some() {
         return Err(ApiError::invalid_field(
             "countdown",
@@ -111,14 +134,24 @@ pub(crate) async fn submit(
     if let Some(soft_timeout) = request.soft_timeout {
         submission = submission.soft_timeout(seconds("soft_timeout", soft_timeout)?);
     }
+    submission = match request.unique {
+        None => submission,
+        Some(UniqueRequest::Switch(false)) => submission.not_unique(),
+        Some(UniqueRequest::Switch(true)) => submission.unique(Unique::params()),
+        Some(UniqueRequest::Rule(unique)) => submission.unique(unique),
+    };
     let submitted = submission.outcome().await?;
     let record = client.get(submitted.id).await?;
-    let status = if submitted.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(record)))
+    Ok(match (submitted.duplicate, submitted.unique_conflict) {
+        (false, _) => (StatusCode::CREATED, Json(record)).into_response(),
+        (true, true) => (
+            StatusCode::OK,
+            [(DUPLICATE_HEADER, "unique_key")],
+            Json(record),
+        )
+            .into_response(),
+        (true, false) => (StatusCode::OK, [(DUPLICATE_HEADER, "id")], Json(record)).into_response(),
+    })
 }
 
 /// Filters and page of `GET api/tasks`, as in the seeds' list API.
