@@ -72,6 +72,20 @@ async fn bench_ping(_p: ()) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// Never run: the plain side of the unique-submit figures.
+#[long_task(retries = 0, queue = "bench-unique")]
+async fn bench_plain(n: u64) -> Result<(), TaskError> {
+    let _ = n;
+    Ok(())
+}
+
+/// Never run: unique by its params, while pending or running.
+#[long_task(retries = 0, queue = "bench-unique", unique)]
+async fn bench_unique(n: u64) -> Result<(), TaskError> {
+    let _ = n;
+    Ok(())
+}
+
 /// When each waited-on task's handler returned, by its index.
 static RETURNED: std::sync::Mutex<Vec<Option<Instant>>> = std::sync::Mutex::new(Vec::new());
 
@@ -92,6 +106,8 @@ struct Settings {
     backends: Vec<String>,
     n: Option<usize>,
     pending: usize,
+    /// `--only unique`: the unique-submit figures alone.
+    only_unique: bool,
 }
 
 fn settings() -> Settings {
@@ -99,12 +115,14 @@ fn settings() -> Settings {
         backends: Vec::new(),
         n: None,
         pending: 0,
+        only_unique: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
             "--pending" => settings.pending = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            "--only" => settings.only_unique = args.next().as_deref() == Some("unique"),
             "memory" | "sqlite" | "postgres" | "mysql" | "redis" | "redis-postgres"
             | "redis-sqlite" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
@@ -407,6 +425,81 @@ async fn waiters(name: &str, place: &Place, waiters: usize) {
     );
 }
 
+/// Submit rates, plain against unique, in interleaved rounds: batches of
+/// 1,000 (new keys, then the same keys again: all duplicates), and single
+/// submits.
+async fn unique_submits(name: &str, place: &Place, n: usize) {
+    let client = Client::new(open(name, place).await).expect("client");
+    let rounds = 3;
+    let per_round = (n / rounds).max(1000) / 1000 * 1000;
+    let singles = (per_round / 20).max(50);
+    let mut next = 0u64;
+    let mut rates: [Vec<f64>; 5] = Default::default();
+    let rate = |count: usize, started: Instant| count as f64 / started.elapsed().as_secs_f64();
+    for _ in 0..rounds {
+        let keys: Vec<u64> = (next..next + per_round as u64).collect();
+        next += per_round as u64;
+        let started = Instant::now();
+        for chunk in keys.chunks(1000) {
+            client
+                .submit_many(bench_plain, chunk.iter().copied())
+                .await
+                .expect("plain");
+        }
+        rates[0].push(rate(per_round, started));
+        let started = Instant::now();
+        for chunk in keys.chunks(1000) {
+            client
+                .submit_many(bench_unique, chunk.iter().copied())
+                .await
+                .expect("unique");
+        }
+        rates[1].push(rate(per_round, started));
+        let started = Instant::now();
+        for chunk in keys.chunks(1000) {
+            let ids = client
+                .submit_many(bench_unique, chunk.iter().copied())
+                .await
+                .expect("dup");
+            assert_eq!(ids.len(), chunk.len());
+        }
+        rates[2].push(rate(per_round, started));
+        let started = Instant::now();
+        for key in &keys[..singles] {
+            client
+                .submit(bench_plain, *key)
+                .await
+                .expect("plain single");
+        }
+        rates[3].push(rate(singles, started));
+        let started = Instant::now();
+        for offset in 0..singles as u64 {
+            client
+                .submit(bench_unique, next + offset)
+                .await
+                .expect("unique single");
+        }
+        next += singles as u64;
+        rates[4].push(rate(singles, started));
+    }
+    let labels = [
+        "batch plain",
+        "batch unique, new keys",
+        "batch unique, held keys",
+        "single plain",
+        "single unique, new key",
+    ];
+    for (label, mut rates) in labels.into_iter().zip(rates) {
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "{name:<14} submit {label:<24} {:>9.0} tasks/s (median of {rounds}; min {:.0}, max {:.0})",
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1]
+        );
+    }
+}
+
 fn main() {
     let settings = settings();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -418,6 +511,12 @@ fn main() {
             let n = settings
                 .n
                 .unwrap_or(if name == "memory" { 500_000 } else { 100_000 });
+            if settings.only_unique {
+                let place = place(name).await;
+                unique_submits(name, &place, n.min(30_000)).await;
+                cleanup(&place).await;
+                continue;
+            }
             let place = place(name).await;
             burn_down(name, &place, n, settings.pending).await;
             cleanup(&place).await;
@@ -426,6 +525,9 @@ fn main() {
             cleanup(&place).await;
             let place = self::place(name).await;
             waiters(name, &place, 1000).await;
+            cleanup(&place).await;
+            let place = self::place(name).await;
+            unique_submits(name, &place, n.min(30_000)).await;
             cleanup(&place).await;
         }
     });
