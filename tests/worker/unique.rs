@@ -218,3 +218,50 @@ pub async fn unique_per_submission_and_bad_input(backend: Arc<dyn Backend>) {
     }
     assert_eq!(stored_count(&client).await, before, "nothing stored");
 }
+
+/// The attribute's `unique(...)` becomes the task type's `Unique`, and a
+/// bare `unique` the default rule (all the params, pending or running).
+#[test]
+fn unique_attribute_declares_the_rule() {
+    let registry = taskq::registry::Registry::from_inventory().unwrap();
+    let declared = registry
+        .get("refresh_account")
+        .unwrap()
+        .options
+        .unique
+        .clone();
+    assert_eq!(declared, Some(Unique::fields(["account"])));
+    let bare = registry
+        .get("unique_by_params")
+        .unwrap()
+        .options
+        .unique
+        .clone();
+    assert_eq!(bare, Some(Unique::params()));
+    let full = registry
+        .get("unique_full_rule")
+        .unwrap()
+        .options
+        .unique
+        .clone();
+    assert_eq!(
+        full,
+        Some(
+            Unique::key("nightly")
+                .period(Duration::from_secs(90))
+                .states(&[TaskState::Pending, TaskState::Failed])
+        )
+    );
+}
+
+#[long_task(unique)]
+async fn unique_by_params(n: u32) -> Result<(), TaskError> {
+    let _ = n;
+    Ok(())
+}
+
+#[long_task(unique(key = "nightly", period = 90, states = ["pending", "FAILED"]))]
+async fn unique_full_rule(n: u32) -> Result<(), TaskError> {
+    let _ = n;
+    Ok(())
+}

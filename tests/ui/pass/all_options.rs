@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use taskq::prelude::*;
-use taskq::{Backoff, TaskOptions};
+use taskq::{Backoff, TaskOptions, Unique};
 use taskq::registry::Registry;
 
 /// Overridden by `description`.
@@ -20,6 +20,7 @@ use taskq::registry::Registry;
     jitter = 0.25,
     description = "Every option at once.",
     blocking = true,
+    unique(key = "all", period = 60, states = ["pending"]),
 )]
 async fn all_options(n: u32) -> Result<u32, TaskError> {
     Ok(n)
@@ -48,6 +49,11 @@ fn main() {
             },
             description: "Every option at once.".into(),
             blocking: true,
+            unique: Some(
+                Unique::key("all")
+                    .period(Duration::from_secs(60))
+                    .states(&[TaskState::Pending])
+            ),
         }
     );
     let constant = &registry.get("constant_delay").unwrap().options;
