@@ -10,6 +10,7 @@ use crate::Error;
 /// [module docs](super#exit-codes)). Scripts branch on the code; the
 /// message on stderr is for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Exit {
     /// 0: done.
     Ok,

@@ -125,7 +125,8 @@ enum Command {
     List(tasks::ListArgs),
     /// Show one task.
     Show(tasks::IdArg),
-    /// Wait until a task ends; prints its record (exit 1 if it failed).
+    /// Wait until a task ends and print its record (exit 1 if it failed, 5
+    /// if the wait ran out).
     Wait(tasks::WaitArgs),
     /// Cancel a pending or running task.
     Cancel(tasks::IdArg),

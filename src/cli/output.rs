@@ -100,12 +100,8 @@ pub(super) fn duration(d: Duration) -> String {
         let s = s.trim_end_matches('0').trim_end_matches('.');
         return format!("{s}s");
     }
-    let (days, hours, minutes, seconds) = (
-        secs / 86_400,
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60,
-    );
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     let parts = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")];
     parts
         .iter()

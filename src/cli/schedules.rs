@@ -68,7 +68,10 @@ async fn list(
             return out.line(if page.total == 0 {
                 "no schedules".to_owned()
             } else {
-                format!("page {} is past the last ({} schedules)", page.page, page.total)
+                format!(
+                    "page {} is past the last ({} schedules)",
+                    page.page, page.total
+                )
             });
         }
         let mut table = output::table(&[
@@ -89,7 +92,12 @@ async fn list(
             ]);
         }
         out.table(&table)?;
-        out.line(page_footer(page.page, page.page_size, page.total, "schedule"))
+        out.line(page_footer(
+            page.page,
+            page.page_size,
+            page.total,
+            "schedule",
+        ))
     })?;
     Ok(Exit::Ok)
 }

@@ -19,7 +19,7 @@ pub(super) struct SubmitArgs {
     #[arg(value_name = "TYPE")]
     task_type: String,
     /// The params as JSON [default: null, for a task without params].
-    #[arg(value_name = "JSON", value_parser = values::json)]
+    #[arg(value_name = "JSON", value_parser = values::json, allow_negative_numbers = true)]
     params: Option<Value>,
     /// Submit to this queue instead of the task type's.
     #[arg(long, short = 'q')]
@@ -162,8 +162,10 @@ pub(super) async fn wait(
     wait_and_show(client, args.id, args.timeout, output).await
 }
 
-/// Waits for the task to end and prints its record: a `FAILED` or
-/// `CANCELLED` one too, then reports [`Error::TaskFailed`] (exit 1).
+/// Waits for the task to end and prints its record — also when it ended
+/// `FAILED` or `CANCELLED` ([`Error::TaskFailed`], exit 1) or the wait
+/// ran out ([`Error::WaitTimeout`], exit 5), so a script that submitted
+/// with `--wait` always learns the id and state.
 async fn wait_and_show(
     client: &Client,
     id: TaskId,
@@ -185,9 +187,9 @@ async fn wait_and_show(
             show_record(output, &record)?;
             Ok(Exit::Ok)
         }
-        Err(failed @ Error::TaskFailed { .. }) => {
+        Err(ended @ (Error::TaskFailed { .. } | Error::WaitTimeout { .. })) => {
             show_record(output, &client.get(id).await?)?;
-            Err(failed.into())
+            Err(ended.into())
         }
         Err(other) => Err(other.into()),
     }
@@ -268,7 +270,10 @@ fn show_record(output: &mut Output<'_>, task: &TaskRecord) -> std::io::Result<()
             ("scheduled", time(task.scheduled_at)),
             ("started", opt_time(task.started_at)),
             ("finished", opt_time(task.finished_at)),
-            ("worker", task.worker_id.clone().unwrap_or_else(|| "-".into())),
+            (
+                "worker",
+                task.worker_id.clone().unwrap_or_else(|| "-".into()),
+            ),
         ];
         if let Some(progress) = &task.progress {
             rows.push((

@@ -63,7 +63,13 @@ pub(super) async fn run(
     output.either(&started, |out| {
         let queues: Vec<String> = queues
             .iter()
-            .map(|q| format!("{}×{}", q["name"].as_str().unwrap_or_default(), q["concurrency"]))
+            .map(|q| {
+                format!(
+                    "{}×{}",
+                    q["name"].as_str().unwrap_or_default(),
+                    q["concurrency"]
+                )
+            })
             .collect();
         out.line(format!(
             "worker {id} serving {} for {} task type{}: {}",

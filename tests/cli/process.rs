@@ -74,7 +74,12 @@ pub(super) fn exit_codes_without_a_backend() {
     let help = run_binary(None, &["--help"], Exit::Ok.code());
     let help = stdout(&help);
     assert!(help.contains("Usage: cli [OPTIONS] <COMMAND>"), "{help}");
-    for line in ["  submit ", "  workers ", "Exit codes:", "  5  the wait ran out"] {
+    for line in [
+        "  submit ",
+        "  workers ",
+        "Exit codes:",
+        "  5  the wait ran out",
+    ] {
         assert!(help.contains(line), "{line:?} in\n{help}");
     }
     let wrong = run_binary(None, &["frobnicate"], Exit::Usage.code());
@@ -86,13 +91,21 @@ pub(super) fn exit_codes_without_a_backend() {
         stderr(&no_backend)
     );
     let scheme = run_binary(None, &["-d", "ftp://x", "list"], Exit::Usage.code());
-    assert!(stderr(&scheme).contains("not a sqlite://"), "{}", stderr(&scheme));
+    assert!(
+        stderr(&scheme).contains("not a sqlite://"),
+        "{}",
+        stderr(&scheme)
+    );
     let missing_dir = std::env::temp_dir()
         .join(common::unique("taskq-cli-no-such-dir"))
         .join("tasks.db");
     let url = format!("sqlite://{}", missing_dir.display());
     let unreachable = run_binary(None, &["-d", &url, "list"], Exit::Unavailable.code());
-    assert!(stderr(&unreachable).starts_with("error: backend: "), "{}", stderr(&unreachable));
+    assert!(
+        stderr(&unreachable).starts_with("error: backend: "),
+        "{}",
+        stderr(&unreachable)
+    );
     #[cfg(feature = "postgres")]
     run_binary(
         None,
@@ -120,12 +133,20 @@ pub(super) fn script_session(url: &str) {
     let url = Some(url);
     let submitted = run_binary(
         url,
-        &["submit", "report_generation", r#"{"title":"Q3","render_ms":5}"#],
+        &[
+            "submit",
+            "report_generation",
+            r#"{"title":"Q3","render_ms":5}"#,
+        ],
         Exit::Ok.code(),
     );
     let first = stdout(&submitted).trim().to_owned();
     first.parse::<TaskId>().expect("stdout is the id");
-    run_binary(url, &["wait", &first, "--timeout", "300ms"], Exit::Timeout.code());
+    run_binary(
+        url,
+        &["wait", &first, "--timeout", "300ms"],
+        Exit::Timeout.code(),
+    );
     let missing = uuid::Uuid::now_v7().to_string();
     run_binary(url, &["show", &missing], Exit::NotFound.code());
     let cancelled = run_binary(url, &["cancel", &first, "--json"], Exit::Ok.code());
@@ -134,23 +155,30 @@ pub(super) fn script_session(url: &str) {
     run_binary(url, &["cancel", &first], Exit::Conflict.code());
 
     let id = common::unique("cli-process-worker");
-    let child = command(url, &["worker", "--worker-id", &id, "-Q", "default,heavy=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the worker starts");
+    let child = command(
+        url,
+        &["worker", "--worker-id", &id, "-Q", "default,heavy=1"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("the worker starts");
     let mut worker = WorkerProcess(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let listed = run_binary(url, &["workers", "--json"], Exit::Ok.code());
         let workers: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-        let running = workers
-            .as_array()
-            .is_some_and(|all| all.iter().any(|w| w["id"] == id.as_str() && w["state"] == "running"));
+        let running = workers.as_array().is_some_and(|all| {
+            all.iter()
+                .any(|w| w["id"] == id.as_str() && w["state"] == "running")
+        });
         if running {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the worker never registered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never registered"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -185,7 +213,11 @@ pub(super) fn script_session(url: &str) {
         "{}",
         stdout(&failed)
     );
-    assert!(stderr(&failed).contains("ended FAILED: timeout"), "{}", stderr(&failed));
+    assert!(
+        stderr(&failed).contains("ended FAILED: timeout"),
+        "{}",
+        stderr(&failed)
+    );
 
     let pid = worker.0.id().to_string();
     let term = Command::new("kill")
@@ -198,7 +230,10 @@ pub(super) fn script_session(url: &str) {
         if let Some(status) = worker.0.try_wait().expect("try_wait") {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "the worker did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
@@ -206,6 +241,14 @@ pub(super) fn script_session(url: &str) {
         std::io::Read::read_to_string(&mut pipe, &mut out).expect("worker stdout");
     }
     assert_eq!(status.code(), Some(0), "the worker's stdout:\n{out}");
-    assert!(out.starts_with(&format!("worker {id} serving default×4, heavy×1 for 4 task types")), "{out}");
-    assert!(out.trim_end().ends_with(&format!("worker {id} stopped")), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "worker {id} serving default×4, heavy×1 for 4 task types"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with(&format!("worker {id} stopped")),
+        "{out}"
+    );
 }

@@ -13,13 +13,22 @@ pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
         let (url, id) = (url.to_owned(), id.clone());
         tokio::spawn(async move {
             let args = [
-                "worker", "-Q", "default,ticks=1", "-c", "2", "--worker-id", &id,
+                "worker",
+                "-Q",
+                "default,ticks=1",
+                "-c",
+                "2",
+                "--worker-id",
+                &id,
             ];
             taskq(&url, &args).await
         })
     };
     let listed = eventually("the worker registers", async || {
-        let workers = taskq(url, &["workers", "--json"]).await.expect(Exit::Ok).json();
+        let workers = taskq(url, &["workers", "--json"])
+            .await
+            .expect(Exit::Ok)
+            .json();
         workers
             .as_array()?
             .iter()
@@ -38,20 +47,41 @@ pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
         .lines()
         .find(|l| l.starts_with(&id))
         .unwrap_or_else(|| panic!("a row for {id} in\n{table}"));
-    assert!(row.contains("running") && row.contains("default×2, ticks×1"), "{row}");
+    assert!(
+        row.contains("running") && row.contains("default×2, ticks×1"),
+        "{row}"
+    );
 
     let done = taskq(url, &["submit", "cli_echo", r#""hi""#, "--wait", "--json"])
         .await
         .expect(Exit::Ok)
         .json();
-    assert_eq!((done["state"].as_str(), &done["result"]), (Some("FINISHED"), &json!("hi")));
+    assert_eq!(
+        (done["state"].as_str(), &done["result"]),
+        (Some("FINISHED"), &json!("hi"))
+    );
     assert_eq!(done["worker_id"], id.as_str());
     let failed = taskq(url, &["submit", "cli_fail", r#""boom""#, "--wait"])
         .await
         .expect(Exit::TaskFailed);
-    assert!(failed.out.lines().any(|l| l == "state:     FAILED"), "{}", failed.out);
-    assert!(failed.out.lines().any(|l| l == "error:     permanent: boom"), "{}", failed.out);
-    assert!(failed.err.contains("ended FAILED: permanent: boom"), "{}", failed.err);
+    assert!(
+        failed.out.lines().any(|l| l == "state:     FAILED"),
+        "{}",
+        failed.out
+    );
+    assert!(
+        failed
+            .out
+            .lines()
+            .any(|l| l == "error:     permanent: boom"),
+        "{}",
+        failed.out
+    );
+    assert!(
+        failed.err.contains("ended FAILED: permanent: boom"),
+        "{}",
+        failed.err
+    );
     let tick = submit(url, &["cli_tick"]).await.to_string();
     let waited = taskq(url, &["wait", &tick, "--timeout", "30s", "--json"])
         .await
@@ -59,7 +89,9 @@ pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
         .json();
     assert_eq!(waited["result"], 1);
 
-    let ran = taskq(url, &["workers", "pause", &id]).await.expect(Exit::Ok);
+    let ran = taskq(url, &["workers", "pause", &id])
+        .await
+        .expect(Exit::Ok);
     assert_eq!(
         ran.out.trim(),
         format!("asked worker {id} to pause (it obeys at its next heartbeat)")
@@ -80,9 +112,15 @@ pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
     let ran = taskq(url, &["workers", "shutdown", "cli-no-such-worker"])
         .await
         .expect(Exit::NotFound);
-    assert!(ran.err.contains("worker `cli-no-such-worker` not found"), "{}", ran.err);
+    assert!(
+        ran.err.contains("worker `cli-no-such-worker` not found"),
+        "{}",
+        ran.err
+    );
 
-    taskq(url, &["workers", "shutdown", &id]).await.expect(Exit::Ok);
+    taskq(url, &["workers", "shutdown", &id])
+        .await
+        .expect(Exit::Ok);
     let ran = tokio::time::timeout(Duration::from_secs(30), worker)
         .await
         .expect("the worker stops")
@@ -100,7 +138,10 @@ pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
 /// Polls `workers --json` until worker `id` reports `state`.
 async fn worker_state(url: &str, id: &str, state: &str) {
     eventually(&format!("worker {id} is {state}"), async || {
-        let workers = taskq(url, &["workers", "--json"]).await.expect(Exit::Ok).json();
+        let workers = taskq(url, &["workers", "--json"])
+            .await
+            .expect(Exit::Ok)
+            .json();
         workers
             .as_array()?
             .iter()
@@ -130,16 +171,24 @@ pub(super) async fn queues_show_depth_and_pause_resume(url: &str) {
         .find(|q| q["queue"] == "default")
         .expect("the default queue")
         .clone();
-    assert_eq!((default["pending"].as_u64(), default["scheduled"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (default["pending"].as_u64(), default["scheduled"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(default["paused"], false);
     // No worker serves it: every pending task there is unclaimable.
     assert_eq!(default["unclaimable"], 2);
 
-    let ran = taskq(url, &["queues", "pause", "default"]).await.expect(Exit::Ok);
+    let ran = taskq(url, &["queues", "pause", "default"])
+        .await
+        .expect(Exit::Ok);
     assert_eq!(ran.out.trim(), "queue default is paused");
     let table = taskq(url, &["queues"]).await.expect(Exit::Ok).out;
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("QUEUE") && lines[0].contains("UNCLAIMABLE"), "{table}");
+    assert!(
+        lines[0].starts_with("QUEUE") && lines[0].contains("UNCLAIMABLE"),
+        "{table}"
+    );
     let row = lines
         .iter()
         .find(|l| l.starts_with("default "))
@@ -182,10 +231,19 @@ pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
         .await
         .expect("schedule");
 
-    let table = taskq(url, &["schedules", "list"]).await.expect(Exit::Ok).out;
+    let table = taskq(url, &["schedules", "list"])
+        .await
+        .expect(Exit::Ok)
+        .out;
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("NEXT RUN"), "{table}");
-    assert!(lines[1].starts_with("cli-hourly") && lines[1].contains("every 1h"), "{table}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("NEXT RUN"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("cli-hourly") && lines[1].contains("every 1h"),
+        "{table}"
+    );
     assert!(
         lines[2].starts_with("cli-nightly")
             && lines[2].contains("cron 0 30 2 * * * (Europe/Paris)")
@@ -194,7 +252,9 @@ pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
     );
     assert_eq!(lines[3], "page 1 of 1, 2 schedules");
 
-    let ran = taskq(url, &["schedules", "disable", "cli-hourly"]).await.expect(Exit::Ok);
+    let ran = taskq(url, &["schedules", "disable", "cli-hourly"])
+        .await
+        .expect(Exit::Ok);
     assert_eq!(ran.out.trim(), "schedule cli-hourly is disabled");
     let listed = taskq(url, &["schedules", "--json", "--page-size", "1"]).await;
     // `--page-size` belongs to `schedules list`; the bare group takes none.
@@ -203,7 +263,10 @@ pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
         .await
         .expect(Exit::Ok)
         .json();
-    assert_eq!((page["total"].as_u64(), page["items"][0]["name"].as_str()), (Some(2), Some("cli-hourly")));
+    assert_eq!(
+        (page["total"].as_u64(), page["items"][0]["name"].as_str()),
+        (Some(2), Some("cli-hourly"))
+    );
     assert_eq!(page["items"][0]["enabled"], false);
     assert_eq!(page["items"][0]["next_run_at"], Value::Null);
     let enabled = taskq(url, &["schedules", "enable", "cli-hourly", "--json"])
@@ -218,7 +281,10 @@ pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
         .expect(Exit::Ok)
         .id();
     let record = client.get(task).await.expect("the submitted task");
-    assert_eq!((record.task_type.as_str(), &record.params), ("cli_echo", &json!("night")));
+    assert_eq!(
+        (record.task_type.as_str(), &record.params),
+        ("cli_echo", &json!("night"))
+    );
     let nightly = client.get_schedule("cli-nightly").await.expect("schedule");
     assert_eq!((nightly.run_count, nightly.last_task_id), (1, Some(task)));
 
@@ -226,7 +292,11 @@ pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
         let ran = taskq(url, &["schedules", command, "cli-none"])
             .await
             .expect(Exit::NotFound);
-        assert!(ran.err.contains("schedule `cli-none` not found"), "{}", ran.err);
+        assert!(
+            ran.err.contains("schedule `cli-none` not found"),
+            "{}",
+            ran.err
+        );
     }
 }
 
@@ -237,7 +307,8 @@ pub(super) async fn migrate_brings_the_schema_up(url: &str) {
     let db = taskq::sea::sea_orm::Database::connect(url)
         .await
         .expect("raw connection");
-    let unmigrated = Client::new(Arc::new(taskq::SqlBackend::from_connection(db))).expect("registry");
+    let unmigrated =
+        Client::new(Arc::new(taskq::SqlBackend::from_connection(db))).expect("registry");
     let ran = run(vec!["tasks", "list"], Some(unmigrated.clone()))
         .await
         .expect(Exit::Unavailable);
@@ -263,10 +334,13 @@ pub(super) async fn a_host_client_runs_commands_and_refuses_database(url: &str) 
         .submit_json("cli_echo", json!("from the host"))
         .await
         .expect("submit");
-    let shown = run(vec!["tasks", "show", &id.to_string(), "--json"], Some(host.clone()))
-        .await
-        .expect(Exit::Ok)
-        .json();
+    let shown = run(
+        vec!["tasks", "show", &id.to_string(), "--json"],
+        Some(host.clone()),
+    )
+    .await
+    .expect(Exit::Ok)
+    .json();
     assert_eq!(shown["params"], "from the host");
     for option in ["--database", "--redis"] {
         let ran = run(vec!["tasks", option, url, "list"], Some(host.clone()))

@@ -41,7 +41,11 @@ pub(super) async fn submit_and_show_print_the_task(url: &str) {
         "priority:  -3".into(),
         r#"params:    "hello""#.into(),
     ] {
-        assert!(shown.out.lines().any(|l| l == line), "{line:?} in\n{}", shown.out);
+        assert!(
+            shown.out.lines().any(|l| l == line),
+            "{line:?} in\n{}",
+            shown.out
+        );
     }
     let shown = taskq(url, &["show", &id.to_string(), "--json"])
         .await
@@ -57,15 +61,38 @@ pub(super) async fn submit_and_show_print_the_task(url: &str) {
         .expect(Exit::Ok)
         .json();
     let tick: TaskId = serde_json::from_value(tick["id"].clone()).expect("{\"id\": …}");
-    assert_eq!(client(url).await.get(tick).await.expect("tick").queue, "ticks");
+    assert_eq!(
+        client(url).await.get(tick).await.expect("tick").queue,
+        "ticks"
+    );
 
     let refused = [
-        (vec!["submit", "cli_nope", "{}"], "unknown task type `cli_nope`"),
-        (vec!["submit", "cli_echo", "42"], "invalid params for `cli_echo`"),
+        (
+            vec!["submit", "cli_nope", "{}"],
+            "unknown task type `cli_nope`",
+        ),
+        (
+            vec!["submit", "cli_echo", "42"],
+            "invalid params for `cli_echo`",
+        ),
         (vec!["submit", "cli_echo", "{oops"], "not JSON"),
-        (vec!["submit", "cli_echo", r#""x""#, "--countdown", "soon"], "not a duration"),
-        (vec!["submit", "cli_echo", r#""x""#, "--queue", "a b"], "queue name"),
-        (vec!["submit", "cli_echo", r#""x""#, "--wait-timeout", "1s"], "--wait"),
+        (
+            vec!["submit", "cli_echo", r#""x""#, "--countdown", "soon"],
+            "not a duration",
+        ),
+        // Past chrono's range: refused, not a panic.
+        (
+            vec!["submit", "cli_echo", r#""x""#, "--countdown", "99999999d"],
+            "countdown is too long",
+        ),
+        (
+            vec!["submit", "cli_echo", r#""x""#, "--queue", "a b"],
+            "queue name",
+        ),
+        (
+            vec!["submit", "cli_echo", r#""x""#, "--wait-timeout", "1s"],
+            "--wait",
+        ),
     ];
     for (args, message) in refused {
         let ran = taskq(url, &args).await.expect(Exit::Usage);
@@ -98,13 +125,20 @@ pub(super) async fn list_filters_and_pages(url: &str) {
         lines[0].starts_with("ID") && lines[0].contains("STATE") && lines[0].contains("CREATED"),
         "{table}"
     );
-    assert_eq!(lines.len(), 1 + 4 + 1, "header, four tasks, footer:\n{table}");
+    assert_eq!(
+        lines.len(),
+        1 + 4 + 1,
+        "header, four tasks, footer:\n{table}"
+    );
     assert_eq!(lines[5], "page 1 of 1, 4 tasks");
     let cancelled = lines
         .iter()
         .find(|l| l.starts_with(&echoes[0].to_string()))
         .expect("the cancelled task's row");
-    assert!(cancelled.contains("CANCELLED") && cancelled.contains("cli_echo"), "{cancelled}");
+    assert!(
+        cancelled.contains("CANCELLED") && cancelled.contains("cli_echo"),
+        "{cancelled}"
+    );
 
     let ids = |page: &Value| -> Vec<String> {
         page["items"]
@@ -117,7 +151,10 @@ pub(super) async fn list_filters_and_pages(url: &str) {
     let cases: [(&[&str], Vec<TaskId>); 4] = [
         (&["--state", "cancelled"], vec![echoes[0]]),
         (&["--queue", "ticks"], vec![tick]),
-        (&["--type", "cli_echo", "--state", "PENDING"], vec![echoes[2], echoes[1]]),
+        (
+            &["--type", "cli_echo", "--state", "PENDING"],
+            vec![echoes[2], echoes[1]],
+        ),
         (&["-t", "cli_fail"], vec![]),
     ];
     for (filter, expected) in cases {
@@ -133,11 +170,20 @@ pub(super) async fn list_filters_and_pages(url: &str) {
         .await
         .expect(Exit::Ok)
         .json();
-    assert_eq!((second["page"].as_u64(), second["total"].as_u64()), (Some(2), Some(4)));
-    assert_eq!(ids(&second), vec![echoes[0].to_string()], "the oldest is last");
+    assert_eq!(
+        (second["page"].as_u64(), second["total"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(
+        ids(&second),
+        vec![echoes[0].to_string()],
+        "the oldest is last"
+    );
     let past = taskq(url, &["list", "--page", "9"]).await.expect(Exit::Ok);
     assert_eq!(past.out.trim(), "page 9 is past the last (4 tasks)");
-    let none = taskq(url, &["list", "--type", "cli_fail"]).await.expect(Exit::Ok);
+    let none = taskq(url, &["list", "--type", "cli_fail"])
+        .await
+        .expect(Exit::Ok);
     assert_eq!(none.out.trim(), "no tasks match");
     for bad in [
         vec!["list", "--state", "done"],
@@ -156,20 +202,53 @@ pub(super) async fn wait_times_out_and_missing_tasks_are_not_found(url: &str) {
         .await
         .expect(Exit::Timeout);
     assert!(ran.err.contains("still PENDING"), "{}", ran.err);
-    assert!(ran.out.is_empty(), "{}", ran.out);
+    assert!(
+        ran.out.lines().any(|l| l == "state:     PENDING"),
+        "{}",
+        ran.out
+    );
     let ran = taskq(url, &["wait", &id, "--timeout", "200ms", "--json"])
         .await
         .expect(Exit::Timeout);
     let error: Value = serde_json::from_str(ran.err.trim()).expect("a JSON error");
     assert_eq!(error["error"]["kind"], "timeout");
     assert_eq!(error["error"]["exit"], 5);
+    assert_eq!(
+        ran.json()["state"],
+        "PENDING",
+        "the record still goes to stdout"
+    );
+    // `submit --wait` that runs out still tells the script the task's id.
+    let ran = taskq(
+        url,
+        &[
+            "submit",
+            "cli_echo",
+            r#""later""#,
+            "--wait",
+            "--wait-timeout",
+            "100ms",
+            "--json",
+        ],
+    )
+    .await
+    .expect(Exit::Timeout);
+    let waited: TaskId = serde_json::from_value(ran.json()["id"].clone()).expect("an id");
+    assert_eq!(
+        client(url).await.get(waited).await.expect("stored").state,
+        TaskState::Pending
+    );
 
     let missing = uuid::Uuid::now_v7().to_string();
     for command in ["wait", "show", "cancel", "retry"] {
-        let ran = taskq(url, &[command, &missing]).await.expect(Exit::NotFound);
+        let ran = taskq(url, &[command, &missing])
+            .await
+            .expect(Exit::NotFound);
         assert_eq!(ran.err.trim(), format!("error: task {missing} not found"));
     }
-    taskq(url, &["show", "not-a-uuid"]).await.expect(Exit::Usage);
+    taskq(url, &["show", "not-a-uuid"])
+        .await
+        .expect(Exit::Usage);
     taskq(url, &["wait", &id, "--timeout", "0s"])
         .await
         .expect(Exit::Usage);
@@ -182,7 +261,11 @@ pub(super) async fn cancel_and_retry_follow_the_state_machine(url: &str) {
     let ran = taskq(url, &["cancel", &id]).await.expect(Exit::Ok);
     assert_eq!(ran.out.trim(), format!("task {id} is CANCELLED"));
     let ran = taskq(url, &["cancel", &id]).await.expect(Exit::Conflict);
-    assert!(ran.err.contains("is CANCELLED: cannot cancel"), "{}", ran.err);
+    assert!(
+        ran.err.contains("is CANCELLED: cannot cancel"),
+        "{}",
+        ran.err
+    );
 
     let retried = taskq(url, &["retry", &id, "--json"])
         .await
@@ -191,8 +274,17 @@ pub(super) async fn cancel_and_retry_follow_the_state_machine(url: &str) {
     assert_eq!(retried["state"], "PENDING");
     let ran = taskq(url, &["retry", &id]).await.expect(Exit::Conflict);
     assert!(ran.err.contains("is PENDING: cannot retry"), "{}", ran.err);
-    let state = client(url).await.get(id.parse().expect("id")).await.expect("task").state;
-    assert_eq!(state, TaskState::Pending, "the refused retry changed nothing");
+    let state = client(url)
+        .await
+        .get(id.parse().expect("id"))
+        .await
+        .expect("task")
+        .state;
+    assert_eq!(
+        state,
+        TaskState::Pending,
+        "the refused retry changed nothing"
+    );
 }
 
 /// `purge` deletes ended tasks by state and age, and refuses live states.
@@ -202,12 +294,21 @@ pub(super) async fn purge_deletes_ended_tasks_by_state_and_age(url: &str) {
         ids.push(submit(url, &["cli_echo", &json!(text).to_string()]).await);
     }
     for id in &ids[..2] {
-        taskq(url, &["cancel", &id.to_string()]).await.expect(Exit::Ok);
+        taskq(url, &["cancel", &id.to_string()])
+            .await
+            .expect(Exit::Ok);
     }
-    let ran = taskq(url, &["purge", "--state", "cancelled", "--older-than", "1h"])
-        .await
-        .expect(Exit::Ok);
-    assert!(ran.out.starts_with("deleted 0 tasks (cancelled)"), "{}", ran.out);
+    let ran = taskq(
+        url,
+        &["purge", "--state", "cancelled", "--older-than", "1h"],
+    )
+    .await
+    .expect(Exit::Ok);
+    assert!(
+        ran.out.starts_with("deleted 0 tasks (cancelled)"),
+        "{}",
+        ran.out
+    );
     // The default states (finished, failed) leave cancelled tasks alone.
     let ran = taskq(url, &["purge", "--older-than", "0s", "--json"])
         .await
@@ -215,7 +316,14 @@ pub(super) async fn purge_deletes_ended_tasks_by_state_and_age(url: &str) {
     assert_eq!(ran.json(), json!({ "deleted": 0 }));
     let ran = taskq(
         url,
-        &["purge", "--state", "cancelled,failed", "--older-than", "0s", "--json"],
+        &[
+            "purge",
+            "--state",
+            "cancelled,failed",
+            "--older-than",
+            "0s",
+            "--json",
+        ],
     )
     .await
     .expect(Exit::Ok);
@@ -230,5 +338,8 @@ pub(super) async fn purge_deletes_ended_tasks_by_state_and_age(url: &str) {
     for id in &ids[..2] {
         assert!(matches!(client.get(*id).await, Err(Error::NotFound(_))));
     }
-    assert_eq!(client.get(ids[2]).await.expect("kept").state, TaskState::Pending);
+    assert_eq!(
+        client.get(ids[2]).await.expect("kept").state,
+        TaskState::Pending
+    );
 }
