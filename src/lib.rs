@@ -46,6 +46,9 @@
 //! - `taskq-sea` (feature `sqlite`, on by default; `postgres` and `mysql`
 //!   for the servers): the SQL backend through SeaORM, as [`SqlBackend`],
 //!   its entities and migrations in [`sea`].
+//! - `cli` (feature `cli`): the operator's command line on clap —
+//!   `worker`, `submit`, `list`, `wait`, `queues`, `workers`, … — that
+//!   a host's binary runs from `main`.
 //! - feature `redis`: `RedisBackend`, delivery and records in Redis; with
 //!   a SQL feature also `SqlRedisBackend`, records in SQL and delivery
 //!   through Redis.
@@ -91,6 +94,9 @@ pub mod registry {
         Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
     };
 }
+
+#[cfg(feature = "cli")]
+pub mod cli;
 
 /// HTTP routes (feature `http`): REST API, OpenAPI document, metrics and
 /// dashboard as an axum `Router` to nest — `taskq::http::router(client, Auth::bearer(token))`.

@@ -414,6 +414,15 @@ pub trait Store: Send + Sync + 'static {
     fn task_ends(&self) -> Option<Arc<TaskEnds>> {
         None
     }
+
+    /// Brings the backend's schema (every table it uses, records or not)
+    /// up to date; idempotent. What [`Client::migrate`](crate::Client::migrate)
+    /// runs, for deploys that migrate before any worker starts. The
+    /// default does nothing: a backend without a schema (memory, Redis)
+    /// has nothing to migrate.
+    async fn migrate(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Schedules: their definitions, bookkeeping and firing.

@@ -229,6 +229,14 @@ impl Client {
         self.backend.purge(states, before).await
     }
 
+    /// Applies the backend's pending schema migrations (idempotent, see
+    /// [`Store::migrate`](crate::backend::Store::migrate)). Opening a SQL
+    /// backend with `connect` already does; this is for a backend opened
+    /// without (`from_connection`) and for deploy steps that only migrate.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        self.backend.migrate().await
+    }
+
     /// Stops every worker from claiming tasks of `queue`; running ones go on.
     pub async fn pause_queue(&self, queue: &str) -> Result<(), Error> {
         check_queue_name(queue)?;

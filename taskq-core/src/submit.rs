@@ -319,9 +319,12 @@ impl<'c, R> Submission<'c, R> {
         }
         let now = Utc::now();
         if let Some(delay) = self.countdown {
-            let delay = chrono::Duration::from_std(delay)
-                .map_err(|_| Error::InvalidArgument("countdown is too long".into()))?;
-            overrides.run_at = Some(now + delay);
+            // Checked: `DateTime + Duration` panics past chrono's range.
+            let run_at = chrono::Duration::from_std(delay)
+                .ok()
+                .and_then(|delay| now.checked_add_signed(delay))
+                .ok_or_else(|| Error::InvalidArgument("countdown is too long".into()))?;
+            overrides.run_at = Some(run_at);
         }
         if overrides.timeout == Some(Duration::ZERO)
             || overrides.soft_timeout == Some(Duration::ZERO)

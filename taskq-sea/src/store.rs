@@ -51,6 +51,11 @@ impl Store for SeaBackend {
         Some(self.ends())
     }
 
+    /// The inherent [`SeaBackend::migrate`].
+    async fn migrate(&self) -> Result<(), Error> {
+        SeaBackend::migrate(self).await
+    }
+
     async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
         task::Entity::find_by_id(id)
             .one(self.db())

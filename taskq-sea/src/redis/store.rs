@@ -37,6 +37,11 @@ impl Store for SeaRedisBackend {
         self.redis.task_ends()
     }
 
+    /// The records' schema; Redis has none.
+    async fn migrate(&self) -> Result<(), Error> {
+        self.sql.migrate().await
+    }
+
     async fn list(
         &self,
         filter: &TaskFilter,

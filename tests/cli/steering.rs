@@ -1,0 +1,351 @@
+//! The commands that run and steer in process: `worker`, `workers`,
+//! `queues`, `schedules`, `migrate`, and a host's own client.
+
+use super::*;
+
+/// `worker` serves its queues with the test binary's tasks; `submit
+/// --wait` and `wait` see them end (exit 1 for a failure); `workers`
+/// lists, pauses and resumes it, and `workers shutdown` stops the
+/// `worker` command, which then exits 0.
+pub(super) async fn worker_runs_tasks_and_obeys_workers_commands(url: &str) {
+    let id = common::unique("cli-worker");
+    let worker = {
+        let (url, id) = (url.to_owned(), id.clone());
+        tokio::spawn(async move {
+            let args = [
+                "worker",
+                "-Q",
+                "default,ticks=1",
+                "-c",
+                "2",
+                "--worker-id",
+                &id,
+            ];
+            taskq(&url, &args).await
+        })
+    };
+    let listed = eventually("the worker registers", async || {
+        let workers = taskq(url, &["workers", "--json"])
+            .await
+            .expect(Exit::Ok)
+            .json();
+        workers
+            .as_array()?
+            .iter()
+            .find(|w| w["id"] == id.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(
+        listed["queues"],
+        json!([{ "name": "default", "concurrency": 2 }, { "name": "ticks", "concurrency": 1 }])
+    );
+    let types = listed["task_types"].as_array().expect("task types");
+    assert!(types.contains(&json!("cli_echo")), "{types:?}");
+    let table = taskq(url, &["workers"]).await.expect(Exit::Ok).out;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("a row for {id} in\n{table}"));
+    assert!(
+        row.contains("running") && row.contains("default×2, ticks×1"),
+        "{row}"
+    );
+
+    let done = taskq(url, &["submit", "cli_echo", r#""hi""#, "--wait", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(
+        (done["state"].as_str(), &done["result"]),
+        (Some("FINISHED"), &json!("hi"))
+    );
+    assert_eq!(done["worker_id"], id.as_str());
+    let failed = taskq(url, &["submit", "cli_fail", r#""boom""#, "--wait"])
+        .await
+        .expect(Exit::TaskFailed);
+    assert!(
+        failed.out.lines().any(|l| l == "state:     FAILED"),
+        "{}",
+        failed.out
+    );
+    assert!(
+        failed
+            .out
+            .lines()
+            .any(|l| l == "error:     permanent: boom"),
+        "{}",
+        failed.out
+    );
+    assert!(
+        failed.err.contains("ended FAILED: permanent: boom"),
+        "{}",
+        failed.err
+    );
+    let tick = submit(url, &["cli_tick"]).await.to_string();
+    let waited = taskq(url, &["wait", &tick, "--timeout", "30s", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(waited["result"], 1);
+
+    let ran = taskq(url, &["workers", "pause", &id])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(
+        ran.out.trim(),
+        format!("asked worker {id} to pause (it obeys at its next heartbeat)")
+    );
+    taskq(url, &["workers", "pause", &id])
+        .await
+        .expect(Exit::Conflict);
+    worker_state(url, &id, "paused").await;
+    let resumed = taskq(url, &["workers", "resume", &id, "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(resumed["requested"], "running");
+    worker_state(url, &id, "running").await;
+    taskq(url, &["workers", "resume", &id])
+        .await
+        .expect(Exit::Conflict);
+    let ran = taskq(url, &["workers", "shutdown", "cli-no-such-worker"])
+        .await
+        .expect(Exit::NotFound);
+    assert!(
+        ran.err.contains("worker `cli-no-such-worker` not found"),
+        "{}",
+        ran.err
+    );
+
+    taskq(url, &["workers", "shutdown", &id])
+        .await
+        .expect(Exit::Ok);
+    let ran = tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops")
+        .expect("the worker command does not panic")
+        .expect(Exit::Ok);
+    let lines: Vec<&str> = ran.out.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("worker {id} serving default×2, ticks×1 for ")),
+        "{}",
+        ran.out
+    );
+    assert_eq!(lines.last(), Some(&format!("worker {id} stopped").as_str()));
+}
+
+/// Polls `workers --json` until worker `id` reports `state`.
+async fn worker_state(url: &str, id: &str, state: &str) {
+    eventually(&format!("worker {id} is {state}"), async || {
+        let workers = taskq(url, &["workers", "--json"])
+            .await
+            .expect(Exit::Ok)
+            .json();
+        workers
+            .as_array()?
+            .iter()
+            .any(|w| w["id"] == id && w["state"] == state)
+            .then_some(())
+    })
+    .await
+}
+
+/// `queues` shows depths (table and JSON); `queues pause` and `resume`
+/// flip the flag; a bad queue name is usage.
+pub(super) async fn queues_show_depth_and_pause_resume(url: &str) {
+    let none = taskq(url, &["queues"]).await.expect(Exit::Ok);
+    assert_eq!(none.out.trim(), "no queues");
+    submit(url, &["cli_echo", r#""1""#]).await;
+    submit(url, &["cli_echo", r#""2""#, "--countdown", "1h"]).await;
+    submit(url, &["cli_tick"]).await;
+
+    let stats = taskq(url, &["queues", "stats", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    let default = stats
+        .as_array()
+        .expect("queues")
+        .iter()
+        .find(|q| q["queue"] == "default")
+        .expect("the default queue")
+        .clone();
+    assert_eq!(
+        (default["pending"].as_u64(), default["scheduled"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(default["paused"], false);
+    // No worker serves it: every pending task there is unclaimable.
+    assert_eq!(default["unclaimable"], 2);
+
+    let ran = taskq(url, &["queues", "pause", "default"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "queue default is paused");
+    let table = taskq(url, &["queues"]).await.expect(Exit::Ok).out;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("QUEUE") && lines[0].contains("UNCLAIMABLE"),
+        "{table}"
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("default "))
+        .unwrap_or_else(|| panic!("a default row in\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[..6], ["default", "1", "1", "0", "yes", "0"], "{row}");
+    assert_eq!(&cells[6..], ["2", "(2", "cli_echo)"], "{row}");
+
+    let resumed = taskq(url, &["queues", "resume", "default", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(resumed, json!({ "queue": "default", "paused": false }));
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    assert!(stats.iter().all(|q| !q.paused), "{stats:?}");
+    let ran = taskq(url, &["queues", "pause", "no spaces"])
+        .await
+        .expect(Exit::Usage);
+    assert!(ran.err.contains("queue name"), "{}", ran.err);
+}
+
+/// `schedules` lists them (table and JSON); `disable`, `enable` and
+/// `run-now` act on one; a missing name is 3.
+pub(super) async fn schedules_are_listed_steered_and_run_now(url: &str) {
+    taskq(url, &["schedules"]).await.expect(Exit::Ok);
+    let client = client(url).await;
+    client
+        .create_schedule(
+            ScheduleDef::interval("cli-hourly", "cli_echo", Duration::from_secs(3600))
+                .params(json!("tick")),
+        )
+        .await
+        .expect("schedule");
+    client
+        .create_schedule(
+            ScheduleDef::cron_in("cli-nightly", "cli_echo", "0 30 2 * * *", "Europe/Paris")
+                .params(json!("night"))
+                .max_runs(3),
+        )
+        .await
+        .expect("schedule");
+
+    let table = taskq(url, &["schedules", "list"])
+        .await
+        .expect(Exit::Ok)
+        .out;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("NEXT RUN"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("cli-hourly") && lines[1].contains("every 1h"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("cli-nightly")
+            && lines[2].contains("cron 0 30 2 * * * (Europe/Paris)")
+            && lines[2].ends_with("0/3"),
+        "{table}"
+    );
+    assert_eq!(lines[3], "page 1 of 1, 2 schedules");
+
+    let ran = taskq(url, &["schedules", "disable", "cli-hourly"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "schedule cli-hourly is disabled");
+    let listed = taskq(url, &["schedules", "--json", "--page-size", "1"]).await;
+    // `--page-size` belongs to `schedules list`; the bare group takes none.
+    listed.expect(Exit::Usage);
+    let page = taskq(url, &["schedules", "list", "--json", "--page-size", "1"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(
+        (page["total"].as_u64(), page["items"][0]["name"].as_str()),
+        (Some(2), Some("cli-hourly"))
+    );
+    assert_eq!(page["items"][0]["enabled"], false);
+    assert_eq!(page["items"][0]["next_run_at"], Value::Null);
+    let enabled = taskq(url, &["schedules", "enable", "cli-hourly", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(enabled["enabled"], true);
+    assert!(enabled["next_run_at"].is_string(), "{enabled}");
+
+    let task = taskq(url, &["schedules", "run-now", "cli-nightly"])
+        .await
+        .expect(Exit::Ok)
+        .id();
+    let record = client.get(task).await.expect("the submitted task");
+    assert_eq!(
+        (record.task_type.as_str(), &record.params),
+        ("cli_echo", &json!("night"))
+    );
+    let nightly = client.get_schedule("cli-nightly").await.expect("schedule");
+    assert_eq!((nightly.run_count, nightly.last_task_id), (1, Some(task)));
+
+    for command in ["enable", "disable", "run-now"] {
+        let ran = taskq(url, &["schedules", command, "cli-none"])
+            .await
+            .expect(Exit::NotFound);
+        assert!(
+            ran.err.contains("schedule `cli-none` not found"),
+            "{}",
+            ran.err
+        );
+    }
+}
+
+/// `migrate` brings a fresh database's schema up: over a host's backend
+/// opened without migrating, `list` fails (no tables) until `migrate` has
+/// run; over `--database` (which migrates on opening) it confirms.
+pub(super) async fn migrate_brings_the_schema_up(url: &str) {
+    let db = taskq::sea::sea_orm::Database::connect(url)
+        .await
+        .expect("raw connection");
+    let unmigrated =
+        Client::new(Arc::new(taskq::SqlBackend::from_connection(db))).expect("registry");
+    let ran = run(vec!["tasks", "list"], Some(unmigrated.clone()))
+        .await
+        .expect(Exit::Unavailable);
+    assert!(ran.err.starts_with("error: backend: "), "{}", ran.err);
+    let ran = run(vec!["tasks", "migrate"], Some(unmigrated.clone()))
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "the schema is up to date");
+    let ran = run(vec!["tasks", "list"], Some(unmigrated))
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "no tasks match");
+
+    let ran = taskq(url, &["migrate", "--json"]).await.expect(Exit::Ok);
+    assert_eq!(ran.json(), json!({ "migrated": true }));
+}
+
+/// Over a host's own client the commands need no `--database`, and
+/// refuse one rather than ignore it.
+pub(super) async fn a_host_client_runs_commands_and_refuses_database(url: &str) {
+    let host = client(url).await;
+    let id = host
+        .submit_json("cli_echo", json!("from the host"))
+        .await
+        .expect("submit");
+    let shown = run(
+        vec!["tasks", "show", &id.to_string(), "--json"],
+        Some(host.clone()),
+    )
+    .await
+    .expect(Exit::Ok)
+    .json();
+    assert_eq!(shown["params"], "from the host");
+    for option in ["--database", "--redis"] {
+        let ran = run(vec!["tasks", option, url, "list"], Some(host.clone()))
+            .await
+            .expect(Exit::Usage);
+        assert!(ran.err.contains("supplies its own backend"), "{}", ran.err);
+    }
+}
