@@ -209,13 +209,43 @@ pub(super) async fn junk_input_never_breaks_a_route(backend: Arc<dyn Backend>) {
     }
 }
 
+/// Every script the dashboard loads: the entry module and its imports.
+const DASHBOARD_SCRIPTS: [&str; 13] = [
+    "/dashboard.js",
+    "/dashboard/api.js",
+    "/dashboard/bulk.js",
+    "/dashboard/detail.js",
+    "/dashboard/dom.js",
+    "/dashboard/overview.js",
+    "/dashboard/pending.js",
+    "/dashboard/routes.js",
+    "/dashboard/schedules.js",
+    "/dashboard/state.js",
+    "/dashboard/submit.js",
+    "/dashboard/tasks.js",
+    "/dashboard/workers.js",
+];
+
 pub(super) async fn dashboard_page_and_assets_are_served_without_data(backend: Arc<dyn Backend>) {
     let app = app(&client_for(backend));
-    for (uri, content_type, marker) in [
-        ("/dashboard", "text/html", "<script src=\"dashboard.js\""),
-        ("/dashboard.js", "text/javascript", "textContent"),
-        ("/dashboard.css", "text/css", "--finished: #28a745"),
-    ] {
+    let page = [
+        (
+            "/dashboard",
+            "text/html",
+            "<script type=\"module\" src=\"dashboard.js\"",
+        ),
+        ("/dashboard.css", "text/css", "--failed: #58151c"),
+    ];
+    // The entry module imports the others; each of those exports.
+    let scripts = DASHBOARD_SCRIPTS.map(|uri| {
+        let marker = if uri == "/dashboard.js" {
+            "import "
+        } else {
+            "export "
+        };
+        (uri, "text/javascript", marker)
+    });
+    for (uri, content_type, marker) in page.into_iter().chain(scripts) {
         // No token: the page asks for it and holds no task data itself.
         let request = Request::get(uri).body(Body::empty()).unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
@@ -232,19 +262,22 @@ pub(super) async fn dashboard_page_and_assets_are_served_without_data(backend: A
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
         assert!(body.contains(marker), "{uri} contains {marker}");
+        if content_type == "text/javascript" {
+            // No script parses data as HTML.
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+            ] {
+                assert!(!body.contains(sink), "{uri} uses {sink}");
+            }
+        }
     }
-    // The script never parses data as HTML.
-    let request = Request::get("/dashboard.js").body(Body::empty()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let script = response.into_body().collect().await.unwrap().to_bytes();
-    let script = String::from_utf8(script.to_vec()).unwrap();
-    for sink in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-    ] {
-        assert!(!script.contains(sink), "dashboard.js uses {sink}");
-    }
+    // Only the dashboard's own modules are served under it.
+    let (status, body) = get(&app, "/dashboard/nope.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
 }

@@ -1,23 +1,45 @@
-//! `dashboard`: one page for operators, its script and stylesheet embedded
-//! in the crate (no build step for the host). The page holds no data; its
-//! script calls the API with the token the operator enters, and puts every
-//! value on the page as text, never as HTML.
+//! `dashboard`: one page for operators, its script modules and stylesheet
+//! embedded in the crate (no build step for the host). The page holds no
+//! data; its script calls the API with the token the operator enters, and
+//! puts every value on the page as text, never as HTML.
+//!
+//! `dashboard.js` is the entry module; it imports the others from
+//! `dashboard/<name>.js` (one per view or concern, see its header).
 
+use axum::extract::Path;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+
+use super::errors::ApiError;
 
 const PAGE: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
 
-/// Only the page's own script and stylesheet may load, and it may only
+/// The modules `dashboard.js` imports, by the name it imports them with.
+const MODULES: [(&str, &str); 12] = [
+    ("api.js", include_str!("dashboard/api.js")),
+    ("bulk.js", include_str!("dashboard/bulk.js")),
+    ("detail.js", include_str!("dashboard/detail.js")),
+    ("dom.js", include_str!("dashboard/dom.js")),
+    ("overview.js", include_str!("dashboard/overview.js")),
+    ("pending.js", include_str!("dashboard/pending.js")),
+    ("routes.js", include_str!("dashboard/routes.js")),
+    ("schedules.js", include_str!("dashboard/schedules.js")),
+    ("state.js", include_str!("dashboard/state.js")),
+    ("submit.js", include_str!("dashboard/submit.js")),
+    ("tasks.js", include_str!("dashboard/tasks.js")),
+    ("workers.js", include_str!("dashboard/workers.js")),
+];
+
+/// Only the page's own scripts and stylesheet may load, and it may only
 /// talk to its own origin: defence in depth should data ever reach the DOM
 /// as markup.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                    connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -27,16 +49,25 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
         ],
         body,
     )
+        .into_response()
 }
 
-pub(crate) async fn page() -> impl IntoResponse {
+pub(crate) async fn page() -> Response {
     asset("text/html; charset=utf-8", PAGE)
 }
 
-pub(crate) async fn script() -> impl IntoResponse {
+pub(crate) async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
-pub(crate) async fn style() -> impl IntoResponse {
+pub(crate) async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `dashboard/<name>.js`: one of the entry module's imports.
+pub(crate) async fn module(Path(name): Path<String>) -> Response {
+    match MODULES.iter().find(|(known, _)| *known == name) {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body),
+        None => ApiError::not_found("dashboard module", &name).into_response(),
+    }
 }

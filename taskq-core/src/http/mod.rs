@@ -46,7 +46,7 @@
 //! | POST | `api/workers/{id}/pause` / `resume` / `shutdown` | steer it through the backend |
 //! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth) |
 //! | GET | `metrics` | Prometheus text |
-//! | GET | `dashboard` | the dashboard page (no auth; it asks for the token) |
+//! | GET | `dashboard` | the dashboard page (no auth; it asks for the token), its `dashboard.js`, `dashboard/{module}` and `dashboard.css` |
 
 pub mod auth;
 mod dashboard;
@@ -134,6 +134,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard/{module}", get(dashboard::module))
         .route("/dashboard.css", get(dashboard::style));
     guarded
         .merge(open)

@@ -1,0 +1,80 @@
+// One task at its own address (#/task/<id>): state, error, result, params,
+// progress, times and the actions its state allows.
+
+import { api, isTaskId } from './api.js';
+import { el, empty, json, parseTime, local, progressBar, span, stateBadge, timeEl } from './dom.js';
+import { pendingHref, tasksHref } from './routes.js';
+import { rowActions } from './tasks.js';
+
+export async function load(route) {
+  if (!isTaskId(route.id)) return { missing: '“' + route.id + '” is not a task id (a UUID).' };
+  try {
+    return { task: await api('GET', '/tasks/' + encodeURIComponent(route.id)) };
+  } catch (err) {
+    if (err.status === 404) return { missing: 'No task has the id ' + route.id + ': it was deleted, or never existed.' };
+    throw err;
+  }
+}
+
+/** A time shown both ways: relative (hover for zone) and absolute. */
+function moment(value, prefix) {
+  const date = parseTime(value);
+  if (!date) return el('span', { className: 'muted' }, '—');
+  return [timeEl(value, prefix), ' ', el('span', { className: 'muted' }, local(date))];
+}
+
+function between(from, to) {
+  const a = parseTime(from);
+  const b = to === 'now' ? new Date() : parseTime(to);
+  return a && b ? span(b - a) : null;
+}
+
+export function render(route, data) {
+  const back = el('p', {}, el('a', { href: tasksHref({}) }, '← all tasks'));
+  if (!data) return [back, el('h2', {}, 'Task'), el('p', { className: 'muted' }, 'Loading…')];
+  if (data.missing) {
+    return [back, el('h2', {}, 'Task'), empty(data.missing)];
+  }
+  const task = data.task;
+  const scheduled = task.state === 'PENDING' && Date.parse(task.scheduled_at) > Date.now();
+  const due = task.state === 'PENDING'
+    ? [moment(task.scheduled_at, 'due '),
+      ' · ', el('a', { href: pendingHref(task.queue) }, 'pending order of ' + task.queue)]
+    : moment(task.scheduled_at);
+  const waited = between(task.scheduled_at, task.started_at);
+  const ran = task.started_at
+    ? (task.finished_at ? between(task.started_at, task.finished_at)
+      : task.state === 'RUNNING' ? between(task.started_at, 'now') + ' so far' : null)
+    : null;
+  const rows = [
+    ['state', [stateBadge(task.state, scheduled), task.cancel_requested && task.state === 'RUNNING' ? ' (cancel requested)' : '']],
+    ['type', task.task_type],
+    ['queue', el('a', { href: tasksHref({ filters: { queue: task.queue } }) }, task.queue)],
+    ['priority', String(task.priority)],
+    ['attempts', task.attempt + ' of ' + (task.max_retries + 1)],
+    ['progress', progressBar(task)],
+    ['error', task.error
+      ? [el('pre', { className: 'error-text' }, task.error.kind + ': ' + task.error.message),
+        el('p', { className: 'hint' }, 'The last failed attempt\'s error (kept after a successful retry); earlier attempts\' errors are not stored.')]
+      : '—'],
+    ['result', task.result === null || task.result === undefined ? '—' : json(task.result)],
+    ['params', json(task.params)],
+    ['created', moment(task.created_at)],
+    [task.state === 'PENDING' ? 'ETA' : 'scheduled', due],
+    ['started', moment(task.started_at)],
+    ['waited', waited || '—'],
+    ['finished', moment(task.finished_at)],
+    ['run time', ran || '—'],
+    ['worker', task.worker_id || '—'],
+    ['lease until', task.lease_until ? moment(task.lease_until) : '—'],
+    ['timeout', task.timeout == null ? 'the task type\'s' : span(task.timeout * 1000)],
+    ['soft timeout', task.soft_timeout == null ? 'the task type\'s' : span(task.soft_timeout * 1000)],
+  ];
+  return [
+    back,
+    el('h2', { id: 'detail-heading' }, 'Task ', el('code', { id: 'detail-id' }, task.id)),
+    el('div', { className: 'detail-actions', dataset: { key: 'actions:' + task.state + task.cancel_requested } }, rowActions(task)),
+    el('dl', { id: 'detail', dataset: { id: task.id, state: task.state } }, ...rows.flatMap(([name, value]) =>
+      [el('dt', {}, name), el('dd', { dataset: { field: name } }, ...[value].flat())])),
+  ];
+}

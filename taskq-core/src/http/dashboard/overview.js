@@ -1,0 +1,152 @@
+// The overview: tasks per state, each queue's depth, latency, running and
+// failed tasks and workers, with pause / resume / purge, and the latest
+// failures.
+
+import { api, listTasks, oldestPending } from './api.js';
+import { el, actionButton, empty, number, span, absolute, timeEl, shortId, stateBadge } from './dom.js';
+import { pendingHref, taskHref, tasksHref } from './routes.js';
+import { app } from './state.js';
+
+/** How many of the latest failures the overview lists. */
+const LATEST_FAILURES = 5;
+
+/**
+ * How long the oldest due task of a queue has waited, from its oldest
+ * submitted pending tasks: exact when they are all of the queue's pending
+ * tasks, else a lower bound (a newer task may have been due for longer).
+ */
+async function latencyOf(stats) {
+  if (!(stats.pending > 0)) return { none: true };
+  const total = stats.pending + stats.scheduled;
+  const tasks = await oldestPending(stats.queue, total);
+  const now = Date.now();
+  const due = tasks.map((t) => Date.parse(t.scheduled_at)).filter((at) => at <= now);
+  if (!due.length) return { unknown: true, looked: tasks.length };
+  const since = Math.min(...due);
+  return { since, ms: now - since, lowerBound: tasks.length < total };
+}
+
+export async function load() {
+  const queues = app.queues;
+  const [failed, latency, failures] = await Promise.all([
+    Promise.all(queues.map((q) => listTasks({ state: 'FAILED', queue: q.queue }, 1, 1).then((p) => p.total))),
+    Promise.all(queues.map(latencyOf)),
+    listTasks({ state: 'FAILED' }, 1, LATEST_FAILURES),
+  ]);
+  return {
+    queues,
+    failed: new Map(queues.map((q, i) => [q.queue, failed[i]])),
+    latency: new Map(queues.map((q, i) => [q.queue, latency[i]])),
+    failures: failures.tasks,
+  };
+}
+
+export function render(_route, data) {
+  return [
+    el('h2', { id: 'overview-heading' }, 'Overview'),
+    stateCards(),
+    el('h3', {}, 'Queues'),
+    data ? queuesTable(data) : el('p', { className: 'muted' }, 'Loading…'),
+    el('h3', {}, 'Latest failures'),
+    data ? latestFailures(data.failures) : null,
+  ];
+}
+
+/** One card per state, each a link to its task list. */
+export function stateCards() {
+  const counts = app.counts;
+  const pending = app.queues.reduce((sum, q) => sum + q.pending, 0);
+  const scheduled = app.queues.reduce((sum, q) => sum + q.scheduled, 0);
+  const cards = [
+    ['PENDING', number(pending) + ' due · ' + number(scheduled) + ' scheduled'],
+    ['RUNNING', null], ['FINISHED', null], ['FAILED', null], ['CANCELLED', null],
+  ];
+  return el('ul', { className: 'cards', id: 'state-cards', 'aria-label': 'tasks per state' },
+    ...cards.map(([state, sub]) => el('li', { dataset: { key: state } },
+      el('a', { className: 'card card-' + state, href: tasksHref({ state }), dataset: { state } },
+        el('span', { className: 'count' }, counts[state] === undefined ? '…' : number(counts[state])),
+        el('span', { className: 'name' }, state.toLowerCase()),
+        sub ? el('span', { className: 'sub' }, sub) : null))));
+}
+
+function latencyCell(latency) {
+  if (!latency || latency.none) return el('span', { className: 'muted', title: 'no task is due' }, '—');
+  if (latency.unknown) {
+    return el('span', { className: 'muted', title: 'the ' + latency.looked + ' oldest submitted pending tasks are all scheduled for later' }, 'n/a');
+  }
+  return el('span', {
+    title: 'the oldest due task has waited since ' + absolute(new Date(latency.since))
+      + (latency.lowerBound ? ' (at least: only the oldest submitted pending tasks were looked at)' : ''),
+  }, (latency.lowerBound ? '≥ ' : '') + span(latency.ms));
+}
+
+function cell(label, ...children) { return el('td', { dataset: { label } }, ...children); }
+
+function queueActions(q) {
+  const path = '/queues/' + encodeURIComponent(q.queue);
+  return el('div', { className: 'actions' },
+    q.paused
+      ? actionButton('resume', 'queue-resume', { path }, { 'aria-label': 'resume queue ' + q.queue })
+      : actionButton('pause', 'queue-pause', { path }, { 'aria-label': 'pause queue ' + q.queue }),
+    actionButton('purge pending', 'queue-purge', { path, queue: q.queue }, { 'aria-label': 'purge pending tasks of queue ' + q.queue, title: 'cancel every pending task of the queue' }));
+}
+
+function queuesTable(data) {
+  if (!data.queues.length) {
+    return empty('No queues yet: a queue appears with its first task. ', el('a', { href: '#/submit' }, 'Submit a task'), '.');
+  }
+  const rows = data.queues.flatMap((q) => [
+    el('tr', { dataset: { key: 'q:' + q.queue, queue: q.queue } },
+      el('th', { scope: 'row', dataset: { label: 'queue' } }, el('a', { href: tasksHref({ filters: { queue: q.queue } }) }, q.queue)),
+      cell('due', el('a', { href: pendingHref(q.queue), title: 'pending tasks due now: the queue depth' }, number(q.pending))),
+      cell('latency', latencyCell(data.latency.get(q.queue))),
+      cell('scheduled', number(q.scheduled)),
+      cell('running', el('a', { href: tasksHref({ state: 'RUNNING', filters: { queue: q.queue } }) }, number(q.running))),
+      cell('failed', el('a', { href: tasksHref({ state: 'FAILED', filters: { queue: q.queue } }) }, number(data.failed.get(q.queue)))),
+      cell('workers', el('span', { className: 'live-workers' }, number(q.live_workers))),
+      cell('state', el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active')),
+      el('td', { className: 'actions-cell' }, queueActions(q))),
+    unclaimableRow(q),
+  ]);
+  return el('div', { className: 'table-wrap' }, el('table', { id: 'queues', className: 'cards-narrow' },
+    el('thead', {}, el('tr', {},
+      ...['queue', 'due', 'latency', 'scheduled', 'running', 'failed', 'workers', 'state'].map((h) => el('th', { scope: 'col' }, h)),
+      el('th', { scope: 'col' }, el('span', { className: 'visually-hidden' }, 'actions')))),
+    el('tbody', {}, ...rows.filter(Boolean))));
+}
+
+/**
+ * The warning row under a queue whose pending tasks no live worker can run
+ * (none serves the queue, or none has a handler for their type), or null.
+ */
+function unclaimableRow(q) {
+  if (!(q.unclaimable > 0)) return null;
+  const types = (q.unclaimable_types || []).map((t) => t.task_type + ' ×' + t.count).join(', ');
+  const noun = q.unclaimable === 1 ? 'task' : 'tasks';
+  const why = q.live_workers > 0
+    ? ' pending ' + noun + ' no live worker of this queue can run: ' + types
+      + ' (no worker has their handler: is the crate that declares them linked into the worker binary?)'
+    : ' pending ' + noun + ' wait: no live worker serves this queue (' + types + ')';
+  return el('tr', { className: 'unclaimable', dataset: { key: 'u:' + q.queue, unclaimable: q.queue } },
+    el('td', { colspan: '9' }, el('strong', {}, '⚠ ' + q.unclaimable), why));
+}
+
+function latestFailures(tasks) {
+  if (!tasks.length) return empty('No failed tasks.');
+  return el('ul', { className: 'failures', id: 'latest-failures' }, ...tasks.map((t) => el('li', { dataset: { key: t.id } },
+    el('a', { href: taskHref(t.id), className: 'mono', title: t.id }, shortId(t.id)), ' ',
+    stateBadge(t.state), ' ', el('strong', {}, t.task_type), ' in ', t.queue, ' · ',
+    timeEl(t.finished_at), el('br'),
+    el('span', { className: 'error-text' }, t.error ? t.error.kind + ': ' + t.error.message : 'no error recorded')))
+    .concat(el('li', { dataset: { key: 'all' } }, el('a', { href: tasksHref({ state: 'FAILED' }) }, 'All failed tasks →'))));
+}
+
+export const actions = {
+  'queue-pause': (data) => api('POST', data.path + '/pause'),
+  'queue-resume': (data) => api('POST', data.path + '/resume'),
+  'queue-purge': async (data) => {
+    if (!confirm('Cancel every pending task of queue ' + data.queue + '?')) return 'kept';
+    const result = await api('POST', data.path + '/purge');
+    return 'cancelled ' + result.cancelled + ' pending ' + (result.cancelled === 1 ? 'task' : 'tasks');
+  },
+};
