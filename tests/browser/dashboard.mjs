@@ -181,6 +181,17 @@ try {
   assert.equal(await page.locator('main img, main script').count(), 0, 'no element was created from data');
   assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected code ran');
 
+  step('a unique task shows its key, and a second submit answers with it');
+  const uniqueBody = { task_type: 'greet', params: { name: 'once' }, unique: { fields: ['name'], period: 600, states: ['PENDING', 'RUNNING', 'FINISHED'] } };
+  const holder = await api.post('/tasks', uniqueBody);
+  const duplicate = await api.post('/tasks', uniqueBody);
+  assert.equal(duplicate.id, holder.id, 'the duplicate submit answers with the holder');
+  await go(page, '#/task/' + holder.id);
+  const uniqueCell = page.locator('#detail dd[data-field="unique key"]');
+  await uniqueCell.locator('code').waitFor(WAIT);
+  assert.equal(await uniqueCell.locator('code').textContent(), 'greet:["once"]');
+  assert.match(await uniqueCell.textContent(), /held while PENDING or RUNNING or FINISHED until/);
+
   step('create a schedule from the form, disable, enable and run it');
   await go(page, '#/schedules');
   await page.fill('#schedule-name', 'browser-hourly');

@@ -46,6 +46,12 @@ export function render(route, data) {
     ? (task.finished_at ? between(task.started_at, task.finished_at)
       : task.state === 'RUNNING' ? between(task.started_at, 'now') + ' so far' : null)
     : null;
+  // A unique task's key, the states in which it holds it, and until when.
+  const uniqueKey = (unique) => unique
+    ? [el('code', {}, unique.key),
+      ' held while ' + unique.states.join(' or '),
+      ...(unique.until ? [' until ', moment(unique.until)] : [])]
+    : '—';
   const rows = [
     ['state', [stateBadge(task.state, scheduled), task.cancel_requested && task.state === 'RUNNING' ? ' (cancel requested)' : '']],
     ['type', task.task_type],
@@ -69,6 +75,7 @@ export function render(route, data) {
     ['lease until', task.lease_until ? moment(task.lease_until) : '—'],
     ['timeout', task.timeout == null ? 'the task type\'s' : span(task.timeout * 1000)],
     ['soft timeout', task.soft_timeout == null ? 'the task type\'s' : span(task.soft_timeout * 1000)],
+    ['unique key', uniqueKey(task.unique)],
   ];
   return [
     back,
