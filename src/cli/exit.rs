@@ -75,7 +75,8 @@ impl Exit {
             | Error::UnknownTimeZone(_)
             | Error::InvalidSchedule { .. }
             | Error::PayloadTooLarge { .. }
-            | Error::InvalidArgument(_) => Exit::Usage,
+            | Error::InvalidArgument(_)
+            | Error::InvalidUnique { .. } => Exit::Usage,
             Error::NotFound(_) | Error::ScheduleNotFound(_) | Error::WorkerNotFound(_) => {
                 Exit::NotFound
             }

@@ -30,6 +30,14 @@ pub(super) struct SubmitArgs {
     /// Run no earlier than this long from now (e.g. 30s, 5m, 2h).
     #[arg(long, value_parser = values::duration, value_name = "DURATION")]
     countdown: Option<Duration>,
+    /// Unique by this key: while a task of the queue holds it, nothing is
+    /// stored and the holder's id is printed (with the task type's period
+    /// and states, or the defaults: while pending or running).
+    #[arg(long, value_name = "KEY", conflicts_with = "not_unique")]
+    unique_key: Option<String>,
+    /// Not unique, whatever the task type declares.
+    #[arg(long)]
+    not_unique: bool,
     /// Wait for the task to end and print its record, as `wait` does.
     #[arg(long)]
     wait: bool,
@@ -96,11 +104,31 @@ pub(super) async fn submit(
     if let Some(countdown) = args.countdown {
         submission = submission.countdown(countdown);
     }
-    let id = submission.await?;
+    if let Some(key) = args.unique_key {
+        submission = submission.unique_key(key);
+    }
+    if args.not_unique {
+        submission = submission.not_unique();
+    }
+    let submitted = submission.outcome().await?;
+    let id = submitted.id;
     if args.wait {
         return wait_and_show(client, id, args.wait_timeout, output).await;
     }
-    output.either(&json!({ "id": id }), |out| out.line(id))?;
+    let shown = json!({
+        "id": id,
+        "duplicate": submitted.duplicate,
+        "unique_conflict": submitted.unique_conflict,
+    });
+    output.either(&shown, |out| {
+        if submitted.unique_conflict {
+            out.line(format_args!(
+                "{id} (already queued: it holds the unique key)"
+            ))
+        } else {
+            out.line(id)
+        }
+    })?;
     Ok(Exit::Ok)
 }
 

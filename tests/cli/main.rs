@@ -36,6 +36,7 @@ macro_rules! cli_suite {
             use super::*;
             cli_suite!(@tests [$(#[$attr])*] $url;
                 submit_and_show_print_the_task,
+                submit_unique_key_answers_with_the_holder,
                 list_filters_and_pages,
                 wait_times_out_and_missing_tasks_are_not_found,
                 cancel_and_retry_follow_the_state_machine,

@@ -343,3 +343,48 @@ pub(super) async fn purge_deletes_ended_tasks_by_state_and_age(url: &str) {
         TaskState::Pending
     );
 }
+
+/// `submit --unique-key` stores one task per key: a second submit prints
+/// the holder (`unique_conflict` in JSON); `--not-unique` stores another;
+/// an empty key is a usage error and stores nothing.
+pub(super) async fn submit_unique_key_answers_with_the_holder(url: &str) {
+    let first = submit(url, &["cli_echo", r#""a""#, "--unique-key", "nightly"]).await;
+    let again = taskq(
+        url,
+        &[
+            "--json",
+            "submit",
+            "cli_echo",
+            r#""b""#,
+            "--unique-key",
+            "nightly",
+        ],
+    )
+    .await
+    .expect(Exit::Ok)
+    .json();
+    assert_eq!(again["id"], json!(first));
+    assert_eq!(
+        (&again["duplicate"], &again["unique_conflict"]),
+        (&json!(true), &json!(true))
+    );
+    let people = taskq(
+        url,
+        &["submit", "cli_echo", r#""c""#, "--unique-key", "nightly"],
+    )
+    .await
+    .expect(Exit::Ok);
+    assert!(people.out.starts_with(&first.to_string()), "{}", people.out);
+    assert!(people.out.contains("already queued"), "{}", people.out);
+    let other = submit(url, &["cli_echo", r#""d""#, "--not-unique"]).await;
+    assert_ne!(other, first);
+    let bad = taskq(url, &["submit", "cli_echo", r#""e""#, "--unique-key", ""]).await;
+    bad.expect(Exit::Usage);
+    let stored = client(url)
+        .await
+        .list(&TaskFilter::default(), PageRequest::new(1, 10))
+        .await
+        .expect("list")
+        .total;
+    assert_eq!(stored, 2);
+}
