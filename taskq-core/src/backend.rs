@@ -250,6 +250,21 @@ impl Enqueued {
     pub const ALL: Enqueued = Enqueued {
         duplicates: Vec::new(),
     };
+
+    /// The items of `batch` (the batch these duplicates are positions of,
+    /// or anything in its order) that are not duplicates: the ones to store.
+    pub fn stored<T>(&self, batch: Vec<T>) -> Vec<T> {
+        if self.duplicates.is_empty() {
+            return batch;
+        }
+        let mut duplicates = self.duplicates.iter().map(|(at, _)| *at).peekable();
+        batch
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| duplicates.next_if_eq(i).is_none())
+            .map(|(_, task)| task)
+            .collect()
+    }
 }
 
 /// Delivery: the state machine of live tasks.

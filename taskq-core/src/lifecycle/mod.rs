@@ -64,4 +64,4 @@ pub use transitions::{
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
     record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
 };
-pub use unique::{holds_unique, unique_in_batch, unique_key};
+pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};

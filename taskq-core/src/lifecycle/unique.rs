@@ -18,8 +18,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::backend::Enqueued;
 use crate::error::Error;
-use crate::task::{TaskRecord, Unique, UniqueKey};
+use crate::task::{TaskId, TaskRecord, Unique, UniqueKey};
 
 /// The key a task of `task_type` with `params`, submitted at `now`, holds
 /// under `unique`; an [`Error::InvalidUnique`] when `unique` gives none.
@@ -153,6 +154,32 @@ pub fn holds_unique(holder: &TaskRecord, now: DateTime<Utc>) -> bool {
     holder.unique.as_ref().is_some_and(|unique| {
         unique.states.contains(&holder.state) && unique.until.is_none_or(|until| now < until)
     })
+}
+
+/// **submit (unique)** over a batch: which tasks are duplicates, and of
+/// which holder. `take` is asked once per task with a key (and no earlier
+/// task of the batch with it): it returns the task that [holds](holds_unique)
+/// the key, or records the task as the key's holder and returns `None`.
+/// Repeats of a key within the batch are duplicates of the first task's
+/// holder (the first task itself when it is stored).
+pub fn sort_unique(
+    batch: &[TaskRecord],
+    mut take: impl FnMut(&TaskRecord, &UniqueKey) -> Option<TaskId>,
+) -> Enqueued {
+    let mut enqueued = Enqueued::ALL;
+    let mut holders: Vec<TaskId> = batch.iter().map(|t| t.id).collect();
+    for (i, (task, repeat)) in batch.iter().zip(unique_in_batch(batch)).enumerate() {
+        let held = match (repeat, &task.unique) {
+            (Some(first), _) => Some(holders[first]),
+            (None, Some(unique)) => take(task, unique),
+            (None, None) => None,
+        };
+        if let Some(holder) = held {
+            holders[i] = holder;
+            enqueued.duplicates.push((i, holder));
+        }
+    }
+    enqueued
 }
 
 /// For each task of a batch, the position of an earlier task of the same

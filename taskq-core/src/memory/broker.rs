@@ -20,34 +20,28 @@ use crate::task::{TaskId, TaskRecord, TaskState};
 impl Broker for MemoryBackend {
     async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         let now = Utc::now();
-        let mut enqueued = Enqueued::ALL;
+        let enqueued;
         {
             let mut state = self.lock();
             lifecycle::check_new_ids(&tasks, |id| state.tasks.contains_key(&id))?;
-            let repeats = lifecycle::unique_in_batch(&tasks);
-            // Per position, the task that holds its key once it is decided.
-            let mut holders: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
-            for (i, (task, repeat)) in tasks.into_iter().zip(repeats).enumerate() {
-                if let Some(first) = repeat {
-                    holders[i] = holders[first];
-                    enqueued.duplicates.push((i, holders[i]));
-                    continue;
+            let State {
+                tasks: stored,
+                unique,
+                ..
+            } = &mut *state;
+            enqueued = lifecycle::sort_unique(&tasks, |task, key| {
+                let slot = (task.queue.clone(), key.key.clone());
+                let held = unique.get(&slot).copied().filter(|holder| {
+                    stored
+                        .get(holder)
+                        .is_some_and(|record| lifecycle::holds_unique(record, now))
+                });
+                if held.is_none() {
+                    unique.insert(slot, task.id);
                 }
-                if let Some(unique) = &task.unique {
-                    let slot = (task.queue.clone(), unique.key.clone());
-                    let held = state.unique.get(&slot).copied().filter(|holder| {
-                        state
-                            .tasks
-                            .get(holder)
-                            .is_some_and(|record| lifecycle::holds_unique(record, now))
-                    });
-                    if let Some(holder) = held {
-                        holders[i] = holder;
-                        enqueued.duplicates.push((i, holder));
-                        continue;
-                    }
-                    state.unique.insert(slot, task.id);
-                }
+                held
+            });
+            for task in enqueued.stored(tasks) {
                 state.index(&task, now);
                 state.tasks.insert(task.id, task);
             }

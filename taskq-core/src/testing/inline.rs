@@ -203,11 +203,9 @@ impl Broker for InlineBackend {
     async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         // Stored first, all or none (the memory backend's rule), then run;
         // a duplicate of a unique key was not stored, so it does not run.
-        let mut due = Due::of(&tasks);
+        let due = Due::of(&tasks);
         let enqueued = self.memory.enqueue(tasks).await?;
-        for (at, _) in enqueued.duplicates.iter().rev() {
-            due.remove(*at);
-        }
+        let due = enqueued.stored(due);
         self.run_all(&due).await?;
         Ok(enqueued)
     }

@@ -70,7 +70,7 @@ impl SeaBackend {
         }
         lifecycle::check_batch_ids(&tasks)?;
         let enqueued = unique::take_keys(txn, &tasks, Utc::now()).await?;
-        let tasks = stored_only(tasks, &enqueued);
+        let tasks = enqueued.stored(tasks);
         // The id is the table's only unique key, so a lone task's
         // violation names it; for a batch, finding which id would need a
         // query, and on PostgreSQL the host's transaction is aborted.
@@ -110,7 +110,7 @@ impl SeaBackend {
         } else {
             let txn = self.write_txn().await?;
             enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
-            match insert(&txn, stored_only(tasks, &enqueued)).await {
+            match insert(&txn, enqueued.stored(tasks)).await {
                 Ok(()) => txn.commit().await,
                 Err(err) => Err(err),
             }
@@ -155,26 +155,6 @@ impl SeaBackend {
         // Another writer deleted the stored id since the insert failed.
         Error::InvalidArgument("a task id of the batch already exists".into())
     }
-}
-
-/// The tasks of a batch that `enqueued` does not list as duplicates.
-pub(crate) fn stored_only(tasks: Vec<TaskRecord>, enqueued: &Enqueued) -> Vec<TaskRecord> {
-    if enqueued.duplicates.is_empty() {
-        return tasks;
-    }
-    let mut skip = enqueued.duplicates.iter().map(|(at, _)| *at).peekable();
-    tasks
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            let duplicate = skip.peek() == Some(i);
-            if duplicate {
-                skip.next();
-            }
-            !duplicate
-        })
-        .map(|(_, task)| task)
-        .collect()
 }
 
 fn duplicate_id(id: TaskId) -> Error {

@@ -36,7 +36,6 @@ use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub(crate) use self::enqueue::stored_only;
 pub(crate) use self::statements::{MAX_SQL_INT, running_attempt};
 use self::statements::{
     PENDING, aggregate, claim_statement, fetch, heartbeat_update, held_by, raced, set_error,

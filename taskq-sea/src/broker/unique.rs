@@ -115,7 +115,7 @@ async fn take_key(
     // The key is free (its holder ended, left its period, or is gone):
     // it points at this task from now on.
     unique_key::Entity::update_many()
-        .col_expr(K::TaskId, Expr::val(id).into())
+        .col_expr(K::TaskId, Expr::val(id))
         .filter(Expr::col(K::Queue).eq(queue))
         .filter(Expr::col(K::UniqueKey).eq(key))
         .exec(db)

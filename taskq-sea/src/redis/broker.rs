@@ -16,7 +16,6 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use super::SeaRedisBackend;
-use crate::broker::stored_only;
 use crate::sql::Claimed;
 
 #[async_trait]
@@ -29,7 +28,7 @@ impl Broker for SeaRedisBackend {
         let enqueued = self.sql.insert_pending(tasks.clone()).await?;
         // Accepted: from here on the tasks are safe in SQL. Duplicates of a
         // held unique key were not stored, so they are not delivered.
-        let stored = stored_only(tasks, &enqueued);
+        let stored = enqueued.stored(tasks);
         self.push_or_defer(&stored).await;
         Ok(enqueued)
     }

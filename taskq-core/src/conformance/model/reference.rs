@@ -52,30 +52,24 @@ impl Reference {
         now: DateTime<Utc>,
     ) -> Result<Enqueued, Error> {
         lifecycle::check_new_ids(&tasks, |id| self.get(id).is_some())?;
-        let mut enqueued = Enqueued::ALL;
-        let repeats = lifecycle::unique_in_batch(&tasks);
-        let mut holders: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
-        for (i, (task, repeat)) in tasks.into_iter().zip(repeats).enumerate() {
-            if let Some(first) = repeat {
-                holders[i] = holders[first];
-                enqueued.duplicates.push((i, holders[i]));
-                continue;
+        let Reference {
+            tasks: stored,
+            unique,
+            ..
+        } = self;
+        let enqueued = lifecycle::sort_unique(&tasks, |task, key| {
+            let slot = (task.queue.clone(), key.key.clone());
+            let held = unique.get(&slot).copied().filter(|holder| {
+                stored
+                    .iter()
+                    .any(|r| r.id == *holder && lifecycle::holds_unique(r, now))
+            });
+            if held.is_none() {
+                unique.insert(slot, task.id);
             }
-            if let Some(unique) = &task.unique {
-                let slot = (task.queue.clone(), unique.key.clone());
-                let held = self.unique.get(&slot).copied().filter(|holder| {
-                    self.get(*holder)
-                        .is_some_and(|record| lifecycle::holds_unique(record, now))
-                });
-                if let Some(holder) = held {
-                    holders[i] = holder;
-                    enqueued.duplicates.push((i, holder));
-                    continue;
-                }
-                self.unique.insert(slot, task.id);
-            }
-            self.tasks.push(task);
-        }
+            held
+        });
+        self.tasks.extend(enqueued.stored(tasks));
         Ok(enqueued)
     }
 
