@@ -190,8 +190,11 @@ pub(super) async fn writes_that_are_not_json_are_415(backend: Arc<dyn Backend>) 
 }
 
 /// The schedule list decodes its query as the task list does, and refuses
-/// an offset past any list; other 400s name their field too.
-pub(super) async fn schedule_list_query_is_decoded_and_capped(backend: Arc<dyn Backend>) {
+/// an offset past any list; every other 400 where a field is at fault —
+/// body, query or path — names it too.
+pub(super) async fn schedule_list_query_is_decoded_and_every_400_names_its_field(
+    backend: Arc<dyn Backend>,
+) {
     let client = client_for(backend);
     let app = app(&client);
     for name in ["a", "b", "c"] {
@@ -230,6 +233,20 @@ pub(super) async fn schedule_list_query_is_decoded_and_capped(backend: Arc<dyn B
     )
     .await;
     bad_field(status, &body, "wait");
+    for (method, uri, field) in [
+        (Method::GET, "/api/tasks/not-a-uuid", "id"),
+        (Method::POST, "/api/tasks/12/cancel", "id"),
+        (Method::GET, "/api/task-types/%FF", "name"),
+        (Method::DELETE, "/api/schedules/%C3%28", "name"),
+        (Method::GET, "/api/workers/%FF", "id"),
+    ] {
+        let (status, body) = call(&app, method.clone(), uri, None, Some(TOKEN)).await;
+        assert_eq!(
+            bad_field(status, &body, field),
+            "bad_path",
+            "{method} {uri}"
+        );
+    }
     let here = submit_echo(&app, "here", json!({})).await;
     let there = submit_echo(&app, "there", json!({ "queue": "elsewhere" })).await;
     let uri = format!("/api/tasks/{}/reorder", here["id"].as_str().unwrap());

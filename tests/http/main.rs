@@ -78,7 +78,7 @@ macro_rules! http_suite {
                 submit_out_of_range_overrides_are_400_naming_the_field,
                 names_no_url_reaches_are_400_naming_the_field,
                 writes_that_are_not_json_are_415,
-                schedule_list_query_is_decoded_and_capped,
+                schedule_list_query_is_decoded_and_every_400_names_its_field,
                 schedule_of_a_unit_task_needs_no_params);
         }
     };

@@ -4,8 +4,9 @@
 //! too large) take that shape too, so no request gets a plain-text error.
 
 use axum::body::Bytes;
+use axum::extract::path::ErrorKind as PathErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -263,7 +264,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-/// A path parameter; a segment that does not parse is a `400`.
+/// A path parameter; a segment that does not parse is a `400` whose
+/// `details.field` names the parameter (`id`, `queue`, `name`).
 #[derive(Debug, Clone)]
 pub struct ApiPath<T>(pub T);
 
@@ -271,9 +273,34 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiPath(value))
+        let rejection = match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => return Ok(ApiPath(value)),
+            Err(rejection) => rejection,
+        };
+        let named = match &rejection {
+            PathRejection::FailedToDeserializePathParams(failed) => match failed.kind() {
+                PathErrorKind::InvalidUtf8InPathParam { key }
+                | PathErrorKind::ParseErrorAtKey { key, .. } => Some(key.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        // A single value names no key: the route's one parameter is it.
+        let field = match named {
+            Some(key) => Some(key),
+            None => RawPathParams::from_request_parts(parts, state)
+                .await
+                .ok()
+                .and_then(|raw| match raw.iter().collect::<Vec<_>>()[..] {
+                    [(key, _)] => Some(key.to_owned()),
+                    _ => None,
+                }),
+        };
+        let error = ApiError::from(rejection);
+        Err(match field {
+            Some(field) => error.with_details(json!({ "field": field })),
+            None => error,
+        })
     }
 }
 
