@@ -350,9 +350,16 @@ pub(crate) struct BadOverride {
     pub(crate) message: String,
 }
 
+impl BadOverride {
+    /// `countdown is too long: …`: the field, then what is wrong with it.
+    pub(crate) fn sentence(&self) -> String {
+        format!("{} {}", self.field, self.message)
+    }
+}
+
 impl From<BadOverride> for Error {
     fn from(bad: BadOverride) -> Error {
-        Error::InvalidArgument(format!("{}: {}", bad.field, bad.message))
+        Error::InvalidArgument(bad.sentence())
     }
 }
 
@@ -371,7 +378,10 @@ fn checked_overrides(
             .ok()
             .and_then(|delay| now.checked_add_signed(delay))
             .filter(|run_at| *run_at <= latest)
-            .ok_or_else(|| bad("countdown", format!("must not reach past {latest:?}")))?;
+            .ok_or_else(|| {
+                let message = format!("is too long: it must not reach past {latest:?}");
+                bad("countdown", message)
+            })?;
         overrides.run_at = Some(run_at);
     } else if let Some(run_at) = overrides.run_at {
         bounds::check_time(run_at).map_err(|message| bad("run_at", message))?;

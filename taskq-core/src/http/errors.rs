@@ -210,7 +210,7 @@ impl From<Error> for ApiError {
 
 impl From<crate::submit::BadOverride> for ApiError {
     fn from(bad: crate::submit::BadOverride) -> Self {
-        ApiError::invalid_argument(bad.field, format!("{}: {}", bad.field, bad.message))
+        ApiError::invalid_argument(bad.field, bad.sentence())
     }
 }
 
