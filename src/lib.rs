@@ -69,7 +69,7 @@ pub use taskq_core::{
     WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
-pub use taskq_core::{maintenance, schedule, schemars, testing, worker};
+pub use taskq_core::{bounds, maintenance, schedule, schemars, testing, worker};
 pub use taskq_macros::long_task;
 
 /// The backend implementor's kit: the four traits a backend implements

@@ -185,6 +185,98 @@ async fn memory_schedule_bad_input_is_a_typed_error_and_stores_nothing() {
     assert_eq!(page.total, 0, "nothing stored");
 }
 
+/// Names a URL cannot reach and times past what the backends store are
+/// typed errors, and nothing is stored.
+#[tokio::test]
+async fn memory_schedule_bad_names_and_times_are_typed_errors() {
+    let client = client();
+    let task = SCHEDULED_TASK.name;
+    let every = Duration::from_secs(60);
+    for name in ["", ".", "..", "a/b", "tab\there", "\u{1b}[2J"] {
+        let err = client
+            .create_schedule(ScheduleDef::interval(name, task, every))
+            .await
+            .expect_err("a bad name");
+        assert!(
+            matches!(&err, Error::InvalidName { kind: "schedule", name: n, .. } if n == name),
+            "{name:?}: {err}"
+        );
+    }
+    let err = client
+        .create_schedule(ScheduleDef::interval("q", task, every).queue(".."))
+        .await
+        .expect_err("a bad queue");
+    assert!(
+        matches!(err, Error::InvalidName { kind: "queue", .. }),
+        "{err}"
+    );
+    let past_9999 = taskq::bounds::LATEST_TIME + chrono::Duration::seconds(1);
+    for (def, field) in [
+        (ScheduleDef::once("t", task, past_9999), "at"),
+        (
+            ScheduleDef::interval("t", task, every).start_at(past_9999),
+            "start_at",
+        ),
+        (
+            ScheduleDef::interval("t", task, every).end_at(past_9999),
+            "end_at",
+        ),
+    ] {
+        let err = client.create_schedule(def).await.expect_err("out of range");
+        assert!(
+            matches!(&err, Error::InvalidSchedule { field: f, .. } if *f == field),
+            "{field}: {err}"
+        );
+    }
+    // A name with spaces and any script is fine.
+    client
+        .create_schedule(ScheduleDef::interval("nightly report ☾", task, every))
+        .await
+        .expect("a good name");
+    let page = client.list_schedules(Default::default()).await.unwrap();
+    assert_eq!(page.total, 1, "only the good one is stored");
+}
+
+/// A task whose params are `()` is schedulable without `.params(..)`: the
+/// default `{}` becomes `null`, which its type takes; each run submits it.
+#[tokio::test]
+async fn memory_schedule_for_a_unit_task_needs_no_params() {
+    let client = Client::with_registry(memory(), registry_of(&["static_interval", "static_cron"]));
+    let every = Duration::from_secs(60);
+    let created = client
+        .create_schedule(ScheduleDef::interval("unit", "static_interval", every))
+        .await
+        .expect("a unit task's schedule");
+    assert_eq!(created.def.params, serde_json::Value::Null);
+    // An explicit `{}` means the same; `null` is kept.
+    let updated = client
+        .update_schedule(
+            ScheduleDef::interval("unit", "static_interval", every).params(serde_json::json!({})),
+        )
+        .await
+        .expect("`{}` for a unit task");
+    assert_eq!(updated.def.params, serde_json::Value::Null);
+    let id = client.run_schedule_now("unit").await.expect("run now");
+    assert_eq!(
+        client.get(id).await.unwrap().params,
+        serde_json::Value::Null
+    );
+    // Params that fit neither are still refused, and a task whose params
+    // take `{}` keeps it.
+    let err = client
+        .create_schedule(
+            ScheduleDef::interval("bad", "static_interval", every).params(serde_json::json!(7)),
+        )
+        .await
+        .expect_err("7 is not unit");
+    assert!(matches!(err, Error::InvalidParams { .. }), "{err}");
+    let cron = client
+        .create_schedule(ScheduleDef::cron("report", "static_cron", "0 * * * *"))
+        .await
+        .unwrap();
+    assert_eq!(cron.def.params, serde_json::json!({}));
+}
+
 #[tokio::test]
 async fn memory_schedule_client_lifecycle() {
     let client = client();

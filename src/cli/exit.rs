@@ -76,6 +76,7 @@ impl Exit {
             | Error::InvalidSchedule { .. }
             | Error::PayloadTooLarge { .. }
             | Error::InvalidArgument(_)
+            | Error::InvalidName { .. }
             | Error::InvalidUnique { .. } => Exit::Usage,
             Error::NotFound(_) | Error::ScheduleNotFound(_) | Error::WorkerNotFound(_) => {
                 Exit::NotFound

@@ -299,7 +299,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
-        self.check_schedule(&def)?;
+        let def = self.checked_schedule(def)?;
         let schedule = Schedule::new(def, Utc::now())?;
         self.backend.create_schedule(schedule.clone()).await?;
         Ok(schedule)
@@ -309,7 +309,7 @@ impl Client {
     /// bookkeeping stays. The next run is recomputed when the timing
     /// changed, and takes effect without restarting anything.
     pub async fn update_schedule(&self, def: ScheduleDef) -> Result<Schedule, Error> {
-        self.check_schedule(&def)?;
+        let def = self.checked_schedule(def)?;
         let stored = self.get_schedule(&def.name).await?;
         self.write_schedule(stored, def).await
     }
@@ -318,8 +318,7 @@ impl Client {
     /// this definition (keeping its bookkeeping); unchanged, it is left
     /// alone. Returns whether anything was written.
     pub async fn upsert_schedule(&self, def: ScheduleDef) -> Result<bool, Error> {
-        self.check_schedule(&def)?;
-        let def = def.normalized();
+        let def = self.checked_schedule(def)?.normalized();
         loop {
             match self.backend.get_schedule(&def.name).await? {
                 Some(stored) if stored.def == def => return Ok(false),
@@ -467,11 +466,15 @@ impl Client {
         )))
     }
 
-    /// A schedule's definition against the registry, and its params
-    /// against the size limit (each firing submits them).
-    fn check_schedule(&self, def: &ScheduleDef) -> Result<(), Error> {
+    /// A schedule's definition with its default params for its task
+    /// ([`ScheduleDef::with_default_params`]), checked against the
+    /// registry, and its params against the size limit (each firing
+    /// submits them).
+    fn checked_schedule(&self, def: ScheduleDef) -> Result<ScheduleDef, Error> {
+        let def = def.with_default_params(&self.registry);
         def.validate_with(&self.registry)?;
-        self.payload_limits.check_params(&def.params)
+        self.payload_limits.check_params(&def.params)?;
+        Ok(def)
     }
 
     pub(crate) fn task_def(&self, name: &str) -> Result<&'static TaskDef, Error> {

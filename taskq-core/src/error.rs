@@ -78,8 +78,25 @@ pub enum Error {
     UnknownTimeZone(String),
     /// A schedule whose definition does not hold together (zero interval,
     /// end before start, …); the message names the problem.
-    #[error("invalid schedule `{name}`: {message}")]
-    InvalidSchedule { name: String, message: String },
+    #[error("invalid schedule `{name}`: {field}: {message}")]
+    InvalidSchedule {
+        name: String,
+        /// The field at fault, as the HTTP body names it (`every`, `end_at`,
+        /// `max_runs`, `misfire_max`, …).
+        field: &'static str,
+        message: String,
+    },
+    /// A queue or schedule name that could not be stored, addressed in a
+    /// URL or told apart: empty, `.` or `..`, too long, or with characters
+    /// it may not hold (a `/`, a control character; for a queue, anything
+    /// but ASCII letters, digits, `_`, `-` and `.`).
+    #[error("invalid {kind} name {name:?}: {message}")]
+    InvalidName {
+        /// `"queue"` or `"schedule"`.
+        kind: &'static str,
+        name: String,
+        message: String,
+    },
     /// No schedule has this name.
     #[error("schedule `{0}` not found")]
     ScheduleNotFound(String),

@@ -11,6 +11,8 @@
 //!   as the registry sees them.
 //! - [`retry_policy`]: `RetryPolicy`, the wait before a retry.
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
+//! - [`bounds`]: what every backend stores unchanged — times (1970 to
+//!   9999), timeouts, retry counts, queue and schedule names.
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
 //! - [`ends`]: `TaskEnds`, the hub through which a backend wakes the
@@ -44,6 +46,7 @@
 //! Hosts use the `taskq` facade crate, which re-exports all of this.
 
 pub mod backend;
+pub mod bounds;
 pub mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;

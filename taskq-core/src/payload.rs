@@ -1,8 +1,9 @@
 //! What a task may carry, checked where it enters: the size of its params
-//! when it is submitted, the size of its result when an attempt returns
-//! one, and the shape of a queue name. Without a bound, one caller's
-//! 50 MB of params is stored, copied to every worker that claims it and
-//! sent to every dashboard that lists it.
+//! when it is submitted and the size of its result when an attempt returns
+//! one. Without a bound, one caller's 50 MB of params is stored, copied to
+//! every worker that claims it and sent to every dashboard that lists it.
+//! (The shape of a queue name lives with the other stored ranges, in
+//! [`crate::bounds`].)
 
 use std::io;
 
@@ -105,29 +106,9 @@ impl io::Write for Counter {
     }
 }
 
-/// The longest queue name.
-pub const MAX_QUEUE_NAME: usize = 100;
-
-/// A queue name is 1 to [`MAX_QUEUE_NAME`] ASCII letters, digits, `_`, `-`
-/// and `.`: it is part of every backend's keys (Redis hash tags use `{}`,
-/// key paths `:`), of URLs and of metric labels, where other characters
-/// would need escaping or silently split a queue in two.
-///
-/// ```
-/// use taskq_core::payload::check_queue_name;
-///
-/// assert!(check_queue_name("emails.high-priority_2").is_ok());
-/// assert!(check_queue_name("a b:{c}").is_err());
-/// ```
-pub fn check_queue_name(queue: &str) -> Result<(), Error> {
-    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if queue.is_empty() || queue.len() > MAX_QUEUE_NAME || !queue.chars().all(valid_char) {
-        return Err(Error::InvalidArgument(format!(
-            "queue name `{queue}` must be 1 to {MAX_QUEUE_NAME} ASCII letters, digits, `_`, `-` or `.`"
-        )));
-    }
-    Ok(())
-}
+// Queue names are checked with the other stored ranges; re-exported here,
+// where they were first.
+pub use crate::bounds::{MAX_QUEUE_NAME, check_queue_name};
 
 #[cfg(test)]
 mod tests {
@@ -169,29 +150,5 @@ mod tests {
             limits.result_failure(&json!(12345678901234_i64)).is_none(),
             "scalars pass"
         );
-    }
-
-    #[test]
-    fn queue_names_are_checked_for_length_and_characters() {
-        for good in [
-            "default",
-            "a",
-            "emails.high",
-            "x-1_y",
-            &"q".repeat(MAX_QUEUE_NAME),
-        ] {
-            assert!(check_queue_name(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "a b",
-            "a:b",
-            "{c}",
-            "ü",
-            "a/b",
-            &"q".repeat(MAX_QUEUE_NAME + 1),
-        ] {
-            assert!(check_queue_name(bad).is_err(), "{bad}");
-        }
     }
 }

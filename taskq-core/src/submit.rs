@@ -12,11 +12,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::bounds::{self, check_queue_name};
 use crate::client::Client;
 use crate::error::Error;
 use crate::idempotent::{Submitted, submit_record};
 use crate::lifecycle;
-use crate::payload::check_queue_name;
 use crate::registry::TaskDef;
 use crate::task::{TaskId, TaskRecord, TaskState, Unique, seq_for};
 
@@ -227,30 +227,38 @@ impl<'c, R> Submission<'c, R> {
         self
     }
 
-    /// Not before this time (an ETA).
+    /// Not before this time (an ETA), from 1970 to the end of year 9999
+    /// ([`crate::bounds`]); outside it the submit is
+    /// [`Error::InvalidArgument`].
     pub fn at(mut self, run_at: DateTime<Utc>) -> Self {
         self.overrides.run_at = Some(run_at);
         self
     }
 
-    /// Not before this long from now.
+    /// Not before this long from now; a delay that reaches past year 9999
+    /// ([`bounds::LATEST_TIME`]) is [`Error::InvalidArgument`] at submit.
     pub fn countdown(mut self, delay: Duration) -> Self {
         self.countdown = Some(delay);
         self
     }
 
+    /// Retries after the first attempt, at most [`bounds::MAX_RETRIES`]
+    /// (more is [`Error::InvalidArgument`] at submit, never clamped).
     pub fn max_retries(mut self, max_retries: u32) -> Self {
         self.overrides.max_retries = Some(max_retries);
         self
     }
 
-    /// Hard timeout of this submission.
+    /// Hard timeout of this submission: longer than zero, at most
+    /// [`bounds::MAX_TIMEOUT`] (otherwise [`Error::InvalidArgument`] at
+    /// submit).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.overrides.timeout = Some(timeout);
         self
     }
 
-    /// Soft timeout of this submission.
+    /// Soft timeout of this submission: as [`timeout`](Self::timeout), and
+    /// shorter than it.
     pub fn soft_timeout(mut self, soft_timeout: Duration) -> Self {
         self.overrides.soft_timeout = Some(soft_timeout);
         self
@@ -313,33 +321,11 @@ impl<'c, R> Submission<'c, R> {
                 message: err.message,
             })?;
         }
-        let mut overrides = self.overrides;
-        if let Some(queue) = &overrides.queue {
+        if let Some(queue) = &self.overrides.queue {
             check_queue_name(queue)?;
         }
         let now = Utc::now();
-        if let Some(delay) = self.countdown {
-            // Checked: `DateTime + Duration` panics past chrono's range.
-            let run_at = chrono::Duration::from_std(delay)
-                .ok()
-                .and_then(|delay| now.checked_add_signed(delay))
-                .ok_or_else(|| Error::InvalidArgument("countdown is too long".into()))?;
-            overrides.run_at = Some(run_at);
-        }
-        if overrides.timeout == Some(Duration::ZERO)
-            || overrides.soft_timeout == Some(Duration::ZERO)
-        {
-            return Err(Error::InvalidArgument(
-                "timeout and soft_timeout must be longer than zero".into(),
-            ));
-        }
-        if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
-            && soft >= hard
-        {
-            return Err(Error::InvalidArgument(
-                "soft_timeout must be shorter than timeout".into(),
-            ));
-        }
+        let overrides = checked_overrides(&self.overrides, self.countdown, now)?;
         let mut record = new_record(def, params, &overrides, now);
         apply_unique(&mut record, def, &overrides)?;
         if let Some(id) = self.id {
@@ -347,6 +333,84 @@ impl<'c, R> Submission<'c, R> {
         }
         Ok((self.client, record))
     }
+
+    /// Checks the time, timeout and retry overrides alone, naming the one
+    /// at fault: for the HTTP routes, whose error names the field.
+    #[cfg(feature = "http")]
+    pub(crate) fn check_overrides(&self) -> Result<(), BadOverride> {
+        checked_overrides(&self.overrides, self.countdown, Utc::now()).map(drop)
+    }
+}
+
+/// An override out of range: which one (as its builder method and the HTTP
+/// body name it) and why. It reaches callers as [`Error::InvalidArgument`].
+#[derive(Debug)]
+pub(crate) struct BadOverride {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
+}
+
+impl BadOverride {
+    /// `countdown is too long: …`: the field, then what is wrong with it.
+    pub(crate) fn sentence(&self) -> String {
+        format!("{} {}", self.field, self.message)
+    }
+}
+
+impl From<BadOverride> for Error {
+    fn from(bad: BadOverride) -> Error {
+        Error::InvalidArgument(bad.sentence())
+    }
+}
+
+/// The overrides with the countdown turned into an ETA at `now`, each
+/// checked against what every backend stores ([`crate::bounds`]).
+fn checked_overrides(
+    overrides: &Overrides,
+    countdown: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Result<Overrides, BadOverride> {
+    let bad = |field: &'static str, message: String| BadOverride { field, message };
+    let mut overrides = overrides.clone();
+    if let Some(delay) = countdown {
+        let latest = bounds::LATEST_TIME;
+        let run_at = chrono::Duration::from_std(delay)
+            .ok()
+            .and_then(|delay| now.checked_add_signed(delay))
+            .filter(|run_at| *run_at <= latest)
+            .ok_or_else(|| {
+                let message = format!("is too long: it must not reach past {latest:?}");
+                bad("countdown", message)
+            })?;
+        overrides.run_at = Some(run_at);
+    } else if let Some(run_at) = overrides.run_at {
+        bounds::check_time(run_at).map_err(|message| bad("run_at", message))?;
+    }
+    for (field, timeout) in [
+        ("timeout", overrides.timeout),
+        ("soft_timeout", overrides.soft_timeout),
+    ] {
+        match timeout {
+            Some(Duration::ZERO) => return Err(bad(field, "must be longer than zero".into())),
+            Some(timeout) if timeout > bounds::MAX_TIMEOUT => {
+                let max = bounds::MAX_TIMEOUT.as_secs();
+                return Err(bad(field, format!("must be at most {max} seconds")));
+            }
+            _ => {}
+        }
+    }
+    if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
+        && soft >= hard
+    {
+        return Err(bad("soft_timeout", "must be shorter than timeout".into()));
+    }
+    if let Some(retries) = overrides.max_retries
+        && retries > bounds::MAX_RETRIES
+    {
+        let max = bounds::MAX_RETRIES;
+        return Err(bad("max_retries", format!("must be at most {max}")));
+    }
+    Ok(overrides)
 }
 
 impl<'c, R> IntoFuture for Submission<'c, R> {

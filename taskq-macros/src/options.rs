@@ -354,12 +354,18 @@ fn task_name(value: &Expr) -> syn::Result<LitStr> {
 fn queue_name(value: &Expr) -> syn::Result<LitStr> {
     let queue = string(value, "queue")?;
     let text = queue.value();
-    // The rule of `taskq_core::payload::check_queue_name`, at compile time.
+    // The rule of `taskq_core::bounds::check_queue_name`, at compile time.
     let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if text.is_empty() || text.len() > 100 || !text.chars().all(valid_char) {
         return Err(syn::Error::new_spanned(
             value,
             "`queue` must be 1 to 100 ASCII letters, digits, `_`, `-` or `.`",
+        ));
+    }
+    if text == "." || text == ".." {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`queue` must not be `.` or `..` (steps in a URL path)",
         ));
     }
     Ok(queue)

@@ -143,7 +143,10 @@ pub(super) async fn auth_is_required_and_errors_keep_their_shape(backend: Arc<dy
     let small = http::router_with(
         client.clone(),
         Auth::bearer(TOKEN),
-        HttpConfig { body_limit: 64 },
+        HttpConfig {
+            body_limit: 64,
+            ..HttpConfig::default()
+        },
     );
     let (status, body) = post(
         &small,

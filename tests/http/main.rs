@@ -4,7 +4,8 @@
 //! `redis::`) runs one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
 //! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL` (unset at build time:
 //! their tests are ignored). Every endpoint and every error
-//! status (400, 401, 404, 405, 409, 413, 422) is exercised.
+//! status (400, 401, 404, 405, 409, 413, 415, 422) is exercised; the
+//! OpenAPI document's shape is checked once (`openapi::`), on memory.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -25,8 +26,10 @@ use taskq::registry::Registry;
 use tower::ServiceExt;
 
 mod api;
+mod bounds;
 mod lifecycle;
 mod metrics;
+mod openapi;
 mod queues_workers;
 mod schedules;
 mod support;
@@ -34,6 +37,7 @@ mod tasks;
 mod wait;
 
 use api::*;
+use bounds::*;
 use lifecycle::*;
 use metrics::*;
 use queues_workers::*;
@@ -70,7 +74,12 @@ macro_rules! http_suite {
                 dashboard_page_and_assets_are_served_without_data,
                 schedules_are_created_steered_and_deleted,
                 an_explicit_registry_limits_the_task_types,
-                detail_wait_long_polls_until_the_task_ends);
+                detail_wait_long_polls_until_the_task_ends,
+                submit_out_of_range_overrides_are_400_naming_the_field,
+                names_no_url_reaches_are_400_naming_the_field,
+                writes_that_are_not_json_are_415,
+                schedule_list_query_is_decoded_and_every_400_names_its_field,
+                schedule_of_a_unit_task_needs_no_params);
         }
     };
 }

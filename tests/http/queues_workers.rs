@@ -46,13 +46,10 @@ pub(super) async fn queues_show_depth_and_pause_resume_purge(backend: Arc<dyn Ba
     let (_, page) = get(&app, "/api/tasks?state=CANCELLED").await;
     assert_eq!(page["total"], 3);
 
-    // A queue name past the limit is a bad argument.
+    // A queue name past the limit is a bad name.
     let long = "q".repeat(101);
     let (status, body) = post(&app, &format!("/api/queues/{long}/pause"), json!({})).await;
-    assert_eq!(
-        error_of(status, &body, StatusCode::BAD_REQUEST).0,
-        "invalid_argument"
-    );
+    assert_eq!(bad_field(status, &body, "queue"), "invalid_name");
 }
 
 pub(super) async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backend>) {

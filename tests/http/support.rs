@@ -37,6 +37,12 @@ pub(super) async fn slow_task(ctx: TaskContext, p: Slow) -> Result<u32, TaskErro
     Ok(p.steps)
 }
 
+/// Takes no params: `()` (its schema is `null`).
+#[long_task(name = "tick", retries = 0)]
+pub(super) async fn tick_task(unit: ()) -> Result<(), TaskError> {
+    Ok(unit)
+}
+
 pub(super) fn client_for(backend: Arc<dyn Backend>) -> Client {
     Client::new(backend).expect("registry")
 }
@@ -106,6 +112,58 @@ pub(super) async fn call(
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
+}
+
+/// One request with this `Content-Type` (or none) and raw body, with the
+/// token; the answer's status and JSON body.
+pub(super) async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let request = request.body(Body::from(body.to_owned())).expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+pub(super) async fn put(app: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
+    let body = Body::from(body.to_string());
+    call(app, Method::PUT, uri, Some(body), Some(TOKEN)).await
+}
+
+/// Asserts a `400` whose `details.field` is `field`; returns the code.
+#[track_caller]
+pub(super) fn bad_field(status: StatusCode, body: &Value, field: &str) -> String {
+    let (code, details) = error_of(status, body, StatusCode::BAD_REQUEST);
+    assert_eq!(details["field"], field, "{body}");
+    code
+}
+
+/// How many tasks the backend holds.
+pub(super) async fn stored_tasks(client: &Client) -> u64 {
+    client
+        .list(&TaskFilter::default(), taskq::PageRequest::default())
+        .await
+        .expect("list")
+        .total
 }
 
 pub(super) async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {

@@ -112,33 +112,26 @@ pub(super) async fn submit_errors_name_the_problem_and_store_nothing(backend: Ar
     let (_, details) = error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(details["field"], "priority");
 
+    // Fields that do not go together (422); values out of range (400, see
+    // `bounds.rs`); both name the field.
+    let both = json!({ "task_type": "echo", "params": { "text": "x" }, "countdown": 5,
+                       "run_at": "2030-01-01T00:00:00Z" });
+    let (status, body) = post(&app, "/api/tasks", both).await;
+    let (_, details) = error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(details["field"], "countdown", "{body}");
     for (extra, field) in [
         (json!({ "countdown": -1 }), "countdown"),
-        (json!({ "countdown": 1e300 }), "countdown"),
-        (
-            json!({ "countdown": 5, "run_at": "2030-01-01T00:00:00Z" }),
-            "countdown",
-        ),
         (json!({ "timeout": -3 }), "timeout"),
         (json!({ "queue": "" }), "queue"),
+        (json!({ "timeout": 5, "soft_timeout": 5 }), "soft_timeout"),
     ] {
         let mut body = json!({ "task_type": "echo", "params": { "text": "x" } });
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         let (status, body) = post(&app, "/api/tasks", body).await;
-        let (_, details) = error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(details["field"], field, "{body}");
+        bad_field(status, &body, field);
     }
-
-    // Soft timeout not shorter than the hard one: the client's own check.
-    let bad =
-        json!({ "task_type": "echo", "params": { "text": "x" }, "timeout": 5, "soft_timeout": 5 });
-    let (status, body) = post(&app, "/api/tasks", bad).await;
-    assert_eq!(
-        error_of(status, &body, StatusCode::BAD_REQUEST).0,
-        "invalid_argument"
-    );
 
     let huge =
         json!({ "task_type": "echo", "params": { "text": "x".repeat(http::DEFAULT_BODY_LIMIT) } });
@@ -167,7 +160,7 @@ pub(super) async fn submit_errors_name_the_problem_and_store_nothing(backend: Ar
 
     let body = json!({ "task_type": "echo", "params": { "text": "z" }, "queue": "a b" });
     let (status, body) = post(&app, "/api/tasks", body).await;
-    error_of(status, &body, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_field(status, &body, "queue"), "invalid_name");
 
     let listed = client
         .list(&TaskFilter::default(), taskq::PageRequest::default())

@@ -108,10 +108,15 @@ pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
         client.reorder(missing, Position::Front).await,
         Err(Error::NotFound(_))
     ));
-    assert!(matches!(
-        client.pause_queue("").await,
-        Err(Error::InvalidArgument(_))
-    ));
+    for bad in ["", ".", "..", "a/b", "a\nb"] {
+        assert!(
+            matches!(
+                client.pause_queue(bad).await,
+                Err(Error::InvalidName { kind: "queue", .. })
+            ),
+            "{bad:?}"
+        );
+    }
     let err = client
         .submit(
             sleeper,
@@ -135,6 +140,56 @@ pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    // Overrides past what every backend stores are refused, never clamped
+    // or stored unreadable: an ETA past year 9999 (by countdown or by
+    // time), more retries than SQL keeps, a timeout longer than Redis
+    // keeps.
+    let refused = |err: Error, field: &str| match err {
+        Error::InvalidArgument(message) => {
+            assert!(message.starts_with(field), "{field}: {message}")
+        }
+        other => panic!("{field}: expected InvalidArgument, got {other}"),
+    };
+    for countdown in [1e12, 3e14, 1e15] {
+        let err = client
+            .submit(echo, echo_x())
+            .countdown(Duration::from_secs_f64(countdown))
+            .await
+            .unwrap_err();
+        refused(err, "countdown");
+    }
+    let past_9999 = taskq::bounds::LATEST_TIME + chrono::Duration::seconds(1);
+    let err = client
+        .submit(echo, echo_x())
+        .at(past_9999)
+        .await
+        .unwrap_err();
+    refused(err, "run_at");
+    let before_1970 = chrono::DateTime::UNIX_EPOCH - chrono::Duration::seconds(1);
+    let err = client
+        .submit(echo, echo_x())
+        .at(before_1970)
+        .await
+        .unwrap_err();
+    refused(err, "run_at");
+    let err = client
+        .submit(echo, echo_x())
+        .max_retries(taskq::bounds::MAX_RETRIES + 1)
+        .await
+        .unwrap_err();
+    refused(err, "max_retries");
+    let err = client
+        .submit(echo, echo_x())
+        .timeout(taskq::bounds::MAX_TIMEOUT + Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    refused(err, "timeout");
+    let err = client
+        .submit(echo, echo_x())
+        .soft_timeout(Duration::ZERO)
+        .await
+        .unwrap_err();
+    refused(err, "soft_timeout");
     // A queue name that would break keys, URLs or labels.
     let err = client
         .submit(echo, echo_x())
@@ -142,6 +197,11 @@ pub async fn client_errors_change_nothing(backend: Arc<dyn Backend>) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("queue name"), "{err}");
+    let err = client.submit(echo, echo_x()).queue("..").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidName { kind: "queue", name, .. } if name == ".."),
+        "{err}"
+    );
     let err = Worker::builder(&client)
         .queue("a b:{c}", 1)
         .build()

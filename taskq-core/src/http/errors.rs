@@ -4,8 +4,9 @@
 //! too large) take that shape too, so no request gets a plain-text error.
 
 use axum::body::Bytes;
+use axum::extract::path::ErrorKind as PathErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +24,9 @@ pub struct ErrorBody {
 }
 
 /// What went wrong: a stable machine `code`, a human `message`, and
-/// structured `details` (for `422`, the offending `field`).
+/// structured `details`: where a field of the request is at fault (a body
+/// field, a query or path parameter), `details.field` names it
+/// (`timeout`, `params.files[2].name`, `page`, `queue`).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case: `not_found`, `invalid_transition`, `invalid_params`, …
@@ -65,8 +68,16 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// `422`: a field of a well-formed request has a value that cannot be
-    /// used; `field` names it (`params.files[2].name`).
+    /// `400 invalid_argument`: a value is out of the range the routes
+    /// accept (a zero timeout, an ETA past year 9999); `field` names it.
+    pub fn invalid_argument(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        ApiError::bad_request("invalid_argument", message).with_details(json!({ "field": field }))
+    }
+
+    /// `422`: a field of a well-formed request does not fit the request's
+    /// type (wrong type, unknown, missing) or the other fields; `field`
+    /// names it (`params.files[2].name`).
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
@@ -145,12 +156,19 @@ impl From<Error> for ApiError {
                 message,
             )
             .with_details(json!({ "field": "time_zone", "time_zone": zone })),
-            Error::InvalidSchedule { name, .. } => ApiError::new(
+            Error::InvalidSchedule { name, field, .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_schedule",
                 message,
             )
-            .with_details(json!({ "name": name })),
+            .with_details(json!({ "field": field, "name": name })),
+            // The field is where the name came from: a queue name is always
+            // `queue` (body or path), a schedule's is `name`.
+            Error::InvalidName { kind, name, .. } => {
+                let field = if kind == "queue" { "queue" } else { "name" };
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", message)
+                    .with_details(json!({ "field": field, "name": name }))
+            }
             Error::ScheduleNotFound(name) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
                     .with_details(json!({ "resource": "schedule", "name": name }))
@@ -187,6 +205,12 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
             }
         }
+    }
+}
+
+impl From<crate::submit::BadOverride> for ApiError {
+    fn from(bad: crate::submit::BadOverride) -> Self {
+        ApiError::invalid_argument(bad.field, bad.sentence())
     }
 }
 
@@ -240,7 +264,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-/// A path parameter; a segment that does not parse is a `400`.
+/// A path parameter; a segment that does not parse is a `400` whose
+/// `details.field` names the parameter (`id`, `queue`, `name`).
 #[derive(Debug, Clone)]
 pub struct ApiPath<T>(pub T);
 
@@ -248,9 +273,34 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiPath(value))
+        let rejection = match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => return Ok(ApiPath(value)),
+            Err(rejection) => rejection,
+        };
+        let named = match &rejection {
+            PathRejection::FailedToDeserializePathParams(failed) => match failed.kind() {
+                PathErrorKind::InvalidUtf8InPathParam { key }
+                | PathErrorKind::ParseErrorAtKey { key, .. } => Some(key.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        // A single value names no key: the route's one parameter is it.
+        let field = match named {
+            Some(key) => Some(key),
+            None => RawPathParams::from_request_parts(parts, state)
+                .await
+                .ok()
+                .and_then(|raw| match raw.iter().collect::<Vec<_>>()[..] {
+                    [(key, _)] => Some(key.to_owned()),
+                    _ => None,
+                }),
+        };
+        let error = ApiError::from(rejection);
+        Err(match field {
+            Some(field) => error.with_details(json!({ "field": field })),
+            None => error,
+        })
     }
 }
 

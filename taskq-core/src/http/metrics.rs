@@ -74,7 +74,7 @@ impl Sample {
 }
 
 /// Prometheus text format 0.0.4.
-#[utoipa::path(get, path = "/metrics", tag = "metrics",
+#[utoipa::path(get, path = "/metrics", tag = "metrics", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoResponse, ApiError> {
     let queues = client.queue_stats().await?;

@@ -17,9 +17,12 @@
 //! - [`auth`]: [`Auth`], the mandatory choice of who may call the API.
 //! - [`errors`]: [`ApiError`], the JSON error body, and extractors that turn
 //!   every malformed request into one.
+//! - `content_type`: POST, PUT and PATCH bodies are JSON or `415`.
+//! - `query`: query strings, decoded with each bad value named.
 //! - `task_types`, `tasks`, `queues`, `schedules`, `workers`: one module
 //!   per resource.
-//! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`).
+//! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`), its
+//!   `servers` entry the path the router is nested under.
 //! - `metrics`: Prometheus text (`GET metrics`).
 //! - `dashboard`: the embedded page (`GET dashboard`).
 //!
@@ -44,15 +47,21 @@
 //! | GET | `api/workers` | live (and recently gone) workers of every host |
 //! | GET | `api/workers/{id}` | one worker |
 //! | POST | `api/workers/{id}/pause` / `resume` / `shutdown` | steer it through the backend |
-//! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth) |
+//! | GET | `api/openapi.json` | OpenAPI 3.1 document (no auth); `servers` is where the router is nested |
 //! | GET | `metrics` | Prometheus text |
 //! | GET | `dashboard` | the dashboard page (no auth; it asks for the token), its `dashboard.js`, `dashboard/{module}` and `dashboard.css` |
+//!
+//! Errors are one JSON shape ([`ErrorBody`]); where a field, query or path
+//! parameter is at fault, `details.field` names it. A POST, PUT or PATCH
+//! with a body sends `Content-Type: application/json`, or gets `415`.
 
 pub mod auth;
+mod content_type;
 mod dashboard;
 pub mod errors;
 mod metrics;
 mod openapi;
+mod query;
 mod queues;
 mod schedules;
 mod task_types;
@@ -68,23 +77,39 @@ use crate::client::Client;
 
 pub use auth::Auth;
 pub use errors::{ApiError, ErrorBody, ErrorDetail};
-pub use openapi::openapi_document;
+pub use openapi::{openapi_document, openapi_document_at};
 
 /// The largest request body the routes accept by default (64 KiB); larger
 /// bodies get `413`.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Settings of the routes beyond the client and the auth choice.
+///
+/// ```
+/// use taskq_core::http::HttpConfig;
+///
+/// // Behind a proxy that serves the nested routes at another path.
+/// let config = HttpConfig {
+///     public_url: Some("https://ops.example.com/jobs".into()),
+///     ..HttpConfig::default()
+/// };
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Request bodies larger than this are refused with `413`.
     pub body_limit: usize,
+    /// The URL clients reach the routes at, for the OpenAPI document's
+    /// `servers` entry, when it is not the path the host nests the router
+    /// under (the default): a proxy in front that adds or strips a prefix.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             body_limit: DEFAULT_BODY_LIMIT,
+            public_url: None,
         }
     }
 }
@@ -129,9 +154,15 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/workers/{id}/resume", post(workers::resume))
         .route("/api/workers/{id}/shutdown", post(workers::shutdown))
         .route("/metrics", get(metrics::metrics))
+        // Layers run last-added first: auth, then the content type.
+        .route_layer(middleware::from_fn(content_type::require_json))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
+    let public_url = config.public_url;
     let open = Router::new()
-        .route("/api/openapi.json", get(openapi::serve))
+        .route(
+            "/api/openapi.json",
+            get(move |uri| async move { openapi::serve(uri, public_url.as_deref()).await }),
+        )
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard.js", get(dashboard::script))
         .route("/dashboard/{module}", get(dashboard::module))

@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::task::TaskState;
 
 /// Every queue with tasks or a pause flag.
-#[utoipa::path(get, path = "/api/queues", tag = "queues",
-    responses((status = 200, body = [QueueStats]), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/queues", tag = "queues", operation_id = "list_queues",
+    responses((status = 200, description = "every queue with tasks or a pause flag", body = [QueueStats])))]
 pub(crate) async fn list(State(client): State<Client>) -> Result<Json<Vec<QueueStats>>, ApiError> {
     Ok(Json(client.queue_stats().await?))
 }
@@ -31,9 +31,10 @@ async fn stats_of(client: &Client, queue: &str) -> Result<QueueStats, ApiError> 
 }
 
 /// Stops every worker from claiming from the queue; running tasks go on.
-#[utoipa::path(post, path = "/api/queues/{queue}/pause", tag = "queues",
-    params(("queue" = String, Path)),
-    responses((status = 200, body = QueueStats), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/queues/{queue}/pause", tag = "queues", operation_id = "pause_queue",
+    params(("queue" = String, Path, description = "the queue's name")),
+    responses((status = 200, description = "the queue, paused", body = QueueStats),
+        (status = 400, description = "a bad queue name (`invalid_name`; `details.field` is `queue`)", body = ErrorBody)))]
 pub(crate) async fn pause(
     State(client): State<Client>,
     ApiPath(queue): ApiPath<String>,
@@ -43,9 +44,10 @@ pub(crate) async fn pause(
 }
 
 /// Lets workers claim from the queue again.
-#[utoipa::path(post, path = "/api/queues/{queue}/resume", tag = "queues",
-    params(("queue" = String, Path)),
-    responses((status = 200, body = QueueStats), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/queues/{queue}/resume", tag = "queues", operation_id = "resume_queue",
+    params(("queue" = String, Path, description = "the queue's name")),
+    responses((status = 200, description = "the queue, resumed", body = QueueStats),
+        (status = 400, description = "a bad queue name (`invalid_name`; `details.field` is `queue`)", body = ErrorBody)))]
 pub(crate) async fn resume(
     State(client): State<Client>,
     ApiPath(queue): ApiPath<String>,
@@ -62,13 +64,15 @@ pub struct QueuePurgeResult {
 
 /// Cancels every pending task of the queue (due or scheduled); the records
 /// stay, as `CANCELLED`, so the purge can be seen and undone by retrying.
-#[utoipa::path(post, path = "/api/queues/{queue}/purge", tag = "queues",
-    params(("queue" = String, Path)),
-    responses((status = 200, body = QueuePurgeResult)))]
+#[utoipa::path(post, path = "/api/queues/{queue}/purge", tag = "queues", operation_id = "purge_queue",
+    params(("queue" = String, Path, description = "the queue's name")),
+    responses((status = 200, description = "how many pending tasks were cancelled", body = QueuePurgeResult)))]
 pub(crate) async fn purge(
     State(client): State<Client>,
     ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<QueuePurgeResult>, ApiError> {
+    // No name check, unlike pause and resume: tasks stored under a name
+    // from before the name rules (`.`) can still be cancelled.
     let filter = TaskFilter {
         state: Some(TaskState::Pending),
         queue: Some(queue),

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::backend::PageRequest;
+use super::query;
 use crate::client::Client;
 use crate::schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind};
-use crate::task::TaskRecord;
+use crate::task::{TaskId, TaskRecord};
 
 /// A schedule as the API takes it. `kind` picks the timing: `once` with
 /// `at`, `interval` with `every` (seconds), or `cron` with `expression`
@@ -22,20 +22,23 @@ use crate::task::TaskRecord;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
-    /// Unique name (1 to 200 characters). On update, the path's name wins
-    /// and this may be left out.
+    /// Unique name: 1 to 200 characters, not `.` or `..`, without `/` or
+    /// control characters. On update, the path's name wins and this may be
+    /// left out.
     pub name: Option<String>,
     /// The registered task type each tick submits.
     pub task_type: String,
     /// Params of each submitted task, checked against the task's type.
+    /// Default `{}`, or `null` for a task whose params are `()`.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub params: Option<Value>,
     /// `once`, `interval` or `cron`.
     pub kind: ScheduleKindName,
     /// With `once`: when.
     pub at: Option<DateTime<Utc>>,
-    /// With `interval`: seconds between ticks.
+    /// With `interval`: seconds between ticks (at least 1, at most 100
+    /// years, whole milliseconds).
+    #[schema(minimum = 1)]
     pub every: Option<f64>,
     /// With `cron`: 5 fields, or 6 with seconds first.
     pub expression: Option<String>,
@@ -43,9 +46,15 @@ pub struct ScheduleRequest {
     pub time_zone: Option<String>,
     /// Default `true`.
     pub enabled: Option<bool>,
+    /// No tick before this time (1970 to the end of year 9999).
     pub start_at: Option<DateTime<Utc>>,
+    /// No tick after this time (1970 to the end of year 9999).
     pub end_at: Option<DateTime<Utc>>,
+    /// At most this many runs in all.
+    #[schema(minimum = 1)]
     pub max_runs: Option<u64>,
+    /// Submit to this queue instead of the task type's.
+    #[schema(pattern = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$")]
     pub queue: Option<String>,
     pub priority: Option<i32>,
     #[serde(default)]
@@ -57,7 +66,7 @@ pub struct ScheduleRequest {
 }
 
 /// The timing kinds.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleKindName {
     Once,
@@ -105,7 +114,7 @@ impl ScheduleRequest {
                 forbidden(&self.time_zone, "time_zone", "interval")?;
                 let every = required(self.every, "every", "interval")?;
                 let every = Duration::try_from_secs_f64(every).map_err(|_| {
-                    ApiError::invalid_field("every", "must be a positive number of seconds")
+                    ApiError::invalid_argument("every", "must be a positive number of seconds")
                 })?;
                 ScheduleKind::Interval { every }
             }
@@ -138,6 +147,7 @@ impl ScheduleRequest {
         Ok(ScheduleDef {
             name,
             task_type: self.task_type,
+            // `{}` becomes `null` for a unit task in the client.
             params: self.params.unwrap_or_else(|| json!({})),
             kind,
             enabled: self.enabled.unwrap_or(true),
@@ -152,14 +162,115 @@ impl ScheduleRequest {
     }
 }
 
+/// A stored schedule as the routes answer it: the JSON of [`Schedule`]
+/// (the definition with `kind` and its one timing field, then the run
+/// bookkeeping), spelled out as one flat object. `Schedule` flattens a
+/// tagged enum into its definition, which OpenAPI can only say as an
+/// `allOf` over a `oneOf` — a shape client generators give up on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduleInfo {
+    pub name: String,
+    /// The registered task type each tick submits.
+    pub task_type: String,
+    /// Params of each submitted task (`null` for a task without params).
+    pub params: Value,
+    /// `once`, `interval` or `cron`; the field of that kind is set.
+    pub kind: ScheduleKindName,
+    /// With `once`: when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// With `interval`: seconds between ticks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<f64>,
+    /// With `cron`: the expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// With `cron`: its IANA time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// A disabled schedule keeps its definition and does not fire.
+    pub enabled: bool,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub max_runs: Option<u64>,
+    pub queue: Option<String>,
+    pub priority: Option<i32>,
+    pub description: String,
+    /// What happens to ticks missed during downtime.
+    pub misfire: MisfirePolicy,
+    /// When it last fired.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// The tick it waits for; `null` while disabled or once it is done.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Tasks submitted by its firings (and runs now), in all.
+    pub run_count: u64,
+    /// The last task a firing submitted.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub last_task_id: Option<TaskId>,
+    /// Bumped by every edit, enable and disable included.
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Schedule> for ScheduleInfo {
+    fn from(schedule: Schedule) -> Self {
+        let Schedule {
+            def,
+            last_run_at,
+            next_run_at,
+            run_count,
+            last_task_id,
+            revision,
+            created_at,
+            updated_at,
+        } = schedule;
+        let (kind, at, every, expression, time_zone) = match def.kind {
+            ScheduleKind::Once { at } => (ScheduleKindName::Once, Some(at), None, None, None),
+            ScheduleKind::Interval { every } => {
+                let every = Some(every.as_secs_f64());
+                (ScheduleKindName::Interval, None, every, None, None)
+            }
+            ScheduleKind::Cron {
+                expression,
+                time_zone,
+            } => {
+                let cron = (Some(expression), Some(time_zone));
+                (ScheduleKindName::Cron, None, None, cron.0, cron.1)
+            }
+        };
+        ScheduleInfo {
+            name: def.name,
+            task_type: def.task_type,
+            params: def.params,
+            kind,
+            at,
+            every,
+            expression,
+            time_zone,
+            enabled: def.enabled,
+            start_at: def.start_at,
+            end_at: def.end_at,
+            max_runs: def.max_runs,
+            queue: def.queue,
+            priority: def.priority,
+            description: def.description,
+            misfire: def.misfire,
+            last_run_at,
+            next_run_at,
+            run_count,
+            last_task_id,
+            revision,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 /// One page of schedules, by name.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScheduleList {
-    /// Each schedule: its definition (as in the request, `kind` flattened)
-    /// with `last_run_at`, `next_run_at`, `run_count`, `last_task_id`,
-    /// `revision` (bumped by every edit), `created_at`, `updated_at`.
-    #[schema(value_type = Vec<Object>)]
-    pub schedules: Vec<Schedule>,
+    pub schedules: Vec<ScheduleInfo>,
     pub total: u64,
     pub page: u64,
     pub page_size: u64,
@@ -167,44 +278,28 @@ pub struct ScheduleList {
 }
 
 /// Lists schedules by name (`page`, `page_size` as for tasks).
-#[utoipa::path(get, path = "/api/schedules", tag = "schedules",
-    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = ScheduleList), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/schedules", tag = "schedules", operation_id = "list_schedules",
+    params(
+        ("page" = Option<u64>, Query, description = "1-based (default 1)"),
+        ("page_size" = Option<u64>, Query, description = "Default 20; more than 100 is taken as 100")),
+    responses((status = 200, description = "one page of schedules", body = ScheduleList),
+        (status = 400, description = "a malformed or unknown query parameter (`bad_query`; `details.field` names it)", body = ErrorBody)))]
 pub(crate) async fn list(
     State(client): State<Client>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ScheduleList>, ApiError> {
-    let mut page = 1;
-    let mut page_size = PageRequest::DEFAULT_PAGE_SIZE;
-    for pair in raw
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let target = match key {
-            "page" => &mut page,
-            "page_size" => &mut page_size,
-            other => {
-                return Err(ApiError::bad_request(
-                    "bad_query",
-                    format!("unknown query parameter `{other}`"),
-                )
-                .with_details(json!({ "field": other })));
-            }
-        };
-        *target = value.parse().map_err(|_| {
-            ApiError::bad_request("bad_query", format!("`{key}` must be a positive integer"))
-                .with_details(json!({ "field": key }))
-        })?;
+    let (mut page, mut page_size) = (None, None);
+    for (key, value) in query::pairs(raw.as_deref(), &["page", "page_size"])? {
+        match key.as_str() {
+            "page" => page = value,
+            _ => page_size = value,
+        }
     }
-    let found = client
-        .list_schedules(PageRequest::new(page, page_size))
-        .await?;
+    let page = query::page(page.as_deref(), page_size.as_deref())?;
+    let found = client.list_schedules(page).await?;
     Ok(Json(ScheduleList {
         total_pages: found.total.div_ceil(found.page_size.max(1)),
-        schedules: found.items,
+        schedules: found.items.into_iter().map(ScheduleInfo::from).collect(),
         total: found.total,
         page: found.page,
         page_size: found.page_size,
@@ -212,82 +307,96 @@ pub(crate) async fn list(
 }
 
 /// Creates a schedule; `409` when the name is taken.
-#[utoipa::path(post, path = "/api/schedules", tag = "schedules", request_body = ScheduleRequest,
-    responses((status = 201, description = "the stored schedule", body = Object),
-        (status = 409, body = ErrorBody),
+#[utoipa::path(post, path = "/api/schedules", tag = "schedules", operation_id = "create_schedule",
+    request_body = ScheduleRequest,
+    responses((status = 201, description = "the stored schedule", body = ScheduleInfo),
+        (status = 400, description = "malformed JSON, a value out of range (`invalid_argument`) or a bad schedule or queue name (`invalid_name`); `details.field` names it", body = ErrorBody),
+        (status = 409, description = "the name is taken (`schedule_exists`)", body = ErrorBody),
         (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, description = "a field of the wrong type, missing or that does not go with `kind` (`invalid_field`), an unknown task type, params that do not fit it, a bad cron expression or time zone, a definition that does not hold together (`invalid_schedule`); `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn create(
     State(client): State<Client>,
     ApiJson(request): ApiJson<ScheduleRequest>,
-) -> Result<(StatusCode, Json<Schedule>), ApiError> {
+) -> Result<(StatusCode, Json<ScheduleInfo>), ApiError> {
     let name = request
         .name
         .clone()
         .ok_or_else(|| ApiError::invalid_field("name", "a schedule needs a name"))?;
     let schedule = client.create_schedule(request.into_def(name)?).await?;
-    Ok((StatusCode::CREATED, Json(schedule)))
+    Ok((StatusCode::CREATED, Json(schedule.into())))
 }
 
 /// One schedule.
-#[utoipa::path(get, path = "/api/schedules/{name}", tag = "schedules",
-    params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/schedules/{name}", tag = "schedules", operation_id = "get_schedule",
+    params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 200, description = "the schedule", body = ScheduleInfo),
+        (status = 404, description = "no schedule has this name", body = ErrorBody)))]
 pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Schedule>, ApiError> {
-    Ok(Json(client.get_schedule(&name).await?))
+) -> Result<Json<ScheduleInfo>, ApiError> {
+    Ok(Json(client.get_schedule(&name).await?.into()))
 }
 
 /// Replaces a schedule's definition; its run bookkeeping stays.
-#[utoipa::path(put, path = "/api/schedules/{name}", tag = "schedules", request_body = ScheduleRequest,
-    params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
+#[utoipa::path(put, path = "/api/schedules/{name}", tag = "schedules", operation_id = "update_schedule",
+    request_body = ScheduleRequest, params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 200, description = "the schedule with its new definition", body = ScheduleInfo),
+        (status = 400, description = "malformed JSON, a value out of range (`invalid_argument`) or a bad queue name (`invalid_name`); `details.field` names it", body = ErrorBody),
+        (status = 404, description = "no schedule has this name", body = ErrorBody),
         (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, description = "as for create, and a body `name` other than the path's; `details.field` names the field", body = ErrorBody)))]
 pub(crate) async fn update(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<ScheduleRequest>,
-) -> Result<Json<Schedule>, ApiError> {
+) -> Result<Json<ScheduleInfo>, ApiError> {
     if request.name.as_ref().is_some_and(|body| *body != name) {
         return Err(ApiError::invalid_field(
             "name",
             "the body's name differs from the path's (renaming is not supported)",
         ));
     }
-    Ok(Json(client.update_schedule(request.into_def(name)?).await?))
+    Ok(Json(
+        client
+            .update_schedule(request.into_def(name)?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Lets a disabled schedule fire again.
-#[utoipa::path(post, path = "/api/schedules/{name}/enable", tag = "schedules",
-    params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/schedules/{name}/enable", tag = "schedules", operation_id = "enable_schedule",
+    params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 200, description = "the schedule, enabled", body = ScheduleInfo),
+        (status = 404, description = "no schedule has this name", body = ErrorBody)))]
 pub(crate) async fn enable(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Schedule>, ApiError> {
-    Ok(Json(client.enable_schedule(&name).await?))
+) -> Result<Json<ScheduleInfo>, ApiError> {
+    Ok(Json(client.enable_schedule(&name).await?.into()))
 }
 
 /// Stops a schedule from firing; its definition stays.
-#[utoipa::path(post, path = "/api/schedules/{name}/disable", tag = "schedules",
-    params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/schedules/{name}/disable", tag = "schedules", operation_id = "disable_schedule",
+    params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 200, description = "the schedule, disabled", body = ScheduleInfo),
+        (status = 404, description = "no schedule has this name", body = ErrorBody)))]
 pub(crate) async fn disable(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Schedule>, ApiError> {
-    Ok(Json(client.disable_schedule(&name).await?))
+) -> Result<Json<ScheduleInfo>, ApiError> {
+    Ok(Json(client.disable_schedule(&name).await?.into()))
 }
 
 /// Submits the schedule's task now, recorded as a run (last run, last
 /// task, run count, which `max_runs` caps); its ticks are otherwise not
 /// affected.
-#[utoipa::path(post, path = "/api/schedules/{name}/run", tag = "schedules",
-    params(("name" = String, Path)),
-    responses((status = 201, body = TaskRecord), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/schedules/{name}/run", tag = "schedules", operation_id = "run_schedule",
+    params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 201, description = "the task it submitted", body = TaskRecord),
+        (status = 404, description = "no schedule has this name", body = ErrorBody),
+        (status = 422, description = "the schedule's task type is no longer registered (`unknown_task_type`)", body = ErrorBody)))]
 pub(crate) async fn run_now(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
@@ -297,13 +406,44 @@ pub(crate) async fn run_now(
 }
 
 /// Deletes a schedule; tasks it submitted stay.
-#[utoipa::path(delete, path = "/api/schedules/{name}", tag = "schedules",
-    params(("name" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/schedules/{name}", tag = "schedules", operation_id = "delete_schedule",
+    params(("name" = String, Path, description = "the schedule's name")),
+    responses((status = 204, description = "deleted"),
+        (status = 404, description = "no schedule has this name", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     client.delete_schedule(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer is the JSON of the stored schedule, key for key, for
+    /// every kind: the flat schema describes what `Schedule` serializes.
+    #[test]
+    fn http_schedule_info_serializes_as_the_stored_schedule() {
+        let now = Utc::now();
+        let defs = [
+            ScheduleDef::once("o", "t", now + chrono::Duration::hours(1)),
+            ScheduleDef::interval("i", "t", Duration::from_millis(90_500))
+                .queue("q")
+                .max_runs(3)
+                .misfire(MisfirePolicy::RunEach { max: 2 }),
+            ScheduleDef::cron_in("c", "t", "0 9 * * 1-5", "Europe/Paris")
+                .params(json!({ "to": "ops" }))
+                .enabled(false),
+        ];
+        for def in defs {
+            let mut schedule = Schedule::new(def, now).expect("valid");
+            schedule.last_task_id = Some(uuid::Uuid::now_v7());
+            schedule.run_count = 4;
+            let stored = serde_json::to_value(&schedule).unwrap();
+            let answered = serde_json::to_value(ScheduleInfo::from(schedule)).unwrap();
+            assert_eq!(answered, stored);
+        }
+    }
 }

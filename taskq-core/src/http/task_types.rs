@@ -55,16 +55,17 @@ impl TaskTypeInfo {
 }
 
 /// Every registered task type, by name.
-#[utoipa::path(get, path = "/api/task-types", tag = "task types",
-    responses((status = 200, body = [TaskTypeInfo]), (status = 401, body = super::ErrorBody)))]
+#[utoipa::path(get, path = "/api/task-types", tag = "task types", operation_id = "list_task_types",
+    responses((status = 200, description = "every registered task type", body = [TaskTypeInfo])))]
 pub(crate) async fn list(State(client): State<Client>) -> Json<Vec<TaskTypeInfo>> {
     Json(client.registry().iter().map(TaskTypeInfo::of).collect())
 }
 
 /// One task type.
-#[utoipa::path(get, path = "/api/task-types/{name}", tag = "task types",
+#[utoipa::path(get, path = "/api/task-types/{name}", tag = "task types", operation_id = "get_task_type",
     params(("name" = String, Path, description = "registered task name")),
-    responses((status = 200, body = TaskTypeInfo), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "the task type", body = TaskTypeInfo),
+        (status = 404, description = "no task type has this name", body = super::ErrorBody)))]
 pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,

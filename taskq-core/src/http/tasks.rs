@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
+use super::query::{self, bad_query};
 use crate::backend::{PageRequest, Position, TaskFilter, check_purge_states};
 use crate::client::Client;
 use crate::task::{TaskId, TaskRecord, TaskState, Unique};
@@ -30,22 +31,31 @@ pub struct SubmitRequest {
     pub id: Option<TaskId>,
     /// A registered task name (`GET api/task-types`).
     pub task_type: String,
-    /// Checked against the task type's params type; `422` names the field.
+    /// Checked against the task type's params type (any JSON: `null` for
+    /// a task without params, the default); `422` names the field.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub params: Value,
-    /// Another queue than the task type's.
+    /// Another queue than the task type's: 1 to 100 ASCII letters, digits,
+    /// `_`, `-` and `.`, not `.` or `..`.
+    #[schema(pattern = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$")]
     pub queue: Option<String>,
     /// Higher runs first.
     pub priority: Option<i32>,
-    /// Not before this time (RFC 3339). Excludes `countdown`.
+    /// Not before this time (RFC 3339), from 1970 to the end of year 9999.
+    /// Excludes `countdown`.
     pub run_at: Option<DateTime<Utc>>,
-    /// Not before this many seconds from now. Excludes `run_at`.
+    /// Not before this many seconds from now (not past year 9999).
+    /// Excludes `run_at`.
+    #[schema(minimum = 0)]
     pub countdown: Option<f64>,
+    /// Retries after the first attempt (at most 2147483647).
+    #[schema(maximum = 2147483647)]
     pub max_retries: Option<u32>,
-    /// Hard timeout in seconds.
+    /// Hard timeout in seconds: more than zero, at most 100 years.
+    #[schema(exclusive_minimum = 0)]
     pub timeout: Option<f64>,
-    /// Soft timeout in seconds (shorter than `timeout`).
+    /// Soft timeout in seconds (more than zero, shorter than `timeout`).
+    #[schema(exclusive_minimum = 0)]
     pub soft_timeout: Option<f64>,
     /// At most one such task at a time, instead of what the task type
     /// declares: an object (`key`, or `fields`; `period` in seconds;
@@ -69,23 +79,32 @@ pub enum UniqueRequest {
 /// The header a `200` answer to a submit carries: why nothing was stored.
 pub const DUPLICATE_HEADER: &str = "taskq-duplicate";
 
+/// Seconds as a duration; a negative, infinite or overlong number is a
+/// `400` naming `field`.
 fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| ApiError::invalid_field(field, "must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        let message = if secs.is_sign_negative() {
+            "must not be negative"
+        } else {
+            "is too large a number of seconds"
+        };
+        ApiError::invalid_argument(field, message)
+    })
 }
 
 /// Submits a task; answers `201` with the stored record, or `200` with the
 /// task already stored under the request's `id` (same type and params) or
 /// holding its unique key.
-#[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = SubmitRequest,
+#[utoipa::path(post, path = "/api/tasks", tag = "tasks", operation_id = "submit_task",
+    request_body = SubmitRequest,
     responses(
         (status = 201, description = "stored", body = TaskRecord),
         (status = 200, description = "nothing stored: the task already stored under `id` (a repeated submit), or the task holding the unique key, unchanged", body = TaskRecord,
             headers(("taskq-duplicate" = String, description = "`id` or `unique_key`: what made the submit a duplicate"))),
         (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
-        (status = 400, description = "malformed JSON or argument; `invalid_unique` for a unique rule that gives no key (`details.field`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`)", body = ErrorBody),
+        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries), a bad queue name (`invalid_name`) or a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`), `details.field` naming it", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
-        (status = 422, description = "unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
+        (status = 422, description = "a field of the wrong type or unknown (`invalid_field`), an unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
     State(client): State<Client>,
     ApiJson(request): ApiJson<SubmitRequest>,
@@ -101,12 +120,6 @@ pub(crate) async fn submit(
         submission = submission.id(id);
     }
     if let Some(queue) = request.queue {
-        if queue.is_empty() || queue.len() > 100 {
-            return Err(ApiError::invalid_field(
-                "queue",
-                "queue name must be 1 to 100 characters",
-            ));
-        }
         submission = submission.queue(queue);
     }
     if let Some(priority) = request.priority {
@@ -116,14 +129,7 @@ pub(crate) async fn submit(
         submission = submission.at(run_at);
     }
     if let Some(countdown) = request.countdown {
-        let delay = seconds("countdown", countdown)?;
-        if chrono::Duration::from_std(delay).is_err() {
-            return Err(ApiError::invalid_field(
-                "countdown",
-                "countdown is too long",
-            ));
-        }
-        submission = submission.countdown(delay);
+        submission = submission.countdown(seconds("countdown", countdown)?);
     }
     if let Some(max_retries) = request.max_retries {
         submission = submission.max_retries(max_retries);
@@ -140,6 +146,8 @@ pub(crate) async fn submit(
         Some(UniqueRequest::Switch(true)) => submission.unique(Unique::params()),
         Some(UniqueRequest::Rule(unique)) => submission.unique(unique),
     };
+    // The client refuses the same overrides, but without naming the field.
+    submission.check_overrides()?;
     let submitted = submission.outcome().await?;
     let record = client.get(submitted.id).await?;
     Ok(match (submitted.duplicate, submitted.unique_conflict) {
@@ -154,22 +162,27 @@ pub(crate) async fn submit(
     })
 }
 
-/// Filters and page of `GET api/tasks`, as in the seeds' list API.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+/// Filters and page of `GET api/tasks`, as in the seeds' list API. Parsed
+/// by hand ([`super::query`]) so that a bad value names its parameter; the
+/// types here are what the OpenAPI document declares.
+#[derive(Debug, Clone, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI derive only
 pub struct ListQuery {
-    /// `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `CANCELLED`.
-    pub state: Option<String>,
-    pub task_type: Option<String>,
-    pub queue: Option<String>,
-    /// Created at or after (RFC 3339).
-    pub created_after: Option<String>,
+    /// Only tasks in this state (`pending` and other cases are accepted too).
+    state: Option<TaskState>,
+    /// Only tasks of this registered type.
+    task_type: Option<String>,
+    /// Only tasks of this queue.
+    queue: Option<String>,
+    /// Created at or after (RFC 3339; `+` in an offset must be sent as `%2B`).
+    created_after: Option<DateTime<Utc>>,
     /// Created strictly before (RFC 3339).
-    pub created_before: Option<String>,
+    created_before: Option<DateTime<Utc>>,
     /// 1-based (default 1).
-    pub page: Option<String>,
-    /// Default 20, at most 100.
-    pub page_size: Option<String>,
+    page: Option<u64>,
+    /// Default 20; more than 100 is taken as 100.
+    page_size: Option<u64>,
 }
 
 /// One page of tasks, newest first.
@@ -183,109 +196,48 @@ pub struct TaskList {
     pub total_pages: u64,
 }
 
-/// The largest row offset a list request may ask for: 2^53, exact in a
-/// double, so no backend (Lua, JSON clients) sees a rounded or overflowing
-/// offset. No real list comes near it.
-const MAX_OFFSET: u64 = 1 << 53;
-
-/// Parses the query string by hand: every value arrives as text, so a bad
-/// one is reported with its field name (`page`, `created_after`, …).
+/// Parses the list query: every value arrives as text, so a bad one is
+/// reported with its field name (`page`, `created_after`, …).
 fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiError> {
-    let mut query = ListQuery::default();
-    for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(key)
-            .ok_or_else(|| ApiError::bad_request("bad_query", "query is not valid UTF-8"))?;
-        let value = percent_decode(value).ok_or_else(|| {
-            ApiError::bad_request("bad_query", format!("`{key}` is not valid UTF-8"))
-        })?;
-        let value = (!value.is_empty()).then_some(value);
+    const KNOWN: [&str; 7] = [
+        "state",
+        "task_type",
+        "queue",
+        "created_after",
+        "created_before",
+        "page",
+        "page_size",
+    ];
+    let mut filter = TaskFilter::default();
+    let (mut page, mut page_size) = (None, None);
+    let time = |field: &str, value: &str| {
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|err| bad_query(field, format!("`{field}` is not an RFC 3339 time: {err}")))
+    };
+    for (key, value) in query::pairs(raw, &KNOWN)? {
+        let Some(value) = value else { continue };
         match key.as_str() {
-            "state" => query.state = value,
-            "task_type" => query.task_type = value,
-            "queue" => query.queue = value,
-            "created_after" => query.created_after = value,
-            "created_before" => query.created_before = value,
-            "page" => query.page = value,
-            "page_size" => query.page_size = value,
-            other => {
-                return Err(ApiError::bad_request(
-                    "bad_query",
-                    format!("unknown query parameter `{other}`"),
-                )
-                .with_details(json!({ "field": other })));
+            "state" => {
+                let state = value.parse::<TaskState>();
+                filter.state = Some(state.map_err(|err| bad_query("state", err.to_string()))?);
             }
+            "task_type" => filter.task_type = Some(value),
+            "queue" => filter.queue = Some(value),
+            "created_after" => filter.created_after = Some(time("created_after", &value)?),
+            "created_before" => filter.created_before = Some(time("created_before", &value)?),
+            "page" => page = Some(value),
+            _ => page_size = Some(value),
         }
     }
-    let bad = |field: &str, message: String| {
-        ApiError::bad_request("bad_query", message).with_details(json!({ "field": field }))
-    };
-    let state = query
-        .state
-        .map(|s| s.parse::<TaskState>())
-        .transpose()
-        .map_err(|err| bad("state", err.to_string()))?;
-    let time = |field: &str, value: Option<String>| {
-        value
-            .map(|v| {
-                DateTime::parse_from_rfc3339(&v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|err| bad(field, format!("`{field}` is not an RFC 3339 time: {err}")))
-            })
-            .transpose()
-    };
-    let number = |field: &str, value: Option<String>, default: u64| {
-        value.map_or(Ok(default), |v| {
-            v.parse::<u64>()
-                .map_err(|_| bad(field, format!("`{field}` must be a positive integer")))
-        })
-    };
-    let filter = TaskFilter {
-        state,
-        task_type: query.task_type,
-        queue: query.queue,
-        created_after: time("created_after", query.created_after)?,
-        created_before: time("created_before", query.created_before)?,
-    };
-    let page = PageRequest::new(
-        number("page", query.page, 1)?,
-        number("page_size", query.page_size, PageRequest::DEFAULT_PAGE_SIZE)?,
-    );
-    if page.offset() > MAX_OFFSET {
-        return Err(bad("page", "`page` is beyond any list".to_owned()));
-    }
+    let page = query::page(page.as_deref(), page_size.as_deref())?;
     Ok((filter, page))
 }
 
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
-/// byte; `None` when the bytes are not UTF-8. A stray `%` stays literal.
-fn percent_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Lists tasks with filters and pagination, newest first.
-#[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
-    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/tasks", tag = "tasks", operation_id = "list_tasks", params(ListQuery),
+    responses((status = 200, description = "one page of tasks", body = TaskList),
+        (status = 400, description = "a malformed or unknown query parameter (`bad_query`; `details.field` names it)", body = ErrorBody)))]
 pub(crate) async fn list(
     State(client): State<Client>,
     RawQuery(raw): RawQuery,
@@ -319,25 +271,13 @@ pub struct DetailQuery {
 
 /// Parses `?wait=` (see [`DetailQuery::wait`]).
 fn parse_wait(raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
-    let bad = |message: String| {
-        ApiError::bad_request("bad_query", message).with_details(json!({ "field": "wait" }))
-    };
-    let mut query = DetailQuery::default();
-    for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(key)
-            .ok_or_else(|| ApiError::bad_request("bad_query", "query is not valid UTF-8"))?;
-        if key != "wait" {
-            return Err(ApiError::bad_request(
-                "bad_query",
-                format!("unknown query parameter `{key}`"),
-            )
-            .with_details(json!({ "field": key })));
-        }
-        query.wait =
-            Some(percent_decode(value).ok_or_else(|| bad("`wait` is not valid UTF-8".into()))?);
+    let bad = |message: String| bad_query("wait", message);
+    let mut detail = DetailQuery::default();
+    for (_, value) in query::pairs(raw, &["wait"])? {
+        // `?wait=` is a malformed wait, not none.
+        detail.wait = Some(value.unwrap_or_default());
     }
-    let Some(text) = query.wait else {
+    let Some(text) = detail.wait else {
         return Ok(None);
     };
     let text = text.trim();
@@ -372,12 +312,12 @@ fn parse_wait(raw: Option<&str>) -> Result<Option<Duration>, ApiError> {
 /// record then (a client looks at `state`; an unended one means "ask
 /// again"). The wait is woken by the backend's end signals, not by
 /// polling per request.
-#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks",
-    params(("id" = uuid::Uuid, Path), DetailQuery),
+#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", operation_id = "get_task",
+    params(("id" = uuid::Uuid, Path, description = "the task's id"), DetailQuery),
     responses(
         (status = 200, description = "the record; with `wait`, once ended or when the wait ran out", body = TaskRecord),
-        (status = 400, description = "malformed id, or a `wait` that is malformed, zero or over 60 s", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 400, description = "a malformed id (`bad_path`), or a `wait` that is malformed, zero or over 60 s (`bad_query`, `details.field`)", body = ErrorBody),
+        (status = 404, description = "no task has this id", body = ErrorBody)))]
 pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(id): ApiPath<TaskId>,
@@ -394,9 +334,9 @@ pub(crate) async fn detail(
 
 /// Deletes one ended task (finished, failed or cancelled). A pending or
 /// running task is a `409`: cancel it first.
-#[utoipa::path(delete, path = "/api/tasks/{id}", tag = "tasks",
-    params(("id" = uuid::Uuid, Path)),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+#[utoipa::path(delete, path = "/api/tasks/{id}", tag = "tasks", operation_id = "delete_task",
+    params(("id" = uuid::Uuid, Path, description = "the task's id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no task has this id", body = ErrorBody),
         (status = 409, description = "the task is pending or running", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(client): State<Client>,
@@ -407,9 +347,9 @@ pub(crate) async fn delete(
 }
 
 /// Cancels a pending task at once, a running one through its token.
-#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks",
-    params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = TaskRecord), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", operation_id = "cancel_task",
+    params(("id" = uuid::Uuid, Path, description = "the task's id")),
+    responses((status = 200, description = "the task, cancelled (a running one once its handler stops)", body = TaskRecord), (status = 404, description = "no task has this id", body = ErrorBody),
         (status = 409, description = "the task already ended", body = ErrorBody)))]
 pub(crate) async fn cancel(
     State(client): State<Client>,
@@ -419,9 +359,9 @@ pub(crate) async fn cancel(
 }
 
 /// Runs a failed or cancelled task again (same id).
-#[utoipa::path(post, path = "/api/tasks/{id}/retry", tag = "tasks",
-    params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = TaskRecord), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/tasks/{id}/retry", tag = "tasks", operation_id = "retry_task",
+    params(("id" = uuid::Uuid, Path, description = "the task's id")),
+    responses((status = 200, description = "the task, pending again", body = TaskRecord), (status = 404, description = "no task has this id", body = ErrorBody),
         (status = 409, description = "the task is not failed or cancelled", body = ErrorBody)))]
 pub(crate) async fn retry(
     State(client): State<Client>,
@@ -451,11 +391,13 @@ pub enum ReorderTo {
 }
 
 /// Moves a pending task within its queue; the id stays.
-#[utoipa::path(post, path = "/api/tasks/{id}/reorder", tag = "tasks", request_body = ReorderRequest,
-    params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = TaskRecord), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/tasks/{id}/reorder", tag = "tasks", operation_id = "reorder_task",
+    request_body = ReorderRequest, params(("id" = uuid::Uuid, Path, description = "the task's id")),
+    responses((status = 200, description = "the task at its new place", body = TaskRecord),
+        (status = 400, description = "malformed JSON, or a `task` that is not another pending task of the queue (`invalid_argument`, `details.field`)", body = ErrorBody),
+        (status = 404, description = "no task has this id (or `task`'s)", body = ErrorBody),
         (status = 409, description = "the task is not pending", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, description = "a body that does not fit (`invalid_field`, `details.field`)", body = ErrorBody)))]
 pub(crate) async fn reorder(
     State(client): State<Client>,
     ApiPath(id): ApiPath<TaskId>,
@@ -478,7 +420,14 @@ pub(crate) async fn reorder(
             ));
         }
     };
-    Ok(Json(client.reorder(id, position).await?))
+    match client.reorder(id, position).await {
+        Ok(record) => Ok(Json(record)),
+        // The only argument a backend can find wrong is the other task.
+        Err(err @ crate::error::Error::InvalidArgument(_)) => {
+            Err(ApiError::invalid_argument("task", err.to_string()))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Which ended tasks to delete.
@@ -501,8 +450,11 @@ pub struct PurgeResult {
 }
 
 /// Deletes terminal tasks by state and age.
-#[utoipa::path(post, path = "/api/tasks/purge", tag = "tasks", request_body = PurgeRequest,
-    responses((status = 200, body = PurgeResult), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/tasks/purge", tag = "tasks", operation_id = "purge_tasks",
+    request_body = PurgeRequest,
+    responses((status = 200, description = "how many tasks were deleted", body = PurgeResult),
+        (status = 400, description = "malformed JSON, or an `older_than` out of range (`invalid_argument`, `details.field`)", body = ErrorBody),
+        (status = 422, description = "a body that does not fit, or states that are not terminal (`invalid_field`, `details.field`)", body = ErrorBody)))]
 pub(crate) async fn purge(
     State(client): State<Client>,
     ApiJson(request): ApiJson<PurgeRequest>,
@@ -522,11 +474,9 @@ pub(crate) async fn purge(
         (Some(before), None) => before,
         (None, older_than) => {
             let age = seconds("older_than", older_than.unwrap_or(0.0))?;
-            let age = chrono::Duration::from_std(age)
-                .map_err(|_| ApiError::invalid_field("older_than", "older_than is too long"))?;
-            Utc::now()
-                .checked_sub_signed(age)
-                .ok_or_else(|| ApiError::invalid_field("older_than", "older_than is too long"))?
+            let too_long = || ApiError::invalid_argument("older_than", "older_than is too long");
+            let age = chrono::Duration::from_std(age).map_err(|_| too_long())?;
+            Utc::now().checked_sub_signed(age).ok_or_else(too_long)?
         }
     };
     let deleted = client.purge_states(&states, before).await?;
@@ -538,26 +488,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_query_decoding_keeps_stray_percents() {
-        assert_eq!(percent_decode("a+b%20c").as_deref(), Some("a b c"));
-        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
-        assert_eq!(percent_decode("%zz").as_deref(), Some("%zz"));
-        assert_eq!(percent_decode("%ff"), None);
-        assert_eq!(
-            percent_decode("2026-01-01T00:00:00%2B02:00").as_deref(),
-            Some("2026-01-01T00:00:00+02:00")
-        );
-    }
-
-    #[test]
     fn http_list_query_names_the_bad_field() {
         let err = parse_list_query(Some("page=abc")).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.details["field"], "page");
         let err = parse_list_query(Some("page=18446744073709551615")).unwrap_err();
         assert_eq!(err.details["field"], "page");
+        let err = parse_list_query(Some("created_before=soon")).unwrap_err();
+        assert_eq!(err.details["field"], "created_before");
         let (filter, page) = parse_list_query(Some("state=running&page_size=1000")).unwrap();
         assert_eq!(filter.state, Some(TaskState::Running));
         assert_eq!(page.page_size, PageRequest::MAX_PAGE_SIZE);
+        let (filter, _) = parse_list_query(Some("queue=a%2Eb&task_type=")).unwrap();
+        assert_eq!(
+            (filter.queue.as_deref(), filter.task_type),
+            (Some("a.b"), None)
+        );
     }
 }

@@ -12,16 +12,16 @@ use crate::client::Client;
 
 /// Every worker by id: live ones, and for a while those that stopped
 /// beating (`state: gone`).
-#[utoipa::path(get, path = "/api/workers", tag = "workers",
-    responses((status = 200, body = [WorkerInfo]), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/workers", tag = "workers", operation_id = "list_workers",
+    responses((status = 200, description = "every worker, by id", body = [WorkerInfo])))]
 pub(crate) async fn list(State(client): State<Client>) -> Result<Json<Vec<WorkerInfo>>, ApiError> {
     Ok(Json(client.workers().await?))
 }
 
 /// One worker.
-#[utoipa::path(get, path = "/api/workers/{id}", tag = "workers",
-    params(("id" = String, Path)),
-    responses((status = 200, body = WorkerInfo), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/workers/{id}", tag = "workers", operation_id = "get_worker",
+    params(("id" = String, Path, description = "the worker's id")),
+    responses((status = 200, description = "the worker", body = WorkerInfo), (status = 404, description = "no live or recently gone worker has this id", body = ErrorBody)))]
 pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(id): ApiPath<String>,
@@ -40,9 +40,9 @@ async fn control(
 /// Asks a running worker to stop claiming; its in-flight tasks go on.
 /// The answer shows `requested: paused`; `state` follows at the worker's
 /// next heartbeat.
-#[utoipa::path(post, path = "/api/workers/{id}/pause", tag = "workers",
-    params(("id" = String, Path)),
-    responses((status = 200, body = WorkerInfo), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/workers/{id}/pause", tag = "workers", operation_id = "pause_worker",
+    params(("id" = String, Path, description = "the worker's id")),
+    responses((status = 200, description = "the worker, with the control requested", body = WorkerInfo), (status = 404, description = "no live or recently gone worker has this id", body = ErrorBody),
         (status = 409, description = "not running (paused, stopping or gone)", body = ErrorBody)))]
 pub(crate) async fn pause(
     State(client): State<Client>,
@@ -52,9 +52,9 @@ pub(crate) async fn pause(
 }
 
 /// Asks a paused worker to claim again.
-#[utoipa::path(post, path = "/api/workers/{id}/resume", tag = "workers",
-    params(("id" = String, Path)),
-    responses((status = 200, body = WorkerInfo), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/workers/{id}/resume", tag = "workers", operation_id = "resume_worker",
+    params(("id" = String, Path, description = "the worker's id")),
+    responses((status = 200, description = "the worker, with the control requested", body = WorkerInfo), (status = 404, description = "no live or recently gone worker has this id", body = ErrorBody),
         (status = 409, description = "not paused", body = ErrorBody)))]
 pub(crate) async fn resume(
     State(client): State<Client>,
@@ -65,9 +65,9 @@ pub(crate) async fn resume(
 
 /// Asks a worker to shut down gracefully: it stops claiming, lets its
 /// in-flight tasks finish (up to its shutdown grace), and leaves the list.
-#[utoipa::path(post, path = "/api/workers/{id}/shutdown", tag = "workers",
-    params(("id" = String, Path)),
-    responses((status = 200, body = WorkerInfo), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/workers/{id}/shutdown", tag = "workers", operation_id = "shutdown_worker",
+    params(("id" = String, Path, description = "the worker's id")),
+    responses((status = 200, description = "the worker, with the control requested", body = WorkerInfo), (status = 404, description = "no live or recently gone worker has this id", body = ErrorBody),
         (status = 409, description = "already stopping, or gone", body = ErrorBody)))]
 pub(crate) async fn shutdown(
     State(client): State<Client>,

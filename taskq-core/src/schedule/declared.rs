@@ -36,8 +36,8 @@ impl StaticSchedule {
     /// `registry`, as definitions. Declared params must parse and fit the
     /// task's params type: otherwise an [`Error::InvalidParams`] naming
     /// the task (workers check this when they are built). Without declared
-    /// params they are `{}`, or `null` for a handler whose params type
-    /// rejects `{}` (such as `()`).
+    /// params they are the default of
+    /// [`ScheduleDef::with_default_params`].
     pub fn all(registry: &Registry) -> Result<Vec<ScheduleDef>, Error> {
         inventory::iter::<StaticSchedule>
             .into_iter()
@@ -65,8 +65,7 @@ impl StaticSchedule {
                         (task.validate)(&def.params)
                             .map_err(|err| declared(err.path, err.message))?;
                     }
-                    None if (task.validate)(&def.params).is_err() => def.params = Value::Null,
-                    None => {}
+                    None => def = def.with_default_params(registry),
                 }
                 def.description = format!("declared in code on `{}`", s.task_type);
                 Ok(def)
@@ -76,6 +75,25 @@ impl StaticSchedule {
 }
 
 impl ScheduleDef {
+    /// The definition with params that fit a task without params: `{}`,
+    /// what [`ScheduleDef`]'s constructors and the HTTP body default to,
+    /// becomes `null` when the task's params type refuses `{}` and takes
+    /// `null`, as a handler with unit params `()` does. Any other params,
+    /// and any task type the registry does not know, are left as they
+    /// are. The client applies it before checking a schedule, so a unit
+    /// task is schedulable without `.params(Value::Null)`.
+    pub fn with_default_params(mut self, registry: &Registry) -> Self {
+        let empty = self.params.as_object().is_some_and(|o| o.is_empty());
+        if let Some(task) = registry.get(&self.task_type)
+            && empty
+            && (task.validate)(&self.params).is_err()
+            && (task.validate)(&Value::Null).is_ok()
+        {
+            self.params = Value::Null;
+        }
+        self
+    }
+
     /// Also checks the task type and params against `registry`, the way
     /// submitting by name does.
     pub fn validate_with(&self, registry: &Registry) -> Result<(), Error> {

@@ -48,6 +48,7 @@ fn utc_name() -> String {
 
 /// What happens to ticks the scheduler reaches late by more than the
 /// misfire grace (downtime, not a busy moment).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "policy")]
 pub enum MisfirePolicy {
@@ -103,7 +104,8 @@ pub enum MisfirePolicy {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleDef {
-    /// Unique name (1 to 200 characters).
+    /// Unique name: 1 to 200 characters, not `.` or `..`, without `/` or
+    /// control characters ([`crate::bounds::check_schedule_name`]).
     pub name: String,
     /// The registered task type each tick submits.
     pub task_type: String,
@@ -244,37 +246,54 @@ impl ScheduleDef {
     }
 
     /// Checks everything that does not need the registry: name, timing,
-    /// window, overrides, policy. Errors name the problem.
+    /// times, window, overrides, policy. Errors name the problem: a bad
+    /// name (or queue override) is [`Error::InvalidName`], the rest
+    /// [`Error::InvalidSchedule`] with the field at fault.
     pub fn validate(&self) -> Result<(), Error> {
-        let invalid = |message: String| Error::InvalidSchedule {
+        let invalid = |field: &'static str, message: String| Error::InvalidSchedule {
             name: self.name.clone(),
+            field,
             message,
         };
-        if self.name.is_empty() || self.name.chars().count() > 200 {
-            return Err(invalid("name must be 1 to 200 characters".into()));
-        }
+        crate::bounds::check_schedule_name(&self.name)?;
         self.timing(Utc::now())?;
+        let times = [
+            ("at", self.once_at()),
+            ("start_at", self.start_at),
+            ("end_at", self.end_at),
+        ];
+        for (field, time) in times {
+            if let Some(time) = time {
+                crate::bounds::check_time(time).map_err(|message| invalid(field, message))?;
+            }
+        }
         if let (Some(start), Some(end)) = (self.start_at, self.end_at)
             && end < start
         {
-            return Err(invalid("end_at is before start_at".into()));
+            return Err(invalid("end_at", "end_at is before start_at".into()));
         }
         if self.max_runs == Some(0) {
-            return Err(invalid("max_runs must be at least 1".into()));
+            return Err(invalid("max_runs", "max_runs must be at least 1".into()));
         }
-        if let Some(queue) = &self.queue
-            && let Err(err) = crate::payload::check_queue_name(queue)
-        {
-            return Err(invalid(err.to_string()));
+        if let Some(queue) = &self.queue {
+            crate::bounds::check_queue_name(queue)?;
         }
         if let MisfirePolicy::RunEach { max } = self.misfire
             && !(1..=MAX_CATCH_UP).contains(&max)
         {
-            return Err(invalid(format!(
-                "misfire run_each max must be 1 to {MAX_CATCH_UP}"
-            )));
+            return Err(invalid(
+                "misfire_max",
+                format!("misfire run_each max must be 1 to {MAX_CATCH_UP}"),
+            ));
         }
         Ok(())
+    }
+
+    fn once_at(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            ScheduleKind::Once { at } => Some(at),
+            _ => None,
+        }
     }
 
     /// The compiled timing; `created_at` anchors an interval without a
@@ -283,31 +302,28 @@ impl ScheduleDef {
         match &self.kind {
             ScheduleKind::Once { at } => Ok(Timing::Once(*at)),
             ScheduleKind::Interval { every } => {
+                let invalid = |message: String| Error::InvalidSchedule {
+                    name: self.name.clone(),
+                    field: "every",
+                    message,
+                };
                 if every.is_zero() {
-                    return Err(Error::InvalidSchedule {
-                        name: self.name.clone(),
-                        message: "interval must not be zero".into(),
-                    });
+                    return Err(invalid("interval must not be zero".into()));
                 }
                 if every.subsec_nanos() % 1_000_000 != 0 {
-                    return Err(Error::InvalidSchedule {
-                        name: self.name.clone(),
-                        message: "interval must be a whole number of milliseconds".into(),
-                    });
+                    return Err(invalid(
+                        "interval must be a whole number of milliseconds".into(),
+                    ));
                 }
                 if *every < MIN_INTERVAL {
-                    return Err(Error::InvalidSchedule {
-                        name: self.name.clone(),
-                        message: format!("interval must be at least {MIN_INTERVAL:?}"),
-                    });
+                    return Err(invalid(format!(
+                        "interval must be at least {MIN_INTERVAL:?}"
+                    )));
                 }
                 let every = chrono::Duration::from_std(*every)
                     .ok()
                     .filter(|e| *e <= chrono::Duration::days(365 * 100))
-                    .ok_or_else(|| Error::InvalidSchedule {
-                        name: self.name.clone(),
-                        message: "interval must be at most 100 years".into(),
-                    })?;
+                    .ok_or_else(|| invalid("interval must be at most 100 years".into()))?;
                 let anchor = self.start_at.unwrap_or_else(|| created_at.trunc_subsecs(0));
                 Ok(Timing::Interval { anchor, every })
             }
@@ -340,10 +356,11 @@ impl ScheduleDef {
             _ => (after, inclusive),
         };
         let tick = timing.next_after(from, inclusive)?;
-        match self.end_at {
-            Some(end) if tick > end => None,
-            _ => Some(tick),
-        }
+        // No tick past year 9999: its task's ETA could not be stored.
+        let end = self.end_at.map_or(crate::bounds::LATEST_TIME, |end| {
+            end.min(crate::bounds::LATEST_TIME)
+        });
+        (tick <= end).then_some(tick)
     }
 
     /// The first tick a schedule created, edited or enabled at `now`

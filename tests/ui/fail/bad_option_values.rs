@@ -32,4 +32,9 @@ async fn queue_with_spaces(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
+#[long_task(queue = "..")]
+async fn queue_path_step(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
 fn main() {}
