@@ -19,6 +19,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use taskq::http::Auth;
 use taskq::prelude::*;
+use taskq::worker::shutdown_signal;
 
 const USAGE: &str = "usage: axum_app [--addr HOST:PORT] [--database URL] [--token TOKEN]\n\
                      (the token defaults to $TASKQ_TOKEN)";
@@ -146,27 +147,4 @@ async fn home() -> Html<&'static str> {
         "<!doctype html><title>host app</title><h1>The host application</h1>\
          <p>taskq is mounted at <a href=\"/taskq/dashboard\">/taskq/dashboard</a>.</p>",
     )
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

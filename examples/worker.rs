@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taskq::prelude::*;
+use taskq::worker::shutdown_signal;
 
 const USAGE: &str = "usage: worker [--database URL] [--queues q1,q2] [--concurrency N] \
                      [--shutdown-grace SECS] [--worker-id ID]";
@@ -101,27 +102,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     worker.run_until(shutdown_signal()).await?;
     Ok(())
-}
-
-/// Ctrl-C, or SIGTERM on Unix (what process managers send).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::exit::{Exit, Failure};
 use super::output::Output;
 use super::values::{self, QueueSpec};
+use crate::worker::shutdown_signal;
 use crate::{Client, Worker};
 
 #[derive(Debug, Args)]
@@ -84,28 +85,4 @@ pub(super) async fn run(
         out.line(format!("worker {id} stopped"))
     })?;
     Ok(Exit::Ok)
-}
-
-/// Ctrl-C, or SIGTERM on Unix (what process managers send).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            // No SIGTERM handler: Ctrl-C still stops it.
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -22,6 +22,7 @@
 //! - `completer`: batched settlements.
 //! - `lease`: the heartbeat loop, lease renewal and abandonment.
 //! - `control`: the worker's report to the registry and operators' requests.
+//! - `signal`: [`shutdown_signal`], Ctrl-C or SIGTERM.
 
 mod attempt;
 mod batch;
@@ -33,6 +34,9 @@ mod dispatch;
 mod lease;
 mod runtime;
 mod shared;
+mod signal;
+
+pub use signal::shutdown_signal;
 
 pub use config::{
     CANCEL_GRACE_DEFAULT, HEARTBEAT_INTERVAL_DEFAULT, LEASE_DEFAULT, POLL_INTERVAL_DEFAULT,
