@@ -219,7 +219,12 @@ impl SeaBackend {
     pub async fn connect_with(options: ConnectOptions) -> Result<SeaBackend, Error> {
         crate::probe::refuse_fast(options.get_url()).await?;
         #[cfg(feature = "sqlite")]
-        let options = sqlite_options(options);
+        let db = if options.get_url().starts_with("sqlite:") {
+            connect_sqlite(sqlite_options(options)).await?
+        } else {
+            Database::connect(options).await.map_err(db_err)?
+        };
+        #[cfg(not(feature = "sqlite"))]
         let db = Database::connect(options).await.map_err(db_err)?;
         let backend = SeaBackend::from_connection(db);
         backend.migrate().await?;
@@ -609,6 +614,42 @@ fn sqlite_options(mut options: ConnectOptions) -> ConnectOptions {
             }
         });
     options
+}
+
+/// Opens a SQLite pool, trying again while the file is locked.
+///
+/// A new connection's setup (the pragmas, among them the switch to WAL,
+/// which takes the file's exclusive lock) can fail with `SQLITE_BUSY`
+/// where the busy timeout does not apply: CI saw "database is locked" from
+/// the CLI's `workers` command starting while its `worker` command was
+/// busy on the same new file. The setup is idempotent, so it is retried
+/// for up to [`SQLITE_BUSY_TIMEOUT`].
+#[cfg(feature = "sqlite")]
+async fn connect_sqlite(options: ConnectOptions) -> Result<DatabaseConnection, Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(err) if is_sqlite_busy(&err) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            result => return result.map_err(db_err),
+        }
+    }
+}
+
+/// Whether a SQLite error is `SQLITE_BUSY` (code 5, "database is locked").
+#[cfg(feature = "sqlite")]
+fn is_sqlite_busy(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+
+    let sqlx_err = match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_err.as_ref() {
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("5"),
+        _ => false,
+    }
 }
 
 /// Whether the URL's query string sets `name`.

@@ -325,3 +325,43 @@ async fn sqlite_stats_pending_by_type_reads_an_index() {
         "{detail:?}"
     );
 }
+
+/// Processes that start together on a new file, or while another writes
+/// to it, all connect: a connection's setup can meet "database is locked"
+/// without SQLite's busy handler waiting, and connect tries again.
+#[tokio::test]
+async fn connect_while_others_connect_and_write_sqlite() {
+    for _ in 0..3 {
+        let path = fresh_path();
+        let writer = {
+            let url = url(&path);
+            tokio::spawn(async move {
+                let backend = SeaBackend::connect(&url).await.expect("writer connects");
+                for i in 0..200 {
+                    let task = record("t", "q", 0, Utc::now());
+                    backend.enqueue(vec![task]).await.expect("enqueue");
+                    if i % 20 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        let connects: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url(&path);
+                tokio::spawn(async move {
+                    for _ in 0..5 {
+                        let backend = SeaBackend::connect(&url).await?;
+                        backend.connection().clone().close().await.ok();
+                    }
+                    Ok::<(), taskq_core::Error>(())
+                })
+            })
+            .collect();
+        for connect in connects {
+            connect.await.expect("join").expect("every connect succeeds");
+        }
+        writer.await.expect("writer");
+        remove_db(&path);
+    }
+}
