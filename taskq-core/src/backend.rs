@@ -36,7 +36,7 @@ use crate::ends::TaskEnds;
 use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
-use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState};
+use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState, WorkflowId};
 pub use crate::worker_state::{
     WORKER_GONE_KEPT, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
@@ -400,6 +400,23 @@ pub trait Store: Send + Sync + 'static {
     /// from an index of pending tasks (a `GROUP BY` over the pending rows,
     /// Redis's per-state-and-type sets), not a scan of every record.
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error>;
+
+    /// The records of those of `ids` that exist, in any order: a step's
+    /// parents when it starts. The default reads them one by one; a
+    /// backend should answer in few queries.
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        let mut records = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(record) = self.get(id).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Every stored step of workflow `workflow`, in any order (empty when
+    /// there is no such workflow).
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error>;
 
     /// The states of those of `ids` that exist (missing ones are left
     /// out), in any order: what the shared fallback poll of waiters asks

@@ -162,6 +162,18 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    /// A workflow that cannot be stored: no steps, a cycle, a step with an
+    /// unknown task type or params its type refuses, an `after` naming no
+    /// step, an input its parents cannot give. Nothing was stored.
+    #[error("invalid workflow step `{step}`: {message}")]
+    InvalidWorkflow {
+        /// The step at fault (empty for the workflow as a whole).
+        step: String,
+        message: String,
+    },
+    /// No stored step belongs to this workflow.
+    #[error("workflow {0} not found")]
+    WorkflowNotFound(crate::task::WorkflowId),
     /// A value could not be turned into or out of JSON.
     #[error("serialization: {0}")]
     Serialization(#[source] serde_json::Error),
@@ -276,7 +288,7 @@ impl FromStr for ErrorKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        const ALL: [ErrorKind; 9] = [
+        const ALL: [ErrorKind; 10] = [
             ErrorKind::Retryable,
             ErrorKind::Permanent,
             ErrorKind::Panic,
@@ -286,6 +298,7 @@ impl FromStr for ErrorKind {
             ErrorKind::UnknownTask,
             ErrorKind::InvalidParams,
             ErrorKind::TooLarge,
+            ErrorKind::ParentFailed,
         ];
         ALL.into_iter()
             .find(|kind| kind.as_str() == s)

@@ -104,7 +104,7 @@ impl SubmitRetry {
     };
 
     /// The wait after failed try number `tried` (1-based).
-    fn backoff(&self, tried: u32) -> Duration {
+    pub(crate) fn backoff(&self, tried: u32) -> Duration {
         // Capped doubling: a large `tries` must not overflow the wait.
         self.first_backoff
             .saturating_mul(1 << tried.saturating_sub(1).min(16))

@@ -37,6 +37,8 @@
 //!   every worker.
 //! - [`worker`]: `Worker`, the executor (dispatch, attempts, completer,
 //!   leases, control).
+//! - [`workflow`]: chains, groups, chords and batch callbacks — the typed
+//!   builder, the spec by names, the stored workflow's record.
 //! - [`testing`]: calling handlers in unit tests, the inline backend,
 //!   asserting what was enqueued, draining without a worker.
 //! - `http` (feature `http`): axum routes — REST API, OpenAPI, metrics, dashboard.
@@ -73,6 +75,7 @@ pub mod testing;
 pub mod wait;
 pub mod worker;
 pub mod worker_state;
+pub mod workflow;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Page, PageRequest,
@@ -94,8 +97,8 @@ pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use submit::Submission;
 pub use task::{
-    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskOptions, TaskRecord, TaskState, Unique,
-    UniqueKey,
+    Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,
+    TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
 };
 pub use wait::TaskRef;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};

@@ -69,6 +69,7 @@ pub(crate) fn new_record(
         soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
         seq: seq_for(scheduled_at),
         unique: None,
+        step: None,
     }
 }
 

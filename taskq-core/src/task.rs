@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod step;
 mod unique;
 
+pub use step::{RunWhen, StepInput, WorkflowId, WorkflowStep};
 pub use unique::{Unique, UniqueKey, state_bit, states_from_mask, states_mask};
 
 /// A task's id: a UUIDv7, so ids sort by creation time.
@@ -43,8 +45,9 @@ impl fmt::Display for Location {
 
 /// Where a task is in its life.
 ///
-/// `Pending` covers tasks waiting for their ETA or for a retry; the three
-/// last states are terminal.
+/// `Pending` covers tasks waiting for their ETA or for a retry; `Waiting`
+/// is a workflow step whose parents have not all ended; the three states
+/// after `Running` are terminal.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -59,11 +62,15 @@ pub enum TaskState {
     Failed,
     /// Cancelled before or while running; never runs again unless retried.
     Cancelled,
+    /// A workflow step whose parents have not all ended: not claimable
+    /// until the last one releases it to `Pending`.
+    Waiting,
 }
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 5] = [
+    pub const ALL: [TaskState; 6] = [
+        TaskState::Waiting,
         TaskState::Pending,
         TaskState::Running,
         TaskState::Finished,
@@ -83,6 +90,7 @@ impl TaskState {
             TaskState::Finished => "FINISHED",
             TaskState::Failed => "FAILED",
             TaskState::Cancelled => "CANCELLED",
+            TaskState::Waiting => "WAITING",
         }
     }
 
@@ -263,6 +271,9 @@ pub enum ErrorKind {
     /// The attempt's result was larger than the worker's
     /// [`PayloadLimits`](crate::payload::PayloadLimits) allow.
     TooLarge,
+    /// A workflow step's parent did not finish, so the step never ran
+    /// (it is `CANCELLED`; retrying the parent resumes it).
+    ParentFailed,
 }
 
 impl ErrorKind {
@@ -278,6 +289,7 @@ impl ErrorKind {
             ErrorKind::UnknownTask => "unknown_task",
             ErrorKind::InvalidParams => "invalid_params",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::ParentFailed => "parent_failed",
         }
     }
 
@@ -369,6 +381,9 @@ pub struct TaskRecord {
     /// The uniqueness key this task holds, if it was submitted unique.
     #[serde(default)]
     pub unique: Option<UniqueKey>,
+    /// Its place in a workflow, if it is a step of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<WorkflowStep>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

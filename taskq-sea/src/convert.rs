@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use taskq_core::task::states_from_mask;
-use taskq_core::{Error, ErrorKind, Progress, TaskFailure, TaskRecord, TaskState, UniqueKey};
+use taskq_core::{
+    Error, ErrorKind, Progress, TaskFailure, TaskRecord, TaskState, UniqueKey, WorkflowStep,
+};
 
 use crate::entity::task;
 
@@ -44,6 +46,10 @@ impl From<TaskRecord> for task::Model {
             unique_states: record.unique.as_ref().map(|u| i16::from(u.states_mask())),
             unique_until: record.unique.as_ref().and_then(|u| u.until),
             unique_key: record.unique.map(|u| u.key),
+            workflow_id: record.step.as_ref().map(|s| s.workflow),
+            waiting_on: record.step.as_ref().map(|s| count_to_db(s.waiting_on)),
+            // A step is ids, names and enums: serializing it cannot fail.
+            workflow_step: record.step.and_then(|s| serde_json::to_value(s).ok()),
         }
     }
 }
@@ -102,6 +108,15 @@ impl TryFrom<task::Model> for TaskRecord {
                     ),
                     until: row.unique_until,
                 }),
+                None => None,
+            },
+            step: match row.workflow_step {
+                Some(json) => {
+                    let mut step: WorkflowStep =
+                        serde_json::from_value(json).map_err(|_| corrupt("workflow_step"))?;
+                    step.waiting_on = count_from_db(row.waiting_on.unwrap_or(0));
+                    Some(step)
+                }
                 None => None,
             },
         })

@@ -13,7 +13,7 @@ use taskq_core::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
 };
 use taskq_core::ends::TaskEnds;
-use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
+use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 
 use crate::backend::{SeaBackend, db_err};
 use crate::broker::{MAX_SQL_INT, running_attempt};
@@ -25,6 +25,10 @@ use crate::sql::{state_in, state_is};
 /// Rows one purge statement deletes, so a large purge does not hold the
 /// write lock (and stall workers) for long.
 const PURGE_CHUNK: u64 = 2000;
+
+/// Ids per `IN (…)` list: well under SQLite's 32766 bound variables and
+/// the statement sizes the servers take.
+pub(crate) const IN_CHUNK: usize = 1000;
 
 #[async_trait]
 impl Store for SeaBackend {
@@ -45,6 +49,30 @@ impl Store for SeaBackend {
         rows.into_iter()
             .map(|(id, state)| Ok((id, state.parse()?)))
             .collect()
+    }
+
+    /// `SELECT … WHERE id IN (…)`, in chunks of [`IN_CHUNK`] ids.
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let rows = task::Entity::find()
+                .filter(Expr::col(C::Id).is_in(chunk.iter().copied()))
+                .all(self.db())
+                .await
+                .map_err(db_err)?;
+            found.extend(records(rows)?);
+        }
+        Ok(found)
+    }
+
+    /// By the `workflow_id` index.
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        let rows = task::Entity::find()
+            .filter(Expr::col(C::WorkflowId).eq(workflow))
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        records(rows)
     }
 
     fn task_ends(&self) -> Option<Arc<TaskEnds>> {

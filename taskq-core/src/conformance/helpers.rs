@@ -40,6 +40,7 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         soft_timeout: None,
         seq: seq_for(at),
         unique: None,
+        step: None,
     }
 }
 

@@ -39,6 +39,7 @@ mod settle;
 mod unique;
 mod wait;
 mod workers;
+mod workflow;
 
 pub use cancel::*;
 pub use claim::*;
@@ -52,6 +53,7 @@ pub use settle::*;
 pub use unique::*;
 pub use wait::*;
 pub use workers::*;
+pub use workflow::*;
 
 /// What a suite factory returns: a backend, or `None` when the backend's
 /// server is not configured (the factory prints why; the test returns).
@@ -113,7 +115,11 @@ macro_rules! conformance_suite {
                 wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel,
                 unique_duplicate_names_the_holder, unique_batch_stores_the_first_of_each_key,
                 unique_key_is_free_once_the_holder_ends, unique_period_and_delete_end_the_hold,
-                unique_concurrent_submits_store_one);
+                unique_concurrent_submits_store_one,
+                workflow_chain_releases_after_parent_finishes,
+                workflow_chord_counts_down_to_release, workflow_failure_cancels_dependents,
+                workflow_cancel_and_rescue_move_dependents,
+                workflow_retry_resumes_from_the_failed_step);
         }
     };
 }

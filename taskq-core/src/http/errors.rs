@@ -173,6 +173,16 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
                     .with_details(json!({ "resource": "schedule", "name": name }))
             }
+            Error::InvalidWorkflow { step, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_workflow",
+                message,
+            )
+            .with_details(json!({ "field": "steps", "step": step })),
+            Error::WorkflowNotFound(id) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+                    .with_details(json!({ "resource": "workflow", "id": id }))
+            }
             Error::TaskExists(id) => ApiError::new(StatusCode::CONFLICT, "task_exists", message)
                 .with_details(json!({ "field": "id", "id": id })),
             Error::ScheduleExists(name) => {

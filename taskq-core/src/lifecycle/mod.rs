@@ -11,6 +11,8 @@
 //!
 //! # States
 //! ```text
+//! submit (workflow step with parents) ─▶ WAITING ──last parent ended──▶ PENDING
+//!                                           └──a parent did not finish, or cancel──▶ CANCELLED
 //! submit ─▶ PENDING ──claim──▶ RUNNING ──settle Finished──▶ FINISHED
 //!             ▲  │               │  ├────settle Failed─────▶ FAILED
 //!             │  │ cancel        │  ├────settle Cancelled──▶ CANCELLED
@@ -33,8 +35,10 @@
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
 //! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
 //! | release | `RUNNING`, same attempt and worker | `PENDING`, attempt given back; `CANCELLED` if a cancel was requested | [`release`] |
-//! | cancel | `PENDING` / `RUNNING` | `CANCELLED` / cancel requested | [`cancel`] |
+//! | cancel | `WAITING`, `PENDING` / `RUNNING` | `CANCELLED` / cancel requested | [`cancel`] |
 //! | retry | `FAILED`, `CANCELLED` | `PENDING`, due now | [`retry`] |
+//! | parent ended (workflow) | `WAITING`, a parent terminal | counted; `PENDING` after the last; `CANCELLED` ([`ErrorKind::ParentFailed`](crate::task::ErrorKind)) if a parent did not finish and the step runs only after success | [`parent_ended`], for each of [`ended_edges`] of every step that ends, in the same transaction |
+//! | retry (workflow step) | as retry | the steps its end cancelled wait again, recursively | [`plan_resume`], [`apply_resume`] |
 //! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
 //! | rescue | `RUNNING`, lease ended | `PENDING` after the backoff, `FAILED`, `CANCELLED` | [`rescue`] |
 //! | progress | `RUNNING`, same attempt | progress stored | [`record_progress`] |
@@ -52,6 +56,7 @@ mod order;
 mod retry;
 mod transitions;
 mod unique;
+mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use messages::{
@@ -65,3 +70,6 @@ pub use transitions::{
     record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
+pub use workflow::{
+    Arrival, Resume, apply_resume, ended_edges, parent_ended, parent_failure, plan_resume,
+};

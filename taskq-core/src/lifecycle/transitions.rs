@@ -156,12 +156,12 @@ pub fn release(record: &mut TaskRecord, worker_id: &str, attempt: u32, now: Date
     true
 }
 
-/// **cancel**: a pending task is `CANCELLED` at once
+/// **cancel**: a pending (or waiting) task is `CANCELLED` at once
 /// ([`cancelled_before_run`]); a running one gets `cancel_requested`, and
 /// its worker stops it and settles it. Terminal tasks refuse.
 pub fn cancel(record: &mut TaskRecord, now: DateTime<Utc>) -> Result<(), Error> {
     match record.state {
-        TaskState::Pending => {
+        TaskState::Pending | TaskState::Waiting => {
             record.state = TaskState::Cancelled;
             record.finished_at = Some(now);
             record.error = Some(cancelled_before_run());

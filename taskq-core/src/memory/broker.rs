@@ -13,7 +13,7 @@ use crate::backend::{
     Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
 };
 use crate::error::Error;
-use crate::lifecycle::{self, Rescued, RetryPolicies};
+use crate::lifecycle::{self, Rescued, Resume, RetryPolicies};
 use crate::task::{TaskId, TaskRecord, TaskState};
 
 #[async_trait]
@@ -43,6 +43,13 @@ impl Broker for MemoryBackend {
             });
             for task in enqueued.stored(tasks) {
                 state.index(&task, now);
+                if let Some(step) = &task.step {
+                    state
+                        .workflows
+                        .entry(step.workflow)
+                        .or_default()
+                        .push(task.id);
+                }
                 state.tasks.insert(task.id, task);
             }
         }
@@ -101,9 +108,9 @@ impl Broker for MemoryBackend {
 
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
         let mut requeued = false;
-        let applied: Vec<bool> = {
+        let (applied, cascade): (Vec<bool>, _) = {
             let mut state = self.lock();
-            settlements
+            let applied = settlements
                 .iter()
                 .map(|settlement| {
                     let applied = state
@@ -115,11 +122,13 @@ impl Broker for MemoryBackend {
                         && matches!(settlement.outcome, crate::backend::Outcome::Retry { .. });
                     applied
                 })
-                .collect()
+                .collect();
+            (applied, state.take_cascade())
         };
         if requeued {
             self.signal.notify_waiters();
         }
+        self.wake(cascade);
         self.ends.ended(
             settlements
                 .iter()
@@ -154,27 +163,32 @@ impl Broker for MemoryBackend {
         tasks: &[(TaskId, u32)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        {
+        let cascade = {
             let mut state = self.lock();
             for &(id, attempt) in tasks {
                 state.update(id, now, |record| {
                     lifecycle::release(record, worker_id, attempt, now)
                 });
             }
-        }
+            state.take_cascade()
+        };
         self.signal.notify_waiters();
+        self.wake(cascade);
         // Those whose cancel was requested ended; the rest wake for nothing.
         self.ends.ended(tasks.iter().map(|&(id, _)| id));
         Ok(())
     }
 
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-        let record = self
-            .lock()
-            .update(id, now, |record| {
+        let (record, cascade) = {
+            let mut state = self.lock();
+            let record = state.update(id, now, |record| {
                 lifecycle::cancel(record, now).map(|()| record.clone())
-            })
-            .ok_or(Error::NotFound(id))??;
+            });
+            (record, state.take_cascade())
+        };
+        self.wake(cascade);
+        let record = record.ok_or(Error::NotFound(id))??;
         if record.state.is_terminal() {
             self.ends.ended([id]);
         }
@@ -182,12 +196,21 @@ impl Broker for MemoryBackend {
     }
 
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-        let record = self
-            .lock()
-            .update(id, now, |record| {
-                lifecycle::retry(record, now).map(|()| record.clone())
-            })
-            .ok_or(Error::NotFound(id))??;
+        let record = {
+            let mut state = self.lock();
+            let current = state.tasks.get(&id).ok_or(Error::NotFound(id))?.clone();
+            let plan = lifecycle::plan_resume(&current, &mut |id| state.tasks.get(&id).cloned())?;
+            let record = state
+                .update(id, now, |record| {
+                    lifecycle::retry(record, now).map(|()| record.clone())
+                })
+                .ok_or(Error::NotFound(id))??;
+            for change in plan {
+                let (Resume::Rewait { id, .. } | Resume::CountAgain { id }) = change;
+                state.update(id, now, |record| lifecycle::apply_resume(record, change));
+            }
+            record
+        };
         self.signal.notify_waiters();
         Ok(record)
     }
@@ -288,6 +311,8 @@ impl Broker for MemoryBackend {
             self.signal.notify_waiters();
         }
         self.ends.ended(ended);
+        let cascade = self.lock().take_cascade();
+        self.wake(cascade);
         Ok(report)
     }
 

@@ -25,9 +25,9 @@ use tokio::sync::Notify;
 
 use crate::backend::WorkerInfo;
 use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
-use crate::lifecycle::{ClaimOrder, claim_order};
+use crate::lifecycle::{self, Arrival, ClaimOrder, claim_order};
 use crate::schedule::Schedule;
-use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState};
+use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState, WorkflowId};
 
 /// An in-process [`Backend`](crate::backend::Backend).
 ///
@@ -74,11 +74,34 @@ struct State {
     /// The task that last took each (queue, unique key): whether it still
     /// holds the key is read from its record (`lifecycle::holds_unique`).
     unique: HashMap<(String, String), TaskId>,
+    /// Each workflow's steps (some may be deleted since).
+    workflows: HashMap<WorkflowId, Vec<TaskId>>,
+    /// What workflow steps' ends did to their dependents since the
+    /// backend last woke waiters and workers for them.
+    cascade: Cascade,
+}
+
+/// Steps cancelled and released by their parents' ends.
+#[derive(Default)]
+struct Cascade {
+    ended: Vec<TaskId>,
+    released: bool,
 }
 
 impl MemoryBackend {
     pub fn new() -> MemoryBackend {
         MemoryBackend::default()
+    }
+
+    /// Wakes the waiters of steps a cascade ended, and the workers, if it
+    /// released any.
+    fn wake(&self, cascade: Cascade) {
+        if cascade.released {
+            self.signal.notify_waiters();
+        }
+        if !cascade.ended.is_empty() {
+            self.ends.ended(cascade.ended);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -158,11 +181,47 @@ impl State {
         change: impl FnOnce(&mut TaskRecord) -> T,
     ) -> Option<T> {
         let mut record = self.tasks.remove(&id)?;
+        let was_live = !record.state.is_terminal();
         self.unindex(&record);
         let out = change(&mut record);
         self.index(&record, now);
+        // A workflow step that ends moves its dependents, in this change.
+        let edges = if was_live && record.state.is_terminal() {
+            lifecycle::ended_edges(&record)
+        } else {
+            Vec::new()
+        };
         self.tasks.insert(id, record);
+        if !edges.is_empty() {
+            self.parents_ended(edges, now);
+        }
         Some(out)
+    }
+
+    /// Applies `lifecycle::parent_ended` along `edges`, and along the
+    /// edges of every step that cancels, until none is left.
+    fn parents_ended(&mut self, mut edges: Vec<(TaskId, TaskId, TaskState)>, now: DateTime<Utc>) {
+        while let Some((child, parent, parent_state)) = edges.pop() {
+            let Some(mut record) = self.tasks.remove(&child) else {
+                continue;
+            };
+            self.unindex(&record);
+            match lifecycle::parent_ended(&mut record, parent, parent_state, now) {
+                Arrival::Released => self.cascade.released = true,
+                Arrival::Cancelled => {
+                    edges.extend(lifecycle::ended_edges(&record));
+                    self.cascade.ended.push(child);
+                }
+                Arrival::Counted | Arrival::Ignored => {}
+            }
+            self.index(&record, now);
+            self.tasks.insert(child, record);
+        }
+    }
+
+    /// Takes what the last changes' cascades did.
+    fn take_cascade(&mut self) -> Cascade {
+        std::mem::take(&mut self.cascade)
     }
 
     /// Moves delayed tasks due by `now` to their queues' ready sets.

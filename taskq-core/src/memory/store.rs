@@ -13,7 +13,7 @@ use crate::backend::{
 use crate::ends::TaskEnds;
 use crate::error::Error;
 use crate::lifecycle;
-use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 
 #[async_trait]
 impl Store for MemoryBackend {
@@ -71,6 +71,27 @@ impl Store for MemoryBackend {
         let record = state.tasks.remove(&id).ok_or(Error::NotFound(id))?;
         state.forget_unique(&record);
         Ok(record)
+    }
+
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.tasks.get(id).cloned())
+            .collect())
+    }
+
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        let state = self.lock();
+        Ok(state
+            .workflows
+            .get(&workflow)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| state.tasks.get(id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn task_states(&self, ids: &[TaskId]) -> Result<Vec<(TaskId, TaskState)>, Error> {

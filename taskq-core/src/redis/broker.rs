@@ -145,6 +145,14 @@ impl RedisBackend {
                 .await
                 .map_err(Error::backend)?;
         }
+        for task in &tasks {
+            if let Some(step) = &task.step {
+                let _: () = pipeline
+                    .sadd(self.keys.workflow(step.workflow), task.id.to_string())
+                    .await
+                    .map_err(Error::backend)?;
+            }
+        }
         for (queue, _) in &groups {
             let _: () = pipeline
                 .sadd(self.keys.queues(), queue.as_ref())

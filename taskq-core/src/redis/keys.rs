@@ -11,7 +11,7 @@
 //! The ready set's member encoding (priority, then `seq`, then id, in one
 //! byte-ordered string) lives with the scripts that build it, in Lua.
 
-use crate::task::TaskId;
+use crate::task::{TaskId, WorkflowId};
 
 /// Key names of one deployment (one prefix).
 #[derive(Debug, Clone)]
@@ -78,6 +78,12 @@ impl Keys {
     /// Set of every queue name seen (enqueue or pause).
     pub fn queues(&self) -> String {
         format!("{}:queues", self.prefix)
+    }
+
+    /// Set of a workflow's step ids (written with the steps' index
+    /// entries, before their records).
+    pub fn workflow(&self, workflow: WorkflowId) -> String {
+        format!("{}:workflow:{workflow}", self.prefix)
     }
 
     /// Which queue a task id belongs to.

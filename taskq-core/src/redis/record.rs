@@ -14,7 +14,7 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
-use crate::task::{TaskId, TaskRecord, TaskState, UniqueKey, states_from_mask};
+use crate::task::{TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask};
 
 pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
@@ -58,6 +58,13 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         (
             "unique_until",
             record.unique.as_ref().and_then(|u| u.until).map(micros),
+        ),
+        // The step's count of parents yet to end is a field of its own,
+        // which the scripts count down; the rest of the step is JSON.
+        ("step", record.step.as_ref().map(json).transpose()?),
+        (
+            "waiting",
+            record.step.as_ref().map(|s| s.waiting_on.to_string()),
         ),
     ];
     fields.extend(
@@ -172,7 +179,21 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             fields.get("unique_states").map(String::as_str),
             fields.get("unique_until").map(String::as_str),
         )?,
+        step: step(&fields)?,
     })
+}
+
+/// A record's workflow step from its `step` (JSON) and `waiting` fields.
+fn step(fields: &std::collections::HashMap<String, String>) -> Result<Option<WorkflowStep>, Error> {
+    let Some(mut step) = opt_json::<WorkflowStep>(fields, "step")? else {
+        return Ok(None);
+    };
+    if let Some(raw) = fields.get("waiting") {
+        step.waiting_on = raw
+            .parse()
+            .map_err(|e| corrupt(format_args!("field `waiting`: {e}")))?;
+    }
+    Ok(Some(step))
 }
 
 /// A record's unique key from its three hash fields (all absent when the
@@ -277,6 +298,7 @@ pub(crate) fn from_claim(
         unique_key: place("unique_key"),
         unique_states: place("unique_states"),
         unique_until: place("unique_until"),
+        step: place("step"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -345,6 +367,14 @@ pub(crate) fn from_claim(
                 optional(at.unique_states)?.as_deref(),
                 optional(at.unique_until)?.as_deref(),
             )?,
+            // Claimed steps have ended waiting: `waiting_on` is 0.
+            step: optional(at.step)?
+                .map(|raw| serde_json::from_str::<WorkflowStep>(&raw).map_err(Error::Serialization))
+                .transpose()?
+                .map(|step| WorkflowStep {
+                    waiting_on: 0,
+                    ..step
+                }),
         });
     }
     Ok(records)
@@ -366,4 +396,5 @@ struct Places {
     unique_key: usize,
     unique_states: usize,
     unique_until: usize,
+    step: usize,
 }

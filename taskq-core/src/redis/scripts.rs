@@ -72,7 +72,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 14] = [
+pub(crate) const CLAIM_FIELDS: [&str; 15] = [
     "task_type",
     "params",
     "priority",
@@ -87,6 +87,7 @@ pub(crate) const CLAIM_FIELDS: [&str; 14] = [
     "unique_key",
     "unique_states",
     "unique_until",
+    "step",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only

@@ -13,7 +13,7 @@ use crate::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
 };
 use crate::error::Error;
-use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 
 /// Done entries one purge script looks at (the pass repeats until done).
 const PURGE_BATCH: usize = 500;
@@ -127,6 +127,27 @@ impl Store for RedisBackend {
             .await?
             .into_iter()
             .next())
+    }
+
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        let queues = self.queues_of(ids).await?;
+        let wanted: Vec<(String, TaskId)> = ids
+            .iter()
+            .zip(queues)
+            .filter_map(|(id, queue)| queue.map(|q| (q.to_string(), *id)))
+            .collect();
+        self.records(&wanted).await
+    }
+
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        let members: Vec<String> = self
+            .pool
+            .next()
+            .smembers(self.keys.workflow(workflow))
+            .await
+            .map_err(Error::backend)?;
+        let ids: Vec<TaskId> = members.iter().filter_map(|m| m.parse().ok()).collect();
+        self.get_many(&ids).await
     }
 
     async fn list(

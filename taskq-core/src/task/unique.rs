@@ -179,6 +179,7 @@ pub const fn state_bit(state: TaskState) -> u8 {
         TaskState::Finished => 4,
         TaskState::Failed => 8,
         TaskState::Cancelled => 16,
+        TaskState::Waiting => 32,
     }
 }
 

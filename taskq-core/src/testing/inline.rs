@@ -20,7 +20,7 @@ use crate::payload::PayloadLimits;
 use crate::registry::Registry;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
-use crate::task::{Progress, TaskId, TaskRecord, TaskState};
+use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 
 /// Attempts one inline run makes at most (the task's own, and those of
 /// tasks ahead of it in its queue) before it leaves the rest pending: a
@@ -297,6 +297,14 @@ impl Store for InlineBackend {
 
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
         self.memory.delete_task(id).await
+    }
+
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        self.memory.get_many(ids).await
+    }
+
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        self.memory.workflow_steps(workflow).await
     }
 
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {

@@ -103,7 +103,13 @@ impl Runner {
                 format!("no handler for `{}` in the test runner", ctx.task_type()),
             ))),
             Some(def) => {
-                let handler = (def.handler)(ctx.clone(), record.params);
+                let handler = crate::workflow::attempt_handler(
+                    def,
+                    ctx.clone(),
+                    record.params,
+                    record.step.as_ref(),
+                    Some(self.backend.clone()),
+                );
                 match self
                     .supervise(&ctx, handler, record.soft_timeout, record.timeout)
                     .await?

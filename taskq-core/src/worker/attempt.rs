@@ -19,7 +19,8 @@ use crate::backend::{Outcome, Settlement};
 use crate::context::{Control, TaskContext};
 use crate::error::TaskError;
 use crate::lifecycle::{self, RetryPolicy};
-use crate::task::{ErrorKind, TaskFailure};
+use crate::task::{ErrorKind, TaskFailure, WorkflowStep};
+use crate::workflow::attempt_handler;
 
 use super::shared::Shared;
 
@@ -30,6 +31,9 @@ type Caught = Result<Result<Value, TaskError>, Box<dyn Any + Send>>;
 pub(super) struct Attempt {
     pub(super) ctx: TaskContext,
     pub(super) params: Value,
+    /// Its place in a workflow: a step may take its params from its
+    /// parents.
+    pub(super) step: Option<WorkflowStep>,
 }
 
 /// How an attempt ended, before it becomes a settlement.
@@ -72,7 +76,7 @@ impl Drop for Slot {
 /// Timeouts are not kept here but by the deadline keeper, which runs even
 /// while a handler blocks this thread.
 pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
-    let Attempt { ctx, params } = attempt;
+    let Attempt { ctx, params, step } = attempt;
     let span = tracing::info_span!(
         "task",
         id = %ctx.id(),
@@ -93,8 +97,14 @@ pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
         drop(slot);
         return;
     };
+    let handler = attempt_handler(
+        def,
+        ctx.clone(),
+        params,
+        step.as_ref(),
+        Some(shared.backend.clone()),
+    );
     if def.options.blocking {
-        let handler = (def.handler)(ctx.clone(), params);
         let runtime = tokio::runtime::Handle::current();
         let blocking_span = span.clone();
         // The slot goes with the thread: it is busy until the handler
@@ -119,7 +129,7 @@ pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
         );
         return;
     }
-    let mut running = AssertUnwindSafe((def.handler)(ctx.clone(), params)).catch_unwind();
+    let mut running = AssertUnwindSafe(handler).catch_unwind();
     // Unconstrained: the batch's earlier handlers must not spend this
     // one's share of tokio's cooperative budget.
     let first = std::future::poll_fn(|cx| {

@@ -254,6 +254,7 @@ pub(super) fn start_attempts(
                     Some(shared.backend.clone()),
                 ),
                 params: record.params,
+                step: record.step,
             };
             in_flight.insert(
                 record.id,

@@ -19,7 +19,7 @@ pub struct Model {
     pub task_type: String,
     /// The task's parameters as JSON.
     pub params: Json,
-    /// `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `CANCELLED`
+    /// `WAITING`, `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `CANCELLED`
     /// ([`taskq_core::TaskState::as_str`]).
     pub state: String,
     /// The queue it is delivered through.
@@ -67,6 +67,13 @@ pub struct Model {
     pub unique_states: Option<i16>,
     /// The end of its unique period.
     pub unique_until: Option<DateTimeUtc>,
+    /// The workflow it is a step of.
+    pub workflow_id: Option<Uuid>,
+    /// Its step in that workflow ([`taskq_core::WorkflowStep`] as JSON,
+    /// `waiting_on` aside).
+    pub workflow_step: Option<Json>,
+    /// Parents yet to end while the step is `WAITING`.
+    pub waiting_on: Option<i32>,
 }
 
 /// `taskq_tasks` has no relations.

@@ -12,7 +12,7 @@ use taskq_core::backend::{
     WorkerInfo, WorkerRegistry, WorkerState,
 };
 use taskq_core::schedule::{Schedule, ScheduleFiring};
-use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState};
+use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 use tokio::sync::Notify;
 
 use super::SeaRedisBackend;
@@ -21,6 +21,14 @@ use super::SeaRedisBackend;
 impl Store for SeaRedisBackend {
     async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, Error> {
         self.sql.get(id).await
+    }
+
+    async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
+        self.sql.get_many(ids).await
+    }
+
+    async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        self.sql.workflow_steps(workflow).await
     }
 
     /// SQL's answer: the records are there.

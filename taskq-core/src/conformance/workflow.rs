@@ -1,0 +1,258 @@
+//! Workflow steps (`lifecycle`, "parent ended"): a step waits until its
+//! parents ended, is released by the last one in the call that ends it,
+//! is cancelled by a parent that did not finish, and waits again when
+//! that parent is retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{Backend, Outcome, Settlement};
+use crate::lifecycle::RetryPolicy;
+use crate::task::{
+    ErrorKind, RunWhen, StepInput, TaskId, TaskRecord, TaskState, WorkflowId, WorkflowStep,
+};
+
+use super::helpers::*;
+
+/// Steps of one workflow: `(name, queue, parents by index, input, runs)`,
+/// linked both ways, roots `PENDING` and the rest `WAITING`.
+fn steps(plan: &[(&str, &str, &[usize], StepInput, RunWhen)]) -> (WorkflowId, Vec<TaskRecord>) {
+    let workflow = uuid::Uuid::now_v7();
+    let mut records: Vec<TaskRecord> = plan
+        .iter()
+        .map(|(name, queue, parents, input, runs)| {
+            let mut task = record("t", queue, 0, now() - secs(1));
+            task.step = Some(WorkflowStep {
+                parents: Vec::new(),
+                waiting_on: parents.len() as u32,
+                input: *input,
+                runs: *runs,
+                ..WorkflowStep::root(workflow, *name)
+            });
+            if !parents.is_empty() {
+                task.state = TaskState::Waiting;
+                task.params = serde_json::Value::Null;
+            }
+            task
+        })
+        .collect();
+    let ids: Vec<TaskId> = records.iter().map(|r| r.id).collect();
+    for (i, (_, _, parents, _, _)) in plan.iter().enumerate() {
+        for &p in *parents {
+            if let Some(step) = records[i].step.as_mut() {
+                step.parents.push(ids[p]);
+            }
+            if let Some(step) = records[p].step.as_mut() {
+                step.children.push(ids[i]);
+            }
+        }
+    }
+    (workflow, records)
+}
+
+const OWN: StepInput = StepInput::Params;
+const SUCCESS: RunWhen = RunWhen::Succeeded;
+
+async fn settle(backend: &dyn Backend, claimed: &[TaskRecord], outcome: Outcome) {
+    let settlements = claimed
+        .iter()
+        .map(|t| Settlement {
+            id: t.id,
+            attempt: t.attempt,
+            outcome: outcome.clone(),
+            at: now(),
+        })
+        .collect();
+    let applied = backend.settle(settlements).await.expect("settle");
+    assert!(applied.iter().all(|a| *a), "every settlement applies");
+}
+
+fn waiting_on(record: &TaskRecord) -> u32 {
+    record.step.as_ref().map_or(u32::MAX, |s| s.waiting_on)
+}
+
+/// A chain: the second step waits (not claimable) until the first
+/// finished, then is pending; its step round-trips.
+pub async fn workflow_chain_releases_after_parent_finishes(backend: Arc<dyn Backend>) {
+    let (_, tasks) = steps(&[
+        ("a", "wq", &[], OWN, SUCCESS),
+        ("b", "wq", &[0], StepInput::Result, SUCCESS),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let b = get(&*backend, tasks[1].id).await;
+    assert_eq!(b.state, TaskState::Waiting);
+    assert_eq!(b.step, tasks[1].step, "the step round-trips");
+    let first = claim(&*backend, "wq", 10, "w").await;
+    assert_eq!(
+        ids(&first),
+        vec![tasks[0].id],
+        "a waiting step is not claimable"
+    );
+    assert_eq!(first[0].step, tasks[0].step, "a claim carries the step");
+    settle(&*backend, &first, Outcome::Finished(serde_json::json!(7))).await;
+    let b = get(&*backend, tasks[1].id).await;
+    assert_eq!((b.state, waiting_on(&b)), (TaskState::Pending, 0));
+    let second = claim(&*backend, "wq", 10, "w").await;
+    assert_eq!(ids(&second), vec![tasks[1].id]);
+    assert_eq!(
+        second[0].step.as_ref().map(|s| s.input),
+        Some(StepInput::Result)
+    );
+}
+
+/// A chord across queues: the callback counts its parents down, one
+/// settle batch may end several of them, and the last releases it.
+pub async fn workflow_chord_counts_down_to_release(backend: Arc<dyn Backend>) {
+    let (workflow, tasks) = steps(&[
+        ("g1", "wq", &[], OWN, SUCCESS),
+        ("g2", "wq", &[], OWN, SUCCESS),
+        ("g3", "wq", &[], OWN, SUCCESS),
+        ("sum", "wq2", &[0, 1, 2], StepInput::Results, SUCCESS),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let group = claim(&*backend, "wq", 10, "w").await;
+    assert_eq!(group.len(), 3);
+    settle(
+        &*backend,
+        &group[..1],
+        Outcome::Finished(serde_json::json!(1)),
+    )
+    .await;
+    let sum = get(&*backend, tasks[3].id).await;
+    assert_eq!((sum.state, waiting_on(&sum)), (TaskState::Waiting, 2));
+    assert!(claim(&*backend, "wq2", 10, "w").await.is_empty());
+    settle(
+        &*backend,
+        &group[1..],
+        Outcome::Finished(serde_json::json!(2)),
+    )
+    .await;
+    let sum = get(&*backend, tasks[3].id).await;
+    assert_eq!((sum.state, waiting_on(&sum)), (TaskState::Pending, 0));
+    assert_eq!(
+        ids(&claim(&*backend, "wq2", 10, "w").await),
+        vec![tasks[3].id]
+    );
+    let mut listed = ids(&backend.workflow_steps(workflow).await.expect("steps"));
+    listed.sort();
+    let mut all = ids(&tasks);
+    all.sort();
+    assert_eq!(listed, all, "every step of the workflow is listed");
+    let parents = backend
+        .get_many(&[tasks[0].id, uuid::Uuid::now_v7(), tasks[2].id])
+        .await
+        .expect("get_many");
+    assert_eq!(parents.len(), 2, "get_many leaves out missing ids");
+}
+
+/// A failed step cancels what runs only after its success, all the way
+/// down, and releases what runs whatever the outcome.
+pub async fn workflow_failure_cancels_dependents(backend: Arc<dyn Backend>) {
+    let (_, tasks) = steps(&[
+        ("a", "wq", &[], OWN, SUCCESS),
+        ("b", "wq", &[0], StepInput::Result, SUCCESS),
+        ("c", "wq", &[1], StepInput::Result, SUCCESS),
+        ("done", "wq", &[0], StepInput::Ends, RunWhen::Completed),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let a = claim(&*backend, "wq", 10, "w").await;
+    settle(
+        &*backend,
+        &a,
+        Outcome::Failed(failure(ErrorKind::Permanent, "no")),
+    )
+    .await;
+    for i in [1, 2] {
+        let record = get(&*backend, tasks[i].id).await;
+        assert_eq!(record.state, TaskState::Cancelled, "step {i}");
+        let kind = record.error.as_ref().map(|e| e.kind);
+        assert_eq!(kind, Some(ErrorKind::ParentFailed), "step {i}");
+        assert!(record.finished_at.is_some());
+    }
+    assert_eq!(get(&*backend, tasks[3].id).await.state, TaskState::Pending);
+    assert_eq!(
+        ids(&claim(&*backend, "wq", 10, "w").await),
+        vec![tasks[3].id]
+    );
+}
+
+/// Cancelling a waiting step cancels it and its dependents, not its
+/// parent; a lease that expires with no retry left fails the step and
+/// cancels its dependents too.
+pub async fn workflow_cancel_and_rescue_move_dependents(backend: Arc<dyn Backend>) {
+    let (_, tasks) = steps(&[
+        ("a", "wq", &[], OWN, SUCCESS),
+        ("b", "wq", &[0], StepInput::Result, SUCCESS),
+        ("c", "wq", &[1], StepInput::Result, SUCCESS),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let cancelled = backend.cancel(tasks[1].id, now()).await.expect("cancel");
+    assert_eq!(cancelled.state, TaskState::Cancelled);
+    assert_eq!(
+        get(&*backend, tasks[2].id).await.state,
+        TaskState::Cancelled
+    );
+    assert_eq!(get(&*backend, tasks[0].id).await.state, TaskState::Pending);
+
+    let (_, chain) = steps(&[
+        ("x", "wr", &[], OWN, SUCCESS),
+        ("y", "wr", &[0], StepInput::Result, SUCCESS),
+    ]);
+    let mut root = chain[0].clone();
+    root.max_retries = 0;
+    backend
+        .enqueue(vec![root, chain[1].clone()])
+        .await
+        .expect("enqueue");
+    claim_at(&*backend, "wr", 1, "w", now(), Duration::from_millis(1)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = backend
+        .rescue_expired(now(), &RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
+    assert_eq!(report.failed, 1);
+    let y = get(&*backend, chain[1].id).await;
+    assert_eq!(y.state, TaskState::Cancelled);
+    assert_eq!(y.error.map(|e| e.kind), Some(ErrorKind::ParentFailed));
+}
+
+/// Retrying the failed step makes the steps its end cancelled wait again;
+/// once it finishes they run. A step its parent cancelled refuses a retry
+/// of its own.
+pub async fn workflow_retry_resumes_from_the_failed_step(backend: Arc<dyn Backend>) {
+    let (_, tasks) = steps(&[
+        ("a", "wq", &[], OWN, SUCCESS),
+        ("b", "wq", &[0], StepInput::Result, SUCCESS),
+        ("c", "wq", &[1], StepInput::Result, SUCCESS),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let a = claim(&*backend, "wq", 10, "w").await;
+    settle(
+        &*backend,
+        &a,
+        Outcome::Failed(failure(ErrorKind::Permanent, "no")),
+    )
+    .await;
+    assert!(matches!(
+        backend.retry(tasks[1].id, now()).await,
+        Err(crate::Error::InvalidTransition { .. })
+    ));
+    let retried = backend.retry(tasks[0].id, now()).await.expect("retry");
+    assert_eq!(retried.state, TaskState::Pending);
+    for i in [1, 2] {
+        let record = get(&*backend, tasks[i].id).await;
+        assert_eq!(
+            (record.state, waiting_on(&record)),
+            (TaskState::Waiting, 1),
+            "step {i}"
+        );
+        assert_eq!(record.error, None);
+    }
+    let a = claim(&*backend, "wq", 10, "w").await;
+    assert_eq!(ids(&a), vec![tasks[0].id]);
+    settle(&*backend, &a, Outcome::Finished(serde_json::json!(1))).await;
+    let b = claim(&*backend, "wq", 10, "w").await;
+    assert_eq!(ids(&b), vec![tasks[1].id]);
+    settle(&*backend, &b, Outcome::Finished(serde_json::json!(2))).await;
+    assert_eq!(get(&*backend, tasks[2].id).await.state, TaskState::Pending);
+}
