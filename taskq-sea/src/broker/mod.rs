@@ -417,7 +417,14 @@ impl SeaBackend {
             .filter(|(row, applied)| **applied && row.state != PENDING)
             .map(|(row, _)| row.id)
             .collect();
-        let cascade = workflow::steps_ended(&txn, &steps, Utc::now()).await?;
+        // Released steps are due when their last parent ended (the batch's
+        // latest end: the ends of one batch are moments apart).
+        let ended_at = rows
+            .iter()
+            .filter_map(|row| row.finished_at)
+            .max()
+            .unwrap_or_else(Utc::now);
+        let cascade = workflow::steps_ended(&txn, &steps, ended_at).await?;
         ended.extend(&cascade.ended);
         self.announce_ended(&txn, &ended).await?;
         if !cascade.released.is_empty() {
