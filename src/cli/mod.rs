@@ -139,7 +139,7 @@ enum Command {
         #[command(subcommand)]
         action: Option<queues::QueuesCommand>,
     },
-    /// List schedules; enable, disable or run one now.
+    /// List, create or delete schedules; enable, disable or run one now.
     Schedules {
         #[command(subcommand)]
         action: Option<schedules::SchedulesCommand>,

@@ -16,13 +16,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use taskq::cli::Exit;
 use taskq::prelude::*;
-use taskq::{PageRequest, ScheduleDef};
+use taskq::{MisfirePolicy, PageRequest, ScheduleDef};
 
 mod process;
+mod schedules;
 mod steering;
 mod support;
 mod tasks;
 
+use schedules::*;
 use steering::*;
 use support::*;
 use tasks::*;
@@ -44,6 +46,8 @@ macro_rules! cli_suite {
                 worker_runs_tasks_and_obeys_workers_commands,
                 queues_show_depth_and_pause_resume,
                 schedules_are_listed_steered_and_run_now,
+                schedules_are_created_and_deleted,
+                schedules_create_refuses_bad_input,
                 migrate_brings_the_schema_up,
                 a_host_client_runs_commands_and_refuses_database);
         }
