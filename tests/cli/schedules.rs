@@ -170,7 +170,10 @@ pub(super) async fn schedules_are_created_and_deleted(url: &str) {
     assert_eq!(every["params"], Value::Null);
     assert!(every["next_run_at"].is_string(), "{every}");
 
-    let at = "2099-01-02T03:04:05+01:00";
+    // Before 2038: the MySQL backend binds times as TIMESTAMP, and a
+    // schedule time past its range is stored as NULL there (a backend
+    // limit, see the README's "Ranges"; not the command line's).
+    let at = "2037-01-02T03:04:05+01:00";
     let once = taskq(
         url,
         &[
@@ -188,7 +191,7 @@ pub(super) async fn schedules_are_created_and_deleted(url: &str) {
     .await
     .expect(Exit::Ok)
     .json();
-    assert_eq!(once["at"], "2099-01-02T02:04:05Z");
+    assert_eq!(once["at"], "2037-01-02T02:04:05Z");
     assert_eq!(
         (once["enabled"].as_bool(), &once["next_run_at"]),
         (Some(false), &Value::Null)
