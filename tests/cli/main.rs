@@ -107,6 +107,11 @@ mod cli_process {
     }
 
     #[test]
+    fn sqlite_start_is_quiet_at_info() {
+        process::start_is_quiet_at_info(&common::sqlite_url("taskq-cli-quiet"));
+    }
+
+    #[test]
     fn sqlite_script_session() {
         process::script_session(&common::sqlite_url("taskq-cli-process"));
     }
