@@ -18,7 +18,8 @@
 //! `TASKQ_DATABASE_URL`) names: `sqlite://…`, `postgres://…`,
 //! `mysql://…` or `redis://…` (each behind its feature), with `--redis
 //! URL` (or `TASKQ_REDIS_URL`) for SQL records delivered through Redis. A
-//! host that builds its own backend or client passes it to [`run_with`]
+//! Redis URL names a key prefix other than the default `taskq` as
+//! `redis://host:6379?prefix=myapp`. A host that builds its own backend or client passes it to [`run_with`]
 //! instead. Tables are for people; `--json` prints what scripts parse.
 //!
 //! # Exit codes
@@ -101,6 +102,7 @@ Exit codes:
 )]
 pub struct Cli {
     /// Database URL: sqlite://FILE, postgres://…, mysql://… or redis://…
+    /// (with ?prefix=P for a key prefix other than taskq)
     /// [default: $TASKQ_DATABASE_URL]
     #[arg(long, short = 'd', global = true, value_name = "URL", help_heading = GLOBAL)]
     database: Option<String>,
@@ -139,7 +141,7 @@ enum Command {
         #[command(subcommand)]
         action: Option<queues::QueuesCommand>,
     },
-    /// List schedules; enable, disable or run one now.
+    /// List, create or delete schedules; enable, disable or run one now.
     Schedules {
         #[command(subcommand)]
         action: Option<schedules::SchedulesCommand>,

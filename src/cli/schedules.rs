@@ -1,12 +1,15 @@
-//! `schedules`: list, enable, disable, run now.
+//! `schedules`: list, create, enable, disable, run now, delete.
 
-use clap::Subcommand;
-use serde_json::json;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::{Value, json};
 
 use super::exit::{Exit, Failure};
 use super::output::{self, Output, opt_time};
-use super::values::{PageArgs, page_footer};
-use crate::{Client, PageRequest, Schedule, ScheduleKind};
+use super::values::{self, PageArgs, page_footer};
+use crate::{Client, MisfirePolicy, PageRequest, Schedule, ScheduleDef, ScheduleKind};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum SchedulesCommand {
@@ -15,6 +18,9 @@ pub(super) enum SchedulesCommand {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Store a new schedule (cron, interval or one-off); its params are
+    /// checked against the task type, and a taken name is refused (exit 6).
+    Create(Box<CreateArgs>),
     /// Let a disabled schedule fire again, from its next tick after now.
     Enable {
         /// The schedule's name.
@@ -31,6 +37,123 @@ pub(super) enum SchedulesCommand {
         /// The schedule's name.
         name: String,
     },
+    /// Delete a schedule; the tasks it submitted stay.
+    Delete {
+        /// The schedule's name.
+        name: String,
+    },
+}
+
+/// `schedules create`: a [`ScheduleDef`] from the command line. Exactly
+/// one of `--cron`, `--every` and `--at` gives the timing.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("timing").required(true).args(["cron", "every", "at"])))]
+pub(super) struct CreateArgs {
+    /// The schedule's unique name.
+    name: String,
+    /// The task type each tick submits: its registered name.
+    #[arg(value_name = "TYPE")]
+    task_type: String,
+    /// The params of each submitted task, as JSON [default: `{}`, or null
+    /// for a task without params].
+    #[arg(value_name = "JSON", value_parser = values::json, allow_negative_numbers = true)]
+    params: Option<Value>,
+    /// A cron expression: 5 fields (`min hour dom month dow`) or 6 with
+    /// seconds first, e.g. '0 30 2 * * *'.
+    #[arg(long, value_name = "EXPR")]
+    cron: Option<String>,
+    /// With --cron: an IANA time zone such as Europe/Paris [default: UTC].
+    #[arg(long, conflicts_with_all = ["every", "at"], value_name = "TZ")]
+    timezone: Option<String>,
+    /// A tick every this long (e.g. 90, 30s, 5m, 1h; at least 1s).
+    #[arg(long, value_parser = values::duration, value_name = "DURATION")]
+    every: Option<Duration>,
+    /// Once, at this time (RFC 3339, e.g. 2026-05-01T09:00:00Z).
+    #[arg(long, value_parser = values::time, value_name = "TIME")]
+    at: Option<DateTime<Utc>>,
+    /// Submit to this queue instead of the task type's.
+    #[arg(long, short = 'q')]
+    queue: Option<String>,
+    /// Priority instead of the task type's (higher runs first).
+    #[arg(long, short = 'p', allow_negative_numbers = true)]
+    priority: Option<i32>,
+    /// No tick before this time (RFC 3339).
+    #[arg(long, value_parser = values::time, value_name = "TIME")]
+    start_at: Option<DateTime<Utc>>,
+    /// No tick after this time (RFC 3339).
+    #[arg(long, value_parser = values::time, value_name = "TIME")]
+    end_at: Option<DateTime<Utc>>,
+    /// At most this many runs in all.
+    #[arg(long, value_name = "N")]
+    max_runs: Option<u64>,
+    /// Ticks missed by downtime: skip, run-once (the default: one task
+    /// for them all) or run-each=N (each, up to the latest N).
+    #[arg(long, value_parser = misfire, value_name = "POLICY")]
+    misfire: Option<MisfirePolicy>,
+    /// A description for people.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// Store it disabled (`schedules enable NAME` starts it).
+    #[arg(long)]
+    disabled: bool,
+}
+
+impl CreateArgs {
+    fn def(self) -> Result<ScheduleDef, Failure> {
+        let def = match (self.cron, self.every, self.at) {
+            (Some(expression), _, _) => ScheduleDef::cron_in(
+                self.name,
+                self.task_type,
+                expression,
+                self.timezone.unwrap_or_else(|| "UTC".to_owned()),
+            ),
+            (None, Some(every), _) => ScheduleDef::interval(self.name, self.task_type, every),
+            (None, None, Some(at)) => ScheduleDef::once(self.name, self.task_type, at),
+            // clap's `timing` group requires one of the three; a caller
+            // that built the arguments otherwise gets the same answer.
+            (None, None, None) => {
+                return Err(Failure::usage("give the timing: --cron, --every or --at"));
+            }
+        };
+        let mut def = def.enabled(!self.disabled);
+        if let Some(params) = self.params {
+            def = def.params(params);
+        }
+        def.queue = self.queue;
+        def.priority = self.priority;
+        def.start_at = self.start_at;
+        def.end_at = self.end_at;
+        def.max_runs = self.max_runs;
+        if let Some(policy) = self.misfire {
+            def = def.misfire(policy);
+        }
+        if let Some(description) = self.description {
+            def = def.description(description);
+        }
+        Ok(def)
+    }
+}
+
+/// `skip`, `run-once` or `run-each=N` (underscores work too).
+fn misfire(text: &str) -> Result<MisfirePolicy, String> {
+    let text = text.trim().replace('_', "-");
+    let (policy, max) = match text.split_once('=') {
+        Some((policy, max)) => (policy, Some(max)),
+        None => (text.as_str(), None),
+    };
+    match (policy, max) {
+        ("skip", None) => Ok(MisfirePolicy::Skip),
+        ("run-once", None) => Ok(MisfirePolicy::RunOnce),
+        ("run-each", Some(max)) => max
+            .trim()
+            .parse()
+            .map(|max| MisfirePolicy::RunEach { max })
+            .map_err(|_| format!("`{text}`: the N of run-each=N is a whole number")),
+        ("run-each", None) => Err("run-each takes a bound: run-each=N".to_owned()),
+        _ => Err(format!(
+            "unknown misfire policy `{text}` (skip, run-once or run-each=N)"
+        )),
+    }
 }
 
 pub(super) async fn run(
@@ -41,6 +164,22 @@ pub(super) async fn run(
     match command {
         None => list(client, PageRequest::default(), output).await,
         Some(SchedulesCommand::List { page }) => list(client, page.request(), output).await,
+        Some(SchedulesCommand::Create(args)) => {
+            let schedule = client.create_schedule(args.def()?).await?;
+            output.either(&schedule, |out| {
+                let next = if schedule.def.enabled {
+                    format!("next run {}", opt_time(schedule.next_run_at))
+                } else {
+                    "disabled".to_owned()
+                };
+                out.line(format!(
+                    "schedule {} created ({}), {next}",
+                    schedule.def.name,
+                    timing(&schedule.def.kind)
+                ))
+            })?;
+            Ok(Exit::Ok)
+        }
         Some(SchedulesCommand::Enable { name }) => {
             let schedule = client.enable_schedule(&name).await?;
             show_state(output, &schedule)
@@ -52,6 +191,13 @@ pub(super) async fn run(
         Some(SchedulesCommand::RunNow { name }) => {
             let id = client.run_schedule_now(&name).await?;
             output.either(&json!({ "schedule": name, "id": id }), |out| out.line(id))?;
+            Ok(Exit::Ok)
+        }
+        Some(SchedulesCommand::Delete { name }) => {
+            client.delete_schedule(&name).await?;
+            output.either(&json!({ "schedule": name, "deleted": true }), |out| {
+                out.line(format!("schedule {name} is deleted"))
+            })?;
             Ok(Exit::Ok)
         }
     }
@@ -124,5 +270,21 @@ fn timing(kind: &ScheduleKind) -> String {
         } => format!("cron {expression} ({time_zone})"),
         ScheduleKind::Interval { every } => format!("every {}", output::duration(*every)),
         ScheduleKind::Once { at } => format!("once at {}", output::time(*at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_schedule_misfire_policies_parse() {
+        assert_eq!(misfire("skip"), Ok(MisfirePolicy::Skip));
+        assert_eq!(misfire("run_once"), Ok(MisfirePolicy::RunOnce));
+        assert_eq!(misfire("run-each=3"), Ok(MisfirePolicy::RunEach { max: 3 }));
+        assert!(misfire("run-each").unwrap_err().contains("run-each=N"));
+        assert!(misfire("run-each=x").unwrap_err().contains("whole number"));
+        assert!(misfire("skip=2").unwrap_err().contains("unknown misfire"));
+        assert!(misfire("later").unwrap_err().contains("unknown misfire"));
     }
 }

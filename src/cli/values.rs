@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::Value;
 
@@ -63,6 +64,16 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
     let number: f64 = number.parse().map_err(|_| not_a_duration())?;
     Duration::try_from_secs_f64(number * seconds_per_unit)
         .map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// A time in RFC 3339 (`2026-05-01T09:00:00Z`, `2026-05-01T11:00:00+02:00`),
+/// kept in UTC.
+pub(super) fn time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|err| {
+            format!("`{text}` is not an RFC 3339 time (e.g. 2026-05-01T09:00:00Z): {err}")
+        })
 }
 
 /// A task state, in any case: `pending`, `RUNNING`, …
@@ -127,6 +138,14 @@ mod tests {
         assert!(duration("").is_err());
         assert!(duration("-1s").is_err());
         assert!(duration("1e400").is_err());
+    }
+
+    #[test]
+    fn cli_times_are_rfc3339_in_utc() {
+        let at = time("2026-05-01T11:00:00+02:00").expect("a time");
+        assert_eq!(at.to_rfc3339(), "2026-05-01T09:00:00+00:00");
+        assert!(time("2026-05-01 09:00").unwrap_err().contains("RFC 3339"));
+        assert!(time("tomorrow").is_err());
     }
 
     #[test]

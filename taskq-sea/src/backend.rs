@@ -9,12 +9,9 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
 use taskq_core::ends::{POLL_INTERVAL_DEFAULT, PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use taskq_core::{Error, TaskId};
 use tokio::sync::Notify;
-
-use crate::migration::Migrator;
 
 /// How long a SQLite connection waits for another connection's (or
 /// process's) write lock before giving up with "database is locked".
@@ -263,7 +260,9 @@ impl SeaBackend {
         match self.db.get_database_backend() {
             DbBackend::Sqlite => {
                 let txn = self.write_txn().await?;
-                Migrator::up(&txn, None).await.map_err(db_err)?;
+                crate::migration::apply_pending(&txn)
+                    .await
+                    .map_err(db_err)?;
                 txn.commit().await.map_err(db_err)?;
             }
             DbBackend::Postgres => {
@@ -282,7 +281,9 @@ impl SeaBackend {
                 ))
                 .await
                 .map_err(db_err)?;
-                Migrator::up(&txn, None).await.map_err(db_err)?;
+                crate::migration::apply_pending(&txn)
+                    .await
+                    .map_err(db_err)?;
                 txn.commit().await.map_err(db_err)?;
             }
             DbBackend::MySql => {
@@ -306,7 +307,7 @@ impl SeaBackend {
                          {MYSQL_MIGRATION_WAIT_SECS} s"
                     )));
                 }
-                let migrated = Migrator::up(&txn, None).await.map_err(db_err);
+                let migrated = crate::migration::apply_pending(&txn).await.map_err(db_err);
                 let released = txn
                     .execute_raw(Statement::from_string(
                         DbBackend::MySql,
@@ -318,7 +319,9 @@ impl SeaBackend {
                 released?;
                 txn.commit().await.map_err(db_err)?;
             }
-            _ => Migrator::up(&self.db, None).await.map_err(db_err)?,
+            _ => crate::migration::apply_pending(&self.db)
+                .await
+                .map_err(db_err)?,
         }
         tracing::debug!("taskq schema is up to date");
         Ok(())

@@ -1,10 +1,12 @@
 //! The command line (`taskq::cli`, feature `cli`) against real databases:
 //! every subcommand in process (`taskq::cli::run_from` with an argv and
-//! buffers for stdout and stderr) on SQLite and PostgreSQL, and a script's
-//! session end to end through the `cli` example binary.
+//! buffers for stdout and stderr) on SQLite, PostgreSQL, MySQL and Redis,
+//! and a script's session end to end through the `cli` example binary.
 //! `cargo test --features cli --test cli -- sqlite` runs the SQLite ones;
-//! PostgreSQL's need `TASKQ_TEST_POSTGRES_URL` at build time (unset: they
-//! are ignored). The end-to-end tests need the example built (see
+//! the others need `TASKQ_TEST_POSTGRES_URL`, `TASKQ_TEST_MYSQL_URL` or
+//! `TASKQ_TEST_REDIS_URL` at build time (unset: they are ignored). Redis
+//! runs each test under its own key prefix, named in the URL
+//! (`redis://…?prefix=…`) as an operator names a host's. The end-to-end tests need the example built (see
 //! `process.rs`).
 
 #[path = "../common/mod.rs"]
@@ -16,13 +18,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use taskq::cli::Exit;
 use taskq::prelude::*;
-use taskq::{PageRequest, ScheduleDef};
+use taskq::{MisfirePolicy, PageRequest, ScheduleDef};
 
 mod process;
+mod schedules;
 mod steering;
 mod support;
 mod tasks;
 
+use schedules::*;
 use steering::*;
 use support::*;
 use tasks::*;
@@ -44,6 +48,8 @@ macro_rules! cli_suite {
                 worker_runs_tasks_and_obeys_workers_commands,
                 queues_show_depth_and_pause_resume,
                 schedules_are_listed_steered_and_run_now,
+                schedules_are_created_and_deleted,
+                schedules_create_refuses_bad_input,
                 migrate_brings_the_schema_up,
                 a_host_client_runs_commands_and_refuses_database);
         }
@@ -55,15 +61,15 @@ macro_rules! cli_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         $($attr)*
         async fn $test() {
-            let url = $url.await;
-            super::super::$test(&url).await;
+            let db = $url.await;
+            super::super::$test(&db).await;
         }
         cli_suite!(@tests [$($attr)*] $url; $($rest),*);
     };
 }
 
-/// `cargo test --test cli cli_commands::sqlite::` (or `postgres::`) runs
-/// one backend.
+/// `cargo test --test cli cli_commands::sqlite::` (or `postgres::`,
+/// `mysql::`, `redis::`) runs one backend.
 mod cli_commands {
     use super::*;
 
@@ -74,6 +80,20 @@ mod cli_commands {
         #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
         postgres,
         postgres_url()
+    );
+
+    #[cfg(feature = "mysql")]
+    cli_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        mysql_url()
+    );
+
+    #[cfg(feature = "redis")]
+    cli_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        redis_url()
     );
 }
 
@@ -87,6 +107,11 @@ mod cli_process {
     }
 
     #[test]
+    fn sqlite_start_is_quiet_at_info() {
+        process::start_is_quiet_at_info(&common::sqlite_url("taskq-cli-quiet"));
+    }
+
+    #[test]
     fn sqlite_script_session() {
         process::script_session(&common::sqlite_url("taskq-cli-process"));
     }
@@ -97,5 +122,23 @@ mod cli_process {
     fn postgres_script_session() {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         process::script_session(&runtime.block_on(postgres_url()));
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+    fn mysql_script_session() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        process::script_session(&runtime.block_on(mysql_url()));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    fn redis_script_session() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        // Held until the session ends: it deletes the prefix's keys.
+        let db = runtime.block_on(redis_url());
+        process::script_session(&db);
     }
 }

@@ -252,3 +252,20 @@ pub(super) fn script_session(url: &str) {
         "{out}"
     );
 }
+
+/// A command's start is quiet at `RUST_LOG=info`: opening a fresh SQLite
+/// file (which applies every migration) and opening it again print
+/// nothing on stderr. (sea-orm-migration's own lines, "Applying all
+/// pending migrations" and "No pending migrations", came at `INFO` on
+/// every start before.)
+pub(super) fn start_is_quiet_at_info(url: &str) {
+    for run in ["fresh", "migrated"] {
+        let output = command(Some(url), &["list"])
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{run}: {output:?}");
+        assert_eq!(stdout(&output).trim(), "no tasks match", "{run}");
+        assert_eq!(stderr(&output), "", "{run}: stderr at info");
+    }
+}

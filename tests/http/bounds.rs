@@ -122,7 +122,7 @@ pub(super) async fn names_no_url_reaches_are_400_naming_the_field(backend: Arc<d
 
 /// A POST, PUT or PATCH whose body is not `application/json` is `415`: a
 /// cross-site form (urlencoded, multipart, text/plain) cannot submit,
-/// cancel or purge. A request without a body may leave the header out.
+/// cancel or purge. (Without a body, see the next test.)
 pub(super) async fn writes_that_are_not_json_are_415(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
@@ -169,8 +169,8 @@ pub(super) async fn writes_that_are_not_json_are_415(backend: Arc<dyn Backend>) 
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    // JSON in any case, with parameters, or no body and no type: accepted.
-    let (status, answer) = send(&app, Method::POST, &cancel, None, "").await;
+    // JSON in any case, with parameters, with or without a body: accepted.
+    let (status, answer) = send(&app, Method::POST, &cancel, Some("application/json"), "").await;
     assert_eq!(
         (status, &answer["state"]),
         (StatusCode::OK, &json!("CANCELLED"))
@@ -290,4 +290,76 @@ pub(super) async fn schedule_of_a_unit_task_needs_no_params(backend: Arc<dyn Bac
     // The stored definition is the one that fit.
     let (_, stored) = get(&app, "/api/schedules/ticker").await;
     assert_eq!(stored["kind"], "cron");
+}
+
+/// A write without a body and without a JSON type — what a bodiless
+/// cross-site form or a `no-cors` fetch sends — is `403`
+/// `csrf_header_missing` on every write route, POST and DELETE alike, and
+/// changes nothing; with `X-Requested-With` (any value) it goes through.
+pub(super) async fn bodiless_writes_need_the_csrf_header(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let id = submit_echo(&app, "keep", json!({})).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = post(
+        &app,
+        "/api/schedules",
+        json!({ "name": "keep", "task_type": "echo", "params": { "text": "s" },
+                "kind": "interval", "every": 3600 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let writes = [
+        (Method::POST, format!("/api/tasks/{id}/cancel")),
+        (Method::POST, "/api/queues/default/pause".to_owned()),
+        (Method::POST, "/api/queues/default/purge".to_owned()),
+        (Method::POST, "/api/schedules/keep/disable".to_owned()),
+        (Method::POST, "/api/schedules/keep/run".to_owned()),
+        (Method::DELETE, "/api/schedules/keep".to_owned()),
+        (Method::DELETE, format!("/api/tasks/{id}")),
+        (Method::POST, "/api/workers/none/shutdown".to_owned()),
+    ];
+    for (method, uri) in &writes {
+        let (status, answer) = send(&app, method.clone(), uri, None, "").await;
+        let (code, _) = error_of(status, &answer, StatusCode::FORBIDDEN);
+        assert_eq!(code, "csrf_header_missing", "{method} {uri}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("X-Requested-With"), "{message}");
+    }
+    // Nothing changed: the task pending, the queue running, the schedule
+    // enabled, stored and not run.
+    let (_, record) = get(&app, &format!("/api/tasks/{id}")).await;
+    assert_eq!(record["state"], "PENDING");
+    assert!(
+        client
+            .queue_stats()
+            .await
+            .expect("stats")
+            .iter()
+            .all(|q| !q.paused)
+    );
+    let schedule = client.get_schedule("keep").await.expect("still stored");
+    assert_eq!((schedule.def.enabled, schedule.run_count), (true, 0));
+    assert_eq!(stored_tasks(&client).await, 1);
+
+    // The header lets them through; any value will do.
+    let cancel = format!("/api/tasks/{id}/cancel");
+    let header = Some(("X-Requested-With", "XMLHttpRequest"));
+    let (status, answer) = send_with(&app, Method::POST, &cancel, header, "").await;
+    assert_eq!(
+        (status, &answer["state"]),
+        (StatusCode::OK, &json!("CANCELLED"))
+    );
+    let header = Some(("x-requested-with", "1"));
+    let (status, _) = send_with(&app, Method::DELETE, "/api/schedules/keep", header, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Without credentials the answer is still 401 first.
+    let request = Request::post(&cancel).body(Body::empty()).expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Reads need no header.
+    let (status, _) = send(&app, Method::GET, "/api/tasks", None, "").await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -4,7 +4,7 @@
 //! `redis::`) runs one; the servers are read from `TASKQ_TEST_POSTGRES_URL`,
 //! `TASKQ_TEST_MYSQL_URL` and `TASKQ_TEST_REDIS_URL` (unset at build time:
 //! their tests are ignored). Every endpoint and every error
-//! status (400, 401, 404, 405, 409, 413, 415, 422) is exercised; the
+//! status (400, 401, 403, 404, 405, 409, 413, 415, 422) is exercised; the
 //! OpenAPI document's shape is checked once (`openapi::`), on memory.
 
 #[path = "../common/mod.rs"]
@@ -78,6 +78,7 @@ macro_rules! http_suite {
                 submit_out_of_range_overrides_are_400_naming_the_field,
                 names_no_url_reaches_are_400_naming_the_field,
                 writes_that_are_not_json_are_415,
+                bodiless_writes_need_the_csrf_header,
                 schedule_list_query_is_decoded_and_every_400_names_its_field,
                 schedule_of_a_unit_task_needs_no_params);
         }

@@ -100,6 +100,8 @@ async fn openapi_operation_ids_are_unique_and_snake_case() {
 #[tokio::test]
 async fn openapi_operations_declare_their_error_responses() {
     let doc = served(&app(&memory_client()), "/api/openapi.json").await;
+    let about = doc["info"]["description"].as_str().expect("a description");
+    assert!(about.contains("`X-Requested-With` header"), "{about}");
     for (path, method, operation) in operations(&doc) {
         let responses = operation["responses"].as_object().expect("responses");
         let declares = |status: &str| responses.contains_key(status);
@@ -113,9 +115,11 @@ async fn openapi_operations_declare_their_error_responses() {
         if has_parameters || has_body {
             assert!(declares("400"), "{here}: 400");
         }
-        if matches!(method.as_str(), "post" | "put" | "patch") {
-            assert!(declares("415"), "{here}: 415");
-        }
+        // Every write is guarded: a body must be JSON, a bodiless write
+        // carries the CSRF header.
+        let writes = matches!(method.as_str(), "post" | "put" | "patch" | "delete");
+        assert_eq!(declares("415"), writes, "{here}: 415");
+        assert_eq!(declares("403"), writes, "{here}: 403");
         if has_body {
             assert!(declares("413"), "{here}: 413");
         }

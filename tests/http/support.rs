@@ -95,7 +95,12 @@ pub(super) async fn call(
             request = request.header(header::CONTENT_TYPE, "application/json");
             body
         }
-        None => Body::empty(),
+        // What the dashboard and every script sends: a write without a
+        // body needs it (CSRF), a read takes it.
+        None => {
+            request = request.header(http::REQUESTED_WITH, "taskq-test");
+            Body::empty()
+        }
     };
     let response = app
         .clone()
@@ -115,7 +120,7 @@ pub(super) async fn call(
 }
 
 /// One request with this `Content-Type` (or none) and raw body, with the
-/// token; the answer's status and JSON body.
+/// token and no other header; the answer's status and JSON body.
 pub(super) async fn send(
     app: &Router,
     method: Method,
@@ -123,12 +128,30 @@ pub(super) async fn send(
     content_type: Option<&str>,
     body: &str,
 ) -> (StatusCode, Value) {
+    send_with(
+        app,
+        method,
+        uri,
+        content_type.map(|t| ("content-type", t)),
+        body,
+    )
+    .await
+}
+
+/// [`send`] with one header of the caller's choice (or none).
+pub(super) async fn send_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    header: Option<(&str, &str)>,
+    body: &str,
+) -> (StatusCode, Value) {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
     }
     let request = request.body(Body::from(body.to_owned())).expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");

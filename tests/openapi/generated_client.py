@@ -49,7 +49,13 @@ def main(origin, document, token):
         servers = json.load(file)["servers"]
     # The document's server keeps the mount prefix (`/taskq`).
     base_url = origin + servers[0]["url"]
-    client = AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
+    # The header the document asks every write without a JSON body for
+    # (CSRF), set once for every call as a client's default header.
+    csrf = {"X-Requested-With": "taskq-openapi-check"}
+    client = AuthenticatedClient(
+        base_url=base_url, token=token, headers=csrf, raise_on_unexpected_status=True
+    )
+    bare = AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
     anonymous = Client(base_url=base_url, raise_on_unexpected_status=True)
 
     types = list_task_types.sync(client=client)
@@ -103,6 +109,10 @@ def main(origin, document, token):
     check([s.name for s in listed.schedules] == ["nightly greeting"], f"{listed.schedules}")
     one = get_schedule.sync(client=client, name="nightly greeting")
     check(isinstance(one, ScheduleInfo) and one.time_zone == "Europe/Paris", f"{one}")
+    # Without the header a bodiless write is refused, as a declared 403.
+    forged = delete_schedule.sync_detailed(client=bare, name="nightly greeting")
+    check(forged.status_code == 403 and isinstance(forged.parsed, ErrorBody), f"{forged}")
+    check(forged.parsed.error.code == "csrf_header_missing", f"{forged.parsed}")
     gone = delete_schedule.sync_detailed(client=client, name="nightly greeting")
     check(gone.status_code == 204, f"delete schedule: {gone.status_code}")
     missing = get_schedule.sync_detailed(client=client, name="nightly greeting")

@@ -30,6 +30,7 @@ mod remote_control;
 mod steering;
 mod support;
 mod unique;
+mod unserved;
 mod wait;
 mod workflow;
 
@@ -41,6 +42,7 @@ use remote_control::*;
 use steering::*;
 use support::*;
 use unique::*;
+use unserved::*;
 use wait::*;
 use workflow::*;
 
@@ -205,6 +207,7 @@ macro_rules! worker_suite {
                 client_errors_change_nothing, slow_handler_does_not_hold_back_its_batch,
                 oversized_result_fails_without_retry,
                 worker_without_the_handler_leaves_the_task,
+                worker_warns_once_for_pending_tasks_no_worker_can_run,
                 blocking_handler_times_out_on_time_beside_its_batch,
                 blocked_handler_threads_keep_their_leases,
                 blocking_option_gives_each_handler_a_thread,

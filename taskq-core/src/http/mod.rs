@@ -17,7 +17,8 @@
 //! - [`auth`]: [`Auth`], the mandatory choice of who may call the API.
 //! - [`errors`]: [`ApiError`], the JSON error body, and extractors that turn
 //!   every malformed request into one.
-//! - `content_type`: POST, PUT and PATCH bodies are JSON or `415`.
+//! - `content_type`: writes a cross-site form cannot forge: POST, PUT,
+//!   PATCH and DELETE send a JSON body or an `X-Requested-With` header.
 //! - `query`: query strings, decoded with each bad value named.
 //! - `task_types`, `tasks`, `queues`, `schedules`, `workers`: one module
 //!   per resource.
@@ -52,8 +53,11 @@
 //! | GET | `dashboard` | the dashboard page (no auth; it asks for the token), its `dashboard.js`, `dashboard/{module}` and `dashboard.css` |
 //!
 //! Errors are one JSON shape ([`ErrorBody`]); where a field, query or path
-//! parameter is at fault, `details.field` names it. A POST, PUT or PATCH
-//! with a body sends `Content-Type: application/json`, or gets `415`.
+//! parameter is at fault, `details.field` names it. A POST, PUT, PATCH or
+//! DELETE with a body sends `Content-Type: application/json`, or gets
+//! `415`; one without a body sends that type or an `X-Requested-With`
+//! header ([`REQUESTED_WITH`], any value), or gets `403`
+//! (`csrf_header_missing`): what a form on another site cannot send.
 
 pub mod auth;
 mod content_type;
@@ -76,6 +80,7 @@ use axum::routing::{get, post};
 use crate::client::Client;
 
 pub use auth::Auth;
+pub use content_type::REQUESTED_WITH;
 pub use errors::{ApiError, ErrorBody, ErrorDetail};
 pub use openapi::{openapi_document, openapi_document_at};
 
@@ -154,8 +159,8 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/workers/{id}/resume", post(workers::resume))
         .route("/api/workers/{id}/shutdown", post(workers::shutdown))
         .route("/metrics", get(metrics::metrics))
-        // Layers run last-added first: auth, then the content type.
-        .route_layer(middleware::from_fn(content_type::require_json))
+        // Layers run last-added first: auth, then the guard of writes.
+        .route_layer(middleware::from_fn(content_type::guard_writes))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
     let public_url = config.public_url;
     let open = Router::new()

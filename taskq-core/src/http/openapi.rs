@@ -2,8 +2,8 @@
 //! from the handlers' and types' annotations (utoipa), with what no single
 //! handler declares added in one place: the `servers` entry, and the
 //! error responses every route shares (401 behind auth, 400 for a bad
-//! path, query or body, 415 and 413 for bodies, 503 when the backend
-//! fails).
+//! path, query or body, 403 and 415 for writes, 413 for bodies, 503 when
+//! the backend fails).
 
 use axum::Json;
 use axum::extract::OriginalUri;
@@ -18,8 +18,13 @@ use super::{errors, queues, schedules, task_types, tasks, workers};
 #[openapi(
     info(title = "taskq", description = "Background tasks: submit, inspect and steer them.\n\n\
         Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` (`ErrorBody`); where a \
-        field of the request is at fault, `details.field` names it. Every POST, PUT and PATCH \
-        with a body sends it as `application/json` (other content types are `415`)."),
+        field of the request is at fault, `details.field` names it.\n\n\
+        Writes cannot be forged by another site: every POST, PUT, PATCH and DELETE with a body \
+        sends it as `application/json` (other content types are `415`), and one without a body \
+        sends `Content-Type: application/json` or an `X-Requested-With` header (any value), \
+        else `403` (`csrf_header_missing`). A form or a \"simple\" request from another site can \
+        send neither, and a browser asks the host (CORS) before it sends either. A generated \
+        client sends the header on every call (a default header of its HTTP client)."),
     paths(
         task_types::list, task_types::detail,
         tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
@@ -63,7 +68,8 @@ impl utoipa::Modify for BearerAuth {
 /// added to each operation that can answer them and does not say more
 /// itself. The rules follow the router: every documented route is behind
 /// auth; a path parameter, a query or a body can be malformed; only
-/// POST, PUT and PATCH are checked for their content type; only routes
+/// writes (POST, PUT, PATCH, DELETE) are checked for their content type
+/// and CSRF header; only routes
 /// that read a body hit its size limit; everything but the registry's
 /// routes reads the backend.
 struct SharedResponses;
@@ -93,6 +99,12 @@ const UNSUPPORTED_MEDIA_TYPE: Shared = Shared(
     "UnsupportedMediaType",
     "a body that is not `application/json` (`unsupported_media_type`)",
 );
+const CSRF_HEADER_MISSING: Shared = Shared(
+    "403",
+    "CsrfHeaderMissing",
+    "a write without a JSON body and without an `X-Requested-With` header \
+     (`csrf_header_missing`): what a cross-site form would send",
+);
 const BACKEND_UNAVAILABLE: Shared = Shared(
     "503",
     "BackendUnavailable",
@@ -110,6 +122,7 @@ impl utoipa::Modify for SharedResponses {
             UNAUTHORIZED,
             PAYLOAD_TOO_LARGE,
             UNSUPPORTED_MEDIA_TYPE,
+            CSRF_HEADER_MISSING,
             BACKEND_UNAVAILABLE,
         ] {
             components
@@ -133,6 +146,7 @@ impl utoipa::Modify for SharedResponses {
                     add(BAD_REQUEST);
                 }
                 if writes {
+                    add(CSRF_HEADER_MISSING);
                     add(UNSUPPORTED_MEDIA_TYPE);
                 }
                 if has_body {
@@ -146,12 +160,12 @@ impl utoipa::Modify for SharedResponses {
     }
 }
 
-/// The operations of a path item, each with whether it is a POST, PUT or
-/// PATCH (whose bodies must be JSON).
+/// The operations of a path item, each with whether it is a write (POST,
+/// PUT, PATCH or DELETE), which the content-type and CSRF guard checks.
 fn operations(item: &mut PathItem) -> impl Iterator<Item = (bool, &mut Operation)> {
     [
         (false, item.get.as_mut()),
-        (false, item.delete.as_mut()),
+        (true, item.delete.as_mut()),
         (false, item.head.as_mut()),
         (false, item.options.as_mut()),
         (false, item.trace.as_mut()),

@@ -23,6 +23,8 @@
 //! - `lease`: the heartbeat loop, lease renewal and abandonment.
 //! - `control`: the worker's report to the registry and operators' requests.
 //! - `signal`: [`shutdown_signal`], Ctrl-C or SIGTERM.
+//! - `unserved`: the warning at start for pending tasks of its queues that
+//!   no live worker has a handler for.
 
 mod attempt;
 mod batch;
@@ -35,6 +37,7 @@ mod lease;
 mod runtime;
 mod shared;
 mod signal;
+mod unserved;
 
 pub use signal::shutdown_signal;
 
@@ -360,6 +363,13 @@ impl Worker {
         if let Err(err) = shared.backend.register_worker(&shared.report()).await {
             warn!(error = %err, "could not register the worker; the heartbeat will retry");
         }
+        // Once, after registering (this worker counts as live), beside
+        // the first claims rather than before them.
+        let unserved = {
+            let backend = shared.backend.clone();
+            let names: Vec<String> = queues.iter().map(|q| q.name.clone()).collect();
+            tokio::spawn(async move { unserved::warn_unserved(backend.as_ref(), &names).await })
+        };
         let stop_helpers = CancellationToken::new();
         let stop_completer = CancellationToken::new();
         let completer = tokio::spawn(completer(shared.clone(), settle_rx, stop_completer.clone()));
@@ -380,6 +390,9 @@ impl Worker {
         drain(&shared, &queues).await;
 
         stop_helpers.cancel();
+        // A check still waiting on the backend has nothing left to say.
+        unserved.abort();
+        let _ = unserved.await;
         // Every attempt has ended or been abandoned: what the completer
         // was sent is all it has to store.
         stop_completer.cancel();

@@ -80,3 +80,28 @@ impl MigratorTrait for Migrator {
         "taskq_migrations".into_iden()
     }
 }
+
+/// Applies taskq's pending migrations on `db` (inside the caller's lock),
+/// quietly: sea-orm-migration announces every run at `INFO` ("Applying all
+/// pending migrations", "No pending migrations"), which made every worker,
+/// CLI command and HTTP host start with migration lines. Nothing pending
+/// (every start but the first after an upgrade): `Migrator::up` is not
+/// called. Otherwise its events are muted and taskq names each migration
+/// it applies at `DEBUG` (a failure is the returned error).
+pub(crate) async fn apply_pending<C>(db: &C) -> Result<(), DbErr>
+where
+    C: sea_orm::ConnectionTrait,
+    for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+{
+    use tracing::instrument::WithSubscriber;
+    let pending = Migrator::get_pending_migrations(db).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = pending.iter().map(|m| m.name().to_owned()).collect();
+    Migrator::up(db, None)
+        .with_subscriber(tracing::subscriber::NoSubscriber::default())
+        .await?;
+    tracing::debug!(migrations = ?names, "taskq applied schema migrations");
+    Ok(())
+}
