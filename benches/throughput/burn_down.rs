@@ -4,7 +4,7 @@
 //! with the worker on a backend of its own as another process would be.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use taskq::PageRequest;
 use taskq::prelude::*;
@@ -14,6 +14,9 @@ use crate::cpu::Meter;
 use crate::figure::Figure;
 use crate::place::{Place, open};
 use crate::{ALL_DONE, CONCURRENCY, DONE, TARGET, bench_ballast, bench_noop};
+
+/// How long the servers' idle CPU is read before the phases.
+pub const IDLE: Duration = Duration::from_secs(1);
 
 /// Tasks per `submit_many`.
 pub const BATCH: usize = 1000;
@@ -49,6 +52,7 @@ pub async fn finished(client: &Client) -> usize {
 /// of its own rather than the submitter's.
 pub async fn burn_down(name: &str, place: &Place, n: usize, pending: usize, own_worker: bool) {
     let meter = Meter::watching(&place.watches(name)).await;
+    meter.report_background(name, IDLE).await;
     let client = Client::new(open(name, place).await).expect("client");
     if pending > 0 {
         let started = Instant::now();

@@ -166,6 +166,31 @@ impl Meter {
         }
     }
 
+    /// Prints (and reports, for `--json`) the servers' CPU time per second
+    /// over `over` while the bench is idle: what other clients and the
+    /// servers' own upkeep add to the phases' server figures.
+    pub async fn report_background(&self, backend: &str, over: Duration) {
+        if self.servers.is_empty() {
+            return;
+        }
+        let before = self.mark().await;
+        tokio::time::sleep(over).await;
+        let after = self.mark().await;
+        let spent = self.spent("", &before, &after);
+        let mut parts = Vec::new();
+        for (name, spent) in spent.parts.iter().skip(1) {
+            let Some(spent) = spent else { continue };
+            let per_second = spent.as_secs_f64() * 1e3 / over.as_secs_f64();
+            parts.push(format!("{name} {per_second:.1}"));
+            let figure = format!("idle cpu {name}");
+            crate::figure::Figure::new(backend, &figure, per_second, "ms/s").report();
+        }
+        println!(
+            "{backend:<14} servers' CPU while the bench idles, ms/s: {}",
+            parts.join(", ")
+        );
+    }
+
     /// CPU time from `from` to `to`: the bench's (named `own_name`), then
     /// each server's.
     pub fn spent(&self, own_name: &str, from: &Mark, to: &Mark) -> Spent {

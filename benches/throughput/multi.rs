@@ -5,14 +5,14 @@
 //! submit to the last task's run, and sums.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child as Process, Command, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use taskq::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::burn_down::{finished, submit_batches};
+use crate::burn_down::{IDLE, finished, submit_batches};
 use crate::child_line::ChildLine;
 use crate::cpu::{self, Meter};
 use crate::figure::Figure;
@@ -23,28 +23,24 @@ use crate::{CONCURRENCY, DONE, bench_noop};
 /// How often a worker process reports its count.
 const REPORT_EVERY: Duration = Duration::from_millis(10);
 
-/// The worker processes, killed if the producer panics.
-struct Fleet(Vec<Process>);
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for process in &mut self.0 {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
+/// What the producer hears of a worker process.
+enum Event {
+    Line(ChildLine),
+    /// Its stdout closed and it exited.
+    Exited(ExitStatus),
 }
 
-/// Starts the worker processes; their lines arrive on the receiver as
-/// (worker index, line), `None` when a worker's stdout closed.
+/// Starts the worker processes: their stdins, whose closing stops them,
+/// and their events as (worker index, event). A thread per worker reads
+/// its lines and waits for its exit.
 fn spawn(
     name: &str,
     place: &Place,
     workers: usize,
-) -> (Fleet, mpsc::UnboundedReceiver<(usize, Option<ChildLine>)>) {
+) -> (Vec<ChildStdin>, mpsc::UnboundedReceiver<(usize, Event)>) {
     let exe = std::env::current_exe().expect("bench binary");
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut fleet = Fleet(Vec::with_capacity(workers));
+    let mut stdins = Vec::with_capacity(workers);
     for i in 0..workers {
         let mut command = Command::new(&exe);
         command.args(["--child-worker", name, &place.url]);
@@ -57,35 +53,35 @@ fn spawn(
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn a worker process");
+        stdins.push(process.stdin.take().expect("piped stdin"));
         let stdout = process.stdout.take().expect("piped stdout");
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(line) = ChildLine::parse(&line) {
-                    let _ = tx.send((i, Some(line)));
+                    let _ = tx.send((i, Event::Line(line)));
                 }
             }
-            let _ = tx.send((i, None));
+            let status = process.wait().expect("wait for a worker process");
+            let _ = tx.send((i, Event::Exited(status)));
         });
-        fleet.0.push(process);
     }
-    (fleet, rx)
+    (stdins, rx)
 }
 
 /// The producer's side: the figures of `n` tasks through `workers`
 /// worker processes.
 pub async fn multi_process(name: &str, place: &Place, n: usize, workers: usize) {
     let meter = Meter::watching(&place.watches(name)).await;
+    meter.report_background(name, IDLE).await;
     // Opening migrates the place before the workers connect.
     let client = Client::new(open(name, place).await).expect("client");
-    let (mut fleet, mut lines) = spawn(name, place, workers);
-    let mut next = async || {
-        let (i, line) = lines.recv().await.expect("a worker's reader");
-        (
-            i,
-            line.unwrap_or_else(|| panic!("worker process {i} exited early")),
-        )
+    // Dropped, as when this process panics, the stdins stop the workers.
+    let (stdins, mut events) = spawn(name, place, workers);
+    let mut next = async || match events.recv().await.expect("a worker's reader") {
+        (i, Event::Line(line)) => (i, line),
+        (i, Event::Exited(status)) => panic!("worker process {i} exited early: {status}"),
     };
     let mut ready = 0;
     while ready < workers {
@@ -108,21 +104,27 @@ pub async fn multi_process(name: &str, place: &Place, n: usize, workers: usize) 
     let after = meter.mark().await;
 
     // Closing a worker's stdin stops it; its last line is `done`.
-    for process in &mut fleet.0 {
-        drop(process.stdin.take());
-    }
+    drop(stdins);
     let mut workers_cpu = Duration::ZERO;
-    let mut done = 0;
-    while done < workers {
-        if let (i, ChildLine::Done { ran: count, cpu }) = next().await {
-            ran[i] = count;
-            workers_cpu += cpu;
-            done += 1;
+    let mut reported = vec![false; workers];
+    let mut exited = 0;
+    while exited < workers {
+        // A worker's lines come before its exit (one thread reads both).
+        match events.recv().await.expect("a worker's reader") {
+            (i, Event::Line(ChildLine::Done { ran: count, cpu })) => {
+                ran[i] = count;
+                workers_cpu += cpu;
+                reported[i] = true;
+            }
+            (_, Event::Line(_)) => {}
+            (i, Event::Exited(status)) => {
+                assert!(
+                    status.success() && reported[i],
+                    "worker process {i} ended without its report: {status}"
+                );
+                exited += 1;
+            }
         }
-    }
-    for process in &mut fleet.0 {
-        let status = process.wait().expect("wait for a worker process");
-        assert!(status.success(), "a worker process failed: {status}");
     }
     assert_eq!(ran.iter().sum::<usize>(), n, "each task ran once");
     assert_eq!(
