@@ -7,8 +7,9 @@
 //!
 //! ```text
 //! git worktree add /tmp/taskq-base <commit>
-//! cd /tmp/taskq-base && cargo bench --all-features --bench throughput --no-run
-//! #   Executable benches/throughput/main.rs (target/release/deps/throughput-<hash>)
+//! cd /tmp/taskq-base && CARGO_TARGET_DIR=/tmp/taskq-base/target \
+//!   cargo bench --all-features --bench throughput --no-run
+//! #   Executable benches/throughput… (/tmp/taskq-base/target/release/deps/throughput-<hash>)
 //! cd - && cargo bench --all-features --bench throughput -- postgres -n 20000 \
 //!   --mode insert-then-work --compare /tmp/taskq-base/target/release/deps/throughput-<hash>
 //! ```
