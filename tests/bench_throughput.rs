@@ -1,0 +1,299 @@
+//! The throughput bench's parsing and CPU readings, tested: a bench
+//! target (`harness = false`) runs no `#[test]`, so this test includes the
+//! bench's own files and tests them here — the same code the bench runs,
+//! not a copy. `cargo test --all-features --test bench_throughput`.
+
+#[allow(dead_code)]
+#[path = "../benches/throughput/settings.rs"]
+mod settings;
+
+mod settings_tests {
+    use std::path::PathBuf;
+
+    use super::settings::*;
+
+    fn parse(args: &str) -> Result<Settings, String> {
+        Settings::parse(args.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn bench_settings_default_to_the_embedded_backends() {
+        let settings = parse("--bench").expect("parse");
+        assert_eq!(settings.backends, ["memory", "sqlite"]);
+        assert_eq!(settings.mode, Mode::All);
+        assert_eq!(settings.n_for("memory"), 500_000);
+        assert_eq!(settings.n_for("sqlite"), 100_000);
+    }
+
+    #[test]
+    fn bench_settings_read_modes_and_forward_all_but_compare() {
+        let settings = parse(
+            "postgres redis -n 20000 --mode multi-process --workers 3 \
+             --compare /tmp/old --rounds 2 --json --bench",
+        )
+        .expect("parse");
+        assert_eq!(settings.backends, ["postgres", "redis"]);
+        assert_eq!(settings.n_for("postgres"), 20_000);
+        assert_eq!(settings.mode, Mode::MultiProcess);
+        assert_eq!(settings.workers, 3);
+        assert_eq!(settings.compare, Some(PathBuf::from("/tmp/old")));
+        assert_eq!(settings.rounds, 2);
+        assert!(settings.json);
+        assert_eq!(
+            settings.forwarded,
+            [
+                "postgres",
+                "redis",
+                "-n",
+                "20000",
+                "--mode",
+                "multi-process",
+                "--workers",
+                "3"
+            ]
+        );
+    }
+
+    #[test]
+    fn bench_settings_read_a_sqlite_child_worker() {
+        let settings =
+            parse("--child-worker redis-sqlite sqlite:///tmp/b.db --delivery redis://h#p")
+                .expect("parse");
+        assert_eq!(
+            settings.child,
+            Some(Child {
+                backend: "redis-sqlite".into(),
+                url: "sqlite:///tmp/b.db".into(),
+                delivery: Some("redis://h#p".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn bench_settings_refuse_bad_input() {
+        for bad in [
+            "-n",
+            "-n lots",
+            "--mode fast",
+            "--only plain",
+            "sqlite --verbose",
+            "--delivery redis://h",
+            "memory --mode multi-process",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../benches/throughput/figure.rs"]
+mod figure;
+
+mod figure_tests {
+    use super::figure::*;
+
+    #[test]
+    fn bench_figure_json_line_round_trips() {
+        let figure = Figure::new("postgres", "burn-down cpu bench", 41.5, "µs/job");
+        let line = figure.json_line();
+        assert!(line.starts_with(r#"{"taskq_bench":{"#), "{line}");
+        assert_eq!(Figure::from_json_line(&line), Some(figure));
+        assert_eq!(Figure::from_json_line("postgres burn-down"), None);
+        assert_eq!(Figure::from_json_line(r#"{"other":1}"#), None);
+    }
+
+    #[test]
+    fn bench_figure_reads_an_older_binarys_sqlite_rate_lines() {
+        let output = "\
+sqlite         submit       20000 tasks in   0.12 s =    161000 tasks/s
+sqlite         burn-down    20000 tasks in   0.31 s =     64000 jobs/s (pending backlog 0)
+sqlite         idle submit→start latency over 200: p50 660µs, p99 1.2ms
+sqlite         submit batch plain                  150000 tasks/s (median of 3; min 1, max 2)
+";
+        assert_eq!(
+            read_output(output),
+            [
+                Figure::new("sqlite", "submit", 161_000.0, "tasks/s"),
+                Figure::new("sqlite", "burn-down", 64_000.0, "jobs/s"),
+            ]
+        );
+    }
+
+    #[test]
+    fn bench_figure_prefers_json_lines_over_human_ones() {
+        let json = Figure::new("redis", "burn-down", 70_000.0, "jobs/s").json_line();
+        let output = format!("redis  burn-down  10 tasks in 1.00 s = 10 jobs/s\n{json}\n");
+        assert_eq!(
+            read_output(&output),
+            [Figure::new("redis", "burn-down", 70_000.0, "jobs/s")]
+        );
+    }
+
+    #[test]
+    fn bench_figure_merge_takes_medians_per_side() {
+        let run = |rate: f64, cpu: Option<f64>| {
+            let mut figures = vec![Figure::new("mysql", "burn-down", rate, "jobs/s")];
+            if let Some(cpu) = cpu {
+                figures.push(Figure::new("mysql", "burn-down cpu bench", cpu, "µs/job"));
+            }
+            figures
+        };
+        let this = [
+            run(10.0, Some(5.0)),
+            run(30.0, Some(7.0)),
+            run(20.0, Some(6.0)),
+        ];
+        let other = [run(8.0, None), run(12.0, None)];
+        let rows = merge(&this, &other);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].figure, "burn-down");
+        assert_eq!((rows[0].this, rows[0].other), (Some(20.0), Some(10.0)));
+        assert_eq!(rows[0].ratio(), Some(2.0));
+        assert_eq!((rows[1].this, rows[1].other), (Some(6.0), None));
+        assert_eq!(rows[1].ratio(), None);
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../benches/throughput/cpu.rs"]
+mod cpu;
+
+mod cpu_tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::cpu::*;
+
+    /// An excerpt of Redis 7's reply.
+    const INFO: &str = "# CPU\r\nused_cpu_sys:12.345678\r\nused_cpu_user:30.000322\r\n\
+        used_cpu_sys_children:0.004\r\nused_cpu_user_children:0.001\r\n\
+        used_cpu_sys_main_thread:12.1\r\nused_cpu_user_main_thread:29.9\r\n";
+
+    #[test]
+    fn bench_redis_info_cpu_sums_user_and_sys() {
+        let spent = info_cpu(INFO).expect("parsed");
+        assert_eq!(spent.as_micros(), 42_346_000);
+        assert_eq!(info_cpu("# CPU\r\nused_cpu_sys:1.0\r\n"), None);
+        assert_eq!(info_cpu("used_cpu_sys:x\r\nused_cpu_user:1\r\n"), None);
+    }
+
+    /// This thread's CPU time, from a clock independent of getrusage.
+    fn thread_cpu() -> Duration {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the struct it is given.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        assert_eq!(status, 0, "clock_gettime");
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    /// Burns `cpu` of CPU time on this thread, however busy the machine
+    /// (at most a minute of waiting).
+    fn spin(cpu: Duration) {
+        let started = thread_cpu();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut x = 0u64;
+        while thread_cpu() - started < cpu {
+            assert!(std::time::Instant::now() < deadline, "no CPU for a minute");
+            for _ in 0..1000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        }
+    }
+
+    #[test]
+    fn bench_own_cpu_grows_with_work() {
+        let before = own();
+        spin(Duration::from_millis(100));
+        let spent = own().saturating_sub(before);
+        assert!(spent >= Duration::from_millis(100), "{spent:?}");
+    }
+
+    /// The `/proc` reading on this test process itself: found by its
+    /// name, and its ticks grow with the work done.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn bench_process_ticks_see_a_process_by_name() {
+        let me = procfs::process::Process::myself().expect("/proc/self");
+        let comm = me.stat().expect("stat").comm;
+        let before = process_ticks(&[&comm]);
+        assert!(
+            before.keys().any(|(pid, _)| *pid == me.pid),
+            "{comm} not among {before:?}"
+        );
+        spin(Duration::from_millis(300));
+        let after = process_ticks(&[&comm]);
+        let spent = ticks_spent(&before, &after).expect("found");
+        // Ticks are 10 ms: the reading may lag the thread's clock by one.
+        assert!(spent >= Duration::from_millis(280), "{spent:?}");
+        assert_eq!(ticks_spent(&before, &HashMap::new()), None);
+    }
+
+    #[test]
+    fn bench_ticks_spent_counts_new_processes_whole_and_ended_ones_not() {
+        let before = HashMap::from([((1, 10), 100), ((2, 20), 50)]);
+        // 1 grew by 5 ticks, 2 ended, 2 again (a new start time) and 3 are new.
+        let after = HashMap::from([((1, 10), 105), ((2, 99), 3), ((3, 30), 2)]);
+        let spent = ticks_spent(&before, &after).expect("found");
+        let ticks = spent.as_secs_f64() * ticks_per_second();
+        assert!((ticks - 10.0).abs() < 1e-6, "{ticks}");
+    }
+
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    #[tokio::test]
+    async fn bench_redis_meter_reads_the_server_cpu() {
+        let url = std::env::var("TASKQ_TEST_REDIS_URL").expect("TASKQ_TEST_REDIS_URL");
+        let meter = Meter::watching(&[Watch::Redis(&url)]).await;
+        let before = meter.mark().await;
+        let after = meter.mark().await;
+        let spent = meter.spent("test", &before, &after);
+        assert_eq!(spent.parts.len(), 2);
+        assert_eq!(spent.parts[1].0, "redis");
+        // Redis's counters are cumulative: two readings always compare.
+        assert!(spent.parts[1].1.is_some(), "INFO cpu was not read");
+        assert!(spent.per_job(10).starts_with("CPU µs/job: test "));
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../benches/throughput/child_line.rs"]
+mod child_line;
+
+mod child_line_tests {
+    use std::time::Duration;
+
+    use super::child_line::*;
+
+    #[test]
+    fn bench_child_lines_round_trip() {
+        for line in [
+            ChildLine::Ready,
+            ChildLine::Ran(0),
+            ChildLine::Ran(12_345),
+            ChildLine::Done {
+                ran: 9_999,
+                cpu: Duration::from_micros(1_234_567),
+            },
+        ] {
+            assert_eq!(ChildLine::parse(&line.to_string()), Some(line));
+        }
+    }
+
+    #[test]
+    fn bench_child_lines_refuse_other_output() {
+        for other in [
+            "",
+            "ran",
+            "ran x",
+            "ran 1 2",
+            "done 1",
+            "done 1 2 3",
+            "readyx",
+            "ready 1",
+        ] {
+            assert_eq!(ChildLine::parse(other), None, "{other:?}");
+        }
+    }
+}
