@@ -100,6 +100,7 @@ mod scripts;
 mod signals;
 mod store;
 mod workers;
+mod workflow;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -222,6 +223,8 @@ struct Claimed {
     task_type: Arc<str>,
     /// Creation time, µs since the epoch (its list-index score).
     created: i64,
+    /// A workflow step with children: its end goes through the outbox.
+    children: bool,
 }
 
 impl RedisBackend {
