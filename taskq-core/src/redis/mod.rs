@@ -93,6 +93,7 @@
 mod broker;
 mod cache;
 mod delivery;
+mod enqueue;
 mod keys;
 mod record;
 mod schedules;
