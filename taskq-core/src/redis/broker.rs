@@ -293,7 +293,7 @@ impl Broker for RedisBackend {
             .await?;
         match status_reply("retry", reply)? {
             Reply::Ok(record) => Ok(*record),
-            // A workflow step with children: nothing changed yet.
+            // A workflow step: nothing changed yet.
             Reply::Other(status, _) if status == "step" => self.retry_step(id, &queue, now).await,
             Reply::Missing => Err(Error::NotFound(id)),
             Reply::Invalid(state) => Err(Error::InvalidTransition {

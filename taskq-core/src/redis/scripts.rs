@@ -168,10 +168,10 @@ pub(crate) static RELEASE: LazyLock<Script> =
 pub(crate) static CANCEL: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/cancel.lua")));
 
-/// ARGV[4] id, [5] now, [6] `1` to retry a workflow step with children
-/// too (`0`: reply `{'step'}` for one, changing nothing, so the caller
-/// resumes its dependents first — `redis/workflow.rs`). Same replies as
-/// `CANCEL`, without an outbox entry.
+/// ARGV[4] id, [5] now, [6] `1` to retry a workflow step too (`0`:
+/// reply `{'step'}` for one, changing nothing, so the caller plans the
+/// retry and resumes its dependents first — `redis/workflow.rs`). Same
+/// replies as `CANCEL`, without an outbox entry.
 pub(crate) static RETRY: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/retry.lua")));
 

@@ -28,7 +28,7 @@
 //!
 //! # Retrying a step
 //! `lifecycle::plan_resume` needs records of several slots, so the retry
-//! of a step with children is several steps, not one script
+//! of a workflow step is several steps, not one script
 //! ([`RedisBackend::retry_step`]): carry the step's own end if it is still
 //! in the outbox (so it cannot arrive after the retry), read the records
 //! and plan, apply the plan per queue (`RESUME`), retry the step, then
@@ -271,7 +271,7 @@ impl RedisBackend {
         self.carry(ends).await
     }
 
-    /// **retry** of a workflow step with children (module docs,
+    /// **retry** of a workflow step (module docs,
     /// "Retrying a step"): `lifecycle::plan_resume`, its changes, then
     /// `lifecycle::retry`.
     pub(super) async fn retry_step(
@@ -287,7 +287,8 @@ impl RedisBackend {
                 .map(|at| format!("{}:{}", r.id, at.timestamp_micros()))
         };
         // Its end, if still in the outbox, arrives now, not after the retry.
-        if let Some(field) = token(&record) {
+        let children = record.step.as_ref().is_some_and(|s| !s.children.is_empty());
+        if let Some(field) = token(&record).filter(|_| children) {
             let value: Option<String> = self
                 .pool
                 .next()
