@@ -90,7 +90,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 15] = [
+pub(crate) const CLAIM_FIELDS: [&str; 16] = [
     "task_type",
     "params",
     "priority",
@@ -106,6 +106,7 @@ pub(crate) const CLAIM_FIELDS: [&str; 15] = [
     "unique_states",
     "unique_until",
     "step",
+    "waiting",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only
