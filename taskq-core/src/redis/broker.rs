@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use tokio::sync::Notify;
 
-use super::record::{self, micros};
 use super::enqueue::EnqueueMode;
+use super::record::{self, micros};
 use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::backend::{

@@ -24,7 +24,9 @@ pub(crate) struct QueueKeys {
     /// `KEYS[1..=9]`: ready, delayed, running, done, created, paused,
     /// delayed order, index root, workflow outbox.
     pub keys: [String; 9],
-    /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
+    /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
+    /// a waiting workflow step's arrived set (the tokens of its parents'
+    /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
     pub record_prefix: String,
 }
 
