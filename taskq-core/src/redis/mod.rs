@@ -38,7 +38,8 @@
 //! the records (see `scripts`); purge trims them with the records.
 //! A workflow step waiting for its parents (`WAITING`) is in no queue
 //! set, only in the list indexes; its count of parents yet to end is the
-//! record's `waiting` field. Each queue has a workflow outbox (a hash) of
+//! record's `waiting` field, and its run rule the `runs` field (so a
+//! parent's end reads neither the step's JSON nor its siblings: O(1)). Each queue has a workflow outbox (a hash) of
 //! the steps that ended and whose children have not all heard of it, and
 //! each waiting step a set of the parents' ends it counted (see
 //! `workflow`).

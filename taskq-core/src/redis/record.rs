@@ -14,7 +14,9 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
-use crate::task::{TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask};
+use crate::task::{
+    RunWhen, TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask,
+};
 
 pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
@@ -65,6 +67,18 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         (
             "waiting",
             record.step.as_ref().map(|s| s.waiting_on.to_string()),
+        ),
+        // And its run rule, which each parent's end reads: a chord's
+        // callback's JSON grows with its parents, the field does not.
+        (
+            "runs",
+            record.step.as_ref().map(|s| {
+                match s.runs {
+                    RunWhen::Succeeded => "succeeded",
+                    RunWhen::Completed => "completed",
+                }
+                .to_owned()
+            }),
         ),
     ];
     fields.extend(

@@ -209,7 +209,9 @@ pub(crate) static RESCUE: LazyLock<Script> =
 /// (`lifecycle::parent_failure`, '' when the parent finished). Each end
 /// counts once: its token `<parent>:<at>` joins the child's arrived set
 /// (`<record key>:arrived`, kept while the child waits), and a token
-/// already there changes nothing, so carrying an end twice (a caller
+/// already there changes nothing (the child's `waiting` and `runs`
+/// fields decide, not its step JSON, which grows with its parents), so
+/// carrying an end twice (a caller
 /// that died before deleting the outbox entry, a replay) is harmless. A
 /// released child is due at its parent's end time, filed and announced
 /// as an enqueue would; a cancelled one records its own end in the
