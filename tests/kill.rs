@@ -7,7 +7,8 @@
 //! that ran it was killed.
 //!
 //! `chord` does the same to a workflow: a 1,000-step chord whose callback
-//! must run exactly once with every result (`kill_chord_*`).
+//! must run exactly once with every result (`kill_chord_*`, on SQLite,
+//! PostgreSQL and Redis).
 //!
 //! `cargo test kill` runs it on SQLite and, when `TASKQ_TEST_POSTGRES_URL`
 //! is set, on PostgreSQL (a fresh schema); with feature `redis` and
@@ -375,6 +376,24 @@ async fn kill_chord_workflow_sqlite() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+/// On Redis a member's end reaches the callback through its queue's
+/// outbox: a kill between the two leaves the entry to another worker's
+/// reconciler.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn kill_chord_workflow_redis() {
+    let url = common::redis_url();
+    let prefix = format!("taskq-kill-chord-{}", std::process::id());
+    let mut config = taskq::RedisConfig::new(url.clone());
+    config.prefix = prefix.clone();
+    config.delete_keys_on_drop = true;
+    let backend = taskq::RedisBackend::connect_with(config)
+        .await
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
+    chord::chord_crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
 }
 
 #[cfg(feature = "postgres")]

@@ -130,7 +130,8 @@ pub struct ReconcileReport {
     /// The pass looked at every pending task (a sweep), not only at
     /// whether the delivery path lost data.
     pub swept: bool,
-    /// Tasks put back into the delivery path.
+    /// Tasks put back into the delivery path (on Redis: workflow step
+    /// ends carried from an outbox).
     pub restored: u64,
 }
 
@@ -344,7 +345,9 @@ pub trait Broker: Send + Sync + 'static {
     /// For a backend whose delivery path is a copy of durable records
     /// (SQL records with Redis delivery): puts back into the delivery path
     /// what it lost, checking cheaply for a loss on every call and every
-    /// pending task when `sweep` is set. Safe to run on every worker.
+    /// pending task when `sweep` is set. On Redis: carries the workflow
+    /// step ends a stopped process left in the queues' outboxes. Safe to
+    /// run on every worker.
     ///
     /// `Ok(None)` means the backend has one store and nothing to
     /// reconcile (the default); the worker's reconciler then stops.

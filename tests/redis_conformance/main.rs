@@ -42,10 +42,12 @@ mod cluster;
 mod hosts;
 mod records;
 mod support;
+mod workflow;
 
 use hosts::*;
 use records::*;
 use support::*;
+use workflow::*;
 
 /// The shared conformance suite: `cargo test conformance::` runs it alone.
 mod conformance {
@@ -109,6 +111,32 @@ redis_specific!(
         ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
     )]
     redis_cluster_specific,
+    super::Target::cluster
+);
+
+/// Workflows end to end (`workflow.rs`), on one server and on the cluster.
+macro_rules! redis_workflow {
+    ($(#[$attr:meta])* $name:ident, $target:expr) => {
+        mod $name {
+            redis_specific!(@tests [$(#[$attr])*] $target;
+                workflow_chain_and_cross_queue_chord_run, workflow_failure_cancels_dependents,
+                workflow_retry_resumes_across_queues, workflow_outbox_left_behind_is_carried_once);
+        }
+    };
+}
+
+redis_workflow!(
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    redis_workflow,
+    super::Target::single
+);
+
+redis_workflow!(
+    #[cfg_attr(
+        taskq_no_redis_cluster,
+        ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+    )]
+    redis_cluster_workflow,
     super::Target::cluster
 );
 

@@ -2,8 +2,8 @@
 //! the [`rescuer`] returns tasks of dead workers, the [`pruner`] deletes
 //! old records, the [`scheduler`] fires due schedules, the [`reconciler`]
 //! refills a delivery path that lost data (only for backends that have
-//! one apart from their records). All are safe to run on every worker at
-//! once.
+//! one apart from their records) and, on Redis, finishes carrying
+//! workflow step ends. All are safe to run on every worker at once.
 
 pub mod pruner;
 pub mod reconciler;
@@ -31,7 +31,7 @@ pub struct MaintenanceConfig {
     /// The scheduler's settings; `None` runs no scheduler in this worker.
     pub scheduler: Option<SchedulerConfig>,
     /// The reconciler's settings (it runs only for backends whose
-    /// delivery path is separate from their records).
+    /// delivery path is separate from their records, and on Redis).
     pub reconciler: ReconcilerConfig,
 }
 

@@ -4,6 +4,9 @@
 //! so nothing accepted is lost. A cheap check runs often; a full sweep of
 //! the pending tasks runs rarely, for losses the check cannot see.
 //!
+//! On Redis it carries the workflow step ends a stopped process left in
+//! the queues' outboxes to their children (`taskq_core::redis`).
+//!
 //! The backend's [`Broker::reconcile`](crate::Broker::reconcile) does the
 //! work idempotently, so every worker can run a reconciler. For backends
 //! with one store it answers `None` on the first call and this service

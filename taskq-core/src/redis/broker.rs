@@ -7,10 +7,13 @@ use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use tokio::sync::Notify;
 
+use super::enqueue::EnqueueMode;
 use super::record::{self, micros};
+use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::backend::{
-    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, RescueReport, Settlement, Store,
+    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport,
+    Settlement, Store,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
@@ -37,7 +40,7 @@ pub(super) fn integer(what: &str, value: &Value) -> Result<i64, Error> {
 }
 
 /// Groups positions of `items` by queue, keeping their order.
-fn by_queue(queues: &[Option<Arc<str>>]) -> Vec<(Arc<str>, Vec<usize>)> {
+pub(super) fn by_queue(queues: &[Option<Arc<str>>]) -> Vec<(Arc<str>, Vec<usize>)> {
     let mut groups: Vec<(Arc<str>, Vec<usize>)> = Vec::new();
     for (i, queue) in queues.iter().enumerate() {
         let Some(queue) = queue else { continue };
@@ -87,147 +90,6 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(Error::Serialization)
 }
 
-/// How [`RedisBackend::enqueue_records`] treats ids already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum EnqueueMode {
-    /// Refuse the batch.
-    Strict,
-    /// Skip those tasks.
-    Missing,
-}
-
-impl EnqueueMode {
-    fn as_arg(self) -> &'static str {
-        match self {
-            EnqueueMode::Strict => "strict",
-            EnqueueMode::Missing => "missing",
-        }
-    }
-}
-
-impl RedisBackend {
-    /// Stores new pending tasks. [`EnqueueMode::Strict`] (a submit) fails
-    /// the whole batch if any id exists; [`EnqueueMode::Missing`] (a
-    /// schedule's tick tasks, whose ids are the ticks') skips the ids
-    /// already stored, so queueing a tick again is harmless.
-    pub(super) async fn enqueue_records(
-        &self,
-        tasks: Vec<TaskRecord>,
-        mode: EnqueueMode,
-    ) -> Result<Enqueued, Error> {
-        if tasks.is_empty() {
-            return Ok(Enqueued::ALL);
-        }
-        // `lifecycle::check_new_ids`: repeats first, then the stored ids
-        // the `SET NX` below finds.
-        lifecycle::check_batch_ids(&tasks)?;
-        let queues: Vec<Option<Arc<str>>> = tasks
-            .iter()
-            .map(|t| Some(Arc::from(t.queue.as_str())))
-            .collect();
-        let groups = by_queue(&queues);
-        let client = self.pool.next();
-        // The index first, claimed with `SET NX`: in strict mode an id any
-        // queue already has fails the whole batch before a record is
-        // written (scripts are atomic per queue only), and in either mode a
-        // record is never without its index entry, even if this process
-        // dies between the two steps.
-        let pipeline = client.pipeline();
-        for task in &tasks {
-            let _: () = pipeline
-                .set(
-                    self.keys.task_queue(task.id),
-                    task.queue.as_str(),
-                    None,
-                    Some(SetOptions::NX),
-                    true,
-                )
-                .await
-                .map_err(Error::backend)?;
-        }
-        for task in &tasks {
-            if let Some(step) = &task.step {
-                let _: () = pipeline
-                    .sadd(self.keys.workflow(step.workflow), task.id.to_string())
-                    .await
-                    .map_err(Error::backend)?;
-            }
-        }
-        for (queue, _) in &groups {
-            let _: () = pipeline
-                .sadd(self.keys.queues(), queue.as_ref())
-                .await
-                .map_err(Error::backend)?;
-        }
-        let mut replies = pipeline.try_all::<Value>().await.into_iter();
-        let mut existing = None;
-        let mut claimed = Vec::with_capacity(tasks.len());
-        for task in &tasks {
-            let reply = replies
-                .next()
-                .ok_or_else(|| Error::backend("enqueue: short pipeline reply"))?;
-            match reply.map_err(Error::backend)? {
-                Value::Null => claimed.push(task.id),
-                _ => existing = existing.or(Some(task.id)),
-            }
-        }
-        for reply in replies {
-            reply.map_err(Error::backend)?;
-        }
-        if let (EnqueueMode::Strict, Some(id)) = (mode, existing) {
-            // Undo this call's index entries; the batch changes nothing.
-            self.delete_task_indexes(&claimed).await?;
-            return Err(lifecycle::id_exists(id));
-        }
-        let now = micros(Utc::now());
-        let mut enqueued = Enqueued::ALL;
-        for (queue, positions) in groups {
-            let mut args = vec![now.clone(), mode.as_arg().to_owned()];
-            for &i in &positions {
-                let task = &tasks[i];
-                let fields = record::to_fields(task)?;
-                let lock = task
-                    .unique
-                    .as_ref()
-                    .map_or_else(String::new, |u| self.keys.unique(&queue, &u.key));
-                args.extend([
-                    task.id.to_string(),
-                    micros(task.created_at),
-                    task.priority.to_string(),
-                    task.seq.to_string(),
-                    micros(task.scheduled_at),
-                    task.task_type.clone(),
-                    lock,
-                    fields.len().to_string(),
-                ]);
-                args.extend(fields);
-            }
-            let reply = self.run_once(&scripts::ENQUEUE, &queue, args).await?;
-            let mut pairs = array("enqueue", reply)?.into_iter();
-            while let (Some(at), Some(holder)) = (pairs.next(), pairs.next()) {
-                let at = at
-                    .as_usize()
-                    .and_then(|at| positions.get(at).copied())
-                    .ok_or_else(|| Error::backend("enqueue: bad duplicate position"))?;
-                let holder = holder
-                    .as_str()
-                    .and_then(|id| id.parse().ok())
-                    .ok_or_else(|| Error::backend("enqueue: bad holder id"))?;
-                enqueued.duplicates.push((at, holder));
-            }
-        }
-        // A duplicate was not stored: its id stays free.
-        enqueued.duplicates.sort_unstable();
-        let unstored: Vec<TaskId> = enqueued
-            .duplicates
-            .iter()
-            .map(|&(at, _)| tasks[at].id)
-            .collect();
-        self.delete_task_indexes(&unstored).await?;
-        Ok(enqueued)
-    }
-}
-
 #[async_trait]
 impl Broker for RedisBackend {
     async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
@@ -270,6 +132,7 @@ impl Broker for RedisBackend {
         // to whoever holds it, and the script reads what is not known.
         let known = self.forget(&ids);
         let mut applied = vec![false; settlements.len()];
+        let mut ends = Vec::new();
         for (queue, positions) in by_queue(&queues) {
             let mut args = vec![self.retention_secs()];
             for &i in &positions {
@@ -280,9 +143,13 @@ impl Broker for RedisBackend {
                     Outcome::Cancelled(error) => ("cancelled", json(error)?, String::new()),
                     Outcome::Retry { error, run_at } => ("retry", json(error)?, micros(*run_at)),
                 };
-                let (task_type, created) = match &known[i] {
-                    Some((task_type, created)) => (task_type.to_string(), created.to_string()),
-                    None => (String::new(), String::new()),
+                let (task_type, created, children) = match &known[i] {
+                    Some(c) => (
+                        c.task_type.to_string(),
+                        c.created.to_string(),
+                        if c.children { "1" } else { "0" },
+                    ),
+                    None => (String::new(), String::new(), ""),
                 };
                 args.extend([
                     s.id.to_string(),
@@ -293,15 +160,19 @@ impl Broker for RedisBackend {
                     run_at,
                     task_type,
                     created,
+                    children.to_owned(),
                 ]);
             }
-            let reply = array("settle", self.run(&scripts::SETTLE, &queue, args).await?)?;
-            if reply.len() != positions.len() {
+            let reply = self.run(&scripts::SETTLE, &queue, args).await?;
+            let (flags, entries) = split_reply(reply, positions.len());
+            let flags = array("settle", flags)?;
+            if flags.len() != positions.len() {
                 return Err(Error::backend("settle: reply length differs"));
             }
-            for (&i, flag) in positions.iter().zip(&reply) {
+            for (&i, flag) in positions.iter().zip(&flags) {
                 applied[i] = integer("settle", flag)? == 1;
             }
+            ends.extend(ended_in(&queue, entries)?);
         }
         self.announce_ended(
             settlements
@@ -311,6 +182,7 @@ impl Broker for RedisBackend {
                 .map(|(s, _)| s.id),
         )
         .await;
+        self.carry_or_leave(ends).await;
         Ok(applied)
     }
 
@@ -354,6 +226,7 @@ impl Broker for RedisBackend {
         let queues = self.queues_of(&ids).await?;
         let now = micros(now);
         let error = json(&lifecycle::released_after_cancel(worker_id))?;
+        let mut ends = Vec::new();
         for (queue, positions) in by_queue(&queues) {
             let mut args = vec![
                 worker_id.to_owned(),
@@ -365,10 +238,12 @@ impl Broker for RedisBackend {
                 args.push(tasks[i].0.to_string());
                 args.push(tasks[i].1.to_string());
             }
-            self.run_once(&scripts::RELEASE, &queue, args).await?;
+            let reply = self.run_once(&scripts::RELEASE, &queue, args).await?;
+            ends.extend(ended_in(&queue, array("release", reply)?)?);
         }
         // Those whose cancel was requested ended; the rest wake for nothing.
         self.announce_ended(ids).await;
+        self.carry_or_leave(ends).await;
         Ok(())
     }
 
@@ -388,11 +263,13 @@ impl Broker for RedisBackend {
                 ],
             )
             .await?;
+        let (reply, entries) = split_reply(reply, 3);
         match status_reply("cancel", reply)? {
             Reply::Ok(record) => {
                 if record.state.is_terminal() {
                     self.announce_ended([id]).await;
                 }
+                self.carry_or_leave(ended_in(&queue, entries)?).await;
                 Ok(*record)
             }
             Reply::Missing => Err(Error::NotFound(id)),
@@ -408,10 +285,16 @@ impl Broker for RedisBackend {
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
         let queue = self.queue_of(id).await?.ok_or(Error::NotFound(id))?;
         let reply = self
-            .run_once(&scripts::RETRY, &queue, vec![id.to_string(), micros(now)])
+            .run_once(
+                &scripts::RETRY,
+                &queue,
+                vec![id.to_string(), micros(now), "0".to_owned()],
+            )
             .await?;
         match status_reply("retry", reply)? {
             Reply::Ok(record) => Ok(*record),
+            // A workflow step: nothing changed yet.
+            Reply::Other(status, _) if status == "step" => self.retry_step(id, &queue, now).await,
             Reply::Missing => Err(Error::NotFound(id)),
             Reply::Invalid(state) => Err(Error::InvalidTransition {
                 id,
@@ -521,7 +404,9 @@ impl Broker for RedisBackend {
         policies: &dyn RetryPolicies,
     ) -> Result<RescueReport, Error> {
         let mut report = RescueReport::default();
+        let mut ends = Vec::new();
         for queue in self.queue_names().await? {
+            let queue: Arc<str> = Arc::from(queue);
             loop {
                 let expired = array(
                     "expired",
@@ -561,7 +446,10 @@ impl Broker for RedisBackend {
                     args.push(text(0)?);
                     args.push(retry_at.map_or_else(|| "-".to_owned(), micros));
                 }
-                let reply = array("rescue", self.run(&scripts::RESCUE, &queue, args).await?)?;
+                let (counts, entries) =
+                    split_reply(self.run(&scripts::RESCUE, &queue, args).await?, 3);
+                ends.extend(ended_in(&queue, entries)?);
+                let reply = array("rescue", counts)?;
                 let count = |i: usize| -> Result<u64, Error> {
                     let value = reply
                         .get(i)
@@ -588,7 +476,18 @@ impl Broker for RedisBackend {
                 tracing::warn!(error = %err, "could not announce rescued tasks");
             }
         }
+        self.carry_or_leave(ends).await;
         Ok(report)
+    }
+
+    /// Carries the workflow step ends left in the outboxes by a process
+    /// that stopped before carrying them (see `redis/workflow.rs`):
+    /// `restored` counts them.
+    async fn reconcile(&self, sweep: bool) -> Result<Option<ReconcileReport>, Error> {
+        Ok(Some(ReconcileReport {
+            swept: sweep,
+            restored: self.carry_outboxes(sweep).await?,
+        }))
     }
 
     fn work_signal(&self) -> Option<Arc<Notify>> {

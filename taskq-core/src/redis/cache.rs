@@ -49,18 +49,17 @@ impl RedisBackend {
                     queue: queue.clone(),
                     task_type,
                     created: task.created_at.timestamp_micros(),
+                    children: task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
                 },
             );
         }
     }
 
-    /// Takes the entries of settled tasks out, returning each one's type
-    /// and creation time when this process claimed it.
-    pub(super) fn forget(&self, ids: &[TaskId]) -> Vec<Option<(Arc<str>, i64)>> {
+    /// Takes the entries of settled tasks out, returning what this
+    /// process remembers of each one it claimed.
+    pub(super) fn forget(&self, ids: &[TaskId]) -> Vec<Option<Claimed>> {
         let mut cache = self.cache();
-        ids.iter()
-            .map(|id| cache.remove(id).map(|c| (c.task_type, c.created)))
-            .collect()
+        ids.iter().map(|id| cache.remove(id)).collect()
     }
 
     /// The queue of each task (`None`: no such task), from the cache or

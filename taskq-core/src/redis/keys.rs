@@ -21,10 +21,12 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=8]`: ready, delayed, running, done, created, paused,
-    /// delayed order, index root.
-    pub keys: [String; 8],
-    /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
+    /// `KEYS[1..=9]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root, workflow outbox.
+    pub keys: [String; 9],
+    /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
+    /// a waiting workflow step's arrived set (the tokens of its parents'
+    /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
     pub record_prefix: String,
 }
 
@@ -64,6 +66,13 @@ impl Keys {
                 // this key, so they share the queue's hash tag (slot); a
                 // type may hold `:` yet names stay apart (a state has none).
                 format!("{tag}:idx"),
+                // Workflow steps of this queue that ended and whose
+                // children have not all heard of it yet: field
+                // `<id>:<ended at µs>`, value `<STATE> <child id>…`.
+                // Written by the script that ends the step, emptied once
+                // the children (maybe in other slots) counted the end
+                // (see `redis/workflow.rs`).
+                format!("{tag}:wf-outbox"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

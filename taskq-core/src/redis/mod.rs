@@ -10,7 +10,12 @@
 //!   id index for the rest.
 //! - `signals`: pub/sub announcements turned into wake-ups, and the timer
 //!   for delayed tasks.
-//! - `broker`: [`Broker`](crate::Broker) — enqueue, claim, settle, leases.
+//! - `enqueue`: storing new tasks (id index first, then a script per
+//!   queue).
+//! - `broker`: [`Broker`](crate::Broker) — claim, settle, leases, cancel,
+//!   retry, rescue.
+//! - `workflow`: workflow steps — carrying a step's end to its children
+//!   (in other slots) through an outbox, and resuming them on a retry.
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
 //!   their compare-and-set firing.
@@ -31,6 +36,13 @@
 //! scored by creation time — are kept by the same scripts at every state
 //! change, so a filtered list page costs O(log n + page), never a scan of
 //! the records (see `scripts`); purge trims them with the records.
+//! A workflow step waiting for its parents (`WAITING`) is in no queue
+//! set, only in the list indexes; its count of parents yet to end is the
+//! record's `waiting` field, and its run rule the `runs` field (so a
+//! parent's end reads neither the step's JSON nor its siblings: O(1)). Each queue has a workflow outbox (a hash) of
+//! the steps that ended and whose children have not all heard of it, and
+//! each waiting step a set of the parents' ends it counted (see
+//! `workflow`).
 //!
 //! # Redis Cluster
 //! Connect with fred's cluster URL,
@@ -41,7 +53,7 @@
 //!
 //! | keys | slot | written by |
 //! |---|---|---|
-//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:task:<id>`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the eight keys before the records as `KEYS` and reach only record and list-index keys under the same tag |
+//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the nine keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
 //! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
 //! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
@@ -52,7 +64,10 @@
 //! atomic and is ordered to be safe instead: an enqueue claims the id
 //! index (`SET NX`) before its queue script runs, a batch spanning queues
 //! runs one script per queue, and a schedule's firing is check, enqueue,
-//! compare-and-set (see `schedules.rs`). Announcements use classic
+//! compare-and-set (see `schedules.rs`). A workflow step's end reaches
+//! children in other queues through its queue's outbox, written in the
+//! script that ends it and carried idempotently after (see `workflow.rs`:
+//! a stopped process's entries are carried by the reconciler). Announcements use classic
 //! `PUBLISH`, which the cluster bus delivers to subscribers on every node.
 //! [`RedisBackend::delete_all_keys`] scans every primary. A prefix may not
 //! start with `}` (the tag `{P:Q}` would be empty and each key hashed
@@ -93,6 +108,7 @@
 mod broker;
 mod cache;
 mod delivery;
+mod enqueue;
 mod keys;
 mod record;
 mod schedules;
@@ -100,6 +116,7 @@ mod scripts;
 mod signals;
 mod store;
 mod workers;
+mod workflow;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -222,6 +239,8 @@ struct Claimed {
     task_type: Arc<str>,
     /// Creation time, µs since the epoch (its list-index score).
     created: i64,
+    /// A workflow step with children: its end goes through the outbox.
+    children: bool,
 }
 
 impl RedisBackend {

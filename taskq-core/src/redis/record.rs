@@ -14,7 +14,9 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
-use crate::task::{TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask};
+use crate::task::{
+    RunWhen, TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask,
+};
 
 pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
@@ -65,6 +67,18 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         (
             "waiting",
             record.step.as_ref().map(|s| s.waiting_on.to_string()),
+        ),
+        // And its run rule, which each parent's end reads: a chord's
+        // callback's JSON grows with its parents, the field does not.
+        (
+            "runs",
+            record.step.as_ref().map(|s| {
+                match s.runs {
+                    RunWhen::Succeeded => "succeeded",
+                    RunWhen::Completed => "completed",
+                }
+                .to_owned()
+            }),
         ),
     ];
     fields.extend(
@@ -299,6 +313,7 @@ pub(crate) fn from_claim(
         unique_states: place("unique_states"),
         unique_until: place("unique_until"),
         step: place("step"),
+        waiting: place("waiting"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -367,14 +382,23 @@ pub(crate) fn from_claim(
                 optional(at.unique_states)?.as_deref(),
                 optional(at.unique_until)?.as_deref(),
             )?,
-            // Claimed steps have ended waiting: `waiting_on` is 0.
+            // The count is its own field (see `to_fields`): 0 once
+            // released, but a step cancelled while waiting and retried
+            // keeps the count it had.
             step: optional(at.step)?
                 .map(|raw| serde_json::from_str::<WorkflowStep>(&raw).map_err(Error::Serialization))
                 .transpose()?
-                .map(|step| WorkflowStep {
-                    waiting_on: 0,
-                    ..step
-                }),
+                .map(|step| -> Result<WorkflowStep, Error> {
+                    Ok(WorkflowStep {
+                        waiting_on: optional(at.waiting)?
+                            .map(|raw| raw.parse())
+                            .transpose()
+                            .map_err(|e| corrupt(format_args!("field `waiting`: {e}")))?
+                            .unwrap_or(0),
+                        ..step
+                    })
+                })
+                .transpose()?,
         });
     }
     Ok(records)
@@ -397,4 +421,5 @@ struct Places {
     unique_states: usize,
     unique_until: usize,
     step: usize,
+    waiting: usize,
 }

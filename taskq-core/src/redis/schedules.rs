@@ -24,7 +24,7 @@ use fred::types::scripts::Script;
 use tokio::sync::Notify;
 
 use super::RedisBackend;
-use super::broker::EnqueueMode;
+use super::enqueue::EnqueueMode;
 use crate::backend::{Page, PageRequest, ScheduleStore};
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};

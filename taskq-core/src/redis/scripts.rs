@@ -4,8 +4,8 @@
 //! calling convention is documented here, on its static.
 //!
 //! Calling convention (see `keys::QueueKeys`): `KEYS` are the queue's
-//! ready, delayed, running, done, created, paused and delayed-order keys
-//! and the list-index root; `ARGV[1]` is
+//! ready, delayed, running, done, created, paused and delayed-order keys,
+//! the list-index root and the workflow outbox; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
 //! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
@@ -37,8 +37,24 @@
 //! write per task each. A record that expired (retention) leaves its
 //! index entries until purge drops them with the done-set entry.
 //!
-//! Cluster: every key a script touches — `KEYS`, records and index keys
-//! named from `KEYS[8]` — carries the queue's hash tag, so one slot.
+//! # Workflow steps
+//! A step with parents is stored `WAITING` (indexed, in neither ready nor
+//! delayed set) with a `waiting` field, its count of parents yet to end.
+//! Its children may live in other queues, so in other cluster slots,
+//! where the script that ends a step cannot reach: instead, every script
+//! that ends a step with children (settle, cancel, release, rescue, and
+//! `ARRIVE` when it cancels one) records the end in the queue's outbox
+//! (`KEYS[9]`) in the same script, and returns the entries it wrote after
+//! its usual reply (as field, value pairs: `<id>:<ended at µs>`,
+//! `<STATE> <child>…`). The caller then runs `ARRIVE` in each child's
+//! queue and deletes the entry (`redis/workflow.rs`, where the crash
+//! cases are). A plain task costs none of this: the scripts read the
+//! `step` field only where they read the record anyway, and settle only
+//! when the caller does not know the task has no children.
+//!
+//! Cluster: every key a script touches — `KEYS`, records, index keys
+//! named from `KEYS[8]` and a step's arrived set (`<record key>:arrived`)
+//! — carries the queue's hash tag, so one slot.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -59,7 +75,9 @@ pub(super) fn script(body: &str) -> Script {
 
 /// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
 /// scheduled at (µs), task type, unique-key key name (`''`: not unique),
-/// field count, fields…. Mode `strict` (a submit) writes every task: the
+/// state (`PENDING`, or `WAITING`: a workflow step with parents, stored
+/// and indexed but not in the ready or delayed set), field count,
+/// fields…. Mode `strict` (a submit) writes every task: the
 /// id index (`SET NX`, written first by the caller) already refused ids
 /// that exist. Mode `missing` (a schedule's tick tasks) writes the tasks
 /// not stored yet and skips the others. A task whose unique key a holder
@@ -72,7 +90,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 15] = [
+pub(crate) const CLAIM_FIELDS: [&str; 16] = [
     "task_type",
     "params",
     "priority",
@@ -88,6 +106,7 @@ pub(crate) const CLAIM_FIELDS: [&str; 15] = [
     "unique_states",
     "unique_until",
     "step",
+    "waiting",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only
@@ -121,8 +140,10 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// ARGV[4] retention (s, 0 = none); then per settlement: id, attempt,
 /// outcome (finished/failed/cancelled/retry), at, payload (result or
 /// error JSON), run at, task type and created (µs) — both '' when the
-/// caller does not know them. Returns 1 (applied) or 0 (stale) per
-/// settlement. The fence is one `ZMSCORE` of the batch's running-set
+/// caller does not know them —, and `1` when the task is a workflow step
+/// with children (`0` when it is known not to be, read when the type is
+/// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
+/// entries of the steps that ended (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows
 /// reads nothing else. The running and done sets change once per call.
 pub(crate) static SETTLE: LazyLock<Script> =
@@ -135,17 +156,23 @@ pub(crate) static HEARTBEAT: LazyLock<Script> =
 
 /// ARGV[4] worker, [5] now, [6] retention, [7] the error of a task whose
 /// cancel was requested (it ends `CANCELLED`, as `lifecycle::release`);
-/// then pairs of id, attempt.
+/// then pairs of id, attempt. Returns the outbox entries of the steps
+/// that ended.
 pub(crate) static RELEASE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/release.lua")));
 
 /// ARGV[4] id, [5] now, [6] error JSON, [7] retention, [8] the cancel
-/// channel (told the id of a running task to stop). Returns
-/// `{'ok', fields}`, `{'missing'}` or `{'invalid', state}`.
+/// channel (told the id of a running task to stop). Cancels a `PENDING`
+/// or `WAITING` task, or requests a `RUNNING` one's cancel. Returns
+/// `{'ok', fields, lease}` (then the outbox entry of a step that ended),
+/// `{'missing'}` or `{'invalid', state}`.
 pub(crate) static CANCEL: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/cancel.lua")));
 
-/// ARGV[4] id, [5] now. Same replies as `CANCEL`.
+/// ARGV[4] id, [5] now, [6] `1` to retry a workflow step too (`0`:
+/// reply `{'step'}` for one, changing nothing, so the caller plans the
+/// retry and resumes its dependents first — `redis/workflow.rs`). Same
+/// replies as `CANCEL`, without an outbox entry.
 pub(crate) static RETRY: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/retry.lua")));
 
@@ -171,9 +198,37 @@ pub(crate) static EXPIRED: LazyLock<Script> =
 /// [5] retention, then pairs of a running-set member and its retry time
 /// (µs, or `-` for none: cancelled or failed). A member applies only while
 /// its lease still ended before now (a heartbeat since the first half
-/// keeps it). Returns requeued, failed and cancelled counts.
+/// keeps it). Returns requeued, failed and cancelled counts, then the
+/// outbox entries of the steps that ended.
 pub(crate) static RESCUE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/rescue.lua")));
+
+/// `lifecycle::parent_ended` for children of this queue: ARGV[4] now
+/// (µs), [5] retention; then per edge: child id, parent id, the parent's
+/// end state, its end time (µs) and the error of a child it cancels
+/// (`lifecycle::parent_failure`, '' when the parent finished). Each end
+/// counts once: its token `<parent>:<at>` joins the child's arrived set
+/// (`<record key>:arrived`, kept while the child waits), and a token
+/// already there changes nothing (the child's `waiting` and `runs`
+/// fields decide, not its step JSON, which grows with its parents), so
+/// carrying an end twice (a caller
+/// that died before deleting the outbox entry, a replay) is harmless. A
+/// released child is due at its parent's end time, filed and announced
+/// as an enqueue would; a cancelled one records its own end in the
+/// outbox. Returns per edge 0 (ignored: not waiting, or heard before),
+/// 1 (counted), 2 (released) or 3 (cancelled), then the outbox entries.
+pub(crate) static ARRIVE: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/arrive.lua")));
+
+/// `lifecycle::apply_resume` for steps of this queue, after a retry's
+/// plan: per change `rewait`, id, waiting count, token count, the tokens
+/// of the ends its count already reflects (a `CANCELLED` step its
+/// parent's end cancelled waits again) or `count`, id, the retried
+/// step's end token (a waiting step that counted that end waits for it
+/// again). Each change checks the state it expects and applies once.
+/// Returns 1 (applied) or 0 per change.
+pub(crate) static RESUME: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/resume.lua")));
 
 /// ARGV[4] id, [5] attempt, [6] progress JSON. Returns 1 when applied.
 pub(crate) static PROGRESS: LazyLock<Script> =

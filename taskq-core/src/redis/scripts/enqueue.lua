@@ -1,7 +1,8 @@
 -- ENQUEUE: the Lua of `ENQUEUE` in redis/scripts.rs, which documents its KEYS and ARGV.
 local strict = ARGV[5] == 'strict'
 local now = tonumber(ARGV[4])
-local STATE_BITS = { PENDING = 1, RUNNING = 2, FINISHED = 4, FAILED = 8, CANCELLED = 16 }
+local STATE_BITS = { PENDING = 1, RUNNING = 2, FINISHED = 4, FAILED = 8, CANCELLED = 16,
+  WAITING = 32 }
 -- `lifecycle::holds_unique`: the holder is in one of its unique states
 -- and within its period. A gone (deleted, purged, expired) holder holds
 -- nothing.
@@ -16,7 +17,7 @@ local duplicates = {}
 local position = 0
 local i = 6
 while i <= #ARGV do
-  local id, lock, n = ARGV[i], ARGV[i + 6], tonumber(ARGV[i + 7])
+  local id, lock, state, n = ARGV[i], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
   local key = ARGV[1] .. id
   local holder = false
   if lock ~= '' then
@@ -29,18 +30,23 @@ while i <= #ARGV do
     duplicates[#duplicates + 1] = position
     duplicates[#duplicates + 1] = holder
   elseif strict or redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 8, i + 7 + n))
+    redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + n))
     if lock ~= '' then
       redis.call('SET', lock, id)
       -- Past its period the key is free whatever the holder's state.
       local until_us = redis.call('HGET', key, 'unique_until')
       if until_us then redis.call('PEXPIREAT', lock, int(math.ceil(tonumber(until_us) / 1000))) end
     end
-    index_new(id, ARGV[i + 5], ARGV[i + 1])
-    if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
+    if state == 'WAITING' then
+      -- A step waiting for its parents: indexed, not in ready or delayed.
+      index_new(id, ARGV[i + 5], ARGV[i + 1], state)
+    else
+      index_new(id, ARGV[i + 5], ARGV[i + 1])
+      if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
+    end
   end
   position = position + 1
-  i = i + 8 + n
+  i = i + 9 + n
 end
 index_flush()
 if due then wake() end

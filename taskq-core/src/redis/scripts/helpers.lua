@@ -113,11 +113,12 @@ local function index_move(id, t, created, from, to)
     index_push(index_add, state_type_key(to, t), created, id)
   end
 end
--- A new pending task: creation, type and PENDING indexes.
-local function index_new(id, t, created)
+-- A new task (PENDING, or WAITING: a workflow step with parents):
+-- creation, type and state indexes.
+local function index_new(id, t, created, state)
   index_push(index_add, KEYS[5], created, id)
   index_push(index_add, type_key(t), created, id)
-  index_move(id, t, created, nil, 'PENDING')
+  index_move(id, t, created, nil, state or 'PENDING')
   index_types[t] = true
 end
 -- A task whose record goes (`state` nil: already gone, type unknown).
@@ -147,4 +148,27 @@ end
 local function next_due()
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
   return first and tonumber(first) or false
+end
+-- `lifecycle::ended_edges`: a workflow step (`step`, its JSON; false or
+-- nil for a plain task) that ended in `state` at `at` (µs) records the
+-- end in the queue's outbox (KEYS[9]) in the script that ends it, field
+-- `<id>:<at>` (the end's token), value `<STATE> <child>…`; the caller
+-- carries it to the children, which may live in other slots
+-- (redis/workflow.rs). The entries go in `ended_steps`, as field, value
+-- pairs, for the script's reply.
+local ended_steps = {}
+local function step_ended(id, step, state, at)
+  if not step then return end
+  local children = cjson.decode(step).children
+  if type(children) ~= 'table' or #children == 0 then return end
+  local field = id .. ':' .. at
+  local value = state .. ' ' .. table.concat(children, ' ')
+  redis.call('HSET', KEYS[9], field, value)
+  ended_steps[#ended_steps + 1] = field
+  ended_steps[#ended_steps + 1] = value
+end
+-- Appends the outbox entries this call wrote to a reply table.
+local function with_ended_steps(out)
+  for _, v in ipairs(ended_steps) do out[#out + 1] = v end
+  return out
 end

@@ -18,7 +18,7 @@ for _, id in ipairs(ids) do
       redis.call('DEL', key)
       deleted = deleted + 1
     end
-    if state ~= 'PENDING' and state ~= 'RUNNING' then
+    if state ~= 'PENDING' and state ~= 'RUNNING' and state ~= 'WAITING' then
       index_drop(id, f[2], f[3], state)
       gone[#gone + 1] = id
     else

@@ -4,7 +4,7 @@ for i = 8, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'attempt', 'worker_id', 'priority', 'seq',
-    'scheduled_at', 'task_type', 'created_at', 'cancel_requested')
+    'scheduled_at', 'task_type', 'created_at', 'cancel_requested', 'step')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] and f[3] == ARGV[4] then
     redis.call('ZREM', KEYS[3], running_member(id, f[2]))
     if f[9] == '1' then
@@ -12,6 +12,7 @@ for i = 8, #ARGV, 2 do
       redis.call('HDEL', key, 'cancel_requested')
       redis.call('ZADD', KEYS[4], ARGV[5], id)
       index_move(id, f[7], f[8], 'RUNNING', 'CANCELLED')
+      step_ended(id, f[10], 'CANCELLED', ARGV[5])
     else
       redis.call('HSET', key, 'state', 'PENDING', 'attempt', int(tonumber(f[2]) - 1))
       index_move(id, f[7], f[8], 'RUNNING', 'PENDING')
@@ -21,4 +22,4 @@ for i = 8, #ARGV, 2 do
 end
 index_flush()
 if due then wake() end
-return 1
+return ended_steps

@@ -8,7 +8,7 @@ for i = 6, #ARGV, 2 do
     local id, attempt = running_task(m)
     local key = ARGV[1] .. id
     local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'cancel_requested',
-      'worker_id', 'priority', 'seq', 'task_type', 'created_at')
+      'worker_id', 'priority', 'seq', 'task_type', 'created_at', 'step')
     if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
       local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
       if f[4] == '1' then
@@ -16,12 +16,14 @@ for i = 6, #ARGV, 2 do
           cjson.encode({kind = 'cancelled', message = message}))
         redis.call('ZADD', KEYS[4], ARGV[4], id)
         index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
+        step_ended(id, f[10], 'CANCELLED', ARGV[4])
         cancelled = cancelled + 1
       elseif retry_at == '-' then
         finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
           cjson.encode({kind = 'lease_expired', message = message}))
         redis.call('ZADD', KEYS[4], ARGV[4], id)
         index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
+        step_ended(id, f[10], 'FAILED', ARGV[4])
         failed = failed + 1
       else
         redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
@@ -35,4 +37,4 @@ for i = 6, #ARGV, 2 do
 end
 index_flush()
 if requeued > 0 then wake() end
-return {requeued, failed, cancelled}
+return with_ended_steps({requeued, failed, cancelled})

@@ -1,6 +1,6 @@
 -- SETTLE: the Lua of `SETTLE` in redis/scripts.rs, which documents its KEYS and ARGV.
 local members = {}
-for i = 5, #ARGV, 8 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 9 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
 local held = zscores(KEYS[3], members)
 -- A member settled earlier in this batch is no longer running: a repeat
 -- is refused, as a settlement one at a time would be.
@@ -8,7 +8,7 @@ local settled = {}
 local out, unrunning, done = {}, {}, {}
 local due = false
 local k = 0
-for i = 5, #ARGV, 8 do
+for i = 5, #ARGV, 9 do
   k = k + 1
   if held[k] and not settled[members[k]] then
     settled[members[k]] = true
@@ -24,16 +24,20 @@ for i = 5, #ARGV, 8 do
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
     else
-      local t, created = ARGV[i + 6], ARGV[i + 7]
+      local t, created, children = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+      local step = false
       if t == '' then
-        local f = redis.call('HMGET', key, 'task_type', 'created_at')
-        t, created = f[1], f[2]
+        local f = redis.call('HMGET', key, 'task_type', 'created_at', 'step')
+        t, created, step = f[1], f[2], f[3]
+      elseif children == '1' then
+        step = redis.call('HGET', key, 'step')
       end
       local state, field = 'FINISHED', 'result'
       if outcome == 'failed' then state, field = 'FAILED', 'error'
       elseif outcome == 'cancelled' then state, field = 'CANCELLED', 'error' end
       finish(key, state, at, ARGV[4], field, payload)
       index_move(id, t, created, 'RUNNING', state)
+      step_ended(id, step, state, at)
       done[#done + 1] = at
       done[#done + 1] = id
     end
@@ -46,4 +50,4 @@ if #unrunning > 0 then zbulk('ZREM', KEYS[3], unrunning) end
 if #done > 0 then zbulk('ZADD', KEYS[4], done) end
 index_flush()
 if due then wake() end
-return out
+return with_ended_steps(out)
