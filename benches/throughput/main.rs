@@ -61,6 +61,7 @@ mod multi;
 mod place;
 mod settings;
 mod unique;
+mod workflow;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -69,7 +70,7 @@ use taskq::prelude::*;
 use tokio::sync::{Notify, mpsc};
 
 use place::{cleanup, place};
-use settings::{Mode, Settings};
+use settings::{Mode, Only, Settings};
 
 static DONE: AtomicUsize = AtomicUsize::new(0);
 static ALL_DONE: Notify = Notify::const_new();
@@ -165,8 +166,11 @@ async fn run(name: &str, settings: &Settings) {
     let n = settings.n_for(name);
     let place = place(name).await;
     match settings.mode {
-        Mode::All if settings.only_unique => {
+        Mode::All if settings.only == Some(Only::Unique) => {
             unique::unique_submits(name, &place, n.min(30_000)).await;
+        }
+        Mode::All if settings.only == Some(Only::Workflow) => {
+            workflow::workflows(name, &place, n.min(10_000)).await;
         }
         Mode::All => {
             burn_down::burn_down(name, &place, n, settings.pending, false).await;

@@ -26,6 +26,15 @@ pub enum Mode {
     MultiProcess,
 }
 
+/// One group of figures alone (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    /// Unique submits against plain ones.
+    Unique,
+    /// A chord and a chain against a plain burn-down.
+    Workflow,
+}
+
 /// A worker process of [`Mode::MultiProcess`]: this binary run again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Child {
@@ -41,8 +50,8 @@ pub struct Settings {
     pub backends: Vec<String>,
     pub n: Option<usize>,
     pub pending: usize,
-    /// `--only unique`: the unique-submit figures alone.
-    pub only_unique: bool,
+    /// `--only unique` or `--only workflow`: those figures alone.
+    pub only: Option<Only>,
     pub mode: Mode,
     /// Worker processes of `--mode multi-process`.
     pub workers: usize,
@@ -64,7 +73,7 @@ impl Default for Settings {
             backends: Vec::new(),
             n: None,
             pending: 0,
-            only_unique: false,
+            only: None,
             mode: Mode::All,
             workers: 2,
             json: false,
@@ -139,10 +148,11 @@ impl Settings {
                 }
                 "--only" => {
                     let only = value("--only")?;
-                    if only != "unique" {
-                        return Err(format!("--only {only}: only `--only unique` exists"));
-                    }
-                    settings.only_unique = true;
+                    settings.only = Some(match only.as_str() {
+                        "unique" => Only::Unique,
+                        "workflow" => Only::Workflow,
+                        _ => return Err(format!("--only {only}: use unique or workflow")),
+                    });
                     settings.forwarded.push(only);
                 }
                 "--mode" => {
