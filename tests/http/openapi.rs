@@ -203,7 +203,14 @@ async fn openapi_list_parameters_and_schedule_responses_are_typed() {
     let state = resolve(&doc, state["$ref"].as_str().expect("a $ref")).unwrap();
     assert_eq!(
         state["enum"],
-        json!(["PENDING", "RUNNING", "FINISHED", "FAILED", "CANCELLED"])
+        json!([
+            "PENDING",
+            "RUNNING",
+            "FINISHED",
+            "FAILED",
+            "CANCELLED",
+            "WAITING"
+        ])
     );
     for time in ["created_after", "created_before"] {
         let schema = schema_of(time);
