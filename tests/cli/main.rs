@@ -22,6 +22,7 @@ mod process;
 mod steering;
 mod support;
 mod tasks;
+mod workflows;
 
 use steering::*;
 use support::*;
@@ -84,6 +85,11 @@ mod cli_process {
     #[test]
     fn exit_codes_without_a_backend() {
         process::exit_codes_without_a_backend();
+    }
+
+    #[test]
+    fn sqlite_workflow_from_stdin() {
+        process::workflow_from_stdin(&common::sqlite_url("taskq-cli-workflow"));
     }
 
     #[test]
