@@ -110,6 +110,10 @@ function cell(label, ...children) { return el('td', { dataset: { label } }, ...c
 /** The time that matters for a task in its state. */
 function whenOf(task) {
   if (task.state === 'PENDING') return timeEl(task.scheduled_at, 'due ');
+  if (task.state === 'WAITING') {
+    const n = task.step ? task.step.waiting_on : 0;
+    return el('span', { className: 'muted' }, 'waits for ' + n + (n === 1 ? ' parent' : ' parents'));
+  }
   if (task.state === 'RUNNING') return timeEl(task.started_at, 'started ');
   return timeEl(task.finished_at, 'ended ');
 }
@@ -117,7 +121,7 @@ function whenOf(task) {
 export function rowActions(task) {
   const data = { id: task.id };
   const actions = [];
-  if (task.state === 'PENDING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
+  if (task.state === 'PENDING' || task.state === 'WAITING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
     actions.push(actionButton('cancel', 'cancel', data, { 'aria-label': 'cancel task ' + task.id }));
   }
   if (task.state === 'FAILED' || task.state === 'CANCELLED') {
