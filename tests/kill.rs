@@ -6,10 +6,15 @@
 //! or left RUNNING, and that a task ran more than once only when a worker
 //! that ran it was killed.
 //!
+//! `chord` does the same to a workflow: a 1,000-step chord whose callback
+//! must run exactly once with every result (`kill_chord_*`).
+//!
 //! `cargo test kill` runs it on SQLite and, when `TASKQ_TEST_POSTGRES_URL`
 //! is set, on PostgreSQL (a fresh schema); with feature `redis` and
 //! `TASKQ_TEST_REDIS_URL` set, on Redis (a fresh key prefix).
 
+#[path = "kill_parts/chord.rs"]
+mod chord;
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -355,4 +360,33 @@ async fn kill_redis() {
         .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
     // Worker processes find the prefix after the `#`.
     crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_chord_workflow_sqlite() {
+    let path = std::env::temp_dir().join(format!("taskq-kill-chord-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    chord::chord_crash_run("sqlite", url, Arc::new(backend)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn kill_chord_workflow_postgres() {
+    use taskq::sea::scratch::{Scratch, Server};
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
+    let url = scratch.url().to_owned();
+    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
+    chord::chord_crash_run("postgres", url, Arc::new(backend)).await;
+    let _ = scratch.drop_now().await;
 }

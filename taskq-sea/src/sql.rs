@@ -203,7 +203,10 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
     b.param(false.into(), "boolean");
     b.push_sql(" FROM s WHERE taskq_tasks.id = s.id AND ");
     b.push_sql(STATE);
-    b.push_sql(" = 'RUNNING' AND taskq_tasks.attempt = s.attempt RETURNING taskq_tasks.id");
+    b.push_sql(
+        " = 'RUNNING' AND taskq_tasks.attempt = s.attempt \
+         RETURNING taskq_tasks.id, taskq_tasks.workflow_id",
+    );
     b.build()
 }
 

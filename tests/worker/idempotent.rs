@@ -290,6 +290,9 @@ impl Store for LostReply {
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
         self.inner.delete_task(id).await
     }
+    async fn workflow_steps(&self, workflow: taskq::WorkflowId) -> Result<Vec<TaskRecord>, Error> {
+        self.inner.workflow_steps(workflow).await
+    }
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error> {
         self.inner.purge(states, before).await
     }

@@ -31,6 +31,7 @@ mod steering;
 mod support;
 mod unique;
 mod wait;
+mod workflow;
 
 use blocking::*;
 use idempotent::*;
@@ -41,6 +42,7 @@ use steering::*;
 use support::*;
 use unique::*;
 use wait::*;
+use workflow::*;
 
 /// `pair_suite!(#[attr]… name, factory)`: the tests that take two handles
 /// on one store; `, announced` adds the test of a backend that announces
@@ -208,7 +210,9 @@ macro_rules! worker_suite {
                 blocking_option_gives_each_handler_a_thread,
                 idempotent_submit_with_the_same_id_returns_it,
                 idempotent_submit_retries_an_ambiguous_error,
-                unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input);
+                unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
+                workflow_chain_group_chord_run_end_to_end,
+                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel);
         }
     };
 }

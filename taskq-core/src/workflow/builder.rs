@@ -95,6 +95,9 @@ impl<R> From<&Step<R>> for StepRef {
 pub struct Workflow {
     spec: WorkflowSpec,
     ids: Vec<TaskId>,
+    /// Each step's parents, by index: `after` is written from these at
+    /// the submit, so a step renamed through `spec_mut` keeps its edges.
+    parents: Vec<Vec<usize>>,
     error: Option<Error>,
 }
 
@@ -182,15 +185,27 @@ impl Workflow {
         self.push::<Value>(spec, &parents, input, runs).any()
     }
 
-    /// The spec of an added step, to override its queue, priority or
-    /// retries.
+    /// Names a step (by default `<index>.<task type>`): the name the
+    /// workflow's record, the dashboard and the REST API show.
+    pub fn rename(&mut self, step: impl Into<StepRef>, name: impl Into<String>) {
+        if let Some(spec) = self.spec_mut(step) {
+            spec.name = name.into();
+        }
+    }
+
+    /// The spec of an added step, to name it or override its queue,
+    /// priority or retries (its `after` is the builder's).
     pub fn spec_mut(&mut self, step: impl Into<StepRef>) -> Option<&mut StepSpec> {
         let step = step.into();
         (self.ids.get(step.index) == Some(&step.id)).then(|| &mut self.spec.steps[step.index])
     }
 
     /// The spec built so far, the step ids drawn, and the first misuse.
-    pub(crate) fn into_parts(self) -> (WorkflowSpec, Vec<TaskId>, Option<Error>) {
+    pub(crate) fn into_parts(mut self) -> (WorkflowSpec, Vec<TaskId>, Option<Error>) {
+        let names: Vec<String> = self.spec.steps.iter().map(|s| s.name.clone()).collect();
+        for (spec, parents) in self.spec.steps.iter_mut().zip(&self.parents) {
+            spec.after = parents.iter().map(|p| names[*p].clone()).collect();
+        }
         (self.spec, self.ids, self.error)
     }
 
@@ -208,16 +223,15 @@ impl Workflow {
         if input.is_some_and(|i| i != StepInput::Params) && parents.is_empty() {
             self.fail(&spec.name, "a group of no steps");
         }
-        spec.after = parents
-            .iter()
-            .map(|p| match self.ids.get(p.index) {
-                Some(id) if *id == p.id => self.spec.steps[p.index].name.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        if spec.after.iter().any(String::is_empty) {
-            self.fail(&spec.name, "a parent step of another workflow");
+        let mut indexes = Vec::with_capacity(parents.len());
+        for parent in parents {
+            if self.ids.get(parent.index) == Some(&parent.id) {
+                indexes.push(parent.index);
+            } else {
+                self.fail(&spec.name, "a parent step of another workflow");
+            }
         }
+        self.parents.push(indexes);
         spec.input = input;
         spec.runs = runs;
         let id = uuid::Uuid::now_v7();

@@ -37,11 +37,15 @@
 //! let sum = wf.join(&pages, total); // a chord: the group's results, in order
 //! let text = wf.then(&sum, report); // a chain link: the parent's result
 //! let id = client.submit_workflow(wf).await?;
-//! # let worker = Worker::builder(client.backend().clone()).queue("default", 2).build()?;
+//! # let worker = Worker::builder(&client).queue("default", 2).build()?;
 //! # let shutdown = worker.shutdown_handle();
 //! # let running = tokio::spawn(worker.run());
-//! let out: String = client.step_result(id, &text, Duration::from_secs(10)).await?;
+//! // Each step is a task: wait for one by its typed reference…
+//! let out: String = client.result(text.task_ref(), Duration::from_secs(10)).await?;
 //! assert_eq!(out, "60 words");
+//! // …or for the whole workflow.
+//! let record = client.wait_workflow(id, Duration::from_secs(10)).await?;
+//! assert_eq!(record.state, taskq::workflow::WorkflowState::Finished);
 //! # shutdown.shutdown(); running.await.unwrap()?;
 //! # Ok(()) }
 //! ```

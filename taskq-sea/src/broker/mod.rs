@@ -12,12 +12,14 @@
 //! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
+//! - `workflow`: what a workflow step's end and retry do to the others.
 
 mod enqueue;
 mod rescue;
 mod statements;
 mod steps;
 mod unique;
+mod workflow;
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
@@ -84,67 +86,7 @@ impl Broker for SeaBackend {
     }
 
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
-        if settlements.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<SettleRow> = settlements.into_iter().map(settle_row).collect();
-        let txn = self.write_txn().await?;
-        let mut applied = vec![false; rows.len()];
-        // Indexes of the rows to apply one statement at a time.
-        let mut one_by_one: Vec<usize> = Vec::new();
-        if sql::supports_batches(txn.get_database_backend()) {
-            // Batch the first settlement of each id; repeats follow one by
-            // one, after it, as sequential application would see them.
-            let mut seen = HashSet::with_capacity(rows.len());
-            let mut batched = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                if seen.insert(row.id) {
-                    batched.push(i);
-                } else {
-                    one_by_one.push(i);
-                }
-            }
-            if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
-                txn.execute_raw(plan).await.map_err(db_err)?;
-            }
-            for chunk in batched.chunks(sql::BATCH_ROWS) {
-                let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
-                let mut done = HashSet::with_capacity(chunk.len());
-                for row in txn
-                    .query_all_raw(sql::settle_batch(txn.get_database_backend(), &batch))
-                    .await
-                    .map_err(db_err)?
-                {
-                    done.insert(row.try_get::<Uuid>("", "id").map_err(db_err)?);
-                }
-                for &i in chunk {
-                    applied[i] = done.contains(&rows[i].id);
-                }
-            }
-        } else {
-            one_by_one.extend(0..rows.len());
-        }
-        for i in one_by_one {
-            let update = settle_update(&rows[i]);
-            applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
-        }
-        let ended: Vec<TaskId> = rows
-            .iter()
-            .zip(&applied)
-            .filter(|(row, applied)| **applied && row.state != PENDING)
-            .map(|(row, _)| row.id)
-            .collect();
-        self.announce_ended(&txn, &ended).await?;
-        txn.commit().await.map_err(db_err)?;
-        self.ended_here(ended.iter().copied());
-        let requeued = rows
-            .iter()
-            .zip(&applied)
-            .any(|(row, applied)| *applied && row.state == PENDING);
-        if requeued {
-            self.notify();
-        }
-        Ok(applied)
+        Ok(self.settle_cascading(settlements).await?.0)
     }
 
     async fn heartbeat(
@@ -209,91 +151,20 @@ impl Broker for SeaBackend {
         tasks: &[(TaskId, u32)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        if !tasks.is_empty() {
-            let txn = self.write_txn().await?;
-            let mut ended = Vec::new();
-            for &(id, attempt) in tasks {
-                // `lifecycle::release`: back to PENDING, or CANCELLED when
-                // a cancel was requested. Each statement fences on the flag,
-                // so at most one of the two applies.
-                let held =
-                    || running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id));
-                let requeue = Query::update()
-                    .table(task::Entity)
-                    .value(C::State, PENDING)
-                    .value(C::Attempt, Expr::col(C::Attempt).sub(1))
-                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
-                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(false)))
-                    .to_owned();
-                let mut cancel = Query::update();
-                cancel
-                    .table(task::Entity)
-                    .value(C::State, TaskState::Cancelled.as_str())
-                    .value(C::FinishedAt, now)
-                    .value(C::CancelRequested, false)
-                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
-                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(true)));
-                set_error(&mut cancel, lifecycle::released_after_cancel(worker_id));
-                if txn.execute(&cancel).await.map_err(db_err)?.rows_affected() == 1 {
-                    ended.push(id);
-                }
-                txn.execute(&requeue).await.map_err(db_err)?;
-            }
-            self.announce_ended(&txn, &ended).await?;
-            txn.commit().await.map_err(db_err)?;
-            self.ended_here(ended);
-        }
-        self.notify();
-        Ok(())
+        self.release_cascading(worker_id, tasks, now)
+            .await
+            .map(drop)
     }
 
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-        for _ in 0..RACE_RETRIES {
-            let state = self.state_of(id).await?;
-            let mut update = Query::update();
-            update.table(task::Entity);
-            match state {
-                TaskState::Pending => {
-                    set_error(&mut update, lifecycle::cancelled_before_run());
-                    update
-                        .value(C::State, TaskState::Cancelled.as_str())
-                        .value(C::FinishedAt, now);
-                }
-                TaskState::Running => {
-                    update.value(C::CancelRequested, true);
-                }
-                terminal => {
-                    return Err(Error::InvalidTransition {
-                        id,
-                        state: terminal,
-                        action: "cancel",
-                    });
-                }
-            }
-            update.cond_where(
-                Condition::all()
-                    .add(Expr::col(C::Id).eq(id))
-                    .add(state_is(state)),
-            );
-            if let Some(record) = self.update_returning(self.db(), id, update).await? {
-                if record.state.is_terminal() {
-                    // After the (single-statement) change: a process dying
-                    // in between leaves other processes' waiters to their
-                    // poll. Logged, not returned: the cancel happened.
-                    if let Err(err) = self.announce_ended(self.db(), &[id]).await {
-                        tracing::warn!(error = %err, %id, "could not announce the cancel");
-                    }
-                    self.ended_here([id]);
-                }
-                return Ok(record);
-            }
-        }
-        Err(raced(id))
+        Ok(self.cancel_cascading(id, now).await?.0)
     }
 
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
         for _ in 0..RACE_RETRIES {
-            let state = self.state_of(id).await?;
+            let txn = self.write_txn().await?;
+            let current = fetch(&txn, id).await?.ok_or(Error::NotFound(id))?;
+            let state = current.state;
             if !matches!(state, TaskState::Failed | TaskState::Cancelled) {
                 return Err(Error::InvalidTransition {
                     id,
@@ -301,6 +172,9 @@ impl Broker for SeaBackend {
                     action: "retry",
                 });
             }
+            // `lifecycle::plan_resume`: what the step's end cancelled
+            // waits again (or the retry is refused).
+            let plan = workflow::plan_resume(&txn, &current).await?;
             let mut update = Query::update();
             update
                 .table(task::Entity)
@@ -323,7 +197,9 @@ impl Broker for SeaBackend {
                         .add(Expr::col(C::Id).eq(id))
                         .add(state_is(state)),
                 );
-            if let Some(record) = self.update_returning(self.db(), id, update).await? {
+            if let Some(record) = self.update_returning(&txn, id, update).await? {
+                workflow::apply_resume(&txn, &plan).await?;
+                txn.commit().await.map_err(db_err)?;
                 self.wake_others().await;
                 self.notify();
                 return Ok(record);
@@ -461,5 +337,218 @@ impl Broker for SeaBackend {
 
     fn work_signal(&self) -> Option<Arc<Notify>> {
         Some(self.signal())
+    }
+}
+
+/// The transitions that end tasks, with the workflow steps their ends
+/// release (SQL records with Redis delivery must deliver those).
+impl SeaBackend {
+    /// [`Broker::settle`], also giving the workflow steps the settled
+    /// steps' ends released.
+    pub(crate) async fn settle_cascading(
+        &self,
+        settlements: Vec<Settlement>,
+    ) -> Result<(Vec<bool>, Vec<TaskId>), Error> {
+        if settlements.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let rows: Vec<SettleRow> = settlements.into_iter().map(settle_row).collect();
+        let txn = self.write_txn().await?;
+        let mut applied = vec![false; rows.len()];
+        // Settled workflow steps, whose ends move their dependents.
+        let mut steps: Vec<TaskId> = Vec::new();
+        // Indexes of the rows to apply one statement at a time.
+        let mut one_by_one: Vec<usize> = Vec::new();
+        if sql::supports_batches(txn.get_database_backend()) {
+            // Batch the first settlement of each id; repeats follow one by
+            // one, after it, as sequential application would see them.
+            let mut seen = HashSet::with_capacity(rows.len());
+            let mut batched = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                if seen.insert(row.id) {
+                    batched.push(i);
+                } else {
+                    one_by_one.push(i);
+                }
+            }
+            if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
+                txn.execute_raw(plan).await.map_err(db_err)?;
+            }
+            for chunk in batched.chunks(sql::BATCH_ROWS) {
+                let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
+                let mut done = HashSet::with_capacity(chunk.len());
+                for row in txn
+                    .query_all_raw(sql::settle_batch(txn.get_database_backend(), &batch))
+                    .await
+                    .map_err(db_err)?
+                {
+                    let id = row.try_get::<Uuid>("", "id").map_err(db_err)?;
+                    if row
+                        .try_get::<Option<Uuid>>("", "workflow_id")
+                        .map_err(db_err)?
+                        .is_some()
+                    {
+                        steps.push(id);
+                    }
+                    done.insert(id);
+                }
+                for &i in chunk {
+                    applied[i] = done.contains(&rows[i].id);
+                }
+            }
+        } else {
+            one_by_one.extend(0..rows.len());
+        }
+        let mut unknown = Vec::new();
+        for i in one_by_one {
+            let update = settle_update(&rows[i]);
+            applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
+            if applied[i] && rows[i].state != PENDING {
+                unknown.push(rows[i].id);
+            }
+        }
+        // Without RETURNING (MySQL, repeats) one read tells the steps apart.
+        if !unknown.is_empty() {
+            steps.extend(workflow::steps_among(&txn, &unknown).await?);
+        }
+        let mut ended: Vec<TaskId> = rows
+            .iter()
+            .zip(&applied)
+            .filter(|(row, applied)| **applied && row.state != PENDING)
+            .map(|(row, _)| row.id)
+            .collect();
+        // Released steps are due when their last parent ended (the batch's
+        // latest end: the ends of one batch are moments apart).
+        let ended_at = rows
+            .iter()
+            .filter_map(|row| row.finished_at)
+            .max()
+            .unwrap_or_else(Utc::now);
+        let cascade = workflow::steps_ended(&txn, &steps, ended_at).await?;
+        ended.extend(&cascade.ended);
+        self.announce_ended(&txn, &ended).await?;
+        if !cascade.released.is_empty() {
+            self.notify_others(&txn).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        self.ended_here(ended.iter().copied());
+        let requeued = rows
+            .iter()
+            .zip(&applied)
+            .any(|(row, applied)| *applied && row.state == PENDING);
+        if requeued || !cascade.released.is_empty() {
+            self.notify();
+        }
+        Ok((applied, cascade.released))
+    }
+
+    /// [`Broker::release`], also giving the workflow steps released by
+    /// the ends of attempts whose cancel was requested.
+    pub(crate) async fn release_cascading(
+        &self,
+        worker_id: &str,
+        tasks: &[(TaskId, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TaskId>, Error> {
+        let mut released = Vec::new();
+        if !tasks.is_empty() {
+            let txn = self.write_txn().await?;
+            let mut ended = Vec::new();
+            for &(id, attempt) in tasks {
+                // `lifecycle::release`: back to PENDING, or CANCELLED when
+                // a cancel was requested. Each statement fences on the flag,
+                // so at most one of the two applies.
+                let held =
+                    || running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id));
+                let requeue = Query::update()
+                    .table(task::Entity)
+                    .value(C::State, PENDING)
+                    .value(C::Attempt, Expr::col(C::Attempt).sub(1))
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
+                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(false)))
+                    .to_owned();
+                let mut cancel = Query::update();
+                cancel
+                    .table(task::Entity)
+                    .value(C::State, TaskState::Cancelled.as_str())
+                    .value(C::FinishedAt, now)
+                    .value(C::CancelRequested, false)
+                    .value(C::LeaseUntil, None::<DateTime<Utc>>)
+                    .cond_where(held().add(Expr::col(C::CancelRequested).eq(true)));
+                set_error(&mut cancel, lifecycle::released_after_cancel(worker_id));
+                if txn.execute(&cancel).await.map_err(db_err)?.rows_affected() == 1 {
+                    ended.push(id);
+                }
+                txn.execute(&requeue).await.map_err(db_err)?;
+            }
+            let cascade = workflow::steps_ended(&txn, &ended, now).await?;
+            ended.extend(cascade.ended);
+            released = cascade.released;
+            self.announce_ended(&txn, &ended).await?;
+            txn.commit().await.map_err(db_err)?;
+            self.ended_here(ended);
+        }
+        self.notify();
+        Ok(released)
+    }
+
+    /// [`Broker::cancel`], also giving the workflow steps its cascade
+    /// released.
+    pub(crate) async fn cancel_cascading(
+        &self,
+        id: TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<(TaskRecord, Vec<TaskId>), Error> {
+        for _ in 0..RACE_RETRIES {
+            let state = self.state_of(id).await?;
+            let mut update = Query::update();
+            update.table(task::Entity);
+            match state {
+                TaskState::Pending | TaskState::Waiting => {
+                    set_error(&mut update, lifecycle::cancelled_before_run());
+                    update
+                        .value(C::State, TaskState::Cancelled.as_str())
+                        .value(C::FinishedAt, now);
+                }
+                TaskState::Running => {
+                    update.value(C::CancelRequested, true);
+                }
+                terminal => {
+                    return Err(Error::InvalidTransition {
+                        id,
+                        state: terminal,
+                        action: "cancel",
+                    });
+                }
+            }
+            update.cond_where(
+                Condition::all()
+                    .add(Expr::col(C::Id).eq(id))
+                    .add(state_is(state)),
+            );
+            let txn = self.write_txn().await?;
+            let Some(record) = self.update_returning(&txn, id, update).await? else {
+                continue;
+            };
+            let mut ended = Vec::new();
+            let mut released = Vec::new();
+            if record.state.is_terminal() {
+                ended.push(id);
+                if record.step.is_some() {
+                    let cascade = workflow::steps_ended(&txn, &[id], now).await?;
+                    ended.extend(cascade.ended);
+                    released = cascade.released;
+                }
+                self.announce_ended(&txn, &ended).await?;
+            }
+            txn.commit().await.map_err(db_err)?;
+            self.ended_here(ended);
+            if !released.is_empty() {
+                self.wake_others().await;
+                self.notify();
+            }
+            return Ok((record, released));
+        }
+        Err(raced(id))
     }
 }

@@ -20,7 +20,8 @@ use super::statements::{PENDING, set_error};
 const RESCUE_CHUNK: u64 = 500;
 
 impl SeaBackend {
-    /// [`Broker::rescue_expired`], also returning the ids it requeued.
+    /// [`Broker::rescue_expired`], also returning the ids it requeued (and
+    /// the workflow steps the rescued tasks' ends released).
     /// Implements `lifecycle::rescue`: the rows are read, each one's
     /// retry time is drawn in Rust (`lifecycle::rescue_retry_at`), and the
     /// update is fenced by attempt and expired lease.
@@ -128,6 +129,11 @@ impl SeaBackend {
                     }
                 }
             }
+            // Failed and cancelled steps move their dependents; those
+            // released are new pending tasks, delivered as requeued ones.
+            let cascade = super::workflow::steps_ended(&txn, &ended, now).await?;
+            ended.extend(cascade.ended);
+            requeued.extend(cascade.released);
             self.announce_ended(&txn, &ended).await?;
             txn.commit().await.map_err(db_err)?;
             self.ended_here(ended.drain(..));
@@ -135,7 +141,7 @@ impl SeaBackend {
                 break;
             }
         }
-        if report.requeued > 0 {
+        if !requeued.is_empty() {
             self.notify();
         }
         Ok((report, requeued))

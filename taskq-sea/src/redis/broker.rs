@@ -11,7 +11,7 @@ use taskq_core::backend::{
     Settlement,
 };
 use taskq_core::lifecycle::RetryPolicies;
-use taskq_core::{Error, TaskId, TaskRecord};
+use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -28,7 +28,12 @@ impl Broker for SeaRedisBackend {
         let enqueued = self.sql.insert_pending(tasks.clone()).await?;
         // Accepted: from here on the tasks are safe in SQL. Duplicates of a
         // held unique key were not stored, so they are not delivered.
-        let stored = enqueued.stored(tasks);
+        // Workflow steps that wait for parents are delivered when released.
+        let stored: Vec<TaskRecord> = enqueued
+            .stored(tasks)
+            .into_iter()
+            .filter(|t| t.state == TaskState::Pending)
+            .collect();
         self.push_or_defer(&stored).await;
         Ok(enqueued)
     }
@@ -85,7 +90,9 @@ impl Broker for SeaRedisBackend {
                 at: s.at,
             })
             .partition(|s| matches!(s.outcome, Outcome::Retry { .. }));
-        let applied = self.sql.settle(settlements).await?;
+        let (applied, released) = self.sql.settle_cascading(settlements).await?;
+        // Steps the settled steps' ends released: pending in SQL now.
+        self.push_pending_of(&released).await;
         // A retry is delivered through Redis: its copy is pending again
         // before this returns. The ended tasks only leave Redis's running
         // set, in the background (a send fails only if the acknowledging
@@ -128,7 +135,8 @@ impl Broker for SeaRedisBackend {
         tasks: &[(TaskId, u32)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.sql.release(worker_id, tasks, now).await?;
+        let released = self.sql.release_cascading(worker_id, tasks, now).await?;
+        self.push_pending_of(&released).await;
         if let Err(err) = self.redis.release(worker_id, tasks, now).await {
             // Redis requeues them when their leases expire.
             warn!(error = %err, "could not release tasks in Redis");
@@ -137,7 +145,8 @@ impl Broker for SeaRedisBackend {
     }
 
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-        let record = self.sql.cancel(id, now).await?;
+        let (record, released) = self.sql.cancel_cascading(id, now).await?;
+        self.push_pending_of(&released).await;
         if let Err(err) = self.redis.cancel(id, now).await {
             // A pending copy left in Redis is refused by the claim's fence.
             tracing::debug!(error = %err, %id, "cancel did not apply in Redis");

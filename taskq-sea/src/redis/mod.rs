@@ -355,7 +355,7 @@ impl SeaRedisBackend {
 
     /// Pushes those of `ids` that SQL has pending, from SQL's records; a
     /// failure is left to the reconciler.
-    async fn push_pending_of(&self, ids: &[TaskId]) {
+    pub(super) async fn push_pending_of(&self, ids: &[TaskId]) {
         if ids.is_empty() {
             return;
         }

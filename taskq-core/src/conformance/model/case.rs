@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring};
 use crate::task::{
-    Backoff, ErrorKind, Progress, TaskFailure, TaskId, TaskRecord, TaskState, UniqueKey,
+    Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskRecord, TaskState,
+    UniqueKey, WorkflowStep,
 };
 
 /// The schedule every case starts with.
@@ -185,6 +186,56 @@ impl<'a> Case<'a> {
         }
     }
 
+    /// The steps of an [`Op::SubmitWorkflow`]: parents before children,
+    /// linked both ways, the roots pending and the rest waiting.
+    fn workflow(&mut self, queue: usize, shape: usize, completed: bool) -> Vec<TaskRecord> {
+        let parents: &[&[usize]] = match shape {
+            0 => &[&[], &[0]],
+            1 => &[&[], &[], &[0, 1]],
+            _ => &[&[], &[0], &[1]],
+        };
+        let workflow = self.new_id();
+        let now = self.now;
+        let mut tasks: Vec<TaskRecord> = Vec::with_capacity(parents.len());
+        for (i, of) in parents.iter().enumerate() {
+            let queue = QUEUES[if i == 0 {
+                queue
+            } else {
+                (queue + 1) % QUEUES.len()
+            }];
+            let mut record = self.record(queue, 0, now, 1);
+            let last = i + 1 == parents.len();
+            let runs = if last && completed {
+                RunWhen::Completed
+            } else {
+                RunWhen::Succeeded
+            };
+            let input = match (of.len(), runs) {
+                (0, _) => StepInput::Params,
+                (_, RunWhen::Completed) => StepInput::Ends,
+                (1, _) => StepInput::Result,
+                _ => StepInput::Results,
+            };
+            if !of.is_empty() {
+                record.state = TaskState::Waiting;
+            }
+            record.step = Some(WorkflowStep {
+                parents: of.iter().map(|p| tasks[*p].id).collect(),
+                waiting_on: of.len() as u32,
+                input,
+                runs,
+                ..WorkflowStep::root(workflow, format!("s{i}"))
+            });
+            for &p in *of {
+                if let Some(step) = tasks[p].step.as_mut() {
+                    step.children.push(record.id);
+                }
+            }
+            tasks.push(record);
+        }
+        tasks
+    }
+
     fn ms(ms: u32) -> chrono::Duration {
         chrono::Duration::milliseconds(i64::from(ms))
     }
@@ -232,6 +283,18 @@ impl<'a> Case<'a> {
                         record
                     })
                     .collect();
+                self.ids.extend(tasks.iter().map(|t| t.id));
+                (
+                    Returned::Enqueued(message(self.reference.enqueue(tasks.clone(), now))),
+                    Returned::Enqueued(message(backend.enqueue(tasks).await)),
+                )
+            }
+            Op::SubmitWorkflow {
+                queue,
+                shape,
+                completed,
+            } => {
+                let tasks = self.workflow(*queue, *shape, *completed);
                 self.ids.extend(tasks.iter().map(|t| t.id));
                 (
                     Returned::Enqueued(message(self.reference.enqueue(tasks.clone(), now))),

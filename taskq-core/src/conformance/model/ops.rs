@@ -57,6 +57,15 @@ pub enum Op {
         /// every task of the batch takes the key.
         unique: Option<(usize, usize)>,
     },
+    /// Enqueue a small workflow in one call: `shape` 0 a chain of two, 1
+    /// a chord of two and a callback, 2 a chain of three; the first step
+    /// in `queue`, the others in the other queue; `completed`: the last
+    /// step runs whatever its parents' outcome.
+    SubmitWorkflow {
+        queue: usize,
+        shape: usize,
+        completed: bool,
+    },
     /// Enqueue a new task together with one whose id is already stored:
     /// all or none, so nothing changes.
     SubmitDuplicate {
@@ -201,6 +210,8 @@ pub fn op() -> impl Strategy<Value = Op> {
                 }
             ),
         1 => task().prop_map(|task| Op::SubmitDuplicate { task }),
+        2 => (queue.clone(), 0..3usize, prop::bool::weighted(0.3))
+            .prop_map(|(queue, shape, completed)| Op::SubmitWorkflow { queue, shape, completed }),
         6 => (
             queue.clone(),
             1..4usize,

@@ -101,10 +101,29 @@ impl Reference {
         settlements
             .iter()
             .map(|s| {
-                self.get_mut(s.id)
-                    .is_ok_and(|record| lifecycle::settle(record, s))
+                let applied = self
+                    .get_mut(s.id)
+                    .is_ok_and(|record| lifecycle::settle(record, s));
+                if applied {
+                    self.steps_ended(s.id, s.at);
+                }
+                applied
             })
             .collect()
+    }
+
+    /// `lifecycle::parent_ended` along the edges of `id` if it ended, and
+    /// of every step that cancels, until none is left.
+    fn steps_ended(&mut self, id: TaskId, now: DateTime<Utc>) {
+        let mut edges = self.get(id).map(lifecycle::ended_edges).unwrap_or_default();
+        while let Some((child, parent, state)) = edges.pop() {
+            if let Ok(record) = self.get_mut(child)
+                && lifecycle::parent_ended(record, parent, state, now)
+                    == lifecycle::Arrival::Cancelled
+            {
+                edges.extend(lifecycle::ended_edges(record));
+            }
+        }
     }
 
     pub fn heartbeat(
@@ -124,8 +143,11 @@ impl Reference {
 
     pub fn release(&mut self, worker_id: &str, tasks: &[(TaskId, u32)], now: DateTime<Utc>) {
         for &(id, attempt) in tasks {
-            if let Ok(record) = self.get_mut(id) {
-                lifecycle::release(record, worker_id, attempt, now);
+            if let Ok(record) = self.get_mut(id)
+                && lifecycle::release(record, worker_id, attempt, now)
+                && record.state.is_terminal()
+            {
+                self.steps_ended(id, now);
             }
         }
     }
@@ -138,13 +160,30 @@ impl Reference {
     pub fn cancel(&mut self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
         let record = self.get_mut(id)?;
         lifecycle::cancel(record, now)?;
-        Ok(record.clone())
+        let record = record.clone();
+        if record.state.is_terminal() {
+            self.steps_ended(id, now);
+        }
+        Ok(record)
     }
 
     pub fn retry(&mut self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
+        let current = self.get(id).ok_or(Error::NotFound(id))?.clone();
+        let tasks = &self.tasks;
+        let plan = lifecycle::plan_resume(&current, &mut |id| {
+            tasks.iter().find(|r| r.id == id).cloned()
+        })?;
         let record = self.get_mut(id)?;
         lifecycle::retry(record, now)?;
-        Ok(record.clone())
+        let record = record.clone();
+        for change in plan {
+            let (lifecycle::Resume::Rewait { id, .. } | lifecycle::Resume::CountAgain { id }) =
+                change;
+            if let Ok(step) = self.get_mut(id) {
+                lifecycle::apply_resume(step, change);
+            }
+        }
+        Ok(record)
     }
 
     pub fn reorder(&mut self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
@@ -193,13 +232,18 @@ impl Reference {
         policies: &dyn RetryPolicies,
     ) -> RescueReport {
         let mut report = RescueReport::default();
+        let mut ended = Vec::new();
         for record in &mut self.tasks {
             match lifecycle::rescue(record, now, policies) {
                 Some(Rescued::Requeued) => report.requeued += 1,
                 Some(Rescued::Failed) => report.failed += 1,
                 Some(Rescued::Cancelled) => report.cancelled += 1,
-                None => {}
+                None => continue,
             }
+            ended.push(record.id);
+        }
+        for id in ended {
+            self.steps_ended(id, now);
         }
         report
     }
