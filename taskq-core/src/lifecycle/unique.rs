@@ -241,6 +241,7 @@ mod tests {
             soft_timeout: None,
             seq: 0,
             unique: None,
+            step: None,
         }
     }
 
