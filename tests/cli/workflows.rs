@@ -1,7 +1,7 @@
 //! `workflow submit | show | cancel`, and `retry` of a failed step, over a
-//! host's client on the memory backend (`run_from` with `Some(client)`):
-//! the command line opens no memory backend by URL, and SQL backends join
-//! once their workflows land.
+//! host's client (`run_from` with `Some(client)`: the command line opens
+//! no memory backend by URL) on memory, SQLite and PostgreSQL. Plain
+//! Redis joins once its workflows land.
 
 use super::*;
 
@@ -35,9 +35,13 @@ fn chain_spec() -> Value {
     ]})
 }
 
-#[tokio::test]
-async fn cli_workflow_memory_submit_show_and_run() {
-    let client = memory_client();
+/// A host client on a fresh SQLite file.
+#[cfg(feature = "sqlite")]
+async fn sqlite_client() -> Client {
+    client(&sqlite_url().await).await
+}
+
+async fn submit_show_and_run(client: Client) {
     let path = spec_file(&chain_spec());
     let path = path.to_str().expect("utf-8 path");
     let ran = over(&client, &["workflow", "submit", path])
@@ -133,9 +137,7 @@ async fn cli_workflow_memory_submit_show_and_run() {
     );
 }
 
-#[tokio::test]
-async fn cli_workflow_memory_errors_and_cancel() {
-    let client = memory_client();
+async fn errors_and_cancel(client: Client) {
     // A bad step: exit 2 naming it, nothing stored.
     let bad = spec_file(&json!({ "steps": [
         { "name": "ok", "task": "cli_echo", "params": "x" },
@@ -201,4 +203,40 @@ async fn cli_workflow_memory_errors_and_cancel() {
         .expect(Exit::Ok)
         .json();
     assert_eq!(again["state"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn cli_workflow_memory_submit_show_and_run() {
+    submit_show_and_run(memory_client()).await;
+}
+
+#[tokio::test]
+async fn cli_workflow_memory_errors_and_cancel() {
+    errors_and_cancel(memory_client()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_workflow_sqlite_submit_show_and_run() {
+    submit_show_and_run(sqlite_client().await).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_workflow_sqlite_errors_and_cancel() {
+    errors_and_cancel(sqlite_client().await).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn cli_workflow_postgres_submit_show_and_run() {
+    submit_show_and_run(client(&postgres_url().await).await).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn cli_workflow_postgres_errors_and_cancel() {
+    errors_and_cancel(client(&postgres_url().await).await).await;
 }

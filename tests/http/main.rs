@@ -110,12 +110,29 @@ mod http_routes {
 
     http_suite!(memory, common::memory);
 
-    /// `cargo test http_workflows::memory::`; SQL and Redis join as their
-    /// workflows land.
+    /// `cargo test http_workflows::memory::` (or `sqlite`, `postgres`,
+    /// `mysql`); plain Redis joins once its workflows land.
     mod http_workflows {
         use super::*;
 
         http_workflow_suite!(memory, common::memory);
+
+        #[cfg(feature = "sqlite")]
+        http_workflow_suite!(sqlite, || common::sqlite("taskq-http-workflow-test"));
+
+        #[cfg(feature = "postgres")]
+        http_workflow_suite!(
+            #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+            postgres,
+            common::postgres
+        );
+
+        #[cfg(feature = "mysql")]
+        http_workflow_suite!(
+            #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+            mysql,
+            common::mysql
+        );
     }
 
     #[cfg(feature = "sqlite")]
