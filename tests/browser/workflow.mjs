@@ -2,7 +2,8 @@
 // graph (a column per depth, an edge per parent), each step a link to its
 // task whose page links back and names its parents; WAITING in the
 // overview's cards and the state tabs; the view at 390 px and under
-// axe-core; cancelled from its button.
+// axe-core; cancelled from its button; a failed step's dependent offers
+// no retry of its own.
 import assert from 'node:assert/strict';
 import {
   WAIT, DESKTOP, PHONE, step, go, shoot, assertNoSideScroll, assertAccessible,
@@ -86,7 +87,9 @@ export async function workflowScenario(page, api) {
   await page.click('#state-cards a[data-state="WAITING"]');
   await page.waitForFunction(() => location.hash === '#/tasks/waiting', null, WAIT);
   await page.locator(`#tasks tr[data-id="${joinId}"][data-state="WAITING"]`).waitFor(WAIT);
-  assert.match(await page.locator(`#tasks tr[data-id="${joinId}"]`).textContent(), /waits for [12] parents?/);
+  const now = (await api.get('/tasks/' + joinId)).step.waiting_on;
+  assert.match(await page.locator(`#tasks tr[data-id="${joinId}"]`).textContent(),
+    new RegExp(`waits for ${now} parents?`));
 
   step('cancel the workflow from its button');
   await go(page, '#/workflows/' + id);
@@ -94,6 +97,23 @@ export async function workflowScenario(page, api) {
   const slowId = byName.get('slow root').id;
   await api.until(slowId, (t) => t.state === 'CANCELLED', 'CANCELLED');
   await page.locator('#workflow-graph .wf-step[data-name="slow root"][data-state="CANCELLED"]').waitFor(WAIT);
+
+  step('a failed step: its dependent is cancelled as parent_failed, and only the failed step offers retry');
+  // report_generation has a one-second timeout: 1.5 s of work fails it.
+  const failing = await api.post('/workflows', { steps: [
+    { name: 'fails', task: 'report_generation', params: { title: 'wf', render_ms: 1500 } },
+    { name: 'dependent', task: 'greet', after: ['fails'], input: 'params', params: { name: 'never' } },
+  ] });
+  const [fails, dependent] = failing.steps;
+  await api.until(dependent.id, (t) => t.state === 'CANCELLED', 'CANCELLED');
+  assert.equal((await api.get('/tasks/' + dependent.id)).error.kind, 'parent_failed');
+  await go(page, '#/workflows/' + failing.id);
+  assert.equal(await page.textContent('#workflow-state'), 'FAILED');
+  await go(page, '#/task/' + dependent.id);
+  await page.locator('#detail-workflow').waitFor(WAIT);
+  assert.equal(await page.locator('.detail-actions button.retry').count(), 0, 'no retry on a parent_failed step');
+  await go(page, '#/task/' + fails.id);
+  await page.locator('.detail-actions button.retry').waitFor(WAIT);
 
   step('an unknown workflow says so');
   await go(page, '#/workflows/00000000-0000-7000-8000-000000000000');

@@ -124,7 +124,10 @@ export function rowActions(task) {
   if (task.state === 'PENDING' || task.state === 'WAITING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
     actions.push(actionButton('cancel', 'cancel', data, { 'aria-label': 'cancel task ' + task.id }));
   }
-  if (task.state === 'FAILED' || task.state === 'CANCELLED') {
+  // A step its parent's failure cancelled runs again when that parent is
+  // retried; the server refuses retrying it alone.
+  const parentFailed = task.error && task.error.kind === 'parent_failed';
+  if ((task.state === 'FAILED' || task.state === 'CANCELLED') && !parentFailed) {
     actions.push(actionButton('retry', 'retry', data, { 'aria-label': 'retry task ' + task.id }));
   }
   if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
