@@ -20,6 +20,13 @@
 //! - **Order.** Among due pending tasks of a queue, higher `priority` first,
 //!   then lower `seq` (the ETA in microseconds, then submission order;
 //!   reordering rewrites it).
+//! - **A step's end moves its workflow.** Whatever makes a workflow step
+//!   terminal (settle, cancel, rescue, a release after a cancel request)
+//!   applies [`lifecycle::parent_ended`](crate::lifecycle::parent_ended)
+//!   to each of its children in the same transaction or script (or, where
+//!   a child lives out of the script's reach, through a record written
+//!   with the end and applied idempotently after it), so a crash neither
+//!   loses nor repeats a release; a `WAITING` step is never claimed.
 //! - **Errors change nothing.** A missing id is [`Error::NotFound`]; a state
 //!   that does not allow the call is [`Error::InvalidTransition`].
 

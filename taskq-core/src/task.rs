@@ -68,14 +68,16 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    /// Every state, in lifecycle order.
+    /// Every state: the lifecycle's order, then `Waiting` (added with
+    /// workflows), the order of their stored bits
+    /// ([`state_bit`](crate::task::state_bit)).
     pub const ALL: [TaskState; 6] = [
-        TaskState::Waiting,
         TaskState::Pending,
         TaskState::Running,
         TaskState::Finished,
         TaskState::Failed,
         TaskState::Cancelled,
+        TaskState::Waiting,
     ];
 
     /// The terminal states, the ones retention and purge act on.

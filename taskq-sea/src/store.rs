@@ -51,7 +51,7 @@ impl Store for SeaBackend {
             .collect()
     }
 
-    /// `SELECT … WHERE id IN (…)`, in chunks of [`IN_CHUNK`] ids.
+    /// `SELECT … WHERE id IN (…)`, a thousand ids at a time.
     async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, Error> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IN_CHUNK) {

@@ -186,3 +186,154 @@ pub fn apply_resume(record: &mut TaskRecord, change: Resume) {
         Resume::CountAgain { .. } => step.waiting_on += 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{StepInput, WorkflowStep};
+
+    fn step(parents: usize, runs: RunWhen) -> TaskRecord {
+        let now = Utc::now();
+        TaskRecord {
+            id: uuid::Uuid::now_v7(),
+            task_type: "t".into(),
+            params: serde_json::Value::Null,
+            state: if parents > 0 {
+                TaskState::Waiting
+            } else {
+                TaskState::Pending
+            },
+            queue: "q".into(),
+            priority: 0,
+            attempt: 0,
+            max_retries: 0,
+            result: None,
+            error: None,
+            progress: None,
+            created_at: now,
+            scheduled_at: now,
+            started_at: None,
+            finished_at: None,
+            worker_id: None,
+            lease_until: None,
+            cancel_requested: false,
+            timeout: None,
+            soft_timeout: None,
+            seq: 0,
+            unique: None,
+            step: Some(WorkflowStep {
+                waiting_on: parents as u32,
+                input: StepInput::Results,
+                runs,
+                ..WorkflowStep::root(uuid::Uuid::now_v7(), "s")
+            }),
+        }
+    }
+
+    /// `parent` is the only parent of each of `children`.
+    fn link(parent: &mut TaskRecord, children: &mut [&mut TaskRecord]) {
+        for child in children.iter_mut() {
+            if let Some(s) = child.step.as_mut() {
+                s.parents = vec![parent.id];
+            }
+            if let Some(s) = parent.step.as_mut() {
+                s.children.push(child.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_parent_releases_and_a_failure_cancels() {
+        let now = Utc::now();
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let mut child = step(2, RunWhen::Succeeded);
+        assert_eq!(
+            parent_ended(&mut child, a, TaskState::Finished, now),
+            Arrival::Counted
+        );
+        assert_eq!(child.state, TaskState::Waiting);
+        assert_eq!(
+            parent_ended(&mut child, b, TaskState::Finished, now),
+            Arrival::Released
+        );
+        assert_eq!((child.state, child.scheduled_at), (TaskState::Pending, now));
+        // Not waiting any more: a late end changes nothing.
+        assert_eq!(
+            parent_ended(&mut child, b, TaskState::Failed, now),
+            Arrival::Ignored
+        );
+
+        let mut child = step(2, RunWhen::Succeeded);
+        assert_eq!(
+            parent_ended(&mut child, a, TaskState::Failed, now),
+            Arrival::Cancelled
+        );
+        assert_eq!(child.state, TaskState::Cancelled);
+        assert_eq!(child.error.map(|e| e.kind), Some(ErrorKind::ParentFailed));
+
+        let mut callback = step(2, RunWhen::Completed);
+        assert_eq!(
+            parent_ended(&mut callback, a, TaskState::Failed, now),
+            Arrival::Counted
+        );
+        assert_eq!(
+            parent_ended(&mut callback, b, TaskState::Cancelled, now),
+            Arrival::Released
+        );
+    }
+
+    #[test]
+    fn resume_rewaits_what_the_end_cancelled_and_refuses_what_ran() {
+        let now = Utc::now();
+        let mut parent = step(0, RunWhen::Succeeded);
+        let mut child = step(1, RunWhen::Succeeded);
+        let mut done = step(1, RunWhen::Completed);
+        link(&mut parent, &mut [&mut child, &mut done]);
+        parent.state = TaskState::Failed;
+        parent_ended(&mut child, parent.id, TaskState::Failed, now);
+        if let Some(s) = done.step.as_mut() {
+            s.waiting_on = 2;
+        }
+        // `done` waits for another parent too: it counts the end again.
+        parent_ended(&mut done, parent.id, TaskState::Failed, now);
+        let records = [child.clone(), done.clone()];
+        let plan = plan_resume(&parent, &mut |id| {
+            records.iter().find(|r| r.id == id).cloned()
+        })
+        .expect("a plan");
+        assert_eq!(plan.len(), 2);
+        assert!(plan.contains(&Resume::Rewait {
+            id: child.id,
+            waiting_on: 1
+        }));
+        assert!(plan.contains(&Resume::CountAgain { id: done.id }));
+        for change in plan {
+            let target = if matches!(change, Resume::Rewait { .. }) {
+                &mut child
+            } else {
+                &mut done
+            };
+            apply_resume(target, change);
+        }
+        assert_eq!(
+            (child.state, child.error.clone()),
+            (TaskState::Waiting, None)
+        );
+        assert_eq!(done.step.as_ref().map(|s| s.waiting_on), Some(2));
+
+        // Once `done` ran on the end, the retry is refused.
+        done.state = TaskState::Finished;
+        let records = [child.clone(), done.clone()];
+        assert!(
+            plan_resume(&parent, &mut |id| records
+                .iter()
+                .find(|r| r.id == id)
+                .cloned())
+            .is_err()
+        );
+        // So is retrying a step its parent's failure cancelled.
+        let mut cancelled = step(1, RunWhen::Succeeded);
+        parent_ended(&mut cancelled, parent.id, TaskState::Failed, now);
+        assert!(plan_resume(&cancelled, &mut |_| None).is_err());
+    }
+}
