@@ -20,9 +20,10 @@ pub enum Exit {
     /// 2: the command line or its input is wrong: clap's own usage errors,
     /// and input taskq refuses before changing anything (malformed JSON
     /// or duration, unknown task type, params that do not fit the
-    /// handler, a bad queue name, a purge of live states).
+    /// handler, a bad queue name, a purge of live states, a workflow
+    /// step that cannot be stored).
     Usage,
-    /// 3: no task, schedule or worker has this id or name.
+    /// 3: no task, schedule, worker or workflow has this id or name.
     NotFound,
     /// 4: the backend could not be reached or failed (connection refused,
     /// lost, I/O): the command may or may not have taken effect. Also the
@@ -77,10 +78,12 @@ impl Exit {
             | Error::PayloadTooLarge { .. }
             | Error::InvalidArgument(_)
             | Error::InvalidName { .. }
-            | Error::InvalidUnique { .. } => Exit::Usage,
-            Error::NotFound(_) | Error::ScheduleNotFound(_) | Error::WorkerNotFound(_) => {
-                Exit::NotFound
-            }
+            | Error::InvalidUnique { .. }
+            | Error::InvalidWorkflow { .. } => Exit::Usage,
+            Error::NotFound(_)
+            | Error::ScheduleNotFound(_)
+            | Error::WorkerNotFound(_)
+            | Error::WorkflowNotFound(_) => Exit::NotFound,
             Error::WaitTimeout { .. } => Exit::Timeout,
             Error::InvalidTransition { .. }
             | Error::InvalidWorkerControl { .. }

@@ -27,8 +27,8 @@
 //! |------|---------|
 //! | 0 | done |
 //! | 1 | the awaited task ended `FAILED` or `CANCELLED` (`wait`, `submit --wait`) |
-//! | 2 | usage: a wrong command line or input (unknown option, malformed JSON, unknown task type, params that do not fit); nothing changed |
-//! | 3 | no such task, schedule or worker |
+//! | 2 | usage: a wrong command line or input (unknown option, malformed JSON, unknown task type, params that do not fit, a workflow step that cannot be stored); nothing changed |
+//! | 3 | no such task, schedule, worker or workflow |
 //! | 4 | the backend could not be reached or failed: the command may or may not have taken effect |
 //! | 5 | the wait ran out: the task is still pending or running, and goes on |
 //! | 6 | the state does not allow it (cancel a finished task, retry a running one, resume a stopping worker); nothing changed |
@@ -43,7 +43,8 @@
 //! - `values`: parsers of durations, states, JSON and queue lists.
 //! - `output`: tables for people, JSON for scripts.
 //! - `tasks`: `submit`, `list`, `show`, `wait`, `cancel`, `retry`, `purge`.
-//! - `queues`, `schedules`, `workers`: those groups of subcommands.
+//! - `queues`, `schedules`, `workers`, `workflows`: those groups of
+//!   subcommands.
 //! - `worker`: `worker`, a worker process until a signal or `workers shutdown`.
 
 mod exit;
@@ -55,6 +56,7 @@ mod tasks;
 mod values;
 mod worker;
 mod workers;
+mod workflows;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -82,7 +84,7 @@ Exit codes:
   0  done
   1  the awaited task ended FAILED or CANCELLED (wait, submit --wait)
   2  usage: wrong arguments or input (bad JSON, unknown task type, params that do not fit)
-  3  no such task, schedule or worker
+  3  no such task, schedule, worker or workflow
   4  the backend could not be reached or failed (the command may or may not have taken effect)
   5  the wait ran out (the task goes on)
   6  the state does not allow it (e.g. cancel a finished task)";
@@ -150,6 +152,11 @@ enum Command {
     Workers {
         #[command(subcommand)]
         action: Option<workers::WorkersCommand>,
+    },
+    /// Submit a workflow from its JSON spec; show or cancel one.
+    Workflow {
+        #[command(subcommand)]
+        action: workflows::WorkflowCommand,
     },
     /// Apply the backend's pending schema migrations, then exit.
     Migrate,
@@ -311,6 +318,7 @@ impl Cli {
             Command::Queues { action } => queues::run(&client, action, &mut output).await,
             Command::Schedules { action } => schedules::run(&client, action, &mut output).await,
             Command::Workers { action } => workers::run(&client, action, &mut output).await,
+            Command::Workflow { action } => workflows::run(&client, action, &mut output).await,
             Command::Migrate => migrate(&client, &mut output).await,
         }
     }

@@ -49,8 +49,8 @@ pub(super) struct SubmitArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct ListArgs {
-    /// Only tasks in this state (pending, running, finished, failed,
-    /// cancelled).
+    /// Only tasks in this state (waiting, pending, running, finished,
+    /// failed, cancelled).
     #[arg(long, short = 's', value_parser = values::state)]
     state: Option<TaskState>,
     /// Only tasks of this queue.
@@ -317,6 +317,17 @@ fn show_record(output: &mut Output<'_>, task: &TaskRecord) -> std::io::Result<()
         }
         if let Some(soft) = task.soft_timeout {
             rows.push(("soft timeout", output::duration(soft)));
+        }
+        if let Some(step) = &task.step {
+            rows.push(("workflow", step.workflow.to_string()));
+            rows.push(("step", step.name.clone()));
+            let parents: Vec<String> = step.parents.iter().map(ToString::to_string).collect();
+            if !parents.is_empty() {
+                rows.push(("parents", parents.join(", ")));
+            }
+            if task.state == TaskState::Waiting {
+                rows.push(("waiting on", format!("{} parent(s)", step.waiting_on)));
+            }
         }
         rows.push(("params", compact(&task.params)));
         if let Some(result) = &task.result {

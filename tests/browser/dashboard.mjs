@@ -15,11 +15,12 @@
 // schedule, disable, enable and run it; see the example's worker, pause
 // it (it claims nothing), resume it; see its task types, and the warning
 // on a queue whose pending task no live worker can take. Then the
-// operator's views (operator.mjs). Screenshots of every view go next to
-// SCREENSHOT.
+// operator's views (operator.mjs) and a workflow's (workflow.mjs).
+// Screenshots of every view go next to SCREENSHOT.
 import assert from 'node:assert/strict';
 import { BASE, TOKEN, SCREENSHOT, ARTIFACTS, WAIT, step, launch, client, go } from './support.mjs';
 import { operatorScenarios } from './operator.mjs';
+import { workflowScenario } from './workflow.mjs';
 
 const { page, problems, close } = await launch();
 const api = client(page);
@@ -252,6 +253,7 @@ try {
   await warning.waitFor({ state: 'detached', ...WAIT });
 
   await operatorScenarios(page, api);
+  await workflowScenario(page, api);
 
   if (process.env.TASKQ_APP_PID) {
     step('the server stopped: the page says it is disconnected');

@@ -25,6 +25,7 @@ mod schedules;
 mod steering;
 mod support;
 mod tasks;
+mod workflows;
 
 use schedules::*;
 use steering::*;
@@ -109,6 +110,11 @@ mod cli_process {
     #[test]
     fn sqlite_start_is_quiet_at_info() {
         process::start_is_quiet_at_info(&common::sqlite_url("taskq-cli-quiet"));
+    }
+
+    #[test]
+    fn sqlite_workflow_from_stdin() {
+        process::workflow_from_stdin(&common::sqlite_url("taskq-cli-workflow"));
     }
 
     #[test]

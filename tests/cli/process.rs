@@ -269,3 +269,55 @@ pub(super) fn start_is_quiet_at_info(url: &str) {
         assert_eq!(stderr(&output), "", "{run}: stderr at info");
     }
 }
+
+/// `workflow submit -` reads the spec from standard input; `workflow
+/// show` prints its steps, the second waiting for the first.
+pub(super) fn workflow_from_stdin(url: &str) {
+    use std::io::Write as _;
+    let spec = json!({ "steps": [
+        { "name": "first", "task": "noop" },
+        { "name": "then", "task": "noop", "after": ["first"], "input": "params" },
+    ]});
+    let mut child = command(Some(url), &["workflow", "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(spec.to_string().as_bytes())
+        .expect("write the spec");
+    let submitted = child.wait_with_output().expect("it ends");
+    assert_eq!(submitted.status.code(), Some(0), "{}", stderr(&submitted));
+    let id = stdout(&submitted).trim().to_owned();
+    let shown = run_binary(Some(url), &["workflow", "show", &id], Exit::Ok.code());
+    let shown = stdout(&shown);
+    let then = shown
+        .lines()
+        .find(|l| l.starts_with("then "))
+        .unwrap_or_else(|| panic!("no `then` row:\n{shown}"));
+    let cells: Vec<&str> = then.split_whitespace().collect();
+    assert_eq!(
+        cells[..5],
+        ["then", "noop", "WAITING", "1", "first"],
+        "{shown}"
+    );
+    // Malformed input on stdin is a usage error.
+    let mut child = command(Some(url), &["workflow", "submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"{\"steps\": [")
+        .expect("write");
+    let refused = child.wait_with_output().expect("it ends");
+    assert_eq!(refused.status.code(), Some(i32::from(Exit::Usage.code())));
+}

@@ -213,7 +213,7 @@ pub(super) async fn junk_input_never_breaks_a_route(backend: Arc<dyn Backend>) {
 }
 
 /// Every script the dashboard loads: the entry module and its imports.
-const DASHBOARD_SCRIPTS: [&str; 13] = [
+const DASHBOARD_SCRIPTS: [&str; 14] = [
     "/dashboard.js",
     "/dashboard/api.js",
     "/dashboard/bulk.js",
@@ -227,6 +227,7 @@ const DASHBOARD_SCRIPTS: [&str; 13] = [
     "/dashboard/submit.js",
     "/dashboard/tasks.js",
     "/dashboard/workers.js",
+    "/dashboard/workflow.js",
 ];
 
 pub(super) async fn dashboard_page_and_assets_are_served_without_data(backend: Arc<dyn Backend>) {

@@ -17,7 +17,7 @@ const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
 
 /// The modules `dashboard.js` imports, by the name it imports them with.
-const MODULES: [(&str, &str); 12] = [
+const MODULES: [(&str, &str); 13] = [
     ("api.js", include_str!("dashboard/api.js")),
     ("bulk.js", include_str!("dashboard/bulk.js")),
     ("detail.js", include_str!("dashboard/detail.js")),
@@ -30,6 +30,7 @@ const MODULES: [(&str, &str); 12] = [
     ("submit.js", include_str!("dashboard/submit.js")),
     ("tasks.js", include_str!("dashboard/tasks.js")),
     ("workers.js", include_str!("dashboard/workers.js")),
+    ("workflow.js", include_str!("dashboard/workflow.js")),
 ];
 
 /// Only the page's own scripts and stylesheet may load, and it may only

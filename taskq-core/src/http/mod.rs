@@ -20,8 +20,8 @@
 //! - `content_type`: writes a cross-site form cannot forge: POST, PUT,
 //!   PATCH and DELETE send a JSON body or an `X-Requested-With` header.
 //! - `query`: query strings, decoded with each bad value named.
-//! - `task_types`, `tasks`, `queues`, `schedules`, `workers`: one module
-//!   per resource.
+//! - `task_types`, `tasks`, `workflows`, `queues`, `schedules`, `workers`:
+//!   one module per resource.
 //! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`), its
 //!   `servers` entry the path the router is nested under.
 //! - `metrics`: Prometheus text (`GET metrics`).
@@ -36,9 +36,12 @@
 //! | GET | `api/tasks` | list: `state`, `task_type`, `queue`, `created_after`, `created_before`, `page`, `page_size` |
 //! | GET / DELETE | `api/tasks/{id}` | one task / delete it if it ended (`204`; `409` while pending or running) |
 //! | POST | `api/tasks/{id}/cancel` | cancel a pending or running task |
-//! | POST | `api/tasks/{id}/retry` | run a failed or cancelled task again |
+//! | POST | `api/tasks/{id}/retry` | run a failed or cancelled task again (a workflow step: resumes the workflow from it) |
 //! | POST | `api/tasks/{id}/reorder` | move a pending task: front, back, before another |
 //! | POST | `api/tasks/purge` | delete terminal tasks by state and age |
+//! | POST | `api/workflows` | submit a workflow (`WorkflowSpec`): every step or none |
+//! | GET | `api/workflows/{id}` | one workflow: state, steps' records, edges |
+//! | POST | `api/workflows/{id}/cancel` | cancel every step not yet ended |
 //! | GET | `api/queues` | counts and pause flags per queue |
 //! | POST | `api/queues/{queue}/pause` / `resume` | stop / restart claiming |
 //! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
@@ -71,6 +74,7 @@ mod schedules;
 mod task_types;
 mod tasks;
 mod workers;
+mod workflows;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -136,6 +140,9 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/tasks/{id}/cancel", post(tasks::cancel))
         .route("/api/tasks/{id}/retry", post(tasks::retry))
         .route("/api/tasks/{id}/reorder", post(tasks::reorder))
+        .route("/api/workflows", post(workflows::submit))
+        .route("/api/workflows/{id}", get(workflows::detail))
+        .route("/api/workflows/{id}/cancel", post(workflows::cancel))
         .route("/api/queues", get(queues::list))
         .route("/api/queues/{queue}/pause", post(queues::pause))
         .route("/api/queues/{queue}/resume", post(queues::resume))

@@ -12,7 +12,7 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Server};
 
-use super::{errors, queues, schedules, task_types, tasks, workers};
+use super::{errors, queues, schedules, task_types, tasks, workers, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use super::{errors, queues, schedules, task_types, tasks, workers};
         task_types::list, task_types::detail,
         tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
         tasks::reorder, tasks::purge,
+        workflows::submit, workflows::detail, workflows::cancel,
         queues::list, queues::pause, queues::resume, queues::purge,
         schedules::list, schedules::create, schedules::detail, schedules::update,
         schedules::enable, schedules::disable, schedules::run_now, schedules::delete,
@@ -40,6 +41,9 @@ use super::{errors, queues, schedules, task_types, tasks, workers};
         crate::task::TaskRecord, crate::task::TaskState, crate::task::Progress,
         crate::task::TaskFailure, crate::task::ErrorKind, crate::backend::QueueStats,
         crate::backend::TypeCount,
+        crate::task::WorkflowStep, crate::task::StepInput, crate::task::RunWhen,
+        crate::workflow::WorkflowSpec, crate::workflow::StepSpec,
+        crate::workflow::WorkflowRecord, crate::workflow::WorkflowState,
         task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         queues::QueuePurgeResult,

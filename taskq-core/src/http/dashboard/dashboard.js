@@ -7,8 +7,8 @@
 // Layout (each under dashboard/): dom.js (building and merging nodes,
 // times), api.js (calls, connection state), routes.js (addresses),
 // state.js (what views share), one module per view: overview.js,
-// tasks.js with bulk.js, detail.js, pending.js, schedules.js, workers.js,
-// submit.js.
+// tasks.js with bulk.js, detail.js, workflow.js, pending.js, schedules.js,
+// workers.js, submit.js.
 
 import { api, connection, setToken, token, listTasks } from './dashboard/api.js';
 import { $, el, morph } from './dashboard/dom.js';
@@ -18,6 +18,7 @@ import * as overview from './dashboard/overview.js';
 import * as tasks from './dashboard/tasks.js';
 import * as bulk from './dashboard/bulk.js';
 import * as detail from './dashboard/detail.js';
+import * as workflow from './dashboard/workflow.js';
 import * as pending from './dashboard/pending.js';
 import * as schedules from './dashboard/schedules.js';
 import * as workers from './dashboard/workers.js';
@@ -28,6 +29,7 @@ const VIEWS = {
   overview: { module: overview, title: () => 'Overview' },
   tasks: { module: tasks, title: (r) => (r.state ? r.state.toLowerCase() + ' tasks' : 'Tasks') },
   task: { module: detail, title: (r) => 'Task ' + r.id },
+  workflows: { module: workflow, title: (r) => 'Workflow ' + r.id },
   pending: { module: pending, title: () => 'Pending order' },
   schedules: { module: schedules, title: () => 'Schedules' },
   workers: { module: workers, title: () => 'Workers' },
@@ -36,11 +38,11 @@ const VIEWS = {
 };
 
 /** Which nav entry a view belongs to. */
-const NAV_OF = { task: 'tasks' };
+const NAV_OF = { task: 'tasks', workflows: 'tasks' };
 
 const ACTIONS = {
   ...overview.actions, ...tasks.actions, ...bulk.actions, ...pending.actions,
-  ...schedules.actions, ...workers.actions,
+  ...schedules.actions, ...workers.actions, ...workflow.actions,
 };
 
 const INTERVALS = [1000, 2000, 5000, 10000, 30000, 60000];
@@ -75,13 +77,14 @@ async function loadTypes() {
 async function loadShared() {
   const [queues, ...ended] = await Promise.all([
     api('GET', '/queues'),
-    ...['FINISHED', 'FAILED', 'CANCELLED'].map((state) => listTasks({ state }, 1, 1)),
+    // Queue stats count no WAITING steps: the list's total does.
+    ...['WAITING', 'FINISHED', 'FAILED', 'CANCELLED'].map((state) => listTasks({ state }, 1, 1)),
   ]);
   app.queues = queues;
   app.counts = {
     PENDING: queues.reduce((sum, q) => sum + q.pending + q.scheduled, 0),
     RUNNING: queues.reduce((sum, q) => sum + q.running, 0),
-    FINISHED: ended[0].total, FAILED: ended[1].total, CANCELLED: ended[2].total,
+    WAITING: ended[0].total, FINISHED: ended[1].total, FAILED: ended[2].total, CANCELLED: ended[3].total,
   };
   tasks.fillQueues();
 }

@@ -1,19 +1,58 @@
 // One task at its own address (#/task/<id>): state, error, result, params,
-// progress, times and the actions its state allows.
+// progress, times and the actions its state allows; for a workflow step,
+// its workflow, parents and input.
 
 import { api, isTaskId } from './api.js';
-import { el, empty, json, parseTime, local, progressBar, span, stateBadge, timeEl } from './dom.js';
-import { pendingHref, tasksHref } from './routes.js';
+import { el, empty, json, parseTime, local, progressBar, shortId, span, stateBadge, timeEl } from './dom.js';
+import { pendingHref, taskHref, tasksHref, workflowHref } from './routes.js';
 import { rowActions } from './tasks.js';
 
 export async function load(route) {
   if (!isTaskId(route.id)) return { missing: '“' + route.id + '” is not a task id (a UUID).' };
   try {
-    return { task: await api('GET', '/tasks/' + encodeURIComponent(route.id)) };
+    const task = await api('GET', '/tasks/' + encodeURIComponent(route.id));
+    return { task, workflow: task.step ? await workflowOf(task.step.workflow) : null };
   } catch (err) {
     if (err.status === 404) return { missing: 'No task has the id ' + route.id + ': it was deleted, or never existed.' };
     throw err;
   }
+}
+
+/** A step's workflow, to name its parents; null if it is gone meanwhile. */
+async function workflowOf(id) {
+  try {
+    return await api('GET', '/workflows/' + encodeURIComponent(id));
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** What a step receives as its params, in words. */
+const INPUTS = {
+  params: 'its own params (below)',
+  result: 'its parent\'s result',
+  results: 'its parents\' results, as an array in the parents\' order',
+  ends: 'how each parent ended, as an array in the parents\' order',
+};
+
+/** The rows a workflow step adds: its workflow, parents, input and what it waits for. */
+function stepRows(task, workflow) {
+  const step = task.step;
+  if (!step) return [];
+  const names = new Map(((workflow && workflow.steps) || []).map((s) => [s.id, s.step ? s.step.name : s.id]));
+  const parents = step.parents || [];
+  return [
+    ['workflow', [el('a', { href: workflowHref(step.workflow), id: 'detail-workflow' }, 'step “' + step.name + '” of workflow ' + shortId(step.workflow)),
+      workflow ? [' ', stateBadge(workflow.state)] : '']],
+    ['parents', parents.length
+      ? el('ul', { className: 'parents' }, ...parents.map((p) => el('li', { dataset: { key: p } },
+        el('a', { href: taskHref(p) }, names.get(p) || shortId(p)))))
+      : 'none: a root step'],
+    ['input', (INPUTS[step.input] || String(step.input))
+      + (parents.length ? (step.runs === 'completed' ? '; runs once its parents ended, whatever the outcome' : '; runs once its parents finished') : '')],
+    ...(task.state === 'WAITING' ? [['waiting on', step.waiting_on + ' of ' + parents.length + ' parents']] : []),
+  ];
 }
 
 /** A time shown both ways: relative (hover for zone) and absolute. */
@@ -55,6 +94,7 @@ export function render(route, data) {
   const rows = [
     ['state', [stateBadge(task.state, scheduled), task.cancel_requested && task.state === 'RUNNING' ? ' (cancel requested)' : '']],
     ['type', task.task_type],
+    ...stepRows(task, data.workflow),
     ['queue', el('a', { href: tasksHref({ filters: { queue: task.queue } }) }, task.queue)],
     ['priority', String(task.priority)],
     ['attempts', task.attempt + ' of ' + (task.max_retries + 1)],

@@ -157,7 +157,8 @@ export function timeEl(value, prefix = '') {
 
 // ---- small pieces ----------------------------------------------------------
 
-export const STATES = ['PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED'];
+/** Every task state, in lifecycle order: a workflow step WAITING for its parents comes first. */
+export const STATES = ['WAITING', 'PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED'];
 
 export function stateBadge(value, scheduled) {
   const name = STATES.includes(value) ? value : 'UNKNOWN';

@@ -58,6 +58,7 @@ export function stateCards() {
   const pending = app.queues.reduce((sum, q) => sum + q.pending, 0);
   const scheduled = app.queues.reduce((sum, q) => sum + q.scheduled, 0);
   const cards = [
+    ['WAITING', 'workflow steps waiting for their parents'],
     ['PENDING', number(pending) + ' due · ' + number(scheduled) + ' scheduled'],
     ['RUNNING', null], ['FINISHED', null], ['FAILED', null], ['CANCELLED', null],
   ];

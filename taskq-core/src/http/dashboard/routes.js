@@ -5,11 +5,12 @@
 //   #/tasks/failed?queue=q&type=t&q=text&after=…&before=…&page=2&size=50
 //   #/task/<id>                 one task
 //   #/pending/<queue>           the pending order of a queue
+//   #/workflows/<id>            one workflow: its steps as a graph
 //   #/schedules  #/workers  #/submit
 
 import { STATES } from './dom.js';
 
-export const VIEWS = ['overview', 'tasks', 'task', 'pending', 'schedules', 'workers', 'submit'];
+export const VIEWS = ['overview', 'tasks', 'task', 'workflows', 'pending', 'schedules', 'workers', 'submit'];
 
 /** The filters a task list route carries, by their hash names. */
 export const TASK_FILTERS = ['queue', 'type', 'q', 'after', 'before'];
@@ -32,7 +33,7 @@ export function parseRoute(hash) {
       size: [20, 50, 100].includes(Number(params.get('size'))) ? Number(params.get('size')) : 20,
     };
   }
-  if (view === 'task') return { view, id: parts[1] || '' };
+  if (view === 'task' || view === 'workflows') return { view, id: parts[1] || '' };
   if (view === 'pending') return { view, queue: parts[1] || '' };
   return { view };
 }
@@ -57,5 +58,7 @@ export function tasksHref({ state = '', filters = {}, page = 1, size = 20 } = {}
 }
 
 export function taskHref(id) { return '#/task/' + encodeURIComponent(id); }
+
+export function workflowHref(id) { return '#/workflows/' + encodeURIComponent(id); }
 
 export function pendingHref(queue) { return '#/pending/' + encodeURIComponent(queue); }

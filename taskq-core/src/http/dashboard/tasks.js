@@ -110,6 +110,10 @@ function cell(label, ...children) { return el('td', { dataset: { label } }, ...c
 /** The time that matters for a task in its state. */
 function whenOf(task) {
   if (task.state === 'PENDING') return timeEl(task.scheduled_at, 'due ');
+  if (task.state === 'WAITING') {
+    const n = task.step ? task.step.waiting_on : 0;
+    return el('span', { className: 'muted' }, 'waits for ' + n + (n === 1 ? ' parent' : ' parents'));
+  }
   if (task.state === 'RUNNING') return timeEl(task.started_at, 'started ');
   return timeEl(task.finished_at, 'ended ');
 }
@@ -117,10 +121,13 @@ function whenOf(task) {
 export function rowActions(task) {
   const data = { id: task.id };
   const actions = [];
-  if (task.state === 'PENDING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
+  if (task.state === 'PENDING' || task.state === 'WAITING' || (task.state === 'RUNNING' && !task.cancel_requested)) {
     actions.push(actionButton('cancel', 'cancel', data, { 'aria-label': 'cancel task ' + task.id }));
   }
-  if (task.state === 'FAILED' || task.state === 'CANCELLED') {
+  // A step its parent's failure cancelled runs again when that parent is
+  // retried; the server refuses retrying it alone.
+  const parentFailed = task.error && task.error.kind === 'parent_failed';
+  if ((task.state === 'FAILED' || task.state === 'CANCELLED') && !parentFailed) {
     actions.push(actionButton('retry', 'retry', data, { 'aria-label': 'retry task ' + task.id }));
   }
   if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
