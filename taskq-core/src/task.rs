@@ -69,8 +69,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Every state: the lifecycle's order, then `Waiting` (added with
-    /// workflows), the order of their stored bits
-    /// ([`state_bit`](crate::task::state_bit)).
+    /// workflows), the order of their stored bits ([`state_bit`]).
     pub const ALL: [TaskState; 6] = [
         TaskState::Pending,
         TaskState::Running,
