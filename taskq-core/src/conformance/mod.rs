@@ -17,7 +17,8 @@
 //! and retry), `reorder`, `records` (lists, delete, purge), `schedules`,
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
-//! waiters' poll reads, end signals), `unique` (unique keys). [`helpers`] holds what
+//! waiters' poll reads, end signals), `unique` (unique keys), `limit`
+//! (queue limits). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -30,6 +31,7 @@ mod cancel;
 mod claim;
 mod coverage;
 pub mod helpers;
+mod limit;
 pub mod model;
 mod records;
 mod reorder;
@@ -44,6 +46,7 @@ pub use cancel::*;
 pub use claim::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
+pub use limit::*;
 pub use records::*;
 pub use reorder::*;
 pub use rescue::*;
@@ -113,7 +116,10 @@ macro_rules! conformance_suite {
                 wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel,
                 unique_duplicate_names_the_holder, unique_batch_stores_the_first_of_each_key,
                 unique_key_is_free_once_the_holder_ends, unique_period_and_delete_end_the_hold,
-                unique_concurrent_submits_store_one);
+                unique_concurrent_submits_store_one,
+                limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
+                limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
+                limit_of_zero_is_refused);
         }
     };
 }

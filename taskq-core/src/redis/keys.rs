@@ -21,9 +21,9 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=8]`: ready, delayed, running, done, created, paused,
-    /// delayed order, index root.
-    pub keys: [String; 8],
+    /// `KEYS[1..=9]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root, limit.
+    pub keys: [String; 9],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id.
     pub record_prefix: String,
 }
@@ -64,6 +64,10 @@ impl Keys {
                 // this key, so they share the queue's hash tag (slot); a
                 // type may hold `:` yet names stay apart (a state has none).
                 format!("{tag}:idx"),
+                // The queue's limit (`Broker::set_queue_limit`), while it
+                // has one. The claim script compares it with the running
+                // set's size: both in the queue's slot, so one atomic step.
+                format!("{tag}:limit"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

@@ -359,7 +359,10 @@ async fn connect_while_others_connect_and_write_sqlite() {
             })
             .collect();
         for connect in connects {
-            connect.await.expect("join").expect("every connect succeeds");
+            connect
+                .await
+                .expect("join")
+                .expect("every connect succeeds");
         }
         writer.await.expect("writer");
         remove_db(&path);
