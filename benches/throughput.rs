@@ -20,7 +20,9 @@
 //! N no-op tasks by one worker (records kept, every outcome stored), the
 //! idle submit→start latency, and the wake-up of 1,000 concurrent waiters
 //! (`Client::wait_for`, on a second backend for servers) from their task's
-//! handler returning. `--pending P` first fills the queue with P
+//! handler returning. `--only limit` measures instead what a queue limit
+//! costs the claims (burn-downs with a limit that never binds against
+//! none); `--only unique` the unique submits. `--pending P` first fills the queue with P
 //! lower-priority tasks that stay pending, to show how claims scale with the
 //! backlog.
 //!
@@ -106,8 +108,9 @@ struct Settings {
     backends: Vec<String>,
     n: Option<usize>,
     pending: usize,
-    /// `--only unique`: the unique-submit figures alone.
-    only_unique: bool,
+    /// `--only unique`: the unique-submit figures alone; `--only limit`:
+    /// the queue-limit burn-downs alone.
+    only: Option<String>,
 }
 
 fn settings() -> Settings {
@@ -115,14 +118,14 @@ fn settings() -> Settings {
         backends: Vec::new(),
         n: None,
         pending: 0,
-        only_unique: false,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-n" => settings.n = args.next().and_then(|n| n.parse().ok()),
             "--pending" => settings.pending = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
-            "--only" => settings.only_unique = args.next().as_deref() == Some("unique"),
+            "--only" => settings.only = args.next(),
             "memory" | "sqlite" | "postgres" | "mysql" | "redis" | "redis-postgres"
             | "redis-sqlite" => settings.backends.push(arg),
             _ => {} // `--bench` and other harness flags
@@ -340,6 +343,60 @@ async fn burn_down(name: &str, place: &Place, n: usize, pending: usize) {
     );
 }
 
+/// Submits `n` no-op tasks, then drains them with one worker of
+/// `CONCURRENCY` slots; returns the drain's jobs per second.
+async fn drain_noops(client: &Client, n: usize) -> f64 {
+    for batch in (0..n).collect::<Vec<_>>().chunks(1000) {
+        client
+            .submit_many(bench_noop, std::iter::repeat_n((), batch.len()))
+            .await
+            .expect("submit");
+    }
+    DONE.store(0, Ordering::Relaxed);
+    TARGET.store(n, Ordering::Relaxed);
+    let worker = Worker::builder(client)
+        .queue("default", CONCURRENCY)
+        .build()
+        .expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let started = Instant::now();
+    let running = tokio::spawn(worker.run());
+    ALL_DONE.notified().await;
+    let secs = started.elapsed().as_secs_f64();
+    shutdown.shutdown();
+    running.await.expect("join").expect("worker");
+    n as f64 / secs
+}
+
+/// What a queue limit costs the claims: burn-downs of the same queue with
+/// no limit and with a limit far above the worker's slots (so it never
+/// binds, and only its bookkeeping shows), in interleaved rounds.
+async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
+    let client = Client::new(open(name, place).await).expect("client");
+    let rounds = 3;
+    let limits = [None, Some(1_000_000)];
+    let mut rates: [Vec<f64>; 2] = Default::default();
+    for _ in 0..rounds {
+        for (limit, rates) in limits.iter().zip(rates.iter_mut()) {
+            client
+                .set_queue_limit("default", *limit)
+                .await
+                .expect("limit");
+            rates.push(drain_noops(&client, n).await);
+        }
+    }
+    for (limit, mut rates) in limits.into_iter().zip(rates) {
+        rates.sort_by(f64::total_cmp);
+        let label = limit.map_or_else(|| "no limit".to_owned(), |l| format!("limit {l}"));
+        println!(
+            "{name:<14} burn-down {n:>8} tasks, {label:<15} {:>9.0} jobs/s (median of {rounds}; min {:.0}, max {:.0}; {CONCURRENCY} slots)",
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1]
+        );
+    }
+}
+
 async fn latency(name: &str, place: &Place, samples: usize) {
     let worker_backend = open(name, place).await;
     // Servers: submit through a second backend (its own pool, as another
@@ -511,11 +568,20 @@ fn main() {
             let n = settings
                 .n
                 .unwrap_or(if name == "memory" { 500_000 } else { 100_000 });
-            if settings.only_unique {
-                let place = place(name).await;
-                unique_submits(name, &place, n.min(30_000)).await;
-                cleanup(&place).await;
-                continue;
+            match settings.only.as_deref() {
+                Some("unique") => {
+                    let place = place(name).await;
+                    unique_submits(name, &place, n.min(30_000)).await;
+                    cleanup(&place).await;
+                    continue;
+                }
+                Some("limit") => {
+                    let place = place(name).await;
+                    limited_burn_downs(name, &place, n.min(30_000)).await;
+                    cleanup(&place).await;
+                    continue;
+                }
+                _ => {}
             }
             let place = place(name).await;
             burn_down(name, &place, n, settings.pending).await;
