@@ -57,6 +57,7 @@ mod compare;
 mod cpu;
 mod figure;
 mod latency;
+mod limit;
 mod multi;
 mod place;
 mod settings;
@@ -168,6 +169,9 @@ async fn run(name: &str, settings: &Settings) {
     match settings.mode {
         Mode::All if settings.only == Some(Only::Unique) => {
             unique::unique_submits(name, &place, n.min(30_000)).await;
+        }
+        Mode::All if settings.only == Some(Only::Limit) => {
+            limit::limited_burn_downs(name, &place, n).await;
         }
         Mode::All if settings.only == Some(Only::Workflow) => {
             workflow::workflows(name, &place, n.min(10_000)).await;

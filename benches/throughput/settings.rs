@@ -33,6 +33,8 @@ pub enum Only {
     Unique,
     /// A chord and a chain against a plain burn-down.
     Workflow,
+    /// Burn-downs with a queue limit that never binds against none.
+    Limit,
 }
 
 /// A worker process of [`Mode::MultiProcess`]: this binary run again.
@@ -50,7 +52,7 @@ pub struct Settings {
     pub backends: Vec<String>,
     pub n: Option<usize>,
     pub pending: usize,
-    /// `--only unique` or `--only workflow`: those figures alone.
+    /// `--only unique`, `workflow` or `limit`: those figures alone.
     pub only: Option<Only>,
     pub mode: Mode,
     /// Worker processes of `--mode multi-process`.
@@ -151,7 +153,8 @@ impl Settings {
                     settings.only = Some(match only.as_str() {
                         "unique" => Only::Unique,
                         "workflow" => Only::Workflow,
-                        _ => return Err(format!("--only {only}: use unique or workflow")),
+                        "limit" => Only::Limit,
+                        _ => return Err(format!("--only {only}: use unique, workflow or limit")),
                     });
                     settings.forwarded.push(only);
                 }

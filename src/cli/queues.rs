@@ -1,4 +1,4 @@
-//! `queues`: depths per queue, pause and resume.
+//! `queues`: depths per queue, pause, resume and limits.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -9,7 +9,7 @@ use crate::Client;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum QueuesCommand {
-    /// Per queue: due, scheduled and running tasks, the pause flag, live
+    /// Per queue: due, scheduled and running tasks, the limit, the pause flag, live
     /// workers, and pending tasks no live worker can run (the default).
     Stats,
     /// Stop every worker from claiming tasks of a queue; running ones go on.
@@ -22,6 +22,33 @@ pub(super) enum QueuesCommand {
         /// The queue's name.
         queue: String,
     },
+    /// Let at most N tasks of a queue run at once, across every worker
+    /// and host (`none` lifts the limit). Applies to the next claim of
+    /// every worker; running tasks over a lowered limit go on.
+    Limit {
+        /// The queue's name.
+        queue: String,
+        /// At least 1, or `none`.
+        #[arg(value_name = "N|none", value_parser = parse_limit)]
+        limit: Limit,
+    },
+}
+
+/// A limit as typed: a number, or `none` (clap wants a named type, not a
+/// bare `Option`, to parse it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limit(Option<u32>);
+
+fn parse_limit(text: &str) -> Result<Limit, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Limit(None));
+    }
+    text.parse().map(|n| Limit(Some(n))).map_err(|_| {
+        format!(
+            "`{text}` is neither a number from 1 to {} nor `none`",
+            u32::MAX
+        )
+    })
 }
 
 pub(super) async fn run(
@@ -39,6 +66,19 @@ pub(super) async fn run(
             client.resume_queue(&queue).await?;
             paused(output, &queue, false)
         }
+        QueuesCommand::Limit {
+            queue,
+            limit: Limit(limit),
+        } => {
+            client.set_queue_limit(&queue, limit).await?;
+            output.either(&json!({ "queue": queue, "limit": limit }), |out| {
+                out.line(match limit {
+                    Some(n) => format!("queue {queue} runs at most {n} at once"),
+                    None => format!("queue {queue} has no limit"),
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
     }
 }
 
@@ -53,6 +93,7 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
             "PENDING",
             "SCHEDULED",
             "RUNNING",
+            "LIMIT",
             "PAUSED",
             "WORKERS",
             "UNCLAIMABLE",
@@ -73,6 +114,9 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 queue.pending.to_string(),
                 queue.scheduled.to_string(),
                 queue.running.to_string(),
+                queue
+                    .limit
+                    .map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 if queue.paused { "yes" } else { "no" }.to_owned(),
                 queue.live_workers.to_string(),
                 unclaimable,

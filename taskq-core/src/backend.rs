@@ -17,6 +17,10 @@
 //!   `(id, attempt)` and apply only while the task is `RUNNING` with that
 //!   attempt, so a worker that lost its lease cannot overwrite the attempt
 //!   that replaced it.
+//! - **Queue limits.** A claim takes no more than its queue's limit
+//!   leaves, counting the queue's `RUNNING` tasks in the same atomic step
+//!   ([`lifecycle::claim_capacity`](crate::lifecycle::claim_capacity)):
+//!   concurrent claimers together never exceed it.
 //! - **Order.** Among due pending tasks of a queue, higher `priority` first,
 //!   then lower `seq` (the ETA in microseconds, then submission order;
 //!   reordering rewrites it).
@@ -208,6 +212,11 @@ pub struct QueueStats {
     pub scheduled: u64,
     pub running: u64,
     pub paused: bool,
+    /// At most this many of the queue's tasks run at once, on every
+    /// worker and host together ([`Broker::set_queue_limit`]); `None`: no
+    /// limit. `running` may exceed it for a while after it was lowered.
+    #[serde(default)]
+    pub limit: Option<u32>,
     /// Live workers (running or paused, not stopping or gone) that serve
     /// this queue, on any host.
     #[serde(default)]
@@ -285,7 +294,8 @@ pub trait Broker: Send + Sync + 'static {
     async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error>;
 
     /// Claims up to `limit` due pending tasks of an unpaused queue, in
-    /// order, for `worker_id`: each becomes `RUNNING` with `attempt + 1`,
+    /// order, for `worker_id`, and no more than the queue's own limit
+    /// leaves ([`Broker::set_queue_limit`]): each becomes `RUNNING` with `attempt + 1`,
     /// `started_at = now`, a lease until `now + lease` and no progress.
     /// The returned records are the claimed state.
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error>;
@@ -329,6 +339,17 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Pauses or resumes claiming from a queue, for every worker.
     async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error>;
+
+    /// Sets (`Some(n)`) or clears (`None`) the queue's limit: at most `n`
+    /// of its tasks run at once across every worker. Stored in the
+    /// backend and read inside every claim, which counts the queue's
+    /// `RUNNING` tasks and takes at most what is left
+    /// ([`lifecycle::claim_capacity`](crate::lifecycle::claim_capacity)),
+    /// atomically with concurrent claims: it applies to the next claim of
+    /// every worker. `Some(0)` is [`Error::InvalidArgument`] and changes
+    /// nothing ([`lifecycle::check_queue_limit`](crate::lifecycle::check_queue_limit)).
+    /// Independent of the pause flag.
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error>;
 
     /// Applies [`crate::lifecycle::rescue`] to every `RUNNING` task whose lease
     /// ended before `now`: back to `PENDING` after its type's backoff
@@ -398,8 +419,8 @@ pub trait Store: Send + Sync + 'static {
     /// `before`. Non-terminal states are an [`Error::InvalidArgument`].
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error>;
 
-    /// Counts per queue: every queue with a live (pending or running) task
-    /// or a pause flag. A queue with neither may also appear, with zeros:
+    /// Counts per queue: every queue with a live (pending or running) task,
+    /// a pause flag or a limit (which it reports). A queue with neither may also appear, with zeros:
     /// backends that keep a registry of queues list every queue they saw.
     /// `live_workers` and the `unclaimable` fields are left empty (see
     /// [`QueueStats`]).

@@ -248,7 +248,31 @@ impl Client {
         self.backend.set_queue_paused(queue, false).await
     }
 
-    /// Per queue: pending, scheduled and running counts, the pause flag,
+    /// Lets at most `limit` tasks of `queue` run at once, across every
+    /// worker and host (`None` lifts the limit). Stored in the backend and
+    /// read inside every claim: it applies to the next claim of each
+    /// worker, with nothing to restart. The running count is the queue's
+    /// `RUNNING` tasks, so a killed worker's slot comes back when the
+    /// rescue moves its task on after the lease. A limit lowered below
+    /// the running count stops nothing: claims wait until enough end.
+    /// `Some(0)` is [`Error::InvalidArgument`] (pause the queue instead),
+    /// and a bad queue name [`Error::InvalidName`]; neither changes
+    /// anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_queue_limit("emails", Some(4)).await?;
+    /// let stats = client.queue_stats().await?;
+    /// # let _ = stats;
+    /// client.set_queue_limit("emails", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_limit(queue, limit).await
+    }
+
+    /// Per queue: pending, scheduled and running counts, the pause flag, the limit,
     /// the live workers serving it and the pending tasks none of them can
     /// run (`unclaimable`, by type; see [`crate::coverage`]).
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

@@ -151,6 +151,23 @@ impl SeaBackend {
         ))
     }
 
+    /// The queues with a limit, and their limits.
+    pub(crate) async fn queue_limits(&self) -> Result<Vec<(String, u32)>, Error> {
+        let rows: Vec<(String, Option<i64>)> = queue::Entity::find()
+            .select_only()
+            .column(queue::Column::Name)
+            .column(queue::Column::RunningLimit)
+            .filter(Expr::col(queue::Column::RunningLimit).is_not_null())
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(queue, limit)| Some((queue, u32::try_from(limit?).ok()?)))
+            .collect())
+    }
+
     /// The names of the paused queues.
     pub(crate) async fn paused_queues(&self) -> Result<Vec<String>, Error> {
         queue::Entity::find()

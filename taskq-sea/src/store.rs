@@ -264,15 +264,8 @@ impl Store for SeaBackend {
             .to_owned();
         let live = txn.query_all(&statement).await.map_err(db_err)?;
 
-        // Paused queues, with tasks or not.
-        let paused: Vec<String> = queue::Entity::find()
-            .select_only()
-            .column(queue::Column::Name)
-            .filter(Expr::col(queue::Column::Paused).eq(true))
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(db_err)?;
+        // Paused or limited queues, with tasks or not.
+        let settings = queue::Entity::find().all(&txn).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
 
         let mut stats: BTreeMap<String, QueueStats> = BTreeMap::new();
@@ -300,10 +293,11 @@ impl Store for SeaBackend {
             };
             stats.insert(queue, counts);
         }
-        for queue in paused {
-            entry(&mut stats, queue.clone());
-            if let Some(s) = stats.get_mut(&queue) {
-                s.paused = true;
+        for row in settings {
+            entry(&mut stats, row.name.clone());
+            if let Some(s) = stats.get_mut(&row.name) {
+                s.paused = row.paused;
+                s.limit = row.running_limit.and_then(|l| u32::try_from(l).ok());
             }
         }
         Ok(stats.into_values().collect())

@@ -14,9 +14,10 @@
 // renders as text (XSS); a 422 from the form names the field; create a
 // schedule, disable, enable and run it; see the example's worker, pause
 // it (it claims nothing), resume it; see its task types, and the warning
-// on a queue whose pending task no live worker can take. Then the
-// operator's views (operator.mjs) and a workflow's (workflow.mjs).
-// Screenshots of every view go next to SCREENSHOT.
+// on a queue whose pending task no live worker can take, and its limit
+// as running / limit. Then the operator's views (operator.mjs) and a
+// workflow's (workflow.mjs). Screenshots of every view go next to
+// SCREENSHOT.
 import assert from 'node:assert/strict';
 import { BASE, TOKEN, SCREENSHOT, ARTIFACTS, WAIT, step, launch, client, go } from './support.mjs';
 import { operatorScenarios } from './operator.mjs';
@@ -248,6 +249,15 @@ try {
   const stats = (await api.get('/queues')).find((q) => q.queue === 'nobody-serves');
   assert.deepEqual([stats.live_workers, stats.unclaimable, stats.unclaimable_types],
     [0, 1, [{ task_type: 'greet', count: 1 }]]);
+
+  step('a queue limit shows as running / limit');
+  const limited = await api.put('/queues/nobody-serves/limit', { limit: 2 });
+  assert.equal(limited.limit, 2);
+  const limitCell = page.locator('#queues tr[data-queue="nobody-serves"] .queue-limit');
+  await limitCell.waitFor(WAIT);
+  assert.equal((await limitCell.textContent()).trim(), '0 / 2');
+  await api.put('/queues/nobody-serves/limit', { limit: null });
+  await limitCell.waitFor({ state: 'detached', ...WAIT });
   await api.post('/queues/nobody-serves/purge', {});
   assert.equal((await api.get('/tasks/' + stranded.id)).state, 'CANCELLED');
   await warning.waitFor({ state: 'detached', ...WAIT });

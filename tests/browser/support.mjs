@@ -63,6 +63,11 @@ export function client(page) {
       assert.ok(response.ok(), `POST ${path}: ${response.status()} ${await response.text()}`);
       return response.json();
     },
+    async put(path, body = {}) {
+      const response = await page.request.put(BASE + '/api' + path, { headers, data: body });
+      assert.ok(response.ok(), `PUT ${path}: ${response.status()} ${await response.text()}`);
+      return response.json();
+    },
     async status(path) {
       return (await page.request.get(BASE + '/api' + path, { headers })).status();
     },

@@ -47,7 +47,7 @@ macro_rules! cli_suite {
                 cancel_and_retry_follow_the_state_machine,
                 purge_deletes_ended_tasks_by_state_and_age,
                 worker_runs_tasks_and_obeys_workers_commands,
-                queues_show_depth_and_pause_resume,
+                queues_show_depth_pause_resume_and_limit,
                 schedules_are_listed_steered_and_run_now,
                 schedules_are_created_and_deleted,
                 schedules_create_refuses_bad_input,

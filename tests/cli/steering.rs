@@ -152,8 +152,9 @@ async fn worker_state(url: &str, id: &str, state: &str) {
 }
 
 /// `queues` shows depths (table and JSON); `queues pause` and `resume`
-/// flip the flag; a bad queue name is usage.
-pub(super) async fn queues_show_depth_and_pause_resume(url: &str) {
+/// flip the flag; `queues limit` sets and lifts the limit; a bad queue
+/// name or limit is usage.
+pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
     let none = taskq(url, &["queues"]).await.expect(Exit::Ok);
     assert_eq!(none.out.trim(), "no queues");
     submit(url, &["cli_echo", r#""1""#]).await;
@@ -194,8 +195,12 @@ pub(super) async fn queues_show_depth_and_pause_resume(url: &str) {
         .find(|l| l.starts_with("default "))
         .unwrap_or_else(|| panic!("a default row in\n{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(&cells[..6], ["default", "1", "1", "0", "yes", "0"], "{row}");
-    assert_eq!(&cells[6..], ["2", "(2", "cli_echo)"], "{row}");
+    assert_eq!(
+        &cells[..7],
+        ["default", "1", "1", "0", "-", "yes", "0"],
+        "{row}"
+    );
+    assert_eq!(&cells[7..], ["2", "(2", "cli_echo)"], "{row}");
 
     let resumed = taskq(url, &["queues", "resume", "default", "--json"])
         .await
@@ -208,6 +213,40 @@ pub(super) async fn queues_show_depth_and_pause_resume(url: &str) {
         .await
         .expect(Exit::Usage);
     assert!(ran.err.contains("queue name"), "{}", ran.err);
+
+    // `queues limit`: set, shown in the table, refused at 0, lifted.
+    let ran = taskq(url, &["queues", "limit", "default", "3"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "queue default runs at most 3 at once");
+    let table = taskq(url, &["queues"]).await.expect(Exit::Ok).out;
+    assert!(
+        table.lines().next().unwrap_or("").contains("LIMIT"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("default "))
+        .unwrap_or_else(|| panic!("a default row in\n{table}"));
+    assert_eq!(row.split_whitespace().nth(4), Some("3"), "{row}");
+    for bad in ["0", "-1", "many"] {
+        taskq(url, &["queues", "limit", "default", bad])
+            .await
+            .expect(Exit::Usage);
+    }
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    let default = stats
+        .iter()
+        .find(|q| q.queue == "default")
+        .expect("default");
+    assert_eq!(default.limit, Some(3), "a refused limit changes nothing");
+    let lifted = taskq(url, &["queues", "limit", "default", "none", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(lifted, json!({ "queue": "default", "limit": null }));
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    assert!(stats.iter().all(|q| q.limit.is_none()), "{stats:?}");
 }
 
 /// `migrate` brings a fresh database's schema up: over a host's backend

@@ -20,6 +20,7 @@ pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Back
         "/api/queues",
         "/api/queues/{queue}/pause",
         "/api/queues/{queue}/resume",
+        "/api/queues/{queue}/limit",
         "/api/queues/{queue}/purge",
         "/metrics",
         "/api/schedules",
@@ -66,7 +67,7 @@ pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Back
     // What shows pending work no live worker can take, and what each
     // worker runs.
     let schemas = &doc["components"]["schemas"];
-    for field in ["live_workers", "unclaimable", "unclaimable_types"] {
+    for field in ["live_workers", "unclaimable", "unclaimable_types", "limit"] {
         assert!(
             schemas["QueueStats"]["properties"][field].is_object(),
             "QueueStats.{field}: {}",
@@ -97,6 +98,7 @@ pub(super) async fn auth_is_required_and_errors_keep_their_shape(backend: Arc<dy
         (Method::POST, "/api/tasks"),
         (Method::GET, "/api/task-types"),
         (Method::POST, "/api/queues/default/pause"),
+        (Method::PUT, "/api/queues/default/limit"),
         (Method::POST, "/api/tasks/purge"),
     ] {
         for token in [None, Some("wrong"), Some("")] {

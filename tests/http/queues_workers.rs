@@ -52,6 +52,102 @@ pub(super) async fn queues_show_depth_and_pause_resume_purge(backend: Arc<dyn Ba
     assert_eq!(bad_field(status, &body, "queue"), "invalid_name");
 }
 
+pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    for text in ["a", "b", "c"] {
+        submit_echo(&app, text, json!({})).await;
+    }
+    let (status, limited) = put(&app, "/api/queues/default/limit", json!({ "limit": 2 })).await;
+    assert_eq!(status, StatusCode::OK, "{limited}");
+    assert_eq!(
+        (limited["queue"].clone(), limited["limit"].clone()),
+        (json!("default"), json!(2))
+    );
+    assert_eq!(
+        claim_order(&client, 5).await.len(),
+        2,
+        "capped at the limit"
+    );
+    assert!(claim_order(&client, 5).await.is_empty(), "full");
+    let (_, queues) = get(&app, "/api/queues").await;
+    let default = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "default")
+        .expect("default queue")
+        .clone();
+    assert_eq!(
+        (default["running"].clone(), default["limit"].clone()),
+        (json!(2), json!(2))
+    );
+
+    // Bad input: a 4xx naming the problem, and the limit stays.
+    for (body, expected, code, field) in [
+        (
+            json!({ "limit": 0 }),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "limit",
+        ),
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({ "limit": -1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({ "limit": "2" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({ "limit": 2, "extra": 1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "extra",
+        ),
+    ] {
+        let (status, error) = put(&app, "/api/queues/default/limit", body.clone()).await;
+        let (got, details) = error_of(status, &error, expected);
+        assert_eq!(
+            (got.as_str(), &details["field"]),
+            (code, &json!(field)),
+            "{body}: {error}"
+        );
+    }
+    let long = "q".repeat(101);
+    let (status, body) = put(
+        &app,
+        &format!("/api/queues/{long}/limit"),
+        json!({ "limit": 1 }),
+    )
+    .await;
+    assert_eq!(bad_field(status, &body, "queue"), "invalid_name");
+    let (_, queues) = get(&app, "/api/queues").await;
+    assert!(
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["queue"] == "default" && q["limit"] == 2),
+        "{queues}"
+    );
+
+    let (status, lifted) = put(&app, "/api/queues/default/limit", json!({ "limit": null })).await;
+    assert_eq!(status, StatusCode::OK, "{lifted}");
+    assert_eq!(lifted["limit"], Value::Null);
+    assert_eq!(claim_order(&client, 5).await.len(), 1, "lifted");
+}
+
 pub(super) async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);

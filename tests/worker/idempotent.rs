@@ -249,6 +249,10 @@ impl Broker for LostReply {
     async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
         self.inner.set_queue_paused(queue, paused).await
     }
+
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.inner.set_queue_limit(queue, limit).await
+    }
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,

@@ -17,7 +17,8 @@
 //! and retry), `reorder`, `records` (lists, delete, purge), `schedules`,
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
-//! waiters' poll reads, end signals), `unique` (unique keys). [`helpers`] holds what
+//! waiters' poll reads, end signals), `unique` (unique keys), `limit`
+//! (queue limits). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -30,6 +31,7 @@ mod cancel;
 mod claim;
 mod coverage;
 pub mod helpers;
+mod limit;
 pub mod model;
 mod records;
 mod reorder;
@@ -45,6 +47,7 @@ pub use cancel::*;
 pub use claim::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
+pub use limit::*;
 pub use records::*;
 pub use reorder::*;
 pub use rescue::*;
@@ -119,7 +122,10 @@ macro_rules! conformance_suite {
                 workflow_chain_releases_after_parent_finishes,
                 workflow_chord_counts_down_to_release, workflow_failure_cancels_dependents,
                 workflow_cancel_and_rescue_move_dependents,
-                workflow_retry_resumes_from_the_failed_step);
+                workflow_retry_resumes_from_the_failed_step,
+                limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
+                limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
+                limit_of_zero_is_refused);
         }
     };
 }

@@ -44,6 +44,7 @@
 //! | POST | `api/workflows/{id}/cancel` | cancel every step not yet ended |
 //! | GET | `api/queues` | counts and pause flags per queue |
 //! | POST | `api/queues/{queue}/pause` / `resume` | stop / restart claiming |
+//! | PUT | `api/queues/{queue}/limit` | set (`{"limit": n}`) or lift (`null`) the queue's limit |
 //! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
 //! | GET / POST | `api/schedules` | list (`page`, `page_size`) / create (`once`, `interval`, `cron`) |
 //! | GET / PUT / DELETE | `api/schedules/{name}` | one schedule / replace its definition / delete it |
@@ -79,7 +80,7 @@ mod workflows;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::client::Client;
 
@@ -146,6 +147,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues", get(queues::list))
         .route("/api/queues/{queue}/pause", post(queues::pause))
         .route("/api/queues/{queue}/resume", post(queues::resume))
+        .route("/api/queues/{queue}/limit", put(queues::limit))
         .route("/api/queues/{queue}/purge", post(queues::purge))
         .route(
             "/api/schedules",

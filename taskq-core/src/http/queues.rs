@@ -1,19 +1,20 @@
-//! `api/queues`: depth and pause flags per queue; pause, resume, purge.
+//! `api/queues`: depth, pause flags and limits per queue; pause, resume,
+//! limit, purge.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::errors::{ApiError, ApiPath, ErrorBody};
+use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::backend::{PageRequest, QueueStats, TaskFilter};
 use crate::client::Client;
 use crate::error::Error;
 use crate::task::TaskState;
 
-/// Every queue with tasks or a pause flag.
+/// Every queue with tasks, a pause flag or a limit.
 #[utoipa::path(get, path = "/api/queues", tag = "queues", operation_id = "list_queues",
-    responses((status = 200, description = "every queue with tasks or a pause flag", body = [QueueStats])))]
+    responses((status = 200, description = "every queue with tasks, a pause flag or a limit", body = [QueueStats])))]
 pub(crate) async fn list(State(client): State<Client>) -> Result<Json<Vec<QueueStats>>, ApiError> {
     Ok(Json(client.queue_stats().await?))
 }
@@ -53,6 +54,57 @@ pub(crate) async fn resume(
     ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<QueueStats>, ApiError> {
     client.resume_queue(&queue).await?;
+    Ok(Json(stats_of(&client, &queue).await?))
+}
+
+/// `{"limit": n}` sets the queue's limit, `{"limit": null}` lifts it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueLimitRequest {
+    /// At most this many of the queue's tasks run at once, on every worker
+    /// and host together; at least 1. `null` lifts the limit. Required.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, required = true)]
+    pub limit: Option<Option<u32>>,
+}
+
+/// A field that is present: `Some(value)`, `null` included; a missing
+/// field stays `None` (`serde(default)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Sets or lifts the queue's limit: at most `limit` of its tasks run at
+/// once across every worker. It applies to the next claim of every worker;
+/// running tasks over a lowered limit go on.
+#[utoipa::path(put, path = "/api/queues/{queue}/limit", tag = "queues", operation_id = "set_queue_limit",
+    params(("queue" = String, Path, description = "the queue's name")),
+    request_body = QueueLimitRequest,
+    responses((status = 200, description = "the queue, with its limit", body = QueueStats),
+        (status = 400, description = "a bad queue name (`invalid_name`; `details.field` is `queue`) or a limit of 0 (`invalid_argument`; `details.field` is `limit`)", body = ErrorBody),
+        (status = 422, description = "no `limit`, or one that is not null nor a whole number up to 4294967295 (`invalid_field`; `details.field` is `limit`)", body = ErrorBody)))]
+pub(crate) async fn limit(
+    State(client): State<Client>,
+    ApiPath(queue): ApiPath<String>,
+    ApiJson(request): ApiJson<QueueLimitRequest>,
+) -> Result<Json<QueueStats>, ApiError> {
+    let limit = request.limit.ok_or_else(|| {
+        ApiError::invalid_field(
+            "limit",
+            "missing field `limit`: a number, or null to lift it",
+        )
+    })?;
+    client
+        .set_queue_limit(&queue, limit)
+        .await
+        .map_err(|err| match err {
+            Error::InvalidArgument(message) => ApiError::invalid_argument("limit", message),
+            other => other.into(),
+        })?;
     Ok(Json(stats_of(&client, &queue).await?))
 }
 

@@ -30,6 +30,7 @@
 //! | submit | — | `PENDING`; a batch with a stored (`Error::TaskExists`) or repeated id is refused whole | [`check_new_ids`] |
 //! | submit (unique) | — | not stored while a task of the queue [holds](holds_unique) its key ([`unique_key`]), nor after an earlier task of its batch with the key ([`unique_in_batch`]): reported as a duplicate of that holder | [`holds_unique`] |
 //! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
+//! | claim (queue limit) | — | at most `limit − running` tasks, `running` counted from the queue's `RUNNING` tasks inside the claim; a limit of 0 is refused ([`check_queue_limit`]) | [`claim_capacity`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
@@ -51,6 +52,7 @@
 //! an operator makes on a state that does not allow it is
 //! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
+mod limit;
 mod messages;
 mod order;
 mod retry;
@@ -59,6 +61,7 @@ mod unique;
 mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
+pub use limit::{check_queue_limit, claim_capacity};
 pub use messages::{
     cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
 };

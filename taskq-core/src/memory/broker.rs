@@ -62,9 +62,22 @@ impl Broker for MemoryBackend {
         if request.limit == 0 || state.paused.contains(request.queue) {
             return Ok(Vec::new());
         }
+        // `lifecycle::claim_capacity`, counted under the lock that the
+        // claim holds: a racing claimer sees these tasks running.
+        let want = match state.limits.get(request.queue) {
+            None => request.limit,
+            Some(&limit) => lifecycle::claim_capacity(
+                Some(limit),
+                state.running_in(request.queue),
+                request.limit,
+            ),
+        };
+        if want == 0 {
+            return Ok(Vec::new());
+        }
         state.promote_due(request.now);
         let lease_until = request.now + request.lease;
-        let mut claimed = Vec::with_capacity(request.limit);
+        let mut claimed = Vec::with_capacity(want);
         let State {
             tasks,
             running,
@@ -78,7 +91,7 @@ impl Broker for MemoryBackend {
         // Walk the queue in claim order; a task of a type this claim does
         // not take keeps its place (`after` steps past it).
         let mut after = None;
-        while claimed.len() < request.limit {
+        while claimed.len() < want {
             let next = match after {
                 None => ready.first().copied(),
                 Some(key) => ready.range((Excluded(key), Unbounded)).next().copied(),
@@ -266,6 +279,20 @@ impl Broker for MemoryBackend {
         if !paused {
             self.signal.notify_waiters();
         }
+        Ok(())
+    }
+
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_queue_limit(limit)?;
+        {
+            let mut state = self.lock();
+            match limit {
+                Some(limit) => state.limits.insert(queue.to_owned(), limit),
+                None => state.limits.remove(queue),
+            };
+        }
+        // A raised or cleared limit may free slots.
+        self.signal.notify_waiters();
         Ok(())
     }
 

@@ -67,6 +67,9 @@ struct State {
     delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
     running: IdSet,
     paused: HashSet<String>,
+    /// Queue limits (`Broker::set_queue_limit`); the running count is
+    /// read from `running` under the same lock, never kept apart.
+    limits: HashMap<String, u32>,
     schedules: BTreeMap<String, Schedule>,
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
@@ -235,6 +238,14 @@ impl State {
                 ready_set(&mut self.ready, &record.queue).insert(claim_order(record));
             }
         }
+    }
+
+    /// The queue's tasks in `RUNNING`: what its limit counts.
+    fn running_in(&self, queue: &str) -> u64 {
+        self.running
+            .iter()
+            .filter(|id| self.tasks.get(id).is_some_and(|r| r.queue == queue))
+            .count() as u64
     }
 
     fn put_schedule(&mut self, schedule: Schedule) {

@@ -148,6 +148,15 @@ impl Store for MemoryBackend {
                 })
                 .paused = true;
         }
+        for (queue, limit) in &state.limits {
+            stats
+                .entry(queue)
+                .or_insert_with(|| QueueStats {
+                    queue: queue.clone(),
+                    ..QueueStats::default()
+                })
+                .limit = Some(*limit);
+        }
         let mut stats: Vec<QueueStats> = stats.into_values().collect();
         stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(stats)

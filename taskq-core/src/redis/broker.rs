@@ -395,6 +395,36 @@ impl Broker for RedisBackend {
         Ok(())
     }
 
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_queue_limit(limit)?;
+        let keys = self.queue_keys(queue);
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .sadd(self.keys.queues(), queue)
+            .await
+            .map_err(Error::backend)?;
+        let _: () = match limit {
+            Some(limit) => pipeline
+                .set(keys.keys[9].as_str(), limit.to_string(), None, None, false)
+                .await
+                .map_err(Error::backend)?,
+            None => pipeline
+                .del(keys.keys[9].as_str())
+                .await
+                .map_err(Error::backend)?,
+        };
+        // A raised or cleared limit may free slots.
+        let _: () = pipeline
+            .publish(self.keys.work_channel(), queue)
+            .await
+            .map_err(Error::backend)?;
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
     /// Two scripts per batch: the first reads the expired leases, Rust
     /// draws each retry time from `policies`, the second applies them,
     /// fenced by the lease still being expired.

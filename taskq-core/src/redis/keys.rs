@@ -21,9 +21,9 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=9]`: ready, delayed, running, done, created, paused,
-    /// delayed order, index root, workflow outbox.
-    pub keys: [String; 9],
+    /// `KEYS[1..=10]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root, workflow outbox, limit.
+    pub keys: [String; 10],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
     /// a waiting workflow step's arrived set (the tokens of its parents'
     /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
@@ -73,6 +73,10 @@ impl Keys {
                 // the children (maybe in other slots) counted the end
                 // (see `redis/workflow.rs`).
                 format!("{tag}:wf-outbox"),
+                // The queue's limit (`Broker::set_queue_limit`), while it
+                // has one. The claim script compares it with the running
+                // set's size: both in the queue's slot, so one atomic step.
+                format!("{tag}:limit"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

@@ -5,7 +5,7 @@
 //!
 //! Calling convention (see `keys::QueueKeys`): `KEYS` are the queue's
 //! ready, delayed, running, done, created, paused and delayed-order keys,
-//! the list-index root and the workflow outbox; `ARGV[1]` is
+//! the list-index root, the workflow outbox and the limit key; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
 //! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
@@ -113,7 +113,8 @@ pub(crate) const CLAIM_FIELDS: [&str; 16] = [
 /// the task types that follow are taken (`lifecycle::accepts_type`; others
 /// keep their place, at most `limit + 1000` members are read a call) or
 /// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
-/// claims in order: two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil), then
+/// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
+/// beside the running set (`lifecycle::claim_capacity`): two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///
@@ -245,8 +246,8 @@ pub(crate) static PURGE: LazyLock<Script> =
 pub(crate) static DELETE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/delete.lua")));
 
-/// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1):
-/// counts of sorted sets, no scan.
+/// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1),
+/// limit (0: none): counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));
 

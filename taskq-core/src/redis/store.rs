@@ -328,6 +328,7 @@ impl Store for RedisBackend {
                 scheduled: count(1)?,
                 running: count(2)?,
                 paused: count(3)? == 1,
+                limit: u32::try_from(count(4)?).ok().filter(|&limit| limit > 0),
                 ..QueueStats::default()
             });
         }

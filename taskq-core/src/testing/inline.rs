@@ -259,6 +259,13 @@ impl Broker for InlineBackend {
         Ok(())
     }
 
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.memory.set_queue_limit(queue, limit).await?;
+        // A raised or cleared limit may let held tasks run.
+        super::drain::drain_with(&self.runner, Some(queue), true, MAX_INLINE_ATTEMPTS).await?;
+        Ok(())
+    }
+
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,

@@ -9,12 +9,14 @@
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
+//! - `limit`: queue limits, and the claim of a limited queue.
 //! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
 //! - `workflow`: what a workflow step's end and retry do to the others.
 
 mod enqueue;
+mod limit;
 mod rescue;
 mod statements;
 mod steps;
@@ -73,11 +75,17 @@ impl Broker for SeaBackend {
         let rows = if backend == DbBackend::MySql {
             self.claim_in_steps(&request).await?
         } else {
-            task::Entity::find()
+            let rows = task::Entity::find()
                 .from_raw_sql(backend.build(&claim_statement(&request)))
                 .all(self.db())
                 .await
-                .map_err(db_err)?
+                .map_err(db_err)?;
+            // The one statement claims nothing from a limited queue.
+            if rows.is_empty() && self.queue_limit(request.queue).await?.is_some() {
+                self.claim_limited(&request).await?
+            } else {
+                rows
+            }
         };
         let mut claimed = records(rows)?;
         // RETURNING gives no order: restore the claim order.
@@ -316,14 +324,26 @@ impl Broker for SeaBackend {
                 .to_owned();
             self.db().execute(&statement).await.map_err(db_err)?;
         } else {
-            let statement = Query::delete()
-                .from_table(queue::Entity)
+            let statement = Query::update()
+                .table(queue::Entity)
+                .value(queue::Column::Paused, false)
                 .and_where(Expr::col(queue::Column::Name).eq(queue))
                 .to_owned();
             self.db().execute(&statement).await.map_err(db_err)?;
+            // The row stays while the queue keeps a limit.
+            self.forget_plain_queue(queue).await?;
             self.wake_others().await;
             self.notify();
         }
+        Ok(())
+    }
+
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_queue_limit(limit)?;
+        self.store_queue_limit(queue, limit).await?;
+        // A raised or cleared limit may free slots.
+        self.wake_others().await;
+        self.notify();
         Ok(())
     }
 

@@ -33,7 +33,8 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 /// WHERE id IN (SELECT id FROM taskq_tasks
 ///              WHERE queue = $queue AND state = 'PENDING' AND scheduled_at <= $now
 ///              ORDER BY priority DESC, seq ASC, id ASC LIMIT $limit)
-///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue AND paused = TRUE)
+///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue
+///                   AND (paused = TRUE OR running_limit IS NOT NULL))
 /// RETURNING *
 /// ```
 ///
@@ -42,19 +43,47 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 /// concurrent claimers take different rows instead of queueing on the same
 /// ones; SQLite (which drops the clause) needs nothing, as a write
 /// statement holds the database write lock.
+///
+/// A limited queue claims nothing here: its claim counts its running
+/// tasks with its row locked ([`claim_unguarded`] in `limit`'s
+/// transaction), which one statement cannot do on PostgreSQL (the count
+/// would read the snapshot from before a racing claimer's commit).
 pub(super) fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
-    let paused: SelectStatement = Query::select()
+    let held: SelectStatement = Query::select()
         .expr(Expr::val(1))
         .from(queue::Entity)
         .and_where(Expr::col(queue::Column::Name).eq(request.queue))
-        .and_where(Expr::col(queue::Column::Paused).eq(true))
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(queue::Column::Paused).eq(true))
+                .add(Expr::col(queue::Column::RunningLimit).is_not_null()),
+        )
         .to_owned();
+    let mut update = claim_unguarded(request);
+    update.and_where(Expr::exists(held).not());
+    update
+}
+
+/// The claim of [`claim_statement`] without its check of the queue's row,
+/// for a caller that read the row itself (locked) in its transaction.
+pub(super) fn claim_unguarded(request: &ClaimRequest<'_>) -> UpdateStatement {
     let mut update = claim_update(request);
     update
         .and_where(Expr::col(C::Id).in_subquery(due_select(request)))
-        .and_where(Expr::exists(paused).not())
         .returning_all();
     update
+}
+
+/// `SELECT COUNT(*) FROM taskq_tasks WHERE queue = $queue AND state =
+/// 'RUNNING'`: what a queue's limit counts (`lifecycle::claim_capacity`),
+/// from the records themselves, so a rescued task's slot is free again.
+pub(super) fn running_count(queue: &str) -> SelectStatement {
+    Query::select()
+        .expr_as(Expr::col(C::Id).count(), "running")
+        .from(task::Entity)
+        .and_where(Expr::col(C::Queue).eq(queue))
+        .and_where(state_is(TaskState::Running))
+        .to_owned()
 }
 
 /// `SELECT id FROM taskq_tasks WHERE <due in queue> ORDER BY <claim order>

@@ -14,6 +14,7 @@ use crate::backend::{SeaBackend, db_err};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
 
+use super::limit::locked_capacity;
 use super::statements::{claim_update, due_select, fetch};
 
 impl SeaBackend {
@@ -33,23 +34,36 @@ impl SeaBackend {
     }
 
     /// Claims on MySQL, which allows neither `UPDATE … RETURNING` nor a
-    /// subquery on the updated table: in one transaction, lock the due rows
+    /// subquery on the updated table: in one transaction, read the queue's
+    /// row (paused, or limited: counted with the row locked), lock the due rows
     /// (`FOR UPDATE SKIP LOCKED`), update them by id, read them back.
     pub(super) async fn claim_in_steps(
         &self,
         request: &ClaimRequest<'_>,
     ) -> Result<Vec<task::Model>, Error> {
         let txn = self.write_txn().await?;
-        let paused = queue::Entity::find()
-            .filter(Expr::col(queue::Column::Name).eq(request.queue))
-            .filter(Expr::col(queue::Column::Paused).eq(true))
+        let row = queue::Entity::find_by_id(request.queue)
             .one(&txn)
             .await
             .map_err(db_err)?;
-        if paused.is_some() {
-            txn.commit().await.map_err(db_err)?;
-            return Ok(Vec::new());
-        }
+        let want = match row {
+            Some(row) if row.paused => None,
+            // A limited queue: count with its row locked (`limit`).
+            Some(row) if row.running_limit.is_some() => {
+                locked_capacity(&txn, request.queue, request.limit).await?
+            }
+            _ => Some(request.limit),
+        };
+        let request = match want {
+            Some(want) if want > 0 => &ClaimRequest {
+                limit: want,
+                ..request.clone()
+            },
+            _ => {
+                txn.commit().await.map_err(db_err)?;
+                return Ok(Vec::new());
+            }
+        };
         let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
         for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
             ids.push(row.try_get("", "id").map_err(db_err)?);

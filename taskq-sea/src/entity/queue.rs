@@ -1,5 +1,6 @@
-//! `taskq_queues`: per-queue flags. A queue has a row here only while it
-//! is paused; resuming deletes the row.
+//! `taskq_queues`: per-queue settings. A queue has a row here only while
+//! it is paused or limited; the call that leaves it neither deletes the
+//! row.
 
 use sea_orm::entity::prelude::*;
 
@@ -12,6 +13,9 @@ pub struct Model {
     pub name: String,
     /// Claims from this queue are refused while set.
     pub paused: bool,
+    /// At most this many of the queue's tasks run at once (`NULL`: no
+    /// limit); read, with the row locked, inside every claim.
+    pub running_limit: Option<i64>,
 }
 
 /// `taskq_queues` has no relations.

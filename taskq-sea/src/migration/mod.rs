@@ -42,6 +42,7 @@ mod m20261124_000002_taskq_workers;
 mod m20261124_000003_taskq_schedule_revision;
 mod m20261205_000001_taskq_worker_task_types;
 mod m20261207_000001_taskq_unique_keys;
+mod m20261207_000002_taskq_queue_limits;
 mod m20261207_000010_taskq_workflow_steps;
 
 use sea_orm_migration::prelude::*;
@@ -56,6 +57,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261124_000003_taskq_schedule_revision::Migration),
         Box::new(m20261205_000001_taskq_worker_task_types::Migration),
         Box::new(m20261207_000001_taskq_unique_keys::Migration),
+        Box::new(m20261207_000002_taskq_queue_limits::Migration),
         Box::new(m20261207_000010_taskq_workflow_steps::Migration),
     ]
 }

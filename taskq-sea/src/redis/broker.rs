@@ -174,6 +174,15 @@ impl Broker for SeaRedisBackend {
         self.redis.set_queue_paused(queue, paused).await
     }
 
+    /// SQL's row is the truth (stats read it; a reconcile after a Redis
+    /// loss restores Redis's from it); Redis's copy caps the claims,
+    /// which happen there, against Redis's running set: an ended task's
+    /// slot frees when its background acknowledgement lands.
+    async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.sql.set_queue_limit(queue, limit).await?;
+        self.redis.set_queue_limit(queue, limit).await
+    }
+
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,

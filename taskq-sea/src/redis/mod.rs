@@ -57,9 +57,12 @@
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
-//!   and on a loss restores the pause flags and pushes every `PENDING`
-//!   task back; running tasks keep running (their leases are SQL's) and
-//!   if their worker dies, SQL's rescue requeues and pushes them.
+//!   and on a loss restores the pause flags and queue limits and pushes
+//!   every `PENDING` task back; running tasks keep running (their leases
+//!   are SQL's) and if their worker dies, SQL's rescue requeues and
+//!   pushes them. Until they end, Redis's running set (which a queue
+//!   limit counts, claims being Redis's) lacks them: a limited queue may
+//!   run up to that many more than its limit for that while.
 //!
 //! A sweep without a loss (the periodic one, or after a failed push)
 //! reads only the ids and queues of pending tasks, a page at a time, asks
@@ -306,16 +309,23 @@ impl SeaRedisBackend {
         Ok(restored)
     }
 
-    /// Makes Redis's pause flags SQL's.
+    /// Makes Redis's pause flags and queue limits SQL's.
     async fn sync_pauses(&self) -> Result<(), Error> {
         let paused = self.sql.paused_queues().await?;
+        let limits = self.sql.queue_limits().await?;
         for stats in self.redis.queue_stats().await? {
             if stats.paused && !paused.contains(&stats.queue) {
                 self.redis.set_queue_paused(&stats.queue, false).await?;
             }
+            if stats.limit.is_some() && !limits.iter().any(|(queue, _)| *queue == stats.queue) {
+                self.redis.set_queue_limit(&stats.queue, None).await?;
+            }
         }
         for queue in &paused {
             self.redis.set_queue_paused(queue, true).await?;
+        }
+        for (queue, limit) in limits {
+            self.redis.set_queue_limit(&queue, Some(limit)).await?;
         }
         Ok(())
     }

@@ -83,6 +83,17 @@ function latencyCell(latency) {
 
 function cell(label, ...children) { return el('td', { dataset: { label } }, ...children); }
 
+/**
+ * Running tasks, linked to their list; "running / limit" when the queue has
+ * a limit (at most that many run at once on every worker together).
+ */
+function runningCell(q) {
+  const link = el('a', { href: tasksHref({ state: 'RUNNING', filters: { queue: q.queue } }) }, number(q.running));
+  if (q.limit == null) return link;
+  return el('span', { className: 'queue-limit', title: 'at most ' + q.limit + ' run at once, across every worker' },
+    link, ' / ' + number(q.limit));
+}
+
 function queueActions(q) {
   const path = '/queues/' + encodeURIComponent(q.queue);
   return el('div', { className: 'actions' },
@@ -102,7 +113,7 @@ function queuesTable(data) {
       cell('due', el('a', { href: pendingHref(q.queue), title: 'pending tasks due now: the queue depth' }, number(q.pending))),
       cell('latency', latencyCell(data.latency.get(q.queue))),
       cell('scheduled', number(q.scheduled)),
-      cell('running', el('a', { href: tasksHref({ state: 'RUNNING', filters: { queue: q.queue } }) }, number(q.running))),
+      cell('running', runningCell(q)),
       cell('failed', el('a', { href: tasksHref({ state: 'FAILED', filters: { queue: q.queue } }) }, number(data.failed.get(q.queue)))),
       cell('workers', el('span', { className: 'live-workers' }, number(q.live_workers))),
       cell('state', el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active')),

@@ -20,6 +20,14 @@ if #due > 0 then
   end
 end
 local want = tonumber(ARGV[5])
+-- lifecycle::claim_capacity: the running set holds exactly the queue's
+-- RUNNING tasks, so a rescued or settled task's slot is free again.
+local limit = redis.call('GET', KEYS[10])
+if limit then
+  local free = tonumber(limit) - redis.call('ZCARD', KEYS[3])
+  if free < want then want = free end
+  if want <= 0 then return {next_due()} end
+end
 local out = {next_due()}
 local running = {}
 local fields = #FIELDS

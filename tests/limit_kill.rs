@@ -1,0 +1,332 @@
+//! A queue limit across processes, proven with SIGKILL: three worker
+//! processes (this test binary, re-run as `limit_worker_child`) with 4
+//! slots each serve one queue whose limit is 2. Every execution logs its
+//! start and end, with the time, to its process's file. The test SIGKILLs
+//! a worker while it runs a task of the queue (its slot stays taken until
+//! the lease expires and the rescue requeues the task), then checks that
+//! the executions never overlapped more than the limit allows, that the
+//! limit was reached (the test could fail), and that every task finished:
+//! the dead worker's slot came back.
+//!
+//! `cargo test limit_kill` runs it on SQLite and, when
+//! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use taskq::backend::Backend;
+use taskq::prelude::*;
+use taskq::{MaintenanceConfig, PageRequest};
+
+/// Tasks submitted per run.
+const TASKS: usize = 60;
+/// Worker processes.
+const WORKERS: usize = 3;
+/// Slots per worker process: together far more than the limit.
+const CONCURRENCY: usize = 4;
+/// The queue's limit.
+const LIMIT: u32 = 2;
+/// A killed worker's task comes back after this (plus a rescue interval);
+/// long enough that a live worker starved of CPU keeps its leases (a lost
+/// lease would let a task run twice at once, honestly beyond the limit).
+const LEASE: Duration = Duration::from_secs(4);
+
+const CHILD_URL: &str = "TASKQ_LIMIT_CHILD_URL";
+const CHILD_LOG: &str = "TASKQ_LIMIT_CHILD_LOG";
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct Work {
+    /// How long the task runs.
+    ms: u64,
+}
+
+fn micros_now() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_micros()
+}
+
+/// Appends one whole line to this process's log: one `write`, so a SIGKILL
+/// cannot lose a line that was written.
+fn log_line(kind: &str, ctx: &TaskContext) -> Result<(), TaskError> {
+    let path = std::env::var(CHILD_LOG).map_err(TaskError::permanent)?;
+    let line = format!(
+        "{kind} {} {} {} {}\n",
+        ctx.id(),
+        ctx.attempt(),
+        std::process::id(),
+        micros_now()
+    );
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(line.as_bytes()))
+        .map_err(TaskError::permanent)
+}
+
+/// Logs its start, works, logs its end (before it settles, so its slot is
+/// still taken while it logs).
+#[long_task(queue = "limited", retries = 20, retry_delay = 0.01)]
+async fn limit_logged(ctx: TaskContext, p: Work) -> Result<(), TaskError> {
+    log_line("start", &ctx)?;
+    tokio::time::sleep(Duration::from_millis(p.ms)).await;
+    log_line("end", &ctx)
+}
+
+/// The worker process: serves queue `limited` until killed (or, should the
+/// parent die, for two minutes at most). Does nothing when run on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by the limit_kill tests in child processes"]
+async fn limit_worker_child() {
+    let (Ok(url), Ok(_)) = (std::env::var(CHILD_URL), std::env::var(CHILD_LOG)) else {
+        return;
+    };
+    let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
+    let client = Client::new(Arc::new(backend)).expect("client");
+    let worker = Worker::builder(&client)
+        .queue("limited", CONCURRENCY)
+        .lease(LEASE)
+        .heartbeat_interval(LEASE / 4)
+        .poll_interval(Duration::from_millis(50))
+        .maintenance(MaintenanceConfig {
+            rescue_interval: Duration::from_millis(250),
+            ..MaintenanceConfig::default()
+        })
+        .build()
+        .expect("worker");
+    worker
+        .run_until(tokio::time::sleep(Duration::from_secs(120)))
+        .await
+        .expect("worker run");
+}
+
+/// One logged start or end.
+struct Mark {
+    start: bool,
+    id: TaskId,
+    attempt: u32,
+    pid: u32,
+    at: u128,
+}
+
+fn read_marks(dir: &Path) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("log dir").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("log");
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [kind, id, attempt, pid, at] = fields[..] else {
+                panic!("malformed log line {line:?}");
+            };
+            marks.push(Mark {
+                start: kind == "start",
+                id: id.parse().expect("task id"),
+                attempt: attempt.parse().expect("attempt"),
+                pid: pid.parse().expect("pid"),
+                at: at.parse().expect("time"),
+            });
+        }
+    }
+    marks
+}
+
+/// The pid of a worker that has started a task and not ended it, if any.
+fn busy_worker(dir: &Path) -> Option<u32> {
+    let mut open: HashMap<(TaskId, u32), u32> = HashMap::new();
+    for mark in read_marks(dir) {
+        if mark.start {
+            open.insert((mark.id, mark.attempt), mark.pid);
+        } else {
+            open.remove(&(mark.id, mark.attempt));
+        }
+    }
+    open.into_values().next()
+}
+
+async fn count(backend: &dyn Backend, state: TaskState) -> u64 {
+    let filter = TaskFilter {
+        state: Some(state),
+        ..TaskFilter::default()
+    };
+    backend
+        .list(&filter, PageRequest::new(1, 1))
+        .await
+        .expect("list")
+        .total
+}
+
+struct Fleet {
+    children: Vec<Child>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The run on the database at `url` (already migrated by `backend`).
+async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>) {
+    let client = Client::new(backend.clone()).expect("client");
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("taskq-limit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("log dir");
+    client
+        .set_queue_limit("limited", Some(LIMIT))
+        .await
+        .expect("limit");
+    let params: Vec<Work> = (0..TASKS)
+        .map(|i| Work {
+            ms: 60 + (i as u64 * 37) % 90,
+        })
+        .collect();
+    let ids = client
+        .submit_many(limit_logged, params)
+        .await
+        .expect("submit");
+
+    let mut fleet = Fleet {
+        children: (0..WORKERS)
+            .map(|i| {
+                Command::new(std::env::current_exe().expect("test binary"))
+                    .args(["--exact", "limit_worker_child", "--ignored", "--nocapture"])
+                    .env(CHILD_URL, &url)
+                    .env(CHILD_LOG, dir.join(format!("worker-{i}.log")))
+                    .env("RUST_LOG", "off")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("spawn worker")
+            })
+            .collect(),
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(90);
+
+    // Kill a worker while it runs a task of the queue.
+    let (victim, killed_at) = loop {
+        assert!(Instant::now() < deadline, "no worker ever ran a task");
+        if let Some(pid) = busy_worker(&dir) {
+            let child = fleet
+                .children
+                .iter_mut()
+                .find(|c| c.id() == pid)
+                .expect("a busy worker is one of ours");
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+            break (pid, micros_now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    loop {
+        let finished = count(&*backend, TaskState::Finished).await;
+        if finished == TASKS as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {finished} of {TASKS} finished after {:?}: a slot leaked?",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    drop(fleet);
+
+    for state in [TaskState::Pending, TaskState::Running, TaskState::Failed] {
+        assert_eq!(count(&*backend, state).await, 0, "{state} tasks remain");
+    }
+    let stats = client.queue_stats().await.expect("stats");
+    let limited = stats.iter().find(|q| q.queue == "limited").expect("listed");
+    assert_eq!((limited.limit, limited.running), (Some(LIMIT), 0));
+
+    // Each execution as an interval: start to end, or to the kill for the
+    // victim's unfinished one. A sweep over the interval ends finds the
+    // most that ever ran at once.
+    let marks = read_marks(&dir);
+    let mut ends: HashMap<(TaskId, u32), u128> = HashMap::new();
+    for mark in marks.iter().filter(|m| !m.start) {
+        ends.insert((mark.id, mark.attempt), mark.at);
+    }
+    let mut events: Vec<(u128, i32)> = Vec::new();
+    let mut cut_short = 0;
+    for mark in marks.iter().filter(|m| m.start) {
+        let end = match ends.get(&(mark.id, mark.attempt)) {
+            Some(&end) => end,
+            None => {
+                assert_eq!(mark.pid, victim, "only the killed worker left a run open");
+                cut_short += 1;
+                killed_at
+            }
+        };
+        events.push((mark.at, 1));
+        events.push((end, -1));
+    }
+    // Ends before starts at the same instant: a slot handed on is not an
+    // overlap.
+    events.sort();
+    let (mut now_running, mut most) = (0, 0);
+    for (_, step) in &events {
+        now_running += step;
+        most = most.max(now_running);
+    }
+    let executions = events.len() / 2;
+    eprintln!(
+        "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
+         at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
+         SIGKILL; all finished in {elapsed:?}"
+    );
+    assert!(
+        most <= LIMIT as i32,
+        "{most} ran at once over a limit of {LIMIT}"
+    );
+    assert_eq!(most, LIMIT as i32, "the limit was reached");
+    assert!(cut_short >= 1, "the SIGKILL landed mid-task");
+    for id in &ids {
+        assert_eq!(
+            client.get(*id).await.expect("get").state,
+            TaskState::Finished
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_sqlite() {
+    let path = std::env::temp_dir().join(format!("taskq-limit-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    limited_run("sqlite", url, Arc::new(backend)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn limit_kill_postgres() {
+    use taskq::sea::scratch::{Scratch, Server};
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
+    let url = scratch.url().to_owned();
+    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
+    limited_run("postgres", url, Arc::new(backend)).await;
+    let _ = scratch.drop_now().await;
+}
