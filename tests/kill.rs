@@ -317,32 +317,77 @@ async fn crash_run(name: &str, url: String, backend: Arc<dyn Backend>) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A fresh SQLite file for one run, removed (with its WAL) when dropped.
 #[cfg(feature = "sqlite")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_sqlite() {
-    let path = std::env::temp_dir().join(format!("taskq-kill-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}", path.display());
-    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    crash_run("sqlite", url, Arc::new(backend)).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+struct SqliteFile(PathBuf);
+
+#[cfg(feature = "sqlite")]
+impl SqliteFile {
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
     }
 }
 
+#[cfg(feature = "sqlite")]
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A run's SQLite file, its URL and a backend on it.
+#[cfg(feature = "sqlite")]
+async fn sqlite_place(label: &str) -> (SqliteFile, String, Arc<dyn Backend>) {
+    let file = SqliteFile(std::env::temp_dir().join(format!("{label}-{}.db", std::process::id())));
+    file.remove();
+    let url = format!("sqlite://{}", file.0.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    (file, url, Arc::new(backend))
+}
+
+/// A run's PostgreSQL scratch schema (drop it when done), its URL and a
+/// backend on it.
 #[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
-async fn kill_postgres() {
+async fn postgres_place() -> (taskq::sea::scratch::Scratch, String, Arc<dyn Backend>) {
     use taskq::sea::scratch::{Scratch, Server};
     let scratch = Scratch::from_env(Server::Postgres)
         .await
         .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
     let url = scratch.url().to_owned();
     let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    crash_run("postgres", url, Arc::new(backend)).await;
+    (scratch, url, Arc::new(backend))
+}
+
+/// A run's Redis key prefix (its keys go with the backend) as the URL
+/// worker processes get (`redis://…#<prefix>`), and a backend on it.
+#[cfg(feature = "redis")]
+async fn redis_place(label: &str) -> (String, Arc<dyn Backend>) {
+    let url = common::redis_url();
+    let prefix = format!("{label}-{}", std::process::id());
+    let mut config = taskq::RedisConfig::new(url.clone());
+    config.prefix = prefix.clone();
+    config.delete_keys_on_drop = true;
+    let backend = taskq::RedisBackend::connect_with(config)
+        .await
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
+    (format!("{url}#{prefix}"), Arc::new(backend))
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_sqlite() {
+    let (_file, url, backend) = sqlite_place("taskq-kill").await;
+    crash_run("sqlite", url, backend).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn kill_postgres() {
+    let (scratch, url, backend) = postgres_place().await;
+    crash_run("postgres", url, backend).await;
     // Nothing of the run is needed any more.
     let _ = scratch.drop_now().await;
 }
@@ -351,31 +396,15 @@ async fn kill_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_redis() {
-    let url = common::redis_url();
-    let prefix = format!("taskq-kill-test-{}", std::process::id());
-    let mut config = taskq::RedisConfig::new(url.clone());
-    config.prefix = prefix.clone();
-    config.delete_keys_on_drop = true;
-    let backend = taskq::RedisBackend::connect_with(config)
-        .await
-        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
-    // Worker processes find the prefix after the `#`.
-    crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
+    let (url, backend) = redis_place("taskq-kill-test").await;
+    crash_run("redis", url, backend).await;
 }
 
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_chord_workflow_sqlite() {
-    let path = std::env::temp_dir().join(format!("taskq-kill-chord-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}", path.display());
-    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    chord::chord_crash_run("sqlite", url, Arc::new(backend)).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let (_file, url, backend) = sqlite_place("taskq-kill-chord").await;
+    chord::chord_crash_run("sqlite", url, backend).await;
 }
 
 /// On Redis a member's end reaches the callback through its queue's
@@ -385,27 +414,15 @@ async fn kill_chord_workflow_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_chord_workflow_redis() {
-    let url = common::redis_url();
-    let prefix = format!("taskq-kill-chord-{}", std::process::id());
-    let mut config = taskq::RedisConfig::new(url.clone());
-    config.prefix = prefix.clone();
-    config.delete_keys_on_drop = true;
-    let backend = taskq::RedisBackend::connect_with(config)
-        .await
-        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
-    chord::chord_crash_run("redis", format!("{url}#{prefix}"), Arc::new(backend)).await;
+    let (url, backend) = redis_place("taskq-kill-chord").await;
+    chord::chord_crash_run("redis", url, backend).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn kill_chord_workflow_postgres() {
-    use taskq::sea::scratch::{Scratch, Server};
-    let scratch = Scratch::from_env(Server::Postgres)
-        .await
-        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
-    let url = scratch.url().to_owned();
-    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    chord::chord_crash_run("postgres", url, Arc::new(backend)).await;
+    let (scratch, url, backend) = postgres_place().await;
+    chord::chord_crash_run("postgres", url, backend).await;
     let _ = scratch.drop_now().await;
 }

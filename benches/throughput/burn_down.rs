@@ -48,6 +48,25 @@ pub async fn finished(client: &Client) -> usize {
         .total as usize
 }
 
+/// Runs one worker of `CONCURRENCY` slots on `client` until `n` no-op
+/// tasks ran, then stops it; the seconds until the last one ran.
+pub async fn drain(client: &Client, n: usize) -> f64 {
+    DONE.store(0, Ordering::Relaxed);
+    TARGET.store(n, Ordering::Relaxed);
+    let worker = Worker::builder(client)
+        .queue("default", CONCURRENCY)
+        .build()
+        .expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let started = Instant::now();
+    let running = tokio::spawn(worker.run());
+    ALL_DONE.notified().await;
+    let secs = started.elapsed().as_secs_f64();
+    shutdown.shutdown();
+    running.await.expect("join").expect("worker");
+    secs
+}
+
 /// The phases' figures. `own_worker`: the worker gets a backend (a pool)
 /// of its own rather than the submitter's.
 pub async fn burn_down(name: &str, place: &Place, n: usize, pending: usize, own_worker: bool) {
@@ -69,25 +88,13 @@ pub async fn burn_down(name: &str, place: &Place, n: usize, pending: usize, own_
     let submitted = meter.mark().await;
     let submit_cpu = meter.spent("bench", &before, &submitted);
 
-    DONE.store(0, Ordering::Relaxed);
-    TARGET.store(n, Ordering::Relaxed);
     let worker_client = if own_worker && name != "memory" {
         Client::new(open(name, place).await).expect("client")
     } else {
         client.clone()
     };
     let before = meter.mark().await;
-    let worker = Worker::builder(&worker_client)
-        .queue("default", CONCURRENCY)
-        .build()
-        .expect("worker");
-    let shutdown = worker.shutdown_handle();
-    let started = Instant::now();
-    let running = tokio::spawn(worker.run());
-    ALL_DONE.notified().await;
-    let drain_secs = started.elapsed().as_secs_f64();
-    shutdown.shutdown();
-    running.await.expect("join").expect("worker");
+    let drain_secs = drain(&worker_client, n).await;
     // After the worker stopped: the last outcomes' writes are counted.
     let drained = meter.mark().await;
     let drain_cpu = meter.spent("bench", &before, &drained);

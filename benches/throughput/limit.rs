@@ -3,34 +3,17 @@
 //! (so it never binds, and only its bookkeeping shows), in interleaved
 //! rounds.
 
-use std::sync::atomic::Ordering;
-use std::time::Instant;
-
 use taskq::prelude::*;
 
-use crate::burn_down::submit_batches;
+use crate::burn_down::{drain, submit_batches};
 use crate::figure::Figure;
 use crate::place::{Place, open};
-use crate::{ALL_DONE, CONCURRENCY, DONE, TARGET, bench_noop};
+use crate::{CONCURRENCY, bench_noop};
 
-/// Submits `n` no-op tasks, then drains them with one worker of
-/// `CONCURRENCY` slots; the drain's jobs per second.
+/// Submits `n` no-op tasks, then drains them; the drain's jobs per second.
 async fn drain_noops(client: &Client, n: usize) -> f64 {
     submit_batches(client, bench_noop, n).await;
-    DONE.store(0, Ordering::Relaxed);
-    TARGET.store(n, Ordering::Relaxed);
-    let worker = Worker::builder(client)
-        .queue("default", CONCURRENCY)
-        .build()
-        .expect("worker");
-    let shutdown = worker.shutdown_handle();
-    let started = Instant::now();
-    let running = tokio::spawn(worker.run());
-    ALL_DONE.notified().await;
-    let secs = started.elapsed().as_secs_f64();
-    shutdown.shutdown();
-    running.await.expect("join").expect("worker");
-    n as f64 / secs
+    n as f64 / drain(client, n).await
 }
 
 pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {

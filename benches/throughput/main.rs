@@ -44,12 +44,14 @@
 //! `--mode multi-process` has this process produce while `--workers` worker
 //! processes (this binary again, `--child-worker`) work. `--json` adds one
 //! JSON line per figure, which `--compare <other binary>` reads from both
-//! builds.
+//! builds. `--only unique`, `--only limit` and `--only workflow` measure
+//! those alone (unique submits; burn-downs with a queue limit that never
+//! binds against none; a chord and a chain against a plain burn-down).
 //!
 //! Layout: `settings.rs` (arguments), `place.rs` (where the data lives),
 //! `cpu.rs`, `figure.rs` (JSON lines, medians), `burn_down.rs`,
-//! `latency.rs`, `unique.rs`, `multi.rs` with `child_line.rs` (the worker
-//! processes' reports), `compare.rs`.
+//! `latency.rs`, `unique.rs`, `limit.rs`, `workflow.rs`, `multi.rs` with
+//! `child_line.rs` (the worker processes' reports), `compare.rs`.
 
 mod burn_down;
 mod child_line;
