@@ -60,6 +60,20 @@ pub(super) enum Reply {
     Other(String, Option<String>),
 }
 
+impl Reply {
+    /// The record of a call that acts on one task by id, or its refusal:
+    /// a missing task is [`Error::NotFound`], a state the call does not
+    /// take [`Error::InvalidTransition`].
+    pub(super) fn into_record(self, id: TaskId, action: &'static str) -> Result<TaskRecord, Error> {
+        match self {
+            Reply::Ok(record) => Ok(*record),
+            Reply::Missing => Err(Error::NotFound(id)),
+            Reply::Invalid(state) => Err(Error::InvalidTransition { id, state, action }),
+            Reply::Other(status, _) => Err(Error::backend(format!("{action}: {status}"))),
+        }
+    }
+}
+
 pub(super) fn status_reply(what: &str, value: Value) -> Result<Reply, Error> {
     let mut items = array(what, value)?.into_iter();
     let status = items

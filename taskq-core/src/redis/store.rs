@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 
-use super::broker::{Reply, array, integer, status_reply, unexpected};
+use super::broker::{array, integer, status_reply, unexpected};
 use super::record::{self, micros};
 use super::{RedisBackend, scripts};
 use crate::backend::{
@@ -253,18 +253,7 @@ impl Store for RedisBackend {
         let reply = self
             .run_once(&scripts::DELETE, &queue, vec![id.to_string()])
             .await?;
-        let record = match status_reply("delete", reply)? {
-            Reply::Ok(record) => *record,
-            Reply::Missing => return Err(Error::NotFound(id)),
-            Reply::Invalid(state) => {
-                return Err(Error::InvalidTransition {
-                    id,
-                    state,
-                    action: "delete",
-                });
-            }
-            Reply::Other(status, _) => return Err(Error::backend(format!("delete: {status}"))),
-        };
+        let record = status_reply("delete", reply)?.into_record(id, "delete")?;
         // The id index last: while it exists a retry can still find the
         // task (and get `missing`), never a half-deleted one.
         let _: i64 = self

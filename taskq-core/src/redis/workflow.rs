@@ -49,7 +49,7 @@ use fred::prelude::*;
 use futures_util::future::try_join_all;
 use tracing::warn;
 
-use super::broker::{Reply, array, by_queue, integer, status_reply, unexpected};
+use super::broker::{array, by_queue, integer, status_reply, unexpected};
 use super::record::micros;
 use super::{RedisBackend, scripts};
 use crate::backend::Store;
@@ -371,18 +371,7 @@ impl RedisBackend {
                 vec![id.to_string(), micros(now), "1".to_owned()],
             )
             .await?;
-        let retried = match status_reply("retry", reply)? {
-            Reply::Ok(record) => *record,
-            Reply::Missing => return Err(Error::NotFound(id)),
-            Reply::Invalid(state) => {
-                return Err(Error::InvalidTransition {
-                    id,
-                    state,
-                    action: "retry",
-                });
-            }
-            Reply::Other(status, _) => return Err(Error::backend(format!("retry: {status}"))),
-        };
+        let retried = status_reply("retry", reply)?.into_record(id, "retry")?;
         self.carry_late_ends(&rewaited).await?;
         Ok(retried)
     }
