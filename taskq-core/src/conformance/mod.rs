@@ -36,6 +36,7 @@ pub mod model;
 mod records;
 mod reorder;
 mod rescue;
+mod schedule_workflow;
 mod schedules;
 mod settle;
 mod unique;
@@ -51,6 +52,7 @@ pub use limit::*;
 pub use records::*;
 pub use reorder::*;
 pub use rescue::*;
+pub use schedule_workflow::*;
 pub use schedules::*;
 pub use settle::*;
 pub use unique::*;
@@ -110,7 +112,8 @@ macro_rules! conformance_suite {
                 schedule_fire_batch_applies_current_firings,
                 schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
                 schedule_fire_batch_bookkeeping,
-                schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
+                schedule_run_now_records_the_run, schedule_round_trip,
+                schedule_fires_a_workflow_once_per_tick, delete_one_ended_task,
                 worker_registry, worker_registry_gone_and_forgotten,
                 worker_control_is_compare_and_set, stats_count_pending_by_type,
                 workers_report_their_task_types,

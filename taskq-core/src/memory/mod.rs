@@ -140,6 +140,19 @@ impl State {
         }
     }
 
+    /// Stores a new record: its state's index, its workflow's steps, the
+    /// record itself (an enqueue, or a schedule's firing).
+    fn insert_new(&mut self, task: TaskRecord, now: DateTime<Utc>) {
+        self.index(&task, now);
+        if let Some(step) = &task.step {
+            self.workflows
+                .entry(step.workflow)
+                .or_default()
+                .push(task.id);
+        }
+        self.tasks.insert(task.id, task);
+    }
+
     /// Files a record in the index its state calls for. `now` decides
     /// between ready and delayed; a claim re-checks the due time, so an
     /// early `now` only costs a promotion later.

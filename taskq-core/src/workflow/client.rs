@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::builder::Workflow;
 use super::read::WorkflowRecord;
+use super::records::Placement;
 use super::spec::WorkflowSpec;
 use crate::client::Client;
 use crate::error::Error;
@@ -36,7 +37,11 @@ impl Client {
         spec: WorkflowSpec,
         ids: Option<Vec<TaskId>>,
     ) -> Result<WorkflowId, Error> {
-        let (workflow, records) = spec.into_records(self, Utc::now(), ids)?;
+        let placement = Placement {
+            steps: ids,
+            ..Placement::default()
+        };
+        let (workflow, records) = spec.into_records(self, Utc::now(), placement)?;
         let retry = self.submit_retry();
         let mut ambiguous = false;
         let mut tried = 0;
