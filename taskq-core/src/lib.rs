@@ -94,7 +94,9 @@ pub use payload::PayloadLimits;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
-pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
+pub use schedule::{
+    MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, StaticSchedule,
+};
 pub use submit::Submission;
 pub use task::{
     Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,

@@ -344,7 +344,7 @@ pub(crate) async fn list(
         (status = 400, description = "malformed JSON, a value out of range (`invalid_argument`) or a bad schedule or queue name (`invalid_name`); `details.field` names it", body = ErrorBody),
         (status = 409, description = "the name is taken (`schedule_exists`)", body = ErrorBody),
         (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
-        (status = 422, description = "a field of the wrong type, missing or that does not go with `kind` (`invalid_field`), an unknown task type, params that do not fit it, a bad cron expression or time zone, a definition that does not hold together (`invalid_schedule`); `details.field` names it", body = ErrorBody)))]
+        (status = 422, description = "a field of the wrong type, missing or that does not go with `kind` (`invalid_field`), an unknown task type, params that do not fit it, a bad cron expression or time zone, a definition that does not hold together (`invalid_schedule`), a workflow step that does not check (`invalid_workflow`, `details.step` names it); `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn create(
     State(client): State<Client>,
     ApiJson(request): ApiJson<ScheduleRequest>,
@@ -420,14 +420,15 @@ pub(crate) async fn disable(
     Ok(Json(client.disable_schedule(&name).await?.into()))
 }
 
-/// Submits the schedule's task now, recorded as a run (last run, last
-/// task, run count, which `max_runs` caps); its ticks are otherwise not
-/// affected.
+/// Submits the schedule's task (or its whole workflow) now, recorded as a
+/// run (last run, last task, run count, which `max_runs` caps); its ticks
+/// are otherwise not affected. Answers with the task, or the workflow's
+/// first step (its `step.workflow` names the workflow).
 #[utoipa::path(post, path = "/api/schedules/{name}/run", tag = "schedules", operation_id = "run_schedule",
     params(("name" = String, Path, description = "the schedule's name")),
-    responses((status = 201, description = "the task it submitted", body = TaskRecord),
+    responses((status = 201, description = "the task it submitted (a workflow's first step)", body = TaskRecord),
         (status = 404, description = "no schedule has this name", body = ErrorBody),
-        (status = 422, description = "the schedule's task type is no longer registered (`unknown_task_type`)", body = ErrorBody)))]
+        (status = 422, description = "the schedule's task type is no longer registered (`unknown_task_type`), or a workflow step no longer checks (`invalid_workflow`)", body = ErrorBody)))]
 pub(crate) async fn run_now(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,

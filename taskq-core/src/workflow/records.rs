@@ -26,36 +26,43 @@ pub(crate) struct Placement {
 impl Placement {
     /// The ids a firing derives from one base id (a schedule's tick id),
     /// so a tick fired twice writes the same workflow: the workflow takes
-    /// the base id itself, step `i` the base id hashed with `i`.
+    /// the base id itself; step `i` is a UUIDv7 with the base's
+    /// millisecond, then `i` (so steps sort in the spec's order, as fresh
+    /// ids do), then a hash of the base and `i` (so two bases never share
+    /// a step id).
     pub(crate) fn derived(base: uuid::Uuid, steps: usize, run_at: DateTime<Utc>) -> Placement {
-        let step_ids = (0..steps)
-            .map(|i| {
-                let mut bytes = *base.as_bytes();
-                let salt = u64::try_from(i).unwrap_or(u64::MAX).wrapping_add(1);
-                // FNV-1a over the base and the index, folded into the
-                // random bits of the UUID (the first 6 bytes, its time,
-                // stay the base's, so ids still sort by tick).
-                let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-                for byte in bytes.iter().chain(&salt.to_le_bytes()) {
-                    hash ^= u64::from(*byte);
-                    hash = hash.wrapping_mul(0x0100_0000_01b3);
-                }
-                for (slot, h) in bytes[8..].iter_mut().zip(hash.to_le_bytes()) {
-                    *slot ^= h;
-                }
-                // Keep the version and variant bits of a v7 UUID.
-                uuid::Builder::from_bytes(bytes)
-                    .with_version(uuid::Version::SortRand)
-                    .with_variant(uuid::Variant::RFC4122)
-                    .into_uuid()
-            })
-            .collect();
+        let step_ids = (0..steps).map(|i| derived_step_id(base, i)).collect();
         Placement {
             workflow: Some(base),
             steps: Some(step_ids),
             run_at: Some(run_at),
         }
     }
+}
+
+/// Step `index`'s id under `base` (see [`Placement::derived`]): 48 bits
+/// of the base's time, 26 bits of the index (more than
+/// [`MAX_STEPS`](super::MAX_STEPS)), 48 bits of an FNV-1a hash of the base
+/// and the index; version 7 and the RFC 4122 variant in their places.
+fn derived_step_id(base: uuid::Uuid, index: usize) -> TaskId {
+    let index = u64::try_from(index).unwrap_or(u64::MAX) & 0x03ff_ffff;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in base.as_bytes().iter().chain(&index.to_le_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&base.as_bytes()[..6]);
+    // rand_a (12 bits): the index's high bits; the first 14 bits of
+    // rand_b: its low bits; the other 48 bits: the hash.
+    let high = index >> 14;
+    bytes[6] = 0x70 | ((high >> 8) & 0x0f) as u8;
+    bytes[7] = (high & 0xff) as u8;
+    let low = index & 0x3fff;
+    bytes[8] = 0x80 | ((low >> 8) & 0x3f) as u8;
+    bytes[9] = (low & 0xff) as u8;
+    bytes[10..].copy_from_slice(&hash.to_le_bytes()[..6]);
+    uuid::Uuid::from_bytes(bytes)
 }
 
 impl WorkflowSpec {
@@ -127,5 +134,29 @@ impl WorkflowSpec {
             records.push(record);
         }
         Ok((workflow, records))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_step_ids_sort_in_order_and_differ_per_base() {
+        let base = uuid::Uuid::now_v7();
+        let other = uuid::Uuid::now_v7();
+        let ids: Vec<TaskId> = (0..5000).map(|i| derived_step_id(base, i)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in the spec's order");
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert!(
+            ids.iter()
+                .all(|id| id.get_variant() == uuid::Variant::RFC4122)
+        );
+        assert_eq!(
+            ids[..3],
+            [0, 1, 2].map(|i| derived_step_id(base, i)),
+            "stable"
+        );
+        assert!((0..5000).all(|i| derived_step_id(other, i) != ids[i]));
     }
 }
