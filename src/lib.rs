@@ -92,7 +92,7 @@ pub mod backend {
 /// [`TaskHandle`](registry::TaskHandle) it makes.
 pub mod registry {
     pub use taskq_core::registry::{
-        Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
+        HandlerFuture, Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
     };
 }
 

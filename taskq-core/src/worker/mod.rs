@@ -33,12 +33,15 @@ mod config;
 mod control;
 mod deadlines;
 mod dispatch;
+mod hooks;
 mod lease;
 mod runtime;
 mod shared;
 mod signal;
 mod unserved;
 
+pub use hooks::AttemptHook;
+use hooks::Hooks;
 pub use signal::shutdown_signal;
 
 pub use config::{
@@ -87,6 +90,7 @@ pub struct WorkerBuilder {
     config: WorkerConfig,
     worker_id: Option<String>,
     handler_runtime: Option<tokio::runtime::Handle>,
+    hooks: Hooks,
 }
 
 impl WorkerBuilder {
@@ -171,6 +175,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// Adds a hook every attempt runs: at its start, around its handler
+    /// and at its end (see [`AttemptHook`]). Hooks run in the order they
+    /// were added, the first one outermost around the handler.
+    pub fn hook(mut self, hook: impl AttemptHook) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
     /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
     /// heartbeats more frequent than the lease; and the params of the
     /// schedules declared in code (`#[long_task(params = …)]`) against
@@ -238,6 +250,7 @@ impl WorkerBuilder {
             paused: watch::Sender::new(false),
             claiming: tokio::sync::Mutex::new(()),
             shutdown: shutdown.clone(),
+            hooks: self.hooks,
         });
         let queues = self
             .queues
@@ -319,6 +332,7 @@ impl Worker {
             config: WorkerConfig::default(),
             worker_id: None,
             handler_runtime: None,
+            hooks: Hooks::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::task::IdMap;
 
 use super::config::WorkerConfig;
 use super::deadlines::{Alarm, Deadlines};
+use super::hooks::Hooks;
 
 pub(super) struct QueueSlots {
     pub(super) name: String,
@@ -51,6 +52,8 @@ pub(super) struct Shared {
     pub(super) claiming: tokio::sync::Mutex<()>,
     /// The worker's shutdown (also reached through [`ShutdownHandle`]).
     pub(super) shutdown: CancellationToken,
+    /// The host's hooks around every attempt.
+    pub(super) hooks: Hooks,
 }
 
 impl Shared {
