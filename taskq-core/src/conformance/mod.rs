@@ -126,6 +126,7 @@ macro_rules! conformance_suite {
                 workflow_chord_counts_down_to_release, workflow_failure_cancels_dependents,
                 workflow_cancel_and_rescue_move_dependents,
                 workflow_retry_resumes_from_the_failed_step,
+                workflow_second_end_of_a_retried_step_counts,
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
                 limit_of_zero_is_refused);
