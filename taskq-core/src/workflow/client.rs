@@ -107,9 +107,7 @@ impl Client {
     /// after.
     pub async fn cancel_workflow(&self, id: WorkflowId) -> Result<WorkflowRecord, Error> {
         let record = self.workflow(id).await?;
-        // Leaves first, so that each step is cancelled as asked rather
-        // than as its parent's dependent.
-        for step in record.steps.iter().rev() {
+        for step in record.leaves_first() {
             if step.state.is_terminal() || step.cancel_requested {
                 continue;
             }
