@@ -70,7 +70,9 @@ pub use taskq_core::{
     WorkerState, WorkflowId, WorkflowStep,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
-pub use taskq_core::{bounds, maintenance, schedule, schemars, testing, worker, workflow};
+pub use taskq_core::{
+    bounds, maintenance, schedule, schemars, testing, throughput, worker, workflow,
+};
 pub use taskq_macros::long_task;
 
 /// The backend implementor's kit: the four traits a backend implements

@@ -19,6 +19,7 @@ use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
 use crate::submit::{Overrides, Submission, apply_unique, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
+use crate::throughput::{COUNTS_KEPT, MinuteCounts, minute_of};
 use crate::workflow::Placement;
 
 /// Attempts of [`Client::run_schedule_now`] against concurrent firings and
@@ -278,6 +279,21 @@ impl Client {
     /// run (`unclaimable`, by type; see [`crate::coverage`]).
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         crate::coverage::queue_stats(&*self.backend).await
+    }
+
+    /// How many attempts ended in each of the last `minutes` minutes (this
+    /// one included), per queue and outcome, as the workers counted them
+    /// ([`crate::throughput`]): at most a day's, in minute then queue order.
+    pub async fn throughput(&self, minutes: u32) -> Result<Vec<MinuteCounts>, Error> {
+        if minutes == 0 || u64::from(minutes) * 60 > COUNTS_KEPT.as_secs() {
+            return Err(Error::InvalidArgument(format!(
+                "minutes must be 1 to {}",
+                COUNTS_KEPT.as_secs() / 60
+            )));
+        }
+        let now = Utc::now();
+        let since = minute_of(now) - chrono::Duration::minutes(i64::from(minutes) - 1);
+        self.backend.counts_since(since).await
     }
 
     /// The workers of every host that share this backend, by id: live

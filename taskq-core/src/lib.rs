@@ -72,6 +72,7 @@ pub mod schedule;
 mod submit;
 pub mod task;
 pub mod testing;
+pub mod throughput;
 pub mod wait;
 pub mod worker;
 pub mod worker_state;

@@ -71,6 +71,7 @@ macro_rules! http_suite {
                 workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,
                 metrics_show_attempts_and_run_times_as_tasks_run,
+                throughput_counts_what_workers_ended,
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,
                 junk_input_never_breaks_a_route,

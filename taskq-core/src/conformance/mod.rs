@@ -29,6 +29,7 @@ use crate::backend::Backend;
 
 mod cancel;
 mod claim;
+mod counts;
 mod coverage;
 pub mod helpers;
 mod limit;
@@ -46,6 +47,7 @@ mod workflow;
 
 pub use cancel::*;
 pub use claim::*;
+pub use counts::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use limit::*;
@@ -116,7 +118,7 @@ macro_rules! conformance_suite {
                 schedule_fires_a_workflow_once_per_tick, delete_one_ended_task,
                 worker_registry, worker_registry_gone_and_forgotten,
                 worker_control_is_compare_and_set, stats_count_pending_by_type,
-                workers_report_their_task_types,
+                workers_report_their_task_types, counts_add_up_per_minute_and_queue,
                 queue_stats_show_pending_types_no_live_worker_runs,
                 wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel,
                 unique_duplicate_names_the_holder, unique_batch_stores_the_first_of_each_key,

@@ -28,6 +28,7 @@ use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use crate::lifecycle::{self, Arrival, ClaimOrder, claim_order};
 use crate::schedule::Schedule;
 use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState, WorkflowId};
+use crate::throughput::MinuteCounts;
 
 /// An in-process [`Backend`](crate::backend::Backend).
 ///
@@ -74,6 +75,8 @@ struct State {
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
     workers: BTreeMap<String, WorkerInfo>,
+    /// Workers' counts of ended attempts, by minute and queue.
+    counts: BTreeMap<(DateTime<Utc>, String), MinuteCounts>,
     /// The task that last took each (queue, unique key): whether it still
     /// holds the key is read from its record (`lifecycle::holds_unique`).
     unique: HashMap<(String, String), TaskId>,

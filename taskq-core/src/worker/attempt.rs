@@ -185,6 +185,9 @@ pub(super) fn end_attempt(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -
     }
     let settlement = settlement_for(shared, ctx, end);
     shared.hooks.ended(ctx, &settlement.outcome);
+    shared
+        .tally()
+        .count(ctx.queue(), &settlement.outcome, settlement.at);
     // The completer outlives every attempt; a send error would only mean
     // the worker is gone.
     let _ = shared.settle_tx.send(settlement);

@@ -38,11 +38,13 @@ mod lease;
 mod runtime;
 mod shared;
 mod signal;
+mod tally;
 mod unserved;
 
 pub use hooks::AttemptHook;
 use hooks::Hooks;
 pub use signal::shutdown_signal;
+use tally::Tally;
 
 pub use config::{
     CANCEL_GRACE_DEFAULT, HEARTBEAT_INTERVAL_DEFAULT, LEASE_DEFAULT, POLL_INTERVAL_DEFAULT,
@@ -251,6 +253,7 @@ impl WorkerBuilder {
             claiming: tokio::sync::Mutex::new(()),
             shutdown: shutdown.clone(),
             hooks: self.hooks,
+            tally: Mutex::new(Tally::default()),
         });
         let queues = self
             .queues
@@ -412,8 +415,10 @@ impl Worker {
         stop_completer.cancel();
         let backend = shared.backend.clone();
         let worker_id = shared.worker_id.clone();
-        drop(shared);
         let _ = heartbeat.await;
+        // The last attempts' counts, which no heartbeat will carry now.
+        shared.report_counts().await;
+        drop(shared);
         let _ = deadlines.await;
         let _ = maintenance.await;
         let _ = completer.await;
