@@ -150,8 +150,9 @@ pub mod prelude {
 pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
-        HandlerFuture, Location, TaskDef, TaskHandle, TaskResult, TypedFuture, params_schema,
-        run_handler, run_typed, validate_params,
+        HandlerFuture, HasResultSchema, Location, NoResultSchema, ResultSchemaProbe, TaskDef,
+        TaskHandle, TaskResult, TypedFuture, params_schema, run_handler, run_typed,
+        validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;
     pub use taskq_core::schemars;

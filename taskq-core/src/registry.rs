@@ -30,6 +30,10 @@ pub struct TaskDef {
     pub params_schema: fn() -> schemars::Schema,
     /// Checks JSON params against the params type, naming the bad field.
     pub validate: fn(&Value) -> Result<(), ParamsError>,
+    /// JSON schema of the result type, when it implements `JsonSchema`
+    /// (`None` otherwise): a workflow built from names checks that a
+    /// step's result fits the params of the step it feeds.
+    pub result_schema: fn() -> Option<schemars::Schema>,
     /// Runs one attempt: deserializes params, calls the handler, serializes
     /// its result.
     pub handler: fn(TaskContext, Value) -> HandlerFuture,
@@ -84,6 +88,45 @@ pub fn params_schema<P: schemars::JsonSchema>() -> schemars::Schema {
         .into_generator()
         .into_root_schema_for::<P>()
 }
+
+/// Finds the result type's schema for [`TaskDef::result_schema`] when it
+/// has one: `(&ResultSchemaProbe::<R>::new()).result_schema()` resolves to
+/// [`HasResultSchema`] when `R: JsonSchema` and to [`NoResultSchema`]
+/// (`None`) otherwise, so the macro needs no bound on a handler's result.
+pub struct ResultSchemaProbe<R>(std::marker::PhantomData<R>);
+
+impl<R> ResultSchemaProbe<R> {
+    pub const fn new() -> Self {
+        ResultSchemaProbe(std::marker::PhantomData)
+    }
+
+}
+
+impl<R> Default for ResultSchemaProbe<R> {
+    fn default() -> Self {
+        ResultSchemaProbe::new()
+    }
+}
+
+/// The probe's answer for a result type with a schema.
+pub trait HasResultSchema {
+    fn result_schema(&self) -> Option<schemars::Schema>;
+}
+
+impl<R: schemars::JsonSchema> HasResultSchema for ResultSchemaProbe<R> {
+    fn result_schema(&self) -> Option<schemars::Schema> {
+        Some(params_schema::<R>())
+    }
+}
+
+/// The probe's answer for a result type without one.
+pub trait NoResultSchema {
+    fn result_schema(&self) -> Option<schemars::Schema> {
+        None
+    }
+}
+
+impl<R> NoResultSchema for &ResultSchemaProbe<R> {}
 
 /// Names the `Ok` type of a handler's return type, whatever alias spells
 /// it: `<Result<R, E> as TaskResult>::Ok` is `R`.

@@ -267,6 +267,12 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
     let schema = quote_spanned!(params_ty.span()=>
         ::taskq::__private::params_schema::<#params_ty>()
     );
+    // Spanned at the return type, paths spelled out: a return type that
+    // is not a `Result` then fails here with the very diagnostic the
+    // handle's type gives, which the compiler reports once.
+    let result_schema = quote_spanned!(return_ty.span()=>
+        (&::taskq::__private::ResultSchemaProbe::<#ok_ty>::new()).result_schema()
+    );
 
     Ok(quote! {
         #[doc(hidden)]
@@ -300,12 +306,21 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
                 #schema
             }
 
+            // `None` when the result type has no `JsonSchema` (see
+            // `ResultSchemaProbe`): no bound is put on handlers' results.
+            fn result_schema() -> ::std::option::Option<#private::schemars::Schema> {
+                #[allow(unused_imports)]
+                use #private::{HasResultSchema as _, NoResultSchema as _};
+                #result_schema
+            }
+
             #private::inventory::submit! {
                 ::taskq::__private::TaskDef {
                     name: #task_name,
                     options: #options,
                     params_schema,
                     validate: #private::validate_params::<#params_ty>,
+                    result_schema,
                     handler,
                     location: ::taskq::__private::Location {
                         file: ::core::file!(),

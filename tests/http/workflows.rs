@@ -156,6 +156,21 @@ pub(super) async fn workflow_errors_name_the_step_and_store_nothing(backend: Arc
             "cycle",
         ),
         (json!({ "steps": [] }), "", "at least one step"),
+        // `wf.len` returns an integer; `wf.len` takes a string.
+        (
+            json!({ "steps": [good, { "name": "b", "task": "wf.len", "after": ["a"] }] }),
+            "b",
+            "its result is integer, the params take string",
+        ),
+        // `wf.sum` takes integers; `wf.flaky` returns a string.
+        (
+            json!({ "steps": [
+                { "name": "f", "task": "wf.flaky", "params": "k" },
+                { "name": "s", "task": "wf.sum", "after": ["f"], "input": "results" },
+            ]}),
+            "s",
+            "as the array's items",
+        ),
     ];
     for (spec, at, words) in cases {
         let (status, body) = post(&app, "/api/workflows", spec.clone()).await;

@@ -114,6 +114,7 @@ pub static SCHEDULED_TASK: TaskDef = TaskDef {
     options: TaskOptions::DEFAULT,
     params_schema: || schemars::json_schema!({}),
     validate: validate_params::<serde_json::Value>,
+    result_schema: || Some(crate::registry::params_schema::<serde_json::Value>()),
     handler: echo_handler,
     location: Location {
         file: file!(),

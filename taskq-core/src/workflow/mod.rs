@@ -52,6 +52,7 @@
 
 mod builder;
 mod client;
+mod fit;
 mod input;
 mod read;
 mod records;

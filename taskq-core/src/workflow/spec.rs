@@ -9,9 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::fit;
 use crate::bounds::check_queue_name;
 use crate::error::Error;
-use crate::registry::Registry;
+use crate::registry::{Registry, TaskDef};
 use crate::task::{RunWhen, StepInput};
 
 /// The most steps one workflow may have.
@@ -135,6 +136,7 @@ impl WorkflowSpec {
             if let Some(queue) = &spec.queue {
                 check_queue_name(queue).map_err(|e| invalid(name, e.to_string()))?;
             }
+            self.check_parents_fit(spec, def, registry)?;
             if let Some(retries) = spec.max_retries
                 && retries > crate::bounds::MAX_RETRIES
             {
@@ -143,6 +145,49 @@ impl WorkflowSpec {
             }
         }
         Ok(order)
+    }
+
+    /// Checks that the parents' results can be `spec`'s params, where its
+    /// input is `result` or `results` and the types' schemas say enough
+    /// ([`fit`](super::fit)).
+    fn check_parents_fit(
+        &self,
+        spec: &StepSpec,
+        def: &TaskDef,
+        registry: &Registry,
+    ) -> Result<(), Error> {
+        let input = spec.effective_input();
+        if !matches!(input, StepInput::Result | StepInput::Results) {
+            return Ok(());
+        }
+        let params = (def.params_schema)();
+        for parent in &spec.after {
+            let Some(parent_def) = self
+                .steps
+                .iter()
+                .find(|s| &s.name == parent)
+                .and_then(|s| registry.get(&s.task))
+            else {
+                continue;
+            };
+            let Some(result) = (parent_def.result_schema)() else {
+                continue;
+            };
+            let why = match input {
+                StepInput::Result => fit::misfit(&result, &params),
+                _ => fit::misfit_item(&result, &params),
+            };
+            if let Some(why) = why {
+                return Err(invalid(
+                    &spec.name,
+                    format!(
+                        "`{parent}` ({}) cannot feed `{}`: {why}",
+                        parent_def.name, def.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks names, edges and inputs, and that the graph has no cycle
