@@ -64,6 +64,7 @@ pub mod lifecycle;
 pub mod maintenance;
 pub mod memory;
 pub mod payload;
+pub mod rate_limit;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -91,6 +92,7 @@ pub use maintenance::MaintenanceConfig;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;
 pub use payload::PayloadLimits;
+pub use rate_limit::RateLimit;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};

@@ -253,6 +253,16 @@ impl Broker for LostReply {
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.inner.set_queue_limit(queue, limit).await
     }
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<taskq::RateLimit>,
+    ) -> Result<(), Error> {
+        self.inner.set_queue_rate_limit(queue, limit).await
+    }
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.inner.claim_hold(queue)
+    }
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,
