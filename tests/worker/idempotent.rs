@@ -174,6 +174,8 @@ pub struct LostReply {
     applied: std::sync::atomic::AtomicBool,
     /// `enqueue` calls since the last [`LostReply::lose`].
     enqueues: AtomicU32,
+    /// `claim` calls, all told (`rate.rs` counts a worker's claims).
+    claims: AtomicU32,
 }
 
 impl LostReply {
@@ -183,7 +185,18 @@ impl LostReply {
             lose: AtomicU32::new(0),
             applied: Default::default(),
             enqueues: AtomicU32::new(0),
+            claims: AtomicU32::new(0),
         }
+    }
+
+    /// Wraps `inner`, losing nothing until told to.
+    pub fn wrap(inner: Arc<dyn Backend>) -> LostReply {
+        LostReply::new(inner)
+    }
+
+    /// `claim` calls so far.
+    pub fn claims(&self) -> u32 {
+        self.claims.load(Ordering::SeqCst)
     }
 
     /// Loses the next `count` enqueue replies, after applying each
@@ -216,6 +229,7 @@ impl Broker for LostReply {
         Err(Error::backend("injected: connection lost before the reply"))
     }
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
         self.inner.claim(request).await
     }
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {

@@ -26,6 +26,7 @@ mod blocking;
 mod idempotent;
 mod leases;
 mod outcomes;
+mod rate;
 mod remote_control;
 mod steering;
 mod support;
@@ -38,6 +39,7 @@ use blocking::*;
 use idempotent::*;
 use leases::*;
 use outcomes::*;
+use rate::*;
 use remote_control::*;
 use steering::*;
 use support::*;
@@ -215,7 +217,8 @@ macro_rules! worker_suite {
                 idempotent_submit_retries_an_ambiguous_error,
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
-                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel);
+                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
+                limit_rate_held_task_starts_when_the_token_arrives);
         }
     };
 }
