@@ -66,19 +66,30 @@ impl RateLimit {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument), naming
     /// the field; a backend refusing it changes nothing.
     pub fn check(&self) -> Result<(), crate::Error> {
-        if self.starts == 0 {
-            return Err(crate::Error::InvalidArgument(
+        match self.bad_field() {
+            None => Ok(()),
+            Some("starts") => Err(crate::Error::InvalidArgument(
                 "rate limit starts must be at least 1 (pause the queue to stop its claims)".into(),
-            ));
-        }
-        if self.period < Self::MIN_PERIOD || self.period > Self::MAX_PERIOD {
-            return Err(crate::Error::InvalidArgument(format!(
+            )),
+            Some(_) => Err(crate::Error::InvalidArgument(format!(
                 "rate limit period_ms must be between {} and {}",
                 Self::MIN_PERIOD.as_millis(),
                 Self::MAX_PERIOD.as_millis()
-            )));
+            ))),
         }
-        Ok(())
+    }
+
+    /// The field [`RateLimit::check`] refuses, by its JSON name
+    /// (`starts`, then `period_ms`), if any: what an API names in its
+    /// error.
+    pub fn bad_field(&self) -> Option<&'static str> {
+        if self.starts == 0 {
+            return Some("starts");
+        }
+        if self.period < Self::MIN_PERIOD || self.period > Self::MAX_PERIOD {
+            return Some("period_ms");
+        }
+        None
     }
 }
 
