@@ -179,6 +179,21 @@ pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn 
     let held: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(default["rate_held_until"].clone()).expect("a hold time");
     assert!(held > chrono::Utc::now(), "{default}");
+    let (status, metrics) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().expect("text body");
+    for line in [
+        "taskq_queue_rate_limit_starts{queue=\"default\"} 2",
+        "taskq_queue_rate_limit_period_seconds{queue=\"default\"} 60",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    let held_for: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("taskq_queue_rate_held_seconds{queue=\"default\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("the hold in the metrics");
+    assert!(held_for > 0.0 && held_for <= 30.0, "{held_for}");
 
     // Bad input: a 4xx naming the field, and the rate limit stays.
     for (body, expected, code, field) in [
