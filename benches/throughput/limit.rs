@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use taskq::RateLimit;
 use taskq::prelude::*;
 
 use crate::burn_down::{drain, submit_batches};
