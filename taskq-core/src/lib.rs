@@ -13,6 +13,8 @@
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
 //! - [`bounds`]: what every backend stores unchanged — times (1970 to
 //!   9999), timeouts, retry counts, queue and schedule names.
+//! - [`rate_limit`]: `RateLimit`, a queue's starts per period, and
+//!   `ClaimHolds`, where a backend keeps when a bucket next allows a start.
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
 //! - [`ends`]: `TaskEnds`, the hub through which a backend wakes the
