@@ -35,10 +35,11 @@ fn stored_limit(queue: &str, limit: i64) -> Result<u32, Error> {
         .map_err(|_| Error::backend(format!("queue {queue}: stored limit {limit} is invalid")))
 }
 
+/// A rate limit and its bucket's time (`None`: full).
+pub(crate) type Bucket = (RateLimit, Option<DateTime<Utc>>);
+
 /// A stored rate limit and bucket time, if the row has a rate limit.
-pub(crate) fn stored_rate(
-    row: &queue::Model,
-) -> Result<Option<(RateLimit, Option<DateTime<Utc>>)>, Error> {
+pub(crate) fn stored_rate(row: &queue::Model) -> Result<Option<Bucket>, Error> {
     let (Some(starts), Some(period)) = (row.rate_starts, row.rate_period_us) else {
         return Ok(None);
     };
@@ -56,7 +57,7 @@ pub(crate) fn stored_rate(
 /// the rate limit's bucket it spends from.
 pub(super) struct Locked {
     pub want: usize,
-    rate: Option<(RateLimit, Option<DateTime<Utc>>)>,
+    rate: Option<Bucket>,
 }
 
 impl Locked {
