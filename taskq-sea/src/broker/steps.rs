@@ -80,7 +80,9 @@ impl SeaBackend {
             // a dropped transaction rolls back only when its connection is
             // next used — until then the next claim's SKIP LOCKED skips
             // them (`mysql::eta_is_respected` once claimed nothing so).
+            let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
+            self.holds.record(queue, hold);
             return Ok(Vec::new());
         }
         let mut update = claim_update(request);
