@@ -163,6 +163,9 @@ fn next_poll(interval: Duration, held: &[Option<DateTime<Utc>>]) -> Instant {
     let soonest = held
         .iter()
         .flatten()
+        // A hold that passed is no reason to wake: its queue was claimed
+        // (or has no free slot, and a freed slot wakes us).
+        .filter(|until| **until > now)
         .map(|until| (*until - now).to_std().unwrap_or(Duration::ZERO))
         .min()
         .map_or(interval, |wait| wait.min(interval));
