@@ -309,7 +309,9 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Claims up to `limit` due pending tasks of an unpaused queue, in
     /// order, for `worker_id`, and no more than the queue's own limit
-    /// leaves ([`Broker::set_queue_limit`]): each becomes `RUNNING` with `attempt + 1`,
+    /// leaves ([`Broker::set_queue_limit`]) and its rate limit's bucket
+    /// allows at `now`, spent in the same step
+    /// ([`Broker::set_queue_rate_limit`]): each becomes `RUNNING` with `attempt + 1`,
     /// `started_at = now`, a lease until `now + lease` and no progress.
     /// The returned records are the claimed state.
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error>;
