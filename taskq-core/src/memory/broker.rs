@@ -98,6 +98,9 @@ impl Broker for MemoryBackend {
             ..
         } = &mut *state;
         let Some(ready) = ready.get_mut(request.queue) else {
+            if let Some((limit, tat)) = rate {
+                state.spend_rate(request.queue, limit, tat, request.now, 0);
+            }
             return Ok(claimed);
         };
         // Walk the queue in claim order; a task of a type this claim does
