@@ -62,8 +62,8 @@
 // read records, write handlers.
 pub use taskq_core::{
     Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
-    MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, RunWhen,
-    Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, Scheduler, SchedulerConfig,
+    MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, RateLimit,
+    RunWhen, Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, Scheduler, SchedulerConfig,
     ShutdownHandle, StepInput, StopReason, Submission, SubmitRetry, Submitted, TaskContext,
     TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, TypeCount,
     Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,

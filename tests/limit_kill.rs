@@ -8,6 +8,13 @@
 //! limit was reached (the test could fail), and that every task finished:
 //! the dead worker's slot came back.
 //!
+//! The same fleet proves a rate limit (`limit_kill_rate_*`): no queue
+//! limit, 12 slots, but at most `RATE` starts per second. The starts,
+//! as logged, never exceed the token bucket's bound in any window (with
+//! a slack for the time between a claim and its log line), the bucket's
+//! burst is reached, and every task finishes after the SIGKILL: nothing
+//! a dead worker leaves holds the bucket.
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
 //! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema).
 
@@ -31,6 +38,11 @@ const WORKERS: usize = 3;
 const CONCURRENCY: usize = 4;
 /// The queue's limit.
 const LIMIT: u32 = 2;
+/// The rate limit of the rate runs: this many starts per second.
+const RATE: u32 = 10;
+/// How late a start may be logged after its claim, at most (a loaded
+/// machine's scheduling; the bound is on the claims' times).
+const LOG_SLACK_US: u128 = 500_000;
 /// A killed worker's task comes back after this (plus a rescue interval);
 /// long enough that a live worker starved of CPU keeps its leases (a lost
 /// lease would let a task run twice at once, honestly beyond the limit).
@@ -175,17 +187,33 @@ impl Drop for Fleet {
     }
 }
 
+/// What a run limits: the queue's running tasks, or its starts per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limited {
+    Running,
+    Rate,
+}
+
 /// The run on the database at `url` (already migrated by `backend`).
-async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>) {
+async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited: Limited) {
     let client = Client::new(backend.clone()).expect("client");
     let dir: PathBuf =
         std::env::temp_dir().join(format!("taskq-limit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("log dir");
-    client
-        .set_queue_limit("limited", Some(LIMIT))
-        .await
-        .expect("limit");
+    match limited {
+        Limited::Running => client
+            .set_queue_limit("limited", Some(LIMIT))
+            .await
+            .expect("limit"),
+        Limited::Rate => client
+            .set_queue_rate_limit(
+                "limited",
+                Some(taskq::RateLimit::new(RATE, Duration::from_secs(1))),
+            )
+            .await
+            .expect("rate limit"),
+    }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
             ms: 60 + (i as u64 * 37) % 90,
@@ -248,13 +276,19 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>) {
         assert_eq!(count(&*backend, state).await, 0, "{state} tasks remain");
     }
     let stats = client.queue_stats().await.expect("stats");
-    let limited = stats.iter().find(|q| q.queue == "limited").expect("listed");
-    assert_eq!((limited.limit, limited.running), (Some(LIMIT), 0));
+    let queue = stats.iter().find(|q| q.queue == "limited").expect("listed");
+    assert_eq!(queue.running, 0);
+    let marks = read_marks(&dir);
+    if limited == Limited::Rate {
+        check_rate(name, &marks, elapsed);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    assert_eq!(queue.limit, Some(LIMIT));
 
     // Each execution as an interval: start to end, or to the kill for the
     // victim's unfinished one. A sweep over the interval ends finds the
     // most that ever ran at once.
-    let marks = read_marks(&dir);
     let mut ends: HashMap<(TaskId, u32), u128> = HashMap::new();
     for mark in marks.iter().filter(|m| !m.start) {
         ends.insert((mark.id, mark.attempt), mark.at);
@@ -302,6 +336,70 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The starts of a rate run: in every window `[a, b]` of logged starts,
+/// at most `RATE + (b − a + slack) × RATE / s` (the bucket's burst and its
+/// refill); the limit bound (the starts took as long as the rate says).
+fn check_rate(name: &str, marks: &[Mark], elapsed: Duration) {
+    let mut starts: Vec<u128> = marks.iter().filter(|m| m.start).map(|m| m.at).collect();
+    starts.sort_unstable();
+    let (mut most_over, mut burst) = (i64::MIN, 0);
+    for (i, &a) in starts.iter().enumerate() {
+        for (j, &b) in starts[i..].iter().enumerate() {
+            let count = (j + 1) as i64;
+            let bound =
+                i64::from(RATE) + ((b - a + LOG_SLACK_US) * u128::from(RATE) / 1_000_000) as i64;
+            most_over = most_over.max(count - bound);
+            if b - a <= LOG_SLACK_US {
+                burst = burst.max(count);
+            }
+        }
+    }
+    eprintln!(
+        "limit_kill_rate {name}: {TASKS} tasks, {RATE}/s, {} starts in {elapsed:?}; \
+         the largest burst {burst}, the tightest window {most_over} from its bound",
+        starts.len()
+    );
+    assert!(most_over <= 0, "{most_over} starts over the bucket's bound");
+    // The limit bound: 55 starts at 10 a second after a burst of 10 take
+    // at least 4.5 s, where 12 slots would run them in well under one.
+    let first = 55;
+    let span = starts[first - 1] - starts[0];
+    let floor = (first as u128 - u128::from(RATE)) * 1_000_000 / u128::from(RATE) - LOG_SLACK_US;
+    assert!(
+        span >= floor,
+        "{first} starts in {span} µs: the rate limit never bound"
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_rate_sqlite() {
+    let path = std::env::temp_dir().join(format!("taskq-limit-rate-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    limited_run("sqlite-rate", url, Arc::new(backend), Limited::Rate).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn limit_kill_rate_postgres() {
+    use taskq::sea::scratch::{Scratch, Server};
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
+    let url = scratch.url().to_owned();
+    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
+    limited_run("postgres-rate", url, Arc::new(backend), Limited::Rate).await;
+    let _ = scratch.drop_now().await;
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_kill_sqlite() {
@@ -311,7 +409,7 @@ async fn limit_kill_sqlite() {
     }
     let url = format!("sqlite://{}", path.display());
     let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    limited_run("sqlite", url, Arc::new(backend)).await;
+    limited_run("sqlite", url, Arc::new(backend), Limited::Running).await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -327,6 +425,6 @@ async fn limit_kill_postgres() {
         .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
     let url = scratch.url().to_owned();
     let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    limited_run("postgres", url, Arc::new(backend)).await;
+    limited_run("postgres", url, Arc::new(backend), Limited::Running).await;
     let _ = scratch.drop_now().await;
 }

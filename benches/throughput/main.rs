@@ -45,8 +45,8 @@
 //! processes (this binary again, `--child-worker`) work. `--json` adds one
 //! JSON line per figure, which `--compare <other binary>` reads from both
 //! builds. `--only unique`, `--only limit` and `--only workflow` measure
-//! those alone (unique submits; burn-downs with a queue limit that never
-//! binds against none; a chord and a chain against a plain burn-down).
+//! those alone (unique submits; burn-downs with a queue limit and a rate
+//! limit that never bind against none; a chord and a chain against a plain burn-down).
 //!
 //! Layout: `settings.rs` (arguments), `place.rs` (where the data lives),
 //! `cpu.rs`, `figure.rs` (JSON lines, medians), `burn_down.rs`,

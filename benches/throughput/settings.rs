@@ -33,7 +33,8 @@ pub enum Only {
     Unique,
     /// A chord and a chain against a plain burn-down.
     Workflow,
-    /// Burn-downs with a queue limit that never binds against none.
+    /// Burn-downs with a queue limit and a rate limit that never bind
+    /// against none.
     Limit,
 }
 

@@ -1,15 +1,19 @@
-//! `queues`: depths per queue, pause, resume and limits.
+//! `queues`: depths per queue, pause, resume, limits and rate limits.
 
 use clap::Subcommand;
 use serde_json::json;
 
+use chrono::Utc;
+
 use super::exit::{Exit, Failure};
 use super::output::{self, Output};
-use crate::Client;
+use super::values;
+use crate::{Client, QueueStats, RateLimit};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum QueuesCommand {
-    /// Per queue: due, scheduled and running tasks, the limit, the pause flag, live
+    /// Per queue: due, scheduled and running tasks, the limit, the rate limit
+    /// (and how long it still holds the queue back), the pause flag, live
     /// workers, and pending tasks no live worker can run (the default).
     Stats,
     /// Stop every worker from claiming tasks of a queue; running ones go on.
@@ -32,6 +36,55 @@ pub(super) enum QueuesCommand {
         #[arg(value_name = "N|none", value_parser = parse_limit)]
         limit: Limit,
     },
+    /// Let at most N tasks of a queue start per period, across every
+    /// worker and host (`none` lifts it): a token bucket of N, e.g.
+    /// `100/1m`, `5/1s`, `10000/1d`. Applies to the next claim of every
+    /// worker; held-back tasks stay pending.
+    RateLimit {
+        /// The queue's name.
+        queue: String,
+        /// N/PERIOD (N at least 1; PERIOD from 1ms to 366d), or `none`.
+        #[arg(value_name = "N/PERIOD|none", value_parser = parse_rate)]
+        rate: Rate,
+    },
+}
+
+/// A rate limit as typed: `N/PERIOD`, or `none`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rate(Option<RateLimit>);
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Rate(None));
+    }
+    let (starts, period) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is neither N/PERIOD (e.g. 100/1m) nor `none`"))?;
+    let starts = starts
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{starts}` is not a number from 1 to {}", u32::MAX))?;
+    let period = values::duration(period)?;
+    let limit = RateLimit::new(starts, period);
+    // Checked here too, so a bad one is a usage error before any call.
+    limit.check().map_err(|err| err.to_string())?;
+    Ok(Rate(Some(limit)))
+}
+
+/// A rate limit as the table shows it: `100/1m`, and how long it still
+/// holds the queue back.
+fn rate_cell(queue: &QueueStats) -> String {
+    let Some(limit) = queue.rate_limit else {
+        return "-".to_owned();
+    };
+    let rate = format!("{}/{}", limit.starts, output::duration(limit.period));
+    match queue.rate_held_until {
+        Some(until) => {
+            let left = (until - Utc::now()).to_std().unwrap_or_default();
+            format!("{rate},held:{}", output::duration(left))
+        }
+        None => rate,
+    }
 }
 
 /// A limit as typed: a number, or `none` (clap wants a named type, not a
@@ -79,6 +132,23 @@ pub(super) async fn run(
             })?;
             Ok(Exit::Ok)
         }
+        QueuesCommand::RateLimit {
+            queue,
+            rate: Rate(limit),
+        } => {
+            client.set_queue_rate_limit(&queue, limit).await?;
+            output.either(&json!({ "queue": queue, "rate_limit": limit }), |out| {
+                out.line(match limit {
+                    Some(limit) => format!(
+                        "queue {queue} starts at most {} per {}",
+                        limit.starts,
+                        output::duration(limit.period)
+                    ),
+                    None => format!("queue {queue} has no rate limit"),
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
     }
 }
 
@@ -94,6 +164,7 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
             "SCHEDULED",
             "RUNNING",
             "LIMIT",
+            "RATE",
             "PAUSED",
             "WORKERS",
             "UNCLAIMABLE",
@@ -117,6 +188,7 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 queue
                     .limit
                     .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                rate_cell(queue),
                 if queue.paused { "yes" } else { "no" }.to_owned(),
                 queue.live_workers.to_string(),
                 unclaimable,

@@ -20,7 +20,12 @@
 //! - **Queue limits.** A claim takes no more than its queue's limit
 //!   leaves, counting the queue's `RUNNING` tasks in the same atomic step
 //!   ([`lifecycle::claim_capacity`](crate::lifecycle::claim_capacity)):
-//!   concurrent claimers together never exceed it.
+//!   concurrent claimers together never exceed it. Nor more than its rate
+//!   limit's bucket allows at the claim's `now`, read and moved in the same
+//!   step ([`lifecycle::rate_capacity`](crate::lifecycle::rate_capacity),
+//!   [`lifecycle::rate_spend`](crate::lifecycle::rate_spend)); a claim that
+//!   leaves the bucket empty records when it next allows a start
+//!   ([`Broker::claim_hold`]).
 //! - **Order.** Among due pending tasks of a queue, higher `priority` first,
 //!   then lower `seq` (the ETA in microseconds, then submission order;
 //!   reordering rewrites it).
@@ -45,6 +50,7 @@ use tokio::sync::Notify;
 
 use crate::ends::TaskEnds;
 use crate::error::Error;
+use crate::rate_limit::RateLimit;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState, WorkflowId};
@@ -218,6 +224,14 @@ pub struct QueueStats {
     /// limit. `running` may exceed it for a while after it was lowered.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// At most `starts` of the queue's tasks start per `period`
+    /// ([`Broker::set_queue_rate_limit`]); `None`: no rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Set while the rate limit's bucket is empty: its tasks are held back
+    /// (they stay `PENDING`) until this time, when the next may start.
+    #[serde(default)]
+    pub rate_held_until: Option<DateTime<Utc>>,
     /// Live workers (running or paused, not stopping or gone) that serve
     /// this queue, on any host.
     #[serde(default)]
@@ -296,7 +310,9 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Claims up to `limit` due pending tasks of an unpaused queue, in
     /// order, for `worker_id`, and no more than the queue's own limit
-    /// leaves ([`Broker::set_queue_limit`]): each becomes `RUNNING` with `attempt + 1`,
+    /// leaves ([`Broker::set_queue_limit`]) and its rate limit's bucket
+    /// allows at `now`, spent in the same step
+    /// ([`Broker::set_queue_rate_limit`]): each becomes `RUNNING` with `attempt + 1`,
     /// `started_at = now`, a lease until `now + lease` and no progress.
     /// The returned records are the claimed state.
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error>;
@@ -351,6 +367,32 @@ pub trait Broker: Send + Sync + 'static {
     /// nothing ([`lifecycle::check_queue_limit`](crate::lifecycle::check_queue_limit)).
     /// Independent of the pause flag.
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error>;
+
+    /// Sets (`Some`) or clears (`None`) the queue's rate limit: at most
+    /// `starts` of its tasks start per `period`, across every worker (a
+    /// token bucket, see [`RateLimit`]). Stored in the backend and read in
+    /// every claim, which takes at most what the bucket allows at its
+    /// `now` and spends it in the same atomic step
+    /// ([`lifecycle::rate_capacity`](crate::lifecycle::rate_capacity)):
+    /// it applies to the next claim of every worker. Changing the limit
+    /// keeps what the bucket spent; clearing it forgets it. A bad limit
+    /// ([`lifecycle::check_rate_limit`](crate::lifecycle::check_rate_limit))
+    /// is [`Error::InvalidArgument`] and changes nothing.
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error>;
+
+    /// When the last claim of `queue` through this backend left its rate
+    /// limit's bucket empty: the time the bucket next allows a start
+    /// ([`lifecycle::rate_next_start`](crate::lifecycle::rate_next_start)).
+    /// A worker whose claim came back short sleeps until then instead of
+    /// claiming again on every signal. `None` (the default): not held.
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        let _ = queue;
+        None
+    }
 
     /// Applies [`crate::lifecycle::rescue`] to every `RUNNING` task whose lease
     /// ended before `now`: back to `PENDING` after its type's backoff
@@ -421,7 +463,8 @@ pub trait Store: Send + Sync + 'static {
     async fn purge(&self, states: &[TaskState], before: DateTime<Utc>) -> Result<u64, Error>;
 
     /// Counts per queue: every queue with a live (pending or running) task,
-    /// a pause flag or a limit (which it reports). A queue with neither may also appear, with zeros:
+    /// a pause flag, a limit or a rate limit (which it reports, with
+    /// `rate_held_until` from the bucket at the current time). A queue with neither may also appear, with zeros:
     /// backends that keep a registry of queues list every queue they saw.
     /// `live_workers` and the `unclaimable` fields are left empty (see
     /// [`QueueStats`]).

@@ -15,6 +15,7 @@ use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::idempotent::SubmitRetry;
 use crate::payload::{PayloadLimits, check_queue_name};
+use crate::rate_limit::RateLimit;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
 use crate::submit::{Overrides, Submission, apply_unique, new_record};
@@ -274,7 +275,43 @@ impl Client {
         self.backend.set_queue_limit(queue, limit).await
     }
 
+    /// Lets at most `limit.starts` tasks of `queue` start per
+    /// `limit.period`, across every worker and host (`None` lifts it): a
+    /// token bucket of `starts` tokens (see [`RateLimit`]), stored in the
+    /// backend and spent inside every claim, so it applies to the next
+    /// claim of each worker with nothing to restart or announce. Tasks it
+    /// holds back stay `PENDING`; [`Client::queue_stats`] shows until
+    /// when (`rate_held_until`), and a worker sleeps until then instead of
+    /// polling. A start spent is spent whatever becomes of the task (a
+    /// killed worker's task does not give it back, nor hold it: the bucket
+    /// refills with time). `starts` of 0 or a period out of
+    /// [`RateLimit::MIN_PERIOD`]`..=`[`RateLimit::MAX_PERIOD`] is
+    /// [`Error::InvalidArgument`], a bad queue name
+    /// [`Error::InvalidName`]; neither changes anything. Independent of
+    /// [`Client::set_queue_limit`]: a claim takes what both allow.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use std::time::Duration;
+    /// use taskq_core::RateLimit;
+    /// // At most 100 emails a minute, in bursts of up to 100.
+    /// client
+    ///     .set_queue_rate_limit("emails", Some(RateLimit::new(100, Duration::from_secs(60))))
+    ///     .await?;
+    /// client.set_queue_rate_limit("emails", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_rate_limit(queue, limit).await
+    }
+
     /// Per queue: pending, scheduled and running counts, the pause flag, the limit,
+    /// the rate limit and until when it holds tasks back,
     /// the live workers serving it and the pending tasks none of them can
     /// run (`unclaimable`, by type; see [`crate::coverage`]).
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

@@ -13,6 +13,8 @@
 //! - [`error`]: `Error` for calls, `TaskError` for handler outcomes.
 //! - [`bounds`]: what every backend stores unchanged — times (1970 to
 //!   9999), timeouts, retry counts, queue and schedule names.
+//! - [`rate_limit`]: `RateLimit`, a queue's starts per period, and
+//!   `ClaimHolds`, where a backend keeps when a bucket next allows a start.
 //! - [`schedule`]: `ScheduleDef`, `Schedule`, misfire policies and the
 //!   firing plan — once / interval / cron schedules.
 //! - [`ends`]: `TaskEnds`, the hub through which a backend wakes the
@@ -64,6 +66,7 @@ pub mod lifecycle;
 pub mod maintenance;
 pub mod memory;
 pub mod payload;
+pub mod rate_limit;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -92,6 +95,7 @@ pub use maintenance::MaintenanceConfig;
 pub use maintenance::scheduler::{Scheduler, SchedulerConfig};
 pub use memory::MemoryBackend;
 pub use payload::PayloadLimits;
+pub use rate_limit::RateLimit;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};

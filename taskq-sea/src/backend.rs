@@ -10,6 +10,7 @@ use sea_orm::{
     DbErr, IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use taskq_core::ends::{POLL_INTERVAL_DEFAULT, PUSHED_FALLBACK_DEFAULT, TaskEnds};
+use taskq_core::rate_limit::ClaimHolds;
 use taskq_core::{Error, TaskId};
 use tokio::sync::Notify;
 
@@ -46,6 +47,9 @@ pub struct SeaBackend {
     /// is dropped).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     listener: Arc<Listener>,
+    /// When each rate-limited queue's bucket next allows a start, as this
+    /// process's last claim of it saw (`Broker::claim_hold`).
+    pub(crate) holds: Arc<ClaimHolds>,
 }
 
 /// The PostgreSQL `LISTEN` task's switch: started at most once, told to
@@ -247,6 +251,7 @@ impl SeaBackend {
             schedule_signal: Arc::new(Notify::new()),
             ends: Arc::new(TaskEnds::new(poll)),
             listener: Arc::new(Listener::default()),
+            holds: Arc::default(),
         }
     }
 

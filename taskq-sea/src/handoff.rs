@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use taskq_core::rate_limit::RateLimit;
 use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use uuid::Uuid;
 
@@ -166,6 +167,22 @@ impl SeaBackend {
             .into_iter()
             .filter_map(|(queue, limit)| Some((queue, u32::try_from(limit?).ok()?)))
             .collect())
+    }
+
+    /// The queues with a rate limit, and their rate limits.
+    pub(crate) async fn queue_rates(&self) -> Result<Vec<(String, RateLimit)>, Error> {
+        let rows = queue::Entity::find()
+            .filter(Expr::col(queue::Column::RateStarts).is_not_null())
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        let mut rates = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some((limit, _)) = crate::broker::stored_rate(&row)? {
+                rates.push((row.name, limit));
+            }
+        }
+        Ok(rates)
     }
 
     /// The names of the paused queues.

@@ -264,7 +264,7 @@ impl Store for SeaBackend {
             .to_owned();
         let live = txn.query_all(&statement).await.map_err(db_err)?;
 
-        // Paused or limited queues, with tasks or not.
+        // Paused, limited or rate-limited queues, with tasks or not.
         let settings = queue::Entity::find().all(&txn).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
 
@@ -298,6 +298,10 @@ impl Store for SeaBackend {
             if let Some(s) = stats.get_mut(&row.name) {
                 s.paused = row.paused;
                 s.limit = row.running_limit.and_then(|l| u32::try_from(l).ok());
+                if let Some((limit, tat)) = crate::broker::stored_rate(&row)? {
+                    s.rate_limit = Some(limit);
+                    s.rate_held_until = taskq_core::lifecycle::rate_next_start(&limit, tat, now);
+                }
             }
         }
         Ok(stats.into_values().collect())

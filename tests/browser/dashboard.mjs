@@ -15,7 +15,7 @@
 // schedule, disable, enable and run it; one that fires a workflow; see the example's worker, pause
 // it (it claims nothing), resume it; see its task types, and the warning
 // on a queue whose pending task no live worker can take, and its limit
-// as running / limit. Then the operator's views (operator.mjs) and a
+// as running / limit, its rate limit beside its state. Then the operator's views (operator.mjs) and a
 // workflow's (workflow.mjs). Screenshots of every view go next to
 // SCREENSHOT.
 import assert from 'node:assert/strict';
@@ -283,6 +283,15 @@ try {
   assert.equal((await limitCell.textContent()).trim(), '0 / 2');
   await api.put('/queues/nobody-serves/limit', { limit: null });
   await limitCell.waitFor({ state: 'detached', ...WAIT });
+
+  step('a queue rate limit shows beside its state');
+  const rated = await api.put('/queues/nobody-serves/rate-limit', { rate_limit: { starts: 5, period_ms: 60000 } });
+  assert.deepEqual(rated.rate_limit, { starts: 5, period_ms: 60000 });
+  const rateCell = page.locator('#queues tr[data-queue="nobody-serves"] .queue-rate');
+  await rateCell.waitFor(WAIT);
+  assert.equal((await rateCell.textContent()).trim(), '≤ 5 / 1 min');
+  await api.put('/queues/nobody-serves/rate-limit', { rate_limit: null });
+  await rateCell.waitFor({ state: 'detached', ...WAIT });
   await api.post('/queues/nobody-serves/purge', {});
   assert.equal((await api.get('/tasks/' + stranded.id)).state, 'CANCELLED');
   await warning.waitFor({ state: 'detached', ...WAIT });

@@ -196,11 +196,11 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
         .unwrap_or_else(|| panic!("a default row in\n{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(
-        &cells[..7],
-        ["default", "1", "1", "0", "-", "yes", "0"],
+        &cells[..8],
+        ["default", "1", "1", "0", "-", "-", "yes", "0"],
         "{row}"
     );
-    assert_eq!(&cells[7..], ["2", "(2", "cli_echo)"], "{row}");
+    assert_eq!(&cells[8..], ["2", "(2", "cli_echo)"], "{row}");
 
     let resumed = taskq(url, &["queues", "resume", "default", "--json"])
         .await
@@ -247,6 +247,48 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
     assert_eq!(lifted, json!({ "queue": "default", "limit": null }));
     let stats = client(url).await.queue_stats().await.expect("stats");
     assert!(stats.iter().all(|q| q.limit.is_none()), "{stats:?}");
+    limit_rate_cli(url).await;
+}
+
+/// `queues rate-limit`: set, shown in the table, refused when bad
+/// (usage, nothing stored), lifted.
+async fn limit_rate_cli(url: &str) {
+    let ran = taskq(url, &["queues", "rate-limit", "default", "5/1m"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "queue default starts at most 5 per 60s");
+    let table = taskq(url, &["queues"]).await.expect(Exit::Ok).out;
+    assert!(
+        table.lines().next().unwrap_or("").contains("RATE"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("default "))
+        .unwrap_or_else(|| panic!("a default row in\n{table}"));
+    assert_eq!(row.split_whitespace().nth(5), Some("5/60s"), "{row}");
+    for bad in ["0/1m", "5/0s", "-1/1m", "5", "5/soon", "5/400d"] {
+        taskq(url, &["queues", "rate-limit", "default", bad])
+            .await
+            .expect(Exit::Usage);
+    }
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    let default = stats
+        .iter()
+        .find(|q| q.queue == "default")
+        .expect("default");
+    assert_eq!(
+        default.rate_limit,
+        Some(taskq::RateLimit::new(5, Duration::from_secs(60))),
+        "a refused rate limit changes nothing"
+    );
+    let lifted = taskq(url, &["queues", "rate-limit", "default", "none", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(lifted, json!({ "queue": "default", "rate_limit": null }));
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    assert!(stats.iter().all(|q| q.rate_limit.is_none()), "{stats:?}");
 }
 
 /// `migrate` brings a fresh database's schema up: over a host's backend

@@ -148,6 +148,135 @@ pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn
     assert_eq!(claim_order(&client, 5).await.len(), 1, "lifted");
 }
 
+pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    for text in ["a", "b", "c", "d"] {
+        submit_echo(&app, text, json!({})).await;
+    }
+    let rate = json!({ "starts": 2, "period_ms": 60_000 });
+    let (status, limited) = put(
+        &app,
+        "/api/queues/default/rate-limit",
+        json!({ "rate_limit": rate }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{limited}");
+    assert_eq!(limited["rate_limit"], rate);
+    assert_eq!(limited["rate_held_until"], Value::Null, "a full bucket");
+    assert_eq!(claim_order(&client, 5).await.len(), 2, "the bucket's two");
+    assert!(claim_order(&client, 5).await.is_empty(), "held back");
+    let (_, queues) = get(&app, "/api/queues").await;
+    let default = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "default")
+        .expect("default queue")
+        .clone();
+    assert_eq!(default["rate_limit"], rate);
+    assert_eq!(default["pending"], 2);
+    let held: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(default["rate_held_until"].clone()).expect("a hold time");
+    assert!(held > chrono::Utc::now(), "{default}");
+    let (status, metrics) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().expect("text body");
+    for line in [
+        "taskq_queue_rate_limit_starts{queue=\"default\"} 2",
+        "taskq_queue_rate_limit_period_seconds{queue=\"default\"} 60",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    let held_for: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("taskq_queue_rate_held_seconds{queue=\"default\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("the hold in the metrics");
+    assert!(held_for > 0.0 && held_for <= 30.0, "{held_for}");
+
+    // Bad input: a 4xx naming the field, and the rate limit stays.
+    for (body, expected, code, field) in [
+        (
+            json!({ "rate_limit": { "starts": 0, "period_ms": 1000 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "rate_limit.starts",
+        ),
+        (
+            json!({ "rate_limit": { "starts": 5, "period_ms": 0 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "rate_limit.period_ms",
+        ),
+        (
+            json!({ "rate_limit": { "starts": 5, "period_ms": 40_000_000_000u64 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "rate_limit.period_ms",
+        ),
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "rate_limit",
+        ),
+        (
+            json!({ "rate_limit": { "starts": -1, "period_ms": 1000 } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "rate_limit.starts",
+        ),
+        (
+            json!({ "rate_limit": { "starts": 1 } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "rate_limit",
+        ),
+        (
+            json!({ "rate_limit": 3 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "rate_limit",
+        ),
+    ] {
+        let (status, error) = put(&app, "/api/queues/default/rate-limit", body.clone()).await;
+        let (got, details) = error_of(status, &error, expected);
+        assert_eq!(
+            (got.as_str(), &details["field"]),
+            (code, &json!(field)),
+            "{body}: {error}"
+        );
+    }
+    let long = "q".repeat(101);
+    let (status, body) = put(
+        &app,
+        &format!("/api/queues/{long}/rate-limit"),
+        json!({ "rate_limit": rate }),
+    )
+    .await;
+    assert_eq!(bad_field(status, &body, "queue"), "invalid_name");
+    let (_, queues) = get(&app, "/api/queues").await;
+    assert!(
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["queue"] == "default" && q["rate_limit"] == rate),
+        "kept: {queues}"
+    );
+
+    let (status, lifted) = put(
+        &app,
+        "/api/queues/default/rate-limit",
+        json!({ "rate_limit": null }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{lifted}");
+    assert_eq!(lifted["rate_limit"], Value::Null);
+    assert_eq!(claim_order(&client, 5).await.len(), 2, "lifted");
+}
+
 pub(super) async fn worker_progress_and_results_show_through_the_api(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);

@@ -174,6 +174,8 @@ pub struct LostReply {
     applied: std::sync::atomic::AtomicBool,
     /// `enqueue` calls since the last [`LostReply::lose`].
     enqueues: AtomicU32,
+    /// `claim` calls, all told (`rate.rs` counts a worker's claims).
+    claims: AtomicU32,
 }
 
 impl LostReply {
@@ -183,7 +185,18 @@ impl LostReply {
             lose: AtomicU32::new(0),
             applied: Default::default(),
             enqueues: AtomicU32::new(0),
+            claims: AtomicU32::new(0),
         }
+    }
+
+    /// Wraps `inner`, losing nothing until told to.
+    pub fn wrap(inner: Arc<dyn Backend>) -> LostReply {
+        LostReply::new(inner)
+    }
+
+    /// `claim` calls so far.
+    pub fn claims(&self) -> u32 {
+        self.claims.load(Ordering::SeqCst)
     }
 
     /// Loses the next `count` enqueue replies, after applying each
@@ -216,6 +229,7 @@ impl Broker for LostReply {
         Err(Error::backend("injected: connection lost before the reply"))
     }
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
         self.inner.claim(request).await
     }
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
@@ -252,6 +266,16 @@ impl Broker for LostReply {
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.inner.set_queue_limit(queue, limit).await
+    }
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<taskq::RateLimit>,
+    ) -> Result<(), Error> {
+        self.inner.set_queue_rate_limit(queue, limit).await
+    }
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.inner.claim_hold(queue)
     }
     async fn rescue_expired(
         &self,

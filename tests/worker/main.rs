@@ -27,6 +27,7 @@ mod hooks;
 mod idempotent;
 mod leases;
 mod outcomes;
+mod rate;
 mod remote_control;
 mod steering;
 mod support;
@@ -40,6 +41,7 @@ use hooks::*;
 use idempotent::*;
 use leases::*;
 use outcomes::*;
+use rate::*;
 use remote_control::*;
 use steering::*;
 use support::*;
@@ -219,7 +221,8 @@ macro_rules! worker_suite {
                 workflow_chain_group_chord_run_end_to_end,
                 workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
                 workflow_schedule_fires_and_runs_to_its_end,
-                hooks_see_every_attempt_and_its_end);
+                hooks_see_every_attempt_and_its_end,
+                limit_rate_held_task_starts_when_the_token_arrives);
         }
     };
 }

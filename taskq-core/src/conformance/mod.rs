@@ -18,7 +18,7 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits). [`helpers`] holds what
+//! (queue limits), `rate` (rate limits). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -34,6 +34,7 @@ mod coverage;
 pub mod helpers;
 mod limit;
 pub mod model;
+mod rate;
 mod records;
 mod reorder;
 mod rescue;
@@ -51,6 +52,7 @@ pub use counts::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use limit::*;
+pub use rate::*;
 pub use records::*;
 pub use reorder::*;
 pub use rescue::*;
@@ -131,7 +133,11 @@ macro_rules! conformance_suite {
                 workflow_second_end_of_a_retried_step_counts,
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
-                limit_of_zero_is_refused);
+                limit_of_zero_is_refused,
+                limit_rate_caps_starts_per_period, limit_rate_concurrent_claimers_never_exceed_it,
+                limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
+                limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,
+                limit_rate_bad_input_is_refused);
         }
     };
 }

@@ -1,5 +1,6 @@
 //! `metrics`: Prometheus text exposition of tasks by state and queue, of
-//! queue depth, and of attempts and run times, read through the client on
+//! queue depth, limits and rate limits (and how long a rate limit still
+//! holds a queue back), and of attempts and run times, read through the client on
 //! each scrape.
 //!
 //! Attempts and run times are derived from the records in the store, not
@@ -15,6 +16,7 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
 
 use super::errors::ApiError;
 use crate::backend::{PageRequest, QueueStats, TaskFilter};
@@ -150,6 +152,7 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
             );
         }
     }
+    write_limits(&mut out, &queues, Utc::now());
     write_samples(&mut out, &samples);
     Ok((
         [(
@@ -158,6 +161,52 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         )],
         out,
     ))
+}
+
+/// The queue limits and rate limits, for the queues that have them, and
+/// how long each rate-limited queue's tasks are still held back.
+fn write_limits(out: &mut String, queues: &[QueueStats], now: DateTime<Utc>) {
+    type Limit = (
+        &'static str,
+        &'static str,
+        fn(&QueueStats, DateTime<Utc>) -> Option<f64>,
+    );
+    let limits: [Limit; 4] = [
+        (
+            "taskq_queue_limit",
+            "At most this many of the queue's tasks run at once (queues with a limit).",
+            |s, _| s.limit.map(f64::from),
+        ),
+        (
+            "taskq_queue_rate_limit_starts",
+            "At most this many of the queue's tasks start per period (queues with a rate limit).",
+            |s, _| s.rate_limit.map(|r| f64::from(r.starts)),
+        ),
+        (
+            "taskq_queue_rate_limit_period_seconds",
+            "The rate limit's period (queues with a rate limit).",
+            |s, _| s.rate_limit.map(|r| r.period.as_secs_f64()),
+        ),
+        (
+            "taskq_queue_rate_held_seconds",
+            "Until the rate limit allows the queue's next start; 0 when it allows one now.",
+            |s, now| {
+                s.rate_limit?;
+                let held = s.rate_held_until.map_or(0.0, |until| {
+                    (until - now).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6
+                });
+                Some(held)
+            },
+        ),
+    ];
+    for (name, help, value) in limits {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for stats in queues {
+            if let Some(value) = value(stats, now) {
+                let _ = writeln!(out, "{name}{{queue=\"{}\"}} {value}", label(&stats.queue));
+            }
+        }
+    }
 }
 
 fn write_samples(out: &mut String, samples: &[Sample]) {

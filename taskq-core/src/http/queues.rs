@@ -1,5 +1,5 @@
-//! `api/queues`: depth, pause flags and limits per queue; pause, resume,
-//! limit, purge.
+//! `api/queues`: depth, pause flags, limits and rate limits per queue;
+//! pause, resume, limit, rate limit, purge.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,11 +10,12 @@ use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::backend::{PageRequest, QueueStats, TaskFilter};
 use crate::client::Client;
 use crate::error::Error;
+use crate::rate_limit::RateLimit;
 use crate::task::TaskState;
 
-/// Every queue with tasks, a pause flag or a limit.
+/// Every queue with tasks, a pause flag, a limit or a rate limit.
 #[utoipa::path(get, path = "/api/queues", tag = "queues", operation_id = "list_queues",
-    responses((status = 200, description = "every queue with tasks, a pause flag or a limit", body = [QueueStats])))]
+    responses((status = 200, description = "every queue with tasks, a pause flag, a limit or a rate limit", body = [QueueStats])))]
 pub(crate) async fn list(State(client): State<Client>) -> Result<Json<Vec<QueueStats>>, ApiError> {
     Ok(Json(client.queue_stats().await?))
 }
@@ -105,6 +106,55 @@ pub(crate) async fn limit(
             Error::InvalidArgument(message) => ApiError::invalid_argument("limit", message),
             other => other.into(),
         })?;
+    Ok(Json(stats_of(&client, &queue).await?))
+}
+
+/// `{"rate_limit": {"starts": n, "period_ms": ms}}` sets the queue's rate
+/// limit, `{"rate_limit": null}` lifts it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRateLimitRequest {
+    /// At most `starts` (at least 1) of the queue's tasks start per
+    /// `period_ms` (1 ms to 366 days), on every worker and host together:
+    /// a token bucket of `starts` tokens. `null` lifts it. Required.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RateLimit>, required = true)]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+/// Sets or lifts the queue's rate limit: at most `starts` of its tasks
+/// start per `period_ms`, across every worker. It applies to the next
+/// claim of every worker; a changed limit keeps what the bucket spent.
+/// Held-back tasks stay `PENDING`; the stats show until when
+/// (`rate_held_until`).
+#[utoipa::path(put, path = "/api/queues/{queue}/rate-limit", tag = "queues", operation_id = "set_queue_rate_limit",
+    params(("queue" = String, Path, description = "the queue's name")),
+    request_body = QueueRateLimitRequest,
+    responses((status = 200, description = "the queue, with its rate limit", body = QueueStats),
+        (status = 400, description = "a bad queue name (`invalid_name`; `details.field` is `queue`), `starts` of 0 or a period out of range (`invalid_argument`; `details.field` is `rate_limit.starts` or `rate_limit.period_ms`)", body = ErrorBody),
+        (status = 422, description = "no `rate_limit`, or one that is not null nor `{starts, period_ms}` of whole numbers (`invalid_field`; `details.field` names it)", body = ErrorBody)))]
+pub(crate) async fn rate_limit(
+    State(client): State<Client>,
+    ApiPath(queue): ApiPath<String>,
+    ApiJson(request): ApiJson<QueueRateLimitRequest>,
+) -> Result<Json<QueueStats>, ApiError> {
+    let limit = request.rate_limit.ok_or_else(|| {
+        ApiError::invalid_field(
+            "rate_limit",
+            "missing field `rate_limit`: {starts, period_ms}, or null to lift it",
+        )
+    })?;
+    client
+        .set_queue_rate_limit(&queue, limit)
+        .await
+        .map_err(
+            |err| match (err, limit.as_ref().and_then(RateLimit::bad_field)) {
+                (Error::InvalidArgument(message), Some(field)) => {
+                    ApiError::invalid_argument(format!("rate_limit.{field}"), message)
+                }
+                (other, _) => other.into(),
+            },
+        )?;
     Ok(Json(stats_of(&client, &queue).await?))
 }
 

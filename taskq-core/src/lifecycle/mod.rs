@@ -31,6 +31,7 @@
 //! | submit (unique) | — | not stored while a task of the queue [holds](holds_unique) its key ([`unique_key`]), nor after an earlier task of its batch with the key ([`unique_in_batch`]): reported as a duplicate of that holder | [`holds_unique`] |
 //! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim (queue limit) | — | at most `limit − running` tasks, `running` counted from the queue's `RUNNING` tasks inside the claim; a limit of 0 is refused ([`check_queue_limit`]) | [`claim_capacity`] |
+//! | claim (rate limit) | — | at most as many tasks as the queue's token bucket allows at `now` (its `tat` read and moved by the claim), `min` with the queue limit; `starts` 0 or a period out of range is refused ([`check_rate_limit`]); a claim cut short reports when the next start is allowed ([`rate_next_start`]) | [`rate_capacity`], [`rate_spend`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
@@ -61,7 +62,10 @@ mod unique;
 mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
-pub use limit::{check_queue_limit, claim_capacity};
+pub use limit::{
+    check_queue_limit, check_rate_limit, claim_capacity, rate_capacity, rate_claim_cap, rate_cost,
+    rate_next_start, rate_spend,
+};
 pub use messages::{
     cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
 };

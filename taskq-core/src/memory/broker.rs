@@ -14,6 +14,7 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, Resume, RetryPolicies};
+use crate::rate_limit::RateLimit;
 use crate::task::{TaskId, TaskRecord, TaskState};
 
 #[async_trait]
@@ -56,7 +57,7 @@ impl Broker for MemoryBackend {
         }
         // `lifecycle::claim_capacity`, counted under the lock that the
         // claim holds: a racing claimer sees these tasks running.
-        let want = match state.limits.get(request.queue) {
+        let mut want = match state.limits.get(request.queue) {
             None => request.limit,
             Some(&limit) => lifecycle::claim_capacity(
                 Some(limit),
@@ -64,7 +65,18 @@ impl Broker for MemoryBackend {
                 request.limit,
             ),
         };
+        // `lifecycle::rate_capacity`, under the same lock.
+        let rate = state.rates.get(request.queue).copied();
+        if let Some((limit, tat)) = rate {
+            want = lifecycle::rate_capacity(&limit, tat, request.now, want);
+        }
         if want == 0 {
+            if let Some((limit, tat)) = rate {
+                state.hold(
+                    request.queue,
+                    lifecycle::rate_next_start(&limit, tat, request.now),
+                );
+            }
             return Ok(Vec::new());
         }
         state.promote_due(request.now);
@@ -78,6 +90,9 @@ impl Broker for MemoryBackend {
             ..
         } = &mut *state;
         let Some(ready) = ready.get_mut(request.queue) else {
+            if let Some((limit, tat)) = rate {
+                state.spend_rate(request.queue, limit, tat, request.now, 0);
+            }
             return Ok(claimed);
         };
         // Walk the queue in claim order; a task of a type this claim does
@@ -107,6 +122,9 @@ impl Broker for MemoryBackend {
             lifecycle::claim(record, request.worker_id, request.now, lease_until);
             running.insert(id);
             claimed.push(record.clone());
+        }
+        if let Some((limit, tat)) = rate {
+            state.spend_rate(request.queue, limit, tat, request.now, claimed.len());
         }
         Ok(claimed)
     }
@@ -272,6 +290,34 @@ impl Broker for MemoryBackend {
             self.signal.notify_waiters();
         }
         Ok(())
+    }
+
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_rate_limit(limit.as_ref())?;
+        {
+            let mut state = self.lock();
+            match limit {
+                // A changed limit keeps what the bucket spent.
+                Some(limit) => {
+                    let tat = state.rates.get(queue).and_then(|(_, tat)| *tat);
+                    state.rates.insert(queue.to_owned(), (limit, tat));
+                }
+                None => {
+                    state.rates.remove(queue);
+                    state.holds.remove(queue);
+                }
+            }
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.lock().holds.get(queue).copied()
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

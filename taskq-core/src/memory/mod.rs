@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use crate::backend::WorkerInfo;
 use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use crate::lifecycle::{self, Arrival, ClaimOrder, claim_order};
+use crate::rate_limit::RateLimit;
 use crate::schedule::Schedule;
 use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState, WorkflowId};
 use crate::throughput::MinuteCounts;
@@ -71,6 +72,12 @@ struct State {
     /// Queue limits (`Broker::set_queue_limit`); the running count is
     /// read from `running` under the same lock, never kept apart.
     limits: HashMap<String, u32>,
+    /// Rate limits (`Broker::set_queue_rate_limit`) with their bucket's
+    /// time (`lifecycle::rate_spend`; `None`: full).
+    rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    /// Per queue, when the last claim left its bucket empty
+    /// (`Broker::claim_hold`).
+    holds: HashMap<String, DateTime<Utc>>,
     schedules: BTreeMap<String, Schedule>,
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
@@ -282,6 +289,33 @@ impl State {
                 ready_set(&mut self.ready, &record.queue).insert(claim_order(record));
             }
         }
+    }
+
+    /// Records when `queue`'s bucket next allows a start (`None`: now).
+    fn hold(&mut self, queue: &str, until: Option<DateTime<Utc>>) {
+        match until {
+            Some(until) => {
+                self.holds.insert(queue.to_owned(), until);
+            }
+            None => {
+                self.holds.remove(queue);
+            }
+        }
+    }
+
+    /// Spends `taken` starts of `queue`'s bucket (`lifecycle::rate_spend`)
+    /// and records the hold it leaves.
+    fn spend_rate(
+        &mut self,
+        queue: &str,
+        limit: RateLimit,
+        tat: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        taken: usize,
+    ) {
+        let tat = lifecycle::rate_spend(&limit, tat, now, taken);
+        self.rates.insert(queue.to_owned(), (limit, tat));
+        self.hold(queue, lifecycle::rate_next_start(&limit, tat, now));
     }
 
     /// The queue's tasks in `RUNNING`: what its limit counts.

@@ -152,6 +152,14 @@ impl Store for MemoryBackend {
                 })
                 .limit = Some(*limit);
         }
+        for (queue, (limit, tat)) in &state.rates {
+            let entry = stats.entry(queue).or_insert_with(|| QueueStats {
+                queue: queue.clone(),
+                ..QueueStats::default()
+            });
+            entry.rate_limit = Some(*limit);
+            entry.rate_held_until = lifecycle::rate_next_start(limit, *tat, now);
+        }
         let mut stats: Vec<QueueStats> = stats.into_values().collect();
         stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(stats)

@@ -17,6 +17,7 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
+use crate::rate_limit::RateLimit;
 use crate::task::{TaskId, TaskRecord, TaskState};
 
 /// Expired leases one rescue script handles (the pass repeats until done),
@@ -134,6 +135,11 @@ impl Broker for RedisBackend {
         let mut items = array("claim", reply)?.into_iter();
         let next_due = items.next().and_then(|v| v.as_i64());
         self.wake_at(next_due);
+        let hold = items.next().and_then(|v| v.as_i64());
+        self.holds.record(
+            request.queue,
+            hold.and_then(DateTime::from_timestamp_micros),
+        );
         let claimed = record::from_claim(items, &request, lease_until)?;
         self.remember(&claimed, request.queue);
         Ok(claimed)
@@ -407,6 +413,54 @@ impl Broker for RedisBackend {
             reply.map_err(Error::backend)?;
         }
         Ok(())
+    }
+
+    /// The bucket's `tat` stays when the limit changes (`HSET` of the two
+    /// settings only) and goes with it when it is cleared.
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_rate_limit(limit.as_ref())?;
+        let keys = self.queue_keys(queue);
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .sadd(self.keys.queues(), queue)
+            .await
+            .map_err(Error::backend)?;
+        let _: () = match limit {
+            Some(limit) => pipeline
+                .hset(
+                    keys.keys[10].as_str(),
+                    [
+                        ("starts", limit.starts.to_string()),
+                        ("period", limit.period_micros().to_string()),
+                    ],
+                )
+                .await
+                .map_err(Error::backend)?,
+            None => pipeline
+                .del(keys.keys[10].as_str())
+                .await
+                .map_err(Error::backend)?,
+        };
+        let _: () = pipeline
+            .publish(self.keys.work_channel(), queue)
+            .await
+            .map_err(Error::backend)?;
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        if limit.is_none() {
+            self.holds.record(queue, None);
+        }
+        Ok(())
+    }
+
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.holds.get(queue)
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

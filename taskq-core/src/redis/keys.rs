@@ -21,9 +21,9 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=10]`: ready, delayed, running, done, created, paused,
-    /// delayed order, index root, workflow outbox, limit.
-    pub keys: [String; 10],
+    /// `KEYS[1..=11]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root, workflow outbox, limit, rate.
+    pub keys: [String; 11],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
     /// a waiting workflow step's arrived set (the tokens of its parents'
     /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
@@ -77,6 +77,11 @@ impl Keys {
                 // has one. The claim script compares it with the running
                 // set's size: both in the queue's slot, so one atomic step.
                 format!("{tag}:limit"),
+                // The queue's rate limit (`Broker::set_queue_rate_limit`),
+                // while it has one: a hash of `starts`, `period` (µs) and
+                // `tat`, the token bucket's time (`lifecycle::rate_spend`),
+                // which the claim script reads and moves.
+                format!("{tag}:rate"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

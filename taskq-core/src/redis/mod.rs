@@ -54,7 +54,7 @@
 //!
 //! | keys | slot | written by |
 //! |---|---|---|
-//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:limit`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the ten keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
+//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:limit`, `:rate`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the eleven keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
 //! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
 //! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
 //! | `{P:stats}:m:<unix minute>` | one for all counts | workers' heartbeats (`counts.rs`), `HINCRBY`; each expires after a day |
@@ -233,6 +233,9 @@ pub struct RedisBackend {
     /// these ever changes, so an entry is never stale; entries go when the
     /// task settles.
     claimed: Mutex<HashMap<TaskId, Claimed>>,
+    /// When each rate-limited queue's bucket next allows a start, as this
+    /// process's last claim of it saw (`Broker::claim_hold`).
+    holds: crate::rate_limit::ClaimHolds,
 }
 
 /// What `RedisBackend::claimed` keeps of a task.
@@ -322,6 +325,7 @@ impl RedisBackend {
             listener,
             timer,
             claimed: Mutex::new(HashMap::new()),
+            holds: Default::default(),
         })
     }
 

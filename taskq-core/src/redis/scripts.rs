@@ -5,7 +5,7 @@
 //!
 //! Calling convention (see `keys::QueueKeys`): `KEYS` are the queue's
 //! ready, delayed, running, done, created, paused and delayed-order keys,
-//! the list-index root, the workflow outbox and the limit key; `ARGV[1]` is
+//! the list-index root, the workflow outbox, the limit and the rate keys; `ARGV[1]` is
 //! the queue's record-key prefix, `ARGV[2]` the work channel, `ARGV[3]` the
 //! queue name; a script's own arguments follow. Records are hashes with one
 //! field per `TaskRecord` field (see `record.rs`) but `lease_until`, which
@@ -114,7 +114,11 @@ pub(crate) const CLAIM_FIELDS: [&str; 16] = [
 /// keep their place, at most `limit + 1000` members are read a call) or
 /// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
-/// beside the running set (`lifecycle::claim_capacity`): two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil), then
+/// beside the running set (`lifecycle::claim_capacity`) and its rate
+/// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
+/// spent in the same script): two commands per task plus a few per call.
+/// Returns the next due time of the delayed set (µs, or nil), the time the
+/// bucket next allows a start if it is empty (µs, or nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///
@@ -247,7 +251,8 @@ pub(crate) static DELETE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/delete.lua")));
 
 /// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1),
-/// limit (0: none): counts of sorted sets, no scan.
+/// limit (0: none), then the rate limit's starts, period and bucket time
+/// (nil: none): counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));
 

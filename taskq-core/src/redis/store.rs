@@ -13,6 +13,7 @@ use crate::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
 };
 use crate::error::Error;
+use crate::lifecycle;
 use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 
 /// Done entries one purge script looks at (the pass repeats until done).
@@ -298,7 +299,8 @@ impl Store for RedisBackend {
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
-        let now = micros(Utc::now());
+        let now_at = Utc::now();
+        let now = micros(now_at);
         let mut stats = Vec::new();
         for queue in self.queue_names().await? {
             let reply = array(
@@ -320,6 +322,9 @@ impl Store for RedisBackend {
                 limit: u32::try_from(count(4)?).ok().filter(|&limit| limit > 0),
                 ..QueueStats::default()
             });
+            if let Some(stats) = stats.last_mut() {
+                rate_stats(stats, reply.get(5..).unwrap_or(&[]), now_at);
+            }
         }
         Ok(stats)
     }
@@ -352,4 +357,23 @@ impl Store for RedisBackend {
         }
         Ok(rows)
     }
+}
+
+/// Fills a queue's rate limit and hold from the stats script's `starts`,
+/// `period` and `tat` (nil when the queue has no rate limit).
+fn rate_stats(stats: &mut QueueStats, rate: &[Value], now: DateTime<Utc>) {
+    let number = |i: usize| rate.get(i).and_then(|v| v.as_i64());
+    let (Some(starts), Some(period)) = (number(0), number(1)) else {
+        return;
+    };
+    let Ok(starts) = u32::try_from(starts) else {
+        return;
+    };
+    let limit = crate::rate_limit::RateLimit::new(
+        starts,
+        std::time::Duration::from_micros(period.max(0) as u64),
+    );
+    let tat = number(2).and_then(DateTime::from_timestamp_micros);
+    stats.rate_limit = Some(limit);
+    stats.rate_held_until = lifecycle::rate_next_start(&limit, tat, now);
 }

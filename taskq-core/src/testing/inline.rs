@@ -260,6 +260,20 @@ impl Broker for InlineBackend {
         Ok(())
     }
 
+    /// Held tasks run at the next drain the bucket allows (the inline
+    /// backend runs on the clock, like the memory backend).
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<crate::rate_limit::RateLimit>,
+    ) -> Result<(), Error> {
+        self.memory.set_queue_rate_limit(queue, limit).await
+    }
+
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.memory.claim_hold(queue)
+    }
+
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.memory.set_queue_limit(queue, limit).await?;
         // A raised or cleared limit may let held tasks run.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -35,6 +35,9 @@ pub(super) async fn dispatch(
     tokio::pin!(poll);
     let mut failures = 0u32;
     let mut paused = shared.paused.subscribe();
+    // Per queue, until when its rate limit holds its tasks back (the
+    // backend's `claim_hold` after a short claim): no claim until then.
+    let mut held: Vec<Option<DateTime<Utc>>> = vec![None; queues.len()];
     while !shutdown.is_cancelled() {
         if *paused.borrow_and_update() {
             tokio::select! {
@@ -61,9 +64,13 @@ pub(super) async fn dispatch(
         if *shared.paused.borrow() {
             continue;
         }
-        for queue in queues {
+        for (queue, held) in queues.iter().zip(held.iter_mut()) {
             let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
             if free == 0 {
+                continue;
+            }
+            if held.is_some_and(|until| Utc::now() < until) {
+                some_queue_idle = true;
                 continue;
             }
             // The store's leases run from the request's `now`: so do ours.
@@ -89,6 +96,11 @@ pub(super) async fn dispatch(
             match claimed {
                 Ok(Ok(tasks)) if Instant::now() < lease_deadline => {
                     some_queue_idle |= tasks.len() < free;
+                    *held = if tasks.len() < free {
+                        shared.backend.claim_hold(&queue.name)
+                    } else {
+                        None
+                    };
                     start_attempts(shared, queue, tasks, lease_deadline);
                     claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
                 }
@@ -123,7 +135,7 @@ pub(super) async fn dispatch(
         }
         if some_queue_idle {
             poll.as_mut()
-                .reset(Instant::now() + shared.config.poll_interval);
+                .reset(next_poll(shared.config.poll_interval, &held));
             tokio::select! {
                 _ = &mut work => {}
                 _ = &mut slot => {}
@@ -141,6 +153,23 @@ pub(super) async fn dispatch(
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// When to claim again from idle queues: after the poll interval, or as
+/// soon as a held queue's rate limit allows its next start, whichever
+/// comes first (a held queue is not claimed before, whatever wakes us).
+fn next_poll(interval: Duration, held: &[Option<DateTime<Utc>>]) -> Instant {
+    let now = Utc::now();
+    let soonest = held
+        .iter()
+        .flatten()
+        // A hold that passed is no reason to wake: its queue was claimed
+        // (or has no free slot, and a freed slot wakes us).
+        .filter(|until| **until > now)
+        .map(|until| (*until - now).to_std().unwrap_or(Duration::ZERO))
+        .min()
+        .map_or(interval, |wait| wait.min(interval));
+    Instant::now() + soonest
 }
 
 /// Waits for in-flight attempts up to the shutdown grace, then releases

@@ -64,6 +64,7 @@ use crate::backend::{Settlement, WorkerQueue};
 use crate::client::Client;
 use crate::error::Error;
 use crate::maintenance::{self, MaintenanceConfig};
+use crate::rate_limit::RateLimit;
 use crate::task::IdMap;
 
 use self::completer::completer;
@@ -93,12 +94,34 @@ pub struct WorkerBuilder {
     worker_id: Option<String>,
     handler_runtime: Option<tokio::runtime::Handle>,
     hooks: Hooks,
+    rate_limits: Vec<(String, RateLimit)>,
 }
 
 impl WorkerBuilder {
     /// Serves `queue` with up to `concurrency` tasks at once.
     pub fn queue(mut self, queue: impl Into<String>, concurrency: usize) -> Self {
         self.queues.push((queue.into(), concurrency));
+        self
+    }
+
+    /// Declares `queue`'s rate limit in code: the worker stores it in the
+    /// backend when it starts ([`Client::set_queue_rate_limit`], which
+    /// every worker then applies), so a deploy sets it without an operator.
+    /// Each start stores it again: a change made at runtime (REST, CLI)
+    /// holds until the next worker start, then the declaration wins.
+    /// [`WorkerBuilder::build`] checks it ([`RateLimit::check`]).
+    ///
+    /// ```no_run
+    /// # fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use std::time::Duration;
+    /// let worker = taskq_core::Worker::builder(&client)
+    ///     .queue("emails", 8)
+    ///     .queue_rate_limit("emails", taskq_core::RateLimit::new(100, Duration::from_secs(60)))
+    ///     .build()?;
+    /// # let _ = worker; Ok(()) }
+    /// ```
+    pub fn queue_rate_limit(mut self, queue: impl Into<String>, limit: RateLimit) -> Self {
+        self.rate_limits.push((queue.into(), limit));
         self
     }
 
@@ -210,6 +233,10 @@ impl WorkerBuilder {
                 )));
             }
         }
+        for (queue, limit) in &self.rate_limits {
+            crate::payload::check_queue_name(queue)?;
+            limit.check()?;
+        }
         if self.config.heartbeat_interval >= self.config.lease {
             return Err(Error::InvalidArgument(
                 "heartbeat_interval must be shorter than the lease".into(),
@@ -269,6 +296,7 @@ impl WorkerBuilder {
             queues,
             settle_rx,
             shutdown,
+            rate_limits: self.rate_limits,
         })
     }
 }
@@ -313,6 +341,8 @@ pub struct Worker {
     queues: Vec<QueueSlots>,
     settle_rx: mpsc::UnboundedReceiver<Settlement>,
     shutdown: CancellationToken,
+    /// Declared rate limits, stored when the worker starts.
+    rate_limits: Vec<(String, RateLimit)>,
 }
 
 /// Stops a running [`Worker`] gracefully from anywhere.
@@ -336,6 +366,7 @@ impl Worker {
             worker_id: None,
             handler_runtime: None,
             hooks: Hooks::default(),
+            rate_limits: Vec::new(),
         }
     }
 
@@ -367,7 +398,18 @@ impl Worker {
             queues,
             settle_rx,
             shutdown,
+            rate_limits,
         } = self;
+        // Before the first claim, so it is held to them from the start.
+        for (queue, limit) in rate_limits {
+            if let Err(err) = shared
+                .backend
+                .set_queue_rate_limit(&queue, Some(limit))
+                .await
+            {
+                warn!(%queue, error = %err, "could not store the declared rate limit");
+            }
+        }
         info!(
             worker = %shared.worker_id,
             queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),

@@ -9,7 +9,7 @@
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
-//! - `limit`: queue limits, and the claim of a limited queue.
+//! - `limit`: queue limits and rate limits, and the claim of a limited queue.
 //! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
@@ -17,6 +17,7 @@
 
 mod enqueue;
 mod limit;
+pub(crate) use limit::stored_rate;
 mod rescue;
 mod statements;
 mod steps;
@@ -35,6 +36,7 @@ use taskq_core::backend::{
     Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
 };
 use taskq_core::lifecycle::{self, RetryPolicies, check_before_target};
+use taskq_core::rate_limit::RateLimit;
 use taskq_core::task::seq_for;
 use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
@@ -81,9 +83,10 @@ impl Broker for SeaBackend {
                 .await
                 .map_err(db_err)?;
             // The one statement claims nothing from a limited queue.
-            if rows.is_empty() && self.queue_limit(request.queue).await?.is_some() {
+            if rows.is_empty() && self.is_limited(request.queue).await? {
                 self.claim_limited(&request).await?
             } else {
+                self.holds.record(request.queue, None);
                 rows
             }
         };
@@ -336,6 +339,23 @@ impl Broker for SeaBackend {
             self.notify();
         }
         Ok(())
+    }
+
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_rate_limit(limit.as_ref())?;
+        self.store_queue_rate(queue, limit).await?;
+        // A raised or cleared rate limit may let held tasks start.
+        self.wake_others().await;
+        self.notify();
+        Ok(())
+    }
+
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.holds.get(queue)
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

@@ -34,7 +34,8 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 ///              WHERE queue = $queue AND state = 'PENDING' AND scheduled_at <= $now
 ///              ORDER BY priority DESC, seq ASC, id ASC LIMIT $limit)
 ///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue
-///                   AND (paused = TRUE OR running_limit IS NOT NULL))
+///                   AND (paused = TRUE OR running_limit IS NOT NULL
+///                        OR rate_starts IS NOT NULL))
 /// RETURNING *
 /// ```
 ///
@@ -44,7 +45,7 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 /// ones; SQLite (which drops the clause) needs nothing, as a write
 /// statement holds the database write lock.
 ///
-/// A limited queue claims nothing here: its claim counts its running
+/// A limited or rate-limited queue claims nothing here: its claim counts its running
 /// tasks with its row locked ([`claim_unguarded`] in `limit`'s
 /// transaction), which one statement cannot do on PostgreSQL (the count
 /// would read the snapshot from before a racing claimer's commit).
@@ -56,7 +57,8 @@ pub(super) fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
         .cond_where(
             Condition::any()
                 .add(Expr::col(queue::Column::Paused).eq(true))
-                .add(Expr::col(queue::Column::RunningLimit).is_not_null()),
+                .add(Expr::col(queue::Column::RunningLimit).is_not_null())
+                .add(Expr::col(queue::Column::RateStarts).is_not_null()),
         )
         .to_owned();
     let mut update = claim_unguarded(request);

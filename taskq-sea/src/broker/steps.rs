@@ -14,7 +14,7 @@ use crate::backend::{SeaBackend, db_err};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
 
-use super::limit::locked_capacity;
+use super::limit::{Locked, locked_capacity};
 use super::statements::{claim_update, due_select, fetch};
 
 impl SeaBackend {
@@ -46,24 +46,30 @@ impl SeaBackend {
             .one(&txn)
             .await
             .map_err(db_err)?;
-        let want = match row {
+        let locked = match row {
             Some(row) if row.paused => None,
             // A limited queue: count with its row locked (`limit`).
-            Some(row) if row.running_limit.is_some() => {
-                locked_capacity(&txn, request.queue, request.limit).await?
+            Some(row) if row.running_limit.is_some() || row.rate_starts.is_some() => {
+                locked_capacity(&txn, request).await?
             }
-            _ => Some(request.limit),
+            _ => Some(Locked::unlimited(request.limit)),
         };
-        let request = match want {
-            Some(want) if want > 0 => &ClaimRequest {
-                limit: want,
-                ..request.clone()
-            },
-            _ => {
-                txn.commit().await.map_err(db_err)?;
-                return Ok(Vec::new());
-            }
+        let Some(locked) = locked else {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(Vec::new());
         };
+        let queue = request.queue;
+        let now = request.now;
+        let request = &ClaimRequest {
+            limit: locked.want,
+            ..request.clone()
+        };
+        if request.limit == 0 {
+            let hold = locked.spend(&txn, queue, now, 0).await?;
+            txn.commit().await.map_err(db_err)?;
+            self.holds.record(queue, hold);
+            return Ok(Vec::new());
+        }
         let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
         for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
             ids.push(row.try_get("", "id").map_err(db_err)?);
@@ -74,18 +80,22 @@ impl SeaBackend {
             // a dropped transaction rolls back only when its connection is
             // next used — until then the next claim's SKIP LOCKED skips
             // them (`mysql::eta_is_respected` once claimed nothing so).
+            let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
+            self.holds.record(queue, hold);
             return Ok(Vec::new());
         }
         let mut update = claim_update(request);
         update.and_where(Expr::col(C::Id).is_in(ids.iter().copied()));
         txn.execute(&update).await.map_err(db_err)?;
+        let hold = locked.spend(&txn, queue, now, ids.len()).await?;
         let rows = task::Entity::find()
             .filter(Expr::col(C::Id).is_in(ids))
             .all(&txn)
             .await
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
+        self.holds.record(queue, hold);
         Ok(rows)
     }
 

@@ -1,5 +1,5 @@
 //! `taskq_queues`: per-queue settings. A queue has a row here only while
-//! it is paused or limited; the call that leaves it neither deletes the
+//! it is paused, limited or rate-limited; the call that leaves it neither deletes the
 //! row.
 
 use sea_orm::entity::prelude::*;
@@ -16,6 +16,13 @@ pub struct Model {
     /// At most this many of the queue's tasks run at once (`NULL`: no
     /// limit); read, with the row locked, inside every claim.
     pub running_limit: Option<i64>,
+    /// The rate limit: at most `rate_starts` starts per `rate_period_us`
+    /// microseconds (both `NULL`: none).
+    pub rate_starts: Option<i64>,
+    pub rate_period_us: Option<i64>,
+    /// The rate limit's token bucket time (`lifecycle::rate_spend`;
+    /// `NULL`: full), moved by every claim with the row locked.
+    pub rate_tat_us: Option<i64>,
 }
 
 /// `taskq_queues` has no relations.

@@ -11,6 +11,7 @@ use taskq_core::backend::{
     Settlement,
 };
 use taskq_core::lifecycle::RetryPolicies;
+use taskq_core::rate_limit::RateLimit;
 use taskq_core::{Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use tracing::warn;
@@ -181,6 +182,22 @@ impl Broker for SeaRedisBackend {
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.sql.set_queue_limit(queue, limit).await?;
         self.redis.set_queue_limit(queue, limit).await
+    }
+
+    /// As the limit: SQL's row is the truth, Redis's copy (with the
+    /// bucket, which only Redis keeps: a Redis loss refills it) caps the
+    /// claims.
+    async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        self.sql.set_queue_rate_limit(queue, limit).await?;
+        self.redis.set_queue_rate_limit(queue, limit).await
+    }
+
+    fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.redis.claim_hold(queue)
     }
 
     async fn rescue_expired(

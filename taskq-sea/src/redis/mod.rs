@@ -57,7 +57,8 @@
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
-//!   and on a loss restores the pause flags and queue limits and pushes
+//!   and on a loss restores the pause flags, queue limits and rate limits
+//!   (with full buckets: the spent ones were Redis's) and pushes
 //!   every `PENDING` task back; running tasks keep running (their leases
 //!   are SQL's) and if their worker dies, SQL's rescue requeues and
 //!   pushes them. Until they end, Redis's running set (which a queue
@@ -309,10 +310,11 @@ impl SeaRedisBackend {
         Ok(restored)
     }
 
-    /// Makes Redis's pause flags and queue limits SQL's.
+    /// Makes Redis's pause flags, queue limits and rate limits SQL's.
     async fn sync_pauses(&self) -> Result<(), Error> {
         let paused = self.sql.paused_queues().await?;
         let limits = self.sql.queue_limits().await?;
+        let rates = self.sql.queue_rates().await?;
         for stats in self.redis.queue_stats().await? {
             if stats.paused && !paused.contains(&stats.queue) {
                 self.redis.set_queue_paused(&stats.queue, false).await?;
@@ -320,12 +322,18 @@ impl SeaRedisBackend {
             if stats.limit.is_some() && !limits.iter().any(|(queue, _)| *queue == stats.queue) {
                 self.redis.set_queue_limit(&stats.queue, None).await?;
             }
+            if stats.rate_limit.is_some() && !rates.iter().any(|(queue, _)| *queue == stats.queue) {
+                self.redis.set_queue_rate_limit(&stats.queue, None).await?;
+            }
         }
         for queue in &paused {
             self.redis.set_queue_paused(queue, true).await?;
         }
         for (queue, limit) in limits {
             self.redis.set_queue_limit(&queue, Some(limit)).await?;
+        }
+        for (queue, limit) in rates {
+            self.redis.set_queue_rate_limit(&queue, Some(limit)).await?;
         }
         Ok(())
     }

@@ -79,8 +79,20 @@ impl Store for SeaRedisBackend {
         Ok(purged)
     }
 
+    /// SQL's counts and settings; a rate limit's bucket is Redis's (the
+    /// claims spend it there), so its hold is read from Redis.
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
-        self.sql.queue_stats().await
+        let mut stats = self.sql.queue_stats().await?;
+        if stats.iter().any(|s| s.rate_limit.is_some()) {
+            let redis = self.redis.queue_stats().await?;
+            for s in stats.iter_mut().filter(|s| s.rate_limit.is_some()) {
+                s.rate_held_until = redis
+                    .iter()
+                    .find(|r| r.queue == s.queue)
+                    .and_then(|r| r.rate_held_until);
+            }
+        }
+        Ok(stats)
     }
 
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {

@@ -449,6 +449,22 @@ impl<'a> Case<'a> {
                     )),
                 )
             }
+            Op::RateLimit {
+                queue,
+                starts,
+                period_ms,
+            } => {
+                let limit = (*starts > 0).then(|| {
+                    crate::rate_limit::RateLimit::new(*starts, Duration::from_millis(*period_ms))
+                });
+                self.reference.set_queue_rate_limit(QUEUES[*queue], limit);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(
+                        backend.set_queue_rate_limit(QUEUES[*queue], limit).await,
+                    )),
+                )
+            }
             Op::Delete { task } => {
                 let id = self.pick(task, TaskState::is_terminal);
                 (

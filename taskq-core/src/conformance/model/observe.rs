@@ -95,6 +95,8 @@ fn live_counts(stats: Vec<QueueStats>) -> Vec<QueueStats> {
         .map(|s| QueueStats {
             pending: s.pending + s.scheduled,
             scheduled: 0,
+            // Read on the real clock, not the case's.
+            rate_held_until: None,
             ..s
         })
         .filter(|s| s.pending + s.running > 0 || s.paused)

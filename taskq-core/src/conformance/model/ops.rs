@@ -120,6 +120,13 @@ pub enum Op {
         queue: usize,
         paused: bool,
     },
+    /// Set the queue's rate limit to `starts` per `period_ms`, or clear it
+    /// (`starts` 0).
+    RateLimit {
+        queue: usize,
+        starts: u32,
+        period_ms: u64,
+    },
     Delete {
         task: Target,
     },
@@ -245,7 +252,9 @@ pub fn op() -> impl Strategy<Value = Op> {
         2 => task().prop_map(|task| Op::Cancel { task }),
         2 => task().prop_map(|task| Op::Retry { task }),
         2 => (task(), reorder_to()).prop_map(|(task, to)| Op::Reorder { task, to }),
-        1 => (queue, any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
+        1 => (queue.clone(), any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
+        1 => (queue, 0..4u32, prop::sample::select(vec![700u64, 3_000, 60_000]))
+            .prop_map(|(queue, starts, period_ms)| Op::RateLimit { queue, starts, period_ms }),
         1 => task().prop_map(|task| Op::Delete { task }),
         1 => (0..8u8, prop::sample::select(vec![0u32, 0, 1_000]))
             .prop_map(|(states, age_ms)| Op::Purge { states, age_ms }),

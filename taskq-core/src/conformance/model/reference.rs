@@ -12,15 +12,18 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, RetryPolicies};
+use crate::rate_limit::RateLimit;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
-/// Records in submission order, paused queues, the case's schedule, and
-/// the task that last took each (queue, unique key).
+/// Records in submission order, paused queues, rate limits with their
+/// buckets, the case's schedule, and the task that last took each (queue,
+/// unique key).
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub tasks: Vec<TaskRecord>,
     pub paused: Vec<String>,
+    pub rates: BTreeMap<String, (RateLimit, Option<DateTime<Utc>>)>,
     pub schedule: Schedule,
     pub unique: BTreeMap<(String, String), TaskId>,
 }
@@ -30,6 +33,7 @@ impl Reference {
         Reference {
             tasks: Vec::new(),
             paused: Vec::new(),
+            rates: BTreeMap::new(),
             schedule,
             unique: BTreeMap::new(),
         }
@@ -87,14 +91,38 @@ impl Reference {
             .collect();
         due.sort_by_key(|&i| lifecycle::claim_order(&self.tasks[i]));
         let lease_until = request.now + request.lease;
-        due.into_iter()
-            .take(request.limit)
+        let rate = self.rates.get(request.queue).copied();
+        let want = rate.map_or(request.limit, |(limit, tat)| {
+            lifecycle::rate_capacity(&limit, tat, request.now, request.limit)
+        });
+        let claimed: Vec<TaskRecord> = due
+            .into_iter()
+            .take(want)
             .map(|i| {
                 let record = &mut self.tasks[i];
                 lifecycle::claim(record, request.worker_id, request.now, lease_until);
                 record.clone()
             })
-            .collect()
+            .collect();
+        if let Some((limit, tat)) = rate {
+            let tat = lifecycle::rate_spend(&limit, tat, request.now, claimed.len());
+            self.rates.insert(request.queue.to_owned(), (limit, tat));
+        }
+        claimed
+    }
+
+    /// `Broker::set_queue_rate_limit`: a change keeps the bucket, a clear
+    /// forgets it.
+    pub fn set_queue_rate_limit(&mut self, queue: &str, limit: Option<RateLimit>) {
+        match limit {
+            Some(limit) => {
+                let tat = self.rates.get(queue).and_then(|(_, tat)| *tat);
+                self.rates.insert(queue.to_owned(), (limit, tat));
+            }
+            None => {
+                self.rates.remove(queue);
+            }
+        }
     }
 
     pub fn settle(&mut self, settlements: &[Settlement]) -> Vec<bool> {
@@ -288,6 +316,13 @@ impl Reference {
         }
         for queue in &self.paused {
             stats.entry(queue).or_insert_with(|| empty(queue)).paused = true;
+        }
+        // The hold is read on the real clock by the backends: not compared.
+        for (queue, (limit, _)) in &self.rates {
+            stats
+                .entry(queue)
+                .or_insert_with(|| empty(queue))
+                .rate_limit = Some(*limit);
         }
         stats
             .into_values()

@@ -98,6 +98,23 @@ function runningCell(q) {
     link, ' / ' + number(q.limit));
 }
 
+/**
+ * The queue's state: paused or active, and its rate limit ("≤ 100 / 1 min")
+ * with, while its bucket is empty, when its held-back tasks may start next.
+ */
+function stateCell(q) {
+  const badge = el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active');
+  if (!q.rate_limit) return badge;
+  const { starts, period_ms: period } = q.rate_limit;
+  const rate = el('span', { className: 'queue-rate', title: 'at most ' + starts + (starts === 1 ? ' start' : ' starts') + ' per ' + span(period) + ', across every worker' },
+    '≤ ' + number(starts) + ' / ' + span(period));
+  const held = q.rate_held_until
+    ? el('span', { className: 'queue-rate-held', title: 'the rate limit holds the pending tasks back; the next may start then' },
+      'held until ', timeEl(q.rate_held_until))
+    : null;
+  return el('span', { className: 'queue-state' }, badge, ' ', rate, held ? ' ' : null, held);
+}
+
 function queueActions(q) {
   const path = '/queues/' + encodeURIComponent(q.queue);
   return el('div', { className: 'actions' },
@@ -120,7 +137,7 @@ function queuesTable(data) {
       cell('running', runningCell(q)),
       cell('failed', el('a', { href: tasksHref({ state: 'FAILED', filters: { queue: q.queue } }) }, number(data.failed.get(q.queue)))),
       cell('workers', el('span', { className: 'live-workers' }, number(q.live_workers))),
-      cell('state', el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active')),
+      cell('state', stateCell(q)),
       el('td', { className: 'actions-cell' }, queueActions(q))),
     unclaimableRow(q),
   ]);

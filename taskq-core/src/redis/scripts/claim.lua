@@ -1,6 +1,6 @@
 -- CLAIM: the Lua of `CLAIM` in redis/scripts.rs, which documents its KEYS and ARGV.
 local FIELDS = {@FIELDS@}
-if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due()} end
+if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due(), false} end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 1000)
 if #due > 0 then
   local promoted, members = {}, {}
@@ -26,9 +26,36 @@ local limit = redis.call('GET', KEYS[10])
 if limit then
   local free = tonumber(limit) - redis.call('ZCARD', KEYS[3])
   if free < want then want = free end
-  if want <= 0 then return {next_due()} end
+  if want <= 0 then return {next_due(), false} end
 end
-local out = {next_due()}
+-- lifecycle::rate_capacity: the queue's token bucket (KEYS[11]: starts,
+-- period and tat, the bucket's time, in µs), read here and moved below.
+local rate = redis.call('HMGET', KEYS[11], 'starts', 'period', 'tat')
+local starts, period = tonumber(rate[1]), tonumber(rate[2])
+local now = tonumber(ARGV[4])
+local tat = tonumber(rate[3])
+-- lifecycle::rate_cost: exact, as n * period < 2^53 (lifecycle::rate_claim_cap).
+local function cost(n) return math.ceil(n * period / starts) end
+-- lifecycle::rate_next_start: false when a start is allowed now.
+local function next_start(at)
+  if not at then return false end
+  local t = at - period + cost(1)
+  if t > now then return t end
+  return false
+end
+if starts then
+  local cap = math.floor(9007199254740992 / period)
+  if cap < want then want = cap end
+  local budget = period - math.max((tat or now) - now, 0)
+  if budget < 0 then budget = 0 end
+  -- The most whose cost the budget covers: a close guess, made exact.
+  local k = math.min(want, math.floor(budget / period * starts))
+  while k > 0 and cost(k) > budget do k = k - 1 end
+  while k < want and cost(k + 1) <= budget do k = k + 1 end
+  want = k
+  if want <= 0 then return {next_due(), next_start(tat)} end
+end
+local out = {next_due(), false}
 local running = {}
 local fields = #FIELDS
 local function claim(id, key, f)
@@ -75,5 +102,11 @@ else
   if #taken > 0 then zbulk('ZREM', KEYS[1], taken) end
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
+if starts and #running > 0 then
+  -- lifecycle::rate_spend
+  tat = math.max(tat or now, now) + cost(#running / 2)
+  redis.call('HSET', KEYS[11], 'tat', int(tat))
+  out[2] = next_start(tat)
+end
 index_flush()
 return out
