@@ -97,7 +97,7 @@ pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use submit::Submission;
 pub use task::{
-    Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,
+    AttemptOutcome, AttemptRecord, Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,
     TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
 };
 pub use wait::TaskRef;

@@ -77,6 +77,7 @@ mod convert;
 pub mod entity;
 #[cfg(feature = "redis")]
 mod handoff;
+mod history;
 pub mod migration;
 mod nodelay;
 mod probe;

@@ -18,7 +18,8 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits). [`helpers`] holds what
+//! (queue limits), `history` (attempts' history, tags, metadata, the
+//! schedule of a fired task). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -31,6 +32,7 @@ mod cancel;
 mod claim;
 mod coverage;
 pub mod helpers;
+mod history;
 mod limit;
 pub mod model;
 mod records;
@@ -47,6 +49,7 @@ pub use cancel::*;
 pub use claim::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
+pub use history::*;
 pub use limit::*;
 pub use records::*;
 pub use reorder::*;
@@ -125,7 +128,11 @@ macro_rules! conformance_suite {
                 workflow_retry_resumes_from_the_failed_step,
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
-                limit_of_zero_is_refused);
+                limit_of_zero_is_refused,
+                history_records_each_attempt_end,
+                history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
+                tags_filter_lists_tasks_carrying_every_tag,
+                tags_schedule_firing_names_its_schedule);
         }
     };
 }

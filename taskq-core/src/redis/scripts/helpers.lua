@@ -40,6 +40,37 @@ local function finish(key, state, at, retention, field, value)
   redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
 end
+-- `s` cut to at most `max` UTF-8 characters (Lua 5.1 counts bytes).
+local function cut_chars(s, max)
+  if #s <= max then return s end
+  local n = 0
+  for i = 1, #s do
+    local b = string.byte(s, i)
+    if b < 128 or b >= 192 then
+      n = n + 1
+      if n > max then return string.sub(s, 1, i - 1) end
+    end
+  end
+  return s
+end
+-- lifecycle::end_attempt: appends the ended attempt's entry to the
+-- record's `history` (a JSON array), keeping the last @HISTORY_MAX@; the
+-- worker and start are the record's. `outcome` is
+-- `AttemptOutcome::as_str`, `err` the error's JSON or nil.
+local function end_attempt(key, attempt, outcome, at, err)
+  local f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at')
+  local history = {}
+  if f[1] then history = cjson.decode(f[1]) end
+  local entry = {attempt = tonumber(attempt), worker_id = f[2] or cjson.null,
+    started_at = f[3] or cjson.null, ended_at = at, outcome = outcome}
+  if err then
+    local e = cjson.decode(err)
+    entry.error = {kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)}
+  end
+  history[#history + 1] = entry
+  while #history > @HISTORY_MAX@ do table.remove(history, 1) end
+  redis.call('HSET', key, 'history', cjson.encode(history))
+end
 -- A running attempt's member in the running set (module docs).
 local function running_member(id, attempt) return id .. ':' .. attempt end
 -- A running-set member's id and attempt (nil for a bare-id member).

@@ -15,6 +15,11 @@ for i = 5, #ARGV, 9 do
     local id, outcome, at, payload = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     local key = ARGV[1] .. id
     unrunning[#unrunning + 1] = members[k]
+    local history_outcome = outcome
+    if outcome == 'retry' then history_outcome = 'retried' end
+    local err = nil
+    if outcome ~= 'finished' then err = payload end
+    end_attempt(key, ARGV[i + 1], history_outcome, at, err)
     if outcome == 'retry' then
       local run_at = ARGV[i + 5]
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
