@@ -42,7 +42,7 @@ pub(crate) fn append_sql(backend: DbBackend, entry: &str) -> String {
         DbBackend::MySql => format!(
             "JSON_ARRAY_APPEND(CASE WHEN JSON_LENGTH(COALESCE({h}, JSON_ARRAY())) >= {max} \
              THEN JSON_REMOVE({h}, '$[0]') ELSE COALESCE({h}, JSON_ARRAY()) END, '$', \
-             JSON_SET(CAST({entry} AS JSON), '$.worker_id', taskq_tasks.worker_id, \
+             JSON_SET({entry}, '$.worker_id', taskq_tasks.worker_id, \
              '$.started_at', DATE_FORMAT(taskq_tasks.started_at, '%Y-%m-%dT%H:%i:%s.%f+00:00')))"
         ),
         _ => format!(
