@@ -39,7 +39,8 @@ use super::{errors, queues, schedules, task_types, tasks, workers, workflows};
     components(schemas(
         errors::ErrorBody, errors::ErrorDetail,
         crate::task::TaskRecord, crate::task::TaskState, crate::task::Progress,
-        crate::task::TaskFailure, crate::task::ErrorKind, crate::backend::QueueStats,
+        crate::task::TaskFailure, crate::task::ErrorKind, crate::task::AttemptRecord,
+        crate::task::AttemptOutcome, crate::backend::QueueStats,
         crate::backend::TypeCount,
         crate::task::WorkflowStep, crate::task::StepInput, crate::task::RunWhen,
         crate::workflow::WorkflowSpec, crate::workflow::StepSpec,
