@@ -189,7 +189,11 @@ impl Client {
         page: PageRequest,
     ) -> Result<Page<TaskRecord>, Error> {
         // A tag no task can carry would also not fit the stores' patterns.
-        if let Some(tag) = filter.tags.iter().find(|t| !crate::lifecycle::is_valid_tag(t)) {
+        if let Some(tag) = filter
+            .tags
+            .iter()
+            .find(|t| !crate::lifecycle::is_valid_tag(t))
+        {
             return Err(Error::InvalidLabel {
                 field: "tags",
                 message: format!("{tag:?} is not a tag (see lifecycle::is_valid_tag)"),

@@ -97,8 +97,8 @@ pub use registry::{Location, Registry, TaskDef, TaskHandle};
 pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
 pub use submit::Submission;
 pub use task::{
-    AttemptOutcome, AttemptRecord, Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,
-    TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
+    AttemptOutcome, AttemptRecord, Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure,
+    TaskId, TaskOptions, TaskRecord, TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
 };
 pub use wait::TaskRef;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};

@@ -89,7 +89,10 @@ mod tests {
                 assert!(sql.contains("\"seq\" = $3"), "{sql}");
             } else {
                 assert!(sql.contains("'$[0]'"), "{sql}");
-                assert!(sql.contains("'%Y-%m-%dT%H:%i:%s.%f+00:00'") || backend == DbBackend::Sqlite, "{sql}");
+                assert!(
+                    sql.contains("'%Y-%m-%dT%H:%i:%s.%f+00:00'") || backend == DbBackend::Sqlite,
+                    "{sql}"
+                );
             }
         }
     }

@@ -39,9 +39,15 @@ pub(super) async fn history_tags_and_metadata_are_stored_filtered_and_shown(
         (json!({ "tags": ["Upper"] }), "tags"),
         (json!({ "tags": ["a,b"] }), "tags"),
         (json!({ "tags": ["x".repeat(65)] }), "tags"),
-        (json!({ "tags": (0..17).map(|i| format!("t{i}")).collect::<Vec<_>>() }), "tags"),
+        (
+            json!({ "tags": (0..17).map(|i| format!("t{i}")).collect::<Vec<_>>() }),
+            "tags",
+        ),
         (json!({ "metadata": [1, 2] }), "metadata"),
-        (json!({ "metadata": { "big": "x".repeat(5000) } }), "metadata"),
+        (
+            json!({ "metadata": { "big": "x".repeat(5000) } }),
+            "metadata",
+        ),
     ] {
         let mut request = json!({ "task_type": "echo", "params": { "text": "bad" } });
         if let (Some(request), Some(body)) = (request.as_object_mut(), body.as_object()) {
@@ -57,7 +63,10 @@ pub(super) async fn history_tags_and_metadata_are_stored_filtered_and_shown(
     )
     .await;
     let (code, details) = error_of(status, &answer, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!((code.as_str(), &details["field"]), ("invalid_field", &json!("tags")));
+    assert_eq!(
+        (code.as_str(), &details["field"]),
+        ("invalid_field", &json!("tags"))
+    );
     assert_eq!(stored_tasks(&client).await, before);
     let (status, answer) = get(&app, "/api/tasks?tag=Not%20a%20tag").await;
     assert_eq!(bad_field(status, &answer, "tag"), "bad_query");
@@ -110,12 +119,20 @@ pub(super) async fn history_detail_shows_every_attempt(backend: Arc<dyn Backend>
     let attempts = detail["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 2, "{detail}");
     assert_eq!(
-        (&attempts[0]["attempt"], &attempts[0]["worker_id"], &attempts[0]["outcome"]),
+        (
+            &attempts[0]["attempt"],
+            &attempts[0]["worker_id"],
+            &attempts[0]["outcome"]
+        ),
         (&json!(1), &json!("w-1"), &json!("retried"))
     );
     assert_eq!(attempts[0]["error"]["kind"], "retryable");
     assert_eq!(
-        (&attempts[1]["attempt"], &attempts[1]["worker_id"], &attempts[1]["outcome"]),
+        (
+            &attempts[1]["attempt"],
+            &attempts[1]["worker_id"],
+            &attempts[1]["outcome"]
+        ),
         (&json!(2), &json!("w-2"), &json!("finished"))
     );
     assert!(attempts[1]["started_at"].is_string() && attempts[1]["ended_at"].is_string());

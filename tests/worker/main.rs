@@ -215,7 +215,8 @@ macro_rules! worker_suite {
                 idempotent_submit_retries_an_ambiguous_error,
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
-                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel);
+                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
+                history_shows_each_attempt_of_a_retried_task);
         }
     };
 }

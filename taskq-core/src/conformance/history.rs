@@ -123,7 +123,15 @@ pub async fn history_rescue_cancel_and_failure_are_recorded(backend: Arc<dyn Bac
     // The rescued task's lease ends at once; the others' last.
     let short = claim_at(&*backend, "q", 1, "w-dead", at(base, 1), Duration::ZERO).await;
     assert_eq!(short[0].id, rescued);
-    claim_at(&*backend, "q", 2, "w", at(base, 2), Duration::from_secs(600)).await;
+    claim_at(
+        &*backend,
+        "q",
+        2,
+        "w",
+        at(base, 2),
+        Duration::from_secs(600),
+    )
+    .await;
     let report = backend
         .rescue_expired(at(base, 3), &RetryPolicy::IMMEDIATE)
         .await
@@ -139,7 +147,10 @@ pub async fn history_rescue_cancel_and_failure_are_recorded(backend: Arc<dyn Bac
         Some(ErrorKind::LeaseExpired)
     );
 
-    backend.cancel(cancelled, at(base, 4)).await.expect("cancel");
+    backend
+        .cancel(cancelled, at(base, 4))
+        .await
+        .expect("cancel");
     let long = "x".repeat(HISTORY_MESSAGE_MAX + 50);
     let applied = backend
         .settle(vec![
@@ -196,7 +207,10 @@ pub async fn history_keeps_the_last_entries(backend: Arc<dyn Backend>) {
     let history = get(&*backend, task.id).await.attempts;
     assert_eq!(history.len(), HISTORY_MAX);
     assert_eq!(history[0].ended_at, at(base, 10 * 3 + 2));
-    assert_eq!(history[HISTORY_MAX - 1].ended_at, at(base, 10 * (ends - 1) + 2));
+    assert_eq!(
+        history[HISTORY_MAX - 1].ended_at,
+        at(base, 10 * (ends - 1) + 2)
+    );
 }
 
 /// Tags and metadata are stored as given; a list with tags returns the
@@ -243,7 +257,8 @@ pub async fn tags_filter_lists_tasks_carrying_every_tag(backend: Arc<dyn Backend
             (page.total, ids(&page.items))
         }
     };
-    let newest_first = |at: &[usize]| -> Vec<TaskId> { at.iter().rev().map(|&i| tasks[i].id).collect() };
+    let newest_first =
+        |at: &[usize]| -> Vec<TaskId> { at.iter().rev().map(|&i| tasks[i].id).collect() };
     assert_eq!(list(&["a"], None, None).await, (2, newest_first(&[0, 1])));
     assert_eq!(list(&["a", "b"], None, None).await, (1, newest_first(&[0])));
     assert_eq!(list(&["b"], None, None).await, (2, newest_first(&[0, 3])));

@@ -255,7 +255,9 @@ fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiE
             "tag" => {
                 for tag in value.split(',').filter(|t| !t.is_empty()) {
                     if !lifecycle::is_valid_tag(tag) {
-                        let message = format!("`tag` {tag:?} is not a tag: 1 to 64 lowercase ASCII letters, digits, `_`, `-`, `.`, `:`, `=` or `/`");
+                        let message = format!(
+                            "`tag` {tag:?} is not a tag: 1 to 64 lowercase ASCII letters, digits, `_`, `-`, `.`, `:`, `=` or `/`"
+                        );
                         return Err(bad_query("tag", message));
                     }
                     filter.tags.push(tag.to_owned());

@@ -216,7 +216,10 @@ mod tests {
         }
         assert_eq!(history.len(), HISTORY_MAX);
         assert_eq!(history[0].attempt, 6);
-        assert_eq!(history.last().map(|e| e.attempt), Some(HISTORY_MAX as u32 + 5));
+        assert_eq!(
+            history.last().map(|e| e.attempt),
+            Some(HISTORY_MAX as u32 + 5)
+        );
     }
 
     #[test]
@@ -246,7 +249,15 @@ mod tests {
             check_tags(tags(&["team:a", "b_1", "team:a"])).unwrap(),
             tags(&["team:a", "b_1"])
         );
-        for bad in ["", "a,b", "a b", "50%", "é", "Team", &"x".repeat(MAX_TAG_LEN + 1)] {
+        for bad in [
+            "",
+            "a,b",
+            "a b",
+            "50%",
+            "é",
+            "Team",
+            &"x".repeat(MAX_TAG_LEN + 1),
+        ] {
             assert!(
                 matches!(
                     check_tags(tags(&[bad])),

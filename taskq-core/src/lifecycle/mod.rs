@@ -67,8 +67,8 @@ mod workflow;
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use history::{
     HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_TAG_LEN, MAX_TAGS, check_metadata,
-    check_tags, end_attempt, event_entry, has_tags, history_entry, is_valid_tag, name_fired_tasks, push_history, tags_from_text,
-    tags_text,
+    check_tags, end_attempt, event_entry, has_tags, history_entry, is_valid_tag, name_fired_tasks,
+    push_history, tags_from_text, tags_text,
 };
 pub use limit::{check_queue_limit, claim_capacity};
 pub use messages::{
@@ -79,8 +79,7 @@ pub use retry::after_error;
 pub use transitions::{
     Rescued, accepts_type, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder,
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
-    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
-    settled_attempt,
+    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle, settled_attempt,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{

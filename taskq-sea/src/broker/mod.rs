@@ -48,8 +48,8 @@ use self::statements::{
 use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
 use crate::entity::queue;
-use crate::history;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::{self, SettleRow, state_is};
 
 /// Attempts of an optimistic read-then-fenced-write before giving up.

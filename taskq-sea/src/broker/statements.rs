@@ -15,8 +15,8 @@ use taskq_core::{Error, TaskFailure, TaskId, TaskRecord, TaskState};
 use crate::backend::db_err;
 use crate::convert::count_to_db;
 use crate::entity::queue;
-use crate::history;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::{SettleRow, state_is};
 
 /// The largest `LIMIT`/`OFFSET` a statement binds.

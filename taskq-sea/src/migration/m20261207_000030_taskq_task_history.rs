@@ -42,7 +42,10 @@ impl MigrationTrait for Migration {
                 ColumnDef::new(T::Attempts).json_binary().null().to_owned(),
                 ColumnDef::new(T::Tags).text().null().to_owned(),
                 ColumnDef::new(T::Metadata).json().null().to_owned(),
-                ColumnDef::new(T::Schedule).string_len(255).null().to_owned(),
+                ColumnDef::new(T::Schedule)
+                    .string_len(255)
+                    .null()
+                    .to_owned(),
             ];
             for column in columns {
                 manager
