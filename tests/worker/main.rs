@@ -23,6 +23,7 @@ use taskq::{
 };
 
 mod blocking;
+mod hooks;
 mod idempotent;
 mod leases;
 mod outcomes;
@@ -35,6 +36,7 @@ mod wait;
 mod workflow;
 
 use blocking::*;
+use hooks::*;
 use idempotent::*;
 use leases::*;
 use outcomes::*;
@@ -216,6 +218,8 @@ macro_rules! worker_suite {
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
                 workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
+                workflow_schedule_fires_and_runs_to_its_end,
+                hooks_see_every_attempt_and_its_end,
                 history_shows_each_attempt_of_a_retried_task);
         }
     };

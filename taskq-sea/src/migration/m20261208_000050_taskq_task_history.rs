@@ -18,7 +18,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261207_000030_taskq_task_history"
+        "m20261208_000050_taskq_task_history"
     }
 }
 
