@@ -64,11 +64,10 @@ pub use taskq_core::{
     AttemptOutcome, AttemptRecord, Backoff, CancellationToken, Client, Error, ErrorKind,
     MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest, PayloadLimits, Position,
     Progress, QueueStats, RunWhen, Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, Scheduler,
-    SchedulerConfig,
-    ShutdownHandle, StepInput, StopReason, Submission, SubmitRetry, Submitted, TaskContext,
-    TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, TypeCount,
-    Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
-    WorkerState, WorkflowId, WorkflowStep,
+    SchedulerConfig, ShutdownHandle, StepInput, StopReason, Submission, SubmitRetry, Submitted,
+    TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState,
+    TypeCount, Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo,
+    WorkerQueue, WorkerState, WorkflowId, WorkflowStep,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{

@@ -38,7 +38,10 @@ const MODULES: [(&str, &str); 15] = [
     ("tasks.js", include_str!("dashboard/tasks.js")),
     ("workers.js", include_str!("dashboard/workers.js")),
     ("workflow.js", include_str!("dashboard/workflow.js")),
-    ("uplot.js", include_str!("dashboard/vendor/uPlot.iife.min.js")),
+    (
+        "uplot.js",
+        include_str!("dashboard/vendor/uPlot.iife.min.js"),
+    ),
 ];
 
 /// Only the page's own scripts and stylesheet may load, and it may only
