@@ -79,6 +79,7 @@ impl Exit {
             | Error::InvalidArgument(_)
             | Error::InvalidName { .. }
             | Error::InvalidUnique { .. }
+            | Error::InvalidLabel { .. }
             | Error::InvalidWorkflow { .. } => Exit::Usage,
             Error::NotFound(_)
             | Error::ScheduleNotFound(_)

@@ -38,6 +38,13 @@ pub(super) struct SubmitArgs {
     /// Not unique, whatever the task type declares.
     #[arg(long)]
     not_unique: bool,
+    /// A tag to list the task by (repeat it, or separate tags with
+    /// commas): lowercase ASCII letters, digits, `_-.:=/`.
+    #[arg(long = "tag", value_name = "TAG", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Metadata: a JSON object kept with the task (at most 4 KiB).
+    #[arg(long = "meta", value_name = "JSON", value_parser = values::json)]
+    metadata: Option<Value>,
     /// Wait for the task to end and print its record, as `wait` does.
     #[arg(long)]
     wait: bool,
@@ -59,6 +66,13 @@ pub(super) struct ListArgs {
     /// Only tasks of this type.
     #[arg(long = "type", short = 't', value_name = "TYPE")]
     task_type: Option<String>,
+    /// Only tasks carrying this tag (repeat it, or separate tags with
+    /// commas, for tasks carrying all of them).
+    #[arg(long = "tag", value_name = "TAG", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Only tasks queued by this schedule.
+    #[arg(long, value_name = "NAME")]
+    schedule: Option<String>,
     #[command(flatten)]
     page: PageArgs,
 }
@@ -110,6 +124,12 @@ pub(super) async fn submit(
     if args.not_unique {
         submission = submission.not_unique();
     }
+    if !args.tags.is_empty() {
+        submission = submission.tags(args.tags);
+    }
+    if let Some(metadata) = args.metadata {
+        submission = submission.metadata(metadata);
+    }
     let submitted = submission.outcome().await?;
     let id = submitted.id;
     if args.wait {
@@ -141,6 +161,8 @@ pub(super) async fn list(
         state: args.state,
         task_type: args.task_type,
         queue: args.queue,
+        tags: args.tags,
+        schedule: args.schedule,
         ..TaskFilter::default()
     };
     let page = client.list(&filter, args.page.request()).await?;
@@ -153,7 +175,7 @@ pub(super) async fn list(
             });
         }
         let mut table = output::table(&[
-            "ID", "TYPE", "STATE", "QUEUE", "PRIORITY", "ATTEMPT", "CREATED",
+            "ID", "TYPE", "STATE", "QUEUE", "PRIORITY", "ATTEMPT", "CREATED", "TAGS",
         ]);
         for task in &page.items {
             table.add_row(vec![
@@ -164,6 +186,7 @@ pub(super) async fn list(
                 task.priority.to_string(),
                 attempts(task),
                 time(task.created_at),
+                task.tags.join(","),
             ]);
         }
         out.table(&table)?;
@@ -336,8 +359,44 @@ fn show_record(output: &mut Output<'_>, task: &TaskRecord) -> std::io::Result<()
         if let Some(error) = &task.error {
             rows.push(("error", format!("{}: {}", error.kind, error.message)));
         }
-        out.table(&output::fields(rows))
+        if !task.tags.is_empty() {
+            rows.push(("tags", task.tags.join(", ")));
+        }
+        if !task.metadata.is_empty() {
+            rows.push(("metadata", compact(&Value::Object(task.metadata.clone()))));
+        }
+        if let Some(schedule) = &task.schedule {
+            rows.push(("schedule", schedule.clone()));
+        }
+        out.table(&output::fields(rows))?;
+        if task.attempts.is_empty() {
+            return Ok(());
+        }
+        out.table(&history_table(task))
     })
+}
+
+/// The ended attempts, oldest first: number, worker, start, duration,
+/// outcome and error.
+fn history_table(task: &TaskRecord) -> comfy_table::Table {
+    let mut table = output::table(&["#", "WORKER", "STARTED", "DURATION", "OUTCOME", "ERROR"]);
+    for entry in &task.attempts {
+        table.add_row(vec![
+            entry.attempt.to_string(),
+            entry.worker_id.clone().unwrap_or_else(|| "-".into()),
+            opt_time(entry.started_at),
+            entry
+                .duration()
+                .and_then(|d| d.to_std().ok())
+                .map_or_else(|| "-".into(), output::duration),
+            entry.outcome.as_str().to_owned(),
+            entry
+                .error
+                .as_ref()
+                .map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
+        ]);
+    }
+    table
 }
 
 /// `attempt/attempts allowed`, e.g. `1/4` for the first of four.

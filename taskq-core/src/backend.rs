@@ -156,6 +156,12 @@ pub struct TaskFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Created strictly before.
     pub created_before: Option<DateTime<Utc>>,
+    /// Carrying every one of these tags ([`lifecycle::has_tags`](crate::lifecycle::has_tags)).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Queued by a firing of this schedule.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// A page request: 1-based page number, page size capped at

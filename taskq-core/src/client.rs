@@ -191,6 +191,17 @@ impl Client {
         filter: &TaskFilter,
         page: PageRequest,
     ) -> Result<Page<TaskRecord>, Error> {
+        // A tag no task can carry would also not fit the stores' patterns.
+        if let Some(tag) = filter
+            .tags
+            .iter()
+            .find(|t| !crate::lifecycle::is_valid_tag(t))
+        {
+            return Err(Error::InvalidLabel {
+                field: "tags",
+                message: format!("{tag:?} is not a tag (see lifecycle::is_valid_tag)"),
+            });
+        }
         self.backend.list(filter, page).await
     }
 

@@ -171,6 +171,16 @@ pub enum Error {
         step: String,
         message: String,
     },
+    /// A submission's tags or metadata that cannot be stored: a tag with
+    /// other characters than [`lifecycle::is_valid_tag`](crate::lifecycle::is_valid_tag)
+    /// allows, too many tags, metadata that is not a small JSON object.
+    /// Nothing was stored.
+    #[error("invalid {field}: {message}")]
+    InvalidLabel {
+        /// `"tags"` or `"metadata"`.
+        field: &'static str,
+        message: String,
+    },
     /// No stored step belongs to this workflow.
     #[error("workflow {0} not found")]
     WorkflowNotFound(crate::task::WorkflowId),

@@ -104,8 +104,8 @@ pub use schedule::{
 };
 pub use submit::Submission;
 pub use task::{
-    Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,
-    TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
+    AttemptOutcome, AttemptRecord, Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure,
+    TaskId, TaskOptions, TaskRecord, TaskState, Unique, UniqueKey, WorkflowId, WorkflowStep,
 };
 pub use wait::TaskRef;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerConfig};

@@ -99,7 +99,6 @@ impl<R> ResultSchemaProbe<R> {
     pub const fn new() -> Self {
         ResultSchemaProbe(std::marker::PhantomData)
     }
-
 }
 
 impl<R> Default for ResultSchemaProbe<R> {

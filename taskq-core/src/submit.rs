@@ -33,6 +33,10 @@ pub(crate) struct Overrides {
     pub(crate) unique: Option<Option<Unique>>,
     /// An explicit key on top of the declared (or overridden) uniqueness.
     pub(crate) unique_key: Option<String>,
+    /// Tags as given (checked when the record is built).
+    pub(crate) tags: Vec<String>,
+    /// Metadata as given (checked when the record is built).
+    pub(crate) metadata: Option<Value>,
 }
 
 /// The `PENDING` record of a new task of type `def`, submitted at `now`.
@@ -70,7 +74,24 @@ pub(crate) fn new_record(
         seq: seq_for(scheduled_at),
         unique: None,
         step: None,
+        attempts: Vec::new(),
+        tags: o.tags.clone(),
+        metadata: match &o.metadata {
+            Some(Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        },
+        schedule: None,
     }
+}
+
+/// Checks the tags and metadata a submission gives
+/// ([`lifecycle::check_tags`], [`lifecycle::check_metadata`]).
+pub(crate) fn check_labels(o: &mut Overrides) -> Result<(), Error> {
+    o.tags = lifecycle::check_tags(std::mem::take(&mut o.tags))?;
+    if let Some(metadata) = o.metadata.take() {
+        o.metadata = Some(Value::Object(lifecycle::check_metadata(metadata)?));
+    }
+    Ok(())
 }
 
 /// Gives `record` the unique key its type declares, or the submission's
@@ -302,6 +323,60 @@ impl<'c, R> Submission<'c, R> {
         self
     }
 
+    /// Adds a tag: a label a list can filter on
+    /// ([`TaskFilter::tags`](crate::backend::TaskFilter)). 1 to 64
+    /// lowercase ASCII letters, digits, `_`, `-`, `.`, `:`, `=` or `/`, at most 16 per
+    /// task ([`lifecycle::check_tags`]); a bad one fails the submit with
+    /// [`Error::InvalidLabel`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use taskq::prelude::*;
+    /// use taskq::TaskFilter;
+    ///
+    /// #[long_task]
+    /// async fn invoice(order: u64) -> Result<(), TaskError> {
+    ///     # let _ = order;
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+    /// let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+    /// let id = client
+    ///     .submit(invoice, 42)
+    ///     .tag("customer:acme")
+    ///     .tags(["billing", "eu"])
+    ///     .metadata(serde_json::json!({ "order": 42, "requested_by": "ops" }))
+    ///     .await?;
+    /// let record = client.get(id).await?;
+    /// assert_eq!(record.tags, ["customer:acme", "billing", "eu"]);
+    /// assert_eq!(record.metadata["order"], 42);
+    ///
+    /// let filter = TaskFilter { tags: vec!["billing".into()], ..TaskFilter::default() };
+    /// let page = client.list(&filter, Default::default()).await?;
+    /// assert_eq!(page.items[0].id, id);
+    /// # Ok(()) }
+    /// ```
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.overrides.tags.push(tag.into());
+        self
+    }
+
+    /// Adds several tags (see [`tag`](Submission::tag)).
+    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.overrides.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Metadata for the caller's own bookkeeping: a JSON object of at most
+    /// 4 KiB ([`lifecycle::check_metadata`]), shown with the task and kept
+    /// as given; anything else fails the submit with [`Error::InvalidLabel`].
+    /// See [`tag`](Submission::tag) for an example.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.overrides.metadata = Some(metadata);
+        self
+    }
+
     /// The checked record this submission would store, without storing
     /// it: for a backend that can enqueue inside the host's own database
     /// transaction (`taskq_sea::SeaBackend::enqueue_in`), so the task
@@ -326,7 +401,8 @@ impl<'c, R> Submission<'c, R> {
             check_queue_name(queue)?;
         }
         let now = Utc::now();
-        let overrides = checked_overrides(&self.overrides, self.countdown, now)?;
+        let mut overrides = checked_overrides(&self.overrides, self.countdown, now)?;
+        check_labels(&mut overrides)?;
         let mut record = new_record(def, params, &overrides, now);
         apply_unique(&mut record, def, &overrides)?;
         if let Some(id) = self.id {

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod history;
 mod step;
 mod unique;
 
+pub use history::{AttemptOutcome, AttemptRecord};
 pub use step::{RunWhen, StepInput, WorkflowId, WorkflowStep};
 pub use unique::{Unique, UniqueKey, state_bit, states_from_mask, states_mask};
 
@@ -385,6 +387,25 @@ pub struct TaskRecord {
     /// Its place in a workflow, if it is a step of one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<WorkflowStep>,
+    /// Every ended attempt, oldest first: the last
+    /// [`HISTORY_MAX`](crate::lifecycle::HISTORY_MAX) of them
+    /// ([`lifecycle::end_attempt`](crate::lifecycle::end_attempt)).
+    #[serde(default)]
+    pub attempts: Vec<AttemptRecord>,
+    /// Labels given at submission, in their order, each at most once
+    /// ([`lifecycle::check_tags`](crate::lifecycle::check_tags)); a list
+    /// filters on them ([`TaskFilter::tags`](crate::backend::TaskFilter)).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// A JSON object given at submission, for the caller's own bookkeeping
+    /// ([`lifecycle::check_metadata`](crate::lifecycle::check_metadata));
+    /// empty when none was given.
+    #[serde(default)]
+    #[cfg_attr(feature = "http", schema(value_type = Object))]
+    pub metadata: serde_json::Map<String, Value>,
+    /// The schedule whose firing queued this task.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use taskq_core::lifecycle;
 use taskq_core::task::states_from_mask;
 use taskq_core::{
     Error, ErrorKind, Progress, TaskFailure, TaskRecord, TaskState, UniqueKey, WorkflowStep,
@@ -50,6 +51,13 @@ impl From<TaskRecord> for task::Model {
             waiting_on: record.step.as_ref().map(|s| count_to_db(s.waiting_on)),
             // A step is ids, names and enums: serializing it cannot fail.
             workflow_step: record.step.and_then(|s| serde_json::to_value(s).ok()),
+            attempts: (!record.attempts.is_empty())
+                .then(|| serde_json::to_value(&record.attempts).ok())
+                .flatten(),
+            tags: lifecycle::tags_text(&record.tags),
+            metadata: (!record.metadata.is_empty())
+                .then_some(serde_json::Value::Object(record.metadata)),
+            schedule: record.schedule,
         }
     }
 }
@@ -119,6 +127,17 @@ impl TryFrom<task::Model> for TaskRecord {
                 }
                 None => None,
             },
+            attempts: match row.attempts {
+                Some(json) => serde_json::from_value(json).map_err(|_| corrupt("attempts"))?,
+                None => Vec::new(),
+            },
+            tags: lifecycle::tags_from_text(row.tags.as_deref()),
+            metadata: match row.metadata {
+                Some(serde_json::Value::Object(map)) => map,
+                Some(_) => return Err(corrupt("metadata")),
+                None => serde_json::Map::new(),
+            },
+            schedule: row.schedule,
         })
     }
 }

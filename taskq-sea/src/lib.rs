@@ -51,6 +51,9 @@
 //! - `nodelay.rs`: [`tcp_nodelay`] / [`tcp_options`], `TCP_NODELAY`, keepalive
 //!   and `TCP_USER_TIMEOUT` on the pool's sockets.
 //! - `convert.rs`: `TaskRecord` ⇄ `task::Model`.
+//! - `history.rs`: `lifecycle::end_attempt` per dialect, the expression
+//!   that appends an attempt's entry to `taskq_tasks.attempts` inside the
+//!   statement that ends the attempt.
 //! - `redis` (feature `redis`): `SeaRedisBackend`, records here with
 //!   delivery through Redis; `handoff.rs`, the SQL it needs (marking
 //!   what Redis claimed, reading what Redis must hold).
@@ -77,6 +80,7 @@ mod convert;
 pub mod entity;
 #[cfg(feature = "redis")]
 mod handoff;
+mod history;
 pub mod migration;
 mod nodelay;
 mod probe;

@@ -284,10 +284,13 @@ impl ScheduleStore for SeaBackend {
             .map_err(db_err)
     }
 
-    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
+    async fn fire_schedules(&self, mut firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
         if firings.is_empty() {
             return Ok(Vec::new());
         }
+        firings
+            .iter_mut()
+            .for_each(taskq_core::lifecycle::name_fired_tasks);
         let mut txn = self.write_txn().await?;
         // Usually every compare-and-set holds (one scheduler, or the first
         // of several): then the whole tick is one UPDATE and one INSERT

@@ -141,6 +141,9 @@ pub(crate) struct SettleRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub seq: Option<i64>,
+    /// The attempt's history entry, the event's part as JSON text
+    /// (`history::entry_text`).
+    pub entry: String,
 }
 
 /// Settles a batch of running attempts (first occurrence of each id only:
@@ -148,10 +151,11 @@ pub(crate) struct SettleRow {
 ///
 /// ```sql
 /// WITH s(id, attempt, state, result, error_kind, error_message,
-///        finished_at, scheduled_at, seq) AS (VALUES (?, …), …)
+///        finished_at, scheduled_at, seq, entry) AS (VALUES (?, …), …)
 /// UPDATE taskq_tasks SET state = s.state,
 ///        result = COALESCE(s.result, taskq_tasks.result), …,
-///        lease_until = NULL, cancel_requested = FALSE
+///        lease_until = NULL, cancel_requested = FALSE,
+///        attempts = <history::append_sql with s.entry>
 /// FROM s
 /// WHERE taskq_tasks.id = s.id AND COALESCE(taskq_tasks.state, '') = 'RUNNING'
 ///   AND taskq_tasks.attempt = s.attempt
@@ -161,10 +165,10 @@ pub(crate) struct SettleRow {
 /// The returned ids are the settlements that applied. `backend` is SQLite
 /// or PostgreSQL ([`supports_batches`]).
 pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement {
-    let mut b = Builder::new(backend, rows.len() * 9 + 1);
+    let mut b = Builder::new(backend, rows.len() * 10 + 1);
     b.push_sql(
         "WITH s(id, attempt, state, result, error_kind, error_message, \
-         finished_at, scheduled_at, seq) AS (VALUES ",
+         finished_at, scheduled_at, seq, entry) AS (VALUES ",
     );
     for (n, row) in rows.iter().enumerate() {
         b.push_sql(if n > 0 { ", (" } else { "(" });
@@ -185,6 +189,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
         b.param(row.scheduled_at.into(), "timestamptz");
         b.push_sql(", ");
         b.param(row.seq.into(), "bigint");
+        b.push_sql(", ");
+        b.param(row.entry.clone().into(), "text");
         b.push_sql(")");
     }
     b.push_sql(
@@ -201,6 +207,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
          cancel_requested = ",
     );
     b.param(false.into(), "boolean");
+    b.push_sql(", attempts = ");
+    b.push_sql(&crate::history::append_sql(backend, "s.entry"));
     b.push_sql(" FROM s WHERE taskq_tasks.id = s.id AND ");
     b.push_sql(STATE);
     b.push_sql(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -113,6 +113,15 @@ impl Store for SeaBackend {
         }
         if let Some(before) = filter.created_before {
             condition = condition.add(Expr::col(C::CreatedAt).lt(before));
+        }
+        // `lifecycle::has_tags`: `,a,b,` holds `,a,` for each tag wanted
+        // (`_`, a tag character, is a LIKE wildcard: escaped).
+        for tag in &filter.tags {
+            let pattern = format!("%,{},%", tag.replace('!', "!!").replace('_', "!_"));
+            condition = condition.add(Expr::col(C::Tags).like(LikeExpr::new(pattern).escape('!')));
+        }
+        if let Some(schedule) = &filter.schedule {
+            condition = condition.add(Expr::col(C::Schedule).eq(schedule.as_str()));
         }
         let select = task::Entity::find().filter(condition);
         // One snapshot for the count and the page.

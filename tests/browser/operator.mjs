@@ -1,7 +1,7 @@
 // The operator's views: overview counts and latency, the pending order's
 // ETAs and truncation note, state tabs and task URLs with back / forward,
 // times with their zone, search, bulk actions, text selection across
-// refreshes, one refresh at a time, the connection banner, the layout at
+// refreshes, a task's attempts and tags, one refresh at a time, the connection banner, the layout at
 // 390 px and axe-core's accessibility rules — with a screenshot per view.
 import assert from 'node:assert/strict';
 import {
@@ -288,6 +288,34 @@ async function layoutAndAccess(page, seeded) {
   }
 }
 
+/** A task's attempts table, its tags and metadata, and the list by tag. */
+async function history(page, api, seeded) {
+  step('history: the attempts table, tags, metadata and the list by tag');
+  const tagged = await api.post('/tasks', {
+    task_type: 'greet', params: { name: 'tagged' }, tags: ['browser', 'team:ops'], metadata: { ticket: 7 },
+  });
+  await api.until(tagged.id, (t) => t.state === 'FINISHED', 'FINISHED');
+  await go(page, '#/task/' + tagged.id);
+  const finished = page.locator('#attempts tbody tr[data-outcome="finished"]');
+  await finished.waitFor(WAIT);
+  assert.equal(await page.locator('#attempts tbody tr').count(), 1);
+  assert.notEqual((await finished.locator('td[data-label="worker"]').textContent()).trim(), '—');
+  assert.match(await finished.locator('td[data-label="duration"]').textContent(), /\d/);
+  assert.equal(await page.locator('dd[data-field="tags"] a.tag').count(), 2);
+  assert.match(await page.locator('dd[data-field="metadata"]').textContent(), /ticket/);
+  // A failed task's attempt shows its error.
+  await go(page, '#/task/' + seeded.failed[0]);
+  const failedRow = page.locator('#attempts tbody tr[data-outcome="failed"]');
+  await failedRow.waitFor(WAIT);
+  assert.match(await failedRow.locator('td[data-label="error"]').textContent(), /timeout/);
+  // A tag links to the tasks carrying it.
+  await go(page, '#/task/' + tagged.id);
+  await page.locator('dd[data-field="tags"] a.tag', { hasText: 'team:ops' }).click();
+  await page.locator(`#tasks tr[data-id="${tagged.id}"]`).waitFor(WAIT);
+  assert.equal(await page.locator('#tasks tbody tr').count(), 1);
+  assert.equal(await page.inputValue('#filter-tag'), 'team:ops');
+}
+
 export async function operatorScenarios(page, api) {
   step('seed: a backlog over one page, a trickle, three failures');
   const seeded = await seed(api);
@@ -297,6 +325,7 @@ export async function operatorScenarios(page, api) {
   await times(page, seeded);
   await selection(page, seeded);
   await search(page, seeded);
+  await history(page, api, seeded);
   await layoutAndAccess(page, seeded);
   await bulk(page, api, seeded);
   await oneRefreshAtATime(page);

@@ -52,7 +52,8 @@ macro_rules! cli_suite {
                 schedules_are_created_and_deleted,
                 schedules_create_refuses_bad_input,
                 migrate_brings_the_schema_up,
-                a_host_client_runs_commands_and_refuses_database);
+                a_host_client_runs_commands_and_refuses_database,
+                history_tags_and_attempts_show_in_list_and_show);
         }
     };
     (@tests [$($attr:tt)*] $url:expr;) => {};

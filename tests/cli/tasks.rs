@@ -388,3 +388,120 @@ pub(super) async fn submit_unique_key_answers_with_the_holder(url: &str) {
         .total;
     assert_eq!(stored, 2);
 }
+
+/// `submit --tag --meta` stores the labels; `list --tag` filters and
+/// shows them; `show` prints the labels and a table of the attempts;
+/// a bad tag or metadata exits 2 and stores nothing.
+pub(super) async fn history_tags_and_attempts_show_in_list_and_show(url: &str) {
+    let id = submit(
+        url,
+        &[
+            "cli_echo",
+            r#""tagged""#,
+            "--tag",
+            "billing",
+            "--tag",
+            "eu,customer:acme",
+            "--meta",
+            r#"{"order": 42}"#,
+        ],
+    )
+    .await;
+    let other = submit(url, &["cli_echo", r#""plain""#]).await;
+    let client = client(url).await;
+    let record = client.get(id).await.expect("stored");
+    assert_eq!(record.tags, ["billing", "eu", "customer:acme"]);
+    assert_eq!(record.metadata["order"], 42);
+
+    let listed = taskq(url, &["list", "--tag", "eu", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["items"][0]["id"], json!(id));
+    let table = taskq(url, &["list", "--tag", "billing,eu"])
+        .await
+        .expect(Exit::Ok);
+    assert!(
+        table.out.contains("billing,eu,customer:acme"),
+        "{}",
+        table.out
+    );
+    assert!(!table.out.contains(&other.to_string()), "{}", table.out);
+    for bad in [
+        vec!["submit", "cli_echo", r#""x""#, "--tag", "Bad Tag"],
+        vec!["submit", "cli_echo", r#""x""#, "--meta", "[1]"],
+        vec!["list", "--tag", "Bad"],
+    ] {
+        taskq(url, &bad).await.expect(Exit::Usage);
+    }
+
+    // One attempt that retries, one that finishes.
+    let backend = client.backend();
+    let claim = |worker: &'static str| taskq::backend::ClaimRequest {
+        queue: "default",
+        limit: 10,
+        worker_id: worker,
+        lease: Duration::from_secs(30),
+        now: chrono::Utc::now(),
+        task_types: None,
+    };
+    let settle = |attempt: u32, outcome: taskq::backend::Outcome| taskq::backend::Settlement {
+        id,
+        attempt,
+        outcome,
+        at: chrono::Utc::now(),
+    };
+    assert!(
+        backend
+            .claim(claim("cli-w1"))
+            .await
+            .expect("claim")
+            .iter()
+            .any(|t| t.id == id)
+    );
+    let failure = taskq::TaskFailure {
+        kind: taskq::ErrorKind::Retryable,
+        message: "try again".into(),
+    };
+    let retry = taskq::backend::Outcome::Retry {
+        error: failure,
+        run_at: chrono::Utc::now(),
+    };
+    backend
+        .settle(vec![settle(1, retry)])
+        .await
+        .expect("settle");
+    backend.claim(claim("cli-w2")).await.expect("claim");
+    let finished = taskq::backend::Outcome::Finished(json!("tagged"));
+    backend
+        .settle(vec![settle(2, finished)])
+        .await
+        .expect("settle");
+
+    let shown = taskq(url, &["show", &id.to_string()])
+        .await
+        .expect(Exit::Ok);
+    for line in [
+        "tags:      billing, eu, customer:acme",
+        r#"metadata:  {"order":42}"#,
+    ] {
+        assert!(
+            shown.out.lines().any(|l| l == line),
+            "{line:?} in\n{}",
+            shown.out
+        );
+    }
+    let rows: Vec<&str> = shown
+        .out
+        .lines()
+        .filter(|l| l.starts_with("1 ") || l.starts_with("2 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", shown.out);
+    assert!(
+        rows[0].contains("retried") && rows[0].contains("retryable: try again"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[1].contains("finished"), "{}", rows[1]);
+}

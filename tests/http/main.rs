@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 mod api;
 mod bounds;
+mod history;
 mod lifecycle;
 mod metrics;
 mod openapi;
@@ -39,6 +40,7 @@ mod workflows;
 
 use api::*;
 use bounds::*;
+use history::*;
 use lifecycle::*;
 use metrics::*;
 use queues_workers::*;
@@ -85,7 +87,9 @@ macro_rules! http_suite {
                 writes_that_are_not_json_are_415,
                 bodiless_writes_need_the_csrf_header,
                 schedule_list_query_is_decoded_and_every_400_names_its_field,
-                schedule_of_a_unit_task_needs_no_params);
+                schedule_of_a_unit_task_needs_no_params,
+                history_tags_and_metadata_are_stored_filtered_and_shown,
+                history_detail_shows_every_attempt);
         }
     };
 }

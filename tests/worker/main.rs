@@ -222,7 +222,8 @@ macro_rules! worker_suite {
                 workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
                 workflow_schedule_fires_and_runs_to_its_end,
                 hooks_see_every_attempt_and_its_end,
-                limit_rate_held_task_starts_when_the_token_arrives);
+                limit_rate_held_task_starts_when_the_token_arrives,
+                history_shows_each_attempt_of_a_retried_task);
         }
     };
 }

@@ -309,3 +309,65 @@ pub async fn worker_without_the_handler_leaves_the_task(backend: Arc<dyn Backend
     stop_lacking().await;
     stop_full().await;
 }
+
+/// A task that fails twice and finishes on its third attempt keeps the
+/// three attempts: numbers, the worker that ran each, their errors, and
+/// times that follow the retries' backoff.
+pub async fn history_shows_each_attempt_of_a_retried_task(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let worker = fast_worker(&client).worker_id("history-worker");
+    let stop = spawn(worker.build().unwrap());
+    let id = client
+        .submit(
+            flaky,
+            Flaky {
+                key: unique("history"),
+                failures: 2,
+            },
+        )
+        .tag("history")
+        .await
+        .unwrap();
+    let done = wait_terminal(&client, id).await;
+    stop().await;
+    assert_eq!((done.state, done.attempt), (TaskState::Finished, 3));
+    let seen: Vec<(u32, Option<&str>, taskq::AttemptOutcome, Option<ErrorKind>)> = done
+        .attempts
+        .iter()
+        .map(|a| {
+            let kind = a.error.as_ref().map(|e| e.kind);
+            (a.attempt, a.worker_id.as_deref(), a.outcome, kind)
+        })
+        .collect();
+    use taskq::AttemptOutcome::{Finished, Retried};
+    let worker = Some("history-worker");
+    let retryable = Some(ErrorKind::Retryable);
+    assert_eq!(
+        seen,
+        vec![
+            (1, worker, Retried, retryable),
+            (2, worker, Retried, retryable),
+            (3, worker, Finished, None),
+        ]
+    );
+    assert!(
+        done.attempts[1]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("transient failure 2")
+    );
+    for pair in done.attempts.windows(2) {
+        let waited = pair[1].started_at.unwrap() - pair[0].ended_at;
+        // The retry waits its backoff (300 ms, then 600 ms; stored times
+        // may be rounded to the millisecond).
+        assert!(waited >= chrono::Duration::milliseconds(290), "{waited:?}");
+    }
+    assert!(
+        done.attempts
+            .iter()
+            .all(|a| a.duration().is_some_and(|d| d >= chrono::Duration::zero()))
+    );
+    assert_eq!(done.tags, ["history"]);
+}

@@ -41,6 +41,10 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         seq: seq_for(at),
         unique: None,
         step: None,
+        attempts: Vec::new(),
+        tags: Vec::new(),
+        metadata: serde_json::Map::new(),
+        schedule: None,
     }
 }
 

@@ -18,7 +18,8 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits), `rate` (rate limits). [`helpers`] holds what
+//! (queue limits), `rate` (rate limits), `history` (attempts' history,
+//! tags, metadata, the schedule of a fired task). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -32,6 +33,7 @@ mod claim;
 mod counts;
 mod coverage;
 pub mod helpers;
+mod history;
 mod limit;
 pub mod model;
 mod rate;
@@ -51,6 +53,7 @@ pub use claim::*;
 pub use counts::*;
 pub use coverage::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
+pub use history::*;
 pub use limit::*;
 pub use rate::*;
 pub use records::*;
@@ -137,7 +140,11 @@ macro_rules! conformance_suite {
                 limit_rate_caps_starts_per_period, limit_rate_concurrent_claimers_never_exceed_it,
                 limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
                 limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,
-                limit_rate_bad_input_is_refused);
+                limit_rate_bad_input_is_refused,
+                history_records_each_attempt_end,
+                history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
+                tags_filter_lists_tasks_carrying_every_tag,
+                tags_schedule_firing_names_its_schedule);
         }
     };
 }

@@ -254,6 +254,8 @@ pub async fn list_filters_follow_state_changes(backend: Arc<dyn Backend>) {
         queue: Some("q".into()),
         created_after: Some(all[1].created_at),
         created_before: Some(all[4].created_at),
+        tags: Vec::new(),
+        schedule: None,
     };
     let got = backend
         .list(&window, PageRequest::new(1, 10))

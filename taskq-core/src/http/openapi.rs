@@ -40,7 +40,8 @@ use super::{errors, queues, schedules, stats, task_types, tasks, workers, workfl
     components(schemas(
         errors::ErrorBody, errors::ErrorDetail,
         crate::task::TaskRecord, crate::task::TaskState, crate::task::Progress,
-        crate::task::TaskFailure, crate::task::ErrorKind, crate::backend::QueueStats,
+        crate::task::TaskFailure, crate::task::ErrorKind, crate::task::AttemptRecord,
+        crate::task::AttemptOutcome, crate::backend::QueueStats,
         crate::backend::TypeCount,
         crate::task::WorkflowStep, crate::task::StepInput, crate::task::RunWhen,
         crate::workflow::WorkflowSpec, crate::workflow::StepSpec,

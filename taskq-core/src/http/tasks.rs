@@ -15,6 +15,7 @@ use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use super::query::{self, bad_query};
 use crate::backend::{PageRequest, Position, TaskFilter, check_purge_states};
 use crate::client::Client;
+use crate::lifecycle;
 use crate::task::{TaskId, TaskRecord, TaskState, Unique};
 use crate::wait::Waited;
 
@@ -64,6 +65,18 @@ pub struct SubmitRequest {
     /// stores nothing and answers `200` with that task, and the header
     /// `taskq-duplicate: unique_key`.
     pub unique: Option<UniqueRequest>,
+    /// Labels a list filters on (`GET api/tasks?tag=…`): at most 16, each
+    /// 1 to 64 lowercase ASCII letters, digits, `_`, `-`, `.`, `:`, `=` or
+    /// `/`; repeats are dropped. A bad one is `400 invalid_label` with
+    /// `details.field` `tags`.
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub tags: Vec<String>,
+    /// A JSON object for the caller's own bookkeeping, at most 4096 bytes
+    /// as JSON, shown with the task. Anything else is `400 invalid_label`
+    /// with `details.field` `metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 /// The `unique` field of a submission.
@@ -102,7 +115,7 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
         (status = 200, description = "nothing stored: the task already stored under `id` (a repeated submit), or the task holding the unique key, unchanged", body = TaskRecord,
             headers(("taskq-duplicate" = String, description = "`id` or `unique_key`: what made the submit a duplicate"))),
         (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
-        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries), a bad queue name (`invalid_name`) or a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`), `details.field` naming it", body = ErrorBody),
+        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries), a bad queue name (`invalid_name`) a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`) or bad tags or metadata (`invalid_label`: `tags` or `metadata`), `details.field` naming it", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "a field of the wrong type or unknown (`invalid_field`), an unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
@@ -146,6 +159,12 @@ pub(crate) async fn submit(
         Some(UniqueRequest::Switch(true)) => submission.unique(Unique::params()),
         Some(UniqueRequest::Rule(unique)) => submission.unique(unique),
     };
+    if !request.tags.is_empty() {
+        submission = submission.tags(request.tags);
+    }
+    if let Some(metadata) = request.metadata {
+        submission = submission.metadata(metadata);
+    }
     // The client refuses the same overrides, but without naming the field.
     submission.check_overrides()?;
     let submitted = submission.outcome().await?;
@@ -179,6 +198,11 @@ pub struct ListQuery {
     created_after: Option<DateTime<Utc>>,
     /// Created strictly before (RFC 3339).
     created_before: Option<DateTime<Utc>>,
+    /// Only tasks carrying this tag; repeat it (`tag=a&tag=b`) or list
+    /// several (`tag=a,b`) for tasks carrying all of them.
+    tag: Option<Vec<String>>,
+    /// Only tasks queued by this schedule's firings.
+    schedule: Option<String>,
     /// 1-based (default 1).
     page: Option<u64>,
     /// Default 20; more than 100 is taken as 100.
@@ -199,12 +223,14 @@ pub struct TaskList {
 /// Parses the list query: every value arrives as text, so a bad one is
 /// reported with its field name (`page`, `created_after`, …).
 fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiError> {
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 9] = [
         "state",
         "task_type",
         "queue",
         "created_after",
         "created_before",
+        "tag",
+        "schedule",
         "page",
         "page_size",
     ];
@@ -226,6 +252,18 @@ fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiE
             "queue" => filter.queue = Some(value),
             "created_after" => filter.created_after = Some(time("created_after", &value)?),
             "created_before" => filter.created_before = Some(time("created_before", &value)?),
+            "tag" => {
+                for tag in value.split(',').filter(|t| !t.is_empty()) {
+                    if !lifecycle::is_valid_tag(tag) {
+                        let message = format!(
+                            "`tag` {tag:?} is not a tag: 1 to 64 lowercase ASCII letters, digits, `_`, `-`, `.`, `:`, `=` or `/`"
+                        );
+                        return Err(bad_query("tag", message));
+                    }
+                    filter.tags.push(tag.to_owned());
+                }
+            }
+            "schedule" => filter.schedule = Some(value),
             "page" => page = Some(value),
             _ => page_size = Some(value),
         }
@@ -488,6 +526,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn http_list_query_takes_tags_and_schedule() {
+        let (filter, _) =
+            parse_list_query(Some("tag=a&tag=b,c&schedule=nightly%20report")).unwrap();
+        assert_eq!(filter.tags, ["a", "b", "c"]);
+        assert_eq!(filter.schedule.as_deref(), Some("nightly report"));
+    }
+
+    #[test]
     fn http_list_query_names_the_bad_field() {
         let err = parse_list_query(Some("page=abc")).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
@@ -496,6 +542,8 @@ mod tests {
         assert_eq!(err.details["field"], "page");
         let err = parse_list_query(Some("created_before=soon")).unwrap_err();
         assert_eq!(err.details["field"], "created_before");
+        let err = parse_list_query(Some("tag=a&tag=B%20c")).unwrap_err();
+        assert_eq!(err.details["field"], "tag");
         let (filter, page) = parse_list_query(Some("state=running&page_size=1000")).unwrap();
         assert_eq!(filter.state, Some(TaskState::Running));
         assert_eq!(page.page_size, PageRequest::MAX_PAGE_SIZE);

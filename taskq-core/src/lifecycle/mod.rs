@@ -44,6 +44,9 @@
 //! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
 //! | rescue | `RUNNING`, lease ended | `PENDING` after the backoff, `FAILED`, `CANCELLED` | [`rescue`] |
 //! | progress | `RUNNING`, same attempt | progress stored | [`record_progress`] |
+//! | end of an attempt (settle, release, rescue) | `RUNNING` | one [`AttemptRecord`](crate::task::AttemptRecord) appended in the same step, the last [`HISTORY_MAX`] kept | [`end_attempt`] |
+//! | fire (schedule) | — | each queued task names its schedule | [`name_fired_tasks`] |
+//! | submit (labels) | — | tags checked and deduplicated, metadata a small object; a list filters on every tag given | [`check_tags`], [`check_metadata`], [`has_tags`] |
 //! | delete | terminal | gone | [`check_delete`] |
 //! | purge | terminal, finished before a time | gone | [`is_purged`] |
 //!
@@ -53,6 +56,7 @@
 //! an operator makes on a state that does not allow it is
 //! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
+mod history;
 mod limit;
 mod messages;
 mod order;
@@ -62,6 +66,11 @@ mod unique;
 mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
+pub use history::{
+    HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_TAG_LEN, MAX_TAGS, check_metadata,
+    check_tags, end_attempt, event_entry, has_tags, history_entry, is_valid_tag, name_fired_tasks,
+    push_history, tags_from_text, tags_text,
+};
 pub use limit::{
     check_queue_limit, check_rate_limit, claim_capacity, rate_capacity, rate_claim_cap, rate_cost,
     rate_next_start, rate_spend,
@@ -74,7 +83,7 @@ pub use retry::after_error;
 pub use transitions::{
     Rescued, accepts_type, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder,
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
-    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
+    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle, settled_attempt,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{

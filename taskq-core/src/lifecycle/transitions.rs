@@ -11,7 +11,9 @@ use super::messages::{
 use crate::backend::{LeaseStatus, Outcome, Settlement};
 use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
-use crate::task::{ErrorKind, Progress, TaskId, TaskRecord, TaskState, seq_for};
+use crate::task::{AttemptOutcome, ErrorKind, Progress, TaskId, TaskRecord, TaskState, seq_for};
+
+use super::history::end_attempt;
 
 /// **submit** takes a batch whole or not at all. A batch naming one id
 /// twice is refused ([`id_repeated`]) before anything is looked up; then
@@ -82,10 +84,13 @@ pub fn is_running_attempt(record: &TaskRecord, attempt: u32, worker_id: Option<&
 /// (and no change) when stale. The lease and any cancel request end with
 /// the attempt. `Retry` puts the task back to `PENDING` at `run_at`,
 /// queued as if submitted then (`seq` from `run_at`), keeping the error.
+/// The attempt's entry is appended to the history ([`end_attempt`]).
 pub fn settle(record: &mut TaskRecord, settlement: &Settlement) -> bool {
     if !is_running_attempt(record, settlement.attempt, None) {
         return false;
     }
+    let (outcome, error) = settled_attempt(&settlement.outcome);
+    end_attempt(record, outcome, error, settlement.at);
     record.lease_until = None;
     record.cancel_requested = false;
     match &settlement.outcome {
@@ -113,6 +118,16 @@ pub fn settle(record: &mut TaskRecord, settlement: &Settlement) -> bool {
     true
 }
 
+/// How a settlement's attempt ends in the history, and with which error.
+pub fn settled_attempt(outcome: &Outcome) -> (AttemptOutcome, Option<&crate::task::TaskFailure>) {
+    match outcome {
+        Outcome::Finished(_) => (AttemptOutcome::Finished, None),
+        Outcome::Failed(error) => (AttemptOutcome::Failed, Some(error)),
+        Outcome::Cancelled(error) => (AttemptOutcome::Cancelled, Some(error)),
+        Outcome::Retry { error, .. } => (AttemptOutcome::Retried, Some(error)),
+    }
+}
+
 /// **heartbeat**: extends the lease of `worker_id`'s running attempt and
 /// tells it whether a cancel was requested; [`LeaseStatus::Lost`] (and no
 /// change) when the attempt is no longer the worker's.
@@ -138,6 +153,7 @@ pub fn heartbeat(
 /// the same attempt number again. If a cancel was requested the task is
 /// `CANCELLED` instead ([`released_after_cancel`]): running it again only
 /// to stop it at its first heartbeat would repeat its side effects.
+/// Either way the attempt's entry is appended (`released` or `cancelled`).
 /// `false` when stale.
 pub fn release(record: &mut TaskRecord, worker_id: &str, attempt: u32, now: DateTime<Utc>) -> bool {
     if !is_running_attempt(record, attempt, Some(worker_id)) {
@@ -145,11 +161,14 @@ pub fn release(record: &mut TaskRecord, worker_id: &str, attempt: u32, now: Date
     }
     record.lease_until = None;
     if record.cancel_requested {
+        let error = released_after_cancel(worker_id);
+        end_attempt(record, AttemptOutcome::Cancelled, Some(&error), now);
         record.state = TaskState::Cancelled;
         record.cancel_requested = false;
         record.finished_at = Some(now);
-        record.error = Some(released_after_cancel(worker_id));
+        record.error = Some(error);
     } else {
+        end_attempt(record, AttemptOutcome::Released, None, now);
         record.state = TaskState::Pending;
         record.attempt -= 1;
     }
@@ -307,15 +326,25 @@ pub fn rescue_to(
     let worker = record.worker_id.clone().unwrap_or_default();
     record.lease_until = None;
     if record.cancel_requested {
+        let error = lease_failure(ErrorKind::Cancelled, &worker);
+        end_attempt(record, AttemptOutcome::Cancelled, Some(&error), now);
         record.state = TaskState::Cancelled;
         record.cancel_requested = false;
         record.finished_at = Some(now);
-        record.error = Some(lease_failure(ErrorKind::Cancelled, &worker));
+        record.error = Some(error);
         return Rescued::Cancelled;
     }
-    record.error = Some(lease_failure(ErrorKind::LeaseExpired, &worker));
+    let error = lease_failure(ErrorKind::LeaseExpired, &worker);
+    let requeued = retry_at.is_some() && record.attempt <= record.max_retries;
+    let outcome = if requeued {
+        AttemptOutcome::Retried
+    } else {
+        AttemptOutcome::Failed
+    };
+    end_attempt(record, outcome, Some(&error), now);
+    record.error = Some(error);
     match retry_at {
-        Some(at) if record.attempt <= record.max_retries => {
+        Some(at) if requeued => {
             record.state = TaskState::Pending;
             record.scheduled_at = at;
             record.seq = seq_for(at);

@@ -205,7 +205,7 @@ pub fn unique_in_batch(batch: &[TaskRecord]) -> Vec<Option<usize>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use serde_json::json;
@@ -217,7 +217,7 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
 
-    fn record() -> TaskRecord {
+    pub(in crate::lifecycle) fn record() -> TaskRecord {
         TaskRecord {
             id: uuid::Uuid::now_v7(),
             task_type: "t".into(),
@@ -242,6 +242,10 @@ mod tests {
             seq: 0,
             unique: None,
             step: None,
+            attempts: Vec::new(),
+            tags: Vec::new(),
+            metadata: serde_json::Map::new(),
+            schedule: None,
         }
     }
 

@@ -227,6 +227,10 @@ mod tests {
                 runs,
                 ..WorkflowStep::root(uuid::Uuid::now_v7(), "s")
             }),
+            attempts: Vec::new(),
+            tags: Vec::new(),
+            metadata: serde_json::Map::new(),
+            schedule: None,
         }
     }
 

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use super::{MemoryBackend, due_key};
 use crate::backend::{Page, PageRequest, ScheduleStore};
 use crate::error::Error;
+use crate::lifecycle;
 use crate::schedule::{Schedule, ScheduleFiring};
 
 #[async_trait]
@@ -102,7 +103,8 @@ impl ScheduleStore for MemoryBackend {
         let applied = {
             let mut state = self.lock();
             let mut applied = Vec::with_capacity(firings.len());
-            for firing in firings {
+            for mut firing in firings {
+                lifecycle::name_fired_tasks(&mut firing);
                 let Some(stored) = state.schedules.get(&firing.name) else {
                     applied.push(false);
                     continue;

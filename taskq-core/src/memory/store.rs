@@ -35,6 +35,13 @@ impl Store for MemoryBackend {
             .filter(|r| filter.queue.as_ref().is_none_or(|q| &r.queue == q))
             .filter(|r| filter.created_after.is_none_or(|t| r.created_at >= t))
             .filter(|r| filter.created_before.is_none_or(|t| r.created_at < t))
+            .filter(|r| lifecycle::has_tags(&r.tags, &filter.tags))
+            .filter(|r| {
+                filter
+                    .schedule
+                    .as_ref()
+                    .is_none_or(|s| r.schedule.as_ref() == Some(s))
+            })
             .collect();
         matching.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         let total = matching.len() as u64;

@@ -14,6 +14,7 @@ use fred::types::Value;
 use super::scripts::CLAIM_FIELDS;
 use crate::backend::ClaimRequest;
 use crate::error::Error;
+use crate::lifecycle;
 use crate::task::{
     RunWhen, TaskId, TaskRecord, TaskState, UniqueKey, WorkflowStep, states_from_mask,
 };
@@ -67,6 +68,22 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         (
             "waiting",
             record.step.as_ref().map(|s| s.waiting_on.to_string()),
+        ),
+        // Labels: tags as `,a,b,` (a list's filter finds `,a,`).
+        ("tags", lifecycle::tags_text(&record.tags)),
+        (
+            "metadata",
+            (!record.metadata.is_empty())
+                .then(|| json(&record.metadata))
+                .transpose()?,
+        ),
+        ("schedule", record.schedule.clone()),
+        // The attempts' history, a JSON array the scripts append to.
+        (
+            "history",
+            (!record.attempts.is_empty())
+                .then(|| json(&record.attempts))
+                .transpose()?,
         ),
         // And its run rule, which each parent's end reads: a chord's
         // callback's JSON grows with its parents, the field does not.
@@ -194,6 +211,10 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             fields.get("unique_until").map(String::as_str),
         )?,
         step: step(&fields)?,
+        attempts: opt_json(&fields, "history")?.unwrap_or_default(),
+        tags: lifecycle::tags_from_text(fields.get("tags").map(String::as_str)),
+        metadata: opt_json(&fields, "metadata")?.unwrap_or_default(),
+        schedule: fields.get("schedule").cloned(),
     })
 }
 
@@ -314,6 +335,10 @@ pub(crate) fn from_claim(
         unique_until: place("unique_until"),
         step: place("step"),
         waiting: place("waiting"),
+        history: place("history"),
+        tags: place("tags"),
+        metadata: place("metadata"),
+        schedule: place("schedule"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -399,6 +424,16 @@ pub(crate) fn from_claim(
                     })
                 })
                 .transpose()?,
+            attempts: optional(at.history)?
+                .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
+                .transpose()?
+                .unwrap_or_default(),
+            tags: lifecycle::tags_from_text(optional(at.tags)?.as_deref()),
+            metadata: optional(at.metadata)?
+                .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
+                .transpose()?
+                .unwrap_or_default(),
+            schedule: optional(at.schedule)?.map(Cow::into_owned),
         });
     }
     Ok(records)
@@ -422,4 +457,8 @@ struct Places {
     unique_until: usize,
     step: usize,
     waiting: usize,
+    history: usize,
+    tags: usize,
+    metadata: usize,
+    schedule: usize,
 }

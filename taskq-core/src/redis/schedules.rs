@@ -288,7 +288,8 @@ impl ScheduleStore for RedisBackend {
 
     async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error> {
         let mut applied = Vec::with_capacity(firings.len());
-        for firing in firings {
+        for mut firing in firings {
+            crate::lifecycle::name_fired_tasks(&mut firing);
             let expected = vec![
                 firing.name.clone(),
                 time_text(firing.expected_next_run_at),

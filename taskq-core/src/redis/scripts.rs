@@ -70,7 +70,13 @@ use crate::error::Error;
 const HELPERS: &str = include_str!("scripts/helpers.lua");
 
 pub(super) fn script(body: &str) -> Script {
-    Script::from_lua(format!("{HELPERS}\n{body}"))
+    let helpers = HELPERS
+        .replace("@HISTORY_MAX@", &crate::lifecycle::HISTORY_MAX.to_string())
+        .replace(
+            "@HISTORY_MESSAGE_MAX@",
+            &crate::lifecycle::HISTORY_MESSAGE_MAX.to_string(),
+        );
+    Script::from_lua(format!("{helpers}\n{body}"))
 }
 
 /// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
@@ -90,7 +96,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 16] = [
+pub(crate) const CLAIM_FIELDS: [&str; 20] = [
     "task_type",
     "params",
     "priority",
@@ -107,6 +113,10 @@ pub(crate) const CLAIM_FIELDS: [&str; 16] = [
     "unique_until",
     "step",
     "waiting",
+    "history",
+    "tags",
+    "metadata",
+    "schedule",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only
@@ -265,7 +275,9 @@ pub(crate) static PENDING_TYPES: LazyLock<Script> =
 
 /// ARGV[4] created min (`-inf` or µs), [5] created max (`+inf` or
 /// `(µs`), [6] state or '', [7] task type or '', [8] matches to skip, [9]
-/// matches to return. Returns the total number of matches, then (created,
+/// matches to return, [10] schedule or '', then tags (all wanted; with a
+/// schedule or tags the window is read and filtered, no index serves
+/// them). Returns the total number of matches, then (created,
 /// id) pairs of the asked matches, newest first (ties: greater id first).
 /// A page reads one index by rank: O(log n + page); RUNNING scans the
 /// running set instead (module docs).

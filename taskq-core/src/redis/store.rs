@@ -194,7 +194,11 @@ impl Store for RedisBackend {
                         filter.task_type.clone().unwrap_or_default(),
                         skip.to_string(),
                         count.to_string(),
-                    ],
+                        filter.schedule.clone().unwrap_or_default(),
+                    ]
+                    .into_iter()
+                    .chain(filter.tags.iter().cloned())
+                    .collect(),
                 )
                 .await?,
             )?;

@@ -38,7 +38,7 @@ use taskq_core::backend::{
 use taskq_core::lifecycle::{self, RetryPolicies, check_before_target};
 use taskq_core::rate_limit::RateLimit;
 use taskq_core::task::seq_for;
-use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use taskq_core::{AttemptOutcome, Error, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -51,6 +51,7 @@ use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::{self, SettleRow, state_is};
 
 /// Attempts of an optimistic read-then-fenced-write before giving up.
@@ -441,7 +442,7 @@ impl SeaBackend {
         }
         let mut unknown = Vec::new();
         for i in one_by_one {
-            let update = settle_update(&rows[i]);
+            let update = settle_update(txn.get_database_backend(), &rows[i]);
             applied[i] = txn.execute(&update).await.map_err(db_err)?.rows_affected() == 1;
             if applied[i] && rows[i].state != PENDING {
                 unknown.push(rows[i].id);
@@ -500,9 +501,16 @@ impl SeaBackend {
                 // so at most one of the two applies.
                 let held =
                     || running_attempt(id, attempt).add(Expr::col(C::WorkerId).eq(worker_id));
+                // `lifecycle::end_attempt`: either way the attempt's entry.
+                let backend = txn.get_database_backend();
+                let released = history::entry_text(attempt, AttemptOutcome::Released, None, now);
+                let failure = lifecycle::released_after_cancel(worker_id);
+                let cancelled =
+                    history::entry_text(attempt, AttemptOutcome::Cancelled, Some(&failure), now);
                 let requeue = Query::update()
                     .table(task::Entity)
                     .value(C::State, PENDING)
+                    .value(C::Attempts, history::append(backend, released))
                     .value(C::Attempt, Expr::col(C::Attempt).sub(1))
                     .value(C::LeaseUntil, None::<DateTime<Utc>>)
                     .cond_where(held().add(Expr::col(C::CancelRequested).eq(false)))
@@ -511,11 +519,12 @@ impl SeaBackend {
                 cancel
                     .table(task::Entity)
                     .value(C::State, TaskState::Cancelled.as_str())
+                    .value(C::Attempts, history::append(backend, cancelled))
                     .value(C::FinishedAt, now)
                     .value(C::CancelRequested, false)
                     .value(C::LeaseUntil, None::<DateTime<Utc>>)
                     .cond_where(held().add(Expr::col(C::CancelRequested).eq(true)));
-                set_error(&mut cancel, lifecycle::released_after_cancel(worker_id));
+                set_error(&mut cancel, failure);
                 if txn.execute(&cancel).await.map_err(db_err)?.rows_affected() == 1 {
                     ended.push(id);
                 }

@@ -6,12 +6,13 @@ use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use taskq_core::backend::RescueReport;
 use taskq_core::lifecycle::{self, RetryPolicies, lease_failure};
 use taskq_core::task::seq_for;
-use taskq_core::{Error, ErrorKind, TaskId, TaskState};
+use taskq_core::{AttemptOutcome, Error, ErrorKind, TaskId, TaskState};
 use uuid::Uuid;
 
 use crate::backend::{SeaBackend, db_err};
 use crate::convert::count_from_db;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::state_is;
 
 use super::statements::{PENDING, set_error};
@@ -91,28 +92,45 @@ impl SeaBackend {
                     policies,
                 );
                 let mut requeue = false;
-                let counter = if cancel_requested {
-                    set_error(&mut update, lease_failure(ErrorKind::Cancelled, &worker));
+                let (outcome, failure, counter) = if cancel_requested {
                     update
                         .value(C::State, TaskState::Cancelled.as_str())
                         .value(C::CancelRequested, false)
                         .value(C::FinishedAt, now);
-                    &mut report.cancelled
+                    (
+                        AttemptOutcome::Cancelled,
+                        lease_failure(ErrorKind::Cancelled, &worker),
+                        &mut report.cancelled,
+                    )
                 } else if let Some(retry_at) = retry_at {
-                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
                     update
                         .value(C::State, PENDING)
                         .value(C::ScheduledAt, retry_at)
                         .value(C::Seq, seq_for(retry_at));
                     requeue = true;
-                    &mut report.requeued
+                    (
+                        AttemptOutcome::Retried,
+                        lease_failure(ErrorKind::LeaseExpired, &worker),
+                        &mut report.requeued,
+                    )
                 } else {
-                    set_error(&mut update, lease_failure(ErrorKind::LeaseExpired, &worker));
                     update
                         .value(C::State, TaskState::Failed.as_str())
                         .value(C::FinishedAt, now);
-                    &mut report.failed
+                    (
+                        AttemptOutcome::Failed,
+                        lease_failure(ErrorKind::LeaseExpired, &worker),
+                        &mut report.failed,
+                    )
                 };
+                // `lifecycle::end_attempt`, in the same update.
+                let entry =
+                    history::entry_text(count_from_db(attempt), outcome, Some(&failure), now);
+                update.value(
+                    C::Attempts,
+                    history::append(txn.get_database_backend(), entry),
+                );
+                set_error(&mut update, failure);
                 update.cond_where(
                     Condition::all()
                         .add(Expr::col(C::Id).eq(id))

@@ -6,8 +6,9 @@ use sea_orm::sea_query::{
     Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement,
     UpdateStatement,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait};
 use taskq_core::backend::{ClaimRequest, Outcome, Settlement};
+use taskq_core::lifecycle;
 use taskq_core::task::seq_for;
 use taskq_core::{Error, TaskFailure, TaskId, TaskRecord, TaskState};
 
@@ -15,6 +16,7 @@ use crate::backend::db_err;
 use crate::convert::count_to_db;
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::{SettleRow, state_is};
 
 /// The largest `LIMIT`/`OFFSET` a statement binds.
@@ -128,6 +130,9 @@ pub(super) fn claim_update(request: &ClaimRequest<'_>) -> UpdateStatement {
 
 /// A settlement as the columns it sets (see [`sql::settle_batch`]).
 pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
+    // `lifecycle::end_attempt`: the attempt's entry, appended in the update.
+    let (outcome, failure) = lifecycle::settled_attempt(&settlement.outcome);
+    let entry = history::entry_text(settlement.attempt, outcome, failure, settlement.at);
     let mut row = SettleRow {
         id: settlement.id,
         attempt: count_to_db(settlement.attempt),
@@ -138,6 +143,7 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
         finished_at: None,
         scheduled_at: None,
         seq: None,
+        entry,
     };
     let error = |row: &mut SettleRow, error: TaskFailure| {
         row.error_kind = Some(error.kind.as_str());
@@ -173,13 +179,14 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
 }
 
 /// One settlement as its own `UPDATE` (the portable path).
-pub(super) fn settle_update(row: &SettleRow) -> UpdateStatement {
+pub(super) fn settle_update(backend: DbBackend, row: &SettleRow) -> UpdateStatement {
     let mut update = Query::update();
     update
         .table(task::Entity)
         .value(C::State, row.state)
         .value(C::LeaseUntil, None::<DateTime<Utc>>)
-        .value(C::CancelRequested, false);
+        .value(C::CancelRequested, false)
+        .value(C::Attempts, history::append(backend, row.entry.clone()));
     if let Some(result) = &row.result {
         update.value(C::Result, result.clone());
     }

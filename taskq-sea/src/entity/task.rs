@@ -74,6 +74,15 @@ pub struct Model {
     pub workflow_step: Option<Json>,
     /// Parents yet to end while the step is `WAITING`.
     pub waiting_on: Option<i32>,
+    /// The ended attempts ([`taskq_core::AttemptRecord`]s), a JSON array
+    /// appended to by the statement that ends each (`history.rs`).
+    pub attempts: Option<Json>,
+    /// Tags as `,a,b,` ([`taskq_core::lifecycle::tags_text`]).
+    pub tags: Option<String>,
+    /// The submission's metadata object.
+    pub metadata: Option<Json>,
+    /// The schedule that queued the task.
+    pub schedule: Option<String>,
 }
 
 /// `taskq_tasks` has no relations.

@@ -177,11 +177,24 @@ impl<'a> Case<'a> {
         max_retries: u32,
     ) -> TaskRecord {
         let id = self.new_id();
+        // Labels on some tasks, so that every backend's copy of them is
+        // compared with the model's.
+        let tags = match self.made % 3 {
+            0 => vec![],
+            1 => vec!["model".to_owned()],
+            _ => vec!["model".to_owned(), format!("n:{}", self.made)],
+        };
+        let metadata = json!({ "made": self.made })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         TaskRecord {
             id,
             params: json!({ "n": self.made }),
             max_retries,
             created_at: self.now,
+            tags,
+            metadata,
             ..helpers::record("model_task", queue, priority, due)
         }
     }

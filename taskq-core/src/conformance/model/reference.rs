@@ -352,7 +352,8 @@ impl Reference {
     pub fn fire_schedules(&mut self, firings: Vec<ScheduleFiring>) -> Vec<bool> {
         firings
             .into_iter()
-            .map(|firing| {
+            .map(|mut firing| {
+                crate::lifecycle::name_fired_tasks(&mut firing);
                 let stored = &mut self.schedule;
                 if firing.name != stored.def.name
                     || stored.next_run_at != firing.expected_next_run_at

@@ -5,7 +5,7 @@
 import { api, isTaskId } from './api.js';
 import { el, empty, json, parseTime, local, progressBar, shortId, span, stateBadge, timeEl } from './dom.js';
 import { pendingHref, taskHref, tasksHref, workflowHref } from './routes.js';
-import { rowActions } from './tasks.js';
+import { rowActions, tagList } from './tasks.js';
 
 export async function load(route) {
   if (!isTaskId(route.id)) return { missing: '“' + route.id + '” is not a task id (a UUID).' };
@@ -101,7 +101,7 @@ export function render(route, data) {
     ['progress', progressBar(task)],
     ['error', task.error
       ? [el('pre', { className: 'error-text' }, task.error.kind + ': ' + task.error.message),
-        el('p', { className: 'hint' }, 'The last failed attempt\'s error (kept after a successful retry); earlier attempts\' errors are not stored.')]
+        el('p', { className: 'hint' }, 'The last failed attempt\'s error (kept after a successful retry); each attempt\'s is in the history below.')]
       : '—'],
     ['result', task.result === null || task.result === undefined ? '—' : json(task.result)],
     ['params', json(task.params)],
@@ -116,6 +116,11 @@ export function render(route, data) {
     ['timeout', task.timeout == null ? 'the task type\'s' : span(task.timeout * 1000)],
     ['soft timeout', task.soft_timeout == null ? 'the task type\'s' : span(task.soft_timeout * 1000)],
     ['unique key', uniqueKey(task.unique)],
+    ['tags', tagList(task.tags) || '—'],
+    ['metadata', task.metadata && Object.keys(task.metadata).length ? json(task.metadata) : '—'],
+    ['schedule', task.schedule
+      ? el('a', { href: tasksHref({ filters: { schedule: task.schedule } }), id: 'detail-schedule' }, task.schedule)
+      : '—'],
   ];
   return [
     back,
@@ -123,5 +128,25 @@ export function render(route, data) {
     el('div', { className: 'detail-actions', dataset: { key: 'actions:' + task.state + task.cancel_requested } }, rowActions(task)),
     el('dl', { id: 'detail', dataset: { id: task.id, state: task.state } }, ...rows.flatMap(([name, value]) =>
       [el('dt', {}, name), el('dd', { dataset: { field: name } }, ...[value].flat())])),
+    history(task),
   ];
+}
+
+/** Every ended attempt, oldest first: number, worker, start, duration, outcome and error. */
+function history(task) {
+  const attempts = task.attempts || [];
+  const heading = el('h3', { id: 'attempts-heading' }, 'Attempts');
+  if (!attempts.length) return el('section', { dataset: { key: 'attempts:0' } }, heading, empty('No attempt has ended yet.'));
+  const cell = (label, ...children) => el('td', { dataset: { label } }, ...children);
+  return el('section', { dataset: { key: 'attempts:' + attempts.length } }, heading,
+    el('div', { className: 'table-wrap' }, el('table', { id: 'attempts', className: 'cards-narrow' },
+      el('thead', {}, el('tr', {}, ...['#', 'worker', 'started', 'duration', 'outcome', 'error']
+        .map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, ...attempts.map((a, i) => el('tr', { dataset: { key: String(i), outcome: a.outcome } },
+        cell('#', String(a.attempt)),
+        cell('worker', a.worker_id || '—'),
+        cell('started', a.started_at ? timeEl(a.started_at) : '—'),
+        cell('duration', between(a.started_at, a.ended_at) || '—'),
+        cell('outcome', el('span', { className: 'outcome outcome-' + a.outcome }, a.outcome)),
+        cell('error', a.error ? el('span', { className: 'error-text' }, a.error.kind + ': ' + a.error.message) : '—')))))));
 }

@@ -16,7 +16,7 @@ export const SEARCH_PAGES = 5;
 
 /** Everything a text search looks in. */
 function haystack(task) {
-  return [task.id, task.task_type, task.queue, JSON.stringify(task.params),
+  return [task.id, task.task_type, task.queue, JSON.stringify(task.params), (task.tags || []).join(' '),
     task.error ? task.error.kind + ': ' + task.error.message : '',
     task.result == null ? '' : JSON.stringify(task.result),
     task.progress ? task.progress.message : ''].join('\n').toLowerCase();
@@ -143,6 +143,7 @@ function taskRow(task) {
     el('td', { className: 'id', dataset: { label: 'id' } },
       el('a', { href: taskHref(task.id), className: 'mono', title: task.id }, shortId(task.id))),
     el('td', { className: 'wide', dataset: { label: 'type' } }, el('span', { className: 'type' }, task.task_type),
+      tagList(task.tags),
       task.error ? el('div', { className: 'error-text', title: task.error.message },
         task.error.kind + ': ' + truncate(task.error.message, 120)) : null),
     cell('state', stateBadge(task.state, scheduled), task.cancel_requested && task.state === 'RUNNING' ? ' cancelling' : ''),
@@ -152,6 +153,13 @@ function taskRow(task) {
     cell('created', timeEl(task.created_at)),
     cell('when', whenOf(task)),
     el('td', { className: 'actions-cell' }, rowActions(task)));
+}
+
+/** A task's tags, each a link to the tasks carrying it; null for none. */
+export function tagList(tags) {
+  if (!tags || !tags.length) return null;
+  return el('ul', { className: 'tags' }, ...tags.map((tag) => el('li', { dataset: { key: tag } },
+    el('a', { className: 'tag', href: tasksHref({ filters: { tag } }) }, tag))));
 }
 
 function truncate(text, max) {
@@ -213,6 +221,7 @@ function isoToLocal(value) {
 }
 
 const INPUTS = [['filter-q', 'q'], ['filter-type', 'type'], ['filter-queue', 'queue'],
+  ['filter-tag', 'tag'], ['filter-schedule', 'schedule'],
   ['filter-created-after', 'after'], ['filter-created-before', 'before']];
 
 function formFilters() {

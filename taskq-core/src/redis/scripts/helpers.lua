@@ -36,9 +36,47 @@ end
 -- Moves a record to a terminal state with one more field (result or
 -- error); it expires after the retention, if one is set. The caller
 -- moves the task from the running set to the done set.
-local function finish(key, state, at, retention, field, value)
-  redis.call('HSET', key, 'state', state, 'finished_at', at, field, value)
+local function finish(key, state, at, retention, field, value, ...)
+  redis.call('HSET', key, 'state', state, 'finished_at', at, field, value, ...)
   if tonumber(retention) > 0 then redis.call('EXPIRE', key, retention) end
+end
+-- `s` cut to at most `max` UTF-8 characters (Lua 5.1 counts bytes).
+local function cut_chars(s, max)
+  if #s <= max then return s end
+  local n = 0
+  for i = 1, #s do
+    local b = string.byte(s, i)
+    if b < 128 or b >= 192 then
+      n = n + 1
+      if n > max then return string.sub(s, 1, i - 1) end
+    end
+  end
+  return s
+end
+-- lifecycle::end_attempt: the record's `history` (a JSON array) with the
+-- ended attempt's entry appended, keeping the last @HISTORY_MAX@; the
+-- worker and start are the record's. `outcome` is
+-- `AttemptOutcome::as_str`, `err` the error's JSON or nil. Returns the
+-- field's name and new value, for the caller's own HSET of the end. The
+-- array is decoded only to drop its oldest entry (`history_n` counts).
+local function end_attempt(key, attempt, outcome, at, err)
+  local f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at', 'history_n')
+  local entry = {attempt = tonumber(attempt), worker_id = f[2] or cjson.null,
+    started_at = f[3] or cjson.null, ended_at = at, outcome = outcome}
+  if err then
+    local e = cjson.decode(err)
+    entry.error = {kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)}
+  end
+  local n = tonumber(f[4]) or 0
+  if not f[1] then
+    return 'history', '[' .. cjson.encode(entry) .. ']', 'history_n', 1
+  elseif n > 0 and n < @HISTORY_MAX@ then
+    return 'history', string.sub(f[1], 1, -2) .. ',' .. cjson.encode(entry) .. ']', 'history_n', n + 1
+  end
+  local history = cjson.decode(f[1])
+  history[#history + 1] = entry
+  while #history > @HISTORY_MAX@ do table.remove(history, 1) end
+  return 'history', cjson.encode(history), 'history_n', #history
 end
 -- A running attempt's member in the running set (module docs).
 local function running_member(id, attempt) return id .. ':' .. attempt end

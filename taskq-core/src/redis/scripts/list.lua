@@ -2,6 +2,19 @@
 local min, max, state, t = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local skip, count = tonumber(ARGV[8]), tonumber(ARGV[9])
 local out = {0}
+-- lifecycle::has_tags and the schedule: read from each candidate's hash.
+local schedule, wanted = ARGV[10] or '', {}
+for i = 11, #ARGV do wanted[#wanted + 1] = ',' .. ARGV[i] .. ',' end
+local labels = schedule ~= '' or #wanted > 0
+local function labelled(id)
+  if not labels then return true end
+  local f = redis.call('HMGET', ARGV[1] .. id, 'tags', 'schedule')
+  if schedule ~= '' and f[2] ~= schedule then return false end
+  for _, w in ipairs(wanted) do
+    if not f[1] or not string.find(f[1], w, 1, true) then return false end
+  end
+  return true
+end
 if state == 'RUNNING' then
   local lo, hi = -math.huge, math.huge
   if min ~= '-inf' then lo = tonumber(min) end
@@ -11,7 +24,7 @@ if state == 'RUNNING' then
     local id = running_task(m)
     local f = redis.call('HMGET', ARGV[1] .. id, 'created_at', 'task_type')
     local c = tonumber(f[1])
-    if c and c >= lo and c < hi and (t == '' or f[2] == t) then
+    if c and c >= lo and c < hi and (t == '' or f[2] == t) and labelled(id) then
       found[#found + 1] = {c, id, f[1]}
     end
   end
@@ -30,6 +43,24 @@ local key = KEYS[5]
 if state ~= '' and t ~= '' then key = state_type_key(state, t)
 elseif state ~= '' then key = state_key(state)
 elseif t ~= '' then key = type_key(t) end
+if labels then
+  -- Tags and schedules have no index: the window's members are read and
+  -- filtered, newest first (the order of the ranked path below).
+  local found = {}
+  local members = redis.call('ZREVRANGEBYSCORE', key, max, min, 'WITHSCORES')
+  for i = 1, #members, 2 do
+    if labelled(members[i]) then
+      found[#found + 1] = members[i + 1]
+      found[#found + 1] = members[i]
+    end
+  end
+  out[1] = #found / 2
+  for i = skip + 1, math.min(#found / 2, skip + count) do
+    out[#out + 1] = found[2 * i - 1]
+    out[#out + 1] = found[2 * i]
+  end
+  return out
+end
 local total = redis.call('ZCOUNT', key, min, max)
 out[1] = total
 if count > 0 and skip < total then

@@ -12,22 +12,26 @@ for i = 6, #ARGV, 2 do
     if f[1] == 'RUNNING' and (not attempt or attempt == f[2]) then
       local message = 'worker `' .. (f[5] or '') .. '` stopped renewing its lease'
       if f[4] == '1' then
-        finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error',
-          cjson.encode({kind = 'cancelled', message = message}))
+        local err = cjson.encode({kind = 'cancelled', message = message})
+        finish(key, 'CANCELLED', ARGV[4], ARGV[5], 'error', err,
+          end_attempt(key, f[2], 'cancelled', ARGV[4], err))
         redis.call('ZADD', KEYS[4], ARGV[4], id)
         index_move(id, f[8], f[9], 'RUNNING', 'CANCELLED')
         step_ended(id, f[10], 'CANCELLED', ARGV[4])
         cancelled = cancelled + 1
       elseif retry_at == '-' then
-        finish(key, 'FAILED', ARGV[4], ARGV[5], 'error',
-          cjson.encode({kind = 'lease_expired', message = message}))
+        local err = cjson.encode({kind = 'lease_expired', message = message})
+        finish(key, 'FAILED', ARGV[4], ARGV[5], 'error', err,
+          end_attempt(key, f[2], 'failed', ARGV[4], err))
         redis.call('ZADD', KEYS[4], ARGV[4], id)
         index_move(id, f[8], f[9], 'RUNNING', 'FAILED')
         step_ended(id, f[10], 'FAILED', ARGV[4])
         failed = failed + 1
       else
+        local err = cjson.encode({kind = 'lease_expired', message = message})
+        local h, hv, hn, hnv = end_attempt(key, f[2], 'retried', ARGV[4], err)
         redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', retry_at, 'seq', retry_at,
-          'error', cjson.encode({kind = 'lease_expired', message = message}))
+          'error', err, h, hv, hn, hnv)
         index_move(id, f[8], f[9], 'RUNNING', 'PENDING')
         add_pending(id, f[6], retry_at, retry_at, ARGV[4])
         requeued = requeued + 1

@@ -15,11 +15,16 @@ for i = 5, #ARGV, 9 do
     local id, outcome, at, payload = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     local key = ARGV[1] .. id
     unrunning[#unrunning + 1] = members[k]
+    local history_outcome = outcome
+    if outcome == 'retry' then history_outcome = 'retried' end
+    local err = nil
+    if outcome ~= 'finished' then err = payload end
+    local h, hv, hn, hnv = end_attempt(key, ARGV[i + 1], history_outcome, at, err)
     if outcome == 'retry' then
       local run_at = ARGV[i + 5]
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
       redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
-        'scheduled_at', run_at, 'seq', run_at)
+        'scheduled_at', run_at, 'seq', run_at, h, hv, hn, hnv)
       redis.call('HDEL', key, 'cancel_requested')
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
@@ -35,7 +40,7 @@ for i = 5, #ARGV, 9 do
       local state, field = 'FINISHED', 'result'
       if outcome == 'failed' then state, field = 'FAILED', 'error'
       elseif outcome == 'cancelled' then state, field = 'CANCELLED', 'error' end
-      finish(key, state, at, ARGV[4], field, payload)
+      finish(key, state, at, ARGV[4], field, payload, h, hv, hn, hnv)
       index_move(id, t, created, 'RUNNING', state)
       step_ended(id, step, state, at)
       done[#done + 1] = at
