@@ -50,6 +50,8 @@ impl From<TaskRecord> for task::Model {
             waiting_on: record.step.as_ref().map(|s| count_to_db(s.waiting_on)),
             // A step is ids, names and enums: serializing it cannot fail.
             workflow_step: record.step.and_then(|s| serde_json::to_value(s).ok()),
+            snoozes: count_to_db(record.snoozes),
+            expires_at: record.expires_at,
         }
     }
 }
@@ -119,6 +121,8 @@ impl TryFrom<task::Model> for TaskRecord {
                 }
                 None => None,
             },
+            snoozes: count_from_db(row.snoozes),
+            expires_at: row.expires_at,
         })
     }
 }

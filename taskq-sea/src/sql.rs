@@ -141,6 +141,9 @@ pub(crate) struct SettleRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub seq: Option<i64>,
+    /// 1 for a snooze (`lifecycle::settle`: the attempt given back, one
+    /// more snooze counted), else 0.
+    pub snoozed: i32,
 }
 
 /// Settles a batch of running attempts (first occurrence of each id only:
@@ -148,9 +151,11 @@ pub(crate) struct SettleRow {
 ///
 /// ```sql
 /// WITH s(id, attempt, state, result, error_kind, error_message,
-///        finished_at, scheduled_at, seq) AS (VALUES (?, …), …)
+///        finished_at, scheduled_at, seq, snoozed) AS (VALUES (?, …), …)
 /// UPDATE taskq_tasks SET state = s.state,
 ///        result = COALESCE(s.result, taskq_tasks.result), …,
+///        attempt = taskq_tasks.attempt - s.snoozed,
+///        snoozes = taskq_tasks.snoozes + s.snoozed,
 ///        lease_until = NULL, cancel_requested = FALSE
 /// FROM s
 /// WHERE taskq_tasks.id = s.id AND COALESCE(taskq_tasks.state, '') = 'RUNNING'
@@ -161,10 +166,10 @@ pub(crate) struct SettleRow {
 /// The returned ids are the settlements that applied. `backend` is SQLite
 /// or PostgreSQL ([`supports_batches`]).
 pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement {
-    let mut b = Builder::new(backend, rows.len() * 9 + 1);
+    let mut b = Builder::new(backend, rows.len() * 10 + 1);
     b.push_sql(
         "WITH s(id, attempt, state, result, error_kind, error_message, \
-         finished_at, scheduled_at, seq) AS (VALUES ",
+         finished_at, scheduled_at, seq, snoozed) AS (VALUES ",
     );
     for (n, row) in rows.iter().enumerate() {
         b.push_sql(if n > 0 { ", (" } else { "(" });
@@ -185,6 +190,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
         b.param(row.scheduled_at.into(), "timestamptz");
         b.push_sql(", ");
         b.param(row.seq.into(), "bigint");
+        b.push_sql(", ");
+        b.param(row.snoozed.into(), "integer");
         b.push_sql(")");
     }
     b.push_sql(
@@ -197,6 +204,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
          finished_at = COALESCE(s.finished_at, taskq_tasks.finished_at), \
          scheduled_at = COALESCE(s.scheduled_at, taskq_tasks.scheduled_at), \
          seq = COALESCE(s.seq, taskq_tasks.seq), \
+         attempt = taskq_tasks.attempt - s.snoozed, \
+         snoozes = taskq_tasks.snoozes + s.snoozed, \
          lease_until = NULL, \
          cancel_requested = ",
     );

@@ -41,6 +41,8 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         seq: seq_for(at),
         unique: None,
         step: None,
+        snoozes: 0,
+        expires_at: None,
     }
 }
 

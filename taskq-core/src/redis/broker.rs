@@ -120,6 +120,7 @@ impl Broker for RedisBackend {
             request.limit.to_string(),
             request.worker_id.to_owned(),
             micros(lease_until),
+            self.retention_secs(),
         ];
         match request.task_types {
             None => args.push("0".to_owned()),
@@ -156,6 +157,7 @@ impl Broker for RedisBackend {
                     Outcome::Failed(error) => ("failed", json(error)?, String::new()),
                     Outcome::Cancelled(error) => ("cancelled", json(error)?, String::new()),
                     Outcome::Retry { error, run_at } => ("retry", json(error)?, micros(*run_at)),
+                    Outcome::Snooze { run_at } => ("snooze", String::new(), micros(*run_at)),
                 };
                 let (task_type, created, children) = match &known[i] {
                     Some(c) => (
@@ -192,7 +194,7 @@ impl Broker for RedisBackend {
             settlements
                 .iter()
                 .zip(&applied)
-                .filter(|(s, applied)| **applied && !matches!(s.outcome, Outcome::Retry { .. }))
+                .filter(|(s, applied)| **applied && !s.outcome.requeues())
                 .map(|(s, _)| s.id),
         )
         .await;
@@ -522,6 +524,10 @@ impl Broker for RedisBackend {
         }
         self.carry_or_leave(ends).await;
         Ok(report)
+    }
+
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        self.expire_pass(now, limit).await
     }
 
     /// Carries the workflow step ends left in the outboxes by a process

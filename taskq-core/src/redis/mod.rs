@@ -109,6 +109,7 @@ mod broker;
 mod cache;
 mod delivery;
 mod enqueue;
+mod expiry;
 mod keys;
 mod record;
 mod schedules;

@@ -61,6 +61,9 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
             "unique_until",
             record.unique.as_ref().and_then(|u| u.until).map(micros),
         ),
+        // Absent means none.
+        ("snoozes", (record.snoozes > 0).then(|| record.snoozes.to_string())),
+        ("expires_at", record.expires_at.map(micros)),
         // The step's count of parents yet to end is a field of its own,
         // which the scripts count down; the rest of the step is JSON.
         ("step", record.step.as_ref().map(json).transpose()?),
@@ -194,6 +197,13 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             fields.get("unique_until").map(String::as_str),
         )?,
         step: step(&fields)?,
+        snoozes: fields
+            .get("snoozes")
+            .map(|raw| raw.parse())
+            .transpose()
+            .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
+            .unwrap_or(0),
+        expires_at: opt_time("expires_at")?,
     })
 }
 
@@ -314,6 +324,8 @@ pub(crate) fn from_claim(
         unique_until: place("unique_until"),
         step: place("step"),
         waiting: place("waiting"),
+        snoozes: place("snoozes"),
+        expires_at: place("expires_at"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -399,6 +411,14 @@ pub(crate) fn from_claim(
                     })
                 })
                 .transpose()?,
+            snoozes: optional(at.snoozes)?
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
+                .unwrap_or(0),
+            expires_at: optional(at.expires_at)?
+                .map(|_| time(at.expires_at))
+                .transpose()?,
         });
     }
     Ok(records)
@@ -422,4 +442,6 @@ struct Places {
     unique_until: usize,
     step: usize,
     waiting: usize,
+    snoozes: usize,
+    expires_at: usize,
 }

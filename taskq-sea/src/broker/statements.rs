@@ -95,7 +95,14 @@ pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
         .from(task::Entity)
         .and_where(Expr::col(C::Queue).eq(request.queue))
         .and_where(state_is(TaskState::Pending))
-        .and_where(Expr::col(C::ScheduledAt).lte(request.now));
+        .and_where(Expr::col(C::ScheduledAt).lte(request.now))
+        // `lifecycle::is_claimable`: never past its deadline to start (the
+        // sweep expires it).
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(C::ExpiresAt).is_null())
+                .add(Expr::col(C::ExpiresAt).gt(request.now)),
+        );
     // `lifecycle::accepts_type`: other types stay for a worker that has them.
     if let Some(types) = request.task_types {
         select.and_where(Expr::col(C::TaskType).is_in(types.iter().copied()));
@@ -136,6 +143,7 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
         finished_at: None,
         scheduled_at: None,
         seq: None,
+        snoozed: 0,
     };
     let error = |row: &mut SettleRow, error: TaskFailure| {
         row.error_kind = Some(error.kind.as_str());
@@ -166,6 +174,12 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
             row.scheduled_at = Some(run_at);
             row.seq = Some(seq_for(run_at));
         }
+        Outcome::Snooze { run_at } => {
+            row.state = PENDING;
+            row.scheduled_at = Some(run_at);
+            row.seq = Some(seq_for(run_at));
+            row.snoozed = 1;
+        }
     }
     row
 }
@@ -194,6 +208,11 @@ pub(super) fn settle_update(row: &SettleRow) -> UpdateStatement {
     }
     if let Some(seq) = row.seq {
         update.value(C::Seq, seq);
+    }
+    if row.snoozed != 0 {
+        update
+            .value(C::Attempt, Expr::col(C::Attempt).sub(row.snoozed))
+            .value(C::Snoozes, Expr::col(C::Snoozes).add(row.snoozed));
     }
     update.cond_where(
         Condition::all()

@@ -15,11 +15,18 @@ for i = 5, #ARGV, 9 do
     local id, outcome, at, payload = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     local key = ARGV[1] .. id
     unrunning[#unrunning + 1] = members[k]
-    if outcome == 'retry' then
+    if outcome == 'retry' or outcome == 'snooze' then
       local run_at = ARGV[i + 5]
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
-      redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
-        'scheduled_at', run_at, 'seq', run_at)
+      if outcome == 'retry' then
+        redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
+          'scheduled_at', run_at, 'seq', run_at)
+      else
+        -- lifecycle::settle, Snooze: the attempt given back, one more snooze.
+        redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', run_at, 'seq', run_at)
+        redis.call('HINCRBY', key, 'attempt', -1)
+        redis.call('HINCRBY', key, 'snoozes', 1)
+      end
       redis.call('HDEL', key, 'cancel_requested')
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
