@@ -18,7 +18,8 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits). [`helpers`] holds what
+//! (queue limits), `deadline` (snoozes, and deadlines to start).
+//! [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -30,6 +31,7 @@ use crate::backend::Backend;
 mod cancel;
 mod claim;
 mod coverage;
+mod deadline;
 pub mod helpers;
 mod limit;
 pub mod model;
@@ -46,6 +48,7 @@ mod workflow;
 pub use cancel::*;
 pub use claim::*;
 pub use coverage::*;
+pub use deadline::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use limit::*;
 pub use records::*;
@@ -125,7 +128,9 @@ macro_rules! conformance_suite {
                 workflow_retry_resumes_from_the_failed_step,
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
-                limit_of_zero_is_refused);
+                limit_of_zero_is_refused,
+                snooze_gives_the_attempt_back, expire_claim_never_starts_an_overdue_task,
+                expire_sweep_takes_retries_and_batches);
         }
     };
 }

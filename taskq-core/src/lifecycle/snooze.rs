@@ -150,10 +150,11 @@ mod tests {
         claim(&mut record, "w", now(), now() + chrono::Duration::seconds(30));
         assert_eq!(record.attempt, 1);
         let run_at = now() + chrono::Duration::seconds(5);
+        let id = record.id;
         let applied = settle(
             &mut record,
             &Settlement {
-                id: record.id,
+                id,
                 attempt: 1,
                 outcome: Outcome::Snooze { run_at },
                 at: now(),

@@ -242,6 +242,8 @@ mod tests {
             seq: 0,
             unique: None,
             step: None,
+            snoozes: 0,
+            expires_at: None,
         }
     }
 

@@ -227,6 +227,8 @@ mod tests {
                 runs,
                 ..WorkflowStep::root(uuid::Uuid::now_v7(), "s")
             }),
+            snoozes: 0,
+            expires_at: None,
         }
     }
 
