@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 mod api;
 mod bounds;
+mod deadline;
 mod lifecycle;
 mod metrics;
 mod openapi;
@@ -39,6 +40,7 @@ mod workflows;
 
 use api::*;
 use bounds::*;
+use deadline::*;
 use lifecycle::*;
 use metrics::*;
 use queues_workers::*;
@@ -83,7 +85,8 @@ macro_rules! http_suite {
                 writes_that_are_not_json_are_415,
                 bodiless_writes_need_the_csrf_header,
                 schedule_list_query_is_decoded_and_every_400_names_its_field,
-                schedule_of_a_unit_task_needs_no_params);
+                schedule_of_a_unit_task_needs_no_params,
+                submit_expire_bad_deadlines_are_400_and_expired_shows);
         }
     };
 }

@@ -23,6 +23,7 @@ use taskq::{
 };
 
 mod blocking;
+mod deadline;
 mod idempotent;
 mod leases;
 mod outcomes;
@@ -35,6 +36,7 @@ mod wait;
 mod workflow;
 
 use blocking::*;
+use deadline::*;
 use idempotent::*;
 use leases::*;
 use outcomes::*;
@@ -215,7 +217,9 @@ macro_rules! worker_suite {
                 idempotent_submit_retries_an_ambiguous_error,
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
-                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel);
+                workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
+                snooze_twice_then_finish_spends_one_attempt,
+                snooze_past_the_bound_fails_with_its_kind, expire_while_waiting_for_its_eta);
         }
     };
 }
