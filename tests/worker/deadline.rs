@@ -48,7 +48,7 @@ pub async fn snooze_past_the_bound_fails_with_its_kind(backend: Arc<dyn Backend>
 pub async fn expire_while_waiting_for_its_eta(backend: Arc<dyn Backend>) {
     let client = Client::new(backend).unwrap();
     // Bad input first: nothing stored.
-    let past = Utc::now() - chrono::Duration::seconds(1);
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
     let err = client
         .submit(echo, Echo { text: "x".into(), times: 1 })
         .expires_at(past)
