@@ -287,10 +287,10 @@ fn finished(record: TaskRecord) -> Result<TaskRecord, Error> {
             // Every backend stores an error with a failure or cancel; a
             // record without one still says which way it ended.
             failure: record.error.unwrap_or_else(|| TaskFailure {
-                kind: if state == TaskState::Cancelled {
-                    ErrorKind::Cancelled
-                } else {
-                    ErrorKind::Permanent
+                kind: match state {
+                    TaskState::Cancelled => ErrorKind::Cancelled,
+                    TaskState::Expired => ErrorKind::Expired,
+                    _ => ErrorKind::Permanent,
                 },
                 message: format!("ended {state}"),
             }),
