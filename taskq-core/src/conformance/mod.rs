@@ -130,7 +130,8 @@ macro_rules! conformance_suite {
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
                 limit_of_zero_is_refused,
                 snooze_gives_the_attempt_back, expire_claim_never_starts_an_overdue_task,
-                expire_sweep_takes_retries_and_batches);
+                expire_sweep_takes_retries_and_batches,
+                workflow_expired_step_moves_its_dependents);
         }
     };
 }

@@ -133,7 +133,19 @@ impl Broker for RedisBackend {
             .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
             .await?;
         let mut items = array("claim", reply)?.into_iter();
-        let next_due = items.next().and_then(|v| v.as_i64());
+        let next_due = match items.next() {
+            // Tasks it met past their deadline expired (`CLAIM`'s docs).
+            Some(Value::Array(head)) => {
+                let mut head = head.into_iter();
+                let next_due = head.next().and_then(|v| v.as_i64());
+                let expired = head.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                let queue: Arc<str> = Arc::from(request.queue);
+                let ends = ended_in(&queue, head)?;
+                self.claim_expired(expired, ends).await;
+                next_due
+            }
+            first => first.and_then(|v| v.as_i64()),
+        };
         self.wake_at(next_due);
         let claimed = record::from_claim(items, &request, lease_until)?;
         self.remember(&claimed, request.queue);

@@ -10,7 +10,7 @@ use fred::prelude::*;
 
 use super::broker::{array, integer};
 use super::record::micros;
-use super::workflow::{ended_in, split_reply};
+use super::workflow::{Ended, ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::error::Error;
 
@@ -31,9 +31,16 @@ impl RedisBackend {
                 .ok_or_else(|| Error::backend("expire: short reply"))?;
             expired += integer("expire", count)?.max(0) as u64;
         }
-        if expired > 0 {
-            // The script counts, it does not name: wake every waiter (as a
-            // rescue that ends tasks does).
+        self.claim_expired(i64::try_from(expired).unwrap_or(i64::MAX), ends)
+            .await;
+        Ok(expired)
+    }
+
+    /// After a script expired `count` tasks: wakes every waiter (the
+    /// script counts, it does not name, as a rescue's), and carries the
+    /// ends of the steps among them to their dependents.
+    pub(super) async fn claim_expired(&self, count: i64, ends: Vec<Ended>) {
+        if count > 0 {
             let published: Result<(), _> = self
                 .pool
                 .next()
@@ -44,6 +51,5 @@ impl RedisBackend {
             }
         }
         self.carry_or_leave(ends).await;
-        Ok(expired)
     }
 }

@@ -117,7 +117,8 @@ pub(crate) const CLAIM_FIELDS: [&str; 18] = [
 /// keep their place, at most `limit + 1000` members are read a call) or
 /// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
-/// beside the running set (`lifecycle::claim_capacity`): two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil), then
+/// beside the running set (`lifecycle::claim_capacity`): two commands per task plus a few per call. Returns the next due time of the delayed set (µs, or nil) —
+/// or, when it expired tasks, `{next due, count, outbox entries…}` —, then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///

@@ -31,12 +31,13 @@ end
 local out = {next_due()}
 local running = {}
 local fields = #FIELDS
--- A popped task past its deadline is never started: it expires here
--- (its step's end waits in the outbox for the reconciler to carry it).
+-- A popped task past its deadline is never started: it expires here.
+local expired_count = 0
 local function expired(id, key, f)
   local deadline = f[@EXPIRES@]
   if not deadline or tonumber(deadline) > tonumber(ARGV[4]) then return false end
   expire_pending(id, key, f[@TYPE@], f[@CREATED@], f[@STEP@], ARGV[4], ARGV[8])
+  expired_count = expired_count + 1
   return true
 end
 local function claim(id, key, f)
@@ -85,4 +86,7 @@ else
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
 index_flush()
+-- Tasks it expired: the first item becomes {next due, count, outbox
+-- entries of the steps that ended…}.
+if expired_count > 0 then out[1] = with_ended_steps({out[1], expired_count}) end
 return out
