@@ -498,11 +498,14 @@ fn check_deadline(
         return Ok(());
     };
     bounds::check_time(expires_at).map_err(bad)?;
-    lifecycle::check_expires_at(expires_at, now).map_err(|_| bad("must be in the future".into()))?;
+    lifecycle::check_expires_at(expires_at, now)
+        .map_err(|_| bad("must be in the future".into()))?;
     if let Some(run_at) = overrides.run_at
         && expires_at <= run_at
     {
-        return Err(bad("must be after the ETA (run_at): the task could never start".into()));
+        return Err(bad(
+            "must be after the ETA (run_at): the task could never start".into(),
+        ));
     }
     Ok(())
 }

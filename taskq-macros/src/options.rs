@@ -342,7 +342,7 @@ fn max_snoozes(value: &Expr) -> syn::Result<Option<u32>> {
         };
     }
     Ok(Some(
-        integer(value, "max_snoozes", 0, u32::MAX as i128)? as u32,
+        integer(value, "max_snoozes", 0, u32::MAX as i128)? as u32
     ))
 }
 

@@ -41,11 +41,7 @@ pub(super) async fn submit_expire_bad_deadlines_are_400_and_expired_shows(
     assert!(task["expires_at"].is_string(), "{task}");
     let id = task["id"].as_str().unwrap().to_owned();
     let later = chrono::Utc::now() + chrono::Duration::seconds(120);
-    let expired = client
-        .backend()
-        .expire_overdue(later, 500)
-        .await
-        .unwrap();
+    let expired = client.backend().expire_overdue(later, 500).await.unwrap();
     assert_eq!(expired, 1);
     let (status, shown) = get(&app, &format!("/api/tasks/{id}")).await;
     assert_eq!(status, StatusCode::OK);

@@ -50,16 +50,34 @@ pub async fn expire_while_waiting_for_its_eta(backend: Arc<dyn Backend>) {
     // Bad input first: nothing stored.
     let past = chrono::Utc::now() - chrono::Duration::seconds(1);
     let err = client
-        .submit(echo, Echo { text: "x".into(), times: 1 })
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
         .expires_at(past)
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidDeadline { field: "expires_at", .. }),
+        matches!(
+            err,
+            Error::InvalidDeadline {
+                field: "expires_at",
+                ..
+            }
+        ),
         "{err}"
     );
     let err = client
-        .submit(echo, Echo { text: "x".into(), times: 1 })
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
         .countdown(Duration::from_secs(60))
         .expires_in(Duration::from_secs(1))
         .await
@@ -72,7 +90,13 @@ pub async fn expire_while_waiting_for_its_eta(backend: Arc<dyn Backend>) {
     assert_eq!(listed.total, 0, "refused submissions stored nothing");
     // Due after its deadline passed: the sweep ends it, it never runs.
     let id = client
-        .submit(echo, Echo { text: "x".into(), times: 1 })
+        .submit(
+            echo,
+            Echo {
+                text: "x".into(),
+                times: 1,
+            },
+        )
         .countdown(Duration::from_millis(600))
         .expires_in(Duration::from_millis(700))
         .await
@@ -87,7 +111,13 @@ pub async fn expire_while_waiting_for_its_eta(backend: Arc<dyn Backend>) {
     assert_eq!(done.attempt, 0);
     let waited = client.wait_for(id, Duration::from_secs(1)).await;
     assert!(
-        matches!(waited, Err(Error::TaskFailed { state: TaskState::Expired, .. })),
+        matches!(
+            waited,
+            Err(Error::TaskFailed {
+                state: TaskState::Expired,
+                ..
+            })
+        ),
         "{waited:?}"
     );
     stop().await;

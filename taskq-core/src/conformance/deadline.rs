@@ -77,7 +77,10 @@ pub async fn expire_claim_never_starts_an_overdue_task(backend: Arc<dyn Backend>
         .await
         .expect("enqueue");
     assert_eq!(
-        get(&*backend, overdue.id).await.expires_at.map(|t| t.timestamp()),
+        get(&*backend, overdue.id)
+            .await
+            .expires_at
+            .map(|t| t.timestamp()),
         overdue.expires_at.map(|t| t.timestamp()),
         "the deadline round-trips"
     );

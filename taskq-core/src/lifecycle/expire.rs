@@ -79,7 +79,10 @@ mod tests {
         assert_eq!(record.state, TaskState::Expired);
         assert!(record.state.is_terminal());
         assert_eq!(record.finished_at, Some(at(10)));
-        assert_eq!(record.error.as_ref().map(|e| e.kind), Some(ErrorKind::Expired));
+        assert_eq!(
+            record.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Expired)
+        );
     }
 
     #[test]
@@ -118,7 +121,10 @@ mod tests {
     fn expire_at_in_the_past_is_refused() {
         assert!(matches!(
             check_expires_at(at(0), at(0)),
-            Err(Error::InvalidDeadline { field: "expires_at", .. })
+            Err(Error::InvalidDeadline {
+                field: "expires_at",
+                ..
+            })
         ));
         assert!(check_expires_at(at(1), at(0)).is_ok());
     }

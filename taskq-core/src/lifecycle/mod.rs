@@ -68,19 +68,19 @@ mod unique;
 mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
+pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
 pub use limit::{check_queue_limit, claim_capacity};
 pub use messages::{
     cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
 };
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
-pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
 pub use retry::after_error;
 pub use snooze::{MAX_SNOOZE_DELAY, after_returned_error, after_snooze};
 pub use transitions::{
     Rescued, accepts_type, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder,
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_retryable_state,
-    is_running_attempt,
-    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle,
+    is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to, retry,
+    settle,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{

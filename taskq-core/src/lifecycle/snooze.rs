@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn settled_snooze_gives_the_attempt_back_and_counts() {
         let mut record = super::super::test_record::pending(now());
-        claim(&mut record, "w", now(), now() + chrono::Duration::seconds(30));
+        claim(
+            &mut record,
+            "w",
+            now(),
+            now() + chrono::Duration::seconds(30),
+        );
         assert_eq!(record.attempt, 1);
         let run_at = now() + chrono::Duration::seconds(5);
         let id = record.id;

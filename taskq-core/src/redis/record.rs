@@ -62,7 +62,10 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
             record.unique.as_ref().and_then(|u| u.until).map(micros),
         ),
         // Absent means none.
-        ("snoozes", (record.snoozes > 0).then(|| record.snoozes.to_string())),
+        (
+            "snoozes",
+            (record.snoozes > 0).then(|| record.snoozes.to_string()),
+        ),
         ("expires_at", record.expires_at.map(micros)),
         // The step's count of parents yet to end is a field of its own,
         // which the scripts count down; the rest of the step is JSON.

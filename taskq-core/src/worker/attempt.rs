@@ -240,10 +240,7 @@ pub(super) fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd
             error,
             ctx,
             cancel_requested,
-            shared
-                .registry
-                .get(ctx.task_type())
-                .map(|def| &def.options),
+            shared.registry.get(ctx.task_type()).map(|def| &def.options),
             at,
         ),
     };
