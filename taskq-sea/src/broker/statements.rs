@@ -326,6 +326,11 @@ mod tests {
         );
         // The literal lets SQLite use the partial claim index.
         assert!(sql.contains(r#""state" = 'PENDING'"#), "{sql}");
+        // `lifecycle::is_claimable`: never past its deadline to start.
+        assert!(
+            sql.contains(r#"("expires_at" IS NULL OR "expires_at" > ?)"#),
+            "{sql}"
+        );
         assert!(
             sql.contains(r#"ORDER BY "priority" DESC, "seq" ASC, "id" ASC LIMIT ?"#),
             "{sql}"
@@ -348,7 +353,7 @@ mod tests {
         };
         let sql = DbBackend::Postgres.build(&claim_statement(&request)).sql;
         assert!(
-            sql.contains(r#""id" ASC LIMIT $10 FOR UPDATE SKIP LOCKED)"#),
+            sql.contains(r#""id" ASC LIMIT $11 FOR UPDATE SKIP LOCKED)"#),
             "{sql}"
         );
         let due = DbBackend::MySql.build(&due_select(&request)).sql;
