@@ -377,11 +377,12 @@ pub(crate) async fn cancel(
     Ok(Json(client.cancel(id).await?))
 }
 
-/// Runs a failed or cancelled task again (same id).
+/// Runs a failed, cancelled or expired task again (same id; an expired one
+/// without its deadline).
 #[utoipa::path(post, path = "/api/tasks/{id}/retry", tag = "tasks", operation_id = "retry_task",
     params(("id" = uuid::Uuid, Path, description = "the task's id")),
     responses((status = 200, description = "the task, pending again", body = TaskRecord), (status = 404, description = "no task has this id", body = ErrorBody),
-        (status = 409, description = "the task is not failed or cancelled", body = ErrorBody)))]
+        (status = 409, description = "the task is not failed, cancelled or expired", body = ErrorBody)))]
 pub(crate) async fn retry(
     State(client): State<Client>,
     ApiPath(id): ApiPath<TaskId>,
