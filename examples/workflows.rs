@@ -1,6 +1,7 @@
 //! Workflows on the embedded default (SQLite): a chain, a group with a
-//! chord, batch callbacks, a failure that cancels what depends on it, and
-//! a retry that resumes the workflow from the failed step.
+//! chord, batch callbacks, a failure that cancels what depends on it, a
+//! retry that resumes the workflow from the failed step, and a schedule
+//! that fires a whole workflow.
 //!
 //! ```text
 //! cargo run --example workflows
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use taskq::prelude::*;
-use taskq::workflow::{StepEnd, Workflow, WorkflowRecord};
+use taskq::workflow::{StepEnd, StepSpec, Workflow, WorkflowRecord, WorkflowSpec};
 
 /// Downloads one page (here: counts the words of a made-up page).
 #[long_task]
@@ -126,6 +127,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "payment, after the retry",
         &client.wait_workflow(id, wait).await?,
     );
+
+    // A schedule fires a whole workflow (by names and JSON) at each tick:
+    // here once, a moment from now, picked up by the worker's scheduler.
+    let mut total = StepSpec::new("total", "total_words", serde_json::Value::Null);
+    total.after = vec!["page 1".into(), "page 2".into()];
+    let spec = WorkflowSpec {
+        steps: vec![
+            StepSpec::new("page 1", "fetch_page", serde_json::json!(1)),
+            StepSpec::new("page 2", "fetch_page", serde_json::json!(2)),
+            total,
+        ],
+    };
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(200);
+    client
+        .create_schedule(ScheduleDef::once("pages-soon", spec, at))
+        .await?;
+    let first = loop {
+        if let Some(id) = client.get_schedule("pages-soon").await?.last_task_id {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let workflow = client.get(first).await?.step.map(|s| s.workflow);
+    if let Some(workflow) = workflow {
+        show(
+            "
+fired by a schedule",
+            &client.wait_workflow(workflow, wait).await?,
+        );
+    }
 
     stop.shutdown();
     running.await??;

@@ -63,14 +63,16 @@
 pub use taskq_core::{
     Backoff, CancellationToken, Client, Error, ErrorKind, MaintenanceConfig, MemoryBackend,
     MisfirePolicy, Page, PageRequest, PayloadLimits, Position, Progress, QueueStats, RunWhen,
-    Schedule, ScheduleDef, ScheduleKind, Scheduler, SchedulerConfig, ShutdownHandle, StepInput,
-    StopReason, Submission, SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure,
-    TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, TypeCount, Unique, UniqueKey, Worker,
-    WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState, WorkflowId,
-    WorkflowStep,
+    Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, Scheduler, SchedulerConfig,
+    ShutdownHandle, StepInput, StopReason, Submission, SubmitRetry, Submitted, TaskContext,
+    TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, TypeCount,
+    Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
+    WorkerState, WorkflowId, WorkflowStep,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
-pub use taskq_core::{bounds, maintenance, schedule, schemars, testing, worker, workflow};
+pub use taskq_core::{
+    bounds, maintenance, schedule, schemars, testing, throughput, worker, workflow,
+};
 pub use taskq_macros::long_task;
 
 /// The backend implementor's kit: the four traits a backend implements
@@ -92,7 +94,7 @@ pub mod backend {
 /// [`TaskHandle`](registry::TaskHandle) it makes.
 pub mod registry {
     pub use taskq_core::registry::{
-        Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
+        HandlerFuture, Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
     };
 }
 

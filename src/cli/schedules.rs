@@ -1,5 +1,6 @@
 //! `schedules`: list, create, enable, disable, run now, delete.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,8 @@ use serde_json::{Value, json};
 use super::exit::{Exit, Failure};
 use super::output::{self, Output, opt_time};
 use super::values::{self, PageArgs, page_footer};
+use super::workflows::read_spec;
+use crate::schedule::ScheduleTarget;
 use crate::{Client, MisfirePolicy, PageRequest, Schedule, ScheduleDef, ScheduleKind};
 
 #[derive(Debug, Subcommand)]
@@ -18,7 +21,8 @@ pub(super) enum SchedulesCommand {
         #[command(flatten)]
         page: PageArgs,
     },
-    /// Store a new schedule (cron, interval or one-off); its params are
+    /// Store a new schedule (cron, interval or one-off) of a task type or,
+    /// with --workflow, of a whole workflow; its params (each step's) are
     /// checked against the task type, and a taken name is refused (exit 6).
     Create(Box<CreateArgs>),
     /// Let a disabled schedule fire again, from its next tick after now.
@@ -31,8 +35,8 @@ pub(super) enum SchedulesCommand {
         /// The schedule's name.
         name: String,
     },
-    /// Submit the schedule's task now (it counts as a run); prints the
-    /// task's id.
+    /// Submit the schedule's task (or workflow) now (it counts as a run);
+    /// prints the task's id (a workflow's first step).
     RunNow {
         /// The schedule's name.
         name: String,
@@ -52,12 +56,17 @@ pub(super) struct CreateArgs {
     /// The schedule's unique name.
     name: String,
     /// The task type each tick submits: its registered name.
-    #[arg(value_name = "TYPE")]
-    task_type: String,
+    #[arg(value_name = "TYPE", required_unless_present = "workflow")]
+    task_type: Option<String>,
     /// The params of each submitted task, as JSON [default: `{}`, or null
     /// for a task without params].
     #[arg(value_name = "JSON", value_parser = values::json, allow_negative_numbers = true)]
     params: Option<Value>,
+    /// Instead of TYPE and JSON: a workflow each tick submits whole, from
+    /// its JSON spec's file (as `workflow submit` takes), or `-` for
+    /// standard input.
+    #[arg(long, value_name = "SPEC.json|-", conflicts_with_all = ["task_type", "params"])]
+    workflow: Option<PathBuf>,
     /// A cron expression: 5 fields (`min hour dom month dow`) or 6 with
     /// seconds first, e.g. '0 30 2 * * *'.
     #[arg(long, value_name = "EXPR")]
@@ -100,15 +109,21 @@ pub(super) struct CreateArgs {
 
 impl CreateArgs {
     fn def(self) -> Result<ScheduleDef, Failure> {
+        let target: ScheduleTarget = match (self.task_type, &self.workflow) {
+            (_, Some(path)) => read_spec(path)?.into(),
+            (Some(task_type), None) => task_type.into(),
+            // clap requires TYPE without --workflow.
+            (None, None) => return Err(Failure::usage("give TYPE, or --workflow SPEC.json")),
+        };
         let def = match (self.cron, self.every, self.at) {
             (Some(expression), _, _) => ScheduleDef::cron_in(
                 self.name,
-                self.task_type,
+                target,
                 expression,
                 self.timezone.unwrap_or_else(|| "UTC".to_owned()),
             ),
-            (None, Some(every), _) => ScheduleDef::interval(self.name, self.task_type, every),
-            (None, None, Some(at)) => ScheduleDef::once(self.name, self.task_type, at),
+            (None, Some(every), _) => ScheduleDef::interval(self.name, target, every),
+            (None, None, Some(at)) => ScheduleDef::once(self.name, target, at),
             // clap's `timing` group requires one of the three; a caller
             // that built the arguments otherwise gets the same answer.
             (None, None, None) => {
@@ -226,7 +241,10 @@ async fn list(
         for schedule in &page.items {
             table.add_row(vec![
                 schedule.def.name.clone(),
-                schedule.def.task_type.clone(),
+                match &schedule.def.workflow {
+                    Some(spec) => format!("workflow ({} steps)", spec.steps.len()),
+                    None => schedule.def.task_type.clone(),
+                },
                 timing(&schedule.def.kind),
                 if schedule.def.enabled { "yes" } else { "no" }.to_owned(),
                 opt_time(schedule.next_run_at),

@@ -84,7 +84,8 @@ fn state_name(state: WorkflowState) -> String {
 
 /// The spec from a file or standard input; unreadable or malformed input
 /// is a usage error (exit 2), before anything is stored.
-fn read_spec(path: &PathBuf) -> Result<WorkflowSpec, Failure> {
+/// A workflow's JSON spec from a file, or standard input for `-`.
+pub(super) fn read_spec(path: &PathBuf) -> Result<WorkflowSpec, Failure> {
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()

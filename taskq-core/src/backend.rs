@@ -48,6 +48,7 @@ use crate::error::Error;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskFailure, TaskId, TaskRecord, TaskState, WorkflowId};
+use crate::throughput::MinuteCounts;
 pub use crate::worker_state::{
     WORKER_GONE_KEPT, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
@@ -668,6 +669,16 @@ pub trait WorkerRegistry: Send + Sync + 'static {
     fn control_signal(&self) -> Option<Arc<Notify>> {
         None
     }
+
+    /// Adds a worker's counts of ended attempts to the stored ones (summed
+    /// per queue and minute, atomically with other workers' additions),
+    /// and drops minutes older than [`COUNTS_KEPT`](crate::throughput::COUNTS_KEPT)
+    /// before `now`. See [`crate::throughput`].
+    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error>;
+
+    /// The stored counts of the minutes from `since` on, in minute then
+    /// queue order.
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error>;
 }
 
 /// A complete backend: delivery, records, schedules and workers.

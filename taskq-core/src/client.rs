@@ -19,6 +19,8 @@ use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
 use crate::submit::{Overrides, Submission, apply_unique, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
+use crate::throughput::{COUNTS_KEPT, MinuteCounts, minute_of};
+use crate::workflow::Placement;
 
 /// Attempts of [`Client::run_schedule_now`] against concurrent firings and
 /// edits before it gives up.
@@ -280,6 +282,21 @@ impl Client {
         crate::coverage::queue_stats(&*self.backend).await
     }
 
+    /// How many attempts ended in each of the last `minutes` minutes (this
+    /// one included), per queue and outcome, as the workers counted them
+    /// ([`crate::throughput`]): at most a day's, in minute then queue order.
+    pub async fn throughput(&self, minutes: u32) -> Result<Vec<MinuteCounts>, Error> {
+        if minutes == 0 || u64::from(minutes) * 60 > COUNTS_KEPT.as_secs() {
+            return Err(Error::InvalidArgument(format!(
+                "minutes must be 1 to {}",
+                COUNTS_KEPT.as_secs() / 60
+            )));
+        }
+        let now = Utc::now();
+        let since = minute_of(now) - chrono::Duration::minutes(i64::from(minutes) - 1);
+        self.backend.counts_since(since).await
+    }
+
     /// The workers of every host that share this backend, by id: live
     /// ones, and for a while those that stopped beating
     /// ([`WorkerState::Gone`](crate::WorkerState::Gone)).
@@ -455,21 +472,16 @@ impl Client {
     /// reaches the cap finishes the schedule. Its own ticks are otherwise
     /// unchanged. Atomic with the bookkeeping the way a firing is (see
     /// [`crate::backend::ScheduleStore`]); a run racing a firing or an edit
-    /// reads again and queues its task once.
+    /// reads again and queues its task once. Answers with the task's id;
+    /// for a workflow schedule, its first step's (whose `step.workflow`
+    /// names the workflow).
     pub async fn run_schedule_now(&self, name: &str) -> Result<TaskId, Error> {
         // One id for every attempt: a retry finds the task already queued.
         let id = uuid::Uuid::now_v7();
         for _ in 0..RUN_NOW_ATTEMPTS {
             let schedule = self.get_schedule(name).await?;
-            let task = self.task_def(&schedule.def.task_type)?;
             let now = Utc::now().trunc_subsecs(6);
-            let overrides = Overrides {
-                queue: schedule.def.queue.clone(),
-                priority: schedule.def.priority,
-                ..Overrides::default()
-            };
-            let mut record = new_record(task, schedule.def.params.clone(), &overrides, now);
-            record.id = id;
+            let records = self.schedule_run(&schedule, id, None, now)?;
             let finished = schedule
                 .def
                 .max_runs
@@ -480,15 +492,49 @@ impl Client {
                 expected_revision: schedule.revision,
                 next_run_at: if finished { None } else { schedule.next_run_at },
                 fired_at: now,
-                tasks: vec![record],
+                tasks: records,
             };
+            let first = firing.last_task().map_or(id, |task| task.id);
             if self.backend.fire_schedule(firing).await? {
-                return Ok(id);
+                return Ok(first);
             }
         }
         Err(Error::backend(format!(
             "schedule `{name}` kept changing; run now gave up after {RUN_NOW_ATTEMPTS} attempts"
         )))
+    }
+
+    /// The records one run of `schedule` submits, due at `run_at` (or
+    /// now): its task, with id `base`; or every step of its workflow, with
+    /// ids derived from `base` ([`Placement::derived`]), the schedule's
+    /// queue and priority given to steps that set none.
+    pub(crate) fn schedule_run(
+        &self,
+        schedule: &Schedule,
+        base: TaskId,
+        run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TaskRecord>, Error> {
+        let def = &schedule.def;
+        if let Some(spec) = &def.workflow {
+            let mut spec = spec.clone();
+            for step in &mut spec.steps {
+                step.queue = step.queue.take().or_else(|| def.queue.clone());
+                step.priority = step.priority.or(def.priority);
+            }
+            let placement = Placement::derived(base, spec.steps.len(), run_at.unwrap_or(now));
+            return Ok(spec.into_records(self, now, placement)?.1);
+        }
+        let task = self.task_def(&def.task_type)?;
+        let overrides = Overrides {
+            queue: def.queue.clone(),
+            priority: def.priority,
+            run_at,
+            ..Overrides::default()
+        };
+        let mut record = new_record(task, def.params.clone(), &overrides, now);
+        record.id = base;
+        Ok(vec![record])
     }
 
     /// A schedule's definition with its default params for its task
@@ -498,7 +544,15 @@ impl Client {
     fn checked_schedule(&self, def: ScheduleDef) -> Result<ScheduleDef, Error> {
         let def = def.with_default_params(&self.registry);
         def.validate_with(&self.registry)?;
-        self.payload_limits.check_params(&def.params)?;
+        match &def.workflow {
+            // The records a run would write, so every step meets the
+            // payload limits (nothing is stored).
+            Some(spec) => {
+                spec.clone()
+                    .into_records(self, Utc::now(), Placement::default())?;
+            }
+            None => self.payload_limits.check_params(&def.params)?,
+        }
         Ok(def)
     }
 

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,8 @@ struct ContextInner {
     /// The worker's instructions to this attempt; lives here so an attempt
     /// costs one allocation for its context and its control together.
     control: ControlCell,
+    /// When the attempt (or the detached context) was made.
+    started: Instant,
 }
 
 impl TaskContext {
@@ -92,6 +95,7 @@ impl TaskContext {
                 stop_reason: OnceLock::new(),
                 backend,
                 control: ControlCell::default(),
+                started: Instant::now(),
             }),
         }
     }
@@ -125,6 +129,7 @@ impl TaskContext {
                 stop_reason: OnceLock::new(),
                 backend: None,
                 control: ControlCell::default(),
+                started: Instant::now(),
             }),
         }
     }
@@ -144,6 +149,11 @@ impl TaskContext {
     /// This attempt's number, from 1.
     pub fn attempt(&self) -> u32 {
         self.inner.attempt
+    }
+
+    /// How long since the attempt started (its claim reached this worker).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
     }
 
     /// Retries this task may have after its first attempt.
@@ -264,6 +274,7 @@ impl TaskContext {
             stop_reason,
             backend: old.backend.clone(),
             control: ControlCell::default(),
+            started: old.started,
         };
         change(&mut inner);
         TaskContext {

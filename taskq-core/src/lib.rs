@@ -72,6 +72,7 @@ pub mod schedule;
 mod submit;
 pub mod task;
 pub mod testing;
+pub mod throughput;
 pub mod wait;
 pub mod worker;
 pub mod worker_state;
@@ -94,7 +95,9 @@ pub use payload::PayloadLimits;
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
 pub use registry::{Location, Registry, TaskDef, TaskHandle};
-pub use schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, StaticSchedule};
+pub use schedule::{
+    MisfirePolicy, Schedule, ScheduleDef, ScheduleKind, ScheduleTarget, StaticSchedule,
+};
 pub use submit::Submission;
 pub use task::{
     Backoff, ErrorKind, Progress, RunWhen, StepInput, TaskFailure, TaskId, TaskOptions, TaskRecord,

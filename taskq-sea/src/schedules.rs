@@ -66,6 +66,10 @@ impl From<&Schedule> for schedule::Model {
             name: def.name.clone(),
             task_type: def.task_type.clone(),
             params: def.params.clone(),
+            workflow: def
+                .workflow
+                .as_ref()
+                .and_then(|spec| serde_json::to_value(spec).ok()),
             kind: kind.to_owned(),
             run_at,
             every_ms,
@@ -130,6 +134,11 @@ impl TryFrom<schedule::Model> for Schedule {
                 name: row.name,
                 task_type: row.task_type,
                 params: row.params,
+                workflow: row
+                    .workflow
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|_| corrupt("workflow"))?,
                 kind,
                 enabled: row.enabled,
                 start_at: row.start_at,
@@ -359,12 +368,7 @@ async fn claim_all(txn: &DatabaseTransaction, firings: &[ScheduleFiring]) -> Res
             C::RunCount,
             per_row(
                 firings,
-                |f| {
-                    Some(
-                        Expr::col(C::RunCount)
-                            .add(i64::try_from(f.tasks.len()).unwrap_or(i64::MAX)),
-                    )
-                },
+                |f| Some(Expr::col(C::RunCount).add(i64::try_from(f.runs()).unwrap_or(i64::MAX))),
                 Expr::col(C::RunCount),
             ),
         ),
@@ -380,7 +384,7 @@ async fn claim_all(txn: &DatabaseTransaction, firings: &[ScheduleFiring]) -> Res
             C::LastTaskId,
             per_row(
                 firings,
-                |f| f.tasks.last().map(|last| Expr::value(Some(last.id))),
+                |f| f.last_task().map(|last| Expr::value(Some(last.id))),
                 Expr::col(C::LastTaskId),
             ),
         ),

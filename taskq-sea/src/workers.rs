@@ -7,11 +7,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+};
+use taskq_core::throughput::{MinuteCounts, first_kept_minute};
 use taskq_core::{Error, WorkerControl, WorkerInfo, WorkerRegistry, WorkerState};
 
 use crate::backend::{SeaBackend, db_err};
+use crate::entity::count;
 use crate::entity::worker::{self, Column as C};
 
 /// Compare-and-set rounds before a control gives up on a busy worker row.
@@ -196,5 +200,81 @@ impl WorkerRegistry for SeaBackend {
         Err(Error::backend(format!(
             "worker `{id}` changed under {CONTROL_ATTEMPTS} controls in a row; try again"
         )))
+    }
+
+    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error> {
+        self.add_minute_counts(counts, now).await
+    }
+
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error> {
+        let rows = count::Entity::find()
+            .filter(count::Column::Minute.gte(first_kept_minute(since, Utc::now())))
+            .order_by_asc(count::Column::Minute)
+            .order_by_asc(count::Column::Queue)
+            .all(self.db())
+            .await
+            .map_err(db_err)?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(rows
+            .into_iter()
+            .map(|row| MinuteCounts {
+                queue: row.queue,
+                minute: row.minute,
+                finished: n(row.finished),
+                failed: n(row.failed),
+                retried: n(row.retried),
+                cancelled: n(row.cancelled),
+            })
+            .collect())
+    }
+}
+
+impl SeaBackend {
+    /// One multi-row upsert adding to the stored counts (`excluded` on
+    /// PostgreSQL and SQLite, `VALUES()` on MySQL), then the day-old rows
+    /// dropped, in one transaction.
+    async fn add_minute_counts(
+        &self,
+        counts: &[MinuteCounts],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let rows = counts.iter().map(|c| {
+            count::Model {
+                minute: c.minute,
+                queue: c.queue.clone(),
+                finished: i(c.finished),
+                failed: i(c.failed),
+                retried: i(c.retried),
+                cancelled: i(c.cancelled),
+            }
+            .into_active_model()
+        });
+        let mysql = self.db().get_database_backend() == DbBackend::MySql;
+        let mut on_conflict = OnConflict::columns([count::Column::Minute, count::Column::Queue]);
+        for column in ["finished", "failed", "retried", "cancelled"] {
+            let sum = if mysql {
+                format!("{column} + VALUES({column})")
+            } else {
+                format!("taskq_counts.{column} + excluded.{column}")
+            };
+            on_conflict.value(Alias::new(column), Expr::cust(sum));
+        }
+        let oldest = first_kept_minute(DateTime::<Utc>::MIN_UTC, now);
+        let txn = self.db().begin().await.map_err(db_err)?;
+        count::Entity::insert_many(rows)
+            .on_conflict(on_conflict.to_owned())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        count::Entity::delete_many()
+            .filter(count::Column::Minute.lt(oldest))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
     }
 }

@@ -12,7 +12,7 @@
 // reorder two pending tasks, resume; reorder by dragging; filter the list
 // by created range; delete an ended task; markup in params and results
 // renders as text (XSS); a 422 from the form names the field; create a
-// schedule, disable, enable and run it; see the example's worker, pause
+// schedule, disable, enable and run it; one that fires a workflow; see the example's worker, pause
 // it (it claims nothing), resume it; see its task types, and the warning
 // on a queue whose pending task no live worker can take, and its limit
 // as running / limit. Then the operator's views (operator.mjs) and a
@@ -220,6 +220,31 @@ try {
   })();
   assert.ok(fromSchedule, 'run now submitted the schedule\'s task');
   await api.until(fromSchedule.id, (t) => t.state === 'FINISHED', 'FINISHED');
+
+  step('create a schedule that fires a workflow from the form, see its steps, run it');
+  await page.fill('#schedule-name', 'browser-workflow');
+  await page.selectOption('#schedule-type', '__workflow__');
+  await page.selectOption('#schedule-kind', 'interval');
+  await page.fill('#schedule-when', '3600');
+  await page.fill('#schedule-params', JSON.stringify({ steps: [
+    { name: 'hello', task: 'greet', params: { name: 'workflow tick 1' } },
+    { name: 'again', task: 'greet', params: { name: 'workflow tick 2' }, after: ['hello'], input: 'params' },
+  ] }));
+  await page.click('#schedule-button');
+  await page.locator('#schedule-result.ok-text').waitFor(WAIT);
+  const workflowRow = page.locator('#schedules tr[data-name="browser-workflow"]');
+  assert.match(await workflowRow.textContent(), /workflow \(2 steps: hello, again\)/);
+  await workflowRow.locator('button.schedule-run').click();
+  const secondStep = await (async () => {
+    for (let i = 0; i < 60; i++) {
+      const found = (await api.get('/tasks?task_type=greet')).tasks.find((t) => t.params.name === 'workflow tick 2');
+      if (found) return found;
+      await page.waitForTimeout(250);
+    }
+    return null;
+  })();
+  assert.ok(secondStep, 'run now stored the workflow');
+  await api.until(secondStep.id, (t) => t.state === 'FINISHED', 'FINISHED after its parent');
 
   step('see the worker, pause it, see it paused and idle, resume it');
   await go(page, '#/workers');

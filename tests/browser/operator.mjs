@@ -46,6 +46,14 @@ async function overview(page, api, seeded) {
   assert.match(await trickle.textContent(), /^\d+ (ms|s|min)/, 'every pending task read: exact');
   assert.match(await text(page, '#queues tr[data-queue="heavy"] td[data-label="failed"]'), /^[1-9]/);
   assert.equal(await page.locator(`#latest-failures a[href="#/task/${seeded.failed[2]}"]`).count(), 1);
+  // The throughput chart: drawn by the vendored uPlot; its caption counts
+  // what the workers ended (added with their heartbeats, so poll).
+  await page.locator('#throughput canvas').first().waitFor(WAIT);
+  await page.waitForFunction(
+    () => /[1-9][\d,]* finished, .*[1-9][\d,]* failed/.test(document.getElementById('throughput-caption')?.textContent || ''),
+    null, WAIT);
+  const counted = await api.get('/stats/throughput?minutes=60');
+  assert.ok(counted.counts.some((c) => c.queue === 'heavy' && c.failed > 0), JSON.stringify(counted));
 }
 
 async function pendingOrder(page, seeded) {

@@ -1,7 +1,7 @@
-//! `workflow submit | show | cancel`, and `retry` of a failed step, over a
-//! host's client (`run_from` with `Some(client)`: the command line opens
-//! no memory backend by URL) on memory, SQLite and PostgreSQL. Plain
-//! Redis joins once its workflows land.
+//! `workflow submit | show | cancel`, `retry` of a failed step, and
+//! `schedules create --workflow`, over a host's client (`run_from` with
+//! `Some(client)`: the command line opens no memory backend by URL) on
+//! memory, SQLite and PostgreSQL.
 
 use super::*;
 
@@ -203,6 +203,96 @@ async fn errors_and_cancel(client: Client) {
         .expect(Exit::Ok)
         .json();
     assert_eq!(again["state"], "CANCELLED");
+}
+
+/// `schedules create --workflow SPEC`: listed with its steps, run now
+/// stores the whole workflow; a TYPE beside --workflow, or a bad spec, is
+/// refused (exit 2) and stores nothing.
+async fn schedule_fires_a_workflow(client: Client) {
+    let path = spec_file(&chain_spec());
+    let path = path.to_str().expect("utf-8 path");
+    over(
+        &client,
+        &[
+            "schedules",
+            "create",
+            "nightly",
+            "--workflow",
+            path,
+            "--every",
+            "1h",
+        ],
+    )
+    .await
+    .expect(Exit::Ok);
+    let listed = over(&client, &["schedules", "list"]).await.expect(Exit::Ok);
+    assert!(listed.out.contains("workflow (3 steps)"), "{}", listed.out);
+    let ran = over(&client, &["schedules", "run-now", "nightly"])
+        .await
+        .expect(Exit::Ok);
+    let first: uuid::Uuid = ran.out.trim().parse().expect("the first step's id");
+    let step = client
+        .get(first)
+        .await
+        .expect("stored")
+        .step
+        .expect("a step");
+    assert_eq!(step.name, "say");
+    let record = client.workflow(step.workflow).await.expect("workflow");
+    assert_eq!(record.steps.len(), 3);
+
+    over(
+        &client,
+        &[
+            "schedules",
+            "create",
+            "both",
+            "cli_echo",
+            "--workflow",
+            path,
+            "--every",
+            "1h",
+        ],
+    )
+    .await
+    .expect(Exit::Usage);
+    let bad = spec_file(&json!({ "steps": [{ "name": "typo", "task": "cli_ecoh" }] }));
+    let ran = over(
+        &client,
+        &[
+            "schedules",
+            "create",
+            "bad",
+            "--workflow",
+            bad.to_str().unwrap(),
+            "--every",
+            "1h",
+        ],
+    )
+    .await
+    .expect(Exit::Usage);
+    assert!(ran.err.contains("`typo`"), "{}", ran.err);
+    for name in ["both", "bad"] {
+        assert!(client.get_schedule(name).await.is_err(), "{name} stored");
+    }
+}
+
+#[tokio::test]
+async fn cli_workflow_memory_schedule_fires_a_workflow() {
+    schedule_fires_a_workflow(memory_client()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_workflow_sqlite_schedule_fires_a_workflow() {
+    schedule_fires_a_workflow(sqlite_client().await).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn cli_workflow_postgres_schedule_fires_a_workflow() {
+    schedule_fires_a_workflow(client(&postgres_url().await).await).await;
 }
 
 #[tokio::test]

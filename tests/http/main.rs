@@ -73,6 +73,7 @@ macro_rules! http_suite {
                 workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,
                 metrics_show_attempts_and_run_times_as_tasks_run,
+                throughput_counts_what_workers_ended,
                 openapi_document_describes_every_route,
                 auth_is_required_and_errors_keep_their_shape,
                 junk_input_never_breaks_a_route,
@@ -92,9 +93,7 @@ macro_rules! http_suite {
 }
 
 /// `http_workflow_suite!(#[attr]… name, factory)`: the workflow routes on
-/// one backend (`cargo test --test http -- workflow`). Kept apart from
-/// [`http_suite!`] while backends gain workflows one by one: a backend is
-/// added here once its conformance suite's workflow tests pass.
+/// one backend (`cargo test --test http -- workflow`).
 macro_rules! http_workflow_suite {
     ($(#[$attr:meta])* $name:ident, $factory:expr) => {
         mod $name {
@@ -103,7 +102,8 @@ macro_rules! http_workflow_suite {
                 workflow_submit_reads_back_and_runs_to_the_end,
                 workflow_errors_name_the_step_and_store_nothing,
                 workflow_cancel_ends_every_open_step,
-                workflow_retry_of_the_failed_step_resumes_it);
+                workflow_retry_of_the_failed_step_resumes_it,
+                workflow_schedule_over_rest);
         }
     };
 }
@@ -116,7 +116,7 @@ mod http_routes {
     http_suite!(memory, common::memory);
 
     /// `cargo test http_workflows::memory::` (or `sqlite`, `postgres`,
-    /// `mysql`); plain Redis joins once its workflows land.
+    /// `mysql`, `redis`).
     mod http_workflows {
         use super::*;
 
@@ -137,6 +137,13 @@ mod http_routes {
             #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
             mysql,
             common::mysql
+        );
+
+        #[cfg(feature = "redis")]
+        http_workflow_suite!(
+            #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+            redis,
+            || common::redis("taskq-http-workflow-test")
         );
     }
 

@@ -139,3 +139,48 @@ pub(super) async fn metrics_show_attempts_and_run_times_as_tasks_run(backend: Ar
     );
     assert_eq!(median, slow_run, "one sample: every quantile is it");
 }
+
+/// `GET api/stats/throughput`: what a worker ended, counted per minute and
+/// queue once it reported (its last report is at shutdown); bad queries
+/// are 400s naming `minutes`.
+pub(super) async fn throughput_counts_what_workers_ended(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let (status, empty) = get(&app, "/api/stats/throughput").await;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(empty["minutes"], 60);
+    let before: u64 = finished_in(&empty, "default");
+
+    let (stop, running) = spawn_worker(test_worker(&client));
+    let mut ids = Vec::new();
+    for text in ["a", "b", "c"] {
+        ids.push(submit_echo(&app, text, json!({})).await["id"].clone());
+    }
+    for id in &ids {
+        wait_for(&app, id.as_str().unwrap(), |t| t["state"] == "FINISHED").await;
+    }
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+
+    let (status, counted) = get(&app, "/api/stats/throughput?minutes=5").await;
+    assert_eq!(status, StatusCode::OK, "{counted}");
+    assert_eq!(counted["minutes"], 5);
+    assert_eq!(finished_in(&counted, "default") - before, 3, "{counted}");
+
+    for query in ["minutes=0", "minutes=1441", "minutes=x", "minutes="] {
+        let (status, error) = get(&app, &format!("/api/stats/throughput?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        assert_eq!(error["error"]["details"]["field"], "minutes", "{query}");
+    }
+}
+
+/// The finished attempts of `queue` in a throughput answer.
+fn finished_in(throughput: &Value, queue: &str) -> u64 {
+    throughput["counts"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .filter(|c| c["queue"] == queue)
+        .map(|c| c["finished"].as_u64().expect("a count"))
+        .sum()
+}

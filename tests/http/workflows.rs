@@ -344,3 +344,63 @@ async fn http_workflow_routes_and_schemas_are_documented() {
         schemas["WorkflowRecord"]
     );
 }
+
+/// A schedule that fires a workflow, over REST: created with `workflow`
+/// instead of `task_type`, read back with it, run now (answering the
+/// first step, whose workflow holds every step); `task_type` with
+/// `workflow`, neither, or a bad step is refused and stores nothing.
+pub(super) async fn workflow_schedule_over_rest(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let spec = json!({ "steps": [
+        { "name": "a", "task": "wf.len", "params": "abc" },
+        { "name": "b", "task": "wf.len", "params": "hello" },
+        { "name": "sum", "task": "wf.sum", "after": ["a", "b"] },
+    ]});
+    let body = |extra: Value| {
+        let mut body = json!({ "name": "wf-nightly", "kind": "cron", "expression": "0 3 * * *" });
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let (status, created) = post(&app, "/api/schedules", body(json!({ "workflow": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["task_type"], "");
+    assert_eq!(created["params"], Value::Null);
+    let steps = created["workflow"]["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 3, "{created}");
+    assert_eq!(steps[2]["after"], json!(["a", "b"]));
+
+    let (status, first) = post(&app, "/api/schedules/wf-nightly/run", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["step"]["name"], "a");
+    let workflow = first["step"]["workflow"].as_str().expect("workflow id");
+    let (status, read) = get(&app, &format!("/api/workflows/{workflow}")).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["steps"].as_array().map(Vec::len), Some(3));
+    assert_eq!(step(&read, "sum")["state"], "WAITING");
+    let (_, schedule) = get(&app, "/api/schedules/wf-nightly").await;
+    assert_eq!(schedule["run_count"], 1);
+    assert_eq!(schedule["last_task_id"], first["id"]);
+
+    let bad_step = json!({ "steps": [
+        { "name": "a", "task": "wf.len", "params": "abc" },
+        { "name": "b", "task": "nope" },
+    ]});
+    let cases = [
+        (
+            json!({ "name": "x1", "task_type": "wf.len", "params": "a", "workflow": spec }),
+            "workflow",
+        ),
+        (json!({ "name": "x2" }), "task_type"),
+        (json!({ "name": "x3", "workflow": bad_step }), "steps"),
+    ];
+    for (extra, field) in cases {
+        let (status, error) = post(&app, "/api/schedules", body(extra)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["error"]["details"]["field"], field, "{error}");
+    }
+    let (_, list) = get(&app, "/api/schedules").await;
+    assert_eq!(list["total"], 1, "nothing else stored: {list}");
+}

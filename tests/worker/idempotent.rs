@@ -377,4 +377,17 @@ impl WorkerRegistry for LostReply {
     fn control_signal(&self) -> Option<Arc<Notify>> {
         self.inner.control_signal()
     }
+    async fn add_counts(
+        &self,
+        counts: &[taskq::throughput::MinuteCounts],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.inner.add_counts(counts, now).await
+    }
+    async fn counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<taskq::throughput::MinuteCounts>, Error> {
+        self.inner.counts_since(since).await
+    }
 }

@@ -24,6 +24,7 @@ use taskq::{
 
 mod blocking;
 mod deadline;
+mod hooks;
 mod idempotent;
 mod leases;
 mod outcomes;
@@ -37,6 +38,7 @@ mod workflow;
 
 use blocking::*;
 use deadline::*;
+use hooks::*;
 use idempotent::*;
 use leases::*;
 use outcomes::*;
@@ -218,6 +220,8 @@ macro_rules! worker_suite {
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
                 workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,
+                workflow_schedule_fires_and_runs_to_its_end,
+                hooks_see_every_attempt_and_its_end,
                 snooze_twice_then_finish_spends_one_attempt,
                 snooze_past_the_bound_fails_with_its_kind, expire_while_waiting_for_its_eta);
         }

@@ -236,3 +236,42 @@ pub async fn workflow_bad_input_and_cancel(backend: Arc<dyn Backend>) {
         Err(Error::WorkflowNotFound(_))
     ));
 }
+
+/// A schedule that fires a workflow: the worker's scheduler stores the
+/// whole workflow at the tick and its workers run it to the end.
+pub async fn workflow_schedule_fires_and_runs_to_its_end(backend: Arc<dyn Backend>) {
+    let client = Client::new(backend).unwrap();
+    let stop = spawn(workflow_worker(&client));
+    let mut sum = StepSpec::new("sum", "wf_sum", serde_json::Value::Null);
+    sum.after = vec!["one".into(), "two".into()];
+    let spec = WorkflowSpec {
+        steps: vec![
+            StepSpec::new("one", "wf_double", json!(1)),
+            StepSpec::new("two", "wf_double", json!(2)),
+            sum,
+        ],
+    };
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    client
+        .create_schedule(taskq::ScheduleDef::once("wf-soon", spec, at))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let first = loop {
+        if let Some(id) = client.get_schedule("wf-soon").await.unwrap().last_task_id {
+            break id;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never fired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let workflow = client.get(first).await.unwrap().step.unwrap().workflow;
+    let record = client
+        .wait_workflow(workflow, Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(record.state, WorkflowState::Finished);
+    assert_eq!(record.step("sum").unwrap().result, Some(json!(6)));
+    let schedule = client.get_schedule("wf-soon").await.unwrap();
+    assert_eq!((schedule.run_count, schedule.next_run_at), (1, None));
+    stop().await;
+}

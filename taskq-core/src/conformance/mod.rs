@@ -30,6 +30,7 @@ use crate::backend::Backend;
 
 mod cancel;
 mod claim;
+mod counts;
 mod coverage;
 mod deadline;
 pub mod helpers;
@@ -38,6 +39,7 @@ pub mod model;
 mod records;
 mod reorder;
 mod rescue;
+mod schedule_workflow;
 mod schedules;
 mod settle;
 mod unique;
@@ -47,6 +49,7 @@ mod workflow;
 
 pub use cancel::*;
 pub use claim::*;
+pub use counts::*;
 pub use coverage::*;
 pub use deadline::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
@@ -54,6 +57,7 @@ pub use limit::*;
 pub use records::*;
 pub use reorder::*;
 pub use rescue::*;
+pub use schedule_workflow::*;
 pub use schedules::*;
 pub use settle::*;
 pub use unique::*;
@@ -113,10 +117,11 @@ macro_rules! conformance_suite {
                 schedule_fire_batch_applies_current_firings,
                 schedule_concurrent_firings_fire_once, schedule_edit_refuses_stale_firing,
                 schedule_fire_batch_bookkeeping,
-                schedule_run_now_records_the_run, schedule_round_trip, delete_one_ended_task,
+                schedule_run_now_records_the_run, schedule_round_trip,
+                schedule_fires_a_workflow_once_per_tick, delete_one_ended_task,
                 worker_registry, worker_registry_gone_and_forgotten,
                 worker_control_is_compare_and_set, stats_count_pending_by_type,
-                workers_report_their_task_types,
+                workers_report_their_task_types, counts_add_up_per_minute_and_queue,
                 queue_stats_show_pending_types_no_live_worker_runs,
                 wait_task_states_follow_the_records, wait_hub_wakes_on_own_settle_and_cancel,
                 unique_duplicate_names_the_holder, unique_batch_stores_the_first_of_each_key,
@@ -126,6 +131,7 @@ macro_rules! conformance_suite {
                 workflow_chord_counts_down_to_release, workflow_failure_cancels_dependents,
                 workflow_cancel_and_rescue_move_dependents,
                 workflow_retry_resumes_from_the_failed_step,
+                workflow_second_end_of_a_retried_step_counts,
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
                 limit_of_zero_is_refused,

@@ -257,6 +257,48 @@ pub async fn workflow_retry_resumes_from_the_failed_step(backend: Arc<dyn Backen
     assert_eq!(get(&*backend, tasks[2].id).await.state, TaskState::Pending);
 }
 
+/// Waits until every one of `ids` is in `expected` (ends cross queues
+/// through an outbox on Redis, carried after the call or by a reconcile).
+async fn become_all(backend: &dyn Backend, ids: &[TaskId], expected: TaskState) {
+    for _ in 0..100 {
+        let mut all = true;
+        for id in ids {
+            all &= get(backend, *id).await.state == expected;
+        }
+        if all {
+            return;
+        }
+        backend.reconcile(true).await.expect("reconcile");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut states = Vec::new();
+    for id in ids {
+        let record = get(backend, *id).await;
+        states.push((record.state, record.step.map(|s| s.waiting_on)));
+    }
+    panic!("the dependents never all became {expected}: {states:?}");
+}
+
+/// A root cancelled, retried and cancelled again at the same instant (a
+/// frozen or coarse clock): the second end reaches its dependents too,
+/// across queues — the first end, which the retry undid, does not hide it.
+pub async fn workflow_second_end_of_a_retried_step_counts(backend: Arc<dyn Backend>) {
+    let (_, tasks) = steps(&[
+        ("a", "wq-a", &[], OWN, SUCCESS),
+        ("b", "wq-b", &[0], StepInput::Result, SUCCESS),
+        ("c", "wq-b", &[1], StepInput::Result, SUCCESS),
+    ]);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let dependents = [tasks[1].id, tasks[2].id];
+    let at = now();
+    backend.cancel(tasks[0].id, at).await.expect("cancel");
+    become_all(&*backend, &dependents, TaskState::Cancelled).await;
+    backend.retry(tasks[0].id, at).await.expect("retry");
+    become_all(&*backend, &dependents, TaskState::Waiting).await;
+    backend.cancel(tasks[0].id, at).await.expect("cancel again");
+    become_all(&*backend, &dependents, TaskState::Cancelled).await;
+}
+
 /// A step that expires is a parent that did not finish: a dependent that
 /// runs only after success is cancelled, one that runs whatever its
 /// parents' outcome is released (in another queue, so on Redis Cluster

@@ -14,11 +14,18 @@ use super::errors::ApiError;
 
 const PAGE: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/dashboard.js");
-const STYLE: &str = include_str!("dashboard/dashboard.css");
+/// The page's stylesheet, then the vendored chart library's.
+const STYLE: &str = concat!(
+    include_str!("dashboard/dashboard.css"),
+    include_str!("dashboard/vendor/uPlot.min.css")
+);
 
-/// The modules `dashboard.js` imports, by the name it imports them with.
-const MODULES: [(&str, &str); 13] = [
+/// The modules `dashboard.js` imports, by the name it imports them with,
+/// and `uplot.js`, the vendored chart library (uPlot, MIT; see
+/// `dashboard/vendor/README.md`), which the page loads as a classic script.
+const MODULES: [(&str, &str); 15] = [
     ("api.js", include_str!("dashboard/api.js")),
+    ("charts.js", include_str!("dashboard/charts.js")),
     ("bulk.js", include_str!("dashboard/bulk.js")),
     ("detail.js", include_str!("dashboard/detail.js")),
     ("dom.js", include_str!("dashboard/dom.js")),
@@ -31,6 +38,10 @@ const MODULES: [(&str, &str); 13] = [
     ("tasks.js", include_str!("dashboard/tasks.js")),
     ("workers.js", include_str!("dashboard/workers.js")),
     ("workflow.js", include_str!("dashboard/workflow.js")),
+    (
+        "uplot.js",
+        include_str!("dashboard/vendor/uPlot.iife.min.js"),
+    ),
 ];
 
 /// Only the page's own scripts and stylesheet may load, and it may only

@@ -72,6 +72,7 @@ mod openapi;
 mod query;
 mod queues;
 mod schedules;
+mod stats;
 mod task_types;
 mod tasks;
 mod workers;
@@ -167,6 +168,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/workers/{id}/pause", post(workers::pause))
         .route("/api/workers/{id}/resume", post(workers::resume))
         .route("/api/workers/{id}/shutdown", post(workers::shutdown))
+        .route("/api/stats/throughput", get(stats::throughput))
         .route("/metrics", get(metrics::metrics))
         // Layers run last-added first: auth, then the guard of writes.
         .route_layer(middleware::from_fn(content_type::guard_writes))

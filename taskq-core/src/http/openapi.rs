@@ -12,7 +12,7 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Server};
 
-use super::{errors, queues, schedules, task_types, tasks, workers, workflows};
+use super::{errors, queues, schedules, stats, task_types, tasks, workers, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,7 +34,7 @@ use super::{errors, queues, schedules, task_types, tasks, workers, workflows};
         schedules::list, schedules::create, schedules::detail, schedules::update,
         schedules::enable, schedules::disable, schedules::run_now, schedules::delete,
         workers::list, workers::detail, workers::pause, workers::resume, workers::shutdown,
-        super::metrics::metrics,
+        stats::throughput, super::metrics::metrics,
     ),
     components(schemas(
         errors::ErrorBody, errors::ErrorDetail,
@@ -50,6 +50,7 @@ use super::{errors, queues, schedules, task_types, tasks, workers, workflows};
         schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,
         schedules::ScheduleList, schedules::ScheduleInfo, crate::schedule::MisfirePolicy,
         crate::backend::WorkerInfo, crate::backend::WorkerQueue, crate::backend::WorkerState,
+        stats::Throughput, crate::throughput::MinuteCounts,
     )),
     modifiers(&BearerAuth, &SharedResponses),
     security(("bearer" = [])),

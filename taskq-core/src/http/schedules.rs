@@ -15,6 +15,7 @@ use super::query;
 use crate::client::Client;
 use crate::schedule::{MisfirePolicy, Schedule, ScheduleDef, ScheduleKind};
 use crate::task::{TaskId, TaskRecord};
+use crate::workflow::WorkflowSpec;
 
 /// A schedule as the API takes it. `kind` picks the timing: `once` with
 /// `at`, `interval` with `every` (seconds), or `cron` with `expression`
@@ -26,12 +27,19 @@ pub struct ScheduleRequest {
     /// control characters. On update, the path's name wins and this may be
     /// left out.
     pub name: Option<String>,
-    /// The registered task type each tick submits.
-    pub task_type: String,
+    /// The registered task type each tick submits; leave it out with
+    /// `workflow`.
+    #[serde(default)]
+    pub task_type: Option<String>,
     /// Params of each submitted task, checked against the task's type.
-    /// Default `{}`, or `null` for a task whose params are `()`.
+    /// Default `{}`, or `null` for a task whose params are `()`; left out
+    /// with `workflow`.
     #[serde(default)]
     pub params: Option<Value>,
+    /// Instead of `task_type`: a workflow each tick submits whole (every
+    /// step checked against its type now, as `POST api/workflows` does).
+    #[serde(default)]
+    pub workflow: Option<WorkflowSpec>,
     /// `once`, `interval` or `cron`.
     pub kind: ScheduleKindName,
     /// With `once`: when.
@@ -144,11 +152,28 @@ impl ScheduleRequest {
                 ));
             }
         };
+        let (task_type, params) = match (self.task_type, &self.workflow) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "workflow",
+                    "give `task_type` or `workflow`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::invalid_field(
+                    "task_type",
+                    "give `task_type` (or `workflow`)",
+                ));
+            }
+            // `{}` becomes `null` for a unit task in the client.
+            (Some(task_type), None) => (task_type, self.params.unwrap_or_else(|| json!({}))),
+            (None, Some(_)) => (String::new(), self.params.unwrap_or(Value::Null)),
+        };
         Ok(ScheduleDef {
             name,
-            task_type: self.task_type,
-            // `{}` becomes `null` for a unit task in the client.
-            params: self.params.unwrap_or_else(|| json!({})),
+            task_type,
+            params,
+            workflow: self.workflow,
             kind,
             enabled: self.enabled.unwrap_or(true),
             start_at: self.start_at,
@@ -170,10 +195,15 @@ impl ScheduleRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScheduleInfo {
     pub name: String,
-    /// The registered task type each tick submits.
+    /// The registered task type each tick submits (empty for a workflow
+    /// schedule).
     pub task_type: String,
-    /// Params of each submitted task (`null` for a task without params).
+    /// Params of each submitted task (`null` for a task without params,
+    /// and for a workflow schedule).
     pub params: Value,
+    /// The workflow each tick submits, for a workflow schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowSpec>,
     /// `once`, `interval` or `cron`; the field of that kind is set.
     pub kind: ScheduleKindName,
     /// With `once`: when.
@@ -202,9 +232,9 @@ pub struct ScheduleInfo {
     pub last_run_at: Option<DateTime<Utc>>,
     /// The tick it waits for; `null` while disabled or once it is done.
     pub next_run_at: Option<DateTime<Utc>>,
-    /// Tasks submitted by its firings (and runs now), in all.
+    /// Runs of its firings (and runs now), in all: tasks, or workflows.
     pub run_count: u64,
-    /// The last task a firing submitted.
+    /// The last task a firing submitted (a workflow's first step).
     #[schema(value_type = Option<uuid::Uuid>)]
     pub last_task_id: Option<TaskId>,
     /// Bumped by every edit, enable and disable included.
@@ -243,6 +273,7 @@ impl From<Schedule> for ScheduleInfo {
             name: def.name,
             task_type: def.task_type,
             params: def.params,
+            workflow: def.workflow,
             kind,
             at,
             every,
@@ -313,7 +344,7 @@ pub(crate) async fn list(
         (status = 400, description = "malformed JSON, a value out of range (`invalid_argument`) or a bad schedule or queue name (`invalid_name`); `details.field` names it", body = ErrorBody),
         (status = 409, description = "the name is taken (`schedule_exists`)", body = ErrorBody),
         (status = 413, description = "params over the client's `PayloadLimits`", body = ErrorBody),
-        (status = 422, description = "a field of the wrong type, missing or that does not go with `kind` (`invalid_field`), an unknown task type, params that do not fit it, a bad cron expression or time zone, a definition that does not hold together (`invalid_schedule`); `details.field` names it", body = ErrorBody)))]
+        (status = 422, description = "a field of the wrong type, missing or that does not go with `kind` (`invalid_field`), an unknown task type, params that do not fit it, a bad cron expression or time zone, a definition that does not hold together (`invalid_schedule`), a workflow step that does not check (`invalid_workflow`, `details.step` names it); `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn create(
     State(client): State<Client>,
     ApiJson(request): ApiJson<ScheduleRequest>,
@@ -389,14 +420,15 @@ pub(crate) async fn disable(
     Ok(Json(client.disable_schedule(&name).await?.into()))
 }
 
-/// Submits the schedule's task now, recorded as a run (last run, last
-/// task, run count, which `max_runs` caps); its ticks are otherwise not
-/// affected.
+/// Submits the schedule's task (or its whole workflow) now, recorded as a
+/// run (last run, last task, run count, which `max_runs` caps); its ticks
+/// are otherwise not affected. Answers with the task, or the workflow's
+/// first step (its `step.workflow` names the workflow).
 #[utoipa::path(post, path = "/api/schedules/{name}/run", tag = "schedules", operation_id = "run_schedule",
     params(("name" = String, Path, description = "the schedule's name")),
-    responses((status = 201, description = "the task it submitted", body = TaskRecord),
+    responses((status = 201, description = "the task it submitted (a workflow's first step)", body = TaskRecord),
         (status = 404, description = "no schedule has this name", body = ErrorBody),
-        (status = 422, description = "the schedule's task type is no longer registered (`unknown_task_type`)", body = ErrorBody)))]
+        (status = 422, description = "the schedule's task type is no longer registered (`unknown_task_type`), or a workflow step no longer checks (`invalid_workflow`)", body = ErrorBody)))]
 pub(crate) async fn run_now(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,

@@ -26,7 +26,6 @@ use tracing::{debug, info, warn};
 use crate::client::Client;
 use crate::error::Error;
 use crate::schedule::{Schedule, ScheduleFiring, plan_firing};
-use crate::submit::{Overrides, new_record};
 
 /// Ticks reached later than this are misfires and follow the schedule's
 /// misfire policy; later by less, they simply run (a busy moment is not
@@ -168,11 +167,21 @@ impl Scheduler {
     fn plan(&self, schedule: &Schedule, now: DateTime<Utc>) -> Option<ScheduleFiring> {
         let name = &schedule.def.name;
         let expected = schedule.next_run_at?;
-        let Some(task) = self.client.registry().get(&schedule.def.task_type) else {
-            debug!(schedule = %name, task_type = %schedule.def.task_type,
+        let registry = self.client.registry();
+        let missing = match &schedule.def.workflow {
+            Some(spec) => spec
+                .steps
+                .iter()
+                .find(|step| registry.get(&step.task).is_none())
+                .map(|step| step.task.as_str()),
+            None => Some(schedule.def.task_type.as_str())
+                .filter(|task_type| registry.get(task_type).is_none()),
+        };
+        if let Some(task_type) = missing {
+            debug!(schedule = %name, task_type = %task_type,
                 "due schedule's task type is not registered here");
             return None;
-        };
+        }
         let plan = match plan_firing(schedule, now, self.config.misfire_grace) {
             Ok(plan) => plan,
             Err(err) => {
@@ -180,21 +189,19 @@ impl Scheduler {
                 return None;
             }
         };
-        let tasks = plan
-            .ticks
-            .iter()
-            .map(|&tick| {
-                let overrides = Overrides {
-                    queue: schedule.def.queue.clone(),
-                    priority: schedule.def.priority,
-                    run_at: Some(tick),
-                    ..Overrides::default()
-                };
-                let mut record = new_record(task, schedule.def.params.clone(), &overrides, now);
-                record.id = schedule.task_id_for(tick);
-                record
-            })
-            .collect();
+        let mut tasks = Vec::new();
+        for &tick in &plan.ticks {
+            match self
+                .client
+                .schedule_run(schedule, schedule.task_id_for(tick), Some(tick), now)
+            {
+                Ok(records) => tasks.extend(records),
+                Err(err) => {
+                    warn!(schedule = %name, error = %err, "due schedule does not validate");
+                    return None;
+                }
+            }
+        }
         Some(ScheduleFiring {
             name: name.clone(),
             expected_next_run_at: Some(expected),

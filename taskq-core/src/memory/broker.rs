@@ -42,15 +42,7 @@ impl Broker for MemoryBackend {
                 held
             });
             for task in enqueued.stored(tasks) {
-                state.index(&task, now);
-                if let Some(step) = &task.step {
-                    state
-                        .workflows
-                        .entry(step.workflow)
-                        .or_default()
-                        .push(task.id);
-                }
-                state.tasks.insert(task.id, task);
+                state.insert_new(task, now);
             }
         }
         self.signal.notify_waiters();

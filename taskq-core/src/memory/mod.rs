@@ -28,6 +28,7 @@ use crate::ends::{PUSHED_FALLBACK_DEFAULT, TaskEnds};
 use crate::lifecycle::{self, Arrival, ClaimOrder, claim_order};
 use crate::schedule::Schedule;
 use crate::task::{IdMap, IdSet, TaskId, TaskRecord, TaskState, WorkflowId};
+use crate::throughput::MinuteCounts;
 
 /// An in-process [`Backend`](crate::backend::Backend).
 ///
@@ -77,6 +78,8 @@ struct State {
     /// Enabled schedules with a next run, by next run: the due index.
     due_schedules: BTreeSet<(DateTime<Utc>, String)>,
     workers: BTreeMap<String, WorkerInfo>,
+    /// Workers' counts of ended attempts, by minute and queue.
+    counts: BTreeMap<(DateTime<Utc>, String), MinuteCounts>,
     /// The task that last took each (queue, unique key): whether it still
     /// holds the key is read from its record (`lifecycle::holds_unique`).
     unique: HashMap<(String, String), TaskId>,
@@ -132,6 +135,34 @@ fn ready_set<'a>(
 }
 
 impl State {
+    /// Removes ended records (a delete, a purge) with what points at
+    /// them: their unique keys and their workflows' step lists, so
+    /// neither map grows with tasks that are gone. Gives the count.
+    fn remove_ended(&mut self, ids: &[TaskId]) -> usize {
+        let mut gone: HashMap<WorkflowId, HashSet<TaskId>> = HashMap::new();
+        let mut removed = 0;
+        for id in ids {
+            let Some(record) = self.tasks.remove(id) else {
+                continue;
+            };
+            removed += 1;
+            self.forget_unique(&record);
+            if let Some(step) = &record.step {
+                gone.entry(step.workflow).or_default().insert(record.id);
+            }
+        }
+        // One pass per workflow, however many of its steps went.
+        for (workflow, ids) in gone {
+            if let Some(steps) = self.workflows.get_mut(&workflow) {
+                steps.retain(|id| !ids.contains(id));
+                if steps.is_empty() {
+                    self.workflows.remove(&workflow);
+                }
+            }
+        }
+        removed
+    }
+
     /// Drops the key entry a removed record was the holder of, so the
     /// map does not grow with keys whose tasks are gone.
     fn forget_unique(&mut self, record: &TaskRecord) {
@@ -141,6 +172,19 @@ impl State {
                 self.unique.remove(&slot);
             }
         }
+    }
+
+    /// Stores a new record: its state's index, its workflow's steps, the
+    /// record itself (an enqueue, or a schedule's firing).
+    fn insert_new(&mut self, task: TaskRecord, now: DateTime<Utc>) {
+        self.index(&task, now);
+        if let Some(step) = &task.step {
+            self.workflows
+                .entry(step.workflow)
+                .or_default()
+                .push(task.id);
+        }
+        self.tasks.insert(task.id, task);
     }
 
     /// Files a record in the index its state calls for. `now` decides
@@ -274,4 +318,53 @@ fn due_key(schedule: &Schedule) -> Option<(DateTime<Utc>, String)> {
         .next_run_at
         .filter(|_| schedule.def.enabled)
         .map(|at| (at, schedule.def.name.clone()))
+}
+
+// The conformance helpers build the records.
+#[cfg(all(test, feature = "conformance"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::{Broker, Store};
+    use crate::task::WorkflowStep;
+
+    /// A delete or a purge drops the steps it removes from their
+    /// workflow's list, and the list once it is empty.
+    #[tokio::test]
+    async fn removing_steps_prunes_the_workflow_index() {
+        let backend = Arc::new(MemoryBackend::new());
+        let workflow = uuid::Uuid::now_v7();
+        let steps: Vec<TaskRecord> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                let mut task = crate::conformance::record("t", "q", 0, Utc::now());
+                task.step = Some(WorkflowStep::root(workflow, name));
+                task
+            })
+            .collect();
+        let ids: Vec<TaskId> = steps.iter().map(|t| t.id).collect();
+        backend.enqueue(steps).await.expect("enqueue");
+        for id in &ids {
+            backend.cancel(*id, Utc::now()).await.expect("cancel");
+        }
+        backend.delete_task(ids[0]).await.expect("delete");
+        assert_eq!(backend.lock().workflows[&workflow], ids[1..]);
+        let purged = backend
+            .purge(
+                &[TaskState::Cancelled],
+                Utc::now() + chrono::Duration::seconds(1),
+            )
+            .await
+            .expect("purge");
+        assert_eq!(purged, 2);
+        assert!(backend.lock().workflows.is_empty());
+        assert!(
+            backend
+                .workflow_steps(workflow)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+    }
 }

@@ -115,8 +115,8 @@ impl ScheduleStore for MemoryBackend {
                 }
                 let mut updated = stored.clone();
                 updated.next_run_at = firing.next_run_at;
-                updated.run_count += firing.tasks.len() as u64;
-                if let Some(last) = firing.tasks.last() {
+                updated.run_count += firing.runs() as u64;
+                if let Some(last) = firing.last_task() {
                     updated.last_run_at = Some(firing.fired_at);
                     updated.last_task_id = Some(last.id);
                 }
@@ -127,8 +127,7 @@ impl ScheduleStore for MemoryBackend {
                         continue;
                     }
                     submitted = true;
-                    state.index(&task, now);
-                    state.tasks.insert(task.id, task);
+                    state.insert_new(task, now);
                 }
                 applied.push(true);
             }

@@ -68,8 +68,8 @@ impl Store for MemoryBackend {
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error> {
         let mut state = self.lock();
         lifecycle::check_delete(state.tasks.get(&id).ok_or(Error::NotFound(id))?)?;
-        let record = state.tasks.remove(&id).ok_or(Error::NotFound(id))?;
-        state.forget_unique(&record);
+        let record = state.tasks.get(&id).cloned().ok_or(Error::NotFound(id))?;
+        state.remove_ended(&[id]);
         Ok(record)
     }
 
@@ -115,12 +115,7 @@ impl Store for MemoryBackend {
             .filter(|r| lifecycle::is_purged(r, states, before))
             .map(|r| r.id)
             .collect();
-        for id in &doomed {
-            if let Some(record) = state.tasks.remove(id) {
-                state.forget_unique(&record);
-            }
-        }
-        Ok(doomed.len() as u64)
+        Ok(state.remove_ended(&doomed) as u64)
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use super::MemoryBackend;
 use crate::backend::{WorkerControl, WorkerInfo, WorkerRegistry, WorkerState};
 use crate::error::Error;
+use crate::throughput::{MinuteCounts, first_kept_minute};
 
 #[async_trait]
 impl WorkerRegistry for MemoryBackend {
@@ -64,5 +65,32 @@ impl WorkerRegistry for MemoryBackend {
 
     fn control_signal(&self) -> Option<Arc<Notify>> {
         Some(self.control_signal.clone())
+    }
+
+    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error> {
+        let mut state = self.lock();
+        for count in counts {
+            state
+                .counts
+                .entry((count.minute, count.queue.clone()))
+                .or_insert_with(|| MinuteCounts {
+                    queue: count.queue.clone(),
+                    minute: count.minute,
+                    ..MinuteCounts::default()
+                })
+                .add(count);
+        }
+        let oldest = first_kept_minute(DateTime::<Utc>::MIN_UTC, now);
+        state.counts = state.counts.split_off(&(oldest, String::new()));
+        Ok(())
+    }
+
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error> {
+        let state = self.lock();
+        Ok(state
+            .counts
+            .range((first_kept_minute(since, Utc::now()), String::new())..)
+            .map(|(_, count)| count.clone())
+            .collect())
     }
 }

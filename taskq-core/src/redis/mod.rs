@@ -23,7 +23,8 @@
 //!   SQL (taskq-sea's `SeaRedisBackend`): an idempotent push of pending
 //!   tasks and the epoch key that reveals a data loss.
 //! - `workers`: [`WorkerRegistry`](crate::WorkerRegistry) — live workers
-//!   and control requests.
+//!   and control requests; `counts`: their counts of ended attempts per
+//!   minute ([`crate::throughput`]).
 //!
 //! # Data model
 //! Per queue: a ready sorted set ordered by priority, then `seq`, then id
@@ -56,6 +57,7 @@
 //! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:limit`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the ten keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
 //! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
 //! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
+//! | `{P:stats}:m:<unix minute>` | one for all counts | workers' heartbeats (`counts.rs`), `HINCRBY`; each expires after a day |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
 //!
 //! Queues spread over the cluster; schedules and workers each live in
@@ -107,6 +109,7 @@
 
 mod broker;
 mod cache;
+mod counts;
 mod delivery;
 mod enqueue;
 mod expiry;

@@ -309,11 +309,10 @@ impl ScheduleStore for RedisBackend {
                 }
             }
             let last_task = firing
-                .tasks
-                .last()
+                .last_task()
                 .map(|t| t.id.to_string())
                 .unwrap_or_default();
-            let count = firing.tasks.len();
+            let count = firing.runs();
             // Queued before the compare-and-set: see the module's notes.
             self.enqueue_records(firing.tasks, EnqueueMode::Missing)
                 .await?;

@@ -16,6 +16,7 @@ use tracing::warn;
 use super::RedisBackend;
 use crate::backend::{WorkerControl, WorkerInfo, WorkerRegistry, WorkerState};
 use crate::error::Error;
+use crate::throughput::MinuteCounts;
 
 /// KEYS: hash, index. ARGV: id, info, state, forget-at (ms), mode
 /// (`register` drops the requested state). Returns the requested state.
@@ -209,5 +210,14 @@ impl WorkerRegistry for RedisBackend {
 
     fn control_signal(&self) -> Option<Arc<Notify>> {
         Some(self.control_signal.clone())
+    }
+
+    async fn add_counts(&self, counts: &[MinuteCounts], _now: DateTime<Utc>) -> Result<(), Error> {
+        // Old minutes expire on their own.
+        self.add_minute_counts(counts).await
+    }
+
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error> {
+        self.minute_counts_since(since).await
     }
 }

@@ -321,6 +321,14 @@ impl RedisBackend {
             known.extend(missing.into_iter().map(|m| (m, None)));
             known.extend(found.into_iter().map(|r| (r.id, Some(r))));
         };
+        let resumed: HashSet<TaskId> = plan
+            .iter()
+            .filter_map(|change| match *change {
+                Resume::Rewait { id: step, .. } => Some(step),
+                Resume::CountAgain { .. } => None,
+            })
+            .chain([id])
+            .collect();
         // Per rewaited step: its parents, and the ends its count reflects.
         let mut rewaited: Vec<(TaskId, Vec<TaskId>, HashSet<String>)> = Vec::new();
         let mut changes: Vec<Vec<String>> = Vec::with_capacity(plan.len());
@@ -335,8 +343,12 @@ impl RedisBackend {
                         .and_then(|r| r.as_ref()?.step.as_ref())
                         .map(|s| s.parents.clone())
                         .unwrap_or_default();
+                    // Not the old ends of the retried step and of the
+                    // steps it rewaits: each will end again, and that end
+                    // must count, even one stamped with the same µs.
                     let tokens: HashSet<String> = parents
                         .iter()
+                        .filter(|p| !resumed.contains(*p))
                         .filter_map(|p| token(known.get(p)?.as_ref()?))
                         .collect();
                     let mut args = vec![

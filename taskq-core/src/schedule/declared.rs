@@ -95,9 +95,13 @@ impl ScheduleDef {
     }
 
     /// Also checks the task type and params against `registry`, the way
-    /// submitting by name does.
+    /// submitting by name does (a workflow's steps, each against its own
+    /// type: [`WorkflowSpec::check_with`](crate::workflow::WorkflowSpec::check_with)).
     pub fn validate_with(&self, registry: &Registry) -> Result<(), Error> {
         self.validate()?;
+        if let Some(spec) = &self.workflow {
+            return spec.check_with(registry).map(drop);
+        }
         let def = registry
             .get(&self.task_type)
             .ok_or_else(|| Error::UnknownTaskType(self.task_type.clone()))?;

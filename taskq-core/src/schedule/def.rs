@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::timing::{Tick, Timing, parse_cron};
 use crate::error::Error;
+use crate::workflow::WorkflowSpec;
 
 /// The shortest interval a schedule may have.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -40,6 +41,12 @@ pub enum ScheduleKind {
         #[serde(default = "utc_name")]
         time_zone: String,
     },
+}
+
+/// Params a workflow schedule may carry: none (`null`, or the `{}` the
+/// constructors and the HTTP body default to).
+fn params_left_out(params: &Value) -> bool {
+    params.is_null() || params.as_object().is_some_and(|o| o.is_empty())
 }
 
 fn utc_name() -> String {
@@ -107,10 +114,18 @@ pub struct ScheduleDef {
     /// Unique name: 1 to 200 characters, not `.` or `..`, without `/` or
     /// control characters ([`crate::bounds::check_schedule_name`]).
     pub name: String,
-    /// The registered task type each tick submits.
+    /// The registered task type each tick submits; empty for a schedule
+    /// that fires a [`workflow`](ScheduleDef::workflow).
+    #[serde(default)]
     pub task_type: String,
-    /// Params of each submitted task, checked against the task's type.
+    /// Params of each submitted task, checked against the task's type
+    /// (`null` for a workflow: its steps carry their own).
+    #[serde(default)]
     pub params: Value,
+    /// The workflow each tick submits whole, instead of a task: every step
+    /// is stored at the tick, the steps without parents due then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowSpec>,
     #[serde(flatten)]
     pub kind: ScheduleKind,
     /// A disabled schedule keeps its definition and does not fire.
@@ -121,20 +136,64 @@ pub struct ScheduleDef {
     pub end_at: Option<DateTime<Utc>>,
     /// At most this many runs in all (a one-off schedule runs once).
     pub max_runs: Option<u64>,
-    /// Submit to this queue instead of the task type's.
+    /// Submit to this queue instead of the task type's (a workflow's
+    /// steps that name no queue of their own).
     pub queue: Option<String>,
-    /// Submit with this priority instead of the task type's.
+    /// Submit with this priority instead of the task type's (a workflow's
+    /// steps that set none of their own).
     pub priority: Option<i32>,
     pub description: String,
     pub misfire: MisfirePolicy,
 }
 
+/// What a schedule fires at each tick: a task type (its params set with
+/// [`ScheduleDef::params`]) or a whole workflow. The constructors of
+/// [`ScheduleDef`] take either: a task type's name, or a [`WorkflowSpec`]
+/// (the typed [`Workflow`](crate::workflow::Workflow) builder's output is
+/// bound to fresh ids, so a schedule takes the spec).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleTarget {
+    /// A registered task type.
+    Task(String),
+    /// A workflow by names and JSON.
+    Workflow(WorkflowSpec),
+}
+
+impl From<&str> for ScheduleTarget {
+    fn from(task_type: &str) -> Self {
+        ScheduleTarget::Task(task_type.to_owned())
+    }
+}
+
+impl From<String> for ScheduleTarget {
+    fn from(task_type: String) -> Self {
+        ScheduleTarget::Task(task_type)
+    }
+}
+
+impl From<&String> for ScheduleTarget {
+    fn from(task_type: &String) -> Self {
+        ScheduleTarget::Task(task_type.clone())
+    }
+}
+
+impl From<WorkflowSpec> for ScheduleTarget {
+    fn from(spec: WorkflowSpec) -> Self {
+        ScheduleTarget::Workflow(spec)
+    }
+}
+
 impl ScheduleDef {
-    fn new(name: impl Into<String>, task_type: impl Into<String>, kind: ScheduleKind) -> Self {
+    fn new(name: impl Into<String>, target: impl Into<ScheduleTarget>, kind: ScheduleKind) -> Self {
+        let (task_type, params, workflow) = match target.into() {
+            ScheduleTarget::Task(task_type) => (task_type, Value::Object(Default::default()), None),
+            ScheduleTarget::Workflow(spec) => (String::new(), Value::Null, Some(spec)),
+        };
         ScheduleDef {
             name: name.into(),
-            task_type: task_type.into(),
-            params: Value::Object(Default::default()),
+            task_type,
+            params,
+            workflow,
             kind,
             enabled: true,
             start_at: None,
@@ -147,40 +206,45 @@ impl ScheduleDef {
         }
     }
 
-    /// Submits `task_type` once, at `at`.
-    pub fn once(name: impl Into<String>, task_type: impl Into<String>, at: DateTime<Utc>) -> Self {
-        ScheduleDef::new(name, task_type, ScheduleKind::Once { at })
+    /// Submits `target` (a task type, or a workflow) once, at `at`.
+    pub fn once(
+        name: impl Into<String>,
+        target: impl Into<ScheduleTarget>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        ScheduleDef::new(name, target, ScheduleKind::Once { at })
     }
 
-    /// Submits `task_type` every `every`.
+    /// Submits `target` (a task type, or a workflow) every `every`.
     pub fn interval(
         name: impl Into<String>,
-        task_type: impl Into<String>,
+        target: impl Into<ScheduleTarget>,
         every: Duration,
     ) -> Self {
-        ScheduleDef::new(name, task_type, ScheduleKind::Interval { every })
+        ScheduleDef::new(name, target, ScheduleKind::Interval { every })
     }
 
-    /// Submits `task_type` on a cron expression, in UTC.
+    /// Submits `target` (a task type, or a workflow) on a cron
+    /// expression, in UTC.
     pub fn cron(
         name: impl Into<String>,
-        task_type: impl Into<String>,
+        target: impl Into<ScheduleTarget>,
         expression: impl Into<String>,
     ) -> Self {
-        ScheduleDef::cron_in(name, task_type, expression, utc_name())
+        ScheduleDef::cron_in(name, target, expression, utc_name())
     }
 
-    /// Submits `task_type` on a cron expression in a time zone (an IANA
-    /// name such as `Europe/Paris`).
+    /// Submits `target` (a task type, or a workflow) on a cron expression
+    /// in a time zone (an IANA name such as `Europe/Paris`).
     pub fn cron_in(
         name: impl Into<String>,
-        task_type: impl Into<String>,
+        target: impl Into<ScheduleTarget>,
         expression: impl Into<String>,
         time_zone: impl Into<String>,
     ) -> Self {
         ScheduleDef::new(
             name,
-            task_type,
+            target,
             ScheduleKind::Cron {
                 expression: expression.into(),
                 time_zone: time_zone.into(),
@@ -235,10 +299,14 @@ impl ScheduleDef {
 
     /// The definition with its times cut to the microsecond, what every
     /// backend stores (PostgreSQL and MySQL keep no more), so a definition
-    /// reads back equal to what was written.
+    /// reads back equal to what was written; a workflow's left-out params
+    /// are `null`.
     pub fn normalized(mut self) -> Self {
         if let ScheduleKind::Once { at } = &mut self.kind {
             *at = at.trunc_subsecs(6);
+        }
+        if self.workflow.is_some() && params_left_out(&self.params) {
+            self.params = Value::Null;
         }
         self.start_at = self.start_at.map(|t| t.trunc_subsecs(6));
         self.end_at = self.end_at.map(|t| t.trunc_subsecs(6));
@@ -256,6 +324,30 @@ impl ScheduleDef {
             message,
         };
         crate::bounds::check_schedule_name(&self.name)?;
+        match (&self.workflow, self.task_type.is_empty()) {
+            (Some(_), false) => {
+                return Err(invalid(
+                    "workflow",
+                    "a schedule fires a task type or a workflow, not both".into(),
+                ));
+            }
+            (None, true) => {
+                return Err(invalid(
+                    "task_type",
+                    "a schedule needs a task type or a workflow".into(),
+                ));
+            }
+            (Some(_), true) if !params_left_out(&self.params) => {
+                return Err(invalid(
+                    "params",
+                    "a workflow's steps carry their params; leave the schedule's params out".into(),
+                ));
+            }
+            (Some(spec), true) => {
+                spec.check_graph()?;
+            }
+            (None, false) => {}
+        }
         self.timing(Utc::now())?;
         let times = [
             ("at", self.once_at()),

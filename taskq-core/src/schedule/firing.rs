@@ -18,7 +18,8 @@ use crate::task::TaskRecord;
 ///
 /// A scheduled firing's tasks carry their ticks' ids
 /// ([`Schedule::task_id_for`]); a manual one ("run now") carries one task
-/// with an id chosen once per request.
+/// with an id chosen once per request. A workflow schedule's tick carries
+/// every step of its workflow, whose ids derive from the tick's.
 #[derive(Debug, Clone)]
 pub struct ScheduleFiring {
     pub name: String,
@@ -36,6 +37,32 @@ pub struct ScheduleFiring {
     /// The tasks to submit (one per tick; may be empty when every missed
     /// tick is skipped).
     pub tasks: Vec<TaskRecord>,
+}
+
+impl ScheduleFiring {
+    /// The runs it submits, what a schedule's `run_count` (and so
+    /// `max_runs`) counts: one per task, or one per workflow.
+    pub fn runs(&self) -> usize {
+        self.run_starts().count()
+    }
+
+    /// The task its last run starts from (a schedule's `last_task_id`):
+    /// the last task, or the first step of the last workflow.
+    pub fn last_task(&self) -> Option<&TaskRecord> {
+        self.run_starts().last()
+    }
+
+    /// The first record of each run: a task, or the first step of a
+    /// workflow (a firing writes each workflow's steps together).
+    fn run_starts(&self) -> impl Iterator<Item = &TaskRecord> {
+        let mut previous = None;
+        self.tasks.iter().filter(move |task| {
+            let workflow = task.step.as_ref().map(|step| step.workflow);
+            let starts = workflow.is_none() || workflow != previous;
+            previous = workflow;
+            starts
+        })
+    }
 }
 
 /// What [`plan_firing`] decided for one due schedule.

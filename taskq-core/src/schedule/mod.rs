@@ -1,5 +1,5 @@
-//! Schedules: a task type submitted once at a time, every interval, or on a
-//! cron expression in a time zone — stored by the backend, fired by the
+//! Schedules: a task type (or a whole workflow) submitted once at a time,
+//! every interval, or on a cron expression in a time zone — stored by the backend, fired by the
 //! [`scheduler`](crate::maintenance::scheduler).
 //!
 //! - [`ScheduleDef`] is what a user writes (name, task, params, timing,
@@ -41,6 +41,7 @@ mod timing;
 pub use declared::StaticSchedule;
 pub use def::{
     MAX_CATCH_UP, MAX_TICKS_PER_FIRING, MIN_INTERVAL, MisfirePolicy, ScheduleDef, ScheduleKind,
+    ScheduleTarget,
 };
 pub use firing::{FiringPlan, ScheduleFiring, plan_firing};
 pub use stored::Schedule;

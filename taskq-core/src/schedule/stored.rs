@@ -17,9 +17,9 @@ pub struct Schedule {
     pub last_run_at: Option<DateTime<Utc>>,
     /// The tick it waits for; `None` while disabled or once it is done.
     pub next_run_at: Option<DateTime<Utc>>,
-    /// Tasks submitted by its firings, in all.
+    /// Runs its firings submitted, in all: tasks, or workflows.
     pub run_count: u64,
-    /// The last task a firing submitted.
+    /// The last task a firing submitted (a workflow's first step).
     pub last_task_id: Option<TaskId>,
     /// Bumped by the store on every edit (including enable and disable):
     /// a firing planned from an older revision is refused, so a tick never

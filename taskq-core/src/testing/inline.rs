@@ -21,6 +21,7 @@ use crate::registry::Registry;
 use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
+use crate::throughput::MinuteCounts;
 
 /// Attempts one inline run makes at most (the task's own, and those of
 /// tasks ahead of it in its queue) before it leaves the rest pending: a
@@ -421,5 +422,13 @@ impl WorkerRegistry for InlineBackend {
 
     fn control_signal(&self) -> Option<Arc<Notify>> {
         self.memory.control_signal()
+    }
+
+    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error> {
+        self.memory.add_counts(counts, now).await
+    }
+
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error> {
+        self.memory.counts_since(since).await
     }
 }

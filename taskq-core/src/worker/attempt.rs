@@ -104,6 +104,7 @@ pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
         step.as_ref(),
         Some(shared.backend.clone()),
     );
+    let handler = span.in_scope(|| shared.hooks.start(&ctx, handler));
     if def.options.blocking {
         let runtime = tokio::runtime::Handle::current();
         let blocking_span = span.clone();
@@ -182,9 +183,14 @@ pub(super) fn end_attempt(shared: &Shared, ctx: &TaskContext, end: AttemptEnd) -
     if !ctx.control().try_end() {
         return false;
     }
+    let settlement = settlement_for(shared, ctx, end);
+    shared.hooks.ended(ctx, &settlement.outcome);
+    shared
+        .tally()
+        .count(ctx.queue(), &settlement.outcome, settlement.at);
     // The completer outlives every attempt; a send error would only mean
     // the worker is gone.
-    let _ = shared.settle_tx.send(settlement_for(shared, ctx, end));
+    let _ = shared.settle_tx.send(settlement);
     true
 }
 

@@ -1,5 +1,6 @@
-//! The worker in the registry: reports itself at each heartbeat and obeys
-//! what an operator requested (pause, resume, shut down).
+//! The worker in the registry: reports itself (and the attempts it ended)
+//! at each heartbeat and obeys what an operator requested (pause, resume,
+//! shut down).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub(super) async fn report(shared: &Shared) {
     {
         store_report(shared).await;
     }
+    shared.report_counts().await;
 }
 
 /// Stores the worker's entry; what an operator requested of it, or `None`

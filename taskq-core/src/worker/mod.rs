@@ -33,13 +33,18 @@ mod config;
 mod control;
 mod deadlines;
 mod dispatch;
+mod hooks;
 mod lease;
 mod runtime;
 mod shared;
 mod signal;
+mod tally;
 mod unserved;
 
+pub use hooks::AttemptHook;
+use hooks::Hooks;
 pub use signal::shutdown_signal;
+use tally::Tally;
 
 pub use config::{
     CANCEL_GRACE_DEFAULT, HEARTBEAT_INTERVAL_DEFAULT, LEASE_DEFAULT, POLL_INTERVAL_DEFAULT,
@@ -87,6 +92,7 @@ pub struct WorkerBuilder {
     config: WorkerConfig,
     worker_id: Option<String>,
     handler_runtime: Option<tokio::runtime::Handle>,
+    hooks: Hooks,
 }
 
 impl WorkerBuilder {
@@ -171,6 +177,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// Adds a hook every attempt runs: at its start, around its handler
+    /// and at its end (see [`AttemptHook`]). Hooks run in the order they
+    /// were added, the first one outermost around the handler.
+    pub fn hook(mut self, hook: impl AttemptHook) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
     /// Checks the settings: at least one queue, each once, concurrency ≥ 1,
     /// heartbeats more frequent than the lease; and the params of the
     /// schedules declared in code (`#[long_task(params = …)]`) against
@@ -238,6 +252,8 @@ impl WorkerBuilder {
             paused: watch::Sender::new(false),
             claiming: tokio::sync::Mutex::new(()),
             shutdown: shutdown.clone(),
+            hooks: self.hooks,
+            tally: Mutex::new(Tally::default()),
         });
         let queues = self
             .queues
@@ -319,6 +335,7 @@ impl Worker {
             config: WorkerConfig::default(),
             worker_id: None,
             handler_runtime: None,
+            hooks: Hooks::default(),
         }
     }
 
@@ -398,8 +415,10 @@ impl Worker {
         stop_completer.cancel();
         let backend = shared.backend.clone();
         let worker_id = shared.worker_id.clone();
-        drop(shared);
         let _ = heartbeat.await;
+        // The last attempts' counts, which no heartbeat will carry now.
+        shared.report_counts().await;
+        drop(shared);
         let _ = deadlines.await;
         let _ = maintenance.await;
         let _ = completer.await;

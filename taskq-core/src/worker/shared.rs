@@ -17,6 +17,8 @@ use crate::task::IdMap;
 
 use super::config::WorkerConfig;
 use super::deadlines::{Alarm, Deadlines};
+use super::hooks::Hooks;
+use super::tally::Tally;
 
 pub(super) struct QueueSlots {
     pub(super) name: String,
@@ -51,6 +53,10 @@ pub(super) struct Shared {
     pub(super) claiming: tokio::sync::Mutex<()>,
     /// The worker's shutdown (also reached through [`ShutdownHandle`]).
     pub(super) shutdown: CancellationToken,
+    /// The host's hooks around every attempt.
+    pub(super) hooks: Hooks,
+    /// Attempts ended since the last heartbeat, per minute and queue.
+    pub(super) tally: Mutex<Tally>,
 }
 
 impl Shared {
@@ -58,6 +64,30 @@ impl Shared {
         self.in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn tally(&self) -> MutexGuard<'_, Tally> {
+        self.tally
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds the attempts ended since the last report to the backend's
+    /// counts; on failure they wait for the next one. Bounded by a beat.
+    pub(super) async fn report_counts(&self) {
+        let counts = self.tally().take();
+        if counts.is_empty() {
+            return;
+        }
+        let bound = self.config.heartbeat_interval.max(Duration::from_secs(1));
+        let added = tokio::time::timeout(bound, self.backend.add_counts(&counts, Utc::now())).await;
+        if !matches!(added, Ok(Ok(()))) {
+            tracing::debug!("attempt counts not stored; kept for the next heartbeat");
+            let mut tally = self.tally();
+            for count in counts {
+                tally.add(count);
+            }
+        }
     }
 
     pub(super) fn state(&self) -> WorkerState {

@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::builder::Workflow;
 use super::read::WorkflowRecord;
+use super::records::Placement;
 use super::spec::WorkflowSpec;
 use crate::client::Client;
 use crate::error::Error;
@@ -36,7 +37,11 @@ impl Client {
         spec: WorkflowSpec,
         ids: Option<Vec<TaskId>>,
     ) -> Result<WorkflowId, Error> {
-        let (workflow, records) = spec.into_records(self, Utc::now(), ids)?;
+        let placement = Placement {
+            steps: ids,
+            ..Placement::default()
+        };
+        let (workflow, records) = spec.into_records(self, Utc::now(), placement)?;
         let retry = self.submit_retry();
         let mut ambiguous = false;
         let mut tried = 0;
@@ -102,9 +107,7 @@ impl Client {
     /// after.
     pub async fn cancel_workflow(&self, id: WorkflowId) -> Result<WorkflowRecord, Error> {
         let record = self.workflow(id).await?;
-        // Leaves first, so that each step is cancelled as asked rather
-        // than as its parent's dependent.
-        for step in record.steps.iter().rev() {
+        for step in record.leaves_first() {
             if step.state.is_terminal() || step.cancel_requested {
                 continue;
             }

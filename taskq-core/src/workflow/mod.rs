@@ -54,10 +54,12 @@ mod builder;
 mod client;
 mod input;
 mod read;
+mod records;
 mod spec;
 
 pub use builder::{Step, StepRef, Workflow};
 pub(crate) use input::attempt_handler;
 pub use input::{StepEnd, resolve_input};
 pub use read::{WorkflowRecord, WorkflowState};
+pub(crate) use records::Placement;
 pub use spec::{MAX_STEPS, StepSpec, WorkflowSpec};

@@ -1,5 +1,7 @@
 //! A stored workflow read back: its steps' records and where it stands.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +22,7 @@ pub enum WorkflowState {
     Cancelled,
 }
 
-/// A workflow as stored: every step's record, parents first.
+/// A workflow as stored: every step's record, and its edges.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRecord {
@@ -94,8 +96,76 @@ impl WorkflowRecord {
             .find(|s| s.step.as_ref().is_some_and(|st| st.name == name))
     }
 
+    /// Its steps, each before the steps it waits for: leaves first, roots
+    /// last (what a cancel of the whole workflow walks, so each step is
+    /// cancelled as asked rather than as its parent's dependent).
+    pub fn leaves_first(&self) -> Vec<&TaskRecord> {
+        let index: HashMap<TaskId, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        // Kahn's algorithm on the reversed edges: a step is ready once
+        // every child of it in this record was taken.
+        let mut children_left = vec![0usize; self.steps.len()];
+        for (parent, child) in &self.edges {
+            if let (Some(&p), true) = (index.get(parent), index.contains_key(child)) {
+                children_left[p] += 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| children_left[i] == 0)
+            .collect();
+        let mut next = 0;
+        while next < order.len() {
+            let step = &self.steps[order[next]];
+            for parent in step.step.iter().flat_map(|s| &s.parents) {
+                if let Some(&p) = index.get(parent) {
+                    children_left[p] -= 1;
+                    if children_left[p] == 0 {
+                        order.push(p);
+                    }
+                }
+            }
+            next += 1;
+        }
+        order.into_iter().map(|i| &self.steps[i]).collect()
+    }
+
     /// How many steps are in `state`.
     pub fn count(&self, state: TaskState) -> usize {
         self.steps.iter().filter(|s| s.state == state).count()
+    }
+}
+
+#[cfg(all(test, feature = "conformance"))]
+mod tests {
+    use super::*;
+    use crate::task::WorkflowStep;
+
+    /// Listed callback first, then a chain a → b: the callback and `b`
+    /// come before `a`, and `a` before nothing it waits for.
+    #[test]
+    fn leaves_first_puts_every_step_before_its_parents() {
+        let workflow = uuid::Uuid::now_v7();
+        let mut steps: Vec<TaskRecord> = ["sum", "a", "b"]
+            .into_iter()
+            .map(|name| {
+                let mut task = crate::conformance::record("t", "q", 0, Utc::now());
+                task.step = Some(WorkflowStep::root(workflow, name));
+                task
+            })
+            .collect();
+        let (sum, a, b) = (steps[0].id, steps[1].id, steps[2].id);
+        let parents = [vec![a, b], vec![], vec![a]];
+        for (task, parents) in steps.iter_mut().zip(parents) {
+            task.step.as_mut().expect("step").parents = parents;
+        }
+        let record = WorkflowRecord::from_steps(workflow, steps).expect("steps");
+        let order: Vec<TaskId> = record.leaves_first().iter().map(|t| t.id).collect();
+        let at = |id| order.iter().position(|x| *x == id).expect("listed");
+        assert_eq!(order.len(), 3);
+        assert!(at(sum) < at(b) && at(b) < at(a), "{order:?}");
     }
 }

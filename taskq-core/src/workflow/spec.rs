@@ -1,19 +1,18 @@
 //! A workflow by names and JSON ([`WorkflowSpec`]): what the REST route
-//! takes and what the typed builder writes, checked whole and turned into
-//! the records of its steps.
+//! takes, what the typed builder writes and what a schedule fires, and its
+//! checks against the graph and the registry (`records` turns it into the
+//! steps' records).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bounds::check_queue_name;
-use crate::client::Client;
 use crate::error::Error;
-use crate::submit::{Overrides, new_record};
-use crate::task::{RunWhen, StepInput, TaskId, TaskRecord, TaskState, WorkflowId, WorkflowStep};
+use crate::registry::Registry;
+use crate::task::{RunWhen, StepInput};
 
 /// The most steps one workflow may have.
 pub const MAX_STEPS: usize = 100_000;
@@ -101,7 +100,7 @@ pub struct WorkflowSpec {
 }
 
 /// Refuses a step of the spec.
-fn invalid(step: &str, message: impl Into<String>) -> Error {
+pub(super) fn invalid(step: &str, message: impl Into<String>) -> Error {
     Error::InvalidWorkflow {
         step: step.to_owned(),
         message: message.into(),
@@ -109,62 +108,47 @@ fn invalid(step: &str, message: impl Into<String>) -> Error {
 }
 
 impl WorkflowSpec {
-    /// Checks the spec whole against `client`'s registry and limits, and
-    /// builds its steps' records (roots `PENDING`, the rest `WAITING`),
-    /// in the spec's order, with `ids` (one per step) or fresh ones.
-    /// Nothing is stored.
-    pub(crate) fn into_records(
-        self,
-        client: &Client,
-        now: DateTime<Utc>,
-        ids: Option<Vec<TaskId>>,
-    ) -> Result<(WorkflowId, Vec<TaskRecord>), Error> {
+    /// Checks the spec whole, as a submission would, except the payload
+    /// limits (the client's): the graph ([`WorkflowSpec::check_graph`]),
+    /// each step's task type in `registry`, its params against the type
+    /// when it takes its own, its queue name and retries. Refusals are
+    /// [`Error::InvalidWorkflow`] naming the step. Gives the steps in an
+    /// order where parents come first.
+    pub fn check_with(&self, registry: &Registry) -> Result<Vec<usize>, Error> {
         let order = self.check_graph()?;
-        let workflow = uuid::Uuid::now_v7();
-        let ids: Vec<TaskId> = ids
-            .filter(|ids| ids.len() == self.steps.len())
-            .unwrap_or_else(|| self.steps.iter().map(|_| uuid::Uuid::now_v7()).collect());
-        let index: HashMap<&str, usize> = self
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i))
-            .collect();
-        let parents: Vec<Vec<usize>> = self
-            .steps
-            .iter()
-            .map(|s| s.after.iter().map(|p| index[p.as_str()]).collect())
-            .collect();
-        let mut children = vec![Vec::new(); self.steps.len()];
-        for &i in &order {
-            for &p in &parents[i] {
-                children[p].push(ids[i]);
+        for spec in &self.steps {
+            let name = spec.name.as_str();
+            let def = registry
+                .get(&spec.task)
+                .ok_or_else(|| invalid(name, format!("unknown task type `{}`", spec.task)))?;
+            if spec.effective_input() == StepInput::Params {
+                (def.validate)(&spec.params).map_err(|e| {
+                    invalid(
+                        name,
+                        format!(
+                            "invalid params for `{}` at `{}`: {}",
+                            def.name, e.path, e.message
+                        ),
+                    )
+                })?;
+            }
+            if let Some(queue) = &spec.queue {
+                check_queue_name(queue).map_err(|e| invalid(name, e.to_string()))?;
+            }
+            if let Some(retries) = spec.max_retries
+                && retries > crate::bounds::MAX_RETRIES
+            {
+                let max = crate::bounds::MAX_RETRIES;
+                return Err(invalid(name, format!("max_retries must be at most {max}")));
             }
         }
-        let mut records = Vec::with_capacity(self.steps.len());
-        for (i, spec) in self.steps.iter().enumerate() {
-            let mut record = step_record(client, spec, now)?;
-            record.id = ids[i];
-            if !parents[i].is_empty() {
-                record.state = TaskState::Waiting;
-            }
-            record.step = Some(WorkflowStep {
-                workflow,
-                name: spec.name.clone(),
-                parents: parents[i].iter().map(|p| ids[*p]).collect(),
-                children: std::mem::take(&mut children[i]),
-                waiting_on: u32::try_from(parents[i].len()).unwrap_or(u32::MAX),
-                input: spec.effective_input(),
-                runs: spec.runs,
-            });
-            records.push(record);
-        }
-        Ok((workflow, records))
+        Ok(order)
     }
 
-    /// Checks names, edges and inputs, and that the graph has no cycle;
-    /// gives the steps in an order where parents come first.
-    fn check_graph(&self) -> Result<Vec<usize>, Error> {
+    /// Checks names, edges and inputs, and that the graph has no cycle
+    /// (what needs no registry); gives the steps in an order where parents
+    /// come first.
+    pub fn check_graph(&self) -> Result<Vec<usize>, Error> {
         if self.steps.is_empty() {
             return Err(invalid("", "a workflow needs at least one step"));
         }
@@ -248,44 +232,4 @@ impl WorkflowSpec {
         }
         Ok(order)
     }
-}
-
-/// The record of one step, as a submission of its task would make it;
-/// refusals name the step.
-fn step_record(client: &Client, spec: &StepSpec, now: DateTime<Utc>) -> Result<TaskRecord, Error> {
-    let name = spec.name.as_str();
-    let def = client
-        .task_def(&spec.task)
-        .map_err(|_| invalid(name, format!("unknown task type `{}`", spec.task)))?;
-    if spec.effective_input() == StepInput::Params {
-        client
-            .payload_limits()
-            .check_params(&spec.params)
-            .map_err(|e| invalid(name, e.to_string()))?;
-        (def.validate)(&spec.params).map_err(|e| {
-            invalid(
-                name,
-                format!(
-                    "invalid params for `{}` at `{}`: {}",
-                    def.name, e.path, e.message
-                ),
-            )
-        })?;
-    }
-    if let Some(queue) = &spec.queue {
-        check_queue_name(queue).map_err(|e| invalid(name, e.to_string()))?;
-    }
-    if let Some(retries) = spec.max_retries
-        && retries > crate::bounds::MAX_RETRIES
-    {
-        let max = crate::bounds::MAX_RETRIES;
-        return Err(invalid(name, format!("max_retries must be at most {max}")));
-    }
-    let overrides = Overrides {
-        queue: spec.queue.clone(),
-        priority: spec.priority,
-        max_retries: spec.max_retries,
-        ..Overrides::default()
-    };
-    Ok(new_record(def, spec.params.clone(), &overrides, now))
 }

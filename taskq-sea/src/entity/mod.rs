@@ -2,7 +2,9 @@
 //!
 //! - [`task`]: `taskq_tasks`, one row per submitted task (a
 //!   [`taskq_core::TaskRecord`]).
-//! - [`queue`]: `taskq_queues`, one row per paused queue.
+//! - [`count`]: `taskq_counts`, per minute and queue the attempts
+//!   workers ended.
+//! - [`queue`]: `taskq_queues`, one row per paused or limited queue.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
 //! - [`unique_key`]: `taskq_unique_keys`, per queue and unique key the
@@ -14,6 +16,7 @@
 //! wise: state changes go through the [`crate::SeaBackend`] so that fencing
 //! and ordering rules hold).
 
+pub mod count;
 pub mod queue;
 pub mod schedule;
 pub mod task;

@@ -19,6 +19,8 @@ pub struct Model {
     pub task_type: String,
     /// Params of each submitted task.
     pub params: Json,
+    /// The workflow spec each tick submits instead (a workflow schedule).
+    pub workflow: Option<Json>,
     /// `once`, `interval` or `cron`.
     pub kind: String,
     /// A one-off's time.

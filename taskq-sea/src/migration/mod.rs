@@ -44,7 +44,9 @@ mod m20261205_000001_taskq_worker_task_types;
 mod m20261207_000001_taskq_unique_keys;
 mod m20261207_000002_taskq_queue_limits;
 mod m20261207_000010_taskq_workflow_steps;
-mod m20261208_000001_taskq_snooze_expiry;
+mod m20261208_000040_taskq_schedule_workflows;
+mod m20261208_000041_taskq_counts;
+mod m20261208_000050_taskq_snooze_expiry;
 
 use sea_orm_migration::prelude::*;
 
@@ -60,7 +62,9 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261207_000001_taskq_unique_keys::Migration),
         Box::new(m20261207_000002_taskq_queue_limits::Migration),
         Box::new(m20261207_000010_taskq_workflow_steps::Migration),
-        Box::new(m20261208_000001_taskq_snooze_expiry::Migration),
+        Box::new(m20261208_000040_taskq_schedule_workflows::Migration),
+        Box::new(m20261208_000041_taskq_counts::Migration),
+        Box::new(m20261208_000050_taskq_snooze_expiry::Migration),
     ]
 }
 

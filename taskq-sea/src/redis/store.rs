@@ -12,6 +12,7 @@ use taskq_core::backend::{
     WorkerInfo, WorkerRegistry, WorkerState,
 };
 use taskq_core::schedule::{Schedule, ScheduleFiring};
+use taskq_core::throughput::MinuteCounts;
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 use tokio::sync::Notify;
 
@@ -194,5 +195,13 @@ impl WorkerRegistry for SeaRedisBackend {
     /// so the worker obeys at once instead of at its next heartbeat.
     fn control_signal(&self) -> Option<Arc<Notify>> {
         WorkerRegistry::control_signal(&*self.redis)
+    }
+
+    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error> {
+        self.sql.add_counts(counts, now).await
+    }
+
+    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error> {
+        self.sql.counts_since(since).await
     }
 }

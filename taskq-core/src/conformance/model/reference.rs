@@ -345,8 +345,8 @@ impl Reference {
                     return false;
                 }
                 stored.next_run_at = firing.next_run_at;
-                stored.run_count += firing.tasks.len() as u64;
-                if let Some(last) = firing.tasks.last() {
+                stored.run_count += firing.runs() as u64;
+                if let Some(last) = firing.last_task() {
                     stored.last_run_at = Some(firing.fired_at);
                     stored.last_task_id = Some(last.id);
                 }

@@ -163,6 +163,7 @@ function render() {
   const module = view.module;
   if (module && module.renderHead) morph($(route.view + '-head'), module.renderHead(route));
   if (module) morph($(route.view + '-body'), module.render(route, data).filter(Boolean));
+  if (module && module.afterRender) module.afterRender(route, data);
 }
 
 function clock(date) { return date ? date.toLocaleTimeString() : 'never'; }

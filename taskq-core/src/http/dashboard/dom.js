@@ -94,7 +94,8 @@ function patch(have, want) {
   for (const prop of ['checked', 'disabled', 'hidden', 'indeterminate']) {
     if (prop in want && have[prop] !== want[prop]) have[prop] = want[prop];
   }
-  morph(have, [...want.childNodes]);
+  // A chart's host keeps what its library drew (see charts.js).
+  if (have.dataset.chart === undefined) morph(have, [...want.childNodes]);
 }
 
 // ---- times -----------------------------------------------------------------

@@ -1,8 +1,9 @@
 // The overview: tasks per state, each queue's depth, latency, running and
-// failed tasks and workers, with pause / resume / purge, and the latest
-// failures.
+// failed tasks and workers, with pause / resume / purge, the throughput of
+// the last hour (charts.js) and the latest failures.
 
 import { api, listTasks, oldestPending } from './api.js';
+import { MINUTES, drawThroughput, throughputSection } from './charts.js';
 import { el, actionButton, empty, number, span, absolute, timeEl, shortId, stateBadge } from './dom.js';
 import { pendingHref, taskHref, tasksHref } from './routes.js';
 import { app } from './state.js';
@@ -28,13 +29,15 @@ async function latencyOf(stats) {
 
 export async function load() {
   const queues = app.queues;
-  const [failed, latency, failures] = await Promise.all([
+  const [failed, latency, failures, throughput] = await Promise.all([
     Promise.all(queues.map((q) => listTasks({ state: 'FAILED', queue: q.queue }, 1, 1).then((p) => p.total))),
     Promise.all(queues.map(latencyOf)),
     listTasks({ state: 'FAILED' }, 1, LATEST_FAILURES),
+    api('GET', '/stats/throughput?minutes=' + MINUTES),
   ]);
   return {
     queues,
+    throughput,
     failed: new Map(queues.map((q, i) => [q.queue, failed[i]])),
     latency: new Map(queues.map((q, i) => [q.queue, latency[i]])),
     failures: failures.tasks,
@@ -47,6 +50,7 @@ export function render(_route, data) {
     stateCards(),
     el('h3', {}, 'Queues'),
     data ? queuesTable(data) : el('p', { className: 'muted' }, 'Loading…'),
+    ...throughputSection(data && data.throughput),
     el('h3', {}, 'Latest failures'),
     data ? latestFailures(data.failures) : null,
   ];
@@ -152,6 +156,11 @@ function latestFailures(tasks) {
     timeEl(t.finished_at), el('br'),
     el('span', { className: 'error-text' }, t.error ? t.error.kind + ': ' + t.error.message : 'no error recorded')))
     .concat(el('li', { dataset: { key: 'all' } }, el('a', { href: tasksHref({ state: 'FAILED' }) }, 'All failed tasks →'))));
+}
+
+/** After the page shows the view: the chart draws into its host. */
+export function afterRender(_route, data) {
+  drawThroughput(data && data.throughput);
 }
 
 export const actions = {

@@ -16,6 +16,17 @@ function timing(s) {
   return String(s.kind);
 }
 
+// A workflow schedule shows its steps instead of a task type.
+function target(s) {
+  if (!s.workflow) return s.task_type;
+  const names = s.workflow.steps.map((step) => step.name);
+  const shown = names.length > 4 ? names.slice(0, 4).join(', ') + ', …' : names.join(', ');
+  return 'workflow (' + names.length + ' steps: ' + shown + ')';
+}
+
+// The type select's option for a workflow: the JSON field then holds the spec.
+const WORKFLOW = '__workflow__';
+
 function cell(label, ...children) { return el('td', { dataset: { label } }, ...children); }
 
 export function render(_route, data) {
@@ -29,7 +40,7 @@ export function render(_route, data) {
       const label = (verb) => ({ 'aria-label': verb + ' schedule ' + s.name });
       return el('tr', { dataset: { key: s.name, name: s.name } },
         el('th', { scope: 'row', dataset: { label: 'name' } }, s.name),
-        cell('task', s.task_type), cell('timing', ...[timing(s)].flat()),
+        cell('task', target(s)), cell('timing', ...[timing(s)].flat()),
         cell('next run', s.next_run_at ? timeEl(s.next_run_at) : '—'), cell('runs', number(s.run_count)),
         cell('state', el('span', { className: 'badge ' + (s.enabled ? 'schedule-enabled' : 'schedule-disabled') }, s.enabled ? 'enabled' : 'disabled')),
         el('td', { className: 'actions-cell' }, el('div', { className: 'actions' },
@@ -59,12 +70,16 @@ async function createSchedule(event) {
   result.textContent = 'creating…';
   const kind = $('schedule-kind').value;
   const whenText = $('schedule-when').value.trim();
-  const body = { name: $('schedule-name').value.trim(), task_type: $('schedule-type').value, kind };
+  const type = $('schedule-type').value;
+  const body = { name: $('schedule-name').value.trim(), kind };
+  const field = type === WORKFLOW ? 'workflow' : 'params';
   try {
-    body.params = JSON.parse($('schedule-params').value.trim() || '{}');
+    const json = JSON.parse($('schedule-params').value.trim() || '{}');
+    if (type === WORKFLOW) body.workflow = json;
+    else Object.assign(body, { task_type: type, params: json });
   } catch (err) {
     result.className = 'error-text';
-    result.textContent = 'params: not valid JSON (' + err.message + ')';
+    result.textContent = field + ': not valid JSON (' + err.message + ')';
     return;
   }
   if (kind === 'interval') body.every = Number(whenText);
@@ -94,6 +109,7 @@ export function bindForm() {
 export function fillTypes() {
   const select = $('schedule-type');
   const chosen = select.value;
-  select.replaceChildren(...app.types.map((t) => el('option', { value: t.name }, t.name)));
+  select.replaceChildren(...app.types.map((t) => el('option', { value: t.name }, t.name)),
+    el('option', { value: WORKFLOW }, 'a workflow (its steps as JSON below)'));
   if (chosen) select.value = chosen;
 }

@@ -15,7 +15,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261208_000001_taskq_snooze_expiry"
+        "m20261208_000050_taskq_snooze_expiry"
     }
 }
 
