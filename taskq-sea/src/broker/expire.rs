@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LockBehavior, LockType, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use taskq_core::lifecycle::expired_failure;
 use taskq_core::{Error, TaskId, TaskState};
 use uuid::Uuid;
@@ -50,6 +50,8 @@ impl SeaBackend {
             .select_only()
             .column(C::Id)
             .filter(overdue())
+            // Earliest deadline first, read in the index's order.
+            .order_by_asc(C::ExpiresAt)
             .limit(limit)
             // Rows a claim or a cancel holds are theirs: skip them.
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
