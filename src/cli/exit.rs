@@ -14,7 +14,7 @@ use crate::Error;
 pub enum Exit {
     /// 0: done.
     Ok,
-    /// 1: the awaited task ended `FAILED` or `CANCELLED` (`wait`,
+    /// 1: the awaited task ended `FAILED`, `CANCELLED` or `EXPIRED` (`wait`,
     /// `submit --wait`); its record is printed as for a success.
     TaskFailed,
     /// 2: the command line or its input is wrong: clap's own usage errors,
@@ -80,6 +80,7 @@ impl Exit {
             | Error::InvalidName { .. }
             | Error::InvalidUnique { .. }
             | Error::InvalidLabel { .. }
+            | Error::InvalidDeadline { .. }
             | Error::InvalidWorkflow { .. } => Exit::Usage,
             Error::NotFound(_)
             | Error::ScheduleNotFound(_)

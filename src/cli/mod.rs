@@ -26,7 +26,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0 | done |
-//! | 1 | the awaited task ended `FAILED` or `CANCELLED` (`wait`, `submit --wait`) |
+//! | 1 | the awaited task ended `FAILED`, `CANCELLED` or `EXPIRED` (`wait`, `submit --wait`) |
 //! | 2 | usage: a wrong command line or input (unknown option, malformed JSON, unknown task type, params that do not fit, a workflow step that cannot be stored); nothing changed |
 //! | 3 | no such task, schedule, worker or workflow |
 //! | 4 | the backend could not be reached or failed: the command may or may not have taken effect |
@@ -82,7 +82,7 @@ const GLOBAL: &str = "Global options";
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  the awaited task ended FAILED or CANCELLED (wait, submit --wait)
+  1  the awaited task ended FAILED, CANCELLED or EXPIRED (wait, submit --wait)
   2  usage: wrong arguments or input (bad JSON, unknown task type, params that do not fit)
   3  no such task, schedule, worker or workflow
   4  the backend could not be reached or failed (the command may or may not have taken effect)

@@ -30,6 +30,10 @@ pub(super) struct SubmitArgs {
     /// Run no earlier than this long from now (e.g. 30s, 5m, 2h).
     #[arg(long, value_parser = values::duration, value_name = "DURATION")]
     countdown: Option<Duration>,
+    /// A deadline to start this long from now (e.g. 5m): not started by
+    /// then, the task ends EXPIRED instead of running.
+    #[arg(long, value_parser = values::duration, value_name = "DURATION")]
+    expires_in: Option<Duration>,
     /// Unique by this key: while a task of the queue holds it, nothing is
     /// stored and the holder's id is printed (with the task type's period
     /// and states, or the defaults: while pending or running).
@@ -57,7 +61,7 @@ pub(super) struct SubmitArgs {
 #[derive(Debug, Args)]
 pub(super) struct ListArgs {
     /// Only tasks in this state (waiting, pending, running, finished,
-    /// failed, cancelled).
+    /// failed, cancelled, expired).
     #[arg(long, short = 's', value_parser = values::state)]
     state: Option<TaskState>,
     /// Only tasks of this queue.
@@ -117,6 +121,9 @@ pub(super) async fn submit(
     }
     if let Some(countdown) = args.countdown {
         submission = submission.countdown(countdown);
+    }
+    if let Some(expires_in) = args.expires_in {
+        submission = submission.expires_in(expires_in);
     }
     if let Some(key) = args.unique_key {
         submission = submission.unique_key(key);
@@ -214,7 +221,7 @@ pub(super) async fn wait(
 }
 
 /// Waits for the task to end and prints its record — also when it ended
-/// `FAILED` or `CANCELLED` ([`Error::TaskFailed`], exit 1) or the wait
+/// `FAILED`, `CANCELLED` or `EXPIRED` ([`Error::TaskFailed`], exit 1) or the wait
 /// ran out ([`Error::WaitTimeout`], exit 5), so a script that submitted
 /// with `--wait` always learns the id and state.
 async fn wait_and_show(
@@ -340,6 +347,12 @@ fn show_record(output: &mut Output<'_>, task: &TaskRecord) -> std::io::Result<()
         }
         if let Some(soft) = task.soft_timeout {
             rows.push(("soft timeout", output::duration(soft)));
+        }
+        if task.snoozes > 0 {
+            rows.push(("snoozes", task.snoozes.to_string()));
+        }
+        if let Some(deadline) = task.expires_at {
+            rows.push(("expires at", opt_time(Some(deadline))));
         }
         if let Some(step) = &task.step {
             rows.push(("workflow", step.workflow.to_string()));

@@ -89,6 +89,16 @@ pub enum Outcome {
     },
     /// → `CANCELLED`.
     Cancelled(TaskFailure),
+    /// → `PENDING` again, not before `run_at`, the attempt given back and
+    /// one more snooze counted ([`lifecycle::after_snooze`](crate::lifecycle::after_snooze)).
+    Snooze { run_at: DateTime<Utc> },
+}
+
+impl Outcome {
+    /// Whether the task runs again (`Retry`, `Snooze`): it did not end.
+    pub fn requeues(&self) -> bool {
+        matches!(self, Outcome::Retry { .. } | Outcome::Snooze { .. })
+    }
 }
 
 /// One finished attempt, reported by the worker that ran it.
@@ -315,9 +325,10 @@ pub trait Broker: Send + Sync + 'static {
     async fn enqueue(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error>;
 
     /// Claims up to `limit` due pending tasks of an unpaused queue, in
-    /// order, for `worker_id`, and no more than the queue's own limit
-    /// leaves ([`Broker::set_queue_limit`]) and its rate limit's bucket
-    /// allows at `now`, spent in the same step
+    /// order, for `worker_id` (never one past its deadline to start: a
+    /// claim may expire those it meets, [`crate::lifecycle::expire`]), and
+    /// no more than the queue's own limit leaves ([`Broker::set_queue_limit`])
+    /// and its rate limit's bucket allows at `now`, spent in the same step
     /// ([`Broker::set_queue_rate_limit`]): each becomes `RUNNING` with `attempt + 1`,
     /// `started_at = now`, a lease until `now + lease` and no progress.
     /// The returned records are the claimed state.
@@ -353,8 +364,9 @@ pub trait Broker: Send + Sync + 'static {
     /// cancelled). Terminal tasks: [`Error::InvalidTransition`].
     async fn cancel(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error>;
 
-    /// Puts a `FAILED` or `CANCELLED` task back to `PENDING`, due now, same
-    /// id, with one more retry allowed if its retries were spent.
+    /// Puts a `FAILED`, `CANCELLED` or `EXPIRED` task back to `PENDING`,
+    /// due now, same id, with one more retry allowed if its retries were
+    /// spent, no deadline and no snoozes counted ([`crate::lifecycle::retry`]).
     async fn retry(&self, id: TaskId, now: DateTime<Utc>) -> Result<TaskRecord, Error>;
 
     /// Moves a pending task within its queue; the id stays.
@@ -412,6 +424,14 @@ pub trait Broker: Send + Sync + 'static {
         policies: &dyn RetryPolicies,
     ) -> Result<RescueReport, Error>;
 
+    /// Applies [`crate::lifecycle::expire`] to up to `limit` `PENDING`
+    /// tasks whose `expires_at` is at or before `now` (first attempts and
+    /// retries alike, read from an index on the deadline, not a scan), in
+    /// one atomic step per batch; an expired workflow step moves its
+    /// dependents as any end does. Returns how many expired: a caller
+    /// repeats while it gets `limit`. Safe to run on every worker.
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error>;
+
     /// For a backend whose delivery path is a copy of durable records
     /// (SQL records with Redis delivery): puts back into the delivery path
     /// what it lost, checking cheaply for a loss on every call and every
@@ -459,8 +479,8 @@ pub trait Store: Send + Sync + 'static {
         progress: Progress,
     ) -> Result<bool, Error>;
 
-    /// Deletes one ended task's record (`FINISHED`, `FAILED` or
-    /// `CANCELLED`) and returns it. A pending or running task is
+    /// Deletes one ended task's record (`FINISHED`, `FAILED`, `CANCELLED`
+    /// or `EXPIRED`) and returns it. A pending or running task is
     /// [`Error::InvalidTransition`] (cancel it first), and stays.
     async fn delete_task(&self, id: TaskId) -> Result<TaskRecord, Error>;
 

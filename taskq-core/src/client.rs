@@ -211,7 +211,8 @@ impl Client {
         self.backend.cancel(id, Utc::now()).await
     }
 
-    /// Runs a failed or cancelled task again: same id, next attempt.
+    /// Runs a failed, cancelled or expired task again: same id, next
+    /// attempt (an expired one without its deadline).
     pub async fn retry(&self, id: TaskId) -> Result<TaskRecord, Error> {
         self.backend.retry(id, Utc::now()).await
     }

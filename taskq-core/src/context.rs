@@ -57,6 +57,8 @@ struct ContextInner {
     queue: String,
     attempt: u32,
     max_retries: u32,
+    /// Snoozes taken before this attempt.
+    snoozes: u32,
     /// Made on first use: most attempts never look at it, and a token is
     /// an allocation. [`TaskContext::stop`] makes it to cancel it.
     token: OnceLock<CancellationToken>,
@@ -78,6 +80,7 @@ impl TaskContext {
         queue: String,
         attempt: u32,
         max_retries: u32,
+        snoozes: u32,
         backend: Option<Arc<dyn Backend>>,
     ) -> TaskContext {
         TaskContext {
@@ -87,6 +90,7 @@ impl TaskContext {
                 queue,
                 attempt,
                 max_retries,
+                snoozes,
                 token: OnceLock::new(),
                 stop_reason: OnceLock::new(),
                 backend,
@@ -120,6 +124,7 @@ impl TaskContext {
                 queue: "default".into(),
                 attempt: 1,
                 max_retries: 0,
+                snoozes: 0,
                 token: OnceLock::new(),
                 stop_reason: OnceLock::new(),
                 backend: None,
@@ -154,6 +159,13 @@ impl TaskContext {
     /// Retries this task may have after its first attempt.
     pub fn max_retries(&self) -> u32 {
         self.inner.max_retries
+    }
+
+    /// How many times this task snoozed before this attempt
+    /// ([`TaskError::snooze`](crate::TaskError::snooze)); snoozes spend no
+    /// attempt, so [`attempt`](TaskContext::attempt) does not count them.
+    pub fn snoozes(&self) -> u32 {
+        self.inner.snoozes
     }
 
     /// Whether this is the last attempt: a failure now is not retried.
@@ -257,6 +269,7 @@ impl TaskContext {
             queue: old.queue.clone(),
             attempt: old.attempt,
             max_retries: old.max_retries,
+            snoozes: old.snoozes,
             token,
             stop_reason,
             backend: old.backend.clone(),

@@ -123,13 +123,13 @@ pub enum Error {
         size: usize,
         limit: usize,
     },
-    /// The awaited task ended `FAILED` or `CANCELLED` (see
+    /// The awaited task ended `FAILED`, `CANCELLED` or `EXPIRED` (see
     /// [`Client::wait_for`](crate::Client::wait_for)); `failure` is its
     /// stored error.
     #[error("task {id} ended {state}: {}: {}", failure.kind, failure.message)]
     TaskFailed {
         id: TaskId,
-        /// `FAILED` or `CANCELLED`.
+        /// `FAILED`, `CANCELLED` or `EXPIRED`.
         state: TaskState,
         failure: TaskFailure,
     },
@@ -181,6 +181,15 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    /// A deadline that cannot be kept: an `expires_at` that is not in
+    /// the future ([`crate::lifecycle::check_expires_at`]). Nothing was
+    /// stored.
+    #[error("invalid deadline `{field}`: {message}")]
+    InvalidDeadline {
+        /// The option at fault (`expires_at`, `expires_in`).
+        field: &'static str,
+        message: String,
+    },
     /// No stored step belongs to this workflow.
     #[error("workflow {0} not found")]
     WorkflowNotFound(crate::task::WorkflowId),
@@ -222,6 +231,8 @@ impl Error {
 pub struct TaskError {
     kind: ErrorKind,
     message: String,
+    /// Set by [`TaskError::snooze`]: not a failure, a request to run later.
+    snooze: Option<std::time::Duration>,
 }
 
 impl TaskError {
@@ -230,6 +241,7 @@ impl TaskError {
         TaskError {
             kind,
             message: message.into(),
+            snooze: None,
         }
     }
 
@@ -241,6 +253,34 @@ impl TaskError {
     /// A failure retrying cannot fix: the task fails now.
     pub fn permanent(message: impl fmt::Display) -> Self {
         TaskError::new(ErrorKind::Permanent, message.to_string())
+    }
+
+    /// Asks to run again after `delay` without spending an attempt
+    /// (Celery's `retry(countdown=)`, Oban's `{:snooze, s}`): the task is
+    /// `PENDING` again, due then, with one more snooze counted. Bounded by
+    /// the task type's [`max_snoozes`](crate::TaskOptions::max_snoozes)
+    /// and by [`MAX_SNOOZE_DELAY`](crate::lifecycle::MAX_SNOOZE_DELAY): past
+    /// either the task fails with [`ErrorKind::SnoozeLimit`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskq_core::TaskError;
+    ///
+    /// let snooze = TaskError::snooze(Duration::from_secs(30));
+    /// assert_eq!(snooze.snooze_delay(), Some(Duration::from_secs(30)));
+    /// assert_eq!(TaskError::permanent("no").snooze_delay(), None);
+    /// ```
+    pub fn snooze(delay: std::time::Duration) -> Self {
+        TaskError {
+            kind: ErrorKind::Retryable,
+            message: format!("snoozed for {}s", delay.as_secs_f64()),
+            snooze: Some(delay),
+        }
+    }
+
+    /// The delay of a [`TaskError::snooze`]; `None` for a failure.
+    pub fn snooze_delay(&self) -> Option<std::time::Duration> {
+        self.snooze
     }
 
     /// The handler stopped because its context was cancelled.
@@ -298,7 +338,7 @@ impl FromStr for ErrorKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        const ALL: [ErrorKind; 10] = [
+        const ALL: [ErrorKind; 12] = [
             ErrorKind::Retryable,
             ErrorKind::Permanent,
             ErrorKind::Panic,
@@ -309,6 +349,8 @@ impl FromStr for ErrorKind {
             ErrorKind::InvalidParams,
             ErrorKind::TooLarge,
             ErrorKind::ParentFailed,
+            ErrorKind::SnoozeLimit,
+            ErrorKind::Expired,
         ];
         ALL.into_iter()
             .find(|kind| kind.as_str() == s)

@@ -37,6 +37,8 @@ pub(crate) struct Overrides {
     pub(crate) tags: Vec<String>,
     /// Metadata as given (checked when the record is built).
     pub(crate) metadata: Option<Value>,
+    /// The deadline to start (overrides the type's `expires`).
+    pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
 /// The `PENDING` record of a new task of type `def`, submitted at `now`.
@@ -81,6 +83,16 @@ pub(crate) fn new_record(
             _ => serde_json::Map::new(),
         },
         schedule: None,
+        snoozes: 0,
+        expires_at: o.expires_at.or_else(|| {
+            // The type's deadline, counted from submission; one too far to
+            // store means none (the macro and `TaskOptions` take any).
+            def.options
+                .expires
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .and_then(|d| now.checked_add_signed(d))
+                .filter(|at| *at <= bounds::LATEST_TIME)
+        }),
     }
 }
 
@@ -170,6 +182,8 @@ pub struct Submission<'c, R = Value> {
     validate: bool,
     overrides: Overrides,
     countdown: Option<Duration>,
+    /// Turned into `overrides.expires_at` at submit, like `countdown`.
+    expires_in: Option<Duration>,
     id: Option<TaskId>,
     _result: PhantomData<fn() -> R>,
 }
@@ -188,6 +202,7 @@ impl<'c, R> Submission<'c, R> {
             validate,
             overrides: Overrides::default(),
             countdown: None,
+            expires_in: None,
             id: None,
             _result: PhantomData,
         }
@@ -261,6 +276,40 @@ impl<'c, R> Submission<'c, R> {
     /// ([`bounds::LATEST_TIME`]) is [`Error::InvalidArgument`] at submit.
     pub fn countdown(mut self, delay: Duration) -> Self {
         self.countdown = Some(delay);
+        self
+    }
+
+    /// A deadline to start: not started by `expires_at`, the task ends
+    /// [`TaskState::Expired`] instead of running (also while it waits for
+    /// a retry). A time not in the future, or before the task's ETA, is
+    /// [`Error::InvalidDeadline`] at submit.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use taskq::prelude::*;
+    /// # #[long_task]
+    /// # async fn send_code(user: u64) -> Result<(), TaskError> { let _ = user; Ok(()) }
+    /// # #[tokio::main] async fn main() -> Result<(), taskq::Error> {
+    /// # let client = Client::new(Arc::new(taskq::MemoryBackend::new()))?;
+    /// let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    /// let refused = client.submit(send_code, 7).expires_at(past).await;
+    /// assert!(matches!(refused, Err(Error::InvalidDeadline { field: "expires_at", .. })));
+    /// // A login code is worth sending for five minutes, or not at all.
+    /// let id = client.submit(send_code, 7).expires_in(Duration::from_secs(300)).await?;
+    /// assert!(client.get(id).await?.expires_at.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn expires_at(mut self, expires_at: DateTime<Utc>) -> Self {
+        self.overrides.expires_at = Some(expires_at);
+        self.expires_in = None;
+        self
+    }
+
+    /// A deadline to start this long after submission (see
+    /// [`expires_at`](Self::expires_at)); zero is [`Error::InvalidDeadline`].
+    pub fn expires_in(mut self, delay: Duration) -> Self {
+        self.expires_in = Some(delay);
         self
     }
 
@@ -401,7 +450,8 @@ impl<'c, R> Submission<'c, R> {
             check_queue_name(queue)?;
         }
         let now = Utc::now();
-        let mut overrides = checked_overrides(&self.overrides, self.countdown, now)?;
+        let mut overrides =
+            checked_overrides(&self.overrides, self.countdown, self.expires_in, now)?;
         check_labels(&mut overrides)?;
         let mut record = new_record(def, params, &overrides, now);
         apply_unique(&mut record, def, &overrides)?;
@@ -415,7 +465,7 @@ impl<'c, R> Submission<'c, R> {
     /// at fault: for the HTTP routes, whose error names the field.
     #[cfg(feature = "http")]
     pub(crate) fn check_overrides(&self) -> Result<(), BadOverride> {
-        checked_overrides(&self.overrides, self.countdown, Utc::now()).map(drop)
+        checked_overrides(&self.overrides, self.countdown, self.expires_in, Utc::now()).map(drop)
     }
 }
 
@@ -436,7 +486,13 @@ impl BadOverride {
 
 impl From<BadOverride> for Error {
     fn from(bad: BadOverride) -> Error {
-        Error::InvalidArgument(bad.sentence())
+        match bad.field {
+            "expires_at" | "expires_in" => Error::InvalidDeadline {
+                field: bad.field,
+                message: bad.sentence(),
+            },
+            _ => Error::InvalidArgument(bad.sentence()),
+        }
     }
 }
 
@@ -445,6 +501,7 @@ impl From<BadOverride> for Error {
 fn checked_overrides(
     overrides: &Overrides,
     countdown: Option<Duration>,
+    expires_in: Option<Duration>,
     now: DateTime<Utc>,
 ) -> Result<Overrides, BadOverride> {
     let bad = |field: &'static str, message: String| BadOverride { field, message };
@@ -487,7 +544,47 @@ fn checked_overrides(
         let max = bounds::MAX_RETRIES;
         return Err(bad("max_retries", format!("must be at most {max}")));
     }
+    check_deadline(&mut overrides, expires_in, now)?;
     Ok(overrides)
+}
+
+/// The deadline to start, from `expires_in` or `expires_at`: in the
+/// future ([`lifecycle::check_expires_at`]), storable, and not before the
+/// ETA (such a task could never start).
+fn check_deadline(
+    overrides: &mut Overrides,
+    expires_in: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Result<(), BadOverride> {
+    let field = if expires_in.is_some() {
+        "expires_in"
+    } else {
+        "expires_at"
+    };
+    let bad = |message: String| BadOverride { field, message };
+    if let Some(delay) = expires_in {
+        let latest = bounds::LATEST_TIME;
+        let at = chrono::Duration::from_std(delay)
+            .ok()
+            .and_then(|delay| now.checked_add_signed(delay))
+            .filter(|at| *at <= latest)
+            .ok_or_else(|| bad(format!("is too long: it must not reach past {latest:?}")))?;
+        overrides.expires_at = Some(at);
+    }
+    let Some(expires_at) = overrides.expires_at else {
+        return Ok(());
+    };
+    bounds::check_time(expires_at).map_err(bad)?;
+    lifecycle::check_expires_at(expires_at, now)
+        .map_err(|_| bad("must be in the future".into()))?;
+    if let Some(run_at) = overrides.run_at
+        && expires_at <= run_at
+    {
+        return Err(bad(
+            "must be after the ETA (run_at): the task could never start".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl<'c, R> IntoFuture for Submission<'c, R> {

@@ -49,7 +49,7 @@ impl fmt::Display for Location {
 ///
 /// `Pending` covers tasks waiting for their ETA or for a retry; `Waiting`
 /// is a workflow step whose parents have not all ended; the three states
-/// after `Running` are terminal.
+/// after `Running`, and `Expired`, are terminal.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -67,23 +67,32 @@ pub enum TaskState {
     /// A workflow step whose parents have not all ended: not claimable
     /// until the last one releases it to `Pending`.
     Waiting,
+    /// Not started before its deadline ([`TaskRecord::expires_at`]): it
+    /// never ran, or never ran again after a failed attempt.
+    Expired,
 }
 
 impl TaskState {
     /// Every state: the lifecycle's order, then `Waiting` (added with
-    /// workflows), the order of their stored bits ([`state_bit`]).
-    pub const ALL: [TaskState; 6] = [
+    /// workflows) and `Expired` (added with deadlines), the order of their
+    /// stored bits ([`state_bit`]).
+    pub const ALL: [TaskState; 7] = [
         TaskState::Pending,
         TaskState::Running,
         TaskState::Finished,
         TaskState::Failed,
         TaskState::Cancelled,
         TaskState::Waiting,
+        TaskState::Expired,
     ];
 
     /// The terminal states, the ones retention and purge act on.
-    pub const TERMINAL: [TaskState; 3] =
-        [TaskState::Finished, TaskState::Failed, TaskState::Cancelled];
+    pub const TERMINAL: [TaskState; 4] = [
+        TaskState::Finished,
+        TaskState::Failed,
+        TaskState::Cancelled,
+        TaskState::Expired,
+    ];
 
     /// The name stored in databases and shown in APIs (`"PENDING"`, …).
     pub const fn as_str(self) -> &'static str {
@@ -94,6 +103,7 @@ impl TaskState {
             TaskState::Failed => "FAILED",
             TaskState::Cancelled => "CANCELLED",
             TaskState::Waiting => "WAITING",
+            TaskState::Expired => "EXPIRED",
         }
     }
 
@@ -101,7 +111,7 @@ impl TaskState {
     pub const fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskState::Finished | TaskState::Failed | TaskState::Cancelled
+            TaskState::Finished | TaskState::Failed | TaskState::Cancelled | TaskState::Expired
         )
     }
 }
@@ -177,6 +187,12 @@ pub mod defaults {
     pub const BACKOFF_FACTOR: f64 = 2.0;
     pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
     pub const BACKOFF_JITTER: f64 = 0.1;
+    /// Snoozes a task may take before it fails ([`super::ErrorKind::SnoozeLimit`]):
+    /// enough for a handler polling something slow, few enough that a
+    /// handler that always snoozes is seen.
+    pub const MAX_SNOOZES: Option<u32> = Some(100);
+    /// No deadline to start.
+    pub const EXPIRES: Option<Duration> = None;
 }
 
 /// What a task type declares (through `#[long_task(...)]`), and the defaults
@@ -220,6 +236,19 @@ pub struct TaskOptions {
     /// number. Submissions can override it.
     #[serde(default)]
     pub unique: Option<Unique>,
+    /// How many times a task may snooze ([`crate::TaskError::snooze`])
+    /// before it fails with [`ErrorKind::SnoozeLimit`]; `None`: no bound.
+    #[serde(default = "default_max_snoozes")]
+    pub max_snoozes: Option<u32>,
+    /// A deadline to start, counted from submission: a task not started
+    /// by then ends [`TaskState::Expired`]. Submissions can override it.
+    #[serde(default, with = "crate::task::opt_duration_secs")]
+    #[schemars(with = "Option<f64>")]
+    pub expires: Option<Duration>,
+}
+
+fn default_max_snoozes() -> Option<u32> {
+    defaults::MAX_SNOOZES
 }
 
 impl TaskOptions {
@@ -235,6 +264,8 @@ impl TaskOptions {
         description: Cow::Borrowed(""),
         blocking: false,
         unique: None,
+        max_snoozes: defaults::MAX_SNOOZES,
+        expires: defaults::EXPIRES,
     };
 
     /// The delay before the retry that follows failed attempt `attempt`.
@@ -277,6 +308,11 @@ pub enum ErrorKind {
     /// A workflow step's parent did not finish, so the step never ran
     /// (it is `CANCELLED`; retrying the parent resumes it).
     ParentFailed,
+    /// The handler snoozed more times than its task type allows
+    /// ([`TaskOptions::max_snoozes`]), or asked for a delay out of bounds.
+    SnoozeLimit,
+    /// The task was not started before its deadline ([`TaskRecord::expires_at`]).
+    Expired,
 }
 
 impl ErrorKind {
@@ -293,6 +329,8 @@ impl ErrorKind {
             ErrorKind::InvalidParams => "invalid_params",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::ParentFailed => "parent_failed",
+            ErrorKind::SnoozeLimit => "snooze_limit",
+            ErrorKind::Expired => "expired",
         }
     }
 
@@ -406,6 +444,14 @@ pub struct TaskRecord {
     /// The schedule whose firing queued this task.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// Times the handler snoozed ([`crate::TaskError::snooze`]): each ran
+    /// again later without spending an attempt.
+    #[serde(default)]
+    pub snoozes: u32,
+    /// The deadline to start: not started by then, the task ends
+    /// [`TaskState::Expired`] (also while it waits for a retry).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

@@ -148,7 +148,7 @@ pub(crate) fn deadline(timeout: Duration) -> Result<Instant, Error> {
 impl Client {
     /// Waits until task `id` ends, for at most `timeout`, and returns its
     /// `FINISHED` record (the result as JSON, for callers that submit by
-    /// name). A task that ends `FAILED` or `CANCELLED` is
+    /// name). A task that ends `FAILED`, `CANCELLED` or `EXPIRED` is
     /// [`Error::TaskFailed`] with its stored error; one still pending or
     /// running when the time is up is [`Error::WaitTimeout`] (it goes on);
     /// a missing id (or one deleted meanwhile) is [`Error::NotFound`]. A
@@ -287,10 +287,10 @@ fn finished(record: TaskRecord) -> Result<TaskRecord, Error> {
             // Every backend stores an error with a failure or cancel; a
             // record without one still says which way it ended.
             failure: record.error.unwrap_or_else(|| TaskFailure {
-                kind: if state == TaskState::Cancelled {
-                    ErrorKind::Cancelled
-                } else {
-                    ErrorKind::Permanent
+                kind: match state {
+                    TaskState::Cancelled => ErrorKind::Cancelled,
+                    TaskState::Expired => ErrorKind::Expired,
+                    _ => ErrorKind::Permanent,
                 },
                 message: format!("ended {state}"),
             }),

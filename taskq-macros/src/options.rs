@@ -29,6 +29,8 @@ const KNOWN: &[&str] = &[
     "every",
     "params",
     "unique",
+    "max_snoozes",
+    "expires",
 ];
 
 /// The parsed options; `None` means the default from
@@ -63,6 +65,10 @@ pub struct TaskAttr {
     pub blocking: Option<bool>,
     /// At most one such task at a time (`unique` or `unique(...)`).
     pub unique: Option<UniqueAttr>,
+    /// Snoozes allowed: `Some(None)` for `"unlimited"`.
+    pub max_snoozes: Option<Option<u32>>,
+    /// Deadline to start after submission, in milliseconds.
+    pub expires: Option<u64>,
 }
 
 /// One `key = value`, `key(...)` or bare `key`. Unlike syn's
@@ -160,6 +166,8 @@ impl Parse for TaskAttr {
                 "every" => attr.every = Some(every(value)?),
                 "params" => attr.params = Some(json_params(value)?),
                 "blocking" => attr.blocking = Some(boolean(value, "blocking")?),
+                "max_snoozes" => attr.max_snoozes = Some(max_snoozes(value)?),
+                "expires" => attr.expires = Some(seconds(value, "expires")?),
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
@@ -289,6 +297,15 @@ impl TaskAttr {
             }
             None => quote!(::core::option::Option::None),
         };
+        let max_snoozes = match self.max_snoozes {
+            None => quote!(#d::MAX_SNOOZES),
+            Some(None) => quote!(::core::option::Option::None),
+            Some(Some(n)) => quote!(::core::option::Option::Some(#n)),
+        };
+        let expires = self.expires.map_or(quote!(#d::EXPIRES), |ms| {
+            let ms = duration(ms);
+            quote!(::core::option::Option::Some(#ms))
+        });
         quote! {
             ::taskq::TaskOptions {
                 queue: ::std::borrow::Cow::Borrowed(#queue),
@@ -305,9 +322,28 @@ impl TaskAttr {
                 description: ::std::borrow::Cow::Borrowed(#description),
                 blocking: #blocking,
                 unique: #unique,
+                max_snoozes: #max_snoozes,
+                expires: #expires,
             }
         }
     }
+}
+
+/// `max_snoozes = N` (a count) or `max_snoozes = "unlimited"`.
+fn max_snoozes(value: &Expr) -> syn::Result<Option<u32>> {
+    if let Some(Lit::Str(s)) = lit(value) {
+        return if s.value() == "unlimited" {
+            Ok(None)
+        } else {
+            Err(syn::Error::new_spanned(
+                value,
+                "`max_snoozes` takes a count or \"unlimited\"",
+            ))
+        };
+    }
+    Ok(Some(
+        integer(value, "max_snoozes", 0, u32::MAX as i128)? as u32
+    ))
 }
 
 fn lit(value: &Expr) -> Option<&Lit> {

@@ -58,6 +58,8 @@ impl From<TaskRecord> for task::Model {
             metadata: (!record.metadata.is_empty())
                 .then_some(serde_json::Value::Object(record.metadata)),
             schedule: record.schedule,
+            snoozes: count_to_db(record.snoozes),
+            expires_at: record.expires_at,
         }
     }
 }
@@ -138,6 +140,8 @@ impl TryFrom<task::Model> for TaskRecord {
                 None => serde_json::Map::new(),
             },
             schedule: row.schedule,
+            snoozes: count_from_db(row.snoozes),
+            expires_at: row.expires_at,
         })
     }
 }

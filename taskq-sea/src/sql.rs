@@ -144,6 +144,9 @@ pub(crate) struct SettleRow {
     /// The attempt's history entry, the event's part as JSON text
     /// (`history::entry_text`).
     pub entry: String,
+    /// 1 for a snooze (`lifecycle::settle`: the attempt given back, one
+    /// more snooze counted), else 0.
+    pub snoozed: i32,
 }
 
 /// Settles a batch of running attempts (first occurrence of each id only:
@@ -151,9 +154,11 @@ pub(crate) struct SettleRow {
 ///
 /// ```sql
 /// WITH s(id, attempt, state, result, error_kind, error_message,
-///        finished_at, scheduled_at, seq, entry) AS (VALUES (?, …), …)
+///        finished_at, scheduled_at, seq, entry, snoozed) AS (VALUES (?, …), …)
 /// UPDATE taskq_tasks SET state = s.state,
 ///        result = COALESCE(s.result, taskq_tasks.result), …,
+///        attempt = taskq_tasks.attempt - s.snoozed,
+///        snoozes = taskq_tasks.snoozes + s.snoozed,
 ///        lease_until = NULL, cancel_requested = FALSE,
 ///        attempts = <history::append_sql with s.entry>
 /// FROM s
@@ -165,10 +170,10 @@ pub(crate) struct SettleRow {
 /// The returned ids are the settlements that applied. `backend` is SQLite
 /// or PostgreSQL ([`supports_batches`]).
 pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement {
-    let mut b = Builder::new(backend, rows.len() * 10 + 1);
+    let mut b = Builder::new(backend, rows.len() * 11 + 1);
     b.push_sql(
         "WITH s(id, attempt, state, result, error_kind, error_message, \
-         finished_at, scheduled_at, seq, entry) AS (VALUES ",
+         finished_at, scheduled_at, seq, entry, snoozed) AS (VALUES ",
     );
     for (n, row) in rows.iter().enumerate() {
         b.push_sql(if n > 0 { ", (" } else { "(" });
@@ -191,6 +196,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
         b.param(row.seq.into(), "bigint");
         b.push_sql(", ");
         b.param(row.entry.clone().into(), "text");
+        b.push_sql(", ");
+        b.param(row.snoozed.into(), "integer");
         b.push_sql(")");
     }
     b.push_sql(
@@ -203,6 +210,8 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
          finished_at = COALESCE(s.finished_at, taskq_tasks.finished_at), \
          scheduled_at = COALESCE(s.scheduled_at, taskq_tasks.scheduled_at), \
          seq = COALESCE(s.seq, taskq_tasks.seq), \
+         attempt = taskq_tasks.attempt - s.snoozed, \
+         snoozes = taskq_tasks.snoozes + s.snoozed, \
          lease_until = NULL, \
          cancel_requested = ",
     );

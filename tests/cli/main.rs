@@ -20,6 +20,7 @@ use taskq::cli::Exit;
 use taskq::prelude::*;
 use taskq::{MisfirePolicy, PageRequest, ScheduleDef};
 
+mod deadline;
 mod process;
 mod schedules;
 mod steering;
@@ -27,6 +28,7 @@ mod support;
 mod tasks;
 mod workflows;
 
+use deadline::*;
 use schedules::*;
 use steering::*;
 use support::*;
@@ -53,7 +55,8 @@ macro_rules! cli_suite {
                 schedules_create_refuses_bad_input,
                 migrate_brings_the_schema_up,
                 a_host_client_runs_commands_and_refuses_database,
-                history_tags_and_attempts_show_in_list_and_show);
+                history_tags_and_attempts_show_in_list_and_show,
+                submit_expires_in_and_expired_tasks_show);
         }
     };
     (@tests [$($attr:tt)*] $url:expr;) => {};

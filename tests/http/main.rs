@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 mod api;
 mod bounds;
+mod deadline;
 mod history;
 mod lifecycle;
 mod metrics;
@@ -40,6 +41,7 @@ mod workflows;
 
 use api::*;
 use bounds::*;
+use deadline::*;
 use history::*;
 use lifecycle::*;
 use metrics::*;
@@ -89,7 +91,8 @@ macro_rules! http_suite {
                 schedule_list_query_is_decoded_and_every_400_names_its_field,
                 schedule_of_a_unit_task_needs_no_params,
                 history_tags_and_metadata_are_stored_filtered_and_shown,
-                history_detail_shows_every_attempt);
+                history_detail_shows_every_attempt,
+                submit_expire_bad_deadlines_are_400_and_expired_shows);
         }
     };
 }

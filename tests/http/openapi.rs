@@ -213,7 +213,8 @@ async fn openapi_list_parameters_and_schedule_responses_are_typed() {
             "FINISHED",
             "FAILED",
             "CANCELLED",
-            "WAITING"
+            "WAITING",
+            "EXPIRED"
         ])
     );
     for time in ["created_after", "created_before"] {

@@ -70,6 +70,7 @@ impl AttemptHook for Outer {
             Outcome::Retry { error, .. } => format!("retry {}", error.kind),
             Outcome::Failed(error) => format!("failed {}", error.kind),
             Outcome::Cancelled(_) => "cancelled".to_owned(),
+            Outcome::Snooze { .. } => "snooze".to_owned(),
         };
         self.0.push(ctx.id(), event);
     }

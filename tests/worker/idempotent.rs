@@ -284,6 +284,9 @@ impl Broker for LostReply {
     ) -> Result<RescueReport, Error> {
         self.inner.rescue_expired(now, policies).await
     }
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        self.inner.expire_overdue(now, limit).await
+    }
     async fn reconcile(&self, sweep: bool) -> Result<Option<ReconcileReport>, Error> {
         self.inner.reconcile(sweep).await
     }

@@ -23,6 +23,7 @@ use taskq::{
 };
 
 mod blocking;
+mod deadline;
 mod hooks;
 mod idempotent;
 mod leases;
@@ -37,6 +38,7 @@ mod wait;
 mod workflow;
 
 use blocking::*;
+use deadline::*;
 use hooks::*;
 use idempotent::*;
 use leases::*;
@@ -223,7 +225,9 @@ macro_rules! worker_suite {
                 workflow_schedule_fires_and_runs_to_its_end,
                 hooks_see_every_attempt_and_its_end,
                 limit_rate_held_task_starts_when_the_token_arrives,
-                history_shows_each_attempt_of_a_retried_task);
+                history_shows_each_attempt_of_a_retried_task,
+                snooze_twice_then_finish_spends_one_attempt,
+                snooze_past_the_bound_fails_with_its_kind, expire_while_waiting_for_its_eta);
         }
     };
 }

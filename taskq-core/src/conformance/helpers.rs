@@ -45,6 +45,8 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         tags: Vec::new(),
         metadata: serde_json::Map::new(),
         schedule: None,
+        snoozes: 0,
+        expires_at: None,
     }
 }
 

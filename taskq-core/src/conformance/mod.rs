@@ -19,7 +19,8 @@
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
 //! (queue limits), `rate` (rate limits), `history` (attempts' history,
-//! tags, metadata, the schedule of a fired task). [`helpers`] holds what
+//! tags, metadata, the schedule of a fired task), `deadline` (snoozes,
+//! and deadlines to start). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
 //! backends' own tests. [`model`] is
 //! the model-based differential test against the lifecycle.
@@ -32,6 +33,7 @@ mod cancel;
 mod claim;
 mod counts;
 mod coverage;
+mod deadline;
 pub mod helpers;
 mod history;
 mod limit;
@@ -52,6 +54,7 @@ pub use cancel::*;
 pub use claim::*;
 pub use counts::*;
 pub use coverage::*;
+pub use deadline::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use history::*;
 pub use limit::*;
@@ -144,7 +147,10 @@ macro_rules! conformance_suite {
                 history_records_each_attempt_end,
                 history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
                 tags_filter_lists_tasks_carrying_every_tag,
-                tags_schedule_firing_names_its_schedule);
+                tags_schedule_firing_names_its_schedule,
+                snooze_gives_the_attempt_back, expire_claim_never_starts_an_overdue_task,
+                expire_sweep_takes_retries_and_batches,
+                workflow_expired_step_moves_its_dependents);
         }
     };
 }

@@ -298,3 +298,29 @@ pub async fn workflow_second_end_of_a_retried_step_counts(backend: Arc<dyn Backe
     backend.cancel(tasks[0].id, at).await.expect("cancel again");
     become_all(&*backend, &dependents, TaskState::Cancelled).await;
 }
+
+/// A step that expires is a parent that did not finish: a dependent that
+/// runs only after success is cancelled, one that runs whatever its
+/// parents' outcome is released (in another queue, so on Redis Cluster
+/// another slot); a claim that meets an overdue step does the same.
+pub async fn workflow_expired_step_moves_its_dependents(backend: Arc<dyn Backend>) {
+    let (_, mut tasks) = steps(&[
+        ("a", "wq", &[], OWN, SUCCESS),
+        ("b", "wq", &[0], StepInput::Params, SUCCESS),
+        ("c", "wx", &[0], StepInput::Params, RunWhen::Completed),
+    ]);
+    tasks[0].expires_at = Some(now() + secs(60));
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let later = now() + secs(120);
+    let claimed = claim_at(&*backend, "wq", 10, "w", later, Duration::from_secs(30)).await;
+    assert!(claimed.is_empty(), "an overdue step never starts");
+    backend
+        .expire_overdue(later, crate::lifecycle::EXPIRE_BATCH)
+        .await
+        .expect("expire");
+    assert_eq!(get(&*backend, tasks[0].id).await.state, TaskState::Expired);
+    let b = get(&*backend, tasks[1].id).await;
+    assert_eq!(b.state, TaskState::Cancelled);
+    assert_eq!(b.error.map(|e| e.kind), Some(ErrorKind::ParentFailed));
+    assert_eq!(get(&*backend, tasks[2].id).await.state, TaskState::Pending);
+}

@@ -146,6 +146,10 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_label", message)
                     .with_details(json!({ "field": field }))
             }
+            Error::InvalidDeadline { field, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_deadline", message)
+                    .with_details(json!({ "field": field }))
+            }
             Error::PayloadTooLarge { what, size, limit } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
                     .with_details(json!({ "field": what, "size": size, "limit": limit }))

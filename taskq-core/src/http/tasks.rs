@@ -58,6 +58,13 @@ pub struct SubmitRequest {
     /// Soft timeout in seconds (more than zero, shorter than `timeout`).
     #[schema(exclusive_minimum = 0)]
     pub soft_timeout: Option<f64>,
+    /// A deadline to start (RFC 3339), in the future and after the ETA:
+    /// not started by then, the task ends `EXPIRED`. Excludes `expires_in`.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A deadline to start this many seconds from now (more than zero).
+    /// Excludes `expires_at`.
+    #[schema(exclusive_minimum = 0)]
+    pub expires_in: Option<f64>,
     /// At most one such task at a time, instead of what the task type
     /// declares: an object (`key`, or `fields`; `period` in seconds;
     /// `states`), `true` (unique by all the params) or `false` (not
@@ -115,7 +122,7 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
         (status = 200, description = "nothing stored: the task already stored under `id` (a repeated submit), or the task holding the unique key, unchanged", body = TaskRecord,
             headers(("taskq-duplicate" = String, description = "`id` or `unique_key`: what made the submit a duplicate"))),
         (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
-        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries), a bad queue name (`invalid_name`) a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`) or bad tags or metadata (`invalid_label`: `tags` or `metadata`), `details.field` naming it", body = ErrorBody),
+        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries, an `expires_at` not in the future or before the ETA), a bad queue name (`invalid_name`), a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`) or bad tags or metadata (`invalid_label`: `tags` or `metadata`), `details.field` naming it", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "a field of the wrong type or unknown (`invalid_field`), an unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
@@ -126,6 +133,12 @@ pub(crate) async fn submit(
         return Err(ApiError::invalid_field(
             "countdown",
             "give either run_at or countdown, not both",
+        ));
+    }
+    if request.expires_at.is_some() && request.expires_in.is_some() {
+        return Err(ApiError::invalid_field(
+            "expires_in",
+            "give either expires_at or expires_in, not both",
         ));
     }
     let mut submission = client.submit_json(request.task_type, request.params);
@@ -152,6 +165,12 @@ pub(crate) async fn submit(
     }
     if let Some(soft_timeout) = request.soft_timeout {
         submission = submission.soft_timeout(seconds("soft_timeout", soft_timeout)?);
+    }
+    if let Some(expires_at) = request.expires_at {
+        submission = submission.expires_at(expires_at);
+    }
+    if let Some(expires_in) = request.expires_in {
+        submission = submission.expires_in(seconds("expires_in", expires_in)?);
     }
     submission = match request.unique {
         None => submission,
@@ -396,11 +415,12 @@ pub(crate) async fn cancel(
     Ok(Json(client.cancel(id).await?))
 }
 
-/// Runs a failed or cancelled task again (same id).
+/// Runs a failed, cancelled or expired task again (same id; an expired one
+/// without its deadline).
 #[utoipa::path(post, path = "/api/tasks/{id}/retry", tag = "tasks", operation_id = "retry_task",
     params(("id" = uuid::Uuid, Path, description = "the task's id")),
     responses((status = 200, description = "the task, pending again", body = TaskRecord), (status = 404, description = "no task has this id", body = ErrorBody),
-        (status = 409, description = "the task is not failed or cancelled", body = ErrorBody)))]
+        (status = 409, description = "the task is not failed, cancelled or expired", body = ErrorBody)))]
 pub(crate) async fn retry(
     State(client): State<Client>,
     ApiPath(id): ApiPath<TaskId>,

@@ -20,8 +20,9 @@
 //!             │ CANCELLED        │    rescue (cancel asked) ▶ CANCELLED
 //!             │                  │    release (cancel asked)▶ CANCELLED
 //!             │                  │
-//!             └── settle Retry, release, rescue (retry left)
-//! FAILED, CANCELLED ──retry──▶ PENDING
+//!             └── settle Retry, settle Snooze, release, rescue (retry left)
+//! PENDING ──expires_at passed (claim or sweep)──▶ EXPIRED
+//! FAILED, CANCELLED, EXPIRED ──retry──▶ PENDING
 //! ```
 //!
 //! # Rules (one function each)
@@ -29,16 +30,18 @@
 //! |---|---|---|---|
 //! | submit | — | `PENDING`; a batch with a stored (`Error::TaskExists`) or repeated id is refused whole | [`check_new_ids`] |
 //! | submit (unique) | — | not stored while a task of the queue [holds](holds_unique) its key ([`unique_key`]), nor after an earlier task of its batch with the key ([`unique_in_batch`]): reported as a duplicate of that holder | [`holds_unique`] |
-//! | claim | `PENDING`, due, queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
+//! | claim | `PENDING`, due, not expired ([`is_expired`]), queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim (queue limit) | — | at most `limit − running` tasks, `running` counted from the queue's `RUNNING` tasks inside the claim; a limit of 0 is refused ([`check_queue_limit`]) | [`claim_capacity`] |
 //! | claim (rate limit) | — | at most as many tasks as the queue's token bucket allows at `now` (its `tat` read and moved by the claim), `min` with the queue limit; `starts` 0 or a period out of range is refused ([`check_rate_limit`]); a claim cut short reports when the next start is allowed ([`rate_next_start`]) | [`rate_capacity`], [`rate_spend`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
 //! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
+//! | snooze | `RUNNING`, same attempt | `PENDING` at `now + delay`, attempt given back, `snoozes + 1`; `FAILED` ([`ErrorKind::SnoozeLimit`](crate::task::ErrorKind)) past the type's `max_snoozes` or [`MAX_SNOOZE_DELAY`]; `CANCELLED` if a cancel was requested | [`after_snooze`], then [`settle`] |
+//! | expire | `PENDING` with `expires_at <= now` (first attempt or retry) | `EXPIRED`, finished now ([`expired_failure`]); a deadline given in the past is refused ([`check_expires_at`]) | [`expire`], by the sweep ([`EXPIRE_BATCH`] a statement) and by claims that meet it |
 //! | release | `RUNNING`, same attempt and worker | `PENDING`, attempt given back; `CANCELLED` if a cancel was requested | [`release`] |
 //! | cancel | `WAITING`, `PENDING` / `RUNNING` | `CANCELLED` / cancel requested | [`cancel`] |
-//! | retry | `FAILED`, `CANCELLED` | `PENDING`, due now | [`retry`] |
+//! | retry | `FAILED`, `CANCELLED`, `EXPIRED` | `PENDING`, due now, no deadline, no snoozes counted | [`retry`] |
 //! | parent ended (workflow) | `WAITING`, a parent terminal | counted; `PENDING` after the last; `CANCELLED` ([`ErrorKind::ParentFailed`](crate::task::ErrorKind)) if a parent did not finish and the step runs only after success | [`parent_ended`], for each of [`ended_edges`] of every step that ends, in the same transaction |
 //! | retry (workflow step) | as retry | the steps its end cancelled wait again, recursively | [`plan_resume`], [`apply_resume`] |
 //! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
@@ -56,16 +59,21 @@
 //! an operator makes on a state that does not allow it is
 //! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
+mod expire;
 mod history;
 mod limit;
 mod messages;
 mod order;
 mod retry;
+mod snooze;
+#[cfg(test)]
+mod test_record;
 mod transitions;
 mod unique;
 mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
+pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
 pub use history::{
     HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_TAG_LEN, MAX_TAGS, check_metadata,
     check_tags, end_attempt, event_entry, has_tags, history_entry, is_valid_tag, name_fired_tasks,
@@ -80,10 +88,12 @@ pub use messages::{
 };
 pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
 pub use retry::after_error;
+pub use snooze::{MAX_SNOOZE_DELAY, after_returned_error, after_snooze};
 pub use transitions::{
     Rescued, accepts_type, cancel, check_batch_ids, check_delete, check_new_ids, check_reorder,
-    claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_running_attempt,
-    record_progress, release, rescue, rescue_retry_at, rescue_to, retry, settle, settled_attempt,
+    claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_retryable_state,
+    is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to, retry,
+    settle, settled_attempt,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{

@@ -41,9 +41,12 @@ pub fn check_batch_ids(batch: &[TaskRecord]) -> Result<(), Error> {
     }
 }
 
-/// Whether a claim at `now` may take the task: pending and due.
+/// Whether a claim at `now` may take the task: pending, due, and not
+/// past its deadline to start ([`super::is_expired`]).
 pub fn is_claimable(record: &TaskRecord, now: DateTime<Utc>) -> bool {
-    record.state == TaskState::Pending && record.scheduled_at <= now
+    record.state == TaskState::Pending
+        && record.scheduled_at <= now
+        && !super::is_expired(record, now)
 }
 
 /// Whether a claim limited to `task_types` (`None`: any) takes a task of
@@ -83,8 +86,10 @@ pub fn is_running_attempt(record: &TaskRecord, attempt: u32, worker_id: Option<&
 /// **settle**: a running attempt's outcome, fenced by attempt; `false`
 /// (and no change) when stale. The lease and any cancel request end with
 /// the attempt. `Retry` puts the task back to `PENDING` at `run_at`,
-/// queued as if submitted then (`seq` from `run_at`), keeping the error.
-/// The attempt's entry is appended to the history ([`end_attempt`]).
+/// queued as if submitted then (`seq` from `run_at`), keeping the error;
+/// `Snooze` does too, but gives the attempt back (as [`release`] does)
+/// and counts the snooze instead of touching the error. The attempt's
+/// entry is appended to the history ([`end_attempt`]).
 pub fn settle(record: &mut TaskRecord, settlement: &Settlement) -> bool {
     if !is_running_attempt(record, settlement.attempt, None) {
         return false;
@@ -114,6 +119,13 @@ pub fn settle(record: &mut TaskRecord, settlement: &Settlement) -> bool {
             record.scheduled_at = *run_at;
             record.seq = seq_for(*run_at);
         }
+        Outcome::Snooze { run_at } => {
+            record.state = TaskState::Pending;
+            record.attempt -= 1;
+            record.snoozes += 1;
+            record.scheduled_at = *run_at;
+            record.seq = seq_for(*run_at);
+        }
     }
     true
 }
@@ -125,6 +137,7 @@ pub fn settled_attempt(outcome: &Outcome) -> (AttemptOutcome, Option<&crate::tas
         Outcome::Failed(error) => (AttemptOutcome::Failed, Some(error)),
         Outcome::Cancelled(error) => (AttemptOutcome::Cancelled, Some(error)),
         Outcome::Retry { error, .. } => (AttemptOutcome::Retried, Some(error)),
+        Outcome::Snooze { .. } => (AttemptOutcome::Snoozed, None),
     }
 }
 
@@ -198,12 +211,14 @@ pub fn cancel(record: &mut TaskRecord, now: DateTime<Utc>) -> Result<(), Error> 
     }
 }
 
-/// **retry** (an operator's): a `FAILED` or `CANCELLED` task is `PENDING`
-/// again, due `now`, same id, queued as if submitted now. Its last error
-/// stays until an attempt replaces it; if its retries were spent it gets
-/// one more (`max_retries` rises to `attempt`).
+/// **retry** (an operator's): a `FAILED`, `CANCELLED` or `EXPIRED` task is
+/// `PENDING` again, due `now`, same id, queued as if submitted now. Its
+/// last error stays until an attempt replaces it; if its retries were
+/// spent it gets one more (`max_retries` rises to `attempt`). It starts
+/// afresh otherwise: no deadline (the one it had passed, or it would not
+/// be retried by hand) and no snoozes counted.
 pub fn retry(record: &mut TaskRecord, now: DateTime<Utc>) -> Result<(), Error> {
-    if !matches!(record.state, TaskState::Failed | TaskState::Cancelled) {
+    if !is_retryable_state(record.state) {
         return Err(Error::InvalidTransition {
             id: record.id,
             state: record.state,
@@ -217,7 +232,17 @@ pub fn retry(record: &mut TaskRecord, now: DateTime<Utc>) -> Result<(), Error> {
     record.result = None;
     record.cancel_requested = false;
     record.max_retries = record.max_retries.max(record.attempt);
+    record.expires_at = None;
+    record.snoozes = 0;
     Ok(())
+}
+
+/// The states an operator's [`retry`] takes.
+pub const fn is_retryable_state(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Failed | TaskState::Cancelled | TaskState::Expired
+    )
 }
 
 /// **reorder** takes pending tasks only; [`super::reorder`] plans the move.

@@ -246,6 +246,8 @@ pub(super) mod tests {
             tags: Vec::new(),
             metadata: serde_json::Map::new(),
             schedule: None,
+            snoozes: 0,
+            expires_at: None,
         }
     }
 

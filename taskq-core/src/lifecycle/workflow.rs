@@ -231,6 +231,8 @@ mod tests {
             tags: Vec::new(),
             metadata: serde_json::Map::new(),
             schedule: None,
+            snoozes: 0,
+            expires_at: None,
         }
     }
 

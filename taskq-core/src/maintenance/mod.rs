@@ -1,10 +1,12 @@
 //! Background services every worker runs beside its tasks, one file each:
-//! the [`rescuer`] returns tasks of dead workers, the [`pruner`] deletes
+//! the [`rescuer`] returns tasks of dead workers, the [`expirer`] ends
+//! pending tasks past their deadline to start, the [`pruner`] deletes
 //! old records, the [`scheduler`] fires due schedules, the [`reconciler`]
 //! refills a delivery path that lost data (only for backends that have
 //! one apart from their records) and, on Redis, finishes carrying
 //! workflow step ends. All are safe to run on every worker at once.
 
+pub mod expirer;
 pub mod pruner;
 pub mod reconciler;
 pub mod rescuer;
@@ -23,6 +25,9 @@ use scheduler::SchedulerConfig;
 pub struct MaintenanceConfig {
     /// How often expired leases are looked for.
     pub rescue_interval: Duration,
+    /// How often pending tasks past their deadline to start are looked
+    /// for ([`expirer`]).
+    pub expire_interval: Duration,
     /// Terminal records older than this are deleted; `None` keeps them
     /// (Celery's `result_expires`).
     pub retention: Option<Duration>,
@@ -39,6 +44,7 @@ impl Default for MaintenanceConfig {
     fn default() -> Self {
         MaintenanceConfig {
             rescue_interval: rescuer::RESCUE_INTERVAL_DEFAULT,
+            expire_interval: expirer::EXPIRE_INTERVAL_DEFAULT,
             retention: Some(pruner::RETENTION_DEFAULT),
             prune_interval: pruner::PRUNE_INTERVAL_DEFAULT,
             scheduler: Some(SchedulerConfig::default()),
@@ -56,6 +62,7 @@ pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationTo
         config.rescue_interval,
         stop.clone(),
     );
+    let expirer = expirer::run(backend.clone(), config.expire_interval, stop.clone());
     let reconciler = reconciler::run(backend.clone(), config.reconciler, stop.clone());
     let pruner = pruner::run(
         backend,
@@ -68,5 +75,5 @@ pub async fn run(client: Client, config: MaintenanceConfig, stop: CancellationTo
             scheduler::run(client, scheduler, stop).await;
         }
     };
-    tokio::join!(rescuer, reconciler, pruner, scheduler);
+    tokio::join!(rescuer, expirer, reconciler, pruner, scheduler);
 }

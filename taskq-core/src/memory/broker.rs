@@ -51,80 +51,9 @@ impl Broker for MemoryBackend {
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
-        let mut state = self.lock();
-        if request.limit == 0 || state.paused.contains(request.queue) {
-            return Ok(Vec::new());
-        }
-        // `lifecycle::claim_capacity`, counted under the lock that the
-        // claim holds: a racing claimer sees these tasks running.
-        let mut want = match state.limits.get(request.queue) {
-            None => request.limit,
-            Some(&limit) => lifecycle::claim_capacity(
-                Some(limit),
-                state.running_in(request.queue),
-                request.limit,
-            ),
-        };
-        // `lifecycle::rate_capacity`, under the same lock.
-        let rate = state.rates.get(request.queue).copied();
-        if let Some((limit, tat)) = rate {
-            want = lifecycle::rate_capacity(&limit, tat, request.now, want);
-        }
-        if want == 0 {
-            if let Some((limit, tat)) = rate {
-                state.hold(
-                    request.queue,
-                    lifecycle::rate_next_start(&limit, tat, request.now),
-                );
-            }
-            return Ok(Vec::new());
-        }
-        state.promote_due(request.now);
-        let lease_until = request.now + request.lease;
-        let mut claimed = Vec::with_capacity(want);
-        let State {
-            tasks,
-            running,
-            delayed,
-            ready,
-            ..
-        } = &mut *state;
-        let Some(ready) = ready.get_mut(request.queue) else {
-            if let Some((limit, tat)) = rate {
-                state.spend_rate(request.queue, limit, tat, request.now, 0);
-            }
-            return Ok(claimed);
-        };
-        // Walk the queue in claim order; a task of a type this claim does
-        // not take keeps its place (`after` steps past it).
-        let mut after = None;
-        while claimed.len() < want {
-            let next = match after {
-                None => ready.first().copied(),
-                Some(key) => ready.range((Excluded(key), Unbounded)).next().copied(),
-            };
-            let Some(key) = next else { break };
-            let (_, _, id) = key;
-            let Some(record) = tasks.get_mut(&id) else {
-                ready.remove(&key);
-                continue;
-            };
-            if !lifecycle::accepts_type(request.task_types, &record.task_type) {
-                after = Some(key);
-                continue;
-            }
-            ready.remove(&key);
-            if !lifecycle::is_claimable(record, request.now) {
-                // Filed as ready by a later clock than this claim's.
-                delayed.insert((record.scheduled_at, id));
-                continue;
-            }
-            lifecycle::claim(record, request.worker_id, request.now, lease_until);
-            running.insert(id);
-            claimed.push(record.clone());
-        }
-        if let Some((limit, tat)) = rate {
-            state.spend_rate(request.queue, limit, tat, request.now, claimed.len());
+        let (claimed, expired) = self.claim_locked(&request);
+        if !expired.is_empty() {
+            self.expired(expired, request.now);
         }
         Ok(claimed)
     }
@@ -141,8 +70,7 @@ impl Broker for MemoryBackend {
                             lifecycle::settle(record, settlement)
                         })
                         .unwrap_or(false);
-                    requeued |= applied
-                        && matches!(settlement.outcome, crate::backend::Outcome::Retry { .. });
+                    requeued |= applied && settlement.outcome.requeues();
                     applied
                 })
                 .collect();
@@ -156,9 +84,7 @@ impl Broker for MemoryBackend {
             settlements
                 .iter()
                 .zip(&applied)
-                .filter(|(s, applied)| {
-                    **applied && !matches!(s.outcome, crate::backend::Outcome::Retry { .. })
-                })
+                .filter(|(s, applied)| **applied && !s.outcome.requeues())
                 .map(|(s, _)| s.id),
         );
         Ok(applied)
@@ -381,7 +307,129 @@ impl Broker for MemoryBackend {
         Ok(report)
     }
 
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        let ids: Vec<TaskId> = self
+            .lock()
+            .deadlines
+            .iter()
+            .take_while(|(deadline, _)| *deadline <= now)
+            .take(limit)
+            .map(|&(_, id)| id)
+            .collect();
+        Ok(self.expired(ids, now))
+    }
+
     fn work_signal(&self) -> Option<Arc<Notify>> {
         Some(self.signal.clone())
+    }
+}
+
+impl MemoryBackend {
+    /// The claim under the lock: the claimed records, and the ids of the
+    /// tasks past their deadline it met in the ready set (taken out of it).
+    fn claim_locked(&self, request: &ClaimRequest<'_>) -> (Vec<TaskRecord>, Vec<TaskId>) {
+        let mut state = self.lock();
+        if request.limit == 0 || state.paused.contains(request.queue) {
+            return (Vec::new(), Vec::new());
+        }
+        // `lifecycle::claim_capacity`, counted under the lock that the
+        // claim holds: a racing claimer sees these tasks running.
+        let mut want = match state.limits.get(request.queue) {
+            None => request.limit,
+            Some(&limit) => lifecycle::claim_capacity(
+                Some(limit),
+                state.running_in(request.queue),
+                request.limit,
+            ),
+        };
+        // `lifecycle::rate_capacity`, under the same lock.
+        let rate = state.rates.get(request.queue).copied();
+        if let Some((limit, tat)) = rate {
+            want = lifecycle::rate_capacity(&limit, tat, request.now, want);
+        }
+        if want == 0 {
+            if let Some((limit, tat)) = rate {
+                state.hold(
+                    request.queue,
+                    lifecycle::rate_next_start(&limit, tat, request.now),
+                );
+            }
+            return (Vec::new(), Vec::new());
+        }
+        state.promote_due(request.now);
+        let lease_until = request.now + request.lease;
+        let mut claimed = Vec::with_capacity(want);
+        let mut expired = Vec::new();
+        let State {
+            tasks,
+            running,
+            delayed,
+            ready,
+            ..
+        } = &mut *state;
+        let Some(ready) = ready.get_mut(request.queue) else {
+            if let Some((limit, tat)) = rate {
+                state.spend_rate(request.queue, limit, tat, request.now, 0);
+            }
+            return (claimed, expired);
+        };
+        // Walk the queue in claim order; a task of a type this claim does
+        // not take keeps its place (`after` steps past it).
+        let mut after = None;
+        while claimed.len() < want {
+            let next = match after {
+                None => ready.first().copied(),
+                Some(key) => ready.range((Excluded(key), Unbounded)).next().copied(),
+            };
+            let Some(key) = next else { break };
+            let (_, _, id) = key;
+            let Some(record) = tasks.get_mut(&id) else {
+                ready.remove(&key);
+                continue;
+            };
+            if !lifecycle::accepts_type(request.task_types, &record.task_type) {
+                after = Some(key);
+                continue;
+            }
+            ready.remove(&key);
+            if lifecycle::is_expired(record, request.now) {
+                // Never started: expired below, once the walk is done.
+                expired.push(id);
+                continue;
+            }
+            if !lifecycle::is_claimable(record, request.now) {
+                // Filed as ready by a later clock than this claim's.
+                delayed.insert((record.scheduled_at, id));
+                continue;
+            }
+            lifecycle::claim(record, request.worker_id, request.now, lease_until);
+            running.insert(id);
+            claimed.push(record.clone());
+        }
+        if let Some((limit, tat)) = rate {
+            state.spend_rate(request.queue, limit, tat, request.now, claimed.len());
+        }
+        (claimed, expired)
+    }
+
+    /// Applies `lifecycle::expire` to `ids` at `now`, then wakes their
+    /// waiters and what their ends released. Returns how many expired.
+    fn expired(&self, ids: Vec<TaskId>, now: DateTime<Utc>) -> u64 {
+        let (ended, cascade) = {
+            let mut state = self.lock();
+            let ended: Vec<TaskId> = ids
+                .into_iter()
+                .filter(|&id| {
+                    state
+                        .update(id, now, |record| lifecycle::expire(record, now))
+                        .unwrap_or(false)
+                })
+                .collect();
+            (ended, state.take_cascade())
+        };
+        let count = ended.len() as u64;
+        self.ends.ended(ended);
+        self.wake(cascade);
+        count
     }
 }

@@ -68,6 +68,9 @@ struct State {
     /// Pending tasks not due yet, by due time.
     delayed: BTreeSet<(DateTime<Utc>, TaskId)>,
     running: IdSet,
+    /// Pending tasks with a deadline to start, by deadline: what the
+    /// expiry sweep reads (`lifecycle::expire`).
+    deadlines: BTreeSet<(DateTime<Utc>, TaskId)>,
     paused: HashSet<String>,
     /// Queue limits (`Broker::set_queue_limit`); the running count is
     /// read from `running` under the same lock, never kept apart.
@@ -195,6 +198,9 @@ impl State {
     /// between ready and delayed; a claim re-checks the due time, so an
     /// early `now` only costs a promotion later.
     fn index(&mut self, record: &TaskRecord, now: DateTime<Utc>) {
+        if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
+            self.deadlines.insert((deadline, record.id));
+        }
         match record.state {
             TaskState::Pending if record.scheduled_at > now => {
                 self.delayed.insert((record.scheduled_at, record.id));
@@ -211,6 +217,9 @@ impl State {
 
     /// Takes a record out of every index (its state's entry, wherever it is).
     fn unindex(&mut self, record: &TaskRecord) {
+        if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
+            self.deadlines.remove(&(deadline, record.id));
+        }
         match record.state {
             TaskState::Pending => {
                 if !self.delayed.remove(&(record.scheduled_at, record.id))

@@ -121,6 +121,7 @@ impl Broker for RedisBackend {
             request.limit.to_string(),
             request.worker_id.to_owned(),
             micros(lease_until),
+            self.retention_secs(),
         ];
         match request.task_types {
             None => args.push("0".to_owned()),
@@ -133,7 +134,19 @@ impl Broker for RedisBackend {
             .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
             .await?;
         let mut items = array("claim", reply)?.into_iter();
-        let next_due = items.next().and_then(|v| v.as_i64());
+        let next_due = match items.next() {
+            // Tasks it met past their deadline expired (`CLAIM`'s docs).
+            Some(Value::Array(head)) => {
+                let mut head = head.into_iter();
+                let next_due = head.next().and_then(|v| v.as_i64());
+                let expired = head.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                let queue: Arc<str> = Arc::from(request.queue);
+                let ends = ended_in(&queue, head)?;
+                self.claim_expired(expired, ends).await;
+                next_due
+            }
+            first => first.and_then(|v| v.as_i64()),
+        };
         self.wake_at(next_due);
         let hold = items.next().and_then(|v| v.as_i64());
         self.holds.record(
@@ -162,6 +175,7 @@ impl Broker for RedisBackend {
                     Outcome::Failed(error) => ("failed", json(error)?, String::new()),
                     Outcome::Cancelled(error) => ("cancelled", json(error)?, String::new()),
                     Outcome::Retry { error, run_at } => ("retry", json(error)?, micros(*run_at)),
+                    Outcome::Snooze { run_at } => ("snooze", String::new(), micros(*run_at)),
                 };
                 let (task_type, created, children) = match &known[i] {
                     Some(c) => (
@@ -198,7 +212,7 @@ impl Broker for RedisBackend {
             settlements
                 .iter()
                 .zip(&applied)
-                .filter(|(s, applied)| **applied && !matches!(s.outcome, Outcome::Retry { .. }))
+                .filter(|(s, applied)| **applied && !s.outcome.requeues())
                 .map(|(s, _)| s.id),
         )
         .await;
@@ -576,6 +590,10 @@ impl Broker for RedisBackend {
         }
         self.carry_or_leave(ends).await;
         Ok(report)
+    }
+
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        self.expire_pass(now, limit).await
     }
 
     /// Carries the workflow step ends left in the outboxes by a process

@@ -62,7 +62,9 @@ impl Keys {
                 // creation time (µs), members ids: `<root>:state:<STATE>`
                 // (every state but RUNNING, which is listed from the
                 // running set), `<root>:type:<type>`, and
-                // `<root>:state:<STATE>:<type>`. The scripts name them from
+                // `<root>:state:<STATE>:<type>`; and `<root>:deadlines`,
+                // the pending tasks with a deadline to start, scored by it
+                // (what the expiry sweep reads). The scripts name them from
                 // this key, so they share the queue's hash tag (slot); a
                 // type may hold `:` yet names stay apart (a state has none).
                 format!("{tag}:idx"),

@@ -112,6 +112,7 @@ mod cache;
 mod counts;
 mod delivery;
 mod enqueue;
+mod expiry;
 mod keys;
 mod record;
 mod schedules;

@@ -62,6 +62,12 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
             "unique_until",
             record.unique.as_ref().and_then(|u| u.until).map(micros),
         ),
+        // Absent means none.
+        (
+            "snoozes",
+            (record.snoozes > 0).then(|| record.snoozes.to_string()),
+        ),
+        ("expires_at", record.expires_at.map(micros)),
         // The step's count of parents yet to end is a field of its own,
         // which the scripts count down; the rest of the step is JSON.
         ("step", record.step.as_ref().map(json).transpose()?),
@@ -215,6 +221,13 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
         tags: lifecycle::tags_from_text(fields.get("tags").map(String::as_str)),
         metadata: opt_json(&fields, "metadata")?.unwrap_or_default(),
         schedule: fields.get("schedule").cloned(),
+        snoozes: fields
+            .get("snoozes")
+            .map(|raw| raw.parse())
+            .transpose()
+            .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
+            .unwrap_or(0),
+        expires_at: opt_time("expires_at")?,
     })
 }
 
@@ -339,6 +352,8 @@ pub(crate) fn from_claim(
         tags: place("tags"),
         metadata: place("metadata"),
         schedule: place("schedule"),
+        snoozes: place("snoozes"),
+        expires_at: place("expires_at"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -434,6 +449,14 @@ pub(crate) fn from_claim(
                 .transpose()?
                 .unwrap_or_default(),
             schedule: optional(at.schedule)?.map(Cow::into_owned),
+            snoozes: optional(at.snoozes)?
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
+                .unwrap_or(0),
+            expires_at: optional(at.expires_at)?
+                .map(|_| time(at.expires_at))
+                .transpose()?,
         });
     }
     Ok(records)
@@ -461,4 +484,6 @@ struct Places {
     tags: usize,
     metadata: usize,
     schedule: usize,
+    snoozes: usize,
+    expires_at: usize,
 }

@@ -96,7 +96,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 20] = [
+pub(crate) const CLAIM_FIELDS: [&str; 22] = [
     "task_type",
     "params",
     "priority",
@@ -117,9 +117,12 @@ pub(crate) const CLAIM_FIELDS: [&str; 20] = [
     "tags",
     "metadata",
     "schedule",
+    "snoozes",
+    "expires_at",
 ];
 
-/// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] `1` when only
+/// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
+/// 0 = none) of the tasks it expires, [9] `1` when only
 /// the task types that follow are taken (`lifecycle::accepts_type`; others
 /// keep their place, at most `limit + 1000` members are read a call) or
 /// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
@@ -127,13 +130,16 @@ pub(crate) const CLAIM_FIELDS: [&str; 20] = [
 /// beside the running set (`lifecycle::claim_capacity`) and its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
 /// spent in the same script): two commands per task plus a few per call.
-/// Returns the next due time of the delayed set (µs, or nil), the time the
+/// Returns the next due time of the delayed set (µs, or nil) — or, when
+/// it expired tasks, `{next due, count, outbox entries…}` —, the time the
 /// bucket next allows a start if it is empty (µs, or nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///
 /// Only pending tasks are in the ready set (every move out of PENDING
-/// removes the member), so a popped member needs no state check.
+/// removes the member), so a popped member needs no state check; one past
+/// its deadline to start is expired instead of claimed
+/// (`lifecycle::expire`), its step's end left in the outbox.
 pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     // 1-based places in the HMGET reply ('attempt' comes first).
     let place = |name: &str| {
@@ -148,13 +154,15 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
         &include_str!("scripts/claim.lua")
             .replace("@FIELDS@", &fields.join(", "))
             .replace("@TYPE@", &place("task_type"))
-            .replace("@CREATED@", &place("created_at")),
+            .replace("@CREATED@", &place("created_at"))
+            .replace("@STEP@", &place("step"))
+            .replace("@EXPIRES@", &place("expires_at")),
     )
 });
 
 /// ARGV[4] retention (s, 0 = none); then per settlement: id, attempt,
-/// outcome (finished/failed/cancelled/retry), at, payload (result or
-/// error JSON), run at, task type and created (µs) — both '' when the
+/// outcome (finished/failed/cancelled/retry/snooze), at, payload (result or
+/// error JSON; '' for a snooze), run at, task type and created (µs) — both '' when the
 /// caller does not know them —, and `1` when the task is a workflow step
 /// with children (`0` when it is known not to be, read when the type is
 /// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
@@ -208,6 +216,13 @@ pub(crate) static REORDER: LazyLock<Script> =
 /// `lifecycle::rescue_retry_at` needs to draw each one's retry time.
 pub(crate) static EXPIRED: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/expired.lua")));
+
+/// `lifecycle::expire` for up to ARGV[6] of the queue's pending tasks whose
+/// deadline (the `<index root>:deadlines` set, scored by `expires_at`) is
+/// at or before ARGV[4] (now, µs); ARGV[5] retention. Returns the count
+/// expired, then the outbox entries of the steps that ended.
+pub(crate) static EXPIRE: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/expire.lua")));
 
 /// The second half (implements `lifecycle::rescue_to`): ARGV[4] now (µs),
 /// [5] retention, then pairs of a running-set member and its retry time

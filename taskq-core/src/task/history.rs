@@ -30,6 +30,9 @@ pub enum AttemptOutcome {
     /// The worker handed the attempt back on shutdown: `PENDING`, with the
     /// attempt number given back (the next claim runs it again).
     Released,
+    /// The handler snoozed ([`TaskError::snooze`](crate::TaskError::snooze)):
+    /// `PENDING` until its delay passed, the attempt number given back.
+    Snoozed,
 }
 
 impl AttemptOutcome {
@@ -41,6 +44,7 @@ impl AttemptOutcome {
             AttemptOutcome::Retried => "retried",
             AttemptOutcome::Cancelled => "cancelled",
             AttemptOutcome::Released => "released",
+            AttemptOutcome::Snoozed => "snoozed",
         }
     }
 }

@@ -180,6 +180,7 @@ pub const fn state_bit(state: TaskState) -> u8 {
         TaskState::Failed => 8,
         TaskState::Cancelled => 16,
         TaskState::Waiting => 32,
+        TaskState::Expired => 64,
     }
 }
 

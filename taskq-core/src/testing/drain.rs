@@ -126,6 +126,9 @@ pub struct DrainReport {
     /// Attempts that failed and were scheduled again (`PENDING` with the
     /// backoff as ETA).
     pub retried: u64,
+    /// Attempts that snoozed (`PENDING` again after their delay, the
+    /// attempt given back).
+    pub snoozed: u64,
     /// The drain stopped at [`Drain::max_attempts`] with work left.
     pub limit_reached: bool,
 }
@@ -177,6 +180,7 @@ pub(crate) async fn drain_with(
                 Some(Outcome::Failed(_)) => report.failed += 1,
                 Some(Outcome::Cancelled(_)) => report.cancelled += 1,
                 Some(Outcome::Retry { .. }) => report.retried += 1,
+                Some(Outcome::Snooze { .. }) => report.snoozed += 1,
                 None => {}
             }
             // Read the queues again: the handler may have submitted more.

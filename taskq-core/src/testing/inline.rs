@@ -151,7 +151,9 @@ impl InlineBackend {
             };
             let ours = claimed.id == id;
             match self.runner.run(claimed, at).await? {
-                Some(Outcome::Retry { run_at, .. }) if ours => due = run_at,
+                Some(Outcome::Retry { run_at, .. } | Outcome::Snooze { run_at }) if ours => {
+                    due = run_at
+                }
                 _ if ours => return Ok(()),
                 _ => {}
             }
@@ -287,6 +289,10 @@ impl Broker for InlineBackend {
         policies: &dyn RetryPolicies,
     ) -> Result<RescueReport, Error> {
         self.memory.rescue_expired(now, policies).await
+    }
+
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        self.memory.expire_overdue(now, limit).await
     }
 
     fn work_signal(&self) -> Option<Arc<Notify>> {

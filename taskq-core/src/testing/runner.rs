@@ -25,7 +25,6 @@ use crate::error::{Error, TaskError};
 use crate::lifecycle;
 use crate::payload::PayloadLimits;
 use crate::registry::Registry;
-use crate::retry_policy::RetryPolicy;
 use crate::task::{ErrorKind, TaskFailure, TaskRecord};
 use crate::worker::CANCEL_GRACE_DEFAULT;
 
@@ -94,6 +93,7 @@ impl Runner {
             record.queue,
             record.attempt,
             record.max_retries,
+            record.snoozes,
             Some(self.backend.clone()),
         );
         let def = self.registry.get(ctx.task_type());
@@ -125,12 +125,11 @@ impl Runner {
                 Some(too_large) => Outcome::Failed(too_large),
                 None => Outcome::Finished(value),
             },
-            Ended::Returned(Err(error)) => lifecycle::after_error(
-                error.into_failure(),
-                ctx.attempt(),
-                ctx.max_retries(),
+            Ended::Returned(Err(error)) => lifecycle::after_returned_error(
+                error,
+                &ctx,
                 ctx.control().get() == Control::Cancel,
-                def.map(|def| RetryPolicy::of(&def.options)).as_ref(),
+                def.map(|def| &def.options),
                 at,
             ),
             Ended::TimedOut(limit) => Outcome::Failed(TaskFailure {

@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::backend::{Outcome, Settlement};
 use crate::context::{Control, TaskContext};
 use crate::error::TaskError;
-use crate::lifecycle::{self, RetryPolicy};
+use crate::lifecycle;
 use crate::task::{ErrorKind, TaskFailure, WorkflowStep};
 use crate::workflow::attempt_handler;
 
@@ -242,20 +242,13 @@ pub(super) fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd
             kind: ErrorKind::Timeout,
             message: format!("exceeded the hard timeout of {limit:?}"),
         }),
-        AttemptEnd::Returned(Err(error)) => {
-            let policy = shared
-                .registry
-                .get(ctx.task_type())
-                .map(|def| RetryPolicy::of(&def.options));
-            lifecycle::after_error(
-                error.into_failure(),
-                ctx.attempt(),
-                ctx.max_retries(),
-                cancel_requested,
-                policy.as_ref(),
-                at,
-            )
-        }
+        AttemptEnd::Returned(Err(error)) => lifecycle::after_returned_error(
+            error,
+            ctx,
+            cancel_requested,
+            shared.registry.get(ctx.task_type()).map(|def| &def.options),
+            at,
+        ),
     };
     match &outcome {
         Outcome::Finished(_) => debug!("task finished"),
@@ -266,6 +259,7 @@ pub(super) fn settlement_for(shared: &Shared, ctx: &TaskContext, end: AttemptEnd
             warn!(kind = %error.kind, message = %error.message, "task failed")
         }
         Outcome::Cancelled(_) => info!("task cancelled"),
+        Outcome::Snooze { run_at } => debug!(%run_at, "task snoozed"),
     }
     Settlement {
         id: ctx.id(),

@@ -280,6 +280,7 @@ pub(super) fn start_attempts(
                     record.queue,
                     record.attempt,
                     record.max_retries,
+                    record.snoozes,
                     Some(shared.backend.clone()),
                 ),
                 params: record.params,

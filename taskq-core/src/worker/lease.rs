@@ -168,7 +168,7 @@ mod tests {
 
     fn in_flight(attempt: u32, ended: bool, lease_deadline: Instant) -> (TaskId, InFlight) {
         let id = uuid::Uuid::now_v7();
-        let ctx = TaskContext::for_attempt(id, "t".into(), "q".into(), attempt, 0, None);
+        let ctx = TaskContext::for_attempt(id, "t".into(), "q".into(), attempt, 0, 0, None);
         if ended {
             ctx.control().try_end();
         }

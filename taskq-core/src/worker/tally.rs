@@ -27,7 +27,9 @@ impl Tally {
         match outcome {
             Outcome::Finished(_) => entry.finished += 1,
             Outcome::Failed(_) => entry.failed += 1,
-            Outcome::Retry { .. } => entry.retried += 1,
+            // A snooze runs again later too: counted with the retries (the
+            // chart's "run again"), not as a bucket of its own.
+            Outcome::Retry { .. } | Outcome::Snooze { .. } => entry.retried += 1,
             Outcome::Cancelled(_) => entry.cancelled += 1,
         }
     }

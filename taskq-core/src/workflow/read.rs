@@ -53,7 +53,11 @@ impl WorkflowRecord {
         let ended = steps.iter().all(|s| s.state.is_terminal());
         let state = if !ended {
             WorkflowState::Running
-        } else if steps.iter().any(|s| s.state == TaskState::Failed) {
+        } else if steps
+            .iter()
+            // An expired step is one that did not finish, as a failed one.
+            .any(|s| matches!(s.state, TaskState::Failed | TaskState::Expired))
+        {
             WorkflowState::Failed
         } else if steps.iter().any(|s| s.state == TaskState::Cancelled) {
             WorkflowState::Cancelled

@@ -12,10 +12,12 @@
 //! - `limit`: queue limits and rate limits, and the claim of a limited queue.
 //! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
+//! - `expire`: pending tasks past their deadline to start.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
 //! - `workflow`: what a workflow step's end and retry do to the others.
 
 mod enqueue;
+mod expire;
 mod limit;
 pub(crate) use limit::stored_rate;
 mod rescue;
@@ -177,7 +179,7 @@ impl Broker for SeaBackend {
             let txn = self.write_txn().await?;
             let current = fetch(&txn, id).await?.ok_or(Error::NotFound(id))?;
             let state = current.state;
-            if !matches!(state, TaskState::Failed | TaskState::Cancelled) {
+            if !lifecycle::is_retryable_state(state) {
                 return Err(Error::InvalidTransition {
                     id,
                     state,
@@ -196,6 +198,9 @@ impl Broker for SeaBackend {
                 .value(C::FinishedAt, None::<DateTime<Utc>>)
                 .value(C::Result, None::<serde_json::Value>)
                 .value(C::CancelRequested, false)
+                // Afresh: no deadline, no snoozes counted.
+                .value(C::ExpiresAt, None::<DateTime<Utc>>)
+                .value(C::Snoozes, 0)
                 .value(
                     C::MaxRetries,
                     Expr::case(
@@ -374,6 +379,10 @@ impl Broker for SeaBackend {
         policies: &dyn RetryPolicies,
     ) -> Result<RescueReport, Error> {
         Ok(self.rescue(now, policies).await?.0)
+    }
+
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        Ok(self.expire(now, limit).await?.0)
     }
 
     fn work_signal(&self) -> Option<Arc<Notify>> {

@@ -99,7 +99,14 @@ pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
         .from(task::Entity)
         .and_where(Expr::col(C::Queue).eq(request.queue))
         .and_where(state_is(TaskState::Pending))
-        .and_where(Expr::col(C::ScheduledAt).lte(request.now));
+        .and_where(Expr::col(C::ScheduledAt).lte(request.now))
+        // `lifecycle::is_claimable`: never past its deadline to start (the
+        // sweep expires it).
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(C::ExpiresAt).is_null())
+                .add(Expr::col(C::ExpiresAt).gt(request.now)),
+        );
     // `lifecycle::accepts_type`: other types stay for a worker that has them.
     if let Some(types) = request.task_types {
         select.and_where(Expr::col(C::TaskType).is_in(types.iter().copied()));
@@ -144,6 +151,7 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
         scheduled_at: None,
         seq: None,
         entry,
+        snoozed: 0,
     };
     let error = |row: &mut SettleRow, error: TaskFailure| {
         row.error_kind = Some(error.kind.as_str());
@@ -174,6 +182,12 @@ pub(super) fn settle_row(settlement: Settlement) -> SettleRow {
             row.scheduled_at = Some(run_at);
             row.seq = Some(seq_for(run_at));
         }
+        Outcome::Snooze { run_at } => {
+            row.state = PENDING;
+            row.scheduled_at = Some(run_at);
+            row.seq = Some(seq_for(run_at));
+            row.snoozed = 1;
+        }
     }
     row
 }
@@ -203,6 +217,11 @@ pub(super) fn settle_update(backend: DbBackend, row: &SettleRow) -> UpdateStatem
     }
     if let Some(seq) = row.seq {
         update.value(C::Seq, seq);
+    }
+    if row.snoozed != 0 {
+        update
+            .value(C::Attempt, Expr::col(C::Attempt).sub(row.snoozed))
+            .value(C::Snoozes, Expr::col(C::Snoozes).add(row.snoozed));
     }
     update.cond_where(
         Condition::all()
@@ -316,6 +335,11 @@ mod tests {
         );
         // The literal lets SQLite use the partial claim index.
         assert!(sql.contains(r#""state" = 'PENDING'"#), "{sql}");
+        // `lifecycle::is_claimable`: never past its deadline to start.
+        assert!(
+            sql.contains(r#"("expires_at" IS NULL OR "expires_at" > ?)"#),
+            "{sql}"
+        );
         assert!(
             sql.contains(r#"ORDER BY "priority" DESC, "seq" ASC, "id" ASC LIMIT ?"#),
             "{sql}"
@@ -338,7 +362,7 @@ mod tests {
         };
         let sql = DbBackend::Postgres.build(&claim_statement(&request)).sql;
         assert!(
-            sql.contains(r#""id" ASC LIMIT $10 FOR UPDATE SKIP LOCKED)"#),
+            sql.contains(r#""id" ASC LIMIT $11 FOR UPDATE SKIP LOCKED)"#),
             "{sql}"
         );
         let due = DbBackend::MySql.build(&due_select(&request)).sql;

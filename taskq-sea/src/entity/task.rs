@@ -19,7 +19,8 @@ pub struct Model {
     pub task_type: String,
     /// The task's parameters as JSON.
     pub params: Json,
-    /// `WAITING`, `PENDING`, `RUNNING`, `FINISHED`, `FAILED` or `CANCELLED`
+    /// `WAITING`, `PENDING`, `RUNNING`, `FINISHED`, `FAILED`, `CANCELLED`
+    /// or `EXPIRED`
     /// ([`taskq_core::TaskState::as_str`]).
     pub state: String,
     /// The queue it is delivered through.
@@ -83,6 +84,10 @@ pub struct Model {
     pub metadata: Option<Json>,
     /// The schedule that queued the task.
     pub schedule: Option<String>,
+    /// Times the handler snoozed.
+    pub snoozes: i32,
+    /// The deadline to start (`EXPIRED` when not started by then).
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 /// `taskq_tasks` has no relations.

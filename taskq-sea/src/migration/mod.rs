@@ -48,6 +48,7 @@ mod m20261207_000016_taskq_queue_rates;
 mod m20261208_000040_taskq_schedule_workflows;
 mod m20261208_000041_taskq_counts;
 mod m20261208_000050_taskq_task_history;
+mod m20261208_000051_taskq_snooze_expiry;
 
 use sea_orm_migration::prelude::*;
 
@@ -67,6 +68,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261208_000040_taskq_schedule_workflows::Migration),
         Box::new(m20261208_000041_taskq_counts::Migration),
         Box::new(m20261208_000050_taskq_task_history::Migration),
+        Box::new(m20261208_000051_taskq_snooze_expiry::Migration),
     ]
 }
 

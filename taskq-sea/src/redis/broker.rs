@@ -90,11 +90,11 @@ impl Broker for SeaRedisBackend {
                 },
                 at: s.at,
             })
-            .partition(|s| matches!(s.outcome, Outcome::Retry { .. }));
+            .partition(|s| s.outcome.requeues());
         let (applied, released) = self.sql.settle_cascading(settlements).await?;
         // Steps the settled steps' ends released: pending in SQL now.
         self.push_pending_of(&released).await;
-        // A retry is delivered through Redis: its copy is pending again
+        // A retry or snooze is delivered through Redis: its copy is pending again
         // before this returns. The ended tasks only leave Redis's running
         // set, in the background (a send fails only if the acknowledging
         // task is gone, with the runtime: their leases expire instead).
@@ -198,6 +198,17 @@ impl Broker for SeaRedisBackend {
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.redis.claim_hold(queue)
+    }
+
+    /// SQL's sweep decides; Redis's drops its copies (a claim that pops
+    /// one first expires it there, and SQL's row is swept here).
+    async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {
+        let (expired, released) = self.sql.expire(now, limit).await?;
+        self.push_pending_of(&released).await;
+        if let Err(err) = self.redis.expire_overdue(now, limit).await {
+            warn!(error = %err, "expiry pass failed in Redis");
+        }
+        Ok(expired)
     }
 
     async fn rescue_expired(

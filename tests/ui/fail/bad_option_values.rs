@@ -38,3 +38,13 @@ async fn queue_path_step(n: u32) -> Result<u32, TaskError> {
 }
 
 fn main() {}
+
+#[long_task(max_snoozes = "many")]
+async fn snoozes_word(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[long_task(expires = 0)]
+async fn expires_zero(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}

@@ -21,12 +21,14 @@ use taskq::registry::Registry;
     description = "Every option at once.",
     blocking = true,
     unique(key = "all", period = 60, states = ["pending"]),
+    max_snoozes = 7,
+    expires = 300,
 )]
 async fn all_options(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
-#[long_task(backoff = false, retry_delay = 0, jitter = 0)]
+#[long_task(backoff = false, retry_delay = 0, jitter = 0, max_snoozes = "unlimited")]
 async fn constant_delay(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
@@ -54,10 +56,13 @@ fn main() {
                     .period(Duration::from_secs(60))
                     .states(&[TaskState::Pending])
             ),
+            max_snoozes: Some(7),
+            expires: Some(Duration::from_secs(300)),
         }
     );
     let constant = &registry.get("constant_delay").unwrap().options;
     assert_eq!(constant.backoff.factor, 1.0);
     assert_eq!(constant.backoff.jitter, 0.0);
     assert_eq!(constant.retry_delay, Duration::ZERO);
+    assert_eq!(constant.max_snoozes, None);
 }

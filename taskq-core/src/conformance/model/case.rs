@@ -28,6 +28,9 @@ use crate::task::{
 pub(super) const SCHEDULE: &str = "model";
 /// Its interval.
 const EVERY: Duration = Duration::from_secs(60);
+/// A sweep's limit above any case's task count: every overdue task goes,
+/// whichever order a backend takes them in.
+const SWEEP_ALL: usize = 10_000;
 
 /// The backoff a rescued task waits: real delays, no jitter, so the
 /// reference and the backend draw the same retry time.
@@ -282,8 +285,10 @@ impl<'a> Case<'a> {
                 count,
                 task_type,
                 unique,
+                expires_ms,
             } => {
                 let due = now + Self::ms(*delay_ms);
+                let expires_at = expires_ms.map(|ms| now + Self::ms(ms));
                 let tasks: Vec<TaskRecord> = (0..*count)
                     .map(|_| {
                         let mut record = self.record(QUEUES[*queue], *priority, due, *max_retries);
@@ -293,6 +298,7 @@ impl<'a> Case<'a> {
                             states: UNIQUE_STATES[states].to_vec(),
                             until: None,
                         });
+                        record.expires_at = expires_at;
                         record
                     })
                     .collect();
@@ -342,6 +348,15 @@ impl<'a> Case<'a> {
                     now,
                     task_types: CLAIM_TYPES[*types],
                 };
+                // A claim may expire the overdue tasks it meets (memory,
+                // Redis) or leave them to the sweep (SQL): a sweep at the
+                // same time first leaves it none to meet, so the sides
+                // agree on what a claim does with the rest.
+                let swept = self.reference.expire_overdue(now, SWEEP_ALL);
+                match backend.expire_overdue(now, SWEEP_ALL).await {
+                    Ok(count) if count == swept => {}
+                    other => return (Returned::Count(Ok(swept)), Returned::Count(message(other))),
+                }
                 (
                     Returned::Records(Ok(self.reference.claim(request.clone()))),
                     Returned::Records(message(backend.claim(request).await)),
@@ -425,6 +440,10 @@ impl<'a> Case<'a> {
                 Returned::Rescue(Ok(self.reference.rescue_expired(now, &RESCUE_POLICY))),
                 Returned::Rescue(message(backend.rescue_expired(now, &RESCUE_POLICY).await)),
             ),
+            Op::Expire => (
+                Returned::Count(Ok(self.reference.expire_overdue(now, SWEEP_ALL))),
+                Returned::Count(message(backend.expire_overdue(now, SWEEP_ALL).await)),
+            ),
             Op::Cancel { task } => {
                 let id = self.pick(task, |s| !s.is_terminal());
                 (
@@ -433,9 +452,7 @@ impl<'a> Case<'a> {
                 )
             }
             Op::Retry { task } => {
-                let id = self.pick(task, |s| {
-                    matches!(s, TaskState::Failed | TaskState::Cancelled)
-                });
+                let id = self.pick(task, crate::lifecycle::is_retryable_state);
                 (
                     Returned::Record(boxed(self.reference.retry(id, now))),
                     Returned::Record(boxed(backend.retry(id, now).await)),
@@ -532,6 +549,9 @@ impl<'a> Case<'a> {
                 error: failure(ErrorKind::Retryable, "again"),
                 run_at: self.now + Self::ms(ms),
             },
+            OutcomeKind::Snooze(ms) => Outcome::Snooze {
+                run_at: self.now + Self::ms(ms),
+            },
         }
     }
 
@@ -575,12 +595,17 @@ fn is_pending(state: TaskState) -> bool {
 
 /// The states a purge bit set names; empty asks for `PENDING` (refused).
 fn purge_states(bits: u8) -> Vec<TaskState> {
-    let states: Vec<TaskState> = [TaskState::Finished, TaskState::Failed, TaskState::Cancelled]
-        .into_iter()
-        .enumerate()
-        .filter(|(bit, _)| bits & (1 << bit) != 0)
-        .map(|(_, state)| state)
-        .collect();
+    let states: Vec<TaskState> = [
+        TaskState::Finished,
+        TaskState::Failed,
+        TaskState::Cancelled,
+        TaskState::Expired,
+    ]
+    .into_iter()
+    .enumerate()
+    .filter(|(bit, _)| bits & (1 << bit) != 0)
+    .map(|(_, state)| state)
+    .collect();
     if states.is_empty() {
         vec![TaskState::Pending]
     } else {

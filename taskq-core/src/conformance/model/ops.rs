@@ -56,6 +56,8 @@ pub enum Op {
         /// Unique by `UNIQUE_KEYS[.0]`, held in `UNIQUE_STATES[.1]`;
         /// every task of the batch takes the key.
         unique: Option<(usize, usize)>,
+        /// A deadline to start this many ms after now.
+        expires_ms: Option<u32>,
     },
     /// Enqueue a small workflow in one call: `shape` 0 a chain of two, 1
     /// a chord of two and a callback, 2 a chain of three; the first step
@@ -106,6 +108,9 @@ pub enum Op {
         ms: u32,
     },
     Rescue,
+    /// The expiry sweep (`Broker::expire_overdue`) at now, taking every
+    /// overdue task.
+    Expire,
     Cancel {
         task: Target,
     },
@@ -131,7 +136,7 @@ pub enum Op {
         task: Target,
     },
     /// Purge the chosen terminal states (bit 0 finished, 1 failed, 2
-    /// cancelled; 0 asks for `PENDING`, which is refused) ended before
+    /// cancelled, 3 expired; 0 asks for `PENDING`, which is refused) ended before
     /// now minus `age_ms`.
     Purge {
         states: u8,
@@ -159,6 +164,8 @@ pub enum OutcomeKind {
     Cancelled,
     /// Back to pending after this many ms.
     Retry(u32),
+    /// Snoozed: back to pending after this many ms, the attempt given back.
+    Snooze(u32),
 }
 
 /// Where a reorder moves a task.
@@ -179,6 +186,7 @@ fn outcome() -> impl Strategy<Value = OutcomeKind> {
         Just(OutcomeKind::Failed),
         Just(OutcomeKind::Cancelled),
         prop::sample::select(vec![0u32, 1_000, 5_000]).prop_map(OutcomeKind::Retry),
+        prop::sample::select(vec![0u32, 1_000, 5_000]).prop_map(OutcomeKind::Snooze),
     ]
 }
 
@@ -204,16 +212,20 @@ pub fn op() -> impl Strategy<Value = Op> {
             1..4usize,
             prop::sample::select(vec![0usize, 0, 0, 1]),
             prop::option::weighted(0.3, (0..UNIQUE_KEYS.len(), 0..UNIQUE_STATES.len())),
+            prop::option::weighted(0.3, prop::sample::select(vec![1u32, 1_000, 4_000, 20_000])),
         )
             .prop_map(
-                |(queue, priority, delay_ms, max_retries, count, task_type, unique)| Op::Submit {
-                    queue,
-                    priority,
-                    delay_ms,
-                    max_retries,
-                    count,
-                    task_type,
-                    unique,
+                |(queue, priority, delay_ms, max_retries, count, task_type, unique, expires_ms)| {
+                    Op::Submit {
+                        queue,
+                        priority,
+                        delay_ms,
+                        max_retries,
+                        count,
+                        task_type,
+                        unique,
+                        expires_ms,
+                    }
                 }
             ),
         1 => task().prop_map(|task| Op::SubmitDuplicate { task }),
@@ -249,6 +261,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         4 => prop::sample::select(vec![1u32, 400, 1_500, 6_000, 40_000])
             .prop_map(|ms| Op::Advance { ms }),
         3 => Just(Op::Rescue),
+        2 => Just(Op::Expire),
         2 => task().prop_map(|task| Op::Cancel { task }),
         2 => task().prop_map(|task| Op::Retry { task }),
         2 => (task(), reorder_to()).prop_map(|(task, to)| Op::Reorder { task, to }),
@@ -256,7 +269,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (queue, 0..4u32, prop::sample::select(vec![700u64, 3_000, 60_000]))
             .prop_map(|(queue, starts, period_ms)| Op::RateLimit { queue, starts, period_ms }),
         1 => task().prop_map(|task| Op::Delete { task }),
-        1 => (0..8u8, prop::sample::select(vec![0u32, 0, 1_000]))
+        1 => (0..16u8, prop::sample::select(vec![0u32, 0, 1_000]))
             .prop_map(|(states, age_ms)| Op::Purge { states, age_ms }),
         1 => (prop::bool::weighted(0.3), any::<bool>())
             .prop_map(|(stale, with_previous)| Op::FireSchedule { stale, with_previous }),

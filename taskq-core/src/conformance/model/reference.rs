@@ -276,6 +276,25 @@ impl Reference {
         report
     }
 
+    /// `lifecycle::expire` for up to `limit` overdue tasks, by deadline.
+    pub fn expire_overdue(&mut self, now: DateTime<Utc>, limit: usize) -> u64 {
+        let mut overdue: Vec<(DateTime<Utc>, TaskId)> = self
+            .tasks
+            .iter()
+            .filter(|r| lifecycle::is_expired(r, now))
+            .filter_map(|r| r.expires_at.map(|at| (at, r.id)))
+            .collect();
+        overdue.sort();
+        overdue.truncate(limit);
+        for &(_, id) in &overdue {
+            if let Ok(record) = self.get_mut(id) {
+                lifecycle::expire(record, now);
+            }
+            self.steps_ended(id, now);
+        }
+        overdue.len() as u64
+    }
+
     pub fn delete_task(&mut self, id: TaskId) -> Result<TaskRecord, Error> {
         lifecycle::check_delete(self.get(id).ok_or(Error::NotFound(id))?)?;
         let at = self

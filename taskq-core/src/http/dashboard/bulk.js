@@ -15,9 +15,9 @@ export const RETRY_ALL_LIMIT = 10_000;
 
 /** The states each bulk action applies to. */
 const APPLIES = {
-  retry: ['FAILED', 'CANCELLED'],
+  retry: ['FAILED', 'CANCELLED', 'EXPIRED'],
   cancel: ['PENDING', 'RUNNING'],
-  delete: ['FINISHED', 'FAILED', 'CANCELLED'],
+  delete: ['FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'],
 };
 
 export function selectBox(task) {

@@ -78,13 +78,14 @@ async function loadShared() {
   const [queues, ...ended] = await Promise.all([
     api('GET', '/queues'),
     // Queue stats count no WAITING steps: the list's total does.
-    ...['WAITING', 'FINISHED', 'FAILED', 'CANCELLED'].map((state) => listTasks({ state }, 1, 1)),
+    ...['WAITING', 'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'].map((state) => listTasks({ state }, 1, 1)),
   ]);
   app.queues = queues;
   app.counts = {
     PENDING: queues.reduce((sum, q) => sum + q.pending + q.scheduled, 0),
     RUNNING: queues.reduce((sum, q) => sum + q.running, 0),
     WAITING: ended[0].total, FINISHED: ended[1].total, FAILED: ended[2].total, CANCELLED: ended[3].total,
+    EXPIRED: ended[4].total,
   };
   tasks.fillQueues();
 }

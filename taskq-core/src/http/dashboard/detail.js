@@ -98,6 +98,8 @@ export function render(route, data) {
     ['queue', el('a', { href: tasksHref({ filters: { queue: task.queue } }) }, task.queue)],
     ['priority', String(task.priority)],
     ['attempts', task.attempt + ' of ' + (task.max_retries + 1)],
+    ...(task.snoozes ? [['snoozes', String(task.snoozes) + ' (each ran again later without spending an attempt)']] : []),
+    ...(task.expires_at ? [['deadline to start', moment(task.expires_at)]] : []),
     ['progress', progressBar(task)],
     ['error', task.error
       ? [el('pre', { className: 'error-text' }, task.error.kind + ': ' + task.error.message),

@@ -159,7 +159,7 @@ export function timeEl(value, prefix = '') {
 // ---- small pieces ----------------------------------------------------------
 
 /** Every task state, in lifecycle order: a workflow step WAITING for its parents comes first. */
-export const STATES = ['WAITING', 'PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED'];
+export const STATES = ['WAITING', 'PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'];
 
 export function stateBadge(value, scheduled) {
   const name = STATES.includes(value) ? value : 'UNKNOWN';

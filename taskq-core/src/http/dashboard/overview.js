@@ -65,6 +65,7 @@ export function stateCards() {
     ['WAITING', 'workflow steps waiting for their parents'],
     ['PENDING', number(pending) + ' due · ' + number(scheduled) + ' scheduled'],
     ['RUNNING', null], ['FINISHED', null], ['FAILED', null], ['CANCELLED', null],
+    ['EXPIRED', 'not started before their deadline'],
   ];
   return el('ul', { className: 'cards', id: 'state-cards', 'aria-label': 'tasks per state' },
     ...cards.map(([state, sub]) => el('li', { dataset: { key: state } },

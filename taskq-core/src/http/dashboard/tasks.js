@@ -127,10 +127,10 @@ export function rowActions(task) {
   // A step its parent's failure cancelled runs again when that parent is
   // retried; the server refuses retrying it alone.
   const parentFailed = task.error && task.error.kind === 'parent_failed';
-  if ((task.state === 'FAILED' || task.state === 'CANCELLED') && !parentFailed) {
+  if ((task.state === 'FAILED' || task.state === 'CANCELLED' || task.state === 'EXPIRED') && !parentFailed) {
     actions.push(actionButton('retry', 'retry', data, { 'aria-label': 'retry task ' + task.id }));
   }
-  if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
+  if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED' || task.state === 'EXPIRED') {
     actions.push(actionButton('delete', 'delete', data, { 'aria-label': 'delete task ' + task.id }));
   }
   return el('div', { className: 'actions' }, ...actions);

@@ -163,7 +163,7 @@ export function render(route, data) {
   if (data.missing) return [back, el('h2', {}, 'Workflow'), empty(data.missing)];
   const workflow = data.workflow;
   const count = (state) => workflow.steps.filter((s) => s.state === state).length;
-  const tally = ['WAITING', 'PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED']
+  const tally = ['WAITING', 'PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED']
     .filter((s) => count(s) > 0).map((s) => count(s) + ' ' + s.toLowerCase()).join(' · ');
   return [
     back,

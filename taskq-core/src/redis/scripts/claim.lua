@@ -58,7 +58,17 @@ end
 local out = {next_due(), false}
 local running = {}
 local fields = #FIELDS
+-- A popped task past its deadline is never started: it expires here.
+local expired_count = 0
+local function expired(id, key, f)
+  local deadline = f[@EXPIRES@]
+  if not deadline or tonumber(deadline) > tonumber(ARGV[4]) then return false end
+  expire_pending(id, key, f[@TYPE@], f[@CREATED@], f[@STEP@], ARGV[4], ARGV[8])
+  expired_count = expired_count + 1
+  return true
+end
 local function claim(id, key, f)
+  if expired(id, key, f) then return end
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
@@ -71,7 +81,7 @@ local function claim(id, key, f)
   running[#running + 1] = running_member(id, attempt)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
 end
-if ARGV[8] ~= '1' then
+if ARGV[9] ~= '1' then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
       local id = string.sub(m, 27)
@@ -83,7 +93,7 @@ else
   -- lifecycle::accepts_type: walk the ready set in claim order; a task of
   -- another type keeps its place. At most `want + 1000` members a call.
   local accepts = {}
-  for i = 9, #ARGV do accepts[ARGV[i]] = true end
+  for i = 10, #ARGV do accepts[ARGV[i]] = true end
   local taken, offset = {}, 0
   while #taken < want and offset < want + 1000 do
     local batch = redis.call('ZRANGE', KEYS[1], offset, offset + want - #taken - 1)
@@ -109,4 +119,7 @@ if starts and #running > 0 then
   out[2] = next_start(tat)
 end
 index_flush()
+-- Tasks it expired: the first item becomes {next due, count, outbox
+-- entries of the steps that ended…}.
+if expired_count > 0 then out[1] = with_ended_steps({out[1], expired_count}) end
 return out

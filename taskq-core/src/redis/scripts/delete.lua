@@ -3,7 +3,7 @@ local id = ARGV[4]
 local key = ARGV[1] .. id
 local state = redis.call('HGET', key, 'state')
 if not state then return {'missing'} end
-if state ~= 'FINISHED' and state ~= 'FAILED' and state ~= 'CANCELLED' then
+if not is_terminal(state) then
   return {'invalid', state}
 end
 local fields = redis.call('HGETALL', key)

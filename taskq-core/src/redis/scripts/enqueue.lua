@@ -2,7 +2,7 @@
 local strict = ARGV[5] == 'strict'
 local now = tonumber(ARGV[4])
 local STATE_BITS = { PENDING = 1, RUNNING = 2, FINISHED = 4, FAILED = 8, CANCELLED = 16,
-  WAITING = 32 }
+  WAITING = 32, EXPIRED = 64 }
 -- `lifecycle::holds_unique`: the holder is in one of its unique states
 -- and within its period. A gone (deleted, purged, expired) holder holds
 -- nothing.

@@ -138,9 +138,15 @@ local function state_type_key(state, t)
   return k
 end
 local function type_key(t) return KEYS[8] .. ':type:' .. t end
-local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED'}
+local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'}
+local function is_terminal(s)
+  return s == 'FINISHED' or s == 'FAILED' or s == 'CANCELLED' or s == 'EXPIRED'
+end
 -- A task of type `t` created at `created` (µs) moves from state `from` to
 -- `to` (either nil: none).
+-- The queue's pending tasks with a deadline to start, scored by it (µs):
+-- what the expiry sweep reads (`lifecycle::expire`).
+local function deadline_key() return KEYS[8] .. ':deadlines' end
 local function index_move(id, t, created, from, to)
   if from and from ~= 'RUNNING' then
     index_push(index_rem, state_key(from), id)
@@ -149,6 +155,13 @@ local function index_move(id, t, created, from, to)
   if to and to ~= 'RUNNING' then
     index_push(index_add, state_key(to), created, id)
     index_push(index_add, state_type_key(to, t), created, id)
+  end
+  -- Entering PENDING files the deadline, if the record has one (written
+  -- before this call); leaving PENDING drops it.
+  if from == 'PENDING' then index_push(index_rem, deadline_key(), id) end
+  if to == 'PENDING' then
+    local deadline = redis.call('HGET', ARGV[1] .. id, 'expires_at')
+    if deadline then index_push(index_add, deadline_key(), deadline, id) end
   end
 end
 -- A new task (PENDING, or WAITING: a workflow step with parents):
@@ -204,6 +217,16 @@ local function step_ended(id, step, state, at)
   redis.call('HSET', KEYS[9], field, value)
   ended_steps[#ended_steps + 1] = field
   ended_steps[#ended_steps + 1] = value
+end
+-- `lifecycle::expire`: a pending task past its deadline (taken out of
+-- ready and delayed by the caller) ends EXPIRED at `now` (µs), with
+-- `lifecycle::expired_failure`'s error; a step's end goes to the outbox.
+local EXPIRED_ERROR = cjson.encode({kind = 'expired', message = 'not started before its deadline'})
+local function expire_pending(id, key, t, created, step, now, retention)
+  finish(key, 'EXPIRED', now, retention, 'error', EXPIRED_ERROR)
+  redis.call('ZADD', KEYS[4], now, id)
+  index_move(id, t, created, 'PENDING', 'EXPIRED')
+  step_ended(id, step, 'EXPIRED', now)
 end
 -- Appends the outbox entries this call wrote to a reply table.
 local function with_ended_steps(out)

@@ -9,12 +9,11 @@ for _, id in ipairs(ids) do
   local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'state', 'task_type', 'created_at')
   local state = f[1]
-  if state and not wanted[state] and (state == 'FINISHED' or state == 'FAILED'
-      or state == 'CANCELLED') then
+  if state and not wanted[state] and is_terminal(state) then
     skipped = skipped + 1
   else
     redis.call('ZREM', KEYS[4], id)
-    if state == 'FINISHED' or state == 'FAILED' or state == 'CANCELLED' then
+    if is_terminal(state) then
       redis.call('DEL', key)
       deleted = deleted + 1
     end

@@ -4,10 +4,15 @@ local key = ARGV[1] .. id
 local f = redis.call('HMGET', key, 'state', 'attempt', 'max_retries', 'priority', 'task_type',
   'created_at', 'step')
 if not f[1] then return {'missing'} end
-if f[1] ~= 'FAILED' and f[1] ~= 'CANCELLED' then return {'invalid', f[1]} end
+if f[1] ~= 'FAILED' and f[1] ~= 'CANCELLED' and f[1] ~= 'EXPIRED' then
+  return {'invalid', f[1]}
+end
 -- A workflow step is planned first (`lifecycle::plan_resume`, in
 -- redis/workflow.rs): it may refuse, and resumes its dependents.
 if ARGV[6] ~= '1' and f[7] then return {'step'} end
+-- lifecycle::retry: afresh, without a deadline (dropped before the move
+-- files one) or snoozes counted.
+redis.call('HDEL', key, 'expires_at', 'snoozes')
 index_move(id, f[5], f[6], f[1], 'PENDING')
 index_flush()
 redis.call('PERSIST', key)

@@ -16,15 +16,24 @@ for i = 5, #ARGV, 9 do
     local key = ARGV[1] .. id
     unrunning[#unrunning + 1] = members[k]
     local history_outcome = outcome
-    if outcome == 'retry' then history_outcome = 'retried' end
+    if outcome == 'retry' then history_outcome = 'retried'
+    elseif outcome == 'snooze' then history_outcome = 'snoozed' end
     local err = nil
-    if outcome ~= 'finished' then err = payload end
+    if outcome ~= 'finished' and outcome ~= 'snooze' then err = payload end
     local h, hv, hn, hnv = end_attempt(key, ARGV[i + 1], history_outcome, at, err)
-    if outcome == 'retry' then
+    if outcome == 'retry' or outcome == 'snooze' then
       local run_at = ARGV[i + 5]
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')
-      redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
-        'scheduled_at', run_at, 'seq', run_at, h, hv, hn, hnv)
+      if outcome == 'retry' then
+        redis.call('HSET', key, 'state', 'PENDING', 'error', payload,
+          'scheduled_at', run_at, 'seq', run_at, h, hv, hn, hnv)
+      else
+        -- lifecycle::settle, Snooze: the attempt given back, one more snooze.
+        redis.call('HSET', key, 'state', 'PENDING', 'scheduled_at', run_at, 'seq', run_at,
+          h, hv, hn, hnv)
+        redis.call('HINCRBY', key, 'attempt', -1)
+        redis.call('HINCRBY', key, 'snoozes', 1)
+      end
       redis.call('HDEL', key, 'cancel_requested')
       index_move(id, f[2], f[3], 'RUNNING', 'PENDING')
       if add_pending(id, f[1], run_at, run_at, at) then due = true end
