@@ -219,35 +219,9 @@ pub(super) mod tests {
 
     pub(in crate::lifecycle) fn record() -> TaskRecord {
         TaskRecord {
-            id: uuid::Uuid::now_v7(),
-            task_type: "t".into(),
             params: json!({ "user": 1 }),
-            state: TaskState::Pending,
-            queue: "q".into(),
-            priority: 0,
-            attempt: 0,
-            max_retries: 0,
-            result: None,
-            error: None,
-            progress: None,
-            created_at: at(0),
-            scheduled_at: at(0),
-            started_at: None,
-            finished_at: None,
-            worker_id: None,
-            lease_until: None,
-            cancel_requested: false,
-            timeout: None,
-            soft_timeout: None,
             seq: 0,
-            unique: None,
-            step: None,
-            attempts: Vec::new(),
-            tags: Vec::new(),
-            metadata: serde_json::Map::new(),
-            schedule: None,
-            snoozes: 0,
-            expires_at: None,
+            ..super::super::test_record::pending(at(0))
         }
     }
 

@@ -193,46 +193,19 @@ mod tests {
     use crate::task::{StepInput, WorkflowStep};
 
     fn step(parents: usize, runs: RunWhen) -> TaskRecord {
-        let now = Utc::now();
         TaskRecord {
-            id: uuid::Uuid::now_v7(),
-            task_type: "t".into(),
-            params: serde_json::Value::Null,
             state: if parents > 0 {
                 TaskState::Waiting
             } else {
                 TaskState::Pending
             },
-            queue: "q".into(),
-            priority: 0,
-            attempt: 0,
-            max_retries: 0,
-            result: None,
-            error: None,
-            progress: None,
-            created_at: now,
-            scheduled_at: now,
-            started_at: None,
-            finished_at: None,
-            worker_id: None,
-            lease_until: None,
-            cancel_requested: false,
-            timeout: None,
-            soft_timeout: None,
-            seq: 0,
-            unique: None,
             step: Some(WorkflowStep {
                 waiting_on: parents as u32,
                 input: StepInput::Results,
                 runs,
                 ..WorkflowStep::root(uuid::Uuid::now_v7(), "s")
             }),
-            attempts: Vec::new(),
-            tags: Vec::new(),
-            metadata: serde_json::Map::new(),
-            schedule: None,
-            snoozes: 0,
-            expires_at: None,
+            ..super::super::test_record::pending(Utc::now())
         }
     }
 
