@@ -49,6 +49,8 @@
 //! - `cli` (feature `cli`): the operator's command line on clap —
 //!   `worker`, `submit`, `list`, `wait`, `queues`, `workers`, … — that
 //!   a host's binary runs from `main`.
+//! - [`trace`] (feature `opentelemetry`): the submitting span's trace
+//!   context stored with each task, the attempt's span its child.
 //! - feature `redis`: `RedisBackend`, delivery and records in Redis; with
 //!   a SQL feature also `SqlRedisBackend`, records in SQL and delivery
 //!   through Redis.
@@ -71,7 +73,7 @@ pub use taskq_core::{
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{
-    bounds, maintenance, schedule, schemars, testing, throughput, worker, workflow,
+    bounds, maintenance, schedule, schemars, testing, throughput, trace, worker, workflow,
 };
 pub use taskq_macros::long_task;
 

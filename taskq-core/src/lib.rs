@@ -5,6 +5,9 @@
 //! From the ground up: each module imports only those listed above it
 //! (but `schedule/declared.rs`, the part of schedules that reads the
 //! registry).
+//! - [`trace`]: `TraceContext`, the submitting span's trace context stored
+//!   with a task (feature `opentelemetry`: read and written through the
+//!   global propagator).
 //! - [`task`]: `TaskRecord`, `TaskState`, `TaskOptions`, `Location` — the
 //!   model.
 //! - [`worker_state`]: `WorkerState`, `WorkerControl`, `WorkerInfo` — workers
@@ -76,6 +79,7 @@ mod submit;
 pub mod task;
 pub mod testing;
 pub mod throughput;
+pub mod trace;
 pub mod wait;
 pub mod worker;
 pub mod worker_state;

@@ -93,6 +93,9 @@ pub(crate) fn new_record(
                 .and_then(|d| now.checked_add_signed(d))
                 .filter(|at| *at <= bounds::LATEST_TIME)
         }),
+        // The submitter's span, whatever submits (a client call, a
+        // workflow's steps, a schedule's firing).
+        trace_context: crate::trace::current(),
     }
 }
 

@@ -452,6 +452,14 @@ pub struct TaskRecord {
     /// [`TaskState::Expired`] (also while it waits for a retry).
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The trace context of the span that submitted the task (feature
+    /// `opentelemetry`): each attempt's span is its child
+    /// ([`crate::trace`]). Read-only over HTTP; `None` when the host set no
+    /// propagator or submitted outside a traced span.
+    /// (A [`TraceContext`](crate::trace::TraceContext), spelled out so the
+    /// OpenAPI schema sees a map of strings.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_context: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

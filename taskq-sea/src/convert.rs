@@ -60,6 +60,10 @@ impl From<TaskRecord> for task::Model {
             schedule: record.schedule,
             snoozes: count_to_db(record.snoozes),
             expires_at: record.expires_at,
+            // A map of strings: serializing it cannot fail.
+            trace_context: record
+                .trace_context
+                .and_then(|context| serde_json::to_value(context).ok()),
         }
     }
 }
@@ -142,6 +146,11 @@ impl TryFrom<task::Model> for TaskRecord {
             schedule: row.schedule,
             snoozes: count_from_db(row.snoozes),
             expires_at: row.expires_at,
+            trace_context: row
+                .trace_context
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("trace_context"))?,
         })
     }
 }

@@ -295,3 +295,28 @@ async fn openapi_list_parameters_and_schedule_responses_are_typed() {
     assert_eq!(submit["timeout"]["exclusiveMinimum"], 0);
     assert_eq!(submit["countdown"]["minimum"], 0);
 }
+
+/// `TaskRecord.trace_context` (feature `opentelemetry`) is described as a
+/// map of strings, and a submit cannot set it: it is read-only, written
+/// only from the submitting span.
+#[tokio::test]
+async fn openapi_otel_trace_context_is_a_read_only_map_of_strings() {
+    let client = memory_client();
+    let app = app(&client);
+    let doc = served(&app, "/api/openapi.json").await;
+    let field = &doc["components"]["schemas"]["TaskRecord"]["properties"]["trace_context"];
+    assert_eq!(field["additionalProperties"]["type"], "string", "{field}");
+    let submit = &doc["components"]["schemas"]["SubmitRequest"]["properties"];
+    assert!(submit.get("trace_context").is_none(), "{submit}");
+
+    let (status, body) = post(
+        &app,
+        "/api/tasks",
+        json!({ "task_type": "echo", "params": { "text": "x" },
+                "trace_context": { "traceparent": "00-1-2-01" } }),
+    )
+    .await;
+    let (_, details) = error_of(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(details["field"], "trace_context", "{body}");
+    assert_eq!(stored_tasks(&client).await, 0);
+}

@@ -27,10 +27,13 @@ mod deadline;
 mod hooks;
 mod idempotent;
 mod leases;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod outcomes;
 mod rate;
 mod remote_control;
 mod steering;
+mod subscriber;
 mod support;
 mod unique;
 mod unserved;
@@ -42,10 +45,13 @@ use deadline::*;
 use hooks::*;
 use idempotent::*;
 use leases::*;
+#[cfg(feature = "opentelemetry")]
+use otel::*;
 use outcomes::*;
 use rate::*;
 use remote_control::*;
 use steering::*;
+use subscriber::*;
 use support::*;
 use unique::*;
 use unserved::*;
@@ -192,6 +198,67 @@ mod worker_control {
         #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
         mysql,
         common::mysql_pair
+    );
+}
+
+/// `cargo test otel_trace::` runs the OpenTelemetry test on every backend
+/// (`otel_trace::sqlite::` one); it needs the `opentelemetry` feature.
+#[cfg(feature = "opentelemetry")]
+mod otel_trace {
+    use super::*;
+
+    /// `otel_suite!(#[attr]… name, factory)`.
+    macro_rules! otel_suite {
+        ($(#[$attr:meta])* $name:ident, $factory:expr) => {
+            mod $name {
+                use super::*;
+                taskq_core::backend_tests!([$(#[$attr])*] $factory, [super::super::];
+                    otel_trace_id_set_at_submit_is_the_attempt_parent);
+            }
+        };
+    }
+
+    otel_suite!(memory, common::memory);
+
+    #[cfg(feature = "sqlite")]
+    otel_suite!(sqlite, || common::sqlite("taskq-otel-test"));
+
+    #[cfg(feature = "redis")]
+    otel_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis,
+        || common::redis("taskq-otel-test")
+    );
+
+    #[cfg(feature = "redis")]
+    otel_suite!(
+        #[cfg_attr(
+            taskq_no_redis_cluster,
+            ignore = "TASKQ_TEST_REDIS_CLUSTER=1 is not set"
+        )]
+        redis_cluster,
+        || common::redis_cluster("taskq-otel-test")
+    );
+
+    #[cfg(all(feature = "redis", feature = "sqlite"))]
+    otel_suite!(
+        #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+        redis_sqlite,
+        || common::redis_sqlite("taskq-otel-test")
+    );
+
+    #[cfg(feature = "postgres")]
+    otel_suite!(
+        #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+        postgres,
+        common::postgres
+    );
+
+    #[cfg(feature = "mysql")]
+    otel_suite!(
+        #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+        mysql,
+        common::mysql
     );
 }
 

@@ -1,44 +1,12 @@
 //! The warning a worker gives at start for pending tasks of its queues
-//! that no live worker has a handler for, read from the log it writes.
-
-use std::io::Write;
-
-use tracing_subscriber::util::SubscriberInitExt;
+//! that no live worker has a handler for, read from the log it writes
+//! (captured by the binary's subscriber, `subscriber.rs`).
 
 use super::*;
 
-/// Every `WARN` of the worker's start check, from any test of this binary
-/// and any thread (the workers run on the multi-thread runtime), as
-/// lines of text; each test picks its own by its unique queue name.
-static WARNINGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("taskq_core::worker::unserved=warn")
-        .with_ansi(false)
-        .with_writer(move || Sink(sink.clone()))
-        .finish();
-    subscriber
-        .try_init()
-        .expect("the only global subscriber of this binary");
-    lines
-});
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The captured warning lines that name `queue`.
 fn warnings_about(queue: &str) -> Vec<String> {
-    let text = WARNINGS.lock().expect("log buffer").clone();
+    let text = CAPTURED.lines.lock().expect("log buffer").clone();
     String::from_utf8_lossy(&text)
         .lines()
         .filter(|line| line.contains(&format!("queue={queue} ")))
@@ -51,7 +19,7 @@ fn warnings_about(queue: &str) -> Vec<String> {
 /// runs), and not again however often it polls; a worker that has the
 /// handler starting later says nothing.
 pub async fn worker_warns_once_for_pending_tasks_no_worker_can_run(backend: Arc<dyn Backend>) {
-    LazyLock::force(&WARNINGS);
+    LazyLock::force(&CAPTURED);
     let queue = unique("unserved");
     let full = Client::new(backend.clone()).unwrap();
     let registry = taskq::registry::Registry::from_inventory().unwrap();

@@ -47,6 +47,7 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         schedule: None,
         snoozes: 0,
         expires_at: None,
+        trace_context: None,
     }
 }
 

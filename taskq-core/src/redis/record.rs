@@ -84,6 +84,10 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
                 .transpose()?,
         ),
         ("schedule", record.schedule.clone()),
+        (
+            "trace_context",
+            record.trace_context.as_ref().map(json).transpose()?,
+        ),
         // The attempts' history, a JSON array the scripts append to.
         (
             "history",
@@ -228,6 +232,7 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
             .unwrap_or(0),
         expires_at: opt_time("expires_at")?,
+        trace_context: opt_json(&fields, "trace_context")?,
     })
 }
 
@@ -354,6 +359,7 @@ pub(crate) fn from_claim(
         schedule: place("schedule"),
         snoozes: place("snoozes"),
         expires_at: place("expires_at"),
+        trace_context: place("trace_context"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -457,6 +463,9 @@ pub(crate) fn from_claim(
             expires_at: optional(at.expires_at)?
                 .map(|_| time(at.expires_at))
                 .transpose()?,
+            trace_context: optional(at.trace_context)?
+                .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
+                .transpose()?,
         });
     }
     Ok(records)
@@ -486,4 +495,5 @@ struct Places {
     schedule: usize,
     snoozes: usize,
     expires_at: usize,
+    trace_context: usize,
 }

@@ -96,7 +96,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 22] = [
+pub(crate) const CLAIM_FIELDS: [&str; 23] = [
     "task_type",
     "params",
     "priority",
@@ -119,6 +119,7 @@ pub(crate) const CLAIM_FIELDS: [&str; 22] = [
     "schedule",
     "snoozes",
     "expires_at",
+    "trace_context",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,

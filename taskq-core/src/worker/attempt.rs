@@ -20,6 +20,7 @@ use crate::context::{Control, TaskContext};
 use crate::error::TaskError;
 use crate::lifecycle;
 use crate::task::{ErrorKind, TaskFailure, WorkflowStep};
+use crate::trace::{self, TraceContext};
 use crate::workflow::attempt_handler;
 
 use super::shared::Shared;
@@ -34,6 +35,8 @@ pub(super) struct Attempt {
     /// Its place in a workflow: a step may take its params from its
     /// parents.
     pub(super) step: Option<WorkflowStep>,
+    /// The submitter's trace context: the attempt's span is its child.
+    pub(super) trace_context: Option<TraceContext>,
 }
 
 /// How an attempt ended, before it becomes a settlement.
@@ -76,7 +79,12 @@ impl Drop for Slot {
 /// Timeouts are not kept here but by the deadline keeper, which runs even
 /// while a handler blocks this thread.
 pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
-    let Attempt { ctx, params, step } = attempt;
+    let Attempt {
+        ctx,
+        params,
+        step,
+        trace_context,
+    } = attempt;
     let span = tracing::info_span!(
         "task",
         id = %ctx.id(),
@@ -84,6 +92,7 @@ pub(super) async fn start(shared: &Arc<Shared>, attempt: Attempt, slot: Slot) {
         attempt = ctx.attempt(),
         queue = %ctx.queue(),
     );
+    trace::set_parent(&span, trace_context.as_ref());
     let Some(def) = shared.registry.get(ctx.task_type()) else {
         let error = TaskError::new(
             ErrorKind::UnknownTask,

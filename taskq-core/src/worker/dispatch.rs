@@ -285,6 +285,7 @@ pub(super) fn start_attempts(
                 ),
                 params: record.params,
                 step: record.step,
+                trace_context: record.trace_context,
             };
             in_flight.insert(
                 record.id,

@@ -191,6 +191,11 @@ impl<'a> Case<'a> {
             .as_object()
             .cloned()
             .unwrap_or_default();
+        // And a trace context on every other one (claims return it too).
+        let trace_context = (self.made % 2 == 1).then(|| {
+            let n = self.made;
+            [("traceparent".to_owned(), format!("00-{n:032x}-{n:016x}-01"))].into()
+        });
         TaskRecord {
             id,
             params: json!({ "n": self.made }),
@@ -198,6 +203,7 @@ impl<'a> Case<'a> {
             created_at: self.now,
             tags,
             metadata,
+            trace_context,
             ..helpers::record("model_task", queue, priority, due)
         }
     }
