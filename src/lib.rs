@@ -51,6 +51,8 @@
 //!   a host's binary runs from `main`.
 //! - [`trace`] (feature `opentelemetry`): the submitting span's trace
 //!   context stored with each task, the attempt's span its child.
+//! - [`bulk`]: `Client::bulk`, many tasks retried, cancelled or deleted
+//!   in one call.
 //! - feature `redis`: `RedisBackend`, delivery and records in Redis; with
 //!   a SQL feature also `SqlRedisBackend`, records in SQL and delivery
 //!   through Redis.
@@ -73,7 +75,7 @@ pub use taskq_core::{
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{
-    bounds, maintenance, schedule, schemars, testing, throughput, trace, worker, workflow,
+    bounds, bulk, maintenance, schedule, schemars, testing, throughput, trace, worker, workflow,
 };
 pub use taskq_macros::long_task;
 

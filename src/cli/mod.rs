@@ -134,8 +134,9 @@ enum Command {
     Wait(tasks::WaitArgs),
     /// Cancel a pending or running task.
     Cancel(tasks::IdArg),
-    /// Run a failed or cancelled task again (same id, next attempt).
-    Retry(tasks::IdArg),
+    /// Run a failed or cancelled task again (same id, next attempt), or
+    /// with --all-failed every failed task.
+    Retry(tasks::RetryArgs),
     /// Delete ended tasks older than a given age.
     Purge(tasks::PurgeArgs),
     /// Queue depths; pause or resume a queue.

@@ -11,6 +11,7 @@ use taskq_core::wait::MAX_WAIT;
 use super::exit::{Exit, Failure};
 use super::output::{self, Output, compact, opt_time, time};
 use super::values::{self, PageArgs, page_footer};
+use crate::bulk::{BulkAction, BulkTarget};
 use crate::{Client, Error, TaskFilter, TaskId, TaskRecord, TaskState};
 
 #[derive(Debug, Args)]
@@ -85,6 +86,23 @@ pub(super) struct ListArgs {
 pub(super) struct IdArg {
     /// The task's id.
     id: TaskId,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RetryArgs {
+    /// The task's id.
+    #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+    id: Option<TaskId>,
+    /// Every failed task instead (of --queue and --type when given), in
+    /// calls of 1,000; those that failed after it started are left.
+    #[arg(long)]
+    all_failed: bool,
+    /// With --all-failed: only tasks of this queue.
+    #[arg(long, short = 'q')]
+    queue: Option<String>,
+    /// With --all-failed: only tasks of this type.
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    task_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -274,12 +292,68 @@ pub(super) async fn cancel(
 
 pub(super) async fn retry(
     client: &Client,
-    args: IdArg,
+    args: RetryArgs,
     output: &mut Output<'_>,
 ) -> Result<Exit, Failure> {
-    let record = client.retry(args.id).await?;
+    let Some(id) = args.id.filter(|_| !args.all_failed) else {
+        return retry_all_failed(client, args, output).await;
+    };
+    // (clap's `requires` counts a flag's default `false` as given.)
+    if args.queue.is_some() || args.task_type.is_some() {
+        return Err(Failure::usage("--queue and --type go with --all-failed"));
+    }
+    let record = client.retry(id).await?;
     output.either(&record, |out| {
         out.line(format!("task {} is {} again", record.id, record.state))
+    })?;
+    Ok(Exit::Ok)
+}
+
+/// `retry --all-failed`: bulk calls over the failed tasks of the filter,
+/// until none is left or a call changes none. Bounded by the count at the
+/// start, so that tasks failing again meanwhile do not keep it going.
+async fn retry_all_failed(
+    client: &Client,
+    args: RetryArgs,
+    output: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    let filter = TaskFilter {
+        state: Some(TaskState::Failed),
+        queue: args.queue,
+        task_type: args.task_type,
+        ..TaskFilter::default()
+    };
+    let (mut matched, mut changed, mut tried) = (None, 0, 0);
+    let mut skipped = Vec::new();
+    loop {
+        let report = client
+            .bulk(BulkAction::Retry, BulkTarget::Filter(filter.clone()))
+            .await?;
+        let first = *matched.get_or_insert(report.matched);
+        changed += report.changed;
+        tried += report.changed + report.skipped.len() as u64;
+        skipped.extend(
+            report
+                .skipped
+                .into_iter()
+                .map(|(id, error)| (id, error.to_string())),
+        );
+        if report.remaining == 0 || report.changed == 0 || tried >= first {
+            break;
+        }
+    }
+    let matched = matched.unwrap_or(0);
+    let listed: Vec<Value> = skipped
+        .iter()
+        .map(|(id, error)| json!({ "id": id, "error": error }))
+        .collect();
+    let summary = json!({ "matched": matched, "retried": changed, "skipped": listed });
+    output.either(&summary, |out| {
+        out.line(format!("retried {changed} of {matched} failed tasks"))?;
+        for (id, error) in &skipped {
+            out.line(format!("skipped {id}: {error}"))?;
+        }
+        Ok(())
     })?;
     Ok(Exit::Ok)
 }

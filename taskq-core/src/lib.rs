@@ -35,6 +35,8 @@
 //! - `redis` (feature `redis`): the Redis backend (fred), its Lua in
 //!   `redis/scripts/`.
 //! - [`client`]: `Client`, the handle a host keeps to submit and steer tasks.
+//! - [`bulk`]: `Client::bulk`, retry, cancel or delete many tasks by ids
+//!   or a filter.
 //! - [`wait`]: waiting for tasks to end — `Client::wait_for`,
 //!   `Client::result`, `Submission::wait`, `TaskRef` — and the shared
 //!   fallback poller.
@@ -54,6 +56,7 @@
 
 pub mod backend;
 pub mod bounds;
+pub mod bulk;
 pub mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -56,7 +56,8 @@ macro_rules! cli_suite {
                 migrate_brings_the_schema_up,
                 a_host_client_runs_commands_and_refuses_database,
                 history_tags_and_attempts_show_in_list_and_show,
-                submit_expires_in_and_expired_tasks_show);
+                submit_expires_in_and_expired_tasks_show,
+                retry_all_failed_retries_every_failed_task);
         }
     };
     (@tests [$($attr:tt)*] $url:expr;) => {};

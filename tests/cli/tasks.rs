@@ -505,3 +505,65 @@ pub(super) async fn history_tags_and_attempts_show_in_list_and_show(url: &str) {
     );
     assert!(rows[1].contains("finished"), "{}", rows[1]);
 }
+
+/// `retry --all-failed` retries every failed task (of `--queue` when
+/// given) through bulk calls and says how many; an id with it, or neither,
+/// is usage.
+pub(super) async fn retry_all_failed_retries_every_failed_task(url: &str) {
+    let client = client(url).await;
+    let worker = Worker::builder(&client)
+        .queue("default", 2)
+        .poll_interval(Duration::from_millis(20))
+        .build()
+        .expect("worker");
+    let stop = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+    let mut failed = Vec::new();
+    for message in ["a", "b"] {
+        let ran = taskq(
+            url,
+            &[
+                "submit",
+                "cli_fail",
+                &json!(message).to_string(),
+                "--wait",
+                "--json",
+            ],
+        )
+        .await
+        .expect(Exit::TaskFailed);
+        failed.push(ran.json()["id"].as_str().expect("id").to_owned());
+    }
+    stop.shutdown();
+    running.await.expect("join").expect("worker");
+    let echo = submit(url, &["cli_echo", r#""stays""#]).await;
+
+    let elsewhere = taskq(url, &["retry", "--all-failed", "--queue", "other"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(elsewhere.out.trim(), "retried 0 of 0 failed tasks");
+    let ran = taskq(url, &["retry", "--all-failed", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(
+        (&ran["matched"], &ran["retried"], &ran["skipped"]),
+        (&json!(2), &json!(2), &json!([]))
+    );
+    for id in &failed {
+        let task = client.get(id.parse().expect("id")).await.expect("task");
+        assert_eq!(task.state, TaskState::Pending, "{id}");
+    }
+    assert_eq!(
+        client.get(echo).await.expect("task").state,
+        TaskState::Pending
+    );
+
+    taskq(url, &["retry"]).await.expect(Exit::Usage);
+    taskq(url, &["retry", &failed[0], "--all-failed"])
+        .await
+        .expect(Exit::Usage);
+    taskq(url, &["retry", &failed[0], "--queue", "default"])
+        .await
+        .expect(Exit::Usage);
+}

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 mod api;
 mod bounds;
+mod bulk;
 mod deadline;
 mod history;
 mod lifecycle;
@@ -41,6 +42,7 @@ mod workflows;
 
 use api::*;
 use bounds::*;
+use bulk::*;
 use deadline::*;
 use history::*;
 use lifecycle::*;
@@ -92,7 +94,9 @@ macro_rules! http_suite {
                 schedule_of_a_unit_task_needs_no_params,
                 history_tags_and_metadata_are_stored_filtered_and_shown,
                 history_detail_shows_every_attempt,
-                submit_expire_bad_deadlines_are_400_and_expired_shows);
+                submit_expire_bad_deadlines_are_400_and_expired_shows,
+                bulk_acts_by_ids_and_filter_and_says_what_it_skipped,
+                bulk_bad_input_names_the_field_and_changes_nothing);
         }
     };
 }

@@ -21,7 +21,8 @@
 //!   PATCH and DELETE send a JSON body or an `X-Requested-With` header.
 //! - `query`: query strings, decoded with each bad value named.
 //! - `task_types`, `tasks`, `workflows`, `queues`, `schedules`, `workers`:
-//!   one module per resource.
+//!   one module per resource; `bulk`: many tasks retried, cancelled or
+//!   deleted in one call.
 //! - `openapi`: the OpenAPI 3.1 document (`GET api/openapi.json`), its
 //!   `servers` entry the path the router is nested under.
 //! - `metrics`: Prometheus text (`GET metrics`).
@@ -38,6 +39,7 @@
 //! | POST | `api/tasks/{id}/cancel` | cancel a pending or running task |
 //! | POST | `api/tasks/{id}/retry` | run a failed or cancelled task again (a workflow step: resumes the workflow from it) |
 //! | POST | `api/tasks/{id}/reorder` | move a pending task: front, back, before another |
+//! | POST | `api/tasks/bulk` | retry, cancel or delete up to 1,000 tasks, by `ids` or `filter`: matched, changed, skipped with why |
 //! | POST | `api/tasks/purge` | delete terminal tasks by state and age |
 //! | POST | `api/workflows` | submit a workflow (`WorkflowSpec`): every step or none |
 //! | GET | `api/workflows/{id}` | one workflow: state, steps' records, edges |
@@ -65,6 +67,7 @@
 //! (`csrf_header_missing`): what a form on another site cannot send.
 
 pub mod auth;
+mod bulk;
 mod content_type;
 mod dashboard;
 pub mod errors;
@@ -139,6 +142,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/task-types/{name}", get(task_types::detail))
         .route("/api/tasks", post(tasks::submit).get(tasks::list))
         .route("/api/tasks/purge", post(tasks::purge))
+        .route("/api/tasks/bulk", post(bulk::bulk))
         .route("/api/tasks/{id}", get(tasks::detail).delete(tasks::delete))
         .route("/api/tasks/{id}/cancel", post(tasks::cancel))
         .route("/api/tasks/{id}/retry", post(tasks::retry))

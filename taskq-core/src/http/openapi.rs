@@ -12,7 +12,7 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Server};
 
-use super::{errors, queues, schedules, stats, task_types, tasks, workers, workflows};
+use super::{bulk, errors, queues, schedules, stats, task_types, tasks, workers, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +28,7 @@ use super::{errors, queues, schedules, stats, task_types, tasks, workers, workfl
     paths(
         task_types::list, task_types::detail,
         tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
-        tasks::reorder, tasks::purge,
+        tasks::reorder, tasks::purge, bulk::bulk,
         workflows::submit, workflows::detail, workflows::cancel,
         queues::list, queues::pause, queues::resume, queues::limit, queues::rate_limit,
         queues::purge,
@@ -48,6 +48,7 @@ use super::{errors, queues, schedules, stats, task_types, tasks, workers, workfl
         crate::workflow::WorkflowRecord, crate::workflow::WorkflowState,
         task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
+        bulk::BulkRequest, crate::bulk::BulkAction, bulk::BulkFilter, bulk::BulkResult, bulk::BulkError,
         queues::QueuePurgeResult, queues::QueueLimitRequest, queues::QueueRateLimitRequest,
         crate::rate_limit::RateLimit,
         schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,

@@ -1,16 +1,16 @@
 // Selecting tasks and acting on many at once: retry, cancel or delete the
-// selection (each through the task's own route), and retry every failed
-// task that matches the current filters.
+// selection, and retry every failed task that matches the current filters,
+// each through `POST api/tasks/bulk` (up to BULK_MAX tasks a call).
 
-import { api, listTasks, MAX_PAGE } from './api.js';
+import { api, listTasks } from './api.js';
 import { el, actionButton, number } from './dom.js';
-import { app, pool, SILENT } from './state.js';
+import { app, SILENT } from './state.js';
 import { apiFilters } from './routes.js';
 
-/** Calls in flight at once during a bulk action. */
-const PARALLEL = 4;
+/** The most tasks one bulk call takes (the server's cap). */
+const BULK_MAX = 1000;
 
-/** The most tasks one "retry all" collects. */
+/** The most tasks one "retry all" retries. */
 export const RETRY_ALL_LIMIT = 10_000;
 
 /** The states each bulk action applies to. */
@@ -50,33 +50,59 @@ export function bulkBar(route, data) {
     retryAll);
 }
 
-/**
- * Runs `call` on each id, a few at a time, telling how far it got, and
- * answers with a summary: how many were done, and why the others were not.
- */
-async function each(label, ids, call) {
-  const succeeded = [];
-  const refused = new Map();
-  let refusals = 0;
-  const progress = () => label + ': ' + number(succeeded.length + refusals) + ' of ' + number(ids.length) + '…';
-  app.flash(progress());
-  await pool(ids, PARALLEL, async (id) => {
-    try {
-      await call(id);
-      succeeded.push(id);
-    } catch (err) {
-      // The server gone or the token refused: stop, the banner says why.
-      if (err.disconnected || err.status === 401) throw err;
-      refusals += 1;
-      refused.set(err.message, (refused.get(err.message) || 0) + 1);
+/** Tallies bulk answers: how many were done, and why the others were not. */
+class Tally {
+  constructor(label) {
+    this.label = label;
+    this.changed = 0;
+    this.tried = 0;
+    this.refused = new Map();
+    this.succeeded = [];
+  }
+
+  add(result, ids) {
+    this.changed += result.changed;
+    this.tried += result.changed + result.skipped;
+    const failed = new Set();
+    for (const error of result.errors) {
+      failed.add(error.id);
+      this.refused.set(error.message, (this.refused.get(error.message) || 0) + 1);
     }
-    app.flash(progress());
-  });
-  const why = [...refused].map(([message, n]) => message + ' (' + n + ')').join('; ');
-  return {
-    succeeded,
-    text: label + ': ' + number(succeeded.length) + ' of ' + number(ids.length) + ' done' + (why ? '; not done: ' + why : ''),
-  };
+    if (ids) this.succeeded.push(...ids.filter((id) => !failed.has(id)));
+  }
+
+  progress(of) { return this.label + ': ' + number(this.tried) + ' of ' + number(of) + '…'; }
+
+  text(of) {
+    const why = [...this.refused].map(([message, n]) => message + ' (' + n + ')').join('; ');
+    return this.label + ': ' + number(this.changed) + ' of ' + number(of) + ' done' + (why ? '; not done: ' + why : '');
+  }
+}
+
+/**
+ * Acts on `ids` in calls of up to BULK_MAX, telling how far it got. The
+ * server gone or the token refused stops it (the banner says why).
+ */
+async function byIds(label, action, ids) {
+  const tally = new Tally(label);
+  app.flash(tally.progress(ids.length));
+  for (let at = 0; at < ids.length; at += BULK_MAX) {
+    const chunk = ids.slice(at, at + BULK_MAX);
+    tally.add(await api('POST', '/tasks/bulk', { action, ids: chunk }), chunk);
+    app.flash(tally.progress(ids.length));
+  }
+  return tally;
+}
+
+/** The current filters as the bulk route takes them. */
+function bulkFilter(route, state) {
+  const f = apiFilters(route);
+  const filter = { state };
+  for (const name of ['task_type', 'queue', 'schedule', 'created_after', 'created_before']) {
+    if (f[name]) filter[name] = f[name];
+  }
+  if (f.tag) filter.tags = String(f.tag).split(',').filter(Boolean);
+  return filter;
 }
 
 /** The selected ids an action applies to, by the state each was last seen in. */
@@ -86,27 +112,33 @@ function applicable(action) {
   return { ids, skipped };
 }
 
-async function bulk(action, verb, method, suffix) {
+async function bulk(action, verb) {
   const { ids, skipped } = applicable(action);
   const skippedText = skipped ? '; ' + skipped + ' skipped (not ' + APPLIES[action].join(' or ').toLowerCase() + ')' : '';
   if (!ids.length) return verb + ': none of the selected tasks is ' + APPLIES[action].join(' or ').toLowerCase();
   if ((action === 'delete' || action === 'cancel')
       && !confirm(verb + ' ' + ids.length + (ids.length === 1 ? ' task' : ' tasks') + '?')) return 'kept';
-  const result = await each(verb, ids, (id) => api(method, '/tasks/' + encodeURIComponent(id) + suffix));
-  for (const id of result.succeeded) app.selected.delete(id);
-  return result.text + skippedText;
+  const tally = await byIds(verb, action, ids);
+  for (const id of tally.succeeded) app.selected.delete(id);
+  return tally.text(ids.length) + skippedText;
 }
 
-/** Every failed task matching the filters, page by page (newest first). */
-async function collectFailed(route) {
-  const filters = { ...apiFilters(route), state: 'FAILED' };
-  const ids = new Set();
-  for (let page = 1; ids.size < RETRY_ALL_LIMIT; page++) {
-    const found = await listTasks(filters, page, MAX_PAGE);
-    for (const task of found.tasks) ids.add(task.id);
-    if (page >= found.total_pages) break;
+/**
+ * Retries the failed tasks matching the filters, a call at a time: each
+ * takes the newest BULK_MAX, which leave the failed ones as they are
+ * retried, until none is left, a call changes none, or RETRY_ALL_LIMIT.
+ */
+async function retryFailed(route, total) {
+  const tally = new Tally('retry all');
+  const filter = bulkFilter(route, 'FAILED');
+  app.flash(tally.progress(total));
+  while (tally.tried < Math.min(total, RETRY_ALL_LIMIT)) {
+    const result = await api('POST', '/tasks/bulk', { action: 'retry', filter });
+    tally.add(result);
+    app.flash(tally.progress(total));
+    if (!result.remaining || !result.changed) break;
   }
-  return [...ids].slice(0, RETRY_ALL_LIMIT);
+  return tally;
 }
 
 export const actions = {
@@ -123,17 +155,22 @@ export const actions = {
     return SILENT;
   },
   'bulk-clear': () => { app.selected.clear(); return SILENT; },
-  'bulk-retry': () => bulk('retry', 'retry', 'POST', '/retry'),
-  'bulk-cancel': () => bulk('cancel', 'cancel', 'POST', '/cancel'),
-  'bulk-delete': () => bulk('delete', 'delete', 'DELETE', ''),
+  'bulk-retry': () => bulk('retry', 'retry'),
+  'bulk-cancel': () => bulk('cancel', 'cancel'),
+  'bulk-delete': () => bulk('delete', 'delete'),
   'retry-all': async (_data, _button, view) => {
     const route = app.route;
-    const ids = view && view.mode === 'text'
-      ? view.matches.filter((t) => t.state === 'FAILED').map((t) => t.id)
-      : await collectFailed(route);
-    if (!ids.length) return 'retry all: no failed task matches';
-    const capped = ids.length >= RETRY_ALL_LIMIT ? ' (the first ' + number(RETRY_ALL_LIMIT) + ')' : '';
-    if (!confirm('Retry ' + number(ids.length) + ' failed ' + (ids.length === 1 ? 'task' : 'tasks') + capped + '?')) return 'kept';
-    return (await each('retry all', ids, (id) => api('POST', '/tasks/' + encodeURIComponent(id) + '/retry'))).text + capped;
+    if (view && view.mode === 'text') {
+      // A text search's matches are known by id.
+      const ids = view.matches.filter((t) => t.state === 'FAILED').map((t) => t.id);
+      if (!ids.length) return 'retry all: no failed task matches';
+      if (!confirm('Retry ' + number(ids.length) + ' failed ' + (ids.length === 1 ? 'task' : 'tasks') + '?')) return 'kept';
+      return (await byIds('retry all', 'retry', ids)).text(ids.length);
+    }
+    const { total } = await listTasks({ ...apiFilters(route), state: 'FAILED' }, 1, 1);
+    if (!total) return 'retry all: no failed task matches';
+    const capped = total > RETRY_ALL_LIMIT ? ' (the first ' + number(RETRY_ALL_LIMIT) + ')' : '';
+    if (!confirm('Retry ' + number(total) + ' failed ' + (total === 1 ? 'task' : 'tasks') + capped + '?')) return 'kept';
+    return (await retryFailed(route, total)).text(Math.min(total, RETRY_ALL_LIMIT)) + capped;
   },
 };
