@@ -1,4 +1,5 @@
-// The operator's views: overview counts and latency, the pending order's
+// The operator's views: overview counts and latency, the throughput chart
+// by queue and as a failure rate, the pending order's
 // ETAs and truncation note, state tabs and task URLs with back / forward,
 // times with their zone, search, bulk actions, text selection across
 // refreshes, a task's attempts and tags, one refresh at a time, the connection banner, the layout at
@@ -54,6 +55,24 @@ async function overview(page, api, seeded) {
     null, WAIT);
   const counted = await api.get('/stats/throughput?minutes=60');
   assert.ok(counted.counts.some((c) => c.queue === 'heavy' && c.failed > 0), JSON.stringify(counted));
+  // One queue, then its failure rate: the heavy queue's three timeouts.
+  await page.selectOption('#throughput-queue', 'heavy');
+  await page.waitForFunction(
+    () => /in queue heavy: .*[1-9][\d,]* failed/.test(document.getElementById('throughput-caption')?.textContent || ''),
+    null, WAIT);
+  await page.click('button[data-action="chart-view"][data-view="rate"]');
+  await page.waitForFunction(
+    () => /^Failure rate per minute in queue heavy: [1-9][\d,]* of [1-9][\d,]* attempts failed \(\d+(\.\d)?%\)\.$/
+      .test(document.getElementById('throughput-caption')?.textContent || ''),
+    null, WAIT);
+  assert.equal(await page.locator('button[data-view="rate"]').getAttribute('aria-pressed'), 'true');
+  await page.locator('#throughput canvas').first().waitFor(WAIT);
+  // Back to every queue's attempts for the views that follow.
+  await page.click('button[data-action="chart-view"][data-view="counts"]');
+  await page.selectOption('#throughput-queue', '');
+  await page.waitForFunction(
+    () => /^Attempts ended per minute: /.test(document.getElementById('throughput-caption')?.textContent || ''),
+    null, WAIT);
 }
 
 async function pendingOrder(page, seeded) {

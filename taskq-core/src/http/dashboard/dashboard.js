@@ -258,6 +258,14 @@ async function onClick(event) {
   refresh();
 }
 
+/** A control that acts on a change (a `select`, `data-change`): only the page changes. */
+async function onChange(event) {
+  const target = event.target.closest('[data-change]');
+  const handler = target && ACTIONS[target.dataset.change];
+  if (!handler) return;
+  if ((await handler({ ...target.dataset }, target, shown.data)) === SILENT) render();
+}
+
 /** A click on a task row (not on its controls, not ending a text selection) opens the task. */
 function openRow(event) {
   const row = event.target.closest('tr[data-href]');
@@ -269,6 +277,7 @@ function openRow(event) {
 
 function bind() {
   document.addEventListener('click', onClick);
+  document.addEventListener('change', onChange);
   $('token-form').addEventListener('submit', (event) => {
     event.preventDefault();
     setToken($('token').value.trim());

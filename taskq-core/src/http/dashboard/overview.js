@@ -3,7 +3,7 @@
 // the last hour (charts.js) and the latest failures.
 
 import { api, listTasks, oldestPending } from './api.js';
-import { MINUTES, drawThroughput, throughputSection } from './charts.js';
+import { MINUTES, actions as chartActions, drawThroughput, throughputSection } from './charts.js';
 import { el, actionButton, empty, number, span, absolute, timeEl, shortId, stateBadge } from './dom.js';
 import { pendingHref, taskHref, tasksHref } from './routes.js';
 import { app } from './state.js';
@@ -50,7 +50,7 @@ export function render(_route, data) {
     stateCards(),
     el('h3', {}, 'Queues'),
     data ? queuesTable(data) : el('p', { className: 'muted' }, 'Loading…'),
-    ...throughputSection(data && data.throughput),
+    ...throughputSection(data && data.throughput, app.queues.map((q) => q.queue)),
     el('h3', {}, 'Latest failures'),
     data ? latestFailures(data.failures) : null,
   ];
@@ -181,6 +181,7 @@ export function afterRender(_route, data) {
 }
 
 export const actions = {
+  ...chartActions,
   'queue-pause': (data) => api('POST', data.path + '/pause'),
   'queue-resume': (data) => api('POST', data.path + '/resume'),
   'queue-purge': async (data) => {
