@@ -1,6 +1,7 @@
 //! OpenTelemetry (feature `opentelemetry`): a task submitted inside a
 //! traced span stores its context, and the attempt's span is a child of
-//! that span, in its trace; a task submitted outside any span stores none
+//! that span, in its trace (so is the span in which the worker ends an
+//! attempt that timed out); a task submitted outside any span stores none
 //! and its attempt's span starts a trace of its own. The spans are read
 //! from the in-memory exporter of the binary's subscriber
 //! (`subscriber.rs`), picked out by task id.
@@ -13,24 +14,36 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::*;
 
-/// The ended span of an attempt of task `id`, once the exporter has it.
-async fn attempt_span(id: TaskId) -> SpanData {
+/// The ended `task` spans of task `id`, once the exporter has `n` of them.
+async fn task_spans(id: TaskId, n: usize) -> Vec<SpanData> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let spans = CAPTURED.spans.get_finished_spans().expect("spans");
-        let found = spans.into_iter().find(|span| {
-            span.name == "task"
-                && span
-                    .attributes
-                    .iter()
-                    .any(|kv| kv.key.as_str() == "id" && kv.value.as_str() == id.to_string())
-        });
-        if let Some(span) = found {
-            return span;
+        let found: Vec<SpanData> = spans
+            .into_iter()
+            .filter(|span| {
+                span.name == "task"
+                    && span
+                        .attributes
+                        .iter()
+                        .any(|kv| kv.key.as_str() == "id" && kv.value.as_str() == id.to_string())
+            })
+            .collect();
+        if found.len() >= n {
+            return found;
         }
-        assert!(Instant::now() < deadline, "no attempt span for {id}");
+        assert!(
+            Instant::now() < deadline,
+            "{} task spans for {id}",
+            found.len()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The ended span of the attempt of task `id`.
+async fn attempt_span(id: TaskId) -> SpanData {
+    task_spans(id, 1).await.remove(0)
 }
 
 pub async fn otel_trace_id_set_at_submit_is_the_attempt_parent(backend: Arc<dyn Backend>) {
@@ -44,10 +57,22 @@ pub async fn otel_trace_id_set_at_submit_is_the_attempt_parent(backend: Arc<dyn 
 
     // As an HTTP handler's span would be, around the submit.
     let request = tracing::info_span!("submit_request");
-    let traced = async { client.submit(echo, text("traced")).await }
-        .instrument(request.clone())
-        .await
-        .unwrap();
+    let (traced, timed_out) = async {
+        let traced = client.submit(echo, text("traced")).await.unwrap();
+        // Ended by the worker's deadline keeper, in a span of its own.
+        let sleep = Sleep {
+            ms: 1_500,
+            cooperative: false,
+        };
+        let timed_out = client
+            .submit(sleeper, sleep)
+            .timeout(Duration::from_millis(300))
+            .await
+            .unwrap();
+        (traced, timed_out)
+    }
+    .instrument(request.clone())
+    .await;
     let submitter = request.context().span().span_context().clone();
     assert!(submitter.is_valid(), "the test's span is not traced");
     drop(request);
@@ -74,6 +99,8 @@ pub async fn otel_trace_id_set_at_submit_is_the_attempt_parent(backend: Arc<dyn 
         wait_terminal(&client, untraced).await.state,
         TaskState::Finished
     );
+    let timeout = wait_terminal(&client, timed_out).await.error;
+    assert_eq!(timeout.map(|e| e.kind), Some(ErrorKind::Timeout));
     stop().await;
 
     let attempt = attempt_span(traced).await;
@@ -82,4 +109,9 @@ pub async fn otel_trace_id_set_at_submit_is_the_attempt_parent(backend: Arc<dyn 
     let alone = attempt_span(untraced).await;
     assert_eq!(alone.parent_span_id, SpanId::INVALID);
     assert_ne!(alone.span_context.trace_id(), submitter.trace_id());
+    // The attempt that timed out, and the deadline keeper's end of it.
+    for span in task_spans(timed_out, 2).await {
+        assert_eq!(span.span_context.trace_id(), submitter.trace_id());
+        assert_eq!(span.parent_span_id, submitter.span_id());
+    }
 }

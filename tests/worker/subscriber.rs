@@ -2,9 +2,9 @@
 //! that reads it from any thread (the workers run on the multi-thread
 //! runtime): the worker's start-check warnings as lines of text
 //! (`unserved.rs`) and, with `opentelemetry`, an OpenTelemetry layer over
-//! the attempts' spans and the tests' own, which an in-memory exporter
-//! keeps (`otel.rs`). Each test picks out its own by a unique queue name
-//! or task id.
+//! the attempts' spans (and the deadline keeper's) and the tests' own,
+//! which an in-memory exporter keeps (`otel.rs`). Each test picks out its
+//! own by a unique queue name or task id.
 
 use std::io::Write;
 
@@ -47,7 +47,7 @@ pub(super) static CAPTURED: LazyLock<Captured> = LazyLock::new(|| {
         let otel = tracing_opentelemetry::layer()
             .with_tracer(tracer)
             .with_filter(EnvFilter::new(
-                "taskq_core::worker::attempt=info,worker::otel=info",
+                "taskq_core::worker::attempt=info,taskq_core::worker::deadlines=info,worker::otel=info",
             ));
         registry
             .with(otel)

@@ -162,6 +162,7 @@ fn check_one(shared: &Shared, f: &mut InFlight, now: Instant) -> Option<Instant>
 /// its handler to stop, and its supervisor to drop it.
 fn settle(shared: &Shared, f: &InFlight, end: AttemptEnd, reason: StopReason) {
     let span = tracing::info_span!("task", id = %f.ctx.id(), task_type = %f.ctx.task_type(), attempt = f.attempt);
+    crate::trace::set_parent(&span, f.trace_context.as_ref());
     if span.in_scope(|| end_attempt(shared, &f.ctx, end)) {
         f.ctx.stop(reason);
         f.ctx.control().changed.notify_one();

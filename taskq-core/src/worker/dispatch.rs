@@ -294,6 +294,7 @@ pub(super) fn start_attempts(
                     ctx: attempt.ctx.clone(),
                     lease_deadline,
                     deadlines,
+                    trace_context: attempt.trace_context.clone(),
                 },
             );
             started.push((attempt, Slot::new(permit, shared.slot_freed.clone())));

@@ -177,6 +177,7 @@ mod tests {
             ctx,
             lease_deadline,
             deadlines: Default::default(),
+            trace_context: None,
         };
         (id, f)
     }

@@ -138,6 +138,9 @@ pub(super) struct InFlight {
     /// The lease as this worker last renewed it, by its own clock.
     pub(super) lease_deadline: Instant,
     pub(super) deadlines: Deadlines,
+    /// The submitter's trace context, for the span of an end settled
+    /// here (a timeout): a child of the submitting span, as the attempt's.
+    pub(super) trace_context: Option<crate::trace::TraceContext>,
 }
 
 impl InFlight {
