@@ -98,4 +98,5 @@ pub use transitions::{
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{
     Arrival, Resume, apply_resume, ended_edges, parent_ended, parent_failure, plan_resume,
+    step_ended_edges,
 };
