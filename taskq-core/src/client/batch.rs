@@ -33,7 +33,7 @@ impl Client {
     }
 
     /// [`submit_many`](Client::submit_many) under the caller's ids, each
-    /// as [`Submission::id`] gives one, so that the batch can be submitted
+    /// as [`Submission::id`](crate::Submission::id) gives one, so that the batch can be submitted
     /// again safely: an id already stored with the same task type and
     /// params answers `duplicate: true` and stores nothing; with another
     /// type or params the call is [`Error::TaskExists`] naming it, and
