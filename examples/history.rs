@@ -79,6 +79,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tagged = client.list(&filter, Default::default()).await?;
     println!("{} task(s) tagged customer:acme", tagged.total);
 
+    // Metadata: a top-level key equal to a value of the same JSON type
+    // (the number 7 here; `"7"`, a string, would not match).
+    let filter = TaskFilter {
+        metadata: [("ticket".to_owned(), serde_json::json!(7))].into(),
+        ..TaskFilter::default()
+    };
+    let ticket = client.list(&filter, Default::default()).await?;
+    println!("{} task(s) with ticket 7", ticket.total);
+    assert_eq!(ticket.total, 1);
+
     stop.shutdown();
     running.await??;
     Ok(())

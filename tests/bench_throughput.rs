@@ -70,12 +70,20 @@ mod settings_tests {
     }
 
     #[test]
+    fn bench_settings_read_only_waiters() {
+        let settings = parse("redis --only waiters").expect("parse");
+        assert_eq!(settings.only, Some(Only::Waiters));
+        assert_eq!(settings.forwarded, ["redis", "--only", "waiters"]);
+    }
+
+    #[test]
     fn bench_settings_refuse_bad_input() {
         for bad in [
             "-n",
             "-n lots",
             "--mode fast",
             "--only plain",
+            "--only",
             "sqlite --verbose",
             "--delivery redis://h",
             "memory --mode multi-process",
@@ -295,5 +303,86 @@ mod child_line_tests {
         ] {
             assert_eq!(ChildLine::parse(other), None, "{other:?}");
         }
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../benches/throughput/load.rs"]
+mod load;
+
+mod load_tests {
+    use std::time::Duration;
+
+    use super::load::*;
+
+    /// An excerpt of Redis 7's `INFO stats` reply.
+    const STATS: &str = "# Stats\r\ntotal_connections_received:12\r\n\
+        total_commands_processed:48627\r\ninstantaneous_ops_per_sec:3\r\n";
+
+    #[test]
+    fn bench_load_reads_redis_commands_and_rates() {
+        assert_eq!(info_commands(STATS), Some(48_627));
+        assert_eq!(
+            info_commands("# Stats\r\ntotal_commands_processed:x\r\n"),
+            None
+        );
+        assert_eq!(info_commands("total_commands_processed_x:1\r\n"), None);
+        assert_eq!(info_commands(""), None);
+        let two_seconds = Duration::from_secs(2);
+        assert_eq!(per_second(Some(100), Some(150), two_seconds), Some(25.0));
+        // A counter reset (a restarted server) reads as no growth.
+        assert_eq!(per_second(Some(150), Some(100), two_seconds), Some(0.0));
+        assert_eq!(per_second(None, Some(100), two_seconds), None);
+        assert_eq!(per_second(Some(1), Some(2), Duration::ZERO), None);
+        assert_eq!(unit("redis"), "commands/s");
+        assert_eq!(unit("postgres"), "transactions/s");
+        assert_eq!(unit("mysql"), "statements/s");
+    }
+
+    /// A live counter grows with the statements it sees (its own reading
+    /// among them), whoever else uses the server.
+    async fn counter_grows(backend: &str, url: &str) {
+        let counter = Counter::open(backend, url).await.expect("a server counter");
+        let before = counter.read().await.expect("read");
+        for _ in 0..3 {
+            counter.read().await.expect("read");
+        }
+        // PostgreSQL's backends flush their counts at most once a second.
+        let mut after = counter.read().await.expect("read");
+        for _ in 0..30 {
+            if after > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            after = counter.read().await.expect("read");
+        }
+        assert!(after > before, "{backend}: {before} → {after}");
+    }
+
+    #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+    #[tokio::test]
+    async fn bench_load_counts_redis_commands() {
+        let url = std::env::var("TASKQ_TEST_REDIS_URL").expect("TASKQ_TEST_REDIS_URL");
+        counter_grows("redis", &format!("{url}#prefix")).await;
+    }
+
+    #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+    #[tokio::test]
+    async fn bench_load_counts_postgres_transactions() {
+        let url = std::env::var("TASKQ_TEST_POSTGRES_URL").expect("TASKQ_TEST_POSTGRES_URL");
+        counter_grows("postgres", &url).await;
+    }
+
+    #[cfg_attr(taskq_no_mysql, ignore = "TASKQ_TEST_MYSQL_URL is not set")]
+    #[tokio::test]
+    async fn bench_load_counts_mysql_statements() {
+        let url = std::env::var("TASKQ_TEST_MYSQL_URL").expect("TASKQ_TEST_MYSQL_URL");
+        counter_grows("mysql", &url).await;
+    }
+
+    #[tokio::test]
+    async fn bench_load_has_no_counter_for_embedded_backends() {
+        assert!(Counter::open("memory", "").await.is_none());
+        assert!(Counter::open("sqlite", "sqlite::memory:").await.is_none());
     }
 }

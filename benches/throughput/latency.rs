@@ -7,6 +7,7 @@ use taskq::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::figure::Figure;
+use crate::load;
 use crate::place::{Place, open};
 use crate::{CONCURRENCY, RETURNED, STARTED, bench_ping, bench_waited};
 
@@ -52,8 +53,47 @@ pub async fn latency(name: &str, place: &Place, samples: usize) {
     report_millis(name, "latency", pct(0.5), pct(0.99));
 }
 
+/// How long the load of the waiters is read: several of the fallback
+/// polls' intervals (1 s where ends are pushed, 200 ms otherwise) and of
+/// PostgreSQL's once-a-second statistics flushes.
+pub const LOAD_WINDOW: Duration = Duration::from_secs(5);
+
+/// The load of one window: the server's operations per second (`None`
+/// without a server) and the waiting backend's fallback-poll queries per
+/// second, counted in-process (`TaskEnds::polls`).
+struct Load {
+    server: Option<f64>,
+    polls: f64,
+}
+
+async fn load_over(counter: Option<&load::Counter>, waiting: &Client, over: Duration) -> Load {
+    let polls = || waiting.backend().task_ends().map_or(0, |ends| ends.polls());
+    let before = (
+        match counter {
+            Some(counter) => counter.read().await,
+            None => None,
+        },
+        polls(),
+    );
+    let started = Instant::now();
+    tokio::time::sleep(over).await;
+    let after = match counter {
+        Some(counter) => counter.read().await,
+        None => None,
+    };
+    let elapsed = started.elapsed();
+    Load {
+        server: load::per_second(before.0, after, elapsed),
+        polls: polls().saturating_sub(before.1) as f64 / elapsed.as_secs_f64(),
+    }
+}
+
 /// `waiters` tasks, each awaited by its own waiter before a worker starts;
-/// the time from each handler's return to its waiter's wake-up.
+/// the time from each handler's return to its waiter's wake-up, and the
+/// load the waiting adds: the server's operations per second over
+/// [`LOAD_WINDOW`] with every waiter waiting and no worker, next to the
+/// same window before any waiter (see `load.rs`), and the waiting
+/// backend's own poll queries.
 pub async fn waiters(name: &str, place: &Place, waiters: usize) {
     let worker_backend = open(name, place).await;
     let waiting = if place.is_server(name) {
@@ -62,6 +102,8 @@ pub async fn waiters(name: &str, place: &Place, waiters: usize) {
         Client::new(worker_backend.clone()).expect("client")
     };
     let client = Client::new(worker_backend).expect("client");
+    let counter = load::Counter::open(name, &place.url).await;
+    let idle = load_over(counter.as_ref(), &waiting, LOAD_WINDOW).await;
     *RETURNED.lock().expect("lock") = vec![None; waiters];
     let mut woken = Vec::with_capacity(waiters);
     for i in 0..waiters {
@@ -74,6 +116,7 @@ pub async fn waiters(name: &str, place: &Place, waiters: usize) {
     }
     // Every waiter is listening before the first task can end.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy = load_over(counter.as_ref(), &waiting, LOAD_WINDOW).await;
     let worker = Worker::builder(&client)
         .queue("default", CONCURRENCY)
         .build()
@@ -97,6 +140,23 @@ pub async fn waiters(name: &str, place: &Place, waiters: usize) {
         pct(0.99)
     );
     report_millis(name, "waiters wake-up", pct(0.5), pct(0.99));
+    let unit = load::unit(name);
+    let server = match (busy.server, idle.server) {
+        (Some(busy), Some(idle)) => format!(
+            "server {busy:.1} {unit} while waiting, {idle:.1} without waiters (+{:.1})",
+            busy - idle
+        ),
+        _ => "server n/a (no server)".to_owned(),
+    };
+    println!(
+        "{name:<14} {waiters} waiters' load over {:?}: {server}; their backend's polls {:.1} queries/s",
+        LOAD_WINDOW, busy.polls
+    );
+    if let (Some(busy), Some(idle)) = (busy.server, idle.server) {
+        Figure::new(name, "waiters load", busy, unit).report();
+        Figure::new(name, "idle load", idle, unit).report();
+    }
+    Figure::new(name, "waiters polls", busy.polls, "queries/s").report();
 }
 
 /// The `--json` figures `<what> p50` and `<what> p99`, in ms.

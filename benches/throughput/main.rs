@@ -25,7 +25,9 @@
 //! N no-op tasks by one worker (records kept, every outcome stored), the
 //! idle submit→start latency, and the wake-up of 1,000 concurrent waiters
 //! (`Client::wait_for`, on a second backend for servers) from their task's
-//! handler returning. `--pending P` first fills the queue with P
+//! handler returning, with the load the waiting adds (the server's
+//! operations per second while they wait, beside a window without them,
+//! and their backend's poll queries: `load.rs`). `--pending P` first fills the queue with P
 //! lower-priority tasks that stay pending, to show how claims scale with the
 //! backlog.
 //!
@@ -44,13 +46,14 @@
 //! `--mode multi-process` has this process produce while `--workers` worker
 //! processes (this binary again, `--child-worker`) work. `--json` adds one
 //! JSON line per figure, which `--compare <other binary>` reads from both
-//! builds. `--only unique`, `--only limit` and `--only workflow` measure
-//! those alone (unique submits; burn-downs with a queue limit and a rate
-//! limit that never bind against none; a chord and a chain against a plain burn-down).
+//! builds. `--only unique`, `--only limit`, `--only workflow` and `--only
+//! waiters` measure those alone (unique submits; burn-downs with a queue limit and a rate
+//! limit that never bind against none; a chord and a chain against a plain burn-down;
+//! the waiters' wake-up and load).
 //!
 //! Layout: `settings.rs` (arguments), `place.rs` (where the data lives),
-//! `cpu.rs`, `figure.rs` (JSON lines, medians), `burn_down.rs`,
-//! `latency.rs`, `unique.rs`, `limit.rs`, `workflow.rs`, `multi.rs` with
+//! `cpu.rs`, `load.rs` (servers' operation counters), `figure.rs` (JSON
+//! lines, medians), `burn_down.rs`, `latency.rs`, `unique.rs`, `limit.rs`, `workflow.rs`, `multi.rs` with
 //! `child_line.rs` (the worker processes' reports), `compare.rs`.
 
 mod burn_down;
@@ -60,6 +63,7 @@ mod cpu;
 mod figure;
 mod latency;
 mod limit;
+mod load;
 mod multi;
 mod place;
 mod settings;
@@ -177,6 +181,9 @@ async fn run(name: &str, settings: &Settings) {
         }
         Mode::All if settings.only == Some(Only::Workflow) => {
             workflow::workflows(name, &place, n.min(10_000)).await;
+        }
+        Mode::All if settings.only == Some(Only::Waiters) => {
+            latency::waiters(name, &place, 1000).await;
         }
         Mode::All => {
             burn_down::burn_down(name, &place, n, settings.pending, false).await;

@@ -36,6 +36,8 @@ pub enum Only {
     /// Burn-downs with a queue limit and a rate limit that never bind
     /// against none.
     Limit,
+    /// 1,000 waiters: their wake-up and the load they add while waiting.
+    Waiters,
 }
 
 /// A worker process of [`Mode::MultiProcess`]: this binary run again.
@@ -53,7 +55,8 @@ pub struct Settings {
     pub backends: Vec<String>,
     pub n: Option<usize>,
     pub pending: usize,
-    /// `--only unique`, `workflow` or `limit`: those figures alone.
+    /// `--only unique`, `workflow`, `limit` or `waiters`: those figures
+    /// alone.
     pub only: Option<Only>,
     pub mode: Mode,
     /// Worker processes of `--mode multi-process`.
@@ -155,7 +158,12 @@ impl Settings {
                         "unique" => Only::Unique,
                         "workflow" => Only::Workflow,
                         "limit" => Only::Limit,
-                        _ => return Err(format!("--only {only}: use unique, workflow or limit")),
+                        "waiters" => Only::Waiters,
+                        _ => {
+                            return Err(format!(
+                                "--only {only}: use unique, workflow, limit or waiters"
+                            ));
+                        }
                     });
                     settings.forwarded.push(only);
                 }

@@ -78,6 +78,11 @@ pub(super) struct ListArgs {
     /// Only tasks queued by this schedule.
     #[arg(long, value_name = "NAME")]
     schedule: Option<String>,
+    /// Only tasks whose metadata has KEY equal to VALUE (repeat it for
+    /// tasks matching all): `7`, `true`, `null` are those JSON values,
+    /// `"7"` (quoted) the string, other text a string.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = values::meta_filter)]
+    meta: Vec<(String, Value)>,
     #[command(flatten)]
     page: PageArgs,
 }
@@ -188,6 +193,7 @@ pub(super) async fn list(
         queue: args.queue,
         tags: args.tags,
         schedule: args.schedule,
+        metadata: args.meta.into_iter().collect(),
         ..TaskFilter::default()
     };
     let page = client.list(&filter, args.page.request()).await?;
@@ -459,7 +465,15 @@ fn show_record(output: &mut Output<'_>, task: &TaskRecord) -> std::io::Result<()
         if task.attempts.is_empty() {
             return Ok(());
         }
-        out.table(&history_table(task))
+        out.table(&history_table(task))?;
+        let dropped = task.attempts_dropped();
+        if dropped > 0 {
+            out.line(format_args!(
+                "({dropped} earlier attempt end(s) dropped; the last {} are kept)",
+                task.attempts.len()
+            ))?;
+        }
+        Ok(())
     })
 }
 

@@ -92,6 +92,25 @@ pub(super) fn json(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))
 }
 
+/// One metadata filter of `list`: `key=value`, the value read by
+/// [`lifecycle::metadata_value_from_text`](crate::backend::lifecycle::metadata_value_from_text)
+/// (`7` a number, `"7"` a string, `acme` a string).
+pub(super) fn meta_filter(text: &str) -> Result<(String, Value), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if !crate::backend::lifecycle::is_valid_metadata_key(key) {
+        return Err(format!(
+            "metadata key `{key}` must be 1 to {} ASCII letters, digits, `_`, `-` or `.`",
+            crate::backend::lifecycle::MAX_METADATA_KEY_LEN
+        ));
+    }
+    Ok((
+        key.to_owned(),
+        crate::backend::lifecycle::metadata_value_from_text(value),
+    ))
+}
+
 /// One queue a worker serves: `name`, or `name=N` with its own
 /// concurrency.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,10 +18,12 @@ use crate::payload::{PayloadLimits, check_queue_name};
 use crate::rate_limit::RateLimit;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
-use crate::submit::{Overrides, Submission, apply_unique, new_record};
+use crate::submit::{Overrides, Submission, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
 use crate::throughput::{COUNTS_KEPT, MinuteCounts, minute_of};
 use crate::workflow::Placement;
+
+mod batch;
 
 /// Attempts of [`Client::run_schedule_now`] against concurrent firings and
 /// edits before it gives up.
@@ -148,38 +150,6 @@ impl Client {
         Submission::new(self, Cow::Owned(task_type.into()), Ok(params), true)
     }
 
-    /// Submits many tasks of one type in one backend call, and gives
-    /// their ids in order. A task type declared unique stores only one
-    /// task per held key: a duplicate's place holds the id of the task
-    /// that holds its key.
-    pub async fn submit_many<P: Serialize, R>(
-        &self,
-        task: TaskHandle<P, R>,
-        params: impl IntoIterator<Item = P>,
-    ) -> Result<Vec<TaskId>, Error> {
-        let def = self.task_def(task.name())?;
-        let now = Utc::now();
-        let records = params
-            .into_iter()
-            .map(|p| {
-                let params = serde_json::to_value(p).map_err(Error::Serialization)?;
-                self.payload_limits.check_params(&params)?;
-                let overrides = Overrides::default();
-                let mut record = new_record(def, params, &overrides, now);
-                apply_unique(&mut record, def, &overrides)?;
-                Ok(record)
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let mut ids: Vec<TaskId> = records.iter().map(|r| r.id).collect();
-        // A duplicate's place names the task holding its key.
-        for (at, holder) in self.backend.enqueue(records).await?.duplicates {
-            if let Some(id) = ids.get_mut(at) {
-                *id = holder;
-            }
-        }
-        Ok(ids)
-    }
-
     /// The task with this id.
     pub async fn get(&self, id: TaskId) -> Result<TaskRecord, Error> {
         self.backend.get(id).await?.ok_or(Error::NotFound(id))
@@ -202,6 +172,7 @@ impl Client {
                 message: format!("{tag:?} is not a tag (see lifecycle::is_valid_tag)"),
             });
         }
+        crate::lifecycle::check_metadata_filter(&filter.metadata)?;
         self.backend.list(filter, page).await
     }
 

@@ -166,6 +166,81 @@ pub(crate) async fn submit_record(client: &Client, record: TaskRecord) -> Result
     }
 }
 
+/// Stores a batch under its fixed ids (no id twice), trying again after
+/// ambiguous errors; each answer says whether its task was stored
+/// already. A backend refuses a whole batch holding a stored id
+/// ([`Error::TaskExists`], nothing stored): the stored ones are then read
+/// in one call, each answered as [`stored_submission`] would (another
+/// task under the id fails the batch), and the rest is sent again.
+pub(crate) async fn submit_batch(
+    client: &Client,
+    records: Vec<TaskRecord>,
+) -> Result<Vec<Submitted>, Error> {
+    let retry = client.submit_retry();
+    let mut answers: Vec<Option<Submitted>> = vec![None; records.len()];
+    // Positions in `records` still to store.
+    let mut left: Vec<usize> = (0..records.len()).collect();
+    let mut ambiguous = false;
+    let (mut failed, mut vanished) = (0, 0);
+    while !left.is_empty() {
+        let batch: Vec<TaskRecord> = left.iter().map(|&i| records[i].clone()).collect();
+        match client.backend().enqueue(batch).await {
+            Ok(enqueued) => {
+                let mut duplicates = enqueued.duplicates.into_iter().peekable();
+                for (at, &i) in left.iter().enumerate() {
+                    let id = records[i].id;
+                    answers[i] = Some(match duplicates.next_if(|(d, _)| *d == at) {
+                        // As for one submit: the holder of its unique key,
+                        // perhaps an earlier try of this very batch.
+                        Some((_, holder)) => Submitted {
+                            id: holder,
+                            duplicate: !(ambiguous && holder == id),
+                            unique_conflict: holder != id,
+                        },
+                        None => Submitted {
+                            id,
+                            duplicate: false,
+                            unique_conflict: false,
+                        },
+                    });
+                }
+                left.clear();
+            }
+            Err(Error::TaskExists(existing)) if left.iter().any(|&i| records[i].id == existing) => {
+                let ids: Vec<TaskId> = left.iter().map(|&i| records[i].id).collect();
+                let stored = client.backend().get_many(&ids).await?;
+                let mut found = false;
+                for stored in stored {
+                    let Some(at) = left.iter().position(|&i| records[i].id == stored.id) else {
+                        continue;
+                    };
+                    let i = left[at];
+                    answers[i] = Some(same_submission(&records[i], &stored, ambiguous)?);
+                    left.remove(at);
+                    found = true;
+                }
+                // None found: deleted between the refusal and the read,
+                // so send again — a few times, not forever.
+                if !found {
+                    vanished += 1;
+                    if vanished > 3 {
+                        return Err(Error::TaskExists(existing));
+                    }
+                }
+            }
+            Err(Error::Backend(err)) if failed + 1 < retry.tries.max(1) => {
+                failed += 1;
+                tracing::warn!(tasks = left.len(), error = %err, tried = failed,
+                    "taskq submit_many: ambiguous backend error, trying again with the same ids");
+                ambiguous = true;
+                tokio::time::sleep(retry.backoff(failed)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
 /// The outcome of a submit refused because `record.id` is stored: the
 /// stored task if it is the same submission, [`Error::TaskExists`] if it
 /// is another task, `None` if it is gone since.
@@ -184,6 +259,16 @@ async fn stored_submission(
     let Some(stored) = client.backend().get(record.id).await? else {
         return Ok(None);
     };
+    same_submission(record, &stored, ambiguous).map(Some)
+}
+
+/// The answer to a submit of `record` whose id holds `stored`: the same
+/// submission ([`stored_submission`]), or [`Error::TaskExists`].
+fn same_submission(
+    record: &TaskRecord,
+    stored: &TaskRecord,
+    ambiguous: bool,
+) -> Result<Submitted, Error> {
     if stored.task_type != record.task_type || stored.params != record.params {
         return Err(Error::TaskExists(record.id));
     }
@@ -191,11 +276,11 @@ async fn stored_submission(
     // time equal to this submit's is this submit's own earlier try.
     let own =
         ambiguous && stored.created_at.timestamp_micros() == record.created_at.timestamp_micros();
-    Ok(Some(Submitted {
+    Ok(Submitted {
         id: record.id,
         duplicate: !own,
         unique_conflict: false,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub mod redis;
 pub mod registry;
 pub mod retry_policy;
 pub mod schedule;
+mod stable_hash;
 mod submit;
 pub mod task;
 pub mod testing;

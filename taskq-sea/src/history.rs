@@ -27,7 +27,9 @@ pub(crate) fn entry_text(
 }
 
 /// The new value of `attempts`, with `entry` (SQL text of a JSON text
-/// value: a placeholder, or a column of a `VALUES` list) appended.
+/// value: a placeholder, or a column of a `VALUES` list) appended and
+/// numbered: its `ordinal` one past the last entry's, or past the number
+/// of entries when that is more (`lifecycle::next_ordinal`).
 pub(crate) fn append_sql(backend: DbBackend, entry: &str) -> String {
     let max = HISTORY_MAX;
     let h = "taskq_tasks.attempts";
@@ -36,20 +38,29 @@ pub(crate) fn append_sql(backend: DbBackend, entry: &str) -> String {
             "(CASE WHEN jsonb_array_length(COALESCE({h}, '[]'::jsonb)) >= {max} \
              THEN {h} - 0 ELSE COALESCE({h}, '[]'::jsonb) END) \
              || jsonb_build_array(CAST({entry} AS jsonb) || jsonb_build_object(\
-             'worker_id', taskq_tasks.worker_id, 'started_at', taskq_tasks.started_at))"
+             'worker_id', taskq_tasks.worker_id, 'started_at', taskq_tasks.started_at, \
+             'ordinal', GREATEST(COALESCE(CAST({h} -> -1 ->> 'ordinal' AS integer), 0), \
+             jsonb_array_length(COALESCE({h}, '[]'::jsonb))) + 1))"
         ),
         // MySQL's DATETIME(6) holds UTC without a zone: formatted as one.
+        // The last entry by a computed path: MariaDB before 10.9 has no
+        // `$[last]`.
         DbBackend::MySql => format!(
             "JSON_ARRAY_APPEND(CASE WHEN JSON_LENGTH(COALESCE({h}, JSON_ARRAY())) >= {max} \
              THEN JSON_REMOVE({h}, '$[0]') ELSE COALESCE({h}, JSON_ARRAY()) END, '$', \
              JSON_SET({entry}, '$.worker_id', taskq_tasks.worker_id, \
-             '$.started_at', DATE_FORMAT(taskq_tasks.started_at, '%Y-%m-%dT%H:%i:%s.%f+00:00')))"
+             '$.started_at', DATE_FORMAT(taskq_tasks.started_at, '%Y-%m-%dT%H:%i:%s.%f+00:00'), \
+             '$.ordinal', CAST(GREATEST(COALESCE(CASE WHEN JSON_LENGTH({h}) > 0 THEN \
+             CAST(JSON_UNQUOTE(JSON_EXTRACT({h}, CONCAT('$[', JSON_LENGTH({h}) - 1, '].ordinal'))) \
+             AS UNSIGNED) END, 0), COALESCE(JSON_LENGTH({h}), 0)) + 1 AS UNSIGNED)))"
         ),
         _ => format!(
             "json_insert(CASE WHEN json_array_length(COALESCE({h}, '[]')) >= {max} \
              THEN json_remove({h}, '$[0]') ELSE COALESCE({h}, '[]') END, '$[#]', \
              json_set({entry}, '$.worker_id', taskq_tasks.worker_id, \
-             '$.started_at', taskq_tasks.started_at))"
+             '$.started_at', taskq_tasks.started_at, \
+             '$.ordinal', max(COALESCE(json_extract({h}, '$[#-1].ordinal'), 0), \
+             json_array_length(COALESCE({h}, '[]'))) + 1))"
         ),
     }
 }

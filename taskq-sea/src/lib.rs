@@ -54,6 +54,8 @@
 //! - `history.rs`: `lifecycle::end_attempt` per dialect, the expression
 //!   that appends an attempt's entry to `taskq_tasks.attempts` inside the
 //!   statement that ends the attempt.
+//! - `labels.rs`: `lifecycle::has_metadata` per dialect, the condition a
+//!   list adds for each metadata pair it filters on.
 //! - `redis` (feature `redis`): `SeaRedisBackend`, records here with
 //!   delivery through Redis; `handoff.rs`, the SQL it needs (marking
 //!   what Redis claimed, reading what Redis must hold).
@@ -81,6 +83,7 @@ pub mod entity;
 #[cfg(feature = "redis")]
 mod handoff;
 mod history;
+mod labels;
 pub mod migration;
 mod nodelay;
 mod probe;

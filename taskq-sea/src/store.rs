@@ -20,6 +20,7 @@ use crate::broker::{MAX_SQL_INT, running_attempt};
 use crate::convert::records;
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
+use crate::labels;
 use crate::sql::{state_in, state_is};
 
 /// Rows one purge statement deletes, so a large purge does not hold the
@@ -122,6 +123,10 @@ impl Store for SeaBackend {
         }
         if let Some(schedule) = &filter.schedule {
             condition = condition.add(Expr::col(C::Schedule).eq(schedule.as_str()));
+        }
+        let backend = self.db().get_database_backend();
+        for (key, value) in &filter.metadata {
+            condition = condition.add(labels::metadata_is(backend, key, value)?);
         }
         let select = task::Entity::find().filter(condition);
         // One snapshot for the count and the page.

@@ -307,9 +307,9 @@ async function layoutAndAccess(page, seeded) {
   }
 }
 
-/** A task's attempts table, its tags and metadata, and the list by tag. */
+/** A task's attempts table, its tags and metadata, and the list by tag and by metadata. */
 async function history(page, api, seeded) {
-  step('history: the attempts table, tags, metadata and the list by tag');
+  step('history: the attempts table, tags, metadata and the list by tag and metadata');
   const tagged = await api.post('/tasks', {
     task_type: 'greet', params: { name: 'tagged' }, tags: ['browser', 'team:ops'], metadata: { ticket: 7 },
   });
@@ -333,6 +333,11 @@ async function history(page, api, seeded) {
   await page.locator(`#tasks tr[data-id="${tagged.id}"]`).waitFor(WAIT);
   assert.equal(await page.locator('#tasks tbody tr').count(), 1);
   assert.equal(await page.inputValue('#filter-tag'), 'team:ops');
+  // The metadata filter finds it by a pair (`7` the number).
+  await go(page, '#/tasks?meta=ticket:7');
+  await page.locator(`#tasks tr[data-id="${tagged.id}"]`).waitFor(WAIT);
+  assert.equal(await page.locator('#tasks tbody tr').count(), 1);
+  assert.equal(await page.inputValue('#filter-meta'), 'ticket:7');
 }
 
 export async function operatorScenarios(page, api) {

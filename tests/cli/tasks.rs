@@ -428,10 +428,20 @@ pub(super) async fn history_tags_and_attempts_show_in_list_and_show(url: &str) {
         table.out
     );
     assert!(!table.out.contains(&other.to_string()), "{}", table.out);
+    // `list --meta KEY=VALUE`: 42 the number (the string "42" is none).
+    for (meta, total) in [("order=42", 1), (r#"order="42""#, 0), ("order=43", 0)] {
+        let listed = taskq(url, &["list", "--meta", meta, "--tag", "eu", "--json"])
+            .await
+            .expect(Exit::Ok)
+            .json();
+        assert_eq!(listed["total"], total, "{meta}: {listed}");
+    }
     for bad in [
         vec!["submit", "cli_echo", r#""x""#, "--tag", "Bad Tag"],
         vec!["submit", "cli_echo", r#""x""#, "--meta", "[1]"],
         vec!["list", "--tag", "Bad"],
+        vec!["list", "--meta", "order"],
+        vec!["list", "--meta", "bad key=1"],
     ] {
         taskq(url, &bad).await.expect(Exit::Usage);
     }

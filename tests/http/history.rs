@@ -1,5 +1,6 @@
 //! History and labels through the API: tags and metadata on submit, the
-//! list's `tag` and `schedule` filters, the attempts in the detail.
+//! list's `tag`, `metadata` and `schedule` filters, the attempts in the
+//! detail.
 
 use super::*;
 
@@ -32,6 +33,42 @@ pub(super) async fn history_tags_and_metadata_are_stored_filtered_and_shown(
     }
     let (status, list) = get(&app, "/api/tasks?schedule=nightly").await;
     assert_eq!((status, list["total"].clone()), (StatusCode::OK, json!(0)));
+
+    // Metadata: `key:value`, typed as the value reads (`42` a number,
+    // `"42"` a string), every pair wanted.
+    let strung = submit_echo(
+        &app,
+        "strung",
+        json!({ "metadata": { "order": "42", "customer": "acme:eu" } }),
+    )
+    .await;
+    for (query, found) in [
+        ("metadata=order:42", Some(&tagged)),
+        (
+            "metadata=order:%2242%22&metadata=customer:acme:eu",
+            Some(&strung),
+        ),
+        ("metadata=order:42&tag=billing", Some(&tagged)),
+        ("metadata=order:43", None),
+    ] {
+        let (status, list) = get(&app, &format!("/api/tasks?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        match found {
+            Some(task) => {
+                assert_eq!(list["total"], 1, "{query}");
+                assert_eq!(list["tasks"][0]["id"], task["id"], "{query}");
+            }
+            None => assert_eq!(list["total"], 0, "{query}"),
+        }
+    }
+    for query in ["metadata=order", "metadata=no%20key:1", "metadata=:1"] {
+        let (status, answer) = get(&app, &format!("/api/tasks?{query}")).await;
+        assert_eq!(
+            bad_field(status, &answer, "metadata"),
+            "bad_query",
+            "{query}"
+        );
+    }
 
     // Bad labels: a 400 naming the field, and nothing stored.
     let before = stored_tasks(&client).await;
@@ -136,4 +173,10 @@ pub(super) async fn history_detail_shows_every_attempt(backend: Arc<dyn Backend>
         (&json!(2), &json!("w-2"), &json!("finished"))
     );
     assert!(attempts[1]["started_at"].is_string() && attempts[1]["ended_at"].is_string());
+    // Each entry's place among the task's ends (the first kept, less one,
+    // is how many were dropped: none here).
+    assert_eq!(
+        (&attempts[0]["ordinal"], &attempts[1]["ordinal"]),
+        (&json!(1), &json!(2))
+    );
 }

@@ -157,6 +157,70 @@ pub async fn idempotent_submit_retries_an_ambiguous_error(backend: Arc<dyn Backe
     assert_eq!(total, 2, "nothing stored by the refusals");
 }
 
+/// A batch under the caller's ids: the stored ones answer as duplicates
+/// and the new ones are stored, in one call; an id stored with other
+/// params fails the batch with nothing stored; an id twice is refused; a
+/// lost reply is tried again and answers as stored by this call.
+pub async fn idempotent_submit_many_with_ids(backend: Arc<dyn Backend>) {
+    let faulty = Arc::new(LostReply::new(backend));
+    let client = Client::new(faulty.clone()).unwrap();
+    let ids: Vec<TaskId> = (0..6).map(|_| uuid::Uuid::now_v7()).collect();
+    let total = || async {
+        client
+            .list(&TaskFilter::default(), PageRequest::new(1, 20))
+            .await
+            .unwrap()
+            .total
+    };
+    let first = client
+        .submit_many_with_ids(echo, [(ids[0], plain("a")), (ids[1], plain("b"))])
+        .await
+        .unwrap();
+    let seen = |answers: &[taskq::Submitted]| -> Vec<(TaskId, bool)> {
+        answers.iter().map(|s| (s.id, s.duplicate)).collect()
+    };
+    assert_eq!(seen(&first), [(ids[0], false), (ids[1], false)]);
+    let again = client
+        .submit_many_with_ids(
+            echo,
+            [
+                (ids[0], plain("a")),
+                (ids[2], plain("c")),
+                (ids[1], plain("b")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen(&again),
+        [(ids[0], true), (ids[2], false), (ids[1], true)]
+    );
+    assert_eq!(total().await, 3);
+    // Another task under a stored id: refused, nothing of the batch stored.
+    let other = client
+        .submit_many_with_ids(echo, [(ids[3], plain("d")), (ids[0], plain("not a"))])
+        .await;
+    assert!(
+        matches!(other, Err(Error::TaskExists(existing)) if existing == ids[0]),
+        "{other:?}"
+    );
+    let twice = client
+        .submit_many_with_ids(echo, [(ids[3], plain("d")), (ids[3], plain("d"))])
+        .await;
+    assert!(twice.is_err(), "{twice:?}");
+    assert_eq!(total().await, 3);
+    assert!(client.get(ids[3]).await.is_err());
+    // The reply lost after the write: tried again, found stored by itself.
+    faulty.lose(1, true);
+    let lost = client
+        .submit_many_with_ids(echo, [(ids[4], plain("e")), (ids[5], plain("f"))])
+        .await
+        .unwrap();
+    assert_eq!(seen(&lost), [(ids[4], false), (ids[5], false)]);
+    assert_eq!(faulty.enqueues(), 2);
+    assert_eq!(total().await, 5);
+}
+
 fn plain(text: &str) -> Echo {
     Echo {
         text: text.into(),

@@ -286,6 +286,7 @@ macro_rules! worker_suite {
                 blocking_option_gives_each_handler_a_thread,
                 idempotent_submit_with_the_same_id_returns_it,
                 idempotent_submit_retries_an_ambiguous_error,
+                idempotent_submit_many_with_ids,
                 unique_declared_key_answers_with_the_holder, unique_per_submission_and_bad_input,
                 workflow_chain_group_chord_run_end_to_end,
                 workflow_failure_cancels_and_retry_resumes, workflow_bad_input_and_cancel,

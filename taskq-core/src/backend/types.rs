@@ -2,6 +2,7 @@
 //! settlements and their outcomes, list filters and pages, queue stats,
 //! reports, and what an enqueue stored.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -124,6 +125,13 @@ pub struct TaskFilter {
     /// Queued by a firing of this schedule.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// Whose metadata has every one of these top-level keys with an equal
+    /// value of the same JSON type ([`lifecycle::has_metadata`](crate::lifecycle::has_metadata):
+    /// `"7"` is no match for `7`, numbers compare by value). Keys as
+    /// [`lifecycle::is_valid_metadata_key`](crate::lifecycle::is_valid_metadata_key),
+    /// scalar values, at most [`lifecycle::MAX_METADATA_FILTERS`](crate::lifecycle::MAX_METADATA_FILTERS).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, Value>,
 }
 
 /// A page request: 1-based page number, page size capped at

@@ -182,7 +182,9 @@ pub async fn history_rescue_cancel_and_failure_are_recorded(backend: Arc<dyn Bac
     assert_eq!(record.error.map(|e| e.message), Some(long));
 }
 
-/// The history keeps the last `HISTORY_MAX` entries.
+/// The history keeps the last `HISTORY_MAX` entries, each numbered among
+/// all the task's ends (hand-backs repeat the attempt number), so the
+/// record says how many were dropped.
 pub async fn history_keeps_the_last_entries(backend: Arc<dyn Backend>) {
     let base = now() - secs(120);
     let task = record("t", "q", 5, base);
@@ -204,13 +206,19 @@ pub async fn history_keeps_the_last_entries(backend: Arc<dyn Backend>) {
             .await
             .expect("release");
     }
-    let history = get(&*backend, task.id).await.attempts;
+    let stored = get(&*backend, task.id).await;
+    assert_eq!(stored.attempts_dropped(), 3);
+    let history = stored.attempts;
     assert_eq!(history.len(), HISTORY_MAX);
     assert_eq!(history[0].ended_at, at(base, 10 * 3 + 2));
     assert_eq!(
         history[HISTORY_MAX - 1].ended_at,
         at(base, 10 * (ends - 1) + 2)
     );
+    let ordinals: Vec<u32> = history.iter().map(|e| e.ordinal).collect();
+    let expected: Vec<u32> = (4..=ends as u32).collect();
+    assert_eq!(ordinals, expected);
+    assert!(history.iter().all(|e| e.attempt == 1));
 }
 
 /// Tags and metadata are stored as given; a list with tags returns the
@@ -278,6 +286,126 @@ pub async fn tags_filter_lists_tasks_carrying_every_tag(backend: Arc<dyn Backend
     assert_eq!(
         list(&["a"], Some(TaskState::Running), None).await,
         (2, newest_first(&[0, 1]))
+    );
+}
+
+/// A list with metadata pairs returns the tasks whose metadata has every
+/// top-level key with an equal value of the same JSON type
+/// (`lifecycle::has_metadata`): a string matches only a string, byte for
+/// byte; numbers by value; `true`, `false` and `null` only themselves; a
+/// task without the key (or without metadata) never. With tags, state
+/// and in the running set alike.
+pub async fn tags_metadata_filter_matches_typed_values(backend: Arc<dyn Backend>) {
+    let base = now() - secs(10);
+    let labels = [
+        json!({ "customer": "acme", "order": 7, "vip": true, "note": null }),
+        json!({ "customer": "Acme", "order": "7", "vip": false }),
+        json!({ "customer": "acme", "order": 7.5, "nested": { "team": "ops" } }),
+        json!({ "customer": "acme_x", "order": 70, "customer.id": "x-1" }),
+        json!(null),
+        json!({ "customer": "o'brien \"q\" é %", "order": -7 }),
+    ];
+    let tasks: Vec<TaskRecord> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, metadata)| {
+            let mut task = record("t", "q", 5, base);
+            task.created_at = at(base, i as i64);
+            task.metadata = metadata.as_object().cloned().unwrap_or_default();
+            if i < 2 {
+                task.tags = vec!["a".into()];
+            }
+            task
+        })
+        .collect();
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let list = |pairs: Vec<(&str, serde_json::Value)>, tags: &[&str], state: Option<TaskState>| {
+        let filter = TaskFilter {
+            metadata: pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            state,
+            ..TaskFilter::default()
+        };
+        let backend = backend.clone();
+        async move {
+            let page = backend
+                .list(&filter, PageRequest::new(1, 10))
+                .await
+                .expect("list");
+            ids(&page.items)
+        }
+    };
+    let newest_first =
+        |at: &[usize]| -> Vec<TaskId> { at.iter().rev().map(|&i| tasks[i].id).collect() };
+    let one = |key: &'static str, value: serde_json::Value| vec![(key, value)];
+    assert_eq!(
+        list(one("customer", json!("acme")), &[], None).await,
+        newest_first(&[0, 2])
+    );
+    assert_eq!(
+        list(one("order", json!(7)), &[], None).await,
+        newest_first(&[0])
+    );
+    assert_eq!(
+        list(one("order", json!(7.0)), &[], None).await,
+        newest_first(&[0])
+    );
+    assert_eq!(
+        list(one("order", json!("7")), &[], None).await,
+        newest_first(&[1])
+    );
+    assert_eq!(
+        list(one("order", json!(7.5)), &[], None).await,
+        newest_first(&[2])
+    );
+    assert_eq!(
+        list(one("order", json!(-7)), &[], None).await,
+        newest_first(&[5])
+    );
+    assert_eq!(
+        list(one("vip", json!(true)), &[], None).await,
+        newest_first(&[0])
+    );
+    assert_eq!(
+        list(one("vip", json!(false)), &[], None).await,
+        newest_first(&[1])
+    );
+    assert_eq!(
+        list(one("note", serde_json::Value::Null), &[], None).await,
+        newest_first(&[0])
+    );
+    assert!(list(one("team", json!("ops")), &[], None).await.is_empty());
+    assert_eq!(
+        list(one("customer.id", json!("x-1")), &[], None).await,
+        newest_first(&[3])
+    );
+    assert_eq!(
+        list(one("customer", json!("o'brien \"q\" é %")), &[], None).await,
+        newest_first(&[5])
+    );
+    let both = vec![("customer", json!("acme")), ("order", json!(7))];
+    assert_eq!(list(both, &[], None).await, newest_first(&[0]));
+    let neither = vec![("customer", json!("acme")), ("vip", json!(false))];
+    assert!(list(neither, &[], None).await.is_empty());
+    assert_eq!(
+        list(
+            one("customer", json!("acme")),
+            &["a"],
+            Some(TaskState::Pending)
+        )
+        .await,
+        newest_first(&[0])
+    );
+    // Metadata follows a task into the running set.
+    claim(&*backend, "q", 6, "w").await;
+    assert_eq!(
+        list(
+            one("customer", json!("acme")),
+            &[],
+            Some(TaskState::Running)
+        )
+        .await,
+        newest_first(&[0, 2])
     );
 }
 

@@ -147,6 +147,7 @@ macro_rules! conformance_suite {
                 history_records_each_attempt_end,
                 history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
                 tags_filter_lists_tasks_carrying_every_tag,
+                tags_metadata_filter_matches_typed_values,
                 tags_schedule_firing_names_its_schedule,
                 snooze_gives_the_attempt_back, expire_claim_never_starts_an_overdue_task,
                 expire_sweep_takes_retries_and_batches,

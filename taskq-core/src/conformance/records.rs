@@ -256,6 +256,7 @@ pub async fn list_filters_follow_state_changes(backend: Arc<dyn Backend>) {
         created_before: Some(all[4].created_at),
         tags: Vec::new(),
         schedule: None,
+        metadata: Default::default(),
     };
     let got = backend
         .list(&window, PageRequest::new(1, 10))

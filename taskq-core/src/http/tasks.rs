@@ -222,6 +222,13 @@ pub struct ListQuery {
     tag: Option<Vec<String>>,
     /// Only tasks queued by this schedule's firings.
     schedule: Option<String>,
+    /// Only tasks whose metadata has this top-level key equal to this
+    /// value, as `key:value`; repeat it (`metadata=a:1&metadata=b:x`) for
+    /// tasks matching all. The value `7`, `true`, `null` is that JSON
+    /// value, `"7"` (quoted) the string "7", other text a string; a string
+    /// matches only a string and numbers compare by value. Keys: 1 to 64
+    /// ASCII letters, digits, `_`, `-`, `.`.
+    metadata: Option<Vec<String>>,
     /// 1-based (default 1).
     page: Option<u64>,
     /// Default 20; more than 100 is taken as 100.
@@ -242,7 +249,7 @@ pub struct TaskList {
 /// Parses the list query: every value arrives as text, so a bad one is
 /// reported with its field name (`page`, `created_after`, …).
 fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiError> {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "state",
         "task_type",
         "queue",
@@ -250,6 +257,7 @@ fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiE
         "created_before",
         "tag",
         "schedule",
+        "metadata",
         "page",
         "page_size",
     ];
@@ -283,10 +291,24 @@ fn parse_list_query(raw: Option<&str>) -> Result<(TaskFilter, PageRequest), ApiE
                 }
             }
             "schedule" => filter.schedule = Some(value),
+            "metadata" => {
+                let (key, text) = value.split_once(':').ok_or_else(|| {
+                    bad_query(
+                        "metadata",
+                        format!("`metadata` {value:?} is not `key:value`"),
+                    )
+                })?;
+                filter
+                    .metadata
+                    .insert(key.to_owned(), lifecycle::metadata_value_from_text(text));
+            }
             "page" => page = Some(value),
             _ => page_size = Some(value),
         }
     }
+    // Keys and the number of pairs: the message names the bad one.
+    lifecycle::check_metadata_filter(&filter.metadata)
+        .map_err(|err| bad_query("metadata", format!("`metadata`: {err}")))?;
     let page = query::page(page.as_deref(), page_size.as_deref())?;
     Ok((filter, page))
 }
@@ -542,35 +564,4 @@ pub(crate) async fn purge(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_list_query_takes_tags_and_schedule() {
-        let (filter, _) =
-            parse_list_query(Some("tag=a&tag=b,c&schedule=nightly%20report")).unwrap();
-        assert_eq!(filter.tags, ["a", "b", "c"]);
-        assert_eq!(filter.schedule.as_deref(), Some("nightly report"));
-    }
-
-    #[test]
-    fn http_list_query_names_the_bad_field() {
-        let err = parse_list_query(Some("page=abc")).unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
-        assert_eq!(err.details["field"], "page");
-        let err = parse_list_query(Some("page=18446744073709551615")).unwrap_err();
-        assert_eq!(err.details["field"], "page");
-        let err = parse_list_query(Some("created_before=soon")).unwrap_err();
-        assert_eq!(err.details["field"], "created_before");
-        let err = parse_list_query(Some("tag=a&tag=B%20c")).unwrap_err();
-        assert_eq!(err.details["field"], "tag");
-        let (filter, page) = parse_list_query(Some("state=running&page_size=1000")).unwrap();
-        assert_eq!(filter.state, Some(TaskState::Running));
-        assert_eq!(page.page_size, PageRequest::MAX_PAGE_SIZE);
-        let (filter, _) = parse_list_query(Some("queue=a%2Eb&task_type=")).unwrap();
-        assert_eq!(
-            (filter.queue.as_deref(), filter.task_type),
-            (Some("a.b"), None)
-        );
-    }
-}
+mod tests;

@@ -47,9 +47,9 @@
 //! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
 //! | rescue | `RUNNING`, lease ended | `PENDING` after the backoff, `FAILED`, `CANCELLED` | [`rescue`] |
 //! | progress | `RUNNING`, same attempt | progress stored | [`record_progress`] |
-//! | end of an attempt (settle, release, rescue) | `RUNNING` | one [`AttemptRecord`](crate::task::AttemptRecord) appended in the same step, the last [`HISTORY_MAX`] kept | [`end_attempt`] |
+//! | end of an attempt (settle, release, rescue) | `RUNNING` | one [`AttemptRecord`](crate::task::AttemptRecord) appended in the same step, numbered one past the last ([`next_ordinal`]), the last [`HISTORY_MAX`] kept | [`end_attempt`] |
 //! | fire (schedule) | — | each queued task names its schedule | [`name_fired_tasks`] |
-//! | submit (labels) | — | tags checked and deduplicated, metadata a small object; a list filters on every tag given | [`check_tags`], [`check_metadata`], [`has_tags`] |
+//! | submit (labels) | — | tags checked and deduplicated, metadata a small object; a list filters on every tag given and on top-level metadata values (same JSON type, numbers by value) | [`check_tags`], [`check_metadata`], [`has_tags`], [`has_metadata`] |
 //! | delete | terminal | gone | [`check_delete`] |
 //! | purge | terminal, finished before a time | gone | [`is_purged`] |
 //!
@@ -75,9 +75,11 @@ mod workflow;
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
 pub use history::{
-    HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_TAG_LEN, MAX_TAGS, check_metadata,
-    check_tags, end_attempt, event_entry, has_tags, history_entry, is_valid_tag, name_fired_tasks,
-    push_history, tags_from_text, tags_text,
+    HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_METADATA_FILTERS,
+    MAX_METADATA_KEY_LEN, MAX_TAG_LEN, MAX_TAGS, check_metadata, check_metadata_filter, check_tags,
+    end_attempt, event_entry, has_metadata, has_tags, history_entry, is_valid_metadata_key,
+    is_valid_tag, metadata_value_from_text, name_fired_tasks, next_ordinal, push_history,
+    tags_from_text, tags_text,
 };
 pub use limit::{
     check_queue_limit, check_rate_limit, claim_capacity, rate_capacity, rate_claim_cap, rate_cost,
@@ -98,4 +100,5 @@ pub use transitions::{
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{
     Arrival, Resume, apply_resume, ended_edges, parent_ended, parent_failure, plan_resume,
+    step_ended_edges,
 };

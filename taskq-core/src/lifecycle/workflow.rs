@@ -15,7 +15,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::Error;
-use crate::task::{ErrorKind, RunWhen, TaskFailure, TaskId, TaskRecord, TaskState, seq_for};
+use crate::task::{
+    ErrorKind, RunWhen, TaskFailure, TaskId, TaskRecord, TaskState, WorkflowStep, seq_for,
+};
 
 /// What one parent's end did to one child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +39,21 @@ pub enum Arrival {
 /// for each child of `ended`, which is terminal. Empty for a task that is
 /// not a workflow step or has no children.
 pub fn ended_edges(ended: &TaskRecord) -> Vec<(TaskId, TaskId, TaskState)> {
-    match &ended.step {
-        Some(step) if ended.state.is_terminal() => step
+    step_ended_edges(ended.id, ended.state, ended.step.as_ref())
+}
+
+/// [`ended_edges`] from the three parts of a record it reads, for a store
+/// that reads only those (the rest of a row may be large).
+pub fn step_ended_edges(
+    id: TaskId,
+    state: TaskState,
+    step: Option<&WorkflowStep>,
+) -> Vec<(TaskId, TaskId, TaskState)> {
+    match step {
+        Some(step) if state.is_terminal() => step
             .children
             .iter()
-            .map(|child| (*child, ended.id, ended.state))
+            .map(|child| (*child, id, state))
             .collect(),
         _ => Vec::new(),
     }
@@ -190,7 +202,7 @@ pub fn apply_resume(record: &mut TaskRecord, change: Resume) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{StepInput, WorkflowStep};
+    use crate::task::StepInput;
 
     fn step(parents: usize, runs: RunWhen) -> TaskRecord {
         TaskRecord {

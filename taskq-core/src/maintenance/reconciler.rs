@@ -65,7 +65,8 @@ pub async fn run(backend: Arc<dyn Backend>, config: ReconcilerConfig, stop: Canc
                     info!(
                         restored = report.restored,
                         swept = report.swept,
-                        "put tasks back into the delivery path"
+                        "restored what the delivery path lost \
+                         (tasks, or workflow step ends left in an outbox)"
                     );
                 }
             }

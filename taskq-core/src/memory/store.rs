@@ -36,6 +36,7 @@ impl Store for MemoryBackend {
             .filter(|r| filter.created_after.is_none_or(|t| r.created_at >= t))
             .filter(|r| filter.created_before.is_none_or(|t| r.created_at < t))
             .filter(|r| lifecycle::has_tags(&r.tags, &filter.tags))
+            .filter(|r| lifecycle::has_metadata(&r.metadata, &filter.metadata))
             .filter(|r| {
                 filter
                     .schedule

@@ -49,7 +49,8 @@ impl RedisBackend {
                     queue: queue.clone(),
                     task_type,
                     created: task.created_at.timestamp_micros(),
-                    children: task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
+                    children: !self.delivery_only
+                        && task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
                 },
             );
         }

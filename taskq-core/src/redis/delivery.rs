@@ -36,6 +36,19 @@ static LACKING: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/delivery_lacking.lua")));
 
 impl RedisBackend {
+    /// Makes this backend the delivery path of records kept elsewhere:
+    /// that store carries a workflow step's end to its children (its
+    /// waiting steps are never pushed here), so settling a step this
+    /// process claimed skips the outbox entry, and the round trips that
+    /// would carry it to children Redis does not hold. The rare paths
+    /// that read a step from its copy (a settle by a process that did
+    /// not claim it, a cancel, a rescue) still write one, carried to
+    /// nobody and deleted as usual.
+    pub fn into_delivery_path(mut self) -> RedisBackend {
+        self.delivery_only = true;
+        self
+    }
+
     /// Which of `tasks` (id and queue) Redis holds neither pending nor
     /// running, i.e. which a [`RedisBackend::push_pending`] of their
     /// records would file. Lets a caller whose records are elsewhere

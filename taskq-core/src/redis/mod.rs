@@ -237,6 +237,10 @@ pub struct RedisBackend {
     /// When each rate-limited queue's bucket next allows a start, as this
     /// process's last claim of it saw (`Broker::claim_hold`).
     holds: crate::rate_limit::ClaimHolds,
+    /// Only the delivery path of records kept elsewhere
+    /// ([`RedisBackend::into_delivery_path`]): that store carries a
+    /// step's end to its children, so settles skip the outbox.
+    delivery_only: bool,
 }
 
 /// What `RedisBackend::claimed` keeps of a task.
@@ -246,7 +250,8 @@ struct Claimed {
     task_type: Arc<str>,
     /// Creation time, µs since the epoch (its list-index score).
     created: i64,
-    /// A workflow step with children: its end goes through the outbox.
+    /// A workflow step with children whose end goes through the outbox
+    /// (never on a delivery path only).
     children: bool,
 }
 
@@ -327,6 +332,7 @@ impl RedisBackend {
             timer,
             claimed: Mutex::new(HashMap::new()),
             holds: Default::default(),
+            delivery_only: false,
         })
     }
 

@@ -291,9 +291,10 @@ pub(crate) static PENDING_TYPES: LazyLock<Script> =
 
 /// ARGV[4] created min (`-inf` or µs), [5] created max (`+inf` or
 /// `(µs`), [6] state or '', [7] task type or '', [8] matches to skip, [9]
-/// matches to return, [10] schedule or '', then tags (all wanted; with a
-/// schedule or tags the window is read and filtered, no index serves
-/// them). Returns the total number of matches, then (created,
+/// matches to return, [10] schedule or '', [11] the metadata pairs wanted
+/// (JSON `[[key, value], …]`) or '', then tags (all wanted; with a
+/// schedule, metadata or tags the window is read and filtered, no index
+/// serves them). Returns the total number of matches, then (created,
 /// id) pairs of the asked matches, newest first (ties: greater id first).
 /// A page reads one index by rank: O(log n + page); RUNNING scans the
 /// running set instead (module docs).

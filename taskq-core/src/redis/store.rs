@@ -177,6 +177,12 @@ impl Store for RedisBackend {
             let count = offset.saturating_add(page.page_size).min(LIST_LIMIT_MAX);
             (0, count, offset)
         };
+        let metadata = if filter.metadata.is_empty() {
+            String::new()
+        } else {
+            let pairs: Vec<(&String, &serde_json::Value)> = filter.metadata.iter().collect();
+            serde_json::to_string(&pairs).map_err(Error::Serialization)?
+        };
         let mut total = 0u64;
         let mut candidates: Vec<(i64, TaskId, String)> = Vec::new();
         for queue in queues {
@@ -195,6 +201,7 @@ impl Store for RedisBackend {
                         skip.to_string(),
                         count.to_string(),
                         filter.schedule.clone().unwrap_or_default(),
+                        metadata.clone(),
                     ]
                     .into_iter()
                     .chain(filter.tags.iter().cloned())

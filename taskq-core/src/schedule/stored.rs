@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::def::ScheduleDef;
 use crate::error::Error;
+use crate::stable_hash::{FNV_OFFSET, fnv1a64};
 use crate::task::TaskId;
 
 /// A stored schedule: its definition and bookkeeping.
@@ -70,14 +71,4 @@ impl Schedule {
         let millis = u64::try_from(tick.timestamp_millis()).unwrap_or(0);
         uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// 64-bit FNV-1a from `seed`: stable across processes and releases, unlike
-/// std's randomly seeded hasher.
-fn fnv1a64(bytes: &[u8], seed: u64) -> u64 {
-    bytes.iter().fold(seed, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

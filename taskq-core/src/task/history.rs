@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::TaskFailure;
+use super::{TaskFailure, TaskRecord};
 
 /// How one attempt ended: the state it led the task to.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
@@ -79,12 +79,31 @@ pub struct AttemptRecord {
     /// characters.
     #[serde(default)]
     pub error: Option<TaskFailure>,
+    /// This end's place among all of the task's attempt ends, 1 for the
+    /// first (snoozes and hand-backs count: they give the attempt number
+    /// back, so `attempt` repeats). The entries before the oldest kept
+    /// were dropped ([`TaskRecord::attempts_dropped`]). 0 on an entry
+    /// written before the place was kept.
+    #[serde(default)]
+    pub ordinal: u32,
 }
 
 impl AttemptRecord {
     /// How long the attempt ran, when its start is known.
     pub fn duration(&self) -> Option<chrono::Duration> {
         self.started_at.map(|start| self.ended_at - start)
+    }
+}
+
+impl TaskRecord {
+    /// How many older attempt entries were dropped from
+    /// [`TaskRecord::attempts`] past [`HISTORY_MAX`](crate::lifecycle::HISTORY_MAX):
+    /// the oldest kept entry's [`AttemptRecord::ordinal`] less one (0 when
+    /// nothing was dropped, or the entries predate the ordinal).
+    pub fn attempts_dropped(&self) -> u32 {
+        self.attempts
+            .first()
+            .map_or(0, |entry| entry.ordinal.saturating_sub(1))
     }
 }
 

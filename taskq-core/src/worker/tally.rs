@@ -8,22 +8,16 @@ use chrono::{DateTime, Utc};
 use crate::backend::Outcome;
 use crate::throughput::{MinuteCounts, minute_of};
 
-/// A worker's counts not yet reported, per minute and queue.
+/// A worker's counts not yet reported, per minute, then queue: a count
+/// looks its queue up by `&str`, so only a new minute or queue allocates
+/// (it runs once per ended attempt).
 #[derive(Debug, Default)]
-pub(super) struct Tally(BTreeMap<(DateTime<Utc>, String), MinuteCounts>);
+pub(super) struct Tally(BTreeMap<DateTime<Utc>, BTreeMap<String, MinuteCounts>>);
 
 impl Tally {
     /// Counts one attempt of `queue` that ended with `outcome` at `at`.
     pub(super) fn count(&mut self, queue: &str, outcome: &Outcome, at: DateTime<Utc>) {
-        let minute = minute_of(at);
-        let entry = self
-            .0
-            .entry((minute, queue.to_owned()))
-            .or_insert_with(|| MinuteCounts {
-                queue: queue.to_owned(),
-                minute,
-                ..MinuteCounts::default()
-            });
+        let entry = self.entry(minute_of(at), queue);
         match outcome {
             Outcome::Finished(_) => entry.finished += 1,
             Outcome::Failed(_) => entry.failed += 1,
@@ -36,17 +30,30 @@ impl Tally {
 
     /// Adds counts (a report that failed, put back).
     pub(super) fn add(&mut self, counts: MinuteCounts) {
-        match self.0.get_mut(&(counts.minute, counts.queue.clone())) {
-            Some(entry) => entry.add(&counts),
-            None => {
-                self.0.insert((counts.minute, counts.queue.clone()), counts);
-            }
-        }
+        self.entry(counts.minute, &counts.queue).add(&counts);
     }
 
-    /// The counts so far, leaving the tally empty.
+    /// The counts so far, by minute then queue, leaving the tally empty.
     pub(super) fn take(&mut self) -> Vec<MinuteCounts> {
-        std::mem::take(&mut self.0).into_values().collect()
+        std::mem::take(&mut self.0)
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .collect()
+    }
+
+    fn entry(&mut self, minute: DateTime<Utc>, queue: &str) -> &mut MinuteCounts {
+        let per_queue = self.0.entry(minute).or_default();
+        if !per_queue.contains_key(queue) {
+            let counts = MinuteCounts {
+                queue: queue.to_owned(),
+                minute,
+                ..MinuteCounts::default()
+            };
+            per_queue.insert(queue.to_owned(), counts);
+        }
+        per_queue
+            .get_mut(queue)
+            .expect("inserted above when missing")
     }
 }
 

@@ -74,9 +74,9 @@ impl SeaBackend {
             ended.extend_from_slice(chunk);
         }
         let expired = ended.len() as u64;
-        // Expired steps are parents that did not finish.
-        let steps = super::workflow::steps_among(&txn, &ended).await?;
-        let cascade = super::workflow::steps_ended(&txn, &steps, now).await?;
+        // Expired steps are parents that did not finish (the cascade reads
+        // only the rows of steps among them).
+        let cascade = super::workflow::steps_ended(&txn, &ended, now).await?;
         ended.extend(cascade.ended);
         self.announce_ended(&txn, &ended).await?;
         if !cascade.released.is_empty() {

@@ -457,10 +457,9 @@ impl SeaBackend {
                 unknown.push(rows[i].id);
             }
         }
-        // Without RETURNING (MySQL, repeats) one read tells the steps apart.
-        if !unknown.is_empty() {
-            steps.extend(workflow::steps_among(&txn, &unknown).await?);
-        }
+        // Without RETURNING (MySQL, repeats) the cascade's own read tells
+        // the steps apart: it reads only rows of steps.
+        steps.extend(unknown);
         let mut ended: Vec<TaskId> = rows
             .iter()
             .zip(&applied)

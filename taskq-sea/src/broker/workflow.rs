@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use taskq_core::lifecycle::{self, Arrival, Resume};
-use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use taskq_core::{Error, TaskId, TaskRecord, TaskState, WorkflowStep};
 
 use super::statements::set_error;
 use crate::backend::db_err;
@@ -45,27 +45,6 @@ async fn locked(db: &impl ConnectionTrait, ids: &[TaskId]) -> Result<Vec<TaskRec
     Ok(found)
 }
 
-/// Of `ids`, those that are workflow steps (for callers that do not know).
-pub(crate) async fn steps_among(
-    db: &impl ConnectionTrait,
-    ids: &[TaskId],
-) -> Result<Vec<TaskId>, Error> {
-    let mut steps = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let rows: Vec<uuid::Uuid> = task::Entity::find()
-            .select_only()
-            .column(C::Id)
-            .filter(Expr::col(C::Id).is_in(chunk.iter().copied()))
-            .filter(Expr::col(C::WorkflowId).is_not_null())
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(db_err)?;
-        steps.extend(rows);
-    }
-    Ok(steps)
-}
-
 /// Applies the ends of `ended` (steps that reached a terminal state in
 /// this transaction) to their children, and the ends of the children that
 /// cancels to theirs, until nothing moves. `ended` may hold ids that are
@@ -79,17 +58,7 @@ pub(crate) async fn steps_ended(
     if ended.is_empty() {
         return Ok(cascade);
     }
-    let mut edges: Vec<(TaskId, TaskId, TaskState)> = records(
-        task::Entity::find()
-            .filter(Expr::col(C::Id).is_in(ended.iter().copied()))
-            .filter(Expr::col(C::WorkflowId).is_not_null())
-            .all(db)
-            .await
-            .map_err(db_err)?,
-    )?
-    .iter()
-    .flat_map(lifecycle::ended_edges)
-    .collect();
+    let mut edges = ended_edges(db, ended).await?;
     while !edges.is_empty() {
         let mut wanted: Vec<TaskId> = edges.iter().map(|e| e.0).collect();
         wanted.sort_unstable();
@@ -124,6 +93,40 @@ pub(crate) async fn steps_ended(
         edges = next;
     }
     Ok(cascade)
+}
+
+/// The edges the ends of `ended` travel ([`lifecycle::ended_edges`]),
+/// reading of each step only its id, state and step (not its params or
+/// result, which may be large); ids that are not steps read nothing.
+async fn ended_edges(
+    db: &impl ConnectionTrait,
+    ended: &[TaskId],
+) -> Result<Vec<(TaskId, TaskId, TaskState)>, Error> {
+    let mut edges = Vec::new();
+    for chunk in ended.chunks(IN_CHUNK) {
+        let rows: Vec<(uuid::Uuid, String, Option<serde_json::Value>)> = task::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::State)
+            .column(C::WorkflowStep)
+            .filter(Expr::col(C::Id).is_in(chunk.iter().copied()))
+            .filter(Expr::col(C::WorkflowId).is_not_null())
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_err)?;
+        for (id, state, step) in rows {
+            let corrupt =
+                |what: &str| Error::backend(format!("task {id}: stored {what} is invalid"));
+            let state = state.parse::<TaskState>().map_err(|_| corrupt("state"))?;
+            let step: Option<WorkflowStep> = step
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("workflow_step"))?;
+            edges.extend(lifecycle::step_ended_edges(id, state, step.as_ref()));
+        }
+    }
+    Ok(edges)
 }
 
 /// Writes what the workflow rules change on a step's row, fenced on the

@@ -24,35 +24,16 @@ enum TaskqSchedules {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqSchedules as S;
-        // Idempotent like the others; `ADD COLUMN IF NOT EXISTS` is not
-        // portable (SQLite and MySQL lack it), so look first.
-        if manager.has_column("taskq_schedules", "revision").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(S::Table)
-                    .add_column(
-                        ColumnDef::new(S::Revision)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let revision = ColumnDef::new(S::Revision)
+            .big_integer()
+            .not_null()
+            .default(0)
+            .to_owned();
+        super::columns::add_missing(manager, S::Table, [revision]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqSchedules as S;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(S::Table)
-                    .drop_column(S::Revision)
-                    .to_owned(),
-            )
-            .await
+        super::columns::drop_all(manager, S::Table, [S::Revision]).await
     }
 }

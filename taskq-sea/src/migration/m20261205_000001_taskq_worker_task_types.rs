@@ -26,30 +26,12 @@ enum TaskqWorkers {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqWorkers as W;
-        // Idempotent like the others (`ADD COLUMN IF NOT EXISTS` is not
-        // portable), so look first.
-        if manager.has_column("taskq_workers", "task_types").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(W::Table)
-                    .add_column(ColumnDef::new(W::TaskTypes).json().null())
-                    .to_owned(),
-            )
-            .await
+        let task_types = ColumnDef::new(W::TaskTypes).json().null().to_owned();
+        super::columns::add_missing(manager, W::Table, [task_types]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqWorkers as W;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(W::Table)
-                    .drop_column(W::TaskTypes)
-                    .to_owned(),
-            )
-            .await
+        super::columns::drop_all(manager, W::Table, [W::TaskTypes]).await
     }
 }

@@ -41,33 +41,25 @@ impl MigrationTrait for Migration {
         use TaskqTasks as T;
         use TaskqUniqueKeys as K;
         let backend = manager.get_database_backend();
-        // Idempotent like the others (`ADD COLUMN IF NOT EXISTS` is not
-        // portable), so look first; SQLite adds one column per statement.
-        if !manager.has_column("taskq_tasks", "unique_key").await? {
-            let mut until = ColumnDef::new(T::UniqueUntil);
-            // To the microsecond, as in the first migration.
-            if backend == DatabaseBackend::MySql {
-                until.custom("DATETIME(6)");
-            } else {
-                until.timestamp_with_time_zone();
-            }
-            let columns = [
-                ColumnDef::new(T::UniqueKey)
-                    .string_len(255)
-                    .null()
-                    .to_owned(),
-                ColumnDef::new(T::UniqueStates)
-                    .small_integer()
-                    .null()
-                    .to_owned(),
-                until.null().to_owned(),
-            ];
-            for column in columns {
-                manager
-                    .alter_table(Table::alter().table(T::Table).add_column(column).to_owned())
-                    .await?;
-            }
+        let mut until = ColumnDef::new(T::UniqueUntil);
+        // To the microsecond, as in the first migration.
+        if backend == DatabaseBackend::MySql {
+            until.custom("DATETIME(6)");
+        } else {
+            until.timestamp_with_time_zone();
         }
+        let columns = [
+            ColumnDef::new(T::UniqueKey)
+                .string_len(255)
+                .null()
+                .to_owned(),
+            ColumnDef::new(T::UniqueStates)
+                .small_integer()
+                .null()
+                .to_owned(),
+            until.null().to_owned(),
+        ];
+        super::columns::add_missing(manager, T::Table, columns).await?;
         manager
             .create_table(
                 Table::create()
@@ -92,16 +84,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [T::UniqueKey, T::UniqueStates, T::UniqueUntil] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(T::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::columns::drop_all(
+            manager,
+            T::Table,
+            [T::UniqueKey, T::UniqueStates, T::UniqueUntil],
+        )
+        .await
     }
 }

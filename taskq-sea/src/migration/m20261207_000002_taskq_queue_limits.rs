@@ -24,33 +24,14 @@ enum TaskqQueues {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Idempotent like the others: look first.
-        if manager.has_column("taskq_queues", "running_limit").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(TaskqQueues::Table)
-                    .add_column(
-                        ColumnDef::new(TaskqQueues::RunningLimit)
-                            .big_integer()
-                            .null()
-                            .to_owned(),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let limit = ColumnDef::new(TaskqQueues::RunningLimit)
+            .big_integer()
+            .null()
+            .to_owned();
+        super::columns::add_missing(manager, TaskqQueues::Table, [limit]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(TaskqQueues::Table)
-                    .drop_column(TaskqQueues::RunningLimit)
-                    .to_owned(),
-            )
-            .await
+        super::columns::drop_all(manager, TaskqQueues::Table, [TaskqQueues::RunningLimit]).await
     }
 }

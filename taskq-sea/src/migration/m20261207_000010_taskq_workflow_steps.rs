@@ -31,20 +31,12 @@ const WORKFLOW_INDEX: &str = "taskq_tasks_workflow";
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
-        // Idempotent like the others: look first; SQLite adds one column
-        // per statement.
-        if !manager.has_column("taskq_tasks", "workflow_id").await? {
-            let columns = [
-                ColumnDef::new(T::WorkflowId).uuid().null().to_owned(),
-                ColumnDef::new(T::WorkflowStep).json().null().to_owned(),
-                ColumnDef::new(T::WaitingOn).integer().null().to_owned(),
-            ];
-            for column in columns {
-                manager
-                    .alter_table(Table::alter().table(T::Table).add_column(column).to_owned())
-                    .await?;
-            }
-        }
+        let columns = [
+            ColumnDef::new(T::WorkflowId).uuid().null().to_owned(),
+            ColumnDef::new(T::WorkflowStep).json().null().to_owned(),
+            ColumnDef::new(T::WaitingOn).integer().null().to_owned(),
+        ];
+        super::columns::add_missing(manager, T::Table, columns).await?;
         if !manager.has_index("taskq_tasks", WORKFLOW_INDEX).await? {
             manager
                 .create_index(
@@ -69,16 +61,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [T::WorkflowId, T::WorkflowStep, T::WaitingOn] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(T::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::columns::drop_all(
+            manager,
+            T::Table,
+            [T::WorkflowId, T::WorkflowStep, T::WaitingOn],
+        )
+        .await
     }
 }

@@ -26,44 +26,20 @@ enum TaskqQueues {
     RateTatUs,
 }
 
-const COLUMNS: [(TaskqQueues, &str); 3] = [
-    (TaskqQueues::RateStarts, "rate_starts"),
-    (TaskqQueues::RatePeriodUs, "rate_period_us"),
-    (TaskqQueues::RateTatUs, "rate_tat_us"),
+const COLUMNS: [TaskqQueues; 3] = [
+    TaskqQueues::RateStarts,
+    TaskqQueues::RatePeriodUs,
+    TaskqQueues::RateTatUs,
 ];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Idempotent like the others: look first. One column per ALTER,
-        // as SQLite adds one at a time.
-        for (column, name) in COLUMNS {
-            if manager.has_column("taskq_queues", name).await? {
-                continue;
-            }
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(TaskqQueues::Table)
-                        .add_column(ColumnDef::new(column).big_integer().null().to_owned())
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        let columns = COLUMNS.map(|column| ColumnDef::new(column).big_integer().null().to_owned());
+        super::columns::add_missing(manager, TaskqQueues::Table, columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (column, _) in COLUMNS {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(TaskqQueues::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::columns::drop_all(manager, TaskqQueues::Table, COLUMNS).await
     }
 }

@@ -24,33 +24,14 @@ enum TaskqSchedules {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Idempotent like the others: look first.
-        if manager.has_column("taskq_schedules", "workflow").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(TaskqSchedules::Table)
-                    .add_column(
-                        ColumnDef::new(TaskqSchedules::Workflow)
-                            .json()
-                            .null()
-                            .to_owned(),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let workflow = ColumnDef::new(TaskqSchedules::Workflow)
+            .json()
+            .null()
+            .to_owned();
+        super::columns::add_missing(manager, TaskqSchedules::Table, [workflow]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(TaskqSchedules::Table)
-                    .drop_column(TaskqSchedules::Workflow)
-                    .to_owned(),
-            )
-            .await
+        super::columns::drop_all(manager, TaskqSchedules::Table, [TaskqSchedules::Workflow]).await
     }
 }

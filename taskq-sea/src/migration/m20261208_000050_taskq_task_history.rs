@@ -38,24 +38,16 @@ const SCHEDULE_INDEX: &str = "taskq_tasks_schedule";
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
-        // Idempotent like the others: look first; SQLite adds one column
-        // per statement.
-        if !manager.has_column("taskq_tasks", "attempts").await? {
-            let columns = [
-                ColumnDef::new(T::Attempts).json_binary().null().to_owned(),
-                ColumnDef::new(T::Tags).text().null().to_owned(),
-                ColumnDef::new(T::Metadata).json().null().to_owned(),
-                ColumnDef::new(T::Schedule)
-                    .string_len(255)
-                    .null()
-                    .to_owned(),
-            ];
-            for column in columns {
-                manager
-                    .alter_table(Table::alter().table(T::Table).add_column(column).to_owned())
-                    .await?;
-            }
-        }
+        let columns = [
+            ColumnDef::new(T::Attempts).json_binary().null().to_owned(),
+            ColumnDef::new(T::Tags).text().null().to_owned(),
+            ColumnDef::new(T::Metadata).json().null().to_owned(),
+            ColumnDef::new(T::Schedule)
+                .string_len(255)
+                .null()
+                .to_owned(),
+        ];
+        super::columns::add_missing(manager, T::Table, columns).await?;
         if !manager.has_index("taskq_tasks", SCHEDULE_INDEX).await? {
             let mut index = Index::create()
                 .name(SCHEDULE_INDEX)
@@ -82,16 +74,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [T::Attempts, T::Tags, T::Metadata, T::Schedule] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(T::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::columns::drop_all(
+            manager,
+            T::Table,
+            [T::Attempts, T::Tags, T::Metadata, T::Schedule],
+        )
+        .await
     }
 }

@@ -34,30 +34,22 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
         let backend = manager.get_database_backend();
-        // Idempotent like the others: look first; SQLite adds one column
-        // per statement.
-        if !manager.has_column("taskq_tasks", "snoozes").await? {
-            let mut expires_at = ColumnDef::new(T::ExpiresAt);
-            // As every time column (see the first migration): to the µs.
-            if backend == DatabaseBackend::MySql {
-                expires_at.custom("DATETIME(6)");
-            } else {
-                expires_at.timestamp_with_time_zone();
-            }
-            let columns = [
-                ColumnDef::new(T::Snoozes)
-                    .integer()
-                    .not_null()
-                    .default(0)
-                    .to_owned(),
-                expires_at.null().to_owned(),
-            ];
-            for column in columns {
-                manager
-                    .alter_table(Table::alter().table(T::Table).add_column(column).to_owned())
-                    .await?;
-            }
+        let mut expires_at = ColumnDef::new(T::ExpiresAt);
+        // As every time column (see the first migration): to the µs.
+        if backend == DatabaseBackend::MySql {
+            expires_at.custom("DATETIME(6)");
+        } else {
+            expires_at.timestamp_with_time_zone();
         }
+        let columns = [
+            ColumnDef::new(T::Snoozes)
+                .integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+            expires_at.null().to_owned(),
+        ];
+        super::columns::add_missing(manager, T::Table, columns).await?;
         if !manager.has_index("taskq_tasks", EXPIRY_INDEX).await? {
             let mut index = Index::create()
                 .name(EXPIRY_INDEX)
@@ -84,16 +76,6 @@ impl MigrationTrait for Migration {
         manager
             .drop_index(Index::drop().name(EXPIRY_INDEX).table(T::Table).to_owned())
             .await?;
-        for column in [T::Snoozes, T::ExpiresAt] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(T::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::columns::drop_all(manager, T::Table, [T::Snoozes, T::ExpiresAt]).await
     }
 }

@@ -36,6 +36,7 @@
 //! Every taskq migration is idempotent (`IF NOT EXISTS`), so running both
 //! the host's migrator and [`Migrator`] against one database is harmless.
 
+mod columns;
 mod m20261122_000001_taskq_create_tables;
 mod m20261124_000001_taskq_schedules;
 mod m20261124_000002_taskq_workers;

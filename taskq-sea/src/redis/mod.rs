@@ -168,7 +168,7 @@ impl SeaRedisBackend {
     /// Spawns the task that acknowledges finished tasks in Redis; it ends
     /// once the backend is dropped and what it was given is acknowledged.
     pub async fn new(sql: SeaBackend, redis: RedisBackend) -> Result<SeaRedisBackend, Error> {
-        let redis = Arc::new(redis);
+        let redis = Arc::new(redis.into_delivery_path());
         let (acks, pending) = mpsc::unbounded_channel();
         tokio::spawn(acknowledge(redis.clone(), pending));
         let backend = SeaRedisBackend {

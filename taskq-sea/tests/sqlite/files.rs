@@ -240,8 +240,9 @@ async fn sqlite_workers_written_before_task_types_still_read() {
     let db = sea_orm::Database::connect(format!("{}?mode=rwc", url(&path)))
         .await
         .expect("connect");
-    // Every migration before the task types column.
-    let before = taskq_sea::migration::migrations().len() as u32 - 1;
+    // Every migration before the task types column (found by name: later
+    // migrations come after it).
+    let before = migrations_before("m20261205_000001_taskq_worker_task_types");
     taskq_sea::migration::Migrator::up(&db, Some(before))
         .await
         .expect("older schema");
@@ -293,6 +294,54 @@ async fn sqlite_workers_written_before_task_types_still_read() {
     assert_eq!(workers[0].queues[0].name, "default");
     assert!(workers[0].task_types.is_empty(), "{workers:?}");
     backend.connection().clone().close().await.expect("close");
+    remove_db(&path);
+}
+
+/// How many of taskq's migrations come before the one called `name`.
+fn migrations_before(name: &str) -> u32 {
+    let position = taskq_sea::migration::migrations()
+        .iter()
+        .position(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no migration {name}"));
+    u32::try_from(position).expect("a few migrations")
+}
+
+/// A migration cut short between two of its columns (MySQL commits each
+/// `ALTER` on its own) completes when it runs again: each column is
+/// looked up, not only the first.
+#[tokio::test]
+async fn migration_cut_short_adds_its_missing_column_sqlite() {
+    let path = fresh_path();
+    let db = sea_orm::Database::connect(format!("{}?mode=rwc", url(&path)))
+        .await
+        .expect("connect");
+    let history = "m20261208_000050_taskq_task_history";
+    taskq_sea::migration::Migrator::up(&db, Some(migrations_before(history) + 1))
+        .await
+        .expect("up to the history migration");
+    let has_metadata = |db: &sea_orm::DatabaseConnection| {
+        let db = db.clone();
+        async move {
+            sea_orm_migration::SchemaManager::new(&db)
+                .has_column("taskq_tasks", "metadata")
+                .await
+                .expect("has_column")
+        }
+    };
+    assert!(has_metadata(&db).await);
+    // As if the run had stopped after `attempts` and `tags`.
+    for sql in [
+        "ALTER TABLE taskq_tasks DROP COLUMN metadata".to_owned(),
+        format!("DELETE FROM taskq_migrations WHERE version = '{history}'"),
+    ] {
+        db.execute_unprepared(&sql).await.expect(&sql);
+    }
+    assert!(!has_metadata(&db).await);
+    taskq_sea::migration::Migrator::up(&db, None)
+        .await
+        .expect("up again");
+    assert!(has_metadata(&db).await, "the missing column is added");
+    db.close().await.expect("close");
     remove_db(&path);
 }
 

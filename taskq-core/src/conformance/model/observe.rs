@@ -5,6 +5,7 @@ use std::fmt::Debug;
 
 use super::case::{Case, SCHEDULE};
 use crate::backend::{Backend, PageRequest, QueueStats, TaskFilter};
+use crate::lifecycle::{has_metadata, has_tags};
 use crate::task::TaskRecord;
 
 impl Case<'_> {
@@ -16,6 +17,7 @@ impl Case<'_> {
         let mut expected = self.reference.tasks.clone();
         expected.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         same("list", &expected, &listed)?;
+        self.compare_labelled().await?;
         self.compare_ids().await?;
         let stats = self
             .backend
@@ -69,6 +71,55 @@ impl Case<'_> {
             .into_iter()
             .collect();
         same("due_schedules", &expected_due, &due)
+    }
+
+    /// Lists by label against the reference filtered by the same rules
+    /// (`lifecycle::has_tags`, `has_metadata`): the `model` tag (the
+    /// first page), and the newest task's `made` metadata (one task).
+    async fn compare_labelled(&self) -> Result<(), String> {
+        let made = self
+            .reference
+            .tasks
+            .iter()
+            .max_by_key(|r| (r.created_at, r.id))
+            .and_then(|r| r.metadata.get("made").cloned())
+            .unwrap_or(serde_json::Value::Null);
+        let filters = [
+            TaskFilter {
+                tags: vec!["model".to_owned()],
+                ..TaskFilter::default()
+            },
+            TaskFilter {
+                metadata: [("made".to_owned(), made)].into(),
+                ..TaskFilter::default()
+            },
+        ];
+        for filter in filters {
+            let page = PageRequest::new(1, PageRequest::MAX_PAGE_SIZE);
+            let listed = self
+                .backend
+                .list(&filter, page)
+                .await
+                .map_err(|err| format!("list {filter:?}: {err}"))?;
+            let mut expected: Vec<TaskRecord> = self
+                .reference
+                .tasks
+                .iter()
+                .filter(|r| {
+                    has_tags(&r.tags, &filter.tags) && has_metadata(&r.metadata, &filter.metadata)
+                })
+                .cloned()
+                .collect();
+            expected.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+            let total = expected.len() as u64;
+            expected.truncate(page.page_size as usize);
+            same(
+                &format!("list {filter:?}"),
+                &(total, expected),
+                &(listed.total, listed.items),
+            )?;
+        }
+        Ok(())
     }
 
     /// `get` of every id the case has made, deleted ones included.

@@ -80,7 +80,9 @@ export async function api(method, path, body) {
 export function listTasks(filters, page = 1, pageSize = 20) {
   const query = new URLSearchParams({ page: String(page), page_size: String(pageSize) });
   for (const [key, value] of Object.entries(filters)) {
-    if (value !== undefined && value !== null && value !== '') query.set(key, value);
+    // A list (metadata pairs) repeats its parameter.
+    if (Array.isArray(value)) for (const one of value) query.append(key, one);
+    else if (value !== undefined && value !== null && value !== '') query.set(key, value);
   }
   return api('GET', '/tasks?' + query);
 }

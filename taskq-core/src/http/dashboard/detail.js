@@ -3,7 +3,7 @@
 // its workflow, parents and input.
 
 import { api, isTaskId } from './api.js';
-import { el, empty, json, parseTime, local, progressBar, shortId, span, stateBadge, timeEl } from './dom.js';
+import { el, empty, json, number, parseTime, local, progressBar, shortId, span, stateBadge, timeEl } from './dom.js';
 import { pendingHref, taskHref, tasksHref, workflowHref } from './routes.js';
 import { rowActions, tagList } from './tasks.js';
 
@@ -140,7 +140,12 @@ function history(task) {
   const heading = el('h3', { id: 'attempts-heading' }, 'Attempts');
   if (!attempts.length) return el('section', { dataset: { key: 'attempts:0' } }, heading, empty('No attempt has ended yet.'));
   const cell = (label, ...children) => el('td', { dataset: { label } }, ...children);
-  return el('section', { dataset: { key: 'attempts:' + attempts.length } }, heading,
+  // Past the bound the oldest entries are dropped: the first kept says how many came before.
+  const dropped = Math.max(0, (attempts[0].ordinal || 0) - 1);
+  const note = dropped ? el('p', { id: 'attempts-dropped', className: 'hint' },
+    number(dropped) + (dropped === 1 ? ' earlier attempt end was' : ' earlier attempt ends were')
+      + ' dropped; the last ' + attempts.length + ' are kept.') : null;
+  return el('section', { dataset: { key: 'attempts:' + attempts.length + ':' + dropped } }, heading, note,
     el('div', { className: 'table-wrap' }, el('table', { id: 'attempts', className: 'cards-narrow' },
       el('thead', {}, el('tr', {}, ...['#', 'worker', 'started', 'duration', 'outcome', 'error']
         .map((h) => el('th', { scope: 'col' }, h)))),

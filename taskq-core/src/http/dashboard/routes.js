@@ -2,7 +2,7 @@
 // a task or a filtered list has a URL to share, and back / forward work.
 //
 //   #/                          overview
-//   #/tasks/failed?queue=q&type=t&tag=a,b&schedule=s&q=text&after=…&before=…&page=2&size=50
+//   #/tasks/failed?queue=q&type=t&tag=a,b&meta=k:v&schedule=s&q=text&after=…&before=…&page=2&size=50
 //   #/task/<id>                 one task
 //   #/pending/<queue>           the pending order of a queue
 //   #/workflows/<id>            one workflow: its steps as a graph
@@ -13,7 +13,7 @@ import { STATES } from './dom.js';
 export const VIEWS = ['overview', 'tasks', 'task', 'workflows', 'pending', 'schedules', 'workers', 'submit'];
 
 /** The filters a task list route carries, by their hash names. */
-export const TASK_FILTERS = ['queue', 'type', 'tag', 'schedule', 'q', 'after', 'before'];
+export const TASK_FILTERS = ['queue', 'type', 'tag', 'meta', 'schedule', 'q', 'after', 'before'];
 
 export function parseRoute(hash) {
   const text = hash.replace(/^#\/?/, '');
@@ -47,8 +47,17 @@ export function apiFilters(route) {
   const f = route.filters;
   return {
     state: route.state, task_type: f.type, queue: f.queue, tag: f.tag, schedule: f.schedule,
-    created_after: f.after, created_before: f.before,
+    metadata: metaPairs(f.meta), created_after: f.after, created_before: f.before,
   };
+}
+
+/**
+ * The pairs of the metadata filter, `key:value` each (the API's
+ * `metadata` parameter, one per pair): `order:7 note:"two words"` holds
+ * two, split at spaces outside double quotes.
+ */
+export function metaPairs(text) {
+  return (text || '').match(/[^\s"]+(?:"(?:[^"\\]|\\.)*"[^\s"]*)*/g) || [];
 }
 
 export function tasksHref({ state = '', filters = {}, page = 1, size = 20 } = {}) {

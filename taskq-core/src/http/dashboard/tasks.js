@@ -17,6 +17,7 @@ export const SEARCH_PAGES = 5;
 /** Everything a text search looks in. */
 function haystack(task) {
   return [task.id, task.task_type, task.queue, JSON.stringify(task.params), (task.tags || []).join(' '),
+    JSON.stringify(task.metadata || {}),
     task.error ? task.error.kind + ': ' + task.error.message : '',
     task.result == null ? '' : JSON.stringify(task.result),
     task.progress ? task.progress.message : ''].join('\n').toLowerCase();
@@ -221,7 +222,7 @@ function isoToLocal(value) {
 }
 
 const INPUTS = [['filter-q', 'q'], ['filter-type', 'type'], ['filter-queue', 'queue'],
-  ['filter-tag', 'tag'], ['filter-schedule', 'schedule'],
+  ['filter-tag', 'tag'], ['filter-meta', 'meta'], ['filter-schedule', 'schedule'],
   ['filter-created-after', 'after'], ['filter-created-before', 'before']];
 
 function formFilters() {

@@ -68,12 +68,18 @@ local function end_attempt(key, attempt, outcome, at, err)
     entry.error = {kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)}
   end
   local n = tonumber(f[4]) or 0
+  -- lifecycle::next_ordinal. Below the bound nothing was ever dropped
+  -- (the array never shrinks), so the entry is the (n + 1)th.
   if not f[1] then
+    entry.ordinal = 1
     return 'history', '[' .. cjson.encode(entry) .. ']', 'history_n', 1
   elseif n > 0 and n < @HISTORY_MAX@ then
+    entry.ordinal = n + 1
     return 'history', string.sub(f[1], 1, -2) .. ',' .. cjson.encode(entry) .. ']', 'history_n', n + 1
   end
   local history = cjson.decode(f[1])
+  local last = history[#history]
+  entry.ordinal = math.max(tonumber(last and last.ordinal) or 0, #history) + 1
   history[#history + 1] = entry
   while #history > @HISTORY_MAX@ do table.remove(history, 1) end
   return 'history', cjson.encode(history), 'history_n', #history

@@ -2,16 +2,28 @@
 local min, max, state, t = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local skip, count = tonumber(ARGV[8]), tonumber(ARGV[9])
 local out = {0}
--- lifecycle::has_tags and the schedule: read from each candidate's hash.
-local schedule, wanted = ARGV[10] or '', {}
-for i = 11, #ARGV do wanted[#wanted + 1] = ',' .. ARGV[i] .. ',' end
-local labels = schedule ~= '' or #wanted > 0
+-- lifecycle::has_tags, lifecycle::has_metadata and the schedule: read
+-- from each candidate's hash.
+local schedule, wanted, meta = ARGV[10] or '', {}, {}
+if ARGV[11] and ARGV[11] ~= '' then meta = cjson.decode(ARGV[11]) end
+for i = 12, #ARGV do wanted[#wanted + 1] = ',' .. ARGV[i] .. ',' end
+local labels = schedule ~= '' or #wanted > 0 or #meta > 0
 local function labelled(id)
   if not labels then return true end
-  local f = redis.call('HMGET', ARGV[1] .. id, 'tags', 'schedule')
+  local f = redis.call('HMGET', ARGV[1] .. id, 'tags', 'schedule', 'metadata')
   if schedule ~= '' and f[2] ~= schedule then return false end
   for _, w in ipairs(wanted) do
     if not f[1] or not string.find(f[1], w, 1, true) then return false end
+  end
+  if #meta > 0 then
+    if not f[3] then return false end
+    local m = cjson.decode(f[3])
+    -- Same JSON type and value: cjson gives strings, doubles, booleans
+    -- and cjson.null, which compare as such.
+    for _, p in ipairs(meta) do
+      local v = m[p[1]]
+      if v == nil or type(v) ~= type(p[2]) or v ~= p[2] then return false end
+    end
   end
   return true
 end
@@ -44,7 +56,7 @@ if state ~= '' and t ~= '' then key = state_type_key(state, t)
 elseif state ~= '' then key = state_key(state)
 elseif t ~= '' then key = type_key(t) end
 if labels then
-  -- Tags and schedules have no index: the window's members are read and
+  -- Tags, metadata and schedules have no index: the window's members are read and
   -- filtered, newest first (the order of the ranked path below).
   local found = {}
   local members = redis.call('ZREVRANGEBYSCORE', key, max, min, 'WITHSCORES')
