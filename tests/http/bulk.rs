@@ -144,6 +144,11 @@ pub(super) async fn bulk_bad_input_names_the_field_and_changes_nothing(backend: 
             "filter.tags",
         ),
         (
+            json!({ "action": "cancel", "filter": { "metadata": { "k": [1] } } }),
+            StatusCode::BAD_REQUEST,
+            "filter.metadata",
+        ),
+        (
             json!({ "action": "explode", "ids": [id] }),
             StatusCode::UNPROCESSABLE_ENTITY,
             "action",

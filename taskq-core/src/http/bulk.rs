@@ -45,6 +45,11 @@ pub struct BulkFilter {
     pub tags: Vec<String>,
     /// Queued by a firing of this schedule.
     pub schedule: Option<String>,
+    /// Whose metadata has each of these top-level keys with an equal
+    /// scalar value (as `GET api/tasks`'s `meta.KEY`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
     /// Created at or after.
     pub created_after: Option<DateTime<Utc>>,
     /// Created strictly before.
@@ -88,7 +93,7 @@ pub struct BulkError {
 #[utoipa::path(post, path = "/api/tasks/bulk", tag = "tasks", operation_id = "bulk_tasks",
     request_body = BulkRequest,
     responses((status = 200, description = "what was matched, changed and skipped (with why)", body = BulkResult),
-        (status = 400, description = "malformed JSON; neither or both of `ids` and `filter`, more than 1,000 ids, or a bad tag (`invalid_argument`, `details.field`); nothing changed", body = ErrorBody),
+        (status = 400, description = "malformed JSON; neither or both of `ids` and `filter`, more than 1,000 ids, a bad tag or metadata filter (`invalid_argument`, `details.field`); nothing changed", body = ErrorBody),
         (status = 422, description = "a body that does not fit: an unknown action, field or state, an id that is not a UUID (`invalid_field`, `details.field`); nothing changed", body = ErrorBody)))]
 pub(crate) async fn bulk(
     State(client): State<Client>,
@@ -143,8 +148,9 @@ pub(crate) async fn bulk(
     }))
 }
 
-/// The list filter of a bulk filter; a tag no task can carry is a `400`
-/// naming `filter.tags`, as `GET api/tasks` answers for `tag`.
+/// The list filter of a bulk filter; a tag no task can carry, or a
+/// metadata filter the list refuses, is a `400` naming `filter.tags` or
+/// `filter.metadata`, as `GET api/tasks` answers for `tag` and `meta.*`.
 fn task_filter(filter: BulkFilter) -> Result<TaskFilter, ApiError> {
     if let Some(tag) = filter.tags.iter().find(|t| !lifecycle::is_valid_tag(t)) {
         return Err(ApiError::invalid_argument(
@@ -154,6 +160,9 @@ fn task_filter(filter: BulkFilter) -> Result<TaskFilter, ApiError> {
             ),
         ));
     }
+    // The list's own check, with the field's place in this body.
+    lifecycle::check_metadata_filter(&filter.metadata)
+        .map_err(|err| ApiError::invalid_argument("filter.metadata", err.to_string()))?;
     Ok(TaskFilter {
         state: filter.state,
         task_type: filter.task_type,
@@ -162,5 +171,6 @@ fn task_filter(filter: BulkFilter) -> Result<TaskFilter, ApiError> {
         created_before: filter.created_before,
         tags: filter.tags,
         schedule: filter.schedule,
+        metadata: filter.metadata,
     })
 }
