@@ -9,8 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::backend::{
-    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
+    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, TypeLimitStats, WorkerControl,
+    WorkerInfo,
 };
+use crate::bounds::check_type_name;
 use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::idempotent::SubmitRetry;
@@ -18,7 +20,7 @@ use crate::payload::{PayloadLimits, check_queue_name};
 use crate::rate_limit::RateLimit;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
-use crate::submit::{Overrides, Submission, apply_unique, new_record};
+use crate::submit::{Overrides, Submission, apply_concurrency_key, apply_unique, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
 use crate::throughput::{COUNTS_KEPT, MinuteCounts, minute_of};
 use crate::workflow::Placement;
@@ -167,6 +169,7 @@ impl Client {
                 let overrides = Overrides::default();
                 let mut record = new_record(def, params, &overrides, now);
                 apply_unique(&mut record, def, &overrides)?;
+                apply_concurrency_key(&mut record, def, &overrides)?;
                 Ok(record)
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -320,6 +323,59 @@ impl Client {
     ) -> Result<(), Error> {
         check_queue_name(queue)?;
         self.backend.set_queue_rate_limit(queue, limit).await
+    }
+
+    /// Lets at most `limit` tasks of `task_type` run at once, across every
+    /// worker, host and queue (`None` lifts it; on Redis the limit counts
+    /// per queue, see the README). Stored in the backend and read inside
+    /// every claim, which counts the type's `RUNNING` tasks: it applies
+    /// to the next claim of each worker, and a killed worker's slot comes
+    /// back when the rescue moves its task on after the lease. A task of a
+    /// full type stays `PENDING` in its place; the queue's other types
+    /// are claimed past it. A limit declared with `#[long_task(concurrency
+    /// = n)]` is stored by a worker that starts while none is stored; one
+    /// set here replaces it. `Some(0)` is [`Error::InvalidArgument`], a
+    /// bad name [`Error::InvalidName`]; neither changes anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_type_limit("resize_image", Some(5)).await?;
+    /// for row in client.type_limits().await? {
+    ///     println!("{}: {} running of {:?}", row.task_type, row.running, row.limit);
+    /// }
+    /// client.set_type_limit("resize_image", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_type_limit(task_type, limit).await
+    }
+
+    /// Lets at most `limit` tasks of `task_type` with one concurrency key
+    /// run at once, for every key apart, across every worker, host and
+    /// queue (`None` lifts it; on Redis it counts per queue). A task's key
+    /// is given at submission ([`Submission::concurrency_key`]) or read
+    /// from the params field its type names; a task without a key is not
+    /// held by it. Declared with `#[long_task(concurrency(key =
+    /// "tenant_id", limit = 2))]`, stored by a worker that starts while
+    /// none is stored. `Some(0)` is [`Error::InvalidArgument`], a bad name
+    /// [`Error::InvalidName`]; neither changes anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// // At most 2 reports per tenant at once.
+    /// client.set_key_limit("tenant_report", Some(2)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_key_limit(task_type, limit).await
+    }
+
+    /// Every task type with a stored limit or key limit, by name, with
+    /// its running tasks now.
+    pub async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
+        self.backend.type_limits().await
     }
 
     /// Per queue: pending, scheduled and running counts, the pause flag, the limit,
@@ -581,6 +637,7 @@ impl Client {
             ..Overrides::default()
         };
         let mut record = new_record(task, def.params.clone(), &overrides, now);
+        apply_concurrency_key(&mut record, task, &overrides)?;
         record.id = base;
         Ok(vec![record])
     }
