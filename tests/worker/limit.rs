@@ -8,37 +8,51 @@ use super::*;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(super) struct Nap {
     pub ms: u64,
+    /// The gauge this run counts in (one per test and backend: the
+    /// backends' tests share the process).
+    pub gauge: String,
+}
+
+/// Per gauge: the handlers running now and the most that ever did. Read
+/// inside the handlers, so it counts what ran at once, not what the
+/// records' times say (a claim's `now` may precede a settle's commit it
+/// waited for).
+static GAUGES: LazyLock<Mutex<HashMap<String, (usize, usize)>>> = LazyLock::new(Default::default);
+
+/// Runs `work` counted in `gauge`.
+async fn gauged(gauge: &str, work: impl std::future::Future<Output = ()>) {
+    {
+        let mut gauges = GAUGES.lock().unwrap();
+        let entry = gauges.entry(gauge.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(entry.0);
+    }
+    work.await;
+    GAUGES
+        .lock()
+        .unwrap()
+        .entry(gauge.to_owned())
+        .or_default()
+        .0 -= 1;
+}
+
+/// The most handlers of `gauge` that ran at once.
+pub(super) fn most_at_once(gauge: &str) -> usize {
+    GAUGES.lock().unwrap().get(gauge).map_or(0, |g| g.1)
 }
 
 /// At most two at once, on every worker together.
 #[long_task(queue = "limited", retries = 0, concurrency = 2)]
 pub(super) async fn limited_nap(p: Nap) -> Result<(), TaskError> {
-    tokio::time::sleep(Duration::from_millis(p.ms)).await;
+    gauged(&p.gauge, tokio::time::sleep(Duration::from_millis(p.ms))).await;
     Ok(())
 }
 
 /// The same queue, no limit.
 #[long_task(queue = "limited", retries = 0)]
 pub(super) async fn free_nap(p: Nap) -> Result<(), TaskError> {
-    tokio::time::sleep(Duration::from_millis(p.ms)).await;
+    gauged(&p.gauge, tokio::time::sleep(Duration::from_millis(p.ms))).await;
     Ok(())
-}
-
-/// The most records whose run (`started_at` to `finished_at`) overlap.
-pub(super) fn max_overlap(records: &[TaskRecord]) -> usize {
-    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
-    for r in records {
-        edges.push((r.started_at.expect("started"), 1));
-        // An end at the same instant as a start comes first.
-        edges.push((r.finished_at.expect("finished"), -1));
-    }
-    edges.sort_by_key(|&(at, delta)| (at, delta));
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, delta) in edges {
-        now += delta;
-        most = most.max(now);
-    }
-    most as usize
 }
 
 /// Eight limited and four free tasks on a worker with eight slots: at
@@ -46,32 +60,32 @@ pub(super) fn max_overlap(records: &[TaskRecord]) -> usize {
 /// declared limit is stored once and a runtime change outlives a restart.
 pub async fn limit_type_declared_caps_running_tasks(backend: Arc<dyn Backend>) {
     let client = Client::new(backend).unwrap();
+    let gauge = unique("limited");
+    let free_gauge = unique("free");
+    let nap = |gauge: &str| Nap {
+        ms: 150,
+        gauge: gauge.to_owned(),
+    };
     let mut limited = Vec::new();
     for _ in 0..8 {
-        limited.push(client.submit(limited_nap, Nap { ms: 150 }).await.unwrap());
+        limited.push(client.submit(limited_nap, nap(&gauge)).await.unwrap());
     }
     let mut free = Vec::new();
     for _ in 0..4 {
-        free.push(client.submit(free_nap, Nap { ms: 150 }).await.unwrap());
+        free.push(client.submit(free_nap, nap(&free_gauge)).await.unwrap());
     }
     let worker = fast_worker(&client).queue("limited", 8).build().unwrap();
     let stop = spawn(worker);
-    let mut records = Vec::new();
-    for id in &limited {
+    for id in limited.iter().chain(&free) {
         let record = wait_terminal(&client, *id).await;
         assert_eq!(record.state, TaskState::Finished);
-        records.push(record);
-    }
-    let mut free_records = Vec::new();
-    for id in &free {
-        free_records.push(wait_terminal(&client, *id).await);
     }
     stop().await;
-    let most = max_overlap(&records);
+    let most = most_at_once(&gauge);
     assert!(most <= 2, "{most} limited tasks ran at once");
     assert_eq!(most, 2, "the limit was reached");
     assert!(
-        max_overlap(&free_records) >= 3,
+        most_at_once(&free_gauge) >= 3,
         "free tasks ran beside the limited ones"
     );
     let stored = client.type_limits().await.unwrap();
@@ -109,12 +123,18 @@ pub(super) struct TenantNap {
     #[serde(default)]
     pub tenant: Option<String>,
     pub ms: u64,
+    /// The gauges: `<gauge>` for all, `<gauge>:<counted_as>` per key
+    /// (the key the test expects the task to have).
+    pub gauge: String,
+    pub counted_as: String,
 }
 
 /// At most one at once per tenant.
 #[long_task(queue = "limited", retries = 0, concurrency(key = "tenant", limit = 1))]
 pub(super) async fn tenant_nap(p: TenantNap) -> Result<(), TaskError> {
-    tokio::time::sleep(Duration::from_millis(p.ms)).await;
+    let per_key = format!("{}:{}", p.gauge, p.counted_as);
+    let nap = tokio::time::sleep(Duration::from_millis(p.ms));
+    gauged(&p.gauge, gauged(&per_key, nap)).await;
     Ok(())
 }
 
@@ -123,22 +143,26 @@ pub(super) async fn tenant_nap(p: TenantNap) -> Result<(), TaskError> {
 /// the params (or the submission), and params without it are refused.
 pub async fn limit_key_declared_caps_each_key(backend: Arc<dyn Backend>) {
     let client = Client::new(backend).unwrap();
+    let gauge = unique("tenants");
+    let nap = |tenant: Option<&str>, counted_as: &str| TenantNap {
+        tenant: tenant.map(str::to_owned),
+        ms: 120,
+        gauge: gauge.clone(),
+        counted_as: counted_as.to_owned(),
+    };
     let mut ids = Vec::new();
     for tenant in ["a", "b", "a", "b", "a"] {
-        let nap = TenantNap {
-            tenant: Some(tenant.into()),
-            ms: 120,
-        };
-        ids.push(client.submit(tenant_nap, nap).await.unwrap());
+        ids.push(
+            client
+                .submit(tenant_nap, nap(Some(tenant), tenant))
+                .await
+                .unwrap(),
+        );
     }
     // The submission's key wins over the params'.
-    let nap = TenantNap {
-        tenant: Some("a".into()),
-        ms: 120,
-    };
     ids.push(
         client
-            .submit(tenant_nap, nap)
+            .submit(tenant_nap, nap(Some("a"), "b"))
             .concurrency_key("b")
             .await
             .unwrap(),
@@ -148,28 +172,12 @@ pub async fn limit_key_declared_caps_each_key(backend: Arc<dyn Backend>) {
         .await
         .unwrap()
         .total;
-    let bad = client
-        .submit(
-            tenant_nap,
-            TenantNap {
-                tenant: None,
-                ms: 1,
-            },
-        )
-        .await;
+    let bad = client.submit(tenant_nap, nap(None, "")).await;
     assert!(
         matches!(&bad, Err(Error::InvalidParams { path, .. }) if path == "tenant"),
         "{bad:?}"
     );
-    let empty = client
-        .submit(
-            tenant_nap,
-            TenantNap {
-                tenant: Some(String::new()),
-                ms: 1,
-            },
-        )
-        .await;
+    let empty = client.submit(tenant_nap, nap(Some(""), "")).await;
     assert!(
         matches!(empty, Err(Error::InvalidLabel { .. })),
         "{empty:?}"
@@ -182,24 +190,26 @@ pub async fn limit_key_declared_caps_each_key(backend: Arc<dyn Backend>) {
     assert_eq!(before, after, "nothing stored");
 
     let stop = spawn(fast_worker(&client).queue("limited", 8).build().unwrap());
-    let mut records = Vec::new();
+    let mut keys = Vec::new();
     for id in &ids {
         let record = wait_terminal(&client, *id).await;
         assert_eq!(record.state, TaskState::Finished);
-        records.push(record);
+        keys.push(record.concurrency_key);
     }
     stop().await;
-    let of = |key: &str| -> Vec<TaskRecord> {
-        records
-            .iter()
-            .filter(|r| r.concurrency_key.as_deref() == Some(key))
-            .cloned()
-            .collect()
-    };
-    assert_eq!((of("a").len(), of("b").len()), (3, 3));
-    assert_eq!(max_overlap(&of("a")), 1, "tenant a one at a time");
-    assert_eq!(max_overlap(&of("b")), 1, "tenant b one at a time");
-    assert_eq!(max_overlap(&records), 2, "the tenants ran side by side");
+    let count = |key: &str| keys.iter().filter(|k| k.as_deref() == Some(key)).count();
+    assert_eq!((count("a"), count("b")), (3, 3));
+    assert_eq!(
+        most_at_once(&format!("{gauge}:a")),
+        1,
+        "tenant a one at a time"
+    );
+    assert_eq!(
+        most_at_once(&format!("{gauge}:b")),
+        1,
+        "tenant b one at a time"
+    );
+    assert_eq!(most_at_once(&gauge), 2, "the tenants ran side by side");
     let stored = client.type_limits().await.unwrap();
     let row = stored.iter().find(|r| r.task_type == "tenant_nap").unwrap();
     assert_eq!((row.limit, row.key_limit), (None, Some(1)));
