@@ -123,7 +123,7 @@ pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
         let median = rates[rates.len() / 2];
         Figure::new(name, &format!("burn-down {label}"), median, "jobs/s").report();
         println!(
-            "{name:<14} burn-down {n:>8} tasks, {label:<15} {median:>9.0} jobs/s (median of {rounds}; min {:.0}, max {:.0}; {CONCURRENCY} slots)",
+            "{name:<14} burn-down {n:>8} tasks, {label:<19} {median:>9.0} jobs/s (median of {rounds}; min {:.0}, max {:.0}; {CONCURRENCY} slots)",
             rates[0],
             rates[rates.len() - 1]
         );

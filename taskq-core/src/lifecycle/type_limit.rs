@@ -182,6 +182,20 @@ impl TypeCaps {
         self.left.get(task_type) == Some(&0)
     }
 
+    /// The (type, key) pairs at their type's key limit: what a claim may
+    /// leave out of its reads at once.
+    pub fn full_keys(&self) -> Vec<(&str, &str)> {
+        self.keys
+            .iter()
+            .filter(|((task_type, _), running)| {
+                self.key_limits
+                    .get(task_type)
+                    .is_some_and(|limit| **running >= u64::from(*limit))
+            })
+            .map(|((task_type, key), _)| (task_type.as_str(), key.as_str()))
+            .collect()
+    }
+
     /// Whether every type this claim may take is limited and full:
     /// nothing can be admitted, so the claim need not walk the queue.
     /// `task_types` is the claim's filter (`None`: any type, never all
@@ -240,6 +254,8 @@ mod tests {
             assert!(keys_only.admit("t", Some(&i.to_string())));
         }
         assert!(!keys_only.admit("t", Some("7")));
+        assert_eq!(keys_only.full_keys().len(), 1000);
+        assert_eq!(caps.full_keys().len(), 1, "a is full, b and c are not");
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! claim never takes a limited type: it refuses to run while one applies
 //! (`type_guard`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
@@ -163,17 +163,26 @@ const MAX_PASSED_OVER: usize = 1000;
 
 /// The ids of the due tasks a claim takes under `caps`, in claim order,
 /// their rows locked (`FOR UPDATE SKIP LOCKED` where the database has
-/// it): passes over the queue, each leaving out the rows seen before and
-/// the types found full, until `request.limit` are taken, the queue has
-/// no more candidates, or [`MAX_PASSED_OVER`] were passed over.
+/// it): passes over the queue, each leaving out the rows taken before,
+/// the types found full and the (type, key) pairs found full, until
+/// `request.limit` are taken, the queue has no more candidates, or
+/// [`MAX_PASSED_OVER`] were passed over. A pass that comes back short of
+/// what it read found a new full type or key, which the next leaves out.
 pub(super) async fn admitted_ids(
     txn: &DatabaseTransaction,
     request: &ClaimRequest<'_>,
     caps: &mut lifecycle::TypeCaps,
 ) -> Result<Vec<Uuid>, Error> {
     let mut taken: Vec<Uuid> = Vec::new();
-    let mut passed: Vec<Uuid> = Vec::new();
+    let mut passed = 0usize;
     let mut full: HashSet<String> = HashSet::new();
+    let mut full_keys: HashMap<String, HashSet<String>> = HashMap::new();
+    for (task_type, key) in caps.full_keys() {
+        full_keys
+            .entry(task_type.to_owned())
+            .or_default()
+            .insert(key.to_owned());
+    }
     loop {
         let wanted = request.limit - taken.len();
         let read = u64::try_from(wanted)
@@ -187,8 +196,19 @@ pub(super) async fn admitted_ids(
         if !full.is_empty() {
             select.and_where(Expr::col(C::TaskType).is_not_in(full.iter().cloned()));
         }
-        if !taken.is_empty() || !passed.is_empty() {
-            select.and_where(Expr::col(C::Id).is_not_in(taken.iter().chain(&passed).copied()));
+        // NOT (type = t AND key IS NOT NULL AND key IN (…)): a task
+        // without a key is never left out by its type's full keys.
+        for (task_type, keys) in &full_keys {
+            select.and_where(
+                Expr::col(C::TaskType)
+                    .eq(task_type.as_str())
+                    .and(Expr::col(C::ConcurrencyKey).is_not_null())
+                    .and(Expr::col(C::ConcurrencyKey).is_in(keys.iter().cloned()))
+                    .not(),
+            );
+        }
+        if !taken.is_empty() {
+            select.and_where(Expr::col(C::Id).is_not_in(taken.iter().copied()));
         }
         let rows = txn.query_all(&select).await.map_err(db_err)?;
         let exhausted = (rows.len() as u64) < read;
@@ -201,14 +221,16 @@ pub(super) async fn admitted_ids(
             let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
             if caps.admit(&task_type, key.as_deref()) {
                 taken.push(id);
-            } else {
-                passed.push(id);
-                if caps.is_full(&task_type) {
-                    full.insert(task_type);
-                }
+                continue;
+            }
+            passed += 1;
+            if caps.is_full(&task_type) {
+                full.insert(task_type);
+            } else if let Some(key) = key {
+                full_keys.entry(task_type).or_default().insert(key);
             }
         }
-        if taken.len() == request.limit || exhausted || passed.len() >= MAX_PASSED_OVER {
+        if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
             return Ok(taken);
         }
     }
