@@ -11,14 +11,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::backend::{
-    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, TypeLimitStats, WorkerControl,
-    WorkerInfo,
+    Backend, Page, PageRequest, Position, QueueStats, TaskFilter, WorkerControl, WorkerInfo,
 };
 use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::idempotent::SubmitRetry;
 use crate::payload::{PayloadLimits, check_queue_name};
-use crate::rate_limit::RateLimit;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
 use crate::submit::{Overrides, Submission, apply_concurrency_key, apply_unique, new_record};
