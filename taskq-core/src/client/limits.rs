@@ -98,7 +98,7 @@ impl Client {
     /// Lets at most `limit` tasks of `task_type` with one concurrency key
     /// run at once, for every key apart, across every worker, host and
     /// queue (`None` lifts it; on Redis it counts per queue). A task's key
-    /// is given at submission ([`Submission::concurrency_key`]) or read
+    /// is given at submission ([`Submission::concurrency_key`](crate::Submission::concurrency_key)) or read
     /// from the params field its type names; a task without a key is not
     /// held by it. Declared with `#[long_task(concurrency(key =
     /// "tenant_id", limit = 2))]`, stored by a worker that starts while
