@@ -452,6 +452,12 @@ pub struct TaskRecord {
     /// [`TaskState::Expired`] (also while it waits for a retry).
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The concurrency key: its type's key limit counts the running tasks
+    /// of the type with this key ([`crate::Broker::set_key_limit`]).
+    /// Given at submission or read from the params field the type names
+    /// (`#[long_task(concurrency(key = "tenant_id", limit = 2))]`).
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
 }
 
 /// Microseconds since the epoch: the unit of [`TaskRecord::seq`].

@@ -26,7 +26,7 @@ use super::{errors, queues, schedules, stats, task_types, tasks, workers, workfl
         send neither, and a browser asks the host (CORS) before it sends either. A generated \
         client sends the header on every call (a default header of its HTTP client)."),
     paths(
-        task_types::list, task_types::detail,
+        task_types::list, task_types::detail, task_types::limit, task_types::key_limit,
         tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
         tasks::reorder, tasks::purge,
         workflows::submit, workflows::detail, workflows::cancel,
@@ -46,7 +46,7 @@ use super::{errors, queues, schedules, stats, task_types, tasks, workers, workfl
         crate::task::WorkflowStep, crate::task::StepInput, crate::task::RunWhen,
         crate::workflow::WorkflowSpec, crate::workflow::StepSpec,
         crate::workflow::WorkflowRecord, crate::workflow::WorkflowState,
-        task_types::TaskTypeInfo, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
+        task_types::TaskTypeInfo, task_types::TypeLimitRequest, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         queues::QueuePurgeResult, queues::QueueLimitRequest, queues::QueueRateLimitRequest,
         crate::rate_limit::RateLimit,

@@ -36,5 +36,6 @@ pub(crate) fn pending(at: DateTime<Utc>) -> TaskRecord {
         schedule: None,
         snoozes: 0,
         expires_at: None,
+        concurrency_key: None,
     }
 }
