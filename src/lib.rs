@@ -70,8 +70,8 @@ pub use taskq_core::{
     Progress, QueueStats, RateLimit, RunWhen, Schedule, ScheduleDef, ScheduleKind, ScheduleTarget,
     Scheduler, SchedulerConfig, ShutdownHandle, StepInput, StopReason, Submission, SubmitRetry,
     Submitted, TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions, TaskRecord,
-    TaskState, TypeCount, Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl,
-    WorkerInfo, WorkerQueue, WorkerState, WorkflowId, WorkflowStep,
+    TaskState, TypeCount, TypeLimitStats, Unique, UniqueKey, Worker, WorkerBuilder, WorkerConfig,
+    WorkerControl, WorkerInfo, WorkerQueue, WorkerState, WorkflowId, WorkflowStep,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{
@@ -98,7 +98,8 @@ pub mod backend {
 /// [`TaskHandle`](registry::TaskHandle) it makes.
 pub mod registry {
     pub use taskq_core::registry::{
-        HandlerFuture, Location, Registry, TaskDef, TaskHandle, TypedFuture, TypedHandler,
+        Concurrency, HandlerFuture, Location, Registry, TaskDef, TaskHandle, TypedFuture,
+        TypedHandler,
     };
 }
 
@@ -154,8 +155,8 @@ pub mod prelude {
 pub mod __private {
     pub use taskq_core::inventory;
     pub use taskq_core::registry::{
-        HandlerFuture, HasResultSchema, Location, NoResultSchema, ResultSchemaProbe, TaskDef,
-        TaskHandle, TaskResult, TypedFuture, params_schema, run_handler, run_typed,
+        Concurrency, HandlerFuture, HasResultSchema, Location, NoResultSchema, ResultSchemaProbe,
+        TaskDef, TaskHandle, TaskResult, TypedFuture, params_schema, run_handler, run_typed,
         validate_params,
     };
     pub use taskq_core::schedule::StaticSchedule;

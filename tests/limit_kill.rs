@@ -15,6 +15,11 @@
 //! burst is reached, and every task finishes after the SIGKILL: nothing
 //! a dead worker leaves holds the bucket.
 //!
+//! And a key limit (`limit_kill_key_*`): each task gets one of `KEYS`
+//! concurrency keys, at most `LIMIT` of a key run at once (12 slots):
+//! the most that ever overlapped, per key, stays within it, some key
+//! reaches it, and every task finishes after the SIGKILL.
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
 //! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema).
 
@@ -38,6 +43,8 @@ const WORKERS: usize = 3;
 const CONCURRENCY: usize = 4;
 /// The queue's limit.
 const LIMIT: u32 = 2;
+/// Concurrency keys of the key runs.
+const KEYS: usize = 3;
 /// The rate limit of the rate runs: this many starts per second.
 const RATE: u32 = 10;
 /// How late a start may be logged after its claim, at most (a loaded
@@ -192,6 +199,7 @@ impl Drop for Fleet {
 enum Limited {
     Running,
     Rate,
+    Key,
 }
 
 /// The run on the database at `url` (already migrated by `backend`).
@@ -213,16 +221,35 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             )
             .await
             .expect("rate limit"),
+        Limited::Key => client
+            .set_key_limit("limit_logged", Some(LIMIT))
+            .await
+            .expect("key limit"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
             ms: 60 + (i as u64 * 37) % 90,
         })
         .collect();
-    let ids = client
-        .submit_many(limit_logged, params)
-        .await
-        .expect("submit");
+    let mut keys: HashMap<TaskId, usize> = HashMap::new();
+    let ids = if limited == Limited::Key {
+        let mut ids = Vec::with_capacity(TASKS);
+        for (i, p) in params.into_iter().enumerate() {
+            let id = client
+                .submit(limit_logged, p)
+                .concurrency_key(format!("k{}", i % KEYS))
+                .await
+                .expect("submit");
+            keys.insert(id, i % KEYS);
+            ids.push(id);
+        }
+        ids
+    } else {
+        client
+            .submit_many(limit_logged, params)
+            .await
+            .expect("submit")
+    };
 
     let mut fleet = Fleet {
         children: (0..WORKERS)
@@ -284,18 +311,65 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
-    assert_eq!(queue.limit, Some(LIMIT));
+    let (most, executions, cut_short) = if limited == Limited::Key {
+        let per_key: Vec<i32> = (0..KEYS)
+            .map(|k| overlap(&marks, victim, killed_at, |id| keys.get(&id) == Some(&k)).0)
+            .collect();
+        let (_, executions, cut_short) = overlap(&marks, victim, killed_at, |_| true);
+        eprintln!(
+            "limit_kill_key {name}: {TASKS} tasks over {KEYS} keys, key limit {LIMIT}, \
+             {WORKERS}×{CONCURRENCY} slots: at most {per_key:?} ran at once per key; \
+             {executions} executions, {cut_short} cut short by the SIGKILL; all finished in \
+             {elapsed:?}"
+        );
+        (
+            per_key.into_iter().max().unwrap_or(0),
+            executions,
+            cut_short,
+        )
+    } else {
+        assert_eq!(queue.limit, Some(LIMIT));
+        let (most, executions, cut_short) = overlap(&marks, victim, killed_at, |_| true);
+        eprintln!(
+            "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
+             at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
+             SIGKILL; all finished in {elapsed:?}"
+        );
+        (most, executions, cut_short)
+    };
+    assert!(executions >= TASKS);
+    assert!(
+        most <= LIMIT as i32,
+        "{most} ran at once over a limit of {LIMIT}"
+    );
+    assert_eq!(most, LIMIT as i32, "the limit was reached");
+    assert!(cut_short >= 1, "the SIGKILL landed mid-task");
+    for id in &ids {
+        assert_eq!(
+            client.get(*id).await.expect("get").state,
+            TaskState::Finished
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
-    // Each execution as an interval: start to end, or to the kill for the
-    // victim's unfinished one. A sweep over the interval ends finds the
-    // most that ever ran at once.
+/// The most executions of the tasks `counted` picks that ran at once,
+/// the executions and those the SIGKILL cut short. Each execution is an
+/// interval: start to end, or to the kill for the victim's unfinished
+/// one; a sweep over the interval ends finds the most at once.
+fn overlap(
+    marks: &[Mark],
+    victim: u32,
+    killed_at: u128,
+    counted: impl Fn(TaskId) -> bool,
+) -> (i32, usize, usize) {
     let mut ends: HashMap<(TaskId, u32), u128> = HashMap::new();
     for mark in marks.iter().filter(|m| !m.start) {
         ends.insert((mark.id, mark.attempt), mark.at);
     }
     let mut events: Vec<(u128, i32)> = Vec::new();
     let mut cut_short = 0;
-    for mark in marks.iter().filter(|m| m.start) {
+    for mark in marks.iter().filter(|m| m.start && counted(m.id)) {
         let end = match ends.get(&(mark.id, mark.attempt)) {
             Some(&end) => end,
             None => {
@@ -315,25 +389,7 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
         now_running += step;
         most = most.max(now_running);
     }
-    let executions = events.len() / 2;
-    eprintln!(
-        "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
-         at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
-         SIGKILL; all finished in {elapsed:?}"
-    );
-    assert!(
-        most <= LIMIT as i32,
-        "{most} ran at once over a limit of {LIMIT}"
-    );
-    assert_eq!(most, LIMIT as i32, "the limit was reached");
-    assert!(cut_short >= 1, "the SIGKILL landed mid-task");
-    for id in &ids {
-        assert_eq!(
-            client.get(*id).await.expect("get").state,
-            TaskState::Finished
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    (most, events.len() / 2, cut_short)
 }
 
 /// The starts of a rate run: in every window `[a, b]` of logged starts,
@@ -426,5 +482,34 @@ async fn limit_kill_postgres() {
     let url = scratch.url().to_owned();
     let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
     limited_run("postgres", url, Arc::new(backend), Limited::Running).await;
+    let _ = scratch.drop_now().await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_key_sqlite() {
+    let path = std::env::temp_dir().join(format!("taskq-limit-key-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    limited_run("sqlite-key", url, Arc::new(backend), Limited::Key).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn limit_kill_key_postgres() {
+    use taskq::sea::scratch::{Scratch, Server};
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
+    let url = scratch.url().to_owned();
+    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
+    limited_run("postgres-key", url, Arc::new(backend), Limited::Key).await;
     let _ = scratch.drop_now().await;
 }

@@ -1,21 +1,51 @@
-//! What a queue limit and a rate limit cost the claims (`--only limit`):
-//! burn-downs of the same queue with no limit, with a limit far above the
-//! worker's slots and with a rate limit far above the load (so neither
-//! binds, and only their bookkeeping shows), in interleaved rounds.
+//! What a queue limit, a rate limit, a task type limit and key limits
+//! cost the claims (`--only limit`): burn-downs of the same queue with no
+//! limit, with a limit far above the worker's slots, a rate limit far
+//! above the load, a type limit far above the slots (so none binds, and
+//! only their bookkeeping shows), and tasks over 1,000 distinct keys
+//! each limited to 1 (which binds only when a key's next task is claimed
+//! while its last runs), in interleaved rounds.
 
 use std::time::Duration;
 
 use taskq::RateLimit;
 use taskq::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use crate::burn_down::{drain, submit_batches};
 use crate::figure::Figure;
 use crate::place::{Place, open};
-use crate::{CONCURRENCY, bench_noop};
+use crate::{CONCURRENCY, bench_keyed, bench_noop};
 
-/// Submits `n` no-op tasks, then drains them; the drain's jobs per second.
-async fn drain_noops(client: &Client, n: usize) -> f64 {
-    submit_batches(client, bench_noop, n).await;
+/// Distinct keys of the key rounds.
+const KEYS: u32 = 1_000;
+
+/// The params of `bench_keyed`: its concurrency key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Keyed {
+    pub k: u32,
+}
+
+/// Submits `n` no-op tasks (keyed ones for a key round), then drains
+/// them; the drain's jobs per second.
+async fn drain_noops(client: &Client, n: usize, keyed: bool) -> f64 {
+    if keyed {
+        let mut submitted = 0;
+        while submitted < n {
+            let batch = (n - submitted).min(1_000);
+            let params = (submitted..submitted + batch).map(|i| Keyed {
+                k: u32::try_from(i).unwrap_or(0) % KEYS,
+            });
+            client
+                .submit_many(bench_keyed, params)
+                .await
+                .expect("submit");
+            submitted += batch;
+        }
+    } else {
+        submit_batches(client, bench_noop, n).await;
+    }
     n as f64 / drain(client, n).await
 }
 
@@ -25,6 +55,9 @@ enum Setting {
     None,
     Limit(u32),
     Rate(RateLimit),
+    TypeLimit(u32),
+    /// `KEYS` keys, each limited to this many.
+    KeyLimit(u32),
 }
 
 impl Setting {
@@ -33,15 +66,27 @@ impl Setting {
             Setting::None => "no limit".to_owned(),
             Setting::Limit(limit) => format!("limit {limit}"),
             Setting::Rate(rate) => format!("rate {}/s", rate.starts),
+            Setting::TypeLimit(limit) => format!("type limit {limit}"),
+            Setting::KeyLimit(limit) => format!("{KEYS} keys ≤{limit}"),
         }
     }
 
     async fn apply(self, client: &Client) {
-        let (limit, rate) = match self {
-            Setting::None => (None, None),
-            Setting::Limit(limit) => (Some(limit), None),
-            Setting::Rate(rate) => (None, Some(rate)),
+        let (limit, rate, type_limit, key_limit) = match self {
+            Setting::None => (None, None, None, None),
+            Setting::Limit(limit) => (Some(limit), None, None, None),
+            Setting::Rate(rate) => (None, Some(rate), None, None),
+            Setting::TypeLimit(limit) => (None, None, Some(limit), None),
+            Setting::KeyLimit(limit) => (None, None, None, Some(limit)),
         };
+        client
+            .set_type_limit("bench_noop", type_limit)
+            .await
+            .expect("type limit");
+        client
+            .set_key_limit("bench_keyed", key_limit)
+            .await
+            .expect("key limit");
         client
             .set_queue_limit("default", limit)
             .await
@@ -60,12 +105,15 @@ pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
         Setting::None,
         Setting::Limit(1_000_000),
         Setting::Rate(RateLimit::new(10_000_000, Duration::from_secs(1))),
+        Setting::TypeLimit(1_000_000),
+        Setting::KeyLimit(1),
     ];
-    let mut rates: [Vec<f64>; 3] = Default::default();
+    let mut rates: [Vec<f64>; 5] = Default::default();
     for _ in 0..rounds {
         for (setting, rates) in settings.iter().zip(rates.iter_mut()) {
             setting.apply(&client).await;
-            rates.push(drain_noops(&client, n).await);
+            let keyed = matches!(setting, Setting::KeyLimit(_));
+            rates.push(drain_noops(&client, n, keyed).await);
         }
     }
     Setting::None.apply(&client).await;
@@ -75,7 +123,7 @@ pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
         let median = rates[rates.len() / 2];
         Figure::new(name, &format!("burn-down {label}"), median, "jobs/s").report();
         println!(
-            "{name:<14} burn-down {n:>8} tasks, {label:<15} {median:>9.0} jobs/s (median of {rounds}; min {:.0}, max {:.0}; {CONCURRENCY} slots)",
+            "{name:<14} burn-down {n:>8} tasks, {label:<19} {median:>9.0} jobs/s (median of {rounds}; min {:.0}, max {:.0}; {CONCURRENCY} slots)",
             rates[0],
             rates[rates.len() - 1]
         );

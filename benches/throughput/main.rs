@@ -94,6 +94,17 @@ async fn bench_noop(_p: ()) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// `bench_noop` with a concurrency key (the params field `k`) for
+/// `--only limit`'s key rounds; its key limit is set at runtime there
+/// (declaring one would make every run's claims limited).
+#[long_task(retries = 0, concurrency(key = "k"))]
+async fn bench_keyed(_p: limit::Keyed) -> Result<(), TaskError> {
+    if DONE.fetch_add(1, Ordering::Relaxed) + 1 == TARGET.load(Ordering::Relaxed) {
+        ALL_DONE.notify_one();
+    }
+    Ok(())
+}
+
 /// Ballast for `--pending`: outranked by every `bench_noop`, never reached.
 #[long_task(retries = 0, priority = -100)]
 async fn bench_ballast(_p: ()) -> Result<(), TaskError> {

@@ -43,7 +43,7 @@
 //! - `values`: parsers of durations, states, JSON and queue lists.
 //! - `output`: tables for people, JSON for scripts.
 //! - `tasks`: `submit`, `list`, `show`, `wait`, `cancel`, `retry`, `purge`.
-//! - `queues`, `schedules`, `workers`, `workflows`: those groups of
+//! - `queues`, `types`, `schedules`, `workers`, `workflows`: those groups of
 //!   subcommands.
 //! - `worker`: `worker`, a worker process until a signal or `workers shutdown`.
 
@@ -53,6 +53,7 @@ mod output;
 mod queues;
 mod schedules;
 mod tasks;
+mod types;
 mod values;
 mod worker;
 mod workers;
@@ -143,6 +144,11 @@ enum Command {
     Queues {
         #[command(subcommand)]
         action: Option<queues::QueuesCommand>,
+    },
+    /// Task type limits and their running tasks; set or lift a limit.
+    Types {
+        #[command(subcommand)]
+        action: Option<types::TypesCommand>,
     },
     /// List, create or delete schedules; enable, disable or run one now.
     Schedules {
@@ -317,6 +323,7 @@ impl Cli {
             Command::Retry(args) => tasks::retry(&client, args, &mut output).await,
             Command::Purge(args) => tasks::purge(&client, args, &mut output).await,
             Command::Queues { action } => queues::run(&client, action, &mut output).await,
+            Command::Types { action } => types::run(&client, action, &mut output).await,
             Command::Schedules { action } => schedules::run(&client, action, &mut output).await,
             Command::Workers { action } => workers::run(&client, action, &mut output).await,
             Command::Workflow { action } => workflows::run(&client, action, &mut output).await,

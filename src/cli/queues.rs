@@ -90,9 +90,9 @@ fn rate_cell(queue: &QueueStats) -> String {
 /// A limit as typed: a number, or `none` (clap wants a named type, not a
 /// bare `Option`, to parse it).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Limit(Option<u32>);
+pub(super) struct Limit(pub(super) Option<u32>);
 
-fn parse_limit(text: &str) -> Result<Limit, String> {
+pub(super) fn parse_limit(text: &str) -> Result<Limit, String> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(Limit(None));
     }

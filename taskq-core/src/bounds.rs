@@ -97,6 +97,35 @@ pub fn check_queue_name(queue: &str) -> Result<(), Error> {
     })
 }
 
+/// The longest task type name a limit is set for, in bytes (the SQL
+/// column's width).
+pub const MAX_TYPE_NAME: usize = 255;
+
+/// A task type name given to a limit is 1 to [`MAX_TYPE_NAME`] bytes
+/// without control characters. A bad one is [`Error::InvalidName`] with
+/// `kind: "task type"`.
+///
+/// ```
+/// use taskq_core::bounds::check_type_name;
+///
+/// assert!(check_type_name("resize_image").is_ok());
+/// assert!(check_type_name("").is_err());
+/// ```
+pub fn check_type_name(name: &str) -> Result<(), Error> {
+    let message = if name.is_empty() || name.len() > MAX_TYPE_NAME {
+        format!("must be 1 to {MAX_TYPE_NAME} bytes")
+    } else if name.chars().any(char::is_control) {
+        "must not hold control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidName {
+        kind: "task type",
+        name: name.to_owned(),
+        message,
+    })
+}
+
 /// The longest schedule name, in characters.
 pub const MAX_SCHEDULE_NAME: usize = 200;
 

@@ -1,5 +1,7 @@
 //! The handle a host keeps: submit tasks, look at them, steer them.
 
+mod limits;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -15,10 +17,9 @@ use crate::ends::{POLL_INTERVAL_DEFAULT, TaskEnds};
 use crate::error::Error;
 use crate::idempotent::SubmitRetry;
 use crate::payload::{PayloadLimits, check_queue_name};
-use crate::rate_limit::RateLimit;
 use crate::registry::{Registry, TaskDef, TaskHandle};
 use crate::schedule::{Schedule, ScheduleDef, ScheduleFiring, StaticSchedule};
-use crate::submit::{Overrides, Submission, new_record};
+use crate::submit::{Overrides, Submission, apply_concurrency_key, new_record};
 use crate::task::{TaskId, TaskRecord, TaskState};
 use crate::throughput::{COUNTS_KEPT, MinuteCounts, minute_of};
 use crate::workflow::Placement;
@@ -232,65 +233,6 @@ impl Client {
     pub async fn resume_queue(&self, queue: &str) -> Result<(), Error> {
         check_queue_name(queue)?;
         self.backend.set_queue_paused(queue, false).await
-    }
-
-    /// Lets at most `limit` tasks of `queue` run at once, across every
-    /// worker and host (`None` lifts the limit). Stored in the backend and
-    /// read inside every claim: it applies to the next claim of each
-    /// worker, with nothing to restart. The running count is the queue's
-    /// `RUNNING` tasks, so a killed worker's slot comes back when the
-    /// rescue moves its task on after the lease. A limit lowered below
-    /// the running count stops nothing: claims wait until enough end.
-    /// `Some(0)` is [`Error::InvalidArgument`] (pause the queue instead),
-    /// and a bad queue name [`Error::InvalidName`]; neither changes
-    /// anything.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
-    /// client.set_queue_limit("emails", Some(4)).await?;
-    /// let stats = client.queue_stats().await?;
-    /// # let _ = stats;
-    /// client.set_queue_limit("emails", None).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
-        check_queue_name(queue)?;
-        self.backend.set_queue_limit(queue, limit).await
-    }
-
-    /// Lets at most `limit.starts` tasks of `queue` start per
-    /// `limit.period`, across every worker and host (`None` lifts it): a
-    /// token bucket of `starts` tokens (see [`RateLimit`]), stored in the
-    /// backend and spent inside every claim, so it applies to the next
-    /// claim of each worker with nothing to restart or announce. Tasks it
-    /// holds back stay `PENDING`; [`Client::queue_stats`] shows until
-    /// when (`rate_held_until`), and a worker sleeps until then instead of
-    /// polling. A start spent is spent whatever becomes of the task (a
-    /// killed worker's task does not give it back, nor hold it: the bucket
-    /// refills with time). `starts` of 0 or a period out of
-    /// [`RateLimit::MIN_PERIOD`]`..=`[`RateLimit::MAX_PERIOD`] is
-    /// [`Error::InvalidArgument`], a bad queue name
-    /// [`Error::InvalidName`]; neither changes anything. Independent of
-    /// [`Client::set_queue_limit`]: a claim takes what both allow.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
-    /// use std::time::Duration;
-    /// use taskq_core::RateLimit;
-    /// // At most 100 emails a minute, in bursts of up to 100.
-    /// client
-    ///     .set_queue_rate_limit("emails", Some(RateLimit::new(100, Duration::from_secs(60))))
-    ///     .await?;
-    /// client.set_queue_rate_limit("emails", None).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn set_queue_rate_limit(
-        &self,
-        queue: &str,
-        limit: Option<RateLimit>,
-    ) -> Result<(), Error> {
-        check_queue_name(queue)?;
-        self.backend.set_queue_rate_limit(queue, limit).await
     }
 
     /// Per queue: pending, scheduled and running counts, the pause flag, the limit,
@@ -552,6 +494,7 @@ impl Client {
             ..Overrides::default()
         };
         let mut record = new_record(task, def.params.clone(), &overrides, now);
+        apply_concurrency_key(&mut record, task, &overrides)?;
         record.id = base;
         Ok(vec![record])
     }

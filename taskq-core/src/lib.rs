@@ -92,8 +92,8 @@ pub mod workflow;
 pub use backend::{
     Backend, Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Page, PageRequest,
     PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
-    Store, TaskFilter, TypeCount, WorkerControl, WorkerInfo, WorkerQueue, WorkerRegistry,
-    WorkerState,
+    Store, TaskFilter, TypeCount, TypeLimitStats, WorkerControl, WorkerInfo, WorkerQueue,
+    WorkerRegistry, WorkerState,
 };
 pub use client::Client;
 pub use context::{StopReason, TaskContext};

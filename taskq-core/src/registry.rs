@@ -34,6 +34,9 @@ pub struct TaskDef {
     /// (`None` otherwise): a workflow built from names checks that a
     /// step's result fits the params of the step it feeds.
     pub result_schema: fn() -> Option<schemars::Schema>,
+    /// The concurrency limit declared with `#[long_task(concurrency = ...)]`
+    /// ([`Concurrency::NONE`] when none is).
+    pub concurrency: Concurrency,
     /// Runs one attempt: deserializes params, calls the handler, serializes
     /// its result.
     pub handler: fn(TaskContext, Value) -> HandlerFuture,
@@ -52,6 +55,35 @@ impl fmt::Debug for TaskDef {
 }
 
 inventory::collect!(TaskDef);
+
+/// A task type's declared concurrency limits: `#[long_task(concurrency =
+/// 5)]` or `concurrency(limit = 5)` gives `limit` (at most 5 of its tasks
+/// run at once), `concurrency(key = "tenant_id", limit = 2)` gives
+/// `key_field` and `key_limit` (at most 2 at once per value of the params
+/// field `tenant_id`).
+///
+/// The backend's stored limits are the truth: a worker that starts stores
+/// a declared limit only while none is stored for the type, so one set at
+/// runtime ([`Client::set_type_limit`](crate::Client::set_type_limit))
+/// outlives restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// At most this many of the type's tasks run at once.
+    pub limit: Option<u32>,
+    /// The top-level params field whose value is a task's concurrency key.
+    pub key_field: Option<&'static str>,
+    /// At most this many of the type's tasks with one key run at once.
+    pub key_limit: Option<u32>,
+}
+
+impl Concurrency {
+    /// No declared limit.
+    pub const NONE: Concurrency = Concurrency {
+        limit: None,
+        key_field: None,
+        key_limit: None,
+    };
+}
 
 /// Params that do not fit a task's params type.
 #[derive(Debug, Clone, PartialEq, Eq)]

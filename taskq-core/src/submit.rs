@@ -39,6 +39,9 @@ pub(crate) struct Overrides {
     pub(crate) metadata: Option<Value>,
     /// The deadline to start (overrides the type's `expires`).
     pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// The concurrency key (overrides the one the type reads from the
+    /// params).
+    pub(crate) concurrency_key: Option<String>,
 }
 
 /// The `PENDING` record of a new task of type `def`, submitted at `now`.
@@ -84,6 +87,8 @@ pub(crate) fn new_record(
         },
         schedule: None,
         snoozes: 0,
+        // Set by `apply_concurrency_key`, which may refuse the params.
+        concurrency_key: None,
         expires_at: o.expires_at.or_else(|| {
             // The type's deadline, counted from submission; one too far to
             // store means none (the macro and `TaskOptions` take any).
@@ -106,6 +111,30 @@ pub(crate) fn check_labels(o: &mut Overrides) -> Result<(), Error> {
     if let Some(metadata) = o.metadata.take() {
         o.metadata = Some(Value::Object(lifecycle::check_metadata(metadata)?));
     }
+    Ok(())
+}
+
+/// Gives `record` its concurrency key: the submission's, else the value
+/// of the params field its type names (`#[long_task(concurrency(key =
+/// "..."))]`), else none. A bad key, or params without the field, is a
+/// typed error ([`lifecycle::concurrency_key`]).
+pub(crate) fn apply_concurrency_key(
+    record: &mut TaskRecord,
+    def: &TaskDef,
+    o: &Overrides,
+) -> Result<(), Error> {
+    record.concurrency_key = match (&o.concurrency_key, def.concurrency.key_field) {
+        (Some(key), _) => {
+            lifecycle::check_concurrency_key(key)?;
+            Some(key.clone())
+        }
+        (None, Some(field)) => Some(lifecycle::concurrency_key(
+            &record.task_type,
+            field,
+            &record.params,
+        )?),
+        (None, None) => None,
+    };
     Ok(())
 }
 
@@ -316,6 +345,24 @@ impl<'c, R> Submission<'c, R> {
         self
     }
 
+    /// The concurrency key of this task: its type's key limit
+    /// ([`Client::set_key_limit`]) counts the type's running tasks with
+    /// this key. Overrides the key the type reads from its params
+    /// (`#[long_task(concurrency(key = "tenant_id", limit = 2))]`); 1 to
+    /// [`lifecycle::MAX_CONCURRENCY_KEY`] bytes, else
+    /// [`Error::InvalidLabel`] at submit and nothing is stored.
+    ///
+    /// ```no_run
+    /// # use taskq_core::{Client, Error};
+    /// # async fn demo(client: Client) -> Result<(), Error> {
+    /// client.submit_json("report", serde_json::json!({})).concurrency_key("acme").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn concurrency_key(mut self, key: impl Into<String>) -> Self {
+        self.overrides.concurrency_key = Some(key.into());
+        self
+    }
+
     /// Retries after the first attempt, at most [`bounds::MAX_RETRIES`]
     /// (more is [`Error::InvalidArgument`] at submit, never clamped).
     pub fn max_retries(mut self, max_retries: u32) -> Self {
@@ -458,6 +505,7 @@ impl<'c, R> Submission<'c, R> {
         check_labels(&mut overrides)?;
         let mut record = new_record(def, params, &overrides, now);
         apply_unique(&mut record, def, &overrides)?;
+        apply_concurrency_key(&mut record, def, &overrides)?;
         if let Some(id) = self.id {
             record.id = id;
         }

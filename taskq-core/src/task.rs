@@ -452,6 +452,12 @@ pub struct TaskRecord {
     /// [`TaskState::Expired`] (also while it waits for a retry).
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The concurrency key: its type's key limit counts the running tasks
+    /// of the type with this key ([`crate::Broker::set_key_limit`]).
+    /// Given at submission or read from the params field the type names
+    /// (`#[long_task(concurrency(key = "tenant_id", limit = 2))]`).
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
     /// The trace context of the span that submitted the task (feature
     /// `opentelemetry`): each attempt's span is its child
     /// ([`crate::trace`]). Read-only over HTTP; `None` when the host set no

@@ -3,12 +3,14 @@
 //! # Layout
 //! - `options`: parsing and checking the attribute's `key = value` list.
 //! - `unique`: its `unique(...)` option.
+//! - `concurrency`: its `concurrency = n` / `concurrency(...)` option.
 //! - `expand` (this file): checking the function and emitting the
 //!   registration, the typed handle and the JSON glue.
 //!
 //! Generated code names everything through `::taskq::__private`, so hosts
 //! need neither `inventory` nor `serde_json` as direct dependencies.
 
+mod concurrency;
 mod options;
 mod unique;
 
@@ -159,6 +161,10 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         .map(|d| d.value())
         .unwrap_or_else(|| doc_text(&docs));
     let options = attr.options_tokens(&description);
+    let concurrency = match &attr.concurrency {
+        Some(concurrency) => concurrency.tokens(),
+        None => quote!(::taskq::__private::Concurrency::NONE),
+    };
     let schedule = attr.schedule_tokens(&task_name);
 
     let impl_name = format_ident!("__taskq_impl_{}", fn_name);
@@ -321,6 +327,7 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
                     params_schema,
                     validate: #private::validate_params::<#params_ty>,
                     result_schema,
+                    concurrency: #concurrency,
                     handler,
                     location: ::taskq::__private::Location {
                         file: ::core::file!(),

@@ -9,6 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Path, Token, UnOp};
 
+use crate::concurrency::ConcurrencyAttr;
 use crate::unique::UniqueAttr;
 
 const KNOWN: &[&str] = &[
@@ -31,6 +32,7 @@ const KNOWN: &[&str] = &[
     "unique",
     "max_snoozes",
     "expires",
+    "concurrency",
 ];
 
 /// The parsed options; `None` means the default from
@@ -69,6 +71,8 @@ pub struct TaskAttr {
     pub max_snoozes: Option<Option<u32>>,
     /// Deadline to start after submission, in milliseconds.
     pub expires: Option<u64>,
+    /// A concurrency limit (`concurrency = n` or `concurrency(...)`).
+    pub concurrency: Option<ConcurrencyAttr>,
 }
 
 /// One `key = value`, `key(...)` or bare `key`. Unlike syn's
@@ -126,6 +130,10 @@ impl Parse for TaskAttr {
             seen.push(name.clone());
             if name == "unique" {
                 attr.unique = Some(UniqueAttr::parse(key, &pair.value)?);
+                continue;
+            }
+            if name == "concurrency" {
+                attr.concurrency = Some(ConcurrencyAttr::parse(key, &pair.value)?);
                 continue;
             }
             let PairValue::Expr(value) = &pair.value else {
@@ -408,7 +416,7 @@ fn queue_name(value: &Expr) -> syn::Result<LitStr> {
 }
 
 /// An integer literal, possibly negated, within `min..=max`.
-fn integer(value: &Expr, key: &str, min: i128, max: i128) -> syn::Result<i128> {
+pub(crate) fn integer(value: &Expr, key: &str, min: i128, max: i128) -> syn::Result<i128> {
     let parsed = match signed_lit(value) {
         Some((negative, Lit::Int(int))) => int
             .base10_parse::<i128>()

@@ -60,6 +60,7 @@ impl From<TaskRecord> for task::Model {
             schedule: record.schedule,
             snoozes: count_to_db(record.snoozes),
             expires_at: record.expires_at,
+            concurrency_key: record.concurrency_key,
             // A map of strings: serializing it cannot fail.
             trace_context: record
                 .trace_context
@@ -146,6 +147,7 @@ impl TryFrom<task::Model> for TaskRecord {
             schedule: row.schedule,
             snoozes: count_from_db(row.snoozes),
             expires_at: row.expires_at,
+            concurrency_key: row.concurrency_key,
             trace_context: row
                 .trace_context
                 .map(serde_json::from_value)

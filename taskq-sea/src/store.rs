@@ -10,7 +10,8 @@ use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use taskq_core::backend::{
-    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
+    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, TypeLimitStats,
+    check_purge_states,
 };
 use taskq_core::ends::TaskEnds;
 use taskq_core::{Error, Progress, TaskId, TaskRecord, TaskState, WorkflowId};
@@ -231,6 +232,10 @@ impl Store for SeaBackend {
                 return Ok(purged);
             }
         }
+    }
+
+    async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
+        self.read_type_limits().await
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

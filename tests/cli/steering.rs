@@ -248,6 +248,56 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
     let stats = client(url).await.queue_stats().await.expect("stats");
     assert!(stats.iter().all(|q| q.limit.is_none()), "{stats:?}");
     limit_rate_cli(url).await;
+    limit_type_cli(url).await;
+}
+
+/// `types limit` and `types key-limit`: set, shown in the table, refused
+/// at 0 (usage, nothing stored), lifted.
+async fn limit_type_cli(url: &str) {
+    let ran = taskq(url, &["types", "limit", "cli_echo", "3"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "task type cli_echo runs at most 3 at once");
+    let ran = taskq(url, &["types", "key-limit", "cli_echo", "1"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(
+        ran.out.trim(),
+        "task type cli_echo runs at most 1 at once per key"
+    );
+    let table = taskq(url, &["types"]).await.expect(Exit::Ok).out;
+    let header = table.lines().next().unwrap_or("");
+    assert!(
+        header.contains("LIMIT") && header.contains("RUNNING"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("cli_echo "))
+        .unwrap_or_else(|| panic!("a cli_echo row in\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..], ["3", "-", "1", "0"], "{row}");
+    for (command, bad) in [("limit", "0"), ("limit", "-1"), ("key-limit", "0")] {
+        taskq(url, &["types", command, "cli_echo", bad])
+            .await
+            .expect(Exit::Usage);
+    }
+    let stored = client(url).await.type_limits().await.expect("limits");
+    assert_eq!(
+        (stored[0].limit, stored[0].key_limit),
+        (Some(3), Some(1)),
+        "a refused limit changes nothing"
+    );
+    let lifted = taskq(url, &["types", "limit", "cli_echo", "none", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(lifted, json!({ "task_type": "cli_echo", "limit": null }));
+    taskq(url, &["types", "key-limit", "cli_echo", "none"])
+        .await
+        .expect(Exit::Ok);
+    let stored = client(url).await.type_limits().await.expect("limits");
+    assert!(stored.is_empty(), "{stored:?}");
 }
 
 /// `queues rate-limit`: set, shown in the table, refused when bad

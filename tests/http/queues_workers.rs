@@ -451,3 +451,145 @@ pub(super) async fn workers_are_listed_paused_resumed_and_shut_down(backend: Arc
     let (status, _) = call(&app, Method::POST, "/api/workers/quiet/pause", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+pub(super) async fn limit_type_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    for text in ["a", "b", "c"] {
+        submit_echo(&app, text, json!({})).await;
+    }
+    let (status, limited) = put(&app, "/api/task-types/echo/limit", json!({ "limit": 2 })).await;
+    assert_eq!(status, StatusCode::OK, "{limited}");
+    assert_eq!(
+        (limited["name"].clone(), limited["limit"].clone()),
+        (json!("echo"), json!(2))
+    );
+    assert_eq!(
+        claim_order(&client, 5).await.len(),
+        2,
+        "capped at the limit"
+    );
+    assert!(claim_order(&client, 5).await.is_empty(), "full");
+    let (_, echo) = get(&app, "/api/task-types/echo").await;
+    assert_eq!(
+        (echo["running"].clone(), echo["limit"].clone()),
+        (json!(2), json!(2))
+    );
+    let (_, types) = get(&app, "/api/task-types").await;
+    assert!(
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "echo" && t["limit"] == 2 && t["running"] == 2),
+        "{types}"
+    );
+    let (_, metrics) = get(&app, "/metrics").await;
+    let metrics = metrics.as_str().expect("text body");
+    assert!(
+        metrics.contains("taskq_task_type_limit{task_type=\"echo\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("taskq_task_type_running{task_type=\"echo\"} 2"),
+        "{metrics}"
+    );
+
+    // Bad input: a 4xx naming the problem, and the limit stays.
+    for (body, expected, code, field) in [
+        (
+            json!({ "limit": 0 }),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "limit",
+        ),
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({ "limit": -1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+    ] {
+        let (status, error) = put(&app, "/api/task-types/echo/limit", body.clone()).await;
+        let (got, details) = error_of(status, &error, expected);
+        assert_eq!(
+            (got.as_str(), &details["field"]),
+            (code, &json!(field)),
+            "{body}: {error}"
+        );
+    }
+    let (status, error) = put(
+        &app,
+        "/api/task-types/no_such_task/limit",
+        json!({ "limit": 1 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let stored = client.type_limits().await.unwrap();
+    assert_eq!(stored.len(), 1, "only echo's: {stored:?}");
+    assert_eq!(stored[0].limit, Some(2), "kept");
+
+    let (status, lifted) = put(&app, "/api/task-types/echo/limit", json!({ "limit": null })).await;
+    assert_eq!(status, StatusCode::OK, "{lifted}");
+    assert_eq!(lifted["limit"], Value::Null);
+    assert_eq!(claim_order(&client, 5).await.len(), 1, "lifted");
+}
+
+pub(super) async fn limit_key_is_set_by_submit_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    for key in ["acme", "acme", "globex"] {
+        let record = submit_echo(&app, key, json!({ "concurrency_key": key })).await;
+        assert_eq!(record["concurrency_key"], key, "{record}");
+    }
+    let (status, limited) = put(
+        &app,
+        "/api/task-types/echo/key-limit",
+        json!({ "limit": 1 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{limited}");
+    assert_eq!(
+        (limited["key_limit"].clone(), limited["limit"].clone()),
+        (json!(1), Value::Null)
+    );
+    assert_eq!(claim_order(&client, 5).await.len(), 2, "one per key");
+    assert!(claim_order(&client, 5).await.is_empty(), "both keys full");
+
+    // Bad input: a 4xx naming the field, and nothing stored.
+    let (_, before) = get(&app, "/api/tasks").await;
+    for key in [json!(""), json!("k".repeat(256)), json!(7)] {
+        let (status, error) = post(
+            &app,
+            "/api/tasks",
+            json!({ "task_type": "echo", "params": { "text": "x" }, "concurrency_key": key }),
+        )
+        .await;
+        assert!(status.is_client_error(), "{key}: {status} {error}");
+        assert!(
+            error["error"]["details"]["field"] == "concurrency_key",
+            "{key}: {error}"
+        );
+    }
+    let (status, error) = put(
+        &app,
+        "/api/task-types/echo/key-limit",
+        json!({ "limit": 0 }),
+    )
+    .await;
+    let (code, details) = error_of(status, &error, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (code.as_str(), &details["field"]),
+        ("invalid_argument", &json!("limit"))
+    );
+    let (_, after) = get(&app, "/api/tasks").await;
+    assert_eq!(before["total"], after["total"], "nothing stored");
+    let stored = client.type_limits().await.unwrap();
+    assert_eq!(stored[0].key_limit, Some(1), "kept");
+}

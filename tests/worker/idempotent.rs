@@ -331,6 +331,12 @@ impl Broker for LostReply {
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.inner.set_queue_limit(queue, limit).await
     }
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.inner.set_type_limit(task_type, limit).await
+    }
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.inner.set_key_limit(task_type, limit).await
+    }
     async fn set_queue_rate_limit(
         &self,
         queue: &str,
@@ -393,6 +399,9 @@ impl Store for LostReply {
     }
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         self.inner.queue_stats().await
+    }
+    async fn type_limits(&self) -> Result<Vec<taskq::TypeLimitStats>, Error> {
+        self.inner.type_limits().await
     }
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
         self.inner.pending_by_type().await

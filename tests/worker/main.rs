@@ -27,6 +27,7 @@ mod deadline;
 mod hooks;
 mod idempotent;
 mod leases;
+mod limit;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 mod outcomes;
@@ -45,6 +46,7 @@ use deadline::*;
 use hooks::*;
 use idempotent::*;
 use leases::*;
+use limit::*;
 #[cfg(feature = "opentelemetry")]
 use otel::*;
 use outcomes::*;
@@ -293,6 +295,7 @@ macro_rules! worker_suite {
                 workflow_schedule_fires_and_runs_to_its_end,
                 hooks_see_every_attempt_and_its_end,
                 limit_rate_held_task_starts_when_the_token_arrives,
+                limit_type_declared_caps_running_tasks, limit_key_declared_caps_each_key,
                 history_shows_each_attempt_of_a_retried_task,
                 snooze_twice_then_finish_spends_one_attempt,
                 snooze_past_the_bound_fails_with_its_kind, expire_while_waiting_for_its_eta);

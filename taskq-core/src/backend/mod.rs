@@ -26,6 +26,12 @@
 //!   [`lifecycle::rate_spend`](crate::lifecycle::rate_spend)); a claim that
 //!   leaves the bucket empty records when it next allows a start
 //!   ([`Broker::claim_hold`]).
+//! - **Type and key limits.** Nor more tasks of a type than its limit
+//!   leaves beside the type's `RUNNING` tasks, nor more of one
+//!   concurrency key than the type's key limit leaves beside the running
+//!   ones with that key, counted in the same step
+//!   ([`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps)); a task of a
+//!   full type or key keeps its place and the claim goes on past it.
 //! - **Order.** Among due pending tasks of a queue, higher `priority` first,
 //!   then lower `seq` (the ETA in microseconds, then submission order;
 //!   reordering rewrites it).
@@ -129,6 +135,26 @@ pub trait Broker: Send + Sync + 'static {
     /// nothing ([`lifecycle::check_queue_limit`](crate::lifecycle::check_queue_limit)).
     /// Independent of the pause flag.
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error>;
+
+    /// Sets (`Some(n)`) or clears (`None`) the limit of a task type: at
+    /// most `n` tasks of `task_type` run at once across every worker and
+    /// queue (on Redis: per queue, see the backend's docs). Stored in the
+    /// backend and read inside every claim, which counts the type's
+    /// `RUNNING` tasks and passes over (leaving in place) those of a full
+    /// type ([`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps)),
+    /// atomically with concurrent claims. `Some(0)` is
+    /// [`Error::InvalidArgument`] and changes nothing
+    /// ([`lifecycle::check_type_limit`](crate::lifecycle::check_type_limit)).
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error>;
+
+    /// Sets (`Some(n)`) or clears (`None`) the key limit of a task type:
+    /// at most `n` of its tasks with one concurrency key
+    /// ([`TaskRecord::concurrency_key`]) run at once, for every key apart
+    /// (on Redis: per queue). Read inside every claim like the type limit,
+    /// which counts the type's `RUNNING` tasks with the candidate's key;
+    /// a task without a key is not held by it. `Some(0)` is
+    /// [`Error::InvalidArgument`] and changes nothing.
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error>;
 
     /// Sets (`Some`) or clears (`None`) the queue's rate limit: at most
     /// `starts` of its tasks start per `period`, across every worker (a
@@ -239,6 +265,11 @@ pub trait Store: Send + Sync + 'static {
     /// `live_workers` and the `unclaimable` fields are left empty (see
     /// [`QueueStats`]).
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
+
+    /// Every task type with a stored limit or key limit, by name, with
+    /// its `RUNNING` tasks counted now ([`Broker::set_type_limit`],
+    /// [`Broker::set_key_limit`]).
+    async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error>;
 
     /// Pending tasks (due or scheduled) per queue and task type, ordered by
     /// queue, then type; pairs without a pending task are left out. Read

@@ -224,6 +224,25 @@ pub struct QueueStats {
     pub unclaimable_types: Vec<TypeCount>,
 }
 
+/// A task type's limit, its key limit and its running tasks: a row of
+/// [`Store::type_limits`](super::Store::type_limits), for a type with
+/// either limit.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeLimitStats {
+    pub task_type: String,
+    /// At most this many of the type's tasks run at once
+    /// ([`Broker::set_type_limit`](super::Broker::set_type_limit)).
+    pub limit: Option<u32>,
+    /// At most this many of the type's tasks with one concurrency key run
+    /// at once ([`Broker::set_key_limit`](super::Broker::set_key_limit)).
+    #[serde(default)]
+    pub key_limit: Option<u32>,
+    /// The type's tasks in `RUNNING` now (on Redis: in every queue
+    /// together). May exceed `limit` for a while after it was lowered.
+    pub running: u64,
+}
+
 /// A number of tasks of one type.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use super::Client;
 use crate::error::Error;
 use crate::idempotent::Submitted;
 use crate::registry::TaskHandle;
-use crate::submit::{Overrides, apply_unique, new_record};
+use crate::submit::{Overrides, apply_concurrency_key, apply_unique, new_record};
 use crate::task::{TaskId, TaskRecord};
 
 impl Client {
@@ -70,7 +70,7 @@ impl Client {
     }
 
     /// The records of a batch of `task_type`, each under its given id or
-    /// a fresh one, with the type's defaults and unique key.
+    /// a fresh one, with the type's defaults, unique key and concurrency key.
     fn many_records<P: Serialize>(
         &self,
         task_type: &str,
@@ -88,6 +88,7 @@ impl Client {
                     record.id = id;
                 }
                 apply_unique(&mut record, def, &overrides)?;
+                apply_concurrency_key(&mut record, def, &overrides)?;
                 Ok(record)
             })
             .collect()

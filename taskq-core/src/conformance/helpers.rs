@@ -47,6 +47,7 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         schedule: None,
         snoozes: 0,
         expires_at: None,
+        concurrency_key: None,
         trace_context: None,
     }
 }
@@ -122,6 +123,7 @@ pub static SCHEDULED_TASK: TaskDef = TaskDef {
     params_schema: || schemars::json_schema!({}),
     validate: validate_params::<serde_json::Value>,
     result_schema: || Some(crate::registry::params_schema::<serde_json::Value>()),
+    concurrency: crate::registry::Concurrency::NONE,
     handler: echo_handler,
     location: Location {
         file: file!(),

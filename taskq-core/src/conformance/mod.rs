@@ -18,7 +18,7 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits), `rate` (rate limits), `history` (attempts' history,
+//! (queue limits), `type_limit` (task type limits), `rate` (rate limits), `history` (attempts' history,
 //! tags, metadata, the schedule of a fired task), `deadline` (snoozes,
 //! and deadlines to start). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
@@ -45,6 +45,7 @@ mod rescue;
 mod schedule_workflow;
 mod schedules;
 mod settle;
+mod type_limit;
 mod unique;
 mod wait;
 mod workers;
@@ -65,6 +66,7 @@ pub use rescue::*;
 pub use schedule_workflow::*;
 pub use schedules::*;
 pub use settle::*;
+pub use type_limit::*;
 pub use unique::*;
 pub use wait::*;
 pub use workers::*;
@@ -140,6 +142,12 @@ macro_rules! conformance_suite {
                 limit_caps_a_claim, limit_concurrent_claimers_never_exceed_it,
                 limit_cleared_lifts_it, limit_rescued_task_frees_its_slot,
                 limit_of_zero_is_refused,
+                limit_type_caps_a_claim_and_others_pass,
+                limit_type_concurrent_claimers_never_exceed_it,
+                limit_type_rescued_task_frees_its_slot, limit_type_change_clear_and_zero,
+                limit_type_respects_the_claim_types,
+                limit_key_caps_each_key_apart, limit_key_concurrent_claimers_never_exceed_it,
+                limit_key_rescue_frees_and_limits_combine,
                 limit_rate_caps_starts_per_period, limit_rate_concurrent_claimers_never_exceed_it,
                 limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
                 limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,

@@ -1,6 +1,6 @@
 //! `metrics`: Prometheus text exposition of tasks by state and queue, of
 //! queue depth, limits and rate limits (and how long a rate limit still
-//! holds a queue back), and of attempts and run times, read through the client on
+//! holds a queue back), of task type limits and their running tasks, and of attempts and run times, read through the client on
 //! each scrape.
 //!
 //! Attempts and run times are derived from the records in the store, not
@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 
 use super::errors::ApiError;
-use crate::backend::{PageRequest, QueueStats, TaskFilter};
+use crate::backend::{PageRequest, QueueStats, TaskFilter, TypeLimitStats};
 use crate::client::Client;
 use crate::task::{TaskRecord, TaskState};
 
@@ -153,6 +153,7 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         }
     }
     write_limits(&mut out, &queues, Utc::now());
+    write_type_limits(&mut out, &client.type_limits().await?);
     write_samples(&mut out, &samples);
     Ok((
         [(
@@ -206,6 +207,38 @@ fn write_limits(out: &mut String, queues: &[QueueStats], now: DateTime<Utc>) {
                 let _ = writeln!(out, "{name}{{queue=\"{}\"}} {value}", label(&stats.queue));
             }
         }
+    }
+}
+
+/// The task type limits and the running tasks they count, for the types
+/// that have one.
+fn write_type_limits(out: &mut String, types: &[TypeLimitStats]) {
+    let _ = writeln!(
+        out,
+        "# HELP taskq_task_type_limit At most this many of the type's tasks run at once \
+         (types with a limit).\n# TYPE taskq_task_type_limit gauge"
+    );
+    for row in types {
+        if let Some(limit) = row.limit {
+            let _ = writeln!(
+                out,
+                "taskq_task_type_limit{{task_type=\"{}\"}} {limit}",
+                label(&row.task_type)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP taskq_task_type_running Running tasks of the type, counted against its limit \
+         (types with a limit).\n# TYPE taskq_task_type_running gauge"
+    );
+    for row in types {
+        let _ = writeln!(
+            out,
+            "taskq_task_type_running{{task_type=\"{}\"}} {}",
+            label(&row.task_type),
+            row.running
+        );
     }
 }
 

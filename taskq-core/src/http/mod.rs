@@ -33,6 +33,8 @@
 //! |---|---|---|
 //! | GET | `api/task-types` | registered task types, options, params schema |
 //! | GET | `api/task-types/{name}` | one task type |
+//! | PUT | `api/task-types/{name}/limit` | set (`{"limit": n}`) or lift (`null`) the type's limit |
+//! | PUT | `api/task-types/{name}/key-limit` | set (`{"limit": n}`) or lift (`null`) the type's limit per concurrency key |
 //! | POST | `api/tasks` | submit (now, `run_at`, `countdown`; overrides) |
 //! | GET | `api/tasks` | list: `state`, `task_type`, `queue`, `created_after`, `created_before`, `page`, `page_size` |
 //! | GET / DELETE | `api/tasks/{id}` | one task / delete it if it ended (`204`; `409` while pending or running) |
@@ -140,6 +142,11 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
     let guarded = Router::new()
         .route("/api/task-types", get(task_types::list))
         .route("/api/task-types/{name}", get(task_types::detail))
+        .route("/api/task-types/{name}/limit", put(task_types::limit))
+        .route(
+            "/api/task-types/{name}/key-limit",
+            put(task_types::key_limit),
+        )
         .route("/api/tasks", post(tasks::submit).get(tasks::list))
         .route("/api/tasks/purge", post(tasks::purge))
         .route("/api/tasks/bulk", post(bulk::bulk))

@@ -71,7 +71,7 @@ pub struct QueueLimitRequest {
 
 /// A field that is present: `Some(value)`, `null` included; a missing
 /// field stays `None` (`serde(default)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(super) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -4,12 +4,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::errors::{ApiError, ApiPath};
+use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::backend::TypeLimitStats;
 use crate::client::Client;
+use crate::error::Error;
 use crate::registry::TaskDef;
 
 /// A registered task type.
@@ -34,9 +36,37 @@ pub struct TaskTypeInfo {
     /// JSON schema (2020-12) of the params.
     #[schema(value_type = Object)]
     pub params_schema: Value,
+    /// The limit declared with `#[long_task(concurrency = n)]`, which a
+    /// starting worker stores while none is.
+    pub declared_limit: Option<u32>,
+    /// The params field a task's concurrency key is read from
+    /// (`#[long_task(concurrency(key = "...", limit = n))]`).
+    pub key_field: Option<String>,
+    /// The key limit declared with `concurrency(key = ..., limit = n)`.
+    pub declared_key_limit: Option<u32>,
+    /// The stored limit every claim keeps: at most this many of the
+    /// type's tasks run at once (`null`: none).
+    pub limit: Option<u32>,
+    /// The stored key limit: at most this many of the type's tasks with
+    /// one concurrency key run at once (`null`: none).
+    pub key_limit: Option<u32>,
+    /// The type's running tasks, counted while it has a limit or a key
+    /// limit (0 otherwise).
+    pub running: u64,
 }
 
 impl TaskTypeInfo {
+    /// The type as registered, with its stored limit from `limits`.
+    fn with_limits(def: &TaskDef, limits: &[TypeLimitStats]) -> TaskTypeInfo {
+        let mut info = TaskTypeInfo::of(def);
+        if let Some(row) = limits.iter().find(|row| row.task_type == def.name) {
+            info.limit = row.limit;
+            info.key_limit = row.key_limit;
+            info.running = row.running;
+        }
+        info
+    }
+
     fn of(def: &TaskDef) -> TaskTypeInfo {
         let options = &def.options;
         TaskTypeInfo {
@@ -50,15 +80,30 @@ impl TaskTypeInfo {
             retry_delay: options.retry_delay.as_secs_f64(),
             blocking: options.blocking,
             params_schema: (def.params_schema)().to_value(),
+            declared_limit: def.concurrency.limit,
+            key_field: def.concurrency.key_field.map(str::to_owned),
+            declared_key_limit: def.concurrency.key_limit,
+            limit: None,
+            key_limit: None,
+            running: 0,
         }
     }
 }
 
-/// Every registered task type, by name.
+/// Every registered task type, by name, with its stored limit.
 #[utoipa::path(get, path = "/api/task-types", tag = "task types", operation_id = "list_task_types",
     responses((status = 200, description = "every registered task type", body = [TaskTypeInfo])))]
-pub(crate) async fn list(State(client): State<Client>) -> Json<Vec<TaskTypeInfo>> {
-    Json(client.registry().iter().map(TaskTypeInfo::of).collect())
+pub(crate) async fn list(
+    State(client): State<Client>,
+) -> Result<Json<Vec<TaskTypeInfo>>, ApiError> {
+    let limits = client.type_limits().await?;
+    Ok(Json(
+        client
+            .registry()
+            .iter()
+            .map(|def| TaskTypeInfo::with_limits(def, &limits))
+            .collect(),
+    ))
 }
 
 /// One task type.
@@ -70,9 +115,92 @@ pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<TaskTypeInfo>, ApiError> {
-    client
+    let def = client
         .registry()
         .get(&name)
-        .map(|def| Json(TaskTypeInfo::of(def)))
-        .ok_or_else(|| ApiError::not_found("task type", &name))
+        .ok_or_else(|| ApiError::not_found("task type", &name))?;
+    let limits = client.type_limits().await?;
+    Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
+}
+
+/// `{"limit": n}` sets the task type's limit, `{"limit": null}` lifts it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypeLimitRequest {
+    /// At most this many of the type's tasks run at once, on every worker
+    /// and host together; at least 1. `null` lifts the limit. Required.
+    #[serde(default, deserialize_with = "super::queues::present")]
+    #[schema(value_type = Option<u32>, minimum = 1, required = true)]
+    pub limit: Option<Option<u32>>,
+}
+
+/// Sets or lifts a registered task type's limit: at most `limit` of its
+/// tasks run at once across every worker (on Redis: per queue). It
+/// applies to the next claim of every worker; running tasks over a
+/// lowered limit go on.
+#[utoipa::path(put, path = "/api/task-types/{name}/limit", tag = "task types", operation_id = "set_task_type_limit",
+    params(("name" = String, Path, description = "registered task name")),
+    request_body = TypeLimitRequest,
+    responses((status = 200, description = "the task type, with its limit", body = TaskTypeInfo),
+        (status = 400, description = "a limit of 0 (`invalid_argument`; `details.field` is `limit`)", body = ErrorBody),
+        (status = 404, description = "no task type has this name", body = ErrorBody),
+        (status = 422, description = "no `limit`, or one that is not null nor a whole number up to 4294967295 (`invalid_field`; `details.field` is `limit`)", body = ErrorBody)))]
+pub(crate) async fn limit(
+    State(client): State<Client>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<TypeLimitRequest>,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    set_limit(&client, &name, request, Kind::Type).await
+}
+
+/// Sets or lifts a registered task type's key limit: at most `limit` of
+/// its tasks with one concurrency key run at once, for every key apart,
+/// across every worker (on Redis: per queue).
+#[utoipa::path(put, path = "/api/task-types/{name}/key-limit", tag = "task types", operation_id = "set_task_type_key_limit",
+    params(("name" = String, Path, description = "registered task name")),
+    request_body = TypeLimitRequest,
+    responses((status = 200, description = "the task type, with its key limit", body = TaskTypeInfo),
+        (status = 400, description = "a limit of 0 (`invalid_argument`; `details.field` is `limit`)", body = ErrorBody),
+        (status = 404, description = "no task type has this name", body = ErrorBody),
+        (status = 422, description = "no `limit`, or one that is not null nor a whole number up to 4294967295 (`invalid_field`; `details.field` is `limit`)", body = ErrorBody)))]
+pub(crate) async fn key_limit(
+    State(client): State<Client>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<TypeLimitRequest>,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    set_limit(&client, &name, request, Kind::Key).await
+}
+
+/// Which of a type's limits a request sets.
+enum Kind {
+    Type,
+    Key,
+}
+
+async fn set_limit(
+    client: &Client,
+    name: &str,
+    request: TypeLimitRequest,
+    kind: Kind,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    let def = client
+        .registry()
+        .get(name)
+        .ok_or_else(|| ApiError::not_found("task type", name))?;
+    let limit = request.limit.ok_or_else(|| {
+        ApiError::invalid_field(
+            "limit",
+            "missing field `limit`: a number, or null to lift it",
+        )
+    })?;
+    let set = match kind {
+        Kind::Type => client.set_type_limit(name, limit).await,
+        Kind::Key => client.set_key_limit(name, limit).await,
+    };
+    set.map_err(|err| match err {
+        Error::InvalidArgument(message) => ApiError::invalid_argument("limit", message),
+        other => other.into(),
+    })?;
+    let limits = client.type_limits().await?;
+    Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
 }

@@ -84,6 +84,13 @@ pub struct SubmitRequest {
     /// with `details.field` `metadata`.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// The concurrency key its task type's key limit counts it under
+    /// (1 to 255 bytes), instead of the one the type reads from the
+    /// params. A bad one is `400 invalid_label` with `details.field`
+    /// `concurrency_key`; params without the field the type reads it from
+    /// are `400 invalid_params` naming `params.<field>`.
+    #[schema(min_length = 1, max_length = 255)]
+    pub concurrency_key: Option<String>,
 }
 
 /// The `unique` field of a submission.
@@ -122,7 +129,7 @@ fn seconds(field: &str, secs: f64) -> Result<Duration, ApiError> {
         (status = 200, description = "nothing stored: the task already stored under `id` (a repeated submit), or the task holding the unique key, unchanged", body = TaskRecord,
             headers(("taskq-duplicate" = String, description = "`id` or `unique_key`: what made the submit a duplicate"))),
         (status = 409, description = "`id` is stored with another task type or params (`task_exists`; `details.id`)", body = ErrorBody),
-        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries, an `expires_at` not in the future or before the ETA), a bad queue name (`invalid_name`), a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`) or bad tags or metadata (`invalid_label`: `tags` or `metadata`), `details.field` naming it", body = ErrorBody),
+        (status = 400, description = "malformed JSON (`malformed_json`); an override out of range (`invalid_argument`: a zero or negative timeout, an ETA past year 9999, too many retries, an `expires_at` not in the future or before the ETA), a bad queue name (`invalid_name`), a unique rule that gives no key (`invalid_unique`: `unique.key`, `unique.fields`, `unique.period` or `unique.states`) or bad tags, metadata or concurrency key (`invalid_label`: `tags`, `metadata` or `concurrency_key`), `details.field` naming it", body = ErrorBody),
         (status = 413, description = "body too large (`body_too_large`), or params over the client's `PayloadLimits` (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "a field of the wrong type or unknown (`invalid_field`), an unknown task type or params that do not fit; `details.field` names it", body = ErrorBody)))]
 pub(crate) async fn submit(
@@ -183,6 +190,9 @@ pub(crate) async fn submit(
     }
     if let Some(metadata) = request.metadata {
         submission = submission.metadata(metadata);
+    }
+    if let Some(key) = request.concurrency_key {
+        submission = submission.concurrency_key(key);
     }
     // The client refuses the same overrides, but without naming the field.
     submission.check_overrides()?;

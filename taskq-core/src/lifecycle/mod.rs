@@ -32,6 +32,7 @@
 //! | submit (unique) | — | not stored while a task of the queue [holds](holds_unique) its key ([`unique_key`]), nor after an earlier task of its batch with the key ([`unique_in_batch`]): reported as a duplicate of that holder | [`holds_unique`] |
 //! | claim | `PENDING`, due, not expired ([`is_expired`]), queue not paused, of a type the claimer runs ([`accepts_type`]) | `RUNNING`, `attempt + 1` | [`claim`] |
 //! | claim (queue limit) | — | at most `limit − running` tasks, `running` counted from the queue's `RUNNING` tasks inside the claim; a limit of 0 is refused ([`check_queue_limit`]) | [`claim_capacity`] |
+//! | claim (type limit) | — | a task whose type is at its limit, or whose concurrency key is at its type's key limit (`RUNNING` tasks of the type, or of the type with the key, counted inside the claim), is passed over, keeping its place; a limit of 0 is refused ([`check_type_limit`]) | [`TypeCaps`] |
 //! | claim (rate limit) | — | at most as many tasks as the queue's token bucket allows at `now` (its `tat` read and moved by the claim), `min` with the queue limit; `starts` 0 or a period out of range is refused ([`check_rate_limit`]); a claim cut short reports when the next start is allowed ([`rate_next_start`]) | [`rate_capacity`], [`rate_spend`] |
 //! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
@@ -69,6 +70,7 @@ mod snooze;
 #[cfg(test)]
 mod test_record;
 mod transitions;
+mod type_limit;
 mod unique;
 mod workflow;
 
@@ -96,6 +98,10 @@ pub use transitions::{
     claim, heartbeat, is_claimable, is_lease_expired, is_purged, is_retryable_state,
     is_running_attempt, record_progress, release, rescue, rescue_retry_at, rescue_to, retry,
     settle, settled_attempt,
+};
+pub use type_limit::{
+    MAX_CONCURRENCY_KEY, TypeCaps, check_concurrency_key, check_type_limit, concurrency_key,
+    counted_key,
 };
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{

@@ -36,6 +36,7 @@ pub(crate) fn pending(at: DateTime<Utc>) -> TaskRecord {
         schedule: None,
         snoozes: 0,
         expires_at: None,
+        concurrency_key: None,
         trace_context: None,
     }
 }

@@ -260,6 +260,32 @@ impl Broker for MemoryBackend {
         Ok(())
     }
 
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        {
+            let mut state = self.lock();
+            match limit {
+                Some(limit) => state.type_limits.insert(task_type.to_owned(), limit),
+                None => state.type_limits.remove(task_type),
+            };
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        {
+            let mut state = self.lock();
+            match limit {
+                Some(limit) => state.key_limits.insert(task_type.to_owned(), limit),
+                None => state.key_limits.remove(task_type),
+            };
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,
@@ -356,6 +382,11 @@ impl MemoryBackend {
             }
             return (Vec::new(), Vec::new());
         }
+        // `lifecycle::TypeCaps`, counted under the same lock.
+        let mut caps = state.type_caps(request.task_types);
+        if caps.all_full(request.task_types) {
+            return (Vec::new(), Vec::new());
+        }
         state.promote_due(request.now);
         let lease_until = request.now + request.lease;
         let mut claimed = Vec::with_capacity(want);
@@ -391,17 +422,24 @@ impl MemoryBackend {
                 after = Some(key);
                 continue;
             }
-            ready.remove(&key);
             if lifecycle::is_expired(record, request.now) {
                 // Never started: expired below, once the walk is done.
+                ready.remove(&key);
                 expired.push(id);
                 continue;
             }
             if !lifecycle::is_claimable(record, request.now) {
                 // Filed as ready by a later clock than this claim's.
+                ready.remove(&key);
                 delayed.insert((record.scheduled_at, id));
                 continue;
             }
+            // A full type's task keeps its place, like another type's.
+            if !caps.admit(&record.task_type, record.concurrency_key.as_deref()) {
+                after = Some(key);
+                continue;
+            }
+            ready.remove(&key);
             lifecycle::claim(record, request.worker_id, request.now, lease_until);
             running.insert(id);
             claimed.push(record.clone());

@@ -75,6 +75,11 @@ struct State {
     /// Queue limits (`Broker::set_queue_limit`); the running count is
     /// read from `running` under the same lock, never kept apart.
     limits: HashMap<String, u32>,
+    /// Task type limits (`Broker::set_type_limit`) and key limits
+    /// (`Broker::set_key_limit`); the running counts are read from
+    /// `running` under the same lock.
+    type_limits: HashMap<String, u32>,
+    key_limits: HashMap<String, u32>,
     /// Rate limits (`Broker::set_queue_rate_limit`) with their bucket's
     /// time (`lifecycle::rate_spend`; `None`: full).
     rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
@@ -333,6 +338,39 @@ impl State {
             .iter()
             .filter(|id| self.tasks.get(id).is_some_and(|r| r.queue == queue))
             .count() as u64
+    }
+
+    /// The type and key limits a claim taking `task_types` meets, each
+    /// with what it leaves beside the `RUNNING` tasks (every queue's).
+    fn type_caps(&self, task_types: Option<&[&str]>) -> lifecycle::TypeCaps {
+        let mut caps = lifecycle::TypeCaps::default();
+        let applies = |t: &str| task_types.is_none_or(|types| types.contains(&t));
+        for (task_type, &limit) in &self.key_limits {
+            if applies(task_type) {
+                caps.key_limit(task_type, limit);
+            }
+        }
+        let limited: Vec<(&String, u32)> = self
+            .type_limits
+            .iter()
+            .filter(|(t, _)| applies(t))
+            .map(|(t, &limit)| (t, limit))
+            .collect();
+        if limited.is_empty() && caps.is_empty() {
+            return caps;
+        }
+        let mut running: HashMap<&str, u64> = HashMap::new();
+        for record in self.running.iter().filter_map(|id| self.tasks.get(id)) {
+            *running.entry(record.task_type.as_str()).or_default() += 1;
+            if let Some(key) = lifecycle::counted_key(&caps, record) {
+                caps.key_running(&record.task_type, key, 1);
+            }
+        }
+        for (task_type, limit) in limited {
+            let running = running.get(task_type.as_str()).copied().unwrap_or(0);
+            caps.limit(task_type, limit, running);
+        }
+        caps
     }
 
     fn put_schedule(&mut self, schedule: Schedule) {

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::MemoryBackend;
 use crate::backend::{
-    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,
+    Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, TypeLimitStats,
+    check_purge_states,
 };
 use crate::ends::TaskEnds;
 use crate::error::Error;
@@ -124,6 +125,29 @@ impl Store for MemoryBackend {
             .map(|r| r.id)
             .collect();
         Ok(state.remove_ended(&doomed) as u64)
+    }
+
+    async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
+        let state = self.lock();
+        let mut rows: Vec<TypeLimitStats> = state
+            .type_limits
+            .keys()
+            .chain(state.key_limits.keys())
+            .map(|task_type| TypeLimitStats {
+                task_type: task_type.clone(),
+                limit: state.type_limits.get(task_type).copied(),
+                key_limit: state.key_limits.get(task_type).copied(),
+                running: 0,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.task_type.cmp(&b.task_type));
+        rows.dedup_by(|a, b| a.task_type == b.task_type);
+        for record in state.running.iter().filter_map(|id| state.tasks.get(id)) {
+            if let Some(row) = rows.iter_mut().find(|r| r.task_type == record.task_type) {
+                row.running += 1;
+            }
+        }
+        Ok(rows)
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

@@ -123,6 +123,19 @@ impl Broker for RedisBackend {
             micros(lease_until),
             self.retention_secs(),
         ];
+        // The limits of the types this claim may take (`CLAIM`'s ARGV[9]).
+        let limits = self.type_limit_map().await?;
+        let limits: Vec<_> = limits
+            .iter()
+            .filter(|(t, _)| lifecycle::accepts_type(request.task_types, t))
+            .collect();
+        args.push(limits.len().to_string());
+        let text = |limit: &Option<u32>| limit.map_or_else(String::new, |l| l.to_string());
+        for (task_type, (limit, key_limit)) in limits {
+            args.push(task_type.clone());
+            args.push(text(limit));
+            args.push(text(key_limit));
+        }
         match request.task_types {
             None => args.push("0".to_owned()),
             Some(types) => {
@@ -475,6 +488,22 @@ impl Broker for RedisBackend {
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.holds.get(queue)
+    }
+
+    /// Stored in one hash outside every queue's slot (`Keys::type_limits`),
+    /// read before each claim and passed to the claim script, which
+    /// counts the type's tasks in the queue's running set: on Redis (and
+    /// Redis Cluster, where a script reaches one slot) a type limit caps
+    /// each queue's running tasks of the type, not their sum over queues.
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        self.store_type_limit("l", task_type, limit).await
+    }
+
+    /// As the type limit: per queue, the running tasks with the key.
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        self.store_type_limit("k", task_type, limit).await
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

@@ -95,6 +95,14 @@ impl Keys {
         format!("{{{}:{queue}}}:uniq:{key}", self.prefix)
     }
 
+    /// Hash of the task type limits: field `l:<type>` its limit
+    /// (`Broker::set_type_limit`), `k:<type>` its key limit
+    /// (`Broker::set_key_limit`). Outside every queue's slot: read with
+    /// one command before a claim, which passes the limits to the script.
+    pub fn type_limits(&self) -> String {
+        format!("{}:type-limits", self.prefix)
+    }
+
     /// Set of every queue name seen (enqueue or pause).
     pub fn queues(&self) -> String {
         format!("{}:queues", self.prefix)

@@ -119,6 +119,7 @@ mod schedules;
 mod scripts;
 mod signals;
 mod store;
+mod type_limits;
 mod workers;
 mod workflow;
 

@@ -68,6 +68,8 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
             (record.snoozes > 0).then(|| record.snoozes.to_string()),
         ),
         ("expires_at", record.expires_at.map(micros)),
+        // The claim script counts running tasks per key with it.
+        ("concurrency_key", record.concurrency_key.clone()),
         // The step's count of parents yet to end is a field of its own,
         // which the scripts count down; the rest of the step is JSON.
         ("step", record.step.as_ref().map(json).transpose()?),
@@ -232,6 +234,7 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             .map_err(|e| corrupt(format_args!("field `snoozes`: {e}")))?
             .unwrap_or(0),
         expires_at: opt_time("expires_at")?,
+        concurrency_key: fields.get("concurrency_key").cloned(),
         trace_context: opt_json(&fields, "trace_context")?,
     })
 }
@@ -359,6 +362,7 @@ pub(crate) fn from_claim(
         schedule: place("schedule"),
         snoozes: place("snoozes"),
         expires_at: place("expires_at"),
+        concurrency_key: place("concurrency_key"),
         trace_context: place("trace_context"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
@@ -463,6 +467,7 @@ pub(crate) fn from_claim(
             expires_at: optional(at.expires_at)?
                 .map(|_| time(at.expires_at))
                 .transpose()?,
+            concurrency_key: optional(at.concurrency_key)?.map(Cow::into_owned),
             trace_context: optional(at.trace_context)?
                 .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
                 .transpose()?,
@@ -495,5 +500,6 @@ struct Places {
     schedule: usize,
     snoozes: usize,
     expires_at: usize,
+    concurrency_key: usize,
     trace_context: usize,
 }

@@ -96,7 +96,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 23] = [
+pub(crate) const CLAIM_FIELDS: [&str; 24] = [
     "task_type",
     "params",
     "priority",
@@ -119,14 +119,19 @@ pub(crate) const CLAIM_FIELDS: [&str; 23] = [
     "schedule",
     "snoozes",
     "expires_at",
+    "concurrency_key",
     "trace_context",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
-/// 0 = none) of the tasks it expires, [9] `1` when only
-/// the task types that follow are taken (`lifecycle::accepts_type`; others
-/// keep their place, at most `limit + 1000` members are read a call) or
-/// `0` for any. Promotes due delayed tasks (a bounded batch per call), then
+/// 0 = none) of the tasks it expires, [9] the number `n` of task type
+/// limits that follow as (type, limit, key limit) triples, a limit `''`
+/// when the type has none (`lifecycle::TypeCaps`, counted against the
+/// queue's running set: on Redis type and key limits count per queue),
+/// then `1` when only the task types that follow are taken
+/// (`lifecycle::accepts_type`; others, and those of a full type, keep
+/// their place, at most `limit + 1000` members are read a call) or `0`
+/// for any. Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
 /// beside the running set (`lifecycle::claim_capacity`) and its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
@@ -157,7 +162,8 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@TYPE@", &place("task_type"))
             .replace("@CREATED@", &place("created_at"))
             .replace("@STEP@", &place("step"))
-            .replace("@EXPIRES@", &place("expires_at")),
+            .replace("@EXPIRES@", &place("expires_at"))
+            .replace("@KEY@", &place("concurrency_key")),
     )
 });
 
@@ -281,6 +287,12 @@ pub(crate) static DELETE: LazyLock<Script> =
 /// (nil: none): counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));
+
+/// No own arguments. Returns (task type, count) pairs of the queue's
+/// running tasks, read from the running set's records: what a type
+/// limit counts (`Store::type_limits`).
+pub(crate) static RUNNING_TYPES: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/running_types.lua")));
 
 /// No own arguments. Returns (task type, count) pairs of the queue's
 /// pending tasks (due or not), for the types that have some: one `ZCARD`

@@ -340,6 +340,10 @@ impl Store for RedisBackend {
         Ok(stats)
     }
 
+    async fn type_limits(&self) -> Result<Vec<crate::backend::TypeLimitStats>, Error> {
+        self.read_type_limits().await
+    }
+
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
         let mut rows = Vec::new();
         for queue in self.queue_names().await? {

@@ -283,6 +283,19 @@ impl Broker for InlineBackend {
         Ok(())
     }
 
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.memory.set_type_limit(task_type, limit).await?;
+        // A raised or cleared limit may let held tasks run.
+        super::drain::drain_with(&self.runner, None, true, MAX_INLINE_ATTEMPTS).await?;
+        Ok(())
+    }
+
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.memory.set_key_limit(task_type, limit).await?;
+        super::drain::drain_with(&self.runner, None, true, MAX_INLINE_ATTEMPTS).await?;
+        Ok(())
+    }
+
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,
@@ -341,6 +354,10 @@ impl Store for InlineBackend {
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         self.memory.queue_stats().await
+    }
+
+    async fn type_limits(&self) -> Result<Vec<crate::backend::TypeLimitStats>, Error> {
+        self.memory.type_limits().await
     }
 
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {

@@ -18,6 +18,7 @@
 //! - `batch`: a claimed batch's runners on the handler runtime.
 //! - `attempt`: one attempt, and its settlement.
 //! - `deadlines`: the deadline keeper.
+//! - `declared`: task types' declared limits, stored at start where none is.
 //! - `runtime`: the handler runtime.
 //! - `completer`: batched settlements.
 //! - `lease`: the heartbeat loop, lease renewal and abandonment.
@@ -32,6 +33,7 @@ mod completer;
 mod config;
 mod control;
 mod deadlines;
+mod declared;
 mod dispatch;
 mod hooks;
 mod lease;
@@ -410,6 +412,7 @@ impl Worker {
                 warn!(%queue, error = %err, "could not store the declared rate limit");
             }
         }
+        declared::store_declared_limits(&*shared.backend, &shared.registry).await;
         info!(
             worker = %shared.worker_id,
             queues = ?queues.iter().map(|q| (&q.name, q.slots.available_permits())).collect::<Vec<_>>(),

@@ -9,7 +9,7 @@ use super::spec::{WorkflowSpec, invalid};
 use crate::client::Client;
 use crate::error::Error;
 use crate::stable_hash::{FNV_OFFSET, fnv1a64};
-use crate::submit::{Overrides, new_record};
+use crate::submit::{Overrides, apply_concurrency_key, new_record};
 use crate::task::{StepInput, TaskId, TaskRecord, TaskState, WorkflowId, WorkflowStep};
 
 /// Where a workflow's records go: the ids to give them and when its first
@@ -118,6 +118,8 @@ impl WorkflowSpec {
                 ..Overrides::default()
             };
             let mut record = new_record(def, spec.params.clone(), &overrides, now);
+            apply_concurrency_key(&mut record, def, &overrides)
+                .map_err(|e| invalid(name, e.to_string()))?;
             record.id = ids[i];
             if !parents[i].is_empty() {
                 record.state = TaskState::Waiting;

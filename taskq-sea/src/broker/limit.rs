@@ -13,7 +13,9 @@
 //! rate limit's bucket is read from the same locked row, and the claim
 //! writes back what it spent (`lifecycle::rate_spend`) before it commits:
 //! the next claimer reads the spent bucket. An unlimited queue never
-//! takes the lock: its claim stays one statement.
+//! takes the lock: its claim stays one statement. A claim that may take
+//! a limited task type comes here too, and also locks the type's row
+//! (`type_limit`).
 
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use taskq_core::rate_limit::RateLimit;
 use taskq_core::{Error, lifecycle};
 
 use super::statements::{claim_unguarded, running_count};
+use super::type_limit::{admitted_ids, claim_ids, locked_type_caps};
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::queue;
 use crate::entity::task;
@@ -142,14 +145,16 @@ impl SeaBackend {
     /// Whether the queue has a limit or a rate limit and is not paused (a
     /// plain read, to choose the limited claim; the claim reads it again,
     /// locked).
-    pub(super) async fn is_limited(&self, queue: &str) -> Result<bool, Error> {
-        let row = queue::Entity::find_by_id(queue)
+    pub(super) async fn is_limited(&self, request: &ClaimRequest<'_>) -> Result<bool, Error> {
+        let row = queue::Entity::find_by_id(request.queue)
             .one(self.db())
             .await
             .map_err(db_err)?;
-        Ok(row.is_some_and(|row| {
-            !row.paused && (row.running_limit.is_some() || row.rate_starts.is_some())
-        }))
+        match row {
+            Some(row) if row.paused => Ok(false),
+            Some(row) if row.running_limit.is_some() || row.rate_starts.is_some() => Ok(true),
+            _ => self.has_type_limits(request.task_types).await,
+        }
     }
 
     /// Claims from a limited queue on PostgreSQL and SQLite (MySQL's
@@ -163,7 +168,15 @@ impl SeaBackend {
             txn.commit().await.map_err(db_err)?;
             return Ok(Vec::new());
         };
-        let rows = if locked.want > 0 {
+        let mut caps = locked_type_caps(&txn, request).await?;
+        let rows = if locked.want > 0 && !caps.is_empty() {
+            let request = ClaimRequest {
+                limit: locked.want,
+                ..request.clone()
+            };
+            let ids = admitted_ids(&txn, &request, &mut caps).await?;
+            claim_ids(&txn, &request, ids).await?
+        } else if locked.want > 0 {
             let request = ClaimRequest {
                 limit: locked.want,
                 ..request.clone()

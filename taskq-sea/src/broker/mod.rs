@@ -10,6 +10,7 @@
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
 //! - `limit`: queue limits and rate limits, and the claim of a limited queue.
+//! - `type_limit`: task type limits, and the claim that may take a limited type.
 //! - `unique`: the unique keys a submit takes.
 //! - `rescue`: expired leases.
 //! - `expire`: pending tasks past their deadline to start.
@@ -23,6 +24,7 @@ pub(crate) use limit::stored_rate;
 mod rescue;
 mod statements;
 mod steps;
+mod type_limit;
 mod unique;
 mod workflow;
 
@@ -53,6 +55,7 @@ use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
+use crate::entity::task_type::Column as TypeColumn;
 use crate::history;
 use crate::sql::{self, SettleRow, state_is};
 
@@ -86,7 +89,7 @@ impl Broker for SeaBackend {
                 .await
                 .map_err(db_err)?;
             // The one statement claims nothing from a limited queue.
-            if rows.is_empty() && self.is_limited(request.queue).await? {
+            if rows.is_empty() && self.is_limited(&request).await? {
                 self.claim_limited(&request).await?
             } else {
                 self.holds.record(request.queue, None);
@@ -368,6 +371,25 @@ impl Broker for SeaBackend {
         lifecycle::check_queue_limit(limit)?;
         self.store_queue_limit(queue, limit).await?;
         // A raised or cleared limit may free slots.
+        self.wake_others().await;
+        self.notify();
+        Ok(())
+    }
+
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        self.store_type_limit(task_type, TypeColumn::RunningLimit, limit)
+            .await?;
+        // A raised or cleared limit may free slots.
+        self.wake_others().await;
+        self.notify();
+        Ok(())
+    }
+
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        lifecycle::check_type_limit(limit)?;
+        self.store_type_limit(task_type, TypeColumn::KeyLimit, limit)
+            .await?;
         self.wake_others().await;
         self.notify();
         Ok(())

@@ -38,6 +38,8 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 ///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue
 ///                   AND (paused = TRUE OR running_limit IS NOT NULL
 ///                        OR rate_starts IS NOT NULL))
+///   AND NOT EXISTS (SELECT 1 FROM taskq_task_types
+///                   WHERE running_limit IS NOT NULL [AND name IN ($types)])
 /// RETURNING *
 /// ```
 ///
@@ -65,6 +67,8 @@ pub(super) fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
         .to_owned();
     let mut update = claim_unguarded(request);
     update.and_where(Expr::exists(held).not());
+    // Nor does a claim that may take a limited task type (`type_limit`).
+    update.cond_where(super::type_limit::no_type_limit(request));
     update
 }
 

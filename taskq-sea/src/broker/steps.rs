@@ -16,6 +16,7 @@ use crate::entity::task::{self, Column as C};
 
 use super::limit::{Locked, locked_capacity};
 use super::statements::{claim_update, due_select, fetch};
+use super::type_limit::{admitted_ids, locked_type_caps};
 
 impl SeaBackend {
     /// The current state of a task, or [`Error::NotFound`].
@@ -70,9 +71,15 @@ impl SeaBackend {
             self.holds.record(queue, hold);
             return Ok(Vec::new());
         }
+        // A limited task type: its row locked after the queue's (`type_limit`).
+        let mut caps = locked_type_caps(&txn, request).await?;
         let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
-        for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
-            ids.push(row.try_get("", "id").map_err(db_err)?);
+        if caps.is_empty() {
+            for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
+                ids.push(row.try_get("", "id").map_err(db_err)?);
+            }
+        } else {
+            ids = admitted_ids(&txn, request, &mut caps).await?;
         }
         if ids.is_empty() {
             // Ended here, not by dropping it: InnoDB's locking read also

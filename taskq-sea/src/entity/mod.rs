@@ -5,6 +5,7 @@
 //! - [`count`]: `taskq_counts`, per minute and queue the attempts
 //!   workers ended.
 //! - [`queue`]: `taskq_queues`, one row per paused or limited queue.
+//! - [`task_type`]: `taskq_task_types`, one row per limited task type.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
 //! - [`unique_key`]: `taskq_unique_keys`, per queue and unique key the
@@ -20,5 +21,6 @@ pub mod count;
 pub mod queue;
 pub mod schedule;
 pub mod task;
+pub mod task_type;
 pub mod unique_key;
 pub mod worker;

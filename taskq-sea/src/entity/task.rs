@@ -88,6 +88,8 @@ pub struct Model {
     pub snoozes: i32,
     /// The deadline to start (`EXPIRED` when not started by then).
     pub expires_at: Option<DateTimeUtc>,
+    /// The concurrency key its type's key limit counts it under.
+    pub concurrency_key: Option<String>,
     /// The submitting span's trace context
     /// ([`taskq_core::trace::TraceContext`]), a JSON object of strings.
     pub trace_context: Option<Json>,

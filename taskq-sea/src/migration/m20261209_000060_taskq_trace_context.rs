@@ -26,29 +26,12 @@ enum TaskqTasks {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
-        // Idempotent like the others: look first.
-        if !manager.has_column("taskq_tasks", "trace_context").await? {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(T::Table)
-                        .add_column(ColumnDef::new(T::TraceContext).json().null())
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        let context = ColumnDef::new(T::TraceContext).json().null().to_owned();
+        super::columns::add_missing(manager, T::Table, [context]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use TaskqTasks as T;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(T::Table)
-                    .drop_column(T::TraceContext)
-                    .to_owned(),
-            )
-            .await
+        super::columns::drop_all(manager, T::Table, [T::TraceContext]).await
     }
 }

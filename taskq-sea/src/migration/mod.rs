@@ -50,6 +50,7 @@ mod m20261208_000040_taskq_schedule_workflows;
 mod m20261208_000041_taskq_counts;
 mod m20261208_000050_taskq_task_history;
 mod m20261208_000051_taskq_snooze_expiry;
+mod m20261208_000060_taskq_type_limits;
 mod m20261209_000060_taskq_trace_context;
 
 use sea_orm_migration::prelude::*;
@@ -71,6 +72,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261208_000041_taskq_counts::Migration),
         Box::new(m20261208_000050_taskq_task_history::Migration),
         Box::new(m20261208_000051_taskq_snooze_expiry::Migration),
+        Box::new(m20261208_000060_taskq_type_limits::Migration),
         Box::new(m20261209_000060_taskq_trace_context::Migration),
     ]
 }

@@ -184,6 +184,18 @@ impl Broker for SeaRedisBackend {
         self.redis.set_queue_limit(queue, limit).await
     }
 
+    /// As the queue limit: SQL's row is the truth, Redis's copy caps the
+    /// claims (counted per queue, as on Redis).
+    async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.sql.set_type_limit(task_type, limit).await?;
+        self.redis.set_type_limit(task_type, limit).await
+    }
+
+    async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        self.sql.set_key_limit(task_type, limit).await?;
+        self.redis.set_key_limit(task_type, limit).await
+    }
+
     /// As the limit: SQL's row is the truth, Redis's copy (with the
     /// bucket, which only Redis keeps: a Redis loss refills it) caps the
     /// claims.

@@ -57,7 +57,7 @@
 //! - Redis lost its data (restart without persistence, `FLUSHALL`): the
 //!   epoch key `<prefix>:epoch` is gone. The reconciler of every worker
 //!   checks it each [`taskq_core::maintenance::reconciler::CHECK_INTERVAL_DEFAULT`],
-//!   and on a loss restores the pause flags, queue limits and rate limits
+//!   and on a loss restores the pause flags, queue, type and rate limits
 //!   (with full buckets: the spent ones were Redis's) and pushes
 //!   every `PENDING` task back; running tasks keep running (their leases
 //!   are SQL's) and if their worker dies, SQL's rescue requeues and
@@ -310,7 +310,7 @@ impl SeaRedisBackend {
         Ok(restored)
     }
 
-    /// Makes Redis's pause flags, queue limits and rate limits SQL's.
+    /// Makes Redis's pause flags, queue, rate and type limits SQL's.
     async fn sync_pauses(&self) -> Result<(), Error> {
         let paused = self.sql.paused_queues().await?;
         let limits = self.sql.queue_limits().await?;
@@ -334,6 +334,20 @@ impl SeaRedisBackend {
         }
         for (queue, limit) in rates {
             self.redis.set_queue_rate_limit(&queue, Some(limit)).await?;
+        }
+        // Task type limits: Redis's copy becomes SQL's rows.
+        let types = self.sql.type_limits().await?;
+        for row in self.redis.type_limits().await? {
+            if !types.iter().any(|t| t.task_type == row.task_type) {
+                self.redis.set_type_limit(&row.task_type, None).await?;
+                self.redis.set_key_limit(&row.task_type, None).await?;
+            }
+        }
+        for row in types {
+            self.redis.set_type_limit(&row.task_type, row.limit).await?;
+            self.redis
+                .set_key_limit(&row.task_type, row.key_limit)
+                .await?;
         }
         Ok(())
     }

@@ -81,6 +81,11 @@ impl Store for SeaRedisBackend {
 
     /// SQL's counts and settings; a rate limit's bucket is Redis's (the
     /// claims spend it there), so its hold is read from Redis.
+    /// SQL's rows: the stored limits and the records' running counts.
+    async fn type_limits(&self) -> Result<Vec<taskq_core::backend::TypeLimitStats>, Error> {
+        self.sql.type_limits().await
+    }
+
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         let mut stats = self.sql.queue_stats().await?;
         if stats.iter().any(|s| s.rate_limit.is_some()) {

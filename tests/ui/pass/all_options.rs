@@ -23,8 +23,19 @@ use taskq::registry::Registry;
     unique(key = "all", period = 60, states = ["pending"]),
     max_snoozes = 7,
     expires = 300,
+    concurrency = 4,
 )]
 async fn all_options(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[long_task(concurrency(key = "tenant", limit = 2))]
+async fn per_tenant(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[long_task(concurrency(key = "tenant"))]
+async fn key_field_only(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
@@ -60,6 +71,15 @@ fn main() {
             expires: Some(Duration::from_secs(300)),
         }
     );
+    let all = registry.get("all.options").unwrap().concurrency;
+    assert_eq!((all.limit, all.key_field, all.key_limit), (Some(4), None, None));
+    let tenant = registry.get("per_tenant").unwrap().concurrency;
+    assert_eq!(
+        (tenant.limit, tenant.key_field, tenant.key_limit),
+        (None, Some("tenant"), Some(2))
+    );
+    let field = registry.get("key_field_only").unwrap().concurrency;
+    assert_eq!((field.limit, field.key_field, field.key_limit), (None, Some("tenant"), None));
     let constant = &registry.get("constant_delay").unwrap().options;
     assert_eq!(constant.backoff.factor, 1.0);
     assert_eq!(constant.backoff.jitter, 0.0);

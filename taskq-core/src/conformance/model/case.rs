@@ -501,6 +501,16 @@ impl<'a> Case<'a> {
                     )),
                 )
             }
+            Op::TypeLimit { task_type, limit } => {
+                let limit = (*limit > 0).then_some(*limit);
+                self.reference.set_type_limit(TASK_TYPES[*task_type], limit);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(
+                        backend.set_type_limit(TASK_TYPES[*task_type], limit).await,
+                    )),
+                )
+            }
             Op::Delete { task } => {
                 let id = self.pick(task, TaskState::is_terminal);
                 (

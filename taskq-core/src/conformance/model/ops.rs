@@ -132,6 +132,12 @@ pub enum Op {
         starts: u32,
         period_ms: u64,
     },
+    /// Set the task type's limit to `limit`, or clear it (`limit` 0).
+    TypeLimit {
+        /// An index into `TASK_TYPES`.
+        task_type: usize,
+        limit: u32,
+    },
     Delete {
         task: Target,
     },
@@ -268,6 +274,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (queue.clone(), any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
         1 => (queue, 0..4u32, prop::sample::select(vec![700u64, 3_000, 60_000]))
             .prop_map(|(queue, starts, period_ms)| Op::RateLimit { queue, starts, period_ms }),
+        1 => (0..TASK_TYPES.len(), 0..3u32)
+            .prop_map(|(task_type, limit)| Op::TypeLimit { task_type, limit }),
         1 => task().prop_map(|task| Op::Delete { task }),
         1 => (0..16u8, prop::sample::select(vec![0u32, 0, 1_000]))
             .prop_map(|(states, age_ms)| Op::Purge { states, age_ms }),

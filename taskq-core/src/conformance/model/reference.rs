@@ -26,6 +26,12 @@ pub struct Reference {
     pub rates: BTreeMap<String, (RateLimit, Option<DateTime<Utc>>)>,
     pub schedule: Schedule,
     pub unique: BTreeMap<(String, String), TaskId>,
+    /// Task type limits (`Broker::set_type_limit`).
+    pub type_limits: BTreeMap<String, u32>,
+    /// Whether a type limit counts the type's running tasks of the
+    /// claimed queue only (Redis, where a claim script reaches one slot)
+    /// rather than of every queue.
+    pub type_limits_per_queue: bool,
 }
 
 impl Reference {
@@ -36,7 +42,33 @@ impl Reference {
             rates: BTreeMap::new(),
             schedule,
             unique: BTreeMap::new(),
+            type_limits: BTreeMap::new(),
+            type_limits_per_queue: false,
         }
+    }
+
+    /// `Broker::set_type_limit`.
+    pub fn set_type_limit(&mut self, task_type: &str, limit: Option<u32>) {
+        match limit {
+            Some(limit) => self.type_limits.insert(task_type.to_owned(), limit),
+            None => self.type_limits.remove(task_type),
+        };
+    }
+
+    /// `lifecycle::TypeCaps` for a claim of `queue`: each limited type's
+    /// running tasks (of that queue only, where limits count per queue).
+    fn type_caps(&self, queue: &str) -> lifecycle::TypeCaps {
+        let mut caps = lifecycle::TypeCaps::default();
+        for (task_type, &limit) in &self.type_limits {
+            let running = self
+                .tasks
+                .iter()
+                .filter(|r| r.state == TaskState::Running && r.task_type == *task_type)
+                .filter(|r| !self.type_limits_per_queue || r.queue == queue)
+                .count() as u64;
+            caps.limit(task_type, limit, running);
+        }
+        caps
     }
 
     pub fn get(&self, id: TaskId) -> Option<&TaskRecord> {
@@ -95,9 +127,18 @@ impl Reference {
         let want = rate.map_or(request.limit, |(limit, tat)| {
             lifecycle::rate_capacity(&limit, tat, request.now, request.limit)
         });
-        let claimed: Vec<TaskRecord> = due
+        // `lifecycle::TypeCaps`: a task of a full type keeps its place.
+        let mut caps = self.type_caps(request.queue);
+        let admitted: Vec<usize> = due
             .into_iter()
+            .filter(|&i| {
+                let record = &self.tasks[i];
+                caps.admit(&record.task_type, record.concurrency_key.as_deref())
+            })
             .take(want)
+            .collect();
+        let claimed: Vec<TaskRecord> = admitted
+            .into_iter()
             .map(|i| {
                 let record = &mut self.tasks[i];
                 lifecycle::claim(record, request.worker_id, request.now, lease_until);

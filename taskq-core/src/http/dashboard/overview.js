@@ -29,15 +29,17 @@ async function latencyOf(stats) {
 
 export async function load() {
   const queues = app.queues;
-  const [failed, latency, failures, throughput] = await Promise.all([
+  const [failed, latency, failures, throughput, types] = await Promise.all([
     Promise.all(queues.map((q) => listTasks({ state: 'FAILED', queue: q.queue }, 1, 1).then((p) => p.total))),
     Promise.all(queues.map(latencyOf)),
     listTasks({ state: 'FAILED' }, 1, LATEST_FAILURES),
     api('GET', '/stats/throughput?minutes=' + MINUTES),
+    api('GET', '/task-types'),
   ]);
   return {
     queues,
     throughput,
+    types,
     failed: new Map(queues.map((q, i) => [q.queue, failed[i]])),
     latency: new Map(queues.map((q, i) => [q.queue, latency[i]])),
     failures: failures.tasks,
@@ -50,6 +52,7 @@ export function render(_route, data) {
     stateCards(),
     el('h3', {}, 'Queues'),
     data ? queuesTable(data) : el('p', { className: 'muted' }, 'Loading…'),
+    ...typeLimits(data && data.types),
     ...throughputSection(data && data.throughput, app.queues.map((q) => q.queue)),
     el('h3', {}, 'Latest failures'),
     data ? latestFailures(data.failures) : null,
@@ -163,6 +166,26 @@ function unclaimableRow(q) {
     : ' pending ' + noun + ' wait: no live worker serves this queue (' + types + ')';
   return el('tr', { className: 'unclaimable', dataset: { key: 'u:' + q.queue, unclaimable: q.queue } },
     el('td', { colspan: '9' }, el('strong', {}, '⚠ ' + q.unclaimable), why));
+}
+
+/**
+ * The task types with a limit: running / limit each (at most that many of
+ * the type run at once on every worker together; on Redis, per queue).
+ * Nothing when no type has one.
+ */
+function typeLimits(types) {
+  const limited = (types || []).filter((t) => t.limit != null);
+  if (!limited.length) return [];
+  return [
+    el('h3', {}, 'Task type limits'),
+    el('div', { className: 'table-wrap' }, el('table', { id: 'type-limits', className: 'cards-narrow' },
+      el('thead', {}, el('tr', {}, ...['task type', 'running / limit'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, ...limited.map((t) => el('tr', { dataset: { key: 't:' + t.name, taskType: t.name } },
+        el('th', { scope: 'row', dataset: { label: 'task type' } },
+          el('a', { href: tasksHref({ state: 'RUNNING', filters: { type: t.name } }) }, t.name)),
+        cell('running / limit', el('span', { className: 'type-limit', title: 'at most ' + t.limit + ' run at once, across every worker' },
+          number(t.running) + ' / ' + number(t.limit)))))))),
+  ];
 }
 
 function latestFailures(tasks) {

@@ -55,6 +55,46 @@ if starts then
   want = k
   if want <= 0 then return {next_due(), next_start(tat)} end
 end
+-- lifecycle::TypeCaps: ARGV[9] type limits as (type, limit, key limit)
+-- triples ('' for none), then the type filter's flag. A limited type's
+-- running tasks, and a key-limited type's per key, are counted from the
+-- running set (each member's record), so a settled or rescued task's slot
+-- is free again; a task of a full type or key keeps its place.
+local nlimits = tonumber(ARGV[9])
+local tflag = 10 + 3 * nlimits
+local left, key_limit, key_running = nil, {}, {}
+if nlimits > 0 then
+  left = {}
+  for i = 10, tflag - 1, 3 do
+    left[ARGV[i]] = tonumber(ARGV[i + 1])
+    key_limit[ARGV[i]] = tonumber(ARGV[i + 2])
+  end
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local r = redis.call('HMGET', ARGV[1] .. running_task(m), 'task_type', 'concurrency_key')
+    local t, k = r[1], r[2]
+    if t and left[t] then left[t] = left[t] - 1 end
+    if t and k and key_limit[t] then
+      local tk = t .. '\0' .. k
+      key_running[tk] = (key_running[tk] or 0) + 1
+    end
+  end
+end
+-- Whether a task of type t with key k (or false) may start; taking its
+-- slots is `admitted`'s.
+local function admits(t, k)
+  if not left then return true end
+  if left[t] and left[t] <= 0 then return false end
+  if k and key_limit[t] and (key_running[t .. '\0' .. k] or 0) >= key_limit[t] then return false end
+  return true
+end
+local function admitted(t, k)
+  if not left then return end
+  if left[t] then left[t] = left[t] - 1 end
+  if k and key_limit[t] then
+    local tk = t .. '\0' .. k
+    key_running[tk] = (key_running[tk] or 0) + 1
+  end
+end
 local out = {next_due(), false}
 local running = {}
 local fields = #FIELDS
@@ -68,7 +108,7 @@ local function expired(id, key, f)
   return true
 end
 local function claim(id, key, f)
-  if expired(id, key, f) then return end
+  if expired(id, key, f) then return false end
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
@@ -80,8 +120,9 @@ local function claim(id, key, f)
   running[#running + 1] = ARGV[7]
   running[#running + 1] = running_member(id, attempt)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+  return true
 end
-if ARGV[9] ~= '1' then
+if ARGV[tflag] ~= '1' and not left then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
       local id = string.sub(m, 27)
@@ -92,8 +133,12 @@ if ARGV[9] ~= '1' then
 else
   -- lifecycle::accepts_type: walk the ready set in claim order; a task of
   -- another type keeps its place. At most `want + 1000` members a call.
-  local accepts = {}
-  for i = 10, #ARGV do accepts[ARGV[i]] = true end
+  -- and lifecycle::TypeCaps: a task of a full type or key keeps its place too.
+  local accepts = nil
+  if ARGV[tflag] == '1' then
+    accepts = {}
+    for i = tflag + 1, #ARGV do accepts[ARGV[i]] = true end
+  end
   local taken, offset = {}, 0
   while #taken < want and offset < want + 1000 do
     local batch = redis.call('ZRANGE', KEYS[1], offset, offset + want - #taken - 1)
@@ -103,9 +148,10 @@ else
       local id = string.sub(m, 27)
       local key = ARGV[1] .. id
       local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
-      if accepts[f[@TYPE@]] then
+      local t, k = f[@TYPE@], f[@KEY@]
+      if (not accepts or accepts[t]) and admits(t, k) then
         taken[#taken + 1] = m
-        claim(id, key, f)
+        if claim(id, key, f) then admitted(t, k) end
       end
     end
   end

@@ -1,0 +1,128 @@
+//! `types`: task type limits and key limits, and the running tasks they
+//! count.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::exit::{Exit, Failure};
+use super::output::{self, Output};
+use super::queues::{Limit, parse_limit};
+use crate::Client;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum TypesCommand {
+    /// Per task type this binary registers: its stored limit, the limit
+    /// it declares (`#[long_task(concurrency = n)]`) and, while it has a
+    /// limit, its running tasks (the default).
+    Stats,
+    /// Let at most N tasks of a type run at once, across every worker,
+    /// host and queue (`none` lifts the limit; on Redis it counts per
+    /// queue). Applies to the next claim of every worker; running tasks
+    /// over a lowered limit go on.
+    Limit {
+        /// The task type's name.
+        task_type: String,
+        /// At least 1, or `none`.
+        #[arg(value_name = "N|none", value_parser = parse_limit)]
+        limit: Limit,
+    },
+    /// Let at most N tasks of a type with one concurrency key run at
+    /// once, for every key apart (`none` lifts it).
+    KeyLimit {
+        /// The task type's name.
+        task_type: String,
+        /// At least 1, or `none`.
+        #[arg(value_name = "N|none", value_parser = parse_limit)]
+        limit: Limit,
+    },
+}
+
+pub(super) async fn run(
+    client: &Client,
+    command: Option<TypesCommand>,
+    output: &mut Output<'_>,
+) -> Result<Exit, Failure> {
+    match command.unwrap_or(TypesCommand::Stats) {
+        TypesCommand::Stats => stats(client, output).await,
+        TypesCommand::Limit {
+            task_type,
+            limit: Limit(limit),
+        } => {
+            client.set_type_limit(&task_type, limit).await?;
+            output.either(&json!({ "task_type": task_type, "limit": limit }), |out| {
+                out.line(match limit {
+                    Some(n) => format!("task type {task_type} runs at most {n} at once"),
+                    None => format!("task type {task_type} has no limit"),
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
+        TypesCommand::KeyLimit {
+            task_type,
+            limit: Limit(limit),
+        } => {
+            client.set_key_limit(&task_type, limit).await?;
+            output.either(
+                &json!({ "task_type": task_type, "key_limit": limit }),
+                |out| {
+                    out.line(match limit {
+                        Some(n) => {
+                            format!("task type {task_type} runs at most {n} at once per key")
+                        }
+                        None => format!("task type {task_type} has no key limit"),
+                    })
+                },
+            )?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure> {
+    let stored = client.type_limits().await?;
+    let mut names: Vec<&str> = client.registry().iter().map(|def| def.name).collect();
+    for row in &stored {
+        if !names.contains(&row.task_type.as_str()) {
+            names.push(&row.task_type);
+        }
+    }
+    names.sort_unstable();
+    let rows: Vec<serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            let row = stored.iter().find(|row| row.task_type == *name);
+            let declared = client
+                .registry()
+                .get(name)
+                .and_then(|def| def.concurrency.limit);
+            json!({
+                "task_type": name,
+                "limit": row.and_then(|row| row.limit),
+                "declared_limit": declared,
+                "key_limit": row.and_then(|row| row.key_limit),
+                "running": row.map(|row| row.running),
+            })
+        })
+        .collect();
+    output.either(&rows, |out| {
+        if rows.is_empty() {
+            return out.line("no task types");
+        }
+        let mut table = output::table(&["TYPE", "LIMIT", "DECLARED", "KEY LIMIT", "RUNNING"]);
+        let cell = |value: &serde_json::Value| match value {
+            serde_json::Value::Null => "-".to_owned(),
+            other => other.to_string(),
+        };
+        for row in &rows {
+            table.add_row(vec![
+                row["task_type"].as_str().unwrap_or_default().to_owned(),
+                cell(&row["limit"]),
+                cell(&row["declared_limit"]),
+                cell(&row["key_limit"]),
+                cell(&row["running"]),
+            ]);
+        }
+        out.table(&table)
+    })?;
+    Ok(Exit::Ok)
+}

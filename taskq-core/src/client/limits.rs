@@ -1,0 +1,124 @@
+//! The client's limits: per queue (running, rate) and per task type
+//! (running, per concurrency key), stored in the backend and kept inside
+//! every claim.
+
+use crate::backend::TypeLimitStats;
+use crate::bounds::check_type_name;
+use crate::client::Client;
+use crate::error::Error;
+use crate::payload::check_queue_name;
+use crate::rate_limit::RateLimit;
+
+impl Client {
+    /// Lets at most `limit` tasks of `queue` run at once, across every
+    /// worker and host (`None` lifts the limit). Stored in the backend and
+    /// read inside every claim: it applies to the next claim of each
+    /// worker, with nothing to restart. The running count is the queue's
+    /// `RUNNING` tasks, so a killed worker's slot comes back when the
+    /// rescue moves its task on after the lease. A limit lowered below
+    /// the running count stops nothing: claims wait until enough end.
+    /// `Some(0)` is [`Error::InvalidArgument`] (pause the queue instead),
+    /// and a bad queue name [`Error::InvalidName`]; neither changes
+    /// anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_queue_limit("emails", Some(4)).await?;
+    /// let stats = client.queue_stats().await?;
+    /// # let _ = stats;
+    /// client.set_queue_limit("emails", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_limit(queue, limit).await
+    }
+
+    /// Lets at most `limit.starts` tasks of `queue` start per
+    /// `limit.period`, across every worker and host (`None` lifts it): a
+    /// token bucket of `starts` tokens (see [`RateLimit`]), stored in the
+    /// backend and spent inside every claim, so it applies to the next
+    /// claim of each worker with nothing to restart or announce. Tasks it
+    /// holds back stay `PENDING`; [`Client::queue_stats`] shows until
+    /// when (`rate_held_until`), and a worker sleeps until then instead of
+    /// polling. A start spent is spent whatever becomes of the task (a
+    /// killed worker's task does not give it back, nor hold it: the bucket
+    /// refills with time). `starts` of 0 or a period out of
+    /// [`RateLimit::MIN_PERIOD`]`..=`[`RateLimit::MAX_PERIOD`] is
+    /// [`Error::InvalidArgument`], a bad queue name
+    /// [`Error::InvalidName`]; neither changes anything. Independent of
+    /// [`Client::set_queue_limit`]: a claim takes what both allow.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use std::time::Duration;
+    /// use taskq_core::RateLimit;
+    /// // At most 100 emails a minute, in bursts of up to 100.
+    /// client
+    ///     .set_queue_rate_limit("emails", Some(RateLimit::new(100, Duration::from_secs(60))))
+    ///     .await?;
+    /// client.set_queue_rate_limit("emails", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_queue_rate_limit(
+        &self,
+        queue: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_rate_limit(queue, limit).await
+    }
+
+    /// Lets at most `limit` tasks of `task_type` run at once, across every
+    /// worker, host and queue (`None` lifts it; on Redis the limit counts
+    /// per queue, see the README). Stored in the backend and read inside
+    /// every claim, which counts the type's `RUNNING` tasks: it applies
+    /// to the next claim of each worker, and a killed worker's slot comes
+    /// back when the rescue moves its task on after the lease. A task of a
+    /// full type stays `PENDING` in its place; the queue's other types
+    /// are claimed past it. A limit declared with `#[long_task(concurrency
+    /// = n)]` is stored by a worker that starts while none is stored; one
+    /// set here replaces it. `Some(0)` is [`Error::InvalidArgument`], a
+    /// bad name [`Error::InvalidName`]; neither changes anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_type_limit("resize_image", Some(5)).await?;
+    /// for row in client.type_limits().await? {
+    ///     println!("{}: {} running of {:?}", row.task_type, row.running, row.limit);
+    /// }
+    /// client.set_type_limit("resize_image", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_type_limit(task_type, limit).await
+    }
+
+    /// Lets at most `limit` tasks of `task_type` with one concurrency key
+    /// run at once, for every key apart, across every worker, host and
+    /// queue (`None` lifts it; on Redis it counts per queue). A task's key
+    /// is given at submission ([`Submission::concurrency_key`](crate::Submission::concurrency_key)) or read
+    /// from the params field its type names; a task without a key is not
+    /// held by it. Declared with `#[long_task(concurrency(key =
+    /// "tenant_id", limit = 2))]`, stored by a worker that starts while
+    /// none is stored. `Some(0)` is [`Error::InvalidArgument`], a bad name
+    /// [`Error::InvalidName`]; neither changes anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// // At most 2 reports per tenant at once.
+    /// client.set_key_limit("tenant_report", Some(2)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_key_limit(task_type, limit).await
+    }
+
+    /// Every task type with a stored limit or key limit, by name, with
+    /// its running tasks now.
+    pub async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
+        self.backend.type_limits().await
+    }
+}

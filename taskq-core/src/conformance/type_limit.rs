@@ -1,0 +1,409 @@
+//! Task type and key limits (`lifecycle`, "claim (type limit)"): a claim
+//! passes over the tasks of a type, or of a concurrency key, at its limit
+//! (they keep their place) and takes the others, racing claimers together
+//! never exceed it, and a slot comes back when its task leaves `RUNNING`
+//! — settled or rescued.
+//!
+//! Every rule uses one queue: on Redis a type limit counts per queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::Barrier;
+
+use crate::backend::{Backend, Outcome, Settlement, TypeLimitStats};
+use crate::error::Error;
+use crate::lifecycle::RetryPolicy;
+use crate::task::{TaskRecord, TaskState};
+
+use super::helpers::*;
+
+/// Due pending tasks of `queue`, one per type in `types`, enqueued in
+/// claim order.
+async fn due_typed(backend: &dyn Backend, queue: &str, types: &[&str]) -> Vec<TaskRecord> {
+    let t0 = now() - secs(10);
+    let tasks: Vec<TaskRecord> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| record(t, queue, 5, t0 + chrono::Duration::milliseconds(i as i64)))
+        .collect();
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    tasks
+}
+
+async fn limit_row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitStats> {
+    backend
+        .type_limits()
+        .await
+        .expect("type limits")
+        .into_iter()
+        .find(|row| row.task_type == task_type)
+}
+
+async fn finish(backend: &dyn Backend, task: &TaskRecord) {
+    let applied = backend
+        .settle(vec![Settlement {
+            id: task.id,
+            attempt: task.attempt,
+            outcome: Outcome::Finished(json!(null)),
+            at: now(),
+        }])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true]);
+}
+
+/// Claims until one returns tasks, for at most 10 s (a settled slot comes
+/// back once SQL records with Redis delivery acknowledged the settle).
+async fn claim_when_free(backend: &dyn Backend, queue: &str, n: usize) -> Vec<TaskRecord> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = claim(backend, queue, n, "w-late").await;
+        if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn count_of(tasks: &[TaskRecord], task_type: &str) -> usize {
+    tasks.iter().filter(|t| t.task_type == task_type).count()
+}
+
+/// A type limit caps a claim's tasks of that type; the claim takes the
+/// queue's other types past them; a settle frees the slot; the stored
+/// limit is listed with its running count.
+pub async fn limit_type_caps_a_claim_and_others_pass(backend: Arc<dyn Backend>) {
+    let tasks = due_typed(&*backend, "q", &["a", "a", "a", "b", "a", "b", "a", "b"]).await;
+    backend.set_type_limit("a", Some(2)).await.expect("limit");
+    let first = claim(&*backend, "q", 10, "w1").await;
+    assert_eq!(count_of(&first, "a"), 2, "capped at the limit");
+    assert_eq!(count_of(&first, "b"), 3, "other types are claimed past it");
+    assert_eq!(
+        ids(&first[..2]),
+        vec![tasks[0].id, tasks[1].id],
+        "in claim order"
+    );
+    assert!(
+        claim(&*backend, "q", 10, "w2").await.is_empty(),
+        "another worker finds the type full"
+    );
+    let row = limit_row(&*backend, "a").await.expect("listed");
+    assert_eq!((row.limit, row.running), (Some(2), 2));
+    assert!(limit_row(&*backend, "b").await.is_none(), "b has no limit");
+    finish(&*backend, &first[0]).await;
+    let next = claim_when_free(&*backend, "q", 10).await;
+    assert_eq!(ids(&next), vec![tasks[2].id], "the next a, in its place");
+}
+
+/// Claimers racing on a limited type never run more than the limit
+/// together, round after round, and every slot comes back.
+pub async fn limit_type_concurrent_claimers_never_exceed_it(backend: Arc<dyn Backend>) {
+    const LIMIT: usize = 3;
+    const CLAIMERS: usize = 4;
+    let types: Vec<&str> = (0..40).map(|_| "a").collect();
+    due_typed(&*backend, "q", &types).await;
+    backend
+        .set_type_limit("a", Some(LIMIT as u32))
+        .await
+        .expect("limit");
+    for round in 0..3 {
+        let barrier = Arc::new(Barrier::new(CLAIMERS));
+        let mut handles = Vec::new();
+        for w in 0..CLAIMERS {
+            let backend = backend.clone();
+            let barrier = barrier.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let worker = format!("w{round}-{w}");
+                let mut got = claim(&*backend, "q", 2, &worker).await;
+                got.extend(claim(&*backend, "q", 2, &worker).await);
+                got
+            }));
+        }
+        let mut claimed = Vec::new();
+        for handle in handles {
+            claimed.extend(handle.await.expect("claimer"));
+        }
+        assert_eq!(claimed.len(), LIMIT, "round {round}: exactly the limit ran");
+        let row = limit_row(&*backend, "a").await.expect("listed");
+        assert_eq!(row.running, LIMIT as u64, "round {round}");
+        for task in &claimed {
+            finish(&*backend, task).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let probe = claim(&*backend, "q", LIMIT, "probe").await;
+            let full = probe.len() == LIMIT;
+            for task in &probe {
+                backend
+                    .release("probe", &[(task.id, task.attempt)], now())
+                    .await
+                    .expect("release");
+            }
+            if full || tokio::time::Instant::now() >= deadline {
+                assert!(full, "round {round}: the settled tasks' slots came back");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A task whose worker died holds its type's slot until the rescue moves
+/// it out of `RUNNING`; then the slot is free: none leaks.
+pub async fn limit_type_rescued_task_frees_its_slot(backend: Arc<dyn Backend>) {
+    let tasks = due_typed(&*backend, "q", &["a", "a", "a"]).await;
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    let start = now() - secs(5);
+    let dead = claim_at(&*backend, "q", 5, "dead", start, Duration::from_secs(1)).await;
+    assert_eq!(ids(&dead), vec![tasks[0].id]);
+    assert!(
+        claim(&*backend, "q", 5, "w").await.is_empty(),
+        "an expired lease still holds its slot until rescued"
+    );
+    let report = backend
+        .rescue_expired(now(), &RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
+    assert_eq!(report.requeued, 1);
+    assert_eq!(get(&*backend, tasks[0].id).await.state, TaskState::Pending);
+    let next = claim(&*backend, "q", 5, "w").await;
+    assert_eq!(next.len(), 1, "the rescued task's slot is free");
+    assert_eq!(limit_row(&*backend, "a").await.expect("listed").running, 1);
+}
+
+/// Lowering stops claims until enough end, clearing lifts the limit at
+/// once, a limit of 0 is refused and changes nothing, and a queue limit
+/// and a type limit together take the least.
+pub async fn limit_type_change_clear_and_zero(backend: Arc<dyn Backend>) {
+    let types: Vec<&str> = (0..8).map(|_| "a").collect();
+    due_typed(&*backend, "q", &types).await;
+    assert!(matches!(
+        backend.set_type_limit("a", Some(0)).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(limit_row(&*backend, "a").await.is_none(), "nothing stored");
+    backend.set_type_limit("a", Some(3)).await.expect("limit");
+    assert!(matches!(
+        backend.set_type_limit("a", Some(0)).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        limit_row(&*backend, "a").await.expect("kept").limit,
+        Some(3)
+    );
+    backend
+        .set_queue_limit("q", Some(2))
+        .await
+        .expect("q limit");
+    assert_eq!(
+        claim(&*backend, "q", 10, "w").await.len(),
+        2,
+        "the queue's limit is the lesser"
+    );
+    backend.set_queue_limit("q", None).await.expect("q clear");
+    assert_eq!(
+        claim(&*backend, "q", 10, "w").await.len(),
+        1,
+        "then the type's"
+    );
+    backend.set_type_limit("a", Some(1)).await.expect("lower");
+    assert!(
+        claim(&*backend, "q", 10, "w").await.is_empty(),
+        "over a lowered limit: nothing more runs"
+    );
+    backend.set_type_limit("a", None).await.expect("clear");
+    assert!(limit_row(&*backend, "a").await.is_none(), "cleared");
+    assert_eq!(claim(&*backend, "q", 10, "w").await.len(), 5, "unlimited");
+    // A type with a limit and no task is listed, with it.
+    backend
+        .set_type_limit("idle", Some(7))
+        .await
+        .expect("limit");
+    let row = limit_row(&*backend, "idle").await.expect("listed");
+    assert_eq!((row.limit, row.running), (Some(7), 0));
+}
+
+/// A claim for a worker that runs only a limited type stops at the
+/// limit; one for a worker that runs only other types never sees it.
+pub async fn limit_type_respects_the_claim_types(backend: Arc<dyn Backend>) {
+    due_typed(&*backend, "q", &["a", "a", "b", "a", "b"]).await;
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    let only_a = claim_types(&*backend, "q", 10, &["a"]).await;
+    assert_eq!(count_of(&only_a, "a"), 1);
+    assert!(claim_types(&*backend, "q", 10, &["a"]).await.is_empty());
+    let only_b = claim_types(&*backend, "q", 10, &["b"]).await;
+    assert_eq!(count_of(&only_b, "b"), 2);
+}
+
+/// Claims up to `limit` tasks of `queue` of the given types.
+async fn claim_types(
+    backend: &dyn Backend,
+    queue: &str,
+    limit: usize,
+    types: &[&str],
+) -> Vec<TaskRecord> {
+    backend
+        .claim(crate::backend::ClaimRequest {
+            queue,
+            limit,
+            worker_id: "typed",
+            lease: Duration::from_secs(30),
+            now: now(),
+            task_types: Some(types),
+        })
+        .await
+        .expect("claim")
+}
+
+/// Due pending tasks of type `t` in `queue` with the given keys, in claim
+/// order.
+async fn due_keyed(backend: &dyn Backend, queue: &str, keys: &[Option<&str>]) -> Vec<TaskRecord> {
+    let t0 = now() - secs(10);
+    let tasks: Vec<TaskRecord> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let mut task = record("t", queue, 5, t0 + chrono::Duration::milliseconds(i as i64));
+            task.concurrency_key = key.map(str::to_owned);
+            task
+        })
+        .collect();
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    tasks
+}
+
+fn keys_of(tasks: &[TaskRecord]) -> Vec<Option<&str>> {
+    tasks.iter().map(|t| t.concurrency_key.as_deref()).collect()
+}
+
+/// A key limit caps each key apart, tasks without a key pass, the key
+/// round-trips on the claimed record, and a settle frees the key's slot.
+pub async fn limit_key_caps_each_key_apart(backend: Arc<dyn Backend>) {
+    let tasks = due_keyed(
+        &*backend,
+        "q",
+        &[
+            Some("a"),
+            Some("a"),
+            Some("b"),
+            Some("a"),
+            None,
+            Some("b"),
+            Some("c"),
+        ],
+    )
+    .await;
+    backend
+        .set_key_limit("t", Some(1))
+        .await
+        .expect("key limit");
+    let first = claim(&*backend, "q", 10, "w1").await;
+    assert_eq!(
+        keys_of(&first),
+        vec![Some("a"), Some("b"), None, Some("c")],
+        "one per key, the keyless one too, in claim order"
+    );
+    assert!(
+        claim(&*backend, "q", 10, "w2").await.is_empty(),
+        "every key full"
+    );
+    let row = limit_row(&*backend, "t").await.expect("listed");
+    assert_eq!((row.limit, row.key_limit, row.running), (None, Some(1), 4));
+    assert_eq!(
+        get(&*backend, tasks[0].id).await.concurrency_key.as_deref(),
+        Some("a")
+    );
+    finish(&*backend, &first[0]).await;
+    let next = claim_when_free(&*backend, "q", 10).await;
+    assert_eq!(ids(&next), vec![tasks[1].id], "a's next, in its place");
+}
+
+/// Claimers racing on one key never run more than its limit together,
+/// while each of many other keys runs its own.
+pub async fn limit_key_concurrent_claimers_never_exceed_it(backend: Arc<dyn Backend>) {
+    const CLAIMERS: usize = 4;
+    let mut keys: Vec<Option<String>> = (0..12).map(|_| Some("hot".to_owned())).collect();
+    keys.extend((0..20).map(|i| Some(format!("k{i}"))));
+    let keys_ref: Vec<Option<&str>> = keys.iter().map(|k| k.as_deref()).collect();
+    due_keyed(&*backend, "q", &keys_ref).await;
+    backend
+        .set_key_limit("t", Some(2))
+        .await
+        .expect("key limit");
+    let barrier = Arc::new(Barrier::new(CLAIMERS));
+    let mut handles = Vec::new();
+    for w in 0..CLAIMERS {
+        let backend = backend.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let worker = format!("w{w}");
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                got.extend(claim(&*backend, "q", 3, &worker).await);
+            }
+            got
+        }));
+    }
+    let mut claimed = Vec::new();
+    for handle in handles {
+        claimed.extend(handle.await.expect("claimer"));
+    }
+    let hot = claimed
+        .iter()
+        .filter(|t| t.concurrency_key.as_deref() == Some("hot"))
+        .count();
+    assert_eq!(hot, 2, "exactly the key's limit ran");
+    assert_eq!(claimed.len(), 22, "every other key ran");
+    let row = limit_row(&*backend, "t").await.expect("listed");
+    assert_eq!(row.running, 22);
+}
+
+/// A task whose worker died holds its key's slot until the rescue moves
+/// it out of `RUNNING`; a type limit and a key limit together take the
+/// least; clearing lifts; 0 is refused.
+pub async fn limit_key_rescue_frees_and_limits_combine(backend: Arc<dyn Backend>) {
+    let tasks = due_keyed(
+        &*backend,
+        "q",
+        &[Some("a"), Some("a"), Some("b"), Some("c"), Some("d")],
+    )
+    .await;
+    assert!(matches!(
+        backend.set_key_limit("t", Some(0)).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(limit_row(&*backend, "t").await.is_none(), "nothing stored");
+    backend
+        .set_key_limit("t", Some(1))
+        .await
+        .expect("key limit");
+    let start = now() - secs(5);
+    let dead = claim_at(&*backend, "q", 1, "dead", start, Duration::from_secs(1)).await;
+    assert_eq!(ids(&dead), vec![tasks[0].id]);
+    backend.set_type_limit("t", Some(2)).await.expect("limit");
+    let got = claim(&*backend, "q", 10, "w").await;
+    assert_eq!(
+        ids(&got),
+        vec![tasks[2].id],
+        "a is held by the dead lease, and the type has one slot left"
+    );
+    backend
+        .rescue_expired(now(), &RetryPolicy::IMMEDIATE)
+        .await
+        .expect("rescue");
+    // The rescued task is due again at the back of the queue.
+    let got = claim(&*backend, "q", 10, "w").await;
+    assert_eq!(ids(&got), vec![tasks[1].id], "a's slot is free again");
+    backend.set_type_limit("t", None).await.expect("clear");
+    let row = limit_row(&*backend, "t").await.expect("key limit kept");
+    assert_eq!((row.limit, row.key_limit), (None, Some(1)));
+    let got = claim(&*backend, "q", 10, "w").await;
+    assert_eq!(ids(&got), vec![tasks[3].id, tasks[4].id], "a is still full");
+    backend.set_key_limit("t", None).await.expect("clear");
+    assert!(limit_row(&*backend, "t").await.is_none(), "no limit left");
+    assert_eq!(claim(&*backend, "q", 10, "w").await.len(), 1, "a's second");
+}

@@ -1,0 +1,288 @@
+//! Task type limits: at most `limit` tasks of a type run at once, across
+//! every worker and host, and at most `key_limit` of them per concurrency
+//! key ([`TypeCaps`]).
+//!
+//! A task's concurrency key ([`TaskRecord::concurrency_key`]) is given at
+//! submission or read from the params field its type names
+//! ([`concurrency_key`]); a key limit counts the type's `RUNNING` tasks
+//! with that key, any number of keys, each on its own.
+//!
+//! Like the queue limit, the running count is never stored on its own: a
+//! backend counts the type's tasks in `RUNNING` inside the claim (the
+//! memory backend's lock, locked type rows in SQL, the claim script on
+//! Redis), so a task rescued, settled or released gives its slot back in
+//! the write that moves it out of `RUNNING`, and nothing can leak.
+//!
+//! A claim walks its queue in claim order and admits each candidate
+//! through [`TypeCaps::admit`]: a task whose type is full keeps its place
+//! (like a task of a type the worker does not run) and the walk goes on,
+//! so a full type never blocks another type's tasks behind it.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::task::TaskRecord;
+
+/// The longest concurrency key, in bytes.
+pub const MAX_CONCURRENCY_KEY: usize = 255;
+
+/// The check of a key given at submission: 1 to [`MAX_CONCURRENCY_KEY`]
+/// bytes, else [`Error::InvalidLabel`] (`concurrency_key`) and nothing is
+/// stored.
+pub fn check_concurrency_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_CONCURRENCY_KEY {
+        return Err(Error::InvalidLabel {
+            field: "concurrency_key",
+            message: format!(
+                "is {} bytes; a concurrency key has 1 to {MAX_CONCURRENCY_KEY}",
+                key.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The concurrency key of a task of type `task_type` whose type reads it
+/// from the top-level params field `field`: a string field is the key
+/// itself, a number or a boolean its JSON text. Params without the field,
+/// or with `null`, an array or an object in it, are
+/// [`Error::InvalidParams`] naming the field; a key out of bounds is
+/// [`check_concurrency_key`]'s error.
+///
+/// ```
+/// use serde_json::json;
+/// use taskq_core::lifecycle::concurrency_key;
+/// assert_eq!(concurrency_key("t", "tenant", &json!({"tenant": "acme"})).unwrap(), "acme");
+/// assert_eq!(concurrency_key("t", "tenant", &json!({"tenant": 7})).unwrap(), "7");
+/// assert!(concurrency_key("t", "tenant", &json!({"other": 1})).is_err());
+/// ```
+pub fn concurrency_key(task_type: &str, field: &str, params: &Value) -> Result<String, Error> {
+    let invalid = |message: String| Error::InvalidParams {
+        task_type: task_type.to_owned(),
+        path: field.to_owned(),
+        message,
+    };
+    let key = match params.get(field) {
+        Some(Value::String(text)) => text.clone(),
+        Some(value @ (Value::Number(_) | Value::Bool(_))) => value.to_string(),
+        Some(_) => {
+            return Err(invalid(format!(
+                "the concurrency key field `{field}` must be a string, number or boolean"
+            )));
+        }
+        None => {
+            return Err(invalid(format!(
+                "the params have no field `{field}`, which the task type's concurrency key is read from"
+            )));
+        }
+    };
+    check_concurrency_key(&key)?;
+    Ok(key)
+}
+
+/// The check of a type limit an operator sets: `Some(0)` is
+/// [`Error::InvalidArgument`] and the backend changes nothing; any other
+/// value, or `None` (no limit), is accepted.
+pub fn check_type_limit(limit: Option<u32>) -> Result<(), Error> {
+    if limit == Some(0) {
+        return Err(Error::InvalidArgument(
+            "a task type limit must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The type and key limits one claim meets, with what each leaves: built
+/// from the stored limits and the `RUNNING` counts read in the claim's
+/// atomic step, then spent as the claim admits tasks.
+///
+/// ```
+/// use taskq_core::lifecycle::TypeCaps;
+/// let mut caps = TypeCaps::default();
+/// caps.limit("resize", 2, 1);
+/// assert!(caps.admit("resize", None));
+/// assert!(!caps.admit("resize", None), "full: one ran, one admitted");
+/// assert!(caps.admit("email", None), "not limited");
+/// caps.key_limit("report", 1);
+/// caps.key_running("report", "acme", 1);
+/// assert!(!caps.admit("report", Some("acme")), "acme's one runs");
+/// assert!(caps.admit("report", Some("globex")));
+/// assert!(!caps.admit("report", Some("globex")));
+/// assert!(caps.admit("report", None), "no key: no key limit");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypeCaps {
+    /// Per limited type: the slots left.
+    left: HashMap<String, u64>,
+    /// Per key-limited type: its key limit.
+    key_limits: HashMap<String, u32>,
+    /// Per (type, key): its tasks running or admitted.
+    keys: HashMap<(String, String), u64>,
+}
+
+impl TypeCaps {
+    /// Adds `task_type`'s limit with `running` of its tasks in `RUNNING`
+    /// (a limit lowered below the running count leaves nothing).
+    pub fn limit(&mut self, task_type: &str, limit: u32, running: u64) {
+        self.left.insert(
+            task_type.to_owned(),
+            u64::from(limit).saturating_sub(running),
+        );
+    }
+
+    /// Adds `task_type`'s key limit; the running counts of its keys come
+    /// from [`TypeCaps::key_running`] (a key with none has none running).
+    pub fn key_limit(&mut self, task_type: &str, limit: u32) {
+        self.key_limits.insert(task_type.to_owned(), limit);
+    }
+
+    /// Records `running` tasks of `task_type` with `key` in `RUNNING`.
+    pub fn key_running(&mut self, task_type: &str, key: &str, running: u64) {
+        *self
+            .keys
+            .entry((task_type.to_owned(), key.to_owned()))
+            .or_default() += running;
+    }
+
+    /// Whether a task of `task_type` with concurrency key `key` may
+    /// start, taking its slots if so. A type without a limit, and a task
+    /// without a key or of a type without a key limit, is not held by
+    /// that limit.
+    pub fn admit(&mut self, task_type: &str, key: Option<&str>) -> bool {
+        if self.left.get(task_type) == Some(&0) {
+            return false;
+        }
+        let key_limit = key.and_then(|key| Some((key, *self.key_limits.get(task_type)?)));
+        if let Some((key, limit)) = key_limit {
+            let slot = self
+                .keys
+                .entry((task_type.to_owned(), key.to_owned()))
+                .or_default();
+            if *slot >= u64::from(limit) {
+                return false;
+            }
+            *slot += 1;
+        }
+        if let Some(left) = self.left.get_mut(task_type) {
+            *left -= 1;
+        }
+        true
+    }
+
+    /// Whether no limit applies (the claim needs no walk).
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty() && self.key_limits.is_empty()
+    }
+
+    /// Whether a task of `task_type` can no longer be admitted whatever
+    /// its key: its type limit is spent.
+    pub fn is_full(&self, task_type: &str) -> bool {
+        self.left.get(task_type) == Some(&0)
+    }
+
+    /// The (type, key) pairs at their type's key limit: what a claim may
+    /// leave out of its reads at once.
+    pub fn full_keys(&self) -> Vec<(&str, &str)> {
+        self.keys
+            .iter()
+            .filter(|((task_type, _), running)| {
+                self.key_limits
+                    .get(task_type)
+                    .is_some_and(|limit| **running >= u64::from(*limit))
+            })
+            .map(|((task_type, key), _)| (task_type.as_str(), key.as_str()))
+            .collect()
+    }
+
+    /// Whether every type this claim may take is limited and full:
+    /// nothing can be admitted, so the claim need not walk the queue.
+    /// `task_types` is the claim's filter (`None`: any type, never all
+    /// full).
+    pub fn all_full(&self, task_types: Option<&[&str]>) -> bool {
+        task_types.is_some_and(|types| types.iter().all(|t| self.is_full(t)))
+    }
+}
+
+/// The key a type limit counts a record under, if its type has a key
+/// limit in `caps` (what a backend counts running records with).
+pub fn counted_key<'a>(caps: &TypeCaps, record: &'a TaskRecord) -> Option<&'a str> {
+    record
+        .concurrency_key
+        .as_deref()
+        .filter(|_| caps.key_limits.contains_key(&record.task_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_type_caps_admit_what_is_left() {
+        let mut caps = TypeCaps::default();
+        assert!(caps.is_empty());
+        caps.limit("a", 2, 0);
+        caps.limit("b", 1, 3);
+        assert!(!caps.is_empty());
+        assert!(caps.admit("a", None));
+        assert!(caps.admit("a", Some("k")));
+        assert!(!caps.admit("a", None));
+        assert!(!caps.admit("b", None), "lowered below the running count");
+        assert!(caps.admit("c", None));
+        assert!(caps.all_full(Some(&["a", "b"])));
+        assert!(!caps.all_full(Some(&["a", "c"])));
+        assert!(!caps.all_full(None));
+    }
+
+    #[test]
+    fn limit_key_caps_each_key_and_the_type_together() {
+        let mut caps = TypeCaps::default();
+        caps.limit("t", 3, 0);
+        caps.key_limit("t", 2);
+        caps.key_running("t", "a", 1);
+        assert!(!caps.is_empty());
+        assert!(caps.admit("t", Some("a")));
+        assert!(!caps.admit("t", Some("a")), "a: one ran, one admitted");
+        assert!(caps.admit("t", Some("b")));
+        assert!(caps.admit("t", Some("c")));
+        assert!(!caps.admit("t", Some("d")), "the type's limit");
+        let mut keys_only = TypeCaps::default();
+        keys_only.key_limit("t", 1);
+        assert!(!keys_only.is_full("t"));
+        for i in 0..1000 {
+            assert!(keys_only.admit("t", Some(&i.to_string())));
+        }
+        assert!(!keys_only.admit("t", Some("7")));
+        assert_eq!(keys_only.full_keys().len(), 1000);
+        assert_eq!(caps.full_keys().len(), 1, "a is full, b and c are not");
+    }
+
+    #[test]
+    fn limit_key_from_params_and_bad_input() {
+        use serde_json::json;
+        let params = json!({"tenant": "acme", "n": 3, "b": true, "o": {}, "z": null});
+        assert_eq!(concurrency_key("t", "tenant", &params).unwrap(), "acme");
+        assert_eq!(concurrency_key("t", "n", &params).unwrap(), "3");
+        assert_eq!(concurrency_key("t", "b", &params).unwrap(), "true");
+        for field in ["o", "z", "missing"] {
+            assert!(matches!(
+                concurrency_key("t", field, &params),
+                Err(Error::InvalidParams { path, .. }) if path == field
+            ));
+        }
+        assert!(concurrency_key("t", "tenant", &json!({"tenant": ""})).is_err());
+        assert!(check_concurrency_key(&"k".repeat(256)).is_err());
+        assert!(check_concurrency_key(&"k".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn limit_type_of_zero_is_refused() {
+        assert!(matches!(
+            check_type_limit(Some(0)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(check_type_limit(Some(1)).is_ok());
+        assert!(check_type_limit(None).is_ok());
+    }
+}

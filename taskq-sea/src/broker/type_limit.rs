@@ -1,0 +1,348 @@
+//! Task type and key limits in SQL: the row that stores a type's limit
+//! and key limit (`taskq_task_types.running_limit`, `key_limit`) and the
+//! claim that keeps them.
+//!
+//! A claim that may take a limited type runs in one write transaction
+//! (after the queue's row, if it locks that too): it locks the limited
+//! types' rows in name order (`SELECT … FOR UPDATE`; SQLite's write
+//! transaction holds the whole database), counts their `RUNNING` tasks
+//! in every queue (per concurrency key too, for a key-limited type),
+//! then walks the queue's due tasks in claim order and claims those
+//! `lifecycle::TypeCaps` admits; a task of a full type or key keeps its
+//! place. Two claimers of a limited type take turns on its row (one row
+//! per type, whatever the keys) and the second counts after the first
+//! committed, so together they never exceed a limit. The one-statement
+//! claim never takes a limited type: it refuses to run while one applies
+//! (`type_guard`).
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use taskq_core::backend::{ClaimRequest, TypeLimitStats};
+use taskq_core::{Error, TaskState, lifecycle};
+use uuid::Uuid;
+
+use super::statements::{claim_update, due_select};
+use crate::backend::{SeaBackend, db_err};
+use crate::entity::task::{self, Column as C};
+use crate::entity::task_type;
+use crate::sql::state_is;
+
+/// The rows of the limited types a claim taking `task_types` may meet:
+/// `SELECT … FROM taskq_task_types WHERE (running_limit IS NOT NULL OR
+/// key_limit IS NOT NULL) [AND name IN (…)]`.
+fn limited_types(task_types: Option<&[&str]>) -> sea_orm::Select<task_type::Entity> {
+    let mut select = task_type::Entity::find().filter(any_limit());
+    if let Some(types) = task_types {
+        select = select.filter(Expr::col(task_type::Column::Name).is_in(types.iter().copied()));
+    }
+    select
+}
+
+/// `running_limit IS NOT NULL OR key_limit IS NOT NULL`.
+fn any_limit() -> Condition {
+    Condition::any()
+        .add(Expr::col(task_type::Column::RunningLimit).is_not_null())
+        .add(Expr::col(task_type::Column::KeyLimit).is_not_null())
+}
+
+/// `SELECT 1 FROM taskq_task_types WHERE <any limit> [AND
+/// name IN (…)]`: what the one-statement claim checks is absent.
+pub(super) fn type_guard(request: &ClaimRequest<'_>) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .expr(Expr::val(1))
+        .from(task_type::Entity)
+        .cond_where(any_limit());
+    if let Some(types) = request.task_types {
+        select.and_where(Expr::col(task_type::Column::Name).is_in(types.iter().copied()));
+    }
+    select
+}
+
+/// The `RUNNING` tasks of each of `types`, in every queue.
+async fn running_by_type(
+    txn: &DatabaseTransaction,
+    types: &[String],
+) -> Result<Vec<(String, i64)>, Error> {
+    task::Entity::find()
+        .select_only()
+        .column(C::TaskType)
+        .column_as(Expr::col(C::Id).count(), "running")
+        .filter(state_is(TaskState::Running))
+        .filter(Expr::col(C::TaskType).is_in(types.iter().cloned()))
+        .group_by(C::TaskType)
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(db_err)
+}
+
+/// The `RUNNING` tasks of each of `types` per concurrency key (those
+/// with one).
+async fn running_by_key(
+    txn: &DatabaseTransaction,
+    types: &[String],
+) -> Result<Vec<(String, String, i64)>, Error> {
+    task::Entity::find()
+        .select_only()
+        .column(C::TaskType)
+        .column(C::ConcurrencyKey)
+        .column_as(Expr::col(C::Id).count(), "running")
+        .filter(state_is(TaskState::Running))
+        .filter(Expr::col(C::TaskType).is_in(types.iter().cloned()))
+        .filter(Expr::col(C::ConcurrencyKey).is_not_null())
+        .group_by(C::TaskType)
+        .group_by(C::ConcurrencyKey)
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(db_err)
+}
+
+/// A stored limit as the limit it is.
+fn stored(name: &str, limit: i64) -> Result<u32, Error> {
+    u32::try_from(limit)
+        .map_err(|_| Error::backend(format!("task type {name}: stored limit {limit} is invalid")))
+}
+
+/// With the limited types' rows locked in `txn` (in name order, so two
+/// claimers never wait on each other crosswise): what each leaves.
+pub(super) async fn locked_type_caps(
+    txn: &DatabaseTransaction,
+    request: &ClaimRequest<'_>,
+) -> Result<lifecycle::TypeCaps, Error> {
+    let rows = limited_types(request.task_types)
+        .order_by_asc(task_type::Column::Name)
+        .lock_exclusive()
+        .all(txn)
+        .await
+        .map_err(db_err)?;
+    let mut caps = lifecycle::TypeCaps::default();
+    if rows.is_empty() {
+        return Ok(caps);
+    }
+    let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+    let running = running_by_type(txn, &names).await?;
+    let keyed: Vec<String> = rows
+        .iter()
+        .filter(|row| row.key_limit.is_some())
+        .map(|row| row.name.clone())
+        .collect();
+    for row in &rows {
+        if let Some(limit) = row.running_limit {
+            let count = running
+                .iter()
+                .find(|(name, _)| *name == row.name)
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+            caps.limit(&row.name, stored(&row.name, limit)?, count);
+        }
+        if let Some(limit) = row.key_limit {
+            caps.key_limit(&row.name, stored(&row.name, limit)?);
+        }
+    }
+    if !keyed.is_empty() {
+        for (name, key, count) in running_by_key(txn, &keyed).await? {
+            caps.key_running(&name, &key, u64::try_from(count).unwrap_or(0));
+        }
+    }
+    Ok(caps)
+}
+
+/// How many candidates a pass reads beyond those it still wants: tasks
+/// of full types among them are passed over without another query.
+const SLACK: u64 = 64;
+
+/// At most this many candidates a claim reads beyond those it wants
+/// (like the Redis script's walk): a queue whose head is all full types
+/// or keys is not read to its end on every claim.
+const MAX_PASSED_OVER: usize = 1000;
+
+/// The ids of the due tasks a claim takes under `caps`, in claim order,
+/// their rows locked (`FOR UPDATE SKIP LOCKED` where the database has
+/// it): passes over the queue, each leaving out the rows taken before,
+/// the types found full and the (type, key) pairs found full, until
+/// `request.limit` are taken, the queue has no more candidates, or
+/// [`MAX_PASSED_OVER`] were passed over. A pass that comes back short of
+/// what it read found a new full type or key, which the next leaves out.
+pub(super) async fn admitted_ids(
+    txn: &DatabaseTransaction,
+    request: &ClaimRequest<'_>,
+    caps: &mut lifecycle::TypeCaps,
+) -> Result<Vec<Uuid>, Error> {
+    let mut taken: Vec<Uuid> = Vec::new();
+    let mut passed = 0usize;
+    let mut full: HashSet<String> = HashSet::new();
+    let mut full_keys: HashMap<String, HashSet<String>> = HashMap::new();
+    for (task_type, key) in caps.full_keys() {
+        full_keys
+            .entry(task_type.to_owned())
+            .or_default()
+            .insert(key.to_owned());
+    }
+    loop {
+        let wanted = request.limit - taken.len();
+        let read = u64::try_from(wanted)
+            .unwrap_or(u64::MAX)
+            .saturating_add(SLACK);
+        let mut select = due_select(&ClaimRequest {
+            limit: usize::try_from(read).unwrap_or(usize::MAX),
+            ..request.clone()
+        });
+        select.column(C::TaskType).column(C::ConcurrencyKey);
+        if !full.is_empty() {
+            select.and_where(Expr::col(C::TaskType).is_not_in(full.iter().cloned()));
+        }
+        // NOT (type = t AND key IS NOT NULL AND key IN (…)): a task
+        // without a key is never left out by its type's full keys.
+        for (task_type, keys) in &full_keys {
+            select.and_where(
+                Expr::col(C::TaskType)
+                    .eq(task_type.as_str())
+                    .and(Expr::col(C::ConcurrencyKey).is_not_null())
+                    .and(Expr::col(C::ConcurrencyKey).is_in(keys.iter().cloned()))
+                    .not(),
+            );
+        }
+        if !taken.is_empty() {
+            select.and_where(Expr::col(C::Id).is_not_in(taken.iter().copied()));
+        }
+        let rows = txn.query_all(&select).await.map_err(db_err)?;
+        let exhausted = (rows.len() as u64) < read;
+        for row in rows {
+            if taken.len() == request.limit {
+                break;
+            }
+            let id: Uuid = row.try_get("", "id").map_err(db_err)?;
+            let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
+            let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
+            if caps.admit(&task_type, key.as_deref()) {
+                taken.push(id);
+                continue;
+            }
+            passed += 1;
+            if caps.is_full(&task_type) {
+                full.insert(task_type);
+            } else if let Some(key) = key {
+                full_keys.entry(task_type).or_default().insert(key);
+            }
+        }
+        if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
+            return Ok(taken);
+        }
+    }
+}
+
+/// Claims the tasks `ids` (locked and admitted in `txn`) and reads them
+/// back.
+pub(super) async fn claim_ids(
+    txn: &DatabaseTransaction,
+    request: &ClaimRequest<'_>,
+    ids: Vec<Uuid>,
+) -> Result<Vec<task::Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut update = claim_update(request);
+    update.and_where(Expr::col(C::Id).is_in(ids.iter().copied()));
+    txn.execute(&update).await.map_err(db_err)?;
+    task::Entity::find()
+        .filter(Expr::col(C::Id).is_in(ids))
+        .all(txn)
+        .await
+        .map_err(db_err)
+}
+
+impl SeaBackend {
+    /// Whether a type limit may apply to a claim taking `task_types` (a
+    /// plain read, to choose the limited claim; the claim reads it again,
+    /// locked).
+    pub(super) async fn has_type_limits(&self, task_types: Option<&[&str]>) -> Result<bool, Error> {
+        Ok(limited_types(task_types)
+            .one(self.db())
+            .await
+            .map_err(db_err)?
+            .is_some())
+    }
+
+    /// Stores a type's limit or key limit (`column`: `Some`, keeping the
+    /// other) or clears it (`None`, and the row goes when neither is
+    /// left).
+    pub(super) async fn store_type_limit(
+        &self,
+        name: &str,
+        column: task_type::Column,
+        limit: Option<u32>,
+    ) -> Result<(), Error> {
+        match limit {
+            Some(limit) => {
+                let statement = Query::insert()
+                    .into_table(task_type::Entity)
+                    .columns([task_type::Column::Name, column])
+                    .values_panic([name.into(), i64::from(limit).into()])
+                    .on_conflict(
+                        OnConflict::column(task_type::Column::Name)
+                            .update_column(column)
+                            .to_owned(),
+                    )
+                    .to_owned();
+                self.db().execute(&statement).await.map_err(db_err)?;
+            }
+            None => {
+                let clear = Query::update()
+                    .table(task_type::Entity)
+                    .value(column, None::<i64>)
+                    .and_where(Expr::col(task_type::Column::Name).eq(name))
+                    .to_owned();
+                self.db().execute(&clear).await.map_err(db_err)?;
+                // The condition is in the DELETE, so a racing set stays.
+                let forget = Query::delete()
+                    .from_table(task_type::Entity)
+                    .and_where(Expr::col(task_type::Column::Name).eq(name))
+                    .and_where(Expr::col(task_type::Column::RunningLimit).is_null())
+                    .and_where(Expr::col(task_type::Column::KeyLimit).is_null())
+                    .to_owned();
+                self.db().execute(&forget).await.map_err(db_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every type with a limit or key limit, with its `RUNNING` tasks,
+    /// by name.
+    pub(crate) async fn read_type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
+        let txn = self.read_txn().await?;
+        let rows = limited_types(None)
+            .order_by_asc(task_type::Column::Name)
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+        let running = if names.is_empty() {
+            Vec::new()
+        } else {
+            running_by_type(&txn, &names).await?
+        };
+        txn.commit().await.map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| TypeLimitStats {
+                running: running
+                    .iter()
+                    .find(|(name, _)| *name == row.name)
+                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
+                limit: row.running_limit.and_then(|l| u32::try_from(l).ok()),
+                key_limit: row.key_limit.and_then(|l| u32::try_from(l).ok()),
+                task_type: row.name,
+            })
+            .collect())
+    }
+}
+
+/// The condition the one-statement claim adds: no limited type applies.
+pub(super) fn no_type_limit(request: &ClaimRequest<'_>) -> Condition {
+    Condition::all().add(Expr::exists(type_guard(request)).not())
+}
