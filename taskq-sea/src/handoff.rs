@@ -15,15 +15,23 @@ use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
 use crate::entity::queue;
 use crate::entity::task::{self, Column as C};
+use crate::history;
 use crate::sql::{self, Claimed, state_is};
 
 impl SeaBackend {
     /// Marks `(id, attempt)` claims as running (see [`sql::claimed_batch`]
     /// for the fence). Returns the ids whose claim applied.
+    ///
+    /// `lost` holds, for claims of a task whose previous attempt the
+    /// delivery path took back when its lease ran out, that attempt's
+    /// history entry ([`history::entry_text`]). Where SQL's row still
+    /// runs that attempt (SQL's rescuer has not seen it yet), the entry is
+    /// appended in the claim's transaction, so the history keeps it.
     pub(crate) async fn mark_claimed(
         &self,
         claim: &Claimed<'_>,
         tasks: &[(TaskId, u32)],
+        lost: &[(TaskId, String)],
     ) -> Result<HashSet<TaskId>, Error> {
         let tasks: Vec<(TaskId, i32)> = tasks
             .iter()
@@ -32,7 +40,11 @@ impl SeaBackend {
         let mut applied = HashSet::with_capacity(tasks.len());
         let backend = self.db().get_database_backend();
         let plan = sql::keyed_plan(backend, tasks.len());
-        if sql::supports_batches(backend) && tasks.len() <= sql::BATCH_ROWS && plan.is_none() {
+        if sql::supports_batches(backend)
+            && tasks.len() <= sql::BATCH_ROWS
+            && plan.is_none()
+            && lost.is_empty()
+        {
             // A small batch: one statement, no transaction around it.
             for row in self
                 .db()
@@ -47,6 +59,26 @@ impl SeaBackend {
         let txn = self.write_txn().await?;
         if let Some(plan) = plan {
             txn.execute_raw(plan).await.map_err(db_err)?;
+        }
+        for (id, entry) in lost {
+            let Some(&(_, attempt)) = tasks.iter().find(|(task, _)| task == id) else {
+                continue;
+            };
+            // `lifecycle::end_attempt`, fenced as the claim's own fence of
+            // a running row (below): the worker and start are the row's.
+            let update = Query::update()
+                .table(task::Entity)
+                .value(C::Attempts, history::append(backend, entry.clone()))
+                .cond_where(
+                    Condition::all()
+                        .add(Expr::col(C::Id).eq(*id))
+                        .add(Expr::col(C::Attempt).eq(attempt - 1))
+                        .add(state_is(TaskState::Running))
+                        .add(Expr::col(C::LeaseUntil).lt(claim.now))
+                        .add(Expr::col(C::CancelRequested).eq(false)),
+                )
+                .to_owned();
+            txn.execute(&update).await.map_err(db_err)?;
         }
         if sql::supports_batches(backend) {
             for chunk in tasks.chunks(sql::BATCH_ROWS) {

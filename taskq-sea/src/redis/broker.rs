@@ -12,7 +12,7 @@ use taskq_core::backend::{
 };
 use taskq_core::lifecycle::RetryPolicies;
 use taskq_core::rate_limit::RateLimit;
-use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use taskq_core::{AttemptOutcome, Error, ErrorKind, TaskId, TaskRecord, TaskState};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -45,12 +45,13 @@ impl Broker for SeaRedisBackend {
             return Ok(claimed);
         }
         let attempts: Vec<(TaskId, u32)> = claimed.iter().map(|r| (r.id, r.attempt)).collect();
+        let lost: Vec<(TaskId, String)> = claimed.iter().filter_map(lost_attempt).collect();
         let claim = Claimed {
             worker_id: request.worker_id,
             now: request.now,
             lease_until: request.now + request.lease,
         };
-        let applied = match self.sql.mark_claimed(&claim, &attempts).await {
+        let applied = match self.sql.mark_claimed(&claim, &attempts, &lost).await {
             Ok(applied) => applied,
             Err(err) => {
                 // Hand the claims back, so Redis delivers them again.
@@ -254,4 +255,27 @@ impl Broker for SeaRedisBackend {
     fn cancel_signal(&self) -> Option<Arc<Notify>> {
         self.redis.cancel_signal()
     }
+}
+
+/// The history entry of the attempt before `copy`'s, when Redis's rescue
+/// took that attempt back because its lease ran out (its last entry says
+/// so): SQL's rescuer may not have seen it yet, and then only the claim
+/// can record it.
+fn lost_attempt(copy: &TaskRecord) -> Option<(TaskId, String)> {
+    let last = copy.attempts.last()?;
+    let lease_lost = last.attempt + 1 == copy.attempt
+        && last.outcome == AttemptOutcome::Retried
+        && last
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::LeaseExpired);
+    lease_lost.then(|| {
+        let entry = crate::history::entry_text(
+            last.attempt,
+            last.outcome,
+            last.error.as_ref(),
+            last.ended_at,
+        );
+        (copy.id, entry)
+    })
 }

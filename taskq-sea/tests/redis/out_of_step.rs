@@ -325,3 +325,98 @@ async fn settle_acknowledges_in_redis_redis_postgres() {
     let backend = fresh_postgres().await;
     settle_acknowledges_in_redis(backend).await;
 }
+
+/// Redis's rescue takes an attempt back by its lease while SQL's lease
+/// (renewed there, not in Redis) still runs; the next claim finds SQL's
+/// row running at the old attempt, its lease over by then, and takes it.
+/// SQL's rescuer never saw that attempt end, so the claim records it: the
+/// history keeps every attempt, the lost one with its worker and error.
+async fn history_lost_attempt_reclaimed_is_recorded(backend: SeaRedisBackend) {
+    let tasks = due(1);
+    backend.enqueue(tasks.clone()).await.expect("enqueue");
+    let start = Utc::now();
+    let first = claim_briefly(&backend, 1, start).await;
+    assert_eq!(first.len(), 1);
+    // SQL's lease outlives Redis's 100 ms by 10 s.
+    let statuses = backend
+        .sql()
+        .heartbeat(
+            "w",
+            &[(first[0].id, 1)],
+            start + chrono::Duration::seconds(10),
+        )
+        .await
+        .expect("heartbeat in SQL");
+    assert_eq!(statuses, vec![LeaseStatus::Held]);
+    let rescued = backend
+        .redis()
+        .rescue_expired(
+            start + chrono::Duration::seconds(1),
+            &taskq_core::lifecycle::RetryPolicy::IMMEDIATE,
+        )
+        .await
+        .expect("rescue in Redis");
+    assert_eq!(rescued.requeued, 1);
+    let again = backend
+        .claim(ClaimRequest {
+            now: start + chrono::Duration::seconds(20),
+            worker_id: "w2",
+            ..claim_request(1)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(again.iter().map(|t| t.attempt).collect::<Vec<_>>(), [2]);
+    let record = backend
+        .sql()
+        .get(tasks[0].id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((record.state, record.attempt), (TaskState::Running, 2));
+    let history: Vec<_> = record
+        .attempts
+        .iter()
+        .map(|a| {
+            (
+                a.attempt,
+                a.outcome,
+                a.worker_id.as_deref(),
+                a.error.as_ref().map(|e| e.kind),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [(
+            1,
+            taskq_core::AttemptOutcome::Retried,
+            Some("w"),
+            Some(taskq_core::ErrorKind::LeaseExpired)
+        )],
+        "the lost attempt is in SQL's history"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn history_lost_attempt_reclaimed_is_recorded_redis_sqlite() {
+    history_lost_attempt_reclaimed_is_recorded(fresh_sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_postgres),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_POSTGRES_URL is not set"
+)]
+async fn history_lost_attempt_reclaimed_is_recorded_redis_postgres() {
+    history_lost_attempt_reclaimed_is_recorded(fresh_postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(taskq_no_redis, taskq_no_mysql),
+    ignore = "TASKQ_TEST_REDIS_URL or TASKQ_TEST_MYSQL_URL is not set"
+)]
+async fn history_lost_attempt_reclaimed_is_recorded_redis_mysql() {
+    history_lost_attempt_reclaimed_is_recorded(fresh_mysql().await).await;
+}
