@@ -37,6 +37,7 @@ mod deadline;
 pub mod helpers;
 mod history;
 mod limit;
+mod limit_setup;
 pub mod model;
 mod rate;
 mod records;
