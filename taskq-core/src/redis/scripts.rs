@@ -212,7 +212,9 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// entries of the steps that ended and the steps their ends cancelled
 /// (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows
-/// reads nothing else. The running and done sets change once per call.
+/// reads nothing else, but for a step with children: its step, and the
+/// records of its children in this queue, which hear of the end here
+/// (`steps.lua`). The running and done sets change once per call.
 pub(crate) static SETTLE: LazyLock<Script> =
     LazyLock::new(|| script_with_steps(include_str!("scripts/settle.lua")));
 
