@@ -12,8 +12,16 @@
 //! place. Two claimers of a limited type take turns on its row (one row
 //! per type, whatever the keys) and the second counts after the first
 //! committed, so together they never exceed a limit. The one-statement
-//! claim never takes a limited type: it refuses to run while one applies
-//! (`type_guard`).
+//! claim never takes a task of a limited type (`not_of_limited_type`, a
+//! condition on each row it updates), nor does MySQL's claim without the
+//! type rows locked (`limited_flag`): a claim whose tasks are all of
+//! types without limits needs no lock, whatever else the worker runs.
+//!
+//! Why no limit set before a claim is missed, on any host: nothing caches
+//! the limits. Each claim reads `taskq_task_types` in the statement that
+//! claims (PostgreSQL's and SQLite's one statement) or in the locking read
+//! of the rows it claims (MySQL, read committed: a fresh snapshot per
+//! statement), so a limit committed before the claim began is seen there.
 
 use std::collections::{HashMap, HashSet};
 
@@ -49,18 +57,65 @@ fn any_limit() -> Condition {
         .add(Expr::col(task_type::Column::KeyLimit).is_not_null())
 }
 
-/// `SELECT 1 FROM taskq_task_types WHERE <any limit> [AND
-/// name IN (…)]`: what the one-statement claim checks is absent.
-pub(super) fn type_guard(request: &ClaimRequest<'_>) -> SelectStatement {
-    let mut select = Query::select();
-    select
+/// `SELECT name FROM taskq_task_types WHERE <any limit>`.
+fn limited_names() -> SelectStatement {
+    Query::select()
+        .column(task_type::Column::Name)
+        .from(task_type::Entity)
+        .cond_where(any_limit())
+        .to_owned()
+}
+
+/// `NOT EXISTS (SELECT 1 FROM taskq_task_types WHERE <any limit> AND
+/// name = taskq_tasks.task_type)`: the condition the one-statement claim
+/// puts on each row it updates, so it never takes a task of a type with a
+/// limit (one committed before the statement began: its snapshot sees
+/// it). It leaves such a task in place, and the claim's caller finds it
+/// with [`limited_due`] and claims it in the locked transaction. Per row,
+/// so a claim whose tasks are all of types without limits stays one
+/// statement even when the worker runs a limited type too.
+pub(super) fn not_of_limited_type() -> Condition {
+    let guard = Query::select()
         .expr(Expr::val(1))
         .from(task_type::Entity)
-        .cond_where(any_limit());
-    if let Some(types) = request.task_types {
-        select.and_where(Expr::col(task_type::Column::Name).is_in(types.iter().copied()));
-    }
+        .cond_where(any_limit())
+        .and_where(
+            Expr::col((task_type::Entity, task_type::Column::Name))
+                .equals((task::Entity, C::TaskType)),
+        )
+        .to_owned();
+    Condition::all().add(Expr::exists(guard).not())
+}
+
+/// `SELECT 1 FROM taskq_tasks WHERE <due in queue> AND task_type IN
+/// (SELECT name FROM taskq_task_types WHERE <any limit>)`: whether the
+/// queue has a due task the one-statement claim leaves to the locked one.
+/// A plain read: a limited task it misses (claimed, or due just after)
+/// is the next claim's; the limits themselves are kept by the statements
+/// that claim.
+pub(super) fn limited_due(request: &ClaimRequest<'_>) -> SelectStatement {
+    let mut select = Query::select();
+    select.expr(Expr::val(1)).from(task::Entity);
+    super::statements::due_in_queue(&mut select, request);
+    select.and_where(Expr::col(C::TaskType).in_subquery(limited_names()));
     select
+}
+
+/// `(SELECT name FROM taskq_task_types WHERE <any limit> AND name =
+/// taskq_tasks.task_type)`: a column of MySQL's locking read of the due
+/// tasks, not null when the task's type has a limit (a subquery of a locking
+/// read is a plain read, so it locks no type row).
+pub(super) fn limited_flag() -> Expr {
+    let flag = Query::select()
+        .column((task_type::Entity, task_type::Column::Name))
+        .from(task_type::Entity)
+        .cond_where(any_limit())
+        .and_where(
+            Expr::col((task_type::Entity, task_type::Column::Name))
+                .equals((task::Entity, C::TaskType)),
+        )
+        .to_owned();
+    Expr::SubQuery(None, Box::new(flag.into()))
 }
 
 /// The `RUNNING` tasks of each of `types`, in every queue.
@@ -168,11 +223,16 @@ const MAX_PASSED_OVER: usize = 1000;
 /// `request.limit` are taken, the queue has no more candidates, or
 /// [`MAX_PASSED_OVER`] were passed over. A pass that comes back short of
 /// what it read found a new full type or key, which the next leaves out.
+/// `first`: the rows of a first pass the caller read already (MySQL's
+/// claim, `request.limit` of them at most, with `id`, `task_type` and
+/// `concurrency_key`), used instead of reading one.
 pub(super) async fn admitted_ids(
     txn: &DatabaseTransaction,
     request: &ClaimRequest<'_>,
     caps: &mut lifecycle::TypeCaps,
+    first: Option<Vec<sea_orm::QueryResult>>,
 ) -> Result<Vec<Uuid>, Error> {
+    let mut first = first.map(|rows| (rows, request.limit));
     let mut taken: Vec<Uuid> = Vec::new();
     let mut passed = 0usize;
     let mut full: HashSet<String> = HashSet::new();
@@ -184,6 +244,22 @@ pub(super) async fn admitted_ids(
             .insert(key.to_owned());
     }
     loop {
+        if let Some((rows, read)) = first.take() {
+            let exhausted = rows.len() < read;
+            admit_rows(
+                rows,
+                request,
+                caps,
+                &mut taken,
+                &mut passed,
+                &mut full,
+                &mut full_keys,
+            )?;
+            if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
+                return Ok(taken);
+            }
+            continue;
+        }
         let wanted = request.limit - taken.len();
         let read = u64::try_from(wanted)
             .unwrap_or(u64::MAX)
@@ -212,28 +288,51 @@ pub(super) async fn admitted_ids(
         }
         let rows = txn.query_all(&select).await.map_err(db_err)?;
         let exhausted = (rows.len() as u64) < read;
-        for row in rows {
-            if taken.len() == request.limit {
-                break;
-            }
-            let id: Uuid = row.try_get("", "id").map_err(db_err)?;
-            let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
-            let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
-            if caps.admit(&task_type, key.as_deref()) {
-                taken.push(id);
-                continue;
-            }
-            passed += 1;
-            if caps.is_full(&task_type) {
-                full.insert(task_type);
-            } else if let Some(key) = key {
-                full_keys.entry(task_type).or_default().insert(key);
-            }
-        }
+        admit_rows(
+            rows,
+            request,
+            caps,
+            &mut taken,
+            &mut passed,
+            &mut full,
+            &mut full_keys,
+        )?;
         if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
             return Ok(taken);
         }
     }
+}
+
+/// One pass of [`admitted_ids`] over the rows it read: takes those
+/// `caps` admits, and notes the types and (type, key) pairs found full.
+fn admit_rows(
+    rows: Vec<sea_orm::QueryResult>,
+    request: &ClaimRequest<'_>,
+    caps: &mut lifecycle::TypeCaps,
+    taken: &mut Vec<Uuid>,
+    passed: &mut usize,
+    full: &mut HashSet<String>,
+    full_keys: &mut HashMap<String, HashSet<String>>,
+) -> Result<(), Error> {
+    for row in rows {
+        if taken.len() == request.limit {
+            break;
+        }
+        let id: Uuid = row.try_get("", "id").map_err(db_err)?;
+        let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
+        let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
+        if caps.admit(&task_type, key.as_deref()) {
+            taken.push(id);
+            continue;
+        }
+        *passed += 1;
+        if caps.is_full(&task_type) {
+            full.insert(task_type);
+        } else if let Some(key) = key {
+            full_keys.entry(task_type).or_default().insert(key);
+        }
+    }
+    Ok(())
 }
 
 /// Claims the tasks `ids` (locked and admitted in `txn`) and reads them
@@ -257,17 +356,6 @@ pub(super) async fn claim_ids(
 }
 
 impl SeaBackend {
-    /// Whether a type limit may apply to a claim taking `task_types` (a
-    /// plain read, to choose the limited claim; the claim reads it again,
-    /// locked).
-    pub(super) async fn has_type_limits(&self, task_types: Option<&[&str]>) -> Result<bool, Error> {
-        Ok(limited_types(task_types)
-            .one(self.db())
-            .await
-            .map_err(db_err)?
-            .is_some())
-    }
-
     /// Stores a type's limit or key limit (`column`: `Some`, keeping the
     /// other) or clears it (`None`, and the row goes when neither is
     /// left).
@@ -321,28 +409,45 @@ impl SeaBackend {
             .await
             .map_err(db_err)?;
         let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+        let keyed: Vec<String> = rows
+            .iter()
+            .filter(|row| row.key_limit.is_some())
+            .map(|row| row.name.clone())
+            .collect();
         let running = if names.is_empty() {
             Vec::new()
         } else {
             running_by_type(&txn, &names).await?
         };
+        let by_key = if keyed.is_empty() {
+            Vec::new()
+        } else {
+            running_by_key(&txn, &keyed).await?
+        };
         txn.commit().await.map_err(db_err)?;
         Ok(rows
             .into_iter()
-            .map(|row| TypeLimitStats {
-                running: running
-                    .iter()
-                    .find(|(name, _)| *name == row.name)
-                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
-                limit: row.running_limit.and_then(|l| u32::try_from(l).ok()),
-                key_limit: row.key_limit.and_then(|l| u32::try_from(l).ok()),
-                task_type: row.name,
+            .map(|row| {
+                let mut stats = TypeLimitStats {
+                    running: running
+                        .iter()
+                        .find(|(name, _)| *name == row.name)
+                        .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
+                    limit: row.running_limit.and_then(|l| u32::try_from(l).ok()),
+                    key_limit: row.key_limit.and_then(|l| u32::try_from(l).ok()),
+                    ..TypeLimitStats::default()
+                };
+                if stats.key_limit.is_some() {
+                    stats.set_key_counts(
+                        by_key
+                            .iter()
+                            .filter(|(name, _, _)| *name == row.name)
+                            .map(|(_, key, n)| (key.clone(), u64::try_from(*n).unwrap_or(0))),
+                    );
+                }
+                stats.task_type = row.name;
+                stats
             })
             .collect())
     }
-}
-
-/// The condition the one-statement claim adds: no limited type applies.
-pub(super) fn no_type_limit(request: &ClaimRequest<'_>) -> Condition {
-    Condition::all().add(Expr::exists(type_guard(request)).not())
 }
