@@ -195,7 +195,7 @@ impl SeaBackend {
                 limit: locked.want,
                 ..request.clone()
             };
-            let ids = admitted_ids(&txn, &request, &mut caps, None).await?;
+            let ids = admitted_ids(&txn, &request, &mut caps).await?;
             claim_ids(&txn, &request, ids).await?
         } else if locked.want > 0 {
             let request = ClaimRequest {

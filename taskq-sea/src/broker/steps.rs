@@ -134,7 +134,7 @@ impl SeaBackend {
                 }
                 ids
             } else {
-                admitted_ids(&txn, request, &mut caps, None).await?
+                admitted_ids(&txn, request, &mut caps).await?
             }
         } else {
             // The due tasks, locked, each with whether its type has a limit

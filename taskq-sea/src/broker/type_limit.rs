@@ -223,16 +223,11 @@ const MAX_PASSED_OVER: usize = 1000;
 /// `request.limit` are taken, the queue has no more candidates, or
 /// [`MAX_PASSED_OVER`] were passed over. A pass that comes back short of
 /// what it read found a new full type or key, which the next leaves out.
-/// `first`: the rows of a first pass the caller read already (MySQL's
-/// claim, `request.limit` of them at most, with `id`, `task_type` and
-/// `concurrency_key`), used instead of reading one.
 pub(super) async fn admitted_ids(
     txn: &DatabaseTransaction,
     request: &ClaimRequest<'_>,
     caps: &mut lifecycle::TypeCaps,
-    first: Option<Vec<sea_orm::QueryResult>>,
 ) -> Result<Vec<Uuid>, Error> {
-    let mut first = first.map(|rows| (rows, request.limit));
     let mut taken: Vec<Uuid> = Vec::new();
     let mut passed = 0usize;
     let mut full: HashSet<String> = HashSet::new();
@@ -244,22 +239,6 @@ pub(super) async fn admitted_ids(
             .insert(key.to_owned());
     }
     loop {
-        if let Some((rows, read)) = first.take() {
-            let exhausted = rows.len() < read;
-            admit_rows(
-                rows,
-                request,
-                caps,
-                &mut taken,
-                &mut passed,
-                &mut full,
-                &mut full_keys,
-            )?;
-            if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
-                return Ok(taken);
-            }
-            continue;
-        }
         let wanted = request.limit - taken.len();
         let read = u64::try_from(wanted)
             .unwrap_or(u64::MAX)
@@ -288,51 +267,28 @@ pub(super) async fn admitted_ids(
         }
         let rows = txn.query_all(&select).await.map_err(db_err)?;
         let exhausted = (rows.len() as u64) < read;
-        admit_rows(
-            rows,
-            request,
-            caps,
-            &mut taken,
-            &mut passed,
-            &mut full,
-            &mut full_keys,
-        )?;
+        for row in rows {
+            if taken.len() == request.limit {
+                break;
+            }
+            let id: Uuid = row.try_get("", "id").map_err(db_err)?;
+            let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
+            let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
+            if caps.admit(&task_type, key.as_deref()) {
+                taken.push(id);
+                continue;
+            }
+            passed += 1;
+            if caps.is_full(&task_type) {
+                full.insert(task_type);
+            } else if let Some(key) = key {
+                full_keys.entry(task_type).or_default().insert(key);
+            }
+        }
         if taken.len() == request.limit || exhausted || passed >= MAX_PASSED_OVER {
             return Ok(taken);
         }
     }
-}
-
-/// One pass of [`admitted_ids`] over the rows it read: takes those
-/// `caps` admits, and notes the types and (type, key) pairs found full.
-fn admit_rows(
-    rows: Vec<sea_orm::QueryResult>,
-    request: &ClaimRequest<'_>,
-    caps: &mut lifecycle::TypeCaps,
-    taken: &mut Vec<Uuid>,
-    passed: &mut usize,
-    full: &mut HashSet<String>,
-    full_keys: &mut HashMap<String, HashSet<String>>,
-) -> Result<(), Error> {
-    for row in rows {
-        if taken.len() == request.limit {
-            break;
-        }
-        let id: Uuid = row.try_get("", "id").map_err(db_err)?;
-        let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
-        let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
-        if caps.admit(&task_type, key.as_deref()) {
-            taken.push(id);
-            continue;
-        }
-        *passed += 1;
-        if caps.is_full(&task_type) {
-            full.insert(task_type);
-        } else if let Some(key) = key {
-            full_keys.entry(task_type).or_default().insert(key);
-        }
-    }
-    Ok(())
 }
 
 /// Claims the tasks `ids` (locked and admitted in `txn`) and reads them
