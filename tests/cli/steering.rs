@@ -278,7 +278,10 @@ async fn limit_type_cli(url: &str) {
     let cells: Vec<&str> = row.split_whitespace().collect();
     // The key limit's running keys: none run.
     assert_eq!(cells[1..], ["3", "-", "1", "0", "0", "keys"], "{row}");
-    let listed = taskq(url, &["types", "--json"]).await.expect(Exit::Ok).json();
+    let listed = taskq(url, &["types", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
     let listed = listed
         .as_array()
         .and_then(|rows| rows.iter().find(|r| r["task_type"] == "cli_echo"))
