@@ -50,8 +50,6 @@ pub struct SeaBackend {
     /// When each rate-limited queue's bucket next allows a start, as this
     /// process's last claim of it saw (`Broker::claim_hold`).
     pub(crate) holds: Arc<ClaimHolds>,
-    /// Which queues' MySQL claims lock the limited types' rows first.
-    pub(crate) types_first: Arc<crate::broker::TypesFirst>,
 }
 
 /// The PostgreSQL `LISTEN` task's switch: started at most once, told to
@@ -254,7 +252,6 @@ impl SeaBackend {
             ends: Arc::new(TaskEnds::new(poll)),
             listener: Arc::new(Listener::default()),
             holds: Arc::default(),
-            types_first: Arc::default(),
         }
     }
 

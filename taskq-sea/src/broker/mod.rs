@@ -24,7 +24,6 @@ pub(crate) use limit::stored_rate;
 mod rescue;
 mod statements;
 mod steps;
-pub(crate) use steps::TypesFirst;
 mod type_limit;
 mod unique;
 mod workflow;

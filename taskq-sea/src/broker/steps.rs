@@ -1,9 +1,6 @@
 //! Steps the broker's calls share: a task's current state, the claim in
 //! steps MySQL needs, and an update that returns its row.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use sea_orm::sea_query::{Expr, ExprTrait, UpdateStatement};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
@@ -19,29 +16,7 @@ use crate::entity::task::{self, Column as C};
 
 use super::limit::{Locked, locked_capacity};
 use super::statements::{claim_update, due_select, fetch};
-use super::type_limit::{admitted_ids, limited_flag, locked_type_caps};
-
-/// The queues whose MySQL claims lock the limited types' rows first, as
-/// this process last found them ([`SeaBackend::claim_in_steps`]): a hint
-/// of which path to try first, never trusted for a limit.
-#[derive(Debug, Default)]
-pub(crate) struct TypesFirst(Mutex<HashSet<String>>);
-
-impl TypesFirst {
-    fn get(&self, queue: &str) -> bool {
-        self.0.lock().is_ok_and(|queues| queues.contains(queue))
-    }
-
-    fn set(&self, queue: &str, first: bool) {
-        if let Ok(mut queues) = self.0.lock() {
-            if first {
-                queues.insert(queue.to_owned());
-            } else {
-                queues.remove(queue);
-            }
-        }
-    }
-}
+use super::type_limit::{admitted_ids, locked_type_caps};
 
 impl SeaBackend {
     /// The current state of a task, or [`Error::NotFound`].
@@ -63,37 +38,10 @@ impl SeaBackend {
     /// subquery on the updated table: in one transaction, read the queue's
     /// row (paused, or limited: counted with the row locked), lock the due rows
     /// (`FOR UPDATE SKIP LOCKED`), update them by id, read them back.
-    ///
-    /// A claim that may take a limited type locks the type rows before
-    /// the task rows (`types_first`); one that locked task rows first
-    /// never waits for a type row (InnoDB found deadlocks between the two
-    /// orders). So a queue is claimed task rows first until a claim meets
-    /// a task of a limited type: that claim rolls back (its locks go) and
-    /// claims again types first, and so does the queue's next claims, in
-    /// this process, until a types-first claim finds no limited type the
-    /// worker runs ([`TypesFirst`]: only which path is tried first; both
-    /// keep every limit).
     pub(super) async fn claim_in_steps(
         &self,
         request: &ClaimRequest<'_>,
     ) -> Result<Vec<task::Model>, Error> {
-        if !self.types_first.get(request.queue) {
-            if let Some(rows) = self.claim_pass(request, false).await? {
-                return Ok(rows);
-            }
-            self.types_first.set(request.queue, true);
-        }
-        Ok(self.claim_pass(request, true).await?.unwrap_or_default())
-    }
-
-    /// One claim of [`SeaBackend::claim_in_steps`]: with the limited types'
-    /// rows locked before the task rows (`types_first`), or none locked;
-    /// then `None` (rolled back) when it met a task of a limited type.
-    async fn claim_pass(
-        &self,
-        request: &ClaimRequest<'_>,
-        types_first: bool,
-    ) -> Result<Option<Vec<task::Model>>, Error> {
         let txn = self.write_txn().await?;
         let row = queue::Entity::find_by_id(request.queue)
             .one(&txn)
@@ -109,7 +57,7 @@ impl SeaBackend {
         };
         let Some(locked) = locked else {
             txn.commit().await.map_err(db_err)?;
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         };
         let queue = request.queue;
         let now = request.now;
@@ -121,38 +69,18 @@ impl SeaBackend {
             let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
             self.holds.record(queue, hold);
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
-        let ids = if types_first {
-            // The limited types' rows locked after the queue's (`type_limit`).
-            let mut caps = locked_type_caps(&txn, request).await?;
-            if caps.is_empty() {
-                self.types_first.set(queue, false);
-                let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
-                for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
-                    ids.push(row.try_get("", "id").map_err(db_err)?);
-                }
-                ids
-            } else {
-                admitted_ids(&txn, request, &mut caps).await?
-            }
-        } else {
-            // The due tasks, locked, each with whether its type has a limit
-            // (read in the same statement, unlocked: `limited_flag`).
-            let mut select = due_select(request);
-            select.expr_as(limited_flag(), "limited");
-            let rows = txn.query_all(&select).await.map_err(db_err)?;
-            let mut ids: Vec<Uuid> = Vec::with_capacity(rows.len());
-            for row in rows {
-                let flag: Option<String> = row.try_get("", "limited").map_err(db_err)?;
-                if flag.is_some() {
-                    txn.rollback().await.map_err(db_err)?;
-                    return Ok(None);
-                }
+        // A limited task type: its row locked after the queue's (`type_limit`).
+        let mut caps = locked_type_caps(&txn, request).await?;
+        let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
+        if caps.is_empty() {
+            for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
                 ids.push(row.try_get("", "id").map_err(db_err)?);
             }
-            ids
-        };
+        } else {
+            ids = admitted_ids(&txn, request, &mut caps).await?;
+        }
         if ids.is_empty() {
             // Ended here, not by dropping it: InnoDB's locking read also
             // locked the rows it scanned and passed over (not yet due), and
@@ -162,7 +90,7 @@ impl SeaBackend {
             let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
             self.holds.record(queue, hold);
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
         let mut update = claim_update(request);
         update.and_where(Expr::col(C::Id).is_in(ids.iter().copied()));
@@ -175,7 +103,7 @@ impl SeaBackend {
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         self.holds.record(queue, hold);
-        Ok(Some(rows))
+        Ok(rows)
     }
 
     /// Runs `update … RETURNING *` for task `id`; `None` when it matched

@@ -12,16 +12,17 @@
 //! place. Two claimers of a limited type take turns on its row (one row
 //! per type, whatever the keys) and the second counts after the first
 //! committed, so together they never exceed a limit. The one-statement
-//! claim never takes a task of a limited type (`not_of_limited_type`, a
-//! condition on each row it updates), nor does MySQL's claim without the
-//! type rows locked (`limited_flag`): a claim whose tasks are all of
-//! types without limits needs no lock, whatever else the worker runs.
+//! claim (PostgreSQL, SQLite) never takes a task of a limited type
+//! (`not_of_limited_type`, a condition on each row it updates): a claim
+//! whose tasks are all of types without limits stays one statement,
+//! whatever else the worker runs. MySQL's claim in steps locks the rows
+//! of the limited types the worker runs before its task rows, as before.
 //!
 //! Why no limit set before a claim is missed, on any host: nothing caches
 //! the limits. Each claim reads `taskq_task_types` in the statement that
-//! claims (PostgreSQL's and SQLite's one statement) or in the locking read
-//! of the rows it claims (MySQL, read committed: a fresh snapshot per
-//! statement), so a limit committed before the claim began is seen there.
+//! claims (PostgreSQL's and SQLite's one statement, whose snapshot sees
+//! every limit committed before it began) or locked in its transaction
+//! (the locked path, and MySQL's claim in steps).
 
 use std::collections::{HashMap, HashSet};
 
@@ -99,23 +100,6 @@ pub(super) fn limited_due(request: &ClaimRequest<'_>) -> SelectStatement {
     super::statements::due_in_queue(&mut select, request);
     select.and_where(Expr::col(C::TaskType).in_subquery(limited_names()));
     select
-}
-
-/// `(SELECT name FROM taskq_task_types WHERE <any limit> AND name =
-/// taskq_tasks.task_type)`: a column of MySQL's locking read of the due
-/// tasks, not null when the task's type has a limit (a subquery of a locking
-/// read is a plain read, so it locks no type row).
-pub(super) fn limited_flag() -> Expr {
-    let flag = Query::select()
-        .column((task_type::Entity, task_type::Column::Name))
-        .from(task_type::Entity)
-        .cond_where(any_limit())
-        .and_where(
-            Expr::col((task_type::Entity, task_type::Column::Name))
-                .equals((task::Entity, C::TaskType)),
-        )
-        .to_owned();
-    Expr::SubQuery(None, Box::new(flag.into()))
 }
 
 /// The `RUNNING` tasks of each of `types`, in every queue.
