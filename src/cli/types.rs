@@ -101,6 +101,8 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 "declared_limit": declared,
                 "key_limit": row.and_then(|row| row.key_limit),
                 "running": row.map(|row| row.running),
+                "running_keys": row.filter(|row| row.key_limit.is_some()).map(|row| row.running_keys),
+                "top_keys": row.filter(|row| row.key_limit.is_some()).map(|row| &row.top_keys),
             })
         })
         .collect();
@@ -108,7 +110,14 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
         if rows.is_empty() {
             return out.line("no task types");
         }
-        let mut table = output::table(&["TYPE", "LIMIT", "DECLARED", "KEY LIMIT", "RUNNING"]);
+        let mut table = output::table(&[
+            "TYPE",
+            "LIMIT",
+            "DECLARED",
+            "KEY LIMIT",
+            "RUNNING",
+            "RUNNING BY KEY",
+        ]);
         let cell = |value: &serde_json::Value| match value {
             serde_json::Value::Null => "-".to_owned(),
             other => other.to_string(),
@@ -120,9 +129,45 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 cell(&row["declared_limit"]),
                 cell(&row["key_limit"]),
                 cell(&row["running"]),
+                by_key(row),
             ]);
         }
         out.table(&table)
     })?;
     Ok(Exit::Ok)
+}
+
+/// How many keys of a key-limited type run tasks, and the first few with
+/// the most: `2 keys: acme=2, zeta=1`; `-` without a key limit.
+fn by_key(row: &serde_json::Value) -> String {
+    /// Keys the table shows (the JSON has every key of `top_keys`).
+    const SHOWN: usize = 3;
+    let Some(count) = row["running_keys"].as_u64() else {
+        return "-".to_owned();
+    };
+    let top = row["top_keys"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let shown: Vec<String> = top
+        .iter()
+        .take(SHOWN)
+        .map(|key| {
+            format!(
+                "{}={}",
+                key["key"].as_str().unwrap_or_default(),
+                key["running"].as_u64().unwrap_or(0)
+            )
+        })
+        .collect();
+    let more = if count > shown.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    match count {
+        0 => "0 keys".to_owned(),
+        1 => format!("1 key: {}", shown.join(", ")),
+        _ => format!("{count} keys: {}{more}", shown.join(", ")),
+    }
 }

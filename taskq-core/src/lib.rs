@@ -90,7 +90,7 @@ pub mod worker_state;
 pub mod workflow;
 
 pub use backend::{
-    Backend, Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Page, PageRequest,
+    Backend, Broker, ClaimRequest, Enqueued, KeyRunning, LeaseStatus, Outcome, Page, PageRequest,
     PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
     Store, TaskFilter, TypeCount, TypeLimitStats, WorkerControl, WorkerInfo, WorkerQueue,
     WorkerRegistry, WorkerState,

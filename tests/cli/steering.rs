@@ -268,7 +268,7 @@ async fn limit_type_cli(url: &str) {
     let table = taskq(url, &["types"]).await.expect(Exit::Ok).out;
     let header = table.lines().next().unwrap_or("");
     assert!(
-        header.contains("LIMIT") && header.contains("RUNNING"),
+        header.contains("LIMIT") && header.contains("RUNNING BY KEY"),
         "{table}"
     );
     let row = table
@@ -276,7 +276,22 @@ async fn limit_type_cli(url: &str) {
         .find(|l| l.starts_with("cli_echo "))
         .unwrap_or_else(|| panic!("a cli_echo row in\n{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cells[1..], ["3", "-", "1", "0"], "{row}");
+    // The key limit's running keys: none run.
+    assert_eq!(cells[1..], ["3", "-", "1", "0", "0", "keys"], "{row}");
+    let listed = taskq(url, &["types", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    let listed = listed
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["task_type"] == "cli_echo"))
+        .cloned()
+        .unwrap_or_else(|| panic!("a cli_echo row in {listed}"));
+    assert_eq!(
+        (&listed["running_keys"], &listed["top_keys"]),
+        (&json!(0), &json!([])),
+        "{listed}"
+    );
     for (command, bad) in [("limit", "0"), ("limit", "-1"), ("key-limit", "0")] {
         taskq(url, &["types", command, "cli_echo", bad])
             .await

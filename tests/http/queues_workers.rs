@@ -561,6 +561,17 @@ pub(super) async fn limit_key_is_set_by_submit_and_checked(backend: Arc<dyn Back
     );
     assert_eq!(claim_order(&client, 5).await.len(), 2, "one per key");
     assert!(claim_order(&client, 5).await.is_empty(), "both keys full");
+    // The running count per key: how many keys, the busiest first.
+    let (_, echo) = get(&app, "/api/task-types/echo").await;
+    assert_eq!(
+        (&echo["running"], &echo["running_keys"], &echo["top_keys"]),
+        (
+            &json!(2),
+            &json!(2),
+            &json!([{ "key": "acme", "running": 1 }, { "key": "globex", "running": 1 }])
+        ),
+        "{echo}"
+    );
 
     // Bad input: a 4xx naming the field, and nothing stored.
     let (_, before) = get(&app, "/api/tasks").await;

@@ -179,3 +179,60 @@ pub(super) async fn cancel_stops_running_task_on_other_host_promptly(target: Tar
     shutdown.shutdown();
     running.await.expect("join");
 }
+
+/// A type limit set on one host binds the next claim of a worker on
+/// another that already claimed the type with none: the claim script
+/// reads the queue's copy of the limits, which the setter synced before
+/// it returned. A copy lost (or never written) is synced again by the
+/// next claim, which still keeps the limit.
+pub(super) async fn limit_type_set_on_another_host_binds_its_claims(target: Target) {
+    let config = test_config(&target.url);
+    let prefix = config.prefix.clone();
+    let mut second = config.clone();
+    second.delete_keys_on_drop = false;
+    let worker_host = RedisBackend::connect_with(config).await.expect("connect");
+    let client_host = RedisBackend::connect_with(second).await.expect("connect");
+    let t0 = Utc::now() - chrono::Duration::seconds(10);
+    let tasks: Vec<TaskRecord> = (0..4)
+        .map(|i| record("t", "q", 5, t0 + chrono::Duration::milliseconds(i)))
+        .collect();
+    client_host.enqueue(tasks).await.expect("enqueue");
+    let first = worker_host.claim(claim_up_to("q", 1)).await.expect("claim");
+    assert_eq!(first.len(), 1, "no limit yet");
+    client_host
+        .set_type_limit("t", Some(2))
+        .await
+        .expect("limit");
+    let second = worker_host
+        .claim(claim_up_to("q", 10))
+        .await
+        .expect("claim");
+    assert_eq!(second.len(), 1, "the limit set on the other host binds");
+    // The queue's copy lost: the next claim syncs it and keeps the limit.
+    let raw = cluster_client(&target).await;
+    let copy = format!("{{{prefix}:q}}:type-limits");
+    let deleted: i64 = raw.del(copy.as_str()).await.expect("del");
+    assert_eq!(deleted, 1, "the queue's copy of the limits was there");
+    client_host
+        .set_type_limit("t", Some(3))
+        .await
+        .expect("limit");
+    raw.del::<i64, _>(copy.as_str()).await.expect("del");
+    let third = worker_host
+        .claim(claim_up_to("q", 10))
+        .await
+        .expect("claim");
+    assert_eq!(
+        third.len(),
+        1,
+        "synced again from the global hash: 3 at most"
+    );
+    assert!(
+        worker_host
+            .claim(claim_up_to("q", 10))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let _ = raw.quit().await;
+}

@@ -84,7 +84,8 @@ macro_rules! redis_specific {
                 rescue_takes_bare_id_running_members,
                 queue_stats_count_each_kind, keys_are_deleted_on_drop,
                 duplicate_id_across_queues_changes_nothing, countdown_task_starts_when_due,
-                cancel_stops_running_task_on_other_host_promptly);
+                cancel_stops_running_task_on_other_host_promptly,
+                limit_type_set_on_another_host_binds_its_claims);
         }
     };
     (@tests [$($attr:tt)*] $target:expr;) => {};

@@ -241,6 +241,51 @@ pub struct TypeLimitStats {
     /// The type's tasks in `RUNNING` now (on Redis: in every queue
     /// together). May exceed `limit` for a while after it was lowered.
     pub running: u64,
+    /// For a type with a key limit: how many concurrency keys have tasks
+    /// of the type in `RUNNING` now (0 without a key limit).
+    #[serde(default)]
+    pub running_keys: u64,
+    /// For a type with a key limit: the keys with the most running tasks,
+    /// most first (ties by key), at most [`TypeLimitStats::TOP_KEYS`]; on
+    /// Redis, each key's count is its running tasks in every queue
+    /// together.
+    #[serde(default)]
+    pub top_keys: Vec<KeyRunning>,
+}
+
+impl TypeLimitStats {
+    /// How many keys [`TypeLimitStats::top_keys`] lists at most.
+    pub const TOP_KEYS: usize = 10;
+
+    /// Sets [`running_keys`](TypeLimitStats::running_keys) and
+    /// [`top_keys`](TypeLimitStats::top_keys) from the running count of
+    /// each key with running tasks (in any order; a key given twice, as
+    /// from two queues, is summed; a zero count is no running key).
+    pub fn set_key_counts(&mut self, counts: impl IntoIterator<Item = (String, u64)>) {
+        let mut summed: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for (key, running) in counts {
+            if running > 0 {
+                *summed.entry(key).or_default() += running;
+            }
+        }
+        self.running_keys = summed.len() as u64;
+        let mut keys: Vec<KeyRunning> = summed
+            .into_iter()
+            .map(|(key, running)| KeyRunning { key, running })
+            .collect();
+        keys.sort_by(|a, b| b.running.cmp(&a.running).then_with(|| a.key.cmp(&b.key)));
+        keys.truncate(Self::TOP_KEYS);
+        self.top_keys = keys;
+    }
+}
+
+/// A concurrency key and its type's running tasks with it: an item of
+/// [`TypeLimitStats::top_keys`].
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRunning {
+    pub key: String,
+    pub running: u64,
 }
 
 /// A number of tasks of one type.

@@ -332,3 +332,74 @@ pub async fn limit_key_rescue_frees_and_limits_combine(backend: Arc<dyn Backend>
     assert!(limit_row(&*backend, "t").await.is_none(), "no limit left");
     assert_eq!(claim(&*backend, "q", 10, "w").await.len(), 1, "a's second");
 }
+
+/// A limit set after a claim took the type while it had none binds the
+/// next claim, of this worker or another (nothing keeps "no limit" from
+/// an earlier claim), and binds the first claim of a queue first used
+/// after it was set.
+pub async fn limit_type_set_after_a_claim_binds_the_next(backend: Arc<dyn Backend>) {
+    due_typed(&*backend, "q", &["a", "a", "a"]).await;
+    let first = claim(&*backend, "q", 1, "w1").await;
+    assert_eq!(count_of(&first, "a"), 1, "no limit yet");
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    assert!(
+        claim(&*backend, "q", 10, "w1").await.is_empty(),
+        "the limit set after the first claim binds the same worker's next"
+    );
+    assert!(claim(&*backend, "q", 10, "w2").await.is_empty());
+    backend.set_type_limit("c", Some(1)).await.expect("limit");
+    due_typed(&*backend, "fresh", &["c", "c"]).await;
+    let fresh = claim(&*backend, "fresh", 10, "w1").await;
+    assert_eq!(
+        count_of(&fresh, "c"),
+        1,
+        "a queue first used after the limit"
+    );
+}
+
+/// As [`limit_type_set_after_a_claim_binds_the_next`] for a key limit,
+/// and the listing counts the running keys: how many, and the busiest
+/// first.
+pub async fn limit_key_set_after_a_claim_binds_and_lists_running_keys(backend: Arc<dyn Backend>) {
+    due_keyed(
+        &*backend,
+        "q",
+        &[Some("a"), Some("a"), Some("b"), Some("a"), Some("b"), None],
+    )
+    .await;
+    let first = claim(&*backend, "q", 3, "w1").await;
+    assert_eq!(keys_of(&first), vec![Some("a"), Some("a"), Some("b")]);
+    backend
+        .set_key_limit("t", Some(1))
+        .await
+        .expect("key limit");
+    let next = claim(&*backend, "q", 10, "w1").await;
+    assert_eq!(
+        keys_of(&next),
+        vec![None],
+        "a and b are at the limit set after the first claim; no key passes"
+    );
+    let row = limit_row(&*backend, "t").await.expect("listed");
+    assert_eq!(
+        (row.key_limit, row.running, row.running_keys),
+        (Some(1), 4, 2)
+    );
+    let top: Vec<(&str, u64)> = row
+        .top_keys
+        .iter()
+        .map(|k| (k.key.as_str(), k.running))
+        .collect();
+    assert_eq!(top, vec![("a", 2), ("b", 1)], "busiest first");
+}
+
+/// A claim that meets a limited type among others takes them all, in
+/// claim order, while the limit has room, and takes the others past the
+/// type's task once it is full.
+pub async fn limit_type_mixed_claim_keeps_claim_order(backend: Arc<dyn Backend>) {
+    let tasks = due_typed(&*backend, "q", &["b", "a", "b", "a", "b"]).await;
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    let first = claim(&*backend, "q", 3, "w1").await;
+    assert_eq!(ids(&first), ids(&tasks[..3]), "in claim order");
+    let next = claim(&*backend, "q", 10, "w2").await;
+    assert_eq!(ids(&next), vec![tasks[4].id], "the full type's task stays");
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::backend::TypeLimitStats;
+use crate::backend::{KeyRunning, TypeLimitStats};
 use crate::client::Client;
 use crate::error::Error;
 use crate::registry::TaskDef;
@@ -53,6 +53,12 @@ pub struct TaskTypeInfo {
     /// The type's running tasks, counted while it has a limit or a key
     /// limit (0 otherwise).
     pub running: u64,
+    /// While it has a key limit: how many concurrency keys have running
+    /// tasks of the type (0 otherwise).
+    pub running_keys: u64,
+    /// While it has a key limit: the keys with the most running tasks,
+    /// most first, at most 10 (`running_keys` says how many there are).
+    pub top_keys: Vec<KeyRunning>,
 }
 
 impl TaskTypeInfo {
@@ -63,6 +69,8 @@ impl TaskTypeInfo {
             info.limit = row.limit;
             info.key_limit = row.key_limit;
             info.running = row.running;
+            info.running_keys = row.running_keys;
+            info.top_keys.clone_from(&row.top_keys);
         }
         info
     }
@@ -86,6 +94,8 @@ impl TaskTypeInfo {
             limit: None,
             key_limit: None,
             running: 0,
+            running_keys: 0,
+            top_keys: Vec::new(),
         }
     }
 }

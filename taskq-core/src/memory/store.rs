@@ -137,14 +137,25 @@ impl Store for MemoryBackend {
                 task_type: task_type.clone(),
                 limit: state.type_limits.get(task_type).copied(),
                 key_limit: state.key_limits.get(task_type).copied(),
-                running: 0,
+                ..TypeLimitStats::default()
             })
             .collect();
         rows.sort_by(|a, b| a.task_type.cmp(&b.task_type));
         rows.dedup_by(|a, b| a.task_type == b.task_type);
+        let mut keys: HashMap<&str, Vec<(String, u64)>> = HashMap::new();
         for record in state.running.iter().filter_map(|id| state.tasks.get(id)) {
             if let Some(row) = rows.iter_mut().find(|r| r.task_type == record.task_type) {
                 row.running += 1;
+                if let (Some(_), Some(key)) = (row.key_limit, &record.concurrency_key) {
+                    keys.entry(record.task_type.as_str())
+                        .or_default()
+                        .push((key.clone(), 1));
+                }
+            }
+        }
+        for row in &mut rows {
+            if let Some(counts) = keys.remove(row.task_type.as_str()) {
+                row.set_key_counts(counts);
             }
         }
         Ok(rows)

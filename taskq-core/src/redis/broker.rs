@@ -123,19 +123,8 @@ impl Broker for RedisBackend {
             micros(lease_until),
             self.retention_secs(),
         ];
-        // The limits of the types this claim may take (`CLAIM`'s ARGV[9]).
-        let limits = self.type_limit_map().await?;
-        let limits: Vec<_> = limits
-            .iter()
-            .filter(|(t, _)| lifecycle::accepts_type(request.task_types, t))
-            .collect();
-        args.push(limits.len().to_string());
-        let text = |limit: &Option<u32>| limit.map_or_else(String::new, |l| l.to_string());
-        for (task_type, (limit, key_limit)) in limits {
-            args.push(task_type.clone());
-            args.push(text(limit));
-            args.push(text(key_limit));
-        }
+        // The type limits are the script's to read, from the queue's copy
+        // (`type_limits.rs`): no read before the claim.
         match request.task_types {
             None => args.push("0".to_owned()),
             Some(types) => {
@@ -143,9 +132,16 @@ impl Broker for RedisBackend {
                 args.extend(types.iter().map(|t| (*t).to_owned()));
             }
         }
-        let reply = self
-            .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
+        let mut reply = self
+            .run_claim(&scripts::CLAIM, request.queue, args.clone(), request.lease)
             .await?;
+        if reply.as_i64() == Some(-1) {
+            // The queue's copy was never synced: sync it, claim again.
+            self.sync_type_limits(request.queue).await?;
+            reply = self
+                .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
+                .await?;
+        }
         let mut items = array("claim", reply)?.into_iter();
         let next_due = match items.next() {
             // Tasks it met past their deadline expired (`CLAIM`'s docs).
@@ -490,8 +486,8 @@ impl Broker for RedisBackend {
         self.holds.get(queue)
     }
 
-    /// Stored in one hash outside every queue's slot (`Keys::type_limits`),
-    /// read before each claim and passed to the claim script, which
+    /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
+    /// and copied into each queue's, where the claim script reads it and
     /// counts the type's tasks in the queue's running set: on Redis (and
     /// Redis Cluster, where a script reaches one slot) a type limit caps
     /// each queue's running tasks of the type, not their sum over queues.

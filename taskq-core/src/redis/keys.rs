@@ -21,9 +21,10 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=11]`: ready, delayed, running, done, created, paused,
-    /// delayed order, index root, workflow outbox, limit, rate.
-    pub keys: [String; 11],
+    /// `KEYS[1..=12]`: ready, delayed, running, done, created, paused,
+    /// delayed order, index root, workflow outbox, limit, rate, type
+    /// limits.
+    pub keys: [String; 12],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
     /// a waiting workflow step's arrived set (the tokens of its parents'
     /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
@@ -84,6 +85,13 @@ impl Keys {
                 // `tat`, the token bucket's time (`lifecycle::rate_spend`),
                 // which the claim script reads and moves.
                 format!("{tag}:rate"),
+                // The queue's copy of the task type limits (`type_limits`,
+                // the hash below): the claim script reads it in the
+                // queue's slot, so no claim reads the global hash first.
+                // Field `#v` is the version of the global hash it copies;
+                // a queue without this key was never synced, and its
+                // claim syncs it before claiming (`redis/type_limits.rs`).
+                format!("{tag}:type-limits"),
             ],
             record_prefix: format!("{tag}:task:"),
         }
@@ -97,8 +105,9 @@ impl Keys {
 
     /// Hash of the task type limits: field `l:<type>` its limit
     /// (`Broker::set_type_limit`), `k:<type>` its key limit
-    /// (`Broker::set_key_limit`). Outside every queue's slot: read with
-    /// one command before a claim, which passes the limits to the script.
+    /// (`Broker::set_key_limit`), `#v` its version. Outside every queue's
+    /// slot: the setters copy it into each queue's slot (`KEYS[12]`),
+    /// which the claim script reads.
     pub fn type_limits(&self) -> String {
         format!("{}:type-limits", self.prefix)
     }

@@ -55,11 +55,12 @@
 //!
 //! | keys | slot | written by |
 //! |---|---|---|
-//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:limit`, `:rate`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the eleven keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
+//! | `{P:Q}:ready`, `:delayed`, `:running`, `:done`, `:created`, `:paused`, `:delayed-order`, `:idx`, `:wf-outbox`, `:limit`, `:rate`, `:type-limits`, `:task:<id>`, `:task:<id>:arrived`, the list indexes `:idx:state:<S>`, `:idx:type:<T>`, `:idx:state:<S>:<T>` | one per queue | the queue scripts (`scripts.rs`, `delivery.rs`), which get the twelve keys before the records as `KEYS` and reach only record, arrived-set and list-index keys under the same tag |
 //! | `{P:schedules}:s:<name>`, `:due`, `:names` | one for all schedules | the schedule scripts (`schedules.rs`) |
 //! | `{P:workers}:w:<id>`, `:index` | one for all workers | the registry scripts (`workers.rs`) |
 //! | `{P:stats}:m:<unix minute>` | one for all counts | workers' heartbeats (`counts.rs`), `HINCRBY`; each expires after a day |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
+//! | `P:type-limits` | its own | its one-key setter script, then copied into each queue's `{P:Q}:type-limits` (`type_limits.rs`) |
 //!
 //! Queues spread over the cluster; schedules and workers each live in
 //! one slot on purpose — there are few of them and their writes are

@@ -160,19 +160,20 @@ pub(crate) const CLAIM_FIELDS: [&str; 24] = [
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
-/// 0 = none) of the tasks it expires, [9] the number `n` of task type
-/// limits that follow as (type, limit, key limit) triples, a limit `''`
-/// when the type has none (`lifecycle::TypeCaps`, counted against the
-/// queue's running set: on Redis type and key limits count per queue),
-/// then `1` when only the task types that follow are taken
-/// (`lifecycle::accepts_type`; others, and those of a full type, keep
-/// their place, at most `limit + 1000` members are read a call) or `0`
+/// 0 = none) of the tasks it expires, [9] `1` when only the task types
+/// that follow are taken (`lifecycle::accepts_type`; others, and those of
+/// a full type or key, keep their place, at most `limit + 1000` members
+/// are read a call) or `0`
 /// for any. Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
-/// beside the running set (`lifecycle::claim_capacity`) and its rate
+/// beside the running set (`lifecycle::claim_capacity`), its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
-/// spent in the same script): two commands per task plus a few per call.
-/// Returns the next due time of the delayed set (µs, or nil) — or, when
+/// spent in the same script) and the type and key limits of the queue's
+/// copy (`KEYS[12]`, `lifecycle::TypeCaps`, counted against the queue's
+/// running set: on Redis type and key limits count per queue) leave:
+/// two commands per task plus a few per call. Returns `-1`, claiming
+/// nothing, when the queue's copy of the type limits is missing (never
+/// synced: `type_limits.rs`). Otherwise returns the next due time of the delayed set (µs, or nil) — or, when
 /// it expired tasks, `{next due, count, outbox entries…}` —, the time the
 /// bucket next allows a start if it is empty (µs, or nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
@@ -337,9 +338,16 @@ pub(crate) static DELETE: LazyLock<Script> =
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));
 
-/// No own arguments. Returns (task type, count) pairs of the queue's
-/// running tasks, read from the running set's records: what a type
-/// limit counts (`Store::type_limits`).
+/// ARGV[4] the version of the global type limits hash, then its other
+/// (field, value) pairs: replaces the queue's copy (`KEYS[12]`) unless
+/// that copies the same or a later version. Returns 1 if it replaced it.
+pub(crate) static TYPE_LIMIT_SYNC: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/type_limit_sync.lua")));
+
+/// ARGV[4..] the key-limited types. Returns the (task type, count) pairs
+/// of the queue's running tasks, read from the running set's records
+/// (what a type limit counts, `Store::type_limits`), and the (task type,
+/// key, count) triples of those of the key-limited types with a key.
 pub(crate) static RUNNING_TYPES: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/running_types.lua")));
 

@@ -20,14 +20,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
 use taskq_core::backend::ClaimRequest;
 use taskq_core::rate_limit::RateLimit;
 use taskq_core::{Error, lifecycle};
 
 use super::statements::{claim_unguarded, running_count};
-use super::type_limit::{admitted_ids, claim_ids, locked_type_caps};
+use super::type_limit::{admitted_ids, claim_ids, limited_due, locked_type_caps};
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::queue;
 use crate::entity::task;
@@ -142,19 +142,40 @@ pub(super) async fn locked_capacity(
 }
 
 impl SeaBackend {
-    /// Whether the queue has a limit or a rate limit and is not paused (a
-    /// plain read, to choose the limited claim; the claim reads it again,
-    /// locked).
+    /// Whether the claim the one statement left short needs the locked
+    /// one: the queue is not paused, and has a limit or a rate limit, or
+    /// a due task of a limited type (`type_limit::limited_due`). One plain
+    /// read (`SELECT CASE WHEN EXISTS … END`), to choose the locked claim,
+    /// which reads the limits again, locked.
     pub(super) async fn is_limited(&self, request: &ClaimRequest<'_>) -> Result<bool, Error> {
-        let row = queue::Entity::find_by_id(request.queue)
-            .one(self.db())
+        let row_where = |condition: Condition| {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(queue::Entity)
+                .and_where(Expr::col(queue::Column::Name).eq(request.queue))
+                .cond_where(condition)
+                .to_owned()
+        };
+        let paused = row_where(Condition::all().add(Expr::col(queue::Column::Paused).eq(true)));
+        let limited = row_where(
+            Condition::any()
+                .add(Expr::col(queue::Column::RunningLimit).is_not_null())
+                .add(Expr::col(queue::Column::RateStarts).is_not_null()),
+        );
+        let verdict = Expr::case(Expr::exists(paused), Expr::cust("'no'"))
+            .case(Expr::exists(limited), Expr::cust("'yes'"))
+            .case(Expr::exists(limited_due(request)), Expr::cust("'yes'"))
+            .finally(Expr::cust("'no'"));
+        let statement = Query::select().expr_as(verdict, "limited").to_owned();
+        let verdict: Option<String> = self
+            .db()
+            .query_one(&statement)
             .await
+            .map_err(db_err)?
+            .map(|row| row.try_get("", "limited"))
+            .transpose()
             .map_err(db_err)?;
-        match row {
-            Some(row) if row.paused => Ok(false),
-            Some(row) if row.running_limit.is_some() || row.rate_starts.is_some() => Ok(true),
-            _ => self.has_type_limits(request.task_types).await,
-        }
+        Ok(verdict.as_deref() == Some("yes"))
     }
 
     /// Claims from a limited queue on PostgreSQL and SQLite (MySQL's

@@ -83,18 +83,24 @@ impl Broker for SeaBackend {
         let rows = if backend == DbBackend::MySql {
             self.claim_in_steps(&request).await?
         } else {
-            let rows = task::Entity::find()
+            let mut rows = task::Entity::find()
                 .from_raw_sql(backend.build(&claim_statement(&request)))
                 .all(self.db())
                 .await
                 .map_err(db_err)?;
-            // The one statement claims nothing from a limited queue.
-            if rows.is_empty() && self.is_limited(&request).await? {
-                self.claim_limited(&request).await?
+            // The one statement claims nothing from a limited queue, and
+            // no task of a limited type: a claim it left short may take
+            // those in the locked transaction (`limit`, `type_limit`).
+            if rows.len() < request.limit && self.is_limited(&request).await? {
+                let rest = ClaimRequest {
+                    limit: request.limit - rows.len(),
+                    ..request.clone()
+                };
+                rows.extend(self.claim_limited(&rest).await?);
             } else {
                 self.holds.record(request.queue, None);
-                rows
             }
+            rows
         };
         let mut claimed = records(rows)?;
         // RETURNING gives no order: restore the claim order.

@@ -39,7 +39,8 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 ///                   AND (paused = TRUE OR running_limit IS NOT NULL
 ///                        OR rate_starts IS NOT NULL))
 ///   AND NOT EXISTS (SELECT 1 FROM taskq_task_types
-///                   WHERE running_limit IS NOT NULL [AND name IN ($types)])
+///                   WHERE (running_limit IS NOT NULL OR key_limit IS NOT NULL)
+///                     AND taskq_task_types.name = taskq_tasks.task_type)
 /// RETURNING *
 /// ```
 ///
@@ -67,8 +68,8 @@ pub(super) fn claim_statement(request: &ClaimRequest<'_>) -> UpdateStatement {
         .to_owned();
     let mut update = claim_unguarded(request);
     update.and_where(Expr::exists(held).not());
-    // Nor does a claim that may take a limited task type (`type_limit`).
-    update.cond_where(super::type_limit::no_type_limit(request));
+    // Nor a task of a limited type (`type_limit`): the locked claim's.
+    update.cond_where(super::type_limit::not_of_limited_type());
     update
 }
 
@@ -98,9 +99,22 @@ pub(super) fn running_count(queue: &str) -> SelectStatement {
 /// LIMIT n FOR UPDATE SKIP LOCKED`.
 pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
     let mut select = Query::select();
+    select.column(C::Id).from(task::Entity);
+    due_in_queue(&mut select, request);
     select
-        .column(C::Id)
-        .from(task::Entity)
+        .order_by(C::Priority, Order::Desc)
+        .order_by(C::Seq, Order::Asc)
+        .order_by(C::Id, Order::Asc)
+        // SQL integers are signed 64-bit.
+        .limit(u64::try_from(request.limit).map_or(MAX_SQL_INT, |l| Ord::min(l, MAX_SQL_INT)))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned()
+}
+
+/// The conditions of [`due_select`]: the queue's due pending tasks of
+/// the types the claim takes.
+pub(super) fn due_in_queue(select: &mut SelectStatement, request: &ClaimRequest<'_>) {
+    select
         .and_where(Expr::col(C::Queue).eq(request.queue))
         .and_where(state_is(TaskState::Pending))
         .and_where(Expr::col(C::ScheduledAt).lte(request.now))
@@ -115,14 +129,6 @@ pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
     if let Some(types) = request.task_types {
         select.and_where(Expr::col(C::TaskType).is_in(types.iter().copied()));
     }
-    select
-        .order_by(C::Priority, Order::Desc)
-        .order_by(C::Seq, Order::Asc)
-        .order_by(C::Id, Order::Asc)
-        // SQL integers are signed 64-bit.
-        .limit(u64::try_from(request.limit).map_or(MAX_SQL_INT, |l| Ord::min(l, MAX_SQL_INT)))
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .to_owned()
 }
 
 /// The claim's `UPDATE … SET`, without its `WHERE`.

@@ -12,8 +12,17 @@
 //! place. Two claimers of a limited type take turns on its row (one row
 //! per type, whatever the keys) and the second counts after the first
 //! committed, so together they never exceed a limit. The one-statement
-//! claim never takes a limited type: it refuses to run while one applies
-//! (`type_guard`).
+//! claim (PostgreSQL, SQLite) never takes a task of a limited type
+//! (`not_of_limited_type`, a condition on each row it updates): a claim
+//! whose tasks are all of types without limits stays one statement,
+//! whatever else the worker runs. MySQL's claim in steps locks the rows
+//! of the limited types the worker runs before its task rows, as before.
+//!
+//! Why no limit set before a claim is missed, on any host: nothing caches
+//! the limits. Each claim reads `taskq_task_types` in the statement that
+//! claims (PostgreSQL's and SQLite's one statement, whose snapshot sees
+//! every limit committed before it began) or locked in its transaction
+//! (the locked path, and MySQL's claim in steps).
 
 use std::collections::{HashMap, HashSet};
 
@@ -49,17 +58,47 @@ fn any_limit() -> Condition {
         .add(Expr::col(task_type::Column::KeyLimit).is_not_null())
 }
 
-/// `SELECT 1 FROM taskq_task_types WHERE <any limit> [AND
-/// name IN (…)]`: what the one-statement claim checks is absent.
-pub(super) fn type_guard(request: &ClaimRequest<'_>) -> SelectStatement {
-    let mut select = Query::select();
-    select
+/// `SELECT name FROM taskq_task_types WHERE <any limit>`.
+fn limited_names() -> SelectStatement {
+    Query::select()
+        .column(task_type::Column::Name)
+        .from(task_type::Entity)
+        .cond_where(any_limit())
+        .to_owned()
+}
+
+/// `NOT EXISTS (SELECT 1 FROM taskq_task_types WHERE <any limit> AND
+/// name = taskq_tasks.task_type)`: the condition the one-statement claim
+/// puts on each row it updates, so it never takes a task of a type with a
+/// limit (one committed before the statement began: its snapshot sees
+/// it). It leaves such a task in place, and the claim's caller finds it
+/// with [`limited_due`] and claims it in the locked transaction. Per row,
+/// so a claim whose tasks are all of types without limits stays one
+/// statement even when the worker runs a limited type too.
+pub(super) fn not_of_limited_type() -> Condition {
+    let guard = Query::select()
         .expr(Expr::val(1))
         .from(task_type::Entity)
-        .cond_where(any_limit());
-    if let Some(types) = request.task_types {
-        select.and_where(Expr::col(task_type::Column::Name).is_in(types.iter().copied()));
-    }
+        .cond_where(any_limit())
+        .and_where(
+            Expr::col((task_type::Entity, task_type::Column::Name))
+                .equals((task::Entity, C::TaskType)),
+        )
+        .to_owned();
+    Condition::all().add(Expr::exists(guard).not())
+}
+
+/// `SELECT 1 FROM taskq_tasks WHERE <due in queue> AND task_type IN
+/// (SELECT name FROM taskq_task_types WHERE <any limit>)`: whether the
+/// queue has a due task the one-statement claim leaves to the locked one.
+/// A plain read: a limited task it misses (claimed, or due just after)
+/// is the next claim's; the limits themselves are kept by the statements
+/// that claim.
+pub(super) fn limited_due(request: &ClaimRequest<'_>) -> SelectStatement {
+    let mut select = Query::select();
+    select.expr(Expr::val(1)).from(task::Entity);
+    super::statements::due_in_queue(&mut select, request);
+    select.and_where(Expr::col(C::TaskType).in_subquery(limited_names()));
     select
 }
 
@@ -257,17 +296,6 @@ pub(super) async fn claim_ids(
 }
 
 impl SeaBackend {
-    /// Whether a type limit may apply to a claim taking `task_types` (a
-    /// plain read, to choose the limited claim; the claim reads it again,
-    /// locked).
-    pub(super) async fn has_type_limits(&self, task_types: Option<&[&str]>) -> Result<bool, Error> {
-        Ok(limited_types(task_types)
-            .one(self.db())
-            .await
-            .map_err(db_err)?
-            .is_some())
-    }
-
     /// Stores a type's limit or key limit (`column`: `Some`, keeping the
     /// other) or clears it (`None`, and the row goes when neither is
     /// left).
@@ -321,28 +349,45 @@ impl SeaBackend {
             .await
             .map_err(db_err)?;
         let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+        let keyed: Vec<String> = rows
+            .iter()
+            .filter(|row| row.key_limit.is_some())
+            .map(|row| row.name.clone())
+            .collect();
         let running = if names.is_empty() {
             Vec::new()
         } else {
             running_by_type(&txn, &names).await?
         };
+        let by_key = if keyed.is_empty() {
+            Vec::new()
+        } else {
+            running_by_key(&txn, &keyed).await?
+        };
         txn.commit().await.map_err(db_err)?;
         Ok(rows
             .into_iter()
-            .map(|row| TypeLimitStats {
-                running: running
-                    .iter()
-                    .find(|(name, _)| *name == row.name)
-                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
-                limit: row.running_limit.and_then(|l| u32::try_from(l).ok()),
-                key_limit: row.key_limit.and_then(|l| u32::try_from(l).ok()),
-                task_type: row.name,
+            .map(|row| {
+                let mut stats = TypeLimitStats {
+                    running: running
+                        .iter()
+                        .find(|(name, _)| *name == row.name)
+                        .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
+                    limit: row.running_limit.and_then(|l| u32::try_from(l).ok()),
+                    key_limit: row.key_limit.and_then(|l| u32::try_from(l).ok()),
+                    ..TypeLimitStats::default()
+                };
+                if stats.key_limit.is_some() {
+                    stats.set_key_counts(
+                        by_key
+                            .iter()
+                            .filter(|(name, _, _)| *name == row.name)
+                            .map(|(_, key, n)| (key.clone(), u64::try_from(*n).unwrap_or(0))),
+                    );
+                }
+                stats.task_type = row.name;
+                stats
             })
             .collect())
     }
-}
-
-/// The condition the one-statement claim adds: no limited type applies.
-pub(super) fn no_type_limit(request: &ClaimRequest<'_>) -> Condition {
-    Condition::all().add(Expr::exists(type_guard(request)).not())
 }

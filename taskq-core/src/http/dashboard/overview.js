@@ -169,22 +169,32 @@ function unclaimableRow(q) {
 }
 
 /**
- * The task types with a limit: running / limit each (at most that many of
- * the type run at once on every worker together; on Redis, per queue).
- * Nothing when no type has one.
+ * The task types with a limit or a key limit: running / limit each (at
+ * most that many of the type run at once on every worker together; on
+ * Redis, per queue), and for a key limit how many keys run tasks, with the
+ * busiest keys. Nothing when no type has one.
  */
 function typeLimits(types) {
-  const limited = (types || []).filter((t) => t.limit != null);
+  const limited = (types || []).filter((t) => t.limit != null || t.key_limit != null);
   if (!limited.length) return [];
+  const byKey = (t) => {
+    if (t.key_limit == null) return '–';
+    const top = (t.top_keys || []).slice(0, 3).map((k) => k.key + ' ' + number(k.running)).join(', ');
+    const more = t.running_keys > Math.min((t.top_keys || []).length, 3) ? ', …' : '';
+    return number(t.running_keys) + (t.running_keys === 1 ? ' key' : ' keys') + ' (≤ ' + number(t.key_limit) + ' each)'
+      + (top ? ': ' + top + more : '');
+  };
   return [
     el('h3', {}, 'Task type limits'),
     el('div', { className: 'table-wrap' }, el('table', { id: 'type-limits', className: 'cards-narrow' },
-      el('thead', {}, el('tr', {}, ...['task type', 'running / limit'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, ...['task type', 'running / limit', 'running by key'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, ...limited.map((t) => el('tr', { dataset: { key: 't:' + t.name, taskType: t.name } },
         el('th', { scope: 'row', dataset: { label: 'task type' } },
           el('a', { href: tasksHref({ state: 'RUNNING', filters: { type: t.name } }) }, t.name)),
-        cell('running / limit', el('span', { className: 'type-limit', title: 'at most ' + t.limit + ' run at once, across every worker' },
-          number(t.running) + ' / ' + number(t.limit)))))))),
+        cell('running / limit', t.limit == null ? number(t.running)
+          : el('span', { className: 'type-limit', title: 'at most ' + t.limit + ' run at once, across every worker' },
+            number(t.running) + ' / ' + number(t.limit))),
+        cell('running by key', el('span', { className: 'key-limit' }, byKey(t)))))))),
   ];
 }
 

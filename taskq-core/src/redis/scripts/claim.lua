@@ -1,6 +1,9 @@
 -- CLAIM: the Lua of `CLAIM` in redis/scripts.rs, which documents its KEYS and ARGV.
 local FIELDS = {@FIELDS@}
 if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due(), false} end
+-- The queue's copy of the type limits was never synced (a new queue, or
+-- lost): nothing is claimed; the caller syncs it and claims again.
+if redis.call('EXISTS', KEYS[12]) == 0 then return -1 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 1000)
 if #due > 0 then
   local promoted, members = {}, {}
@@ -55,20 +58,29 @@ if starts then
   want = k
   if want <= 0 then return {next_due(), next_start(tat)} end
 end
--- lifecycle::TypeCaps: ARGV[9] type limits as (type, limit, key limit)
--- triples ('' for none), then the type filter's flag. A limited type's
--- running tasks, and a key-limited type's per key, are counted from the
--- running set (each member's record), so a settled or rescued task's slot
--- is free again; a task of a full type or key keeps its place.
-local nlimits = tonumber(ARGV[9])
-local tflag = 10 + 3 * nlimits
+-- ARGV[9] the type filter's flag, then the types it accepts.
+local accepts = nil
+if ARGV[9] == '1' then
+  accepts = {}
+  for i = 10, #ARGV do accepts[ARGV[i]] = true end
+end
+-- lifecycle::TypeCaps: the type limits of the types this claim may take,
+-- from the queue's copy (KEYS[12]: field l:<type> the limit, k:<type>
+-- the key limit, #v its version). A limited type's running tasks, and a
+-- key-limited type's per key, are counted from the running set (each
+-- member's record), so a settled or rescued task's slot is free again; a
+-- task of a full type or key keeps its place.
 local left, key_limit, key_running = nil, {}, {}
-if nlimits > 0 then
-  left = {}
-  for i = 10, tflag - 1, 3 do
-    left[ARGV[i]] = tonumber(ARGV[i + 1])
-    key_limit[ARGV[i]] = tonumber(ARGV[i + 2])
+local stored = redis.call('HGETALL', KEYS[12])
+for i = 1, #stored, 2 do
+  local kind, t = string.sub(stored[i], 1, 2), string.sub(stored[i], 3)
+  if (kind == 'l:' or kind == 'k:') and (not accepts or accepts[t]) then
+    left = left or {}
+    if kind == 'l:' then left[t] = tonumber(stored[i + 1])
+    else key_limit[t] = tonumber(stored[i + 1]) end
   end
+end
+if left then
   for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
     local r = redis.call('HMGET', ARGV[1] .. running_task(m), 'task_type', 'concurrency_key')
     local t, k = r[1], r[2]
@@ -122,7 +134,7 @@ local function claim(id, key, f)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
   return true
 end
-if ARGV[tflag] ~= '1' and not left then
+if not accepts and not left then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
       local id = string.sub(m, 27)
@@ -134,11 +146,6 @@ else
   -- lifecycle::accepts_type: walk the ready set in claim order; a task of
   -- another type keeps its place. At most `want + 1000` members a call.
   -- and lifecycle::TypeCaps: a task of a full type or key keeps its place too.
-  local accepts = nil
-  if ARGV[tflag] == '1' then
-    accepts = {}
-    for i = tflag + 1, #ARGV do accepts[ARGV[i]] = true end
-  end
   local taken, offset = {}, 0
   while #taken < want and offset < want + 1000 do
     local batch = redis.call('ZRANGE', KEYS[1], offset, offset + want - #taken - 1)
