@@ -426,7 +426,11 @@ async fn insert_tasks(
     txn: &DatabaseTransaction,
     tasks: impl Iterator<Item = taskq_core::TaskRecord>,
 ) -> Result<(), Error> {
-    let mut rows = tasks.map(|t| task::Model::from(t).into_active_model());
+    let mut tasks: Vec<_> = tasks.collect();
+    crate::broker::assign_fair_rounds(txn, &mut tasks).await?;
+    let mut rows = tasks
+        .into_iter()
+        .map(|t| task::Model::from(t).into_active_model());
     loop {
         let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
         if chunk.is_empty() {

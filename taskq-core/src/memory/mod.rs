@@ -83,6 +83,9 @@ struct State {
     /// Rate limits (`Broker::set_queue_rate_limit`) with their bucket's
     /// time (`lifecycle::rate_spend`; `None`: full).
     rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    /// Fair queues (`Broker::set_queue_fair`) with their rounds
+    /// (`lifecycle::fair_round`).
+    fair: HashMap<String, lifecycle::FairRounds>,
     /// Per queue, when the last claim left its bucket empty
     /// (`Broker::claim_hold`).
     holds: HashMap<String, DateTime<Utc>>,

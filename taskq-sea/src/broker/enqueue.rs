@@ -70,7 +70,8 @@ impl SeaBackend {
         }
         lifecycle::check_batch_ids(&tasks)?;
         let enqueued = unique::take_keys(txn, &tasks, Utc::now()).await?;
-        let tasks = enqueued.stored(tasks);
+        let mut tasks = enqueued.stored(tasks);
+        super::fair::assign_rounds(txn, &mut tasks).await?;
         // The id is the table's only unique key, so a lone task's
         // violation names it; for a batch, finding which id would need a
         // query, and on PostgreSQL the host's transaction is aborted.
@@ -94,12 +95,29 @@ impl SeaBackend {
         Ok(enqueued)
     }
 
+    /// [`SeaBackend::insert_assigned`] after giving the tasks of fair
+    /// queues their rounds (`fair::assign_rounds`).
+    pub(crate) async fn insert_pending(
+        &self,
+        mut tasks: Vec<TaskRecord>,
+    ) -> Result<Enqueued, Error> {
+        lifecycle::check_batch_ids(&tasks)?;
+        super::fair::assign_rounds(self.db(), &mut tasks).await?;
+        self.insert_assigned(tasks).await
+    }
+
+    /// Gives the tasks of fair queues among `tasks` their rounds, for a
+    /// caller that needs the records as stored (the Redis delivery copy).
+    pub(crate) async fn assign_fair_rounds(&self, tasks: &mut [TaskRecord]) -> Result<(), Error> {
+        super::fair::assign_rounds(self.db(), tasks).await
+    }
+
     /// Stores new pending tasks, all or none but the duplicates of a held
     /// unique key, and wakes nobody (the caller does, after this returns).
     /// A batch without unique keys that fits one `INSERT` is that one
     /// statement, outside a transaction: one round trip and one commit,
     /// which is most of a single submit's latency.
-    pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
+    pub(crate) async fn insert_assigned(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
         // `lifecycle::check_new_ids`: repeats first, then the stored ids
         // the unique key finds.
         lifecycle::check_batch_ids(&tasks)?;

@@ -9,6 +9,7 @@
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
+//! - `fair`: fair queues' rounds, given at submit and moved by claims.
 //! - `limit`: queue limits and rate limits, and the claim of a limited queue.
 //! - `type_limit`: task type limits, and the claim that may take a limited type.
 //! - `unique`: the unique keys a submit takes.
@@ -19,6 +20,8 @@
 
 mod enqueue;
 mod expire;
+mod fair;
+pub(crate) use fair::{assign_rounds as assign_fair_rounds, claimed as fair_claimed};
 mod limit;
 pub(crate) use limit::stored_rate;
 mod rescue;
@@ -28,7 +31,6 @@ mod type_limit;
 mod unique;
 mod workflow;
 
-use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -98,7 +100,8 @@ impl Broker for SeaBackend {
         };
         let mut claimed = records(rows)?;
         // RETURNING gives no order: restore the claim order.
-        claimed.sort_by_key(|r| (Reverse(r.priority), r.seq, r.id));
+        claimed.sort_by_key(lifecycle::claim_order);
+        fair::claimed(self.db(), request.queue, &claimed).await?;
         Ok(claimed)
     }
 
@@ -245,45 +248,68 @@ impl Broker for SeaBackend {
                 .add(state_is(TaskState::Pending))
                 .add(Expr::col(C::Id).ne(id))
         };
-        let (priority, seq) = match position {
+        // A group is a priority and a round (`lifecycle::reorder`): the
+        // first (or last) round of a priority, then its first (or last) seq.
+        let group = |priority: i32, round: i64| {
+            others()
+                .add(Expr::col(C::Priority).eq(priority))
+                .add(Expr::col(C::FairRound).eq(round))
+        };
+        let own_round = i64::try_from(record.fair_round).unwrap_or(i64::MAX);
+        let (priority, round, seq) = match position {
             Position::Front => {
                 let top: Option<i32> =
                     aggregate(&txn, Expr::col(C::Priority).max(), others()).await?;
                 let priority = top.map_or(record.priority, |top| Ord::max(top, record.priority));
-                let first: Option<i64> = aggregate(
+                let first_round: Option<i64> = aggregate(
                     &txn,
-                    Expr::col(C::Seq).min(),
+                    Expr::col(C::FairRound).min(),
                     others().add(Expr::col(C::Priority).eq(priority)),
                 )
                 .await?;
-                (priority, first.map_or(record.seq, |s| s - 1))
+                match first_round {
+                    Some(round) => {
+                        let first: Option<i64> =
+                            aggregate(&txn, Expr::col(C::Seq).min(), group(priority, round))
+                                .await?;
+                        (priority, round, first.map_or(record.seq, |s| s - 1))
+                    }
+                    None => (priority, own_round, record.seq),
+                }
             }
             Position::Back => {
                 let bottom: Option<i32> =
                     aggregate(&txn, Expr::col(C::Priority).min(), others()).await?;
                 let priority = bottom.map_or(record.priority, |b| Ord::min(b, record.priority));
-                let last: Option<i64> = aggregate(
+                let last_round: Option<i64> = aggregate(
                     &txn,
-                    Expr::col(C::Seq).max(),
+                    Expr::col(C::FairRound).max(),
                     others().add(Expr::col(C::Priority).eq(priority)),
                 )
                 .await?;
-                (priority, last.map_or(record.seq, |s| s + 1))
+                match last_round {
+                    Some(round) => {
+                        let last: Option<i64> =
+                            aggregate(&txn, Expr::col(C::Seq).max(), group(priority, round))
+                                .await?;
+                        (priority, round, last.map_or(record.seq, |s| s + 1))
+                    }
+                    None => (priority, own_round, record.seq),
+                }
             }
             Position::Before(target) => {
                 let target = fetch(&txn, target).await?.ok_or(Error::NotFound(target))?;
                 check_before_target(&record, &target)?;
-                // Pending tasks of the target's priority that run before it.
+                let round = i64::try_from(target.fair_round).unwrap_or(i64::MAX);
+                // Pending tasks of the target's group that run before it.
                 let ahead = || {
-                    others()
-                        .add(Expr::col(C::Priority).eq(target.priority))
-                        .add(
-                            Condition::any().add(Expr::col(C::Seq).lt(target.seq)).add(
-                                Condition::all()
-                                    .add(Expr::col(C::Seq).eq(target.seq))
-                                    .add(Expr::col(C::Id).lt(target.id)),
-                            ),
-                        )
+                    group(target.priority, round).add(
+                        Condition::any().add(Expr::col(C::Seq).lt(target.seq)).add(
+                            Condition::all()
+                                .add(Expr::col(C::Seq).eq(target.seq))
+                                .add(Expr::col(C::Id).lt(target.id)),
+                        ),
+                    )
                 };
                 let predecessor: Option<i64> =
                     aggregate(&txn, Expr::col(C::Seq).max(), ahead()).await?;
@@ -297,10 +323,10 @@ impl Broker for SeaBackend {
                             .cond_where(ahead())
                             .to_owned();
                         txn.execute(&shift).await.map_err(db_err)?;
-                        (target.priority, target.seq - 1)
+                        (target.priority, round, target.seq - 1)
                     }
-                    Some(p) => (target.priority, p + (target.seq - p) / 2),
-                    None => (target.priority, target.seq - 1),
+                    Some(p) => (target.priority, round, p + (target.seq - p) / 2),
+                    None => (target.priority, round, target.seq - 1),
                 }
             }
         };
@@ -308,6 +334,7 @@ impl Broker for SeaBackend {
         update
             .table(task::Entity)
             .value(C::Priority, priority)
+            .value(C::FairRound, round)
             .value(C::Seq, seq)
             .cond_where(
                 Condition::all()
@@ -348,6 +375,10 @@ impl Broker for SeaBackend {
             self.notify();
         }
         Ok(())
+    }
+
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.store_queue_fair(queue, fair).await
     }
 
     async fn set_queue_rate_limit(

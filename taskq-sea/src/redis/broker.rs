@@ -25,8 +25,12 @@ impl Broker for SeaRedisBackend {
         if tasks.is_empty() {
             return Ok(Enqueued::ALL);
         }
-        // Workers wake through Redis: no SQL notification.
-        let enqueued = self.sql.insert_pending(tasks.clone()).await?;
+        // Workers wake through Redis: no SQL notification. The delivery
+        // copy orders by the rounds SQL gave (`lifecycle::fair_round`).
+        let mut tasks = tasks;
+        taskq_core::lifecycle::check_batch_ids(&tasks)?;
+        self.sql.assign_fair_rounds(&mut tasks).await?;
+        let enqueued = self.sql.insert_assigned(tasks.clone()).await?;
         // Accepted: from here on the tasks are safe in SQL. Duplicates of a
         // held unique key were not stored, so they are not delivered.
         // Workflow steps that wait for parents are delivered when released.
@@ -65,13 +69,17 @@ impl Broker for SeaRedisBackend {
                 return Err(err);
             }
         };
-        if applied.len() == claimed.len() {
-            return Ok(claimed);
-        }
-        let (kept, unclaimable): (Vec<TaskRecord>, Vec<TaskRecord>) = claimed
-            .into_iter()
-            .partition(|record| applied.contains(&record.id));
-        self.drop_unclaimable(unclaimable).await;
+        let kept = if applied.len() == claimed.len() {
+            claimed
+        } else {
+            let (kept, unclaimable): (Vec<TaskRecord>, Vec<TaskRecord>) = claimed
+                .into_iter()
+                .partition(|record| applied.contains(&record.id));
+            self.drop_unclaimable(unclaimable).await;
+            kept
+        };
+        // `lifecycle::fair_claimed`: SQL keeps the rounds (it gives them).
+        crate::broker::fair_claimed(self.sql.db(), request.queue, &kept).await?;
         Ok(kept)
     }
 
@@ -207,6 +215,12 @@ impl Broker for SeaRedisBackend {
     ) -> Result<(), Error> {
         self.sql.set_queue_rate_limit(queue, limit).await?;
         self.redis.set_queue_rate_limit(queue, limit).await
+    }
+
+    /// Stored in SQL, which gives the rounds at submit; the delivery copy
+    /// orders by them.
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.sql.set_queue_fair(queue, fair).await
     }
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
