@@ -12,7 +12,7 @@ if ARGV[5] == 'before' then
   local t = redis.call('HMGET', ARGV[1] .. target, 'state', 'priority', 'seq', 'fair_round')
   if not t[1] then return {'target_missing'} end
   if t[1] ~= 'PENDING' then return {'target_invalid', t[1]} end
-  target = {tonumber(t[2]), tonumber(t[3]), target, tonumber(t[5]) or 0}
+  target = {tonumber(t[2]), tonumber(t[3]), target, tonumber(t[4]) or 0}
 end
 -- The set holding the task: ready when due, else the delayed order.
 local home = KEYS[1]
