@@ -36,7 +36,7 @@
 
 use std::collections::HashMap;
 
-use crate::task::TaskRecord;
+use crate::task::{TaskRecord, TaskState};
 
 /// The first round of a fair queue (0 means "not fair").
 pub const FIRST_ROUND: u64 = 1;
@@ -69,9 +69,14 @@ pub struct FairRounds {
 }
 
 impl FairRounds {
-    /// Gives each of `records`, in order, its round ([`fair_round`]),
-    /// moving the lanes' next rounds: the submit of a batch.
+    /// Gives each of `records` its round ([`fair_round`]), moving the
+    /// lanes' next rounds: the submit of a batch to this queue. The
+    /// workflow steps that wait for parents take theirs first, then the
+    /// others, each in the batch's order: the order the Redis scripts
+    /// write them in (a step is stored before its parents may run).
     pub fn assign<'a>(&mut self, records: impl IntoIterator<Item = &'a mut TaskRecord>) {
+        let mut records: Vec<&mut TaskRecord> = records.into_iter().collect();
+        records.sort_by_key(|r| r.state != TaskState::Waiting);
         for record in records {
             let lane = fair_lane(record);
             let next = self.next.get(lane).copied().unwrap_or(0);
@@ -127,6 +132,15 @@ mod tests {
         pending.sort_by_key(|r| claim_order(r));
         let first: Vec<_> = pending[..3].iter().map(|r| r.id).collect();
         assert!(first.contains(&small[0].id) && first.contains(&small[1].id));
+    }
+
+    #[test]
+    fn waiting_steps_of_a_batch_take_their_rounds_first() {
+        let mut rounds = FairRounds::default();
+        let mut batch = [keyed(None), keyed(None)];
+        batch[1].state = TaskState::Waiting;
+        rounds.assign(batch.iter_mut());
+        assert_eq!((batch[0].fair_round, batch[1].fair_round), (2, 1));
     }
 
     #[test]

@@ -42,13 +42,7 @@ impl Broker for MemoryBackend {
                 }
                 held
             });
-            for mut task in enqueued.stored(tasks) {
-                // `lifecycle::fair_round`, under the same lock.
-                if let Some(rounds) = state.fair.get_mut(&task.queue) {
-                    rounds.assign([&mut task]);
-                }
-                state.insert_new(task, now);
-            }
+            state.insert_batch(enqueued.stored(tasks), now);
         }
         self.signal.notify_waiters();
         Ok(enqueued)

@@ -27,6 +27,24 @@ fn stored_round(what: &str, round: i64) -> Result<u64, Error> {
         .map_err(|_| Error::backend(format!("{what}: stored round {round} is invalid")))
 }
 
+/// Whether a queue of `tasks` is fair (a read of each queue's row).
+pub(crate) async fn any_fair(
+    db: &impl ConnectionTrait,
+    tasks: &[TaskRecord],
+) -> Result<bool, Error> {
+    let queues: BTreeSet<&str> = tasks.iter().map(|t| t.queue.as_str()).collect();
+    for name in queues {
+        let row = queue::Entity::find_by_id(name)
+            .one(db)
+            .await
+            .map_err(db_err)?;
+        if row.is_some_and(|row| row.fair_round.is_some()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Gives each task of a fair queue among `tasks` its round, through `db`
 /// (the insert's own connection or transaction), and stores its lanes'
 /// next rounds. Tasks of other queues keep round 0.

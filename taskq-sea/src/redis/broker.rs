@@ -25,17 +25,13 @@ impl Broker for SeaRedisBackend {
         if tasks.is_empty() {
             return Ok(Enqueued::ALL);
         }
-        // Workers wake through Redis: no SQL notification. The delivery
-        // copy orders by the rounds SQL gave (`lifecycle::fair_round`).
-        let mut tasks = tasks;
-        taskq_core::lifecycle::check_batch_ids(&tasks)?;
-        self.sql.assign_fair_rounds(&mut tasks).await?;
-        let enqueued = self.sql.insert_assigned(tasks.clone()).await?;
-        // Accepted: from here on the tasks are safe in SQL. Duplicates of a
-        // held unique key were not stored, so they are not delivered.
-        // Workflow steps that wait for parents are delivered when released.
-        let stored: Vec<TaskRecord> = enqueued
-            .stored(tasks)
+        // Workers wake through Redis: no SQL notification. Accepted: from
+        // here on the tasks are safe in SQL. Duplicates of a held unique
+        // key were not stored, so they are not delivered; the copies carry
+        // the fair rounds SQL gave (`lifecycle::fair_round`). Workflow
+        // steps that wait for parents are delivered when released.
+        let (enqueued, stored) = self.sql.insert_kept(tasks, true).await?;
+        let stored: Vec<TaskRecord> = stored
             .into_iter()
             .filter(|t| t.state == TaskState::Pending)
             .collect();

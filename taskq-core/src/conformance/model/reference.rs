@@ -109,11 +109,7 @@ impl Reference {
             held
         });
         let mut stored = enqueued.stored(tasks);
-        for task in &mut stored {
-            if let Some(rounds) = self.fair.get_mut(&task.queue) {
-                rounds.assign([task]);
-            }
-        }
+        self.assign_rounds(&mut stored);
         self.tasks.extend(stored);
         Ok(enqueued)
     }
@@ -162,6 +158,13 @@ impl Reference {
             claimed.iter().for_each(|record| rounds.claimed(record));
         }
         claimed
+    }
+
+    /// `lifecycle::FairRounds::assign` for a batch of new tasks.
+    fn assign_rounds(&mut self, tasks: &mut [TaskRecord]) {
+        for (queue, rounds) in &mut self.fair {
+            rounds.assign(tasks.iter_mut().filter(|t| t.queue == *queue));
+        }
     }
 
     /// `Broker::set_queue_fair`: on keeps the rounds, off forgets them.
@@ -453,11 +456,13 @@ impl Reference {
                     stored.last_run_at = Some(firing.fired_at);
                     stored.last_task_id = Some(last.id);
                 }
-                for task in firing.tasks {
-                    if self.get(task.id).is_none() {
-                        self.tasks.push(task);
-                    }
-                }
+                let mut new: Vec<TaskRecord> = firing
+                    .tasks
+                    .into_iter()
+                    .filter(|task| self.get(task.id).is_none())
+                    .collect();
+                self.assign_rounds(&mut new);
+                self.tasks.extend(new);
                 true
             })
             .collect()
