@@ -29,8 +29,7 @@ pub(super) async fn fair_queue_is_set_shown_and_checked(backend: Arc<dyn Backend
                 .expect("an id"),
         )
         .await
-        .expect("get")
-        .expect("stored");
+        .expect("get");
     assert_eq!(stored.fair_round, 1);
 
     // Bad input: a 4xx naming the field, and the queue stays fair.
