@@ -347,7 +347,9 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(r#"ORDER BY "priority" DESC, "seq" ASC, "id" ASC LIMIT ?"#),
+            sql.contains(
+                r#"ORDER BY "priority" DESC, "fair_round" ASC, "seq" ASC, "id" ASC LIMIT ?"#
+            ),
             "{sql}"
         );
         assert!(sql.contains("NOT EXISTS"), "{sql}");
