@@ -55,7 +55,7 @@ pub(super) enum QueuesCommand {
         /// The queue's name.
         queue: String,
         /// `on` or `off`.
-        #[arg(value_name = "on|off", value_parser = parse_on_off)]
+        #[arg(value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
         fair: bool,
     },
 }
