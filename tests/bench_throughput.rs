@@ -328,6 +328,14 @@ mod load_tests {
         );
         assert_eq!(info_commands("total_commands_processed_x:1\r\n"), None);
         assert_eq!(info_commands(""), None);
+        let calls = info_command_calls(
+            "# Commandstats\r\ncmdstat_evalsha:calls=12,usec=90,usec_per_call=7.50\r\n\
+             cmdstat_hset:calls=3,usec=4\r\ncmdstat_bad:calls=x\r\n",
+        );
+        assert_eq!(
+            calls.into_iter().collect::<Vec<_>>(),
+            [("evalsha".to_owned(), 12), ("hset".to_owned(), 3)]
+        );
         let two_seconds = Duration::from_secs(2);
         assert_eq!(per_second(Some(100), Some(150), two_seconds), Some(25.0));
         // A counter reset (a restarted server) reads as no growth.

@@ -72,7 +72,7 @@ async fn kill_logged(ctx: TaskContext, p: Work) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// The worker process: serves queue `kill` until killed (or, should the
+/// The worker process: serves queues `kill` and `kill-callback` until killed (or, should the
 /// parent die, for two minutes at most). Does nothing when run on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by the kill tests in child processes"]
@@ -87,6 +87,7 @@ async fn kill_worker_child() {
     let client = Client::new(child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("kill", CONCURRENCY)
+        .queue(chord::CALLBACK_QUEUE, 1)
         .lease(lease)
         .heartbeat_interval(lease / 4)
         .poll_interval(Duration::from_millis(50))
@@ -404,18 +405,29 @@ async fn kill_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_chord_workflow_sqlite() {
     let (_file, url, backend) = sqlite_place("taskq-kill-chord").await;
-    chord::chord_crash_run("sqlite", url, backend).await;
+    chord::chord_crash_run("sqlite", url, backend, false).await;
 }
 
-/// On Redis a member's end reaches the callback through its queue's
-/// outbox: a kill between the two leaves the entry to another worker's
-/// reconciler.
+/// On Redis a member's end reaches a callback of its own queue in the
+/// script that settles it: a kill falls before or after both.
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_chord_workflow_redis() {
     let (url, backend) = redis_place("taskq-kill-chord").await;
-    chord::chord_crash_run("redis", url, backend).await;
+    chord::chord_crash_run("redis", url, backend, false).await;
+}
+
+/// A callback in another queue (another slot on a cluster) hears of a
+/// member's end through the member's queue's outbox: a kill between the
+/// settle and the carrying leaves the entry to another worker's
+/// reconciler.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn kill_chord_workflow_across_queues_redis() {
+    let (url, backend) = redis_place("taskq-kill-chord-across").await;
+    chord::chord_crash_run("redis-across", url, backend, true).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -423,6 +435,6 @@ async fn kill_chord_workflow_redis() {
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn kill_chord_workflow_postgres() {
     let (scratch, url, backend) = postgres_place().await;
-    chord::chord_crash_run("postgres", url, backend).await;
+    chord::chord_crash_run("postgres", url, backend, false).await;
     let _ = scratch.drop_now().await;
 }

@@ -43,6 +43,18 @@ pub fn info_commands(info: &str) -> Option<u64> {
         .ok()
 }
 
+/// The calls per command of an `INFO commandstats` reply
+/// (`cmdstat_<name>:calls=<n>,…`): commands run by scripts included.
+pub fn info_command_calls(info: &str) -> std::collections::BTreeMap<String, u64> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
 /// Operations per second between two readings `over` apart (`None` when
 /// either reading is missing or the window is empty).
 pub fn per_second(before: Option<u64>, after: Option<u64>, over: Duration) -> Option<f64> {
@@ -84,6 +96,20 @@ impl Counter {
             .await
             .expect("connect to the server");
         Some(Counter::Sql(db, query))
+    }
+
+    /// Redis's calls per command now (`None` off Redis, or when the
+    /// reading failed).
+    pub async fn command_calls(&self) -> Option<std::collections::BTreeMap<String, u64>> {
+        use fred::prelude::*;
+        let Counter::Redis(client) = self else {
+            return None;
+        };
+        let info: String = client
+            .info(Some(fred::types::InfoKind::CommandStats))
+            .await
+            .ok()?;
+        Some(info_command_calls(&info))
     }
 
     /// The counter now (`None` when the reading failed).

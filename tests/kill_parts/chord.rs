@@ -8,6 +8,8 @@ use taskq::workflow::{Step, Workflow, WorkflowState};
 
 use super::*;
 
+/// The queue of the callback when it is not its members' (`kill`).
+pub(crate) const CALLBACK_QUEUE: &str = "kill-callback";
 /// Members of the chord.
 const MEMBERS: u64 = 1000;
 /// SIGKILLs while the group runs (at least).
@@ -56,8 +58,14 @@ fn log_run(ctx: &TaskContext, what: &str) -> Result<(), TaskError> {
         .map_err(TaskError::permanent)
 }
 
-/// The chord crash test on the database at `url`.
-pub(crate) async fn chord_crash_run(name: &str, url: String, backend: Arc<dyn Backend>) {
+/// The chord crash test on the database at `url`; the callback in
+/// [`CALLBACK_QUEUE`] when `apart`.
+pub(crate) async fn chord_crash_run(
+    name: &str,
+    url: String,
+    backend: Arc<dyn Backend>,
+    apart: bool,
+) {
     let client = Client::new(backend.clone()).expect("client");
     let dir = std::env::temp_dir().join(format!("taskq-kill-chord-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -71,6 +79,9 @@ pub(crate) async fn chord_crash_run(name: &str, url: String, backend: Arc<dyn Ba
         })
         .collect();
     let callback = wf.join(&members, kill_chord_callback);
+    if apart {
+        wf.spec_mut(&callback).expect("the callback").queue = Some(CALLBACK_QUEUE.to_owned());
+    }
     let workflow = client.submit_workflow(wf).await.expect("submit");
 
     let mut fleet = Fleet {

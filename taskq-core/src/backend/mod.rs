@@ -59,6 +59,7 @@ use crate::retry_policy::RetryPolicies;
 use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
 use crate::throughput::MinuteCounts;
+use crate::workflow::StepEnd;
 mod types;
 
 pub use crate::worker_state::{
@@ -301,6 +302,26 @@ pub trait Store: Send + Sync + 'static {
             }
         }
         Ok(records)
+    }
+
+    /// What a starting step reads of its parents: the [`StepEnd`] of
+    /// those of `ids` that exist, in any order. `queue` is the step's own
+    /// queue, where its parents most often are (a hint: Redis looks there
+    /// first, before the id index). The default cuts down
+    /// [`Store::get_many`]'s records; a backend whose records are large
+    /// (history, params) may read only these fields.
+    async fn step_parents(
+        &self,
+        ids: &[TaskId],
+        queue: Option<&str>,
+    ) -> Result<Vec<StepEnd>, Error> {
+        let _ = queue;
+        Ok(self
+            .get_many(ids)
+            .await?
+            .into_iter()
+            .map(StepEnd::of)
+            .collect())
     }
 
     /// Every stored step of workflow `workflow`, in any order (empty when

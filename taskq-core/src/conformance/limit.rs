@@ -6,62 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use tokio::sync::Barrier;
-
-use crate::backend::{Backend, Outcome, QueueStats, Settlement};
+use crate::backend::Backend;
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
-use crate::task::{TaskRecord, TaskState};
+use crate::task::TaskState;
 
 use super::helpers::*;
-
-/// `n` due pending tasks of `queue`, enqueued in claim order.
-async fn due_tasks(backend: &dyn Backend, queue: &str, n: i64) -> Vec<TaskRecord> {
-    let t0 = now() - secs(10);
-    let tasks: Vec<TaskRecord> = (0..n)
-        .map(|i| record("t", queue, 5, t0 + chrono::Duration::milliseconds(i)))
-        .collect();
-    backend.enqueue(tasks.clone()).await.expect("enqueue");
-    tasks
-}
-
-async fn stats_of(backend: &dyn Backend, queue: &str) -> QueueStats {
-    backend
-        .queue_stats()
-        .await
-        .expect("stats")
-        .into_iter()
-        .find(|s| s.queue == queue)
-        .expect("queue listed")
-}
-
-async fn finish(backend: &dyn Backend, task: &TaskRecord) {
-    let applied = backend
-        .settle(vec![Settlement {
-            id: task.id,
-            attempt: task.attempt,
-            outcome: Outcome::Finished(json!(null)),
-            at: now(),
-        }])
-        .await
-        .expect("settle");
-    assert_eq!(applied, vec![true]);
-}
-
-/// Claims until one returns tasks, for at most 10 s: a slot freed by a
-/// settle comes back at once on most backends, and once the settle's
-/// background acknowledgement lands on SQL records with Redis delivery.
-async fn claim_when_free(backend: &dyn Backend, queue: &str, n: usize) -> Vec<TaskRecord> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = claim(backend, queue, n, "w-late").await;
-        if !got.is_empty() || tokio::time::Instant::now() >= deadline {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use super::limit_setup::*;
 
 /// A limit caps each claim and every worker's together; a settle frees
 /// its slot; stats report the limit beside the running count.
@@ -97,46 +48,23 @@ pub async fn limit_concurrent_claimers_never_exceed_it(backend: Arc<dyn Backend>
         .await
         .expect("limit");
     for round in 0..4 {
-        let barrier = Arc::new(Barrier::new(CLAIMERS));
-        let mut handles = Vec::new();
-        for w in 0..CLAIMERS {
-            let backend = backend.clone();
-            let barrier = barrier.clone();
-            handles.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let worker = format!("w{round}-{w}");
-                let mut got = claim(&*backend, "q", 2, &worker).await;
-                got.extend(claim(&*backend, "q", 2, &worker).await);
-                got
-            }));
+        let claimed = Race {
+            queue: "q",
+            worker: format!("w{round}"),
+            claimers: CLAIMERS,
+            times: 2,
+            per_claim: 2,
+            at: now(),
         }
-        let mut claimed = Vec::new();
-        for handle in handles {
-            claimed.extend(handle.await.expect("claimer"));
-        }
+        .run(&backend)
+        .await;
         assert_eq!(claimed.len(), LIMIT, "round {round}: exactly the limit ran");
         let running = stats_of(&*backend, "q").await.running;
         assert_eq!(running, LIMIT as u64, "round {round}");
         for task in &claimed {
             finish(&*backend, task).await;
         }
-        // Wait until every slot is back (see `claim_when_free`).
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let probe = claim(&*backend, "q", LIMIT, "probe").await;
-            let full = probe.len() == LIMIT;
-            for task in &probe {
-                backend
-                    .release("probe", &[(task.id, task.attempt)], now())
-                    .await
-                    .expect("release");
-            }
-            if full || tokio::time::Instant::now() >= deadline {
-                assert!(full, "round {round}: the settled tasks' slots came back");
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_slots_come_back(&*backend, "q", LIMIT, round).await;
     }
 }
 

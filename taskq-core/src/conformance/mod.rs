@@ -38,6 +38,7 @@ mod fair;
 pub mod helpers;
 mod history;
 mod limit;
+mod limit_setup;
 pub mod model;
 mod rate;
 mod records;

@@ -13,35 +13,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::json;
-use tokio::sync::Barrier;
 
-use crate::backend::{Backend, Outcome, QueueStats, Settlement};
+use crate::backend::{Backend, Outcome, Settlement};
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::rate_limit::RateLimit;
-use crate::task::{TaskRecord, TaskState};
+use crate::task::TaskState;
 
 use super::helpers::*;
-
-/// `n` due pending tasks of `queue`, due since 10 s before `t0`.
-async fn due_at(backend: &dyn Backend, queue: &str, n: i64, t0: DateTime<Utc>) -> Vec<TaskRecord> {
-    let due = t0 - secs(10);
-    let tasks: Vec<TaskRecord> = (0..n)
-        .map(|i| record("t", queue, 5, due + chrono::Duration::milliseconds(i)))
-        .collect();
-    backend.enqueue(tasks.clone()).await.expect("enqueue");
-    tasks
-}
-
-async fn stats_of(backend: &dyn Backend, queue: &str) -> QueueStats {
-    backend
-        .queue_stats()
-        .await
-        .expect("stats")
-        .into_iter()
-        .find(|s| s.queue == queue)
-        .expect("queue listed")
-}
+use super::limit_setup::*;
 
 /// Claims at `at` with a lease long enough to outlive the test.
 async fn claim_on(backend: &dyn Backend, queue: &str, n: usize, at: DateTime<Utc>) -> usize {
@@ -64,8 +44,8 @@ fn micros(n: i64) -> chrono::Duration {
 /// a whole period later the bucket is full again. Other queues are free.
 pub async fn limit_rate_caps_starts_per_period(backend: Arc<dyn Backend>) {
     let t0 = start();
-    due_at(&*backend, "q", 20, t0).await;
-    due_at(&*backend, "free", 8, t0).await;
+    due_tasks_at(&*backend, "q", 20, t0).await;
+    due_tasks_at(&*backend, "free", 8, t0).await;
     let limit = RateLimit::new(5, Duration::from_secs(60));
     backend
         .set_queue_rate_limit("q", Some(limit))
@@ -106,7 +86,7 @@ pub async fn limit_rate_concurrent_claimers_never_exceed_it(backend: Arc<dyn Bac
     const STARTS: u32 = 7;
     const CLAIMERS: usize = 4;
     let t0 = start();
-    due_at(&*backend, "q", 60, t0).await;
+    due_tasks_at(&*backend, "q", 60, t0).await;
     let limit = RateLimit::new(STARTS, Duration::from_secs(3600));
     backend
         .set_queue_rate_limit("q", Some(limit))
@@ -120,27 +100,17 @@ pub async fn limit_rate_concurrent_claimers_never_exceed_it(backend: Arc<dyn Bac
         (t0 + micros(4 * cost), 1),
     ];
     for (round, (at, expected)) in rounds.into_iter().enumerate() {
-        let barrier = Arc::new(Barrier::new(CLAIMERS));
-        let mut handles = Vec::new();
-        for w in 0..CLAIMERS {
-            let backend = backend.clone();
-            let barrier = barrier.clone();
-            handles.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let worker = format!("w{round}-{w}");
-                let mut got = 0;
-                for _ in 0..2 {
-                    got += claim_at(&*backend, "q", 3, &worker, at, Duration::from_secs(3600))
-                        .await
-                        .len();
-                }
-                got
-            }));
+        let claimed = Race {
+            queue: "q",
+            worker: format!("w{round}"),
+            claimers: CLAIMERS,
+            times: 2,
+            per_claim: 3,
+            at,
         }
-        let mut claimed = 0;
-        for handle in handles {
-            claimed += handle.await.expect("claimer");
-        }
+        .run(&backend)
+        .await
+        .len();
         assert!(
             claimed <= expected,
             "round {round}: {claimed} over the bucket"
@@ -161,7 +131,7 @@ pub async fn limit_rate_concurrent_claimers_never_exceed_it(backend: Arc<dyn Bac
 /// at once and forgets the bucket; pausing keeps it.
 pub async fn limit_rate_change_keeps_the_bucket_and_clear_lifts_it(backend: Arc<dyn Backend>) {
     let t0 = start();
-    due_at(&*backend, "q", 12, t0).await;
+    due_tasks_at(&*backend, "q", 12, t0).await;
     let two = RateLimit::new(2, Duration::from_secs(60));
     backend
         .set_queue_rate_limit("q", Some(two))
@@ -207,7 +177,7 @@ pub async fn limit_rate_change_keeps_the_bucket_and_clear_lifts_it(backend: Arc<
 /// settled task frees its slot but not its start.
 pub async fn limit_rate_and_queue_limit_take_the_least(backend: Arc<dyn Backend>) {
     let t0 = start();
-    due_at(&*backend, "q", 10, t0).await;
+    due_tasks_at(&*backend, "q", 10, t0).await;
     backend.set_queue_limit("q", Some(2)).await.expect("limit");
     backend
         .set_queue_rate_limit("q", Some(RateLimit::new(3, Duration::from_secs(60))))
@@ -245,7 +215,7 @@ pub async fn limit_rate_and_queue_limit_take_the_least(backend: Arc<dyn Backend>
 /// and holds none (the bucket refills with time, nothing to leak).
 pub async fn limit_rate_rescue_leaks_nothing(backend: Arc<dyn Backend>) {
     let t0 = start();
-    let tasks = due_at(&*backend, "q", 2, t0).await;
+    let tasks = due_tasks_at(&*backend, "q", 2, t0).await;
     backend
         .set_queue_rate_limit("q", Some(RateLimit::new(1, Duration::from_secs(60))))
         .await
@@ -283,7 +253,7 @@ pub async fn limit_rate_rescue_leaks_nothing(backend: Arc<dyn Backend>) {
 /// through a bad one; a queue with only a rate limit is listed.
 pub async fn limit_rate_bad_input_is_refused(backend: Arc<dyn Backend>) {
     let t0 = start();
-    due_at(&*backend, "q", 4, t0).await;
+    due_tasks_at(&*backend, "q", 4, t0).await;
     let bad = [
         RateLimit::new(0, Duration::from_secs(1)),
         RateLimit::new(3, Duration::ZERO),

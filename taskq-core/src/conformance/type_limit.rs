@@ -9,27 +9,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use tokio::sync::Barrier;
-
-use crate::backend::{Backend, Outcome, Settlement, TypeLimitStats};
+use crate::backend::{Backend, TypeLimitStats};
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::task::{TaskRecord, TaskState};
 
 use super::helpers::*;
+use super::limit_setup::*;
 
 /// Due pending tasks of `queue`, one per type in `types`, enqueued in
 /// claim order.
 async fn due_typed(backend: &dyn Backend, queue: &str, types: &[&str]) -> Vec<TaskRecord> {
-    let t0 = now() - secs(10);
-    let tasks: Vec<TaskRecord> = types
-        .iter()
-        .enumerate()
-        .map(|(i, t)| record(t, queue, 5, t0 + chrono::Duration::milliseconds(i as i64)))
-        .collect();
-    backend.enqueue(tasks.clone()).await.expect("enqueue");
-    tasks
+    let tasks: Vec<(&str, Option<&str>)> = types.iter().map(|t| (*t, None)).collect();
+    due_records_at(backend, queue, &tasks, now()).await
 }
 
 async fn limit_row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitStats> {
@@ -39,32 +31,6 @@ async fn limit_row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitSt
         .expect("type limits")
         .into_iter()
         .find(|row| row.task_type == task_type)
-}
-
-async fn finish(backend: &dyn Backend, task: &TaskRecord) {
-    let applied = backend
-        .settle(vec![Settlement {
-            id: task.id,
-            attempt: task.attempt,
-            outcome: Outcome::Finished(json!(null)),
-            at: now(),
-        }])
-        .await
-        .expect("settle");
-    assert_eq!(applied, vec![true]);
-}
-
-/// Claims until one returns tasks, for at most 10 s (a settled slot comes
-/// back once SQL records with Redis delivery acknowledged the settle).
-async fn claim_when_free(backend: &dyn Backend, queue: &str, n: usize) -> Vec<TaskRecord> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = claim(backend, queue, n, "w-late").await;
-        if !got.is_empty() || tokio::time::Instant::now() >= deadline {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn count_of(tasks: &[TaskRecord], task_type: &str) -> usize {
@@ -109,45 +75,23 @@ pub async fn limit_type_concurrent_claimers_never_exceed_it(backend: Arc<dyn Bac
         .await
         .expect("limit");
     for round in 0..3 {
-        let barrier = Arc::new(Barrier::new(CLAIMERS));
-        let mut handles = Vec::new();
-        for w in 0..CLAIMERS {
-            let backend = backend.clone();
-            let barrier = barrier.clone();
-            handles.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let worker = format!("w{round}-{w}");
-                let mut got = claim(&*backend, "q", 2, &worker).await;
-                got.extend(claim(&*backend, "q", 2, &worker).await);
-                got
-            }));
+        let claimed = Race {
+            queue: "q",
+            worker: format!("w{round}"),
+            claimers: CLAIMERS,
+            times: 2,
+            per_claim: 2,
+            at: now(),
         }
-        let mut claimed = Vec::new();
-        for handle in handles {
-            claimed.extend(handle.await.expect("claimer"));
-        }
+        .run(&backend)
+        .await;
         assert_eq!(claimed.len(), LIMIT, "round {round}: exactly the limit ran");
         let row = limit_row(&*backend, "a").await.expect("listed");
         assert_eq!(row.running, LIMIT as u64, "round {round}");
         for task in &claimed {
             finish(&*backend, task).await;
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let probe = claim(&*backend, "q", LIMIT, "probe").await;
-            let full = probe.len() == LIMIT;
-            for task in &probe {
-                backend
-                    .release("probe", &[(task.id, task.attempt)], now())
-                    .await
-                    .expect("release");
-            }
-            if full || tokio::time::Instant::now() >= deadline {
-                assert!(full, "round {round}: the settled tasks' slots came back");
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_slots_come_back(&*backend, "q", LIMIT, round).await;
     }
 }
 
@@ -261,18 +205,8 @@ async fn claim_types(
 /// Due pending tasks of type `t` in `queue` with the given keys, in claim
 /// order.
 async fn due_keyed(backend: &dyn Backend, queue: &str, keys: &[Option<&str>]) -> Vec<TaskRecord> {
-    let t0 = now() - secs(10);
-    let tasks: Vec<TaskRecord> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let mut task = record("t", queue, 5, t0 + chrono::Duration::milliseconds(i as i64));
-            task.concurrency_key = key.map(str::to_owned);
-            task
-        })
-        .collect();
-    backend.enqueue(tasks.clone()).await.expect("enqueue");
-    tasks
+    let tasks: Vec<(&str, Option<&str>)> = keys.iter().map(|k| ("t", *k)).collect();
+    due_records_at(backend, queue, &tasks, now()).await
 }
 
 fn keys_of(tasks: &[TaskRecord]) -> Vec<Option<&str>> {
@@ -333,25 +267,16 @@ pub async fn limit_key_concurrent_claimers_never_exceed_it(backend: Arc<dyn Back
         .set_key_limit("t", Some(2))
         .await
         .expect("key limit");
-    let barrier = Arc::new(Barrier::new(CLAIMERS));
-    let mut handles = Vec::new();
-    for w in 0..CLAIMERS {
-        let backend = backend.clone();
-        let barrier = barrier.clone();
-        handles.push(tokio::spawn(async move {
-            barrier.wait().await;
-            let worker = format!("w{w}");
-            let mut got = Vec::new();
-            for _ in 0..4 {
-                got.extend(claim(&*backend, "q", 3, &worker).await);
-            }
-            got
-        }));
+    let claimed = Race {
+        queue: "q",
+        worker: "w".to_owned(),
+        claimers: CLAIMERS,
+        times: 4,
+        per_claim: 3,
+        at: now(),
     }
-    let mut claimed = Vec::new();
-    for handle in handles {
-        claimed.extend(handle.await.expect("claimer"));
-    }
+    .run(&backend)
+    .await;
     let hot = claimed
         .iter()
         .filter(|t| t.concurrency_key.as_deref() == Some("hot"))

@@ -11,6 +11,7 @@ use crate::lifecycle::RetryPolicy;
 use crate::task::{
     ErrorKind, RunWhen, StepInput, TaskId, TaskRecord, TaskState, WorkflowId, WorkflowStep,
 };
+use crate::workflow::StepEnd;
 
 use super::helpers::*;
 
@@ -143,6 +144,21 @@ pub async fn workflow_chord_counts_down_to_release(backend: Arc<dyn Backend>) {
         .await
         .expect("get_many");
     assert_eq!(parents.len(), 2, "get_many leaves out missing ids");
+    // What the callback reads when it starts, looked for in its own
+    // queue first (the parents are in another) or anywhere.
+    let wanted = [tasks[0].id, uuid::Uuid::now_v7(), tasks[2].id];
+    let mut expected: Vec<StepEnd> = parents.into_iter().map(StepEnd::of).collect();
+    expected.sort_by_key(|end| end.id);
+    for queue in [Some("wq2"), Some("wq"), None] {
+        let mut ends = backend
+            .step_parents(&wanted, queue)
+            .await
+            .expect("step_parents");
+        ends.sort_by_key(|end| end.id);
+        assert_eq!(ends, expected, "step_parents near {queue:?}");
+    }
+    assert_eq!(expected[0].result, Some(serde_json::json!(1)));
+    assert_eq!(expected[0].name, "g1");
 }
 
 /// A failed step cancels what runs only after its success, all the way
@@ -162,11 +178,15 @@ pub async fn workflow_failure_cancels_dependents(backend: Arc<dyn Backend>) {
         Outcome::Failed(failure(ErrorKind::Permanent, "no")),
     )
     .await;
-    for i in [1, 2] {
+    // b by a's failure, c by b's cancellation: each names its parent.
+    for (i, parent) in [(1, TaskState::Failed), (2, TaskState::Cancelled)] {
         let record = get(&*backend, tasks[i].id).await;
         assert_eq!(record.state, TaskState::Cancelled, "step {i}");
-        let kind = record.error.as_ref().map(|e| e.kind);
-        assert_eq!(kind, Some(ErrorKind::ParentFailed), "step {i}");
+        assert_eq!(
+            record.error,
+            Some(crate::lifecycle::parent_failure(tasks[i - 1].id, parent)),
+            "step {i}"
+        );
         assert!(record.finished_at.is_some());
     }
     assert_eq!(get(&*backend, tasks[3].id).await.state, TaskState::Pending);

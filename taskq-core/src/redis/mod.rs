@@ -15,7 +15,8 @@
 //! - `broker`: [`Broker`](crate::Broker) — claim, settle, leases, cancel,
 //!   retry, rescue.
 //! - `workflow`: workflow steps — carrying a step's end to its children
-//!   (in other slots) through an outbox, and resuming them on a retry.
+//!   (in other slots) through an outbox, and resuming them on a retry;
+//!   `parents`: what a starting step reads of its parents.
 //! - `store`: [`Store`](crate::Store) — get, list, progress, purge, stats.
 //! - `schedules`: [`ScheduleStore`](crate::ScheduleStore) — schedules and
 //!   their compare-and-set firing.
@@ -115,6 +116,7 @@ mod delivery;
 mod enqueue;
 mod expiry;
 mod keys;
+mod parents;
 mod record;
 mod schedules;
 mod scripts;

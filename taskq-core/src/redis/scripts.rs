@@ -52,6 +52,14 @@
 //! `step` field only where they read the record anyway, and settle only
 //! when the caller does not know the task has no children.
 //!
+//! `SETTLE` and `ARRIVE` first apply the end to the children in their own
+//! queue (`steps.lua`): those hear of it in the script that ends the
+//! step, and only the others get an outbox entry. A chord whose callback
+//! is in its members' queue then costs no round trip per member. A child
+//! cancelled that way carries its own end on in the same script, and is
+//! listed after the entries as the pair `<id>`, `CANCELLED` (no `:`:
+//! nothing to carry, only to announce).
+//!
 //! Cluster: every key a script touches — `KEYS`, records, index keys
 //! named from `KEYS[8]` and a step's arrived set (`<record key>:arrived`)
 //! — carries the queue's hash tag, so one slot.
@@ -64,6 +72,8 @@ use fred::types::scripts::Script;
 
 use super::RedisBackend;
 use crate::error::Error;
+use crate::lifecycle;
+use crate::task::{TaskId, TaskState};
 
 /// Shared by every script: the ready-set member encoding (as
 /// `keys::member`), and the pending / terminal bookkeeping.
@@ -77,6 +87,32 @@ pub(super) fn script(body: &str) -> Script {
             &crate::lifecycle::HISTORY_MESSAGE_MAX.to_string(),
         );
     Script::from_lua(format!("{helpers}\n{body}"))
+}
+
+/// [`script`] for the scripts that carry a step's end to its children
+/// (`SETTLE`, `ARRIVE`): `steps.lua` between the helpers and `body`.
+fn script_with_steps(body: &str) -> Script {
+    script(&format!("{}\n{body}", steps_lua()))
+}
+
+/// `steps.lua` with `lifecycle::parent_failure`'s JSON cut around a
+/// parent's id and state, so the Lua writes what Rust would.
+fn steps_lua() -> String {
+    let parent = TaskId::nil();
+    let sample = serde_json::to_string(&lifecycle::parent_failure(parent, TaskState::Failed))
+        .expect("a TaskFailure serializes");
+    let (head, rest) = sample
+        .split_once(&parent.to_string())
+        .expect("the message names the parent");
+    let (mid, tail) = rest
+        .split_once(TaskState::Failed.as_str())
+        .expect("the message names the state");
+    // Lua long strings: no escaping, and JSON never holds `]==]`.
+    let lua = |s: &str| format!("[==[{s}]==]");
+    include_str!("scripts/steps.lua")
+        .replace("@PARENT_FAILURE_HEAD@", &lua(head))
+        .replace("@PARENT_FAILURE_MID@", &lua(mid))
+        .replace("@PARENT_FAILURE_TAIL@", &lua(tail))
 }
 
 /// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
@@ -175,11 +211,14 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// caller does not know them —, and `1` when the task is a workflow step
 /// with children (`0` when it is known not to be, read when the type is
 /// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
-/// entries of the steps that ended (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
+/// entries of the steps that ended and the steps their ends cancelled
+/// (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows
-/// reads nothing else. The running and done sets change once per call.
+/// reads nothing else, but for a step with children: its step, and the
+/// records of its children in this queue, which hear of the end here
+/// (`steps.lua`). The running and done sets change once per call.
 pub(crate) static SETTLE: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("scripts/settle.lua")));
+    LazyLock::new(|| script_with_steps(include_str!("scripts/settle.lua")));
 
 /// ARGV[4] worker, [5] lease until; then pairs of id, attempt. Returns per
 /// task 0 (lost), 1 (held) or 2 (held, cancel requested).
@@ -244,8 +283,8 @@ pub(crate) static RESCUE: LazyLock<Script> =
 
 /// `lifecycle::parent_ended` for children of this queue: ARGV[4] now
 /// (µs), [5] retention; then per edge: child id, parent id, the parent's
-/// end state, its end time (µs) and the error of a child it cancels
-/// (`lifecycle::parent_failure`, '' when the parent finished). Each end
+/// end state and its end time (µs); a child it cancels gets
+/// `lifecycle::parent_failure` (`steps.lua`). Each end
 /// counts once: its token `<parent>:<at>` joins the child's arrived set
 /// (`<record key>:arrived`, kept while the child waits), and a token
 /// already there changes nothing (the child's `waiting` and `runs`
@@ -253,11 +292,21 @@ pub(crate) static RESCUE: LazyLock<Script> =
 /// carrying an end twice (a caller
 /// that died before deleting the outbox entry, a replay) is harmless. A
 /// released child is due at its parent's end time, filed and announced
-/// as an enqueue would; a cancelled one records its own end in the
-/// outbox. Returns per edge 0 (ignored: not waiting, or heard before),
-/// 1 (counted), 2 (released) or 3 (cancelled), then the outbox entries.
+/// as an enqueue would; a cancelled one's end reaches its own children
+/// as a settled step's does (`SETTLE`). Returns per edge 0 (ignored: not
+/// waiting, or heard before), 1 (counted), 2 (released) or 3
+/// (cancelled), then the outbox entries and the steps it cancelled
+/// further down (module docs, "Workflow steps").
 pub(crate) static ARRIVE: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("scripts/arrive.lua")));
+    LazyLock::new(|| script_with_steps(include_str!("scripts/arrive.lua")));
+
+/// What a starting step reads of its parents (`Store::step_parents`):
+/// ARGV[4…] task ids. Returns, per id whose record this queue holds, an
+/// array of its id, state, task type, result and error JSON (nil when
+/// absent) and step name (nil for a plain task): one script per page of
+/// parents instead of a whole record's read per parent.
+pub(crate) static PARENTS: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("scripts/parents.lua")));
 
 /// `lifecycle::apply_resume` for steps of this queue, after a retry's
 /// plan: per change `rewait`, id, waiting count, token count, the tokens

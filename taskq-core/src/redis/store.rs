@@ -15,6 +15,7 @@ use crate::backend::{
 use crate::error::Error;
 use crate::lifecycle;
 use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
+use crate::workflow::StepEnd;
 
 /// Done entries one purge script looks at (the pass repeats until done).
 const PURGE_BATCH: usize = 500;
@@ -138,6 +139,14 @@ impl Store for RedisBackend {
             .filter_map(|(id, queue)| queue.map(|q| (q.to_string(), *id)))
             .collect();
         self.records(&wanted).await
+    }
+
+    async fn step_parents(
+        &self,
+        ids: &[TaskId],
+        queue: Option<&str>,
+    ) -> Result<Vec<StepEnd>, Error> {
+        self.step_parents_of(ids, queue).await
     }
 
     async fn workflow_steps(&self, workflow: WorkflowId) -> Result<Vec<TaskRecord>, Error> {

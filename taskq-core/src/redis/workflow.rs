@@ -2,6 +2,14 @@
 //! resuming them when a step is retried.
 //!
 //! # Ends cross slots through an outbox
+//! Children in the queue of the step that ended hear of the end in the
+//! `SETTLE` that ends it (`scripts/steps.lua`): atomic with the end, no
+//! round trip of its own. That is the common case (a chord whose members
+//! and callback share a queue), and a SIGKILL can fall only before or
+//! after that script. The rest of this section is about the other
+//! children, and the other scripts that end steps (cancel, release,
+//! rescue, expiry), which write every end to the outbox.
+//!
 //! A step's children may be in other queues, so in other cluster slots,
 //! which the script that ends the step cannot touch. That script records
 //! the end in its own queue's outbox instead (`scripts.rs`, "Workflow
@@ -18,13 +26,17 @@
 //!   them when it sweeps), so a release is never lost.
 //! - Carrying an entry twice (that process and a reconciler, or a
 //!   replayed script) counts it once: the token is already in the set.
-//! - A cancelled child records its own end in its queue's outbox in the
-//!   same `ARRIVE`, and is carried in the next round: a failure travels
-//!   down the graph one round (three round trips) per level, each
-//!   crash-safe on its own.
+//! - A cancelled child carries its own end on in the same `ARRIVE`: to
+//!   its children in its queue there, to the others through its queue's
+//!   outbox, carried in the next round. A failure travels down the graph
+//!   one round (three round trips) per change of queue, each crash-safe
+//!   on its own.
 //!
 //! Fan-in costs O(1) per parent's end: a chord's callback is counted
-//! down (`waiting`), never compared with its siblings.
+//! down (`waiting`), never compared with its siblings; a batch of
+//! members' ends costs the callback one `ARRIVE` per queue (their
+//! queues' children looked up once), or nothing when it shares their
+//! queue.
 //!
 //! # Retrying a step
 //! `lifecycle::plan_resume` needs records of several slots, so the retry
@@ -77,10 +89,20 @@ pub(super) struct Ended {
 
 impl Ended {
     /// An outbox entry of `queue`: field `<id>:<at>`, value `<STATE>
-    /// <child>…`.
+    /// <child>…`; or, in a script's reply, a step the script ended through
+    /// its parent's end in the same slot: field `<id>`, value `<STATE>`
+    /// (no outbox entry, no children: only to announce).
     fn parse(queue: &Arc<str>, field: String, value: &str) -> Result<Ended, Error> {
         let bad = || Error::backend(format!("malformed workflow outbox entry `{field}`"));
-        let (parent, at) = field.split_once(':').ok_or_else(bad)?;
+        let Some((parent, at)) = field.split_once(':') else {
+            return Ok(Ended {
+                outbox: None,
+                parent: field.parse().map_err(|_| bad())?,
+                at: 0,
+                state: value.parse()?,
+                children: Vec::new(),
+            });
+        };
         let parent = parent.parse().map_err(|_| bad())?;
         let at = at.parse().map_err(|_| bad())?;
         let mut words = value.split(' ');
@@ -143,7 +165,18 @@ impl RedisBackend {
         let mut carried = 0;
         let mut cancelled = Vec::new();
         let retention = self.retention_secs();
-        while !ends.is_empty() {
+        loop {
+            // Steps a script already ended here: only announced.
+            ends.retain(|end| {
+                let here = end.outbox.is_none() && end.children.is_empty();
+                if here {
+                    cancelled.push(end.parent);
+                }
+                !here
+            });
+            if ends.is_empty() {
+                break;
+            }
             let edges: Vec<(usize, TaskId)> = ends
                 .iter()
                 .enumerate()
@@ -151,28 +184,20 @@ impl RedisBackend {
                 .collect();
             let children: Vec<TaskId> = edges.iter().map(|e| e.1).collect();
             // A child that is gone (purged once it ended) hears nothing.
-            let groups = by_queue(&self.queues_of(&children).await?);
+            let groups = by_queue(&self.queues_once(&children).await?);
             let now = micros(Utc::now());
             let mut calls = Vec::with_capacity(groups.len());
             for (queue, positions) in &groups {
-                let mut args = Vec::with_capacity(2 + positions.len() * 5);
+                let mut args = Vec::with_capacity(2 + positions.len() * 4);
                 args.extend([now.clone(), retention.clone()]);
                 for &p in positions {
                     let (at, child) = edges[p];
                     let end = &ends[at];
-                    let error = match end.state {
-                        TaskState::Finished => String::new(),
-                        state => {
-                            serde_json::to_string(&lifecycle::parent_failure(end.parent, state))
-                                .map_err(Error::Serialization)?
-                        }
-                    };
                     args.extend([
                         child.to_string(),
                         end.parent.to_string(),
                         end.state.as_str().to_owned(),
                         end.at.to_string(),
-                        error,
                     ]);
                 }
                 calls.push(self.run(&scripts::ARRIVE, queue, args));
@@ -198,6 +223,26 @@ impl RedisBackend {
         }
         self.announce_ended(cancelled).await;
         Ok(carried)
+    }
+
+    /// [`RedisBackend::queues_of`] with each id looked up once (many
+    /// ends may name one child: a chord's callback).
+    async fn queues_once(&self, ids: &[TaskId]) -> Result<Vec<Option<Arc<str>>>, Error> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() == ids.len() {
+            return self.queues_of(ids).await;
+        }
+        let found: HashMap<TaskId, Option<Arc<str>>> = unique
+            .iter()
+            .copied()
+            .zip(self.queues_of(&unique).await?)
+            .collect();
+        Ok(ids
+            .iter()
+            .map(|id| found.get(id).cloned().flatten())
+            .collect())
     }
 
     /// [`RedisBackend::carry`] after a step ended: a failure is logged,

@@ -34,7 +34,8 @@ pub struct StepEnd {
 }
 
 impl StepEnd {
-    fn of(record: TaskRecord) -> StepEnd {
+    /// The parts of a parent's record its children read.
+    pub fn of(record: TaskRecord) -> StepEnd {
         StepEnd {
             id: record.id,
             name: record.step.map(|s| s.name).unwrap_or_default(),
@@ -55,14 +56,28 @@ pub async fn resolve_input(
     input: StepInput,
     parents: &[TaskId],
 ) -> Result<Option<Value>, TaskFailure> {
+    resolve_input_near(store, input, parents, None).await
+}
+
+/// [`resolve_input`] for a step of `queue`, where [`Store::step_parents`]
+/// looks for its parents first.
+async fn resolve_input_near(
+    store: &dyn Store,
+    input: StepInput,
+    parents: &[TaskId],
+    queue: Option<&str>,
+) -> Result<Option<Value>, TaskFailure> {
     if input == StepInput::Params {
         return Ok(None);
     }
-    let records = store.get_many(parents).await.map_err(|e| TaskFailure {
-        kind: ErrorKind::Retryable,
-        message: format!("reading the step's parents: {e}"),
-    })?;
-    let mut by_id: std::collections::HashMap<TaskId, TaskRecord> =
+    let records = store
+        .step_parents(parents, queue)
+        .await
+        .map_err(|e| TaskFailure {
+            kind: ErrorKind::Retryable,
+            message: format!("reading the step's parents: {e}"),
+        })?;
+    let mut by_id: std::collections::HashMap<TaskId, StepEnd> =
         records.into_iter().map(|r| (r.id, r)).collect();
     let mut ordered = Vec::with_capacity(parents.len());
     for id in parents {
@@ -72,7 +87,7 @@ pub async fn resolve_input(
         })?;
         ordered.push(record);
     }
-    let result = |record: TaskRecord| match record.state {
+    let result = |record: StepEnd| match record.state {
         TaskState::Finished => Ok(record.result.unwrap_or(Value::Null)),
         state => Err(TaskFailure {
             kind: ErrorKind::ParentFailed,
@@ -88,10 +103,7 @@ pub async fn resolve_input(
         StepInput::Results => {
             Value::Array(ordered.into_iter().map(result).collect::<Result<_, _>>()?)
         }
-        StepInput::Ends => serde_json::to_value(
-            ordered.into_iter().map(StepEnd::of).collect::<Vec<_>>(),
-        )
-        .map_err(|e| TaskFailure {
+        StepInput::Ends => serde_json::to_value(ordered).map_err(|e| TaskFailure {
             kind: ErrorKind::InvalidParams,
             message: e.to_string(),
         })?,
@@ -116,8 +128,9 @@ pub(crate) fn attempt_handler(
     let handler = def.handler;
     let input = step.input;
     let parents = step.parents.clone();
+    let queue = ctx.queue().to_owned();
     Box::pin(async move {
-        match resolve_input(store.as_ref(), input, &parents).await {
+        match resolve_input_near(store.as_ref(), input, &parents, Some(&queue)).await {
             Ok(resolved) => handler(ctx, resolved.unwrap_or(params)).await,
             Err(failure) => Err(TaskError::new(failure.kind, failure.message)),
         }

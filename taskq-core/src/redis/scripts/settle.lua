@@ -51,7 +51,7 @@ for i = 5, #ARGV, 9 do
       elseif outcome == 'cancelled' then state, field = 'CANCELLED', 'error' end
       finish(key, state, at, ARGV[4], field, payload, h, hv, hn, hnv)
       index_move(id, t, created, 'RUNNING', state)
-      step_ended(id, step, state, at)
+      steps_ended_here(id, step, state, at, at, ARGV[4])
       done[#done + 1] = at
       done[#done + 1] = id
     end
@@ -62,6 +62,7 @@ for i = 5, #ARGV, 9 do
 end
 if #unrunning > 0 then zbulk('ZREM', KEYS[3], unrunning) end
 if #done > 0 then zbulk('ZADD', KEYS[4], done) end
+if arrivals_flush() then due = true end
 index_flush()
 if due then wake() end
 return with_ended_steps(out)

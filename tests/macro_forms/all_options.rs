@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use taskq::prelude::*;
-use taskq::{Backoff, TaskOptions, Unique};
 use taskq::registry::Registry;
+use taskq::{Backoff, TaskOptions, Unique};
 
 /// Overridden by `description`.
 #[long_task(
@@ -39,12 +39,26 @@ async fn key_field_only(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
-#[long_task(backoff = false, retry_delay = 0, jitter = 0, max_snoozes = "unlimited")]
+#[long_task(
+    backoff = false,
+    retry_delay = 0,
+    jitter = 0,
+    max_snoozes = "unlimited"
+)]
 async fn constant_delay(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
-fn main() {
+/// The names this file's tasks register under.
+pub(crate) const NAMES: [&str; 4] = [
+    "all.options",
+    "constant_delay",
+    "key_field_only",
+    "per_tenant",
+];
+
+#[test]
+fn macro_all_options_produce_their_values() {
     let registry = Registry::from_inventory().unwrap();
     assert_eq!(
         registry.get("all.options").unwrap().options,
@@ -72,14 +86,20 @@ fn main() {
         }
     );
     let all = registry.get("all.options").unwrap().concurrency;
-    assert_eq!((all.limit, all.key_field, all.key_limit), (Some(4), None, None));
+    assert_eq!(
+        (all.limit, all.key_field, all.key_limit),
+        (Some(4), None, None)
+    );
     let tenant = registry.get("per_tenant").unwrap().concurrency;
     assert_eq!(
         (tenant.limit, tenant.key_field, tenant.key_limit),
         (None, Some("tenant"), Some(2))
     );
     let field = registry.get("key_field_only").unwrap().concurrency;
-    assert_eq!((field.limit, field.key_field, field.key_limit), (None, Some("tenant"), None));
+    assert_eq!(
+        (field.limit, field.key_field, field.key_limit),
+        (None, Some("tenant"), None)
+    );
     let constant = &registry.get("constant_delay").unwrap().options;
     assert_eq!(constant.backoff.factor, 1.0);
     assert_eq!(constant.backoff.jitter, 0.0);
