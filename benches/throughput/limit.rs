@@ -29,7 +29,7 @@ pub struct Keyed {
 
 /// Submits `n` no-op tasks (keyed ones for a key round), then drains
 /// them; the drain's jobs per second.
-async fn drain_noops(client: &Client, n: usize, keyed: bool) -> f64 {
+pub async fn drain_noops(client: &Client, n: usize, keyed: bool) -> f64 {
     if keyed {
         let mut submitted = 0;
         while submitted < n {

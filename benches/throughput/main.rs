@@ -46,20 +46,22 @@
 //! `--mode multi-process` has this process produce while `--workers` worker
 //! processes (this binary again, `--child-worker`) work. `--json` adds one
 //! JSON line per figure, which `--compare <other binary>` reads from both
-//! builds. `--only unique`, `--only limit`, `--only workflow` and `--only
+//! builds. `--only unique`, `--only limit`, `--only fair`, `--only workflow` and `--only
 //! waiters` measure those alone (unique submits; burn-downs with a queue limit and a rate
-//! limit that never bind against none; a chord and a chain against a plain burn-down;
+//! limit that never bind against none; a small key's task behind a big key's backlog,
+//! fair and not; a chord and a chain against a plain burn-down;
 //! the waiters' wake-up and load).
 //!
 //! Layout: `settings.rs` (arguments), `place.rs` (where the data lives),
 //! `cpu.rs`, `load.rs` (servers' operation counters), `figure.rs` (JSON
-//! lines, medians), `burn_down.rs`, `latency.rs`, `unique.rs`, `limit.rs`, `workflow.rs`, `multi.rs` with
+//! lines, medians), `burn_down.rs`, `latency.rs`, `unique.rs`, `limit.rs`, `fair.rs`, `workflow.rs`, `multi.rs` with
 //! `child_line.rs` (the worker processes' reports), `compare.rs`.
 
 mod burn_down;
 mod child_line;
 mod compare;
 mod cpu;
+mod fair;
 mod figure;
 mod latency;
 mod limit;
@@ -192,6 +194,9 @@ async fn run(name: &str, settings: &Settings) {
         }
         Mode::All if settings.only == Some(Only::Workflow) => {
             workflow::workflows(name, &place, n.min(10_000)).await;
+        }
+        Mode::All if settings.only == Some(Only::Fair) => {
+            fair::fair_queues(name, &place, n).await;
         }
         Mode::All if settings.only == Some(Only::Waiters) => {
             latency::waiters(name, &place, 1000).await;

@@ -38,6 +38,8 @@ pub enum Only {
     Limit,
     /// 1,000 waiters: their wake-up and the load they add while waiting.
     Waiters,
+    /// A small key's task behind a big key's, fair and not.
+    Fair,
 }
 
 /// A worker process of [`Mode::MultiProcess`]: this binary run again.
@@ -159,9 +161,10 @@ impl Settings {
                         "workflow" => Only::Workflow,
                         "limit" => Only::Limit,
                         "waiters" => Only::Waiters,
+                        "fair" => Only::Fair,
                         _ => {
                             return Err(format!(
-                                "--only {only}: use unique, workflow, limit or waiters"
+                                "--only {only}: use unique, workflow, limit, fair or waiters"
                             ));
                         }
                     });

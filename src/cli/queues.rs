@@ -1,4 +1,5 @@
-//! `queues`: depths per queue, pause, resume, limits and rate limits.
+//! `queues`: depths per queue, pause, resume, limits, rate limits and
+//! fairness.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -13,7 +14,7 @@ use crate::{Client, QueueStats, RateLimit};
 #[derive(Debug, Subcommand)]
 pub(super) enum QueuesCommand {
     /// Per queue: due, scheduled and running tasks, the limit, the rate limit
-    /// (and how long it still holds the queue back), the pause flag, live
+    /// (and how long it still holds the queue back), fairness, the pause flag, live
     /// workers, and pending tasks no live worker can run (the default).
     Stats,
     /// Stop every worker from claiming tasks of a queue; running ones go on.
@@ -47,6 +48,25 @@ pub(super) enum QueuesCommand {
         #[arg(value_name = "N/PERIOD|none", value_parser = parse_rate)]
         rate: Rate,
     },
+    /// Make a queue fair (`on`) or not (`off`): its concurrency keys take
+    /// turns among equal priority, so one key's backlog does not delay
+    /// another key's tasks. Tasks submitted from now on get their turns.
+    Fair {
+        /// The queue's name.
+        queue: String,
+        /// `on` or `off`.
+        #[arg(value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+        fair: bool,
+    },
+}
+
+/// `on` or `off`, as typed.
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("`{text}` is neither `on` nor `off`")),
+    }
 }
 
 /// A rate limit as typed: `N/PERIOD`, or `none`.
@@ -149,6 +169,17 @@ pub(super) async fn run(
             })?;
             Ok(Exit::Ok)
         }
+        QueuesCommand::Fair { queue, fair } => {
+            client.set_queue_fair(&queue, fair).await?;
+            output.either(&json!({ "queue": queue, "fair": fair }), |out| {
+                out.line(if fair {
+                    format!("queue {queue} is fair: its keys take turns")
+                } else {
+                    format!("queue {queue} is not fair")
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
     }
 }
 
@@ -165,6 +196,7 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
             "RUNNING",
             "LIMIT",
             "RATE",
+            "FAIR",
             "PAUSED",
             "WORKERS",
             "UNCLAIMABLE",
@@ -189,6 +221,7 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                     .limit
                     .map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 rate_cell(queue),
+                if queue.fair { "yes" } else { "no" }.to_owned(),
                 if queue.paused { "yes" } else { "no" }.to_owned(),
                 queue.live_workers.to_string(),
                 unclaimable,

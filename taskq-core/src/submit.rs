@@ -77,6 +77,7 @@ pub(crate) fn new_record(
         timeout: o.timeout.or(def.options.timeout),
         soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
         seq: seq_for(scheduled_at),
+        fair_round: 0,
         unique: None,
         step: None,
         attempts: Vec::new(),

@@ -419,6 +419,12 @@ pub struct TaskRecord {
     /// Starts as the ETA in microseconds, so ETA then FIFO order hold;
     /// reordering changes it.
     pub seq: i64,
+    /// The task's turn among the keys of a fair queue
+    /// ([`crate::Broker::set_queue_fair`]): claims take lower rounds
+    /// first among equal priority ([`lifecycle::fair_round`](crate::lifecycle::fair_round)).
+    /// 0 in a queue that is not fair.
+    #[serde(default)]
+    pub fair_round: u64,
     /// The uniqueness key this task holds, if it was submitted unique.
     #[serde(default)]
     pub unique: Option<UniqueKey>,

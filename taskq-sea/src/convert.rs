@@ -44,6 +44,7 @@ impl From<TaskRecord> for task::Model {
             timeout_ms: record.timeout.map(duration_to_ms),
             soft_timeout_ms: record.soft_timeout.map(duration_to_ms),
             seq: record.seq,
+            fair_round: i64::try_from(record.fair_round).unwrap_or(i64::MAX),
             unique_states: record.unique.as_ref().map(|u| i16::from(u.states_mask())),
             unique_until: record.unique.as_ref().and_then(|u| u.until),
             unique_key: record.unique.map(|u| u.key),
@@ -114,6 +115,7 @@ impl TryFrom<task::Model> for TaskRecord {
             soft_timeout: ms_to_duration(row.soft_timeout_ms)
                 .map_err(|_| corrupt("soft_timeout_ms"))?,
             seq: row.seq,
+            fair_round: u64::try_from(row.fair_round).map_err(|_| corrupt("fair_round"))?,
             unique: match row.unique_key {
                 Some(key) => Some(UniqueKey {
                     key,

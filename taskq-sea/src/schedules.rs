@@ -426,7 +426,21 @@ async fn insert_tasks(
     txn: &DatabaseTransaction,
     tasks: impl Iterator<Item = taskq_core::TaskRecord>,
 ) -> Result<(), Error> {
-    let mut rows = tasks.map(|t| task::Model::from(t).into_active_model());
+    let mut tasks: Vec<_> = tasks.collect();
+    // Those stored already are left out before they take a fair round.
+    let stored: Vec<uuid::Uuid> = task::Entity::find()
+        .select_only()
+        .column(task::Column::Id)
+        .filter(task::Column::Id.is_in(tasks.iter().map(|t| t.id)))
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(db_err)?;
+    tasks.retain(|t| !stored.contains(&t.id));
+    crate::broker::assign_fair_rounds(txn, &mut tasks).await?;
+    let mut rows = tasks
+        .into_iter()
+        .map(|t| task::Model::from(t).into_active_model());
     loop {
         let chunk: Vec<task::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
         if chunk.is_empty() {

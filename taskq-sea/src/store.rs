@@ -283,7 +283,7 @@ impl Store for SeaBackend {
             .to_owned();
         let live = txn.query_all(&statement).await.map_err(db_err)?;
 
-        // Paused, limited or rate-limited queues, with tasks or not.
+        // Paused, limited, rate-limited or fair queues, with tasks or not.
         let settings = queue::Entity::find().all(&txn).await.map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
 
@@ -317,6 +317,7 @@ impl Store for SeaBackend {
             if let Some(s) = stats.get_mut(&row.name) {
                 s.paused = row.paused;
                 s.limit = row.running_limit.and_then(|l| u32::try_from(l).ok());
+                s.fair = row.fair_round.is_some();
                 if let Some((limit, tat)) = crate::broker::stored_rate(&row)? {
                     s.rate_limit = Some(limit);
                     s.rate_held_until = taskq_core::lifecycle::rate_next_start(&limit, tat, now);

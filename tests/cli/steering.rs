@@ -196,11 +196,11 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
         .unwrap_or_else(|| panic!("a default row in\n{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(
-        &cells[..8],
-        ["default", "1", "1", "0", "-", "-", "yes", "0"],
+        &cells[..9],
+        ["default", "1", "1", "0", "-", "-", "no", "yes", "0"],
         "{row}"
     );
-    assert_eq!(&cells[8..], ["2", "(2", "cli_echo)"], "{row}");
+    assert_eq!(&cells[9..], ["2", "(2", "cli_echo)"], "{row}");
 
     let resumed = taskq(url, &["queues", "resume", "default", "--json"])
         .await
@@ -249,6 +249,41 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
     assert!(stats.iter().all(|q| q.limit.is_none()), "{stats:?}");
     limit_rate_cli(url).await;
     limit_type_cli(url).await;
+    fair_cli(url).await;
+}
+
+/// `queues fair`: on, shown in the table, a bad value refused (usage,
+/// nothing changed), off.
+async fn fair_cli(url: &str) {
+    let ran = taskq(url, &["queues", "fair", "default", "on"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "queue default is fair: its keys take turns");
+    let table = taskq(url, &["queues"]).await.expect(Exit::Ok).out;
+    assert!(
+        table.lines().next().unwrap_or("").contains("FAIR"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("default "))
+        .unwrap_or_else(|| panic!("a default row in\n{table}"));
+    assert_eq!(row.split_whitespace().nth(6), Some("yes"), "{row}");
+    taskq(url, &["queues", "fair", "default", "maybe"])
+        .await
+        .expect(Exit::Usage);
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    assert!(
+        stats.iter().any(|q| q.queue == "default" && q.fair),
+        "{stats:?}"
+    );
+    let off = taskq(url, &["queues", "fair", "default", "off", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(off, json!({ "queue": "default", "fair": false }));
+    let stats = client(url).await.queue_stats().await.expect("stats");
+    assert!(stats.iter().all(|q| !q.fair), "{stats:?}");
 }
 
 /// `types limit` and `types key-limit`: set, shown in the table, refused

@@ -29,6 +29,7 @@ mod api;
 mod bounds;
 mod bulk;
 mod deadline;
+mod fair;
 mod history;
 mod lifecycle;
 mod metrics;
@@ -44,6 +45,7 @@ use api::*;
 use bounds::*;
 use bulk::*;
 use deadline::*;
+use fair::*;
 use history::*;
 use lifecycle::*;
 use metrics::*;
@@ -74,6 +76,7 @@ macro_rules! http_suite {
                 queues_show_depth_and_pause_resume_purge,
                 queue_limit_is_set_shown_lifted_and_checked,
                 limit_rate_is_set_shown_lifted_and_checked,
+                fair_queue_is_set_shown_and_checked,
                 limit_type_is_set_shown_lifted_and_checked,
                 limit_key_is_set_by_submit_and_checked,
                 worker_progress_and_results_show_through_the_api,

@@ -344,6 +344,9 @@ impl Broker for LostReply {
     ) -> Result<(), Error> {
         self.inner.set_queue_rate_limit(queue, limit).await
     }
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.inner.set_queue_fair(queue, fair).await
+    }
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.inner.claim_hold(queue)
     }

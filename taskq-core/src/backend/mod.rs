@@ -33,8 +33,9 @@
 //!   ([`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps)); a task of a
 //!   full type or key keeps its place and the claim goes on past it.
 //! - **Order.** Among due pending tasks of a queue, higher `priority` first,
-//!   then lower `seq` (the ETA in microseconds, then submission order;
-//!   reordering rewrites it).
+//!   then lower `fair_round` (in a fair queue, [`Broker::set_queue_fair`];
+//!   0 elsewhere), then lower `seq` (the ETA in microseconds, then
+//!   submission order; reordering rewrites it).
 //! - **A step's end moves its workflow.** Whatever makes a workflow step
 //!   terminal (settle, cancel, rescue, a release after a cancel request)
 //!   applies [`lifecycle::parent_ended`](crate::lifecycle::parent_ended)
@@ -172,6 +173,18 @@ pub trait Broker: Send + Sync + 'static {
         queue: &str,
         limit: Option<RateLimit>,
     ) -> Result<(), Error>;
+
+    /// Sets the queue fair (`true`) or not (`false`, the default): in a
+    /// fair queue the concurrency keys of its tasks take turns, so one
+    /// key's backlog does not delay another key's task behind all of it.
+    /// Each task submitted to a fair queue gets a `fair_round`
+    /// ([`lifecycle::fair_round`](crate::lifecycle::fair_round)), its
+    /// key's next, and claims take lower rounds first among equal
+    /// priority ([`lifecycle::claim_order`](crate::lifecycle::claim_order)).
+    /// Tasks pending when the setting changes keep their rounds; setting
+    /// it off forgets the queue's rounds. Independent of the pause flag
+    /// and the limits.
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error>;
 
     /// When the last claim of `queue` through this backend left its rate
     /// limit's bucket empty: the time the bucket next allows a start

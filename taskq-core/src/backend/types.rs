@@ -208,6 +208,9 @@ pub struct QueueStats {
     /// (they stay `PENDING`) until this time, when the next may start.
     #[serde(default)]
     pub rate_held_until: Option<DateTime<Utc>>,
+    /// Its concurrency keys take turns ([`Broker::set_queue_fair`](super::Broker::set_queue_fair)).
+    #[serde(default)]
+    pub fair: bool,
     /// Live workers (running or paused, not stopping or gone) that serve
     /// this queue, on any host.
     #[serde(default)]

@@ -69,6 +69,28 @@ impl Client {
         self.backend.set_queue_rate_limit(queue, limit).await
     }
 
+    /// Makes `queue` fair (`true`) or not (`false`, the default): its
+    /// concurrency keys ([`TaskRecord::concurrency_key`](crate::TaskRecord);
+    /// the tasks without a key together count as one key) take turns
+    /// among equal priority, so a key with 100,000 pending tasks does not
+    /// delay another key's single task behind all of them. Stored in the
+    /// backend: each task submitted to a fair queue gets a turn
+    /// (`fair_round`, see [`crate::lifecycle::fair_round`]) and every
+    /// claim, on any worker, takes the earliest turns first. Priority
+    /// stays absolute. Tasks already pending when it is switched keep
+    /// their turns (tasks from before the switch on go first). A bad queue
+    /// name is [`Error::InvalidName`] and changes nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_queue_fair("reports", true).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        self.backend.set_queue_fair(queue, fair).await
+    }
+
     /// Lets at most `limit` tasks of `task_type` run at once, across every
     /// worker, host and queue (`None` lifts it; on Redis the limit counts
     /// per queue, see the README). Stored in the backend and read inside

@@ -39,6 +39,7 @@ pub fn record(task_type: &str, queue: &str, priority: i32, at: DateTime<Utc>) ->
         timeout: Some(Duration::from_secs(60)),
         soft_timeout: None,
         seq: seq_for(at),
+        fair_round: 0,
         unique: None,
         step: None,
         attempts: Vec::new(),

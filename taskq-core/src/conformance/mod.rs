@@ -18,7 +18,7 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits), `type_limit` (task type limits), `rate` (rate limits), `history` (attempts' history,
+//! (queue limits), `type_limit` (task type limits), `rate` (rate limits), `fair` (fair queues), `history` (attempts' history,
 //! tags, metadata, the schedule of a fired task), `deadline` (snoozes,
 //! and deadlines to start). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
@@ -34,6 +34,7 @@ mod claim;
 mod counts;
 mod coverage;
 mod deadline;
+mod fair;
 pub mod helpers;
 mod history;
 mod limit;
@@ -57,6 +58,7 @@ pub use claim::*;
 pub use counts::*;
 pub use coverage::*;
 pub use deadline::*;
+pub use fair::*;
 pub use helpers::{SCHEDULED_TASK, record, schedule_client, worker_info};
 pub use history::*;
 pub use limit::*;
@@ -156,6 +158,10 @@ macro_rules! conformance_suite {
                 limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
                 limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,
                 limit_rate_bad_input_is_refused,
+                fair_small_key_goes_first_behind_a_big_key,
+                fair_late_key_starts_at_the_claimed_round,
+                fair_retry_keeps_its_round_and_off_gives_round_zero,
+                fair_reorder_moves_among_rounds,
                 history_records_each_attempt_end,
                 history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
                 tags_filter_lists_tasks_carrying_every_tag,

@@ -172,7 +172,7 @@ fn write_limits(out: &mut String, queues: &[QueueStats], now: DateTime<Utc>) {
         &'static str,
         fn(&QueueStats, DateTime<Utc>) -> Option<f64>,
     );
-    let limits: [Limit; 4] = [
+    let limits: [Limit; 5] = [
         (
             "taskq_queue_limit",
             "At most this many of the queue's tasks run at once (queues with a limit).",
@@ -198,6 +198,11 @@ fn write_limits(out: &mut String, queues: &[QueueStats], now: DateTime<Utc>) {
                 });
                 Some(held)
             },
+        ),
+        (
+            "taskq_queue_fair",
+            "1 when the queue's concurrency keys take turns (fair queues only).",
+            |s, _| s.fair.then_some(1.0),
         ),
     ];
     for (name, help, value) in limits {

@@ -50,6 +50,7 @@
 //! | POST | `api/queues/{queue}/pause` / `resume` | stop / restart claiming |
 //! | PUT | `api/queues/{queue}/limit` | set (`{"limit": n}`) or lift (`null`) the queue's limit |
 //! | PUT | `api/queues/{queue}/rate-limit` | set (`{"rate_limit": {"starts": n, "period_ms": ms}}`) or lift (`null`) the queue's rate limit |
+//! | PUT | `api/queues/{queue}/fair` | make the queue's concurrency keys take turns (`{"fair": true}`) or not (`false`) |
 //! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
 //! | GET / POST | `api/schedules` | list (`page`, `page_size`) / create (`once`, `interval`, `cron`) |
 //! | GET / PUT / DELETE | `api/schedules/{name}` | one schedule / replace its definition / delete it |
@@ -162,6 +163,7 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/resume", post(queues::resume))
         .route("/api/queues/{queue}/limit", put(queues::limit))
         .route("/api/queues/{queue}/rate-limit", put(queues::rate_limit))
+        .route("/api/queues/{queue}/fair", put(queues::fair))
         .route("/api/queues/{queue}/purge", post(queues::purge))
         .route(
             "/api/schedules",

@@ -1,5 +1,5 @@
 //! `api/queues`: depth, pause flags, limits and rate limits per queue;
-//! pause, resume, limit, rate limit, purge.
+//! pause, resume, limit, rate limit, fairness, purge.
 
 use axum::Json;
 use axum::extract::State;
@@ -155,6 +155,35 @@ pub(crate) async fn rate_limit(
                 (other, _) => other.into(),
             },
         )?;
+    Ok(Json(stats_of(&client, &queue).await?))
+}
+
+/// `{"fair": true}` makes the queue's concurrency keys take turns,
+/// `{"fair": false}` stops it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFairRequest {
+    /// Whether the queue's keys take turns. Required.
+    pub fair: bool,
+}
+
+/// Sets the queue fair or not: in a fair queue each concurrency key (and
+/// the tasks without one, together) takes turns with the others among
+/// equal priority, so one key's backlog does not delay another key's
+/// task. Tasks submitted from now on get their turns; those already
+/// pending keep theirs.
+#[utoipa::path(put, path = "/api/queues/{queue}/fair", tag = "queues", operation_id = "set_queue_fair",
+    params(("queue" = String, Path, description = "the queue's name")),
+    request_body = QueueFairRequest,
+    responses((status = 200, description = "the queue, with its fair flag", body = QueueStats),
+        (status = 400, description = "a bad queue name (`invalid_name`; `details.field` is `queue`)", body = ErrorBody),
+        (status = 422, description = "no `fair`, or one that is not true or false (`invalid_field`; `details.field` is `fair`)", body = ErrorBody)))]
+pub(crate) async fn fair(
+    State(client): State<Client>,
+    ApiPath(queue): ApiPath<String>,
+    ApiJson(request): ApiJson<QueueFairRequest>,
+) -> Result<Json<QueueStats>, ApiError> {
+    client.set_queue_fair(&queue, request.fair).await?;
     Ok(Json(stats_of(&client, &queue).await?))
 }
 

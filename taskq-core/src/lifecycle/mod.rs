@@ -34,7 +34,8 @@
 //! | claim (queue limit) | — | at most `limit − running` tasks, `running` counted from the queue's `RUNNING` tasks inside the claim; a limit of 0 is refused ([`check_queue_limit`]) | [`claim_capacity`] |
 //! | claim (type limit) | — | a task whose type is at its limit, or whose concurrency key is at its type's key limit (`RUNNING` tasks of the type, or of the type with the key, counted inside the claim), is passed over, keeping its place; a limit of 0 is refused ([`check_type_limit`]) | [`TypeCaps`] |
 //! | claim (rate limit) | — | at most as many tasks as the queue's token bucket allows at `now` (its `tat` read and moved by the claim), `min` with the queue limit; `starts` 0 or a period out of range is refused ([`check_rate_limit`]); a claim cut short reports when the next start is allowed ([`rate_next_start`]) | [`rate_capacity`], [`rate_spend`] |
-//! | claim order | — | higher priority, then lower `seq`, then id | [`claim_order`] |
+//! | claim order | — | higher priority, then lower `fair_round`, then lower `seq`, then id | [`claim_order`] |
+//! | submit (fair queue) | — | `fair_round` = the later of the lane's (concurrency key's) next round and the queue's current round, the highest a claim took; 0 in a queue that is not fair | [`fair_round`], [`fair_claimed`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
 //! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
@@ -45,7 +46,7 @@
 //! | retry | `FAILED`, `CANCELLED`, `EXPIRED` | `PENDING`, due now, no deadline, no snoozes counted | [`retry`] |
 //! | parent ended (workflow) | `WAITING`, a parent terminal | counted; `PENDING` after the last; `CANCELLED` ([`ErrorKind::ParentFailed`](crate::task::ErrorKind)) if a parent did not finish and the step runs only after success | [`parent_ended`], for each of [`ended_edges`] of every step that ends, in the same transaction |
 //! | retry (workflow step) | as retry | the steps its end cancelled wait again, recursively | [`plan_resume`], [`apply_resume`] |
-//! | reorder | `PENDING` | new priority and `seq` | [`reorder`] |
+//! | reorder | `PENDING` | new priority, `fair_round` and `seq` | [`reorder`] |
 //! | rescue | `RUNNING`, lease ended | `PENDING` after the backoff, `FAILED`, `CANCELLED` | [`rescue`] |
 //! | progress | `RUNNING`, same attempt | progress stored | [`record_progress`] |
 //! | end of an attempt (settle, release, rescue) | `RUNNING` | one [`AttemptRecord`](crate::task::AttemptRecord) appended in the same step, numbered one past the last ([`next_ordinal`]), the last [`HISTORY_MAX`] kept | [`end_attempt`] |
@@ -61,6 +62,7 @@
 //! [`Error::InvalidTransition`](crate::error::Error::InvalidTransition) and changes nothing.
 
 mod expire;
+mod fair;
 mod history;
 mod limit;
 mod messages;
@@ -76,6 +78,7 @@ mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
+pub use fair::{FIRST_ROUND, FairRounds, fair_claimed, fair_lane, fair_round};
 pub use history::{
     HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_METADATA_FILTERS,
     MAX_METADATA_KEY_LEN, MAX_TAG_LEN, MAX_TAGS, check_metadata, check_metadata_filter, check_tags,
@@ -90,7 +93,7 @@ pub use limit::{
 pub use messages::{
     cancelled_before_run, id_exists, id_repeated, lease_failure, released_after_cancel,
 };
-pub use order::{ClaimOrder, Reorder, check_before_target, claim_order, reorder};
+pub use order::{ClaimOrder, Place, Reorder, check_before_target, claim_order, place, reorder};
 pub use retry::after_error;
 pub use snooze::{MAX_SNOOZE_DELAY, after_returned_error, after_snooze};
 pub use transitions::{

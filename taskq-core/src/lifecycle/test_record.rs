@@ -28,6 +28,7 @@ pub(crate) fn pending(at: DateTime<Utc>) -> TaskRecord {
         timeout: None,
         soft_timeout: None,
         seq: 0,
+        fair_round: 0,
         unique: None,
         step: None,
         attempts: Vec::new(),

@@ -221,6 +221,7 @@ pub(super) mod tests {
         TaskRecord {
             params: json!({ "user": 1 }),
             seq: 0,
+            fair_round: 0,
             ..super::super::test_record::pending(at(0))
         }
     }

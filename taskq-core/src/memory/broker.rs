@@ -42,9 +42,7 @@ impl Broker for MemoryBackend {
                 }
                 held
             });
-            for task in enqueued.stored(tasks) {
-                state.insert_new(task, now);
-            }
+            state.insert_batch(enqueued.stored(tasks), now);
         }
         self.signal.notify_waiters();
         Ok(enqueued)
@@ -179,17 +177,17 @@ impl Broker for MemoryBackend {
             ),
             _ => None,
         };
-        let others: Vec<(i32, i64, TaskId)> = state
+        let others: Vec<lifecycle::Place> = state
             .tasks
             .values()
             .filter(|r| r.state == TaskState::Pending && r.queue == record.queue && r.id != id)
-            .map(|r| (r.priority, r.seq, r.id))
+            .map(lifecycle::place)
             .collect();
         let plan = lifecycle::reorder(&record, &others, position, target.as_ref())?;
-        if let Some((priority, seq, target_id)) = plan.shift_before {
-            for &(_, _, other) in others
+        if let Some((priority, round, seq, target_id)) = plan.shift_before {
+            for &(_, _, _, other) in others
                 .iter()
-                .filter(|o| o.0 == priority && (o.1, o.2) < (seq, target_id))
+                .filter(|o| (o.0, o.1) == (priority, round) && (o.2, o.3) < (seq, target_id))
             {
                 state.update(other, now, |r| r.seq -= 2);
             }
@@ -197,6 +195,7 @@ impl Broker for MemoryBackend {
         state
             .update(id, now, |record| {
                 record.priority = plan.priority;
+                record.fair_round = plan.fair_round;
                 record.seq = plan.seq;
                 record.clone()
             })
@@ -239,6 +238,18 @@ impl Broker for MemoryBackend {
             }
         }
         self.signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        let mut state = self.lock();
+        if !fair {
+            state.fair.remove(queue);
+        } else if !state.fair.contains_key(queue) {
+            state
+                .fair
+                .insert(queue.to_owned(), lifecycle::FairRounds::default());
+        }
         Ok(())
     }
 
@@ -413,7 +424,7 @@ impl MemoryBackend {
                 Some(key) => ready.range((Excluded(key), Unbounded)).next().copied(),
             };
             let Some(key) = next else { break };
-            let (_, _, id) = key;
+            let (_, _, _, id) = key;
             let Some(record) = tasks.get_mut(&id) else {
                 ready.remove(&key);
                 continue;
@@ -443,6 +454,10 @@ impl MemoryBackend {
             lifecycle::claim(record, request.worker_id, request.now, lease_until);
             running.insert(id);
             claimed.push(record.clone());
+        }
+        // `lifecycle::fair_claimed`: the queue's current round moves on.
+        if let Some(rounds) = state.fair.get_mut(request.queue) {
+            claimed.iter().for_each(|record| rounds.claimed(record));
         }
         if let Some((limit, tat)) = rate {
             state.spend_rate(request.queue, limit, tat, request.now, claimed.len());

@@ -83,6 +83,9 @@ struct State {
     /// Rate limits (`Broker::set_queue_rate_limit`) with their bucket's
     /// time (`lifecycle::rate_spend`; `None`: full).
     rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    /// Fair queues (`Broker::set_queue_fair`) with their rounds
+    /// (`lifecycle::fair_round`).
+    fair: HashMap<String, lifecycle::FairRounds>,
     /// Per queue, when the last claim left its bucket empty
     /// (`Broker::claim_hold`).
     holds: HashMap<String, DateTime<Utc>>,
@@ -188,6 +191,17 @@ impl State {
 
     /// Stores a new record: its state's index, its workflow's steps, the
     /// record itself (an enqueue, or a schedule's firing).
+    /// Stores a batch of new tasks (a submit's, a schedule firing's): those
+    /// of a fair queue take their turns first (`lifecycle::fair_round`).
+    fn insert_batch(&mut self, mut tasks: Vec<TaskRecord>, now: DateTime<Utc>) {
+        for (queue, rounds) in &mut self.fair {
+            rounds.assign(tasks.iter_mut().filter(|t| t.queue == *queue));
+        }
+        for task in tasks {
+            self.insert_new(task, now);
+        }
+    }
+
     fn insert_new(&mut self, task: TaskRecord, now: DateTime<Utc>) {
         self.index(&task, now);
         if let Some(step) = &task.step {

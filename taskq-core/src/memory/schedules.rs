@@ -123,14 +123,15 @@ impl ScheduleStore for MemoryBackend {
                     updated.last_task_id = Some(last.id);
                 }
                 state.put_schedule(updated);
-                for task in firing.tasks {
-                    // Already queued by an earlier firing of the tick.
-                    if state.tasks.contains_key(&task.id) {
-                        continue;
-                    }
-                    submitted = true;
-                    state.insert_new(task, now);
-                }
+                // Those already queued by an earlier firing of the tick
+                // are left out.
+                let new: Vec<_> = firing
+                    .tasks
+                    .into_iter()
+                    .filter(|task| !state.tasks.contains_key(&task.id))
+                    .collect();
+                submitted |= !new.is_empty();
+                state.insert_batch(new, now);
                 applied.push(true);
             }
             applied

@@ -203,6 +203,15 @@ impl Store for MemoryBackend {
             entry.rate_limit = Some(*limit);
             entry.rate_held_until = lifecycle::rate_next_start(limit, *tat, now);
         }
+        for queue in state.fair.keys() {
+            stats
+                .entry(queue)
+                .or_insert_with(|| QueueStats {
+                    queue: queue.clone(),
+                    ..QueueStats::default()
+                })
+                .fair = true;
+        }
         let mut stats: Vec<QueueStats> = stats.into_values().collect();
         stats.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(stats)
@@ -212,7 +221,7 @@ impl Store for MemoryBackend {
         let state = self.lock();
         // The pending tasks are exactly the ready and delayed indexes'
         // entries: read those, not every record.
-        let ready = state.ready.values().flatten().map(|order| order.2);
+        let ready = state.ready.values().flatten().map(|order| order.3);
         let delayed = state.delayed.iter().map(|(_, id)| *id);
         let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for id in ready.chain(delayed) {

@@ -486,6 +486,34 @@ impl Broker for RedisBackend {
         self.holds.get(queue)
     }
 
+    /// The queue's fair hash (`Keys::queue`, `KEYS[13]`): set with a
+    /// round of 0 unless it is fair already (`HSETNX`: its rounds stay),
+    /// deleted with its lanes when set off.
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        let keys = self.queue_keys(queue);
+        let client = self.pool.next();
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .sadd(self.keys.queues(), queue)
+            .await
+            .map_err(Error::backend)?;
+        let _: () = if fair {
+            pipeline
+                .hsetnx(keys.keys[12].as_str(), "round", "0")
+                .await
+                .map_err(Error::backend)?
+        } else {
+            pipeline
+                .del(keys.keys[12].as_str())
+                .await
+                .map_err(Error::backend)?
+        };
+        for reply in pipeline.try_all::<Value>().await {
+            reply.map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
     /// and copied into each queue's, where the claim script reads it and
     /// counts the type's tasks in the queue's running set: on Redis (and

@@ -8,7 +8,8 @@
 //! workers included, is in the module docs (`redis/mod.rs`, "Redis
 //! Cluster").
 //!
-//! The ready set's member encoding (priority, then `seq`, then id, in one
+//! The ready set's member encoding (priority, then the fair round, then
+//! `seq`, then id, in one
 //! byte-ordered string) lives with the scripts that build it, in Lua.
 
 use crate::task::{TaskId, WorkflowId};
@@ -21,10 +22,10 @@ pub(crate) struct Keys {
 
 /// The keys of one queue, in the order every script receives them.
 pub(crate) struct QueueKeys {
-    /// `KEYS[1..=12]`: ready, delayed, running, done, created, paused,
+    /// `KEYS[1..=13]`: ready, delayed, running, done, created, paused,
     /// delayed order, index root, workflow outbox, limit, rate, type
-    /// limits.
-    pub keys: [String; 12],
+    /// limits, fair.
+    pub keys: [String; 13],
     /// Prefix of the queue's record keys (`ARGV[1]`): record = prefix + id;
     /// a waiting workflow step's arrived set (the tokens of its parents'
     /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
@@ -43,7 +44,7 @@ impl Keys {
         QueueKeys {
             keys: [
                 // Due pending tasks; all scores 0, members ordered by
-                // `member()` (priority, then seq, then id).
+                // `member()` (priority, then fair round, then seq, then id).
                 format!("{tag}:ready"),
                 // Pending tasks not due yet, scored by due time (µs).
                 format!("{tag}:delayed"),
@@ -92,6 +93,12 @@ impl Keys {
                 // a queue without this key was never synced, and its
                 // claim syncs it before claiming (`redis/type_limits.rs`).
                 format!("{tag}:type-limits"),
+                // Exists while the queue is fair (`Broker::set_queue_fair`):
+                // a hash of `round`, the queue's current round (the
+                // highest a claim took, `lifecycle::fair_claimed`), and
+                // `l:<lane>`, each lane's next round, which the enqueue
+                // script reads and moves (`lifecycle::fair_round`).
+                format!("{tag}:fair"),
             ],
             record_prefix: format!("{tag}:task:"),
         }

@@ -28,11 +28,12 @@
 //!   minute ([`crate::throughput`]).
 //!
 //! # Data model
-//! Per queue: a ready sorted set ordered by priority, then `seq`, then id
-//! (members encode all three, scores are 0); a delayed set scored by due
+//! Per queue: a ready sorted set ordered by priority, then the fair
+//! round, then `seq`, then id (members encode them, scores are 0); a delayed set scored by due
 //! time, promoted by the claim script when due; a running set scored by
 //! lease deadline, which the rescuer scans; a done set scored by finish
-//! time for purge; a created set for listing; a pause flag. Records are
+//! time for purge; a created set for listing; a pause flag; a fair queue's
+//! rounds. Records are
 //! hashes. Queue stats count sorted sets (O(1) / O(log n) per queue).
 //! List indexes — per state (but RUNNING), per task type and per both,
 //! scored by creation time — are kept by the same scripts at every state

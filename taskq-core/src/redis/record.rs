@@ -70,6 +70,11 @@ pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
         ("expires_at", record.expires_at.map(micros)),
         // The claim script counts running tasks per key with it.
         ("concurrency_key", record.concurrency_key.clone()),
+        // Absent means 0 (not fair); `add_pending` files the task by it.
+        (
+            "fair_round",
+            (record.fair_round > 0).then(|| record.fair_round.to_string()),
+        ),
         // The step's count of parents yet to end is a field of its own,
         // which the scripts count down; the rest of the step is JSON.
         ("step", record.step.as_ref().map(json).transpose()?),
@@ -235,6 +240,12 @@ pub(crate) fn from_value(value: Value) -> Result<TaskRecord, Error> {
             .unwrap_or(0),
         expires_at: opt_time("expires_at")?,
         concurrency_key: fields.get("concurrency_key").cloned(),
+        fair_round: fields
+            .get("fair_round")
+            .map(|raw| raw.parse())
+            .transpose()
+            .map_err(|e| corrupt(format_args!("field `fair_round`: {e}")))?
+            .unwrap_or(0),
         trace_context: opt_json(&fields, "trace_context")?,
     })
 }
@@ -364,6 +375,7 @@ pub(crate) fn from_claim(
         expires_at: place("expires_at"),
         concurrency_key: place("concurrency_key"),
         trace_context: place("trace_context"),
+        fair_round: place("fair_round"),
     };
     let mut records = Vec::with_capacity(items.len() / WIDTH);
     for task in items.chunks_exact(WIDTH) {
@@ -468,6 +480,11 @@ pub(crate) fn from_claim(
                 .map(|_| time(at.expires_at))
                 .transpose()?,
             concurrency_key: optional(at.concurrency_key)?.map(Cow::into_owned),
+            fair_round: optional(at.fair_round)?
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|e| corrupt(format_args!("field `fair_round`: {e}")))?
+                .unwrap_or(0),
             trace_context: optional(at.trace_context)?
                 .map(|raw| serde_json::from_str(&raw).map_err(Error::Serialization))
                 .transpose()?,
@@ -502,4 +519,5 @@ struct Places {
     expires_at: usize,
     concurrency_key: usize,
     trace_context: usize,
+    fair_round: usize,
 }

@@ -132,7 +132,7 @@ pub(crate) static ENQUEUE: LazyLock<Script> =
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
 /// known to the claimer.
-pub(crate) const CLAIM_FIELDS: [&str; 24] = [
+pub(crate) const CLAIM_FIELDS: [&str; 25] = [
     "task_type",
     "params",
     "priority",
@@ -157,6 +157,7 @@ pub(crate) const CLAIM_FIELDS: [&str; 24] = [
     "expires_at",
     "concurrency_key",
     "trace_context",
+    "fair_round",
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
@@ -200,7 +201,8 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@CREATED@", &place("created_at"))
             .replace("@STEP@", &place("step"))
             .replace("@EXPIRES@", &place("expires_at"))
-            .replace("@KEY@", &place("concurrency_key")),
+            .replace("@KEY@", &place("concurrency_key"))
+            .replace("@ROUND@", &place("fair_round")),
     )
 });
 
@@ -333,7 +335,7 @@ pub(crate) static DELETE: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/delete.lua")));
 
 /// ARGV[4] now. Returns due pending, scheduled, running, paused (0/1),
-/// limit (0: none), then the rate limit's starts, period and bucket time
+/// limit (0: none), fair (0/1), then the rate limit's starts, period and bucket time
 /// (nil: none): counts of sorted sets, no scan.
 pub(crate) static STATS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/stats.lua")));

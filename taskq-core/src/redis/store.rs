@@ -340,10 +340,11 @@ impl Store for RedisBackend {
                 running: count(2)?,
                 paused: count(3)? == 1,
                 limit: u32::try_from(count(4)?).ok().filter(|&limit| limit > 0),
+                fair: count(5)? == 1,
                 ..QueueStats::default()
             });
             if let Some(stats) = stats.last_mut() {
-                rate_stats(stats, reply.get(5..).unwrap_or(&[]), now_at);
+                rate_stats(stats, reply.get(6..).unwrap_or(&[]), now_at);
             }
         }
         Ok(stats)

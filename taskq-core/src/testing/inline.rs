@@ -272,6 +272,10 @@ impl Broker for InlineBackend {
         self.memory.set_queue_rate_limit(queue, limit).await
     }
 
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.memory.set_queue_fair(queue, fair).await
+    }
+
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.memory.claim_hold(queue)
     }

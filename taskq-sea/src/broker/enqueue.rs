@@ -70,7 +70,8 @@ impl SeaBackend {
         }
         lifecycle::check_batch_ids(&tasks)?;
         let enqueued = unique::take_keys(txn, &tasks, Utc::now()).await?;
-        let tasks = enqueued.stored(tasks);
+        let mut tasks = enqueued.stored(tasks);
+        super::fair::assign_rounds(txn, &mut tasks).await?;
         // The id is the table's only unique key, so a lone task's
         // violation names it; for a batch, finding which id would need a
         // query, and on PostgreSQL the host's transaction is aborted.
@@ -96,27 +97,52 @@ impl SeaBackend {
 
     /// Stores new pending tasks, all or none but the duplicates of a held
     /// unique key, and wakes nobody (the caller does, after this returns).
-    /// A batch without unique keys that fits one `INSERT` is that one
-    /// statement, outside a transaction: one round trip and one commit,
-    /// which is most of a single submit's latency.
     pub(crate) async fn insert_pending(&self, tasks: Vec<TaskRecord>) -> Result<Enqueued, Error> {
+        Ok(self.insert_kept(tasks, false).await?.0)
+    }
+
+    /// [`SeaBackend::insert_pending`], and with `keep` the records as
+    /// stored (the duplicates of a held key left out, fair rounds given),
+    /// for the Redis delivery copy. A batch without unique keys nor a
+    /// fair queue that fits one `INSERT` is that one statement, outside a
+    /// transaction: one round trip and one commit, which is most of a
+    /// single submit's latency. Otherwise one transaction, so a refused
+    /// batch takes no key and no fair round (`fair::assign_rounds`).
+    pub(crate) async fn insert_kept(
+        &self,
+        tasks: Vec<TaskRecord>,
+        keep: bool,
+    ) -> Result<(Enqueued, Vec<TaskRecord>), Error> {
         // `lifecycle::check_new_ids`: repeats first, then the stored ids
         // the unique key finds.
         lifecycle::check_batch_ids(&tasks)?;
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        let fair = super::fair::any_fair(self.db(), &tasks).await?;
         let mut enqueued = Enqueued::ALL;
-        let inserted = if tasks.len() <= INSERT_CHUNK && tasks.iter().all(|t| t.unique.is_none()) {
-            insert(self.db(), tasks).await
-        } else {
-            let txn = self.write_txn().await?;
-            enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
-            match insert(&txn, enqueued.stored(tasks)).await {
-                Ok(()) => txn.commit().await,
-                Err(err) => Err(err),
-            }
-        };
+        let mut kept = Vec::new();
+        let inserted =
+            if !fair && tasks.len() <= INSERT_CHUNK && tasks.iter().all(|t| t.unique.is_none()) {
+                if keep {
+                    kept.clone_from(&tasks);
+                }
+                insert(self.db(), tasks).await
+            } else {
+                let txn = self.write_txn().await?;
+                enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
+                let mut stored = enqueued.stored(tasks);
+                if fair {
+                    super::fair::assign_rounds(&txn, &mut stored).await?;
+                }
+                if keep {
+                    kept.clone_from(&stored);
+                }
+                match insert(&txn, stored).await {
+                    Ok(()) => txn.commit().await,
+                    Err(err) => Err(err),
+                }
+            };
         match inserted {
-            Ok(()) => Ok(enqueued),
+            Ok(()) => Ok((enqueued, kept)),
             Err(err) => Err(match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
                 _ => db_err(err),

@@ -308,8 +308,8 @@ impl SeaBackend {
         Ok(())
     }
 
-    /// Deletes the queue's row if it is neither paused, limited nor
-    /// rate-limited (the condition is in the `DELETE`, so a racing pause
+    /// Deletes the queue's row if it is neither paused, limited,
+    /// rate-limited nor fair (the condition is in the `DELETE`, so a racing pause
     /// or limit stays).
     pub(super) async fn forget_plain_queue(&self, queue: &str) -> Result<(), Error> {
         let statement = Query::delete()
@@ -318,6 +318,7 @@ impl SeaBackend {
             .and_where(Expr::col(queue::Column::Paused).eq(false))
             .and_where(Expr::col(queue::Column::RunningLimit).is_null())
             .and_where(Expr::col(queue::Column::RateStarts).is_null())
+            .and_where(Expr::col(queue::Column::FairRound).is_null())
             .to_owned();
         self.db().execute(&statement).await.map_err(db_err)?;
         Ok(())

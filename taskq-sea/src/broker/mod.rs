@@ -9,9 +9,11 @@
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
 //! - `enqueue`: inserts, and duplicate ids.
+//! - `fair`: fair queues' rounds, given at submit and moved by claims.
 //! - `limit`: queue limits and rate limits, and the claim of a limited queue.
 //! - `type_limit`: task type limits, and the claim that may take a limited type.
 //! - `unique`: the unique keys a submit takes.
+//! - `reorder`: a pending task's move within its queue.
 //! - `rescue`: expired leases.
 //! - `expire`: pending tasks past their deadline to start.
 //! - `steps`: reads and updates the methods share (and MySQL's claim).
@@ -19,8 +21,11 @@
 
 mod enqueue;
 mod expire;
+mod fair;
+pub(crate) use fair::{assign_rounds as assign_fair_rounds, claimed as fair_claimed};
 mod limit;
 pub(crate) use limit::stored_rate;
+mod reorder;
 mod rescue;
 mod statements;
 mod steps;
@@ -28,7 +33,6 @@ mod type_limit;
 mod unique;
 mod workflow;
 
-use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -39,7 +43,7 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait};
 use taskq_core::backend::{
     Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
 };
-use taskq_core::lifecycle::{self, RetryPolicies, check_before_target};
+use taskq_core::lifecycle::{self, RetryPolicies};
 use taskq_core::rate_limit::RateLimit;
 use taskq_core::task::seq_for;
 use taskq_core::{AttemptOutcome, Error, TaskId, TaskRecord, TaskState};
@@ -48,8 +52,8 @@ use uuid::Uuid;
 
 pub(crate) use self::statements::{MAX_SQL_INT, running_attempt};
 use self::statements::{
-    PENDING, aggregate, claim_statement, fetch, heartbeat_update, held_by, raced, set_error,
-    settle_row, settle_update,
+    PENDING, claim_statement, fetch, heartbeat_update, held_by, raced, set_error, settle_row,
+    settle_update,
 };
 use crate::backend::{SeaBackend, db_err};
 use crate::convert::{count_to_db, records};
@@ -104,7 +108,8 @@ impl Broker for SeaBackend {
         };
         let mut claimed = records(rows)?;
         // RETURNING gives no order: restore the claim order.
-        claimed.sort_by_key(|r| (Reverse(r.priority), r.seq, r.id));
+        claimed.sort_by_key(lifecycle::claim_order);
+        fair::claimed(self.db(), request.queue, &claimed).await?;
         Ok(claimed)
     }
 
@@ -235,97 +240,7 @@ impl Broker for SeaBackend {
     }
 
     async fn reorder(&self, id: TaskId, position: Position) -> Result<TaskRecord, Error> {
-        let txn = self.write_txn().await?;
-        let record = fetch(&txn, id).await?.ok_or(Error::NotFound(id))?;
-        if record.state != TaskState::Pending {
-            return Err(Error::InvalidTransition {
-                id,
-                state: record.state,
-                action: "reorder",
-            });
-        }
-        // The other pending tasks of the queue.
-        let others = || {
-            Condition::all()
-                .add(Expr::col(C::Queue).eq(record.queue.as_str()))
-                .add(state_is(TaskState::Pending))
-                .add(Expr::col(C::Id).ne(id))
-        };
-        let (priority, seq) = match position {
-            Position::Front => {
-                let top: Option<i32> =
-                    aggregate(&txn, Expr::col(C::Priority).max(), others()).await?;
-                let priority = top.map_or(record.priority, |top| Ord::max(top, record.priority));
-                let first: Option<i64> = aggregate(
-                    &txn,
-                    Expr::col(C::Seq).min(),
-                    others().add(Expr::col(C::Priority).eq(priority)),
-                )
-                .await?;
-                (priority, first.map_or(record.seq, |s| s - 1))
-            }
-            Position::Back => {
-                let bottom: Option<i32> =
-                    aggregate(&txn, Expr::col(C::Priority).min(), others()).await?;
-                let priority = bottom.map_or(record.priority, |b| Ord::min(b, record.priority));
-                let last: Option<i64> = aggregate(
-                    &txn,
-                    Expr::col(C::Seq).max(),
-                    others().add(Expr::col(C::Priority).eq(priority)),
-                )
-                .await?;
-                (priority, last.map_or(record.seq, |s| s + 1))
-            }
-            Position::Before(target) => {
-                let target = fetch(&txn, target).await?.ok_or(Error::NotFound(target))?;
-                check_before_target(&record, &target)?;
-                // Pending tasks of the target's priority that run before it.
-                let ahead = || {
-                    others()
-                        .add(Expr::col(C::Priority).eq(target.priority))
-                        .add(
-                            Condition::any().add(Expr::col(C::Seq).lt(target.seq)).add(
-                                Condition::all()
-                                    .add(Expr::col(C::Seq).eq(target.seq))
-                                    .add(Expr::col(C::Id).lt(target.id)),
-                            ),
-                        )
-                };
-                let predecessor: Option<i64> =
-                    aggregate(&txn, Expr::col(C::Seq).max(), ahead()).await?;
-                match predecessor {
-                    Some(p) if target.seq - p < 2 => {
-                        // No room between the two: shift everything ahead
-                        // of the target back by two, keeping their order.
-                        let shift = Query::update()
-                            .table(task::Entity)
-                            .value(C::Seq, Expr::col(C::Seq).sub(2))
-                            .cond_where(ahead())
-                            .to_owned();
-                        txn.execute(&shift).await.map_err(db_err)?;
-                        (target.priority, target.seq - 1)
-                    }
-                    Some(p) => (target.priority, p + (target.seq - p) / 2),
-                    None => (target.priority, target.seq - 1),
-                }
-            }
-        };
-        let mut update = Query::update();
-        update
-            .table(task::Entity)
-            .value(C::Priority, priority)
-            .value(C::Seq, seq)
-            .cond_where(
-                Condition::all()
-                    .add(Expr::col(C::Id).eq(id))
-                    .add(state_is(TaskState::Pending)),
-            );
-        let record = self
-            .update_returning(&txn, id, update)
-            .await?
-            .ok_or_else(|| raced(id))?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(record)
+        self.reorder_task(id, position).await
     }
 
     async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
@@ -354,6 +269,10 @@ impl Broker for SeaBackend {
             self.notify();
         }
         Ok(())
+    }
+
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.store_queue_fair(queue, fair).await
     }
 
     async fn set_queue_rate_limit(

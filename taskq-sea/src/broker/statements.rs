@@ -34,7 +34,8 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 ///     progress_fraction = NULL, progress_message = NULL
 /// WHERE id IN (SELECT id FROM taskq_tasks
 ///              WHERE queue = $queue AND state = 'PENDING' AND scheduled_at <= $now
-///              ORDER BY priority DESC, seq ASC, id ASC LIMIT $limit)
+///              ORDER BY priority DESC, fair_round ASC, seq ASC, id ASC
+///              LIMIT $limit)
 ///   AND NOT EXISTS (SELECT 1 FROM taskq_queues WHERE name = $queue
 ///                   AND (paused = TRUE OR running_limit IS NOT NULL
 ///                        OR rate_starts IS NOT NULL))
@@ -44,7 +45,7 @@ pub(super) const RUNNING: &str = TaskState::Running.as_str();
 /// RETURNING *
 /// ```
 ///
-/// The subquery reads `idx_taskq_tasks_claim` in order and stops after
+/// The subquery reads `idx_taskq_tasks_claim_fair` in order and stops after
 /// `limit` due rows. On PostgreSQL it ends in `FOR UPDATE SKIP LOCKED`, so
 /// concurrent claimers take different rows instead of queueing on the same
 /// ones; SQLite (which drops the clause) needs nothing, as a write
@@ -103,6 +104,7 @@ pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
     due_in_queue(&mut select, request);
     select
         .order_by(C::Priority, Order::Desc)
+        .order_by(C::FairRound, Order::Asc)
         .order_by(C::Seq, Order::Asc)
         .order_by(C::Id, Order::Asc)
         // SQL integers are signed 64-bit.
@@ -351,7 +353,9 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(r#"ORDER BY "priority" DESC, "seq" ASC, "id" ASC LIMIT ?"#),
+            sql.contains(
+                r#"ORDER BY "priority" DESC, "fair_round" ASC, "seq" ASC, "id" ASC LIMIT ?"#
+            ),
             "{sql}"
         );
         assert!(sql.contains("NOT EXISTS"), "{sql}");

@@ -5,6 +5,8 @@
 //! - [`count`]: `taskq_counts`, per minute and queue the attempts
 //!   workers ended.
 //! - [`queue`]: `taskq_queues`, one row per paused or limited queue.
+//! - [`fair_lane`]: `taskq_fair_lanes`, per fair queue and lane (concurrency
+//!   key) the round its next task takes.
 //! - [`task_type`]: `taskq_task_types`, one row per limited task type.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
@@ -18,6 +20,7 @@
 //! and ordering rules hold).
 
 pub mod count;
+pub mod fair_lane;
 pub mod queue;
 pub mod schedule;
 pub mod task;

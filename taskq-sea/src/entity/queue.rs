@@ -1,5 +1,5 @@
 //! `taskq_queues`: per-queue settings. A queue has a row here only while
-//! it is paused, limited or rate-limited; the call that leaves it neither deletes the
+//! it is paused, limited, rate-limited or fair; the call that leaves it neither deletes the
 //! row.
 
 use sea_orm::entity::prelude::*;
@@ -23,6 +23,9 @@ pub struct Model {
     /// The rate limit's token bucket time (`lifecycle::rate_spend`;
     /// `NULL`: full), moved by every claim with the row locked.
     pub rate_tat_us: Option<i64>,
+    /// Set while the queue is fair: its current round, the highest a
+    /// claim took (`lifecycle::fair_claimed`). `NULL`: not fair.
+    pub fair_round: Option<i64>,
 }
 
 /// `taskq_queues` has no relations.

@@ -61,6 +61,9 @@ pub struct Model {
     pub soft_timeout_ms: Option<i64>,
     /// Order among pending tasks of equal priority (lower first).
     pub seq: i64,
+    /// The task's round in a fair queue (lower first, before `seq`; 0
+    /// outside a fair queue).
+    pub fair_round: i64,
     /// The unique key the task holds (`taskq_unique_keys` points at it).
     pub unique_key: Option<String>,
     /// The states in which it holds the key, as a bit set

@@ -25,13 +25,13 @@ impl Broker for SeaRedisBackend {
         if tasks.is_empty() {
             return Ok(Enqueued::ALL);
         }
-        // Workers wake through Redis: no SQL notification.
-        let enqueued = self.sql.insert_pending(tasks.clone()).await?;
-        // Accepted: from here on the tasks are safe in SQL. Duplicates of a
-        // held unique key were not stored, so they are not delivered.
-        // Workflow steps that wait for parents are delivered when released.
-        let stored: Vec<TaskRecord> = enqueued
-            .stored(tasks)
+        // Workers wake through Redis: no SQL notification. Accepted: from
+        // here on the tasks are safe in SQL. Duplicates of a held unique
+        // key were not stored, so they are not delivered; the copies carry
+        // the fair rounds SQL gave (`lifecycle::fair_round`). Workflow
+        // steps that wait for parents are delivered when released.
+        let (enqueued, stored) = self.sql.insert_kept(tasks, true).await?;
+        let stored: Vec<TaskRecord> = stored
             .into_iter()
             .filter(|t| t.state == TaskState::Pending)
             .collect();
@@ -65,13 +65,17 @@ impl Broker for SeaRedisBackend {
                 return Err(err);
             }
         };
-        if applied.len() == claimed.len() {
-            return Ok(claimed);
-        }
-        let (kept, unclaimable): (Vec<TaskRecord>, Vec<TaskRecord>) = claimed
-            .into_iter()
-            .partition(|record| applied.contains(&record.id));
-        self.drop_unclaimable(unclaimable).await;
+        let kept = if applied.len() == claimed.len() {
+            claimed
+        } else {
+            let (kept, unclaimable): (Vec<TaskRecord>, Vec<TaskRecord>) = claimed
+                .into_iter()
+                .partition(|record| applied.contains(&record.id));
+            self.drop_unclaimable(unclaimable).await;
+            kept
+        };
+        // `lifecycle::fair_claimed`: SQL keeps the rounds (it gives them).
+        crate::broker::fair_claimed(self.sql.db(), request.queue, &kept).await?;
         Ok(kept)
     }
 
@@ -207,6 +211,12 @@ impl Broker for SeaRedisBackend {
     ) -> Result<(), Error> {
         self.sql.set_queue_rate_limit(queue, limit).await?;
         self.redis.set_queue_rate_limit(queue, limit).await
+    }
+
+    /// Stored in SQL, which gives the rounds at submit; the delivery copy
+    /// orders by them.
+    async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
+        self.sql.set_queue_fair(queue, fair).await
     }
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {

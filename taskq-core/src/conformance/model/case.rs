@@ -292,6 +292,7 @@ impl<'a> Case<'a> {
                 task_type,
                 unique,
                 expires_ms,
+                key,
             } => {
                 let due = now + Self::ms(*delay_ms);
                 let expires_at = expires_ms.map(|ms| now + Self::ms(ms));
@@ -305,6 +306,7 @@ impl<'a> Case<'a> {
                             until: None,
                         });
                         record.expires_at = expires_at;
+                        record.concurrency_key = (*key > 0).then(|| format!("k{key}"));
                         record
                     })
                     .collect();
@@ -483,6 +485,13 @@ impl<'a> Case<'a> {
                     Returned::Unit(message(
                         backend.set_queue_paused(QUEUES[*queue], *paused).await,
                     )),
+                )
+            }
+            Op::Fair { queue, fair } => {
+                self.reference.set_queue_fair(QUEUES[*queue], *fair);
+                (
+                    Returned::Unit(Ok(())),
+                    Returned::Unit(message(backend.set_queue_fair(QUEUES[*queue], *fair).await)),
                 )
             }
             Op::RateLimit {

@@ -58,6 +58,9 @@ pub enum Op {
         unique: Option<(usize, usize)>,
         /// A deadline to start this many ms after now.
         expires_ms: Option<u32>,
+        /// The batch's concurrency key: `k1`, `k2`, or none (0), the
+        /// lanes of a fair queue.
+        key: usize,
     },
     /// Enqueue a small workflow in one call: `shape` 0 a chain of two, 1
     /// a chord of two and a callback, 2 a chain of three; the first step
@@ -124,6 +127,11 @@ pub enum Op {
     Pause {
         queue: usize,
         paused: bool,
+    },
+    /// Set the queue fair or not (`Broker::set_queue_fair`).
+    Fair {
+        queue: usize,
+        fair: bool,
     },
     /// Set the queue's rate limit to `starts` per `period_ms`, or clear it
     /// (`starts` 0).
@@ -219,9 +227,10 @@ pub fn op() -> impl Strategy<Value = Op> {
             prop::sample::select(vec![0usize, 0, 0, 1]),
             prop::option::weighted(0.3, (0..UNIQUE_KEYS.len(), 0..UNIQUE_STATES.len())),
             prop::option::weighted(0.3, prop::sample::select(vec![1u32, 1_000, 4_000, 20_000])),
+            0..3usize,
         )
             .prop_map(
-                |(queue, priority, delay_ms, max_retries, count, task_type, unique, expires_ms)| {
+                |(queue, priority, delay_ms, max_retries, count, task_type, unique, expires_ms, key)| {
                     Op::Submit {
                         queue,
                         priority,
@@ -231,6 +240,7 @@ pub fn op() -> impl Strategy<Value = Op> {
                         task_type,
                         unique,
                         expires_ms,
+                        key,
                     }
                 }
             ),
@@ -272,6 +282,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         2 => task().prop_map(|task| Op::Retry { task }),
         2 => (task(), reorder_to()).prop_map(|(task, to)| Op::Reorder { task, to }),
         1 => (queue.clone(), any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
+        1 => (queue.clone(), prop::bool::weighted(0.7)).prop_map(|(queue, fair)| Op::Fair { queue, fair }),
         1 => (queue, 0..4u32, prop::sample::select(vec![700u64, 3_000, 60_000]))
             .prop_map(|(queue, starts, period_ms)| Op::RateLimit { queue, starts, period_ms }),
         1 => (0..TASK_TYPES.len(), 0..3u32)

@@ -24,6 +24,8 @@ pub struct Reference {
     pub tasks: Vec<TaskRecord>,
     pub paused: Vec<String>,
     pub rates: BTreeMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    /// Fair queues with their rounds (`lifecycle::fair_round`).
+    pub fair: BTreeMap<String, lifecycle::FairRounds>,
     pub schedule: Schedule,
     pub unique: BTreeMap<(String, String), TaskId>,
     /// Task type limits (`Broker::set_type_limit`).
@@ -40,6 +42,7 @@ impl Reference {
             tasks: Vec::new(),
             paused: Vec::new(),
             rates: BTreeMap::new(),
+            fair: BTreeMap::new(),
             schedule,
             unique: BTreeMap::new(),
             type_limits: BTreeMap::new(),
@@ -105,7 +108,9 @@ impl Reference {
             }
             held
         });
-        self.tasks.extend(enqueued.stored(tasks));
+        let mut stored = enqueued.stored(tasks);
+        self.assign_rounds(&mut stored);
+        self.tasks.extend(stored);
         Ok(enqueued)
     }
 
@@ -149,7 +154,27 @@ impl Reference {
             let tat = lifecycle::rate_spend(&limit, tat, request.now, claimed.len());
             self.rates.insert(request.queue.to_owned(), (limit, tat));
         }
+        if let Some(rounds) = self.fair.get_mut(request.queue) {
+            claimed.iter().for_each(|record| rounds.claimed(record));
+        }
         claimed
+    }
+
+    /// `lifecycle::FairRounds::assign` for a batch of new tasks.
+    fn assign_rounds(&mut self, tasks: &mut [TaskRecord]) {
+        for (queue, rounds) in &mut self.fair {
+            rounds.assign(tasks.iter_mut().filter(|t| t.queue == *queue));
+        }
+    }
+
+    /// `Broker::set_queue_fair`: on keeps the rounds, off forgets them.
+    pub fn set_queue_fair(&mut self, queue: &str, fair: bool) {
+        if !fair {
+            self.fair.remove(queue);
+        } else if !self.fair.contains_key(queue) {
+            self.fair
+                .insert(queue.to_owned(), lifecycle::FairRounds::default());
+        }
     }
 
     /// `Broker::set_queue_rate_limit`: a change keeps the bucket, a clear
@@ -264,19 +289,19 @@ impl Reference {
             }
             _ => None,
         };
-        let others: Vec<(i32, i64, TaskId)> = self
+        let others: Vec<lifecycle::Place> = self
             .tasks
             .iter()
             .filter(|r| r.state == TaskState::Pending && r.queue == record.queue && r.id != id)
-            .map(|r| (r.priority, r.seq, r.id))
+            .map(lifecycle::place)
             .collect();
         let plan = lifecycle::reorder(&record, &others, position, target.as_ref())?;
-        if let Some((priority, seq, target_id)) = plan.shift_before {
+        if let Some((priority, round, seq, target_id)) = plan.shift_before {
             for other in self.tasks.iter_mut().filter(|r| {
                 r.state == TaskState::Pending
                     && r.queue == record.queue
                     && r.id != id
-                    && r.priority == priority
+                    && (r.priority, r.fair_round) == (priority, round)
                     && (r.seq, r.id) < (seq, target_id)
             }) {
                 other.seq -= 2;
@@ -284,6 +309,7 @@ impl Reference {
         }
         let record = self.get_mut(id)?;
         record.priority = plan.priority;
+        record.fair_round = plan.fair_round;
         record.seq = plan.seq;
         Ok(record.clone())
     }
@@ -377,6 +403,9 @@ impl Reference {
         for queue in &self.paused {
             stats.entry(queue).or_insert_with(|| empty(queue)).paused = true;
         }
+        for queue in self.fair.keys() {
+            stats.entry(queue).or_insert_with(|| empty(queue)).fair = true;
+        }
         // The hold is read on the real clock by the backends: not compared.
         for (queue, (limit, _)) in &self.rates {
             stats
@@ -427,11 +456,13 @@ impl Reference {
                     stored.last_run_at = Some(firing.fired_at);
                     stored.last_task_id = Some(last.id);
                 }
-                for task in firing.tasks {
-                    if self.get(task.id).is_none() {
-                        self.tasks.push(task);
-                    }
-                }
+                let mut new: Vec<TaskRecord> = firing
+                    .tasks
+                    .into_iter()
+                    .filter(|task| self.get(task.id).is_none())
+                    .collect();
+                self.assign_rounds(&mut new);
+                self.tasks.extend(new);
                 true
             })
             .collect()

@@ -103,11 +103,16 @@ function runningCell(q) {
 }
 
 /**
- * The queue's state: paused or active, and its rate limit ("≤ 100 / 1 min")
- * with, while its bucket is empty, when its held-back tasks may start next.
+ * The queue's state: paused or active, "fair" when its keys take turns,
+ * and its rate limit ("≤ 100 / 1 min") with, while its bucket is empty,
+ * when its held-back tasks may start next.
  */
 function stateCell(q) {
-  const badge = el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active');
+  const state = el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active');
+  const badge = q.fair
+    ? el('span', { className: 'queue-state' }, state, ' ',
+      el('span', { className: 'badge queue-fair', title: 'fair: its concurrency keys take turns' }, 'fair'))
+    : state;
   if (!q.rate_limit) return badge;
   const { starts, period_ms: period } = q.rate_limit;
   const rate = el('span', { className: 'queue-rate', title: 'at most ' + starts + (starts === 1 ? ' start' : ' starts') + ' per ' + span(period) + ', across every worker' },

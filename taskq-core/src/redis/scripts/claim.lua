@@ -8,9 +8,9 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 10
 if #due > 0 then
   local promoted, members = {}, {}
   for _, id in ipairs(due) do
-    local f = redis.call('HMGET', ARGV[1] .. id, 'priority', 'seq', 'state')
+    local f = redis.call('HMGET', ARGV[1] .. id, 'priority', 'seq', 'state', 'fair_round')
     if f[3] == 'PENDING' then
-      local m = member(tonumber(f[1]), tonumber(f[2]), id)
+      local m = member(tonumber(f[1]), tonumber(f[2]), id, f[4])
       promoted[#promoted + 1] = 0
       promoted[#promoted + 1] = m
       members[#members + 1] = m
@@ -119,8 +119,12 @@ local function expired(id, key, f)
   expired_count = expired_count + 1
   return true
 end
+-- lifecycle::fair_claimed: the highest round this claim took.
+local top_round = 0
 local function claim(id, key, f)
   if expired(id, key, f) then return false end
+  local round = tonumber(f[@ROUND@])
+  if round and round > top_round then top_round = round end
   local attempt = int(tonumber(f[1]) + 1)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
@@ -137,7 +141,7 @@ end
 if not accepts and not left then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
-      local id = string.sub(m, 27)
+      local _, _, id = decode(m)
       local key = ARGV[1] .. id
       claim(id, key, redis.call('HMGET', key, 'attempt', unpack(FIELDS)))
     end
@@ -152,7 +156,7 @@ else
     if #batch == 0 then break end
     offset = offset + #batch
     for _, m in ipairs(batch) do
-      local id = string.sub(m, 27)
+      local _, _, id = decode(m)
       local key = ARGV[1] .. id
       local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
       local t, k = f[@TYPE@], f[@KEY@]
@@ -165,6 +169,12 @@ else
   if #taken > 0 then zbulk('ZREM', KEYS[1], taken) end
 end
 if #running > 0 then zbulk('ZADD', KEYS[3], running) end
+if top_round > 0 then
+  local current = redis.call('HGET', KEYS[13], 'round')
+  if current and tonumber(current) < top_round then
+    redis.call('HSET', KEYS[13], 'round', int(top_round))
+  end
+end
 if starts and #running > 0 then
   -- lifecycle::rate_spend
   tat = math.max(tat or now, now) + cost(#running / 2)

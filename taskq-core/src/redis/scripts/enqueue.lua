@@ -12,6 +12,15 @@ local function holds(record)
   if bit.band(tonumber(f[2]), STATE_BITS[f[1]] or 0) == 0 then return false end
   return not f[3] or tonumber(f[3]) > now
 end
+-- lifecycle::fair_round: in a fair queue (KEYS[13] exists) each task
+-- takes the later of its lane's next round and the queue's current one.
+local fair = redis.call('HGET', KEYS[13], 'round')
+local function take_round(key)
+  local lane = 'l:' .. (redis.call('HGET', key, 'concurrency_key') or '')
+  local round = math.max(tonumber(fair), tonumber(redis.call('HGET', KEYS[13], lane) or '0'), 1)
+  redis.call('HSET', KEYS[13], lane, int(round + 1))
+  redis.call('HSET', key, 'fair_round', int(round))
+end
 local due = false
 local duplicates = {}
 local position = 0
@@ -31,6 +40,7 @@ while i <= #ARGV do
     duplicates[#duplicates + 1] = holder
   elseif strict or redis.call('EXISTS', key) == 0 then
     redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + n))
+    if fair then take_round(key) end
     if lock ~= '' then
       redis.call('SET', lock, id)
       -- Past its period the key is free whatever the holder's state.

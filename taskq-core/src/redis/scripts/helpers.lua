@@ -1,33 +1,57 @@
 -- HELPERS: the functions every script of redis/scripts.rs (and of delivery.rs) starts with.
 local OFFSET = 4503599627370496
 local function int(x) return string.format('%d', x) end
-local function member(prio, seq, id)
+-- A ready (or delayed-order) member: priority, then the fair round
+-- (lifecycle::claim_order), then seq, then id, in one byte-ordered string.
+-- Round 0 (not fair) keeps the plain form, 26 characters then the id;
+-- a round r >= 1 adds 'r' and r in 10 digits after the priority, and 'r'
+-- sorts after every digit: at one priority, the tasks without a round
+-- (submitted before the queue was fair) go first, then round by round.
+local function member(prio, seq, id, round)
+  round = tonumber(round) or 0
+  if round > 0 then
+    return string.format('%010dr%010d%016d', 2147483647 - prio, round, seq + OFFSET) .. id
+  end
   return string.format('%010d%016d', 2147483647 - prio, seq + OFFSET) .. id
 end
+-- A member's priority, seq, id and round.
 local function decode(m)
-  return 2147483647 - tonumber(string.sub(m, 1, 10)),
-    tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27)
+  local prio = 2147483647 - tonumber(string.sub(m, 1, 10))
+  if string.sub(m, 11, 11) == 'r' then
+    return prio, tonumber(string.sub(m, 22, 37)) - OFFSET, string.sub(m, 38),
+      tonumber(string.sub(m, 12, 21))
+  end
+  return prio, tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27), 0
+end
+-- The start of the members of one priority and round ('[' for a lex range).
+local function group_prefix(prio, round)
+  if round > 0 then return string.format('%010dr%010d', 2147483647 - prio, round) end
+  return string.format('%010d', 2147483647 - prio)
 end
 local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 -- Files a pending task in ready or delayed; true when due now. A delayed
 -- task that becomes the queue's earliest announces its due time
--- ('<queue> <µs>'), so sleeping workers set their timers.
+-- ('<queue> <µs>'), so sleeping workers set their timers. The fair round
+-- is read from the record (ARGV[1] .. id): a retry, snooze, release or
+-- rescue keeps it (lifecycle::fair_round).
 local function add_pending(id, prio, seq, at, now)
+  local round = redis.call('HGET', ARGV[1] .. id, 'fair_round')
+  local m = member(tonumber(prio), tonumber(seq), id, round)
   if tonumber(at) > tonumber(now) then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
     redis.call('ZADD', KEYS[2], at, id)
-    redis.call('ZADD', KEYS[7], 0, member(tonumber(prio), tonumber(seq), id))
+    redis.call('ZADD', KEYS[7], 0, m)
     if not first or tonumber(at) < tonumber(first) then
       redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. at)
     end
     return false
   end
-  redis.call('ZADD', KEYS[1], 0, member(tonumber(prio), tonumber(seq), id))
+  redis.call('ZADD', KEYS[1], 0, m)
   return true
 end
 local function remove_pending(key, id)
-  local f = redis.call('HMGET', key, 'priority', 'seq')
-  local m = member(tonumber(f[1]), tonumber(f[2]), id)
+  local f = redis.call('HMGET', key, 'priority', 'seq', 'fair_round')
+  local m = member(tonumber(f[1]), tonumber(f[2]), id, f[3])
   if redis.call('ZREM', KEYS[1], m) == 0 then
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZREM', KEYS[7], m)
