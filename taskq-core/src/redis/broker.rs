@@ -8,6 +8,8 @@ use fred::prelude::*;
 use tokio::sync::Notify;
 
 use super::enqueue::EnqueueMode;
+use super::keys::QueueKeys;
+use super::queue_settings::SettingWrite;
 use super::record::{self, micros};
 use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
@@ -410,32 +412,13 @@ impl Broker for RedisBackend {
     }
 
     async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
-        let keys = self.queue_keys(queue);
-        let client = self.pool.next();
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .sadd(self.keys.queues(), queue)
-            .await
-            .map_err(Error::backend)?;
-        if paused {
-            let _: () = pipeline
-                .set(keys.keys[5].as_str(), "1", None, None, false)
-                .await
-                .map_err(Error::backend)?;
+        let write = if paused {
+            SettingWrite::Set("1".to_owned())
         } else {
-            let _: () = pipeline
-                .del(keys.keys[5].as_str())
-                .await
-                .map_err(Error::backend)?;
-            let _: () = pipeline
-                .publish(self.keys.work_channel(), queue)
-                .await
-                .map_err(Error::backend)?;
-        }
-        for reply in pipeline.try_all::<Value>().await {
-            reply.map_err(Error::backend)?;
-        }
-        Ok(())
+            SettingWrite::Delete
+        };
+        // Resuming may let tasks start; pausing stops the next claims.
+        self.write_queue_setting(queue, QueueKeys::PAUSED, write, !paused).await
     }
 
     /// The bucket's `tat` stays when the limit changes (`HSET` of the two
@@ -446,36 +429,14 @@ impl Broker for RedisBackend {
         limit: Option<RateLimit>,
     ) -> Result<(), Error> {
         lifecycle::check_rate_limit(limit.as_ref())?;
-        let keys = self.queue_keys(queue);
-        let client = self.pool.next();
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .sadd(self.keys.queues(), queue)
-            .await
-            .map_err(Error::backend)?;
-        let _: () = match limit {
-            Some(limit) => pipeline
-                .hset(
-                    keys.keys[10].as_str(),
-                    [
-                        ("starts", limit.starts.to_string()),
-                        ("period", limit.period_micros().to_string()),
-                    ],
-                )
-                .await
-                .map_err(Error::backend)?,
-            None => pipeline
-                .del(keys.keys[10].as_str())
-                .await
-                .map_err(Error::backend)?,
+        let write = match limit {
+            Some(limit) => SettingWrite::Fields(vec![
+                ("starts", limit.starts.to_string()),
+                ("period", limit.period_micros().to_string()),
+            ]),
+            None => SettingWrite::Delete,
         };
-        let _: () = pipeline
-            .publish(self.keys.work_channel(), queue)
-            .await
-            .map_err(Error::backend)?;
-        for reply in pipeline.try_all::<Value>().await {
-            reply.map_err(Error::backend)?;
-        }
+        self.write_queue_setting(queue, QueueKeys::RATE, write, true).await?;
         if limit.is_none() {
             self.holds.record(queue, None);
         }
@@ -490,28 +451,12 @@ impl Broker for RedisBackend {
     /// round of 0 unless it is fair already (`HSETNX`: its rounds stay),
     /// deleted with its lanes when set off.
     async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
-        let keys = self.queue_keys(queue);
-        let client = self.pool.next();
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .sadd(self.keys.queues(), queue)
-            .await
-            .map_err(Error::backend)?;
-        let _: () = if fair {
-            pipeline
-                .hsetnx(keys.keys[12].as_str(), "round", "0")
-                .await
-                .map_err(Error::backend)?
+        let write = if fair {
+            SettingWrite::FieldIfNew("round", "0")
         } else {
-            pipeline
-                .del(keys.keys[12].as_str())
-                .await
-                .map_err(Error::backend)?
+            SettingWrite::Delete
         };
-        for reply in pipeline.try_all::<Value>().await {
-            reply.map_err(Error::backend)?;
-        }
-        Ok(())
+        self.write_queue_setting(queue, QueueKeys::FAIR, write, false).await
     }
 
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
@@ -532,32 +477,12 @@ impl Broker for RedisBackend {
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_queue_limit(limit)?;
-        let keys = self.queue_keys(queue);
-        let client = self.pool.next();
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .sadd(self.keys.queues(), queue)
-            .await
-            .map_err(Error::backend)?;
-        let _: () = match limit {
-            Some(limit) => pipeline
-                .set(keys.keys[9].as_str(), limit.to_string(), None, None, false)
-                .await
-                .map_err(Error::backend)?,
-            None => pipeline
-                .del(keys.keys[9].as_str())
-                .await
-                .map_err(Error::backend)?,
+        let write = match limit {
+            Some(limit) => SettingWrite::Set(limit.to_string()),
+            None => SettingWrite::Delete,
         };
         // A raised or cleared limit may free slots.
-        let _: () = pipeline
-            .publish(self.keys.work_channel(), queue)
-            .await
-            .map_err(Error::backend)?;
-        for reply in pipeline.try_all::<Value>().await {
-            reply.map_err(Error::backend)?;
-        }
-        Ok(())
+        self.write_queue_setting(queue, QueueKeys::LIMIT, write, true).await
     }
 
     /// Two scripts per batch: the first reads the expired leases, Rust

@@ -32,6 +32,17 @@ pub(crate) struct QueueKeys {
     pub record_prefix: String,
 }
 
+impl QueueKeys {
+    /// Where the pause flag is in [`QueueKeys::keys`] (`KEYS[6]`).
+    pub const PAUSED: usize = 5;
+    /// The queue limit (`KEYS[10]`).
+    pub const LIMIT: usize = 9;
+    /// The rate limit's bucket (`KEYS[11]`).
+    pub const RATE: usize = 10;
+    /// The fair hash (`KEYS[13]`).
+    pub const FAIR: usize = 12;
+}
+
 impl Keys {
     pub fn new(prefix: &str) -> Keys {
         Keys {

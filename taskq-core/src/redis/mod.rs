@@ -118,6 +118,7 @@ mod enqueue;
 mod expiry;
 mod keys;
 mod parents;
+mod queue_settings;
 mod record;
 mod schedules;
 mod scripts;
