@@ -418,7 +418,8 @@ impl Broker for RedisBackend {
             SettingWrite::Delete
         };
         // Resuming may let tasks start; pausing stops the next claims.
-        self.write_queue_setting(queue, QueueKeys::PAUSED, write, !paused).await
+        self.write_queue_setting(queue, QueueKeys::PAUSED, write, !paused)
+            .await
     }
 
     /// The bucket's `tat` stays when the limit changes (`HSET` of the two
@@ -436,7 +437,8 @@ impl Broker for RedisBackend {
             ]),
             None => SettingWrite::Delete,
         };
-        self.write_queue_setting(queue, QueueKeys::RATE, write, true).await?;
+        self.write_queue_setting(queue, QueueKeys::RATE, write, true)
+            .await?;
         if limit.is_none() {
             self.holds.record(queue, None);
         }
@@ -456,7 +458,8 @@ impl Broker for RedisBackend {
         } else {
             SettingWrite::Delete
         };
-        self.write_queue_setting(queue, QueueKeys::FAIR, write, false).await
+        self.write_queue_setting(queue, QueueKeys::FAIR, write, false)
+            .await
     }
 
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
@@ -482,7 +485,8 @@ impl Broker for RedisBackend {
             None => SettingWrite::Delete,
         };
         // A raised or cleared limit may free slots.
-        self.write_queue_setting(queue, QueueKeys::LIMIT, write, true).await
+        self.write_queue_setting(queue, QueueKeys::LIMIT, write, true)
+            .await
     }
 
     /// Two scripts per batch: the first reads the expired leases, Rust
