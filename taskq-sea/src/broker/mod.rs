@@ -22,7 +22,10 @@
 mod enqueue;
 mod expire;
 mod fair;
-pub(crate) use fair::{assign_rounds as assign_fair_rounds, claimed as fair_claimed};
+pub(crate) use fair::assign_rounds as assign_fair_rounds;
+// The Redis delivery's claim keeps SQL's fair rounds moving.
+#[cfg(feature = "redis")]
+pub(crate) use fair::claimed as fair_claimed;
 mod limit;
 pub(crate) use limit::stored_rate;
 mod reorder;
