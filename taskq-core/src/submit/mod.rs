@@ -1,7 +1,13 @@
-//! Submitting: the client's [`Submission`] builder, and a new task's
-//! record — its type's options, overridden per submission. The record is
-//! shared by the client's submissions and the scheduler's firings, so a
-//! task made either way is the same record.
+//! Submitting: the client's [`Submission`] builder. A submission's
+//! overrides and their checks live in `overrides`, the record it builds
+//! in `record` (shared with batches, workflows and the scheduler).
+
+mod overrides;
+mod record;
+
+use overrides::checked_overrides;
+pub(crate) use overrides::{BadOverride, Overrides};
+pub(crate) use record::{apply_concurrency_key, apply_unique, check_labels, new_record};
 
 use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
@@ -12,163 +18,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::bounds::{self, check_queue_name};
+use crate::bounds::check_queue_name;
 use crate::client::Client;
 use crate::error::Error;
 use crate::idempotent::{Submitted, submit_record};
-use crate::lifecycle;
-use crate::registry::TaskDef;
-use crate::task::{TaskId, TaskRecord, TaskState, Unique, seq_for};
-
-/// Per-submission overrides of a task type's options.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Overrides {
-    pub(crate) queue: Option<String>,
-    pub(crate) priority: Option<i32>,
-    pub(crate) run_at: Option<DateTime<Utc>>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) soft_timeout: Option<Duration>,
-    /// `Some(None)`: not unique, whatever the task type declares.
-    pub(crate) unique: Option<Option<Unique>>,
-    /// An explicit key on top of the declared (or overridden) uniqueness.
-    pub(crate) unique_key: Option<String>,
-    /// Tags as given (checked when the record is built).
-    pub(crate) tags: Vec<String>,
-    /// Metadata as given (checked when the record is built).
-    pub(crate) metadata: Option<Value>,
-    /// The deadline to start (overrides the type's `expires`).
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    /// The concurrency key (overrides the one the type reads from the
-    /// params).
-    pub(crate) concurrency_key: Option<String>,
-}
-
-/// The `PENDING` record of a new task of type `def`, submitted at `now`.
-pub(crate) fn new_record(
-    def: &TaskDef,
-    params: Value,
-    o: &Overrides,
-    now: DateTime<Utc>,
-) -> TaskRecord {
-    let scheduled_at = o.run_at.unwrap_or(now);
-    TaskRecord {
-        id: uuid::Uuid::now_v7(),
-        task_type: def.name.to_owned(),
-        params,
-        state: TaskState::Pending,
-        queue: o
-            .queue
-            .clone()
-            .unwrap_or_else(|| def.options.queue.to_string()),
-        priority: o.priority.unwrap_or(def.options.priority),
-        attempt: 0,
-        max_retries: o.max_retries.unwrap_or(def.options.max_retries),
-        result: None,
-        error: None,
-        progress: None,
-        created_at: now,
-        scheduled_at,
-        started_at: None,
-        finished_at: None,
-        worker_id: None,
-        lease_until: None,
-        cancel_requested: false,
-        timeout: o.timeout.or(def.options.timeout),
-        soft_timeout: o.soft_timeout.or(def.options.soft_timeout),
-        seq: seq_for(scheduled_at),
-        fair_round: 0,
-        unique: None,
-        step: None,
-        attempts: Vec::new(),
-        tags: o.tags.clone(),
-        metadata: match &o.metadata {
-            Some(Value::Object(map)) => map.clone(),
-            _ => serde_json::Map::new(),
-        },
-        schedule: None,
-        snoozes: 0,
-        // Set by `apply_concurrency_key`, which may refuse the params.
-        concurrency_key: None,
-        expires_at: o.expires_at.or_else(|| {
-            // The type's deadline, counted from submission; one too far to
-            // store means none (the macro and `TaskOptions` take any).
-            def.options
-                .expires
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .and_then(|d| now.checked_add_signed(d))
-                .filter(|at| *at <= bounds::LATEST_TIME)
-        }),
-        // The submitter's span, whatever submits (a client call, a
-        // workflow's steps, a schedule's firing).
-        trace_context: crate::trace::current(),
-    }
-}
-
-/// Checks the tags and metadata a submission gives
-/// ([`lifecycle::check_tags`], [`lifecycle::check_metadata`]).
-pub(crate) fn check_labels(o: &mut Overrides) -> Result<(), Error> {
-    o.tags = lifecycle::check_tags(std::mem::take(&mut o.tags))?;
-    if let Some(metadata) = o.metadata.take() {
-        o.metadata = Some(Value::Object(lifecycle::check_metadata(metadata)?));
-    }
-    Ok(())
-}
-
-/// Gives `record` its concurrency key: the submission's, else the value
-/// of the params field its type names (`#[long_task(concurrency(key =
-/// "..."))]`), else none. A bad key, or params without the field, is a
-/// typed error ([`lifecycle::concurrency_key`]).
-pub(crate) fn apply_concurrency_key(
-    record: &mut TaskRecord,
-    def: &TaskDef,
-    o: &Overrides,
-) -> Result<(), Error> {
-    record.concurrency_key = match (&o.concurrency_key, def.concurrency.key_field) {
-        (Some(key), _) => {
-            lifecycle::check_concurrency_key(key)?;
-            Some(key.clone())
-        }
-        (None, Some(field)) => Some(lifecycle::concurrency_key(
-            &record.task_type,
-            field,
-            &record.params,
-        )?),
-        (None, None) => None,
-    };
-    Ok(())
-}
-
-/// Gives `record` the unique key its type declares, or the submission's
-/// override: a typed error when the declaration gives no key.
-pub(crate) fn apply_unique(
-    record: &mut TaskRecord,
-    def: &TaskDef,
-    o: &Overrides,
-) -> Result<(), Error> {
-    let mut unique = match &o.unique {
-        Some(unique) => unique.clone(),
-        None => def.options.unique.clone(),
-    };
-    if let Some(key) = &o.unique_key {
-        let base = unique.unwrap_or_default();
-        unique = Some(Unique {
-            key: Some(key.clone().into()),
-            ..base
-        });
-    }
-    record.unique = unique
-        .map(|unique| {
-            lifecycle::unique_key(
-                &unique,
-                &record.task_type,
-                &record.params,
-                record.created_at,
-            )
-        })
-        .transpose()?;
-    Ok(())
-}
+use crate::task::{TaskId, TaskRecord, Unique};
 
 /// A task about to be submitted: set overrides, then `.await` it for the
 /// new task's id, or [`.wait(timeout)`](Submission::wait) for its result
@@ -519,124 +373,6 @@ impl<'c, R> Submission<'c, R> {
     pub(crate) fn check_overrides(&self) -> Result<(), BadOverride> {
         checked_overrides(&self.overrides, self.countdown, self.expires_in, Utc::now()).map(drop)
     }
-}
-
-/// An override out of range: which one (as its builder method and the HTTP
-/// body name it) and why. It reaches callers as [`Error::InvalidArgument`].
-#[derive(Debug)]
-pub(crate) struct BadOverride {
-    pub(crate) field: &'static str,
-    pub(crate) message: String,
-}
-
-impl BadOverride {
-    /// `countdown is too long: …`: the field, then what is wrong with it.
-    pub(crate) fn sentence(&self) -> String {
-        format!("{} {}", self.field, self.message)
-    }
-}
-
-impl From<BadOverride> for Error {
-    fn from(bad: BadOverride) -> Error {
-        match bad.field {
-            "expires_at" | "expires_in" => Error::InvalidDeadline {
-                field: bad.field,
-                message: bad.sentence(),
-            },
-            _ => Error::InvalidArgument(bad.sentence()),
-        }
-    }
-}
-
-/// The overrides with the countdown turned into an ETA at `now`, each
-/// checked against what every backend stores ([`crate::bounds`]).
-fn checked_overrides(
-    overrides: &Overrides,
-    countdown: Option<Duration>,
-    expires_in: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Result<Overrides, BadOverride> {
-    let bad = |field: &'static str, message: String| BadOverride { field, message };
-    let mut overrides = overrides.clone();
-    if let Some(delay) = countdown {
-        let latest = bounds::LATEST_TIME;
-        let run_at = chrono::Duration::from_std(delay)
-            .ok()
-            .and_then(|delay| now.checked_add_signed(delay))
-            .filter(|run_at| *run_at <= latest)
-            .ok_or_else(|| {
-                let message = format!("is too long: it must not reach past {latest:?}");
-                bad("countdown", message)
-            })?;
-        overrides.run_at = Some(run_at);
-    } else if let Some(run_at) = overrides.run_at {
-        bounds::check_time(run_at).map_err(|message| bad("run_at", message))?;
-    }
-    for (field, timeout) in [
-        ("timeout", overrides.timeout),
-        ("soft_timeout", overrides.soft_timeout),
-    ] {
-        match timeout {
-            Some(Duration::ZERO) => return Err(bad(field, "must be longer than zero".into())),
-            Some(timeout) if timeout > bounds::MAX_TIMEOUT => {
-                let max = bounds::MAX_TIMEOUT.as_secs();
-                return Err(bad(field, format!("must be at most {max} seconds")));
-            }
-            _ => {}
-        }
-    }
-    if let (Some(soft), Some(hard)) = (overrides.soft_timeout, overrides.timeout)
-        && soft >= hard
-    {
-        return Err(bad("soft_timeout", "must be shorter than timeout".into()));
-    }
-    if let Some(retries) = overrides.max_retries
-        && retries > bounds::MAX_RETRIES
-    {
-        let max = bounds::MAX_RETRIES;
-        return Err(bad("max_retries", format!("must be at most {max}")));
-    }
-    check_deadline(&mut overrides, expires_in, now)?;
-    Ok(overrides)
-}
-
-/// The deadline to start, from `expires_in` or `expires_at`: in the
-/// future ([`lifecycle::check_expires_at`]), storable, and not before the
-/// ETA (such a task could never start).
-fn check_deadline(
-    overrides: &mut Overrides,
-    expires_in: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Result<(), BadOverride> {
-    let field = if expires_in.is_some() {
-        "expires_in"
-    } else {
-        "expires_at"
-    };
-    let bad = |message: String| BadOverride { field, message };
-    if let Some(delay) = expires_in {
-        let latest = bounds::LATEST_TIME;
-        let at = chrono::Duration::from_std(delay)
-            .ok()
-            .and_then(|delay| now.checked_add_signed(delay))
-            .filter(|at| *at <= latest)
-            .ok_or_else(|| bad(format!("is too long: it must not reach past {latest:?}")))?;
-        overrides.expires_at = Some(at);
-    }
-    let Some(expires_at) = overrides.expires_at else {
-        return Ok(());
-    };
-    bounds::check_time(expires_at).map_err(bad)?;
-    lifecycle::check_expires_at(expires_at, now)
-        .map_err(|_| bad("must be in the future".into()))?;
-    if let Some(run_at) = overrides.run_at
-        && expires_at <= run_at
-    {
-        return Err(bad(
-            "must be after the ETA (run_at): the task could never start".into(),
-        ));
-    }
-    Ok(())
 }
 
 impl<'c, R> IntoFuture for Submission<'c, R> {
