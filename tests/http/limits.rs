@@ -3,39 +3,13 @@
 
 use super::*;
 
-pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
-    let client = client_for(backend);
-    let app = app(&client);
-    for text in ["a", "b", "c"] {
-        submit_echo(&app, text, json!({})).await;
-    }
-    let (status, limited) = put(&app, "/api/queues/default/limit", json!({ "limit": 2 })).await;
-    assert_eq!(status, StatusCode::OK, "{limited}");
-    assert_eq!(
-        (limited["queue"].clone(), limited["limit"].clone()),
-        (json!("default"), json!(2))
-    );
-    assert_eq!(
-        claim_order(&client, 5).await.len(),
-        2,
-        "capped at the limit"
-    );
-    assert!(claim_order(&client, 5).await.is_empty(), "full");
-    let (_, queues) = get(&app, "/api/queues").await;
-    let default = queues
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["queue"] == "default")
-        .expect("default queue")
-        .clone();
-    assert_eq!(
-        (default["running"].clone(), default["limit"].clone()),
-        (json!(2), json!(2))
-    );
+/// A body PUT to a limit route, and the refusal it must get: the status,
+/// the error code and the field named.
+type Refusal = (Value, StatusCode, &'static str, &'static str);
 
-    // Bad input: a 4xx naming the problem, and the limit stays.
-    for (body, expected, code, field) in [
+/// The bodies every `{ "limit": n }` route refuses.
+fn bad_limit_bodies() -> Vec<Refusal> {
+    vec![
         (
             json!({ "limit": 0 }),
             StatusCode::BAD_REQUEST,
@@ -54,6 +28,65 @@ pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn
             "invalid_field",
             "limit",
         ),
+    ]
+}
+
+/// Each body PUT to `uri` is refused as its [`Refusal`] says.
+async fn assert_refused(app: &Router, uri: &str, refusals: Vec<Refusal>) {
+    for (body, expected, code, field) in refusals {
+        let (status, error) = put(app, uri, body.clone()).await;
+        let (got, details) = error_of(status, &error, expected);
+        assert_eq!(
+            (got.as_str(), &details["field"]),
+            (code, &json!(field)),
+            "{body}: {error}"
+        );
+    }
+}
+
+/// Three echo tasks pending, then `{ "limit": 2 }` PUT to `uri`: checks
+/// that two are claimed, then none, and returns the PUT's answer.
+async fn three_limited_to_two(app: &Router, client: &Client, uri: &str) -> Value {
+    for text in ["a", "b", "c"] {
+        submit_echo(app, text, json!({})).await;
+    }
+    let (status, limited) = put(app, uri, json!({ "limit": 2 })).await;
+    assert_eq!(status, StatusCode::OK, "{limited}");
+    assert_eq!(claim_order(client, 5).await.len(), 2, "capped at the limit");
+    assert!(claim_order(client, 5).await.is_empty(), "full");
+    limited
+}
+
+/// The `default` queue's row of `GET /api/queues`.
+async fn default_queue(app: &Router) -> Value {
+    let (_, queues) = get(app, "/api/queues").await;
+    queues
+        .as_array()
+        .expect("a list of queues")
+        .iter()
+        .find(|q| q["queue"] == "default")
+        .expect("default queue")
+        .clone()
+}
+
+pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let uri = "/api/queues/default/limit";
+    let limited = three_limited_to_two(&app, &client, uri).await;
+    assert_eq!(
+        (limited["queue"].clone(), limited["limit"].clone()),
+        (json!("default"), json!(2))
+    );
+    let default = default_queue(&app).await;
+    assert_eq!(
+        (default["running"].clone(), default["limit"].clone()),
+        (json!(2), json!(2))
+    );
+
+    // Bad input: a 4xx naming the problem, and the limit stays.
+    let mut refusals = bad_limit_bodies();
+    refusals.extend([
         (
             json!({ "limit": "2" }),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,15 +99,8 @@ pub(super) async fn queue_limit_is_set_shown_lifted_and_checked(backend: Arc<dyn
             "invalid_field",
             "extra",
         ),
-    ] {
-        let (status, error) = put(&app, "/api/queues/default/limit", body.clone()).await;
-        let (got, details) = error_of(status, &error, expected);
-        assert_eq!(
-            (got.as_str(), &details["field"]),
-            (code, &json!(field)),
-            "{body}: {error}"
-        );
-    }
+    ]);
+    assert_refused(&app, uri, refusals).await;
     let long = "q".repeat(101);
     let (status, body) = put(
         &app,
@@ -117,14 +143,7 @@ pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn 
     assert_eq!(limited["rate_held_until"], Value::Null, "a full bucket");
     assert_eq!(claim_order(&client, 5).await.len(), 2, "the bucket's two");
     assert!(claim_order(&client, 5).await.is_empty(), "held back");
-    let (_, queues) = get(&app, "/api/queues").await;
-    let default = queues
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["queue"] == "default")
-        .expect("default queue")
-        .clone();
+    let default = default_queue(&app).await;
     assert_eq!(default["rate_limit"], rate);
     assert_eq!(default["pending"], 2);
     let held: chrono::DateTime<chrono::Utc> =
@@ -147,7 +166,7 @@ pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn 
     assert!(held_for > 0.0 && held_for <= 30.0, "{held_for}");
 
     // Bad input: a 4xx naming the field, and the rate limit stays.
-    for (body, expected, code, field) in [
+    let refusals = vec![
         (
             json!({ "rate_limit": { "starts": 0, "period_ms": 1000 } }),
             StatusCode::BAD_REQUEST,
@@ -190,15 +209,8 @@ pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn 
             "invalid_field",
             "rate_limit",
         ),
-    ] {
-        let (status, error) = put(&app, "/api/queues/default/rate-limit", body.clone()).await;
-        let (got, details) = error_of(status, &error, expected);
-        assert_eq!(
-            (got.as_str(), &details["field"]),
-            (code, &json!(field)),
-            "{body}: {error}"
-        );
-    }
+    ];
+    assert_refused(&app, "/api/queues/default/rate-limit", refusals).await;
     let long = "q".repeat(101);
     let (status, body) = put(
         &app,
@@ -231,21 +243,12 @@ pub(super) async fn limit_rate_is_set_shown_lifted_and_checked(backend: Arc<dyn 
 pub(super) async fn limit_type_is_set_shown_lifted_and_checked(backend: Arc<dyn Backend>) {
     let client = client_for(backend);
     let app = app(&client);
-    for text in ["a", "b", "c"] {
-        submit_echo(&app, text, json!({})).await;
-    }
-    let (status, limited) = put(&app, "/api/task-types/echo/limit", json!({ "limit": 2 })).await;
-    assert_eq!(status, StatusCode::OK, "{limited}");
+    let uri = "/api/task-types/echo/limit";
+    let limited = three_limited_to_two(&app, &client, uri).await;
     assert_eq!(
         (limited["name"].clone(), limited["limit"].clone()),
         (json!("echo"), json!(2))
     );
-    assert_eq!(
-        claim_order(&client, 5).await.len(),
-        2,
-        "capped at the limit"
-    );
-    assert!(claim_order(&client, 5).await.is_empty(), "full");
     let (_, echo) = get(&app, "/api/task-types/echo").await;
     assert_eq!(
         (echo["running"].clone(), echo["limit"].clone()),
@@ -272,34 +275,7 @@ pub(super) async fn limit_type_is_set_shown_lifted_and_checked(backend: Arc<dyn 
     );
 
     // Bad input: a 4xx naming the problem, and the limit stays.
-    for (body, expected, code, field) in [
-        (
-            json!({ "limit": 0 }),
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            "limit",
-        ),
-        (
-            json!({}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "limit",
-        ),
-        (
-            json!({ "limit": -1 }),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "limit",
-        ),
-    ] {
-        let (status, error) = put(&app, "/api/task-types/echo/limit", body.clone()).await;
-        let (got, details) = error_of(status, &error, expected);
-        assert_eq!(
-            (got.as_str(), &details["field"]),
-            (code, &json!(field)),
-            "{body}: {error}"
-        );
-    }
+    assert_refused(&app, uri, bad_limit_bodies()).await;
     let (status, error) = put(
         &app,
         "/api/task-types/no_such_task/limit",
@@ -364,17 +340,7 @@ pub(super) async fn limit_key_is_set_by_submit_and_checked(backend: Arc<dyn Back
             "{key}: {error}"
         );
     }
-    let (status, error) = put(
-        &app,
-        "/api/task-types/echo/key-limit",
-        json!({ "limit": 0 }),
-    )
-    .await;
-    let (code, details) = error_of(status, &error, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        (code.as_str(), &details["field"]),
-        ("invalid_argument", &json!("limit"))
-    );
+    assert_refused(&app, "/api/task-types/echo/key-limit", bad_limit_bodies()).await;
     let (_, after) = get(&app, "/api/tasks").await;
     assert_eq!(before["total"], after["total"], "nothing stored");
     let stored = client.type_limits().await.unwrap();
