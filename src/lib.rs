@@ -65,7 +65,7 @@
 // What a host uses: submit and steer tasks, run workers and schedulers,
 // read records, write handlers.
 pub use taskq_core::{
-    AttemptOutcome, AttemptRecord, Backoff, CancellationToken, Client, Error, ErrorKind,
+    AttemptOutcome, AttemptRecord, Backoff, CancellationToken, Client, Error, ErrorKind, FairWeight,
     KeyRunning, MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest, PayloadLimits,
     Position, Progress, QueueStats, RateLimit, RunWhen, Schedule, ScheduleDef, ScheduleKind,
     ScheduleTarget, Scheduler, SchedulerConfig, ShutdownHandle, StepInput, StopReason, Submission,

@@ -91,7 +91,7 @@ pub mod workflow;
 
 pub use backend::{
     Backend, Broker, ClaimRequest, Enqueued, KeyRunning, LeaseStatus, Outcome, Page, PageRequest,
-    PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
+    FairWeight, PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
     Store, TaskFilter, TypeCount, TypeLimitStats, WorkerControl, WorkerInfo, WorkerQueue,
     WorkerRegistry, WorkerState,
 };
