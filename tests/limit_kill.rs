@@ -237,10 +237,7 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             .set_key_limit("limit_logged", Some(LIMIT))
             .await
             .expect("key limit"),
-        Limited::Fair => client
-            .set_queue_fair("limited", true)
-            .await
-            .expect("fair"),
+        Limited::Fair => client.set_queue_fair("limited", true).await.expect("fair"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {

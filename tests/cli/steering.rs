@@ -307,9 +307,12 @@ async fn fair_weight_cli(url: &str) {
         listed,
         json!({ "queue": "default", "weights": [{ "key": "acme", "weight": 3 }] })
     );
-    taskq(url, &["queues", "fair-weight", "default", "acme", "default"])
-        .await
-        .expect(Exit::Ok);
+    taskq(
+        url,
+        &["queues", "fair-weight", "default", "acme", "default"],
+    )
+    .await
+    .expect(Exit::Ok);
     let table = taskq(url, &["queues", "fair-weights", "default"])
         .await
         .expect(Exit::Ok)

@@ -236,9 +236,7 @@ pub async fn fair_cancelled_lane_expired_and_keyless_and_per_queue(backend: Arc<
     for task in &mut doomed {
         task.expires_at = Some(now() + secs(1));
     }
-    let elsewhere: Vec<TaskRecord> = (0..100)
-        .map(|i| keyed("q2", None, t0 + ms(i)))
-        .collect();
+    let elsewhere: Vec<TaskRecord> = (0..100).map(|i| keyed("q2", None, t0 + ms(i))).collect();
     let busy: Vec<TaskRecord> = (0..100)
         .map(|i| keyed("q", Some("busy"), t0 + ms(100 + i)))
         .collect();
@@ -258,7 +256,10 @@ pub async fn fair_cancelled_lane_expired_and_keyless_and_per_queue(backend: Arc<
     assert!(first.contains(&late_id), "the keyless lane starts again");
     let elsewhere_late = keyed("q2", None, t0 + ms(301));
     let elsewhere_id = elsewhere_late.id;
-    backend.enqueue(vec![elsewhere_late]).await.expect("enqueue");
+    backend
+        .enqueue(vec![elsewhere_late])
+        .await
+        .expect("enqueue");
     assert_eq!(
         get(&*backend, elsewhere_id).await.fair_round,
         101,
@@ -315,9 +316,18 @@ pub async fn fair_weight_reset_and_per_queue(backend: Arc<dyn Backend>) {
     let ms = chrono::Duration::milliseconds;
     backend.set_queue_fair("q", true).await.expect("fair");
     backend.set_queue_fair("q2", true).await.expect("fair");
-    backend.set_fair_weight("q", "k", Some(3)).await.expect("weight");
-    backend.set_fair_weight("q2", "k", Some(2)).await.expect("weight");
-    backend.set_fair_weight("q", "z", Some(5)).await.expect("weight");
+    backend
+        .set_fair_weight("q", "k", Some(3))
+        .await
+        .expect("weight");
+    backend
+        .set_fair_weight("q2", "k", Some(2))
+        .await
+        .expect("weight");
+    backend
+        .set_fair_weight("q", "z", Some(5))
+        .await
+        .expect("weight");
     backend.set_queue_fair("q", false).await.expect("off");
     backend.set_queue_fair("q", true).await.expect("on");
     assert_eq!(
@@ -331,7 +341,10 @@ pub async fn fair_weight_reset_and_per_queue(backend: Arc<dyn Backend>) {
     for id in first {
         assert_eq!(get(&*backend, id).await.fair_round, 1, "three in a round");
     }
-    backend.set_fair_weight("q", "k", None).await.expect("reset");
+    backend
+        .set_fair_weight("q", "k", None)
+        .await
+        .expect("reset");
     assert_eq!(weights(&*backend, "q").await, [("z".to_owned(), 5)]);
     assert_eq!(weights(&*backend, "q2").await, [("k".to_owned(), 2)]);
     let tasks: Vec<TaskRecord> = (0..2)
@@ -341,9 +354,7 @@ pub async fn fair_weight_reset_and_per_queue(backend: Arc<dyn Backend>) {
     backend.enqueue(tasks).await.expect("enqueue");
     assert_eq!(get(&*backend, after[0]).await.fair_round, 2);
     assert_eq!(get(&*backend, after[1]).await.fair_round, 3, "one a round");
-    let in_q2: Vec<TaskRecord> = (0..3)
-        .map(|i| keyed("q2", Some("k"), t0 + ms(i)))
-        .collect();
+    let in_q2: Vec<TaskRecord> = (0..3).map(|i| keyed("q2", Some("k"), t0 + ms(i))).collect();
     let in_q2 = {
         let ids = ids(&in_q2);
         backend.enqueue(in_q2).await.expect("enqueue q2");
@@ -360,9 +371,17 @@ pub async fn fair_weight_reset_and_per_queue(backend: Arc<dyn Backend>) {
 /// is `InvalidArgument`, and nothing is stored.
 pub async fn fair_weight_bad_input_is_refused(backend: Arc<dyn Backend>) {
     backend.set_queue_fair("q", true).await.expect("fair");
-    backend.set_fair_weight("q", "k", Some(2)).await.expect("weight");
+    backend
+        .set_fair_weight("q", "k", Some(2))
+        .await
+        .expect("weight");
     let too_big = crate::lifecycle::MAX_FAIR_WEIGHT + 1;
-    for (key, weight) in [("k", Some(0)), ("k", Some(too_big)), ("", Some(2)), ("", None)] {
+    for (key, weight) in [
+        ("k", Some(0)),
+        ("k", Some(too_big)),
+        ("", Some(2)),
+        ("", None),
+    ] {
         assert!(
             matches!(
                 backend.set_fair_weight("q", key, weight).await,

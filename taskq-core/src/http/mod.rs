@@ -168,7 +168,10 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/rate-limit", put(queues::rate_limit))
         .route("/api/queues/{queue}/fair", put(queues::fair))
         .route("/api/queues/{queue}/fair/weights", get(fair_weights::list))
-        .route("/api/queues/{queue}/fair/weights/{key}", put(fair_weights::set))
+        .route(
+            "/api/queues/{queue}/fair/weights/{key}",
+            put(fair_weights::set),
+        )
         .route("/api/queues/{queue}/purge", post(queues::purge))
         .route(
             "/api/schedules",

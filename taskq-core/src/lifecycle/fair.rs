@@ -99,7 +99,10 @@ impl HeldRounds {
     /// Task `id` of `lane` holds `round` (0: none, not kept).
     pub fn hold(&mut self, lane: &str, round: u64, id: TaskId) {
         if round > 0 {
-            self.0.entry(lane.to_owned()).or_default().insert((round, id));
+            self.0
+                .entry(lane.to_owned())
+                .or_default()
+                .insert((round, id));
         }
     }
 
@@ -266,7 +269,10 @@ impl FairRounds {
 
     /// `lane`'s weight ([`DEFAULT_FAIR_WEIGHT`] unless set).
     pub fn weight(&self, lane: &str) -> u32 {
-        self.weights.get(lane).copied().unwrap_or(DEFAULT_FAIR_WEIGHT)
+        self.weights
+            .get(lane)
+            .copied()
+            .unwrap_or(DEFAULT_FAIR_WEIGHT)
     }
 
     /// Whether `lane`'s stored next round is ahead of the current one:
@@ -377,7 +383,10 @@ mod tests {
         rounds.assign(heavy.iter_mut().chain(light.iter_mut()));
         let heavy_rounds: Vec<u64> = heavy.iter().map(|r| r.fair_round).collect();
         assert_eq!(heavy_rounds, [1, 1, 1, 2, 2, 2, 3, 3, 3]);
-        assert_eq!(light.iter().map(|r| r.fair_round).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            light.iter().map(|r| r.fair_round).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         // Back to 1: the next task takes a round of its own.
         rounds.weights.remove("heavy");
         let mut more = [keyed(Some("heavy"))];

@@ -10,8 +10,7 @@ use tokio::sync::Notify;
 
 use super::{MemoryBackend, State};
 use crate::backend::{
-    FairWeight,
-    Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
+    Broker, ClaimRequest, Enqueued, FairWeight, LeaseStatus, Position, RescueReport, Settlement,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, Resume, RetryPolicies};
@@ -288,15 +287,18 @@ impl Broker for MemoryBackend {
 
     async fn fair_weights(&self, queue: &str) -> Result<Vec<FairWeight>, Error> {
         let state = self.lock();
-        Ok(state.fair_weights.get(queue).map_or_else(Vec::new, |weights| {
-            weights
-                .iter()
-                .map(|(key, &weight)| FairWeight {
-                    key: key.clone(),
-                    weight,
-                })
-                .collect()
-        }))
+        Ok(state
+            .fair_weights
+            .get(queue)
+            .map_or_else(Vec::new, |weights| {
+                weights
+                    .iter()
+                    .map(|(key, &weight)| FairWeight {
+                        key: key.clone(),
+                        weight,
+                    })
+                    .collect()
+            }))
     }
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {

@@ -14,9 +14,8 @@ use super::record::{self, micros};
 use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::backend::{
-    FairWeight,
-    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport,
-    Settlement, Store,
+    Broker, ClaimRequest, Enqueued, FairWeight, LeaseStatus, Outcome, Position, ReconcileReport,
+    RescueReport, Settlement, Store,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
@@ -500,7 +499,9 @@ impl Broker for RedisBackend {
             .into_iter()
             .map(|(key, weight)| {
                 let weight = weight.parse().map_err(|_| {
-                    Error::backend(format!("queue {queue}: stored fair weight {weight:?} is invalid"))
+                    Error::backend(format!(
+                        "queue {queue}: stored fair weight {weight:?} is invalid"
+                    ))
                 })?;
                 Ok(FairWeight { key, weight })
             })

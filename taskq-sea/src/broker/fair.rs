@@ -315,9 +315,15 @@ impl SeaBackend {
             .map_err(db_err)?;
         rows.into_iter()
             .map(|row| {
-                let weight = row.weight.and_then(|w| u32::try_from(w).ok()).ok_or_else(|| {
-                    Error::backend(format!("{queue}: stored fair weight of {} is invalid", row.lane))
-                })?;
+                let weight = row
+                    .weight
+                    .and_then(|w| u32::try_from(w).ok())
+                    .ok_or_else(|| {
+                        Error::backend(format!(
+                            "{queue}: stored fair weight of {} is invalid",
+                            row.lane
+                        ))
+                    })?;
                 Ok(FairWeight {
                     key: row.lane,
                     weight,

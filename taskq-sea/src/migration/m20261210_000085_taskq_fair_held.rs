@@ -57,7 +57,12 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.has_index("taskq_tasks", INDEX).await? {
             manager
-                .drop_index(Index::drop().name(INDEX).table(TaskqTasks::Table).to_owned())
+                .drop_index(
+                    Index::drop()
+                        .name(INDEX)
+                        .table(TaskqTasks::Table)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
