@@ -122,7 +122,7 @@ impl HeldRounds {
     ///
     /// ```
     /// use taskq_core::lifecycle::HeldRounds;
-    /// let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    /// let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
     /// let mut held = HeldRounds::default();
     /// held.hold("k", 3, a);
     /// held.hold("k", 7, b);
