@@ -27,7 +27,10 @@
 //! big key's backlog ended, though submitted behind all of it.
 //!
 //! `cargo test limit_kill` runs it on SQLite and, when
-//! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema).
+//! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema); the
+//! fair run also on Redis (a fresh key prefix, feature `redis`).
+
+mod common;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -118,8 +121,7 @@ async fn limit_worker_child() {
     let (Ok(url), Ok(_)) = (std::env::var(CHILD_URL), std::env::var(CHILD_LOG)) else {
         return;
     };
-    let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
-    let client = Client::new(Arc::new(backend)).expect("client");
+    let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("limited", CONCURRENCY)
         .lease(LEASE)
@@ -597,4 +599,12 @@ async fn limit_kill_fair_sqlite() {
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn limit_kill_fair_postgres() {
     on_postgres("postgres-fair", Limited::Fair).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn limit_kill_fair_redis() {
+    let (url, backend) = common::redis_place("taskq-limit-fair").await;
+    limited_run("redis-fair", url, backend, Limited::Fair).await;
 }
