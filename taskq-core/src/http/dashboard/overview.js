@@ -119,7 +119,7 @@ function fairBadge(weights) {
   const title = 'fair: its concurrency keys take turns'
     + (listed.length ? '; weights (turns a round, others 1): ' + listed.join(', ') : '');
   const shown = listed.slice(0, WEIGHTS_SHOWN).join(', ')
-    + (listed.length > WEIGHTS_SHOWN ? ' +' + (listed.length - WEIGHTS_SHOWN) : '');
+    + (listed.length > WEIGHTS_SHOWN ? ' +' + (listed.length - WEIGHTS_SHOWN) + ' more' : '');
   return el('span', { className: 'queue-fair-state', title },
     el('span', { className: 'badge queue-fair' }, 'fair'),
     shown ? el('span', { className: 'queue-fair-weights' }, ' ' + shown) : null);
