@@ -66,12 +66,13 @@
 // read records, write handlers.
 pub use taskq_core::{
     AttemptOutcome, AttemptRecord, Backoff, CancellationToken, Client, Error, ErrorKind,
-    KeyRunning, MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest, PayloadLimits,
-    Position, Progress, QueueStats, RateLimit, RunWhen, Schedule, ScheduleDef, ScheduleKind,
-    ScheduleTarget, Scheduler, SchedulerConfig, ShutdownHandle, StepInput, StopReason, Submission,
-    SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure, TaskFilter, TaskId, TaskOptions,
-    TaskRecord, TaskState, TypeCount, TypeLimitStats, Unique, UniqueKey, Worker, WorkerBuilder,
-    WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue, WorkerState, WorkflowId, WorkflowStep,
+    FairWeight, KeyRunning, MaintenanceConfig, MemoryBackend, MisfirePolicy, Page, PageRequest,
+    PayloadLimits, Position, Progress, QueueStats, RateLimit, RunWhen, Schedule, ScheduleDef,
+    ScheduleKind, ScheduleTarget, Scheduler, SchedulerConfig, ShutdownHandle, StepInput,
+    StopReason, Submission, SubmitRetry, Submitted, TaskContext, TaskError, TaskFailure,
+    TaskFilter, TaskId, TaskOptions, TaskRecord, TaskState, TypeCount, TypeLimitStats, Unique,
+    UniqueKey, Worker, WorkerBuilder, WorkerConfig, WorkerControl, WorkerInfo, WorkerQueue,
+    WorkerState, WorkflowId, WorkflowStep,
 };
 pub use taskq_core::{assert_enqueued, assert_not_enqueued};
 pub use taskq_core::{

@@ -84,7 +84,7 @@ async fn kill_worker_child() {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map_or(LEASE, Duration::from_millis);
-    let client = Client::new(child_backend(&url).await).expect("client");
+    let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("kill", CONCURRENCY)
         .queue(chord::CALLBACK_QUEUE, 1)
@@ -101,22 +101,6 @@ async fn kill_worker_child() {
         .run_until(tokio::time::sleep(Duration::from_secs(120)))
         .await
         .expect("worker run");
-}
-
-/// The backend a worker process uses: Redis for `redis://…#<key prefix>`
-/// URLs, SQL otherwise.
-async fn child_backend(url: &str) -> Arc<dyn Backend> {
-    #[cfg(feature = "redis")]
-    if let Some((server, prefix)) = url.strip_prefix("redis://").and_then(|u| u.split_once('#')) {
-        let mut config = taskq::RedisConfig::new(format!("redis://{server}"));
-        config.prefix = prefix.to_owned();
-        return Arc::new(
-            taskq::RedisBackend::connect_with(config)
-                .await
-                .expect("connect"),
-        );
-    }
-    Arc::new(taskq::SqlBackend::connect(url).await.expect("connect"))
 }
 
 /// A small deterministic generator (no dependency for a test's dice).
@@ -361,21 +345,6 @@ async fn postgres_place() -> (taskq::sea::scratch::Scratch, String, Arc<dyn Back
     (scratch, url, Arc::new(backend))
 }
 
-/// A run's Redis key prefix (its keys go with the backend) as the URL
-/// worker processes get (`redis://…#<prefix>`), and a backend on it.
-#[cfg(feature = "redis")]
-async fn redis_place(label: &str) -> (String, Arc<dyn Backend>) {
-    let url = common::redis_url();
-    let prefix = format!("{label}-{}", std::process::id());
-    let mut config = taskq::RedisConfig::new(url.clone());
-    config.prefix = prefix.clone();
-    config.delete_keys_on_drop = true;
-    let backend = taskq::RedisBackend::connect_with(config)
-        .await
-        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
-    (format!("{url}#{prefix}"), Arc::new(backend))
-}
-
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_sqlite() {
@@ -397,7 +366,7 @@ async fn kill_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_redis() {
-    let (url, backend) = redis_place("taskq-kill-test").await;
+    let (url, backend) = common::redis_place("taskq-kill-test").await;
     crash_run("redis", url, backend).await;
 }
 
@@ -414,7 +383,7 @@ async fn kill_chord_workflow_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_chord_workflow_redis() {
-    let (url, backend) = redis_place("taskq-kill-chord").await;
+    let (url, backend) = common::redis_place("taskq-kill-chord").await;
     chord::chord_crash_run("redis", url, backend, false).await;
 }
 
@@ -426,7 +395,7 @@ async fn kill_chord_workflow_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
 async fn kill_chord_workflow_across_queues_redis() {
-    let (url, backend) = redis_place("taskq-kill-chord-across").await;
+    let (url, backend) = common::redis_place("taskq-kill-chord-across").await;
     chord::chord_crash_run("redis-across", url, backend, true).await;
 }
 

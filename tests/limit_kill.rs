@@ -20,8 +20,17 @@
 //! the most that ever overlapped, per key, stays within it, some key
 //! reaches it, and every task finishes after the SIGKILL.
 //!
+//! And a fair queue (`limit_kill_fair_*`): `FAIR_BIG` tasks of one key,
+//! then, after the SIGKILL, one task each of `KEYS` other keys: every
+//! task ran to its end exactly once (the killed one's first attempt cut
+//! short, none ended twice), and each late key's task started before the
+//! big key's backlog ended, though submitted behind all of it.
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
-//! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema).
+//! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema); the
+//! fair run also on Redis (a fresh key prefix, feature `redis`).
+
+mod common;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -45,6 +54,11 @@ const CONCURRENCY: usize = 4;
 const LIMIT: u32 = 2;
 /// Concurrency keys of the key runs.
 const KEYS: usize = 3;
+/// The big key's tasks in the fair runs.
+const FAIR_BIG: usize = 240;
+/// How many of the big key's tasks, at least, start after a late key's
+/// task in a fair run (FIFO would start none).
+const FAIR_AFTER: usize = 20;
 /// The rate limit of the rate runs: this many starts per second.
 const RATE: u32 = 10;
 /// How late a start may be logged after its claim, at most (a loaded
@@ -107,8 +121,7 @@ async fn limit_worker_child() {
     let (Ok(url), Ok(_)) = (std::env::var(CHILD_URL), std::env::var(CHILD_LOG)) else {
         return;
     };
-    let backend = taskq::SqlBackend::connect(&url).await.expect("connect");
-    let client = Client::new(Arc::new(backend)).expect("client");
+    let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("limited", CONCURRENCY)
         .lease(LEASE)
@@ -200,6 +213,7 @@ enum Limited {
     Running,
     Rate,
     Key,
+    Fair,
 }
 
 /// The run on the database at `url` (already migrated by `backend`).
@@ -225,6 +239,7 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             .set_key_limit("limit_logged", Some(LIMIT))
             .await
             .expect("key limit"),
+        Limited::Fair => client.set_queue_fair("limited", true).await.expect("fair"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
@@ -232,7 +247,19 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
         })
         .collect();
     let mut keys: HashMap<TaskId, usize> = HashMap::new();
-    let ids = if limited == Limited::Key {
+    let mut ids = if limited == Limited::Fair {
+        let big: Vec<Work> = (0..FAIR_BIG).map(|_| Work { ms: 40 }).collect();
+        let mut ids = Vec::with_capacity(FAIR_BIG);
+        for p in big {
+            let id = client
+                .submit(limit_logged, p)
+                .concurrency_key("big")
+                .await
+                .expect("submit");
+            ids.push(id);
+        }
+        ids
+    } else if limited == Limited::Key {
         let mut ids = Vec::with_capacity(TASKS);
         for (i, p) in params.into_iter().enumerate() {
             let id = client
@@ -284,14 +311,27 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let mut late = Vec::new();
+    if limited == Limited::Fair {
+        for k in 0..KEYS {
+            let id = client
+                .submit(limit_logged, Work { ms: 40 })
+                .concurrency_key(format!("late{k}"))
+                .await
+                .expect("submit late");
+            late.push(id);
+        }
+        ids.extend(&late);
+    }
     loop {
         let finished = count(&*backend, TaskState::Finished).await;
-        if finished == TASKS as u64 {
+        if finished == ids.len() as u64 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "only {finished} of {TASKS} finished after {:?}: a slot leaked?",
+            "only {finished} of {} finished after {:?}: a slot leaked?",
+            ids.len(),
             started.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -308,6 +348,11 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
     let marks = read_marks(&dir);
     if limited == Limited::Rate {
         check_rate(name, &marks, elapsed);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    if limited == Limited::Fair {
+        check_fair(name, &marks, &ids, &late, elapsed);
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
@@ -392,6 +437,54 @@ fn overlap(
     (most, events.len() / 2, cut_short)
 }
 
+/// The marks of a fair run: every task of `ids` ended exactly once (a
+/// start without an end is the SIGKILL's), and each of the `late` tasks
+/// started before at least `FAIR_AFTER` of the big key's tasks did.
+fn check_fair(name: &str, marks: &[Mark], ids: &[TaskId], late: &[TaskId], elapsed: Duration) {
+    let mut ends: HashMap<TaskId, usize> = HashMap::new();
+    for mark in marks.iter().filter(|m| !m.start) {
+        *ends.entry(mark.id).or_default() += 1;
+    }
+    for id in ids {
+        assert_eq!(ends.get(id), Some(&1), "task {id} ended once");
+    }
+    assert_eq!(ends.len(), ids.len(), "no other task ran");
+    let cut_short = marks.iter().filter(|m| m.start).count() - ids.len();
+    assert!(cut_short >= 1, "the SIGKILL landed mid-task");
+    let first_start = |id: &TaskId| {
+        marks
+            .iter()
+            .filter(|m| m.start && m.id == *id)
+            .map(|m| m.at)
+            .min()
+            .expect("started")
+    };
+    let big_starts: Vec<u128> = ids
+        .iter()
+        .filter(|id| !late.contains(id))
+        .map(first_start)
+        .collect();
+    let after: Vec<usize> = late
+        .iter()
+        .map(|id| {
+            let at = first_start(id);
+            big_starts.iter().filter(|&&b| b > at).count()
+        })
+        .collect();
+    eprintln!(
+        "limit_kill_fair {name}: {FAIR_BIG} tasks of one key, {} late keys submitted after the \
+         SIGKILL; {cut_short} cut short; the big key's tasks that started after each late one: \
+         {after:?}; all finished in {elapsed:?}",
+        late.len()
+    );
+    for n in after {
+        assert!(
+            n >= FAIR_AFTER,
+            "a late key started before only {n} of the big key's tasks"
+        );
+    }
+}
+
 /// The starts of a rate run: in every window `[a, b]` of logged starts,
 /// at most `RATE + (b − a + slack) × RATE / s` (the bucket's burst and its
 /// refill); the limit bound (the starts took as long as the rate says).
@@ -427,89 +520,91 @@ fn check_rate(name: &str, marks: &[Mark], elapsed: Duration) {
     );
 }
 
+/// A run on a fresh SQLite file.
+#[cfg(feature = "sqlite")]
+async fn on_sqlite(name: &str, limited: Limited) {
+    let path = std::env::temp_dir().join(format!("taskq-limit-{name}-{}.db", std::process::id()));
+    let remove = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    };
+    remove();
+    let url = format!("sqlite://{}", path.display());
+    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
+    limited_run(name, url, Arc::new(backend), limited).await;
+    remove();
+}
+
+/// A run on a fresh schema of `TASKQ_TEST_POSTGRES_URL`.
+#[cfg(feature = "postgres")]
+async fn on_postgres(name: &str, limited: Limited) {
+    use taskq::sea::scratch::{Scratch, Server};
+    let scratch = Scratch::from_env(Server::Postgres)
+        .await
+        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
+    let url = scratch.url().to_owned();
+    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
+    limited_run(name, url, Arc::new(backend), limited).await;
+    let _ = scratch.drop_now().await;
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_kill_rate_sqlite() {
-    let path = std::env::temp_dir().join(format!("taskq-limit-rate-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}", path.display());
-    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    limited_run("sqlite-rate", url, Arc::new(backend), Limited::Rate).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    on_sqlite("sqlite-rate", Limited::Rate).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn limit_kill_rate_postgres() {
-    use taskq::sea::scratch::{Scratch, Server};
-    let scratch = Scratch::from_env(Server::Postgres)
-        .await
-        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
-    let url = scratch.url().to_owned();
-    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    limited_run("postgres-rate", url, Arc::new(backend), Limited::Rate).await;
-    let _ = scratch.drop_now().await;
+    on_postgres("postgres-rate", Limited::Rate).await;
 }
 
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_kill_sqlite() {
-    let path = std::env::temp_dir().join(format!("taskq-limit-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}", path.display());
-    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    limited_run("sqlite", url, Arc::new(backend), Limited::Running).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    on_sqlite("sqlite", Limited::Running).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn limit_kill_postgres() {
-    use taskq::sea::scratch::{Scratch, Server};
-    let scratch = Scratch::from_env(Server::Postgres)
-        .await
-        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
-    let url = scratch.url().to_owned();
-    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    limited_run("postgres", url, Arc::new(backend), Limited::Running).await;
-    let _ = scratch.drop_now().await;
+    on_postgres("postgres", Limited::Running).await;
 }
 
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_kill_key_sqlite() {
-    let path = std::env::temp_dir().join(format!("taskq-limit-key-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}", path.display());
-    let backend = taskq::SqlBackend::connect(&url).await.expect("sqlite");
-    limited_run("sqlite-key", url, Arc::new(backend), Limited::Key).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    on_sqlite("sqlite-key", Limited::Key).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
 async fn limit_kill_key_postgres() {
-    use taskq::sea::scratch::{Scratch, Server};
-    let scratch = Scratch::from_env(Server::Postgres)
-        .await
-        .expect("scratch schema on TASKQ_TEST_POSTGRES_URL");
-    let url = scratch.url().to_owned();
-    let backend = taskq::SqlBackend::connect(&url).await.expect("postgres");
-    limited_run("postgres-key", url, Arc::new(backend), Limited::Key).await;
-    let _ = scratch.drop_now().await;
+    on_postgres("postgres-key", Limited::Key).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_fair_sqlite() {
+    on_sqlite("sqlite-fair", Limited::Fair).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_postgres, ignore = "TASKQ_TEST_POSTGRES_URL is not set")]
+async fn limit_kill_fair_postgres() {
+    on_postgres("postgres-fair", Limited::Fair).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn limit_kill_fair_redis() {
+    let (url, backend) = common::redis_place("taskq-limit-fair").await;
+    limited_run("redis-fair", url, backend, Limited::Fair).await;
 }

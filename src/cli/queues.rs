@@ -1,5 +1,5 @@
 //! `queues`: depths per queue, pause, resume, limits, rate limits and
-//! fairness.
+//! fairness and fair weights.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -58,6 +58,37 @@ pub(super) enum QueuesCommand {
         #[arg(value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
         fair: bool,
     },
+    /// Give a concurrency key of a fair queue a weight: a key of weight 3
+    /// takes three turns to a weight-1 key's one (1 to 1000; `default`:
+    /// back to 1). Applies to the tasks submitted from now on.
+    FairWeight {
+        /// The queue's name.
+        queue: String,
+        /// The concurrency key.
+        key: String,
+        /// 1 to 1000, or `default`.
+        #[arg(value_name = "W|default", value_parser = parse_weight)]
+        weight: Weight,
+    },
+    /// List the weights set for a queue's concurrency keys.
+    FairWeights {
+        /// The queue's name.
+        queue: String,
+    },
+}
+
+/// A fair weight as typed: a number, or `default` (`None`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Weight(Option<u32>);
+
+/// `default` or a whole number (its range is the backend's check).
+fn parse_weight(text: &str) -> Result<Weight, String> {
+    if text == "default" {
+        return Ok(Weight(None));
+    }
+    text.parse()
+        .map(|w| Weight(Some(w)))
+        .map_err(|_| format!("`{text}` is neither a whole number nor `default`"))
 }
 
 /// `on` or `off`, as typed.
@@ -177,6 +208,32 @@ pub(super) async fn run(
                 } else {
                     format!("queue {queue} is not fair")
                 })
+            })?;
+            Ok(Exit::Ok)
+        }
+        QueuesCommand::FairWeight {
+            queue,
+            key,
+            weight: Weight(weight),
+        } => {
+            client.set_fair_weight(&queue, &key, weight).await?;
+            let shown = weight.unwrap_or(crate::backend::lifecycle::DEFAULT_FAIR_WEIGHT);
+            output.either(
+                &json!({ "queue": queue, "key": key, "weight": shown }),
+                |out| out.line(format!("key {key} of queue {queue} has weight {shown}")),
+            )?;
+            Ok(Exit::Ok)
+        }
+        QueuesCommand::FairWeights { queue } => {
+            let weights = client.fair_weights(&queue).await?;
+            output.either(&json!({ "queue": queue, "weights": weights }), |out| {
+                if weights.is_empty() {
+                    return out.line(format!("queue {queue}: every key has weight 1"));
+                }
+                for w in &weights {
+                    out.line(format!("{}\t{}", w.key, w.weight))?;
+                }
+                Ok(())
             })?;
             Ok(Exit::Ok)
         }

@@ -90,10 +90,10 @@ pub mod worker_state;
 pub mod workflow;
 
 pub use backend::{
-    Backend, Broker, ClaimRequest, Enqueued, KeyRunning, LeaseStatus, Outcome, Page, PageRequest,
-    PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore, Settlement,
-    Store, TaskFilter, TypeCount, TypeLimitStats, WorkerControl, WorkerInfo, WorkerQueue,
-    WorkerRegistry, WorkerState,
+    Backend, Broker, ClaimRequest, Enqueued, FairWeight, KeyRunning, LeaseStatus, Outcome, Page,
+    PageRequest, PendingByType, Position, QueueStats, ReconcileReport, RescueReport, ScheduleStore,
+    Settlement, Store, TaskFilter, TypeCount, TypeLimitStats, WorkerControl, WorkerInfo,
+    WorkerQueue, WorkerRegistry, WorkerState,
 };
 pub use client::Client;
 pub use context::{StopReason, TaskContext};

@@ -250,6 +250,7 @@ pub(super) async fn queues_show_depth_pause_resume_and_limit(url: &str) {
     limit_rate_cli(url).await;
     limit_type_cli(url).await;
     fair_cli(url).await;
+    fair_weight_cli(url).await;
 }
 
 /// `queues fair`: on, shown in the table, a bad value refused (usage,
@@ -284,6 +285,39 @@ async fn fair_cli(url: &str) {
     assert_eq!(off, json!({ "queue": "default", "fair": false }));
     let stats = client(url).await.queue_stats().await.expect("stats");
     assert!(stats.iter().all(|q| !q.fair), "{stats:?}");
+}
+
+/// `queues fair-weight` and `fair-weights`: set, listed, refused at 0
+/// and at a word (usage, nothing stored), back to `default`.
+async fn fair_weight_cli(url: &str) {
+    let ran = taskq(url, &["queues", "fair-weight", "default", "acme", "3"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(ran.out.trim(), "key acme of queue default has weight 3");
+    for bad in ["0", "heavy"] {
+        taskq(url, &["queues", "fair-weight", "default", "acme", bad])
+            .await
+            .expect(Exit::Usage);
+    }
+    let listed = taskq(url, &["queues", "fair-weights", "default", "--json"])
+        .await
+        .expect(Exit::Ok)
+        .json();
+    assert_eq!(
+        listed,
+        json!({ "queue": "default", "weights": [{ "key": "acme", "weight": 3 }] })
+    );
+    taskq(
+        url,
+        &["queues", "fair-weight", "default", "acme", "default"],
+    )
+    .await
+    .expect(Exit::Ok);
+    let table = taskq(url, &["queues", "fair-weights", "default"])
+        .await
+        .expect(Exit::Ok)
+        .out;
+    assert_eq!(table.trim(), "queue default: every key has weight 1");
 }
 
 /// `types limit` and `types key-limit`: set, shown in the table, refused

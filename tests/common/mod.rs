@@ -296,3 +296,35 @@ pub fn quick_recovery_worker(client: &taskq::Client) -> taskq::Worker {
         .build()
         .expect("worker")
 }
+
+/// The backend a worker process of a kill test uses: Redis for
+/// `redis://…#<key prefix>` URLs (`redis_place`), SQL otherwise.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub async fn child_backend(url: &str) -> Arc<dyn Backend> {
+    #[cfg(feature = "redis")]
+    if let Some((server, prefix)) = url.strip_prefix("redis://").and_then(|u| u.split_once('#')) {
+        let mut config = taskq::RedisConfig::new(format!("redis://{server}"));
+        config.prefix = prefix.to_owned();
+        return Arc::new(
+            taskq::RedisBackend::connect_with(config)
+                .await
+                .expect("connect"),
+        );
+    }
+    Arc::new(taskq::SqlBackend::connect(url).await.expect("connect"))
+}
+
+/// A run's Redis key prefix (its keys go with the backend) as the URL
+/// worker processes get (`redis://…#<prefix>`), and a backend on it.
+#[cfg(feature = "redis")]
+pub async fn redis_place(label: &str) -> (String, Arc<dyn Backend>) {
+    let url = redis_url();
+    let prefix = format!("{label}-{}", std::process::id());
+    let mut config = taskq::RedisConfig::new(url.clone());
+    config.prefix = prefix.clone();
+    config.delete_keys_on_drop = true;
+    let backend = taskq::RedisBackend::connect_with(config)
+        .await
+        .unwrap_or_else(|err| panic!("no Redis server answers at {url}: {err}"));
+    (format!("{url}#{prefix}"), Arc::new(backend))
+}

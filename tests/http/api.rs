@@ -22,6 +22,8 @@ pub(super) async fn openapi_document_describes_every_route(backend: Arc<dyn Back
         "/api/queues/{queue}/resume",
         "/api/queues/{queue}/limit",
         "/api/queues/{queue}/purge",
+        "/api/queues/{queue}/fair/weights",
+        "/api/queues/{queue}/fair/weights/{key}",
         "/metrics",
         "/api/schedules",
         "/api/schedules/{name}",

@@ -65,3 +65,38 @@ pub(super) async fn fair_queue_is_set_shown_and_checked(backend: Arc<dyn Backend
     assert_eq!(status, StatusCode::OK, "{off}");
     assert_eq!(off["fair"], false);
 }
+
+/// `PUT api/queues/{queue}/fair/weights/{key}` and `GET
+/// api/queues/{queue}/fair/weights`: a weight is set, listed and reset;
+/// a weight of 0 or over 1000 is a 400 naming `weight`, a body without
+/// `weight` a 422, and nothing is stored.
+pub(super) async fn fair_weights_are_set_listed_and_checked(backend: Arc<dyn Backend>) {
+    let client = client_for(backend);
+    let app = app(&client);
+    let path = "/api/queues/default/fair/weights";
+    let (status, set) = put(&app, &format!("{path}/acme"), json!({ "weight": 3 })).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["weights"], json!([{ "key": "acme", "weight": 3 }]));
+    for weight in [0, 1001] {
+        let (status, body) = put(&app, &format!("{path}/acme"), json!({ "weight": weight })).await;
+        assert_eq!(bad_field(status, &body, "weight"), "invalid_argument");
+    }
+    let long = "k".repeat(256);
+    let (status, body) = put(&app, &format!("{path}/{long}"), json!({ "weight": 2 })).await;
+    assert_eq!(bad_field(status, &body, "key"), "invalid_argument");
+    for body in [json!({}), json!({ "weight": "3" }), json!({ "weight": -1 })] {
+        let (status, error) = put(&app, &format!("{path}/acme"), body.clone()).await;
+        let (code, _) = error_of(status, &error, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(code, "invalid_field", "{body}: {error}");
+    }
+    let (status, listed) = get(&app, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed["weights"],
+        json!([{ "key": "acme", "weight": 3 }]),
+        "kept"
+    );
+    let (status, reset) = put(&app, &format!("{path}/acme"), json!({ "weight": null })).await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    assert_eq!(reset["weights"], json!([]));
+}

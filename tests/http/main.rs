@@ -78,7 +78,7 @@ macro_rules! http_suite {
                 queues_show_depth_and_pause_resume_purge,
                 queue_limit_is_set_shown_lifted_and_checked,
                 limit_rate_is_set_shown_lifted_and_checked,
-                fair_queue_is_set_shown_and_checked,
+                fair_queue_is_set_shown_and_checked, fair_weights_are_set_listed_and_checked,
                 limit_type_is_set_shown_lifted_and_checked,
                 limit_key_is_set_by_submit_and_checked,
                 worker_progress_and_results_show_through_the_api,

@@ -347,6 +347,17 @@ impl Broker for LostReply {
     async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
         self.inner.set_queue_fair(queue, fair).await
     }
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        self.inner.set_fair_weight(queue, key, weight).await
+    }
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<taskq::FairWeight>, Error> {
+        self.inner.fair_weights(queue).await
+    }
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.inner.claim_hold(queue)
     }

@@ -186,6 +186,25 @@ pub trait Broker: Send + Sync + 'static {
     /// and the limits.
     async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error>;
 
+    /// Sets the weight of concurrency key `key` in `queue` (`None`: back
+    /// to 1): in a fair queue the key's tasks take `weight` turns to a
+    /// key of weight 1's one
+    /// ([`lifecycle::fair_turn`](crate::lifecycle::fair_turn)), from the
+    /// next task submitted. Kept while the queue is set not fair and fair
+    /// again. A weight of 0 or above
+    /// [`MAX_FAIR_WEIGHT`](crate::lifecycle::MAX_FAIR_WEIGHT), or a bad key,
+    /// is [`Error::InvalidArgument`] and changes nothing
+    /// ([`lifecycle::check_fair_weight`](crate::lifecycle::check_fair_weight)).
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error>;
+
+    /// The weights set in `queue`, by key.
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<FairWeight>, Error>;
+
     /// When the last claim of `queue` through this backend left its rate
     /// limit's bucket empty: the time the bucket next allows a start
     /// ([`lifecycle::rate_next_start`](crate::lifecycle::rate_next_start)).

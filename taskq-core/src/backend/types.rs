@@ -185,6 +185,16 @@ pub struct Page<T> {
 /// [`Client::queue_stats`](crate::Client::queue_stats) also fills
 /// `live_workers`, `unclaimable` and `unclaimable_types` from the worker
 /// registry and [`Store::pending_by_type`](super::Store::pending_by_type) (a backend leaves them empty).
+/// A concurrency key's weight in a fair queue
+/// ([`Broker::set_fair_weight`](super::Broker::set_fair_weight)): its tasks
+/// take `weight` turns to a key of weight 1's one.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FairWeight {
+    pub key: String,
+    pub weight: u32,
+}
+
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStats {

@@ -91,6 +91,37 @@ impl Client {
         self.backend.set_queue_fair(queue, fair).await
     }
 
+    /// Gives concurrency key `key` of `queue` the weight `weight` (`None`:
+    /// back to 1): in a fair queue a key of weight 3 takes three turns to
+    /// a key of weight 1's one, from the next task submitted. At most
+    /// [`MAX_FAIR_WEIGHT`](crate::lifecycle::MAX_FAIR_WEIGHT); 0, a larger
+    /// weight, an empty key or one over 255 bytes is
+    /// [`Error::InvalidArgument`], a bad queue name [`Error::InvalidName`],
+    /// and changes nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// client.set_fair_weight("reports", "acme", Some(3)).await?;
+    /// client.set_fair_weight("reports", "acme", None).await?; // back to 1
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        check_queue_name(queue)?;
+        crate::lifecycle::check_fair_weight(key, weight)?;
+        self.backend.set_fair_weight(queue, key, weight).await
+    }
+
+    /// The weights set in `queue` ([`Client::set_fair_weight`]), by key.
+    pub async fn fair_weights(&self, queue: &str) -> Result<Vec<crate::FairWeight>, Error> {
+        check_queue_name(queue)?;
+        self.backend.fair_weights(queue).await
+    }
+
     /// Lets at most `limit` tasks of `task_type` run at once, across every
     /// worker, host and queue (`None` lifts it; on Redis the limit counts
     /// per queue, see the README). Stored in the backend and read inside

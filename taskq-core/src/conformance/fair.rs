@@ -176,3 +176,220 @@ pub async fn fair_reorder_moves_among_rounds(backend: Arc<dyn Backend>) {
     let order = ids(&claim(&*backend, "q", 4, "w").await);
     assert_eq!(order, vec![a3, a2, a1, b1]);
 }
+
+/// A key whose pending tasks were cancelled (or expired) before they ran
+/// starts again at the current round (`lifecycle::owed_next`): its next
+/// task is claimed within the first claims, not after the rounds the
+/// tasks that left had; while some still wait, it goes after them.
+pub async fn fair_cancelled_lane_starts_at_the_current_round(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("q", true).await.expect("fair");
+    let gone: Vec<TaskRecord> = (0..200)
+        .map(|i| keyed("q", Some("gone"), t0 + ms(i)))
+        .collect();
+    let gone_ids = ids(&gone);
+    let other: Vec<TaskRecord> = (0..200)
+        .map(|i| keyed("q", Some("other"), t0 + ms(200 + i)))
+        .collect();
+    backend.enqueue(gone).await.expect("enqueue gone");
+    backend.enqueue(other).await.expect("enqueue other");
+    // The last 150 of `gone` cancelled: its first 50 still wait.
+    for &id in &gone_ids[50..] {
+        backend.cancel(id, now()).await.expect("cancel");
+    }
+    let late = keyed("q", Some("gone"), t0 + ms(400));
+    let late_id = late.id;
+    backend.enqueue(vec![late]).await.expect("enqueue late");
+    assert_eq!(
+        get(&*backend, late_id).await.fair_round,
+        51,
+        "after the rounds its waiting tasks hold, not the cancelled ones'"
+    );
+    // Then the first 50 and the late one cancelled too; three claims
+    // take `other`'s rounds 1 to 3.
+    for &id in gone_ids[..50].iter().chain([&late_id]) {
+        backend.cancel(id, now()).await.expect("cancel");
+    }
+    assert_eq!(claim(&*backend, "q", 3, "w").await.len(), 3);
+    let again = keyed("q", Some("gone"), t0 + ms(401));
+    let again_id = again.id;
+    backend.enqueue(vec![again]).await.expect("enqueue again");
+    assert_eq!(get(&*backend, again_id).await.fair_round, 3);
+    let next = ids(&claim(&*backend, "q", 1, "w").await);
+    assert_eq!(
+        next,
+        vec![again_id],
+        "none of the key waits: it starts at the current round, before `other`'s backlog"
+    );
+}
+
+/// As [`fair_cancelled_lane_starts_at_the_current_round`] for tasks that
+/// expired before they ran (the expiry sweep), and for a lane without a
+/// key (`""`); a key in another queue is its own lane.
+pub async fn fair_cancelled_lane_expired_and_keyless_and_per_queue(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("q", true).await.expect("fair");
+    backend.set_queue_fair("q2", true).await.expect("fair");
+    let mut doomed: Vec<TaskRecord> = (0..100).map(|i| keyed("q", None, t0 + ms(i))).collect();
+    for task in &mut doomed {
+        task.expires_at = Some(now() + secs(1));
+    }
+    let elsewhere: Vec<TaskRecord> = (0..100).map(|i| keyed("q2", None, t0 + ms(i))).collect();
+    let busy: Vec<TaskRecord> = (0..100)
+        .map(|i| keyed("q", Some("busy"), t0 + ms(100 + i)))
+        .collect();
+    backend.enqueue(doomed).await.expect("enqueue doomed");
+    backend.enqueue(elsewhere).await.expect("enqueue elsewhere");
+    backend.enqueue(busy).await.expect("enqueue busy");
+    let expired = backend
+        .expire_overdue(now() + secs(2), 1000)
+        .await
+        .expect("expire");
+    assert_eq!(expired, 100);
+    let late = keyed("q", None, t0 + ms(300));
+    let late_id = late.id;
+    backend.enqueue(vec![late]).await.expect("enqueue late");
+    assert_eq!(get(&*backend, late_id).await.fair_round, 1);
+    let first = ids(&claim(&*backend, "q", 2, "w").await);
+    assert!(first.contains(&late_id), "the keyless lane starts again");
+    let elsewhere_late = keyed("q2", None, t0 + ms(301));
+    let elsewhere_id = elsewhere_late.id;
+    backend
+        .enqueue(vec![elsewhere_late])
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        get(&*backend, elsewhere_id).await.fair_round,
+        101,
+        "q2's lane still waits with its 100"
+    );
+}
+
+/// The weights set in `queue`, as `(key, weight)`.
+async fn weights(backend: &dyn Backend, queue: &str) -> Vec<(String, u32)> {
+    backend
+        .fair_weights(queue)
+        .await
+        .expect("weights")
+        .into_iter()
+        .map(|w| (w.key, w.weight))
+        .collect()
+}
+
+/// A key of weight 3 gets three turns to a weight-1 key's one
+/// (`lifecycle::fair_turn`): the claims alternate three of it, one of
+/// the other.
+pub async fn fair_weight_three_turns_to_one(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("q", true).await.expect("fair");
+    backend
+        .set_fair_weight("q", "heavy", Some(3))
+        .await
+        .expect("weight");
+    let heavy: Vec<TaskRecord> = (0..30)
+        .map(|i| keyed("q", Some("heavy"), t0 + ms(i)))
+        .collect();
+    let light: Vec<TaskRecord> = (0..10)
+        .map(|i| keyed("q", Some("light"), t0 + ms(30 + i)))
+        .collect();
+    let light_ids = ids(&light);
+    backend.enqueue(heavy).await.expect("enqueue heavy");
+    backend.enqueue(light).await.expect("enqueue light");
+    let taken = claim(&*backend, "q", 12, "w").await;
+    let pattern: String = taken
+        .iter()
+        .map(|t| if light_ids.contains(&t.id) { 'l' } else { 'h' })
+        .collect();
+    assert_eq!(pattern, "hhhlhhhlhhhl", "three of the weight-3 key to one");
+    assert_eq!(weights(&*backend, "q").await, [("heavy".to_owned(), 3)]);
+}
+
+/// A weight set back to the default (`None`) is no longer listed and the
+/// key's next tasks take a round each; a weight outlives the queue set
+/// not fair and fair again; the weights of a key in another queue are
+/// its own.
+pub async fn fair_weight_reset_and_per_queue(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("q", true).await.expect("fair");
+    backend.set_queue_fair("q2", true).await.expect("fair");
+    backend
+        .set_fair_weight("q", "k", Some(3))
+        .await
+        .expect("weight");
+    backend
+        .set_fair_weight("q2", "k", Some(2))
+        .await
+        .expect("weight");
+    backend
+        .set_fair_weight("q", "z", Some(5))
+        .await
+        .expect("weight");
+    backend.set_queue_fair("q", false).await.expect("off");
+    backend.set_queue_fair("q", true).await.expect("on");
+    assert_eq!(
+        weights(&*backend, "q").await,
+        [("k".to_owned(), 3), ("z".to_owned(), 5)],
+        "kept through off and on"
+    );
+    let tasks: Vec<TaskRecord> = (0..3).map(|i| keyed("q", Some("k"), t0 + ms(i))).collect();
+    let first = ids(&tasks);
+    backend.enqueue(tasks).await.expect("enqueue");
+    for id in first {
+        assert_eq!(get(&*backend, id).await.fair_round, 1, "three in a round");
+    }
+    backend
+        .set_fair_weight("q", "k", None)
+        .await
+        .expect("reset");
+    assert_eq!(weights(&*backend, "q").await, [("z".to_owned(), 5)]);
+    assert_eq!(weights(&*backend, "q2").await, [("k".to_owned(), 2)]);
+    let tasks: Vec<TaskRecord> = (0..2)
+        .map(|i| keyed("q", Some("k"), t0 + ms(3 + i)))
+        .collect();
+    let after = ids(&tasks);
+    backend.enqueue(tasks).await.expect("enqueue");
+    assert_eq!(get(&*backend, after[0]).await.fair_round, 2);
+    assert_eq!(get(&*backend, after[1]).await.fair_round, 3, "one a round");
+    let in_q2: Vec<TaskRecord> = (0..3).map(|i| keyed("q2", Some("k"), t0 + ms(i))).collect();
+    let in_q2 = {
+        let ids = ids(&in_q2);
+        backend.enqueue(in_q2).await.expect("enqueue q2");
+        ids
+    };
+    let mut rounds = Vec::new();
+    for id in in_q2 {
+        rounds.push(get(&*backend, id).await.fair_round);
+    }
+    assert_eq!(rounds, [1, 1, 2], "weight 2 in q2");
+}
+
+/// A weight of 0, one above `lifecycle::MAX_FAIR_WEIGHT` or an empty key
+/// is `InvalidArgument`, and nothing is stored.
+pub async fn fair_weight_bad_input_is_refused(backend: Arc<dyn Backend>) {
+    backend.set_queue_fair("q", true).await.expect("fair");
+    backend
+        .set_fair_weight("q", "k", Some(2))
+        .await
+        .expect("weight");
+    let too_big = crate::lifecycle::MAX_FAIR_WEIGHT + 1;
+    for (key, weight) in [
+        ("k", Some(0)),
+        ("k", Some(too_big)),
+        ("", Some(2)),
+        ("", None),
+    ] {
+        assert!(
+            matches!(
+                backend.set_fair_weight("q", key, weight).await,
+                Err(crate::Error::InvalidArgument(_))
+            ),
+            "{key:?} {weight:?}"
+        );
+    }
+    assert_eq!(weights(&*backend, "q").await, [("k".to_owned(), 2)], "kept");
+    assert!(weights(&*backend, "other").await.is_empty());
+}

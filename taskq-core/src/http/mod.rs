@@ -51,6 +51,8 @@
 //! | PUT | `api/queues/{queue}/limit` | set (`{"limit": n}`) or lift (`null`) the queue's limit |
 //! | PUT | `api/queues/{queue}/rate-limit` | set (`{"rate_limit": {"starts": n, "period_ms": ms}}`) or lift (`null`) the queue's rate limit |
 //! | PUT | `api/queues/{queue}/fair` | make the queue's concurrency keys take turns (`{"fair": true}`) or not (`false`) |
+//! | GET | `api/queues/{queue}/fair/weights` | the weights of the queue's concurrency keys |
+//! | PUT | `api/queues/{queue}/fair/weights/{key}` | set a key's weight (`{"weight": 3}`) or back to 1 (`null`) |
 //! | POST | `api/queues/{queue}/purge` | cancel every pending task of a queue |
 //! | GET / POST | `api/schedules` | list (`page`, `page_size`) / create (`once`, `interval`, `cron`) |
 //! | GET / PUT / DELETE | `api/schedules/{name}` | one schedule / replace its definition / delete it |
@@ -74,6 +76,7 @@ mod bulk;
 mod content_type;
 mod dashboard;
 pub mod errors;
+mod fair_weights;
 mod metrics;
 mod openapi;
 mod query;
@@ -164,6 +167,11 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route("/api/queues/{queue}/limit", put(queues::limit))
         .route("/api/queues/{queue}/rate-limit", put(queues::rate_limit))
         .route("/api/queues/{queue}/fair", put(queues::fair))
+        .route("/api/queues/{queue}/fair/weights", get(fair_weights::list))
+        .route(
+            "/api/queues/{queue}/fair/weights/{key}",
+            put(fair_weights::set),
+        )
         .route("/api/queues/{queue}/purge", post(queues::purge))
         .route(
             "/api/schedules",

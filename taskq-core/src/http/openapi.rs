@@ -12,7 +12,9 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Server};
 
-use super::{bulk, errors, queues, schedules, stats, task_types, tasks, workers, workflows};
+use super::{
+    bulk, errors, fair_weights, queues, schedules, stats, task_types, tasks, workers, workflows,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,7 +33,7 @@ use super::{bulk, errors, queues, schedules, stats, task_types, tasks, workers, 
         tasks::reorder, tasks::purge, bulk::bulk,
         workflows::submit, workflows::detail, workflows::cancel,
         queues::list, queues::pause, queues::resume, queues::limit, queues::rate_limit, queues::fair,
-        queues::purge,
+        fair_weights::list, fair_weights::set, queues::purge,
         schedules::list, schedules::create, schedules::detail, schedules::update,
         schedules::enable, schedules::disable, schedules::run_now, schedules::delete,
         workers::list, workers::detail, workers::pause, workers::resume, workers::shutdown,
@@ -50,6 +52,7 @@ use super::{bulk, errors, queues, schedules, stats, task_types, tasks, workers, 
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         bulk::BulkRequest, crate::bulk::BulkAction, bulk::BulkFilter, bulk::BulkResult, bulk::BulkError,
         queues::QueuePurgeResult, queues::QueueLimitRequest, queues::QueueRateLimitRequest, queues::QueueFairRequest,
+        fair_weights::FairWeights, fair_weights::FairWeightRequest, crate::backend::FairWeight,
         crate::rate_limit::RateLimit,
         schedules::ScheduleRequest, schedules::ScheduleKindName, schedules::MisfireName,
         schedules::ScheduleList, schedules::ScheduleInfo, crate::schedule::MisfirePolicy,

@@ -35,7 +35,7 @@
 //! | claim (type limit) | — | a task whose type is at its limit, or whose concurrency key is at its type's key limit (`RUNNING` tasks of the type, or of the type with the key, counted inside the claim), is passed over, keeping its place; a limit of 0 is refused ([`check_type_limit`]) | [`TypeCaps`] |
 //! | claim (rate limit) | — | at most as many tasks as the queue's token bucket allows at `now` (its `tat` read and moved by the claim), `min` with the queue limit; `starts` 0 or a period out of range is refused ([`check_rate_limit`]); a claim cut short reports when the next start is allowed ([`rate_next_start`]) | [`rate_capacity`], [`rate_spend`] |
 //! | claim order | — | higher priority, then lower `fair_round`, then lower `seq`, then id | [`claim_order`] |
-//! | submit (fair queue) | — | `fair_round` = the later of the lane's (concurrency key's) next round and the queue's current round, the highest a claim took; 0 in a queue that is not fair | [`fair_round`], [`fair_claimed`] |
+//! | submit (fair queue) | — | `fair_round` = the later of the lane's (concurrency key's) next round and the queue's current round, the highest a claim took; the lane's next round counts only while a `PENDING` or `WAITING` task of it holds a round not behind the current one; 0 in a queue that is not fair | [`fair_round`], [`owed_next`], [`fair_claimed`] |
 //! | heartbeat | `RUNNING`, same attempt and worker | lease extended | [`heartbeat`] |
 //! | settle | `RUNNING`, same attempt | the outcome's state | [`settle`] |
 //! | after an error | — | retry with backoff, or fail, or cancel | [`after_error`] |
@@ -78,7 +78,10 @@ mod workflow;
 
 pub use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use expire::{EXPIRE_BATCH, check_expires_at, expire, expired_failure, is_expired};
-pub use fair::{FIRST_ROUND, FairRounds, fair_claimed, fair_lane, fair_round};
+pub use fair::{
+    DEFAULT_FAIR_WEIGHT, FIRST_ROUND, FairRounds, HeldRounds, MAX_FAIR_KEY_LEN, MAX_FAIR_WEIGHT,
+    check_fair_weight, fair_claimed, fair_lane, fair_round, fair_turn, owed_next,
+};
 pub use history::{
     HISTORY_MAX, HISTORY_MESSAGE_MAX, MAX_METADATA_BYTES, MAX_METADATA_FILTERS,
     MAX_METADATA_KEY_LEN, MAX_TAG_LEN, MAX_TAGS, check_metadata, check_metadata_filter, check_tags,

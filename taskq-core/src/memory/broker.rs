@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::{MemoryBackend, State};
 use crate::backend::{
-    Broker, ClaimRequest, Enqueued, LeaseStatus, Position, RescueReport, Settlement,
+    Broker, ClaimRequest, Enqueued, FairWeight, LeaseStatus, Position, RescueReport, Settlement,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, Resume, RetryPolicies};
@@ -246,11 +246,59 @@ impl Broker for MemoryBackend {
         if !fair {
             state.fair.remove(queue);
         } else if !state.fair.contains_key(queue) {
-            state
-                .fair
-                .insert(queue.to_owned(), lifecycle::FairRounds::default());
+            // The rounds its waiting tasks kept from an earlier spell hold
+            // (`lifecycle::owed_next`), as SQL reads them from the rows.
+            let mut rounds = lifecycle::FairRounds::default();
+            for record in state.tasks.values().filter(|r| {
+                r.queue == queue && matches!(r.state, TaskState::Pending | TaskState::Waiting)
+            }) {
+                let lane = lifecycle::fair_lane(record);
+                rounds.held.hold(lane, record.fair_round, record.id);
+            }
+            state.fair.insert(queue.to_owned(), rounds);
         }
         Ok(())
+    }
+
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        lifecycle::check_fair_weight(key, weight)?;
+        let mut state = self.lock();
+        match weight {
+            Some(weight) => {
+                let weights = state.fair_weights.entry(queue.to_owned()).or_default();
+                weights.insert(key.to_owned(), weight);
+            }
+            None => {
+                if let Some(weights) = state.fair_weights.get_mut(queue) {
+                    weights.remove(key);
+                    if weights.is_empty() {
+                        state.fair_weights.remove(queue);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<FairWeight>, Error> {
+        let state = self.lock();
+        Ok(state
+            .fair_weights
+            .get(queue)
+            .map_or_else(Vec::new, |weights| {
+                weights
+                    .iter()
+                    .map(|(key, &weight)| FairWeight {
+                        key: key.clone(),
+                        weight,
+                    })
+                    .collect()
+            }))
     }
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
@@ -457,7 +505,12 @@ impl MemoryBackend {
         }
         // `lifecycle::fair_claimed`: the queue's current round moves on.
         if let Some(rounds) = state.fair.get_mut(request.queue) {
-            claimed.iter().for_each(|record| rounds.claimed(record));
+            for record in &claimed {
+                rounds.claimed(record);
+                // Out of pending here, not through `unindex`.
+                let lane = lifecycle::fair_lane(record);
+                rounds.held.leave(lane, record.fair_round, record.id);
+            }
         }
         if let Some((limit, tat)) = rate {
             state.spend_rate(request.queue, limit, tat, request.now, claimed.len());

@@ -86,6 +86,9 @@ struct State {
     /// Fair queues (`Broker::set_queue_fair`) with their rounds
     /// (`lifecycle::fair_round`).
     fair: HashMap<String, lifecycle::FairRounds>,
+    /// The keys' weights per queue (`Broker::set_fair_weight`), kept apart
+    /// from the rounds: they outlive a queue set not fair.
+    fair_weights: HashMap<String, BTreeMap<String, u32>>,
     /// Per queue, when the last claim left its bucket empty
     /// (`Broker::claim_hold`).
     holds: HashMap<String, DateTime<Utc>>,
@@ -195,7 +198,11 @@ impl State {
     /// of a fair queue take their turns first (`lifecycle::fair_round`).
     fn insert_batch(&mut self, mut tasks: Vec<TaskRecord>, now: DateTime<Utc>) {
         for (queue, rounds) in &mut self.fair {
-            rounds.assign(tasks.iter_mut().filter(|t| t.queue == *queue));
+            let weights = self.fair_weights.get(queue);
+            rounds.weights = weights.map_or_else(HashMap::new, |w| {
+                w.iter().map(|(k, &w)| (k.clone(), w)).collect()
+            });
+            rounds.assign_held(tasks.iter_mut().filter(|t| t.queue == *queue));
         }
         for task in tasks {
             self.insert_new(task, now);
@@ -217,6 +224,13 @@ impl State {
     /// between ready and delayed; a claim re-checks the due time, so an
     /// early `now` only costs a promotion later.
     fn index(&mut self, record: &TaskRecord, now: DateTime<Utc>) {
+        if matches!(record.state, TaskState::Pending | TaskState::Waiting)
+            && let Some(rounds) = self.fair.get_mut(&record.queue)
+        {
+            rounds
+                .held
+                .hold(lifecycle::fair_lane(record), record.fair_round, record.id);
+        }
         if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
             self.deadlines.insert((deadline, record.id));
         }
@@ -236,6 +250,13 @@ impl State {
 
     /// Takes a record out of every index (its state's entry, wherever it is).
     fn unindex(&mut self, record: &TaskRecord) {
+        if matches!(record.state, TaskState::Pending | TaskState::Waiting)
+            && let Some(rounds) = self.fair.get_mut(&record.queue)
+        {
+            rounds
+                .held
+                .leave(lifecycle::fair_lane(record), record.fair_round, record.id);
+        }
         if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
             self.deadlines.remove(&(deadline, record.id));
         }

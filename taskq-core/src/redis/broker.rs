@@ -14,8 +14,8 @@ use super::record::{self, micros};
 use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::backend::{
-    Broker, ClaimRequest, Enqueued, LeaseStatus, Outcome, Position, ReconcileReport, RescueReport,
-    Settlement, Store,
+    Broker, ClaimRequest, Enqueued, FairWeight, LeaseStatus, Outcome, Position, ReconcileReport,
+    RescueReport, Settlement, Store,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, RetryPolicies};
@@ -451,7 +451,8 @@ impl Broker for RedisBackend {
 
     /// The queue's fair hash (`Keys::queue`, `KEYS[13]`): set with a
     /// round of 0 unless it is fair already (`HSETNX`: its rounds stay),
-    /// deleted with its lanes when set off.
+    /// deleted with its lanes (and their holds, `KEYS[13]:held`) when set
+    /// off.
     async fn set_queue_fair(&self, queue: &str, fair: bool) -> Result<(), Error> {
         let write = if fair {
             SettingWrite::FieldIfNew("round", "0")
@@ -459,7 +460,52 @@ impl Broker for RedisBackend {
             SettingWrite::Delete
         };
         self.write_queue_setting(queue, QueueKeys::FAIR, write, false)
+            .await?;
+        if !fair {
+            // The lanes' holds (`lifecycle::HeldRounds`) go with them;
+            // until then a stale one pushes no lane past its next round.
+            let held = format!("{}:held", self.fair_key(queue));
+            let _: () = self.pool.del(held).await.map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
+    /// The hash `KEYS[13]:weights` in the queue's slot, field the key:
+    /// the enqueue script reads it (`lifecycle::fair_turn`); apart from
+    /// the fair hash, so it outlives the queue set not fair.
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        lifecycle::check_fair_weight(key, weight)?;
+        let weights = self.fair_weights_key(queue);
+        let _: () = match weight {
+            Some(weight) => self.pool.hset(weights, (key, weight.to_string())).await,
+            None => self.pool.hdel(weights, key).await,
+        }
+        .map_err(Error::backend)?;
+        Ok(())
+    }
+
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<FairWeight>, Error> {
+        let stored: std::collections::BTreeMap<String, String> = self
+            .pool
+            .hgetall(self.fair_weights_key(queue))
             .await
+            .map_err(Error::backend)?;
+        stored
+            .into_iter()
+            .map(|(key, weight)| {
+                let weight = weight.parse().map_err(|_| {
+                    Error::backend(format!(
+                        "queue {queue}: stored fair weight {weight:?} is invalid"
+                    ))
+                })?;
+                Ok(FairWeight { key, weight })
+            })
+            .collect()
     }
 
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)

@@ -108,7 +108,10 @@ impl Keys {
                 // a hash of `round`, the queue's current round (the
                 // highest a claim took, `lifecycle::fair_claimed`), and
                 // `l:<lane>`, each lane's next round, which the enqueue
-                // script reads and moves (`lifecycle::fair_round`).
+                // script reads and moves (`lifecycle::fair_round`). Its
+                // sibling `{tag}:fair:held` (not a KEYS entry: the scripts
+                // name it from this one) holds the rounds the lanes' tasks
+                // took (`lifecycle::HeldRounds`, helpers.lua).
                 format!("{tag}:fair"),
             ],
             record_prefix: format!("{tag}:task:"),

@@ -5,6 +5,7 @@
 use fred::prelude::*;
 
 use super::RedisBackend;
+use super::keys::QueueKeys;
 use crate::error::Error;
 
 /// What a setter writes to its setting's key.
@@ -20,6 +21,18 @@ pub(super) enum SettingWrite {
 }
 
 impl RedisBackend {
+    /// The queue's fair hash (`KEYS[13]`, `QueueKeys::FAIR`).
+    pub(super) fn fair_key(&self, queue: &str) -> String {
+        self.queue_keys(queue).keys[QueueKeys::FAIR].clone()
+    }
+
+    /// The queue's fair weights (`Broker::set_fair_weight`): a hash beside
+    /// the fair hash, in the queue's slot, that the enqueue script names
+    /// from `KEYS[13]`.
+    pub(super) fn fair_weights_key(&self, queue: &str) -> String {
+        format!("{}:weights", self.fair_key(queue))
+    }
+
     /// Lists `queue` (`Keys::queues`), applies `write` to its setting key
     /// `index` of `QueueKeys::keys` (`QueueKeys::PAUSED` …), and with `wake` tells every worker on the work
     /// channel (a lifted pause or limit may let tasks start): one round

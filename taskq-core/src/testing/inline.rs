@@ -276,6 +276,19 @@ impl Broker for InlineBackend {
         self.memory.set_queue_fair(queue, fair).await
     }
 
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        self.memory.set_fair_weight(queue, key, weight).await
+    }
+
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<crate::FairWeight>, Error> {
+        self.memory.fair_weights(queue).await
+    }
+
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.memory.claim_hold(queue)
     }

@@ -278,6 +278,19 @@ impl Broker for SeaBackend {
         self.store_queue_fair(queue, fair).await
     }
 
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        self.store_fair_weight(queue, key, weight).await
+    }
+
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<taskq_core::FairWeight>, Error> {
+        self.load_fair_weights(queue).await
+    }
+
     async fn set_queue_rate_limit(
         &self,
         queue: &str,

@@ -1,6 +1,7 @@
 //! `taskq_fair_lanes`: per fair queue and lane (a concurrency key, `""`
 //! for tasks without one), the round its next task takes at the earliest
-//! (`lifecycle::fair_round`).
+//! (`lifecycle::fair_round`), how many of its tasks took its last round
+//! and its weight (`lifecycle::fair_turn`).
 
 use sea_orm::entity::prelude::*;
 
@@ -16,6 +17,11 @@ pub struct Model {
     pub lane: String,
     /// The lane's next round.
     pub next_round: i64,
+    /// How many of the lane's tasks took its last round (`next_round - 1`).
+    pub shared: i64,
+    /// The lane's weight (`Broker::set_fair_weight`); `None`: 1. Kept
+    /// while the queue is set not fair (the row stays, its rounds reset).
+    pub weight: Option<i64>,
 }
 
 /// `taskq_fair_lanes` has no relations.

@@ -219,6 +219,19 @@ impl Broker for SeaRedisBackend {
         self.sql.set_queue_fair(queue, fair).await
     }
 
+    async fn set_fair_weight(
+        &self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        self.sql.set_fair_weight(queue, key, weight).await
+    }
+
+    async fn fair_weights(&self, queue: &str) -> Result<Vec<taskq_core::FairWeight>, Error> {
+        self.sql.fair_weights(queue).await
+    }
+
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.redis.claim_hold(queue)
     }

@@ -160,9 +160,33 @@ impl Reference {
         claimed
     }
 
-    /// `lifecycle::FairRounds::assign` for a batch of new tasks.
+    /// `lifecycle::FairRounds::assign` for a batch of new tasks, each lane
+    /// owed what its tasks still hold.
     fn assign_rounds(&mut self, tasks: &mut [TaskRecord]) {
         for (queue, rounds) in &mut self.fair {
+            // `lifecycle::owed_next`, read from the records (as SQL does).
+            let lanes: std::collections::BTreeSet<&str> = tasks
+                .iter()
+                .filter(|t| t.queue == *queue)
+                .map(lifecycle::fair_lane)
+                .collect();
+            for lane in lanes {
+                if !rounds.ahead(lane) {
+                    continue;
+                }
+                let latest = self
+                    .tasks
+                    .iter()
+                    .filter(|r| {
+                        r.queue == *queue
+                            && lifecycle::fair_lane(r) == lane
+                            && matches!(r.state, TaskState::Pending | TaskState::Waiting)
+                            && r.fair_round >= rounds.current
+                    })
+                    .map(|r| r.fair_round)
+                    .max();
+                rounds.owe(lane, latest);
+            }
             rounds.assign(tasks.iter_mut().filter(|t| t.queue == *queue));
         }
     }

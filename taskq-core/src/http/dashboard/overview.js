@@ -29,9 +29,13 @@ async function latencyOf(stats) {
 
 export async function load() {
   const queues = app.queues;
-  const [failed, latency, failures, throughput, types] = await Promise.all([
+  const [failed, latency, weights, failures, throughput, types] = await Promise.all([
     Promise.all(queues.map((q) => listTasks({ state: 'FAILED', queue: q.queue }, 1, 1).then((p) => p.total))),
     Promise.all(queues.map(latencyOf)),
+    // The key weights of the fair queues (the others have no turns).
+    Promise.all(queues.map((q) => (q.fair
+      ? api('GET', '/queues/' + encodeURIComponent(q.queue) + '/fair/weights').then((w) => w.weights)
+      : []))),
     listTasks({ state: 'FAILED' }, 1, LATEST_FAILURES),
     api('GET', '/stats/throughput?minutes=' + MINUTES),
     api('GET', '/task-types'),
@@ -42,6 +46,7 @@ export async function load() {
     types,
     failed: new Map(queues.map((q, i) => [q.queue, failed[i]])),
     latency: new Map(queues.map((q, i) => [q.queue, latency[i]])),
+    weights: new Map(queues.map((q, i) => [q.queue, weights[i]])),
     failures: failures.tasks,
   };
 }
@@ -102,16 +107,33 @@ function runningCell(q) {
     link, ' / ' + number(q.limit));
 }
 
+/** How many key weights the fair badge names; the rest are counted. */
+const WEIGHTS_SHOWN = 3;
+
 /**
- * The queue's state: paused or active, "fair" when its keys take turns,
- * and its rate limit ("≤ 100 / 1 min") with, while its bucket is empty,
- * when its held-back tasks may start next.
+ * A fair queue's badge, with its keys' weights ("acme ×3"), the first
+ * few by name and the rest counted, every one in the title.
  */
-function stateCell(q) {
+function fairBadge(weights) {
+  const listed = (weights || []).map((w) => w.key + ' ×' + w.weight);
+  const title = 'fair: its concurrency keys take turns'
+    + (listed.length ? '; weights (turns a round, others 1): ' + listed.join(', ') : '');
+  const shown = listed.slice(0, WEIGHTS_SHOWN).join(', ')
+    + (listed.length > WEIGHTS_SHOWN ? ' +' + (listed.length - WEIGHTS_SHOWN) + ' more' : '');
+  return el('span', { className: 'queue-fair-state', title },
+    el('span', { className: 'badge queue-fair' }, 'fair'),
+    shown ? el('span', { className: 'queue-fair-weights' }, ' ' + shown) : null);
+}
+
+/**
+ * The queue's state: paused or active, "fair" when its keys take turns
+ * (with its keys' weights), and its rate limit ("≤ 100 / 1 min") with,
+ * while its bucket is empty, when its held-back tasks may start next.
+ */
+function stateCell(q, weights) {
   const state = el('span', { className: 'badge ' + (q.paused ? 'queue-paused' : 'queue-active') }, q.paused ? 'paused' : 'active');
   const badge = q.fair
-    ? el('span', { className: 'queue-state' }, state, ' ',
-      el('span', { className: 'badge queue-fair', title: 'fair: its concurrency keys take turns' }, 'fair'))
+    ? el('span', { className: 'queue-state' }, state, ' ', fairBadge(weights))
     : state;
   if (!q.rate_limit) return badge;
   const { starts, period_ms: period } = q.rate_limit;
@@ -146,7 +168,7 @@ function queuesTable(data) {
       cell('running', runningCell(q)),
       cell('failed', el('a', { href: tasksHref({ state: 'FAILED', filters: { queue: q.queue } }) }, number(data.failed.get(q.queue)))),
       cell('workers', el('span', { className: 'live-workers' }, number(q.live_workers))),
-      cell('state', stateCell(q)),
+      cell('state', stateCell(q, data.weights.get(q.queue))),
       el('td', { className: 'actions-cell' }, queueActions(q))),
     unclaimableRow(q),
   ]);

@@ -15,10 +15,48 @@ end
 -- lifecycle::fair_round: in a fair queue (KEYS[13] exists) each task
 -- takes the later of its lane's next round and the queue's current one.
 local fair = redis.call('HGET', KEYS[13], 'round')
+-- lifecycle::HeldRounds::latest: the latest round a task of `lane` holds,
+-- if not behind `current`, dropping the holds behind it.
+local function held_latest(lane, current)
+  local key, prefix = held_key(), held_prefix(lane)
+  redis.call('ZREMRANGEBYLEX', key, '[' .. prefix, '(' .. prefix .. string.format('%016d', current))
+  local top = redis.call('ZREVRANGEBYLEX', key, '(' .. prefix .. ':', '[' .. prefix,
+    'LIMIT', 0, 1)[1]
+  if not top then return nil end
+  return tonumber(string.sub(top, #prefix + 1, #prefix + 16))
+end
+-- Lanes whose stored next round was checked by this call: the tasks
+-- after the first of a lane take the rounds after it.
+local owed = {}
+-- The fair hash's fields per lane: 'l:<lane>' its next round, 's:<lane>'
+-- how many of its tasks took its last round (lifecycle::fair_turn; 1
+-- where missing); the weights are in the sibling hash KEYS[13]:weights,
+-- field the lane (Broker::set_fair_weight), which outlives the fair hash.
 local function take_round(key)
-  local lane = 'l:' .. (redis.call('HGET', key, 'concurrency_key') or '')
-  local round = math.max(tonumber(fair), tonumber(redis.call('HGET', KEYS[13], lane) or '0'), 1)
-  redis.call('HSET', KEYS[13], lane, int(round + 1))
+  local ck = redis.call('HGET', key, 'concurrency_key') or ''
+  local lane = 'l:' .. ck
+  local current = tonumber(fair)
+  local f = redis.call('HMGET', KEYS[13], lane, 's:' .. ck)
+  local next, shared = tonumber(f[1] or '0'), tonumber(f[2] or '1')
+  if next > current and not owed[ck] then
+    -- lifecycle::owed_next (and FairRounds::owe: a round held by fewer
+    -- tasks than took it is not shared further)
+    local latest = held_latest(ck, current)
+    local owed_round = 0
+    if latest then owed_round = math.min(next, latest + 1) end
+    if owed_round ~= next then shared = 4294967295 end
+    next = owed_round
+  end
+  owed[ck] = true
+  local weight = tonumber(redis.call('HGET', KEYS[13] .. ':weights', ck) or '1')
+  -- lifecycle::fair_turn
+  local round
+  if next > 0 and next - 1 >= math.max(current, 1) and shared < weight then
+    round, shared = next - 1, shared + 1
+  else
+    round, shared = math.max(current, next, 1), 1
+  end
+  redis.call('HSET', KEYS[13], lane, int(round + 1), 's:' .. ck, int(shared))
   redis.call('HSET', key, 'fair_round', int(round))
 end
 local due = false

@@ -49,6 +49,38 @@ local function add_pending(id, prio, seq, at, now)
   redis.call('ZADD', KEYS[1], 0, m)
   return true
 end
+-- lifecycle::HeldRounds: the rounds a fair queue's PENDING and WAITING
+-- tasks hold, in one sorted set beside the fair hash (KEYS[13] .. ':held',
+-- score 0), member '<lane's length, 8 digits><lane><round, 16 digits><id>':
+-- a lane's members are one lex range, by round. `index_move` keeps it as
+-- tasks enter and leave those states (while the queue is fair); the
+-- enqueue script reads a lane's latest.
+local function held_key() return KEYS[13] .. ':held' end
+local function held_prefix(lane) return string.format('%08d', #lane) .. lane end
+local function held_member(lane, round, id)
+  return held_prefix(lane) .. string.format('%016d', round) .. id
+end
+-- Whether the queue is fair (KEYS[13] exists), read once per call; false
+-- for a script without the queue's keys.
+local fair_queue = nil
+local function is_fair_queue()
+  if fair_queue == nil then
+    fair_queue = KEYS[13] ~= nil and redis.call('EXISTS', KEYS[13]) == 1
+  end
+  return fair_queue
+end
+local HOLDS = { PENDING = true, WAITING = true }
+-- Task `id` moves from state `from` to `to` (either nil: none): its round,
+-- if it has one, is held or left.
+local function held_move(id, from, to)
+  local was, is = HOLDS[from] == true, HOLDS[to] == true
+  if was == is or not is_fair_queue() then return end
+  local f = redis.call('HMGET', ARGV[1] .. id, 'concurrency_key', 'fair_round')
+  local round = tonumber(f[2]) or 0
+  if round <= 0 then return end
+  local m = held_member(f[1] or '', round, id)
+  if is then redis.call('ZADD', held_key(), 0, m) else redis.call('ZREM', held_key(), m) end
+end
 local function remove_pending(key, id)
   local f = redis.call('HMGET', key, 'priority', 'seq', 'fair_round')
   local m = member(tonumber(f[1]), tonumber(f[2]), id, f[3])
@@ -178,6 +210,7 @@ end
 -- what the expiry sweep reads (`lifecycle::expire`).
 local function deadline_key() return KEYS[8] .. ':deadlines' end
 local function index_move(id, t, created, from, to)
+  held_move(id, from, to)
   if from and from ~= 'RUNNING' then
     index_push(index_rem, state_key(from), id)
     index_push(index_rem, state_type_key(from, t), id)

@@ -74,6 +74,8 @@ else
     end
   end
 end
+-- The task's hold (lifecycle::HeldRounds) moves with its round.
+held_move(id, 'PENDING', nil)
 redis.call('HSET', key, 'priority', int(prio), 'seq', int(seq))
 if round > 0 then
   redis.call('HSET', key, 'fair_round', int(round))
@@ -81,4 +83,5 @@ else
   redis.call('HDEL', key, 'fair_round')
 end
 redis.call('ZADD', home, 0, member(prio, seq, id, round))
+held_move(id, nil, 'PENDING')
 return {'ok', redis.call('HGETALL', key)}
