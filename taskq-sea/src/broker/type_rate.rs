@@ -10,9 +10,10 @@
 //! ([`add_rates`]) are moved by one claimer at a time: two claimers take
 //! turns on the row and the second reads what the first spent. The claim
 //! writes back what it spent before it commits ([`spend_rates`]) and
-//! deletes the key rows whose time passed (a full bucket: they carry
-//! nothing), read through an index on the time, so the table holds only
-//! the keys that started within a period.
+//! deletes its types' key rows whose time passed (a full bucket: they
+//! carry nothing), read through an index on the time, so the table holds
+//! only the keys that started within a period (and those of types no
+//! claim has spent from since).
 
 use std::time::Duration;
 
@@ -116,8 +117,15 @@ pub(super) async fn spend_rates(
     }
     let spent = caps.spent_key_rates();
     if !spent.is_empty() {
+        // Only the types whose rows this claim holds locked: no other
+        // claimer writes their keys meanwhile, so the prune never waits
+        // on (or deadlocks with) another claim's upserts.
+        let mut types: Vec<&str> = spent.iter().map(|(task_type, _, _)| *task_type).collect();
+        types.sort_unstable();
+        types.dedup();
         let prune = Query::delete()
             .from_table(type_key_rate::Entity)
+            .and_where(Expr::col(K::TaskType).is_in(types))
             .and_where(Expr::col(K::TatUs).lte(now.timestamp_micros()))
             .to_owned();
         txn.execute(&prune).await.map_err(db_err)?;
