@@ -23,6 +23,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
 use taskq_core::rate_limit::RateLimit;
 use taskq_core::{Error, lifecycle};
 
+use super::limit::Bucket;
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::task_type::{self, Column as T};
 use crate::entity::type_key_rate::{self, Column as K};
@@ -43,9 +44,7 @@ fn stored_limit(
 }
 
 /// The type's rate limit and its bucket's time (`None`: full).
-pub(super) fn type_rate(
-    row: &task_type::Model,
-) -> Result<Option<(RateLimit, Option<DateTime<Utc>>)>, Error> {
+pub(super) fn type_rate(row: &task_type::Model) -> Result<Option<Bucket>, Error> {
     let limit = stored_limit(&row.name, row.rate_starts, row.rate_period_us)?;
     let tat = row.rate_tat_us.and_then(DateTime::from_timestamp_micros);
     Ok(limit.map(|limit| (limit, tat)))
