@@ -71,10 +71,20 @@ pub async fn limit_rate_type_declared_paces_starts_without_polling(backend: Arc<
         .find(|r| r.task_type == "rated_ping")
         .expect("the declared rate limit was stored");
     assert_eq!(row.rate_limit, Some(RateLimit::new(1, PERIOD)));
-    assert!(row.rate_held_until.is_some(), "{row:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held_until = row.rate_held_until.expect("held back until the next token");
+    // Claims while held (up to 500 ms, ending before the token arrives,
+    // when claiming again is right): a worker that polled instead of
+    // sleeping to the claim's wake-up time would claim hundreds of times.
+    // A few come from work signals (other tests' submissions on the same
+    // server wake every worker, which then claims: a held type never
+    // holds the queue's other types back).
+    let window = (held_until - chrono::Utc::now() - chrono::Duration::milliseconds(100))
+        .to_std()
+        .unwrap_or_default()
+        .min(Duration::from_millis(500));
+    tokio::time::sleep(window).await;
     let polled = counting.claims() - claims;
-    assert!(polled <= 3, "{polled} claims while held");
+    assert!(polled <= 20, "{polled} claims while held ({window:?})");
     let second = wait_terminal(&client, rated[1]).await;
     assert_eq!(second.state, TaskState::Finished);
     let gap = second.started_at.unwrap() - first.started_at.unwrap();
