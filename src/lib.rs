@@ -155,6 +155,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use taskq_core::inventory;
+    pub use taskq_core::rate_limit::RateLimit;
     pub use taskq_core::registry::{
         Concurrency, HandlerFuture, HasResultSchema, Location, NoResultSchema, ResultSchemaProbe,
         TaskDef, TaskHandle, TaskResult, TypedFuture, params_schema, run_handler, run_typed,

@@ -1,8 +1,9 @@
-//! What a queue limit, a rate limit, a task type limit and key limits
-//! cost the claims (`--only limit`): burn-downs of the same queue with no
-//! limit, with a limit far above the worker's slots, a rate limit far
-//! above the load, a type limit far above the slots (so none binds, and
-//! only their bookkeeping shows), and tasks over 1,000 distinct keys
+//! What a queue limit, a rate limit, a task type limit, a task type rate
+//! limit and key limits cost the claims (`--only limit`): burn-downs of
+//! the same queue with no limit, with a limit far above the worker's
+//! slots, a rate limit far above the load, a type limit far above the
+//! slots, a type rate limit far above the load (so none binds, and only
+//! their bookkeeping shows), and tasks over 1,000 distinct keys
 //! each limited to 1 (which binds only when a key's next task is claimed
 //! while its last runs), in interleaved rounds.
 
@@ -56,6 +57,7 @@ enum Setting {
     Limit(u32),
     Rate(RateLimit),
     TypeLimit(u32),
+    TypeRate(RateLimit),
     /// `KEYS` keys, each limited to this many.
     KeyLimit(u32),
 }
@@ -67,18 +69,27 @@ impl Setting {
             Setting::Limit(limit) => format!("limit {limit}"),
             Setting::Rate(rate) => format!("rate {}/s", rate.starts),
             Setting::TypeLimit(limit) => format!("type limit {limit}"),
+            Setting::TypeRate(rate) => format!("type rate {}/s", rate.starts),
             Setting::KeyLimit(limit) => format!("{KEYS} keys ≤{limit}"),
         }
     }
 
     async fn apply(self, client: &Client) {
         let (limit, rate, type_limit, key_limit) = match self {
-            Setting::None => (None, None, None, None),
+            Setting::None | Setting::TypeRate(_) => (None, None, None, None),
             Setting::Limit(limit) => (Some(limit), None, None, None),
             Setting::Rate(rate) => (None, Some(rate), None, None),
             Setting::TypeLimit(limit) => (None, None, Some(limit), None),
             Setting::KeyLimit(limit) => (None, None, None, Some(limit)),
         };
+        let type_rate = match self {
+            Setting::TypeRate(rate) => Some(rate),
+            _ => None,
+        };
+        client
+            .set_type_rate_limit("bench_noop", type_rate)
+            .await
+            .expect("type rate limit");
         client
             .set_type_limit("bench_noop", type_limit)
             .await
@@ -106,9 +117,10 @@ pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
         Setting::Limit(1_000_000),
         Setting::Rate(RateLimit::new(10_000_000, Duration::from_secs(1))),
         Setting::TypeLimit(1_000_000),
+        Setting::TypeRate(RateLimit::new(10_000_000, Duration::from_secs(1))),
         Setting::KeyLimit(1),
     ];
-    let mut rates: [Vec<f64>; 5] = Default::default();
+    let mut rates: [Vec<f64>; 6] = Default::default();
     for _ in 0..rounds {
         for (setting, rates) in settings.iter().zip(rates.iter_mut()) {
             setting.apply(&client).await;

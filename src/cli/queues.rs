@@ -102,9 +102,9 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 
 /// A rate limit as typed: `N/PERIOD`, or `none`.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rate(Option<RateLimit>);
+pub(super) struct Rate(pub(super) Option<RateLimit>);
 
-fn parse_rate(text: &str) -> Result<Rate, String> {
+pub(super) fn parse_rate(text: &str) -> Result<Rate, String> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(Rate(None));
     }
@@ -125,11 +125,20 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
 /// A rate limit as the table shows it: `100/1m`, and how long it still
 /// holds the queue back.
 fn rate_cell(queue: &QueueStats) -> String {
-    let Some(limit) = queue.rate_limit else {
+    rate_text(queue.rate_limit, queue.rate_held_until)
+}
+
+/// `100/1m`, with `,held:5s` while held back until `held_until`; `-`
+/// without a limit.
+pub(super) fn rate_text(
+    limit: Option<RateLimit>,
+    held_until: Option<chrono::DateTime<Utc>>,
+) -> String {
+    let Some(limit) = limit else {
         return "-".to_owned();
     };
     let rate = format!("{}/{}", limit.starts, output::duration(limit.period));
-    match queue.rate_held_until {
+    match held_until {
         Some(until) => {
             let left = (until - Utc::now()).to_std().unwrap_or_default();
             format!("{rate},held:{}", output::duration(left))

@@ -1,12 +1,12 @@
-//! `types`: task type limits and key limits, and the running tasks they
-//! count.
+//! `types`: task type limits, key limits and rate limits, and the running
+//! tasks and held buckets they count.
 
 use clap::Subcommand;
 use serde_json::json;
 
 use super::exit::{Exit, Failure};
 use super::output::{self, Output};
-use super::queues::{Limit, parse_limit};
+use super::queues::{Limit, Rate, parse_limit, parse_rate, rate_text};
 use crate::Client;
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +34,26 @@ pub(super) enum TypesCommand {
         /// At least 1, or `none`.
         #[arg(value_name = "N|none", value_parser = parse_limit)]
         limit: Limit,
+    },
+    /// Let at most N tasks of a type start per period, across every
+    /// worker, host and queue (`none` lifts it; on Redis it counts per
+    /// queue): a token bucket of N, e.g. `100/1m`. Held-back tasks stay
+    /// pending; the queue's other types are claimed past them.
+    RateLimit {
+        /// The task type's name.
+        task_type: String,
+        /// N/PERIOD (N at least 1; PERIOD from 1ms to 366d), or `none`.
+        #[arg(value_name = "N/PERIOD|none", value_parser = parse_rate)]
+        rate: Rate,
+    },
+    /// Let at most N tasks of a type with one concurrency key start per
+    /// period, each key its own bucket (`none` lifts it).
+    KeyRateLimit {
+        /// The task type's name.
+        task_type: String,
+        /// N/PERIOD (N at least 1; PERIOD from 1ms to 366d), or `none`.
+        #[arg(value_name = "N/PERIOD|none", value_parser = parse_rate)]
+        rate: Rate,
     },
 }
 
@@ -75,6 +95,42 @@ pub(super) async fn run(
             )?;
             Ok(Exit::Ok)
         }
+        TypesCommand::RateLimit {
+            task_type,
+            rate: Rate(limit),
+        } => {
+            client.set_type_rate_limit(&task_type, limit).await?;
+            let json = json!({ "task_type": task_type, "rate_limit": limit });
+            output.either(&json, |out| {
+                out.line(match limit {
+                    Some(limit) => format!(
+                        "task type {task_type} starts at most {} per {}",
+                        limit.starts,
+                        output::duration(limit.period)
+                    ),
+                    None => format!("task type {task_type} has no rate limit"),
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
+        TypesCommand::KeyRateLimit {
+            task_type,
+            rate: Rate(limit),
+        } => {
+            client.set_key_rate_limit(&task_type, limit).await?;
+            let json = json!({ "task_type": task_type, "key_rate_limit": limit });
+            output.either(&json, |out| {
+                out.line(match limit {
+                    Some(limit) => format!(
+                        "task type {task_type} starts at most {} per {} per key",
+                        limit.starts,
+                        output::duration(limit.period)
+                    ),
+                    None => format!("task type {task_type} has no key rate limit"),
+                })
+            })?;
+            Ok(Exit::Ok)
+        }
     }
 }
 
@@ -103,6 +159,12 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 "running": row.map(|row| row.running),
                 "running_keys": row.filter(|row| row.key_limit.is_some()).map(|row| row.running_keys),
                 "top_keys": row.filter(|row| row.key_limit.is_some()).map(|row| &row.top_keys),
+                "rate_limit": row.and_then(|row| row.rate_limit),
+                "rate_held_until": row.and_then(|row| row.rate_held_until),
+                "key_rate_limit": row.and_then(|row| row.key_rate_limit),
+                "held_keys": row.filter(|row| row.key_rate_limit.is_some()).map(|row| row.held_keys),
+                "rate": rate_text(row.and_then(|row| row.rate_limit), row.and_then(|row| row.rate_held_until)),
+                "key_rate": key_rate_text(row),
             })
         })
         .collect();
@@ -117,6 +179,8 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
             "KEY LIMIT",
             "RUNNING",
             "RUNNING BY KEY",
+            "RATE",
+            "KEY RATE",
         ]);
         let cell = |value: &serde_json::Value| match value {
             serde_json::Value::Null => "-".to_owned(),
@@ -130,6 +194,8 @@ async fn stats(client: &Client, output: &mut Output<'_>) -> Result<Exit, Failure
                 cell(&row["key_limit"]),
                 cell(&row["running"]),
                 by_key(row),
+                row["rate"].as_str().unwrap_or("-").to_owned(),
+                row["key_rate"].as_str().unwrap_or("-").to_owned(),
             ]);
         }
         out.table(&table)
@@ -169,5 +235,19 @@ fn by_key(row: &serde_json::Value) -> String {
         0 => "0 keys".to_owned(),
         1 => format!("1 key: {}", shown.join(", ")),
         _ => format!("{count} keys: {}{more}", shown.join(", ")),
+    }
+}
+
+/// A key rate limit as the table shows it: `10/1s`, with `,2 held` while
+/// some keys are held back; `-` without one.
+fn key_rate_text(row: Option<&crate::TypeLimitStats>) -> String {
+    let Some(row) = row else {
+        return "-".to_owned();
+    };
+    let rate = rate_text(row.key_rate_limit, None);
+    match row.held_keys {
+        0 => rate,
+        held if row.key_rate_limit.is_some() => format!("{rate},{held} held"),
+        _ => rate,
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::{Error, TaskError};
+use crate::rate_limit::RateLimit;
 use crate::retry_policy::{RetryPolicies, RetryPolicy};
 pub use crate::task::Location;
 use crate::task::{ErrorKind, TaskOptions};
@@ -60,7 +61,9 @@ inventory::collect!(TaskDef);
 /// 5)]` or `concurrency(limit = 5)` gives `limit` (at most 5 of its tasks
 /// run at once), `concurrency(key = "tenant_id", limit = 2)` gives
 /// `key_field` and `key_limit` (at most 2 at once per value of the params
-/// field `tenant_id`).
+/// field `tenant_id`); `rate_limit(starts = 100, period = 60)` gives
+/// `rate` (at most 100 starts a minute) and `rate_limit(key = "tenant_id",
+/// starts = 10, period = 1)` gives `key_rate` and `key_field`.
 ///
 /// The backend's stored limits are the truth: a worker that starts stores
 /// a declared limit only while none is stored for the type, so one set at
@@ -74,6 +77,13 @@ pub struct Concurrency {
     pub key_field: Option<&'static str>,
     /// At most this many of the type's tasks with one key run at once.
     pub key_limit: Option<u32>,
+    /// At most this many of the type's tasks start per period
+    /// (`#[long_task(rate_limit(starts = 100, period = 60))]`).
+    pub rate: Option<RateLimit>,
+    /// At most this many of the type's tasks with one key start per
+    /// period, per key (`rate_limit(key = "tenant_id", starts = 10,
+    /// period = 1)`, which also names `key_field`).
+    pub key_rate: Option<RateLimit>,
 }
 
 impl Concurrency {
@@ -82,6 +92,8 @@ impl Concurrency {
         limit: None,
         key_field: None,
         key_limit: None,
+        rate: None,
+        key_rate: None,
     };
 }
 

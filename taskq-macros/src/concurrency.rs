@@ -12,6 +12,7 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
 use crate::options::{Pair, PairValue, integer, string};
+use crate::rate_limit::RateLimitAttr;
 
 /// A parsed `concurrency`.
 pub struct ConcurrencyAttr {
@@ -92,24 +93,45 @@ impl ConcurrencyAttr {
         })
     }
 
-    /// A `taskq::__private::Concurrency` expression valid in `const` context.
-    pub fn tokens(&self) -> TokenStream {
-        let some = quote!(::core::option::Option::Some);
-        let none = quote!(::core::option::Option::None);
-        let limit = match self.limit {
-            Some(limit) => quote!(#some(#limit)),
-            None => none.clone(),
-        };
-        let (type_limit, key_field, key_limit) = match &self.key {
-            None => (limit, none.clone(), none),
-            Some(key) => (none, quote!(#some(#key)), limit),
-        };
-        quote! {
-            ::taskq::__private::Concurrency {
-                limit: #type_limit,
-                key_field: #key_field,
-                key_limit: #key_limit,
-            }
+    /// The params field the key is read from, if given.
+    pub fn key(&self) -> Option<&LitStr> {
+        self.key.as_ref()
+    }
+}
+
+/// A `taskq::__private::Concurrency` expression valid in `const` context:
+/// the declared concurrency limits and rate limits together (they share
+/// the key field, checked to agree by the attribute's parser).
+pub fn declared_tokens(
+    concurrency: Option<&ConcurrencyAttr>,
+    rate: Option<&RateLimitAttr>,
+    key_rate: Option<&RateLimitAttr>,
+) -> TokenStream {
+    let some = quote!(::core::option::Option::Some);
+    let none = quote!(::core::option::Option::None);
+    let optional = |value: Option<TokenStream>| match value {
+        Some(value) => quote!(#some(#value)),
+        None => none.clone(),
+    };
+    let limit = concurrency.and_then(|c| c.limit).map(|l| quote!(#l));
+    let key = concurrency.and_then(|c| c.key.as_ref());
+    let (type_limit, key_limit) = match key {
+        None => (optional(limit), none.clone()),
+        Some(_) => (none.clone(), optional(limit)),
+    };
+    let key_field = key
+        .or_else(|| key_rate.and_then(|r| r.key.as_ref()))
+        .map(|key| quote!(#key));
+    let key_field = optional(key_field);
+    let rate = optional(rate.map(RateLimitAttr::tokens));
+    let key_rate = optional(key_rate.map(RateLimitAttr::tokens));
+    quote! {
+        ::taskq::__private::Concurrency {
+            limit: #type_limit,
+            key_field: #key_field,
+            key_limit: #key_limit,
+            rate: #rate,
+            key_rate: #key_rate,
         }
     }
 }

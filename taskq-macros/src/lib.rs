@@ -4,6 +4,7 @@
 //! - `options`: parsing and checking the attribute's `key = value` list.
 //! - `unique`: its `unique(...)` option.
 //! - `concurrency`: its `concurrency = n` / `concurrency(...)` option.
+//! - `rate_limit`: its `rate_limit(...)` option.
 //! - `expand` (this file): checking the function and emitting the
 //!   registration, the typed handle and the JSON glue.
 //!
@@ -12,6 +13,7 @@
 
 mod concurrency;
 mod options;
+mod rate_limit;
 mod unique;
 
 use proc_macro::TokenStream;
@@ -161,10 +163,11 @@ fn expand(attr: TaskAttr, mut item: ItemFn) -> syn::Result<TokenStream2> {
         .map(|d| d.value())
         .unwrap_or_else(|| doc_text(&docs));
     let options = attr.options_tokens(&description);
-    let concurrency = match &attr.concurrency {
-        Some(concurrency) => concurrency.tokens(),
-        None => quote!(::taskq::__private::Concurrency::NONE),
-    };
+    let concurrency = concurrency::declared_tokens(
+        attr.concurrency.as_ref(),
+        attr.rate_limit.as_ref(),
+        attr.key_rate_limit.as_ref(),
+    );
     let schedule = attr.schedule_tokens(&task_name);
 
     let impl_name = format_ident!("__taskq_impl_{}", fn_name);

@@ -10,6 +10,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Path, Token, UnOp};
 
 use crate::concurrency::ConcurrencyAttr;
+use crate::rate_limit::RateLimitAttr;
 use crate::unique::UniqueAttr;
 
 const KNOWN: &[&str] = &[
@@ -33,6 +34,7 @@ const KNOWN: &[&str] = &[
     "max_snoozes",
     "expires",
     "concurrency",
+    "rate_limit",
 ];
 
 /// The parsed options; `None` means the default from
@@ -73,6 +75,10 @@ pub struct TaskAttr {
     pub expires: Option<u64>,
     /// A concurrency limit (`concurrency = n` or `concurrency(...)`).
     pub concurrency: Option<ConcurrencyAttr>,
+    /// A rate limit over all the type's tasks (`rate_limit(starts, period)`).
+    pub rate_limit: Option<RateLimitAttr>,
+    /// A rate limit per concurrency key (`rate_limit(key, starts, period)`).
+    pub key_rate_limit: Option<RateLimitAttr>,
 }
 
 /// One `key = value`, `key(...)` or bare `key`. Unlike syn's
@@ -121,6 +127,28 @@ impl Parse for TaskAttr {
                 syn::Error::new_spanned(&pair.path, "expected an option name such as `queue`")
             })?;
             let name = key.to_string();
+            if name == "rate_limit" {
+                // Twice at most: once over the type, once per key.
+                let rate = RateLimitAttr::parse(key, &pair.value)?;
+                let slot = if rate.key.is_some() {
+                    &mut attr.key_rate_limit
+                } else {
+                    &mut attr.rate_limit
+                };
+                if slot.is_some() {
+                    let kind = if rate.key.is_some() {
+                        "per key"
+                    } else {
+                        "over the type"
+                    };
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        format!("`rate_limit` {kind} is given twice"),
+                    ));
+                }
+                *slot = Some(rate);
+                continue;
+            }
             if seen.contains(&name) {
                 return Err(syn::Error::new_spanned(
                     key,
@@ -217,6 +245,21 @@ impl Parse for TaskAttr {
             return Err(syn::Error::new_spanned(
                 zone,
                 "`time_zone` applies to a `cron` schedule: add `cron = \"...\"`",
+            ));
+        }
+        // A task has one concurrency key: both options must read it from
+        // the same params field.
+        if let (Some(rate_key), Some(key)) = (
+            attr.key_rate_limit.as_ref().and_then(|r| r.key.as_ref()),
+            attr.concurrency.as_ref().and_then(ConcurrencyAttr::key),
+        ) && rate_key.value() != key.value()
+        {
+            return Err(syn::Error::new_spanned(
+                rate_key,
+                format!(
+                    "the rate limit's `key` must be the field `concurrency` reads the key from (`{}`)",
+                    key.value()
+                ),
             ));
         }
         Ok(attr)

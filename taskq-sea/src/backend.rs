@@ -50,6 +50,10 @@ pub struct SeaBackend {
     /// When each rate-limited queue's bucket next allows a start, as this
     /// process's last claim of it saw (`Broker::claim_hold`).
     pub(crate) holds: Arc<ClaimHolds>,
+    /// When the earliest type or key bucket that held a task of each
+    /// queue back frees, as this process's last claim of it saw
+    /// (`Broker::claim_wake`).
+    pub(crate) wakes: Arc<ClaimHolds>,
 }
 
 /// The PostgreSQL `LISTEN` task's switch: started at most once, told to
@@ -252,6 +256,7 @@ impl SeaBackend {
             ends: Arc::new(TaskEnds::new(poll)),
             listener: Arc::new(Listener::default()),
             holds: Arc::default(),
+            wakes: Arc::default(),
         }
     }
 

@@ -346,7 +346,11 @@ async fn limit_type_cli(url: &str) {
         .unwrap_or_else(|| panic!("a cli_echo row in\n{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     // The key limit's running keys: none run.
-    assert_eq!(cells[1..], ["3", "-", "1", "0", "0", "keys"], "{row}");
+    assert_eq!(
+        cells[1..],
+        ["3", "-", "1", "0", "0", "keys", "-", "-"],
+        "{row}"
+    );
     let listed = taskq(url, &["types", "--json"])
         .await
         .expect(Exit::Ok)
@@ -380,6 +384,58 @@ async fn limit_type_cli(url: &str) {
     taskq(url, &["types", "key-limit", "cli_echo", "none"])
         .await
         .expect(Exit::Ok);
+    let stored = client(url).await.type_limits().await.expect("limits");
+    assert!(stored.is_empty(), "{stored:?}");
+    limit_rate_type_cli(url).await;
+}
+
+/// `types rate-limit` and `types key-rate-limit`: set, shown in the table,
+/// refused when bad (usage, nothing stored), lifted.
+async fn limit_rate_type_cli(url: &str) {
+    let ran = taskq(url, &["types", "rate-limit", "cli_echo", "5/1m"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(
+        ran.out.trim(),
+        "task type cli_echo starts at most 5 per 60s"
+    );
+    let ran = taskq(url, &["types", "key-rate-limit", "cli_echo", "2/1s"])
+        .await
+        .expect(Exit::Ok);
+    assert_eq!(
+        ran.out.trim(),
+        "task type cli_echo starts at most 2 per 1s per key"
+    );
+    let table = taskq(url, &["types"]).await.expect(Exit::Ok).out;
+    let header = table.lines().next().unwrap_or("");
+    assert!(
+        header.contains("RATE") && header.contains("KEY RATE"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("cli_echo "))
+        .unwrap_or_else(|| panic!("a cli_echo row in\n{table}"));
+    assert!(row.contains("5/60s") && row.contains("2/1s"), "{row}");
+    for (command, bad) in [("rate-limit", "0/1s"), ("key-rate-limit", "1/0s")] {
+        taskq(url, &["types", command, "cli_echo", bad])
+            .await
+            .expect(Exit::Usage);
+    }
+    let stored = client(url).await.type_limits().await.expect("limits");
+    assert_eq!(
+        (
+            stored[0].rate_limit.map(|r| r.starts),
+            stored[0].key_rate_limit.map(|r| r.starts)
+        ),
+        (Some(5), Some(2)),
+        "a refused limit changes nothing"
+    );
+    for command in ["rate-limit", "key-rate-limit"] {
+        taskq(url, &["types", command, "cli_echo", "none"])
+            .await
+            .expect(Exit::Ok);
+    }
     let stored = client(url).await.type_limits().await.expect("limits");
     assert!(stored.is_empty(), "{stored:?}");
 }

@@ -39,6 +39,7 @@ mod queues_workers;
 mod schedules;
 mod support;
 mod tasks;
+mod type_rate;
 mod wait;
 mod workflows;
 
@@ -55,6 +56,7 @@ use queues_workers::*;
 use schedules::*;
 use support::*;
 use tasks::*;
+use type_rate::*;
 use wait::*;
 use workflows::*;
 
@@ -81,6 +83,7 @@ macro_rules! http_suite {
                 fair_queue_is_set_shown_and_checked, fair_weights_are_set_listed_and_checked,
                 limit_type_is_set_shown_lifted_and_checked,
                 limit_key_is_set_by_submit_and_checked,
+                limit_rate_type_is_set_shown_lifted_and_checked,
                 worker_progress_and_results_show_through_the_api,
                 workers_are_listed_paused_resumed_and_shut_down,
                 metrics_count_tasks_by_queue_and_state,

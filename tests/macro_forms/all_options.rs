@@ -24,6 +24,7 @@ use taskq::{Backoff, TaskOptions, Unique};
     max_snoozes = 7,
     expires = 300,
     concurrency = 4,
+    rate_limit(starts = 100, period = 60),
 )]
 async fn all_options(n: u32) -> Result<u32, TaskError> {
     Ok(n)
@@ -39,6 +40,22 @@ async fn key_field_only(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
+/// Both rate limits, beside a key limit on the same field.
+#[long_task(
+    concurrency(key = "tenant", limit = 2),
+    rate_limit(key = "tenant", starts = 10, period = 0.5),
+    rate_limit(starts = 50, period = 1)
+)]
+async fn rated_per_tenant(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+/// A key rate limit alone names the key field.
+#[long_task(rate_limit(key = "account", starts = 3, period = 2))]
+async fn key_rate_only(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
 #[long_task(
     backoff = false,
     retry_delay = 0,
@@ -50,11 +67,13 @@ async fn constant_delay(n: u32) -> Result<u32, TaskError> {
 }
 
 /// The names this file's tasks register under.
-pub(crate) const NAMES: [&str; 4] = [
+pub(crate) const NAMES: [&str; 6] = [
     "all.options",
     "constant_delay",
     "key_field_only",
+    "key_rate_only",
     "per_tenant",
+    "rated_per_tenant",
 ];
 
 #[test]
@@ -99,6 +118,28 @@ fn macro_all_options_produce_their_values() {
     assert_eq!(
         (field.limit, field.key_field, field.key_limit),
         (None, Some("tenant"), None)
+    );
+    let per_minute = taskq::RateLimit::new(100, Duration::from_secs(60));
+    assert_eq!((all.rate, all.key_rate), (Some(per_minute), None));
+    assert_eq!((tenant.rate, tenant.key_rate), (None, None));
+    let rated = registry.get("rated_per_tenant").unwrap().concurrency;
+    assert_eq!(
+        (rated.key_field, rated.key_limit, rated.rate, rated.key_rate),
+        (
+            Some("tenant"),
+            Some(2),
+            Some(taskq::RateLimit::new(50, Duration::from_secs(1))),
+            Some(taskq::RateLimit::new(10, Duration::from_millis(500)))
+        )
+    );
+    let account = registry.get("key_rate_only").unwrap().concurrency;
+    assert_eq!(
+        (account.key_field, account.key_limit, account.key_rate),
+        (
+            Some("account"),
+            None,
+            Some(taskq::RateLimit::new(3, Duration::from_secs(2)))
+        )
     );
     let constant = &registry.get("constant_delay").unwrap().options;
     assert_eq!(constant.backoff.factor, 1.0);

@@ -361,6 +361,23 @@ impl Broker for LostReply {
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.inner.claim_hold(queue)
     }
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.inner.claim_wake(queue)
+    }
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<taskq::RateLimit>,
+    ) -> Result<(), Error> {
+        self.inner.set_type_rate_limit(task_type, limit).await
+    }
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<taskq::RateLimit>,
+    ) -> Result<(), Error> {
+        self.inner.set_key_rate_limit(task_type, limit).await
+    }
     async fn rescue_expired(
         &self,
         now: DateTime<Utc>,

@@ -36,6 +36,7 @@ mod remote_control;
 mod steering;
 mod subscriber;
 mod support;
+mod type_rate;
 mod unique;
 mod unserved;
 mod wait;
@@ -55,6 +56,7 @@ use remote_control::*;
 use steering::*;
 use subscriber::*;
 use support::*;
+use type_rate::*;
 use unique::*;
 use unserved::*;
 use wait::*;
@@ -295,6 +297,7 @@ macro_rules! worker_suite {
                 workflow_schedule_fires_and_runs_to_its_end,
                 hooks_see_every_attempt_and_its_end,
                 limit_rate_held_task_starts_when_the_token_arrives,
+                limit_rate_type_declared_paces_starts_without_polling,
                 limit_type_declared_caps_running_tasks, limit_key_declared_caps_each_key,
                 history_shows_each_attempt_of_a_retried_task,
                 snooze_twice_then_finish_spends_one_attempt,

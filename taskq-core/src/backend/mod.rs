@@ -158,6 +158,33 @@ pub trait Broker: Send + Sync + 'static {
     /// [`Error::InvalidArgument`] and changes nothing.
     async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error>;
 
+    /// Sets (`Some`) or clears (`None`) the rate limit of a task type: at
+    /// most `starts` of its tasks start per `period`, across every worker
+    /// and queue (on Redis: per queue, like the type limit). A token
+    /// bucket kept in the backend and spent in every claim's atomic step
+    /// through [`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps): a task
+    /// it holds back stays `PENDING` in its place and the claim walks past
+    /// it. Changing the limit keeps what the bucket spent; clearing it
+    /// forgets it. A bad limit
+    /// ([`lifecycle::check_type_rate_limit`](crate::lifecycle::check_type_rate_limit))
+    /// is [`Error::InvalidArgument`] and changes nothing.
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error>;
+
+    /// Sets (`Some`) or clears (`None`) the key rate limit of a task type:
+    /// at most `starts` of its tasks with one concurrency key start per
+    /// `period`, each key its own bucket (a task without a key is not held
+    /// by it). Kept like [`Broker::set_type_rate_limit`]; a key's bucket
+    /// is stored only while it is spent.
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error>;
+
     /// Sets (`Some`) or clears (`None`) the queue's rate limit: at most
     /// `starts` of its tasks start per `period`, across every worker (a
     /// token bucket, see [`RateLimit`]). Stored in the backend and read in
@@ -211,6 +238,18 @@ pub trait Broker: Send + Sync + 'static {
     /// A worker whose claim came back short sleeps until then instead of
     /// claiming again on every signal. `None` (the default): not held.
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
+        let _ = queue;
+        None
+    }
+
+    /// When the last claim of `queue` through this backend held a task
+    /// back by its type's or key's rate limit: the time the earliest such
+    /// bucket next allows a start ([`lifecycle::TypeCaps::rate_wake`](crate::lifecycle::TypeCaps::rate_wake)).
+    /// Unlike [`Broker::claim_hold`] it holds nothing back (other types'
+    /// tasks are claimed at once): a worker whose claim came back short
+    /// claims again by then rather than after its poll interval. `None`
+    /// (the default): nothing held by a type or key rate.
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
         let _ = queue;
         None
     }
@@ -299,9 +338,11 @@ pub trait Store: Send + Sync + 'static {
     /// [`QueueStats`]).
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error>;
 
-    /// Every task type with a stored limit or key limit, by name, with
-    /// its `RUNNING` tasks counted now ([`Broker::set_type_limit`],
-    /// [`Broker::set_key_limit`]).
+    /// Every task type with a stored limit, key limit, rate limit or key
+    /// rate limit, by name, with its `RUNNING` tasks counted now and its
+    /// buckets read at the current time ([`Broker::set_type_limit`],
+    /// [`Broker::set_key_limit`], [`Broker::set_type_rate_limit`],
+    /// [`Broker::set_key_rate_limit`]).
     async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error>;
 
     /// Pending tasks (due or scheduled) per queue and task type, ordered by

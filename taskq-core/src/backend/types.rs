@@ -264,6 +264,25 @@ pub struct TypeLimitStats {
     /// together.
     #[serde(default)]
     pub top_keys: Vec<KeyRunning>,
+    /// At most `starts` of the type's tasks start per `period`
+    /// ([`Broker::set_type_rate_limit`](super::Broker::set_type_rate_limit)).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// At most `starts` of the type's tasks with one concurrency key start
+    /// per `period`, per key
+    /// ([`Broker::set_key_rate_limit`](super::Broker::set_key_rate_limit)).
+    #[serde(default)]
+    pub key_rate_limit: Option<RateLimit>,
+    /// Set while the type's rate bucket is spent: its tasks are held back
+    /// (they stay `PENDING`) until this time, when the next may start (on
+    /// Redis: the latest over the queues).
+    #[serde(default)]
+    pub rate_held_until: Option<DateTime<Utc>>,
+    /// For a type with a key rate limit: how many of its keys' buckets
+    /// are spent now (their tasks held back until they refill; on Redis,
+    /// summed over the queues).
+    #[serde(default)]
+    pub held_keys: u64,
 }
 
 impl TypeLimitStats {

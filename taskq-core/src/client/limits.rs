@@ -169,8 +169,71 @@ impl Client {
         self.backend.set_key_limit(task_type, limit).await
     }
 
-    /// Every task type with a stored limit or key limit, by name, with
-    /// its running tasks now.
+    /// Lets at most `limit.starts` tasks of `task_type` start per
+    /// `limit.period`, across every worker, host and queue (`None` lifts
+    /// it; on Redis the bucket is per queue, see the README): a token
+    /// bucket like [`Client::set_queue_rate_limit`]'s, kept in the backend
+    /// and spent inside every claim. A task it holds back stays `PENDING`
+    /// in its place; the queue's other types are claimed past it, and
+    /// [`Client::type_limits`] shows until when (`rate_held_until`).
+    /// Declared with `#[long_task(rate_limit(starts = 100, period =
+    /// "1m"))]`, stored by a worker that starts while none is stored.
+    /// `starts` of 0 or a period out of
+    /// [`RateLimit::MIN_PERIOD`]`..=`[`RateLimit::MAX_PERIOD`] is
+    /// [`Error::InvalidArgument`], a bad name [`Error::InvalidName`];
+    /// neither changes anything. A claim takes what every limit allows
+    /// (queue, queue rate, type, key, type rate, key rate).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use std::time::Duration;
+    /// use taskq_core::RateLimit;
+    /// // At most 100 calls to the payment API a minute.
+    /// client
+    ///     .set_type_rate_limit("charge", Some(RateLimit::new(100, Duration::from_secs(60))))
+    ///     .await?;
+    /// client.set_type_rate_limit("charge", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_type_rate_limit(task_type, limit).await
+    }
+
+    /// Lets at most `limit.starts` tasks of `task_type` with one
+    /// concurrency key start per `limit.period`, for every key apart, each
+    /// its own bucket, any number of keys (`None` lifts it; on Redis the
+    /// buckets are per queue). A task without a key is not held by it.
+    /// [`Client::type_limits`] shows how many keys are held now
+    /// (`held_keys`). Declared with `#[long_task(rate_limit(key =
+    /// "tenant_id", starts = 10, period = "1s"))]`. Bad input as
+    /// [`Client::set_type_rate_limit`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: taskq_core::Client) -> Result<(), taskq_core::Error> {
+    /// use std::time::Duration;
+    /// use taskq_core::RateLimit;
+    /// // At most 10 exports a second per tenant.
+    /// client
+    ///     .set_key_rate_limit("export", Some(RateLimit::new(10, Duration::from_secs(1))))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        check_type_name(task_type)?;
+        self.backend.set_key_rate_limit(task_type, limit).await
+    }
+
+    /// Every task type with a stored limit, key limit, rate limit or key
+    /// rate limit, by name, with its running tasks and held buckets now.
     pub async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
         self.backend.type_limits().await
     }

@@ -18,7 +18,7 @@
 //! `workers`, and `coverage` (pending work per type, the workers' task
 //! types, the pending tasks no live worker runs), `wait` (the states the
 //! waiters' poll reads, end signals), `unique` (unique keys), `limit`
-//! (queue limits), `type_limit` (task type limits), `rate` (rate limits), `fair` (fair queues), `history` (attempts' history,
+//! (queue limits), `type_limit` (task type limits), `rate` (rate limits), `type_rate` (task type and key rate limits), `fair` (fair queues), `history` (attempts' history,
 //! tags, metadata, the schedule of a fired task), `deadline` (snoozes,
 //! and deadlines to start). [`helpers`] holds what
 //! they share (records, claims, the scheduled task type), public for
@@ -48,6 +48,7 @@ mod schedule_workflow;
 mod schedules;
 mod settle;
 mod type_limit;
+mod type_rate;
 mod unique;
 mod wait;
 mod workers;
@@ -70,6 +71,7 @@ pub use schedule_workflow::*;
 pub use schedules::*;
 pub use settle::*;
 pub use type_limit::*;
+pub use type_rate::*;
 pub use unique::*;
 pub use wait::*;
 pub use workers::*;
@@ -158,6 +160,9 @@ macro_rules! conformance_suite {
                 limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
                 limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,
                 limit_rate_bad_input_is_refused,
+                limit_rate_type_burst_then_pace, limit_rate_key_buckets_are_independent,
+                limit_rate_type_change_and_lift, limit_rate_type_bad_input_changes_nothing,
+                limit_rate_key_type_rate_and_limit_together,
                 fair_small_key_goes_first_behind_a_big_key,
                 fair_late_key_starts_at_the_claimed_round,
                 fair_retry_keeps_its_round_and_off_gives_round_zero,

@@ -153,7 +153,9 @@ pub(crate) async fn metrics(State(client): State<Client>) -> Result<impl IntoRes
         }
     }
     write_limits(&mut out, &queues, Utc::now());
-    write_type_limits(&mut out, &client.type_limits().await?);
+    let types = client.type_limits().await?;
+    write_type_limits(&mut out, &types);
+    write_type_rates(&mut out, &types, Utc::now());
     write_samples(&mut out, &samples);
     Ok((
         [(
@@ -244,6 +246,62 @@ fn write_type_limits(out: &mut String, types: &[TypeLimitStats]) {
             label(&row.task_type),
             row.running
         );
+    }
+}
+
+/// The task type rate limits and key rate limits, for the types that
+/// have them, with how long each type is still held back and how many
+/// keys are.
+fn write_type_rates(out: &mut String, types: &[TypeLimitStats], now: DateTime<Utc>) {
+    type Gauge = (
+        &'static str,
+        &'static str,
+        fn(&TypeLimitStats, DateTime<Utc>) -> Option<f64>,
+    );
+    let gauges: [Gauge; 5] = [
+        (
+            "taskq_task_type_rate_limit_starts",
+            "At most this many of the type's tasks start per period (types with a rate limit).",
+            |t, _| t.rate_limit.map(|r| f64::from(r.starts)),
+        ),
+        (
+            "taskq_task_type_rate_limit_period_seconds",
+            "The type's rate limit's period (types with a rate limit).",
+            |t, _| t.rate_limit.map(|r| r.period.as_secs_f64()),
+        ),
+        (
+            "taskq_task_type_rate_held_seconds",
+            "Until the type's rate limit allows its next start; 0 when it allows one now.",
+            |t, now| {
+                t.rate_limit?;
+                Some(t.rate_held_until.map_or(0.0, |until| {
+                    (until - now).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6
+                }))
+            },
+        ),
+        (
+            "taskq_task_type_key_rate_limit_starts",
+            "At most this many of the type's tasks with one concurrency key start per period \
+             (types with a key rate limit).",
+            |t, _| t.key_rate_limit.map(|r| f64::from(r.starts)),
+        ),
+        (
+            "taskq_task_type_rate_held_keys",
+            "Concurrency keys of the type its key rate limit holds back now.",
+            |t, _| t.key_rate_limit.map(|_| t.held_keys as f64),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for row in types {
+            if let Some(value) = value(row, now) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{task_type=\"{}\"}} {value}",
+                    label(&row.task_type)
+                );
+            }
+        }
     }
 }
 

@@ -35,6 +35,8 @@
 //! | GET | `api/task-types/{name}` | one task type |
 //! | PUT | `api/task-types/{name}/limit` | set (`{"limit": n}`) or lift (`null`) the type's limit |
 //! | PUT | `api/task-types/{name}/key-limit` | set (`{"limit": n}`) or lift (`null`) the type's limit per concurrency key |
+//! | PUT | `api/task-types/{name}/rate-limit` | set (`{"rate_limit": {"starts": n, "period_ms": ms}}`) or lift (`null`) the type's rate limit |
+//! | PUT | `api/task-types/{name}/key-rate-limit` | the same, per concurrency key (each key its own bucket) |
 //! | POST | `api/tasks` | submit (now, `run_at`, `countdown`; overrides) |
 //! | GET | `api/tasks` | list: `state`, `task_type`, `queue`, `created_after`, `created_before`, `page`, `page_size` |
 //! | GET / DELETE | `api/tasks/{id}` | one task / delete it if it ended (`204`; `409` while pending or running) |
@@ -150,6 +152,14 @@ pub fn router_with(client: Client, auth: Auth, config: HttpConfig) -> Router {
         .route(
             "/api/task-types/{name}/key-limit",
             put(task_types::key_limit),
+        )
+        .route(
+            "/api/task-types/{name}/rate-limit",
+            put(task_types::rate_limit),
+        )
+        .route(
+            "/api/task-types/{name}/key-rate-limit",
+            put(task_types::key_rate_limit),
         )
         .route("/api/tasks", post(tasks::submit).get(tasks::list))
         .route("/api/tasks/purge", post(tasks::purge))

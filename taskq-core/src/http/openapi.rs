@@ -29,6 +29,7 @@ use super::{
         client sends the header on every call (a default header of its HTTP client)."),
     paths(
         task_types::list, task_types::detail, task_types::limit, task_types::key_limit,
+        task_types::rate_limit, task_types::key_rate_limit,
         tasks::submit, tasks::list, tasks::detail, tasks::delete, tasks::cancel, tasks::retry,
         tasks::reorder, tasks::purge, bulk::bulk,
         workflows::submit, workflows::detail, workflows::cancel,
@@ -48,7 +49,7 @@ use super::{
         crate::task::WorkflowStep, crate::task::StepInput, crate::task::RunWhen,
         crate::workflow::WorkflowSpec, crate::workflow::StepSpec,
         crate::workflow::WorkflowRecord, crate::workflow::WorkflowState,
-        task_types::TaskTypeInfo, task_types::TypeLimitRequest, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
+        task_types::TaskTypeInfo, task_types::TypeLimitRequest, task_types::TypeRateLimitRequest, tasks::SubmitRequest, tasks::UniqueRequest, tasks::TaskList,
         tasks::ReorderRequest, tasks::ReorderTo, tasks::PurgeRequest, tasks::PurgeResult,
         bulk::BulkRequest, crate::bulk::BulkAction, bulk::BulkFilter, bulk::BulkResult, bulk::BulkError,
         queues::QueuePurgeResult, queues::QueueLimitRequest, queues::QueueRateLimitRequest, queues::QueueFairRequest,

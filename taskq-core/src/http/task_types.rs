@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -12,6 +13,7 @@ use super::errors::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::backend::{KeyRunning, TypeLimitStats};
 use crate::client::Client;
 use crate::error::Error;
+use crate::rate_limit::RateLimit;
 use crate::registry::TaskDef;
 
 /// A registered task type.
@@ -59,6 +61,22 @@ pub struct TaskTypeInfo {
     /// While it has a key limit: the keys with the most running tasks,
     /// most first, at most 10 (`running_keys` says how many there are).
     pub top_keys: Vec<KeyRunning>,
+    /// The rate limit declared with `rate_limit(starts = n, period = s)`.
+    pub declared_rate_limit: Option<RateLimit>,
+    /// The key rate limit declared with `rate_limit(key = ..., starts =
+    /// n, period = s)`.
+    pub declared_key_rate_limit: Option<RateLimit>,
+    /// The stored rate limit every claim keeps: at most `starts` of the
+    /// type's tasks start per `period_ms` (`null`: none).
+    pub rate_limit: Option<RateLimit>,
+    /// The stored key rate limit: at most `starts` of the type's tasks
+    /// with one concurrency key start per `period_ms`, per key.
+    pub key_rate_limit: Option<RateLimit>,
+    /// While the type's rate bucket is spent: when its next task may
+    /// start (its tasks stay pending until then).
+    pub rate_held_until: Option<DateTime<Utc>>,
+    /// While it has a key rate limit: how many keys are held back now.
+    pub held_keys: u64,
 }
 
 impl TaskTypeInfo {
@@ -71,6 +89,10 @@ impl TaskTypeInfo {
             info.running = row.running;
             info.running_keys = row.running_keys;
             info.top_keys.clone_from(&row.top_keys);
+            info.rate_limit = row.rate_limit;
+            info.key_rate_limit = row.key_rate_limit;
+            info.rate_held_until = row.rate_held_until;
+            info.held_keys = row.held_keys;
         }
         info
     }
@@ -96,6 +118,12 @@ impl TaskTypeInfo {
             running: 0,
             running_keys: 0,
             top_keys: Vec::new(),
+            declared_rate_limit: def.concurrency.rate,
+            declared_key_rate_limit: def.concurrency.key_rate,
+            rate_limit: None,
+            key_rate_limit: None,
+            rate_held_until: None,
+            held_keys: 0,
         }
     }
 }
@@ -211,6 +239,91 @@ async fn set_limit(
         Error::InvalidArgument(message) => ApiError::invalid_argument("limit", message),
         other => other.into(),
     })?;
+    let limits = client.type_limits().await?;
+    Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
+}
+
+/// `{"rate_limit": {"starts": n, "period_ms": ms}}` sets the task type's
+/// rate limit (or key rate limit), `{"rate_limit": null}` lifts it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypeRateLimitRequest {
+    /// At most `starts` (at least 1) of the type's tasks (per key, for a
+    /// key rate limit) start per `period_ms` (1 ms to 366 days), on every
+    /// worker and host together (on Redis: per queue). `null` lifts it.
+    /// Required.
+    #[serde(default, deserialize_with = "super::queues::present")]
+    #[schema(value_type = Option<RateLimit>, required = true)]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+/// Sets or lifts a registered task type's rate limit: at most `starts` of
+/// its tasks start per `period_ms`, across every worker (on Redis: per
+/// queue). It applies to the next claim of every worker; a changed limit
+/// keeps what the bucket spent. Held-back tasks stay `PENDING`; the type
+/// shows until when (`rate_held_until`).
+#[utoipa::path(put, path = "/api/task-types/{name}/rate-limit", tag = "task types", operation_id = "set_task_type_rate_limit",
+    params(("name" = String, Path, description = "registered task name")),
+    request_body = TypeRateLimitRequest,
+    responses((status = 200, description = "the task type, with its rate limit", body = TaskTypeInfo),
+        (status = 400, description = "`starts` of 0 or a period out of range (`invalid_argument`; `details.field` is `rate_limit.starts` or `rate_limit.period_ms`)", body = ErrorBody),
+        (status = 404, description = "no task type has this name", body = ErrorBody),
+        (status = 422, description = "no `rate_limit`, or one that is not null nor `{starts, period_ms}` of whole numbers (`invalid_field`; `details.field` names it)", body = ErrorBody)))]
+pub(crate) async fn rate_limit(
+    State(client): State<Client>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<TypeRateLimitRequest>,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    set_rate_limit(&client, &name, request, Kind::Type).await
+}
+
+/// Sets or lifts a registered task type's key rate limit: at most
+/// `starts` of its tasks with one concurrency key start per `period_ms`,
+/// each key its own bucket (on Redis: per queue). Tasks without a key are
+/// not held by it; the type shows how many keys are held (`held_keys`).
+#[utoipa::path(put, path = "/api/task-types/{name}/key-rate-limit", tag = "task types", operation_id = "set_task_type_key_rate_limit",
+    params(("name" = String, Path, description = "registered task name")),
+    request_body = TypeRateLimitRequest,
+    responses((status = 200, description = "the task type, with its key rate limit", body = TaskTypeInfo),
+        (status = 400, description = "`starts` of 0 or a period out of range (`invalid_argument`; `details.field` is `rate_limit.starts` or `rate_limit.period_ms`)", body = ErrorBody),
+        (status = 404, description = "no task type has this name", body = ErrorBody),
+        (status = 422, description = "no `rate_limit`, or one that is not null nor `{starts, period_ms}` of whole numbers (`invalid_field`; `details.field` names it)", body = ErrorBody)))]
+pub(crate) async fn key_rate_limit(
+    State(client): State<Client>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<TypeRateLimitRequest>,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    set_rate_limit(&client, &name, request, Kind::Key).await
+}
+
+async fn set_rate_limit(
+    client: &Client,
+    name: &str,
+    request: TypeRateLimitRequest,
+    kind: Kind,
+) -> Result<Json<TaskTypeInfo>, ApiError> {
+    let def = client
+        .registry()
+        .get(name)
+        .ok_or_else(|| ApiError::not_found("task type", name))?;
+    let limit = request.rate_limit.ok_or_else(|| {
+        ApiError::invalid_field(
+            "rate_limit",
+            "missing field `rate_limit`: {starts, period_ms}, or null to lift it",
+        )
+    })?;
+    let set = match kind {
+        Kind::Type => client.set_type_rate_limit(name, limit).await,
+        Kind::Key => client.set_key_rate_limit(name, limit).await,
+    };
+    set.map_err(
+        |err| match (err, limit.as_ref().and_then(RateLimit::bad_field)) {
+            (Error::InvalidArgument(message), Some(field)) => {
+                ApiError::invalid_argument(format!("rate_limit.{field}"), message)
+            }
+            (other, _) => other.into(),
+        },
+    )?;
     let limits = client.type_limits().await?;
     Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
 }

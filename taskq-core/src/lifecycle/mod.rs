@@ -73,6 +73,7 @@ mod snooze;
 mod test_record;
 mod transitions;
 mod type_limit;
+mod type_rate;
 mod unique;
 mod workflow;
 
@@ -109,6 +110,7 @@ pub use type_limit::{
     MAX_CONCURRENCY_KEY, TypeCaps, check_concurrency_key, check_type_limit, concurrency_key,
     counted_key,
 };
+pub use type_rate::{RateBucket, check_type_rate_limit, key_bucket_spent};
 pub use unique::{holds_unique, sort_unique, unique_in_batch, unique_key};
 pub use workflow::{
     Arrival, Resume, apply_resume, ended_edges, parent_ended, parent_failure, plan_resume,

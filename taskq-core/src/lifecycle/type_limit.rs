@@ -20,9 +20,12 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::type_rate::{RateBucket, earliest};
 use crate::error::Error;
+use crate::rate_limit::RateLimit;
 use crate::task::TaskRecord;
 
 /// The longest concurrency key, in bytes.
@@ -120,6 +123,15 @@ pub struct TypeCaps {
     key_limits: HashMap<String, u32>,
     /// Per (type, key): its tasks running or admitted.
     keys: HashMap<(String, String), u64>,
+    /// Per type rate-limited type: its bucket
+    /// ([`type_rate`](super::type_rate)).
+    rates: HashMap<String, RateBucket>,
+    /// Per key-rate-limited type: its key rate limit and the claim's now.
+    key_rates: HashMap<String, (RateLimit, DateTime<Utc>)>,
+    /// Per (type, key) met so far: its bucket (a key not stored is full).
+    key_buckets: HashMap<(String, String), RateBucket>,
+    /// The earliest time a bucket that held a candidate back frees.
+    rate_wake: Option<DateTime<Utc>>,
 }
 
 impl TypeCaps {
@@ -146,24 +158,82 @@ impl TypeCaps {
             .or_default() += running;
     }
 
+    /// Adds `task_type`'s rate limit, its bucket stored at `tat` (`None`:
+    /// full), met by a claim at `now`.
+    pub fn type_rate(
+        &mut self,
+        task_type: &str,
+        limit: RateLimit,
+        tat: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        self.rates
+            .insert(task_type.to_owned(), RateBucket::new(limit, tat, now));
+    }
+
+    /// Adds `task_type`'s key rate limit, met by a claim at `now`; the
+    /// stored buckets of its keys come from [`TypeCaps::key_tat`] (a key
+    /// without one has a full bucket).
+    pub fn key_rate(&mut self, task_type: &str, limit: RateLimit, now: DateTime<Utc>) {
+        self.key_rates.insert(task_type.to_owned(), (limit, now));
+    }
+
+    /// Records the stored bucket time of `task_type`'s `key` (after
+    /// [`TypeCaps::key_rate`]; ignored for a type without a key rate).
+    pub fn key_tat(&mut self, task_type: &str, key: &str, tat: DateTime<Utc>) {
+        if let Some(&(limit, now)) = self.key_rates.get(task_type) {
+            self.key_buckets.insert(
+                (task_type.to_owned(), key.to_owned()),
+                RateBucket::new(limit, Some(tat), now),
+            );
+        }
+    }
+
     /// Whether a task of `task_type` with concurrency key `key` may
-    /// start, taking its slots if so. A type without a limit, and a task
-    /// without a key or of a type without a key limit, is not held by
-    /// that limit.
+    /// start, taking its slots and its starts if so. A type without a
+    /// limit, and a task without a key or of a type without a key limit
+    /// (key rate limit), is not held by that limit.
     pub fn admit(&mut self, task_type: &str, key: Option<&str>) -> bool {
         if self.left.get(task_type) == Some(&0) {
             return false;
         }
         let key_limit = key.and_then(|key| Some((key, *self.key_limits.get(task_type)?)));
         if let Some((key, limit)) = key_limit {
-            let slot = self
+            let running = self
                 .keys
-                .entry((task_type.to_owned(), key.to_owned()))
-                .or_default();
-            if *slot >= u64::from(limit) {
+                .get(&(task_type.to_owned(), key.to_owned()))
+                .copied()
+                .unwrap_or(0);
+            if running >= u64::from(limit) {
                 return false;
             }
-            *slot += 1;
+        }
+        if let Some(bucket) = self.rates.get(task_type)
+            && !bucket.allows_one()
+        {
+            self.rate_wake = earliest(self.rate_wake, bucket.next_start());
+            return false;
+        }
+        let key_rate = key.and_then(|key| Some((key, *self.key_rates.get(task_type)?)));
+        if let Some((key, (limit, now))) = key_rate {
+            let bucket = self
+                .key_buckets
+                .entry((task_type.to_owned(), key.to_owned()))
+                .or_insert_with(|| RateBucket::new(limit, None, now));
+            if !bucket.allows_one() {
+                self.rate_wake = earliest(self.rate_wake, bucket.next_start());
+                return false;
+            }
+            bucket.take();
+        }
+        if let Some(bucket) = self.rates.get_mut(task_type) {
+            bucket.take();
+        }
+        if let Some((key, _)) = key_limit {
+            *self
+                .keys
+                .entry((task_type.to_owned(), key.to_owned()))
+                .or_default() += 1;
         }
         if let Some(left) = self.left.get_mut(task_type) {
             *left -= 1;
@@ -171,29 +241,81 @@ impl TypeCaps {
         true
     }
 
+    /// The type buckets this claim spent from, with the time to store
+    /// ([`RateBucket::spent`]).
+    pub fn spent_type_rates(&self) -> Vec<(&str, DateTime<Utc>)> {
+        self.rates
+            .iter()
+            .filter_map(|(task_type, bucket)| Some((task_type.as_str(), bucket.spent()?)))
+            .collect()
+    }
+
+    /// The key buckets this claim spent from, with the time to store.
+    pub fn spent_key_rates(&self) -> Vec<(&str, &str, DateTime<Utc>)> {
+        self.key_buckets
+            .iter()
+            .filter_map(|((task_type, key), bucket)| {
+                Some((task_type.as_str(), key.as_str(), bucket.spent()?))
+            })
+            .collect()
+    }
+
+    /// When the earliest rate bucket that held a candidate of this claim
+    /// back allows a start: the time to claim again instead of polling
+    /// ([`Broker::claim_wake`](crate::backend::Broker::claim_wake)).
+    /// A type or key whose bucket is spent counts even when no candidate
+    /// met it: a claim that found every type it takes full walks nothing,
+    /// and one that leaves the spent keys out of its reads
+    /// ([`TypeCaps::full_keys`]) meets none of their tasks.
+    pub fn rate_wake(&self) -> Option<DateTime<Utc>> {
+        self.rates
+            .values()
+            .chain(self.key_buckets.values())
+            .filter(|bucket| !bucket.allows_one())
+            .filter_map(RateBucket::next_start)
+            .fold(self.rate_wake, |wake, next| earliest(wake, Some(next)))
+    }
+
     /// Whether no limit applies (the claim needs no walk).
     pub fn is_empty(&self) -> bool {
-        self.left.is_empty() && self.key_limits.is_empty()
+        self.left.is_empty()
+            && self.key_limits.is_empty()
+            && self.rates.is_empty()
+            && self.key_rates.is_empty()
     }
 
     /// Whether a task of `task_type` can no longer be admitted whatever
-    /// its key: its type limit is spent.
+    /// its key: its type limit is spent, or its rate limit's bucket.
     pub fn is_full(&self, task_type: &str) -> bool {
         self.left.get(task_type) == Some(&0)
+            || self
+                .rates
+                .get(task_type)
+                .is_some_and(|bucket| !bucket.allows_one())
     }
 
-    /// The (type, key) pairs at their type's key limit: what a claim may
-    /// leave out of its reads at once.
+    /// The (type, key) pairs at their type's key limit, or whose key
+    /// rate bucket is spent: what a claim may leave out of its reads at
+    /// once.
     pub fn full_keys(&self) -> Vec<(&str, &str)> {
-        self.keys
+        let at_limit = self
+            .keys
             .iter()
             .filter(|((task_type, _), running)| {
                 self.key_limits
                     .get(task_type)
                     .is_some_and(|limit| **running >= u64::from(*limit))
             })
-            .map(|((task_type, key), _)| (task_type.as_str(), key.as_str()))
-            .collect()
+            .map(|((task_type, key), _)| (task_type.as_str(), key.as_str()));
+        let held = self
+            .key_buckets
+            .iter()
+            .filter(|(_, bucket)| !bucket.allows_one())
+            .map(|((task_type, key), _)| (task_type.as_str(), key.as_str()));
+        let mut full: Vec<(&str, &str)> = at_limit.chain(held).collect();
+        full.sort_unstable();
+        full.dedup();
+        full
     }
 
     /// Whether every type this claim may take is limited and full:

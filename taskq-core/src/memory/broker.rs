@@ -305,6 +305,55 @@ impl Broker for MemoryBackend {
         self.lock().holds.get(queue).copied()
     }
 
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.lock().wakes.get(queue).copied()
+    }
+
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        {
+            let mut state = self.lock();
+            match limit {
+                // A changed limit keeps what the bucket spent.
+                Some(limit) => {
+                    let tat = state.type_rates.get(task_type).and_then(|(_, tat)| *tat);
+                    state.type_rates.insert(task_type.to_owned(), (limit, tat));
+                }
+                None => {
+                    state.type_rates.remove(task_type);
+                }
+            }
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        {
+            let mut state = self.lock();
+            match limit {
+                Some(limit) => {
+                    state.key_rates.insert(task_type.to_owned(), limit);
+                }
+                None => {
+                    state.key_rates.remove(task_type);
+                    state.key_tats.retain(|(t, _), _| t != task_type);
+                }
+            }
+        }
+        self.signal.notify_waiters();
+        Ok(())
+    }
+
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_queue_limit(limit)?;
         {
@@ -442,8 +491,9 @@ impl MemoryBackend {
             return (Vec::new(), Vec::new());
         }
         // `lifecycle::TypeCaps`, counted under the same lock.
-        let mut caps = state.type_caps(request.task_types);
+        let mut caps = state.type_caps(request.task_types, request.now);
         if caps.all_full(request.task_types) {
+            state.spend_type_rates(request.queue, &caps, request.now);
             return (Vec::new(), Vec::new());
         }
         state.promote_due(request.now);
@@ -461,6 +511,7 @@ impl MemoryBackend {
             if let Some((limit, tat)) = rate {
                 state.spend_rate(request.queue, limit, tat, request.now, 0);
             }
+            state.spend_type_rates(request.queue, &caps, request.now);
             return (claimed, expired);
         };
         // Walk the queue in claim order; a task of a type this claim does
@@ -515,6 +566,7 @@ impl MemoryBackend {
         if let Some((limit, tat)) = rate {
             state.spend_rate(request.queue, limit, tat, request.now, claimed.len());
         }
+        state.spend_type_rates(request.queue, &caps, request.now);
         (claimed, expired)
     }
 

@@ -83,6 +83,17 @@ struct State {
     /// Rate limits (`Broker::set_queue_rate_limit`) with their bucket's
     /// time (`lifecycle::rate_spend`; `None`: full).
     rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    /// Task type rate limits (`Broker::set_type_rate_limit`) with their
+    /// bucket's time (`None`: full), key rate limits
+    /// (`Broker::set_key_rate_limit`), and the time of each key's bucket
+    /// while it is spent (`lifecycle::key_bucket_spent`; pruned as claims
+    /// pass them).
+    type_rates: HashMap<String, (RateLimit, Option<DateTime<Utc>>)>,
+    key_rates: HashMap<String, RateLimit>,
+    key_tats: HashMap<(String, String), DateTime<Utc>>,
+    /// Per queue, when the last claim's held-back type or key next frees
+    /// (`Broker::claim_wake`).
+    wakes: HashMap<String, DateTime<Utc>>,
     /// Fair queues (`Broker::set_queue_fair`) with their rounds
     /// (`lifecycle::fair_round`).
     fair: HashMap<String, lifecycle::FairRounds>,
@@ -375,11 +386,25 @@ impl State {
             .count() as u64
     }
 
-    /// The type and key limits a claim taking `task_types` meets, each
-    /// with what it leaves beside the `RUNNING` tasks (every queue's).
-    fn type_caps(&self, task_types: Option<&[&str]>) -> lifecycle::TypeCaps {
+    /// The type and key limits and rate limits a claim taking
+    /// `task_types` at `now` meets, each with what it leaves beside the
+    /// `RUNNING` tasks (every queue's) and the buckets' stored times.
+    fn type_caps(&self, task_types: Option<&[&str]>, now: DateTime<Utc>) -> lifecycle::TypeCaps {
         let mut caps = lifecycle::TypeCaps::default();
         let applies = |t: &str| task_types.is_none_or(|types| types.contains(&t));
+        for (task_type, &(limit, tat)) in &self.type_rates {
+            if applies(task_type) {
+                caps.type_rate(task_type, limit, tat, now);
+            }
+        }
+        for (task_type, &limit) in &self.key_rates {
+            if applies(task_type) {
+                caps.key_rate(task_type, limit, now);
+            }
+        }
+        for ((task_type, key), &tat) in &self.key_tats {
+            caps.key_tat(task_type, key, tat);
+        }
         for (task_type, &limit) in &self.key_limits {
             if applies(task_type) {
                 caps.key_limit(task_type, limit);
@@ -391,7 +416,7 @@ impl State {
             .filter(|(t, _)| applies(t))
             .map(|(t, &limit)| (t, limit))
             .collect();
-        if limited.is_empty() && caps.is_empty() {
+        if limited.is_empty() && self.key_limits.is_empty() {
             return caps;
         }
         let mut running: HashMap<&str, u64> = HashMap::new();
@@ -406,6 +431,29 @@ impl State {
             caps.limit(task_type, limit, running);
         }
         caps
+    }
+
+    /// Stores what a claim of `queue` at `now` spent from the type and key
+    /// buckets, forgets the key buckets that refilled, and records when
+    /// the earliest bucket that held a task back frees.
+    fn spend_type_rates(&mut self, queue: &str, caps: &lifecycle::TypeCaps, now: DateTime<Utc>) {
+        for (task_type, tat) in caps.spent_type_rates() {
+            if let Some((_, stored)) = self.type_rates.get_mut(task_type) {
+                *stored = Some(tat);
+            }
+        }
+        for (task_type, key, tat) in caps.spent_key_rates() {
+            self.key_tats
+                .insert((task_type.to_owned(), key.to_owned()), tat);
+        }
+        if !self.key_tats.is_empty() {
+            self.key_tats
+                .retain(|_, tat| lifecycle::key_bucket_spent(*tat, now));
+        }
+        match caps.rate_wake() {
+            Some(until) => self.wakes.insert(queue.to_owned(), until),
+            None => self.wakes.remove(queue),
+        };
     }
 
     fn put_schedule(&mut self, schedule: Schedule) {

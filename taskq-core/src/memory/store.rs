@@ -129,15 +129,39 @@ impl Store for MemoryBackend {
 
     async fn type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
         let state = self.lock();
+        let now = Utc::now();
         let mut rows: Vec<TypeLimitStats> = state
             .type_limits
             .keys()
             .chain(state.key_limits.keys())
-            .map(|task_type| TypeLimitStats {
-                task_type: task_type.clone(),
-                limit: state.type_limits.get(task_type).copied(),
-                key_limit: state.key_limits.get(task_type).copied(),
-                ..TypeLimitStats::default()
+            .chain(state.type_rates.keys())
+            .chain(state.key_rates.keys())
+            .map(|task_type| {
+                let rate = state.type_rates.get(task_type);
+                let key_rate = state.key_rates.get(task_type).copied();
+                TypeLimitStats {
+                    task_type: task_type.clone(),
+                    limit: state.type_limits.get(task_type).copied(),
+                    key_limit: state.key_limits.get(task_type).copied(),
+                    rate_limit: rate.map(|(limit, _)| *limit),
+                    rate_held_until: rate.and_then(|&(limit, tat)| {
+                        lifecycle::RateBucket::new(limit, tat, now).next_start()
+                    }),
+                    key_rate_limit: key_rate,
+                    held_keys: key_rate.map_or(0, |limit| {
+                        state
+                            .key_tats
+                            .iter()
+                            .filter(|((t, _), tat)| {
+                                t == task_type
+                                    && lifecycle::RateBucket::new(limit, Some(**tat), now)
+                                        .next_start()
+                                        .is_some()
+                            })
+                            .count() as u64
+                    }),
+                    ..TypeLimitStats::default()
+                }
             })
             .collect();
         rows.sort_by(|a, b| a.task_type.cmp(&b.task_type));

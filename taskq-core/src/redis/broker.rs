@@ -164,6 +164,11 @@ impl Broker for RedisBackend {
             request.queue,
             hold.and_then(DateTime::from_timestamp_micros),
         );
+        let wake = items.next().and_then(|v| v.as_i64());
+        self.wakes.record(
+            request.queue,
+            wake.and_then(DateTime::from_timestamp_micros),
+        );
         let claimed = record::from_claim(items, &request, lease_until)?;
         self.remember(&claimed, request.queue);
         Ok(claimed)
@@ -515,13 +520,43 @@ impl Broker for RedisBackend {
     /// each queue's running tasks of the type, not their sum over queues.
     async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
-        self.store_type_limit("l", task_type, limit).await
+        self.store_type_limit("l", task_type, limit.map(|l| l.to_string()))
+            .await
     }
 
     /// As the type limit: per queue, the running tasks with the key.
     async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
-        self.store_type_limit("k", task_type, limit).await
+        self.store_type_limit("k", task_type, limit.map(|l| l.to_string()))
+            .await
+    }
+
+    /// Stored with the type limits and copied into each queue's slot; the
+    /// bucket is each queue's (beside its copy): on Redis a type rate
+    /// limit caps each queue's starts of the type, like the type limit.
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        let value = limit.as_ref().map(super::type_limits::rate_value);
+        self.store_type_limit("r", task_type, value).await
+    }
+
+    /// As the type rate limit: each key's bucket per queue.
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        let value = limit.as_ref().map(super::type_limits::rate_value);
+        self.store_type_limit("s", task_type, value).await
+    }
+
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.wakes.get(queue)
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

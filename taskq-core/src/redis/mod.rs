@@ -243,6 +243,10 @@ pub struct RedisBackend {
     /// When each rate-limited queue's bucket next allows a start, as this
     /// process's last claim of it saw (`Broker::claim_hold`).
     holds: crate::rate_limit::ClaimHolds,
+    /// When the earliest type or key bucket that held a task of each
+    /// queue back frees, as this process's last claim of it saw
+    /// (`Broker::claim_wake`).
+    wakes: crate::rate_limit::ClaimHolds,
     /// Only the delivery path of records kept elsewhere
     /// ([`RedisBackend::into_delivery_path`]): that store carries a
     /// step's end to its children, so settles skip the outbox.
@@ -338,6 +342,7 @@ impl RedisBackend {
             timer,
             claimed: Mutex::new(HashMap::new()),
             holds: Default::default(),
+            wakes: Default::default(),
             delivery_only: false,
         })
     }

@@ -176,7 +176,10 @@ pub(crate) const CLAIM_FIELDS: [&str; 25] = [
 /// nothing, when the queue's copy of the type limits is missing (never
 /// synced: `type_limits.rs`). Otherwise returns the next due time of the delayed set (µs, or nil) — or, when
 /// it expired tasks, `{next due, count, outbox entries…}` —, the time the
-/// bucket next allows a start if it is empty (µs, or nil), then
+/// bucket next allows a start if it is empty (µs, or nil), when the
+/// earliest type or key rate bucket (`lifecycle::type_rate`, kept beside
+/// the copy in the queue's slot) that held a task back frees (µs, or
+/// nil), then
 /// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
 /// into the script, not sent with every call).
 ///
@@ -346,10 +349,14 @@ pub(crate) static STATS: LazyLock<Script> =
 pub(crate) static TYPE_LIMIT_SYNC: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/type_limit_sync.lua")));
 
-/// ARGV[4..] the key-limited types. Returns the (task type, count) pairs
-/// of the queue's running tasks, read from the running set's records
-/// (what a type limit counts, `Store::type_limits`), and the (task type,
-/// key, count) triples of those of the key-limited types with a key.
+/// ARGV[4] how many key-limited types follow, then those types, then per
+/// key-rate-limited type the type and the time (µs) above which a key's
+/// bucket holds its tasks back. Returns the (task type, count) pairs of
+/// the queue's running tasks, read from the running set's records (what
+/// a type limit counts, `Store::type_limits`), the (task type, key,
+/// count) triples of those of the key-limited types with a key, the
+/// (type, bucket time) pairs of the queue's type rate buckets, and the
+/// (type, held keys) pairs of the key-rate-limited types.
 pub(crate) static RUNNING_TYPES: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/running_types.lua")));
 

@@ -1,6 +1,7 @@
 //! Task type and key limits on Redis: one hash of the limits
 //! (`Keys::type_limits`: field `l:<type>` the limit, `k:<type>` the key
-//! limit, `#v` its version) outside every queue's slot, and a copy of it
+//! limit, `r:<type>` the rate limit and `s:<type>` the key rate limit as
+//! `starts:period_us`, `#v` its version) outside every queue's slot, and a copy of it
 //! in each queue's slot (`KEYS[12]`), which the claim script reads and
 //! counts against: the type's tasks (per key, for a key limit) in the
 //! queue's running set. A script reaches one slot on Redis Cluster, and a
@@ -22,10 +23,20 @@
 //! (`TYPE_LIMIT_SYNC`), so syncs racing in any order leave the latest. No
 //! queue name ever leaves the set, and no cache in the process is read.
 //!
+//! The rate limits' buckets live beside each queue's copy, in the queue's
+//! slot (`<copy>:tat`, a hash of each type's bucket time, and
+//! `<copy>:ktat:<type>`, a sorted set of each spent key's bucket time):
+//! like the type limits, a type or key rate limit is kept per queue. The
+//! claim script reads and moves them, and deletes the key buckets whose
+//! time passed as it meets their type.
+//!
 //! [`Store::type_limits`]: crate::backend::Store::type_limits
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -34,9 +45,31 @@ use super::RedisBackend;
 use super::scripts;
 use crate::backend::TypeLimitStats;
 use crate::error::Error;
+use crate::lifecycle;
+use crate::rate_limit::RateLimit;
 
-/// A type's stored limits: (limit, key limit).
-pub(super) type Limits = (Option<u32>, Option<u32>);
+/// A type's stored limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Limits {
+    pub limit: Option<u32>,
+    pub key_limit: Option<u32>,
+    pub rate: Option<RateLimit>,
+    pub key_rate: Option<RateLimit>,
+}
+
+/// A rate limit as the copy stores it: `starts:period_us`.
+pub(super) fn rate_value(limit: &RateLimit) -> String {
+    format!("{}:{}", limit.starts, limit.period_micros())
+}
+
+/// A stored `starts:period_us`, if it is one.
+fn parse_rate(value: &str) -> Option<RateLimit> {
+    let (starts, period) = value.split_once(':')?;
+    Some(RateLimit::new(
+        starts.parse().ok()?,
+        Duration::from_micros(period.parse().ok()?),
+    ))
+}
 
 /// The version field of the global hash and of each queue's copy.
 const VERSION: &str = "#v";
@@ -78,31 +111,33 @@ impl RedisBackend {
                 continue;
             }
             let bad = || Error::backend(format!("type limit {field}: stored {value} is invalid"));
-            let limit: u32 = value.parse().map_err(|_| bad())?;
-            if let Some(task_type) = field.strip_prefix("l:") {
-                limits.entry(task_type.to_owned()).or_default().0 = Some(limit);
-            } else if let Some(task_type) = field.strip_prefix("k:") {
-                limits.entry(task_type.to_owned()).or_default().1 = Some(limit);
-            } else {
-                return Err(bad());
+            let (kind, task_type) = field.split_at_checked(2).ok_or_else(bad)?;
+            let entry = limits.entry(task_type.to_owned()).or_default();
+            match kind {
+                "l:" => entry.limit = Some(value.parse().map_err(|_| bad())?),
+                "k:" => entry.key_limit = Some(value.parse().map_err(|_| bad())?),
+                "r:" => entry.rate = Some(parse_rate(&value).ok_or_else(bad)?),
+                "s:" => entry.key_rate = Some(parse_rate(&value).ok_or_else(bad)?),
+                _ => return Err(bad()),
             }
         }
         Ok(limits)
     }
 
     /// Stores (`Some`) or deletes (`None`) one limit of a type: `kind` is
-    /// `l` (the limit) or `k` (the key limit). Then syncs every queue's
-    /// copy (module docs) and wakes the workers of every queue, where a
-    /// raised or cleared limit may free slots.
+    /// `l` (the limit), `k` (the key limit), `r` (the rate limit) or `s`
+    /// (the key rate limit), `value` as the copy stores it. Then syncs
+    /// every queue's copy (module docs) and wakes the workers of every
+    /// queue, where a raised or cleared limit may free slots.
     pub(super) async fn store_type_limit(
         &self,
         kind: &str,
         task_type: &str,
-        limit: Option<u32>,
+        value: Option<String>,
     ) -> Result<(), Error> {
         let client = self.pool.next();
         let field = format!("{kind}:{task_type}");
-        let value = limit.map_or_else(String::new, |l| l.to_string());
+        let value = value.unwrap_or_default();
         let stored: Vec<String> = TYPE_LIMIT_SET
             .evalsha_with_reload(client, vec![self.keys.type_limits()], vec![field, value])
             .await
@@ -145,15 +180,18 @@ impl RedisBackend {
     }
 
     /// Every limited type with its running tasks summed over the queues
-    /// (one script per queue), by name.
+    /// (one script per queue), its buckets read per queue (a type held in
+    /// any queue shows the latest hold; held keys are summed), by name.
     pub(super) async fn read_type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
         let limits = self.type_limit_map().await?;
         let mut rows: Vec<TypeLimitStats> = limits
             .into_iter()
-            .map(|(task_type, (limit, key_limit))| TypeLimitStats {
+            .map(|(task_type, limits)| TypeLimitStats {
                 task_type,
-                limit,
-                key_limit,
+                limit: limits.limit,
+                key_limit: limits.key_limit,
+                rate_limit: limits.rate,
+                key_rate_limit: limits.key_rate,
                 ..TypeLimitStats::default()
             })
             .collect();
@@ -161,16 +199,28 @@ impl RedisBackend {
         if rows.is_empty() {
             return Ok(rows);
         }
+        let now = Utc::now();
         let keyed: Vec<String> = rows
             .iter()
             .filter(|row| row.key_limit.is_some())
             .map(|row| row.task_type.clone())
             .collect();
+        let mut args = vec![keyed.len().to_string()];
+        args.extend(keyed);
+        for row in &rows {
+            if let Some(limit) = &row.key_rate_limit {
+                // A key's bucket holds while its next start is ahead:
+                // time − period + cost(1) > now.
+                let above =
+                    now.timestamp_micros() + limit.period_micros() - lifecycle::rate_cost(limit, 1);
+                args.extend([row.task_type.clone(), above.to_string()]);
+            }
+        }
         let mut keys: HashMap<String, Vec<(String, u64)>> = HashMap::new();
         let unexpected = || Error::backend("running types: unexpected reply");
         for queue in self.queue_names().await? {
             let reply = self
-                .run(&scripts::RUNNING_TYPES, &queue, keyed.clone())
+                .run(&scripts::RUNNING_TYPES, &queue, args.clone())
                 .await?;
             let Value::Array(parts) = reply else {
                 return Err(Error::backend("running types: not an array"));
@@ -182,7 +232,7 @@ impl RedisBackend {
                 Some(Value::Null) | None => Ok(Vec::new()),
                 Some(_) => Err(unexpected()),
             };
-            let (types, per_key) = (part()?, part()?);
+            let (types, per_key, tats, held) = (part()?, part()?, part()?, part()?);
             for pair in types.chunks(2) {
                 let [task_type, count] = pair else {
                     return Err(Error::backend("running types: odd reply"));
@@ -206,6 +256,33 @@ impl RedisBackend {
                 keys.entry(task_type)
                     .or_default()
                     .push((key, u64::try_from(count).unwrap_or(0)));
+            }
+            for pair in tats.chunks(2) {
+                let [task_type, tat] = pair else {
+                    return Err(Error::backend("running types: odd reply"));
+                };
+                let (Some(task_type), Some(tat)) = (task_type.as_string(), tat.as_i64()) else {
+                    return Err(unexpected());
+                };
+                let Some(row) = rows.iter_mut().find(|r| r.task_type == task_type) else {
+                    continue;
+                };
+                if let Some(limit) = row.rate_limit {
+                    let tat = DateTime::from_timestamp_micros(tat);
+                    let held = lifecycle::RateBucket::new(limit, tat, now).next_start();
+                    row.rate_held_until = row.rate_held_until.max(held);
+                }
+            }
+            for pair in held.chunks(2) {
+                let [task_type, count] = pair else {
+                    return Err(Error::backend("running types: odd reply"));
+                };
+                let (Some(task_type), Some(count)) = (task_type.as_string(), count.as_i64()) else {
+                    return Err(unexpected());
+                };
+                if let Some(row) = rows.iter_mut().find(|r| r.task_type == task_type) {
+                    row.held_keys += u64::try_from(count).unwrap_or(0);
+                }
             }
         }
         for row in &mut rows {

@@ -293,6 +293,30 @@ impl Broker for InlineBackend {
         self.memory.claim_hold(queue)
     }
 
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.memory.claim_wake(queue)
+    }
+
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<crate::rate_limit::RateLimit>,
+    ) -> Result<(), Error> {
+        self.memory.set_type_rate_limit(task_type, limit).await?;
+        super::drain::drain_with(&self.runner, None, true, MAX_INLINE_ATTEMPTS).await?;
+        Ok(())
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<crate::rate_limit::RateLimit>,
+    ) -> Result<(), Error> {
+        self.memory.set_key_rate_limit(task_type, limit).await?;
+        super::drain::drain_with(&self.runner, None, true, MAX_INLINE_ATTEMPTS).await?;
+        Ok(())
+    }
+
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         self.memory.set_queue_limit(queue, limit).await?;
         // A raised or cleared limit may let held tasks run.

@@ -38,6 +38,11 @@ pub(super) async fn dispatch(
     // Per queue, until when its rate limit holds its tasks back (the
     // backend's `claim_hold` after a short claim): no claim until then.
     let mut held: Vec<Option<DateTime<Utc>>> = vec![None; queues.len()];
+    // Per queue, when a task its last claim held back by a type or key
+    // rate limit may start (the backend's `claim_wake`): the queue is
+    // still claimed on any signal, and claimed again by then at the
+    // latest, instead of after the whole poll interval.
+    let mut wake: Vec<Option<DateTime<Utc>>> = vec![None; queues.len()];
     while !shutdown.is_cancelled() {
         if *paused.borrow_and_update() {
             tokio::select! {
@@ -64,7 +69,7 @@ pub(super) async fn dispatch(
         if *shared.paused.borrow() {
             continue;
         }
-        for (queue, held) in queues.iter().zip(held.iter_mut()) {
+        for ((queue, held), wake) in queues.iter().zip(held.iter_mut()).zip(wake.iter_mut()) {
             let free = queue.slots.available_permits().min(CLAIM_BATCH_MAX);
             if free == 0 {
                 continue;
@@ -96,10 +101,13 @@ pub(super) async fn dispatch(
             match claimed {
                 Ok(Ok(tasks)) if Instant::now() < lease_deadline => {
                     some_queue_idle |= tasks.len() < free;
-                    *held = if tasks.len() < free {
-                        shared.backend.claim_hold(&queue.name)
+                    (*held, *wake) = if tasks.len() < free {
+                        (
+                            shared.backend.claim_hold(&queue.name),
+                            shared.backend.claim_wake(&queue.name),
+                        )
                     } else {
-                        None
+                        (None, None)
                     };
                     start_attempts(shared, queue, tasks, lease_deadline);
                     claim_again |= queue.slots.available_permits() > 0 && !some_queue_idle;
@@ -134,8 +142,10 @@ pub(super) async fn dispatch(
             continue;
         }
         if some_queue_idle {
-            poll.as_mut()
-                .reset(next_poll(shared.config.poll_interval, &held));
+            poll.as_mut().reset(next_poll(
+                shared.config.poll_interval,
+                held.iter().chain(&wake),
+            ));
             tokio::select! {
                 _ = &mut work => {}
                 _ = &mut slot => {}
@@ -156,12 +166,15 @@ pub(super) async fn dispatch(
 }
 
 /// When to claim again from idle queues: after the poll interval, or as
-/// soon as a held queue's rate limit allows its next start, whichever
-/// comes first (a held queue is not claimed before, whatever wakes us).
-fn next_poll(interval: Duration, held: &[Option<DateTime<Utc>>]) -> Instant {
+/// soon as a held queue's rate limit (or a held type's or key's) allows
+/// its next start, whichever comes first (a queue held by its own rate
+/// limit is not claimed before, whatever wakes us).
+fn next_poll<'a>(
+    interval: Duration,
+    held: impl Iterator<Item = &'a Option<DateTime<Utc>>>,
+) -> Instant {
     let now = Utc::now();
     let soonest = held
-        .iter()
         .flatten()
         // A hold that passed is no reason to wake: its queue was claimed
         // (or has no free slot, and a freed slot wakes us).

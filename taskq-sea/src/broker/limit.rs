@@ -28,6 +28,7 @@ use taskq_core::{Error, lifecycle};
 
 use super::statements::{claim_unguarded, running_count};
 use super::type_limit::{admitted_ids, claim_ids, limited_due, locked_type_caps};
+use super::type_rate::spend_rates;
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::queue;
 use crate::entity::task;
@@ -190,12 +191,14 @@ impl SeaBackend {
             return Ok(Vec::new());
         };
         let mut caps = locked_type_caps(&txn, request).await?;
+        let mut wake = None;
         let rows = if locked.want > 0 && !caps.is_empty() {
             let request = ClaimRequest {
                 limit: locked.want,
                 ..request.clone()
             };
             let ids = admitted_ids(&txn, &request, &mut caps).await?;
+            wake = spend_rates(&txn, &caps, request.now).await?;
             claim_ids(&txn, &request, ids).await?
         } else if locked.want > 0 {
             let request = ClaimRequest {
@@ -216,6 +219,7 @@ impl SeaBackend {
             .await?;
         txn.commit().await.map_err(db_err)?;
         self.holds.record(request.queue, hold);
+        self.wakes.record(request.queue, wake);
         Ok(rows)
     }
 

@@ -33,6 +33,7 @@ mod rescue;
 mod statements;
 mod steps;
 mod type_limit;
+mod type_rate;
 mod unique;
 mod workflow;
 
@@ -106,6 +107,7 @@ impl Broker for SeaBackend {
                 rows.extend(self.claim_limited(&rest).await?);
             } else {
                 self.holds.record(request.queue, None);
+                self.wakes.record(request.queue, None);
             }
             rows
         };
@@ -306,6 +308,35 @@ impl Broker for SeaBackend {
 
     fn claim_hold(&self, queue: &str) -> Option<DateTime<Utc>> {
         self.holds.get(queue)
+    }
+
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.wakes.get(queue)
+    }
+
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        self.store_type_rate(task_type, false, limit).await?;
+        // A raised or cleared rate limit may let held tasks start.
+        self.wake_others().await;
+        self.notify();
+        Ok(())
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        lifecycle::check_type_rate_limit(limit.as_ref())?;
+        self.store_type_rate(task_type, true, limit).await?;
+        self.wake_others().await;
+        self.notify();
+        Ok(())
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {

@@ -17,6 +17,7 @@ use crate::entity::task::{self, Column as C};
 use super::limit::{Locked, locked_capacity};
 use super::statements::{claim_update, due_select, fetch};
 use super::type_limit::{admitted_ids, locked_type_caps};
+use super::type_rate::spend_rates;
 
 impl SeaBackend {
     /// The current state of a task, or [`Error::NotFound`].
@@ -69,6 +70,7 @@ impl SeaBackend {
             let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
             self.holds.record(queue, hold);
+            self.wakes.record(queue, None);
             return Ok(Vec::new());
         }
         // A limited task type: its row locked after the queue's (`type_limit`).
@@ -81,6 +83,8 @@ impl SeaBackend {
         } else {
             ids = admitted_ids(&txn, request, &mut caps).await?;
         }
+        // The type and key buckets, spent in this transaction (`type_rate`).
+        let wake = spend_rates(&txn, &caps, now).await?;
         if ids.is_empty() {
             // Ended here, not by dropping it: InnoDB's locking read also
             // locked the rows it scanned and passed over (not yet due), and
@@ -90,6 +94,7 @@ impl SeaBackend {
             let hold = locked.spend(&txn, queue, now, 0).await?;
             txn.commit().await.map_err(db_err)?;
             self.holds.record(queue, hold);
+            self.wakes.record(queue, wake);
             return Ok(Vec::new());
         }
         let mut update = claim_update(request);
@@ -103,6 +108,7 @@ impl SeaBackend {
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         self.holds.record(queue, hold);
+        self.wakes.record(queue, wake);
         Ok(rows)
     }
 

@@ -35,6 +35,7 @@ use taskq_core::{Error, TaskState, lifecycle};
 use uuid::Uuid;
 
 use super::statements::{claim_update, due_select};
+use super::type_rate::{add_rates, key_rate, type_rate};
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::task::{self, Column as C};
 use crate::entity::task_type;
@@ -51,11 +52,15 @@ fn limited_types(task_types: Option<&[&str]>) -> sea_orm::Select<task_type::Enti
     select
 }
 
-/// `running_limit IS NOT NULL OR key_limit IS NOT NULL`.
+/// `running_limit IS NOT NULL OR key_limit IS NOT NULL OR rate_starts IS
+/// NOT NULL OR key_rate_starts IS NOT NULL`: a type with a rate limit is
+/// claimed in the locked transaction too (`type_rate`).
 fn any_limit() -> Condition {
     Condition::any()
         .add(Expr::col(task_type::Column::RunningLimit).is_not_null())
         .add(Expr::col(task_type::Column::KeyLimit).is_not_null())
+        .add(Expr::col(task_type::Column::RateStarts).is_not_null())
+        .add(Expr::col(task_type::Column::KeyRateStarts).is_not_null())
 }
 
 /// `SELECT name FROM taskq_task_types WHERE <any limit>`.
@@ -188,6 +193,7 @@ pub(super) async fn locked_type_caps(
             caps.key_running(&name, &key, u64::try_from(count).unwrap_or(0));
         }
     }
+    add_rates(txn, &rows, &mut caps, request.now).await?;
     Ok(caps)
 }
 
@@ -326,21 +332,26 @@ impl SeaBackend {
                     .and_where(Expr::col(task_type::Column::Name).eq(name))
                     .to_owned();
                 self.db().execute(&clear).await.map_err(db_err)?;
-                // The condition is in the DELETE, so a racing set stays.
-                let forget = Query::delete()
-                    .from_table(task_type::Entity)
-                    .and_where(Expr::col(task_type::Column::Name).eq(name))
-                    .and_where(Expr::col(task_type::Column::RunningLimit).is_null())
-                    .and_where(Expr::col(task_type::Column::KeyLimit).is_null())
-                    .to_owned();
-                self.db().execute(&forget).await.map_err(db_err)?;
+                self.forget_plain_type(name).await?;
             }
         }
         Ok(())
     }
 
-    /// Every type with a limit or key limit, with its `RUNNING` tasks,
-    /// by name.
+    /// Deletes the row of a type left without any limit. The condition is
+    /// in the DELETE, so a racing set stays.
+    pub(super) async fn forget_plain_type(&self, name: &str) -> Result<(), Error> {
+        let forget = Query::delete()
+            .from_table(task_type::Entity)
+            .and_where(Expr::col(task_type::Column::Name).eq(name))
+            .cond_where(any_limit().not())
+            .to_owned();
+        self.db().execute(&forget).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Every type with a limit, key limit or rate limit, with its
+    /// `RUNNING` tasks and its held buckets now, by name.
     pub(crate) async fn read_type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
         let txn = self.read_txn().await?;
         let rows = limited_types(None)
@@ -364,11 +375,27 @@ impl SeaBackend {
         } else {
             running_by_key(&txn, &keyed).await?
         };
+        let now = chrono::Utc::now();
+        let mut held_keys = HashMap::new();
+        for row in &rows {
+            if let Some(limit) = key_rate(row)? {
+                held_keys.insert(
+                    row.name.clone(),
+                    self.held_keys(&txn, &row.name, &limit, now).await?,
+                );
+            }
+        }
         txn.commit().await.map_err(db_err)?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|row| {
+                let rate = type_rate(&row)?;
                 let mut stats = TypeLimitStats {
+                    rate_limit: rate.map(|(limit, _)| limit),
+                    rate_held_until: rate.and_then(|(limit, tat)| {
+                        lifecycle::RateBucket::new(limit, tat, now).next_start()
+                    }),
+                    key_rate_limit: key_rate(&row)?,
+                    held_keys: held_keys.get(&row.name).copied().unwrap_or(0),
                     running: running
                         .iter()
                         .find(|(name, _)| *name == row.name)
@@ -386,8 +413,8 @@ impl SeaBackend {
                     );
                 }
                 stats.task_type = row.name;
-                stats
+                Ok(stats)
             })
-            .collect())
+            .collect()
     }
 }

@@ -7,7 +7,10 @@
 //! - [`queue`]: `taskq_queues`, one row per paused or limited queue.
 //! - [`fair_lane`]: `taskq_fair_lanes`, per fair queue and lane (concurrency
 //!   key) the round its next task takes.
-//! - [`task_type`]: `taskq_task_types`, one row per limited task type.
+//! - [`task_type`]: `taskq_task_types`, one row per limited or
+//!   rate-limited task type.
+//! - [`type_key_rate`]: `taskq_type_key_rates`, per key-rate-limited type
+//!   and concurrency key the time of its spent bucket.
 //! - [`schedule`]: `taskq_schedules`, one row per schedule (a
 //!   [`taskq_core::Schedule`]).
 //! - [`unique_key`]: `taskq_unique_keys`, per queue and unique key the
@@ -25,5 +28,6 @@ pub mod queue;
 pub mod schedule;
 pub mod task;
 pub mod task_type;
+pub mod type_key_rate;
 pub mod unique_key;
 pub mod worker;

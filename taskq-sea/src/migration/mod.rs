@@ -53,6 +53,7 @@ mod m20261208_000051_taskq_snooze_expiry;
 mod m20261208_000060_taskq_type_limits;
 mod m20261209_000060_taskq_trace_context;
 mod m20261209_000070_taskq_fair_queues;
+mod m20261210_000080_taskq_type_rates;
 mod m20261210_000085_taskq_fair_held;
 mod m20261210_000090_taskq_fair_weights;
 
@@ -78,6 +79,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261208_000060_taskq_type_limits::Migration),
         Box::new(m20261209_000060_taskq_trace_context::Migration),
         Box::new(m20261209_000070_taskq_fair_queues::Migration),
+        Box::new(m20261210_000080_taskq_type_rates::Migration),
         Box::new(m20261210_000085_taskq_fair_held::Migration),
         Box::new(m20261210_000090_taskq_fair_weights::Migration),
     ]

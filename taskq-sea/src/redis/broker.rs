@@ -236,6 +236,31 @@ impl Broker for SeaRedisBackend {
         self.redis.claim_hold(queue)
     }
 
+    fn claim_wake(&self, queue: &str) -> Option<DateTime<Utc>> {
+        self.redis.claim_wake(queue)
+    }
+
+    /// As the queue rate limit: SQL's row is the truth, Redis's copy
+    /// (with the buckets, which only Redis keeps: a Redis loss refills
+    /// them) caps the claims, per queue as on Redis.
+    async fn set_type_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        self.sql.set_type_rate_limit(task_type, limit).await?;
+        self.redis.set_type_rate_limit(task_type, limit).await
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        task_type: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), Error> {
+        self.sql.set_key_rate_limit(task_type, limit).await?;
+        self.redis.set_key_rate_limit(task_type, limit).await
+    }
+
     /// SQL's sweep decides; Redis's drops its copies (a claim that pops
     /// one first expires it there, and SQL's row is swept here).
     async fn expire_overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<u64, Error> {

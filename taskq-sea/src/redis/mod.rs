@@ -341,12 +341,20 @@ impl SeaRedisBackend {
             if !types.iter().any(|t| t.task_type == row.task_type) {
                 self.redis.set_type_limit(&row.task_type, None).await?;
                 self.redis.set_key_limit(&row.task_type, None).await?;
+                self.redis.set_type_rate_limit(&row.task_type, None).await?;
+                self.redis.set_key_rate_limit(&row.task_type, None).await?;
             }
         }
         for row in types {
             self.redis.set_type_limit(&row.task_type, row.limit).await?;
             self.redis
                 .set_key_limit(&row.task_type, row.key_limit)
+                .await?;
+            self.redis
+                .set_type_rate_limit(&row.task_type, row.rate_limit)
+                .await?;
+            self.redis
+                .set_key_rate_limit(&row.task_type, row.key_rate_limit)
                 .await?;
         }
         Ok(())

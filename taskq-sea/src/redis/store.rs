@@ -81,9 +81,24 @@ impl Store for SeaRedisBackend {
 
     /// SQL's counts and settings; a rate limit's bucket is Redis's (the
     /// claims spend it there), so its hold is read from Redis.
-    /// SQL's rows: the stored limits and the records' running counts.
+    /// SQL's rows: the stored limits and the records' running counts; a
+    /// rate limit's buckets are Redis's (the claims spend them there), so
+    /// its holds are read from Redis.
     async fn type_limits(&self) -> Result<Vec<taskq_core::backend::TypeLimitStats>, Error> {
-        self.sql.type_limits().await
+        let mut rows = self.sql.type_limits().await?;
+        if rows
+            .iter()
+            .any(|r| r.rate_limit.is_some() || r.key_rate_limit.is_some())
+        {
+            let redis = self.redis.type_limits().await?;
+            for row in &mut rows {
+                if let Some(held) = redis.iter().find(|r| r.task_type == row.task_type) {
+                    row.rate_held_until = held.rate_held_until;
+                    row.held_keys = held.held_keys;
+                }
+            }
+        }
+        Ok(rows)
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {

@@ -196,13 +196,15 @@ function unclaimableRow(q) {
 }
 
 /**
- * The task types with a limit or a key limit: running / limit each (at
- * most that many of the type run at once on every worker together; on
- * Redis, per queue), and for a key limit how many keys run tasks, with the
- * busiest keys. Nothing when no type has one.
+ * The task types with a limit, a key limit or a rate limit: running /
+ * limit each (at most that many of the type run at once on every worker
+ * together; on Redis, per queue), for a key limit how many keys run tasks,
+ * with the busiest keys, and the rate limits with what they hold back.
+ * Nothing when no type has one.
  */
 function typeLimits(types) {
-  const limited = (types || []).filter((t) => t.limit != null || t.key_limit != null);
+  const limited = (types || []).filter((t) => t.limit != null || t.key_limit != null
+    || t.rate_limit != null || t.key_rate_limit != null);
   if (!limited.length) return [];
   const byKey = (t) => {
     if (t.key_limit == null) return '–';
@@ -214,15 +216,41 @@ function typeLimits(types) {
   return [
     el('h3', {}, 'Task type limits'),
     el('div', { className: 'table-wrap' }, el('table', { id: 'type-limits', className: 'cards-narrow' },
-      el('thead', {}, el('tr', {}, ...['task type', 'running / limit', 'running by key'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, ...['task type', 'running / limit', 'running by key', 'rate'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, ...limited.map((t) => el('tr', { dataset: { key: 't:' + t.name, taskType: t.name } },
         el('th', { scope: 'row', dataset: { label: 'task type' } },
           el('a', { href: tasksHref({ state: 'RUNNING', filters: { type: t.name } }) }, t.name)),
         cell('running / limit', t.limit == null ? number(t.running)
           : el('span', { className: 'type-limit', title: 'at most ' + t.limit + ' run at once, across every worker' },
             number(t.running) + ' / ' + number(t.limit))),
-        cell('running by key', el('span', { className: 'key-limit' }, byKey(t)))))))),
+        cell('running by key', el('span', { className: 'key-limit' }, byKey(t))),
+        cell('rate', typeRate(t))))))),
   ];
+}
+
+/** A type's rate limits: `≤ 100 / 1m` (held until …), `≤ 10 / 1s per key` (n keys held). */
+function typeRate(t) {
+  const parts = [];
+  if (t.rate_limit) {
+    const { starts, period_ms: period } = t.rate_limit;
+    parts.push(el('span', { className: 'type-rate', title: 'at most ' + starts + ' starts per ' + span(period) + ', across every worker' },
+      '≤ ' + number(starts) + ' / ' + span(period)));
+    if (t.rate_held_until) {
+      parts.push(' ', el('span', { className: 'type-rate-held', title: 'the rate limit holds the type\'s pending tasks back; the next may start then' },
+        'held until ', timeEl(t.rate_held_until)));
+    }
+  }
+  if (t.key_rate_limit) {
+    const { starts, period_ms: period } = t.key_rate_limit;
+    if (parts.length) parts.push(el('br'));
+    parts.push(el('span', { className: 'key-rate', title: 'at most ' + starts + ' starts per ' + span(period) + ' for each concurrency key' },
+      '≤ ' + number(starts) + ' / ' + span(period) + ' per key'));
+    if (t.held_keys) {
+      parts.push(' ', el('span', { className: 'key-rate-held' },
+        number(t.held_keys) + (t.held_keys === 1 ? ' key held' : ' keys held')));
+    }
+  }
+  return parts.length ? el('span', {}, ...parts) : '–';
 }
 
 function latestFailures(tasks) {

@@ -1,6 +1,6 @@
 -- CLAIM: the Lua of `CLAIM` in redis/scripts.rs, which documents its KEYS and ARGV.
 local FIELDS = {@FIELDS@}
-if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due(), false} end
+if redis.call('EXISTS', KEYS[6]) == 1 then return {next_due(), false, false} end
 -- The queue's copy of the type limits was never synced (a new queue, or
 -- lost): nothing is claimed; the caller syncs it and claims again.
 if redis.call('EXISTS', KEYS[12]) == 0 then return -1 end
@@ -29,7 +29,7 @@ local limit = redis.call('GET', KEYS[10])
 if limit then
   local free = tonumber(limit) - redis.call('ZCARD', KEYS[3])
   if free < want then want = free end
-  if want <= 0 then return {next_due(), false} end
+  if want <= 0 then return {next_due(), false, false} end
 end
 -- lifecycle::rate_capacity: the queue's token bucket (KEYS[11]: starts,
 -- period and tat, the bucket's time, in µs), read here and moved below.
@@ -56,7 +56,7 @@ if starts then
   while k > 0 and cost(k) > budget do k = k - 1 end
   while k < want and cost(k + 1) <= budget do k = k + 1 end
   want = k
-  if want <= 0 then return {next_due(), next_start(tat)} end
+  if want <= 0 then return {next_due(), next_start(tat), false} end
 end
 -- ARGV[9] the type filter's flag, then the types it accepts.
 local accepts = nil
@@ -66,21 +66,30 @@ if ARGV[9] == '1' then
 end
 -- lifecycle::TypeCaps: the type limits of the types this claim may take,
 -- from the queue's copy (KEYS[12]: field l:<type> the limit, k:<type>
--- the key limit, #v its version). A limited type's running tasks, and a
--- key-limited type's per key, are counted from the running set (each
--- member's record), so a settled or rescued task's slot is free again; a
--- task of a full type or key keeps its place.
-local left, key_limit, key_running = nil, {}, {}
+-- the key limit, r:<type> the rate limit and s:<type> the key rate limit
+-- as `starts:period`, #v its version). A limited type's running tasks,
+-- and a key-limited type's per key, are counted from the running set
+-- (each member's record), so a settled or rescued task's slot is free
+-- again; a task of a full type or key keeps its place.
+local limited, counted = false, false
+local left, key_limit, key_running = {}, {}, {}
+local type_rate, key_rate = {}, {}
 local stored = redis.call('HGETALL', KEYS[12])
 for i = 1, #stored, 2 do
   local kind, t = string.sub(stored[i], 1, 2), string.sub(stored[i], 3)
-  if (kind == 'l:' or kind == 'k:') and (not accepts or accepts[t]) then
-    left = left or {}
-    if kind == 'l:' then left[t] = tonumber(stored[i + 1])
-    else key_limit[t] = tonumber(stored[i + 1]) end
+  if (kind == 'l:' or kind == 'k:' or kind == 'r:' or kind == 's:') and (not accepts or accepts[t]) then
+    limited = true
+    local v = stored[i + 1]
+    if kind == 'l:' then left[t] = tonumber(v); counted = true
+    elseif kind == 'k:' then key_limit[t] = tonumber(v); counted = true
+    else
+      local rs, rp = string.match(v, '^(%d+):(%d+)$')
+      local limit = {starts = tonumber(rs), period = tonumber(rp)}
+      if kind == 'r:' then type_rate[t] = limit else key_rate[t] = limit end
+    end
   end
 end
-if left then
+if counted then
   for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
     local r = redis.call('HMGET', ARGV[1] .. running_task(m), 'task_type', 'concurrency_key')
     local t, k = r[1], r[2]
@@ -91,23 +100,79 @@ if left then
     end
   end
 end
+-- lifecycle::type_rate: the type and key token buckets, kept beside the
+-- copy in the queue's slot (its name and a suffix): `<copy>:tat`, a hash
+-- of each type's bucket time, and `<copy>:ktat:<type>`, a sorted set of
+-- each key's bucket time (the score) while it is spent. Each bucket is
+-- {limit, tat, taken}; lifecycle::RateBucket's rules on it.
+local TATS = KEYS[12] .. ':tat'
+local function ktats(t) return KEYS[12] .. ':ktat:' .. t end
+local function bucket(limit, at) return {starts = limit.starts, period = limit.period, tat = at, taken = 0} end
+local function bcost(b, n) return math.ceil(n * b.period / b.starts) end
+local function allows_one(b)
+  local n = b.taken + 1
+  if n > math.floor(9007199254740992 / b.period) then return false end
+  local budget = b.period - math.max((b.tat or now) - now, 0)
+  if budget < 0 then budget = 0 end
+  return bcost(b, n) <= budget
+end
+local function spent(b) return math.max(b.tat or now, now) + bcost(b, b.taken) end
+local function bnext(b)
+  local t = spent(b) - b.period + bcost(b, 1)
+  if t > now then return t end
+  return false
+end
+local wake = false
+local function hold_until(b)
+  local t = bnext(b)
+  if t and (not wake or t < wake) then wake = t end
+end
+local tbucket, kbucket = {}, {}
+for t, limit in pairs(type_rate) do
+  tbucket[t] = bucket(limit, tonumber(redis.call('HGET', TATS, t)))
+  if not allows_one(tbucket[t]) then hold_until(tbucket[t]) end
+end
+local function key_bucket(t, k)
+  local tk = t .. '\0' .. k
+  if not kbucket[tk] then
+    kbucket[tk] = bucket(key_rate[t], tonumber(redis.call('ZSCORE', ktats(t), k)))
+    kbucket[tk].t, kbucket[tk].k = t, k
+  end
+  return kbucket[tk]
+end
 -- Whether a task of type t with key k (or false) may start; taking its
--- slots is `admitted`'s.
+-- slots and starts is `admitted`'s.
 local function admits(t, k)
-  if not left then return true end
+  if not limited then return true end
   if left[t] and left[t] <= 0 then return false end
   if k and key_limit[t] and (key_running[t .. '\0' .. k] or 0) >= key_limit[t] then return false end
+  if tbucket[t] and not allows_one(tbucket[t]) then
+    hold_until(tbucket[t])
+    return false
+  end
+  if k and key_rate[t] then
+    local b = key_bucket(t, k)
+    if not allows_one(b) then
+      hold_until(b)
+      return false
+    end
+  end
   return true
 end
 local function admitted(t, k)
-  if not left then return end
+  if not limited then return end
   if left[t] then left[t] = left[t] - 1 end
   if k and key_limit[t] then
     local tk = t .. '\0' .. k
     key_running[tk] = (key_running[tk] or 0) + 1
   end
+  if tbucket[t] then tbucket[t].taken = tbucket[t].taken + 1 end
+  if k and key_rate[t] then
+    local b = key_bucket(t, k)
+    b.taken = b.taken + 1
+  end
 end
-local out = {next_due(), false}
+local out = {next_due(), false, false}
 local running = {}
 local fields = #FIELDS
 -- A popped task past its deadline is never started: it expires here.
@@ -138,7 +203,7 @@ local function claim(id, key, f)
   index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
   return true
 end
-if not accepts and not left then
+if not accepts and not limited then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
       local _, _, id = decode(m)
@@ -181,6 +246,20 @@ if starts and #running > 0 then
   redis.call('HSET', KEYS[11], 'tat', int(tat))
   out[2] = next_start(tat)
 end
+-- The type and key buckets spent; a key's whose time passed is full and
+-- goes (lifecycle::key_bucket_spent).
+for t, b in pairs(tbucket) do
+  if b.taken > 0 then redis.call('HSET', TATS, t, int(spent(b))) end
+end
+local pruned = {}
+for _, b in pairs(kbucket) do
+  if b.taken > 0 then redis.call('ZADD', ktats(b.t), int(spent(b)), b.k) end
+  if not pruned[b.t] then
+    pruned[b.t] = true
+    redis.call('ZREMRANGEBYSCORE', ktats(b.t), '-inf', int(now))
+  end
+end
+out[3] = wake
 index_flush()
 -- Tasks it expired: the first item becomes {next due, count, outbox
 -- entries of the steps that ended…}.

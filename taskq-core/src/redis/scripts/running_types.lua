@@ -1,6 +1,7 @@
 -- RUNNING_TYPES: the Lua of `RUNNING_TYPES` in redis/scripts.rs, which documents its KEYS and ARGV.
 local counts, keyed, types, keys = {}, {}, {}, {}
-for i = 4, #ARGV do keyed[ARGV[i]] = true end
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n do keyed[ARGV[i]] = true end
 for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   local r = redis.call('HMGET', ARGV[1] .. running_task(m), 'task_type', 'concurrency_key')
   local t, k = r[1], r[2]
@@ -21,4 +22,12 @@ for tk, n in pairs(keys) do
   per_key[#per_key + 1] = string.sub(tk, at + 1)
   per_key[#per_key + 1] = n
 end
-return {types, per_key}
+-- The type buckets' times (lifecycle::type_rate), and per key-rated type
+-- (ARGV after the keyed types: type, then the time above which a key's
+-- bucket is held) how many of its keys are held.
+local held = {}
+for i = 5 + n, #ARGV, 2 do
+  held[#held + 1] = ARGV[i]
+  held[#held + 1] = redis.call('ZCOUNT', KEYS[12] .. ':ktat:' .. ARGV[i], '(' .. ARGV[i + 1], '+inf')
+end
+return {types, per_key, redis.call('HGETALL', KEYS[12] .. ':tat'), held}
