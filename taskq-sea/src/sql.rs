@@ -73,8 +73,9 @@ pub(crate) fn keyed_plan(backend: DbBackend, rows: usize) -> Option<Statement> {
     })
 }
 
-/// Whether the batch statements below run on `backend`. MySQL has no
-/// `UPDATE … FROM` and no `UPDATE … RETURNING`: it takes the per-row path.
+/// Whether the `UPDATE … FROM … RETURNING` statements below run on
+/// `backend`. MySQL has neither: it settles with [`settle_batch_mysql`]
+/// and takes per-row (or read-back) paths for the rest.
 pub(crate) fn supports_batches(backend: DbBackend) -> bool {
     matches!(backend, DbBackend::Sqlite | DbBackend::Postgres)
 }
@@ -248,8 +249,18 @@ pub(crate) fn settle_batch_mysql(rows: &[&SettleRow]) -> Statement {
     b.push_sql("UPDATE taskq_tasks JOIN (");
     for (n, row) in rows.iter().enumerate() {
         // The first SELECT names the derived table's columns.
-        let named = |name: &str| if n == 0 { format!(" AS {name}") } else { String::new() };
-        b.push_sql(if n > 0 { " UNION ALL SELECT " } else { "SELECT " });
+        let named = |name: &str| {
+            if n == 0 {
+                format!(" AS {name}")
+            } else {
+                String::new()
+            }
+        };
+        b.push_sql(if n > 0 {
+            " UNION ALL SELECT "
+        } else {
+            "SELECT "
+        });
         b.param(row.id.into(), "");
         b.push_sql(&named("id"));
         b.push_sql(", ");

@@ -48,7 +48,13 @@ async fn insert(db: &impl ConnectionTrait, tasks: Vec<TaskRecord>) -> Result<(),
 /// The guard costs a primary-key probe per queue in the statement, not a
 /// round trip before it. SQLite and PostgreSQL (both name a `VALUES`
 /// list's columns `column1`, …); MySQL reads first (`fair::any_fair`).
-async fn insert_unless_fair(db: &impl ConnectionTrait, tasks: &[TaskRecord]) -> Result<bool, DbErr> {
+async fn insert_unless_fair(
+    db: &impl ConnectionTrait,
+    tasks: &[TaskRecord],
+) -> Result<bool, DbErr> {
+    if tasks.is_empty() {
+        return Ok(true);
+    }
     let columns: Vec<C> = C::iter().collect();
     let rows = tasks.iter().map(|t| {
         let row = task::Model::from(t.clone()).into_active_model();
