@@ -162,6 +162,7 @@ macro_rules! conformance_suite {
                 fair_late_key_starts_at_the_claimed_round,
                 fair_retry_keeps_its_round_and_off_gives_round_zero,
                 fair_reorder_moves_among_rounds,
+                fair_batch_over_a_fair_and_a_plain_queue,
                 history_records_each_attempt_end,
                 history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
                 tags_filter_lists_tasks_carrying_every_tag,
