@@ -1,6 +1,7 @@
 //! What a fair queue does (`--only fair`): the submit→start latency of
-//! one task of a small key submitted right after N tasks of a big key,
-//! with a worker running, on a queue that is fair and on one that is not;
+//! one task of a small key submitted behind N tasks of a big key, all
+//! queued before the worker starts (so the whole backlog is ahead of it),
+//! on a queue that is fair and on one that is not;
 //! and the burn-down rate of N tasks over 1,000 keys with fairness on
 //! against off (what rounds cost the submits' bookkeeping and the claims),
 //! in interleaved rounds.
@@ -31,21 +32,17 @@ async fn bench_fair_probe(_p: Keyed) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// With a worker running: `n` tasks of key 0, then the probe of key 1.
-/// Returns the probe's submit→start latency, and how many of the big
-/// key's tasks were not done yet when it was submitted.
+/// `n` tasks of key 0 queued with no worker running, then a worker
+/// started and the probe of key 1 submitted. Returns the probe's
+/// submit→start latency, and how many of the big key's tasks were not
+/// done yet when it was submitted (the whole backlog but what the worker
+/// took in the moment before).
 async fn probe_behind(client: &Client, n: usize) -> (Duration, usize) {
     DONE.store(0, Ordering::Relaxed);
     TARGET.store(n + 1, Ordering::Relaxed);
     if let Ok(mut started) = PROBE_STARTED.lock() {
         *started = None;
     }
-    let worker = Worker::builder(client)
-        .queue("default", CONCURRENCY)
-        .build()
-        .expect("worker");
-    let shutdown = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
     let mut submitted = 0;
     while submitted < n {
         let batch = (n - submitted).min(BATCH);
@@ -55,6 +52,12 @@ async fn probe_behind(client: &Client, n: usize) -> (Duration, usize) {
             .expect("submit");
         submitted += batch;
     }
+    let worker = Worker::builder(client)
+        .queue("default", CONCURRENCY)
+        .build()
+        .expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
     let ahead = n.saturating_sub(DONE.load(Ordering::Relaxed));
     let at = Instant::now();
     client

@@ -4,8 +4,9 @@
 //!
 //! Each turns a batch into one statement that looks every row up by
 //! primary key, instead of one statement per row. MySQL, which has neither
-//! `UPDATE … FROM` nor `UPDATE … RETURNING`, uses the per-row path in
-//! `broker.rs`.
+//! `UPDATE … FROM` nor `UPDATE … RETURNING`, settles with a multi-table
+//! update of its own ([`settle_batch_mysql`]) and otherwise uses the
+//! per-row paths of `broker`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -72,8 +73,9 @@ pub(crate) fn keyed_plan(backend: DbBackend, rows: usize) -> Option<Statement> {
     })
 }
 
-/// Whether the batch statements below run on `backend`. MySQL has no
-/// `UPDATE … FROM` and no `UPDATE … RETURNING`: it takes the per-row path.
+/// Whether the `UPDATE … FROM … RETURNING` statements below run on
+/// `backend`. MySQL has neither: it settles with [`settle_batch_mysql`]
+/// and takes per-row (or read-back) paths for the rest.
 pub(crate) fn supports_batches(backend: DbBackend) -> bool {
     matches!(backend, DbBackend::Sqlite | DbBackend::Postgres)
 }
@@ -224,6 +226,92 @@ pub(crate) fn settle_batch(backend: DbBackend, rows: &[&SettleRow]) -> Statement
         " = 'RUNNING' AND taskq_tasks.attempt = s.attempt \
          RETURNING taskq_tasks.id, taskq_tasks.workflow_id",
     );
+    b.build()
+}
+
+/// [`settle_batch`] for MySQL and MariaDB, which have neither `UPDATE …
+/// FROM` nor `RETURNING` (nor, on MariaDB, MySQL's `VALUES ROW(…)`): the
+/// rows as a derived table of `SELECT`s joined into a multi-table update,
+///
+/// ```sql
+/// UPDATE taskq_tasks JOIN (SELECT ? AS id, ? AS attempt, … , ? AS snoozed
+///                          UNION ALL SELECT ?, ?, …) AS s ON taskq_tasks.id = s.id
+/// SET taskq_tasks.state = s.state, … (as settle_batch)
+/// WHERE taskq_tasks.state = 'RUNNING' AND taskq_tasks.attempt = s.attempt
+/// ```
+///
+/// No assignment reads a column another one sets (MySQL does not promise
+/// the order of a multi-table update's assignments). Which rows applied
+/// the caller knows from its locking read of them in the same
+/// transaction (`broker::settle`).
+pub(crate) fn settle_batch_mysql(rows: &[&SettleRow]) -> Statement {
+    let mut b = Builder::new(DbBackend::MySql, rows.len() * 11 + 1);
+    b.push_sql("UPDATE taskq_tasks JOIN (");
+    for (n, row) in rows.iter().enumerate() {
+        // The first SELECT names the derived table's columns.
+        let named = |name: &str| {
+            if n == 0 {
+                format!(" AS {name}")
+            } else {
+                String::new()
+            }
+        };
+        b.push_sql(if n > 0 {
+            " UNION ALL SELECT "
+        } else {
+            "SELECT "
+        });
+        b.param(row.id.into(), "");
+        b.push_sql(&named("id"));
+        b.push_sql(", ");
+        b.param(row.attempt.into(), "");
+        b.push_sql(&named("attempt"));
+        b.push_sql(", ");
+        b.param(row.state.into(), "");
+        b.push_sql(&named("state"));
+        b.push_sql(", ");
+        b.param(row.result.clone().into(), "");
+        b.push_sql(&named("result"));
+        b.push_sql(", ");
+        b.param(row.error_kind.map(str::to_owned).into(), "");
+        b.push_sql(&named("error_kind"));
+        b.push_sql(", ");
+        b.param(row.error_message.clone().into(), "");
+        b.push_sql(&named("error_message"));
+        b.push_sql(", ");
+        b.param(row.finished_at.into(), "");
+        b.push_sql(&named("finished_at"));
+        b.push_sql(", ");
+        b.param(row.scheduled_at.into(), "");
+        b.push_sql(&named("scheduled_at"));
+        b.push_sql(", ");
+        b.param(row.seq.into(), "");
+        b.push_sql(&named("seq"));
+        b.push_sql(", ");
+        b.param(row.entry.clone().into(), "");
+        b.push_sql(&named("entry"));
+        b.push_sql(", ");
+        b.param(row.snoozed.into(), "");
+        b.push_sql(&named("snoozed"));
+    }
+    b.push_sql(
+        ") AS s ON taskq_tasks.id = s.id SET \
+         taskq_tasks.state = s.state, \
+         taskq_tasks.result = COALESCE(s.result, taskq_tasks.result), \
+         taskq_tasks.error_kind = COALESCE(s.error_kind, taskq_tasks.error_kind), \
+         taskq_tasks.error_message = CASE WHEN s.error_kind IS NULL \
+             THEN taskq_tasks.error_message ELSE s.error_message END, \
+         taskq_tasks.finished_at = COALESCE(s.finished_at, taskq_tasks.finished_at), \
+         taskq_tasks.scheduled_at = COALESCE(s.scheduled_at, taskq_tasks.scheduled_at), \
+         taskq_tasks.seq = COALESCE(s.seq, taskq_tasks.seq), \
+         taskq_tasks.attempt = taskq_tasks.attempt - s.snoozed, \
+         taskq_tasks.snoozes = taskq_tasks.snoozes + s.snoozed, \
+         taskq_tasks.lease_until = NULL, \
+         taskq_tasks.cancel_requested = FALSE, \
+         taskq_tasks.attempts = ",
+    );
+    b.push_sql(&crate::history::append_sql(DbBackend::MySql, "s.entry"));
+    b.push_sql(" WHERE taskq_tasks.state = 'RUNNING' AND taskq_tasks.attempt = s.attempt");
     b.build()
 }
 

@@ -393,3 +393,26 @@ pub async fn fair_weight_bad_input_is_refused(backend: Arc<dyn Backend>) {
     assert_eq!(weights(&*backend, "q").await, [("k".to_owned(), 2)], "kept");
     assert!(weights(&*backend, "other").await.is_empty());
 }
+
+/// One submit over a fair queue and a queue that is not: every task is
+/// stored, the fair queue's tasks of one key take successive rounds and
+/// the other queue's keep round 0 (SQLite's and PostgreSQL's guarded
+/// one-statement insert refuses such a batch, and the transaction that
+/// gives rounds stores it).
+pub async fn fair_batch_over_a_fair_and_a_plain_queue(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("fq", true).await.expect("fair");
+    let tasks: Vec<TaskRecord> = [("fq", 0), ("fq", 1), ("pq", 2), ("pq", 3)]
+        .into_iter()
+        .map(|(queue, i)| keyed(queue, Some("a"), t0 + ms(i)))
+        .collect();
+    let stored: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+    backend.enqueue(tasks).await.expect("enqueue");
+    let mut rounds = Vec::new();
+    for id in stored {
+        rounds.push(get(&*backend, id).await.fair_round);
+    }
+    let first = crate::lifecycle::FIRST_ROUND;
+    assert_eq!(rounds, vec![first, first + 1, 0, 0]);
+}

@@ -3,8 +3,11 @@
 //! that names a duplicate id.
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqlErr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, ValueTuple};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable,
+    QueryFilter, QuerySelect, SqlErr, Value,
+};
 use taskq_core::lifecycle;
 use taskq_core::{Enqueued, Error, TaskId, TaskRecord};
 use uuid::Uuid;
@@ -31,6 +34,52 @@ async fn insert(db: &impl ConnectionTrait, tasks: Vec<TaskRecord>) -> Result<(),
             .exec_without_returning(db)
             .await?;
     }
+}
+
+/// Inserts `tasks` (at most [`INSERT_CHUNK`]) in one statement unless a
+/// queue of theirs is fair; whether it inserted them:
+///
+/// ```sql
+/// INSERT INTO taskq_tasks (id, …) SELECT column1, … FROM (VALUES (?, …), …) AS v
+/// WHERE NOT EXISTS (SELECT 1 FROM taskq_queues
+///                   WHERE name IN (…) AND fair_round IS NOT NULL)
+/// ```
+///
+/// The guard costs a primary-key probe per queue in the statement, not a
+/// round trip before it. SQLite and PostgreSQL (both name a `VALUES`
+/// list's columns `column1`, …); MySQL reads first (`fair::any_fair`).
+async fn insert_unless_fair(
+    db: &impl ConnectionTrait,
+    tasks: &[TaskRecord],
+) -> Result<bool, DbErr> {
+    if tasks.is_empty() {
+        return Ok(true);
+    }
+    let columns: Vec<C> = C::iter().collect();
+    let rows = tasks.iter().map(|t| {
+        let row = task::Model::from(t.clone()).into_active_model();
+        ValueTuple::Many(
+            columns
+                .iter()
+                .map(|&c| row.get(c).into_value().unwrap_or(Value::String(None)))
+                .collect(),
+        )
+    });
+    let mut select = Query::select();
+    for n in 1..=columns.len() {
+        select.column(Alias::new(format!("column{n}")));
+    }
+    select
+        .from_values(rows, Alias::new("v"))
+        .and_where(Expr::exists(super::fair::fair_queue_of(tasks)).not());
+    let mut statement = Query::insert();
+    statement
+        .into_table(task::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|err| DbErr::Custom(err.to_string()))?;
+    let inserted = db.execute(&statement).await?.rows_affected();
+    Ok(inserted > 0)
 }
 
 impl SeaBackend {
@@ -106,8 +155,10 @@ impl SeaBackend {
     /// for the Redis delivery copy. A batch without unique keys nor a
     /// fair queue that fits one `INSERT` is that one statement, outside a
     /// transaction: one round trip and one commit, which is most of a
-    /// single submit's latency. Otherwise one transaction, so a refused
-    /// batch takes no key and no fair round (`fair::assign_rounds`).
+    /// single submit's latency (on SQLite and PostgreSQL the statement
+    /// itself tests that no queue is fair: [`insert_unless_fair`]).
+    /// Otherwise one transaction, so a refused batch takes no key and no
+    /// fair round (`fair::assign_rounds`).
     pub(crate) async fn insert_kept(
         &self,
         tasks: Vec<TaskRecord>,
@@ -117,36 +168,47 @@ impl SeaBackend {
         // the unique key finds.
         lifecycle::check_batch_ids(&tasks)?;
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
-        let fair = super::fair::any_fair(self.db(), &tasks).await?;
-        let mut enqueued = Enqueued::ALL;
-        let mut kept = Vec::new();
-        let inserted =
-            if !fair && tasks.len() <= INSERT_CHUNK && tasks.iter().all(|t| t.unique.is_none()) {
-                if keep {
-                    kept.clone_from(&tasks);
+        if tasks.len() <= INSERT_CHUNK && tasks.iter().all(|t| t.unique.is_none()) {
+            let inserted = if self.db().get_database_backend() == DbBackend::MySql {
+                if super::fair::any_fair(self.db(), &tasks).await? {
+                    Ok(false)
+                } else {
+                    let kept = if keep { tasks.clone() } else { Vec::new() };
+                    return match insert(self.db(), tasks).await {
+                        Ok(()) => Ok((Enqueued::ALL, kept)),
+                        Err(err) => Err(self.insert_error(err, &ids).await),
+                    };
                 }
-                insert(self.db(), tasks).await
             } else {
-                let txn = self.write_txn().await?;
-                enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
-                let mut stored = enqueued.stored(tasks);
-                if fair {
-                    super::fair::assign_rounds(&txn, &mut stored).await?;
-                }
-                if keep {
-                    kept.clone_from(&stored);
-                }
-                match insert(&txn, stored).await {
-                    Ok(()) => txn.commit().await,
-                    Err(err) => Err(err),
-                }
+                insert_unless_fair(self.db(), &tasks).await
             };
+            match inserted {
+                Ok(true) => return Ok((Enqueued::ALL, if keep { tasks } else { Vec::new() })),
+                // A queue is fair: its rounds are given in the transaction.
+                Ok(false) => {}
+                Err(err) => return Err(self.insert_error(err, &ids).await),
+            }
+        }
+        let txn = self.write_txn().await?;
+        let enqueued = unique::take_keys(&txn, &tasks, Utc::now()).await?;
+        let mut stored = enqueued.stored(tasks);
+        super::fair::assign_rounds(&txn, &mut stored).await?;
+        let kept = if keep { stored.clone() } else { Vec::new() };
+        let inserted = match insert(&txn, stored).await {
+            Ok(()) => txn.commit().await,
+            Err(err) => Err(err),
+        };
         match inserted {
             Ok(()) => Ok((enqueued, kept)),
-            Err(err) => Err(match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(&ids).await,
-                _ => db_err(err),
-            }),
+            Err(err) => Err(self.insert_error(err, &ids).await),
+        }
+    }
+
+    /// The error of an insert of the tasks `ids` that failed.
+    async fn insert_error(&self, err: DbErr, ids: &[TaskId]) -> Error {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate(ids).await,
+            _ => db_err(err),
         }
     }
 

@@ -6,16 +6,20 @@
 //! Rounds are given at submit, with two small reads (the queue's row by
 //! key, its lanes by key), for a lane whose next round is ahead of the
 //! current one the latest round it still holds (`latest_held`, an index
-//! read), and one upsert of the lanes; the claim stays one
-//! statement over the index, and moves the queue's current round after
-//! it with one `UPDATE … WHERE fair_round < $max`, monotonic, so racing
-//! claimers need no lock (`lifecycle::fair_claimed`). Two racing submits
-//! of one lane may give the same round; the claim order then falls back
-//! to `seq`, which is all a round promises.
+//! read), and one upsert of the lanes. A plain submit to a queue that is
+//! not fair pays no round trip for this on SQLite and PostgreSQL: its one
+//! `INSERT` is guarded by [`fair_queue_of`] and inserts nothing if a
+//! queue is fair, and then the submit takes the transaction that gives
+//! rounds (`enqueue`); MySQL reads first ([`any_fair`]). The claim stays
+//! one statement over the index, and moves the queue's current round
+//! after it with one `UPDATE … WHERE fair_round < $max`, monotonic, so
+//! racing claimers need no lock (`lifecycle::fair_claimed`). Two racing
+//! submits of one lane may give the same round; the claim order then
+//! falls back to `seq`, which is all a round promises.
 
 use std::collections::BTreeSet;
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use taskq_core::lifecycle::{self, FairRounds};
 use taskq_core::{Error, FairWeight, TaskRecord, TaskState};
@@ -29,22 +33,28 @@ fn stored_round(what: &str, round: i64) -> Result<u64, Error> {
         .map_err(|_| Error::backend(format!("{what}: stored round {round} is invalid")))
 }
 
-/// Whether a queue of `tasks` is fair (a read of each queue's row).
-pub(crate) async fn any_fair(
+/// `SELECT 1 FROM taskq_queues WHERE name IN (…) AND fair_round IS NOT
+/// NULL`: whether a queue of `tasks` is fair, as a condition a statement
+/// can test (`NOT EXISTS`: the guard of `enqueue`'s one-statement insert)
+/// or a read can run ([`any_fair`]).
+pub(super) fn fair_queue_of(tasks: &[TaskRecord]) -> SelectStatement {
+    let queues: BTreeSet<&str> = tasks.iter().map(|t| t.queue.as_str()).collect();
+    Query::select()
+        .expr(Expr::val(1))
+        .from(queue::Entity)
+        .and_where(Expr::col(queue::Column::Name).is_in(queues))
+        .and_where(Expr::col(queue::Column::FairRound).is_not_null())
+        .to_owned()
+}
+
+/// Whether a queue of `tasks` is fair: one read of their queues' rows.
+pub(super) async fn any_fair(
     db: &impl ConnectionTrait,
     tasks: &[TaskRecord],
 ) -> Result<bool, Error> {
-    let queues: BTreeSet<&str> = tasks.iter().map(|t| t.queue.as_str()).collect();
-    for name in queues {
-        let row = queue::Entity::find_by_id(name)
-            .one(db)
-            .await
-            .map_err(db_err)?;
-        if row.is_some_and(|row| row.fair_round.is_some()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let mut read = fair_queue_of(tasks);
+    read.limit(1);
+    Ok(db.query_one(&read).await.map_err(db_err)?.is_some())
 }
 
 /// The latest round a `PENDING` or `WAITING` task of `lane` in `queue`

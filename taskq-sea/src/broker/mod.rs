@@ -8,6 +8,7 @@
 //! # Layout
 //! - this file: the [`Broker`] methods.
 //! - `statements`: the claim, settle and heartbeat statements and fences.
+//! - `settle`: a batch of settlements in each dialect's statements.
 //! - `enqueue`: inserts, and duplicate ids.
 //! - `fair`: fair queues' rounds, given at submit and moved by claims.
 //! - `limit`: queue limits and rate limits, and the claim of a limited queue.
@@ -30,6 +31,7 @@ mod limit;
 pub(crate) use limit::stored_rate;
 mod reorder;
 mod rescue;
+mod settle;
 mod statements;
 mod steps;
 mod type_limit;
@@ -401,47 +403,33 @@ impl SeaBackend {
         let mut applied = vec![false; rows.len()];
         // Settled workflow steps, whose ends move their dependents.
         let mut steps: Vec<TaskId> = Vec::new();
-        // Indexes of the rows to apply one statement at a time.
+        // Batch the first settlement of each id; repeats follow one by
+        // one, after it, as sequential application would see them.
         let mut one_by_one: Vec<usize> = Vec::new();
-        if sql::supports_batches(txn.get_database_backend()) {
-            // Batch the first settlement of each id; repeats follow one by
-            // one, after it, as sequential application would see them.
-            let mut seen = HashSet::with_capacity(rows.len());
-            let mut batched = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                if seen.insert(row.id) {
-                    batched.push(i);
-                } else {
-                    one_by_one.push(i);
-                }
+        let mut seen = HashSet::with_capacity(rows.len());
+        let mut batched = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            if seen.insert(row.id) {
+                batched.push(i);
+            } else {
+                one_by_one.push(i);
             }
-            if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
-                txn.execute_raw(plan).await.map_err(db_err)?;
-            }
-            for chunk in batched.chunks(sql::BATCH_ROWS) {
-                let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
-                let mut done = HashSet::with_capacity(chunk.len());
-                for row in txn
-                    .query_all_raw(sql::settle_batch(txn.get_database_backend(), &batch))
-                    .await
-                    .map_err(db_err)?
-                {
-                    let id = row.try_get::<Uuid>("", "id").map_err(db_err)?;
-                    if row
-                        .try_get::<Option<Uuid>>("", "workflow_id")
-                        .map_err(db_err)?
-                        .is_some()
-                    {
-                        steps.push(id);
-                    }
-                    done.insert(id);
+        }
+        if let Some(plan) = sql::keyed_plan(txn.get_database_backend(), batched.len()) {
+            txn.execute_raw(plan).await.map_err(db_err)?;
+        }
+        for chunk in batched.chunks(sql::BATCH_ROWS) {
+            let batch: Vec<&SettleRow> = chunk.iter().map(|&i| &rows[i]).collect();
+            let mut done = HashSet::with_capacity(chunk.len());
+            for settled in settle::settle_batch(&txn, &batch).await? {
+                if settled.step {
+                    steps.push(settled.id);
                 }
-                for &i in chunk {
-                    applied[i] = done.contains(&rows[i].id);
-                }
+                done.insert(settled.id);
             }
-        } else {
-            one_by_one.extend(0..rows.len());
+            for &i in chunk {
+                applied[i] = done.contains(&rows[i].id);
+            }
         }
         let mut unknown = Vec::new();
         for i in one_by_one {
@@ -451,8 +439,8 @@ impl SeaBackend {
                 unknown.push(rows[i].id);
             }
         }
-        // Without RETURNING (MySQL, repeats) the cascade's own read tells
-        // the steps apart: it reads only rows of steps.
+        // Repeats return nothing: the cascade's own read tells the steps
+        // apart (it reads only rows of steps).
         steps.extend(unknown);
         let mut ended: Vec<TaskId> = rows
             .iter()

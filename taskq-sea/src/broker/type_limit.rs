@@ -169,8 +169,18 @@ pub(super) async fn locked_type_caps(
     if rows.is_empty() {
         return Ok(caps);
     }
-    let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
-    let running = running_by_type(txn, &names).await?;
+    // Counted only for the types with a running limit: a type with key
+    // limits alone (`--only limit`'s keys) counts per key below.
+    let capped: Vec<String> = rows
+        .iter()
+        .filter(|row| row.running_limit.is_some())
+        .map(|row| row.name.clone())
+        .collect();
+    let running = if capped.is_empty() {
+        Vec::new()
+    } else {
+        running_by_type(txn, &capped).await?
+    };
     let keyed: Vec<String> = rows
         .iter()
         .filter(|row| row.key_limit.is_some())
