@@ -5,8 +5,10 @@
 mod overrides;
 mod record;
 
+#[cfg(feature = "http")]
+pub(crate) use overrides::BadOverride;
+pub(crate) use overrides::Overrides;
 use overrides::checked_overrides;
-pub(crate) use overrides::{BadOverride, Overrides};
 pub(crate) use record::{apply_concurrency_key, apply_unique, check_labels, new_record};
 
 use std::borrow::Cow;
@@ -23,6 +25,9 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::idempotent::{Submitted, submit_record};
 use crate::task::{TaskId, TaskRecord, Unique};
+// The items the builder's docs link to.
+#[cfg(doc)]
+use crate::{TaskState, bounds, lifecycle};
 
 /// A task about to be submitted: set overrides, then `.await` it for the
 /// new task's id, or [`.wait(timeout)`](Submission::wait) for its result
