@@ -13,8 +13,8 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::RedisBackend;
-use super::broker::{array, integer, unexpected};
 use super::record::{self, micros};
+use super::reply::{array, integer, unexpected};
 use super::scripts::script;
 use crate::error::Error;
 use crate::task::{TaskId, TaskRecord};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use fred::prelude::*;
 
-use super::broker::{array, by_queue};
 use super::record::{self, micros};
+use super::reply::{array, by_queue};
 use super::{RedisBackend, scripts};
 use crate::backend::Enqueued;
 use crate::error::Error;

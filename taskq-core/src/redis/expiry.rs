@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 
-use super::broker::{array, integer};
 use super::record::micros;
+use super::reply::{array, integer};
 use super::workflow::{Ended, ended_in, split_reply};
 use super::{RedisBackend, scripts};
 use crate::error::Error;

@@ -120,6 +120,7 @@ mod keys;
 mod parents;
 mod queue_settings;
 mod record;
+mod reply;
 mod schedules;
 mod scripts;
 mod signals;

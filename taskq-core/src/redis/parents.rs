@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use fred::prelude::*;
 use futures_util::future::try_join_all;
 
-use super::broker::{array, by_queue, unexpected};
+use super::reply::{array, by_queue, unexpected};
 use super::{RedisBackend, scripts};
 use crate::error::Error;
 use crate::task::TaskId;

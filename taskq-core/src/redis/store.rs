@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 
-use super::broker::{array, integer, status_reply, unexpected};
 use super::record::{self, micros};
+use super::reply::{array, integer, status_reply, unexpected};
 use super::{RedisBackend, scripts};
 use crate::backend::{
     Page, PageRequest, PendingByType, QueueStats, Store, TaskFilter, check_purge_states,

@@ -61,8 +61,8 @@ use fred::prelude::*;
 use futures_util::future::try_join_all;
 use tracing::warn;
 
-use super::broker::{array, by_queue, integer, status_reply, unexpected};
 use super::record::micros;
+use super::reply::{array, by_queue, integer, status_reply, unexpected};
 use super::{RedisBackend, scripts};
 use crate::backend::Store;
 use crate::error::Error;
