@@ -416,3 +416,35 @@ pub async fn fair_batch_over_a_fair_and_a_plain_queue(backend: Arc<dyn Backend>)
     let first = crate::lifecycle::FIRST_ROUND;
     assert_eq!(rounds, vec![first, first + 1, 0, 0]);
 }
+
+/// A batch to a fair queue that repeats a stored id is refused as a
+/// duplicate, stores nothing, and takes no round: the SQL backends refuse
+/// it inside the transaction that gives rounds, and name the clash with a
+/// read after that transaction is given back (a SQLite pool may hold one
+/// connection).
+pub async fn fair_batch_with_a_stored_id_is_refused(backend: Arc<dyn Backend>) {
+    let t0 = now() - secs(60);
+    let ms = chrono::Duration::milliseconds;
+    backend.set_queue_fair("fq", true).await.expect("fair");
+    let first = keyed("fq", Some("a"), t0);
+    let stored = first.id;
+    backend.enqueue(vec![first]).await.expect("enqueue");
+    let fresh = keyed("fq", Some("a"), t0 + ms(1));
+    let fresh_id = fresh.id;
+    let mut repeat = keyed("fq", Some("a"), t0 + ms(2));
+    repeat.id = stored;
+    let refused = backend.enqueue(vec![fresh, repeat]).await;
+    assert!(
+        matches!(refused, Err(crate::Error::TaskExists(id)) if id == stored),
+        "{refused:?}"
+    );
+    assert!(
+        backend.get(fresh_id).await.expect("get").is_none(),
+        "all or none"
+    );
+    let next = keyed("fq", Some("a"), t0 + ms(3));
+    let next_id = next.id;
+    backend.enqueue(vec![next]).await.expect("enqueue");
+    let first_round = get(&*backend, stored).await.fair_round;
+    assert_eq!(get(&*backend, next_id).await.fair_round, first_round + 1);
+}

@@ -172,6 +172,7 @@ macro_rules! conformance_suite {
                 fair_weight_three_turns_to_one, fair_weight_reset_and_per_queue,
                 fair_weight_bad_input_is_refused,
                 fair_batch_over_a_fair_and_a_plain_queue,
+                fair_batch_with_a_stored_id_is_refused,
                 history_records_each_attempt_end,
                 history_rescue_cancel_and_failure_are_recorded, history_keeps_the_last_entries,
                 tags_filter_lists_tasks_carrying_every_tag,

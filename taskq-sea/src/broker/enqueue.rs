@@ -196,7 +196,14 @@ impl SeaBackend {
         let kept = if keep { stored.clone() } else { Vec::new() };
         let inserted = match insert(&txn, stored).await {
             Ok(()) => txn.commit().await,
-            Err(err) => Err(err),
+            Err(err) => {
+                // `insert_error` reads through the pool: the transaction's
+                // connection goes back first (a SQLite pool may have one).
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "could not roll back a refused submit");
+                }
+                Err(err)
+            }
         };
         match inserted {
             Ok(()) => Ok((enqueued, kept)),
