@@ -153,12 +153,8 @@ pub(crate) async fn detail(
     State(client): State<Client>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<TaskTypeInfo>, ApiError> {
-    let def = client
-        .registry()
-        .get(&name)
-        .ok_or_else(|| ApiError::not_found("task type", &name))?;
-    let limits = client.type_limits().await?;
-    Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
+    let def = registered(&client, &name)?;
+    with_limits(&client, def).await
 }
 
 /// `{"limit": n}` sets the task type's limit, `{"limit": null}` lifts it.
@@ -221,10 +217,7 @@ async fn set_limit(
     request: TypeLimitRequest,
     kind: Kind,
 ) -> Result<Json<TaskTypeInfo>, ApiError> {
-    let def = client
-        .registry()
-        .get(name)
-        .ok_or_else(|| ApiError::not_found("task type", name))?;
+    let def = registered(client, name)?;
     let limit = request.limit.ok_or_else(|| {
         ApiError::invalid_field(
             "limit",
@@ -239,8 +232,7 @@ async fn set_limit(
         Error::InvalidArgument(message) => ApiError::invalid_argument("limit", message),
         other => other.into(),
     })?;
-    let limits = client.type_limits().await?;
-    Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
+    with_limits(client, def).await
 }
 
 /// `{"rate_limit": {"starts": n, "period_ms": ms}}` sets the task type's
@@ -302,10 +294,7 @@ async fn set_rate_limit(
     request: TypeRateLimitRequest,
     kind: Kind,
 ) -> Result<Json<TaskTypeInfo>, ApiError> {
-    let def = client
-        .registry()
-        .get(name)
-        .ok_or_else(|| ApiError::not_found("task type", name))?;
+    let def = registered(client, name)?;
     let limit = request.rate_limit.ok_or_else(|| {
         ApiError::invalid_field(
             "rate_limit",
@@ -324,6 +313,19 @@ async fn set_rate_limit(
             (other, _) => other.into(),
         },
     )?;
+    with_limits(client, def).await
+}
+
+/// The registered task type `name`, or a 404.
+fn registered(client: &Client, name: &str) -> Result<&'static TaskDef, ApiError> {
+    client
+        .registry()
+        .get(name)
+        .ok_or_else(|| ApiError::not_found("task type", name))
+}
+
+/// The type with every limit as now stored (a detail, a setter's answer).
+async fn with_limits(client: &Client, def: &TaskDef) -> Result<Json<TaskTypeInfo>, ApiError> {
     let limits = client.type_limits().await?;
     Ok(Json(TaskTypeInfo::with_limits(def, &limits)))
 }
