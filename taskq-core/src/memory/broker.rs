@@ -521,6 +521,10 @@ impl MemoryBackend {
             running.insert(id);
             claimed.push(record.clone());
         }
+        // The claimed leave the pending counts here, not through `unindex`.
+        for record in &claimed {
+            state.count_pending(record, false);
+        }
         // `lifecycle::fair_claimed`: the queue's current round moves on.
         if let Some(rounds) = state.fair.get_mut(request.queue) {
             for record in &claimed {
