@@ -134,14 +134,12 @@ impl RedisBackend {
                     .as_ref()
                     .map_or_else(String::new, |u| self.keys.unique(&queue, &u.key));
                 args.extend([
-                    task.id.to_string(),
-                    micros(task.created_at),
-                    task.priority.to_string(),
-                    task.seq.to_string(),
-                    micros(task.scheduled_at),
-                    task.task_type.clone(),
                     lock,
-                    task.state.as_str().to_owned(),
+                    task.expires_at.map(micros).unwrap_or_default(),
+                    match task.fair_round {
+                        0 => String::new(),
+                        round => round.to_string(),
+                    },
                     fields.len().to_string(),
                 ]);
                 args.extend(fields);

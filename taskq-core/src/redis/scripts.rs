@@ -115,19 +115,41 @@ fn steps_lua() -> String {
         .replace("@PARENT_FAILURE_TAIL@", &lua(tail))
 }
 
-/// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
-/// scheduled at (µs), task type, unique-key key name (`''`: not unique),
-/// state (`PENDING`, or `WAITING`: a workflow step with parents, stored
-/// and indexed but not in the ready or delayed set), field count,
-/// fields…. Mode `strict` (a submit) writes every task: the
+/// ARGV[4] now, [5] mode; then per task: unique-key key name (`''`: not
+/// unique), the `expires_at` and `fair_round` fields' values (`''`: none;
+/// repeated so the script files the task without reading its record
+/// back), field count, fields… — which start with
+/// `record::LEADING_FIELDS` (id, type, state (`PENDING`, or `WAITING`: a
+/// workflow step with parents, stored and indexed but not in the ready or
+/// delayed set), priority, creation and due time, seq…), read where they
+/// are rather than sent twice. Mode `strict` (a submit) writes every task: the
 /// id index (`SET NX`, written first by the caller) already refused ids
 /// that exist. Mode `missing` (a schedule's tick tasks) writes the tasks
 /// not stored yet and skips the others. A task whose unique key a holder
 /// holds (`lifecycle::holds_unique`, read from the holder's record) is
 /// not written. Returns those as pairs: position among this call's
 /// tasks (0-based), holder id.
-pub(crate) static ENQUEUE: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("scripts/enqueue.lua")));
+pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    // A leading field's value: its offset from the task's first argument
+    // (four arguments before the fields, then name, value pairs).
+    let offset = |name: &str| {
+        super::record::LEADING_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .map(|p| (4 + 2 * p + 1).to_string())
+            .expect("a leading field")
+    };
+    script(
+        &include_str!("scripts/enqueue.lua")
+            .replace("@ID@", &offset("id"))
+            .replace("@TYPE@", &offset("task_type"))
+            .replace("@STATE@", &offset("state"))
+            .replace("@PRIORITY@", &offset("priority"))
+            .replace("@CREATED@", &offset("created_at"))
+            .replace("@SCHEDULED@", &offset("scheduled_at"))
+            .replace("@SEQ@", &offset("seq")),
+    )
+});
 
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is

@@ -33,9 +33,10 @@ local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 -- task that becomes the queue's earliest announces its due time
 -- ('<queue> <µs>'), so sleeping workers set their timers. The fair round
 -- is read from the record (ARGV[1] .. id): a retry, snooze, release or
--- rescue keeps it (lifecycle::fair_round).
-local function add_pending(id, prio, seq, at, now)
-  local round = redis.call('HGET', ARGV[1] .. id, 'fair_round')
+-- rescue keeps it (lifecycle::fair_round). A caller that knows the round
+-- passes it as `round` (false or '': none), sparing the read.
+local function add_pending(id, prio, seq, at, now, round)
+  if round == nil then round = redis.call('HGET', ARGV[1] .. id, 'fair_round') end
   local m = member(tonumber(prio), tonumber(seq), id, round)
   if tonumber(at) > tonumber(now) then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
@@ -204,12 +205,14 @@ local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'}
 local function is_terminal(s)
   return s == 'FINISHED' or s == 'FAILED' or s == 'CANCELLED' or s == 'EXPIRED'
 end
--- A task of type `t` created at `created` (µs) moves from state `from` to
--- `to` (either nil: none).
 -- The queue's pending tasks with a deadline to start, scored by it (µs):
 -- what the expiry sweep reads (`lifecycle::expire`).
 local function deadline_key() return KEYS[8] .. ':deadlines' end
-local function index_move(id, t, created, from, to)
+-- A task of type `t` created at `created` (µs) moves from state `from` to
+-- `to` (either nil: none). A caller that knows the record's `expires_at`
+-- passes it as `deadline` (false: none), sparing a read entering PENDING
+-- and a removal of nothing leaving it; nil: unknown.
+local function index_move(id, t, created, from, to, deadline)
   held_move(id, from, to)
   if from and from ~= 'RUNNING' then
     index_push(index_rem, state_key(from), id)
@@ -221,18 +224,19 @@ local function index_move(id, t, created, from, to)
   end
   -- Entering PENDING files the deadline, if the record has one (written
   -- before this call); leaving PENDING drops it.
-  if from == 'PENDING' then index_push(index_rem, deadline_key(), id) end
+  if from == 'PENDING' and deadline ~= false then index_push(index_rem, deadline_key(), id) end
   if to == 'PENDING' then
-    local deadline = redis.call('HGET', ARGV[1] .. id, 'expires_at')
+    if deadline == nil then deadline = redis.call('HGET', ARGV[1] .. id, 'expires_at') end
     if deadline then index_push(index_add, deadline_key(), deadline, id) end
   end
 end
 -- A new task (PENDING, or WAITING: a workflow step with parents):
 -- creation, type and state indexes.
-local function index_new(id, t, created, state)
+-- `deadline` as `index_move`'s.
+local function index_new(id, t, created, state, deadline)
   index_push(index_add, KEYS[5], created, id)
   index_push(index_add, type_key(t), created, id)
-  index_move(id, t, created, nil, state or 'PENDING')
+  index_move(id, t, created, nil, state or 'PENDING', deadline)
   index_types[t] = true
 end
 -- A task whose record goes (`state` nil: already gone, type unknown).
