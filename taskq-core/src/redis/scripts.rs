@@ -218,7 +218,12 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .map(|p| (p + 2).to_string())
             .expect("a claim field")
     };
-    let fields: Vec<String> = CLAIM_FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    // And 'progress' last, read but not returned.
+    let fields: Vec<String> = CLAIM_FIELDS
+        .iter()
+        .chain(&["progress"])
+        .map(|f| format!("'{f}'"))
+        .collect();
     script(
         &include_str!("scripts/claim.lua")
             .replace("@FIELDS@", &fields.join(", "))
@@ -227,7 +232,8 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@STEP@", &place("step"))
             .replace("@EXPIRES@", &place("expires_at"))
             .replace("@KEY@", &place("concurrency_key"))
-            .replace("@ROUND@", &place("fair_round")),
+            .replace("@ROUND@", &place("fair_round"))
+            .replace("@PROGRESS@", &(CLAIM_FIELDS.len() + 2).to_string()),
     )
 });
 

@@ -174,7 +174,9 @@ local function admitted(t, k)
 end
 local out = {next_due(), false, false}
 local running = {}
-local fields = #FIELDS
+-- The last of FIELDS, 'progress', is read to skip deleting it when absent,
+-- not returned.
+local fields = #FIELDS - 1
 -- A popped task past its deadline is never started: it expires here.
 local expired_count = 0
 local function expired(id, key, f)
@@ -194,13 +196,13 @@ local function claim(id, key, f)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
   -- lifecycle::claim: the last attempt's progress stays until this one.
-  redis.call('HDEL', key, 'progress')
+  if f[@PROGRESS@] then redis.call('HDEL', key, 'progress') end
   out[#out + 1] = id
   out[#out + 1] = attempt
   for j = 2, fields + 1 do out[#out + 1] = f[j] end
   running[#running + 1] = ARGV[7]
   running[#running + 1] = running_member(id, attempt)
-  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING', f[@EXPIRES@])
   return true
 end
 if not accepts and not limited then
