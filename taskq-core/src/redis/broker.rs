@@ -125,6 +125,15 @@ impl Broker for RedisBackend {
                     ),
                     None => (String::new(), String::new(), ""),
                 };
+                // The first attempt's start, when this process claimed it.
+                let (started_at, worker_id) = match known[i]
+                    .as_ref()
+                    .and_then(|c| c.first_attempt.as_ref())
+                    .filter(|a| a.attempt == s.attempt)
+                {
+                    Some(a) => (a.started_at.to_string(), a.worker_id.to_string()),
+                    None => (String::new(), String::new()),
+                };
                 args.extend([
                     s.id.to_string(),
                     s.attempt.to_string(),
@@ -135,6 +144,8 @@ impl Broker for RedisBackend {
                     task_type,
                     created,
                     children.to_owned(),
+                    started_at,
+                    worker_id,
                 ]);
             }
             let reply = self.run(&scripts::SETTLE, &queue, args).await?;

@@ -242,7 +242,10 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// error JSON; '' for a snooze), run at, task type and created (µs) — both '' when the
 /// caller does not know them —, and `1` when the task is a workflow step
 /// with children (`0` when it is known not to be, read when the type is
-/// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
+/// ''), then the attempt's `started_at` (µs) and `worker_id` when the
+/// caller started it on a record with no history (both '' otherwise: the
+/// record is read; with them, the history entry is written unread).
+/// Returns 1 (applied) or 0 (stale) per settlement, then the outbox
 /// entries of the steps that ended and the steps their ends cancelled
 /// (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows

@@ -110,36 +110,62 @@ local function cut_chars(s, max)
   end
   return s
 end
+-- A JSON string or null, for an attempt's entry: digits (the times this
+-- crate writes) as they are, anything else through cjson, a worker's id
+-- once per script call.
+local json_strings = {}
+local function json_string(v)
+  if not v then return 'null' end
+  if string.find(v, '^%-?%d+$') then return '"' .. v .. '"' end
+  local j = json_strings[v]
+  if not j then
+    j = cjson.encode(v)
+    json_strings[v] = j
+  end
+  return j
+end
 -- lifecycle::end_attempt: the record's `history` (a JSON array) with the
 -- ended attempt's entry appended, keeping the last @HISTORY_MAX@; the
 -- worker and start are the record's. `outcome` is
 -- `AttemptOutcome::as_str`, `err` the error's JSON or nil. Returns the
 -- field's name and new value, for the caller's own HSET of the end. The
--- array is decoded only to drop its oldest entry (`history_n` counts).
-local function end_attempt(key, attempt, outcome, at, err)
-  local f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at', 'history_n')
-  local entry = {attempt = tonumber(attempt), worker_id = f[2] or cjson.null,
-    started_at = f[3] or cjson.null, ended_at = at, outcome = outcome}
+-- array is decoded only to drop its oldest entry (`history_n` counts);
+-- the entry is written as text (an AttemptRecord's JSON; its order of
+-- keys is no reader's concern), cheaper than a table through cjson.
+-- A caller that knows the record has no history yet passes the attempt's
+-- `started_at` and `worker_id` as `first` ({started_at, worker_id}): then
+-- nothing is read.
+local function end_attempt(key, attempt, outcome, at, err, first)
+  local f
+  if first then
+    f = {false, first[2], first[1], false}
+  else
+    f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at', 'history_n')
+  end
+  local head = '{"attempt":' .. int(tonumber(attempt)) .. ',"worker_id":' .. json_string(f[2])
+    .. ',"started_at":' .. json_string(f[3]) .. ',"ended_at":' .. json_string(at)
+    .. ',"outcome":"' .. outcome .. '"'
   if err then
     local e = cjson.decode(err)
-    entry.error = {kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)}
+    head = head .. ',"error":'
+      .. cjson.encode({kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)})
   end
+  local function entry(ordinal) return head .. ',"ordinal":' .. int(ordinal) .. '}' end
   local n = tonumber(f[4]) or 0
   -- lifecycle::next_ordinal. Below the bound nothing was ever dropped
   -- (the array never shrinks), so the entry is the (n + 1)th.
   if not f[1] then
-    entry.ordinal = 1
-    return 'history', '[' .. cjson.encode(entry) .. ']', 'history_n', 1
+    return 'history', '[' .. entry(1) .. ']', 'history_n', 1
   elseif n > 0 and n < @HISTORY_MAX@ then
-    entry.ordinal = n + 1
-    return 'history', string.sub(f[1], 1, -2) .. ',' .. cjson.encode(entry) .. ']', 'history_n', n + 1
+    return 'history', string.sub(f[1], 1, -2) .. ',' .. entry(n + 1) .. ']', 'history_n', n + 1
   end
   local history = cjson.decode(f[1])
   local last = history[#history]
-  entry.ordinal = math.max(tonumber(last and last.ordinal) or 0, #history) + 1
-  history[#history + 1] = entry
-  while #history > @HISTORY_MAX@ do table.remove(history, 1) end
-  return 'history', cjson.encode(history), 'history_n', #history
+  local ordinal = math.max(tonumber(last and last.ordinal) or 0, #history) + 1
+  while #history > @HISTORY_MAX@ - 1 do table.remove(history, 1) end
+  local kept = ''
+  if #history > 0 then kept = string.sub(cjson.encode(history), 2, -2) .. ',' end
+  return 'history', '[' .. kept .. entry(ordinal) .. ']', 'history_n', #history + 1
 end
 -- A running attempt's member in the running set (module docs).
 local function running_member(id, attempt) return id .. ':' .. attempt end
