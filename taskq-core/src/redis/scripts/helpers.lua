@@ -23,6 +23,11 @@ local function decode(m)
   end
   return prio, tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27), 0
 end
+-- A member's id alone (decode's fourth, without its numbers).
+local function member_id(m)
+  if string.byte(m, 11) == 114 then return string.sub(m, 38) end -- 'r'
+  return string.sub(m, 27)
+end
 -- The start of the members of one priority and round ('[' for a lex range).
 local function group_prefix(prio, round)
   if round > 0 then return string.format('%010dr%010d', 2147483647 - prio, round) end
@@ -177,9 +182,10 @@ local function running_task(m)
 end
 -- ZADD / ZREM / SADD with many members, in chunks (Lua's unpack is
 -- bounded; 4000 keeps ZADD's score-member pairs together).
-local function zbulk(cmd, key, args)
-  for i = 1, #args, 4000 do
-    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+local function zbulk(cmd, key, args, n)
+  n = n or #args
+  for i = 1, n, 4000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, n)))
   end
 end
 -- ZMSCORE of many members, in chunks: a score or false per member.
@@ -192,16 +198,22 @@ local function zscores(key, members)
   return out
 end
 -- The list indexes (module docs): pending removals and additions per key,
--- written by `index_flush`.
+-- written by `index_flush`. Each list keeps its length in `n` (Lua 5.1's
+-- # searches for the border on every append).
 local index_rem, index_add, index_types = {}, {}, {}
 local function index_push(t, key, a, b)
   local l = t[key]
   if not l then
-    l = {}
+    l = {n = 0}
     t[key] = l
   end
-  l[#l + 1] = a
-  if b then l[#l + 1] = b end
+  local n = l.n + 1
+  l[n] = a
+  if b then
+    n = n + 1
+    l[n] = b
+  end
+  l.n = n
 end
 -- Index key names, built once per script call (not once per task).
 local state_keys, state_type_keys = {}, {}
@@ -281,8 +293,8 @@ local function index_drop(id, t, created, state)
   for _, s in ipairs(TERMINAL) do index_push(index_rem, state_key(s), id) end
 end
 local function index_flush()
-  for key, l in pairs(index_rem) do zbulk('ZREM', key, l) end
-  for key, l in pairs(index_add) do zbulk('ZADD', key, l) end
+  for key, l in pairs(index_rem) do zbulk('ZREM', key, l, l.n) end
+  for key, l in pairs(index_add) do zbulk('ZADD', key, l, l.n) end
   local types = {}
   for t in pairs(index_types) do types[#types + 1] = t end
   if #types > 0 then zbulk('SADD', KEYS[8], types) end
