@@ -125,15 +125,9 @@ impl Broker for RedisBackend {
                     ),
                     None => (String::new(), String::new(), ""),
                 };
-                // The first attempt's start, when this process claimed it.
-                let (started_at, worker_id) = match known[i]
+                let [started_at, worker_id] = known[i]
                     .as_ref()
-                    .and_then(|c| c.first_attempt.as_ref())
-                    .filter(|a| a.attempt == s.attempt)
-                {
-                    Some(a) => (a.started_at.to_string(), a.worker_id.to_string()),
-                    None => (String::new(), String::new()),
-                };
+                    .map_or_else(Default::default, |c| c.first_attempt_args(s.attempt));
                 args.extend([
                     s.id.to_string(),
                     s.attempt.to_string(),

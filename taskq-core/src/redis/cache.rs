@@ -14,6 +14,17 @@ use crate::task::{TaskId, TaskState};
 /// Entries `claimed` keeps at most (beyond, it starts over).
 const CLAIMED_CACHE_MAX: usize = 100_000;
 
+impl Claimed {
+    /// `SETTLE`'s started_at and worker_id of `attempt`: known when this
+    /// process claimed that attempt of a record without history, else `''`.
+    pub(super) fn first_attempt_args(&self, attempt: u32) -> [String; 2] {
+        match self.first_attempt.as_ref().filter(|a| a.attempt == attempt) {
+            Some(a) => [a.started_at.to_string(), a.worker_id.to_string()],
+            None => Default::default(),
+        }
+    }
+}
+
 impl RedisBackend {
     pub(super) fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
         self.claimed
