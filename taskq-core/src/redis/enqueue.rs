@@ -1,6 +1,7 @@
-//! Storing new tasks on Redis: the id index first (`SET NX`, so a batch
-//! spanning queues refuses an existing id before any record is written),
-//! then one `ENQUEUE` script per queue.
+//! Storing new tasks on Redis: the id index first (one `MSETNX` for a
+//! submit's batch, or `SET NX` per task, so a batch spanning queues
+//! refuses an existing id before any record is written), then one
+//! `ENQUEUE` script per queue.
 
 use std::sync::Arc;
 
