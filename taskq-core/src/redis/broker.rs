@@ -125,6 +125,9 @@ impl Broker for RedisBackend {
                     ),
                     None => (String::new(), String::new(), ""),
                 };
+                let [started_at, worker_id] = known[i]
+                    .as_ref()
+                    .map_or_else(Default::default, |c| c.first_attempt_args(s.attempt));
                 args.extend([
                     s.id.to_string(),
                     s.attempt.to_string(),
@@ -135,6 +138,8 @@ impl Broker for RedisBackend {
                     task_type,
                     created,
                     children.to_owned(),
+                    started_at,
+                    worker_id,
                 ]);
             }
             let reply = self.run(&scripts::SETTLE, &queue, args).await?;

@@ -7,12 +7,23 @@ use std::sync::{Arc, MutexGuard};
 
 use fred::prelude::*;
 
-use super::{Claimed, RedisBackend};
+use super::{AttemptStart, Claimed, RedisBackend};
 use crate::error::Error;
-use crate::task::TaskId;
+use crate::task::{TaskId, TaskState};
 
 /// Entries `claimed` keeps at most (beyond, it starts over).
 const CLAIMED_CACHE_MAX: usize = 100_000;
+
+impl Claimed {
+    /// `SETTLE`'s started_at and worker_id of `attempt`: known when this
+    /// process claimed that attempt of a record without history, else `''`.
+    pub(super) fn first_attempt_args(&self, attempt: u32) -> [String; 2] {
+        match self.first_attempt.as_ref().filter(|a| a.attempt == attempt) {
+            Some(a) => [a.started_at.to_string(), a.worker_id.to_string()],
+            None => Default::default(),
+        }
+    }
+}
 
 impl RedisBackend {
     pub(super) fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
@@ -28,8 +39,10 @@ impl RedisBackend {
         queue: &str,
     ) {
         let queue: Arc<str> = Arc::from(queue);
-        // One shared name per type in the batch (usually one).
+        // One shared name per type in the batch (usually one), and per
+        // worker (one).
         let mut types: Vec<Arc<str>> = Vec::new();
+        let mut workers: Vec<Arc<str>> = Vec::new();
         let mut cache = self.cache();
         if cache.len() >= CLAIMED_CACHE_MAX {
             cache.clear();
@@ -43,6 +56,28 @@ impl RedisBackend {
                     name
                 }
             };
+            // A claimed attempt (pushed tasks are pending) of a record
+            // with no history yet.
+            let first_attempt = match (&task.worker_id, task.started_at) {
+                (Some(worker), Some(started))
+                    if task.state == TaskState::Running && task.attempts.is_empty() =>
+                {
+                    let worker_id = match workers.iter().find(|w| ***w == **worker) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let name: Arc<str> = Arc::from(worker.as_str());
+                            workers.push(name.clone());
+                            name
+                        }
+                    };
+                    Some(AttemptStart {
+                        attempt: task.attempt,
+                        started_at: started.timestamp_micros(),
+                        worker_id,
+                    })
+                }
+                _ => None,
+            };
             cache.insert(
                 task.id,
                 Claimed {
@@ -51,6 +86,7 @@ impl RedisBackend {
                     created: task.created_at.timestamp_micros(),
                     children: !self.delivery_only
                         && task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
+                    first_attempt,
                 },
             );
         }

@@ -264,6 +264,19 @@ struct Claimed {
     /// A workflow step with children whose end goes through the outbox
     /// (never on a delivery path only).
     children: bool,
+    /// The attempt this process started, when the record had no history
+    /// then: settling that attempt writes its history entry without
+    /// reading the record (`SETTLE`'s docs).
+    first_attempt: Option<AttemptStart>,
+}
+
+/// A running attempt's start as its claim wrote it (the record's
+/// `attempt`, `started_at` in µs and `worker_id`).
+#[derive(Clone)]
+struct AttemptStart {
+    attempt: u32,
+    started_at: i64,
+    worker_id: Arc<str>,
 }
 
 impl RedisBackend {

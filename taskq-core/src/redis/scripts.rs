@@ -115,19 +115,41 @@ fn steps_lua() -> String {
         .replace("@PARENT_FAILURE_TAIL@", &lua(tail))
 }
 
-/// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
-/// scheduled at (µs), task type, unique-key key name (`''`: not unique),
-/// state (`PENDING`, or `WAITING`: a workflow step with parents, stored
-/// and indexed but not in the ready or delayed set), field count,
-/// fields…. Mode `strict` (a submit) writes every task: the
+/// ARGV[4] now, [5] mode; then per task: unique-key key name (`''`: not
+/// unique), the `expires_at` and `fair_round` fields' values (`''`: none;
+/// repeated so the script files the task without reading its record
+/// back), field count, fields… — which start with
+/// `record::LEADING_FIELDS` (id, type, state (`PENDING`, or `WAITING`: a
+/// workflow step with parents, stored and indexed but not in the ready or
+/// delayed set), priority, creation and due time, seq…), read where they
+/// are rather than sent twice. Mode `strict` (a submit) writes every task: the
 /// id index (`SET NX`, written first by the caller) already refused ids
 /// that exist. Mode `missing` (a schedule's tick tasks) writes the tasks
 /// not stored yet and skips the others. A task whose unique key a holder
 /// holds (`lifecycle::holds_unique`, read from the holder's record) is
 /// not written. Returns those as pairs: position among this call's
 /// tasks (0-based), holder id.
-pub(crate) static ENQUEUE: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("scripts/enqueue.lua")));
+pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    // A leading field's value: its offset from the task's first argument
+    // (four arguments before the fields, then name, value pairs).
+    let offset = |name: &str| {
+        super::record::LEADING_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .map(|p| (4 + 2 * p + 1).to_string())
+            .expect("a leading field")
+    };
+    script(
+        &include_str!("scripts/enqueue.lua")
+            .replace("@ID@", &offset("id"))
+            .replace("@TYPE@", &offset("task_type"))
+            .replace("@STATE@", &offset("state"))
+            .replace("@PRIORITY@", &offset("priority"))
+            .replace("@CREATED@", &offset("created_at"))
+            .replace("@SCHEDULED@", &offset("scheduled_at"))
+            .replace("@SEQ@", &offset("seq")),
+    )
+});
 
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
@@ -196,7 +218,12 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .map(|p| (p + 2).to_string())
             .expect("a claim field")
     };
-    let fields: Vec<String> = CLAIM_FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    // And 'progress' last, read but not returned.
+    let fields: Vec<String> = CLAIM_FIELDS
+        .iter()
+        .chain(&["progress"])
+        .map(|f| format!("'{f}'"))
+        .collect();
     script(
         &include_str!("scripts/claim.lua")
             .replace("@FIELDS@", &fields.join(", "))
@@ -205,7 +232,8 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@STEP@", &place("step"))
             .replace("@EXPIRES@", &place("expires_at"))
             .replace("@KEY@", &place("concurrency_key"))
-            .replace("@ROUND@", &place("fair_round")),
+            .replace("@ROUND@", &place("fair_round"))
+            .replace("@PROGRESS@", &(CLAIM_FIELDS.len() + 2).to_string()),
     )
 });
 
@@ -214,7 +242,10 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// error JSON; '' for a snooze), run at, task type and created (µs) — both '' when the
 /// caller does not know them —, and `1` when the task is a workflow step
 /// with children (`0` when it is known not to be, read when the type is
-/// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
+/// ''), then the attempt's `started_at` (µs) and `worker_id` when the
+/// caller started it on a record with no history (both '' otherwise: the
+/// record is read; with them, the history entry is written unread).
+/// Returns 1 (applied) or 0 (stale) per settlement, then the outbox
 /// entries of the steps that ended and the steps their ends cancelled
 /// (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows

@@ -173,8 +173,11 @@ local function admitted(t, k)
   end
 end
 local out = {next_due(), false, false}
+local out_n = 3
 local running = {}
-local fields = #FIELDS
+-- The last of FIELDS, 'progress', is read to skip deleting it when absent,
+-- not returned.
+local fields = #FIELDS - 1
 -- A popped task past its deadline is never started: it expires here.
 local expired_count = 0
 local function expired(id, key, f)
@@ -194,19 +197,26 @@ local function claim(id, key, f)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
   -- lifecycle::claim: the last attempt's progress stays until this one.
-  redis.call('HDEL', key, 'progress')
-  out[#out + 1] = id
-  out[#out + 1] = attempt
-  for j = 2, fields + 1 do out[#out + 1] = f[j] end
+  if f[@PROGRESS@] then redis.call('HDEL', key, 'progress') end
+  -- Appended by count: Lua 5.1's # searches for the border each time.
+  local n = out_n
+  out[n + 1] = id
+  out[n + 2] = attempt
+  n = n + 2
+  for j = 2, fields + 1 do
+    n = n + 1
+    out[n] = f[j]
+  end
+  out_n = n
   running[#running + 1] = ARGV[7]
   running[#running + 1] = running_member(id, attempt)
-  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING', f[@EXPIRES@])
   return true
 end
 if not accepts and not limited then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
-      local _, _, id = decode(m)
+      local id = member_id(m)
       local key = ARGV[1] .. id
       claim(id, key, redis.call('HMGET', key, 'attempt', unpack(FIELDS)))
     end
