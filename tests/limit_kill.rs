@@ -26,9 +26,17 @@
 //! short, none ended twice), and each late key's task started before the
 //! big key's backlog ended, though submitted behind all of it.
 //!
+//! And a task type limit over two queues (`limit_kill_type_*`): the
+//! type's tasks alternate between `limited` and `OTHER_QUEUE`, whose
+//! workers' slots (12 each) are far more than the type's limit of
+//! `LIMIT`: its executions in both queues together never overlap more
+//! than the limit, the limit is reached, and every task finishes after
+//! the SIGKILL (on Redis the dead worker's permit comes back with its
+//! lease, `redis/permits.rs`).
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
 //! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema); the
-//! fair run also on Redis (a fresh key prefix, feature `redis`).
+//! fair and type runs also on Redis (a fresh key prefix, feature `redis`).
 
 mod common;
 
@@ -68,6 +76,9 @@ const LOG_SLACK_US: u128 = 500_000;
 /// long enough that a live worker starved of CPU keeps its leases (a lost
 /// lease would let a task run twice at once, honestly beyond the limit).
 const LEASE: Duration = Duration::from_secs(4);
+
+/// The second queue of the type runs.
+const OTHER_QUEUE: &str = "limited-b";
 
 const CHILD_URL: &str = "TASKQ_LIMIT_CHILD_URL";
 const CHILD_LOG: &str = "TASKQ_LIMIT_CHILD_LOG";
@@ -124,6 +135,7 @@ async fn limit_worker_child() {
     let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("limited", CONCURRENCY)
+        .queue(OTHER_QUEUE, CONCURRENCY)
         .lease(LEASE)
         .heartbeat_interval(LEASE / 4)
         .poll_interval(Duration::from_millis(50))
@@ -214,6 +226,8 @@ enum Limited {
     Rate,
     Key,
     Fair,
+    /// The task type's limit, its tasks spread over two queues.
+    Type,
 }
 
 /// The run on the database at `url` (already migrated by `backend`).
@@ -240,6 +254,10 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             .await
             .expect("key limit"),
         Limited::Fair => client.set_queue_fair("limited", true).await.expect("fair"),
+        Limited::Type => client
+            .set_type_limit("limit_logged", Some(LIMIT))
+            .await
+            .expect("type limit"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
@@ -268,6 +286,18 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
                 .await
                 .expect("submit");
             keys.insert(id, i % KEYS);
+            ids.push(id);
+        }
+        ids
+    } else if limited == Limited::Type {
+        let mut ids = Vec::with_capacity(TASKS);
+        for (i, p) in params.into_iter().enumerate() {
+            let queue = if i % 2 == 0 { "limited" } else { OTHER_QUEUE };
+            let id = client
+                .submit(limit_logged, p)
+                .queue(queue)
+                .await
+                .expect("submit");
             ids.push(id);
         }
         ids
@@ -373,10 +403,13 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             cut_short,
         )
     } else {
-        assert_eq!(queue.limit, Some(LIMIT));
+        if limited == Limited::Running {
+            assert_eq!(queue.limit, Some(LIMIT));
+        }
         let (most, executions, cut_short) = overlap(&marks, victim, killed_at, |_| true);
         eprintln!(
-            "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
+            "limit_kill {name} ({limited:?}): {TASKS} tasks, limit {LIMIT}, \
+             {WORKERS}×{CONCURRENCY} slots a queue: \
              at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
              SIGKILL; all finished in {elapsed:?}"
         );
@@ -607,4 +640,18 @@ async fn limit_kill_fair_postgres() {
 async fn limit_kill_fair_redis() {
     let (url, backend) = common::redis_place("taskq-limit-fair").await;
     limited_run("redis-fair", url, backend, Limited::Fair).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_type_sqlite() {
+    on_sqlite("sqlite-type", Limited::Type).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn limit_kill_type_redis() {
+    let (url, backend) = common::redis_place("taskq-limit-type").await;
+    limited_run("redis-type", url, backend, Limited::Type).await;
 }

@@ -62,6 +62,7 @@
 //! | `{P:stats}:m:<unix minute>` | one for all counts | workers' heartbeats (`counts.rs`), `HINCRBY`; each expires after a day |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
 //! | `P:type-limits` | its own | its one-key setter script, then copied into each queue's `{P:Q}:type-limits` (`type_limits.rs`) |
+//! | `{P:type:T}:permits`, `:permits:key:<K>`, `:type-rate`, `:key-rates`, `:permits-seeded` | one per limited task type | the permit scripts (`permits.rs`): the type's running tasks and rate buckets over every queue |
 //!
 //! Queues spread over the cluster; schedules and workers each live in
 //! one slot on purpose — there are few of them and their writes are
@@ -112,12 +113,14 @@
 
 mod broker;
 mod cache;
+mod claim;
 mod counts;
 mod delivery;
 mod enqueue;
 mod expiry;
 mod keys;
 mod parents;
+mod permits;
 mod queue_settings;
 mod record;
 mod reply;
@@ -264,6 +267,9 @@ struct Claimed {
     /// A workflow step with children whose end goes through the outbox
     /// (never on a delivery path only).
     children: bool,
+    /// The permit it holds in its type's slot, for a type or key limit
+    /// (`permits.rs`): returned when it settles or is released.
+    permit: Option<permits::Permit>,
 }
 
 impl RedisBackend {
