@@ -431,17 +431,17 @@ impl Broker for RedisBackend {
     }
 
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
-    /// and copied into each queue's, where the claim script reads it and
-    /// counts the type's tasks in the queue's running set: on Redis (and
-    /// Redis Cluster, where a script reaches one slot) a type limit caps
-    /// each queue's running tasks of the type, not their sum over queues.
+    /// and copied into each queue's, where the claim script reads it; the
+    /// type's running tasks are counted over every queue by the permits
+    /// in the type's own slot (`permits.rs`).
     async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
         self.store_type_limit("l", task_type, limit.map(|l| l.to_string()))
             .await
     }
 
-    /// As the type limit: per queue, the running tasks with the key.
+    /// As the type limit: the running tasks with the key, over every
+    /// queue (a permit set per key in the type's slot).
     async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
         self.store_type_limit("k", task_type, limit.map(|l| l.to_string()))
@@ -449,8 +449,8 @@ impl Broker for RedisBackend {
     }
 
     /// Stored with the type limits and copied into each queue's slot; the
-    /// bucket is each queue's (beside its copy): on Redis a type rate
-    /// limit caps each queue's starts of the type, like the type limit.
+    /// bucket is the type's, in its own slot (`permits.rs`), spent by the
+    /// grants of every queue's claims.
     async fn set_type_rate_limit(
         &self,
         task_type: &str,
@@ -461,7 +461,7 @@ impl Broker for RedisBackend {
         self.store_type_limit("r", task_type, value).await
     }
 
-    /// As the type rate limit: each key's bucket per queue.
+    /// As the type rate limit: each key's bucket in the type's slot.
     async fn set_key_rate_limit(
         &self,
         task_type: &str,
