@@ -60,6 +60,28 @@ fn list(item: Option<Value>) -> Result<Vec<Value>, Error> {
 }
 
 impl RedisBackend {
+    /// The limited types whose last grant in this process refused a
+    /// candidate (`claim.lua`: its walk looks past their tasks).
+    fn refused_types(&self) -> Vec<String> {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        refused.iter().cloned().collect()
+    }
+
+    fn note_refused(&self, task_type: &str, refused: bool) {
+        let mut types = self
+            .refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if refused {
+            types.insert(task_type.to_owned());
+        } else {
+            types.remove(task_type);
+        }
+    }
+
     pub(super) async fn claim_tasks(
         &self,
         request: ClaimRequest<'_>,
@@ -79,7 +101,11 @@ impl RedisBackend {
         };
         let mut args = head(request.limit);
         // The type limits are the script's to read, from the queue's copy
-        // (`type_limits.rs`): no read before the claim.
+        // (`type_limits.rs`): no read before the claim. What this process
+        // remembers of the last grants only steers how far the walk looks.
+        let refused = self.refused_types();
+        args.push(refused.len().to_string());
+        args.extend(refused);
         match request.task_types {
             None => args.push("0".to_owned()),
             Some(types) => {
@@ -164,6 +190,7 @@ impl RedisBackend {
                     &of_type,
                 )
                 .await?;
+            self.note_refused(task_type, answer.members.len() < of_type.len());
             wake = match (wake, answer.wake) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -201,6 +228,7 @@ impl RedisBackend {
             return Ok((Vec::new(), Vec::new(), wake));
         }
         let mut args = head(chosen.len());
+        args.push("0".to_owned());
         args.push("g".to_owned());
         for (c, _) in &chosen {
             args.push(c.id.clone());

@@ -251,6 +251,10 @@ pub struct RedisBackend {
     /// queue back frees, as this process's last claim of it saw
     /// (`Broker::claim_wake`).
     wakes: crate::rate_limit::ClaimHolds,
+    /// The limited types whose last grant in this process refused a
+    /// candidate: a hint for how far a claim's walk looks (`claim.rs`),
+    /// never what a limit is held by.
+    refused: Mutex<std::collections::HashSet<String>>,
     /// Only the delivery path of records kept elsewhere
     /// ([`RedisBackend::into_delivery_path`]): that store carries a
     /// step's end to its children, so settles skip the outbox.
@@ -350,6 +354,7 @@ impl RedisBackend {
             claimed: Mutex::new(HashMap::new()),
             holds: Default::default(),
             wakes: Default::default(),
+            refused: Mutex::default(),
             delivery_only: false,
         })
     }

@@ -161,30 +161,34 @@ pub(crate) const CLAIM_FIELDS: [&str; 25] = [
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
-/// 0 = none) of the tasks it expires, [9] `1` when only the task types
-/// that follow are taken (`lifecycle::accepts_type`; others keep their
-/// place, at most `limit + 1000` members are read a call), `0` for any,
-/// or `g` when only the granted candidates that follow as (id, attempt)
-/// pairs are taken (those still due at that attempt).
+/// 0 = none) of the tasks it expires, [9] how many types follow whose
+/// last grant in this process refused a candidate (a hint: the walk
+/// looks past their tasks), those types, then `1` when only the task
+/// types that follow are taken (`lifecycle::accepts_type`; others keep
+/// their place, at most `limit + 1000` members are read a call), `0` for
+/// any, or `g` when only the candidates that follow as (id, attempt)
+/// pairs are taken (those still due at that attempt, in that order).
 /// Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
 /// beside the running set (`lifecycle::claim_capacity`) and its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
 /// spent in the same script): two commands per task plus a few per call.
 /// A task of a type the queue's copy of the type limits (`KEYS[12]`)
-/// limits is not claimed but listed as a candidate (it keeps its place
-/// and counts toward the limit): the type and key limits and rates hold
-/// over every queue, in the type's own slot (`permits.rs`), which grants
-/// permits before a `g` call claims them. Returns `-1`, claiming
-/// nothing, when the queue's copy of the type limits is missing (never
-/// synced: `type_limits.rs`). Otherwise returns the next due time of the
-/// delayed set (µs, or nil) — or, when it expired tasks, `{next due,
-/// count, outbox entries…}` —, the time the bucket next allows a start
-/// if it is empty (µs, or nil), nil (unused), the candidates (id, attempt they would get,
-/// type, key or '' per task; nil: none), their types' limits (type,
-/// then the copy's `l:`, `k:`, `r:` and `s:` values or '' per type),
-/// then per claimed task its id, new attempt and the `CLAIM_FIELDS`
-/// (written into the script, not sent with every call).
+/// limits is not claimed but listed as a candidate, and so is every task
+/// the walk would take past it (free candidates), all keeping their
+/// places: the type and key limits and rates hold over every queue, in
+/// the type's own slot (`permits.rs`), which grants permits before a `g`
+/// call claims the granted and free candidates in claim order. Returns
+/// `-1`, claiming nothing, when the queue's copy of the type limits is
+/// missing (never synced: `type_limits.rs`). Otherwise returns the next
+/// due time of the delayed set (µs, or nil) — or, when it expired tasks,
+/// `{next due, count, outbox entries…}` —, the time the bucket next
+/// allows a start if it is empty (µs, or nil), nil (unused), the
+/// candidates (id, attempt they would get, type, key or '' per task;
+/// nil: none), the limited types' limits (type, then the copy's `l:`,
+/// `k:`, `r:` and `s:` values or '' per type), then per claimed task its
+/// id, new attempt and the `CLAIM_FIELDS` (written into the script, not
+/// sent with every call).
 ///
 /// Only pending tasks are in the ready set (every move out of PENDING
 /// removes the member), so a popped member needs no state check; one past

@@ -58,15 +58,19 @@ if starts then
   want = k
   if want <= 0 then return {next_due(), next_start(tat), false} end
 end
--- ARGV[9] the type filter's flag, then the types it accepts; or `g`,
--- then the (id, attempt) pairs of granted candidates (below).
+-- ARGV[9] how many types follow whose last grant (by this process)
+-- refused a candidate; then the type filter's flag and the types it
+-- accepts, or `g` and the (id, attempt) pairs of granted candidates.
+local refused = {}
+local at = 10 + tonumber(ARGV[9])
+for i = 10, at - 1 do refused[ARGV[i]] = true end
 local accepts, grants = nil, nil
-if ARGV[9] == '1' then
+if ARGV[at] == '1' then
   accepts = {}
-  for i = 10, #ARGV do accepts[ARGV[i]] = true end
-elseif ARGV[9] == 'g' then
+  for i = at + 1, #ARGV do accepts[ARGV[i]] = true end
+elseif ARGV[at] == 'g' then
   grants = {}
-  for i = 10, #ARGV, 2 do grants[#grants + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = at + 1, #ARGV, 2 do grants[#grants + 1] = {ARGV[i], ARGV[i + 1]} end
 end
 -- lifecycle::TypeCaps: the type limits of the types this claim may take,
 -- from the queue's copy (KEYS[12]: field l:<type> the limit, k:<type>
@@ -165,10 +169,14 @@ else
   -- lifecycle::accepts_type: walk the ready set in claim order; a task of
   -- another type keeps its place. At most `want + 1000` members a call.
   -- From the first candidate of a limited type on, nothing is claimed
-  -- here: the walk lists every task it would take (as a free candidate,
-  -- counted toward `want`) and every limited type's task past them (not
-  -- counted: which the type's slot admits is for it to say), so the
-  -- caller's `g` call takes them in claim order.
+  -- here: the walk lists every task it would take (as a free candidate)
+  -- and the limited types' tasks among them, so the caller's `g` call
+  -- takes them in claim order. A candidate counts toward `want` as a
+  -- free one does, unless its type's last grant refused one (a full
+  -- type, key or bucket, likely still): then the walk lists the type's
+  -- tasks past it too (at most `want + 1000` members read), for the
+  -- grant to find those it admits (other keys) and the walk to reach the
+  -- other types' tasks behind them.
   local taken, offset, listing, free = {}, 0, false, 0
   local function room() return want - #taken - free end
   while room() > 0 and offset < want + 1000 do
@@ -184,6 +192,7 @@ else
       if not accepts or accepts[t] then
         if limited and limits[t] then
           listing = true
+          if not refused[t] then free = free + 1 end
           candidate(id, int(tonumber(f[1]) + 1), t, f[@KEY@])
         elseif listing then
           free = free + 1
