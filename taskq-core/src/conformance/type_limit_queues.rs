@@ -63,11 +63,18 @@ pub async fn limit_type_across_queues_holds_the_total(backend: Arc<dyn Backend>)
         "another queue's claim finds the type full and takes its other type"
     );
     assert!(claim(&*backend, "q3", 10, "w3").await.is_empty());
-    assert_eq!(row(&*backend, "t").await.running, 2, "counted over every queue");
+    assert_eq!(
+        row(&*backend, "t").await.running,
+        2,
+        "counted over every queue"
+    );
     finish(&*backend, &first[0]).await;
     let next = claim_when_free(&*backend, "q3", 10).await;
     assert_eq!(next.len(), 1, "the freed slot is another queue's to take");
-    assert!(claim(&*backend, "q2", 10, "w2").await.is_empty(), "full again");
+    assert!(
+        claim(&*backend, "q2", 10, "w2").await.is_empty(),
+        "full again"
+    );
 }
 
 /// A key limit caps each key's running tasks over every queue; keys stay
@@ -83,7 +90,12 @@ pub async fn limit_key_across_queues_holds_each_key(backend: Arc<dyn Backend>) {
     let q2 = due_records_at(
         &*backend,
         "q2",
-        &[("t", Some("a")), ("t", Some("b")), ("t", Some("c")), ("t", None)],
+        &[
+            ("t", Some("a")),
+            ("t", Some("b")),
+            ("t", Some("c")),
+            ("t", None),
+        ],
         now(),
     )
     .await;
@@ -130,7 +142,7 @@ pub async fn limit_type_across_queues_racing_claimers_never_exceed_it(backend: A
         .set_type_limit("t", Some(LIMIT as u32))
         .await
         .expect("limit");
-    for round in 0..3 {
+    for (round, probed) in QUEUES.into_iter().enumerate() {
         let races = QUEUES.map(|queue| Race {
             queue,
             worker: format!("w{round}-{queue}"),
@@ -154,7 +166,7 @@ pub async fn limit_type_across_queues_racing_claimers_never_exceed_it(backend: A
             finish(&*backend, task).await;
         }
         // With Redis delivery a settle reaches Redis in the background.
-        assert_slots_come_back(&*backend, QUEUES[round], LIMIT, round).await;
+        assert_slots_come_back(&*backend, probed, LIMIT, round).await;
     }
     let row = row(&*backend, "t").await;
     assert_eq!(row.running, 0, "every slot came back");
@@ -184,5 +196,8 @@ pub async fn limit_type_across_queues_rescue_frees_the_slot(backend: Arc<dyn Bac
     );
     let next = claim_when_free(&*backend, "q2", 5).await;
     assert_eq!(ids(&next), vec![tasks[1][0].id], "the slot came back");
-    assert!(claim(&*backend, "q1", 5, "w").await.is_empty(), "one at a time");
+    assert!(
+        claim(&*backend, "q1", 5, "w").await.is_empty(),
+        "one at a time"
+    );
 }

@@ -139,7 +139,10 @@ impl Broker for RedisBackend {
         // task's lease; a task whose permit is gone keeps its lapsed lease.
         let permits = self.permits_of(&ids, false);
         let lost = self
-            .extend_permits(permits.iter().flatten().cloned().collect(), lease_until.timestamp_micros())
+            .extend_permits(
+                permits.iter().flatten().cloned().collect(),
+                lease_until.timestamp_micros(),
+            )
             .await?;
         let gone = |i: usize| {
             permits[i]

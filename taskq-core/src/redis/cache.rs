@@ -83,7 +83,11 @@ impl RedisBackend {
         ids.iter()
             .map(|id| {
                 let entry = cache.get_mut(id)?;
-                if take { entry.permit.take() } else { entry.permit.clone() }
+                if take {
+                    entry.permit.take()
+                } else {
+                    entry.permit.clone()
+                }
             })
             .collect()
     }

@@ -142,8 +142,10 @@ impl RedisBackend {
                 Err(err) => return Err(err),
             }
         }
-        self.wakes
-            .record(request.queue, wake.and_then(DateTime::from_timestamp_micros));
+        self.wakes.record(
+            request.queue,
+            wake.and_then(DateTime::from_timestamp_micros),
+        );
         self.remember(&claimed, request.queue);
         self.hold_permits(held);
         Ok(claimed)

@@ -208,7 +208,9 @@ impl RedisBackend {
             args.push(member.clone());
             args.push(key.clone().unwrap_or_default());
         }
-        let mut reply = self.run_type(&PERMIT_GRANT, task_type, args.clone()).await?;
+        let mut reply = self
+            .run_type(&PERMIT_GRANT, task_type, args.clone())
+            .await?;
         if reply.as_i64() == Some(-1) {
             self.seed_permits(task_type).await?;
             reply = self.run_type(&PERMIT_GRANT, task_type, args).await?;
@@ -297,7 +299,11 @@ impl RedisBackend {
 
     /// Forgets a type's rate buckets in its slot (its rate limit, or its
     /// key rate limit, was cleared).
-    pub(super) async fn forget_rate_buckets(&self, task_type: &str, keys: bool) -> Result<(), Error> {
+    pub(super) async fn forget_rate_buckets(
+        &self,
+        task_type: &str,
+        keys: bool,
+    ) -> Result<(), Error> {
         let slot = self.keys.type_slot(task_type);
         let key = if keys { &slot.keys[2] } else { &slot.keys[1] };
         let _: () = self
@@ -332,7 +338,10 @@ impl RedisBackend {
     ) -> Result<(Option<i64>, u64), Error> {
         let slot = self.keys.type_slot(task_type);
         let client = self.pool.next();
-        let tat: Option<i64> = client.get(slot.keys[1].as_str()).await.map_err(Error::backend)?;
+        let tat: Option<i64> = client
+            .get(slot.keys[1].as_str())
+            .await
+            .map_err(Error::backend)?;
         let held = match held_above {
             Some(above) => client
                 // Times are whole µs (below 2^53: exact as f64); after
