@@ -26,10 +26,20 @@
 //! short, none ended twice), and each late key's task started before the
 //! big key's backlog ended, though submitted behind all of it.
 //!
+//! And a task type limit over two queues (`limit_kill_type_*`): the
+//! type's tasks alternate between `limited` and `OTHER_QUEUE`, whose
+//! workers' slots (12 each) are far more than the type's limit of
+//! `LIMIT`: its executions in both queues together never overlap more
+//! than the limit, the limit is reached, and every task finishes after
+//! the SIGKILL (on Redis the dead worker's permit comes back with its
+//! lease, `redis/permits.rs`).
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
 //! `TASKQ_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema); the
-//! fair run also on Redis (a fresh key prefix, feature `redis`).
+//! fair and type runs also on Redis (a fresh key prefix, feature `redis`).
 
+#[path = "limit_kill_parts/checks.rs"]
+mod checks;
 mod common;
 
 use std::collections::HashMap;
@@ -43,6 +53,8 @@ use serde::{Deserialize, Serialize};
 use taskq::backend::Backend;
 use taskq::prelude::*;
 use taskq::{MaintenanceConfig, PageRequest};
+
+use checks::{check_fair, check_rate, overlap};
 
 /// Tasks submitted per run.
 const TASKS: usize = 60;
@@ -68,6 +80,9 @@ const LOG_SLACK_US: u128 = 500_000;
 /// long enough that a live worker starved of CPU keeps its leases (a lost
 /// lease would let a task run twice at once, honestly beyond the limit).
 const LEASE: Duration = Duration::from_secs(4);
+
+/// The second queue of the type runs.
+const OTHER_QUEUE: &str = "limited-b";
 
 const CHILD_URL: &str = "TASKQ_LIMIT_CHILD_URL";
 const CHILD_LOG: &str = "TASKQ_LIMIT_CHILD_LOG";
@@ -124,6 +139,7 @@ async fn limit_worker_child() {
     let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("limited", CONCURRENCY)
+        .queue(OTHER_QUEUE, CONCURRENCY)
         .lease(LEASE)
         .heartbeat_interval(LEASE / 4)
         .poll_interval(Duration::from_millis(50))
@@ -214,6 +230,8 @@ enum Limited {
     Rate,
     Key,
     Fair,
+    /// The task type's limit, its tasks spread over two queues.
+    Type,
 }
 
 /// The run on the database at `url` (already migrated by `backend`).
@@ -240,6 +258,10 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             .await
             .expect("key limit"),
         Limited::Fair => client.set_queue_fair("limited", true).await.expect("fair"),
+        Limited::Type => client
+            .set_type_limit("limit_logged", Some(LIMIT))
+            .await
+            .expect("type limit"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
@@ -268,6 +290,18 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
                 .await
                 .expect("submit");
             keys.insert(id, i % KEYS);
+            ids.push(id);
+        }
+        ids
+    } else if limited == Limited::Type {
+        let mut ids = Vec::with_capacity(TASKS);
+        for (i, p) in params.into_iter().enumerate() {
+            let queue = if i % 2 == 0 { "limited" } else { OTHER_QUEUE };
+            let id = client
+                .submit(limit_logged, p)
+                .queue(queue)
+                .await
+                .expect("submit");
             ids.push(id);
         }
         ids
@@ -373,10 +407,13 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
             cut_short,
         )
     } else {
-        assert_eq!(queue.limit, Some(LIMIT));
+        if limited == Limited::Running {
+            assert_eq!(queue.limit, Some(LIMIT));
+        }
         let (most, executions, cut_short) = overlap(&marks, victim, killed_at, |_| true);
         eprintln!(
-            "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
+            "limit_kill {name} ({limited:?}): {TASKS} tasks, limit {LIMIT}, \
+             {WORKERS}×{CONCURRENCY} slots a queue: \
              at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
              SIGKILL; all finished in {elapsed:?}"
         );
@@ -396,128 +433,6 @@ async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, limited
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The most executions of the tasks `counted` picks that ran at once,
-/// the executions and those the SIGKILL cut short. Each execution is an
-/// interval: start to end, or to the kill for the victim's unfinished
-/// one; a sweep over the interval ends finds the most at once.
-fn overlap(
-    marks: &[Mark],
-    victim: u32,
-    killed_at: u128,
-    counted: impl Fn(TaskId) -> bool,
-) -> (i32, usize, usize) {
-    let mut ends: HashMap<(TaskId, u32), u128> = HashMap::new();
-    for mark in marks.iter().filter(|m| !m.start) {
-        ends.insert((mark.id, mark.attempt), mark.at);
-    }
-    let mut events: Vec<(u128, i32)> = Vec::new();
-    let mut cut_short = 0;
-    for mark in marks.iter().filter(|m| m.start && counted(m.id)) {
-        let end = match ends.get(&(mark.id, mark.attempt)) {
-            Some(&end) => end,
-            None => {
-                assert_eq!(mark.pid, victim, "only the killed worker left a run open");
-                cut_short += 1;
-                killed_at
-            }
-        };
-        events.push((mark.at, 1));
-        events.push((end, -1));
-    }
-    // Ends before starts at the same instant: a slot handed on is not an
-    // overlap.
-    events.sort();
-    let (mut now_running, mut most) = (0, 0);
-    for (_, step) in &events {
-        now_running += step;
-        most = most.max(now_running);
-    }
-    (most, events.len() / 2, cut_short)
-}
-
-/// The marks of a fair run: every task of `ids` ended exactly once (a
-/// start without an end is the SIGKILL's), and each of the `late` tasks
-/// started before at least `FAIR_AFTER` of the big key's tasks did.
-fn check_fair(name: &str, marks: &[Mark], ids: &[TaskId], late: &[TaskId], elapsed: Duration) {
-    let mut ends: HashMap<TaskId, usize> = HashMap::new();
-    for mark in marks.iter().filter(|m| !m.start) {
-        *ends.entry(mark.id).or_default() += 1;
-    }
-    for id in ids {
-        assert_eq!(ends.get(id), Some(&1), "task {id} ended once");
-    }
-    assert_eq!(ends.len(), ids.len(), "no other task ran");
-    let cut_short = marks.iter().filter(|m| m.start).count() - ids.len();
-    assert!(cut_short >= 1, "the SIGKILL landed mid-task");
-    let first_start = |id: &TaskId| {
-        marks
-            .iter()
-            .filter(|m| m.start && m.id == *id)
-            .map(|m| m.at)
-            .min()
-            .expect("started")
-    };
-    let big_starts: Vec<u128> = ids
-        .iter()
-        .filter(|id| !late.contains(id))
-        .map(first_start)
-        .collect();
-    let after: Vec<usize> = late
-        .iter()
-        .map(|id| {
-            let at = first_start(id);
-            big_starts.iter().filter(|&&b| b > at).count()
-        })
-        .collect();
-    eprintln!(
-        "limit_kill_fair {name}: {FAIR_BIG} tasks of one key, {} late keys submitted after the \
-         SIGKILL; {cut_short} cut short; the big key's tasks that started after each late one: \
-         {after:?}; all finished in {elapsed:?}",
-        late.len()
-    );
-    for n in after {
-        assert!(
-            n >= FAIR_AFTER,
-            "a late key started before only {n} of the big key's tasks"
-        );
-    }
-}
-
-/// The starts of a rate run: in every window `[a, b]` of logged starts,
-/// at most `RATE + (b − a + slack) × RATE / s` (the bucket's burst and its
-/// refill); the limit bound (the starts took as long as the rate says).
-fn check_rate(name: &str, marks: &[Mark], elapsed: Duration) {
-    let mut starts: Vec<u128> = marks.iter().filter(|m| m.start).map(|m| m.at).collect();
-    starts.sort_unstable();
-    let (mut most_over, mut burst) = (i64::MIN, 0);
-    for (i, &a) in starts.iter().enumerate() {
-        for (j, &b) in starts[i..].iter().enumerate() {
-            let count = (j + 1) as i64;
-            let bound =
-                i64::from(RATE) + ((b - a + LOG_SLACK_US) * u128::from(RATE) / 1_000_000) as i64;
-            most_over = most_over.max(count - bound);
-            if b - a <= LOG_SLACK_US {
-                burst = burst.max(count);
-            }
-        }
-    }
-    eprintln!(
-        "limit_kill_rate {name}: {TASKS} tasks, {RATE}/s, {} starts in {elapsed:?}; \
-         the largest burst {burst}, the tightest window {most_over} from its bound",
-        starts.len()
-    );
-    assert!(most_over <= 0, "{most_over} starts over the bucket's bound");
-    // The limit bound: 55 starts at 10 a second after a burst of 10 take
-    // at least 4.5 s, where 12 slots would run them in well under one.
-    let first = 55;
-    let span = starts[first - 1] - starts[0];
-    let floor = (first as u128 - u128::from(RATE)) * 1_000_000 / u128::from(RATE) - LOG_SLACK_US;
-    assert!(
-        span >= floor,
-        "{first} starts in {span} µs: the rate limit never bound"
-    );
 }
 
 /// A run on a fresh SQLite file.
@@ -607,4 +522,18 @@ async fn limit_kill_fair_postgres() {
 async fn limit_kill_fair_redis() {
     let (url, backend) = common::redis_place("taskq-limit-fair").await;
     limited_run("redis-fair", url, backend, Limited::Fair).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_type_sqlite() {
+    on_sqlite("sqlite-type", Limited::Type).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn limit_kill_type_redis() {
+    let (url, backend) = common::redis_place("taskq-limit-type").await;
+    limited_run("redis-type", url, backend, Limited::Type).await;
 }

@@ -142,7 +142,8 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Sets (`Some(n)`) or clears (`None`) the limit of a task type: at
     /// most `n` tasks of `task_type` run at once across every worker and
-    /// queue (on Redis: per queue, see the backend's docs). Stored in the
+    /// queue (on Redis through permits in the type's slot, see
+    /// `redis/permits.rs`). Stored in the
     /// backend and read inside every claim, which counts the type's
     /// `RUNNING` tasks and passes over (leaving in place) those of a full
     /// type ([`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps)),
@@ -154,7 +155,7 @@ pub trait Broker: Send + Sync + 'static {
     /// Sets (`Some(n)`) or clears (`None`) the key limit of a task type:
     /// at most `n` of its tasks with one concurrency key
     /// ([`TaskRecord::concurrency_key`]) run at once, for every key apart
-    /// (on Redis: per queue). Read inside every claim like the type limit,
+    /// over every queue. Read inside every claim like the type limit,
     /// which counts the type's `RUNNING` tasks with the candidate's key;
     /// a task without a key is not held by it. `Some(0)` is
     /// [`Error::InvalidArgument`] and changes nothing.
@@ -162,7 +163,7 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Sets (`Some`) or clears (`None`) the rate limit of a task type: at
     /// most `starts` of its tasks start per `period`, across every worker
-    /// and queue (on Redis: per queue, like the type limit). A token
+    /// and queue. A token
     /// bucket kept in the backend and spent in every claim's atomic step
     /// through [`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps): a task
     /// it holds back stays `PENDING` in its place and the claim walks past

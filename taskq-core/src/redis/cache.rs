@@ -7,6 +7,7 @@ use std::sync::{Arc, MutexGuard};
 
 use fred::prelude::*;
 
+use super::permits::Permit;
 use super::{AttemptStart, Claimed, RedisBackend};
 use crate::error::Error;
 use crate::task::{TaskId, TaskState};
@@ -87,9 +88,44 @@ impl RedisBackend {
                     children: !self.delivery_only
                         && task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
                     first_attempt,
+                    permit: None,
                 },
             );
         }
+    }
+
+    /// Notes the permits just claimed tasks hold (`permits.rs`), so their
+    /// settle, release and heartbeat return or extend them.
+    pub(super) fn hold_permits(&self, permits: Vec<Permit>) {
+        if permits.is_empty() {
+            return;
+        }
+        let mut cache = self.cache();
+        for permit in permits {
+            let id = permit.member.split_once(':').map(|(id, _)| id);
+            let Some(id) = id.and_then(|id| id.parse::<TaskId>().ok()) else {
+                continue;
+            };
+            if let Some(entry) = cache.get_mut(&id) {
+                entry.permit = Some(permit);
+            }
+        }
+    }
+
+    /// The permits of `ids` this process holds; `take` also forgets them
+    /// (their tasks are released).
+    pub(super) fn permits_of(&self, ids: &[TaskId], take: bool) -> Vec<Option<Permit>> {
+        let mut cache = self.cache();
+        ids.iter()
+            .map(|id| {
+                let entry = cache.get_mut(id)?;
+                if take {
+                    entry.permit.take()
+                } else {
+                    entry.permit.clone()
+                }
+            })
+            .collect()
     }
 
     /// Takes the entries of settled tasks out, returning what this

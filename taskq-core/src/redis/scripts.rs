@@ -183,27 +183,34 @@ pub(crate) const CLAIM_FIELDS: [&str; 25] = [
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
-/// 0 = none) of the tasks it expires, [9] `1` when only the task types
-/// that follow are taken (`lifecycle::accepts_type`; others, and those of
-/// a full type or key, keep their place, at most `limit + 1000` members
-/// are read a call) or `0`
-/// for any. Promotes due delayed tasks (a bounded batch per call), then
+/// 0 = none) of the tasks it expires, [9] how many types follow whose
+/// last grant in this process refused a candidate (a hint: the walk
+/// looks past their tasks), those types, then `1` when only the task
+/// types that follow are taken (`lifecycle::accepts_type`; others keep
+/// their place, at most `limit + 1000` members are read a call), `0` for
+/// any, or `g` when only the candidates that follow as (id, attempt)
+/// pairs are taken (those still due at that attempt, in that order).
+/// Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
-/// beside the running set (`lifecycle::claim_capacity`), its rate
+/// beside the running set (`lifecycle::claim_capacity`) and its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
-/// spent in the same script) and the type and key limits of the queue's
-/// copy (`KEYS[12]`, `lifecycle::TypeCaps`, counted against the queue's
-/// running set: on Redis type and key limits count per queue) leave:
-/// two commands per task plus a few per call. Returns `-1`, claiming
-/// nothing, when the queue's copy of the type limits is missing (never
-/// synced: `type_limits.rs`). Otherwise returns the next due time of the delayed set (µs, or nil) — or, when
-/// it expired tasks, `{next due, count, outbox entries…}` —, the time the
-/// bucket next allows a start if it is empty (µs, or nil), when the
-/// earliest type or key rate bucket (`lifecycle::type_rate`, kept beside
-/// the copy in the queue's slot) that held a task back frees (µs, or
-/// nil), then
-/// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
-/// into the script, not sent with every call).
+/// spent in the same script): two commands per task plus a few per call.
+/// A task of a type the queue's copy of the type limits (`KEYS[12]`)
+/// limits is not claimed but listed as a candidate, and so is every task
+/// the walk would take past it (free candidates), all keeping their
+/// places: the type and key limits and rates hold over every queue, in
+/// the type's own slot (`permits.rs`), which grants permits before a `g`
+/// call claims the granted and free candidates in claim order. Returns
+/// `-1`, claiming nothing, when the queue's copy of the type limits is
+/// missing (never synced: `type_limits.rs`). Otherwise returns the next
+/// due time of the delayed set (µs, or nil) — or, when it expired tasks,
+/// `{next due, count, outbox entries…}` —, the time the bucket next
+/// allows a start if it is empty (µs, or nil), nil (unused), the
+/// candidates (id, attempt they would get, type, key or '' per task;
+/// nil: none), the limited types' limits (type, then the copy's `l:`,
+/// `k:`, `r:` and `s:` values or '' per type), then per claimed task its
+/// id, new attempt and the `CLAIM_FIELDS` (written into the script, not
+/// sent with every call).
 ///
 /// Only pending tasks are in the ready set (every move out of PENDING
 /// removes the member), so a popped member needs no state check; one past
@@ -232,6 +239,8 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@STEP@", &place("step"))
             .replace("@EXPIRES@", &place("expires_at"))
             .replace("@KEY@", &place("concurrency_key"))
+            .replace("@PRIORITY@", &place("priority"))
+            .replace("@SEQ@", &place("seq"))
             .replace("@ROUND@", &place("fair_round"))
             .replace("@PROGRESS@", &(CLAIM_FIELDS.len() + 2).to_string()),
     )
@@ -296,7 +305,9 @@ pub(crate) static REORDER: LazyLock<Script> =
 /// The first half of a rescue: ARGV[4] now (µs), [5] batch size. Returns,
 /// per running-set member whose lease ended before now, the member, the
 /// task's type, attempt, max retries and cancel flag — what
-/// `lifecycle::rescue_retry_at` needs to draw each one's retry time.
+/// `lifecycle::rescue_retry_at` needs to draw each one's retry time —
+/// and its concurrency key ('': none), which names its permit's key set
+/// (`permits.rs`).
 pub(crate) static EXPIRED: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/expired.lua")));
 
@@ -380,14 +391,10 @@ pub(crate) static STATS: LazyLock<Script> =
 pub(crate) static TYPE_LIMIT_SYNC: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/type_limit_sync.lua")));
 
-/// ARGV[4] how many key-limited types follow, then those types, then per
-/// key-rate-limited type the type and the time (µs) above which a key's
-/// bucket holds its tasks back. Returns the (task type, count) pairs of
+/// ARGV[4] how many key-limited types follow, then those types. Returns the (task type, count) pairs of
 /// the queue's running tasks, read from the running set's records (what
-/// a type limit counts, `Store::type_limits`), the (task type, key,
-/// count) triples of those of the key-limited types with a key, the
-/// (type, bucket time) pairs of the queue's type rate buckets, and the
-/// (type, held keys) pairs of the key-rate-limited types.
+/// a type limit counts, `Store::type_limits`) and the (task type, key,
+/// count) triples of those of the key-limited types with a key.
 pub(crate) static RUNNING_TYPES: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/running_types.lua")));
 
