@@ -30,10 +30,6 @@ pub struct Reference {
     pub unique: BTreeMap<(String, String), TaskId>,
     /// Task type limits (`Broker::set_type_limit`).
     pub type_limits: BTreeMap<String, u32>,
-    /// Whether a type limit counts the type's running tasks of the
-    /// claimed queue only (Redis, where a claim script reaches one slot)
-    /// rather than of every queue.
-    pub type_limits_per_queue: bool,
 }
 
 impl Reference {
@@ -46,7 +42,6 @@ impl Reference {
             schedule,
             unique: BTreeMap::new(),
             type_limits: BTreeMap::new(),
-            type_limits_per_queue: false,
         }
     }
 
@@ -58,16 +53,15 @@ impl Reference {
         };
     }
 
-    /// `lifecycle::TypeCaps` for a claim of `queue`: each limited type's
-    /// running tasks (of that queue only, where limits count per queue).
-    fn type_caps(&self, queue: &str) -> lifecycle::TypeCaps {
+    /// `lifecycle::TypeCaps` for a claim: each limited type's running
+    /// tasks, of every queue (as every backend counts them).
+    fn type_caps(&self) -> lifecycle::TypeCaps {
         let mut caps = lifecycle::TypeCaps::default();
         for (task_type, &limit) in &self.type_limits {
             let running = self
                 .tasks
                 .iter()
                 .filter(|r| r.state == TaskState::Running && r.task_type == *task_type)
-                .filter(|r| !self.type_limits_per_queue || r.queue == queue)
                 .count() as u64;
             caps.limit(task_type, limit, running);
         }
@@ -133,7 +127,7 @@ impl Reference {
             lifecycle::rate_capacity(&limit, tat, request.now, request.limit)
         });
         // `lifecycle::TypeCaps`: a task of a full type keeps its place.
-        let mut caps = self.type_caps(request.queue);
+        let mut caps = self.type_caps();
         let admitted: Vec<usize> = due
             .into_iter()
             .filter(|&i| {
