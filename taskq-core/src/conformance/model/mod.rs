@@ -25,9 +25,11 @@
 //! for a long run); `TASKQ_MODEL_SEED` replays the run a failure names.
 
 mod case;
+mod limits;
 mod observe;
 mod ops;
 mod reference;
+mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use proptest::collection::vec;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 pub use case::{Case, Tally};
+pub use limits::TypeLimits;
 pub use ops::{Op, OutcomeKind, ReorderTo};
 pub use reference::Reference;
 
@@ -83,7 +86,8 @@ where
     // Cases run until the first difference (the rest are shrinking runs).
     let ran = std::sync::atomic::AtomicU32::new(0);
     let first_failure = std::sync::OnceLock::new();
-    // Type limits count per queue on the Redis setups (their docs).
+    // Type limits and their buckets count per queue on the Redis setups
+    // (their docs).
     let per_queue = label.starts_with("redis");
     let result = runner.run(&vec(ops::op(), 1..MAX_STEPS), |ops| {
         let mut case_tally = Tally::new();
@@ -135,7 +139,7 @@ where
         .duration_trunc(chrono::Duration::milliseconds(1))
         .map_err(|err| err.to_string())?;
     let mut case = Case::start(&*backend, start).await?;
-    case.reference.type_limits_per_queue = per_queue;
+    case.reference.limits.per_queue = per_queue;
     for (at, op) in ops.iter().enumerate() {
         case.step(op, tally)
             .await
