@@ -31,7 +31,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{
-    Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, SelectStatement,
+    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, SelectStatement,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -386,7 +386,14 @@ pub(super) async fn admitted_ids(
         if let Some(locks) = met_locks.as_deref_mut()
             && !locks.waited
         {
-            let head = txn.query_all(&select).await.map_err(db_err)?;
+            // `SELECT DISTINCT task_type FROM (<the pass's rows>) AS head`:
+            // the types, not every row.
+            let types = Query::select()
+                .distinct()
+                .column(C::TaskType)
+                .from_subquery(select.clone(), Alias::new("head"))
+                .to_owned();
+            let head = txn.query_all(&types).await.map_err(db_err)?;
             let mut met = HashSet::new();
             for row in head {
                 met.insert(row.try_get::<String>("", "task_type").map_err(db_err)?);
