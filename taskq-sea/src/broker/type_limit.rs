@@ -231,9 +231,11 @@ async fn add_locked(
 /// SQLite's one statement, which leaves limited types to the locked
 /// claim only when one is due: `limited_due`).
 ///
-/// The first types met are locked waiting, in name order, while the
-/// claim holds no type row; those met later are locked with `SKIP
-/// LOCKED`, as waiting while holding a row could wait crosswise. A type
+/// The types of the first pass's rows, read plainly, are locked waiting,
+/// in name order, before the claim holds any type or task row (a
+/// claimer waiting while it holds task rows would leave the others'
+/// `SKIP LOCKED` reads nothing); those met later are locked with `SKIP
+/// LOCKED`, as waiting while holding a type row could wait crosswise. A type
 /// whose row another claimer holds then is left out of this claim, like
 /// a full one (the other claimer is taking its tasks). A limited type is
 /// never admitted unlocked: its count and buckets are read only under
