@@ -11,8 +11,9 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
-use crate::options::{Pair, PairValue, integer, string};
+use crate::options::{Pair, PairValue};
 use crate::rate_limit::RateLimitAttr;
+use crate::values::{integer, string};
 
 /// A parsed `concurrency`.
 pub struct ConcurrencyAttr {

@@ -15,6 +15,7 @@ mod concurrency;
 mod options;
 mod rate_limit;
 mod unique;
+mod values;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;

@@ -11,7 +11,8 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
-use crate::options::{Pair, PairValue, integer, seconds, string};
+use crate::options::{Pair, PairValue};
+use crate::values::{integer, seconds, string};
 
 /// A parsed `rate_limit(...)`.
 pub struct RateLimitAttr {

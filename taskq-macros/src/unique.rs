@@ -8,7 +8,8 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprArray, Ident, LitStr, Token};
 
-use crate::options::{Pair, PairValue, seconds, string};
+use crate::options::{Pair, PairValue};
+use crate::values::{seconds, string};
 
 /// The state names `states` takes (any case), and the variants they name.
 const STATES: [(&str, &str); 5] = [

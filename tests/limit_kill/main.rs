@@ -26,10 +26,18 @@
 //! short, none ended twice), and each late key's task started before the
 //! big key's backlog ended, though submitted behind all of it.
 //!
+//! And a task type limit over two queues (`limit_kill_type_*`): the
+//! type's tasks alternate between `limited` and `OTHER_QUEUE`, whose
+//! workers' slots (12 each) are far more than the type's limit of
+//! `LIMIT`: its executions in both queues together never overlap more
+//! than the limit, the limit is reached, and every task finishes after
+//! the SIGKILL (on Redis the dead worker's permit comes back with its
+//! lease, `redis/permits.rs`).
+//!
 //! `cargo test limit_kill` runs it on SQLite and, when
 //! `TASKQ_TEST_POSTGRES_URL` / `TASKQ_TEST_MYSQL_URL` is set at build
 //! time, on PostgreSQL (a fresh schema) and MySQL (a fresh database); the
-//! fair run also on Redis (a fresh key prefix, feature `redis`).
+//! fair and type runs also on Redis (a fresh key prefix, feature `redis`).
 //!
 //! The runner ([`run`]) and the checks of its logs ([`checks`]) know no
 //! backend: a backend's entry points below make its place (a URL worker
@@ -46,7 +54,7 @@ use std::time::Duration;
 use taskq::MaintenanceConfig;
 use taskq::prelude::*;
 
-use run::{CHILD_LOG, CHILD_URL, CONCURRENCY, LEASE, Limited, limited_run};
+use run::{CHILD_LOG, CHILD_URL, CONCURRENCY, LEASE, Limited, OTHER_QUEUE, limited_run};
 
 /// The worker process: serves queue `limited` until killed (or, should the
 /// parent die, for two minutes at most). Does nothing when run on its own.
@@ -59,6 +67,7 @@ async fn limit_worker_child() {
     let client = Client::new(common::child_backend(&url).await).expect("client");
     let worker = Worker::builder(&client)
         .queue("limited", CONCURRENCY)
+        .queue(OTHER_QUEUE, CONCURRENCY)
         .lease(LEASE)
         .heartbeat_interval(LEASE / 4)
         .poll_interval(Duration::from_millis(50))
@@ -199,4 +208,18 @@ async fn limit_kill_fair_mysql() {
 async fn limit_kill_fair_redis() {
     let (url, backend) = common::redis_place("taskq-limit-fair").await;
     limited_run("redis-fair", url, backend, Limited::Fair).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_kill_type_sqlite() {
+    on_sqlite("sqlite-type", Limited::Type).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(taskq_no_redis, ignore = "TASKQ_TEST_REDIS_URL is not set")]
+async fn limit_kill_type_redis() {
+    let (url, backend) = common::redis_place("taskq-limit-type").await;
+    limited_run("redis-type", url, backend, Limited::Type).await;
 }

@@ -41,6 +41,9 @@ pub const LOG_SLACK_US: u128 = 500_000;
 /// lease would let a task run twice at once, honestly beyond the limit).
 pub const LEASE: Duration = Duration::from_secs(4);
 
+/// The second queue of the type runs.
+pub const OTHER_QUEUE: &str = "limited-b";
+
 pub const CHILD_URL: &str = "TASKQ_LIMIT_CHILD_URL";
 pub const CHILD_LOG: &str = "TASKQ_LIMIT_CHILD_LOG";
 
@@ -117,6 +120,8 @@ pub enum Limited {
     Rate,
     Key,
     Fair,
+    /// The task type's limit, its tasks spread over two queues.
+    Type,
 }
 
 /// The run on the database at `url` (already migrated by `backend`).
@@ -143,6 +148,10 @@ pub async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, lim
             .await
             .expect("key limit"),
         Limited::Fair => client.set_queue_fair("limited", true).await.expect("fair"),
+        Limited::Type => client
+            .set_type_limit("limit_logged", Some(LIMIT))
+            .await
+            .expect("type limit"),
     }
     let params: Vec<Work> = (0..TASKS)
         .map(|i| Work {
@@ -171,6 +180,18 @@ pub async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, lim
                 .await
                 .expect("submit");
             keys.insert(id, i % KEYS);
+            ids.push(id);
+        }
+        ids
+    } else if limited == Limited::Type {
+        let mut ids = Vec::with_capacity(TASKS);
+        for (i, p) in params.into_iter().enumerate() {
+            let queue = if i % 2 == 0 { "limited" } else { OTHER_QUEUE };
+            let id = client
+                .submit(limit_logged, p)
+                .queue(queue)
+                .await
+                .expect("submit");
             ids.push(id);
         }
         ids
@@ -276,10 +297,13 @@ pub async fn limited_run(name: &str, url: String, backend: Arc<dyn Backend>, lim
             cut_short,
         )
     } else {
-        assert_eq!(queue.limit, Some(LIMIT));
+        if limited == Limited::Running {
+            assert_eq!(queue.limit, Some(LIMIT));
+        }
         let (most, executions, cut_short) = overlap(&marks, victim, killed_at, |_| true);
         eprintln!(
-            "limit_kill {name}: {TASKS} tasks, limit {LIMIT}, {WORKERS}×{CONCURRENCY} slots: \
+            "limit_kill {name} ({limited:?}): {TASKS} tasks, limit {LIMIT}, \
+             {WORKERS}×{CONCURRENCY} slots a queue: \
              at most {most} ran at once; {executions} executions, {cut_short} cut short by the \
              SIGKILL; all finished in {elapsed:?}"
         );

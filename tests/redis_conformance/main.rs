@@ -81,6 +81,7 @@ macro_rules! redis_specific {
                 cancel_reaches_worker_on_other_host, retention_expires_finished_records,
                 pruner_deletes_finished_records_by_default,
                 settle_from_another_handle_reads_what_it_lacks,
+                redis_history_of_an_unread_settle_matches_a_read_one,
                 rescue_takes_bare_id_running_members,
                 queue_stats_count_each_kind, keys_are_deleted_on_drop,
                 duplicate_id_across_queues_changes_nothing, countdown_task_starts_when_due,

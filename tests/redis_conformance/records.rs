@@ -193,6 +193,120 @@ pub(super) async fn settle_from_another_handle_reads_what_it_lacks(target: Targe
     }
 }
 
+/// A settlement by the process that claimed a first attempt writes the
+/// history entry without reading the record (`SETTLE`'s docs): the entry
+/// is the one a settlement from another handle, which reads the worker
+/// and start, writes; a second attempt's appends after it.
+pub(super) async fn redis_history_of_an_unread_settle_matches_a_read_one(target: Target) {
+    let (claimer, other) = two_hosts(&target.url).await;
+    let mine = record("t", "q", 5, Utc::now());
+    let theirs = record("t", "q", 5, Utc::now());
+    claimer
+        .enqueue(vec![mine.clone(), theirs.clone()])
+        .await
+        .expect("enqueue");
+    let claimed = claimer
+        .claim(ClaimRequest {
+            limit: 2,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let at = Utc::now();
+    let retry = |id| Settlement {
+        id,
+        attempt: 1,
+        outcome: Outcome::Retry {
+            error: taskq::TaskFailure {
+                kind: taskq::ErrorKind::Retryable,
+                message: "again \"now\"".into(),
+            },
+            run_at: at,
+        },
+        at,
+    };
+    let applied = claimer.settle(vec![retry(mine.id)]).await.expect("settle");
+    assert_eq!(applied, vec![true]);
+    let applied = other.settle(vec![retry(theirs.id)]).await.expect("settle");
+    assert_eq!(applied, vec![true]);
+    let started = |id| {
+        claimed
+            .iter()
+            .find(|t| t.id == id)
+            .and_then(|t| t.started_at)
+    };
+    let history = |record: TaskRecord| {
+        record
+            .attempts
+            .into_iter()
+            .map(|a| {
+                let error = a.error.map(|e| e.message);
+                (
+                    a.attempt,
+                    a.worker_id,
+                    a.started_at,
+                    a.ended_at,
+                    a.outcome,
+                    error,
+                    a.ordinal,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mine_now = get_record(&other, mine.id).await;
+    let theirs_now = get_record(&other, theirs.id).await;
+    assert!(started(mine.id).is_some());
+    assert_eq!(mine_now.attempts[0].started_at, started(mine.id));
+    assert_eq!(mine_now.attempts[0].worker_id.as_deref(), Some("w"));
+    // One claim started both at the same time.
+    assert_eq!(started(mine.id), started(theirs.id));
+    assert_eq!(
+        history(mine_now),
+        history(theirs_now),
+        "the same entry, read or not"
+    );
+
+    // The second attempt's end (a record with history: read) appends.
+    let again = claimer
+        .claim(ClaimRequest {
+            limit: 2,
+            ..claim_request("q", "w")
+        })
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 2);
+    let finished = |id| Settlement {
+        id,
+        attempt: 2,
+        outcome: Outcome::Finished(json!(null)),
+        at: Utc::now(),
+    };
+    let applied = claimer
+        .settle(vec![finished(mine.id), finished(theirs.id)])
+        .await
+        .expect("settle");
+    assert_eq!(applied, vec![true, true]);
+    for id in [mine.id, theirs.id] {
+        let done = get_record(&other, id).await;
+        let places: Vec<(u32, u32)> = done
+            .attempts
+            .iter()
+            .map(|a| (a.attempt, a.ordinal))
+            .collect();
+        assert_eq!(places, vec![(1, 1), (2, 2)]);
+        assert_eq!(
+            done.attempts[0].error.as_ref().map(|e| e.message.as_str()),
+            Some("again \"now\"")
+        );
+    }
+}
+
+/// A record as `backend` reads it.
+async fn get_record(backend: &RedisBackend, id: taskq::TaskId) -> TaskRecord {
+    backend.get(id).await.expect("get").expect("record")
+}
+
 /// A running-set member that is a bare id (as versions before attempts
 /// were part of members wrote it) is rescued like any expired lease.
 pub(super) async fn rescue_takes_bare_id_running_members(target: Target) {

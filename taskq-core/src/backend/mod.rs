@@ -56,16 +56,18 @@ use crate::ends::TaskEnds;
 use crate::error::Error;
 use crate::rate_limit::RateLimit;
 use crate::retry_policy::RetryPolicies;
-use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState, WorkflowId};
-use crate::throughput::MinuteCounts;
 use crate::workflow::StepEnd;
+mod schedule_store;
 mod types;
+mod worker_registry;
 
 pub use crate::worker_state::{
     WORKER_GONE_KEPT, WorkerControl, WorkerInfo, WorkerQueue, WorkerState,
 };
+pub use schedule_store::ScheduleStore;
 pub use types::*;
+pub use worker_registry::WorkerRegistry;
 
 /// Delivery: the state machine of live tasks.
 #[async_trait]
@@ -140,7 +142,8 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Sets (`Some(n)`) or clears (`None`) the limit of a task type: at
     /// most `n` tasks of `task_type` run at once across every worker and
-    /// queue (on Redis: per queue, see the backend's docs). Stored in the
+    /// queue (on Redis through permits in the type's slot, see
+    /// `redis/permits.rs`). Stored in the
     /// backend and read inside every claim, which counts the type's
     /// `RUNNING` tasks and passes over (leaving in place) those of a full
     /// type ([`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps)),
@@ -152,7 +155,7 @@ pub trait Broker: Send + Sync + 'static {
     /// Sets (`Some(n)`) or clears (`None`) the key limit of a task type:
     /// at most `n` of its tasks with one concurrency key
     /// ([`TaskRecord::concurrency_key`]) run at once, for every key apart
-    /// (on Redis: per queue). Read inside every claim like the type limit,
+    /// over every queue. Read inside every claim like the type limit,
     /// which counts the type's `RUNNING` tasks with the candidate's key;
     /// a task without a key is not held by it. `Some(0)` is
     /// [`Error::InvalidArgument`] and changes nothing.
@@ -160,7 +163,7 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Sets (`Some`) or clears (`None`) the rate limit of a task type: at
     /// most `starts` of its tasks start per `period`, across every worker
-    /// and queue (on Redis: per queue, like the type limit). A token
+    /// and queue. A token
     /// bucket kept in the backend and spent in every claim's atomic step
     /// through [`lifecycle::TypeCaps`](crate::lifecycle::TypeCaps): a task
     /// it holds back stays `PENDING` in its place and the claim walks past
@@ -425,178 +428,6 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), Error> {
         Ok(())
     }
-}
-
-/// Schedules: their definitions, bookkeeping and firing.
-///
-/// # Rules
-/// - **Names are unique.** Creating a taken name is
-///   [`Error::ScheduleExists`]; editing or deleting a missing one is
-///   [`Error::ScheduleNotFound`].
-/// - **One firing per tick.** [`ScheduleStore::fire_schedules`] applies a
-///   firing only while the schedule's `next_run_at` and `revision` equal
-///   the firing's `expected_next_run_at` and `expected_revision`: of
-///   several schedulers that planned the same tick, exactly one moves the
-///   schedule on, and a firing planned before an edit (or an enable or
-///   disable, which are edits) is refused — the scheduler reads again.
-/// - **Each tick's task is queued at most once.** A tick's task has the id
-///   [`Schedule::task_id_for`] gives it; a firing never queues an id that
-///   is already stored (it counts as queued) and never fails because of
-///   one. On SQL stores the tasks and the compare-and-set commit together.
-///   On Redis (tasks and schedules live in different slots) the tasks are
-///   queued first and the schedule moved after, so a scheduler dying in
-///   between leaves the tick due and the next firing of it finds its task
-///   already there: the tick is neither lost nor doubled.
-/// - **Edits bump the revision.** [`ScheduleStore::update_schedule`] adds
-///   one to `revision`; firings leave it alone.
-/// - **Proportional cost.** [`ScheduleStore::due_schedules`] and
-///   [`ScheduleStore::next_schedule_due`] read an index on `next_run_at`,
-///   not every schedule.
-#[async_trait]
-pub trait ScheduleStore: Send + Sync + 'static {
-    /// Stores a new schedule.
-    async fn create_schedule(&self, schedule: Schedule) -> Result<(), Error>;
-
-    /// Replaces a schedule's definition, `enabled`, `next_run_at` and
-    /// `updated_at`, and adds one to its `revision`; the run bookkeeping
-    /// (last run, run count, last task) is kept as stored, so an edit
-    /// racing a firing loses neither.
-    async fn update_schedule(&self, schedule: &Schedule) -> Result<(), Error>;
-
-    /// Deletes a schedule; `false` if there was none.
-    async fn delete_schedule(&self, name: &str) -> Result<bool, Error>;
-
-    async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, Error>;
-
-    /// Schedules by name.
-    async fn list_schedules(&self, page: PageRequest) -> Result<Page<Schedule>, Error>;
-
-    /// Up to `limit` enabled schedules with `next_run_at <= now`, earliest
-    /// first.
-    async fn due_schedules(&self, now: DateTime<Utc>, limit: usize)
-    -> Result<Vec<Schedule>, Error>;
-
-    /// The earliest `next_run_at` of the enabled schedules.
-    async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
-
-    /// Applies each firing whose schedule still has its
-    /// `expected_next_run_at` and `expected_revision` (see the rules; the
-    /// enabled flag is not checked again: the revision covers it, and a
-    /// manual firing may run a disabled schedule). On SQL stores the whole
-    /// batch is one transaction (a tick with several due schedules costs
-    /// one durable commit). Returns, per firing in order, whether it
-    /// applied. An applied firing sets `next_run_at` to the firing's, adds
-    /// its task count to `run_count`, stores those of its tasks not stored
-    /// yet and, if it has any, sets `last_run_at` to `fired_at` and
-    /// `last_task_id` to the last task's id.
-    async fn fire_schedules(&self, firings: Vec<ScheduleFiring>) -> Result<Vec<bool>, Error>;
-
-    /// [`ScheduleStore::fire_schedules`] for one firing.
-    async fn fire_schedule(&self, firing: ScheduleFiring) -> Result<bool, Error> {
-        Ok(self.fire_schedules(vec![firing]).await?.first() == Some(&true))
-    }
-
-    /// A signal fired when this process created or edited a schedule, so
-    /// a sleeping scheduler looks again.
-    fn schedule_signal(&self) -> Option<Arc<Notify>> {
-        None
-    }
-}
-
-/// How a backend checks a control against a worker (the rule
-/// [`WorkerRegistry::control_worker`] applies atomically).
-impl WorkerControl {
-    /// The state this control asks `worker` to move to, checked against
-    /// where it is headed (its requested state, else its reported one):
-    /// pause a running worker, resume a paused one, shut down either.
-    /// Anything else — including any control of a gone or stopping worker
-    /// — is [`Error::InvalidWorkerControl`].
-    pub fn target(self, worker: &WorkerInfo) -> Result<WorkerState, Error> {
-        let heading = match (worker.state, worker.requested) {
-            (WorkerState::Gone | WorkerState::Stopping, _) | (_, None) => worker.state,
-            (_, Some(requested)) => requested,
-        };
-        match (self, heading) {
-            (WorkerControl::Pause, WorkerState::Running) => Ok(WorkerState::Paused),
-            (WorkerControl::Resume, WorkerState::Paused) => Ok(WorkerState::Running),
-            (WorkerControl::Shutdown, WorkerState::Running | WorkerState::Paused) => {
-                Ok(WorkerState::Stopping)
-            }
-            _ => Err(Error::InvalidWorkerControl {
-                id: worker.id.clone(),
-                state: heading,
-                control: self,
-            }),
-        }
-    }
-}
-
-/// The live workers of a deployment, shared through the backend so an
-/// operator on any host sees and steers workers on every host.
-///
-/// # Rules
-/// - **The worker owns its report.** [`WorkerRegistry::worker_heartbeat`]
-///   replaces everything but `requested`, which only
-///   [`WorkerRegistry::control_worker`] sets (and
-///   [`WorkerRegistry::register_worker`] clears).
-/// - **Controls are checked and stored in one atomic step** (see
-///   [`WorkerControl::target`]), so two operators racing cannot both move
-///   a worker from the same state.
-/// - **Gone, then forgotten.** A worker whose `expires_at` passed is listed
-///   as [`WorkerState::Gone`]; [`WORKER_GONE_KEPT`] later it is dropped.
-#[async_trait]
-pub trait WorkerRegistry: Send + Sync + 'static {
-    /// Stores a starting worker, replacing any record with its id (and
-    /// that record's requested state).
-    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), Error>;
-
-    /// Stores what a running worker reports, keeping the requested state
-    /// (a forgotten worker is stored anew, without one), and returns it.
-    async fn worker_heartbeat(&self, worker: &WorkerInfo) -> Result<Option<WorkerState>, Error>;
-
-    /// Removes a worker that stopped; `false` if there was none.
-    async fn deregister_worker(&self, id: &str) -> Result<bool, Error>;
-
-    /// Every worker by id, as seen at `now`, forgetting those gone for
-    /// longer than [`WORKER_GONE_KEPT`].
-    async fn list_workers(&self, now: DateTime<Utc>) -> Result<Vec<WorkerInfo>, Error>;
-
-    /// One worker as seen at `now`.
-    async fn get_worker(&self, id: &str, now: DateTime<Utc>) -> Result<Option<WorkerInfo>, Error> {
-        Ok(self
-            .list_workers(now)
-            .await?
-            .into_iter()
-            .find(|worker| worker.id == id))
-    }
-
-    /// Asks a worker to pause, resume or shut down: checks the control
-    /// against the stored record as seen at `now` ([`WorkerControl::target`])
-    /// and stores the requested state, atomically. A missing worker is
-    /// [`Error::WorkerNotFound`]. Returns the updated record.
-    async fn control_worker(
-        &self,
-        id: &str,
-        control: WorkerControl,
-        now: DateTime<Utc>,
-    ) -> Result<WorkerInfo, Error>;
-
-    /// A signal fired when a control request may be waiting for a worker
-    /// of this process (from any process, where the backend can tell), so
-    /// the worker reports at once instead of at its next heartbeat.
-    fn control_signal(&self) -> Option<Arc<Notify>> {
-        None
-    }
-
-    /// Adds a worker's counts of ended attempts to the stored ones (summed
-    /// per queue and minute, atomically with other workers' additions),
-    /// and drops minutes older than [`COUNTS_KEPT`](crate::throughput::COUNTS_KEPT)
-    /// before `now`. See [`crate::throughput`].
-    async fn add_counts(&self, counts: &[MinuteCounts], now: DateTime<Utc>) -> Result<(), Error>;
-
-    /// The stored counts of the minutes from `since` on, in minute then
-    /// queue order.
-    async fn counts_since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCounts>, Error>;
 }
 
 /// A complete backend: delivery, records, schedules and workers.

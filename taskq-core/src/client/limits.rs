@@ -123,8 +123,7 @@ impl Client {
     }
 
     /// Lets at most `limit` tasks of `task_type` run at once, across every
-    /// worker, host and queue (`None` lifts it; on Redis the limit counts
-    /// per queue, see the README). Stored in the backend and read inside
+    /// worker, host and queue (`None` lifts it). Stored in the backend and read inside
     /// every claim, which counts the type's `RUNNING` tasks: it applies
     /// to the next claim of each worker, and a killed worker's slot comes
     /// back when the rescue moves its task on after the lease. A task of a
@@ -150,7 +149,7 @@ impl Client {
 
     /// Lets at most `limit` tasks of `task_type` with one concurrency key
     /// run at once, for every key apart, across every worker, host and
-    /// queue (`None` lifts it; on Redis it counts per queue). A task's key
+    /// queue (`None` lifts it). A task's key
     /// is given at submission ([`Submission::concurrency_key`](crate::Submission::concurrency_key)) or read
     /// from the params field its type names; a task without a key is not
     /// held by it. Declared with `#[long_task(concurrency(key =
@@ -171,7 +170,7 @@ impl Client {
 
     /// Lets at most `limit.starts` tasks of `task_type` start per
     /// `limit.period`, across every worker, host and queue (`None` lifts
-    /// it; on Redis the bucket is per queue, see the README): a token
+    /// it): a token
     /// bucket like [`Client::set_queue_rate_limit`]'s, kept in the backend
     /// and spent inside every claim. A task it holds back stays `PENDING`
     /// in its place; the queue's other types are claimed past it, and
@@ -206,8 +205,7 @@ impl Client {
 
     /// Lets at most `limit.starts` tasks of `task_type` with one
     /// concurrency key start per `limit.period`, for every key apart, each
-    /// its own bucket, any number of keys (`None` lifts it; on Redis the
-    /// buckets are per queue). A task without a key is not held by it.
+    /// its own bucket, any number of keys (`None` lifts it). A task without a key is not held by it.
     /// [`Client::type_limits`] shows how many keys are held now
     /// (`held_keys`). Declared with `#[long_task(rate_limit(key =
     /// "tenant_id", starts = 10, period = "1s"))]`. Bad input as

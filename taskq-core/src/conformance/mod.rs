@@ -48,6 +48,7 @@ mod schedule_workflow;
 mod schedules;
 mod settle;
 mod type_limit;
+mod type_limit_queues;
 mod type_rate;
 mod unique;
 mod wait;
@@ -71,6 +72,7 @@ pub use schedule_workflow::*;
 pub use schedules::*;
 pub use settle::*;
 pub use type_limit::*;
+pub use type_limit_queues::*;
 pub use type_rate::*;
 pub use unique::*;
 pub use wait::*;
@@ -156,6 +158,11 @@ macro_rules! conformance_suite {
                 limit_type_set_after_a_claim_binds_the_next,
                 limit_key_set_after_a_claim_binds_and_lists_running_keys,
                 limit_type_mixed_claim_keeps_claim_order,
+                limit_type_across_queues_holds_the_total,
+                limit_key_across_queues_holds_each_key,
+                limit_rate_type_across_queues_share_one_bucket,
+                limit_type_across_queues_racing_claimers_never_exceed_it,
+                limit_type_across_queues_rescue_frees_the_slot,
                 limit_rate_caps_starts_per_period, limit_rate_concurrent_claimers_never_exceed_it,
                 limit_rate_change_keeps_the_bucket_and_clear_lifts_it,
                 limit_rate_and_queue_limit_take_the_least, limit_rate_rescue_leaks_nothing,

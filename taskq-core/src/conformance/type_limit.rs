@@ -4,7 +4,8 @@
 //! never exceed it, and a slot comes back when its task leaves `RUNNING`
 //! — settled or rescued.
 //!
-//! Every rule uses one queue: on Redis a type limit counts per queue.
+//! Every rule uses one queue; `type_limit_queues` has the rules over
+//! several.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,8 +9,8 @@
 //! limits and holds.
 //!
 //! The claims pass their own `now`, so the rules walk through periods
-//! without sleeping; every rule uses one queue (on Redis the buckets are
-//! per queue).
+//! without sleeping; every rule uses one queue (`type_limit_queues` has
+//! one over several).
 
 use std::sync::Arc;
 use std::time::Duration;

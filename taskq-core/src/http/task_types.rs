@@ -169,7 +169,7 @@ pub struct TypeLimitRequest {
 }
 
 /// Sets or lifts a registered task type's limit: at most `limit` of its
-/// tasks run at once across every worker (on Redis: per queue). It
+/// tasks run at once across every worker and queue. It
 /// applies to the next claim of every worker; running tasks over a
 /// lowered limit go on.
 #[utoipa::path(put, path = "/api/task-types/{name}/limit", tag = "task types", operation_id = "set_task_type_limit",
@@ -189,7 +189,7 @@ pub(crate) async fn limit(
 
 /// Sets or lifts a registered task type's key limit: at most `limit` of
 /// its tasks with one concurrency key run at once, for every key apart,
-/// across every worker (on Redis: per queue).
+/// across every worker and queue.
 #[utoipa::path(put, path = "/api/task-types/{name}/key-limit", tag = "task types", operation_id = "set_task_type_key_limit",
     params(("name" = String, Path, description = "registered task name")),
     request_body = TypeLimitRequest,
@@ -242,7 +242,7 @@ async fn set_limit(
 pub struct TypeRateLimitRequest {
     /// At most `starts` (at least 1) of the type's tasks (per key, for a
     /// key rate limit) start per `period_ms` (1 ms to 366 days), on every
-    /// worker and host together (on Redis: per queue). `null` lifts it.
+    /// worker, host and queue together. `null` lifts it.
     /// Required.
     #[serde(default, deserialize_with = "super::queues::present")]
     #[schema(value_type = Option<RateLimit>, required = true)]
@@ -271,7 +271,7 @@ pub(crate) async fn rate_limit(
 
 /// Sets or lifts a registered task type's key rate limit: at most
 /// `starts` of its tasks with one concurrency key start per `period_ms`,
-/// each key its own bucket (on Redis: per queue). Tasks without a key are
+/// each key its own bucket, over every queue. Tasks without a key are
 /// not held by it; the type shows how many keys are held (`held_keys`).
 #[utoipa::path(put, path = "/api/task-types/{name}/key-rate-limit", tag = "task types", operation_id = "set_task_type_key_rate_limit",
     params(("name" = String, Path, description = "registered task name")),

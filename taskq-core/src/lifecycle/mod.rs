@@ -70,7 +70,7 @@ mod order;
 mod retry;
 mod snooze;
 #[cfg(test)]
-mod test_record;
+pub(crate) mod test_record;
 mod transitions;
 mod type_limit;
 mod type_rate;

@@ -9,9 +9,12 @@
 //!
 //! Like the queue limit, the running count is never stored on its own: a
 //! backend counts the type's tasks in `RUNNING` inside the claim (the
-//! memory backend's lock, locked type rows in SQL, the claim script on
-//! Redis), so a task rescued, settled or released gives its slot back in
-//! the write that moves it out of `RUNNING`, and nothing can leak.
+//! memory backend's lock, locked type rows in SQL), so a task rescued,
+//! settled or released gives its slot back in the write that moves it out
+//! of `RUNNING`, and nothing can leak. Redis, whose claim script reaches
+//! one queue's slot, keeps a permit per running task in the type's own
+//! slot instead, scored by the task's lease so none outlives it for long
+//! (`redis/permits.rs`); the admission rule is this one.
 //!
 //! A claim walks its queue in claim order and admits each candidate
 //! through [`TypeCaps::admit`]: a task whose type is full keeps its place

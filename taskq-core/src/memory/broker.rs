@@ -1,6 +1,7 @@
 //! [`Broker`] for the in-memory backend: each call is one lifecycle rule
 //! applied under the lock.
 
+use std::collections::HashMap;
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
@@ -223,21 +224,14 @@ impl Broker for MemoryBackend {
         limit: Option<RateLimit>,
     ) -> Result<(), Error> {
         lifecycle::check_rate_limit(limit.as_ref())?;
-        {
-            let mut state = self.lock();
-            match limit {
-                // A changed limit keeps what the bucket spent.
-                Some(limit) => {
-                    let tat = state.rates.get(queue).and_then(|(_, tat)| *tat);
-                    state.rates.insert(queue.to_owned(), (limit, tat));
-                }
-                None => {
-                    state.rates.remove(queue);
-                    state.holds.remove(queue);
-                }
+        self.change_setting(|state| {
+            // A changed limit keeps what the bucket spent.
+            let tat = state.rates.get(queue).and_then(|(_, tat)| *tat);
+            if limit.is_none() {
+                state.holds.remove(queue);
             }
-        }
-        self.signal.notify_waiters();
+            put(&mut state.rates, queue, limit.map(|limit| (limit, tat)));
+        });
         Ok(())
     }
 
@@ -315,20 +309,15 @@ impl Broker for MemoryBackend {
         limit: Option<RateLimit>,
     ) -> Result<(), Error> {
         lifecycle::check_type_rate_limit(limit.as_ref())?;
-        {
-            let mut state = self.lock();
-            match limit {
-                // A changed limit keeps what the bucket spent.
-                Some(limit) => {
-                    let tat = state.type_rates.get(task_type).and_then(|(_, tat)| *tat);
-                    state.type_rates.insert(task_type.to_owned(), (limit, tat));
-                }
-                None => {
-                    state.type_rates.remove(task_type);
-                }
-            }
-        }
-        self.signal.notify_waiters();
+        self.change_setting(|state| {
+            // A changed limit keeps what the bucket spent.
+            let tat = state.type_rates.get(task_type).and_then(|(_, tat)| *tat);
+            put(
+                &mut state.type_rates,
+                task_type,
+                limit.map(|limit| (limit, tat)),
+            );
+        });
         Ok(())
     }
 
@@ -338,59 +327,30 @@ impl Broker for MemoryBackend {
         limit: Option<RateLimit>,
     ) -> Result<(), Error> {
         lifecycle::check_type_rate_limit(limit.as_ref())?;
-        {
-            let mut state = self.lock();
-            match limit {
-                Some(limit) => {
-                    state.key_rates.insert(task_type.to_owned(), limit);
-                }
-                None => {
-                    state.key_rates.remove(task_type);
-                    state.key_tats.retain(|(t, _), _| t != task_type);
-                }
+        self.change_setting(|state| {
+            if limit.is_none() {
+                state.key_tats.retain(|(t, _), _| t != task_type);
             }
-        }
-        self.signal.notify_waiters();
+            put(&mut state.key_rates, task_type, limit);
+        });
         Ok(())
     }
 
     async fn set_queue_limit(&self, queue: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_queue_limit(limit)?;
-        {
-            let mut state = self.lock();
-            match limit {
-                Some(limit) => state.limits.insert(queue.to_owned(), limit),
-                None => state.limits.remove(queue),
-            };
-        }
-        // A raised or cleared limit may free slots.
-        self.signal.notify_waiters();
+        self.change_setting(|state| put(&mut state.limits, queue, limit));
         Ok(())
     }
 
     async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
-        {
-            let mut state = self.lock();
-            match limit {
-                Some(limit) => state.type_limits.insert(task_type.to_owned(), limit),
-                None => state.type_limits.remove(task_type),
-            };
-        }
-        self.signal.notify_waiters();
+        self.change_setting(|state| put(&mut state.type_limits, task_type, limit));
         Ok(())
     }
 
     async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
-        {
-            let mut state = self.lock();
-            match limit {
-                Some(limit) => state.key_limits.insert(task_type.to_owned(), limit),
-                None => state.key_limits.remove(task_type),
-            };
-        }
-        self.signal.notify_waiters();
+        self.change_setting(|state| put(&mut state.key_limits, task_type, limit));
         Ok(())
     }
 
@@ -459,6 +419,13 @@ impl Broker for MemoryBackend {
 }
 
 impl MemoryBackend {
+    /// Applies a limit's change under the lock, then wakes the workers: a
+    /// raised or lifted limit may free slots.
+    fn change_setting(&self, change: impl FnOnce(&mut State)) {
+        change(&mut self.lock());
+        self.signal.notify_waiters();
+    }
+
     /// The claim under the lock: the claimed records, and the ids of the
     /// tasks past their deadline it met in the ready set (taken out of it).
     fn claim_locked(&self, request: &ClaimRequest<'_>) -> (Vec<TaskRecord>, Vec<TaskId>) {
@@ -554,6 +521,10 @@ impl MemoryBackend {
             running.insert(id);
             claimed.push(record.clone());
         }
+        // The claimed leave the pending counts here, not through `unindex`.
+        for record in &claimed {
+            state.count_pending(record, false);
+        }
         // `lifecycle::fair_claimed`: the queue's current round moves on.
         if let Some(rounds) = state.fair.get_mut(request.queue) {
             for record in &claimed {
@@ -589,5 +560,17 @@ impl MemoryBackend {
         self.ends.ended(ended);
         self.wake(cascade);
         count
+    }
+}
+
+/// Sets `name`'s entry of `settings` to `value`, or removes it for `None`.
+fn put<V>(settings: &mut HashMap<String, V>, name: &str, value: Option<V>) {
+    match value {
+        Some(value) => {
+            settings.insert(name.to_owned(), value);
+        }
+        None => {
+            settings.remove(name);
+        }
     }
 }

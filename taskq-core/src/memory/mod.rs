@@ -63,6 +63,14 @@ impl Default for MemoryBackend {
 #[derive(Default)]
 struct State {
     tasks: IdMap<TaskRecord>,
+    /// How many records each queue has, whatever their states: the
+    /// queues `queue_stats` names (every queue with a task, as the SQL
+    /// backends' `DISTINCT queue`) without reading every record.
+    queue_sizes: HashMap<String, usize>,
+    /// Pending tasks per queue and type, kept with the ready and delayed
+    /// indexes: what `pending_by_type` answers (a worker reads it at its
+    /// start, under the lock claims need) without reading each task.
+    pending_types: HashMap<String, HashMap<String, u64>>,
     /// Due pending tasks per queue, in claim order.
     ready: HashMap<String, BTreeSet<ClaimOrder>>,
     /// Pending tasks not due yet, by due time.
@@ -175,6 +183,12 @@ impl State {
                 continue;
             };
             removed += 1;
+            if let Some(size) = self.queue_sizes.get_mut(&record.queue) {
+                *size -= 1;
+                if *size == 0 {
+                    self.queue_sizes.remove(&record.queue);
+                }
+            }
             self.forget_unique(&record);
             if let Some(step) = &record.step {
                 gone.entry(step.workflow).or_default().insert(record.id);
@@ -222,6 +236,12 @@ impl State {
 
     fn insert_new(&mut self, task: TaskRecord, now: DateTime<Utc>) {
         self.index(&task, now);
+        match self.queue_sizes.get_mut(&task.queue) {
+            Some(size) => *size += 1,
+            None => {
+                self.queue_sizes.insert(task.queue.clone(), 1);
+            }
+        }
         if let Some(step) = &task.step {
             self.workflows
                 .entry(step.workflow)
@@ -241,6 +261,9 @@ impl State {
             rounds
                 .held
                 .hold(lifecycle::fair_lane(record), record.fair_round, record.id);
+        }
+        if record.state == TaskState::Pending {
+            self.count_pending(record, true);
         }
         if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
             self.deadlines.insert((deadline, record.id));
@@ -268,6 +291,9 @@ impl State {
                 .held
                 .leave(lifecycle::fair_lane(record), record.fair_round, record.id);
         }
+        if record.state == TaskState::Pending {
+            self.count_pending(record, false);
+        }
         if let (TaskState::Pending, Some(deadline)) = (record.state, record.expires_at) {
             self.deadlines.remove(&(deadline, record.id));
         }
@@ -283,6 +309,37 @@ impl State {
                 self.running.remove(&record.id);
             }
             _ => {}
+        }
+    }
+
+    /// Counts `record` (pending) in or out of its queue's pending tasks
+    /// of its type; a count that reaches 0 goes, so types and queues whose
+    /// tasks are gone are not kept.
+    fn count_pending(&mut self, record: &TaskRecord, added: bool) {
+        if added {
+            let types = match self.pending_types.get_mut(&record.queue) {
+                Some(types) => types,
+                None => self.pending_types.entry(record.queue.clone()).or_default(),
+            };
+            match types.get_mut(&record.task_type) {
+                Some(count) => *count += 1,
+                None => {
+                    types.insert(record.task_type.clone(), 1);
+                }
+            }
+            return;
+        }
+        let Some(types) = self.pending_types.get_mut(&record.queue) else {
+            return;
+        };
+        if let Some(count) = types.get_mut(&record.task_type) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                types.remove(&record.task_type);
+            }
+        }
+        if types.is_empty() {
+            self.pending_types.remove(&record.queue);
         }
     }
 

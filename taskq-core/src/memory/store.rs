@@ -1,6 +1,6 @@
 //! [`Store`] for the in-memory backend: reads, progress, deletes, purges.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -188,17 +188,39 @@ impl Store for MemoryBackend {
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         let state = self.lock();
         let now = Utc::now();
-        let mut stats: HashMap<&str, QueueStats> = HashMap::new();
-        for record in state.tasks.values() {
-            let entry = stats.entry(&record.queue).or_insert_with(|| QueueStats {
-                queue: record.queue.clone(),
-                ..QueueStats::default()
-            });
+        // Counted from the indexes, not from every record: a store that
+        // keeps a million ended records answers as fast as an empty one
+        // (a worker reads this at its start, under the lock claims need).
+        let mut stats: HashMap<&str, QueueStats> = state
+            .queue_sizes
+            .keys()
+            .map(|queue| {
+                let stats = QueueStats {
+                    queue: queue.clone(),
+                    ..QueueStats::default()
+                };
+                (queue.as_str(), stats)
+            })
+            .collect();
+        for (queue, ready) in &state.ready {
+            if let Some(entry) = stats.get_mut(queue.as_str()) {
+                entry.pending += ready.len() as u64;
+            }
+        }
+        // A delayed task past its time is pending until a claim moves it.
+        let delayed = state.delayed.iter().map(|&(at, id)| (id, at > now));
+        let running = state.running.iter().map(|&id| (id, false));
+        for (id, not_due) in delayed.chain(running) {
+            let Some(record) = state.tasks.get(&id) else {
+                continue;
+            };
+            let Some(entry) = stats.get_mut(record.queue.as_str()) else {
+                continue;
+            };
             match record.state {
-                TaskState::Pending if record.scheduled_at > now => entry.scheduled += 1,
-                TaskState::Pending => entry.pending += 1,
                 TaskState::Running => entry.running += 1,
-                _ => {}
+                _ if not_due => entry.scheduled += 1,
+                _ => entry.pending += 1,
             }
         }
         for queue in &state.paused {
@@ -243,25 +265,18 @@ impl Store for MemoryBackend {
 
     async fn pending_by_type(&self) -> Result<Vec<PendingByType>, Error> {
         let state = self.lock();
-        // The pending tasks are exactly the ready and delayed indexes'
-        // entries: read those, not every record.
-        let ready = state.ready.values().flatten().map(|order| order.3);
-        let delayed = state.delayed.iter().map(|(_, id)| *id);
-        let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-        for id in ready.chain(delayed) {
-            if let Some(record) = state.tasks.get(&id) {
-                *counts
-                    .entry((&record.queue, &record.task_type))
-                    .or_default() += 1;
-            }
-        }
-        Ok(counts
-            .into_iter()
-            .map(|((queue, task_type), count)| PendingByType {
-                queue: queue.to_owned(),
-                task_type: task_type.to_owned(),
-                count,
+        let mut rows: Vec<PendingByType> = state
+            .pending_types
+            .iter()
+            .flat_map(|(queue, types)| {
+                types.iter().map(|(task_type, &count)| PendingByType {
+                    queue: queue.clone(),
+                    task_type: task_type.clone(),
+                    count,
+                })
             })
-            .collect())
+            .collect();
+        rows.sort_by(|a, b| (&a.queue, &a.task_type).cmp(&(&b.queue, &b.task_type)));
+        Ok(rows)
     }
 }

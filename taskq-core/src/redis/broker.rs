@@ -9,8 +9,9 @@ use tokio::sync::Notify;
 
 use super::enqueue::EnqueueMode;
 use super::keys::QueueKeys;
+use super::permits::Permit;
 use super::queue_settings::SettingWrite;
-use super::record::{self, micros};
+use super::record::micros;
 use super::reply::{Reply, array, by_queue, integer, status_reply};
 use super::workflow::{ended_in, split_reply};
 use super::{RedisBackend, scripts};
@@ -27,6 +28,21 @@ use crate::task::{TaskId, TaskRecord, TaskState};
 /// so no single script blocks Redis for long.
 const RESCUE_BATCH: usize = 500;
 
+/// The permit a rescued running-set member may hold: `<id>:<attempt>`
+/// (a bare-id member of an older version gets its record's attempt).
+fn rescued_permit(member: &str, task_type: String, attempt: &str, key: String) -> Permit {
+    let member = if member.contains(':') {
+        member.to_owned()
+    } else {
+        format!("{member}:{attempt}")
+    };
+    Permit {
+        task_type,
+        member,
+        key: (!key.is_empty()).then_some(key),
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(Error::Serialization)
 }
@@ -38,64 +54,7 @@ impl Broker for RedisBackend {
     }
 
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<Vec<TaskRecord>, Error> {
-        if request.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let lease_until = request.now + request.lease;
-        let mut args = vec![
-            micros(request.now),
-            request.limit.to_string(),
-            request.worker_id.to_owned(),
-            micros(lease_until),
-            self.retention_secs(),
-        ];
-        // The type limits are the script's to read, from the queue's copy
-        // (`type_limits.rs`): no read before the claim.
-        match request.task_types {
-            None => args.push("0".to_owned()),
-            Some(types) => {
-                args.push("1".to_owned());
-                args.extend(types.iter().map(|t| (*t).to_owned()));
-            }
-        }
-        let mut reply = self
-            .run_claim(&scripts::CLAIM, request.queue, args.clone(), request.lease)
-            .await?;
-        if reply.as_i64() == Some(-1) {
-            // The queue's copy was never synced: sync it, claim again.
-            self.sync_type_limits(request.queue).await?;
-            reply = self
-                .run_claim(&scripts::CLAIM, request.queue, args, request.lease)
-                .await?;
-        }
-        let mut items = array("claim", reply)?.into_iter();
-        let next_due = match items.next() {
-            // Tasks it met past their deadline expired (`CLAIM`'s docs).
-            Some(Value::Array(head)) => {
-                let mut head = head.into_iter();
-                let next_due = head.next().and_then(|v| v.as_i64());
-                let expired = head.next().and_then(|v| v.as_i64()).unwrap_or(0);
-                let queue: Arc<str> = Arc::from(request.queue);
-                let ends = ended_in(&queue, head)?;
-                self.claim_expired(expired, ends).await;
-                next_due
-            }
-            first => first.and_then(|v| v.as_i64()),
-        };
-        self.wake_at(next_due);
-        let hold = items.next().and_then(|v| v.as_i64());
-        self.holds.record(
-            request.queue,
-            hold.and_then(DateTime::from_timestamp_micros),
-        );
-        let wake = items.next().and_then(|v| v.as_i64());
-        self.wakes.record(
-            request.queue,
-            wake.and_then(DateTime::from_timestamp_micros),
-        );
-        let claimed = record::from_claim(items, &request, lease_until)?;
-        self.remember(&claimed, request.queue);
-        Ok(claimed)
+        self.claim_tasks(request).await
     }
 
     async fn settle(&self, settlements: Vec<Settlement>) -> Result<Vec<bool>, Error> {
@@ -104,6 +63,12 @@ impl Broker for RedisBackend {
         // Taken out now: a settlement that does not apply leaves the task
         // to whoever holds it, and the script reads what is not known.
         let known = self.forget(&ids);
+        // Whether or not a settlement applies, its attempt no longer runs
+        // here: its permit (`<id>:<attempt>`, no other attempt's) goes.
+        let permits: Vec<_> = known
+            .iter()
+            .filter_map(|c| c.as_ref().and_then(|c| c.permit.clone()))
+            .collect();
         let mut applied = vec![false; settlements.len()];
         let mut ends = Vec::new();
         for (queue, positions) in by_queue(&queues) {
@@ -125,6 +90,9 @@ impl Broker for RedisBackend {
                     ),
                     None => (String::new(), String::new(), ""),
                 };
+                let [started_at, worker_id] = known[i]
+                    .as_ref()
+                    .map_or_else(Default::default, |c| c.first_attempt_args(s.attempt));
                 args.extend([
                     s.id.to_string(),
                     s.attempt.to_string(),
@@ -135,6 +103,8 @@ impl Broker for RedisBackend {
                     task_type,
                     created,
                     children.to_owned(),
+                    started_at,
+                    worker_id,
                 ]);
             }
             let reply = self.run(&scripts::SETTLE, &queue, args).await?;
@@ -156,6 +126,7 @@ impl Broker for RedisBackend {
                 .map(|(s, _)| s.id),
         )
         .await;
+        self.return_permits(permits).await;
         self.carry_or_leave(ends).await;
         Ok(applied)
     }
@@ -169,7 +140,25 @@ impl Broker for RedisBackend {
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.0).collect();
         let queues = self.queues_of(&ids).await?;
         let mut statuses = vec![LeaseStatus::Lost; tasks.len()];
+        // Permits first (`permits.rs`): a permit never ends before its
+        // task's lease; a task whose permit is gone keeps its lapsed lease.
+        let permits = self.permits_of(&ids, false);
+        let lost = self
+            .extend_permits(
+                permits.iter().flatten().cloned().collect(),
+                lease_until.timestamp_micros(),
+            )
+            .await?;
+        let gone = |i: usize| {
+            permits[i]
+                .as_ref()
+                .is_some_and(|p| lost.contains(&p.member))
+        };
         for (queue, positions) in by_queue(&queues) {
+            let positions: Vec<usize> = positions.into_iter().filter(|&i| !gone(i)).collect();
+            if positions.is_empty() {
+                continue;
+            }
             let mut args = vec![worker_id.to_owned(), micros(lease_until)];
             for &i in &positions {
                 args.push(tasks[i].0.to_string());
@@ -186,6 +175,15 @@ impl Broker for RedisBackend {
                     _ => LeaseStatus::Lost,
                 };
             }
+        }
+        // A lost attempt no longer runs here: its permit goes.
+        let lost: Vec<TaskId> = (0..tasks.len())
+            .filter(|&i| permits[i].is_some() && statuses[i] == LeaseStatus::Lost)
+            .map(|i| tasks[i].0)
+            .collect();
+        if !lost.is_empty() {
+            let permits = self.permits_of(&lost, true).into_iter().flatten().collect();
+            self.return_permits(permits).await;
         }
         Ok(statuses)
     }
@@ -215,6 +213,9 @@ impl Broker for RedisBackend {
             let reply = self.run_once(&scripts::RELEASE, &queue, args).await?;
             ends.extend(ended_in(&queue, array("release", reply)?)?);
         }
+        // Released or not, these attempts no longer run here.
+        let permits = self.permits_of(&ids, true).into_iter().flatten().collect();
+        self.return_permits(permits).await;
         // Those whose cancel was requested ended; the rest wake for nothing.
         self.announce_ended(ids).await;
         self.carry_or_leave(ends).await;
@@ -438,17 +439,17 @@ impl Broker for RedisBackend {
     }
 
     /// Stored in one hash outside every queue's slot (`Keys::type_limits`)
-    /// and copied into each queue's, where the claim script reads it and
-    /// counts the type's tasks in the queue's running set: on Redis (and
-    /// Redis Cluster, where a script reaches one slot) a type limit caps
-    /// each queue's running tasks of the type, not their sum over queues.
+    /// and copied into each queue's, where the claim script reads it; the
+    /// type's running tasks are counted over every queue by the permits
+    /// in the type's own slot (`permits.rs`).
     async fn set_type_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
         self.store_type_limit("l", task_type, limit.map(|l| l.to_string()))
             .await
     }
 
-    /// As the type limit: per queue, the running tasks with the key.
+    /// As the type limit: the running tasks with the key, over every
+    /// queue (a permit set per key in the type's slot).
     async fn set_key_limit(&self, task_type: &str, limit: Option<u32>) -> Result<(), Error> {
         lifecycle::check_type_limit(limit)?;
         self.store_type_limit("k", task_type, limit.map(|l| l.to_string()))
@@ -456,8 +457,8 @@ impl Broker for RedisBackend {
     }
 
     /// Stored with the type limits and copied into each queue's slot; the
-    /// bucket is each queue's (beside its copy): on Redis a type rate
-    /// limit caps each queue's starts of the type, like the type limit.
+    /// bucket is the type's, in its own slot (`permits.rs`), spent by the
+    /// grants of every queue's claims.
     async fn set_type_rate_limit(
         &self,
         task_type: &str,
@@ -468,7 +469,7 @@ impl Broker for RedisBackend {
         self.store_type_limit("r", task_type, value).await
     }
 
-    /// As the type rate limit: each key's bucket per queue.
+    /// As the type rate limit: each key's bucket in the type's slot.
     async fn set_key_rate_limit(
         &self,
         task_type: &str,
@@ -519,10 +520,11 @@ impl Broker for RedisBackend {
                 if expired.is_empty() {
                     break;
                 }
-                let mut args = Vec::with_capacity(2 + expired.len() / 5 * 2);
+                let mut args = Vec::with_capacity(2 + expired.len() / 6 * 2);
                 args.push(micros(now));
                 args.push(self.retention_secs());
-                for lease in expired.chunks(5) {
+                let mut permits = Vec::new();
+                for lease in expired.chunks(6) {
                     let text = |i: usize| -> Result<String, Error> {
                         lease
                             .get(i)
@@ -544,6 +546,7 @@ impl Broker for RedisBackend {
                     );
                     args.push(text(0)?);
                     args.push(retry_at.map_or_else(|| "-".to_owned(), micros));
+                    permits.push(rescued_permit(&text(0)?, text(1)?, &text(2)?, text(5)?));
                 }
                 let (counts, entries) =
                     split_reply(self.run(&scripts::RESCUE, &queue, args).await?, 3);
@@ -558,7 +561,10 @@ impl Broker for RedisBackend {
                 report.requeued += count(0)?;
                 report.failed += count(1)?;
                 report.cancelled += count(2)?;
-                if expired.len() < RESCUE_BATCH * 5 {
+                // Their permits too, if their types hold any (`permits.rs`).
+                self.return_permits_before(permits, Some(now.timestamp_micros()))
+                    .await;
+                if expired.len() < RESCUE_BATCH * 6 {
                     break;
                 }
             }

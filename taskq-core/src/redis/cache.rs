@@ -7,12 +7,24 @@ use std::sync::{Arc, MutexGuard};
 
 use fred::prelude::*;
 
-use super::{Claimed, RedisBackend};
+use super::permits::Permit;
+use super::{AttemptStart, Claimed, RedisBackend};
 use crate::error::Error;
-use crate::task::TaskId;
+use crate::task::{TaskId, TaskState};
 
 /// Entries `claimed` keeps at most (beyond, it starts over).
 const CLAIMED_CACHE_MAX: usize = 100_000;
+
+impl Claimed {
+    /// `SETTLE`'s started_at and worker_id of `attempt`: known when this
+    /// process claimed that attempt of a record without history, else `''`.
+    pub(super) fn first_attempt_args(&self, attempt: u32) -> [String; 2] {
+        match self.first_attempt.as_ref().filter(|a| a.attempt == attempt) {
+            Some(a) => [a.started_at.to_string(), a.worker_id.to_string()],
+            None => Default::default(),
+        }
+    }
+}
 
 impl RedisBackend {
     pub(super) fn cache(&self) -> MutexGuard<'_, HashMap<TaskId, Claimed>> {
@@ -28,8 +40,10 @@ impl RedisBackend {
         queue: &str,
     ) {
         let queue: Arc<str> = Arc::from(queue);
-        // One shared name per type in the batch (usually one).
+        // One shared name per type in the batch (usually one), and per
+        // worker (one).
         let mut types: Vec<Arc<str>> = Vec::new();
+        let mut workers: Vec<Arc<str>> = Vec::new();
         let mut cache = self.cache();
         if cache.len() >= CLAIMED_CACHE_MAX {
             cache.clear();
@@ -43,6 +57,28 @@ impl RedisBackend {
                     name
                 }
             };
+            // A claimed attempt (pushed tasks are pending) of a record
+            // with no history yet.
+            let first_attempt = match (&task.worker_id, task.started_at) {
+                (Some(worker), Some(started))
+                    if task.state == TaskState::Running && task.attempts.is_empty() =>
+                {
+                    let worker_id = match workers.iter().find(|w| ***w == **worker) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let name: Arc<str> = Arc::from(worker.as_str());
+                            workers.push(name.clone());
+                            name
+                        }
+                    };
+                    Some(AttemptStart {
+                        attempt: task.attempt,
+                        started_at: started.timestamp_micros(),
+                        worker_id,
+                    })
+                }
+                _ => None,
+            };
             cache.insert(
                 task.id,
                 Claimed {
@@ -51,9 +87,45 @@ impl RedisBackend {
                     created: task.created_at.timestamp_micros(),
                     children: !self.delivery_only
                         && task.step.as_ref().is_some_and(|s| !s.children.is_empty()),
+                    first_attempt,
+                    permit: None,
                 },
             );
         }
+    }
+
+    /// Notes the permits just claimed tasks hold (`permits.rs`), so their
+    /// settle, release and heartbeat return or extend them.
+    pub(super) fn hold_permits(&self, permits: Vec<Permit>) {
+        if permits.is_empty() {
+            return;
+        }
+        let mut cache = self.cache();
+        for permit in permits {
+            let id = permit.member.split_once(':').map(|(id, _)| id);
+            let Some(id) = id.and_then(|id| id.parse::<TaskId>().ok()) else {
+                continue;
+            };
+            if let Some(entry) = cache.get_mut(&id) {
+                entry.permit = Some(permit);
+            }
+        }
+    }
+
+    /// The permits of `ids` this process holds; `take` also forgets them
+    /// (their tasks are released).
+    pub(super) fn permits_of(&self, ids: &[TaskId], take: bool) -> Vec<Option<Permit>> {
+        let mut cache = self.cache();
+        ids.iter()
+            .map(|id| {
+                let entry = cache.get_mut(id)?;
+                if take {
+                    entry.permit.take()
+                } else {
+                    entry.permit.clone()
+                }
+            })
+            .collect()
     }
 
     /// Takes the entries of settled tasks out, returning what this

@@ -1,10 +1,12 @@
-//! Storing new tasks on Redis: the id index first (`SET NX`, so a batch
-//! spanning queues refuses an existing id before any record is written),
-//! then one `ENQUEUE` script per queue.
+//! Storing new tasks on Redis: the id index first (one `MSETNX` for a
+//! submit's batch, or `SET NX` per task, so a batch spanning queues
+//! refuses an existing id before any record is written), then one
+//! `ENQUEUE` script per queue.
 
 use std::sync::Arc;
 
 use chrono::Utc;
+use fred::clients::Pipeline;
 use fred::prelude::*;
 
 use super::record::{self, micros};
@@ -70,11 +72,33 @@ impl RedisBackend {
         let mut writes = by_queue(&of_state(true));
         writes.extend(by_queue(&of_state(false)));
         let client = self.pool.next();
-        // The index first, claimed with `SET NX`: in strict mode an id any
-        // queue already has fails the whole batch before a record is
-        // written (scripts are atomic per queue only), and in either mode a
-        // record is never without its index entry, even if this process
-        // dies between the two steps.
+        // The index first: in strict mode an id any queue already has
+        // fails the whole batch before a record is written (scripts are
+        // atomic per queue only), and in either mode a record is never
+        // without its index entry, even if this process dies between the
+        // two steps. One `MSETNX` (all or nothing) where the keys may
+        // share a command (not on a cluster): one command, not one per
+        // task. When it finds an id, the `SET NX` path below names it.
+        if mode == EnqueueMode::Strict && !client.is_clustered() {
+            let pairs: Vec<(String, &str)> = tasks
+                .iter()
+                .map(|t| (self.keys.task_queue(t.id), t.queue.as_str()))
+                .collect();
+            let pipeline = client.pipeline();
+            let _: () = pipeline.msetnx(pairs).await.map_err(Error::backend)?;
+            self.add_to_sets(&pipeline, &tasks, &groups).await?;
+            let mut replies = pipeline.try_all::<Value>().await.into_iter();
+            let set = replies
+                .next()
+                .ok_or_else(|| Error::backend("enqueue: short pipeline reply"))?
+                .map_err(Error::backend)?;
+            for reply in replies {
+                reply.map_err(Error::backend)?;
+            }
+            if set.as_i64() == Some(1) {
+                return self.write_records(&tasks, writes, mode).await;
+            }
+        }
         let pipeline = client.pipeline();
         for task in &tasks {
             let _: () = pipeline
@@ -88,20 +112,7 @@ impl RedisBackend {
                 .await
                 .map_err(Error::backend)?;
         }
-        for task in &tasks {
-            if let Some(step) = &task.step {
-                let _: () = pipeline
-                    .sadd(self.keys.workflow(step.workflow), task.id.to_string())
-                    .await
-                    .map_err(Error::backend)?;
-            }
-        }
-        for (queue, _) in &groups {
-            let _: () = pipeline
-                .sadd(self.keys.queues(), queue.as_ref())
-                .await
-                .map_err(Error::backend)?;
-        }
+        self.add_to_sets(&pipeline, &tasks, &groups).await?;
         let mut replies = pipeline.try_all::<Value>().await.into_iter();
         let mut existing = None;
         let mut claimed = Vec::with_capacity(tasks.len());
@@ -122,6 +133,42 @@ impl RedisBackend {
             self.delete_task_indexes(&claimed).await?;
             return Err(lifecycle::id_exists(id));
         }
+        self.write_records(&tasks, writes, mode).await
+    }
+
+    /// The sets a new task joins beside its id index: its workflow's
+    /// steps (a step) and the queue names.
+    async fn add_to_sets(
+        &self,
+        pipeline: &Pipeline<Client>,
+        tasks: &[TaskRecord],
+        groups: &[(Arc<str>, Vec<usize>)],
+    ) -> Result<(), Error> {
+        for task in tasks {
+            if let Some(step) = &task.step {
+                let _: () = pipeline
+                    .sadd(self.keys.workflow(step.workflow), task.id.to_string())
+                    .await
+                    .map_err(Error::backend)?;
+            }
+        }
+        for (queue, _) in groups {
+            let _: () = pipeline
+                .sadd(self.keys.queues(), queue.as_ref())
+                .await
+                .map_err(Error::backend)?;
+        }
+        Ok(())
+    }
+
+    /// The `ENQUEUE` scripts of tasks whose ids are indexed: `writes`,
+    /// their positions per queue.
+    async fn write_records(
+        &self,
+        tasks: &[TaskRecord],
+        writes: Vec<(Arc<str>, Vec<usize>)>,
+        mode: EnqueueMode,
+    ) -> Result<Enqueued, Error> {
         let now = micros(Utc::now());
         let mut enqueued = Enqueued::ALL;
         for (queue, positions) in writes {
@@ -134,14 +181,12 @@ impl RedisBackend {
                     .as_ref()
                     .map_or_else(String::new, |u| self.keys.unique(&queue, &u.key));
                 args.extend([
-                    task.id.to_string(),
-                    micros(task.created_at),
-                    task.priority.to_string(),
-                    task.seq.to_string(),
-                    micros(task.scheduled_at),
-                    task.task_type.clone(),
                     lock,
-                    task.state.as_str().to_owned(),
+                    task.expires_at.map(micros).unwrap_or_default(),
+                    match task.fair_round {
+                        0 => String::new(),
+                        round => round.to_string(),
+                    },
                     fields.len().to_string(),
                 ]);
                 args.extend(fields);

@@ -4,7 +4,9 @@
 //! on Redis Cluster a queue lives in one slot and its Lua scripts stay
 //! atomic. Task records belong to their queue's tag too. The few global
 //! keys (the set of queue names, the id → queue index) are written by
-//! single-key commands outside scripts. The whole layout, schedules and
+//! single-key commands outside scripts. A limited task type has a slot of
+//! its own, `{<prefix>:type:<type>}`: its permits and rate buckets, one
+//! for every queue (`redis/permits.rs`). The whole layout, schedules and
 //! workers included, is in the module docs (`redis/mod.rs`, "Redis
 //! Cluster").
 //!
@@ -30,6 +32,13 @@ pub(crate) struct QueueKeys {
     /// a waiting workflow step's arrived set (the tokens of its parents'
     /// ends it counted, see `workflow.rs`) is the record key + `:arrived`.
     pub record_prefix: String,
+}
+
+/// The keys of one task type's slot, in the order the permit scripts
+/// receive them (`redis/permits.rs`): permits, type rate, key rates,
+/// seeded.
+pub(crate) struct TypeKeys {
+    pub keys: [String; 4],
 }
 
 impl QueueKeys {
@@ -131,6 +140,32 @@ impl Keys {
     /// which the claim script reads.
     pub fn type_limits(&self) -> String {
         format!("{}:type-limits", self.prefix)
+    }
+
+    /// The keys of one task type's own slot (hash tag
+    /// `{<prefix>:type:<type>}`): where its concurrency permits and rate
+    /// buckets live, one for every queue (`redis/permits.rs`).
+    pub fn type_slot(&self, task_type: &str) -> TypeKeys {
+        let tag = format!("{{{}:type:{task_type}}}", self.prefix);
+        TypeKeys {
+            keys: [
+                // The permits of the type's claimed tasks: members
+                // `<id>:<attempt>`, scored by lease deadline (µs). Its
+                // siblings `<permits>:key:<key>` hold those of one
+                // concurrency key (named from this key, same slot).
+                format!("{tag}:permits"),
+                // The type's rate bucket time (µs), while it has one.
+                format!("{tag}:type-rate"),
+                // The key rate buckets: member the key, score its time,
+                // while spent.
+                format!("{tag}:key-rates"),
+                // Exists once the permits were rebuilt from the queues'
+                // running sets (`permits.rs`, "Upgrades and new limits").
+                // (A queue named `type:<type>` shares this tag, so the
+                // slot, but no key name: none of these is a queue's.)
+                format!("{tag}:permits-seeded"),
+            ],
+        }
     }
 
     /// Set of every queue name seen (enqueue or pause).

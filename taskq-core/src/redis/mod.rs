@@ -62,6 +62,7 @@
 //! | `{P:stats}:m:<unix minute>` | one for all counts | workers' heartbeats (`counts.rs`), `HINCRBY`; each expires after a day |
 //! | `P:queues`, `P:task-queue:<id>`, `P:epoch` | each its own | single-key commands only (pipelined: each routed to its node) |
 //! | `P:type-limits` | its own | its one-key setter script, then copied into each queue's `{P:Q}:type-limits` (`type_limits.rs`) |
+//! | `{P:type:T}:permits`, `:permits:key:<K>`, `:type-rate`, `:key-rates`, `:permits-seeded` | one per limited task type | the permit scripts (`permits.rs`): the type's running tasks and rate buckets over every queue |
 //!
 //! Queues spread over the cluster; schedules and workers each live in
 //! one slot on purpose — there are few of them and their writes are
@@ -112,12 +113,14 @@
 
 mod broker;
 mod cache;
+mod claim;
 mod counts;
 mod delivery;
 mod enqueue;
 mod expiry;
 mod keys;
 mod parents;
+mod permits;
 mod queue_settings;
 mod record;
 mod reply;
@@ -248,6 +251,10 @@ pub struct RedisBackend {
     /// queue back frees, as this process's last claim of it saw
     /// (`Broker::claim_wake`).
     wakes: crate::rate_limit::ClaimHolds,
+    /// The limited types whose last grant in this process refused a
+    /// candidate: a hint for how far a claim's walk looks (`claim.rs`),
+    /// never what a limit is held by.
+    refused: Mutex<std::collections::HashSet<String>>,
     /// Only the delivery path of records kept elsewhere
     /// ([`RedisBackend::into_delivery_path`]): that store carries a
     /// step's end to its children, so settles skip the outbox.
@@ -264,6 +271,22 @@ struct Claimed {
     /// A workflow step with children whose end goes through the outbox
     /// (never on a delivery path only).
     children: bool,
+    /// The attempt this process started, when the record had no history
+    /// then: settling that attempt writes its history entry without
+    /// reading the record (`SETTLE`'s docs).
+    first_attempt: Option<AttemptStart>,
+    /// The permit it holds in its type's slot, for a type or key limit
+    /// (`permits.rs`): returned when it settles or is released.
+    permit: Option<permits::Permit>,
+}
+
+/// A running attempt's start as its claim wrote it (the record's
+/// `attempt`, `started_at` in µs and `worker_id`).
+#[derive(Clone)]
+struct AttemptStart {
+    attempt: u32,
+    started_at: i64,
+    worker_id: Arc<str>,
 }
 
 impl RedisBackend {
@@ -344,6 +367,7 @@ impl RedisBackend {
             claimed: Mutex::new(HashMap::new()),
             holds: Default::default(),
             wakes: Default::default(),
+            refused: Mutex::default(),
             delivery_only: false,
         })
     }

@@ -23,7 +23,25 @@ pub(crate) fn micros(at: DateTime<Utc>) -> String {
     at.timestamp_micros().to_string()
 }
 
-/// The hash fields of a new record, as `field, value, field, value…`.
+/// The fields every record has, first and in this order in
+/// [`to_fields`]' list: the enqueue script reads their values where they
+/// are (`scripts::ENQUEUE`).
+pub(crate) const LEADING_FIELDS: [&str; 11] = [
+    "id",
+    "task_type",
+    "params",
+    "state",
+    "queue",
+    "priority",
+    "attempt",
+    "max_retries",
+    "created_at",
+    "scheduled_at",
+    "seq",
+];
+
+/// The hash fields of a new record, as `field, value, field, value…`,
+/// starting with the [`LEADING_FIELDS`].
 pub(crate) fn to_fields(record: &TaskRecord) -> Result<Vec<String>, Error> {
     let mut fields = vec![
         ("id", record.id.to_string()),
@@ -520,4 +538,19 @@ struct Places {
     concurrency_key: usize,
     trace_context: usize,
     fair_round: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `scripts::ENQUEUE` reads the leading fields' values by place.
+    #[test]
+    fn redis_record_fields_start_with_the_leading_ones() {
+        let record = crate::lifecycle::test_record::pending(chrono::Utc::now());
+        let fields = to_fields(&record).expect("fields");
+        let names: Vec<&str> = fields.iter().step_by(2).map(String::as_str).collect();
+        assert_eq!(names[..LEADING_FIELDS.len()], LEADING_FIELDS);
+        assert_eq!(fields[1], record.id.to_string());
+    }
 }

@@ -115,19 +115,41 @@ fn steps_lua() -> String {
         .replace("@PARENT_FAILURE_TAIL@", &lua(tail))
 }
 
-/// ARGV[4] now, [5] mode; then per task: id, created (µs), priority, seq,
-/// scheduled at (µs), task type, unique-key key name (`''`: not unique),
-/// state (`PENDING`, or `WAITING`: a workflow step with parents, stored
-/// and indexed but not in the ready or delayed set), field count,
-/// fields…. Mode `strict` (a submit) writes every task: the
+/// ARGV[4] now, [5] mode; then per task: unique-key key name (`''`: not
+/// unique), the `expires_at` and `fair_round` fields' values (`''`: none;
+/// repeated so the script files the task without reading its record
+/// back), field count, fields… — which start with
+/// `record::LEADING_FIELDS` (id, type, state (`PENDING`, or `WAITING`: a
+/// workflow step with parents, stored and indexed but not in the ready or
+/// delayed set), priority, creation and due time, seq…), read where they
+/// are rather than sent twice. Mode `strict` (a submit) writes every task: the
 /// id index (`SET NX`, written first by the caller) already refused ids
 /// that exist. Mode `missing` (a schedule's tick tasks) writes the tasks
 /// not stored yet and skips the others. A task whose unique key a holder
 /// holds (`lifecycle::holds_unique`, read from the holder's record) is
 /// not written. Returns those as pairs: position among this call's
 /// tasks (0-based), holder id.
-pub(crate) static ENQUEUE: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("scripts/enqueue.lua")));
+pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    // A leading field's value: its offset from the task's first argument
+    // (four arguments before the fields, then name, value pairs).
+    let offset = |name: &str| {
+        super::record::LEADING_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .map(|p| (4 + 2 * p + 1).to_string())
+            .expect("a leading field")
+    };
+    script(
+        &include_str!("scripts/enqueue.lua")
+            .replace("@ID@", &offset("id"))
+            .replace("@TYPE@", &offset("task_type"))
+            .replace("@STATE@", &offset("state"))
+            .replace("@PRIORITY@", &offset("priority"))
+            .replace("@CREATED@", &offset("created_at"))
+            .replace("@SCHEDULED@", &offset("scheduled_at"))
+            .replace("@SEQ@", &offset("seq")),
+    )
+});
 
 /// The record fields a claim returns per task, after its id and new
 /// attempt (see `record::from_claim`); the rest of a claimed record is
@@ -161,27 +183,34 @@ pub(crate) const CLAIM_FIELDS: [&str; 25] = [
 ];
 
 /// ARGV[4] now, [5] limit, [6] worker, [7] lease until, [8] retention (s,
-/// 0 = none) of the tasks it expires, [9] `1` when only the task types
-/// that follow are taken (`lifecycle::accepts_type`; others, and those of
-/// a full type or key, keep their place, at most `limit + 1000` members
-/// are read a call) or `0`
-/// for any. Promotes due delayed tasks (a bounded batch per call), then
+/// 0 = none) of the tasks it expires, [9] how many types follow whose
+/// last grant in this process refused a candidate (a hint: the walk
+/// looks past their tasks), those types, then `1` when only the task
+/// types that follow are taken (`lifecycle::accepts_type`; others keep
+/// their place, at most `limit + 1000` members are read a call), `0` for
+/// any, or `g` when only the candidates that follow as (id, attempt)
+/// pairs are taken (those still due at that attempt, in that order).
+/// Promotes due delayed tasks (a bounded batch per call), then
 /// claims in order, no more than the queue's limit (`KEYS[10]`) leaves
-/// beside the running set (`lifecycle::claim_capacity`), its rate
+/// beside the running set (`lifecycle::claim_capacity`) and its rate
 /// limit's bucket (`KEYS[11]`) allows at `now` (`lifecycle::rate_capacity`,
-/// spent in the same script) and the type and key limits of the queue's
-/// copy (`KEYS[12]`, `lifecycle::TypeCaps`, counted against the queue's
-/// running set: on Redis type and key limits count per queue) leave:
-/// two commands per task plus a few per call. Returns `-1`, claiming
-/// nothing, when the queue's copy of the type limits is missing (never
-/// synced: `type_limits.rs`). Otherwise returns the next due time of the delayed set (µs, or nil) — or, when
-/// it expired tasks, `{next due, count, outbox entries…}` —, the time the
-/// bucket next allows a start if it is empty (µs, or nil), when the
-/// earliest type or key rate bucket (`lifecycle::type_rate`, kept beside
-/// the copy in the queue's slot) that held a task back frees (µs, or
-/// nil), then
-/// per claimed task its id, new attempt and the `CLAIM_FIELDS` (written
-/// into the script, not sent with every call).
+/// spent in the same script): two commands per task plus a few per call.
+/// A task of a type the queue's copy of the type limits (`KEYS[12]`)
+/// limits is not claimed but listed as a candidate, and so is every task
+/// the walk would take past it (free candidates), all keeping their
+/// places: the type and key limits and rates hold over every queue, in
+/// the type's own slot (`permits.rs`), which grants permits before a `g`
+/// call claims the granted and free candidates in claim order. Returns
+/// `-1`, claiming nothing, when the queue's copy of the type limits is
+/// missing (never synced: `type_limits.rs`). Otherwise returns the next
+/// due time of the delayed set (µs, or nil) — or, when it expired tasks,
+/// `{next due, count, outbox entries…}` —, the time the bucket next
+/// allows a start if it is empty (µs, or nil), nil (unused), the
+/// candidates (id, attempt they would get, type, key or '' per task;
+/// nil: none), the limited types' limits (type, then the copy's `l:`,
+/// `k:`, `r:` and `s:` values or '' per type), then per claimed task its
+/// id, new attempt and the `CLAIM_FIELDS` (written into the script, not
+/// sent with every call).
 ///
 /// Only pending tasks are in the ready set (every move out of PENDING
 /// removes the member), so a popped member needs no state check; one past
@@ -196,7 +225,12 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .map(|p| (p + 2).to_string())
             .expect("a claim field")
     };
-    let fields: Vec<String> = CLAIM_FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    // And 'progress' last, read but not returned.
+    let fields: Vec<String> = CLAIM_FIELDS
+        .iter()
+        .chain(&["progress"])
+        .map(|f| format!("'{f}'"))
+        .collect();
     script(
         &include_str!("scripts/claim.lua")
             .replace("@FIELDS@", &fields.join(", "))
@@ -205,7 +239,10 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             .replace("@STEP@", &place("step"))
             .replace("@EXPIRES@", &place("expires_at"))
             .replace("@KEY@", &place("concurrency_key"))
-            .replace("@ROUND@", &place("fair_round")),
+            .replace("@PRIORITY@", &place("priority"))
+            .replace("@SEQ@", &place("seq"))
+            .replace("@ROUND@", &place("fair_round"))
+            .replace("@PROGRESS@", &(CLAIM_FIELDS.len() + 2).to_string()),
     )
 });
 
@@ -214,7 +251,10 @@ pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 /// error JSON; '' for a snooze), run at, task type and created (µs) — both '' when the
 /// caller does not know them —, and `1` when the task is a workflow step
 /// with children (`0` when it is known not to be, read when the type is
-/// ''). Returns 1 (applied) or 0 (stale) per settlement, then the outbox
+/// ''), then the attempt's `started_at` (µs) and `worker_id` when the
+/// caller started it on a record with no history (both '' otherwise: the
+/// record is read; with them, the history entry is written unread).
+/// Returns 1 (applied) or 0 (stale) per settlement, then the outbox
 /// entries of the steps that ended and the steps their ends cancelled
 /// (module docs, "Workflow steps"). The fence is one `ZMSCORE` of the batch's running-set
 /// members (module docs); a terminal outcome whose type the caller knows
@@ -265,7 +305,9 @@ pub(crate) static REORDER: LazyLock<Script> =
 /// The first half of a rescue: ARGV[4] now (µs), [5] batch size. Returns,
 /// per running-set member whose lease ended before now, the member, the
 /// task's type, attempt, max retries and cancel flag — what
-/// `lifecycle::rescue_retry_at` needs to draw each one's retry time.
+/// `lifecycle::rescue_retry_at` needs to draw each one's retry time —
+/// and its concurrency key ('': none), which names its permit's key set
+/// (`permits.rs`).
 pub(crate) static EXPIRED: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/expired.lua")));
 
@@ -349,14 +391,10 @@ pub(crate) static STATS: LazyLock<Script> =
 pub(crate) static TYPE_LIMIT_SYNC: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/type_limit_sync.lua")));
 
-/// ARGV[4] how many key-limited types follow, then those types, then per
-/// key-rate-limited type the type and the time (µs) above which a key's
-/// bucket holds its tasks back. Returns the (task type, count) pairs of
+/// ARGV[4] how many key-limited types follow, then those types. Returns the (task type, count) pairs of
 /// the queue's running tasks, read from the running set's records (what
-/// a type limit counts, `Store::type_limits`), the (task type, key,
-/// count) triples of those of the key-limited types with a key, the
-/// (type, bucket time) pairs of the queue's type rate buckets, and the
-/// (type, held keys) pairs of the key-rate-limited types.
+/// a type limit counts, `Store::type_limits`) and the (task type, key,
+/// count) triples of those of the key-limited types with a key.
 pub(crate) static RUNNING_TYPES: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("scripts/running_types.lua")));
 

@@ -1,13 +1,12 @@
 //! Task type and key limits on Redis: one hash of the limits
 //! (`Keys::type_limits`: field `l:<type>` the limit, `k:<type>` the key
 //! limit, `r:<type>` the rate limit and `s:<type>` the key rate limit as
-//! `starts:period_us`, `#v` its version) outside every queue's slot, and a copy of it
-//! in each queue's slot (`KEYS[12]`), which the claim script reads and
-//! counts against: the type's tasks (per key, for a key limit) in the
-//! queue's running set. A script reaches one slot on Redis Cluster, and a
-//! queue is one slot, so a type limit caps each queue's running tasks of
-//! the type (the same on a single Redis, so both behave alike);
-//! [`Store::type_limits`] sums the running counts over every queue.
+//! `starts:period_us`, `#v` its version) outside every queue's slot, and a
+//! copy of it in each queue's slot (`KEYS[12]`), which the claim script
+//! reads to learn which types it must not claim alone: it lists their
+//! tasks as candidates, and the type's own slot counts them over every
+//! queue (`permits.rs`). [`Store::type_limits`] sums the running counts
+//! over every queue and reads the rate buckets in each type's slot.
 //!
 //! Why a claim never misses a limit set before it (on any host): the
 //! setter changes the global hash and raises its version in one script
@@ -23,12 +22,8 @@
 //! (`TYPE_LIMIT_SYNC`), so syncs racing in any order leave the latest. No
 //! queue name ever leaves the set, and no cache in the process is read.
 //!
-//! The rate limits' buckets live beside each queue's copy, in the queue's
-//! slot (`<copy>:tat`, a hash of each type's bucket time, and
-//! `<copy>:ktat:<type>`, a sorted set of each spent key's bucket time):
-//! like the type limits, a type or key rate limit is kept per queue. The
-//! claim script reads and moves them, and deletes the key buckets whose
-//! time passed as it meets their type.
+//! The rate limits' buckets live in each type's slot, beside its permits
+//! (`permits.rs`): one bucket per type (per key) over every queue.
 //!
 //! [`Store::type_limits`]: crate::backend::Store::type_limits
 
@@ -139,7 +134,11 @@ impl RedisBackend {
         let field = format!("{kind}:{task_type}");
         let value = value.unwrap_or_default();
         let stored: Vec<String> = TYPE_LIMIT_SET
-            .evalsha_with_reload(client, vec![self.keys.type_limits()], vec![field, value])
+            .evalsha_with_reload(
+                client,
+                vec![self.keys.type_limits()],
+                vec![field, value.clone()],
+            )
             .await
             .map_err(Error::backend)?;
         let mut pairs = stored.into_iter();
@@ -156,6 +155,15 @@ impl RedisBackend {
                 .publish(self.keys.work_channel(), queue)
                 .await
                 .map_err(Error::backend)?;
+        }
+        // Every copy names the new limits now: the next grant of the type
+        // counts every task running at this moment (`permits.rs`,
+        // "Upgrades and new limits"); a cleared rate forgets its buckets.
+        match (kind, value.is_empty()) {
+            ("l" | "k", _) => self.reseed_permits(task_type).await?,
+            ("r", true) => self.forget_rate_buckets(task_type, false).await?,
+            ("s", true) => self.forget_rate_buckets(task_type, true).await?,
+            _ => {}
         }
         Ok(())
     }
@@ -180,8 +188,7 @@ impl RedisBackend {
     }
 
     /// Every limited type with its running tasks summed over the queues
-    /// (one script per queue), its buckets read per queue (a type held in
-    /// any queue shows the latest hold; held keys are summed), by name.
+    /// (one script per queue) and its buckets read in its slot, by name.
     pub(super) async fn read_type_limits(&self) -> Result<Vec<TypeLimitStats>, Error> {
         let limits = self.type_limit_map().await?;
         let mut rows: Vec<TypeLimitStats> = limits
@@ -207,17 +214,10 @@ impl RedisBackend {
             .collect();
         let mut args = vec![keyed.len().to_string()];
         args.extend(keyed);
-        for row in &rows {
-            if let Some(limit) = &row.key_rate_limit {
-                // A key's bucket holds while its next start is ahead:
-                // time − period + cost(1) > now.
-                let above =
-                    now.timestamp_micros() + limit.period_micros() - lifecycle::rate_cost(limit, 1);
-                args.extend([row.task_type.clone(), above.to_string()]);
-            }
-        }
         let mut keys: HashMap<String, Vec<(String, u64)>> = HashMap::new();
         let unexpected = || Error::backend("running types: unexpected reply");
+        // What runs is counted in the queues' running sets (the truth the
+        // permits follow, `permits.rs`), summed over every queue.
         for queue in self.queue_names().await? {
             let reply = self
                 .run(&scripts::RUNNING_TYPES, &queue, args.clone())
@@ -232,7 +232,7 @@ impl RedisBackend {
                 Some(Value::Null) | None => Ok(Vec::new()),
                 Some(_) => Err(unexpected()),
             };
-            let (types, per_key, tats, held) = (part()?, part()?, part()?, part()?);
+            let (types, per_key) = (part()?, part()?);
             for pair in types.chunks(2) {
                 let [task_type, count] = pair else {
                     return Err(Error::backend("running types: odd reply"));
@@ -257,33 +257,23 @@ impl RedisBackend {
                     .or_default()
                     .push((key, u64::try_from(count).unwrap_or(0)));
             }
-            for pair in tats.chunks(2) {
-                let [task_type, tat] = pair else {
-                    return Err(Error::backend("running types: odd reply"));
-                };
-                let (Some(task_type), Some(tat)) = (task_type.as_string(), tat.as_i64()) else {
-                    return Err(unexpected());
-                };
-                let Some(row) = rows.iter_mut().find(|r| r.task_type == task_type) else {
-                    continue;
-                };
-                if let Some(limit) = row.rate_limit {
-                    let tat = DateTime::from_timestamp_micros(tat);
-                    let held = lifecycle::RateBucket::new(limit, tat, now).next_start();
-                    row.rate_held_until = row.rate_held_until.max(held);
-                }
+        }
+        // The rate buckets: one per type (per key) in the type's slot.
+        for row in &mut rows {
+            if row.rate_limit.is_none() && row.key_rate_limit.is_none() {
+                continue;
             }
-            for pair in held.chunks(2) {
-                let [task_type, count] = pair else {
-                    return Err(Error::backend("running types: odd reply"));
-                };
-                let (Some(task_type), Some(count)) = (task_type.as_string(), count.as_i64()) else {
-                    return Err(unexpected());
-                };
-                if let Some(row) = rows.iter_mut().find(|r| r.task_type == task_type) {
-                    row.held_keys += u64::try_from(count).unwrap_or(0);
-                }
+            // A key's bucket holds while its next start is ahead:
+            // time − period + cost(1) > now.
+            let above = row.key_rate_limit.map(|limit| {
+                now.timestamp_micros() + limit.period_micros() - lifecycle::rate_cost(&limit, 1)
+            });
+            let (tat, held) = self.rate_buckets(&row.task_type, above).await?;
+            if let Some(limit) = row.rate_limit {
+                let tat = tat.and_then(DateTime::from_timestamp_micros);
+                row.rate_held_until = lifecycle::RateBucket::new(limit, tat, now).next_start();
             }
+            row.held_keys = held;
         }
         for row in &mut rows {
             if let Some(counts) = keys.remove(&row.task_type) {

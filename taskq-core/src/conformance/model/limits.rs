@@ -22,16 +22,11 @@ pub struct TypeLimits {
     pub rates: BTreeMap<String, RateLimit>,
     /// `Broker::set_key_rate_limit`.
     pub key_rates: BTreeMap<String, RateLimit>,
-    /// Each type's bucket time, by (scope, type): the scope is the queue
-    /// where limits count per queue, else `""`.
-    tats: BTreeMap<(String, String), DateTime<Utc>>,
-    /// Each key's bucket time, by (scope, type, key). One whose time is
-    /// past is a full bucket, the same as none (a backend may forget it).
-    key_tats: BTreeMap<(String, String, String), DateTime<Utc>>,
-    /// Whether the limits count the running tasks and keep the buckets
-    /// of the claimed queue only (Redis, where a claim script reaches one
-    /// slot) rather than of every queue.
-    pub per_queue: bool,
+    /// Each type's bucket time. Like the counts, one over every queue.
+    tats: BTreeMap<String, DateTime<Utc>>,
+    /// Each key's bucket time, by (type, key). One whose time is past is
+    /// a full bucket, the same as none (a backend may forget it).
+    key_tats: BTreeMap<(String, String), DateTime<Utc>>,
 }
 
 impl TypeLimits {
@@ -54,7 +49,7 @@ impl TypeLimits {
     pub fn set_rate(&mut self, task_type: &str, limit: Option<RateLimit>) -> Result<(), Error> {
         lifecycle::check_type_rate_limit(limit.as_ref())?;
         if limit.is_none() {
-            self.tats.retain(|(_, t), _| t != task_type);
+            self.tats.remove(task_type);
         }
         set(&mut self.rates, task_type, limit);
         Ok(())
@@ -64,48 +59,31 @@ impl TypeLimits {
     pub fn set_key_rate(&mut self, task_type: &str, limit: Option<RateLimit>) -> Result<(), Error> {
         lifecycle::check_type_rate_limit(limit.as_ref())?;
         if limit.is_none() {
-            self.key_tats.retain(|(_, t, _), _| t != task_type);
+            self.key_tats.retain(|(t, _), _| t != task_type);
         }
         set(&mut self.key_rates, task_type, limit);
         Ok(())
     }
 
-    fn scope<'q>(&self, queue: &'q str) -> &'q str {
-        if self.per_queue { queue } else { "" }
-    }
-
-    /// The [`lifecycle::TypeCaps`] a claim of `queue` at `now` meets, over
-    /// `tasks`: each limited type's running tasks (of that queue only,
-    /// where limits count per queue), per key for a key limit, and the
-    /// buckets as stored.
-    pub fn caps(
-        &self,
-        queue: &str,
-        tasks: &[TaskRecord],
-        now: DateTime<Utc>,
-    ) -> lifecycle::TypeCaps {
-        let scope = self.scope(queue);
+    /// The [`lifecycle::TypeCaps`] a claim at `now` meets, over `tasks`:
+    /// each limited type's running tasks in every queue (per key for a
+    /// key limit), and the buckets as stored.
+    pub fn caps(&self, tasks: &[TaskRecord], now: DateTime<Utc>) -> lifecycle::TypeCaps {
         let mut caps = lifecycle::TypeCaps::default();
         for (task_type, limit) in &self.rates {
-            let tat = self.tats.get(&(scope.to_owned(), task_type.clone()));
-            caps.type_rate(task_type, *limit, tat.copied(), now);
+            caps.type_rate(task_type, *limit, self.tats.get(task_type).copied(), now);
         }
         for (task_type, limit) in &self.key_rates {
             caps.key_rate(task_type, *limit, now);
         }
-        for ((s, task_type, key), tat) in &self.key_tats {
-            if s == scope {
-                caps.key_tat(task_type, key, *tat);
-            }
+        for ((task_type, key), tat) in &self.key_tats {
+            caps.key_tat(task_type, key, *tat);
         }
         for (task_type, &limit) in &self.key_limits {
             caps.key_limit(task_type, limit);
         }
         let mut running: BTreeMap<&str, u64> = BTreeMap::new();
-        for record in tasks
-            .iter()
-            .filter(|r| r.state == TaskState::Running && (!self.per_queue || r.queue == queue))
-        {
+        for record in tasks.iter().filter(|r| r.state == TaskState::Running) {
             *running.entry(&record.task_type).or_default() += 1;
             if let Some(key) = lifecycle::counted_key(&caps, record) {
                 caps.key_running(&record.task_type, key, 1);
@@ -118,15 +96,14 @@ impl TypeLimits {
         caps
     }
 
-    /// Stores what a claim of `queue` spent from the buckets.
-    pub fn spend(&mut self, queue: &str, caps: &lifecycle::TypeCaps) {
-        let scope = self.scope(queue).to_owned();
+    /// Stores what a claim spent from the buckets.
+    pub fn spend(&mut self, caps: &lifecycle::TypeCaps) {
         for (task_type, tat) in caps.spent_type_rates() {
-            self.tats.insert((scope.clone(), task_type.to_owned()), tat);
+            self.tats.insert(task_type.to_owned(), tat);
         }
         for (task_type, key, tat) in caps.spent_key_rates() {
             self.key_tats
-                .insert((scope.clone(), task_type.to_owned(), key.to_owned()), tat);
+                .insert((task_type.to_owned(), key.to_owned()), tat);
         }
     }
 }

@@ -86,13 +86,10 @@ where
     // Cases run until the first difference (the rest are shrinking runs).
     let ran = std::sync::atomic::AtomicU32::new(0);
     let first_failure = std::sync::OnceLock::new();
-    // Type limits and their buckets count per queue on the Redis setups
-    // (their docs).
-    let per_queue = label.starts_with("redis");
     let result = runner.run(&vec(ops::op(), 1..MAX_STEPS), |ops| {
         let mut case_tally = Tally::new();
         let run = ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let outcome = runtime.block_on(run_case(&factory, &ops, per_queue, &mut case_tally));
+        let outcome = runtime.block_on(run_case(&factory, &ops, &mut case_tally));
         if outcome.is_err() {
             first_failure.get_or_init(|| run);
         }
@@ -124,12 +121,7 @@ where
     }
 }
 
-async fn run_case<F, Fut>(
-    factory: &F,
-    ops: &[Op],
-    per_queue: bool,
-    tally: &mut Tally,
-) -> Result<(), String>
+async fn run_case<F, Fut>(factory: &F, ops: &[Op], tally: &mut Tally) -> Result<(), String>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<dyn Backend>>,
@@ -139,7 +131,6 @@ where
         .duration_trunc(chrono::Duration::milliseconds(1))
         .map_err(|err| err.to_string())?;
     let mut case = Case::start(&*backend, start).await?;
-    case.reference.limits.per_queue = per_queue;
     for (at, op) in ops.iter().enumerate() {
         case.step(op, tally)
             .await

@@ -110,7 +110,7 @@ impl Reference {
             lifecycle::rate_capacity(&limit, tat, request.now, request.limit)
         });
         // `lifecycle::TypeCaps`: a task of a full type keeps its place.
-        let mut caps = self.limits.caps(request.queue, &self.tasks, request.now);
+        let mut caps = self.limits.caps(&self.tasks, request.now);
         let admitted: Vec<usize> = due
             .into_iter()
             .filter(|&i| {
@@ -127,7 +127,7 @@ impl Reference {
                 record.clone()
             })
             .collect();
-        self.limits.spend(request.queue, &caps);
+        self.limits.spend(&caps);
         if let Some((limit, tat)) = rate {
             let tat = lifecycle::rate_spend(&limit, tat, request.now, claimed.len());
             self.rates.insert(request.queue.to_owned(), (limit, tat));

@@ -198,7 +198,7 @@ function unclaimableRow(q) {
 /**
  * The task types with a limit, a key limit or a rate limit: running /
  * limit each (at most that many of the type run at once on every worker
- * together; on Redis, per queue), for a key limit how many keys run tasks,
+ * and queue together), for a key limit how many keys run tasks,
  * with the busiest keys, and the rate limits with what they hold back.
  * Nothing when no type has one.
  */

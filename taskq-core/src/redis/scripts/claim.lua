@@ -58,123 +58,62 @@ if starts then
   want = k
   if want <= 0 then return {next_due(), next_start(tat), false} end
 end
--- ARGV[9] the type filter's flag, then the types it accepts.
-local accepts = nil
-if ARGV[9] == '1' then
+-- ARGV[9] how many types follow whose last grant (by this process)
+-- refused a candidate; then the type filter's flag and the types it
+-- accepts, or `g` and the (id, attempt) pairs of granted candidates.
+local refused = {}
+local at = 10 + tonumber(ARGV[9])
+for i = 10, at - 1 do refused[ARGV[i]] = true end
+local accepts, grants = nil, nil
+if ARGV[at] == '1' then
   accepts = {}
-  for i = 10, #ARGV do accepts[ARGV[i]] = true end
+  for i = at + 1, #ARGV do accepts[ARGV[i]] = true end
+elseif ARGV[at] == 'g' then
+  grants = {}
+  for i = at + 1, #ARGV, 2 do grants[#grants + 1] = {ARGV[i], ARGV[i + 1]} end
 end
 -- lifecycle::TypeCaps: the type limits of the types this claim may take,
 -- from the queue's copy (KEYS[12]: field l:<type> the limit, k:<type>
 -- the key limit, r:<type> the rate limit and s:<type> the key rate limit
--- as `starts:period`, #v its version). A limited type's running tasks,
--- and a key-limited type's per key, are counted from the running set
--- (each member's record), so a settled or rescued task's slot is free
--- again; a task of a full type or key keeps its place.
-local limited, counted = false, false
-local left, key_limit, key_running = {}, {}, {}
-local type_rate, key_rate = {}, {}
+-- as `starts:period`, #v its version). They hold over every queue, so
+-- they are counted in each type's own slot (redis/permits.rs), which
+-- this script cannot reach: a task of a limited type is not claimed
+-- here but returned as a candidate, with its type's limits; the caller
+-- asks the type's slot for permits, then claims the granted ones (mode
+-- `g`). A candidate keeps its place meanwhile.
+local limits = nil
 local stored = redis.call('HGETALL', KEYS[12])
 for i = 1, #stored, 2 do
   local kind, t = string.sub(stored[i], 1, 2), string.sub(stored[i], 3)
   if (kind == 'l:' or kind == 'k:' or kind == 'r:' or kind == 's:') and (not accepts or accepts[t]) then
-    limited = true
-    local v = stored[i + 1]
-    if kind == 'l:' then left[t] = tonumber(v); counted = true
-    elseif kind == 'k:' then key_limit[t] = tonumber(v); counted = true
-    else
-      local rs, rp = string.match(v, '^(%d+):(%d+)$')
-      local limit = {starts = tonumber(rs), period = tonumber(rp)}
-      if kind == 'r:' then type_rate[t] = limit else key_rate[t] = limit end
-    end
+    limits = limits or {}
+    limits[t] = limits[t] or {}
+    limits[t][kind] = stored[i + 1]
   end
 end
-if counted then
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-    local r = redis.call('HMGET', ARGV[1] .. running_task(m), 'task_type', 'concurrency_key')
-    local t, k = r[1], r[2]
-    if t and left[t] then left[t] = left[t] - 1 end
-    if t and k and key_limit[t] then
-      local tk = t .. '\0' .. k
-      key_running[tk] = (key_running[tk] or 0) + 1
-    end
+local limited = limits ~= nil and not grants
+local candidates, limits_out, listed = {}, {}, {}
+local function candidate(id, attempt, t, k)
+  candidates[#candidates + 1] = id
+  candidates[#candidates + 1] = attempt
+  candidates[#candidates + 1] = t
+  candidates[#candidates + 1] = k or ''
+  if limits[t] and not listed[t] then
+    listed[t] = true
+    local l = limits[t]
+    limits_out[#limits_out + 1] = t
+    limits_out[#limits_out + 1] = l['l:'] or ''
+    limits_out[#limits_out + 1] = l['k:'] or ''
+    limits_out[#limits_out + 1] = l['r:'] or ''
+    limits_out[#limits_out + 1] = l['s:'] or ''
   end
 end
--- lifecycle::type_rate: the type and key token buckets, kept beside the
--- copy in the queue's slot (its name and a suffix): `<copy>:tat`, a hash
--- of each type's bucket time, and `<copy>:ktat:<type>`, a sorted set of
--- each key's bucket time (the score) while it is spent. Each bucket is
--- {limit, tat, taken}; lifecycle::RateBucket's rules on it.
-local TATS = KEYS[12] .. ':tat'
-local function ktats(t) return KEYS[12] .. ':ktat:' .. t end
-local function bucket(limit, at) return {starts = limit.starts, period = limit.period, tat = at, taken = 0} end
-local function bcost(b, n) return math.ceil(n * b.period / b.starts) end
-local function allows_one(b)
-  local n = b.taken + 1
-  if n > math.floor(9007199254740992 / b.period) then return false end
-  local budget = b.period - math.max((b.tat or now) - now, 0)
-  if budget < 0 then budget = 0 end
-  return bcost(b, n) <= budget
-end
-local function spent(b) return math.max(b.tat or now, now) + bcost(b, b.taken) end
-local function bnext(b)
-  local t = spent(b) - b.period + bcost(b, 1)
-  if t > now then return t end
-  return false
-end
-local wake = false
-local function hold_until(b)
-  local t = bnext(b)
-  if t and (not wake or t < wake) then wake = t end
-end
-local tbucket, kbucket = {}, {}
-for t, limit in pairs(type_rate) do
-  tbucket[t] = bucket(limit, tonumber(redis.call('HGET', TATS, t)))
-  if not allows_one(tbucket[t]) then hold_until(tbucket[t]) end
-end
-local function key_bucket(t, k)
-  local tk = t .. '\0' .. k
-  if not kbucket[tk] then
-    kbucket[tk] = bucket(key_rate[t], tonumber(redis.call('ZSCORE', ktats(t), k)))
-    kbucket[tk].t, kbucket[tk].k = t, k
-  end
-  return kbucket[tk]
-end
--- Whether a task of type t with key k (or false) may start; taking its
--- slots and starts is `admitted`'s.
-local function admits(t, k)
-  if not limited then return true end
-  if left[t] and left[t] <= 0 then return false end
-  if k and key_limit[t] and (key_running[t .. '\0' .. k] or 0) >= key_limit[t] then return false end
-  if tbucket[t] and not allows_one(tbucket[t]) then
-    hold_until(tbucket[t])
-    return false
-  end
-  if k and key_rate[t] then
-    local b = key_bucket(t, k)
-    if not allows_one(b) then
-      hold_until(b)
-      return false
-    end
-  end
-  return true
-end
-local function admitted(t, k)
-  if not limited then return end
-  if left[t] then left[t] = left[t] - 1 end
-  if k and key_limit[t] then
-    local tk = t .. '\0' .. k
-    key_running[tk] = (key_running[tk] or 0) + 1
-  end
-  if tbucket[t] then tbucket[t].taken = tbucket[t].taken + 1 end
-  if k and key_rate[t] then
-    local b = key_bucket(t, k)
-    b.taken = b.taken + 1
-  end
-end
-local out = {next_due(), false, false}
+local out = {next_due(), false, false, false, false}
+local out_n = 5
 local running = {}
-local fields = #FIELDS
+-- The last of FIELDS, 'progress', is read to skip deleting it when absent,
+-- not returned.
+local fields = #FIELDS - 1
 -- A popped task past its deadline is never started: it expires here.
 local expired_count = 0
 local function expired(id, key, f)
@@ -194,19 +133,44 @@ local function claim(id, key, f)
   redis.call('HSET', key, 'state', 'RUNNING', 'attempt', attempt, 'started_at', ARGV[4],
     'worker_id', ARGV[6])
   -- lifecycle::claim: the last attempt's progress stays until this one.
-  redis.call('HDEL', key, 'progress')
-  out[#out + 1] = id
-  out[#out + 1] = attempt
-  for j = 2, fields + 1 do out[#out + 1] = f[j] end
+  if f[@PROGRESS@] then redis.call('HDEL', key, 'progress') end
+  -- Appended by count: Lua 5.1's # searches for the border each time.
+  local n = out_n
+  out[n + 1] = id
+  out[n + 2] = attempt
+  n = n + 2
+  for j = 2, fields + 1 do
+    n = n + 1
+    out[n] = f[j]
+  end
+  out_n = n
   running[#running + 1] = ARGV[7]
   running[#running + 1] = running_member(id, attempt)
-  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING')
+  index_move(id, f[@TYPE@], f[@CREATED@], 'PENDING', 'RUNNING', f[@EXPIRES@])
   return true
 end
-if not accepts and not limited then
+if grants then
+  -- The granted candidates, each while still due and pending at the
+  -- attempt its permit names (else the caller returns the permit).
+  local taken = {}
+  for _, g in ipairs(grants) do
+    if #taken >= want then break end
+    local id = g[1]
+    local key = ARGV[1] .. id
+    local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
+    if f[1] and int(tonumber(f[1]) + 1) == g[2] then
+      local m = member(tonumber(f[@PRIORITY@]), tonumber(f[@SEQ@]), id, f[@ROUND@])
+      if redis.call('ZSCORE', KEYS[1], m) then
+        taken[#taken + 1] = m
+        claim(id, key, f)
+      end
+    end
+  end
+  if #taken > 0 then zbulk('ZREM', KEYS[1], taken) end
+elseif not accepts and not limited then
   for i, m in ipairs(redis.call('ZPOPMIN', KEYS[1], want)) do
     if i % 2 == 1 then
-      local _, _, id = decode(m)
+      local id = member_id(m)
       local key = ARGV[1] .. id
       claim(id, key, redis.call('HMGET', key, 'attempt', unpack(FIELDS)))
     end
@@ -214,20 +178,39 @@ if not accepts and not limited then
 else
   -- lifecycle::accepts_type: walk the ready set in claim order; a task of
   -- another type keeps its place. At most `want + 1000` members a call.
-  -- and lifecycle::TypeCaps: a task of a full type or key keeps its place too.
-  local taken, offset = {}, 0
-  while #taken < want and offset < want + 1000 do
-    local batch = redis.call('ZRANGE', KEYS[1], offset, offset + want - #taken - 1)
+  -- From the first candidate of a limited type on, nothing is claimed
+  -- here: the walk lists every task it would take (as a free candidate)
+  -- and the limited types' tasks among them, so the caller's `g` call
+  -- takes them in claim order. A candidate counts toward `want` as a
+  -- free one does, unless its type's last grant refused one (a full
+  -- type, key or bucket, likely still): then the walk lists the type's
+  -- tasks past it too (at most `want + 1000` members read), for the
+  -- grant to find those it admits (other keys) and the walk to reach the
+  -- other types' tasks behind them.
+  local taken, offset, listing, free = {}, 0, false, 0
+  local function room() return want - #taken - free end
+  while room() > 0 and offset < want + 1000 do
+    local batch = redis.call('ZRANGE', KEYS[1], offset, offset + math.max(room(), 100) - 1)
     if #batch == 0 then break end
     offset = offset + #batch
     for _, m in ipairs(batch) do
+      if room() <= 0 then break end
       local _, _, id = decode(m)
       local key = ARGV[1] .. id
       local f = redis.call('HMGET', key, 'attempt', unpack(FIELDS))
-      local t, k = f[@TYPE@], f[@KEY@]
-      if (not accepts or accepts[t]) and admits(t, k) then
-        taken[#taken + 1] = m
-        if claim(id, key, f) then admitted(t, k) end
+      local t = f[@TYPE@]
+      if not accepts or accepts[t] then
+        if limited and limits[t] then
+          listing = true
+          if not refused[t] then free = free + 1 end
+          candidate(id, int(tonumber(f[1]) + 1), t, f[@KEY@])
+        elseif listing then
+          free = free + 1
+          candidate(id, int(tonumber(f[1]) + 1), t, f[@KEY@])
+        else
+          taken[#taken + 1] = m
+          claim(id, key, f)
+        end
       end
     end
   end
@@ -246,20 +229,10 @@ if starts and #running > 0 then
   redis.call('HSET', KEYS[11], 'tat', int(tat))
   out[2] = next_start(tat)
 end
--- The type and key buckets spent; a key's whose time passed is full and
--- goes (lifecycle::key_bucket_spent).
-for t, b in pairs(tbucket) do
-  if b.taken > 0 then redis.call('HSET', TATS, t, int(spent(b))) end
+if #candidates > 0 then
+  out[4] = candidates
+  out[5] = limits_out
 end
-local pruned = {}
-for _, b in pairs(kbucket) do
-  if b.taken > 0 then redis.call('ZADD', ktats(b.t), int(spent(b)), b.k) end
-  if not pruned[b.t] then
-    pruned[b.t] = true
-    redis.call('ZREMRANGEBYSCORE', ktats(b.t), '-inf', int(now))
-  end
-end
-out[3] = wake
 index_flush()
 -- Tasks it expired: the first item becomes {next due, count, outbox
 -- entries of the steps that ended…}.

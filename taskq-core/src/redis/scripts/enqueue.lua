@@ -15,6 +15,8 @@ end
 -- lifecycle::fair_round: in a fair queue (KEYS[13] exists) each task
 -- takes the later of its lane's next round and the queue's current one.
 local fair = redis.call('HGET', KEYS[13], 'round')
+-- The fair hash has its round whenever it exists: `index_move` need not look.
+fair_queue = fair ~= false
 -- lifecycle::HeldRounds::latest: the latest round a task of `lane` holds,
 -- if not behind `current`, dropping the holds behind it.
 local function held_latest(lane, current)
@@ -58,13 +60,21 @@ local function take_round(key)
   end
   redis.call('HSET', KEYS[13], lane, int(round + 1), 's:' .. ck, int(shared))
   redis.call('HSET', key, 'fair_round', int(round))
+  return int(round)
 end
 local due = false
 local duplicates = {}
 local position = 0
 local i = 6
 while i <= #ARGV do
-  local id, lock, state, n = ARGV[i], ARGV[i + 6], ARGV[i + 7], tonumber(ARGV[i + 8])
+  local lock, n = ARGV[i], tonumber(ARGV[i + 3])
+  -- The record's expires_at and fair_round, as written ('': none).
+  local deadline, round = ARGV[i + 1], ARGV[i + 2]
+  if deadline == '' then deadline = false end
+  -- The fields start with record::LEADING_FIELDS, whose values the
+  -- script reads in place (@…@: their offsets from i).
+  local id, t, state = ARGV[i + @ID@], ARGV[i + @TYPE@], ARGV[i + @STATE@]
+  local created, at = ARGV[i + @CREATED@], ARGV[i + @SCHEDULED@]
   local key = ARGV[1] .. id
   local holder = false
   if lock ~= '' then
@@ -77,8 +87,8 @@ while i <= #ARGV do
     duplicates[#duplicates + 1] = position
     duplicates[#duplicates + 1] = holder
   elseif strict or redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + n))
-    if fair then take_round(key) end
+    redis.call('HSET', key, unpack(ARGV, i + 4, i + 3 + n))
+    if fair then round = take_round(key) end
     if lock ~= '' then
       redis.call('SET', lock, id)
       -- Past its period the key is free whatever the holder's state.
@@ -87,14 +97,22 @@ while i <= #ARGV do
     end
     if state == 'WAITING' then
       -- A step waiting for its parents: indexed, not in ready or delayed.
-      index_new(id, ARGV[i + 5], ARGV[i + 1], state)
+      index_new(id, t, created, state, deadline)
     else
-      index_new(id, ARGV[i + 5], ARGV[i + 1])
-      if add_pending(id, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[4]) then due = true end
+      index_new(id, t, created, 'PENDING', deadline)
+      local prio, seq = ARGV[i + @PRIORITY@], ARGV[i + @SEQ@]
+      if tonumber(at) > now then
+        add_pending(id, prio, seq, at, ARGV[4], round)
+      else
+        -- Due now: into the ready set with the indexes, one ZADD a call
+        -- (nothing in this script takes a member out of it).
+        index_push(index_add, KEYS[1], 0, member(tonumber(prio), tonumber(seq), id, round))
+        due = true
+      end
     end
   end
   position = position + 1
-  i = i + 9 + n
+  i = i + 4 + n
 end
 index_flush()
 if due then wake() end

@@ -4,11 +4,12 @@ local out = {}
 for _, m in ipairs(expired) do
   local id = running_task(m)
   local f = redis.call('HMGET', ARGV[1] .. id, 'task_type', 'attempt', 'max_retries',
-    'cancel_requested')
+    'cancel_requested', 'concurrency_key')
   out[#out + 1] = m
   out[#out + 1] = f[1] or ''
   out[#out + 1] = f[2] or '0'
   out[#out + 1] = f[3] or '0'
   out[#out + 1] = f[4] or '0'
+  out[#out + 1] = f[5] or ''
 end
 return out

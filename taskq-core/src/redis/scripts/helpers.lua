@@ -23,6 +23,11 @@ local function decode(m)
   end
   return prio, tonumber(string.sub(m, 11, 26)) - OFFSET, string.sub(m, 27), 0
 end
+-- A member's id alone (decode's fourth, without its numbers).
+local function member_id(m)
+  if string.byte(m, 11) == 114 then return string.sub(m, 38) end -- 'r'
+  return string.sub(m, 27)
+end
 -- The start of the members of one priority and round ('[' for a lex range).
 local function group_prefix(prio, round)
   if round > 0 then return string.format('%010dr%010d', 2147483647 - prio, round) end
@@ -33,9 +38,10 @@ local function wake() redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 -- task that becomes the queue's earliest announces its due time
 -- ('<queue> <µs>'), so sleeping workers set their timers. The fair round
 -- is read from the record (ARGV[1] .. id): a retry, snooze, release or
--- rescue keeps it (lifecycle::fair_round).
-local function add_pending(id, prio, seq, at, now)
-  local round = redis.call('HGET', ARGV[1] .. id, 'fair_round')
+-- rescue keeps it (lifecycle::fair_round). A caller that knows the round
+-- passes it as `round` (false or '': none), sparing the read.
+local function add_pending(id, prio, seq, at, now, round)
+  if round == nil then round = redis.call('HGET', ARGV[1] .. id, 'fair_round') end
   local m = member(tonumber(prio), tonumber(seq), id, round)
   if tonumber(at) > tonumber(now) then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
@@ -109,36 +115,62 @@ local function cut_chars(s, max)
   end
   return s
 end
+-- A JSON string or null, for an attempt's entry: digits (the times this
+-- crate writes) as they are, anything else through cjson, a worker's id
+-- once per script call.
+local json_strings = {}
+local function json_string(v)
+  if not v then return 'null' end
+  if string.find(v, '^%-?%d+$') then return '"' .. v .. '"' end
+  local j = json_strings[v]
+  if not j then
+    j = cjson.encode(v)
+    json_strings[v] = j
+  end
+  return j
+end
 -- lifecycle::end_attempt: the record's `history` (a JSON array) with the
 -- ended attempt's entry appended, keeping the last @HISTORY_MAX@; the
 -- worker and start are the record's. `outcome` is
 -- `AttemptOutcome::as_str`, `err` the error's JSON or nil. Returns the
 -- field's name and new value, for the caller's own HSET of the end. The
--- array is decoded only to drop its oldest entry (`history_n` counts).
-local function end_attempt(key, attempt, outcome, at, err)
-  local f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at', 'history_n')
-  local entry = {attempt = tonumber(attempt), worker_id = f[2] or cjson.null,
-    started_at = f[3] or cjson.null, ended_at = at, outcome = outcome}
+-- array is decoded only to drop its oldest entry (`history_n` counts);
+-- the entry is written as text (an AttemptRecord's JSON; its order of
+-- keys is no reader's concern), cheaper than a table through cjson.
+-- A caller that knows the record has no history yet passes the attempt's
+-- `started_at` and `worker_id` as `first` ({started_at, worker_id}): then
+-- nothing is read.
+local function end_attempt(key, attempt, outcome, at, err, first)
+  local f
+  if first then
+    f = {false, first[2], first[1], false}
+  else
+    f = redis.call('HMGET', key, 'history', 'worker_id', 'started_at', 'history_n')
+  end
+  local head = '{"attempt":' .. int(tonumber(attempt)) .. ',"worker_id":' .. json_string(f[2])
+    .. ',"started_at":' .. json_string(f[3]) .. ',"ended_at":' .. json_string(at)
+    .. ',"outcome":"' .. outcome .. '"'
   if err then
     local e = cjson.decode(err)
-    entry.error = {kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)}
+    head = head .. ',"error":'
+      .. cjson.encode({kind = e.kind, message = cut_chars(e.message or '', @HISTORY_MESSAGE_MAX@)})
   end
+  local function entry(ordinal) return head .. ',"ordinal":' .. int(ordinal) .. '}' end
   local n = tonumber(f[4]) or 0
   -- lifecycle::next_ordinal. Below the bound nothing was ever dropped
   -- (the array never shrinks), so the entry is the (n + 1)th.
   if not f[1] then
-    entry.ordinal = 1
-    return 'history', '[' .. cjson.encode(entry) .. ']', 'history_n', 1
+    return 'history', '[' .. entry(1) .. ']', 'history_n', 1
   elseif n > 0 and n < @HISTORY_MAX@ then
-    entry.ordinal = n + 1
-    return 'history', string.sub(f[1], 1, -2) .. ',' .. cjson.encode(entry) .. ']', 'history_n', n + 1
+    return 'history', string.sub(f[1], 1, -2) .. ',' .. entry(n + 1) .. ']', 'history_n', n + 1
   end
   local history = cjson.decode(f[1])
   local last = history[#history]
-  entry.ordinal = math.max(tonumber(last and last.ordinal) or 0, #history) + 1
-  history[#history + 1] = entry
-  while #history > @HISTORY_MAX@ do table.remove(history, 1) end
-  return 'history', cjson.encode(history), 'history_n', #history
+  local ordinal = math.max(tonumber(last and last.ordinal) or 0, #history) + 1
+  while #history > @HISTORY_MAX@ - 1 do table.remove(history, 1) end
+  local kept = ''
+  if #history > 0 then kept = string.sub(cjson.encode(history), 2, -2) .. ',' end
+  return 'history', '[' .. kept .. entry(ordinal) .. ']', 'history_n', #history + 1
 end
 -- A running attempt's member in the running set (module docs).
 local function running_member(id, attempt) return id .. ':' .. attempt end
@@ -150,9 +182,10 @@ local function running_task(m)
 end
 -- ZADD / ZREM / SADD with many members, in chunks (Lua's unpack is
 -- bounded; 4000 keeps ZADD's score-member pairs together).
-local function zbulk(cmd, key, args)
-  for i = 1, #args, 4000 do
-    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+local function zbulk(cmd, key, args, n)
+  n = n or #args
+  for i = 1, n, 4000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 3999, n)))
   end
 end
 -- ZMSCORE of many members, in chunks: a score or false per member.
@@ -165,16 +198,22 @@ local function zscores(key, members)
   return out
 end
 -- The list indexes (module docs): pending removals and additions per key,
--- written by `index_flush`.
+-- written by `index_flush`. Each list keeps its length in `n` (Lua 5.1's
+-- # searches for the border on every append).
 local index_rem, index_add, index_types = {}, {}, {}
 local function index_push(t, key, a, b)
   local l = t[key]
   if not l then
-    l = {}
+    l = {n = 0}
     t[key] = l
   end
-  l[#l + 1] = a
-  if b then l[#l + 1] = b end
+  local n = l.n + 1
+  l[n] = a
+  if b then
+    n = n + 1
+    l[n] = b
+  end
+  l.n = n
 end
 -- Index key names, built once per script call (not once per task).
 local state_keys, state_type_keys = {}, {}
@@ -204,12 +243,14 @@ local TERMINAL = {'FINISHED', 'FAILED', 'CANCELLED', 'EXPIRED'}
 local function is_terminal(s)
   return s == 'FINISHED' or s == 'FAILED' or s == 'CANCELLED' or s == 'EXPIRED'
 end
--- A task of type `t` created at `created` (µs) moves from state `from` to
--- `to` (either nil: none).
 -- The queue's pending tasks with a deadline to start, scored by it (µs):
 -- what the expiry sweep reads (`lifecycle::expire`).
 local function deadline_key() return KEYS[8] .. ':deadlines' end
-local function index_move(id, t, created, from, to)
+-- A task of type `t` created at `created` (µs) moves from state `from` to
+-- `to` (either nil: none). A caller that knows the record's `expires_at`
+-- passes it as `deadline` (false: none), sparing a read entering PENDING
+-- and a removal of nothing leaving it; nil: unknown.
+local function index_move(id, t, created, from, to, deadline)
   held_move(id, from, to)
   if from and from ~= 'RUNNING' then
     index_push(index_rem, state_key(from), id)
@@ -221,18 +262,19 @@ local function index_move(id, t, created, from, to)
   end
   -- Entering PENDING files the deadline, if the record has one (written
   -- before this call); leaving PENDING drops it.
-  if from == 'PENDING' then index_push(index_rem, deadline_key(), id) end
+  if from == 'PENDING' and deadline ~= false then index_push(index_rem, deadline_key(), id) end
   if to == 'PENDING' then
-    local deadline = redis.call('HGET', ARGV[1] .. id, 'expires_at')
+    if deadline == nil then deadline = redis.call('HGET', ARGV[1] .. id, 'expires_at') end
     if deadline then index_push(index_add, deadline_key(), deadline, id) end
   end
 end
 -- A new task (PENDING, or WAITING: a workflow step with parents):
 -- creation, type and state indexes.
-local function index_new(id, t, created, state)
+-- `deadline` as `index_move`'s.
+local function index_new(id, t, created, state, deadline)
   index_push(index_add, KEYS[5], created, id)
   index_push(index_add, type_key(t), created, id)
-  index_move(id, t, created, nil, state or 'PENDING')
+  index_move(id, t, created, nil, state or 'PENDING', deadline)
   index_types[t] = true
 end
 -- A task whose record goes (`state` nil: already gone, type unknown).
@@ -251,8 +293,8 @@ local function index_drop(id, t, created, state)
   for _, s in ipairs(TERMINAL) do index_push(index_rem, state_key(s), id) end
 end
 local function index_flush()
-  for key, l in pairs(index_rem) do zbulk('ZREM', key, l) end
-  for key, l in pairs(index_add) do zbulk('ZADD', key, l) end
+  for key, l in pairs(index_rem) do zbulk('ZREM', key, l, l.n) end
+  for key, l in pairs(index_add) do zbulk('ZADD', key, l, l.n) end
   local types = {}
   for t in pairs(index_types) do types[#types + 1] = t end
   if #types > 0 then zbulk('SADD', KEYS[8], types) end

@@ -22,12 +22,4 @@ for tk, n in pairs(keys) do
   per_key[#per_key + 1] = string.sub(tk, at + 1)
   per_key[#per_key + 1] = n
 end
--- The type buckets' times (lifecycle::type_rate), and per key-rated type
--- (ARGV after the keyed types: type, then the time above which a key's
--- bucket is held) how many of its keys are held.
-local held = {}
-for i = 5 + n, #ARGV, 2 do
-  held[#held + 1] = ARGV[i]
-  held[#held + 1] = redis.call('ZCOUNT', KEYS[12] .. ':ktat:' .. ARGV[i], '(' .. ARGV[i + 1], '+inf')
-end
-return {types, per_key, redis.call('HGETALL', KEYS[12] .. ':tat'), held}
+return {types, per_key}

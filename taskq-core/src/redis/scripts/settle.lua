@@ -1,6 +1,6 @@
 -- SETTLE: the Lua of `SETTLE` in redis/scripts.rs, which documents its KEYS and ARGV.
 local members = {}
-for i = 5, #ARGV, 9 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 11 do members[#members + 1] = running_member(ARGV[i], ARGV[i + 1]) end
 local held = zscores(KEYS[3], members)
 -- A member settled earlier in this batch is no longer running: a repeat
 -- is refused, as a settlement one at a time would be.
@@ -8,7 +8,7 @@ local settled = {}
 local out, unrunning, done = {}, {}, {}
 local due = false
 local k = 0
-for i = 5, #ARGV, 9 do
+for i = 5, #ARGV, 11 do
   k = k + 1
   if held[k] and not settled[members[k]] then
     settled[members[k]] = true
@@ -20,7 +20,9 @@ for i = 5, #ARGV, 9 do
     elseif outcome == 'snooze' then history_outcome = 'snoozed' end
     local err = nil
     if outcome ~= 'finished' and outcome ~= 'snooze' then err = payload end
-    local h, hv, hn, hnv = end_attempt(key, ARGV[i + 1], history_outcome, at, err)
+    local first = nil
+    if ARGV[i + 9] ~= '' then first = {ARGV[i + 9], ARGV[i + 10]} end
+    local h, hv, hn, hnv = end_attempt(key, ARGV[i + 1], history_outcome, at, err, first)
     if outcome == 'retry' or outcome == 'snooze' then
       local run_at = ARGV[i + 5]
       local f = redis.call('HMGET', key, 'priority', 'task_type', 'created_at')

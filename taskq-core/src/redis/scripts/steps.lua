@@ -54,6 +54,8 @@ end
 -- listed in `ended_steps` as the pair `<id>`, `CANCELLED` (no `:`, no
 -- children: nothing to carry, only to announce).
 local function steps_ended_here(id, step, state, at, now, retention)
+  -- A plain task (no step) ends nothing else: no tables for it.
+  if not step then return end
   local ends = {{id, step, state}}
   while #ends > 0 do
     local e = table.remove(ends)

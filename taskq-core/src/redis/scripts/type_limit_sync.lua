@@ -3,15 +3,13 @@
 -- later version stays, whichever runs last.
 local stored = tonumber(redis.call('HGET', KEYS[12], '#v') or '-1')
 if stored >= tonumber(ARGV[4]) then return 0 end
-local kept = {}
-for i = 5, #ARGV, 2 do kept[ARGV[i]] = true end
--- A rate limit cleared forgets its buckets (beside the copy, in the
--- queue's slot: claim.lua's `<copy>:tat` and `<copy>:ktat:<type>`).
+-- The rate buckets live in each type's slot now (redis/permits.rs): a
+-- copy's per-queue buckets of an older version (`<copy>:tat`,
+-- `<copy>:ktat:<type>`) go.
+redis.call('DEL', KEYS[12] .. ':tat')
 local old = redis.call('HKEYS', KEYS[12])
 for _, field in ipairs(old) do
-  local kind, t = string.sub(field, 1, 2), string.sub(field, 3)
-  if kind == 'r:' and not kept[field] then redis.call('HDEL', KEYS[12] .. ':tat', t) end
-  if kind == 's:' and not kept[field] then redis.call('DEL', KEYS[12] .. ':ktat:' .. t) end
+  if string.sub(field, 1, 2) == 's:' then redis.call('DEL', KEYS[12] .. ':ktat:' .. string.sub(field, 3)) end
 end
 redis.call('DEL', KEYS[12])
 local fields = {'#v', ARGV[4]}
