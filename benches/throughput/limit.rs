@@ -5,7 +5,8 @@
 //! slots, a type rate limit far above the load (so none binds, and only
 //! their bookkeeping shows), and tasks over 1,000 distinct keys
 //! each limited to 1 (which binds only when a key's next task is claimed
-//! while its last runs), in interleaved rounds.
+//! while its last runs), and a type limit on a type the worker runs but
+//! the queue has no task of, in interleaved rounds.
 
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ enum Setting {
     TypeRate(RateLimit),
     /// `KEYS` keys, each limited to this many.
     KeyLimit(u32),
+    /// A type limit on `bench_keyed`, which the worker runs but the queue
+    /// has no task of: what a limited type costs the claims of others.
+    OtherTypeLimit(u32),
 }
 
 impl Setting {
@@ -71,12 +75,15 @@ impl Setting {
             Setting::TypeLimit(limit) => format!("type limit {limit}"),
             Setting::TypeRate(rate) => format!("type rate {}/s", rate.starts),
             Setting::KeyLimit(limit) => format!("{KEYS} keys ≤{limit}"),
+            Setting::OtherTypeLimit(limit) => format!("other type limit {limit}"),
         }
     }
 
     async fn apply(self, client: &Client) {
         let (limit, rate, type_limit, key_limit) = match self {
-            Setting::None | Setting::TypeRate(_) => (None, None, None, None),
+            Setting::None | Setting::TypeRate(_) | Setting::OtherTypeLimit(_) => {
+                (None, None, None, None)
+            }
             Setting::Limit(limit) => (Some(limit), None, None, None),
             Setting::Rate(rate) => (None, Some(rate), None, None),
             Setting::TypeLimit(limit) => (None, None, Some(limit), None),
@@ -86,6 +93,14 @@ impl Setting {
             Setting::TypeRate(rate) => Some(rate),
             _ => None,
         };
+        let other_limit = match self {
+            Setting::OtherTypeLimit(limit) => Some(limit),
+            _ => None,
+        };
+        client
+            .set_type_limit("bench_keyed", other_limit)
+            .await
+            .expect("other type limit");
         client
             .set_type_rate_limit("bench_noop", type_rate)
             .await
@@ -119,8 +134,9 @@ pub async fn limited_burn_downs(name: &str, place: &Place, n: usize) {
         Setting::TypeLimit(1_000_000),
         Setting::TypeRate(RateLimit::new(10_000_000, Duration::from_secs(1))),
         Setting::KeyLimit(1),
+        Setting::OtherTypeLimit(1),
     ];
-    let mut rates: [Vec<f64>; 6] = Default::default();
+    let mut rates: [Vec<f64>; 7] = Default::default();
     for _ in 0..rounds {
         for (setting, rates) in settings.iter().zip(rates.iter_mut()) {
             setting.apply(&client).await;

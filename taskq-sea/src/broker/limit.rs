@@ -197,7 +197,7 @@ impl SeaBackend {
                 limit: locked.want,
                 ..request.clone()
             };
-            let ids = admitted_ids(&txn, &request, &mut caps).await?;
+            let ids = admitted_ids(&txn, &request, &mut caps, None).await?;
             wake = spend_rates(&txn, &caps, request.now).await?;
             claim_ids(&txn, &request, ids).await?
         } else if locked.want > 0 {

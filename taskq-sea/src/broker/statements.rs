@@ -99,6 +99,13 @@ pub(super) fn running_count(queue: &str) -> SelectStatement {
 /// `SELECT id FROM taskq_tasks WHERE <due in queue> ORDER BY <claim order>
 /// LIMIT n FOR UPDATE SKIP LOCKED`.
 pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
+    due_unlocked(request)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned()
+}
+
+/// [`due_select`] without its lock: a plain read of the same rows.
+pub(super) fn due_unlocked(request: &ClaimRequest<'_>) -> SelectStatement {
     let mut select = Query::select();
     select.column(C::Id).from(task::Entity);
     due_in_queue(&mut select, request);
@@ -109,7 +116,6 @@ pub(super) fn due_select(request: &ClaimRequest<'_>) -> SelectStatement {
         .order_by(C::Id, Order::Asc)
         // SQL integers are signed 64-bit.
         .limit(u64::try_from(request.limit).map_or(MAX_SQL_INT, |l| Ord::min(l, MAX_SQL_INT)))
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned()
 }
 

@@ -7,7 +7,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use taskq_core::backend::ClaimRequest;
-use taskq_core::{Error, TaskId, TaskRecord, TaskState};
+use taskq_core::{Error, TaskId, TaskRecord, TaskState, lifecycle};
 use uuid::Uuid;
 
 use crate::backend::{SeaBackend, db_err};
@@ -16,7 +16,7 @@ use crate::entity::task::{self, Column as C};
 
 use super::limit::{Locked, locked_capacity};
 use super::statements::{claim_update, due_select, fetch};
-use super::type_limit::{admitted_ids, locked_type_caps};
+use super::type_limit::{MetLocks, admitted_ids};
 use super::type_rate::spend_rates;
 
 impl SeaBackend {
@@ -38,7 +38,8 @@ impl SeaBackend {
     /// Claims on MySQL, which allows neither `UPDATE … RETURNING` nor a
     /// subquery on the updated table: in one transaction, read the queue's
     /// row (paused, or limited: counted with the row locked), lock the due rows
-    /// (`FOR UPDATE SKIP LOCKED`), update them by id, read them back.
+    /// (`FOR UPDATE SKIP LOCKED`) and the rows of the limited types among
+    /// them, update them by id, read them back.
     pub(super) async fn claim_in_steps(
         &self,
         request: &ClaimRequest<'_>,
@@ -73,15 +74,19 @@ impl SeaBackend {
             self.wakes.record(queue, None);
             return Ok(Vec::new());
         }
-        // A limited task type: its row locked after the queue's (`type_limit`).
-        let mut caps = locked_type_caps(&txn, request).await?;
+        // A limited task type: its row locked after the queue's, once the
+        // walk meets one of its due tasks (`type_limit::MetLocks`).
+        let mut caps = lifecycle::TypeCaps::default();
         let mut ids: Vec<Uuid> = Vec::with_capacity(request.limit.min(1024));
-        if caps.is_empty() {
-            for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
-                ids.push(row.try_get("", "id").map_err(db_err)?);
+        match MetLocks::read(&txn, request).await? {
+            None => {
+                for row in txn.query_all(&due_select(request)).await.map_err(db_err)? {
+                    ids.push(row.try_get("", "id").map_err(db_err)?);
+                }
             }
-        } else {
-            ids = admitted_ids(&txn, request, &mut caps).await?;
+            Some(mut locks) => {
+                ids = admitted_ids(&txn, request, &mut caps, Some(&mut locks)).await?;
+            }
         }
         // The type and key buckets, spent in this transaction (`type_rate`).
         let wake = spend_rates(&txn, &caps, now).await?;

@@ -15,18 +15,24 @@
 //! claim (PostgreSQL, SQLite) never takes a task of a limited type
 //! (`not_of_limited_type`, a condition on each row it updates): a claim
 //! whose tasks are all of types without limits stays one statement,
-//! whatever else the worker runs. MySQL's claim in steps locks the rows
-//! of the limited types the worker runs before its task rows, as before.
+//! whatever else the worker runs. MySQL's claim in steps walks the due
+//! tasks itself and locks a limited type's row when it meets one of the
+//! type's tasks ([`MetLocks`]): a claim whose due tasks are of other
+//! types takes no type lock either.
 //!
 //! Why no limit set before a claim is missed, on any host: nothing caches
 //! the limits. Each claim reads `taskq_task_types` in the statement that
 //! claims (PostgreSQL's and SQLite's one statement, whose snapshot sees
 //! every limit committed before it began) or locked in its transaction
-//! (the locked path, and MySQL's claim in steps).
+//! (the locked path; MySQL's claim in steps reads the limited types'
+//! names at its start, read committed, and their limits under the lock
+//! of each it meets).
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, SelectStatement,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -34,7 +40,7 @@ use taskq_core::backend::{ClaimRequest, TypeLimitStats};
 use taskq_core::{Error, TaskState, lifecycle};
 use uuid::Uuid;
 
-use super::statements::{claim_update, due_select};
+use super::statements::{claim_update, due_unlocked};
 use super::type_rate::{add_rates, key_rate, type_rate};
 use crate::backend::{SeaBackend, db_err};
 use crate::entity::task::{self, Column as C};
@@ -166,8 +172,20 @@ pub(super) async fn locked_type_caps(
         .await
         .map_err(db_err)?;
     let mut caps = lifecycle::TypeCaps::default();
+    add_locked(txn, &rows, &mut caps, request.now).await?;
+    Ok(caps)
+}
+
+/// Adds to `caps` the limits of the type `rows` locked in `txn`, with
+/// their `RUNNING` counts and their buckets, for a claim at `now`.
+async fn add_locked(
+    txn: &DatabaseTransaction,
+    rows: &[task_type::Model],
+    caps: &mut lifecycle::TypeCaps,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
     if rows.is_empty() {
-        return Ok(caps);
+        return Ok(());
     }
     // Counted only for the types with a running limit: a type with key
     // limits alone (`--only limit`'s keys) counts per key below.
@@ -186,7 +204,7 @@ pub(super) async fn locked_type_caps(
         .filter(|row| row.key_limit.is_some())
         .map(|row| row.name.clone())
         .collect();
-    for row in &rows {
+    for row in rows {
         if let Some(limit) = row.running_limit {
             let count = running
                 .iter()
@@ -203,8 +221,105 @@ pub(super) async fn locked_type_caps(
             caps.key_running(&name, &key, u64::try_from(count).unwrap_or(0));
         }
     }
-    add_rates(txn, &rows, &mut caps, request.now).await?;
-    Ok(caps)
+    add_rates(txn, rows, caps, now).await
+}
+
+/// MySQL's claim in steps locks a limited type's row only once the walk
+/// meets a due task of the type ([`admitted_ids`] with these), so a
+/// claim whose candidates are all of other types takes no type lock,
+/// whatever limited types the worker runs (the intent of PostgreSQL's and
+/// SQLite's one statement, which leaves limited types to the locked
+/// claim only when one is due: `limited_due`).
+///
+/// The types of the first pass's rows, read plainly, are locked waiting,
+/// in name order, before the claim holds any type or task row (a
+/// claimer waiting while it holds task rows would leave the others'
+/// `SKIP LOCKED` reads nothing); those met later are locked with `SKIP
+/// LOCKED`, as waiting while holding a type row could wait crosswise. A type
+/// whose row another claimer holds then is left out of this claim, like
+/// a full one (the other claimer is taking its tasks). A limited type is
+/// never admitted unlocked: its count and buckets are read only under
+/// its row's lock.
+pub(super) struct MetLocks {
+    /// The types with a limit the claim may take, read without a lock at
+    /// its start (a limit committed before it is seen).
+    limited: HashSet<String>,
+    /// The rows locked so far.
+    locked: HashSet<String>,
+    /// The limited types left out (their rows held by another claimer).
+    skipped: HashSet<String>,
+    /// Whether the first types met were locked (waiting); those met after
+    /// are locked with `SKIP LOCKED`.
+    waited: bool,
+}
+
+impl MetLocks {
+    /// The limited types a claim taking `request.task_types` may meet;
+    /// `None` when there is none (the claim needs no walk).
+    pub(super) async fn read(
+        txn: &DatabaseTransaction,
+        request: &ClaimRequest<'_>,
+    ) -> Result<Option<MetLocks>, Error> {
+        let names: Vec<String> = limited_types(request.task_types)
+            .select_only()
+            .column(task_type::Column::Name)
+            .into_tuple()
+            .all(txn)
+            .await
+            .map_err(db_err)?;
+        Ok((!names.is_empty()).then(|| MetLocks {
+            limited: names.into_iter().collect(),
+            locked: HashSet::new(),
+            skipped: HashSet::new(),
+            waited: false,
+        }))
+    }
+
+    /// Locks the rows of the limited types among `met` not locked yet,
+    /// adding their limits to `caps`: waiting for them the first time
+    /// (the claim holds no row then), else `SKIP LOCKED`.
+    async fn lock(
+        &mut self,
+        txn: &DatabaseTransaction,
+        met: &HashSet<String>,
+        caps: &mut lifecycle::TypeCaps,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        let wait = !self.waited;
+        self.waited = true;
+        let new: Vec<String> = met
+            .iter()
+            .filter(|t| {
+                self.limited.contains(*t) && !self.locked.contains(*t) && !self.skipped.contains(*t)
+            })
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut select = limited_types(None)
+            .filter(Expr::col(task_type::Column::Name).is_in(new.iter().cloned()))
+            .order_by_asc(task_type::Column::Name);
+        select = if wait {
+            select.lock_exclusive()
+        } else {
+            select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        };
+        let rows = select.all(txn).await.map_err(db_err)?;
+        add_locked(txn, &rows, caps, now).await?;
+        for name in new {
+            if rows.iter().any(|row| row.name == name) {
+                self.locked.insert(name);
+            } else if wait {
+                // Waited for, and found without a limit: cleared since
+                // the claim began, so not limited.
+                self.limited.remove(&name);
+            } else {
+                self.skipped.insert(name);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How many candidates a pass reads beyond those it still wants: tasks
@@ -227,6 +342,7 @@ pub(super) async fn admitted_ids(
     txn: &DatabaseTransaction,
     request: &ClaimRequest<'_>,
     caps: &mut lifecycle::TypeCaps,
+    mut met_locks: Option<&mut MetLocks>,
 ) -> Result<Vec<Uuid>, Error> {
     let mut taken: Vec<Uuid> = Vec::new();
     let mut passed = 0usize;
@@ -243,7 +359,7 @@ pub(super) async fn admitted_ids(
         let read = u64::try_from(wanted)
             .unwrap_or(u64::MAX)
             .saturating_add(SLACK);
-        let mut select = due_select(&ClaimRequest {
+        let mut select = due_unlocked(&ClaimRequest {
             limit: usize::try_from(read).unwrap_or(usize::MAX),
             ..request.clone()
         });
@@ -265,15 +381,53 @@ pub(super) async fn admitted_ids(
         if !taken.is_empty() {
             select.and_where(Expr::col(C::Id).is_not_in(taken.iter().copied()));
         }
+        // The first types met are locked before the task rows (a claimer
+        // holding task rows while it waits for a type's would leave the
+        // others' `SKIP LOCKED` reads nothing): read in a plain read of
+        // the same rows first.
+        if let Some(locks) = met_locks.as_deref_mut()
+            && !locks.waited
+        {
+            // `SELECT DISTINCT task_type FROM (<the pass's rows>) AS head`:
+            // the types, not every row.
+            let types = Query::select()
+                .distinct()
+                .column(C::TaskType)
+                .from_subquery(select.clone(), Alias::new("head"))
+                .to_owned();
+            let head = txn.query_all(&types).await.map_err(db_err)?;
+            let mut met = HashSet::new();
+            for row in head {
+                met.insert(row.try_get::<String>("", "task_type").map_err(db_err)?);
+            }
+            locks.lock(txn, &met, caps, request.now).await?;
+        }
+        select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         let rows = txn.query_all(&select).await.map_err(db_err)?;
         let exhausted = (rows.len() as u64) < read;
+        let mut candidates = Vec::with_capacity(rows.len());
         for row in rows {
-            if taken.len() == request.limit {
-                break;
-            }
             let id: Uuid = row.try_get("", "id").map_err(db_err)?;
             let task_type: String = row.try_get("", "task_type").map_err(db_err)?;
             let key: Option<String> = row.try_get("", "concurrency_key").map_err(db_err)?;
+            candidates.push((id, task_type, key));
+        }
+        if let Some(locks) = met_locks.as_deref_mut() {
+            let met: HashSet<String> = candidates.iter().map(|(_, t, _)| t.clone()).collect();
+            locks.lock(txn, &met, caps, request.now).await?;
+        }
+        for (id, task_type, key) in candidates {
+            if taken.len() == request.limit {
+                break;
+            }
+            let unlocked = met_locks
+                .as_deref()
+                .is_some_and(|locks| locks.skipped.contains(&task_type));
+            if unlocked {
+                passed += 1;
+                full.insert(task_type);
+                continue;
+            }
             if caps.admit(&task_type, key.as_deref()) {
                 taken.push(id);
                 continue;

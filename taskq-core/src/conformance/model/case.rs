@@ -46,7 +46,7 @@ const RESCUE_POLICY: RetryPolicy = RetryPolicy {
 /// What a call returned, in a form both sides can be compared in. Errors
 /// compare by their message, which [`crate::lifecycle`] owns.
 #[derive(Debug, PartialEq)]
-enum Returned {
+pub(super) enum Returned {
     Unit(Result<(), String>),
     Enqueued(Result<Enqueued, String>),
     Records(Result<Vec<TaskRecord>, String>),
@@ -57,7 +57,7 @@ enum Returned {
     Rescue(Result<RescueReport, String>),
 }
 
-fn message<T>(result: Result<T, Error>) -> Result<T, String> {
+pub(super) fn message<T>(result: Result<T, Error>) -> Result<T, String> {
     result.map_err(|err| err.to_string())
 }
 
@@ -478,48 +478,14 @@ impl<'a> Case<'a> {
                     Returned::Record(boxed(backend.reorder(id, position).await)),
                 )
             }
-            Op::Pause { queue, paused } => {
-                self.reference.set_queue_paused(QUEUES[*queue], *paused);
-                (
-                    Returned::Unit(Ok(())),
-                    Returned::Unit(message(
-                        backend.set_queue_paused(QUEUES[*queue], *paused).await,
-                    )),
-                )
-            }
-            Op::Fair { queue, fair } => {
-                self.reference.set_queue_fair(QUEUES[*queue], *fair);
-                (
-                    Returned::Unit(Ok(())),
-                    Returned::Unit(message(backend.set_queue_fair(QUEUES[*queue], *fair).await)),
-                )
-            }
-            Op::RateLimit {
-                queue,
-                starts,
-                period_ms,
-            } => {
-                let limit = (*starts > 0).then(|| {
-                    crate::rate_limit::RateLimit::new(*starts, Duration::from_millis(*period_ms))
-                });
-                self.reference.set_queue_rate_limit(QUEUES[*queue], limit);
-                (
-                    Returned::Unit(Ok(())),
-                    Returned::Unit(message(
-                        backend.set_queue_rate_limit(QUEUES[*queue], limit).await,
-                    )),
-                )
-            }
-            Op::TypeLimit { task_type, limit } => {
-                let limit = (*limit > 0).then_some(*limit);
-                self.reference.set_type_limit(TASK_TYPES[*task_type], limit);
-                (
-                    Returned::Unit(Ok(())),
-                    Returned::Unit(message(
-                        backend.set_type_limit(TASK_TYPES[*task_type], limit).await,
-                    )),
-                )
-            }
+            Op::Pause { .. }
+            | Op::Fair { .. }
+            | Op::FairWeight { .. }
+            | Op::RateLimit { .. }
+            | Op::TypeLimit { .. }
+            | Op::KeyLimit { .. }
+            | Op::TypeRateLimit { .. }
+            | Op::KeyRateLimit { .. } => self.apply_setting(op).await,
             Op::Delete { task } => {
                 let id = self.pick(task, TaskState::is_terminal);
                 (

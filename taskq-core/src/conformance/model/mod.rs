@@ -25,9 +25,11 @@
 //! for a long run); `TASKQ_MODEL_SEED` replays the run a failure names.
 
 mod case;
+mod limits;
 mod observe;
 mod ops;
 mod reference;
+mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use proptest::collection::vec;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 pub use case::{Case, Tally};
+pub use limits::TypeLimits;
 pub use ops::{Op, OutcomeKind, ReorderTo};
 pub use reference::Reference;
 
@@ -118,11 +121,7 @@ where
     }
 }
 
-async fn run_case<F, Fut>(
-    factory: &F,
-    ops: &[Op],
-    tally: &mut Tally,
-) -> Result<(), String>
+async fn run_case<F, Fut>(factory: &F, ops: &[Op], tally: &mut Tally) -> Result<(), String>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<dyn Backend>>,

@@ -4,14 +4,15 @@
 use std::fmt::Debug;
 
 use super::case::{Case, SCHEDULE};
+use super::ops::QUEUES;
 use crate::backend::{Backend, PageRequest, QueueStats, TaskFilter};
 use crate::lifecycle::{has_metadata, has_tags};
 use crate::task::TaskRecord;
 
 impl Case<'_> {
     /// Compares everything a reader can see: every record (by list and by
-    /// id), the queue counts, the pending counts per type, and the schedule
-    /// with its due index.
+    /// id), the queue counts, the pending counts per type, each queue's
+    /// fair weights, and the schedule with its due index.
     pub async fn compare_all(&self) -> Result<(), String> {
         let listed = list_all(self.backend).await?;
         let mut expected = self.reference.tasks.clone();
@@ -39,6 +40,18 @@ impl Case<'_> {
             &self.reference.pending_by_type(),
             &pending,
         )?;
+        for queue in QUEUES {
+            let weights = self
+                .backend
+                .fair_weights(queue)
+                .await
+                .map_err(|err| format!("fair_weights {queue}: {err}"))?;
+            same(
+                &format!("fair_weights {queue}"),
+                &self.reference.fair_weights(queue),
+                &weights,
+            )?;
+        }
         let schedule = self
             .backend
             .get_schedule(SCHEDULE)

@@ -146,6 +146,36 @@ pub enum Op {
         task_type: usize,
         limit: u32,
     },
+    /// Set the task type's key limit to `limit`, or clear it (`limit` 0).
+    KeyLimit {
+        /// An index into `TASK_TYPES`.
+        task_type: usize,
+        limit: u32,
+    },
+    /// Set the task type's rate limit to `starts` per `period_ms`, or
+    /// clear it (`starts` 0).
+    TypeRateLimit {
+        /// An index into `TASK_TYPES`.
+        task_type: usize,
+        starts: u32,
+        period_ms: u64,
+    },
+    /// Set the task type's key rate limit to `starts` per `period_ms`,
+    /// or clear it (`starts` 0).
+    KeyRateLimit {
+        /// An index into `TASK_TYPES`.
+        task_type: usize,
+        starts: u32,
+        period_ms: u64,
+    },
+    /// Set the weight of concurrency key `k{key}` in the queue, or clear
+    /// it (`None`); `Some(0)` is refused.
+    FairWeight {
+        queue: usize,
+        /// 1 or 2: the keys submissions take.
+        key: usize,
+        weight: Option<u32>,
+    },
     Delete {
         task: Target,
     },
@@ -210,6 +240,11 @@ fn reorder_to() -> impl Strategy<Value = ReorderTo> {
         Just(ReorderTo::Back),
         task().prop_map(ReorderTo::Before),
     ]
+}
+
+/// A rate limit's period, in ms: a few claims apart, or the whole case.
+fn rate_period() -> impl Strategy<Value = u64> {
+    prop::sample::select(vec![700u64, 3_000, 60_000])
 }
 
 /// One operation, weighted so that tasks get submitted, claimed and
@@ -283,10 +318,22 @@ pub fn op() -> impl Strategy<Value = Op> {
         2 => (task(), reorder_to()).prop_map(|(task, to)| Op::Reorder { task, to }),
         1 => (queue.clone(), any::<bool>()).prop_map(|(queue, paused)| Op::Pause { queue, paused }),
         1 => (queue.clone(), prop::bool::weighted(0.7)).prop_map(|(queue, fair)| Op::Fair { queue, fair }),
-        1 => (queue, 0..4u32, prop::sample::select(vec![700u64, 3_000, 60_000]))
+        1 => (queue, 0..4u32, rate_period())
             .prop_map(|(queue, starts, period_ms)| Op::RateLimit { queue, starts, period_ms }),
         1 => (0..TASK_TYPES.len(), 0..3u32)
             .prop_map(|(task_type, limit)| Op::TypeLimit { task_type, limit }),
+        1 => (0..TASK_TYPES.len(), 0..3u32)
+            .prop_map(|(task_type, limit)| Op::KeyLimit { task_type, limit }),
+        1 => (0..TASK_TYPES.len(), 0..4u32, rate_period())
+            .prop_map(|(task_type, starts, period_ms)| Op::TypeRateLimit { task_type, starts, period_ms }),
+        1 => (0..TASK_TYPES.len(), 0..3u32, rate_period())
+            .prop_map(|(task_type, starts, period_ms)| Op::KeyRateLimit { task_type, starts, period_ms }),
+        1 => (
+            0..QUEUES.len(),
+            1..3usize,
+            prop::sample::select(vec![None, Some(0u32), Some(1), Some(2), Some(3), Some(3)]),
+        )
+            .prop_map(|(queue, key, weight)| Op::FairWeight { queue, key, weight }),
         1 => task().prop_map(|task| Op::Delete { task }),
         1 => (0..16u8, prop::sample::select(vec![0u32, 0, 1_000]))
             .prop_map(|(states, age_ms)| Op::Purge { states, age_ms }),

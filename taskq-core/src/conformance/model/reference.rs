@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::limits::TypeLimits;
 use crate::backend::{
-    ClaimRequest, Enqueued, LeaseStatus, PendingByType, Position, QueueStats, RescueReport,
-    Settlement, check_purge_states,
+    ClaimRequest, Enqueued, FairWeight, LeaseStatus, PendingByType, Position, QueueStats,
+    RescueReport, Settlement, check_purge_states,
 };
 use crate::error::Error;
 use crate::lifecycle::{self, Rescued, RetryPolicies};
@@ -17,7 +18,8 @@ use crate::schedule::{Schedule, ScheduleFiring};
 use crate::task::{Progress, TaskId, TaskRecord, TaskState};
 
 /// Records in submission order, paused queues, rate limits with their
-/// buckets, the case's schedule, and the task that last took each (queue,
+/// buckets, fair queues with their rounds and weights, the task type
+/// limits, the case's schedule, and the task that last took each (queue,
 /// unique key).
 #[derive(Debug, Clone)]
 pub struct Reference {
@@ -28,8 +30,11 @@ pub struct Reference {
     pub fair: BTreeMap<String, lifecycle::FairRounds>,
     pub schedule: Schedule,
     pub unique: BTreeMap<(String, String), TaskId>,
-    /// Task type limits (`Broker::set_type_limit`).
-    pub type_limits: BTreeMap<String, u32>,
+    /// Task type and key limits and rate limits.
+    pub limits: TypeLimits,
+    /// Each queue's fair weights, by key (`Broker::set_fair_weight`):
+    /// kept apart from the rounds, so a queue set not fair keeps them.
+    pub fair_weights: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 impl Reference {
@@ -41,31 +46,9 @@ impl Reference {
             fair: BTreeMap::new(),
             schedule,
             unique: BTreeMap::new(),
-            type_limits: BTreeMap::new(),
+            limits: TypeLimits::default(),
+            fair_weights: BTreeMap::new(),
         }
-    }
-
-    /// `Broker::set_type_limit`.
-    pub fn set_type_limit(&mut self, task_type: &str, limit: Option<u32>) {
-        match limit {
-            Some(limit) => self.type_limits.insert(task_type.to_owned(), limit),
-            None => self.type_limits.remove(task_type),
-        };
-    }
-
-    /// `lifecycle::TypeCaps` for a claim: each limited type's running
-    /// tasks, of every queue (as every backend counts them).
-    fn type_caps(&self) -> lifecycle::TypeCaps {
-        let mut caps = lifecycle::TypeCaps::default();
-        for (task_type, &limit) in &self.type_limits {
-            let running = self
-                .tasks
-                .iter()
-                .filter(|r| r.state == TaskState::Running && r.task_type == *task_type)
-                .count() as u64;
-            caps.limit(task_type, limit, running);
-        }
-        caps
     }
 
     pub fn get(&self, id: TaskId) -> Option<&TaskRecord> {
@@ -127,7 +110,7 @@ impl Reference {
             lifecycle::rate_capacity(&limit, tat, request.now, request.limit)
         });
         // `lifecycle::TypeCaps`: a task of a full type keeps its place.
-        let mut caps = self.type_caps();
+        let mut caps = self.limits.caps(&self.tasks, request.now);
         let admitted: Vec<usize> = due
             .into_iter()
             .filter(|&i| {
@@ -144,6 +127,7 @@ impl Reference {
                 record.clone()
             })
             .collect();
+        self.limits.spend(&caps);
         if let Some((limit, tat)) = rate {
             let tat = lifecycle::rate_spend(&limit, tat, request.now, claimed.len());
             self.rates.insert(request.queue.to_owned(), (limit, tat));
@@ -158,6 +142,11 @@ impl Reference {
     /// owed what its tasks still hold.
     fn assign_rounds(&mut self, tasks: &mut [TaskRecord]) {
         for (queue, rounds) in &mut self.fair {
+            rounds.weights = self
+                .fair_weights
+                .get(queue)
+                .map(|weights| weights.iter().map(|(k, &w)| (k.clone(), w)).collect())
+                .unwrap_or_default();
             // `lifecycle::owed_next`, read from the records (as SQL does).
             let lanes: std::collections::BTreeSet<&str> = tasks
                 .iter()
@@ -193,6 +182,38 @@ impl Reference {
             self.fair
                 .insert(queue.to_owned(), lifecycle::FairRounds::default());
         }
+    }
+
+    /// `Broker::set_fair_weight`: checked, then set or cleared.
+    pub fn set_fair_weight(
+        &mut self,
+        queue: &str,
+        key: &str,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        lifecycle::check_fair_weight(key, weight)?;
+        let weights = self.fair_weights.entry(queue.to_owned()).or_default();
+        match weight {
+            Some(weight) => weights.insert(key.to_owned(), weight),
+            None => weights.remove(key),
+        };
+        if weights.is_empty() {
+            self.fair_weights.remove(queue);
+        }
+        Ok(())
+    }
+
+    /// `Broker::fair_weights`, by key.
+    pub fn fair_weights(&self, queue: &str) -> Vec<FairWeight> {
+        self.fair_weights
+            .get(queue)
+            .into_iter()
+            .flatten()
+            .map(|(key, &weight)| FairWeight {
+                key: key.clone(),
+                weight,
+            })
+            .collect()
     }
 
     /// `Broker::set_queue_rate_limit`: a change keeps the bucket, a clear

@@ -1,13 +1,62 @@
-//! What `limit_kill` checks in a run's log marks: the most executions
-//! at once, the fair order, the rate bound.
+//! What a limit kill run's logs must show: the marks the workers wrote,
+//! read back, and the bounds each kind of run checks them against.
 
-use super::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use taskq::prelude::*;
+
+use crate::run::{FAIR_AFTER, FAIR_BIG, LOG_SLACK_US, RATE, TASKS};
+
+/// One logged start or end.
+pub struct Mark {
+    start: bool,
+    id: TaskId,
+    attempt: u32,
+    pid: u32,
+    at: u128,
+}
+
+pub fn read_marks(dir: &Path) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("log dir").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("log");
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [kind, id, attempt, pid, at] = fields[..] else {
+                panic!("malformed log line {line:?}");
+            };
+            marks.push(Mark {
+                start: kind == "start",
+                id: id.parse().expect("task id"),
+                attempt: attempt.parse().expect("attempt"),
+                pid: pid.parse().expect("pid"),
+                at: at.parse().expect("time"),
+            });
+        }
+    }
+    marks
+}
+
+/// The pid of a worker that has started a task and not ended it, if any.
+pub fn busy_worker(dir: &Path) -> Option<u32> {
+    let mut open: HashMap<(TaskId, u32), u32> = HashMap::new();
+    for mark in read_marks(dir) {
+        if mark.start {
+            open.insert((mark.id, mark.attempt), mark.pid);
+        } else {
+            open.remove(&(mark.id, mark.attempt));
+        }
+    }
+    open.into_values().next()
+}
 
 /// The most executions of the tasks `counted` picks that ran at once,
 /// the executions and those the SIGKILL cut short. Each execution is an
 /// interval: start to end, or to the kill for the victim's unfinished
 /// one; a sweep over the interval ends finds the most at once.
-pub(super) fn overlap(
+pub fn overlap(
     marks: &[Mark],
     victim: u32,
     killed_at: u128,
@@ -45,13 +94,7 @@ pub(super) fn overlap(
 /// The marks of a fair run: every task of `ids` ended exactly once (a
 /// start without an end is the SIGKILL's), and each of the `late` tasks
 /// started before at least `FAIR_AFTER` of the big key's tasks did.
-pub(super) fn check_fair(
-    name: &str,
-    marks: &[Mark],
-    ids: &[TaskId],
-    late: &[TaskId],
-    elapsed: Duration,
-) {
+pub fn check_fair(name: &str, marks: &[Mark], ids: &[TaskId], late: &[TaskId], elapsed: Duration) {
     let mut ends: HashMap<TaskId, usize> = HashMap::new();
     for mark in marks.iter().filter(|m| !m.start) {
         *ends.entry(mark.id).or_default() += 1;
@@ -99,7 +142,7 @@ pub(super) fn check_fair(
 /// The starts of a rate run: in every window `[a, b]` of logged starts,
 /// at most `RATE + (b − a + slack) × RATE / s` (the bucket's burst and its
 /// refill); the limit bound (the starts took as long as the rate says).
-pub(super) fn check_rate(name: &str, marks: &[Mark], elapsed: Duration) {
+pub fn check_rate(name: &str, marks: &[Mark], elapsed: Duration) {
     let mut starts: Vec<u128> = marks.iter().filter(|m| m.start).map(|m| m.at).collect();
     starts.sort_unstable();
     let (mut most_over, mut burst) = (i64::MIN, 0);
