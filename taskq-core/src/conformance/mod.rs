@@ -158,6 +158,8 @@ macro_rules! conformance_suite {
                 limit_type_set_after_a_claim_binds_the_next,
                 limit_key_set_after_a_claim_binds_and_lists_running_keys,
                 limit_type_mixed_claim_keeps_claim_order,
+                limit_type_full_claim_still_takes_the_types_behind,
+                limit_type_keyed_task_without_key_limit_keeps_its_lease,
                 limit_type_across_queues_holds_the_total,
                 limit_key_across_queues_holds_each_key,
                 limit_rate_type_across_queues_share_one_bucket,

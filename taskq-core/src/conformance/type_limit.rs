@@ -404,3 +404,44 @@ pub async fn limit_type_mixed_claim_keeps_claim_order(backend: Arc<dyn Backend>)
     let next = claim(&*backend, "q", 10, "w2").await;
     assert_eq!(ids(&next), vec![tasks[4].id], "the full type's task stays");
 }
+
+/// A claim whose room the limited type's tasks fill, when the type turns
+/// out full, still takes the other types behind them in the same claim
+/// (Redis lists a limited type's tasks before its permits are asked for;
+/// found by the model test).
+pub async fn limit_type_full_claim_still_takes_the_types_behind(backend: Arc<dyn Backend>) {
+    let tasks = due_typed(&*backend, "q", &["a", "a", "b"]).await;
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    let first = claim(&*backend, "q", 2, "w1").await;
+    assert_eq!(
+        ids(&first),
+        vec![tasks[0].id, tasks[2].id],
+        "one a (the limit), then the b past the held a, in one claim"
+    );
+}
+
+/// A task with a concurrency key, of a type with a type limit and no key
+/// limit, keeps its lease at a heartbeat (on Redis its permit sits in the
+/// type's set only; found by the model test).
+pub async fn limit_type_keyed_task_without_key_limit_keeps_its_lease(backend: Arc<dyn Backend>) {
+    let tasks = due_records_at(&*backend, "q", &[("a", Some("k1"))], now()).await;
+    backend.set_type_limit("a", Some(1)).await.expect("limit");
+    let claimed = claim(&*backend, "q", 1, "w1").await;
+    assert_eq!(ids(&claimed), ids(&tasks));
+    let status = backend
+        .heartbeat(
+            "w1",
+            &[(claimed[0].id, claimed[0].attempt)],
+            now() + secs(60),
+        )
+        .await
+        .expect("heartbeat");
+    assert_eq!(status, vec![crate::backend::LeaseStatus::Held]);
+    finish(&*backend, &claimed[0]).await;
+    assert_eq!(
+        claim(&*backend, "q", 1, "w1").await.len(),
+        0,
+        "nothing left; the slot came back"
+    );
+    assert_eq!(limit_row(&*backend, "a").await.map(|r| r.running), Some(0));
+}

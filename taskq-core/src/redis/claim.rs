@@ -18,6 +18,9 @@ use crate::backend::ClaimRequest;
 use crate::error::Error;
 use crate::task::TaskRecord;
 
+/// The most claim-script walks one claim runs (see `claim_tasks`).
+const MAX_ROUNDS: usize = 3;
+
 /// A task the claim script met and left in its place: of a limited type,
 /// or (free) of another type past the first limited one; its id, the
 /// attempt a claim would give it, its type and key.
@@ -99,25 +102,37 @@ impl RedisBackend {
                 self.retention_secs(),
             ]
         };
-        let mut args = head(request.limit);
-        // The type limits are the script's to read, from the queue's copy
-        // (`type_limits.rs`): no read before the claim. What this process
-        // remembers of the last grants only steers how far the walk looks.
-        let refused = self.refused_types();
-        args.push(refused.len().to_string());
-        args.extend(refused);
-        match request.task_types {
-            None => args.push("0".to_owned()),
-            Some(types) => {
-                args.push("1".to_owned());
-                args.extend(types.iter().map(|t| (*t).to_owned()));
-            }
-        }
-        let first = self.claim_round(&request, args, lease_until).await?;
-        let mut claimed = first.claimed;
+        let mut claimed: Vec<TaskRecord> = Vec::new();
         let mut wake: Option<i64> = None;
         let mut held: Vec<Permit> = Vec::new();
-        if !first.candidates.is_empty() {
+        // A walk counts a limited type's candidates toward its room unless
+        // the type's last grant refused one; a grant that refuses one now
+        // (a type newly full) leaves room the walk did not fill, so the
+        // claim walks again, looking past that type's tasks, as the other
+        // backends' single walk does (`lifecycle::TypeCaps`). The refused
+        // set only grows between rounds, so the rounds are few.
+        for _round in 0..MAX_ROUNDS {
+            let room = request.limit - claimed.len();
+            let mut args = head(room);
+            // The type limits are the script's to read, from the queue's
+            // copy (`type_limits.rs`): no read before the claim. What this
+            // process remembers of the last grants only steers how far the
+            // walk looks.
+            let refused = self.refused_types();
+            args.push(refused.len().to_string());
+            args.extend(refused.iter().cloned());
+            match request.task_types {
+                None => args.push("0".to_owned()),
+                Some(types) => {
+                    args.push("1".to_owned());
+                    args.extend(types.iter().map(|t| (*t).to_owned()));
+                }
+            }
+            let first = self.claim_round(&request, args, lease_until).await?;
+            claimed.extend(first.claimed);
+            if first.candidates.is_empty() {
+                break;
+            }
             let room = request.limit.saturating_sub(claimed.len());
             match self
                 .claim_granted(
@@ -132,14 +147,22 @@ impl RedisBackend {
             {
                 Ok((tasks, permits, granted_wake)) => {
                     claimed.extend(tasks);
-                    held = permits;
-                    wake = granted_wake;
+                    held.extend(permits);
+                    wake = match (wake, granted_wake) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                 }
                 // The first script's tasks are claimed: hand them out.
                 Err(err) if !claimed.is_empty() => {
                     tracing::warn!(error = %err, "could not claim the limited types' tasks");
+                    break;
                 }
                 Err(err) => return Err(err),
+            }
+            let newly_refused = self.refused_types().iter().any(|t| !refused.contains(t));
+            if claimed.len() >= request.limit || !newly_refused {
+                break;
             }
         }
         self.wakes.record(

@@ -6,11 +6,12 @@ local out, keyed = {}, {}
 for i = 2, #ARGV, 2 do
   local member, k = ARGV[i], ARGV[i + 1]
   local set = k ~= '' and (KEYS[1] .. ':key:' .. k) or nil
-  local held = redis.call('ZSCORE', KEYS[1], member) and (not set or redis.call('ZSCORE', set, member))
-  if held then
+  -- Every permit is in the type's set; only a key limit's grant (or a
+  -- rebuild under one) put it in its key's set too, so that one is
+  -- extended where it is, not required.
+  if redis.call('ZSCORE', KEYS[1], member) then
     redis.call('ZADD', KEYS[1], ARGV[1], member)
-    if set then
-      redis.call('ZADD', set, ARGV[1], member)
+    if set and redis.call('ZADD', set, 'XX', 'CH', ARGV[1], member) == 1 then
       keyed[set] = true
     end
     out[#out + 1] = 1
