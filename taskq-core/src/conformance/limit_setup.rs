@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::Barrier;
 
-use crate::backend::{Backend, Outcome, QueueStats, Settlement};
+use crate::backend::{Backend, Outcome, QueueStats, Settlement, TypeLimitStats};
 use crate::task::TaskRecord;
 
 use super::helpers::*;
@@ -171,4 +171,14 @@ pub(super) async fn assert_slots_come_back(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The stored limits of `task_type` with its running count, if it has any.
+pub(super) async fn limit_row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitStats> {
+    backend
+        .type_limits()
+        .await
+        .expect("type limits")
+        .into_iter()
+        .find(|row| row.task_type == task_type)
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, TypeLimitStats};
+use crate::backend::Backend;
 use crate::error::Error;
 use crate::lifecycle::RetryPolicy;
 use crate::task::{TaskRecord, TaskState};
@@ -23,15 +23,6 @@ use super::limit_setup::*;
 async fn due_typed(backend: &dyn Backend, queue: &str, types: &[&str]) -> Vec<TaskRecord> {
     let tasks: Vec<(&str, Option<&str>)> = types.iter().map(|t| (*t, None)).collect();
     due_records_at(backend, queue, &tasks, now()).await
-}
-
-async fn limit_row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitStats> {
-    backend
-        .type_limits()
-        .await
-        .expect("type limits")
-        .into_iter()
-        .find(|row| row.task_type == task_type)
 }
 
 fn count_of(tasks: &[TaskRecord], task_type: &str) -> usize {

@@ -22,12 +22,8 @@ use super::limit_setup::*;
 const QUEUES: [&str; 3] = ["q1", "q2", "q3"];
 
 async fn row(backend: &dyn Backend, task_type: &str) -> TypeLimitStats {
-    backend
-        .type_limits()
+    limit_row(backend, task_type)
         .await
-        .expect("type limits")
-        .into_iter()
-        .find(|row| row.task_type == task_type)
         .expect("the limited type is listed")
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::backend::{Backend, TypeLimitStats};
+use crate::backend::Backend;
 use crate::error::Error;
 use crate::rate_limit::RateLimit;
 use crate::task::{TaskRecord, TaskState};
@@ -42,15 +42,6 @@ async fn claim_on(
 
 fn per_minute(starts: u32) -> RateLimit {
     RateLimit::new(starts, Duration::from_secs(60))
-}
-
-async fn row(backend: &dyn Backend, task_type: &str) -> Option<TypeLimitStats> {
-    backend
-        .type_limits()
-        .await
-        .expect("type limits")
-        .into_iter()
-        .find(|row| row.task_type == task_type)
 }
 
 fn count_of(tasks: &[TaskRecord], task_type: &str, key: Option<&str>) -> usize {
@@ -96,7 +87,7 @@ pub async fn limit_rate_type_burst_then_pace(backend: Arc<dyn Backend>) {
     assert!(claim_on(&*backend, "q", 10, t0 + secs(1)).await.is_empty());
     assert_eq!(backend.claim_wake("q"), Some(next), "the claim's wake");
     assert_eq!(backend.claim_hold("q"), None, "the queue is not held");
-    let stats = row(&*backend, "a").await.expect("listed");
+    let stats = limit_row(&*backend, "a").await.expect("listed");
     assert_eq!(stats.rate_limit, Some(per_minute(3)));
     assert_eq!(
         (stats.limit, stats.key_limit, stats.key_rate_limit),
@@ -116,7 +107,7 @@ pub async fn limit_rate_type_burst_then_pace(backend: Arc<dyn Backend>) {
         3,
         "the rest"
     );
-    assert!(row(&*backend, "b").await.is_none(), "b has no limit");
+    assert!(limit_row(&*backend, "b").await.is_none(), "b has no limit");
 }
 
 /// A key rate limit gives each key its own bucket, any number of keys;
@@ -140,7 +131,7 @@ pub async fn limit_rate_key_buckets_are_independent(backend: Arc<dyn Backend>) {
     assert_eq!(count_of(&first, "r", Some("globex")), 2);
     assert_eq!(count_of(&first, "r", None), 3, "no key: not held");
     assert_eq!(first.len(), 47, "every other key its own bucket");
-    let stats = row(&*backend, "r").await.expect("listed");
+    let stats = limit_row(&*backend, "r").await.expect("listed");
     assert_eq!(stats.key_rate_limit, Some(per_minute(2)));
     assert_eq!((stats.rate_limit, stats.rate_held_until), (None, None));
     assert_eq!(stats.held_keys, 2, "acme and globex are spent");
@@ -181,13 +172,13 @@ pub async fn limit_rate_type_change_and_lift(backend: Arc<dyn Backend>) {
     let keyed = claim_on(&*backend, "q", 20, t0 + secs(15)).await;
     assert_eq!(keyed.len(), 2, "one per key, the type's bucket gone");
     assert!(
-        row(&*backend, "a")
+        limit_row(&*backend, "a")
             .await
             .is_some_and(|r| r.rate_limit.is_none())
     );
     backend.set_key_rate_limit("a", None).await.expect("lift");
     assert_eq!(claim_on(&*backend, "q", 20, t0 + secs(15)).await.len(), 7);
-    assert!(row(&*backend, "a").await.is_none(), "no limit left");
+    assert!(limit_row(&*backend, "a").await.is_none(), "no limit left");
     assert_eq!(backend.claim_wake("q"), None);
 }
 
@@ -216,12 +207,15 @@ pub async fn limit_rate_type_bad_input_changes_nothing(backend: Arc<dyn Backend>
             Err(Error::InvalidArgument(_))
         ));
     }
-    let stats = row(&*backend, "a").await.expect("listed");
+    let stats = limit_row(&*backend, "a").await.expect("listed");
     assert_eq!(
         (stats.rate_limit, stats.key_rate_limit),
         (Some(per_minute(2)), None)
     );
-    assert!(row(&*backend, "fresh").await.is_none(), "nothing stored");
+    assert!(
+        limit_row(&*backend, "fresh").await.is_none(),
+        "nothing stored"
+    );
 }
 
 /// A claim takes what every limit allows: the type limit, the type rate
