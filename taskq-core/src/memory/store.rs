@@ -188,9 +188,9 @@ impl Store for MemoryBackend {
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
         let state = self.lock();
         let now = Utc::now();
-        // Counted from the indexes, not from every record: a store that
-        // keeps a million ended records answers as fast as an empty one
-        // (a worker reads this at its start, under the lock claims need).
+        // Counted from the indexes, not from every record: ended records
+        // cost nothing (a worker reads this at its start, under the lock
+        // claims need).
         let mut stats: HashMap<&str, QueueStats> = state
             .queue_sizes
             .keys()
@@ -202,15 +202,11 @@ impl Store for MemoryBackend {
                 (queue.as_str(), stats)
             })
             .collect();
-        for (queue, ready) in &state.ready {
-            if let Some(entry) = stats.get_mut(queue.as_str()) {
-                entry.pending += ready.len() as u64;
-            }
-        }
-        // A delayed task past its time is pending until a claim moves it.
-        let delayed = state.delayed.iter().map(|&(at, id)| (id, at > now));
-        let running = state.running.iter().map(|&id| (id, false));
-        for (id, not_due) in delayed.chain(running) {
+        // Pending or scheduled by the record's time against this clock,
+        // whichever index holds it (a caller's clock may have filed it).
+        let ready = state.ready.values().flatten().map(|order| order.3);
+        let delayed = state.delayed.iter().map(|&(_, id)| id);
+        for id in ready.chain(delayed).chain(state.running.iter().copied()) {
             let Some(record) = state.tasks.get(&id) else {
                 continue;
             };
@@ -219,7 +215,7 @@ impl Store for MemoryBackend {
             };
             match record.state {
                 TaskState::Running => entry.running += 1,
-                _ if not_due => entry.scheduled += 1,
+                _ if record.scheduled_at > now => entry.scheduled += 1,
                 _ => entry.pending += 1,
             }
         }
